@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Harmonize",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Harmonize", targets: ["Harmonize"]),
+        .library(name: "Mappings", targets: ["Mappings"]),
+        .executable(name: "harmonize-run", targets: ["harmonize-run"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibXML2", pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .target(
+            name: "Harmonize",
+            dependencies: [
+                "CSQLite", "CLibXML2",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault")]),
+        .target(
+            name: "Mappings",
+            dependencies: ["Harmonize"],
+            resources: [.copy("Resources")],
+            swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault")]),
+        .executableTarget(
+            name: "harmonize-run",
+            dependencies: [
+                "Harmonize", "Mappings",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "HarmonizeTests",
+            dependencies: ["Harmonize", "Mappings"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
