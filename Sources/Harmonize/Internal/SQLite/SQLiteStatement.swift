@@ -1,0 +1,108 @@
+internal import CSQLite
+
+/// Owns one prepared statement; finalizes it on deinit. Errors never include bound values.
+final class SQLiteStatement {
+    let handle: OpaquePointer
+    let sql: String
+    private unowned let connection: SQLiteConnection
+
+    init(connection: SQLiteConnection, sql: String) throws(SQLiteError) {
+        var st: OpaquePointer?
+        let rc = sqlite3_prepare_v3(connection.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &st, nil)
+        guard rc == SQLITE_OK, let st else {
+            throw SQLiteError(code: rc, message: connection.lastErrorMessage, sql: sql)
+        }
+        self.handle = st
+        self.sql = sql
+        self.connection = connection
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    /// Binds a value to a 1-based parameter. Dates bind as ISO `yyyy-MM-dd` text, date-times as
+    /// `yyyy-MM-ddTHH:mm:ss`, booleans as 0/1.
+    func bind(_ value: Value, at index: Int32) {
+        switch value {
+        case .null: sqlite3_bind_null(handle, index)
+        case .int(let i): sqlite3_bind_int64(handle, index, Int64(i))
+        case .double(let d): sqlite3_bind_double(handle, index, d)
+        case .bool(let b): sqlite3_bind_int64(handle, index, b ? 1 : 0)
+        case .string(let s): bindText(s, at: index)
+        case .date(let days): bindDate(days, at: index)
+        case .dateTime(let secs): bindText(CivilDate.isoDateTimeString(secondsSinceEpoch: secs), at: index)
+        }
+    }
+
+    @inline(__always)
+    private func bindText(_ s: String, at index: Int32) {
+        var s = s
+        s.withUTF8 { buf in
+            _ = sqlite3_bind_text(
+                handle, index, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                Int32(buf.count), harmonize_sqlite_transient())
+        }
+    }
+
+    /// Binds a date as `yyyy-MM-dd` without building a String.
+    @inline(__always)
+    private func bindDate(_ days: Int, at index: Int32) {
+        let d = CivilDate(daysSinceEpoch: days)
+        guard d.year >= 0, d.year <= 9999 else {
+            bindText(d.isoString, at: index)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 10) { p in
+            func put(_ v: Int, _ at: Int, _ width: Int) {
+                var v = v
+                for k in stride(from: at + width - 1, through: at, by: -1) {
+                    p[k] = CChar(48 + v % 10)
+                    v /= 10
+                }
+            }
+            put(d.year, 0, 4)
+            p[4] = 45
+            put(d.month, 5, 2)
+            p[7] = 45
+            put(d.day, 8, 2)
+            _ = sqlite3_bind_text(handle, index, p.baseAddress, 10, harmonize_sqlite_transient())
+        }
+    }
+
+    /// Steps once; true when a row is available, false when done.
+    @discardableResult
+    func step() throws(SQLiteError) -> Bool {
+        let rc = sqlite3_step(handle)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw SQLiteError(code: rc, message: connection.lastErrorMessage, sql: sql)
+    }
+
+    /// Resets for the next execution and clears bindings.
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    /// Number of result columns.
+    var columnCount: Int { Int(sqlite3_column_count(handle)) }
+
+    /// Name of a result column.
+    func columnName(_ i: Int) -> String { String(cString: sqlite3_column_name(handle, Int32(i))) }
+
+    /// A result column as a value (INTEGER → int, REAL → double, TEXT → string, NULL → null).
+    func column(_ i: Int) -> Value {
+        let idx = Int32(i)
+        switch sqlite3_column_type(handle, idx) {
+        case SQLITE_INTEGER: return .int(Int(sqlite3_column_int64(handle, idx)))
+        case SQLITE_FLOAT: return .double(sqlite3_column_double(handle, idx))
+        case SQLITE_NULL: return .null
+        default:
+            guard let p = sqlite3_column_text(handle, idx) else { return .null }
+            let n = Int(sqlite3_column_bytes(handle, idx))
+            return .string(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
+        }
+    }
+}
+
+@available(*, unavailable)
+extension SQLiteStatement: Sendable {}

@@ -1,0 +1,360 @@
+import Crypto
+import Yams
+
+/// Reads mapping files (YAML, format version 1) into `MappingSpec`s, collecting every problem
+/// with its file, line and column before throwing once.
+public enum MappingLoader {
+    /// The highest mapping format version this engine reads.
+    public static let highestFormatVersion = 1
+
+    static let topLevelKeys: Set<String> = [
+        "harmonize", "id", "version", "description", "model", "source", "lookups", "filter", "let", "target",
+        "targets", "fields", "tests", "documentation",
+    ]
+
+    /// Loads a mapping file.
+    public static func load(path: String) throws(DiagnosticsError) -> MappingSpec {
+        let text: String
+        do {
+            text = try FileText.read(path)
+        } catch {
+            throw DiagnosticsError([Diagnostic(code: "HZ1000", message: "cannot read mapping file: \(error)", file: path)])
+        }
+        return try load(yaml: text, file: path)
+    }
+
+    /// Parses mapping YAML text; `file` names it in diagnostics and resolves relative paths.
+    public static func load(yaml text: String, file: String) throws(DiagnosticsError) -> MappingSpec {
+        var d = Collector(file: file)
+        let root: Node
+        do {
+            guard let n = try Yams.compose(yaml: text) else {
+                throw DiagnosticsError([Diagnostic(code: "HZ1002", message: "the mapping file is empty", file: file)])
+            }
+            root = n
+        } catch let e as DiagnosticsError {
+            throw e
+        } catch {
+            throw DiagnosticsError([YAMLSupport.diagnostic(for: error, file: file)])
+        }
+        guard let map = root.mapping else {
+            throw DiagnosticsError([Diagnostic(code: "HZ1003", message: "a mapping file must be a YAML mapping", file: file, line: root.mark?.line, column: root.mark?.column)])
+        }
+        for (k, _) in map {
+            guard let key = k.string, !topLevelKeys.contains(key) else { continue }
+            d.error("HZ1004", "unknown key '\(key)'", k, suggest: key, among: topLevelKeys)
+        }
+        var formatVersion = 1
+        if let v = map["harmonize"] {
+            if let n = v.int {
+                formatVersion = n
+                if n > highestFormatVersion || n < 1 {
+                    d.error("HZ1005", "mapping format version \(n) is not supported (highest supported is \(highestFormatVersion))", v)
+                }
+            } else {
+                d.error("HZ1005", "'harmonize' must be the format version number (1)", v)
+            }
+        } else {
+            d.error("HZ1006", "missing 'harmonize: 1' (the mapping format version)", root)
+        }
+        let id = d.requiredString(map, "id", root) ?? "unnamed"
+        let version = map["version"].flatMap { $0.string } ?? "0"
+        let description = map["description"]?.string
+        let model = map["model"].flatMap { d.located($0) }
+
+        let source = loadSource(map["source"], root: root, d: &d)
+        var lookups: [LookupSpec] = []
+        if let lk = map["lookups"] {
+            if let m = lk.mapping {
+                for (k, v) in m {
+                    if let name = d.located(k), let l = loadLookup(name: name, v, d: &d) { lookups.append(l) }
+                }
+            } else {
+                d.error("HZ1007", "'lookups' must map names to lookup tables", lk)
+            }
+        }
+        let filter = map["filter"].flatMap { d.expression($0) }
+        var lets: [(name: LocatedText, expression: LocatedText)] = []
+        if let l = map["let"] {
+            if let m = l.mapping {
+                for (k, v) in m {
+                    if let name = d.located(k), let e = d.expression(v) { lets.append((name, e)) }
+                }
+            } else {
+                d.error("HZ1008", "'let' must map names to expressions", l)
+            }
+        }
+        var targets: [TargetSpec] = []
+        if let t = map["target"] {
+            if let name = d.located(t) {
+                targets.append(TargetSpec(table: name, filter: nil, fields: loadFields(map["fields"], owner: t, d: &d)))
+            }
+            if map["targets"] != nil { d.error("HZ1009", "use either 'target' with 'fields', or 'targets', not both", t) }
+        } else if let ts = map["targets"] {
+            if map["fields"] != nil { d.error("HZ1009", "'fields' belongs inside each entry of 'targets'", map["fields"]) }
+            for entry in ts.sequence ?? [] {
+                guard let em = entry.mapping, let tableNode = em["table"], let table = d.located(tableNode) else {
+                    d.error("HZ1010", "each entry of 'targets' needs a 'table'", entry)
+                    continue
+                }
+                for (k, _) in em where !["table", "filter", "fields", "description"].contains(k.string ?? "") {
+                    d.error("HZ1004", "unknown key '\(k.string ?? "")' in a target", k, suggest: k.string ?? "", among: ["table", "filter", "fields", "description"])
+                }
+                targets.append(
+                    TargetSpec(table: table, filter: em["filter"].flatMap { d.expression($0) }, fields: loadFields(em["fields"], owner: entry, d: &d)))
+            }
+            if ts.sequence == nil { d.error("HZ1010", "'targets' must be a list", ts) }
+        } else {
+            d.error("HZ1011", "missing 'target' (a table name with 'fields') or 'targets'", root)
+        }
+        if !d.diagnostics.filter({ $0.severity == .error }).isEmpty { throw DiagnosticsError(d.diagnostics) }
+        let hash = SHA256.hash(data: Array(text.utf8)).map { String(format2: $0) }.joined()
+        return MappingSpec(
+            file: file, contentHash: hash, formatVersion: formatVersion, id: id, version: version, description: description,
+            model: model, source: source ?? SourceSpec.placeholder, lookups: lookups, filter: filter, lets: lets, targets: targets)
+    }
+
+    static func loadFields(_ node: Node?, owner: Node, d: inout Collector) -> [(column: LocatedText, expression: LocatedText)] {
+        guard let node else {
+            d.error("HZ1012", "missing 'fields' (one expression per target column)", owner)
+            return []
+        }
+        guard let m = node.mapping else {
+            d.error("HZ1012", "'fields' must map target columns to expressions", node)
+            return []
+        }
+        var out: [(column: LocatedText, expression: LocatedText)] = []
+        var seen: Set<String> = []
+        for (k, v) in m {
+            guard let c = d.located(k), let e = d.expression(v) else { continue }
+            if !seen.insert(c.text.lowercased()).inserted {
+                d.error("HZ1013", "column '\(c.text)' is mapped twice", k)
+            }
+            out.append((c, e))
+        }
+        return out
+    }
+
+    static func loadSource(_ node: Node?, root: Node, d: inout Collector) -> SourceSpec? {
+        guard let node, let m = node.mapping else {
+            d.error("HZ1020", "missing 'source' (format, files, dialect, schema)", node ?? root)
+            return nil
+        }
+        let allowed: Set<String> = ["format", "files", "dialect", "schema", "validate", "description"]
+        for (k, _) in m where !allowed.contains(k.string ?? "") {
+            d.error("HZ1004", "unknown key '\(k.string ?? "")' in 'source'", k, suggest: k.string ?? "", among: allowed)
+        }
+        let format = m["format"].flatMap { d.located($0) } ?? LocatedText(text: "csv", line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+        if !["csv"].contains(format.text.lowercased()) {
+            d.error("HZ1021", "unknown source format '\(format.text)'", m["format"], suggest: format.text, among: ["csv"])
+        }
+        guard let filesNode = m["files"], let files = d.located(filesNode) else {
+            d.error("HZ1022", "missing 'files' (a file name or pattern relative to the input folder)", node)
+            return nil
+        }
+        let dialect = loadDialect(m["dialect"], d: &d)
+        var schema = SchemaReference.none
+        if let s = m["schema"] {
+            if let path = s.scalar.flatMap({ _ in d.located(s) }) {
+                schema = .file(path)
+            } else {
+                do {
+                    schema = .inline(try YAMLDecoder().decode(SourceSchema.self, from: s))
+                } catch {
+                    d.error("HZ1023", "invalid inline schema: \(decodingMessage(error))", s)
+                }
+            }
+        }
+        var all = false
+        if let v = m["validate"] {
+            switch v.string {
+            case "all": all = true
+            case "used": all = false
+            default: d.error("HZ1024", "'validate' is 'used' (default) or 'all'", v)
+            }
+        }
+        let pos = LocatedText(text: "source", line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+        return SourceSpec(format: format, files: files, dialect: dialect, schema: schema, validateAllFields: all, position: pos)
+    }
+
+    static func decodingMessage(_ error: any Error) -> String {
+        if let e = error as? DecodingError {
+            switch e {
+            case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c), .dataCorrupted(let c):
+                let path = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+                return path.isEmpty ? c.debugDescription : "\(path): \(c.debugDescription)"
+            @unknown default:
+                return "\(e)"
+            }
+        }
+        return "\(error)"
+    }
+
+    /// Reads a `dialect:` node (also used by profiles and lookups).
+    static func loadDialect(_ node: Node?, d: inout Collector) -> Dialect {
+        var dialect = Dialect()
+        guard let node else { return dialect }
+        guard let m = node.mapping else {
+            d.error("HZ1030", "'dialect' must be a mapping", node)
+            return dialect
+        }
+        let allowed: Set<String> = ["delimiter", "quote", "escape", "header", "columns", "encoding", "skip_lines", "ragged_rows", "trim"]
+        for (k, v) in m {
+            let key = k.string ?? ""
+            switch key {
+            case "delimiter":
+                let s = v.string ?? ""
+                switch s.lowercased() {
+                case "auto", "detect": dialect.delimiter = nil
+                case "tab", "\\t", "\t": dialect.delimiter = 9
+                default:
+                    if s.utf8.count == 1, let b = s.utf8.first { dialect.delimiter = b } else {
+                        d.error("HZ1031", "'delimiter' must be one character, 'tab' or 'auto'", v)
+                    }
+                }
+            case "quote", "escape":
+                let s = v.string ?? ""
+                let b: UInt8?
+                if s.isEmpty || s.lowercased() == "none" { b = nil } else if s.utf8.count == 1 { b = s.utf8.first } else {
+                    d.error("HZ1031", "'\(key)' must be one character or 'none'", v)
+                    continue
+                }
+                if key == "quote" { dialect.quote = b } else { dialect.escape = b }
+            case "header":
+                if let b = v.bool { dialect.header = b } else { d.error("HZ1032", "'header' must be true or false", v) }
+            case "columns":
+                if let seq = v.sequence { dialect.columns = seq.compactMap { $0.string } } else {
+                    d.error("HZ1033", "'columns' must be a list of names", v)
+                }
+            case "encoding":
+                if let s = v.string, let e = TextEncoding(name: s) { dialect.encoding = e } else {
+                    d.error("HZ1034", "unknown encoding '\(v.string ?? "")' (utf-8, latin-1, windows-1252, utf-16, auto)", v)
+                }
+            case "skip_lines":
+                if let n = v.int, n >= 0 { dialect.skipLines = n } else { d.error("HZ1035", "'skip_lines' must be a count", v) }
+            case "ragged_rows":
+                if let s = v.string, let p = RaggedRowPolicy(rawValue: s) { dialect.raggedRows = p } else {
+                    d.error("HZ1036", "'ragged_rows' is 'reject' or 'pad'", v)
+                }
+            case "trim":
+                dialect.trimUnquotedSpaces = v.bool ?? false
+            default:
+                d.error("HZ1004", "unknown key '\(key)' in 'dialect'", k, suggest: key, among: allowed)
+            }
+        }
+        return dialect
+    }
+
+    static func loadLookup(name: LocatedText, _ node: Node, d: inout Collector) -> LookupSpec? {
+        guard let m = node.mapping else {
+            d.error("HZ1040", "lookup '\(name.text)' must be a mapping (file or input, key, value)", node)
+            return nil
+        }
+        let allowed: Set<String> = ["file", "input", "dialect", "where", "key", "value", "type", "on_miss", "description"]
+        for (k, _) in m where !allowed.contains(k.string ?? "") {
+            d.error("HZ1004", "unknown key '\(k.string ?? "")' in lookup '\(name.text)'", k, suggest: k.string ?? "", among: allowed)
+        }
+        var path: LocatedText?
+        var relativeToInput = false
+        if let f = m["file"] { path = d.located(f) }
+        if let i = m["input"] {
+            path = d.located(i)
+            relativeToInput = true
+        }
+        guard let path else {
+            d.error("HZ1041", "lookup '\(name.text)' needs 'file' (relative to the mapping) or 'input' (relative to the input folder)", node)
+            return nil
+        }
+        var keys: [LocatedText] = []
+        if let k = m["key"] {
+            if let seq = k.sequence { keys = seq.compactMap { d.located($0) } } else if let one = d.located(k) { keys = [one] }
+        }
+        if keys.isEmpty { d.error("HZ1042", "lookup '\(name.text)' needs 'key' (one or more columns)", node) }
+        guard let valueNode = m["value"], let value = d.located(valueNode) else {
+            d.error("HZ1043", "lookup '\(name.text)' needs 'value' (the column it returns)", node)
+            return nil
+        }
+        var type = ValueType.string
+        if let t = m["type"] {
+            if let s = t.string, let vt = ValueType(rawValue: s), vt != .null, vt != .any { type = vt } else {
+                d.error("HZ1044", "unknown lookup value type '\(t.string ?? "")'", t, suggest: t.string ?? "", among: ["string", "integer", "number", "boolean", "date", "datetime"])
+            }
+        }
+        var fatal = false
+        if let o = m["on_miss"] {
+            switch o.string {
+            case "null": fatal = false
+            case "reject": fatal = true
+            default: d.error("HZ1045", "'on_miss' is 'null' (default) or 'reject'", o)
+            }
+        }
+        return LookupSpec(
+            name: name, path: path, relativeToInput: relativeToInput, dialect: loadDialect(m["dialect"], d: &d),
+            whereClause: m["where"].flatMap { d.expression($0) }, keys: keys, value: value, valueType: type, missIsFatal: fatal)
+    }
+}
+
+extension SourceSpec {
+    static let placeholder = SourceSpec(
+        format: LocatedText(text: "csv", line: 1, column: 1), files: LocatedText(text: "", line: 1, column: 1), dialect: Dialect(),
+        schema: .none, validateAllFields: false, position: LocatedText(text: "source", line: 1, column: 1))
+}
+
+extension String {
+    /// Two lowercase hex digits.
+    init(format2 byte: UInt8) {
+        let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
+        self = String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
+    }
+}
+
+/// Collects diagnostics for one file while a loader walks its YAML.
+struct Collector {
+    let file: String
+    var diagnostics: [Diagnostic] = []
+
+    mutating func error(_ code: String, _ message: String, _ node: Node?, suggest: String? = nil, among: some Sequence<String> = [String]()) {
+        var notes: [String] = []
+        if let suggest, let s = Suggestion.closest(to: suggest, in: among) { notes.append("did you mean '\(s)'?") }
+        diagnostics.append(Diagnostic(code: code, message: message, file: file, line: node?.mark?.line, column: node?.mark?.column, notes: notes))
+    }
+
+    mutating func requiredString(_ map: Node.Mapping, _ key: String, _ owner: Node) -> String? {
+        guard let n = map[key] else {
+            error("HZ1014", "missing '\(key)'", owner)
+            return nil
+        }
+        guard let s = n.string, !s.isEmpty else {
+            error("HZ1015", "'\(key)' must be a non-empty text", n)
+            return nil
+        }
+        return s
+    }
+
+    /// A scalar's text with its position.
+    mutating func located(_ node: Node) -> LocatedText? {
+        guard let s = node.scalar else {
+            error("HZ1016", "expected a single value here", node)
+            return nil
+        }
+        return LocatedText(text: s.string, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+    }
+
+    /// An expression scalar, positioned at its first character (after an opening quote).
+    mutating func expression(_ node: Node) -> LocatedText? {
+        guard let s = node.scalar else {
+            error("HZ1017", "expected an expression (a single text value) here; quote it if it contains ':' or '#'", node)
+            return nil
+        }
+        var line = node.mark?.line ?? 1
+        var column = node.mark?.column ?? 1
+        switch s.style {
+        case .singleQuoted, .doubleQuoted: column += 1
+        case .literal, .folded:
+            line += 1
+            column = 1
+        default: break
+        }
+        return LocatedText(text: s.string, line: line, column: column)
+    }
+}

@@ -1,0 +1,103 @@
+/// A piece of mapping text with the position of its first character in the mapping file.
+public struct LocatedText: Sendable, Hashable {
+    /// The text as written (an expression, a name).
+    public var text: String
+    /// 1-based line of the first character.
+    public var line: Int
+    /// 1-based column of the first character.
+    public var column: Int
+
+    /// Creates located text.
+    public init(text: String, line: Int, column: Int) {
+        self.text = text
+        self.line = line
+        self.column = column
+    }
+}
+
+/// A mapping file as written (format version 1), with positions, before it is checked against
+/// its source schema and target model. `MappingPlanner` turns it into a `MappingPlan`.
+public struct MappingSpec: Sendable {
+    /// Path of the mapping file as given.
+    public var file: String
+    /// SHA-256 of the file's bytes (hex).
+    public var contentHash: String
+    /// The `harmonize:` format version.
+    public var formatVersion: Int
+    /// The mapping's id (unique in a run).
+    public var id: String
+    /// The mapping's own version.
+    public var version: String
+    /// What it does.
+    public var description: String?
+    /// The target model: nil for the run's default model, or a path relative to the mapping file.
+    public var model: LocatedText?
+    /// The source.
+    public var source: SourceSpec
+    /// Lookup tables.
+    public var lookups: [LookupSpec]
+    /// A filter over source records: records for which it is not true are counted as filtered.
+    public var filter: LocatedText?
+    /// Named intermediate values, evaluated in order once per record.
+    public var lets: [(name: LocatedText, expression: LocatedText)]
+    /// The target tables, each with one expression per column.
+    public var targets: [TargetSpec]
+}
+
+/// The source part of a mapping.
+public struct SourceSpec: Sendable {
+    /// `csv` (more formats plug in by name).
+    public var format: LocatedText
+    /// A file name or glob pattern relative to the run's input folder.
+    public var files: LocatedText
+    /// The dialect for delimited text.
+    public var dialect: Dialect
+    /// The schema: inline, or a path to a Table Schema JSON file relative to the mapping file.
+    public var schema: SchemaReference
+    /// Validate every field of the schema (`all`) or only those the mapping reads (`used`, default).
+    public var validateAllFields: Bool
+    /// Where the `source:` key is.
+    public var position: LocatedText
+}
+
+/// A schema given inline or by path.
+public enum SchemaReference: Sendable {
+    /// No schema: every column is text, empty is null.
+    case none
+    /// A schema written in the mapping.
+    case inline(SourceSchema)
+    /// A Table Schema JSON file, relative to the mapping file.
+    case file(LocatedText)
+}
+
+/// A lookup table declared by a mapping.
+public struct LookupSpec: Sendable {
+    /// The name expressions use in `lookup('name', …)`.
+    public var name: LocatedText
+    /// The file: relative to the mapping file (`file:`) or to the run's input folder (`input:`).
+    public var path: LocatedText
+    /// Whether `path` is relative to the input folder.
+    public var relativeToInput: Bool
+    /// The dialect of the lookup file.
+    public var dialect: Dialect
+    /// A filter over the lookup rows, with the lookup file's columns as identifiers.
+    public var whereClause: LocatedText?
+    /// The key columns.
+    public var keys: [LocatedText]
+    /// The value column.
+    public var value: LocatedText
+    /// The value's type (`string` by default).
+    public var valueType: ValueType
+    /// Whether a miss rejects the record (`on_miss: reject`) instead of giving null.
+    public var missIsFatal: Bool
+}
+
+/// One target table fed by the mapping.
+public struct TargetSpec: Sendable {
+    /// The target table name.
+    public var table: LocatedText
+    /// An optional filter: a record for which it is not true writes no row to this table.
+    public var filter: LocatedText?
+    /// Column name → expression, in file order.
+    public var fields: [(column: LocatedText, expression: LocatedText)]
+}

@@ -1,0 +1,132 @@
+import Foundation
+
+/// Runs a sink on its own thread behind a bounded queue, so parsing and mapping (the caller's
+/// thread) overlap with writing (the sink's thread). At most `capacity` batches wait in the queue:
+/// memory stays bounded whatever the input size.
+///
+/// The wrapped sink is used only from the writer thread after `open`. The first error the writer
+/// meets is kept and rethrown by the next `write` or by `finish`.
+public final class PipelinedSink: Sink {
+    private enum Message: Sendable {
+        case rows(RowBatch)
+        case rejects([RunReject])
+    }
+
+    private final class Channel: @unchecked Sendable {
+        let condition = NSCondition()
+        var queue: [Message] = []
+        var head = 0
+        var closed = false
+        var failure: SinkError?
+        let capacity: Int
+        init(capacity: Int) { self.capacity = capacity }
+    }
+
+    /// Holds the non-Sendable sink for the writer thread; only that thread touches it after `open`.
+    private final class SinkBox: @unchecked Sendable {
+        let sink: any Sink
+        init(_ sink: any Sink) { self.sink = sink }
+    }
+
+    private let box: SinkBox
+    private let channel: Channel
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Wraps `sink`; `capacity` batches may wait in the queue.
+    public init(_ sink: any Sink, capacity: Int = 8) {
+        self.box = SinkBox(sink)
+        self.channel = Channel(capacity: max(1, capacity))
+    }
+
+    /// Opens the wrapped sink on the caller's thread, then starts the writer thread.
+    public func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {
+        try box.sink.open(tables: tables, run: run)
+        let channel = self.channel
+        let box = self.box
+        let done = self.done
+        let t = Thread {
+            while true {
+                channel.condition.lock()
+                while channel.head == channel.queue.count && !channel.closed { channel.condition.wait() }
+                if channel.head == channel.queue.count && channel.closed {
+                    channel.condition.unlock()
+                    break
+                }
+                let message = channel.queue[channel.head]
+                channel.head += 1
+                if channel.head > 64 {
+                    channel.queue.removeFirst(channel.head)
+                    channel.head = 0
+                }
+                let failed = channel.failure != nil
+                channel.condition.broadcast()
+                channel.condition.unlock()
+                if failed { continue }
+                do throws(SinkError) {
+                    switch message {
+                    case .rows(let b): try box.sink.write(b)
+                    case .rejects(let r): try box.sink.writeRejects(r)
+                    }
+                } catch {
+                    channel.condition.lock()
+                    channel.failure = error
+                    channel.condition.broadcast()
+                    channel.condition.unlock()
+                }
+            }
+            done.signal()
+        }
+        t.name = "harmonize-sink"
+        t.stackSize = 1 << 22
+        thread = t
+        t.start()
+    }
+
+    private func enqueue(_ m: Message) throws(SinkError) {
+        channel.condition.lock()
+        defer { channel.condition.unlock() }
+        while channel.queue.count - channel.head >= channel.capacity && channel.failure == nil {
+            channel.condition.wait()
+        }
+        if let f = channel.failure { throw f }
+        channel.queue.append(m)
+        channel.condition.broadcast()
+    }
+
+    /// Queues a batch (blocks while the queue is full).
+    public func write(_ batch: RowBatch) throws(SinkError) { try enqueue(.rows(batch)) }
+
+    /// Queues rejects.
+    public func writeRejects(_ rejects: [RunReject]) throws(SinkError) { try enqueue(.rejects(rejects)) }
+
+    private func drain() -> SinkError? {
+        channel.condition.lock()
+        channel.closed = true
+        channel.condition.broadcast()
+        channel.condition.unlock()
+        if thread != nil {
+            done.wait()
+            thread = nil
+        }
+        return channel.failure
+    }
+
+    /// Waits for the queue to drain, then finishes the wrapped sink.
+    public func finish(run: RunManifest) throws(SinkError) {
+        if let f = drain() {
+            box.sink.abort()
+            throw f
+        }
+        try box.sink.finish(run: run)
+    }
+
+    /// Stops the writer and aborts the wrapped sink.
+    public func abort() {
+        _ = drain()
+        box.sink.abort()
+    }
+}
+
+@available(*, unavailable)
+extension PipelinedSink: Sendable {}

@@ -1,0 +1,105 @@
+/// SQL text for a target model on SQLite: `CREATE TABLE` with declared types, inserts, indexes
+/// built after the load, and the run bookkeeping tables.
+enum SQLiteDDL {
+    static func quote(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+
+    static func sqlType(_ t: ColumnType) -> String {
+        switch t {
+        case .integer, .bigint: return "INTEGER"
+        case .float: return "REAL"
+        case .date: return "DATE"
+        case .datetime: return "DATETIME"
+        case .varchar(let n): return n.map { "VARCHAR(\($0))" } ?? "TEXT"
+        }
+    }
+
+    /// `CREATE TABLE` with NOT NULL on required columns. Primary keys are enforced by the engine and
+    /// by a unique index built after the load (SQLite cannot add constraints later).
+    static func createTable(_ t: TargetTable) -> String {
+        let cols = t.columns.map { c in
+            "  \(quote(c.name)) \(sqlType(c.type))" + (c.isRequired ? " NOT NULL" : "")
+        }
+        return "CREATE TABLE IF NOT EXISTS \(quote(t.name)) (\n" + cols.joined(separator: ",\n") + "\n);"
+    }
+
+    static func insert(_ t: TargetTable) -> String {
+        let names = t.columns.map { quote($0.name) }.joined(separator: ", ")
+        let params = Array(repeating: "?", count: t.columns.count).joined(separator: ",")
+        return "INSERT INTO \(quote(t.name)) (\(names)) VALUES (\(params))"
+    }
+
+    /// A unique index on the primary key and plain indexes on `person_id`-like foreign keys.
+    static func indexes(_ t: TargetTable) -> String {
+        var out = ""
+        let pk = t.primaryKey
+        if !pk.isEmpty {
+            out += "CREATE UNIQUE INDEX IF NOT EXISTS \(quote("pk_" + t.name)) ON \(quote(t.name)) (\(pk.map(quote).joined(separator: ", ")));\n"
+        }
+        for c in t.columns where c.foreignKey != nil && !c.isPrimaryKey && c.foreignKey?.column.hasSuffix("_concept_id") == false
+            && c.foreignKey?.table != "concept"
+        {
+            out += "CREATE INDEX IF NOT EXISTS \(quote("idx_" + t.name + "_" + c.name)) ON \(quote(t.name)) (\(quote(c.name)));\n"
+        }
+        return out
+    }
+
+    static let bookkeeping = """
+        CREATE TABLE IF NOT EXISTS harmonize_run (
+          run_id TEXT PRIMARY KEY, engine_version TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+          status TEXT NOT NULL, model TEXT, parameters TEXT, manifest TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS harmonize_run_mapping (
+          run_id TEXT NOT NULL, mapping_id INTEGER NOT NULL, mapping TEXT NOT NULL, version TEXT, sha256 TEXT NOT NULL, file TEXT);
+        CREATE TABLE IF NOT EXISTS harmonize_run_input (
+          run_id TEXT NOT NULL, file_id INTEGER NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER, records INTEGER);
+        CREATE TABLE IF NOT EXISTS harmonize_run_table (
+          run_id TEXT NOT NULL, table_id INTEGER NOT NULL, table_name TEXT NOT NULL, rows INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS harmonize_ledger (
+          run_id TEXT NOT NULL, mapping TEXT NOT NULL, file TEXT NOT NULL, read INTEGER NOT NULL, written INTEGER NOT NULL,
+          rejected INTEGER NOT NULL, filtered INTEGER NOT NULL, excluded INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS harmonize_reject (
+          run_id TEXT, mapping_id INTEGER, file_id INTEGER, mapping TEXT, file TEXT, line INTEGER, record INTEGER, path TEXT,
+          field TEXT, reason TEXT NOT NULL, rule TEXT, message TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS harmonize_lineage (
+          table_id INTEGER NOT NULL, row_id, mapping_id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER, record INTEGER);
+        """
+
+    static func storeManifest(_ run: RunManifest, in db: SQLiteConnection) throws(SQLiteError) {
+        let json = (try? JSONText.encode(run)) ?? "{}"
+        let params = (try? JSONText.encode(run.parameters)) ?? "{}"
+        let st = try db.prepare(
+            "INSERT INTO harmonize_run(run_id, engine_version, started_at, finished_at, status, model, parameters, manifest) VALUES (?,?,?,?,?,?,?,?)")
+        for (i, v) in [run.runID, run.engineVersion, run.startedAt, run.finishedAt, run.status, run.model, params, json].enumerated() {
+            st.bind(.string(v), at: Int32(i + 1))
+        }
+        try st.step()
+        let m = try db.prepare("INSERT INTO harmonize_run_mapping VALUES (?,?,?,?,?,?)")
+        for (i, e) in run.mappings.enumerated() {
+            for (k, v) in [Value.string(run.runID), .int(i), .string(e.id), .string(e.version), .string(e.sha256), .string(e.file)].enumerated() {
+                m.bind(v, at: Int32(k + 1))
+            }
+            try m.step()
+            m.reset()
+        }
+        let f = try db.prepare("INSERT INTO harmonize_run_input VALUES (?,?,?,?,?,?)")
+        for (i, e) in run.inputs.enumerated() {
+            for (k, v) in [Value.string(run.runID), .int(i), .string(e.path), .string(e.sha256), .int(Int(e.bytes)), .int(e.records)].enumerated() {
+                f.bind(v, at: Int32(k + 1))
+            }
+            try f.step()
+            f.reset()
+        }
+        let t = try db.prepare("INSERT INTO harmonize_run_table VALUES (?,?,?,?)")
+        for (i, e) in run.tables.enumerated() {
+            for (k, v) in [Value.string(run.runID), .int(i), .string(e.table), .int(e.rows)].enumerated() { t.bind(v, at: Int32(k + 1)) }
+            try t.step()
+            t.reset()
+        }
+        let l = try db.prepare("INSERT INTO harmonize_ledger VALUES (?,?,?,?,?,?,?,?)")
+        for e in run.ledger {
+            let vals: [Value] = [.string(run.runID), .string(e.mapping), .string(e.file), .int(e.read), .int(e.written), .int(e.rejected), .int(e.filtered), .int(e.excluded)]
+            for (k, v) in vals.enumerated() { l.bind(v, at: Int32(k + 1)) }
+            try l.step()
+            l.reset()
+        }
+    }
+}

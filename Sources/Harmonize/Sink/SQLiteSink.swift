@@ -1,0 +1,168 @@
+import Foundation
+
+/// The embedded default sink: writes into a staging SQLite database next to the output and
+/// publishes it by atomic rename when the run succeeds.
+///
+/// Bulk-load settings on the staging file (journal off, synchronous off, exclusive lock) are safe
+/// because a crash only loses the staging file; the published file is `fsync`ed before the rename.
+/// Indexes are created after the load. Dates are stored as ISO `yyyy-MM-dd` text.
+public final class SQLiteSink: Sink {
+    /// The published database path.
+    public let outputPath: String
+    private let stagingPath: String
+    private var db: SQLiteConnection?
+    private var tables: [TargetTable] = []
+    private var inserts: [SQLiteStatement] = []
+    private var lineageInsert: SQLiteStatement?
+    private var rejectInsert: SQLiteStatement?
+    private var rowsInTransaction = 0
+    private let transactionRows: Int
+    /// Whether to store one lineage row per output row (`harmonize_lineage`).
+    public let recordsLineage: Bool
+    /// Whether to build indexes on primary and foreign keys after the load.
+    public let buildsIndexes: Bool
+
+    /// Creates a sink that will publish to `outputPath`.
+    public init(outputPath: String, recordsLineage: Bool = false, buildsIndexes: Bool = true, transactionRows: Int = 500_000) {
+        self.outputPath = outputPath
+        let dir = (outputPath as NSString).deletingLastPathComponent
+        let base = (outputPath as NSString).lastPathComponent
+        let nonce = UInt32.random(in: 0...UInt32.max)
+        self.stagingPath = (dir.isEmpty ? "." : dir) + "/.\(base).staging-\(String(nonce, radix: 16))"
+        self.recordsLineage = recordsLineage
+        self.buildsIndexes = buildsIndexes
+        self.transactionRows = transactionRows
+    }
+
+    deinit {
+        if db != nil { abort() }
+    }
+
+    /// Creates the staging database, the tables the run writes and the run bookkeeping tables.
+    public func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {
+        do {
+            let db = try SQLiteConnection(path: stagingPath)
+            self.db = db
+            try db.execute(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;")
+            self.tables = tables
+            for t in tables { try db.execute(SQLiteDDL.createTable(t)) }
+            try db.execute(SQLiteDDL.bookkeeping)
+            inserts = try tables.map { t throws(SQLiteError) in try db.prepare(SQLiteDDL.insert(t)) }
+            lineageInsert = try db.prepare(
+                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record) VALUES (?,?,?,?,?,?)")
+            rejectInsert = try db.prepare(
+                """
+                INSERT INTO harmonize_reject(run_id, mapping_id, file_id, mapping, file, line, record, path, field, reason, rule, message)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+                """)
+            try db.execute("BEGIN")
+        } catch {
+            abort()
+            throw SinkError("cannot create the staging database next to \(outputPath): \(error)")
+        }
+    }
+
+    /// Inserts the batch with the table's prepared statement; commits every `transactionRows` rows.
+    public func write(_ batch: RowBatch) throws(SinkError) {
+        guard db != nil, batch.table < inserts.count else { throw SinkError("sink not open", isIO: false) }
+        let st = inserts[batch.table]
+        let n = batch.columnCount
+        let tableName = tables[batch.table].name
+        let pkColumn = tables[batch.table].columns.firstIndex(where: \.isPrimaryKey)
+        do {
+            try batch.values.withUnsafeBufferPointer { (values) throws(SQLiteError) in
+                var offset = 0
+                for r in 0..<batch.rowCount {
+                    for c in 0..<n { st.bind(values[offset + c], at: Int32(c + 1)) }
+                    try st.step()
+                    st.reset()
+                    if recordsLineage, r < batch.lineage.count, let li = lineageInsert {
+                        let l = batch.lineage[r]
+                        li.bind(.int(batch.table), at: 1)
+                        li.bind(pkColumn.map { values[offset + $0] } ?? .null, at: 2)
+                        li.bind(.int(Int(l.mapping)), at: 3)
+                        li.bind(.int(Int(l.file)), at: 4)
+                        li.bind(.int(l.line), at: 5)
+                        li.bind(.int(l.record), at: 6)
+                        try li.step()
+                        li.reset()
+                    }
+                    offset += n
+                }
+            }
+            rowsInTransaction += batch.rowCount
+            if rowsInTransaction >= transactionRows { try commitAndBegin() }
+        } catch {
+            throw SinkError("cannot write to table \(tableName): \(error)")
+        }
+    }
+
+    private func commitAndBegin() throws(SQLiteError) {
+        try db?.execute("COMMIT; BEGIN")
+        rowsInTransaction = 0
+    }
+
+    /// Stores rejects (reason, location, field, rule, message: never values).
+    public func writeRejects(_ rejects: [RunReject]) throws(SinkError) {
+        guard let st = rejectInsert else { throw SinkError("sink not open", isIO: false) }
+        do {
+            for r in rejects {
+                let j = r.reject
+                let values: [Value] = [
+                    .null, .int(Int(r.mapping)), .int(Int(r.file)), j.mapping.map(Value.string) ?? .null,
+                    .string(j.location.file), j.location.line.map(Value.int) ?? .null, j.location.record.map(Value.int) ?? .null,
+                    j.location.path.map(Value.string) ?? .null, j.field.map(Value.string) ?? .null, .string(j.reason.rawValue),
+                    j.rule.map(Value.string) ?? .null, .string(j.message),
+                ]
+                for (i, v) in values.enumerated() { st.bind(v, at: Int32(i + 1)) }
+                try st.step()
+                st.reset()
+            }
+        } catch {
+            throw SinkError("cannot record rejects: \(error)")
+        }
+    }
+
+    /// Stores the manifest, commits, builds indexes, then publishes by atomic rename.
+    public func finish(run: RunManifest) throws(SinkError) {
+        guard let db else { throw SinkError("sink not open", isIO: false) }
+        do {
+            try db.execute("UPDATE harmonize_reject SET run_id = '\(run.runID)'")
+            try SQLiteDDL.storeManifest(run, in: db)
+            try db.execute("COMMIT")
+            if buildsIndexes {
+                for t in tables { try db.execute(SQLiteDDL.indexes(t)) }
+            }
+            try db.execute("CREATE INDEX IF NOT EXISTS harmonize_lineage_row ON harmonize_lineage(table_id, row_id)")
+            try db.execute("PRAGMA locking_mode=NORMAL; PRAGMA journal_mode=DELETE;")
+        } catch {
+            abort()
+            throw SinkError("cannot complete the output database: \(error)")
+        }
+        inserts = []
+        lineageInsert = nil
+        rejectInsert = nil
+        self.db = nil
+        do {
+            try FileOps.fsync(path: stagingPath)
+            try FileOps.rename(stagingPath, to: outputPath)
+        } catch {
+            FileOps.remove(stagingPath)
+            throw SinkError("cannot publish \(outputPath): \(error)")
+        }
+    }
+
+    /// Closes and removes the staging database.
+    public func abort() {
+        inserts = []
+        lineageInsert = nil
+        rejectInsert = nil
+        db = nil
+        FileOps.remove(stagingPath)
+        FileOps.remove(stagingPath + "-journal")
+    }
+}
+
+@available(*, unavailable)
+extension SQLiteSink: Sendable {}

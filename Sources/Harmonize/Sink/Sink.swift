@@ -1,0 +1,118 @@
+/// A batch of output rows for one table, row-major: `values.count == rowCount * columnCount`.
+public struct RowBatch: Sendable {
+    /// Index of the table in the list the sink was opened with.
+    public var table: Int
+    /// Columns per row (the table's column count).
+    public var columnCount: Int
+    /// Cell values, row after row.
+    public var values: [Value]
+    /// Lineage of each row (one per row), when the run records lineage.
+    public var lineage: [RowLineage]
+
+    /// Creates an empty batch.
+    public init(table: Int, columnCount: Int, reservingRows rows: Int = 0) {
+        self.table = table
+        self.columnCount = columnCount
+        self.values = []
+        self.lineage = []
+        if rows > 0 {
+            values.reserveCapacity(rows * columnCount)
+            lineage.reserveCapacity(rows)
+        }
+    }
+
+    /// Number of rows.
+    public var rowCount: Int { columnCount == 0 ? 0 : values.count / columnCount }
+}
+
+/// Where an output row comes from: interned ids of the mapping and the source file, and the
+/// record's location in that file.
+public struct RowLineage: Sendable, Hashable {
+    /// Index of the mapping in the run.
+    public var mapping: Int32
+    /// Index of the input file in the run.
+    public var file: Int32
+    /// 1-based physical line where the record starts (0 when the format has none).
+    public var line: Int
+    /// 1-based record number in the file.
+    public var record: Int
+
+    /// Creates lineage.
+    public init(mapping: Int32, file: Int32, line: Int, record: Int) {
+        self.mapping = mapping
+        self.file = file
+        self.line = line
+        self.record = record
+    }
+}
+
+/// A failure of a sink (creating, writing, publishing). Never contains cell values.
+public struct SinkError: Error, Sendable, CustomStringConvertible {
+    /// What failed, in plain words.
+    public var message: String
+    /// Whether the failure is an I/O problem (exit code 3) rather than a configuration one.
+    public var isIO: Bool
+
+    /// Creates the error.
+    public init(_ message: String, isIO: Bool = true) {
+        self.message = message
+        self.isIO = isIO
+    }
+
+    /// The message.
+    public var description: String { message }
+}
+
+/// Where a run's rows go. The engine calls `open` once, then `write`/`writeRejects` any number of
+/// times from one thread, then `finish` (success) or `abort` (failure).
+///
+/// A sink must not make anything visible before `finish` succeeds: a failed or killed run leaves
+/// the previous output untouched. PostgreSQL (COPY), CSV and SQLite sinks fit this protocol.
+public protocol Sink: AnyObject {
+    /// Prepares the tables the run writes (creates them in a staging area).
+    func open(tables: [TargetTable], run: RunManifest) throws(SinkError)
+    /// Writes a batch of rows.
+    func write(_ batch: RowBatch) throws(SinkError)
+    /// Records rejected records.
+    func writeRejects(_ rejects: [RunReject]) throws(SinkError)
+    /// Completes the run: stores the manifest, builds indexes and publishes atomically.
+    func finish(run: RunManifest) throws(SinkError)
+    /// Abandons the run: removes the staging area; the previous output stays as it was.
+    func abort()
+}
+
+/// A reject as stored by a sink: the reject plus the run's interned mapping and file.
+public struct RunReject: Sendable, Hashable {
+    /// The reject (reason, location, field, rule, message without values).
+    public var reject: Reject
+    /// Index of the mapping in the run, or -1.
+    public var mapping: Int32
+    /// Index of the input file in the run, or -1.
+    public var file: Int32
+
+    /// Creates a run reject.
+    public init(reject: Reject, mapping: Int32, file: Int32) {
+        self.reject = reject
+        self.mapping = mapping
+        self.file = file
+    }
+}
+
+/// A sink that discards rows (`--sink none`): measures everything but the writing.
+public final class NullSink: Sink {
+    /// Rows received.
+    public private(set) var rowCount = 0
+
+    /// Creates the sink.
+    public init() {}
+    /// Does nothing.
+    public func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {}
+    /// Counts the rows.
+    public func write(_ batch: RowBatch) throws(SinkError) { rowCount += batch.rowCount }
+    /// Does nothing.
+    public func writeRejects(_ rejects: [RunReject]) throws(SinkError) {}
+    /// Does nothing.
+    public func finish(run: RunManifest) throws(SinkError) {}
+    /// Does nothing.
+    public func abort() {}
+}
