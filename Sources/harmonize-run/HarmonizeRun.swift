@@ -1,10 +1,30 @@
 import ArgumentParser
 import Harmonize
-import Mappings
 
 @main
 struct HarmonizeRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harmonize-run",
-        abstract: "Harmonize heterogeneous health data into OMOP CDM v5.4.")
+        abstract: "Harmonize heterogeneous health data into OMOP CDM v5.4.",
+        discussion: """
+            Exit codes: 0 success; 1 the run completed and its output was published, but rejected records exceed \
+            --max-reject-rate; 2 configuration or mapping errors; 3 I/O errors.
+            """,
+        version: HarmonizeVersion.current,
+        subcommands: [RunCommand.self, CheckCommand.self, PlanCommand.self])
+}
+
+/// The process exit codes, documented in the README.
+enum Exit {
+    static let success = ExitCode(0)
+    static let rejectsAboveThreshold = ExitCode(1)
+    static let configuration = ExitCode(2)
+    static let io = ExitCode(3)
+
+    static func code(for error: RunError) -> ExitCode {
+        switch error.kind {
+        case .configuration: return configuration
+        case .io, .accounting: return io
+        }
+    }
 }

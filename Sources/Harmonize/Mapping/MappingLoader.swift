@@ -108,7 +108,7 @@ public enum MappingLoader {
             d.error("HZ1011", "missing 'target' (a table name with 'fields') or 'targets'", root)
         }
         if !d.diagnostics.filter({ $0.severity == .error }).isEmpty { throw DiagnosticsError(d.diagnostics) }
-        let hash = SHA256.hash(data: Array(text.utf8)).map { String(format2: $0) }.joined()
+        let hash = Hex.string(Array(SHA256.hash(data: Array(text.utf8))))
         return MappingSpec(
             file: file, contentHash: hash, formatVersion: formatVersion, id: id, version: version, description: description,
             model: model, source: source ?? SourceSpec.placeholder, lookups: lookups, filter: filter, lets: lets, targets: targets)
@@ -298,14 +298,6 @@ extension SourceSpec {
     static let placeholder = SourceSpec(
         format: LocatedText(text: "csv", line: 1, column: 1), files: LocatedText(text: "", line: 1, column: 1), dialect: Dialect(),
         schema: .none, validateAllFields: false, position: LocatedText(text: "source", line: 1, column: 1))
-}
-
-extension String {
-    /// Two lowercase hex digits.
-    init(format2 byte: UInt8) {
-        let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
-        self = String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
-    }
 }
 
 /// Collects diagnostics for one file while a loader walks its YAML.

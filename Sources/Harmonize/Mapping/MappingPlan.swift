@@ -1,0 +1,85 @@
+/// A mapping resolved against its source schema and target model, with every expression compiled
+/// to closures over slot indices. Built by `MappingPlanner` before any data is read; executed by
+/// `MappingExecutor`.
+public final class MappingPlan {
+    /// The mapping as written.
+    public let spec: MappingSpec
+    /// The target model the mapping writes to.
+    public let model: TargetModel
+    /// The source schema, if any.
+    public let schema: SourceSchema?
+    /// Source fields read by the mapping, each decoded into its slot.
+    public let fields: [PlannedField]
+    /// Fields validated but not read (when the source asks `validate: all`).
+    public let validatedOnly: [PlannedField]
+    /// Total slots in an evaluation frame (fields, then named values).
+    public let slotCount: Int
+    /// The record filter.
+    public let filter: CompiledExpression?
+    /// Named values, in evaluation order.
+    public let lets: [PlannedLet]
+    /// Target tables.
+    public let targets: [PlannedTarget]
+    /// Lookup tables (loaded when the run starts).
+    public let lookups: [CSVLookupTable]
+    /// Warnings found while planning.
+    public let warnings: [Diagnostic]
+
+    init(
+        spec: MappingSpec, model: TargetModel, schema: SourceSchema?, fields: [PlannedField], validatedOnly: [PlannedField],
+        slotCount: Int, filter: CompiledExpression?, lets: [PlannedLet], targets: [PlannedTarget], lookups: [CSVLookupTable],
+        warnings: [Diagnostic]
+    ) {
+        self.spec = spec
+        self.model = model
+        self.schema = schema
+        self.fields = fields
+        self.validatedOnly = validatedOnly
+        self.slotCount = slotCount
+        self.filter = filter
+        self.lets = lets
+        self.targets = targets
+        self.lookups = lookups
+        self.warnings = warnings
+    }
+
+    /// The mapping id.
+    public var id: String { spec.id }
+}
+
+@available(*, unavailable)
+extension MappingPlan: Sendable {}
+
+/// A source field the plan reads.
+public struct PlannedField {
+    /// The field name as in the source (header or schema).
+    public let name: String
+    /// The slot it is decoded into (-1: validated only).
+    public let slot: Int
+    /// The static type of the decoded value.
+    public let type: ValueType
+    /// Decodes and validates the field's bytes.
+    public let decoder: FieldDecoder
+}
+
+/// A named intermediate value.
+public struct PlannedLet {
+    /// Its name.
+    public let name: String
+    /// Its slot.
+    public let slot: Int
+    /// Its expression.
+    public let expression: CompiledExpression
+}
+
+/// One target table of a plan.
+public struct PlannedTarget {
+    /// The target table.
+    public let table: TargetTable
+    /// An optional row filter.
+    public let filter: CompiledExpression?
+    /// One entry per table column: the column's expression, or nil (null).
+    public let columns: [CompiledExpression?]
+    /// For each column with an expression, the mapping-file line of its rule.
+    public let ruleLines: [Int?]
+}

@@ -1,0 +1,203 @@
+/// What the planner needs besides the mapping: the default target model, the function library and
+/// a way to read model and schema files that mappings name.
+public struct PlanningContext {
+    /// The model used by mappings that do not name one.
+    public var defaultModel: TargetModel
+    /// Functions available to expressions.
+    public var functions: FunctionRegistry
+    /// Dialect and schema overrides from a run profile, applied to every mapping's source.
+    public var profile: RunProfile?
+
+    /// Creates a context.
+    public init(defaultModel: TargetModel, functions: FunctionRegistry, profile: RunProfile? = nil) {
+        self.defaultModel = defaultModel
+        self.functions = functions
+        self.profile = profile
+    }
+}
+
+/// Turns `MappingSpec`s into `MappingPlan`s: resolves the target model, the source schema and the
+/// lookups, compiles every expression, and reports every problem at once before any data is read.
+public enum MappingPlanner {
+    /// Plans one mapping; throws every diagnostic found.
+    public static func plan(_ spec: MappingSpec, context: PlanningContext) throws(DiagnosticsError) -> MappingPlan {
+        var diagnostics: [Diagnostic] = []
+        let file = spec.file
+        func report(_ code: String, _ message: String, _ at: LocatedText?, notes: [String] = []) {
+            diagnostics.append(Diagnostic(code: code, message: message, file: file, line: at?.line, column: at?.column, notes: notes))
+        }
+        let mappingDir = directory(of: file)
+
+        // Target model.
+        var model = context.defaultModel
+        if let m = spec.model {
+            do {
+                model = try TargetModel.load(path: resolve(m.text, against: mappingDir))
+            } catch {
+                diagnostics.append(contentsOf: error.diagnostics)
+            }
+        }
+
+        // Source schema.
+        var dialect = spec.source.dialect
+        var schema: SourceSchema?
+        switch spec.source.schema {
+        case .none: schema = nil
+        case .inline(let s): schema = s
+        case .file(let p):
+            do {
+                schema = try SourceSchema.load(jsonFile: resolve(p.text, against: mappingDir))
+            } catch {
+                report("HZ1025", "cannot read schema \(p.text): \(error)", p)
+            }
+        }
+        if let profile = context.profile {
+            dialect = profile.apply(to: dialect)
+            if let s = schema { schema = profile.apply(to: s) }
+        }
+        if let s = schema {
+            for var d in s.validate() {
+                if d.file == nil {
+                    d.file = file
+                    d.line = spec.source.position.line
+                    d.column = spec.source.position.column
+                }
+                diagnostics.append(d)
+            }
+        }
+        var fieldInfos: [PlanScope.FieldInfo] = []
+        if let s = schema {
+            fieldInfos = s.fields.map { PlanScope.FieldInfo(name: $0.name, type: $0.valueType) }
+        } else if let cols = dialect.columns {
+            fieldInfos = cols.map { PlanScope.FieldInfo(name: $0, type: .string) }
+        }
+        let scope = PlanScope(fields: fieldInfos, acceptsUnknownFields: schema == nil && dialect.columns == nil)
+
+        // Lookups.
+        var lookups: [CSVLookupTable] = []
+        for l in spec.lookups {
+            if lookups.contains(where: { $0.spec.name.text == l.name.text }) {
+                report("HZ1046", "lookup '\(l.name.text)' is declared twice", l.name)
+                continue
+            }
+            let table = CSVLookupTable(spec: l)
+            if let w = l.whereClause {
+                let lscope = PlanScope(fields: [], acceptsUnknownFields: true)
+                let compiler = ExpressionCompiler(functions: context.functions, scope: lscope, lookups: nil)
+                switch compiler.compile(w.text, file: file, line: w.line, column: w.column, expected: .boolean) {
+                case .success(let e): table.setWhere(e, slots: lscope.usedFields.map { ($0.name, $0.slot) }, slotCount: lscope.slotCount)
+                case .failure(let f): diagnostics.append(contentsOf: f.diagnostics)
+                }
+            }
+            lookups.append(table)
+        }
+        let resolver = PlanLookupResolver(tables: lookups)
+        let compiler = ExpressionCompiler(functions: context.functions, scope: scope, lookups: resolver)
+        func compile(_ t: LocatedText, expected: ValueType?) -> CompiledExpression? {
+            switch compiler.compile(t.text, file: file, line: t.line, column: t.column, expected: expected) {
+            case .success(let e): return e
+            case .failure(let f):
+                diagnostics.append(contentsOf: f.diagnostics)
+                return nil
+            }
+        }
+
+        // Named values, in order; each may read the ones before it.
+        var lets: [PlannedLet] = []
+        for (name, expr) in spec.lets {
+            if scope.isField(name.text) {
+                diagnostics.append(
+                    Diagnostic(code: "HZ1050", severity: .warning, message: "named value '\(name.text)' hides the source field of the same name", file: file, line: name.line, column: name.column))
+            }
+            guard let e = compile(expr, expected: nil) else { continue }
+            guard let slot = scope.declareLet(name.text, type: e.type) else {
+                report("HZ1051", "named value '\(name.text)' is declared twice", name)
+                continue
+            }
+            lets.append(PlannedLet(name: name.text, slot: slot, expression: e))
+        }
+        let filter = spec.filter.flatMap { compile($0, expected: .boolean) }
+
+        // Targets.
+        var targets: [PlannedTarget] = []
+        var seenTables: Set<String> = []
+        for t in spec.targets {
+            guard let table = model.table(named: t.table.text) else {
+                let s = Suggestion.closest(to: t.table.text, in: model.tables.map(\.name))
+                report("HZ1201", "unknown target table '\(t.table.text)' in model \(model.name) \(model.version)", t.table, notes: s.map { ["did you mean '\($0)'?"] } ?? [])
+                continue
+            }
+            if !seenTables.insert(table.name).inserted {
+                diagnostics.append(Diagnostic(code: "HZ1205", severity: .warning, message: "table '\(table.name)' is targeted twice by this mapping", file: file, line: t.table.line, column: t.table.column))
+            }
+            var columns = [CompiledExpression?](repeating: nil, count: table.columns.count)
+            var lines = [Int?](repeating: nil, count: table.columns.count)
+            for (column, expr) in t.fields {
+                guard let ci = table.columnIndex(named: column.text) else {
+                    let s = Suggestion.closest(to: column.text, in: table.columns.map(\.name))
+                    report("HZ1202", "table '\(table.name)' has no column '\(column.text)'", column, notes: s.map { ["did you mean '\($0)'?"] } ?? [])
+                    _ = compile(expr, expected: nil)
+                    continue
+                }
+                columns[ci] = compile(expr, expected: table.columns[ci].type.valueType)
+                lines[ci] = expr.line
+            }
+            for (ci, c) in table.columns.enumerated() where c.isRequired && !t.fields.contains(where: { $0.column.text.lowercased() == c.name.lowercased() }) {
+                report("HZ1203", "required column '\(c.name)' of table '\(table.name)' has no expression", t.table)
+                _ = ci
+            }
+            targets.append(
+                PlannedTarget(table: table, filter: t.filter.flatMap { compile($0, expected: .boolean) }, columns: columns, ruleLines: lines))
+        }
+
+        // Fields to decode.
+        var fields: [PlannedField] = []
+        var validatedOnly: [PlannedField] = []
+        let overrideMissing = schema?.missingValues ?? [""]
+        for u in scope.usedFields {
+            let decoder: FieldDecoder
+            if let sf = schema?.fields.first(where: { $0.name == u.name }) {
+                do {
+                    decoder = try FieldDecoder(field: sf, schemaMissingValues: overrideMissing)
+                } catch {
+                    report("HZ2010", "field '\(u.name)': \(error)", spec.source.position)
+                    continue
+                }
+            } else {
+                decoder = FieldDecoder(type: .string, formats: [], decimalChar: ".", missingValues: overrideMissing)
+            }
+            fields.append(PlannedField(name: u.name, slot: u.slot, type: u.type, decoder: decoder))
+        }
+        if spec.source.validateAllFields, let s = schema {
+            for sf in s.fields where !fields.contains(where: { $0.name == sf.name }) {
+                if let decoder = try? FieldDecoder(field: sf, schemaMissingValues: overrideMissing) {
+                    validatedOnly.append(PlannedField(name: sf.name, slot: -1, type: sf.valueType, decoder: decoder))
+                }
+            }
+        }
+        if diagnostics.contains(where: { $0.severity == .error }) {
+            throw DiagnosticsError(diagnostics)
+        }
+        for l in lookups { l.resolve(mappingDirectory: mappingDir, inputDirectory: nil) }
+        return MappingPlan(
+            spec: spec, model: model, schema: schema, fields: fields, validatedOnly: validatedOnly, slotCount: scope.slotCount,
+            filter: filter, lets: lets, targets: targets, lookups: lookups, warnings: diagnostics)
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let d = String(path[..<slash])
+        return d.isEmpty ? "/" : d
+    }
+
+    static func resolve(_ path: String, against dir: String) -> String {
+        path.hasPrefix("/") ? path : dir + "/" + path
+    }
+}
+
+/// Resolves `lookup('name', …)` against a mapping's declared lookups.
+struct PlanLookupResolver: LookupResolver {
+    let tables: [CSVLookupTable]
+    func lookupTable(named name: String) -> (any LookupTable)? { tables.first { $0.spec.name.text == name } }
+    var lookupNames: [String] { tables.map(\.spec.name.text) }
+}

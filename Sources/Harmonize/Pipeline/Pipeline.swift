@@ -1,0 +1,194 @@
+import Foundation
+
+/// Options of a run that are not part of the mappings.
+public struct RunOptions: Sendable {
+    /// The folder that mappings' `files:` patterns are relative to.
+    public var inputDirectory: String
+    /// Store one lineage row per output row.
+    public var recordsLineage: Bool
+    /// Rows per batch handed to the sink.
+    public var batchRows: Int
+    /// Parameters recorded in the manifest (never secrets).
+    public var parameters: [String: String]
+    /// The engine version recorded in the manifest.
+    public var engineVersion: String
+
+    /// Creates options.
+    public init(
+        inputDirectory: String, recordsLineage: Bool = false, batchRows: Int = 2048, parameters: [String: String] = [:],
+        engineVersion: String = HarmonizeVersion.current
+    ) {
+        self.inputDirectory = inputDirectory
+        self.recordsLineage = recordsLineage
+        self.batchRows = batchRows
+        self.parameters = parameters
+        self.engineVersion = engineVersion
+    }
+}
+
+/// Progress of a run, reported from the mapping thread.
+public struct RunProgress: Sendable {
+    /// The mapping being run.
+    public var mapping: String
+    /// The file being read.
+    public var file: String
+    /// Records read so far in the run.
+    public var records: Int
+    /// Bytes read so far in the run.
+    public var bytesRead: Int64
+    /// Total bytes of the run's inputs (counted once per mapping that reads them).
+    public var bytesTotal: Int64
+}
+
+/// The engine version.
+public enum HarmonizeVersion {
+    /// Semantic version of the engine.
+    public static let current = "0.1.0"
+}
+
+/// Runs mappings over the files of an input folder into a sink: reads each file once per mapping,
+/// maps records on the calling thread, hands batches to the sink, keeps the ledger, and publishes
+/// only when everything succeeded.
+public final class Pipeline {
+    /// The plans, in run order.
+    public let plans: [MappingPlan]
+    /// The options.
+    public let options: RunOptions
+    /// Called now and then with progress (on the calling thread).
+    public var onProgress: ((RunProgress) -> Void)?
+
+    /// Creates a pipeline.
+    public init(plans: [MappingPlan], options: RunOptions) {
+        self.plans = plans
+        self.options = options
+    }
+
+    /// The tables the plans write, in first-use order; fails when two models disagree on a table.
+    public func outputTables() throws(RunError) -> [TargetTable] {
+        var tables: [TargetTable] = []
+        for p in plans {
+            for t in p.targets {
+                if let existing = tables.first(where: { $0.name == t.table.name }) {
+                    if existing != t.table {
+                        throw RunError(.configuration, "two mappings write table \(t.table.name) with different definitions (different target models?)")
+                    }
+                } else {
+                    tables.append(t.table)
+                }
+            }
+        }
+        return tables
+    }
+
+    /// Runs every plan; returns the manifest of the published run.
+    /// - Throws: `RunError`; the sink is aborted and the previous output stays untouched.
+    public func run(into sink: any Sink) throws(RunError) -> RunManifest {
+        let started = Self.timestamp()
+        var manifest = RunManifest(
+            runID: UUID().uuidString.lowercased(), engineVersion: options.engineVersion, startedAt: started, finishedAt: "",
+            status: "running", model: plans.first.map { "\($0.model.name) \($0.model.version)" } ?? "", parameters: options.parameters,
+            mappings: plans.map { .init(id: $0.spec.id, version: $0.spec.version, sha256: $0.spec.contentHash, file: $0.spec.file) },
+            inputs: [], ledger: [], tables: [])
+        let tables = try outputTables()
+        // Resolve files and load lookups before opening the sink.
+        var filesPerPlan: [[String]] = []
+        var totalBytes: Int64 = 0
+        for p in plans {
+            let files = InputFiles.match(p.spec.source.files.text, under: options.inputDirectory)
+            if files.isEmpty {
+                throw RunError(.io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(p.spec.source.files.text)' (mapping \(p.id))")
+            }
+            for f in files {
+                let attrs = try? FileManager.default.attributesOfItem(atPath: options.inputDirectory + "/" + f)
+                totalBytes += (attrs?[.size] as? NSNumber)?.int64Value ?? 0
+            }
+            filesPerPlan.append(files)
+            for l in p.lookups {
+                l.resolve(mappingDirectory: MappingPlanner.directory(of: p.spec.file), inputDirectory: options.inputDirectory)
+                try l.load()
+            }
+        }
+        do {
+            try sink.open(tables: tables, run: manifest)
+        } catch {
+            throw RunError(error.isIO ? .io : .configuration, error.message)
+        }
+        var rowsPerTable = [Int](repeating: 0, count: tables.count)
+        var fileIndex: [String: Int32] = [:]
+        var bytesDone: Int64 = 0
+        var recordsDone = 0
+        do throws(RunError) {
+            for (pi, plan) in plans.enumerated() {
+                let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
+                let executor = MappingExecutor(
+                    plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
+                    recordsLineage: options.recordsLineage, emit: { b throws(SinkError) in try sink.write(b) },
+                    emitRejects: { r throws(SinkError) in try sink.writeRejects(r) })
+                for file in filesPerPlan[pi] {
+                    let path = options.inputDirectory + "/" + file
+                    let source: any ByteSource
+                    do {
+                        source = try FileByteSource(path: path)
+                    } catch {
+                        throw RunError(.io, error.description)
+                    }
+                    let firstRead = fileIndex[file] == nil
+                    let hashing = firstRead ? HashingByteSource(source) : nil
+                    let reader: DelimitedReader
+                    do {
+                        reader = try DelimitedReader(source: hashing ?? source, displayName: file, dialect: plan.spec.source.dialect)
+                    } catch {
+                        throw RunError(.io, "\(error)")
+                    }
+                    let fid: Int32
+                    if let known = fileIndex[file] {
+                        fid = known
+                    } else {
+                        fid = Int32(manifest.inputs.count)
+                        fileIndex[file] = fid
+                        manifest.inputs.append(.init(path: file, sha256: "", bytes: 0, records: 0))
+                    }
+                    let base = bytesDone
+                    let onProgress = self.onProgress
+                    let ledger = try executor.run(reader: reader, fileIndex: fid, filePath: file) { bytes in
+                        onProgress?(RunProgress(mapping: plan.id, file: file, records: recordsDone, bytesRead: base + bytes, bytesTotal: totalBytes))
+                    }
+                    bytesDone += reader.bytesRead
+                    recordsDone += ledger.read
+                    guard ledger.balances else {
+                        throw RunError(.accounting, "accounting does not balance for mapping \(plan.id) on \(file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded)")
+                    }
+                    manifest.ledger.append(ledger)
+                    if let hashing {
+                        manifest.inputs[Int(fid)].sha256 = hashing.hexDigest()
+                        manifest.inputs[Int(fid)].bytes = reader.bytesRead
+                        manifest.inputs[Int(fid)].records = ledger.read
+                    }
+                }
+                try executor.flushAll()
+                for (t, n) in executor.rowsWritten { rowsPerTable[t] += n }
+            }
+            manifest.tables = zip(tables, rowsPerTable).map { .init(table: $0.name, rows: $1) }
+            manifest.finishedAt = Self.timestamp()
+            manifest.status = "succeeded"
+            do {
+                try sink.finish(run: manifest)
+            } catch {
+                throw RunError(.io, error.message)
+            }
+        } catch {
+            sink.abort()
+            throw error
+        }
+        return manifest
+    }
+
+    static func timestamp() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: Date())
+    }
+}
+
+@available(*, unavailable)
+extension Pipeline: Sendable {}

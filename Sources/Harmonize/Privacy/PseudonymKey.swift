@@ -1,0 +1,121 @@
+import Crypto
+import Foundation
+
+/// The data controller's secret key for keyed pseudonyms (HMAC-SHA-256).
+///
+/// The key is read from a file or an environment variable named at run time; it is never written
+/// anywhere. Each purpose (person, visit, date shift…) derives its own sub-key, and a project label
+/// adds a project-specific layer, so two projects' outputs cannot be linked without both keys.
+public struct PseudonymKey: Sendable {
+    /// Minimum key length in bytes.
+    public static let minimumLength = 32
+    private let keyBytes: [UInt8]
+    private var key: SymmetricKey { SymmetricKey(data: keyBytes) }
+    /// The project label mixed into every sub-key (empty for none).
+    public let project: String
+
+    /// A failure to obtain a usable key. Messages name the file or variable, never the key.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        /// What went wrong.
+        public var description: String
+    }
+
+    /// Wraps raw key bytes (at least 32).
+    public init(bytes: [UInt8], project: String = "") throws(Failure) {
+        guard bytes.count >= Self.minimumLength else {
+            throw Failure(description: "the pseudonymisation key has \(bytes.count) bytes; at least \(Self.minimumLength) are required")
+        }
+        self.keyBytes = bytes
+        self.project = project
+    }
+
+    /// Reads the key from a file (its bytes, with one trailing line end removed).
+    public static func load(file path: String, project: String = "") throws(Failure) -> PseudonymKey {
+        guard var data = FileManager.default.contents(atPath: path).map(Array.init) else {
+            throw Failure(description: "cannot read the key file \(path)")
+        }
+        if data.last == 10 { data.removeLast() }
+        if data.last == 13 { data.removeLast() }
+        do {
+            return try PseudonymKey(bytes: data, project: project)
+        } catch {
+            throw Failure(description: "key file \(path): \(error.description)")
+        }
+    }
+
+    /// Reads the key from an environment variable.
+    public static func load(environment name: String, project: String = "") throws(Failure) -> PseudonymKey {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw Failure(description: "the environment variable \(name) holding the key is not set")
+        }
+        do {
+            return try PseudonymKey(bytes: Array(value.utf8), project: project)
+        } catch {
+            throw Failure(description: "key in \(name): \(error.description)")
+        }
+    }
+
+    /// The sub-key for a purpose: HMAC(key, "harmonize/v1/" + purpose + "/" + project).
+    func subKey(purpose: String) -> SymmetricKey {
+        let label = "harmonize/v1/\(purpose)/\(project)"
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(label.utf8), using: key)
+        return SymmetricKey(data: Array(mac))
+    }
+
+    /// A fingerprint safe to publish in manifests: the first 16 hex digits of a keyed hash of a
+    /// fixed label. It identifies which key was used without revealing it.
+    public var fingerprint: String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("harmonize/v1/key-fingerprint".utf8), using: key)
+        return Hex.string(Array(mac.prefix(8)))
+    }
+}
+
+/// Computes keyed pseudonyms for one purpose, with a bounded per-run cache (identifiers repeat:
+/// about twenty claims per beneficiary in SNDS extracts).
+///
+/// Values are normalised before hashing (surrounding spaces trimmed, letters upper-cased), so that
+/// ` ab12 ` and `AB12` give the same pseudonym.
+public final class Pseudonymizer {
+    private let hmac: HMAC<SHA256>
+    private var cache: [String: String] = [:]
+    private let cacheLimit: Int
+
+    /// Creates a pseudonymizer for `purpose`.
+    public init(key: PseudonymKey, purpose: String, cacheLimit: Int = 200_000) {
+        self.hmac = HMAC<SHA256>(key: key.subKey(purpose: purpose))
+        self.cacheLimit = cacheLimit
+        cache.reserveCapacity(min(cacheLimit, 1 << 16))
+    }
+
+    /// The canonical form hashed: trimmed, upper-cased.
+    public static func normalize(_ s: String) -> String {
+        s.trimmingSpaces().uppercased()
+    }
+
+    /// The pseudonym of `identifier` as 64 lowercase hex digits.
+    public func pseudonym(_ identifier: String) -> String {
+        if let hit = cache[identifier] { return hit }
+        let digest = mac(Self.normalize(identifier))
+        let hex = Hex.string(digest)
+        if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
+        cache[identifier] = hex
+        return hex
+    }
+
+    /// A non-negative 63-bit integer derived from the pseudonym (for integer ids such as `person_id`).
+    public func integer(_ identifier: String) -> Int {
+        let digest = mac(Self.normalize(identifier))
+        var v: UInt64 = 0
+        for b in digest.prefix(8) { v = (v << 8) | UInt64(b) }
+        return Int(v & 0x7FFF_FFFF_FFFF_FFFF)
+    }
+
+    private func mac(_ s: String) -> [UInt8] {
+        var h = hmac
+        h.update(data: Array(s.utf8))
+        return Array(h.finalize())
+    }
+}
+
+@available(*, unavailable)
+extension Pseudonymizer: Sendable {}

@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import Harmonize
+import Mappings
+
+/// `harmonize-run run`: runs mappings over an input folder into an output database.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run mappings over the files of an input folder and publish the output atomically.",
+        discussion: """
+            Exit codes: 0 success; 1 published, but rejected records exceed --max-reject-rate; \
+            2 configuration or mapping errors (nothing read); 3 I/O errors (previous output untouched).
+            """)
+
+    enum SinkKind: String, ExpressibleByArgument, CaseIterable {
+        case sqlite, csv, none
+    }
+
+    @OptionGroup var mappingOptions: MappingOptions
+
+    @Option(name: .long, help: ArgumentHelp("The folder the mappings' file patterns are relative to.", valueName: "DIR"))
+    var input: String
+
+    @Option(name: .long, help: ArgumentHelp("The output: a SQLite file (or a folder with --sink csv).", valueName: "FILE"))
+    var output: String?
+
+    @Option(name: .long, help: "Where rows go: sqlite (default), csv (one file per table), none (measure only).")
+    var sink: SinkKind = .sqlite
+
+    @Flag(name: .customLong("canonical-sort"), help: "With --sink csv: sort each table's rows (holds each table in memory).")
+    var canonicalSort = false
+
+    @Option(name: .customLong("max-reject-rate"), help: "Exit 1 when rejected / read exceeds this fraction (0 to 1; default 0).")
+    var maxRejectRate: Double = 0
+
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("A file holding the pseudonymisation key (≥ 32 bytes).", valueName: "FILE"))
+    var keyFile: String?
+
+    @Option(name: .customLong("key-env"), help: ArgumentHelp("An environment variable holding the pseudonymisation key (≥ 32 bytes).", valueName: "NAME"))
+    var keyEnv: String?
+
+    @Option(name: .long, help: "A project label: pseudonyms differ between projects sharing a key.")
+    var project: String = ""
+
+    @Flag(name: .long, help: "Store one lineage row per output row (harmonize_lineage).")
+    var lineage = false
+
+    @Flag(name: .customLong("no-progress"), help: "Never show the progress line.")
+    var noProgress = false
+
+    @Flag(name: .long, help: "Print the run summary as JSON on standard output.")
+    var json = false
+
+    mutating func validate() throws {
+        if sink != .none && output == nil { throw ValidationError("--output is required unless --sink none") }
+        if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
+        if keyFile != nil && keyEnv != nil { throw ValidationError("give the key with --key-file or --key-env, not both") }
+    }
+
+    func run() throws {
+        do {
+            try execute()
+        } catch let e as CLIError {
+            Terminal.error("harmonize-run: \(e.message)")
+            throw e.code
+        }
+    }
+
+    private func loadKey() throws -> PseudonymKey? {
+        do {
+            if let keyFile { return try PseudonymKey.load(file: keyFile, project: project) }
+            if let keyEnv { return try PseudonymKey.load(environment: keyEnv, project: project) }
+        } catch {
+            throw CLIError(code: Exit.configuration, message: error.description)
+        }
+        return nil
+    }
+
+    private func execute() throws {
+        guard FileManager.default.fileExists(atPath: input) else {
+            throw CLIError(code: Exit.io, message: "input folder not found: \(input)")
+        }
+        let key = try loadKey()
+        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key))
+        if key == nil, let p = plans.first(where: FunctionCatalog.needsKey) {
+            throw CLIError(
+                code: Exit.configuration,
+                message: "mapping \(p.id) computes pseudonyms: give the key with --key-file FILE or --key-env NAME (nothing was read)")
+        }
+        var parameters: [String: String] = ["sink": sink.rawValue]
+        if let key { parameters["key_fingerprint"] = key.fingerprint }
+        if !project.isEmpty { parameters["project"] = project }
+        let options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
+        let pipeline = Pipeline(plans: plans, options: options)
+        let showProgress = !noProgress && Terminal.stderrIsTTY
+        let start = Date()
+        if showProgress {
+            var last = Date.distantPast
+            pipeline.onProgress = { p in
+                let now = Date()
+                guard now.timeIntervalSince(last) >= 0.5 else { return }
+                last = now
+                let secs = max(now.timeIntervalSince(start), 0.001)
+                let total = p.bytesTotal > 0 ? " / \(Terminal.bytes(p.bytesTotal))" : ""
+                Terminal.status(
+                    "\(p.mapping) \(p.file): \(p.records) records, \(Int(Double(p.bytesRead) / secs / 1e6)) MB/s, \(Terminal.bytes(p.bytesRead))\(total)")
+            }
+        }
+        let target: any Sink
+        switch sink {
+        case .sqlite: target = PipelinedSink(SQLiteSink(outputPath: output ?? "", recordsLineage: lineage))
+        case .csv: target = PipelinedSink(CSVSink(outputPath: output ?? "", canonicalSort: canonicalSort))
+        case .none: target = NullSink()
+        }
+        let manifest: RunManifest
+        do {
+            manifest = try pipeline.run(into: target)
+        } catch {
+            if showProgress { Terminal.status("") }
+            for d in error.diagnostics { Terminal.error(d.description) }
+            throw CLIError(code: Exit.code(for: error), message: error.message + " (the previous output, if any, is untouched)")
+        }
+        if showProgress { Terminal.status("") }
+        let elapsed = Date().timeIntervalSince(start)
+        if json {
+            Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output))
+        } else {
+            Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output))
+        }
+        let read = manifest.readCount
+        let rate = read == 0 ? 0 : Double(manifest.rejectedCount) / Double(read)
+        if rate > maxRejectRate {
+            Terminal.error(
+                "harmonize-run: \(manifest.rejectedCount) of \(read) records rejected (\(String(format: "%.4f", rate * 100))% > --max-reject-rate \(maxRejectRate * 100)%); the output was published")
+            throw Exit.rejectsAboveThreshold
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Harmonize
+
+/// The end-of-run summary: per mapping and file, read = written + rejected + filtered + excluded.
+enum RunSummary {
+    struct JSONSummary: Encodable {
+        var run_id: String
+        var status: String
+        var output: String?
+        var seconds: Double
+        var records_read: Int
+        var records_rejected: Int
+        var manifest: RunManifest
+    }
+
+    static func json(_ m: RunManifest, seconds: Double, output: String?) -> String {
+        let s = JSONSummary(
+            run_id: m.runID, status: m.status, output: output, seconds: (seconds * 1000).rounded() / 1000, records_read: m.readCount,
+            records_rejected: m.rejectedCount, manifest: m)
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return (try? String(decoding: e.encode(s), as: UTF8.self)) ?? "{}"
+    }
+
+    static func text(_ m: RunManifest, seconds: Double, output: String?) -> String {
+        var lines: [String] = []
+        let rate = seconds > 0 ? Int(Double(m.readCount) / seconds) : 0
+        lines.append("run \(m.runID) \(m.status) in \(String(format: "%.2f", seconds)) s (\(rate) records/s)" + (output.map { " → \($0)" } ?? ""))
+        let header = ["mapping", "file", "read", "written", "rejected", "filtered", "excluded"]
+        var rows = [header]
+        for l in m.ledger {
+            rows.append([l.mapping, l.file, "\(l.read)", "\(l.written)", "\(l.rejected)", "\(l.filtered)", "\(l.excluded)"])
+        }
+        lines.append(contentsOf: table(rows))
+        if !m.tables.isEmpty {
+            lines.append("rows written: " + m.tables.map { "\($0.table) \($0.rows)" }.joined(separator: ", "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func table(_ rows: [[String]]) -> [String] {
+        guard let first = rows.first else { return [] }
+        var widths = first.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        return rows.map { r in
+            r.enumerated().map { i, c in
+                let pad = String(repeating: " ", count: widths[i] - c.count)
+                return i < 2 ? c + pad : pad + c
+            }.joined(separator: "  ")
+        }
+    }
+}
