@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+@testable import Harmonize
+@testable import Mappings
+
+@Suite struct TargetModelTests {
+    @Test func loadsTheHarmonizeModelFormat() throws {
+        let yaml = """
+            harmonize-model: 1
+            name: tiny
+            version: "2"
+            tables:
+              - name: item
+                columns:
+                  - {name: item_id, type: integer, required: true, primary_key: true}
+                  - {name: label, type: "varchar(20)"}
+                  - {name: owner_id, type: bigint, references: owner.owner_id}
+                  - {name: when, type: date}
+            """
+        let m = try TargetModel.load(yaml: yaml, file: "tiny.yaml")
+        #expect(m.name == "tiny")
+        #expect(m.version == "2")
+        let t = try #require(m.table(named: "ITEM"))
+        #expect(t.primaryKey == ["item_id"])
+        #expect(t.columns.map(\.type) == [.integer, .varchar(20), .bigint, .date])
+        #expect(t.columns[0].isRequired)
+        #expect(t.columns[2].foreignKey == ForeignKey(table: "owner", column: "owner_id"))
+        // Round trip through the writer.
+        #expect(try TargetModel.load(yaml: m.yaml(), file: "again.yaml") == m)
+    }
+
+    @Test func reportsEveryProblemWithItsLine() {
+        let yaml = """
+            harmonize-model: 7
+            tables:
+              - name: a
+                columns:
+                  - {name: x, type: quaternion}
+                  - {type: integer}
+            """
+        do {
+            _ = try TargetModel.load(yaml: yaml, file: "bad.yaml")
+            Issue.record("expected diagnostics")
+        } catch {
+            let codes = error.diagnostics.map(\.code)
+            #expect(codes.contains("HZ1102"))
+            #expect(codes.contains("HZ1105"))
+            #expect(codes.contains("HZ1104"))
+            #expect(error.diagnostics.first { $0.code == "HZ1105" }?.line == 5)
+            #expect(error.description.contains("highest supported is 1"))
+        }
+    }
+
+    @Test func columnTypeSpellings() {
+        #expect(ColumnType(spelling: "Integer") == .integer)
+        #expect(ColumnType(spelling: "varchar(MAX)") == .varchar(nil))
+        #expect(ColumnType(spelling: "varchar(50)") == .varchar(50))
+        #expect(ColumnType(spelling: "varchar(0)") == nil)
+        #expect(ColumnType(spelling: "blob") == nil)
+        #expect(ColumnType.float.valueType == .number)
+    }
+
+    /// The bundled OMOP model is generated from OHDSI's field-level CSV; re-derive it with the
+    /// engine's own CSV reader and compare, so the two never drift.
+    @Test func omopModelMatchesTheFieldLevelSpecification() throws {
+        let model = try Mappings.omopModel()
+        #expect(model.tables.count == 39)
+        #expect(model.tables.reduce(0) { $0 + $1.columns.count } == 432)
+        let path = try #require(Mappings.omopFieldLevelSpecificationPath())
+        let reader = try DelimitedReader(path: path, dialect: Dialect(delimiter: UInt8(ascii: ","), encoding: .utf8))
+        let names = reader.columnNames
+        func col(_ n: String) throws -> Int { try #require(names.firstIndex(of: n)) }
+        let (tI, fI, rI, dI, pkI, fkI, fkT, fkF) = (
+            try col("cdmTableName"), try col("cdmFieldName"), try col("isRequired"), try col("cdmDatatype"), try col("isPrimaryKey"),
+            try col("isForeignKey"), try col("fkTableName"), try col("fkFieldName")
+        )
+        var rows = 0
+        while case .record = try reader.next() {
+            rows += 1
+            let table = try #require(model.table(named: reader.string(tI)))
+            let ci = try #require(table.columnIndex(named: reader.string(fI)))
+            let c = table.columns[ci]
+            #expect(c.type == ColumnType(spelling: reader.string(dI)))
+            #expect(c.isRequired == (reader.string(rI) == "Yes"))
+            #expect(c.isPrimaryKey == (reader.string(pkI) == "Yes"))
+            if reader.string(fkI) == "Yes", reader.string(fkT) != "NA" {
+                #expect(c.foreignKey == ForeignKey(table: reader.string(fkT).lowercased(), column: reader.string(fkF).lowercased()))
+            }
+        }
+        #expect(rows == 432)
+        let person = try #require(model.table(named: "person"))
+        #expect(person.primaryKey == ["person_id"])
+        #expect(person.columns.first { $0.name == "gender_concept_id" }?.foreignKeyDomain == "Gender")
+    }
+
+    @Test func sqliteDDLCreatesEveryOMOPTable() throws {
+        let model = try Mappings.omopModel()
+        let dir = TestSupport.temporaryDirectory("ddl")
+        let db = try SQLiteConnection(path: dir + "/omop.sqlite")
+        for t in model.tables {
+            try db.execute(SQLiteDDL.createTable(t))
+            try db.execute(SQLiteDDL.indexes(t))
+        }
+        let n = try db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+        #expect(n == .int(39))
+    }
+}

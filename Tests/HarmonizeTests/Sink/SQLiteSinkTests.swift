@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+@testable import Harmonize
+
+@Suite struct SQLiteSinkTests {
+    static let table = TargetTable(
+        name: "item",
+        columns: [
+            TargetColumn(name: "item_id", type: .integer, isRequired: true, isPrimaryKey: true),
+            TargetColumn(name: "label", type: .varchar(nil)),
+            TargetColumn(name: "seen", type: .date),
+            TargetColumn(name: "amount", type: .float),
+        ])
+
+    static func manifest() -> RunManifest {
+        RunManifest(
+            runID: "run-1", engineVersion: "test", startedAt: "t0", finishedAt: "t1", status: "succeeded", model: "tiny 1",
+            parameters: ["sink": "sqlite"], mappings: [.init(id: "m", version: "1", sha256: "abc", file: "m.yaml")],
+            inputs: [.init(path: "in.csv", sha256: "def", bytes: 10, records: 2)],
+            ledger: [.init(mapping: "m", file: "in.csv", read: 3, written: 2, rejected: 1, filtered: 0, excluded: 0)],
+            tables: [.init(table: "item", rows: 2)])
+    }
+
+    static func batch(_ rows: [(Int, String?)]) -> RowBatch {
+        var b = RowBatch(table: 0, columnCount: 4)
+        for (id, label) in rows {
+            b.values += [.int(id), label.map(Value.string) ?? .null, .date(CivilDate(year: 2024, month: 2, day: 29).daysSinceEpoch), .double(1.5)]
+            b.lineage.append(RowLineage(mapping: 0, file: 0, line: id + 1, record: id))
+        }
+        return b
+    }
+
+    @Test(arguments: [false, true])
+    func publishesAtomicallyAndStoresTheRun(pipelined: Bool) throws {
+        let dir = TestSupport.temporaryDirectory("sink")
+        let out = dir + "/out.sqlite"
+        let inner = SQLiteSink(outputPath: out, recordsLineage: true)
+        let sink: any Sink = pipelined ? PipelinedSink(inner, capacity: 1) : inner
+        try sink.open(tables: [Self.table], run: Self.manifest())
+        try sink.write(Self.batch([(1, "a"), (2, nil)]))
+        try sink.write(Self.batch([(3, "c,\"d\"")]))
+        try sink.writeRejects([
+            RunReject(reject: Reject(reason: .typeError, location: SourceLocation(file: "in.csv", line: 4, record: 3), field: "x", mapping: "m", rule: "type", message: "field x fails its schema rule 'type'"), mapping: 0, file: 0)
+        ])
+        #expect(!FileManager.default.fileExists(atPath: out), "nothing is visible before finish")
+        try sink.finish(run: Self.manifest())
+        let db = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try db.query("SELECT item_id, label, seen, amount FROM item ORDER BY item_id") == [
+            [.int(1), .string("a"), .string("2024-02-29"), .double(1.5)],
+            [.int(2), .null, .string("2024-02-29"), .double(1.5)],
+            [.int(3), .string("c,\"d\""), .string("2024-02-29"), .double(1.5)],
+        ])
+        #expect(try db.scalar("SELECT reason || ':' || field || ':' || line FROM harmonize_reject") == .string("type-error:x:4"))
+        #expect(try db.scalar("SELECT run_id FROM harmonize_reject") == .string("run-1"))
+        #expect(try db.scalar("SELECT status FROM harmonize_run") == .string("succeeded"))
+        #expect(try db.scalar("SELECT rejected FROM harmonize_ledger") == .int(1))
+        #expect(try db.scalar("SELECT sha256 FROM harmonize_run_input") == .string("def"))
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage WHERE line = row_id + 1") == .int(3))
+        #expect(try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'pk_item'") == .int(1))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains("staging") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func abortLeavesThePreviousOutputUntouched() throws {
+        let dir = TestSupport.temporaryDirectory("abort")
+        let out = dir + "/out.sqlite"
+        let first = SQLiteSink(outputPath: out)
+        try first.open(tables: [Self.table], run: Self.manifest())
+        try first.write(Self.batch([(1, "kept")]))
+        try first.finish(run: Self.manifest())
+
+        let second = PipelinedSink(SQLiteSink(outputPath: out))
+        try second.open(tables: [Self.table], run: Self.manifest())
+        try second.write(Self.batch([(7, "lost")]))
+        second.abort()
+        let db = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try db.query("SELECT item_id, label FROM item") == [[.int(1), .string("kept")]])
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0 != "out.sqlite" }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func writerErrorsSurfaceOnTheCallersThread() throws {
+        let dir = TestSupport.temporaryDirectory("fail")
+        let sink = PipelinedSink(SQLiteSink(outputPath: dir + "/out.sqlite"), capacity: 1)
+        try sink.open(tables: [Self.table], run: Self.manifest())
+        var bad = RowBatch(table: 0, columnCount: 4)
+        bad.values = [.null, .null, .null, .null]  // item_id is NOT NULL
+        var failed = false
+        do {
+            for _ in 0..<4 { try sink.write(bad) }
+            try sink.finish(run: Self.manifest())
+        } catch {
+            failed = true
+            #expect(error.message.contains("item"))
+        }
+        #expect(failed)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out.sqlite"))
+    }
+
+    @Test func csvSinkWritesOneSortedFilePerTable() throws {
+        let dir = TestSupport.temporaryDirectory("csvsink")
+        let sink = CSVSink(outputPath: dir + "/out", canonicalSort: true)
+        try sink.open(tables: [Self.table], run: Self.manifest())
+        try sink.write(Self.batch([(3, "c,\"d\""), (1, "a")]))
+        try sink.write(Self.batch([(2, nil)]))
+        try sink.finish(run: Self.manifest())
+        let text = try String(contentsOfFile: dir + "/out/item.csv", encoding: .utf8)
+        #expect(text == "item_id,label,seen,amount\n1,a,2024-02-29,1.5\n2,,2024-02-29,1.5\n3,\"c,\"\"d\"\"\",2024-02-29,1.5\n")
+        #expect(FileManager.default.fileExists(atPath: dir + "/out/_manifest.json"))
+    }
+}

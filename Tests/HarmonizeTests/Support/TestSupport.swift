@@ -1,0 +1,75 @@
+import Foundation
+
+/// Paths and helpers shared by the tests. Fixtures are found through `#filePath`, so tests run
+/// from any working directory.
+enum TestSupport {
+    /// The repository root.
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// A path under the repository root.
+    static func path(_ relative: String) -> String { root + "/" + relative }
+
+    /// A fresh temporary folder.
+    static func temporaryDirectory(_ label: String = "test") -> String {
+        let dir = NSTemporaryDirectory() + "harmonize-\(label)-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Writes text to a file, creating folders.
+    static func write(_ text: String, to path: String) {
+        let dir = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    }
+
+    /// Writes bytes to a file.
+    static func write(bytes: [UInt8], to path: String) {
+        let dir = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    }
+
+    /// The built `harmonize-run` executable (next to the test bundle).
+    static var executable: String {
+        let candidates = [
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("harmonize-run").path,
+            root + "/.build/debug/harmonize-run",
+        ]
+        for b in Bundle.allBundles {
+            let p = b.bundleURL.deletingLastPathComponent().appendingPathComponent("harmonize-run").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
+    }
+
+    /// Result of running the CLI.
+    struct CommandResult {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `harmonize-run` with arguments and environment additions.
+    static func runCLI(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CommandResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}
