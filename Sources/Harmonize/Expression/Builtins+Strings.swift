@@ -1,0 +1,194 @@
+/// String functions.
+extension Builtins {
+    typealias Sig = FunctionDefinition.Signature
+
+    static func trimmed(_ s: String, leading: Bool, trailing: Bool) -> String {
+        var sub = Substring(s)
+        if leading { sub = sub.drop(while: { $0.isWhitespace }) }
+        if trailing {
+            while let last = sub.last, last.isWhitespace { sub.removeLast() }
+        }
+        return sub.count == s.count ? s : String(sub)
+    }
+
+    static func pad(_ s: String, _ n: Int, _ fill: String, left: Bool, fn: String) throws(EvaluationError) -> String {
+        guard n >= 0 else { throw fail(fn, "length must not be negative") }
+        guard n <= 10_000 else { throw fail(fn, "length must not exceed 10000") }
+        let count = s.count
+        if count >= n { return String(s.prefix(n)) }
+        guard !fill.isEmpty else { throw fail(fn, "fill string must not be empty") }
+        var padding = ""
+        while padding.count < n - count { padding += fill }
+        padding = String(padding.prefix(n - count))
+        return left ? padding + s : s + padding
+    }
+
+    static func substring(_ s: String, _ start: Int, _ length: Int?) throws(EvaluationError) -> String {
+        if let length, length < 0 { throw fail("substr", "length must not be negative") }
+        // 1-based start; positions before 1 consume length like SQL.
+        var from = start - 1
+        var len = length ?? Int.max
+        if from < 0 {
+            if length != nil { len = max(0, len + from) }
+            from = 0
+        }
+        let chars = Substring(s)
+        guard from < chars.count, len > 0 else { return "" }
+        let a = chars.index(chars.startIndex, offsetBy: from)
+        let b = chars.index(a, offsetBy: len, limitedBy: chars.endIndex) ?? chars.endIndex
+        return String(chars[a..<b])
+    }
+
+    static let strings: [FunctionDefinition] = [
+        FunctionDefinition(
+            name: "trim", doc: "Removes leading and trailing white space.",
+            signatures: [Sig([.string], returns: .string)],
+            implementation: .unary { v throws(EvaluationError) in .string(trimmed(try string(v, "trim"), leading: true, trailing: true)) }),
+        FunctionDefinition(
+            name: "ltrim", doc: "Removes leading white space.", signatures: [Sig([.string], returns: .string)],
+            implementation: .unary { v throws(EvaluationError) in .string(trimmed(try string(v, "ltrim"), leading: true, trailing: false)) }),
+        FunctionDefinition(
+            name: "rtrim", doc: "Removes trailing white space.", signatures: [Sig([.string], returns: .string)],
+            implementation: .unary { v throws(EvaluationError) in .string(trimmed(try string(v, "rtrim"), leading: false, trailing: true)) }),
+        FunctionDefinition(
+            name: "upper", doc: "Upper-cases (Unicode).", signatures: [Sig([.string], returns: .string)],
+            implementation: .unary { v throws(EvaluationError) in .string(try string(v, "upper").uppercased()) }),
+        FunctionDefinition(
+            name: "lower", doc: "Lower-cases (Unicode).", signatures: [Sig([.string], returns: .string)],
+            implementation: .unary { v throws(EvaluationError) in .string(try string(v, "lower").lowercased()) }),
+        FunctionDefinition(
+            name: "length", doc: "Number of characters.", signatures: [Sig([.string], returns: .integer)],
+            implementation: .unary { v throws(EvaluationError) in .int(try string(v, "length").count) }),
+        FunctionDefinition(
+            name: "substr", doc: "Substring from a 1-based start, optionally limited in length.",
+            signatures: [
+                Sig([.string, .integer], returns: .string),
+                Sig([.string, .integer, .integer], returns: .string,
+                    implementation: .ternary { s, a, l throws(EvaluationError) in
+                        .string(try substring(try string(s, "substr"), try integer(a, "substr"), try integer(l, "substr")))
+                    }),
+            ],
+            implementation: .binary { s, a throws(EvaluationError) in
+                .string(try substring(try string(s, "substr"), try integer(a, "substr"), nil))
+            }),
+        FunctionDefinition(
+            name: "left", doc: "The first n characters.", signatures: [Sig([.string, .integer], returns: .string)],
+            implementation: .binary { s, n throws(EvaluationError) in
+                let k = try integer(n, "left")
+                guard k >= 0 else { throw fail("left", "length must not be negative") }
+                return .string(String(try string(s, "left").prefix(k)))
+            }),
+        FunctionDefinition(
+            name: "right", doc: "The last n characters.", signatures: [Sig([.string, .integer], returns: .string)],
+            implementation: .binary { s, n throws(EvaluationError) in
+                let k = try integer(n, "right")
+                guard k >= 0 else { throw fail("right", "length must not be negative") }
+                return .string(String(try string(s, "right").suffix(k)))
+            }),
+        FunctionDefinition(
+            name: "lpad", doc: "Pads on the left to n characters (default fill: space); truncates longer strings to n.",
+            signatures: [
+                Sig([.string, .integer], returns: .string),
+                Sig([.string, .integer, .string], returns: .string,
+                    implementation: .ternary { s, n, f throws(EvaluationError) in
+                        .string(try pad(try string(s, "lpad"), try integer(n, "lpad"), try string(f, "lpad"), left: true, fn: "lpad"))
+                    }),
+            ],
+            implementation: .binary { s, n throws(EvaluationError) in
+                .string(try pad(try string(s, "lpad"), try integer(n, "lpad"), " ", left: true, fn: "lpad"))
+            }),
+        FunctionDefinition(
+            name: "rpad", doc: "Pads on the right to n characters (default fill: space); truncates longer strings to n.",
+            signatures: [
+                Sig([.string, .integer], returns: .string),
+                Sig([.string, .integer, .string], returns: .string,
+                    implementation: .ternary { s, n, f throws(EvaluationError) in
+                        .string(try pad(try string(s, "rpad"), try integer(n, "rpad"), try string(f, "rpad"), left: false, fn: "rpad"))
+                    }),
+            ],
+            implementation: .binary { s, n throws(EvaluationError) in
+                .string(try pad(try string(s, "rpad"), try integer(n, "rpad"), " ", left: false, fn: "rpad"))
+            }),
+        FunctionDefinition(
+            name: "concat", doc: "Concatenates the canonical text of its arguments, skipping nulls.",
+            signatures: [
+                Sig([.any, .any], returns: .string,
+                    implementation: .binary { a, b in .string(a.description + b.description) }),
+                Sig([.any, .any, .any], returns: .string,
+                    implementation: .ternary { a, b, c in .string(a.description + b.description + c.description) }),
+                Sig([.any], variadic: .any, returns: .string),
+            ],
+            propagatesNull: false,
+            implementation: .variadic { args in
+                var s = ""
+                for a in args { s += a.description }
+                return .string(s)
+            }),
+        FunctionDefinition(
+            name: "replace", doc: "Replaces every occurrence of a substring.",
+            signatures: [Sig([.string, .string, .string], returns: .string)],
+            implementation: .ternary { s, f, t throws(EvaluationError) in
+                let str = try string(s, "replace"), from = try string(f, "replace"), to = try string(t, "replace")
+                guard !from.isEmpty else { return .string(str) }
+                return .string(str.replacing(from, with: to))
+            }),
+        FunctionDefinition(
+            name: "starts_with", doc: "Whether s starts with the prefix.", signatures: [Sig([.string, .string], returns: .boolean)],
+            implementation: .binary { s, p throws(EvaluationError) in .bool(try string(s, "starts_with").hasPrefix(try string(p, "starts_with"))) }),
+        FunctionDefinition(
+            name: "ends_with", doc: "Whether s ends with the suffix.", signatures: [Sig([.string, .string], returns: .boolean)],
+            implementation: .binary { s, p throws(EvaluationError) in .bool(try string(s, "ends_with").hasSuffix(try string(p, "ends_with"))) }),
+        FunctionDefinition(
+            name: "contains", doc: "Whether s contains the substring.", signatures: [Sig([.string, .string], returns: .boolean)],
+            implementation: .binary { s, p throws(EvaluationError) in
+                let needle = try string(p, "contains"), hay = try string(s, "contains")
+                return .bool(needle.isEmpty || hay.contains(needle))
+            }),
+        FunctionDefinition(
+            name: "split_part", doc: "The n-th (1-based) part of s split on sep; null when there is no such part.",
+            signatures: [Sig([.string, .string, .integer], returns: .string)],
+            implementation: .ternary { s, sep, n throws(EvaluationError) in
+                let str = try string(s, "split_part"), separator = try string(sep, "split_part")
+                let k = try integer(n, "split_part")
+                guard !separator.isEmpty else { throw fail("split_part", "separator must not be empty") }
+                guard k >= 1 else { throw fail("split_part", "part number must be at least 1") }
+                let parts = str.split(separator: separator, omittingEmptySubsequences: false)
+                return k <= parts.count ? .string(String(parts[k - 1])) : .null
+            }),
+        FunctionDefinition(
+            name: "nullif", doc: "Null when a equals b, otherwise a.",
+            signatures: [Sig([.any, .any], returns: .computed({ t in unify(t[0], t[1]) == nil ? nil : t[0] }))],
+            propagatesNull: false,
+            implementation: .binary { a, b throws(EvaluationError) in
+                if a.isNull || b.isNull { return a }
+                return (try Operators.equal(a, b, "nullif")) == .bool(true) ? .null : a
+            }),
+        FunctionDefinition(
+            name: "regex_match", doc: "Whether the (literal) pattern matches somewhere in s.",
+            signatures: [Sig([.string, .string], returns: .boolean)], requiresLiteralArguments: [1],
+            implementation: .specialized { lits throws(FunctionDefinition.SpecializationError) in
+                let re = try BoundedRegex.make(lits[1], argument: 1)
+                return .unary { s throws(EvaluationError) in .bool(re.matches(try string(s, "regex_match"))) }
+            }),
+        FunctionDefinition(
+            name: "regex_extract",
+            doc: "The text of a capture group (default 1, or 0 when the pattern has no group) of the first match; null when no match.",
+            signatures: [Sig([.string, .string], returns: .string), Sig([.string, .string, .integer], returns: .string)],
+            requiresLiteralArguments: [1, 2],
+            implementation: .specialized { lits throws(FunctionDefinition.SpecializationError) in
+                let re = try BoundedRegex.make(lits[1], argument: 1)
+                var group = re.groupCount >= 1 ? 1 : 0
+                if lits.count > 2 {
+                    guard case .int(let g)? = lits[2], g >= 0, g <= re.groupCount else {
+                        throw FunctionDefinition.SpecializationError(argument: 2, message: "group number out of range for this pattern")
+                    }
+                    group = g
+                }
+                let g = group
+                return .unary { s throws(EvaluationError) in
+                    guard let m = re.extract(try string(s, "regex_extract"), group: g) else { return .null }
+                    return .string(m)
+                }
+            }),
+    ]
+}

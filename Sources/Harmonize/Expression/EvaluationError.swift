@@ -1,0 +1,28 @@
+/// A run-time failure of an expression (bad conversion, invalid date, division by zero, fatal
+/// lookup miss). The message names the function or operator, never the value.
+public struct EvaluationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The reject reason: `.expressionError` or `.lookupMiss`.
+    public var reason: RejectReason
+    /// What went wrong, in plain words, without any cell value.
+    public var message: String
+    /// The function or operator concerned, when known.
+    public var function: String?
+
+    /// Creates an error.
+    public init(reason: RejectReason = .expressionError, message: String, function: String? = nil) {
+        self.reason = reason
+        self.message = message
+        self.function = function
+    }
+
+    /// `function: message`.
+    public var description: String {
+        if let function { return "\(function): \(message)" }
+        return message
+    }
+
+    /// An `.expressionError` for a value of the wrong dynamic type (only for `any`-typed inputs).
+    static func type(expected: String, found: Value, in function: String) -> EvaluationError {
+        EvaluationError(message: "expected \(expected), found \(found.type.rawValue)", function: function)
+    }
+}

@@ -1,0 +1,721 @@
+/// Parses, type-checks and compiles expressions against a scope, a function registry and the
+/// lookup tables of a mapping.
+///
+/// Diagnostic codes: HZ3001 syntax error, HZ3002 unknown identifier, HZ3003 unknown function,
+/// HZ3004 wrong number of arguments, HZ3005 type mismatch, HZ3006 argument must be a literal,
+/// HZ3007 invalid pattern or format, HZ3008 unknown lookup, HZ3009 constant expression fails.
+public struct ExpressionCompiler {
+    /// The callable functions.
+    public let functions: FunctionRegistry
+    /// The identifiers in scope.
+    public let scope: any ExpressionScope
+    /// The lookup tables, if the mapping declares any.
+    public let lookups: (any LookupResolver)?
+    /// When set, `if`/`case` branches are instrumented to count hits.
+    public let coverage: CoverageRecorder?
+
+    /// Creates a compiler.
+    public init(
+        functions: FunctionRegistry, scope: any ExpressionScope, lookups: (any LookupResolver)?,
+        coverage: CoverageRecorder? = nil
+    ) {
+        self.functions = functions
+        self.scope = scope
+        self.lookups = lookups
+        self.coverage = coverage
+    }
+
+    /// Parses and type-checks one expression. `file`, `line`, `column` locate the first character
+    /// of the expression text in the mapping file, so diagnostics report file:line:column of the
+    /// exact token. Newlines inside the text advance the line; characters on continuation lines
+    /// are counted from `continuationColumn` (the column where a YAML block scalar's content starts;
+    /// 1 by default). Columns count Unicode scalars. Every problem is collected (after the first
+    /// syntax error, parsing stops).
+    ///
+    /// When `expected` is given, the result must be assignable to it; integer results are widened
+    /// to number and date results to date-time, and `any` results are checked at run time.
+    public func compile(
+        _ text: String, file: String?, line: Int, column: Int, expected: ValueType?, continuationColumn: Int = 1
+    ) -> Result<CompiledExpression, DiagnosticsError> {
+        let ctx = CompilationContext(
+            text: text, file: file, line: line, column: column, continuationColumn: continuationColumn, compiler: self)
+        let root: ExpressionNode
+        switch Parser.parse(text) {
+        case .success(let n): root = n
+        case .failure(let e):
+            ctx.error("HZ3001", "syntax error: \(e.message)", e.range)
+            return .failure(DiagnosticsError(ctx.diagnostics))
+        }
+        var result = ctx.gen(root)
+        if let expected, !result.poisoned {
+            result = ctx.coerce(result, to: expected, root.range)
+        }
+        if !ctx.diagnostics.isEmpty { return .failure(DiagnosticsError(ctx.diagnostics)) }
+        let eval: Evaluator
+        if let c = result.constant {
+            eval = { _ throws(EvaluationError) in c }
+        } else {
+            eval = result.eval
+        }
+        return .success(
+            CompiledExpression(
+                type: result.type, source: text, referencedIdentifiers: ctx.identifiers, lookupsUsed: ctx.lookupNames,
+                functionsUsed: ctx.functionNames, branchCount: ctx.branchCount, constantValue: result.constant,
+                evaluator: eval))
+    }
+}
+
+/// A compiled sub-expression.
+struct TypedEvaluator {
+    var type: ValueType
+    var eval: Evaluator
+    /// Set when the sub-expression is a compile-time constant.
+    var constant: Value?
+    /// Set after an error, to suppress cascading diagnostics.
+    var poisoned = false
+
+    static func constant(_ v: Value) -> TypedEvaluator {
+        TypedEvaluator(type: v.type, eval: { _ throws(EvaluationError) in v }, constant: v)
+    }
+
+    static var poison: TypedEvaluator {
+        TypedEvaluator(
+        type: .any, eval: { _ throws(EvaluationError) in throw EvaluationError(message: "expression did not compile") },
+        constant: nil, poisoned: true)
+    }
+}
+
+/// Mutable state of one compilation.
+final class CompilationContext {
+    let text: String
+    let bytes: [UInt8]
+    let file: String?
+    let line: Int
+    let column: Int
+    let continuationColumn: Int
+    let compiler: ExpressionCompiler
+    var diagnostics: [Diagnostic] = []
+    var identifiers: [String] = []
+    var lookupNames: [String] = []
+    var functionNames: [String] = []
+    var branchCount = 0
+
+    init(text: String, file: String?, line: Int, column: Int, continuationColumn: Int, compiler: ExpressionCompiler) {
+        self.text = text
+        bytes = Array(text.utf8)
+        self.file = file
+        self.line = line
+        self.column = column
+        self.continuationColumn = continuationColumn
+        self.compiler = compiler
+    }
+
+    // MARK: Locations and diagnostics
+
+    func position(_ offset: Int) -> (line: Int, column: Int) {
+        var l = line, c = column
+        var i = 0
+        let end = min(offset, bytes.count)
+        while i < end {
+            if bytes[i] == 0x0A {
+                l += 1
+                c = continuationColumn
+            } else if bytes[i] & 0xC0 != 0x80 {
+                c += 1
+            }
+            i += 1
+        }
+        return (l, c)
+    }
+
+    func error(_ code: String, _ message: String, _ range: SourceRange, notes: [String] = []) {
+        let p = position(range.start)
+        diagnostics.append(Diagnostic(code: code, message: message, file: file, line: p.line, column: p.column, notes: notes))
+    }
+
+    func slice(_ r: SourceRange) -> String {
+        String(decoding: bytes[max(0, r.start)..<min(bytes.count, r.end)], as: UTF8.self)
+    }
+
+    func note(_ name: String, _ candidates: [String]) -> [String] {
+        guard let s = Suggestion.closest(to: name, in: candidates) else { return [] }
+        return ["did you mean '\(s)'?"]
+    }
+
+    private func remember(_ list: inout [String], _ name: String) {
+        if !list.contains(name) { list.append(name) }
+    }
+
+    // MARK: Type helpers
+
+    static func isNumeric(_ t: ValueType) -> Bool { t == .integer || t == .number || t == .any || t == .null }
+
+    static func comparable(_ a: ValueType, _ b: ValueType) -> Bool {
+        if a == .any || b == .any || a == .null || b == .null { return true }
+        return Builtins.unify(a, b) != nil
+    }
+
+    @inline(__always)
+    static func truth(_ v: Value, _ what: String) throws(EvaluationError) -> Bool {
+        switch v {
+        case .bool(let b): return b
+        case .null: return false
+        default: throw EvaluationError(message: "condition is \(v.type.rawValue), not boolean", function: what)
+        }
+    }
+
+    /// Checks assignability to `expected` and inserts widening or run-time checks.
+    func coerce(_ r: TypedEvaluator, to expected: ValueType, _ range: SourceRange) -> TypedEvaluator {
+        guard r.type.isAssignable(to: expected) else {
+            error("HZ3005", "type mismatch: expected \(expected.rawValue), found \(r.type.rawValue)", range)
+            return .poison
+        }
+        if expected == .any || r.type == expected || r.type == .null { return r }
+        let inner = r.eval
+        var out = r
+        out.type = expected
+        let convert: @Sendable (Value) throws(EvaluationError) -> Value = { v throws(EvaluationError) in
+            switch (v, expected) {
+            case (.null, _): return v
+            case (.int(let i), .number): return .double(Double(i))
+            case (.date(let d), .datetime): return .dateTime(d * 86_400)
+            default:
+                guard v.type == expected else {
+                    throw EvaluationError(message: "result is \(v.type.rawValue), expected \(expected.rawValue)", function: "expression")
+                }
+                return v
+            }
+        }
+        if let c = r.constant {
+            do { out.constant = try convert(c) } catch { return r }
+            let v = out.constant ?? .null
+            out.eval = { _ throws(EvaluationError) in v }
+            return out
+        }
+        out.eval = { f throws(EvaluationError) in try convert(try inner(f)) }
+        return out
+    }
+
+    /// Folds a sub-expression whose operands are all constant.
+    func fold(_ r: TypedEvaluator, _ operands: [TypedEvaluator], _ range: SourceRange, pure: Bool = true) -> TypedEvaluator {
+        guard pure, operands.allSatisfy({ $0.constant != nil }) else { return r }
+        do {
+            let v = try r.eval(EvaluationFrame(slotCount: 0))
+            var out = TypedEvaluator.constant(v)
+            if v.isNull { out.type = r.type }
+            return out
+        } catch {
+            self.error("HZ3009", "constant expression fails: \(error.description)", range)
+            return .poison
+        }
+    }
+
+    // MARK: Code generation
+
+    func gen(_ node: ExpressionNode) -> TypedEvaluator {
+        switch node {
+        case .literal(let v, _):
+            return .constant(v)
+
+        case .identifier(let name, let range):
+            guard let b = compiler.scope.binding(for: name) else {
+                error("HZ3002", "unknown identifier '\(name)'", range, notes: note(name, compiler.scope.knownIdentifiers))
+                return .poison
+            }
+            remember(&identifiers, name)
+            let slot = b.slot
+            return TypedEvaluator(
+                type: b.type,
+                eval: { f throws(EvaluationError) in
+                    guard slot < f.slots.count else { throw EvaluationError(message: "frame has no slot \(slot)", function: name) }
+                    return f.slots[slot]
+                })
+
+        case .unary(let op, let operand, let range):
+            return genUnary(op, gen(operand), range)
+
+        case .binary(let op, let l, let r, let range):
+            return genBinary(op, gen(l), gen(r), range)
+
+        case .isNull(let x, let negated, let range):
+            let a = gen(x)
+            if a.poisoned { return .poison }
+            let e = a.eval
+            let r = TypedEvaluator(type: .boolean, eval: { f throws(EvaluationError) in .bool(try e(f).isNull != negated) })
+            return fold(r, [a], range)
+
+        case .inList(let x, let items, let negated, let range):
+            return genIn(gen(x), items.map { ($0.range, gen($0)) }, negated: negated, range)
+
+        case .conditional(let c, let t, let e, let range):
+            return genIf(c, t, e, range)
+
+        case .caseWhen(let subject, let branches, let otherwise, let range):
+            return genCase(subject, branches, otherwise, range)
+
+        case .call(let name, let args, let range):
+            return genCall(name, args, range)
+        }
+    }
+
+    private func genUnary(_ op: ExpressionNode.UnaryOperator, _ a: TypedEvaluator, _ range: SourceRange) -> TypedEvaluator {
+        if a.poisoned { return .poison }
+        let e = a.eval
+        switch op {
+        case .negate:
+            guard CompilationContext.isNumeric(a.type) else {
+                error("HZ3005", "type mismatch: '-' expects a number, found \(a.type.rawValue)", range)
+                return .poison
+            }
+            let r = TypedEvaluator(
+                type: a.type == .null ? .integer : a.type,
+                eval: { f throws(EvaluationError) in
+                    switch try e(f) {
+                    case .null: return .null
+                    case .int(let i):
+                        guard i != Int.min else { throw EvaluationError(message: "integer overflow", function: "-") }
+                        return .int(-i)
+                    case .double(let d): return .double(-d)
+                    case let v: throw EvaluationError.type(expected: "number", found: v, in: "-")
+                    }
+                })
+            return fold(r, [a], range)
+        case .not:
+            guard a.type.isAssignable(to: .boolean) else {
+                error("HZ3005", "type mismatch: 'not' expects boolean, found \(a.type.rawValue)", range)
+                return .poison
+            }
+            let r = TypedEvaluator(
+                type: .boolean,
+                eval: { f throws(EvaluationError) in
+                    switch try e(f) {
+                    case .null: return .null
+                    case .bool(let b): return .bool(!b)
+                    case let v: throw EvaluationError.type(expected: "boolean", found: v, in: "not")
+                    }
+                })
+            return fold(r, [a], range)
+        }
+    }
+
+    private func genBinary(_ op: ExpressionNode.BinaryOperator, _ a: TypedEvaluator, _ b: TypedEvaluator, _ range: SourceRange)
+        -> TypedEvaluator
+    {
+        if a.poisoned || b.poisoned { return .poison }
+        let l = a.eval, r = b.eval
+        let opName = op.rawValue
+        switch op {
+        case .coalesce:
+            guard let t = Builtins.unify(a.type, b.type) else {
+                error("HZ3005", "type mismatch: '??' operands are \(a.type.rawValue) and \(b.type.rawValue)", range)
+                return .poison
+            }
+            if let c = a.constant { return c.isNull ? TypedEvaluator(type: t, eval: r, constant: b.constant) : .constant(c) }
+            return TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
+                let x = try l(f)
+                return x.isNull ? try r(f) : x
+            })
+
+        case .and, .or:
+            for (x, side) in [(a, "left"), (b, "right")] where !x.type.isAssignable(to: .boolean) {
+                error("HZ3005", "type mismatch: '\(opName)' expects boolean operands, the \(side) one is \(x.type.rawValue)", range)
+                return .poison
+            }
+            let isAnd = op == .and
+            let res = TypedEvaluator(
+                type: .boolean,
+                eval: { f throws(EvaluationError) in
+                    let x = try l(f)
+                    if case .bool(let bx) = x, bx != isAnd { return x }  // false and … / true or …
+                    if !x.isNull, x.type != .boolean { throw EvaluationError.type(expected: "boolean", found: x, in: opName) }
+                    let y = try r(f)
+                    switch y {
+                    case .bool(let by): if by != isAnd { return y }
+                    case .null: break
+                    default: throw EvaluationError.type(expected: "boolean", found: y, in: opName)
+                    }
+                    return x.isNull || y.isNull ? .null : .bool(isAnd)
+                })
+            return fold(res, [a, b], range)
+
+        case .equal, .notEqual, .less, .lessOrEqual, .greater, .greaterOrEqual:
+            guard CompilationContext.comparable(a.type, b.type) else {
+                error("HZ3005", "type mismatch: cannot compare \(a.type.rawValue) with \(b.type.rawValue)", range)
+                return .poison
+            }
+            let res: TypedEvaluator
+            switch op {
+            case .equal, .notEqual:
+                let neg = op == .notEqual
+                res = TypedEvaluator(type: .boolean, eval: { f throws(EvaluationError) in
+                    let x = try l(f), y = try r(f)
+                    let v = try Operators.equal(x, y, opName)
+                    if neg, case .bool(let bv) = v { return .bool(!bv) }
+                    return v
+                })
+            default:
+                let test: @Sendable (Int) -> Bool
+                switch op {
+                case .less: test = { $0 < 0 }
+                case .lessOrEqual: test = { $0 <= 0 }
+                case .greater: test = { $0 > 0 }
+                default: test = { $0 >= 0 }
+                }
+                res = TypedEvaluator(type: .boolean, eval: { f throws(EvaluationError) in
+                    let x = try l(f), y = try r(f)
+                    if x.isNull || y.isNull { return .null }
+                    return .bool(test(try Operators.compare(x, y, opName)))
+                })
+            }
+            return fold(res, [a, b], range)
+
+        case .concat:
+            let res = TypedEvaluator(type: .string, eval: { f throws(EvaluationError) in
+                let x = try l(f), y = try r(f)
+                if case .string(let s) = x, case .string(let t) = y { return .string(s + t) }
+                if x.isNull || y.isNull { return .null }
+                return .string(x.description + y.description)
+            })
+            return fold(res, [a, b], range)
+
+        case .add, .subtract, .multiply, .divide, .remainder:
+            guard CompilationContext.isNumeric(a.type), CompilationContext.isNumeric(b.type) else {
+                var message = "type mismatch: '\(opName)' expects numbers, found \(a.type.rawValue) and \(b.type.rawValue)"
+                if [.date, .datetime].contains(a.type) { message += " (use add_days, add_months or days_between for dates)" }
+                if a.type == .string || b.type == .string, op == .add { message += " (use '&' to concatenate text)" }
+                error("HZ3005", message, range)
+                return .poison
+            }
+            let ta = a.type == .null ? ValueType.integer : a.type, tb = b.type == .null ? ValueType.integer : b.type
+            let t: ValueType
+            if op == .divide || ta == .number || tb == .number { t = .number }
+            else if ta == .integer && tb == .integer { t = .integer }
+            else { t = .any }
+            let res = TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
+                let x = try l(f), y = try r(f)
+                if x.isNull || y.isNull { return .null }
+                return try Operators.arithmetic(op, x, y)
+            })
+            return fold(res, [a, b], range)
+        }
+    }
+
+    private func genIn(_ a: TypedEvaluator, _ items: [(SourceRange, TypedEvaluator)], negated: Bool, _ range: SourceRange)
+        -> TypedEvaluator
+    {
+        if a.poisoned || items.contains(where: { $0.1.poisoned }) { return .poison }
+        var ok = true
+        for (r, it) in items where !CompilationContext.comparable(a.type, it.type) {
+            error("HZ3005", "type mismatch: cannot compare \(a.type.rawValue) with \(it.type.rawValue) in list", r)
+            ok = false
+        }
+        if !ok { return .poison }
+        let subject = a.eval
+        let evals = items.map(\.1.eval)
+        let res = TypedEvaluator(type: .boolean, eval: { f throws(EvaluationError) in
+            let x = try subject(f)
+            if x.isNull { return .null }
+            var sawNull = false
+            for e in evals {
+                let y = try e(f)
+                if y.isNull { sawNull = true; continue }
+                if case .bool(true) = try Operators.equal(x, y, "in") { return .bool(!negated) }
+            }
+            return sawNull ? .null : .bool(negated)
+        })
+        return fold(res, [a] + items.map(\.1), range)
+    }
+
+    private func branchLocation(_ range: SourceRange, _ index: Int, _ label: String) -> Int? {
+        guard let rec = compiler.coverage else { return nil }
+        let p = position(range.start)
+        let id = "\(file ?? "<expression>"):\(line):\(column)@\(range.start):\(index)"
+        return rec.register(CoverageRecorder.Branch(id: id, label: label, file: file, line: p.line, column: p.column))
+    }
+
+    private func genIf(_ cNode: ExpressionNode, _ tNode: ExpressionNode, _ eNode: ExpressionNode?, _ range: SourceRange)
+        -> TypedEvaluator
+    {
+        let c = gen(cNode), t = gen(tNode)
+        let e = eNode.map { gen($0) } ?? .constant(.null)
+        branchCount += 2
+        if c.poisoned || t.poisoned || e.poisoned { return .poison }
+        guard c.type.isAssignable(to: .boolean) else {
+            error("HZ3005", "type mismatch: 'if' condition must be boolean, found \(c.type.rawValue)", cNode.range)
+            return .poison
+        }
+        guard let type = Builtins.unify(t.type, e.type) else {
+            error("HZ3005", "type mismatch: 'if' branches are \(t.type.rawValue) and \(e.type.rawValue)", range)
+            return .poison
+        }
+        let tw = widen(t, to: type), ew = widen(e, to: type)
+        let ce = c.eval, te = tw.eval, ee = ew.eval
+        if let rec = compiler.coverage, let iThen = branchLocation(range, 0, "then"),
+            let iElse = branchLocation(range, 1, eNode == nil ? "else (implicit)" : "else")
+        {
+            return TypedEvaluator(type: type, eval: { f throws(EvaluationError) in
+                if try CompilationContext.truth(try ce(f), "if") {
+                    rec.hit(iThen)
+                    return try te(f)
+                }
+                rec.hit(iElse)
+                return try ee(f)
+            })
+        }
+        if let cv = c.constant {
+            let chosen = (try? CompilationContext.truth(cv, "if")) == true ? tw : ew
+            var out = chosen
+            out.type = type
+            return out
+        }
+        return TypedEvaluator(type: type, eval: { f throws(EvaluationError) in
+            try CompilationContext.truth(try ce(f), "if") ? try te(f) : try ee(f)
+        })
+    }
+
+    /// Widens integer branches to number and date branches to date-time when the unified type requires it.
+    private func widen(_ r: TypedEvaluator, to type: ValueType) -> TypedEvaluator {
+        guard r.type != type, type == .number || type == .datetime else { return r }
+        return coerce(r, to: type, SourceRange(start: 0, end: 0))
+    }
+
+    private func genCase(
+        _ subjectNode: ExpressionNode?, _ branches: [(ExpressionNode, ExpressionNode, SourceRange)], _ otherwise: ExpressionNode?,
+        _ range: SourceRange
+    ) -> TypedEvaluator {
+        let subject = subjectNode.map { gen($0) }
+        let whens = branches.map { gen($0.0) }
+        let results = branches.map { gen($0.1) }
+        let other = otherwise.map { gen($0) } ?? .constant(.null)
+        branchCount += branches.count + 1
+        var failed = (subject?.poisoned ?? false) || whens.contains { $0.poisoned } || results.contains { $0.poisoned } || other.poisoned
+        if failed { return .poison }
+        for (i, w) in whens.enumerated() {
+            if let s = subject {
+                if !CompilationContext.comparable(s.type, w.type) {
+                    error("HZ3005", "type mismatch: cannot compare \(s.type.rawValue) with \(w.type.rawValue) in 'when'", branches[i].0.range)
+                    failed = true
+                }
+            } else if !w.type.isAssignable(to: .boolean) {
+                error("HZ3005", "type mismatch: 'when' condition must be boolean, found \(w.type.rawValue)", branches[i].0.range)
+                failed = true
+            }
+        }
+        guard let type = Builtins.unify(results.map(\.type) + [other.type]) else {
+            error("HZ3005", "type mismatch: 'case' results have incompatible types (\(Set(results.map(\.type.rawValue) + [other.type.rawValue]).sorted().joined(separator: ", ")))", range)
+            return .poison
+        }
+        if failed { return .poison }
+        let whenEvals = whens.map(\.eval)
+        let resultEvals = results.map { widen($0, to: type).eval }
+        let otherEval = widen(other, to: type).eval
+        let subjectEval = subject?.eval
+        var counters: [Int]? = nil
+        if compiler.coverage != nil {
+            var ids: [Int] = []
+            for (i, b) in branches.enumerated() {
+                if let k = branchLocation(range, i, slice(b.2)) { ids.append(k) }
+            }
+            if let k = branchLocation(range, branches.count, otherwise == nil ? "else (implicit)" : "else") { ids.append(k) }
+            counters = ids
+        }
+        let rec = compiler.coverage
+        let n = whenEvals.count
+        return TypedEvaluator(type: type, eval: { f throws(EvaluationError) in
+            if let subjectEval {
+                let s = try subjectEval(f)
+                if !s.isNull {
+                    for i in 0..<n {
+                        let w = try whenEvals[i](f)
+                        if case .bool(true) = try Operators.equal(s, w, "case") {
+                            if let rec, let counters { rec.hit(counters[i]) }
+                            return try resultEvals[i](f)
+                        }
+                    }
+                }
+            } else {
+                for i in 0..<n where try CompilationContext.truth(try whenEvals[i](f), "case") {
+                    if let rec, let counters { rec.hit(counters[i]) }
+                    return try resultEvals[i](f)
+                }
+            }
+            if let rec, let counters { rec.hit(counters[n]) }
+            return try otherEval(f)
+        })
+    }
+
+    // MARK: Calls
+
+    private func genCall(_ rawName: String, _ argNodes: [ExpressionNode], _ range: SourceRange) -> TypedEvaluator {
+        let name = rawName.lowercased()
+        let args = argNodes.map { gen($0) }
+        guard let def = compiler.functions.function(named: name) else {
+            if name == "lookup" { return genLookup(args, argNodes, range) }
+            error("HZ3003", "unknown function '\(rawName)'", range, notes: note(rawName, compiler.functions.names + ["lookup"]))
+            return .poison
+        }
+        remember(&functionNames, name)
+        let candidates = def.signatures.filter { $0.accepts(arity: args.count) }
+        guard !candidates.isEmpty else {
+            let forms = def.signatures.map { name + $0.rendered }.joined(separator: "; ")
+            error("HZ3004", "wrong number of arguments: '\(name)' does not take \(args.count) argument\(args.count == 1 ? "" : "s")", range, notes: ["expected \(forms)"])
+            return .poison
+        }
+        if args.contains(where: { $0.poisoned }) { return .poison }
+        let types = args.map(\.type)
+        let matching = candidates.filter { sig in types.indices.allSatisfy { types[$0].isAssignable(to: sig.parameterType(at: $0)) } }
+        guard let sig = matching.first else {
+            let sig = candidates[0]
+            for i in types.indices where !types[i].isAssignable(to: sig.parameterType(at: i)) {
+                error("HZ3005", "type mismatch: argument \(i + 1) of '\(name)' expects \(sig.parameterType(at: i).rawValue), found \(types[i].rawValue)", argNodes[i].range)
+                break
+            }
+            return .poison
+        }
+        // Result type; with `any` arguments several signatures may match.
+        func resultType(_ s: FunctionDefinition.Signature) -> ValueType? {
+            switch s.result {
+            case .fixed(let t): return t
+            case .computed(let f): return f(types)
+            }
+        }
+        guard var type = resultType(sig) else {
+            error("HZ3005", "type mismatch: incompatible argument types for '\(name)' (\(types.map(\.rawValue).joined(separator: ", ")))", range)
+            return .poison
+        }
+        if matching.count > 1, types.contains(.any) {
+            for other in matching.dropFirst() {
+                if let t = resultType(other), t != type { type = Builtins.unify(type, t) ?? .any }
+            }
+        }
+        // Literal arguments.
+        var literalIndices: [Int] = []
+        var ok = true
+        for i in args.indices where def.requiresLiteral(at: i, signature: sig) {
+            literalIndices.append(i)
+            if args[i].constant == nil {
+                error("HZ3006", "argument \(i + 1) of '\(name)' must be a literal", argNodes[i].range)
+                ok = false
+            }
+        }
+        if !ok { return .poison }
+        var impl = sig.implementation ?? def.implementation
+        var runtimeArgs = args
+        if case .specialized(let make) = impl {
+            let lits: [Value?] = args.indices.map { literalIndices.contains($0) ? args[$0].constant : nil }
+            do {
+                impl = try make(lits)
+            } catch {
+                let at = error.argument < argNodes.count ? argNodes[error.argument].range : range
+                self.error("HZ3007", "invalid argument \(error.argument + 1) of '\(name)': \(error.message)", at)
+                return .poison
+            }
+            runtimeArgs = args.indices.filter { !literalIndices.contains($0) }.map { args[$0] }
+        }
+        guard let eval = CompilationContext.invoke(impl, runtimeArgs.map(\.eval), name: name, propagatesNull: def.propagatesNull)
+        else {
+            error("HZ3004", "function '\(name)' has no implementation for \(runtimeArgs.count) argument(s)", range)
+            return .poison
+        }
+        var res = TypedEvaluator(type: type, eval: eval)
+        res = fold(res, runtimeArgs, range, pure: def.isPure)
+        if res.constant?.isNull == true { res.type = type }
+        return res
+    }
+
+    /// Wraps an implementation into an evaluator, with null propagation and error attribution.
+    static func invoke(_ impl: FunctionDefinition.Implementation, _ args: [Evaluator], name: String, propagatesNull: Bool)
+        -> Evaluator?
+    {
+        @inline(__always) func named(_ e: EvaluationError) -> EvaluationError {
+            var e = e
+            if e.function == nil { e.function = name }
+            return e
+        }
+        switch (impl, args.count) {
+        case (.unary(let fn), 1):
+            let a0 = args[0]
+            return { f throws(EvaluationError) in
+                let x = try a0(f)
+                if propagatesNull, x.isNull { return .null }
+                do throws(EvaluationError) { return try fn(x) } catch { throw named(error) }
+            }
+        case (.binary(let fn), 2):
+            let a0 = args[0], a1 = args[1]
+            return { f throws(EvaluationError) in
+                let x = try a0(f), y = try a1(f)
+                if propagatesNull, x.isNull || y.isNull { return .null }
+                do throws(EvaluationError) { return try fn(x, y) } catch { throw named(error) }
+            }
+        case (.ternary(let fn), 3):
+            let a0 = args[0], a1 = args[1], a2 = args[2]
+            return { f throws(EvaluationError) in
+                let x = try a0(f), y = try a1(f), z = try a2(f)
+                if propagatesNull, x.isNull || y.isNull || z.isNull { return .null }
+                do throws(EvaluationError) { return try fn(x, y, z) } catch { throw named(error) }
+            }
+        case (.variadic(let fn), _):
+            return { f throws(EvaluationError) in
+                var values: [Value] = []
+                values.reserveCapacity(args.count)
+                for a in args {
+                    let v = try a(f)
+                    if propagatesNull, v.isNull { return .null }
+                    values.append(v)
+                }
+                do throws(EvaluationError) { return try fn(values) } catch { throw named(error) }
+            }
+        default:
+            return nil
+        }
+    }
+
+    private func genLookup(_ args: [TypedEvaluator], _ argNodes: [ExpressionNode], _ range: SourceRange) -> TypedEvaluator {
+        remember(&functionNames, "lookup")
+        guard args.count >= 2 else {
+            error("HZ3004", "wrong number of arguments: 'lookup' takes a table name and at least one key", range)
+            return .poison
+        }
+        guard case .string(let tableName)? = args[0].constant else {
+            error("HZ3006", "argument 1 of 'lookup' must be a literal table name", argNodes[0].range)
+            return .poison
+        }
+        guard let table = compiler.lookups?.lookupTable(named: tableName) else {
+            let names = compiler.lookups?.lookupNames ?? []
+            error("HZ3008", "unknown lookup '\(tableName)'", argNodes[0].range, notes: note(tableName, names))
+            return .poison
+        }
+        remember(&lookupNames, tableName)
+        let keys = Array(args.dropFirst())
+        guard keys.count == table.keyCount else {
+            error("HZ3004", "wrong number of arguments: lookup '\(tableName)' has \(table.keyCount) key column\(table.keyCount == 1 ? "" : "s"), found \(keys.count) key\(keys.count == 1 ? "" : "s")", range)
+            return .poison
+        }
+        if keys.contains(where: { $0.poisoned }) { return .poison }
+        let fatal = table.missIsFatal
+        let miss = EvaluationError(reason: .lookupMiss, message: "no entry in lookup '\(tableName)'", function: "lookup")
+        if keys.count == 1 {
+            let k0 = keys[0].eval
+            return TypedEvaluator(type: table.valueType, eval: { f throws(EvaluationError) in
+                let k = try k0(f)
+                if k.isNull { return .null }
+                if let v = table.value(forKey: k) { return v }
+                if fatal { throw miss }
+                return .null
+            })
+        }
+        let evals = keys.map(\.eval)
+        return TypedEvaluator(type: table.valueType, eval: { f throws(EvaluationError) in
+            var ks: [Value] = []
+            ks.reserveCapacity(evals.count)
+            for e in evals {
+                let k = try e(f)
+                if k.isNull { return .null }
+                ks.append(k)
+            }
+            if let v = table.value(for: ks) { return v }
+            if fatal { throw miss }
+            return .null
+        })
+    }
+}

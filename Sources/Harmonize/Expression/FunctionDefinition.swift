@@ -1,0 +1,134 @@
+/// A function callable from expressions: its name, documentation, signatures and implementation.
+///
+/// Implementations receive only the arguments that are **not** compile-time literals required by
+/// `requiresLiteralArguments` / `requiresLiteralTail` when the implementation is `.specialized`;
+/// otherwise they receive every argument, in order.
+public struct FunctionDefinition: Sendable {
+    /// How the result type is known.
+    public enum ResultType: Sendable {
+        /// A fixed type.
+        case fixed(ValueType)
+        /// Computed from the argument types; nil means the combination is invalid.
+        case computed(@Sendable ([ValueType]) -> ValueType?)
+    }
+
+    /// One accepted parameter list.
+    public struct Signature: Sendable {
+        /// Fixed parameters.
+        public var parameters: [ValueType]
+        /// Type of the variadic tail (zero or more extra arguments), if any.
+        public var variadic: ValueType?
+        /// Minimum number of variadic arguments.
+        public var minimumVariadic: Int
+        /// Result type.
+        public var result: ResultType
+        /// An implementation for this signature only (for example a two-argument form); nil uses the definition's.
+        public var implementation: Implementation?
+
+        /// Creates a signature.
+        public init(
+            _ parameters: [ValueType], variadic: ValueType? = nil, minimumVariadic: Int = 0, returns result: ResultType,
+            implementation: Implementation? = nil
+        ) {
+            self.parameters = parameters
+            self.variadic = variadic
+            self.minimumVariadic = minimumVariadic
+            self.result = result
+            self.implementation = implementation
+        }
+
+        /// Creates a signature with a fixed result type.
+        public init(
+            _ parameters: [ValueType], variadic: ValueType? = nil, minimumVariadic: Int = 0, returns result: ValueType,
+            implementation: Implementation? = nil
+        ) {
+            self.init(parameters, variadic: variadic, minimumVariadic: minimumVariadic, returns: .fixed(result), implementation: implementation)
+        }
+
+        func accepts(arity n: Int) -> Bool {
+            if variadic != nil { return n >= parameters.count + minimumVariadic }
+            return n == parameters.count
+        }
+
+        func parameterType(at i: Int) -> ValueType { i < parameters.count ? parameters[i] : (variadic ?? .any) }
+
+        /// `(string, integer, integer...) -> string` style rendering for messages and docs.
+        var rendered: String {
+            var parts = parameters.map(\.rawValue)
+            if let v = variadic { parts.append("\(v.rawValue)...") }
+            let r: String
+            switch result {
+            case .fixed(let t): r = t.rawValue
+            case .computed: r = "(depends on arguments)"
+            }
+            return "(" + parts.joined(separator: ", ") + ") -> " + r
+        }
+    }
+
+    /// The code run for each call. Closures use typed throws and must not capture cell values in errors.
+    public enum Implementation: Sendable {
+        /// One argument.
+        case unary(@Sendable (Value) throws(EvaluationError) -> Value)
+        /// Two arguments.
+        case binary(@Sendable (Value, Value) throws(EvaluationError) -> Value)
+        /// Three arguments.
+        case ternary(@Sendable (Value, Value, Value) throws(EvaluationError) -> Value)
+        /// Any number of arguments (allocates an array per call; prefer the fixed forms).
+        case variadic(@Sendable ([Value]) throws(EvaluationError) -> Value)
+        /// Built once at compile time from the literal arguments (nil for non-literal positions);
+        /// the returned implementation receives only the non-literal arguments. Throw
+        /// `SpecializationError` for an invalid literal (bad pattern or format).
+        case specialized(@Sendable ([Value?]) throws(SpecializationError) -> Implementation)
+    }
+
+    /// A problem with a literal argument found at compile time (reported as HZ3007).
+    public struct SpecializationError: Error, Sendable {
+        /// Index of the offending argument.
+        public var argument: Int
+        /// What is wrong (never echoing data values; the literal comes from the mapping).
+        public var message: String
+        /// Creates the error.
+        public init(argument: Int, message: String) {
+            self.argument = argument
+            self.message = message
+        }
+    }
+
+    /// The name, matched case-insensitively (stored lower-case).
+    public var name: String
+    /// One-line documentation.
+    public var doc: String
+    /// Accepted signatures, tried in order (first by arity, then by argument types).
+    public var signatures: [Signature]
+    /// Indices of arguments that must be literals.
+    public var requiresLiteralArguments: Set<Int>
+    /// Whether every variadic argument must be a literal too.
+    public var requiresLiteralTail: Bool
+    /// Pure functions are evaluated at compile time when all arguments are constants.
+    public var isPure: Bool
+    /// When true (the default), a null argument yields null without calling the implementation.
+    public var propagatesNull: Bool
+    /// The implementation used when a signature has none.
+    public var implementation: Implementation
+
+    /// Creates a definition.
+    public init(
+        name: String, doc: String, signatures: [Signature], requiresLiteralArguments: Set<Int> = [],
+        requiresLiteralTail: Bool = false, isPure: Bool = true, propagatesNull: Bool = true,
+        implementation: Implementation
+    ) {
+        self.name = name.lowercased()
+        self.doc = doc
+        self.signatures = signatures
+        self.requiresLiteralArguments = requiresLiteralArguments
+        self.requiresLiteralTail = requiresLiteralTail
+        self.isPure = isPure
+        self.propagatesNull = propagatesNull
+        self.implementation = implementation
+    }
+
+    func requiresLiteral(at index: Int, signature: Signature) -> Bool {
+        if requiresLiteralArguments.contains(index) { return true }
+        return requiresLiteralTail && index >= signature.parameters.count && signature.variadic != nil
+    }
+}

@@ -1,0 +1,76 @@
+/// A lookup table declared by a mapping, queried by `lookup('name', key, ...)`.
+///
+/// Tables must be safe to read from several threads at once once built.
+public protocol LookupTable: AnyObject {
+    /// The number of key columns.
+    var keyCount: Int { get }
+    /// The type of the values.
+    var valueType: ValueType { get }
+    /// Whether a miss rejects the record (`EvaluationError` with `.lookupMiss`) instead of yielding null.
+    var missIsFatal: Bool { get }
+    /// The value for a full key (`keys.count == keyCount`), or nil on a miss.
+    func value(for keys: [Value]) -> Value?
+    /// Fast path for one-key tables, without allocating an array.
+    func value(forKey key: Value) -> Value?
+}
+
+extension LookupTable {
+    /// Default: wraps the key in an array.
+    public func value(forKey key: Value) -> Value? { value(for: [key]) }
+}
+
+/// Finds the lookup tables a mapping declares, at compile time.
+public protocol LookupResolver {
+    /// The table with that exact name, or nil.
+    func lookupTable(named name: String) -> (any LookupTable)?
+    /// Every table name, for did-you-mean suggestions.
+    var lookupNames: [String] { get }
+}
+
+/// An in-memory lookup table.
+///
+/// Keys are compared by their **normalised text**: the canonical text of the value
+/// (`Value.description`: integers in decimal, integral doubles without fraction, ISO dates), so the
+/// integer key `12`, the number `12.0` and the string `'12'` (for example read from a CSV file) all
+/// match. No trimming or case folding is applied. Multi-column keys join the parts with U+001F.
+public final class DictionaryLookupTable: LookupTable, @unchecked Sendable {
+    public let keyCount: Int
+    public let valueType: ValueType
+    public let missIsFatal: Bool
+    private let entries: [String: Value]
+
+    /// Creates a table from `(keys, value)` rows; later duplicates replace earlier ones.
+    public init(keyCount: Int, valueType: ValueType, missIsFatal: Bool = false, rows: [([Value], Value)]) {
+        self.keyCount = keyCount
+        self.valueType = valueType
+        self.missIsFatal = missIsFatal
+        var e: [String: Value] = [:]
+        e.reserveCapacity(rows.count)
+        for (k, v) in rows { e[DictionaryLookupTable.normalize(k)] = v }
+        entries = e
+    }
+
+    /// Convenience for one-key tables.
+    public convenience init(valueType: ValueType, missIsFatal: Bool = false, _ pairs: [(Value, Value)]) {
+        self.init(keyCount: 1, valueType: valueType, missIsFatal: missIsFatal, rows: pairs.map { ([$0.0], $0.1) })
+    }
+
+    static func normalize(_ key: Value) -> String {
+        if case .string(let s) = key { return s }
+        return key.description
+    }
+    static func normalize(_ keys: [Value]) -> String {
+        if keys.count == 1 { return normalize(keys[0]) }
+        return keys.map { normalize($0) }.joined(separator: "\u{1F}")
+    }
+
+    public func value(for keys: [Value]) -> Value? {
+        guard keys.count == keyCount else { return nil }
+        return entries[DictionaryLookupTable.normalize(keys)]
+    }
+
+    public func value(forKey key: Value) -> Value? {
+        guard keyCount == 1 else { return nil }
+        return entries[DictionaryLookupTable.normalize(key)]
+    }
+}

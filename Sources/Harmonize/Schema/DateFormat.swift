@@ -1,0 +1,395 @@
+/// A compiled date/time pattern that parses UTF-8 bytes without Foundation and without
+/// allocating, and formats values back to text (the mapping language's `format_date`).
+///
+/// Two pattern styles are accepted:
+/// - strftime (any pattern containing `%`): `%Y` `%y` `%m` `%d` `%b`/`%h` `%H` `%M` `%S` `%f`
+///   `%F` (`%Y-%m-%d`) `%T` (`%H:%M:%S`) `%%`; a `fmt:` prefix (old Table Schema) is ignored;
+/// - ICU/Java: `yyyy` `yy` `MM` `M` `MMM` `dd` `d` `HH` `H` `mm` `m` `ss` `s` `S…` (fraction),
+///   `'quoted text'`, `''`, and an unquoted `T`.
+///
+/// `MMM`/`%b` are English three-letter month abbreviations, case-insensitive (SAS `02JAN2007`).
+/// Two-digit years use the POSIX pivot (69…99 → 19xx, 00…68 → 20xx). Parts a pattern lacks
+/// default as in `strptime`: year 1900, month 1, day 1, midnight. Numeric parts take exactly their
+/// width when next to another numeric part (`%d%m%Y`), and one or two digits otherwise (`d/M/yyyy`).
+/// Calendars are checked: no 30 February, hours 0…23, minutes and seconds 0…59.
+public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
+    /// The parts of a date-time read by a format.
+    public struct Parts: Sendable, Hashable {
+        /// The year.
+        public var year = 1900
+        /// The month, 1…12.
+        public var month = 1
+        /// The day, 1…31.
+        public var day = 1
+        /// The hour, 0…23.
+        public var hour = 0
+        /// The minute, 0…59.
+        public var minute = 0
+        /// The second, 0…59.
+        public var second = 0
+
+        /// Creates parts (defaults: 1900-01-01T00:00:00).
+        public init(year: Int = 1900, month: Int = 1, day: Int = 1, hour: Int = 0, minute: Int = 0, second: Int = 0) {
+            self.year = year
+            self.month = month
+            self.day = day
+            self.hour = hour
+            self.minute = minute
+            self.second = second
+        }
+
+        /// Days since 1970-01-01.
+        public var daysSinceEpoch: Int { CivilDate(year: year, month: month, day: day).daysSinceEpoch }
+        /// Seconds since 1970-01-01T00:00:00.
+        public var secondsSinceEpoch: Int { daysSinceEpoch * 86_400 + hour * 3600 + minute * 60 + second }
+    }
+
+    enum Component: UInt8, Sendable, Hashable {
+        case year, year2, month, day, hour, minute, second, fraction
+
+        var naturalWidth: UInt8 {
+            switch self {
+            case .year: return 4
+            case .fraction: return 1
+            default: return 2
+            }
+        }
+    }
+
+    enum Token: Sendable, Hashable {
+        /// One byte that must be present.
+        case literal(UInt8)
+        /// Digits: `min…max` digits when parsing, padded to `width` when formatting.
+        case number(Component, min: UInt8, max: UInt8, width: UInt8)
+        /// An English three-letter month abbreviation.
+        case monthAbbreviation
+    }
+
+    /// The pattern as written.
+    public let pattern: String
+    let tokens: [Token]
+    /// Accept `.fraction` and a trailing `Z` after the last token (the `default` datetime format).
+    let acceptsISOTail: Bool
+
+    /// `yyyy-MM-dd`, the `default` date format.
+    public static let isoDate = DateFormat(uncheckedPattern: "yyyy-MM-dd")
+    /// `yyyy-MM-ddTHH:mm:ss`, the `default` datetime format; also accepts fractional seconds
+    /// (dropped) and a trailing `Z`.
+    public static let isoDateTime = DateFormat(uncheckedPattern: "yyyy-MM-dd'T'HH:mm:ss", isoTail: true)
+    /// `HH:mm:ss`, the `default` time format.
+    public static let isoTime = DateFormat(uncheckedPattern: "HH:mm:ss")
+
+    /// Compiles a pattern.
+    /// - Throws: `DateFormatError` for an unknown directive or letter, an unterminated quote, a
+    ///   part given twice, or a pattern without any date or time part.
+    public init(pattern: String) throws(DateFormatError) {
+        var p = pattern
+        if p.hasPrefix("fmt:") { p.removeFirst(4) }
+        let raw = p.contains("%") ? try DateFormat.compileStrftime(p, original: pattern)
+            : try DateFormat.compileICU(p, original: pattern)
+        self.pattern = pattern
+        self.tokens = try DateFormat.finish(raw, original: pattern)
+        self.acceptsISOTail = false
+    }
+
+    private init(uncheckedPattern: String, isoTail: Bool = false) {
+        let raw = (try? DateFormat.compileICU(uncheckedPattern, original: uncheckedPattern)) ?? []
+        self.pattern = uncheckedPattern
+        self.tokens = (try? DateFormat.finish(raw, original: uncheckedPattern)) ?? []
+        self.acceptsISOTail = isoTail
+    }
+
+    /// The pattern as written.
+    public var description: String { pattern }
+
+    /// Whether the pattern reads a year (`%Y`, `%y`, `yyyy`, `yy`).
+    public var hasYear: Bool { has(.year) || has(.year2) }
+    /// Whether the pattern reads a time of day.
+    public var hasTime: Bool { has(.hour) || has(.minute) || has(.second) }
+    /// Whether the pattern reads a day or a month.
+    public var hasDate: Bool { hasYear || has(.month) || has(.day) || tokens.contains(.monthAbbreviation) }
+
+    private func has(_ c: Component) -> Bool {
+        tokens.contains { if case .number(c, _, _, _) = $0 { return true } else { return false } }
+    }
+
+    // MARK: Parsing
+
+    /// Parses the whole of `bytes`; nil when they do not match or name no real date or time.
+    public func parseParts(_ bytes: UnsafeBufferPointer<UInt8>) -> Parts? {
+        var parts = Parts()
+        var i = 0
+        let n = bytes.count
+        for token in tokens {
+            switch token {
+            case .literal(let b):
+                guard i < n, bytes[i] == b || (b == UInt8(ascii: "T") && bytes[i] == UInt8(ascii: "t")) else {
+                    return nil
+                }
+                i += 1
+            case .number(let component, let min, let max, _):
+                var value = 0
+                var digits: UInt8 = 0
+                while digits < max, i < n {
+                    let d = bytes[i] &- 48
+                    guard d < 10 else { break }
+                    value = value &* 10 &+ Int(d)
+                    digits += 1
+                    i += 1
+                }
+                guard digits >= min else { return nil }
+                switch component {
+                case .year: parts.year = value
+                case .year2: parts.year = value >= 69 ? 1900 + value : 2000 + value
+                case .month: parts.month = value
+                case .day: parts.day = value
+                case .hour: parts.hour = value
+                case .minute: parts.minute = value
+                case .second: parts.second = value
+                case .fraction: break
+                }
+            case .monthAbbreviation:
+                guard i + 3 <= n, let m = DateFormat.monthNumber(bytes[i], bytes[i + 1], bytes[i + 2]) else { return nil }
+                parts.month = m
+                i += 3
+            }
+        }
+        if i < n {
+            guard acceptsISOTail else { return nil }
+            if bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                let start = i
+                while i < n, bytes[i] &- 48 < 10 { i += 1 }
+                guard i > start else { return nil }
+            }
+            if i < n, bytes[i] == UInt8(ascii: "Z") || bytes[i] == UInt8(ascii: "z") { i += 1 }
+            guard i == n else { return nil }
+        }
+        guard parts.month >= 1, parts.month <= 12, parts.day >= 1,
+            parts.day <= CivilDate.daysInMonth(year: parts.year, month: parts.month),
+            parts.hour >= 0, parts.hour <= 23, parts.minute >= 0, parts.minute <= 59,
+            parts.second >= 0, parts.second <= 59
+        else { return nil }
+        return parts
+    }
+
+    /// Parses a date (a time of day in the text is read and dropped): days since 1970-01-01.
+    public func parseDate(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        parseParts(bytes)?.daysSinceEpoch
+    }
+
+    /// Parses a date-time (midnight when the pattern has no time): seconds since 1970-01-01T00:00:00.
+    public func parseDateTime(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        parseParts(bytes)?.secondsSinceEpoch
+    }
+
+    /// Parses text as a value of `type` (`.date` → `Value.date`, `.datetime` → `Value.dateTime`,
+    /// anything else → `Value.date`); nil when the text does not match.
+    public func parse(_ text: String, as type: ValueType = .date) -> Value? {
+        var text = text
+        return text.withUTF8 { bytes -> Value? in
+            guard let parts = parseParts(bytes) else { return nil }
+            return type == .datetime ? .dateTime(parts.secondsSinceEpoch) : .date(parts.daysSinceEpoch)
+        }
+    }
+
+    static func monthNumber(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> Int? {
+        let isLetter = { (x: UInt8) in (x | 0x20) >= UInt8(ascii: "a") && (x | 0x20) <= UInt8(ascii: "z") }
+        guard isLetter(a), isLetter(b), isLetter(c) else { return nil }
+        let key = UInt32(a | 0x20) << 16 | UInt32(b | 0x20) << 8 | UInt32(c | 0x20)
+        switch key {
+        case 0x6A_61_6E: return 1  // jan
+        case 0x66_65_62: return 2  // feb
+        case 0x6D_61_72: return 3  // mar
+        case 0x61_70_72: return 4  // apr
+        case 0x6D_61_79: return 5  // may
+        case 0x6A_75_6E: return 6  // jun
+        case 0x6A_75_6C: return 7  // jul
+        case 0x61_75_67: return 8  // aug
+        case 0x73_65_70: return 9  // sep
+        case 0x6F_63_74: return 10  // oct
+        case 0x6E_6F_76: return 11  // nov
+        case 0x64_65_63: return 12  // dec
+        default: return nil
+        }
+    }
+
+    static let monthAbbreviations = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    // MARK: Formatting
+
+    /// Formats a date or a date-time with this pattern (time parts of a date are midnight).
+    ///
+    /// `null` gives an empty string; other values give their canonical text (the mapping
+    /// language only calls this with dates and date-times).
+    public func format(_ value: Value) -> String {
+        let parts: Parts
+        switch value {
+        case .date(let days):
+            let d = CivilDate(daysSinceEpoch: days)
+            parts = Parts(year: d.year, month: d.month, day: d.day)
+        case .dateTime(let secs):
+            let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+            let rem = secs - days * 86_400
+            let d = CivilDate(daysSinceEpoch: days)
+            parts = Parts(
+                year: d.year, month: d.month, day: d.day, hour: rem / 3600, minute: (rem / 60) % 60, second: rem % 60)
+        case .null:
+            return ""
+        default:
+            return value.description
+        }
+        return format(parts)
+    }
+
+    /// Formats parts with this pattern.
+    public func format(_ parts: Parts) -> String {
+        var s = ""
+        s.reserveCapacity(tokens.count * 2)
+        for token in tokens {
+            switch token {
+            case .literal(let b): s.unicodeScalars.append(Unicode.Scalar(b))
+            case .monthAbbreviation: s += DateFormat.monthAbbreviations[max(0, min(11, parts.month - 1))]
+            case .number(let component, _, _, let width):
+                let value: Int
+                switch component {
+                case .year: value = parts.year
+                case .year2: value = ((parts.year % 100) + 100) % 100
+                case .month: value = parts.month
+                case .day: value = parts.day
+                case .hour: value = parts.hour
+                case .minute: value = parts.minute
+                case .second: value = parts.second
+                case .fraction: value = 0
+                }
+                CivilDate.appendPadded(&s, value, Int(width))
+            }
+        }
+        return s
+    }
+
+    // MARK: Compilation
+
+    private static func literalTokens(_ c: Character) -> [Token] {
+        String(c).utf8.map { .literal($0) }
+    }
+
+    private static func compileStrftime(_ p: String, original: String) throws(DateFormatError) -> [Token] {
+        var tokens: [Token] = []
+        var it = p.makeIterator()
+        while let c = it.next() {
+            guard c == "%" else {
+                tokens += literalTokens(c)
+                continue
+            }
+            guard let d = it.next() else { throw DateFormatError(pattern: original, reason: "ends with a lone '%'") }
+            switch d {
+            case "Y": tokens.append(.number(.year, min: 4, max: 4, width: 4))
+            case "y": tokens.append(.number(.year2, min: 2, max: 2, width: 2))
+            case "m": tokens.append(.number(.month, min: 1, max: 2, width: 2))
+            case "d", "e": tokens.append(.number(.day, min: 1, max: 2, width: 2))
+            case "H": tokens.append(.number(.hour, min: 1, max: 2, width: 2))
+            case "M": tokens.append(.number(.minute, min: 1, max: 2, width: 2))
+            case "S": tokens.append(.number(.second, min: 1, max: 2, width: 2))
+            case "f": tokens.append(.number(.fraction, min: 1, max: 9, width: 6))
+            case "b", "h": tokens.append(.monthAbbreviation)
+            case "F": tokens += try compileStrftime("%Y-%m-%d", original: original)
+            case "T": tokens += try compileStrftime("%H:%M:%S", original: original)
+            case "%": tokens.append(.literal(UInt8(ascii: "%")))
+            default: throw DateFormatError(pattern: original, reason: "unsupported directive '%\(d)'")
+            }
+        }
+        return tokens
+    }
+
+    private static func compileICU(_ p: String, original: String) throws(DateFormatError) -> [Token] {
+        var tokens: [Token] = []
+        let chars = Array(p)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if c == "'" {
+                if i + 1 < chars.count, chars[i + 1] == "'" {
+                    tokens.append(.literal(UInt8(ascii: "'")))
+                    i += 2
+                    continue
+                }
+                var j = i + 1
+                while true {
+                    guard j < chars.count else {
+                        throw DateFormatError(pattern: original, reason: "unterminated quoted text")
+                    }
+                    if chars[j] == "'" {
+                        if j + 1 < chars.count, chars[j + 1] == "'" {
+                            tokens.append(.literal(UInt8(ascii: "'")))
+                            j += 2
+                            continue
+                        }
+                        break
+                    }
+                    tokens += literalTokens(chars[j])
+                    j += 1
+                }
+                i = j + 1
+                continue
+            }
+            guard c.isASCII, c.isLetter else {
+                tokens += literalTokens(c)
+                i += 1
+                continue
+            }
+            var count = 1
+            while i + count < chars.count, chars[i + count] == c { count += 1 }
+            i += count
+            let n = UInt8(min(count, 9))
+            switch (c, count) {
+            case ("y", 2): tokens.append(.number(.year2, min: 2, max: 2, width: 2))
+            case ("y", _), ("u", _): tokens.append(.number(.year, min: 4, max: 4, width: 4))
+            case ("M", 1), ("L", 1): tokens.append(.number(.month, min: 1, max: 2, width: 1))
+            case ("M", 2), ("L", 2): tokens.append(.number(.month, min: 1, max: 2, width: 2))
+            case ("M", 3), ("L", 3): tokens.append(.monthAbbreviation)
+            case ("d", 1...2): tokens.append(.number(.day, min: 1, max: 2, width: n))
+            case ("H", 1...2): tokens.append(.number(.hour, min: 1, max: 2, width: n))
+            case ("m", 1...2): tokens.append(.number(.minute, min: 1, max: 2, width: n))
+            case ("s", 1...2): tokens.append(.number(.second, min: 1, max: 2, width: n))
+            case ("S", _): tokens.append(.number(.fraction, min: 1, max: 9, width: n))
+            case ("T", 1): tokens.append(.literal(UInt8(ascii: "T")))
+            default:
+                throw DateFormatError(pattern: original, reason: "unsupported pattern letters '\(String(repeating: c, count: count))'")
+            }
+        }
+        return tokens
+    }
+
+    /// Checks the parts and fixes widths: a numeric part next to another numeric part takes
+    /// exactly its natural width (`ddMMyyyy`), otherwise one digit up to its width is enough.
+    private static func finish(_ raw: [Token], original: String) throws(DateFormatError) -> [Token] {
+        var seen = Set<UInt8>()
+        var tokens = raw
+        for (k, token) in raw.enumerated() {
+            let component: Component
+            switch token {
+            case .literal: continue
+            case .monthAbbreviation: component = .month
+            case .number(let c, _, _, _): component = c
+            }
+            let key = component == .year2 ? Component.year.rawValue : component.rawValue
+            guard seen.insert(key).inserted else {
+                throw DateFormatError(pattern: original, reason: "a part appears twice")
+            }
+            guard case .number(let c, let min, let max, let width) = token, c != .year, c != .year2 else { continue }
+            func isNumber(_ index: Int) -> Bool {
+                guard index >= 0, index < raw.count, case .number = raw[index] else { return false }
+                return true
+            }
+            if isNumber(k - 1) || isNumber(k + 1) {
+                let w = c == .fraction ? Swift.max(width, 1) : c.naturalWidth
+                tokens[k] = .number(c, min: w, max: w, width: width)
+            } else {
+                tokens[k] = .number(c, min: min, max: max, width: width)
+            }
+        }
+        guard !seen.isEmpty else { throw DateFormatError(pattern: original, reason: "has no date or time part") }
+        return tokens
+    }
+}
