@@ -94,7 +94,12 @@ public final class CSVLookupTable: LookupTable {
             }
             whereIdx.append((i, slot))
         }
-        let decoder = FieldDecoder(type: spec.valueType, formats: [], decimalChar: ".", missingValues: [""])
+        let decoder: FieldDecoder
+        do {
+            decoder = try FieldDecoder(type: spec.valueType, name: spec.value.text)
+        } catch {
+            throw RunError(.configuration, "lookup '\(spec.name.text)': \(error)")
+        }
         let frame = EvaluationFrame(slotCount: whereSlotCount)
         entries = [:]
         while true {

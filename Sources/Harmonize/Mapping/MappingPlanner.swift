@@ -67,7 +67,7 @@ public enum MappingPlanner {
         }
         var fieldInfos: [PlanScope.FieldInfo] = []
         if let s = schema {
-            fieldInfos = s.fields.map { PlanScope.FieldInfo(name: $0.name, type: $0.valueType) }
+            fieldInfos = s.fields.map { PlanScope.FieldInfo(name: $0.name, type: $0.type.valueType) }
         } else if let cols = dialect.columns {
             fieldInfos = cols.map { PlanScope.FieldInfo(name: $0, type: .string) }
         }
@@ -154,25 +154,32 @@ public enum MappingPlanner {
         var fields: [PlannedField] = []
         var validatedOnly: [PlannedField] = []
         let overrideMissing = schema?.missingValues ?? [""]
-        for u in scope.usedFields {
-            let decoder: FieldDecoder
-            if let sf = schema?.fields.first(where: { $0.name == u.name }) {
-                do {
-                    decoder = try FieldDecoder(field: sf, schemaMissingValues: overrideMissing)
-                } catch {
-                    report("HZ2010", "field '\(u.name)': \(error)", spec.source.position)
-                    continue
+        func decoder(for name: String) -> FieldDecoder? {
+            do {
+                if let s = schema, let sf = s.fields.first(where: { $0.name == name }) {
+                    return try FieldDecoder(field: sf, in: s)
                 }
-            } else {
-                decoder = FieldDecoder(type: .string, formats: [], decimalChar: ".", missingValues: overrideMissing)
+                return try FieldDecoder(type: .string, missingValues: overrideMissing, name: name)
+            } catch {
+                for var d in error.diagnostics {
+                    if d.file == nil {
+                        d.file = file
+                        d.line = spec.source.position.line
+                        d.column = spec.source.position.column
+                    }
+                    diagnostics.append(d)
+                }
+                return nil
             }
+        }
+        for u in scope.usedFields {
+            guard let decoder = decoder(for: u.name) else { continue }
             fields.append(PlannedField(name: u.name, slot: u.slot, type: u.type, decoder: decoder))
         }
         if spec.source.validateAllFields, let s = schema {
             for sf in s.fields where !fields.contains(where: { $0.name == sf.name }) {
-                if let decoder = try? FieldDecoder(field: sf, schemaMissingValues: overrideMissing) {
-                    validatedOnly.append(PlannedField(name: sf.name, slot: -1, type: sf.valueType, decoder: decoder))
-                }
+                guard let decoder = decoder(for: sf.name) else { continue }
+                validatedOnly.append(PlannedField(name: sf.name, slot: -1, type: sf.type.valueType, decoder: decoder))
             }
         }
         if diagnostics.contains(where: { $0.severity == .error }) {

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+
+@testable import Harmonize
+@testable import Mappings
+
+@Suite struct PseudonymTests {
+    static let keyBytes = Array("0123456789abcdef0123456789abcdef-test".utf8)
+
+    @Test func keyedDeterministicAndSeparatedByPurposeAndProject() throws {
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        let person = Pseudonymizer(key: key, purpose: "person")
+        let visit = Pseudonymizer(key: key, purpose: "visit")
+        let a = person.pseudonym("1234567890ABCDEFG")
+        #expect(a.count == 64)
+        #expect(a == Pseudonymizer(key: key, purpose: "person").pseudonym("1234567890ABCDEFG"))
+        #expect(a != visit.pseudonym("1234567890ABCDEFG"))
+        #expect(a == person.pseudonym("  1234567890abcdefg "), "normalised before hashing")
+        let otherProject = Pseudonymizer(key: try PseudonymKey(bytes: Self.keyBytes, project: "p2"), purpose: "person")
+        #expect(a != otherProject.pseudonym("1234567890ABCDEFG"))
+        let otherKey = Pseudonymizer(key: try PseudonymKey(bytes: Array(Self.keyBytes.reversed())), purpose: "person")
+        #expect(a != otherKey.pseudonym("1234567890ABCDEFG"))
+        #expect(person.integer("x") >= 0)
+        #expect(person.integer("x") == person.integer("X"))
+    }
+
+    @Test func shortKeysAreRefusedWithoutEchoingThem() {
+        do {
+            _ = try PseudonymKey(bytes: Array("short-secret".utf8))
+            Issue.record("a short key must be refused")
+        } catch {
+            #expect(error.description.contains("at least 32"))
+            #expect(!error.description.contains("short-secret"))
+        }
+    }
+
+    @Test func fingerprintIdentifiesWithoutRevealing() throws {
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        #expect(key.fingerprint.count == 16)
+        #expect(key.fingerprint == (try PseudonymKey(bytes: Self.keyBytes)).fingerprint)
+        #expect(!key.fingerprint.contains("0123456789abcdef"))
+    }
+
+    @Test func expressionFunctionsNeedALiteralPurposeAndAKey() throws {
+        let scope = TestScope(["id": .string])
+        let keyed = ExpressionCompiler(functions: FunctionCatalog.registry(key: try PseudonymKey(bytes: Self.keyBytes)), scope: scope, lookups: nil)
+        let e = try keyed.compile("pseudonym(id, 'person')", file: nil, line: 1, column: 1, expected: .string).get()
+        let frame = EvaluationFrame(slotCount: 1)
+        frame.slots = [.string("ABC")]
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        #expect(try e.evaluate(frame) == .string(Pseudonymizer(key: key, purpose: "person").pseudonym("ABC")))
+        let nonLiteral = keyed.compile("pseudonym(id, id)", file: nil, line: 1, column: 1, expected: nil)
+        #expect(throws: DiagnosticsError.self) { try nonLiteral.get() }
+        let unkeyed = ExpressionCompiler(functions: FunctionCatalog.registry(key: nil), scope: scope, lookups: nil)
+        let u = try unkeyed.compile("pseudonym_int(id, 'person')", file: nil, line: 1, column: 1, expected: .integer).get()
+        #expect(throws: EvaluationError.self) { try u.evaluate(frame) }
+    }
+}
