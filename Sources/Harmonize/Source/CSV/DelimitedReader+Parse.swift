@@ -1,0 +1,236 @@
+/// The tokenizer's hot loop.
+extension DelimitedReader {
+    /// Parses one record starting at `s` (not a blank line). Returns false when the buffer ends
+    /// before the record does and more input may come (the caller refills and parses again from
+    /// the record start); true with the `p…` results set otherwise. At end of input it always
+    /// completes (an open quote makes it `pUnterminated`).
+    @inline(__always)
+    func parseRecord(from s: Int) -> Bool {
+        let b = buf
+        let e = end
+        let atEOF = eof
+        let tbl = special
+        let dl = delimiterByte
+        let qt = quoteInt
+        let es = escapeInt
+        let trim = trimSpaces
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let patD = UInt64(dl) &* ones
+        let patLF = UInt64(10) &* ones
+        let patCR = UInt64(13) &* ones
+        let patE = es >= 0 ? UInt64(es) &* ones : patD
+        var starts = fStart
+        var ends = fEnd
+        var flags = fFlags
+        var fcap = fCap
+        var nf = 0
+        var acc: UInt64 = 0
+        var lines = 0
+        var anyUnescape = false
+        var overflow = false
+        var p = s
+        var terminated = false
+        var crAtEnd = false
+        var unterminated = false
+        var contentEnd = s
+        var next = s
+
+        fieldLoop: while true {
+            if trim { while p < e && b[p] == 32 { p &+= 1 } }
+            var fs = p
+            var fe = p
+            var fl: UInt8 = 0
+            var scanUnquoted = true
+            if p < e && Int(b[p]) == qt {
+                fl = DelimitedReader.flagQuoted
+                p &+= 1
+                var clean = true
+                var closed = false
+                while p < e {
+                    let c = b[p]
+                    if Int(c) == qt {
+                        if p &+ 1 < e {
+                            if Int(b[p &+ 1]) == qt {
+                                clean = false
+                                p &+= 2
+                                continue
+                            }
+                        } else if !atEOF {
+                            return false
+                        }
+                        p &+= 1
+                        closed = true
+                        break
+                    }
+                    if Int(c) == es {
+                        if p &+ 1 >= e {
+                            if !atEOF { return false }
+                            p &+= 1
+                            continue
+                        }
+                        clean = false
+                        p &+= 1  // count the escaped byte below like any content byte
+                    }
+                    let d = b[p]
+                    if d == 10 {
+                        lines &+= 1
+                    } else if d == 13 {
+                        if p &+ 1 < e {
+                            if b[p &+ 1] != 10 { lines &+= 1 }
+                        } else if !atEOF {
+                            return false
+                        } else {
+                            lines &+= 1
+                        }
+                    }
+                    acc |= UInt64(d)
+                    p &+= 1
+                }
+                if !closed {
+                    if !atEOF { return false }
+                    unterminated = true
+                    fe = p
+                    if nf < fcap {
+                        starts[nf] = fs
+                        ends[nf] = fe
+                        flags[nf] = fl
+                    }
+                    nf &+= 1
+                    contentEnd = p
+                    next = p
+                    break fieldLoop
+                }
+                let closeEnd = p
+                var q = p
+                if trim { while q < e && b[q] == 32 { q &+= 1 } }
+                if q == e && !atEOF { return false }
+                if q == e || b[q] == dl || b[q] == 10 || b[q] == 13 {
+                    scanUnquoted = false
+                    p = q
+                    if clean {
+                        fs &+= 1
+                        fe = closeEnd &- 1
+                    } else {
+                        fe = closeEnd
+                        fl |= DelimitedReader.flagUnescape
+                        anyUnescape = true
+                    }
+                } else {
+                    // Content after the closing quote: read on as unquoted text.
+                    fl |= DelimitedReader.flagUnescape
+                    anyUnescape = true
+                    p = q
+                }
+            }
+            if scanUnquoted {
+                while true {
+                    #if _endian(little)
+                        while p &+ 8 <= e {
+                            let w = UnsafeRawPointer(b + p).loadUnaligned(as: UInt64.self)
+                            acc |= w
+                            let xd = w ^ patD
+                            let xl = w ^ patLF
+                            let xc = w ^ patCR
+                            let xe = w ^ patE
+                            let m =
+                                ((xd &- ones) & ~xd) | ((xl &- ones) & ~xl) | ((xc &- ones) & ~xc)
+                                | ((xe &- ones) & ~xe)
+                            let hit = m & highs
+                            if hit != 0 {
+                                p &+= hit.trailingZeroBitCount &>> 3
+                                break
+                            }
+                            p &+= 8
+                        }
+                    #endif
+                    while p < e {
+                        let c = b[p]
+                        if tbl[Int(c)] != 0 { break }
+                        acc |= UInt64(c)
+                        p &+= 1
+                    }
+                    if p == e {
+                        if !atEOF { return false }
+                        break
+                    }
+                    let c = b[p]
+                    if Int(c) != es || c == dl { break }
+                    // Escape byte: the next byte is literal.
+                    if p &+ 1 >= e {
+                        if !atEOF { return false }
+                        p &+= 1
+                        continue
+                    }
+                    let d = b[p &+ 1]
+                    if d == 10 {
+                        lines &+= 1
+                    } else if d == 13 {
+                        if p &+ 2 < e {
+                            if b[p &+ 2] != 10 { lines &+= 1 }
+                        } else if !atEOF {
+                            return false
+                        } else {
+                            lines &+= 1
+                        }
+                    }
+                    acc |= UInt64(d)
+                    fl |= DelimitedReader.flagUnescape
+                    anyUnescape = true
+                    p &+= 2
+                }
+                fe = p
+                if trim { while fe > fs && b[fe &- 1] == 32 { fe &-= 1 } }
+            }
+            if nf < fcap {
+                starts[nf] = fs
+                ends[nf] = fe
+                flags[nf] = fl
+            } else if growFields() {
+                starts = fStart
+                ends = fEnd
+                flags = fFlags
+                fcap = fCap
+                starts[nf] = fs
+                ends[nf] = fe
+                flags[nf] = fl
+            } else {
+                overflow = true
+            }
+            nf &+= 1
+            if p == e {
+                contentEnd = p
+                next = p
+                break
+            }
+            let c = b[p]
+            if c == dl {
+                p &+= 1
+                if p == e && !atEOF { return false }
+                continue
+            }
+            contentEnd = p
+            terminated = true
+            if c == 10 {
+                next = p &+ 1
+            } else if p &+ 1 < e {
+                next = b[p &+ 1] == 10 ? p &+ 2 : p &+ 1
+            } else {
+                next = p &+ 1
+                crAtEnd = !atEOF
+            }
+            break
+        }
+        pFields = nf
+        pNext = next
+        pContentEnd = contentEnd
+        pLines = lines
+        pTerminated = terminated
+        pCRAtEnd = crAtEnd
+        pNonASCII = acc & highs != 0
+        pUnescape = anyUnescape
+        pUnterminated = unterminated
+        pOverflow = overflow
+        return true
+    }
+}
