@@ -298,14 +298,17 @@ extension Builtins {
                 return .date(CivilDate(year: d.year, month: d.month, day: 1).daysSinceEpoch)
             }),
         FunctionDefinition(
-            name: "age_at", doc: "Full years from birth to at (a 29 February birthday counts on 1 March in common years); may be negative.",
+            name: "age_at", doc: "Full years from birth to at (a 29 February birthday counts on 1 March in common years); negative, truncated toward zero, when at precedes birth.",
             signatures: [Sig([.datetime, .datetime], returns: .integer)],
             implementation: .binary { b, a throws(EvaluationError) in
                 let birth = CivilDate(daysSinceEpoch: try days(b, "age_at"))
                 let at = CivilDate(daysSinceEpoch: try days(a, "age_at"))
-                var years = at.year - birth.year
-                if (at.month, at.day) < (birth.month, birth.day) { years -= 1 }
-                return .int(years)
+                func fullYears(_ from: CivilDate, _ to: CivilDate) -> Int {
+                    var years = to.year - from.year
+                    if (to.month, to.day) < (from.month, from.day) { years -= 1 }
+                    return years
+                }
+                return .int(at < birth ? -fullYears(at, birth) : fullYears(birth, at))
             }),
         FunctionDefinition(
             name: "to_date", doc: "The date part of a date-time.",

@@ -426,9 +426,9 @@ final class CompilationContext {
         return fold(res, [a] + items.map(\.1), range)
     }
 
-    private func branchLocation(_ range: SourceRange, _ index: Int, _ label: String) -> Int? {
+    private func branchLocation(_ range: SourceRange, _ index: Int, _ label: String, at: SourceRange? = nil) -> Int? {
         guard let rec = compiler.coverage else { return nil }
-        let p = position(range.start)
+        let p = position((at ?? range).start)
         let id = "\(file ?? "<expression>"):\(line):\(column)@\(range.start):\(index)"
         return rec.register(CoverageRecorder.Branch(id: id, label: label, file: file, line: p.line, column: p.column))
     }
@@ -514,7 +514,7 @@ final class CompilationContext {
         if compiler.coverage != nil {
             var ids: [Int] = []
             for (i, b) in branches.enumerated() {
-                if let k = branchLocation(range, i, slice(b.2)) { ids.append(k) }
+                if let k = branchLocation(range, i, slice(b.2), at: b.2) { ids.append(k) }
             }
             if let k = branchLocation(range, branches.count, otherwise == nil ? "else (implicit)" : "else") { ids.append(k) }
             counters = ids
@@ -548,13 +548,14 @@ final class CompilationContext {
 
     private func genCall(_ rawName: String, _ argNodes: [ExpressionNode], _ range: SourceRange) -> TypedEvaluator {
         let name = rawName.lowercased()
+        let found = compiler.functions.function(named: name)
+        if found != nil || name == "lookup" { remember(&functionNames, name) }
         let args = argNodes.map { gen($0) }
-        guard let def = compiler.functions.function(named: name) else {
+        guard let def = found else {
             if name == "lookup" { return genLookup(args, argNodes, range) }
             error("HZ3003", "unknown function '\(rawName)'", range, notes: note(rawName, compiler.functions.names + ["lookup"]))
             return .poison
         }
-        remember(&functionNames, name)
         let candidates = def.signatures.filter { $0.accepts(arity: args.count) }
         guard !candidates.isEmpty else {
             let forms = def.signatures.map { name + $0.rendered }.joined(separator: "; ")
@@ -671,7 +672,6 @@ final class CompilationContext {
     }
 
     private func genLookup(_ args: [TypedEvaluator], _ argNodes: [ExpressionNode], _ range: SourceRange) -> TypedEvaluator {
-        remember(&functionNames, "lookup")
         guard args.count >= 2 else {
             error("HZ3004", "wrong number of arguments: 'lookup' takes a table name and at least one key", range)
             return .poison
