@@ -310,10 +310,12 @@ final class CompilationContext {
                 error("HZ3005", "type mismatch: '??' operands are \(a.type.rawValue) and \(b.type.rawValue)", range)
                 return .poison
             }
-            if let c = a.constant { return c.isNull ? TypedEvaluator(type: t, eval: r, constant: b.constant) : .constant(c) }
+            let la = widen(a, to: t), rb = widen(b, to: t)
+            if let c = la.constant { return c.isNull ? TypedEvaluator(type: t, eval: rb.eval, constant: rb.constant) : .constant(c) }
+            let wl = la.eval, wr = rb.eval
             return TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
-                let x = try l(f)
-                return x.isNull ? try r(f) : x
+                let x = try wl(f)
+                return x.isNull ? try wr(f) : x
             })
 
         case .and, .or:
@@ -473,6 +475,22 @@ final class CompilationContext {
         })
     }
 
+    /// Converts run-time integers to numbers (dates to date-times) when the static type is number
+    /// (date-time), for functions whose result type is computed from mixed argument types.
+    private func widenValues(_ r: TypedEvaluator) -> TypedEvaluator {
+        guard r.type == .number || r.type == .datetime else { return r }
+        let inner = r.eval
+        var out = r
+        out.eval = { f throws(EvaluationError) in
+            switch try inner(f) {
+            case .int(let i): return .double(Double(i))
+            case .date(let d): return .dateTime(d * 86_400)
+            case let v: return v
+            }
+        }
+        return out
+    }
+
     /// Widens integer branches to number and date branches to date-time when the unified type requires it.
     private func widen(_ r: TypedEvaluator, to type: ValueType) -> TypedEvaluator {
         guard r.type != type, type == .number || type == .datetime else { return r }
@@ -586,7 +604,8 @@ final class CompilationContext {
         }
         if matching.count > 1, types.contains(.any) {
             for other in matching.dropFirst() {
-                if let t = resultType(other), t != type { type = Builtins.unify(type, t) ?? .any }
+                // Different result types depending on the run-time type: only `any` is truthful.
+                if resultType(other) != type { type = .any }
             }
         }
         // Literal arguments.
@@ -619,6 +638,7 @@ final class CompilationContext {
             return .poison
         }
         var res = TypedEvaluator(type: type, eval: eval)
+        if case .computed = sig.result { res = widenValues(res) }
         res = fold(res, runtimeArgs, range, pure: def.isPure)
         if res.constant?.isNull == true { res.type = type }
         return res

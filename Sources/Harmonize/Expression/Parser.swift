@@ -133,7 +133,7 @@ struct Parser {
         var items: [ExpressionNode] = []
         repeat {
             if !items.isEmpty { advance() }
-            items.append(try parseExpression(minPrecedence: Parser.pConcat))
+            items.append(try parseExpression(minPrecedence: 0))
         } while isSymbol(",")
         try expectSymbol(")")
         return items

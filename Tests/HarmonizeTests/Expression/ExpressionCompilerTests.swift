@@ -250,5 +250,41 @@ extension String {
         }
         #expect(sum == 850_700_000)
         #expect(elapsed < .seconds(5))
+        // Per-evaluation cost of typical shapes, printed for information.
+        for text in [
+            "height_cm", "upper(sex)", "lookup('gender', sex)", "year(birth_date)", "height_cm * 2 + 1",
+            "case sex when 'M' then 8507 when 'F' then 8532 else 0 end", "to_int(raw)", "coalesce(comment, sex)",
+        ] {
+            let e = try F.compiler().compile(text, file: nil, line: 1, column: 1, expected: nil).get()
+            let n = 200_000
+            var hits = 0
+            let t = try clock.measure {
+                for _ in 0..<n where !(try e.evaluate(frame)).isNull { hits += 1 }
+            }
+            #expect(hits == n)
+            let ns = Double(t.components.attoseconds / 1_000_000_000 + t.components.seconds * 1_000_000_000) / Double(n)
+            print("expression-benchmark \(text): \(Int(ns)) ns")
+        }
+    }
+}
+
+@Suite struct ExpressionWideningTests {
+    typealias F = ExpressionFixture
+
+    static let cases: [(String, ValueType, Value)] = [
+        ("height_cm ?? 1.5", .number, .double(170)),
+        ("coalesce(height_cm, 1.5)", .number, .double(170)),
+        ("coalesce(visit_date, visit_time)", .datetime, .dateTime(CivilDate(year: 2024, month: 3, day: 15).daysSinceEpoch * 86_400)),
+        ("case sex when 'M' then 1 else 2.5 end", .number, .double(1)),
+        ("add_days(raw, 1)", .any, .null),
+        ("raw in ('42', 'x')", .boolean, .bool(true)),
+        ("sex in (comment ?? 'M')", .boolean, .bool(true)),
+    ]
+
+    @Test(arguments: cases)
+    func staticTypeMatchesRuntimeValue(_ text: String, _ type: ValueType, _ value: Value) throws {
+        let c = try F.compiler().compile(text, file: nil, line: 1, column: 1, expected: nil).get()
+        #expect(c.type == type)
+        if type != .any { #expect(try c.evaluate(F.frame()) == value) }
     }
 }
