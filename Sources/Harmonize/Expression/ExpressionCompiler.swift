@@ -393,11 +393,30 @@ final class CompilationContext {
             if op == .divide || ta == .number || tb == .number { t = .number }
             else if ta == .integer && tb == .integer { t = .integer }
             else { t = .any }
-            let res = TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
-                let x = try l(f), y = try r(f)
-                if x.isNull || y.isNull { return .null }
-                return try Operators.arithmetic(op, x, y)
-            })
+            let res: TypedEvaluator
+            switch op {
+            case .add, .subtract, .multiply:
+                // Integer fast path without the generic operator dispatch.
+                let intOp: (Int, Int) -> (partialValue: Int, overflow: Bool) =
+                    op == .add ? { $0.addingReportingOverflow($1) }
+                    : op == .subtract ? { $0.subtractingReportingOverflow($1) } : { $0.multipliedReportingOverflow(by: $1) }
+                res = TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
+                    let x = try l(f), y = try r(f)
+                    if case .int(let i) = x, case .int(let j) = y {
+                        let (v, o) = intOp(i, j)
+                        if o { throw EvaluationError(message: "integer overflow", function: opName) }
+                        return .int(v)
+                    }
+                    if x.isNull || y.isNull { return .null }
+                    return try Operators.arithmetic(op, x, y)
+                })
+            default:
+                res = TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
+                    let x = try l(f), y = try r(f)
+                    if x.isNull || y.isNull { return .null }
+                    return try Operators.arithmetic(op, x, y)
+                })
+            }
             return fold(res, [a, b], range)
         }
     }
