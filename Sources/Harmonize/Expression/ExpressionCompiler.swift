@@ -178,7 +178,7 @@ final class CompilationContext {
             switch (v, expected) {
             case (.null, _): return v
             case (.int(let i), .number): return .double(Double(i))
-            case (.date(let d), .datetime): return .dateTime(d * 86_400)
+            case (.date(let d), .datetime): return .dateTime(try Builtins.midnight(d, "expression"))
             default:
                 guard v.type == expected else {
                     throw EvaluationError(message: "result is \(v.type.rawValue), expected \(expected.rawValue)", function: "expression")
@@ -503,7 +503,7 @@ final class CompilationContext {
         out.eval = { f throws(EvaluationError) in
             switch try inner(f) {
             case .int(let i): return .double(Double(i))
-            case .date(let d): return .dateTime(d * 86_400)
+            case .date(let d): return .dateTime(try Builtins.midnight(d, "expression"))
             case let v: return v
             }
         }
