@@ -43,6 +43,15 @@ import Testing
         #expect(Self.examples().count > 150)
     }
 
+    @Test func everyStandardFunctionIsDocumentedAndExemplified() throws {
+        let doc = try String(contentsOf: Self.docURL, encoding: .utf8)
+        let examples = Self.examples().map { $0.expression.lowercased() }
+        for name in FunctionRegistry.standard.names + ["lookup"] {
+            #expect(doc.contains("`\(name)("), "\(name) is not documented")
+            #expect(examples.contains { $0.contains("\(name)(") }, "\(name) has no example")
+        }
+    }
+
     @Test(arguments: examples())
     func example(_ e: Example) throws {
         let actual = ExpressionFixture.run(e.expression)
