@@ -48,7 +48,7 @@ public struct ExpressionCompiler {
         }
         var result = ctx.gen(root)
         if let expected, !result.poisoned {
-            result = ctx.coerce(result, to: expected, root.range)
+            result = ctx.coerce(result, to: expected, SourceRange(start: root.startOffset, end: root.range.end))
         }
         if !ctx.diagnostics.isEmpty { return .failure(DiagnosticsError(ctx.diagnostics)) }
         let eval: Evaluator

@@ -159,6 +159,24 @@ extension String {
         #expect(F.run("null", expected: .date) == .value(.null))
         let compiled = try c.compile("height_cm", file: nil, line: 1, column: 1, expected: .number).get()
         #expect(compiled.type == .number)
+        // The mismatch is reported at the start of the whole expression.
+        let d = F.diagnostics("  sex & 'x' & sex", line: 2, column: 10)
+        #expect(d.isEmpty)
+        if case .failure(let e) = c.compile("  sex & 'x'", file: nil, line: 2, column: 10, expected: .date) {
+            #expect(e.diagnostics.map(\.column) == [12])
+        } else {
+            Issue.record("compiled")
+        }
+    }
+
+    @Test func conditions() throws {
+        let c = F.compiler()
+        let frame = F.frame()
+        #expect(try c.compile("comment = 'x'", file: nil, line: 1, column: 1, expected: .boolean).get().evaluateCondition(frame) == false)
+        #expect(try c.compile("sex = 'M'", file: nil, line: 1, column: 1, expected: .boolean).get().evaluateCondition(frame) == true)
+        #expect(throws: EvaluationError.self) {
+            try c.compile("raw", file: nil, line: 1, column: 1, expected: nil).get().evaluateCondition(frame)
+        }
     }
 
     @Test func unsafePatternsAreRejected() {
