@@ -227,8 +227,11 @@ final class CompilationContext {
             return TypedEvaluator(
                 type: b.type,
                 eval: { f throws(EvaluationError) in
-                    guard slot < f.slots.count else { throw EvaluationError(message: "frame has no slot \(slot)", function: name) }
-                    return f.slots[slot]
+                    // One access to the frame's array; a short frame is a caller bug, reported not trapped.
+                    try f.slots.withUnsafeBufferPointer { (buffer) throws(EvaluationError) -> Value in
+                        guard slot < buffer.count else { throw EvaluationError(message: "frame has no slot \(slot)", function: name) }
+                        return buffer[slot]
+                    }
                 })
 
         case .unary(let op, let operand, let range):
