@@ -1,8 +1,9 @@
 import Foundation
 
 /// A regular expression compiled once at compile time, with guards against catastrophic
-/// backtracking: at most 256 characters, no back-references, and no group with an unbounded
-/// quantifier that is itself repeated without bound (`(a+)+`, `(a*)*`, `(a|b*){2,}`).
+/// backtracking: at most 256 characters, no back-references, and no group containing an
+/// unbounded quantifier or an alternation that is itself repeated without bound (`(a+)+`,
+/// `(a*)*`, `(a|aa)+`, `(x|y+){2,}`).
 final class BoundedRegex: @unchecked Sendable {
     static let maxLength = 256
     private let regex: NSRegularExpression
@@ -66,9 +67,12 @@ final class BoundedRegex: @unchecked Sendable {
             switch c {
             case UInt8(ascii: "["): inClass = true
             case UInt8(ascii: "("): stack.append(false)
+            case UInt8(ascii: "|"): if !stack.isEmpty { stack[stack.count - 1] = true }
             case UInt8(ascii: ")"):
                 let inner = stack.popLast() ?? false
-                if inner && unboundedAt(i + 1) { return "nested unbounded quantifiers such as (a+)+ are not allowed" }
+                if inner && unboundedAt(i + 1) {
+                    return "a repeated group containing a quantifier or an alternation, such as (a+)+ or (a|aa)+, is not allowed"
+                }
                 lastGroupUnbounded = inner || unboundedAt(i + 1)
                 if lastGroupUnbounded, !stack.isEmpty { stack[stack.count - 1] = true }
                 i += 1

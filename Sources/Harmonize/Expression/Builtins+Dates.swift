@@ -141,6 +141,11 @@ extension Builtins {
     static let minDay = CivilDate(year: 1, month: 1, day: 1).daysSinceEpoch
     static let maxDay = CivilDate(year: 9999, month: 12, day: 31).daysSinceEpoch
 
+    static func secondOfDay(_ v: Value) throws(EvaluationError) -> Int {
+        guard case .dateTime(let s) = v else { return 0 }
+        return s - floorDiv(s, 86_400) * 86_400
+    }
+
     static func checkedDay(_ d: Int, _ fn: String) throws(EvaluationError) -> Int {
         guard d >= minDay, d <= maxDay else { throw fail(fn, "date out of range (years 1 to 9999)") }
         return d
@@ -172,7 +177,7 @@ extension Builtins {
         let y = floorDiv(total, 12), m = total - y * 12 + 1
         let day = min(d.day, CivilDate.daysInMonth(year: y, month: m))
         let nd = try checkedDay(CivilDate(year: y, month: m, day: day).daysSinceEpoch, fn)
-        if case .dateTime(let s) = v { return .dateTime(nd * 86_400 + (s - days * 86_400)) }
+        if case .dateTime = v { return .dateTime(nd * 86_400 + (try secondOfDay(v))) }
         return .date(nd)
     }
 
@@ -180,7 +185,7 @@ extension Builtins {
         guard abs(n) <= 4_000_000 else { throw fail(fn, "date out of range (years 1 to 9999)") }
         let days = try Builtins.days(v, fn)
         let nd = try checkedDay(days + n, fn)
-        if case .dateTime(let s) = v { return .dateTime(s + n * 86_400) }
+        if case .dateTime = v { return .dateTime(nd * 86_400 + (try secondOfDay(v))) }
         return .date(nd)
     }
 
@@ -225,7 +230,7 @@ extension Builtins {
             implementation: .unary { v throws(EvaluationError) in
                 switch v {
                 case .string(let s): return try parseISODateTime(s)
-                case .date(let d): return .dateTime(d * 86_400)
+                case .date(let d): return .dateTime(try midnight(d, "datetime"))
                 case .dateTime: return v
                 default: throw .type(expected: "string or date", found: v, in: "datetime")
                 }
@@ -269,8 +274,8 @@ extension Builtins {
                 }
                 return .unary { v throws(EvaluationError) in
                     switch v {
-                    case .date(let d): return .string(f.format(seconds: d * 86_400))
-                    case .dateTime(let s): return .string(f.format(seconds: s))
+                    case .date(let d): return .string(f.format(seconds: try midnight(try days(v, "format_date"), "format_date")))
+                    case .dateTime: return .string(f.format(seconds: try midnight(try days(v, "format_date"), "format_date") + (try secondOfDay(v))))
                     default: throw .type(expected: "date", found: v, in: "format_date")
                     }
                 }
@@ -298,14 +303,17 @@ extension Builtins {
                 return .date(CivilDate(year: d.year, month: d.month, day: 1).daysSinceEpoch)
             }),
         FunctionDefinition(
-            name: "age_at", doc: "Full years from birth to at (a 29 February birthday counts on 1 March in common years); may be negative.",
+            name: "age_at", doc: "Full years from birth to at (a 29 February birthday counts on 1 March in common years); negative, truncated toward zero, when at precedes birth.",
             signatures: [Sig([.datetime, .datetime], returns: .integer)],
             implementation: .binary { b, a throws(EvaluationError) in
                 let birth = CivilDate(daysSinceEpoch: try days(b, "age_at"))
                 let at = CivilDate(daysSinceEpoch: try days(a, "age_at"))
-                var years = at.year - birth.year
-                if (at.month, at.day) < (birth.month, birth.day) { years -= 1 }
-                return .int(years)
+                func fullYears(_ from: CivilDate, _ to: CivilDate) -> Int {
+                    var years = to.year - from.year
+                    if (to.month, to.day) < (from.month, from.day) { years -= 1 }
+                    return years
+                }
+                return .int(at < birth ? -fullYears(at, birth) : fullYears(birth, at))
             }),
         FunctionDefinition(
             name: "to_date", doc: "The date part of a date-time.",

@@ -91,6 +91,8 @@ extension Builtins {
             signatures: [
                 Sig([.any, .any], returns: .computed({ unify($0) }),
                     implementation: .binary { a, b in a.isNull ? b : a }),
+                Sig([.any, .any, .any], returns: .computed({ unify($0) }),
+                    implementation: .ternary { a, b, c in a.isNull ? (b.isNull ? c : b) : a }),
                 Sig([.any], variadic: .any, returns: .computed({ unify($0) })),
             ],
             propagatesNull: false,

@@ -3,12 +3,18 @@ extension Builtins {
     typealias Sig = FunctionDefinition.Signature
 
     static func trimmed(_ s: String, leading: Bool, trailing: Bool) -> String {
+        // Fast path: nothing to trim when the relevant ends are ASCII non-space bytes.
+        @inline(__always) func plain(_ b: UInt8?) -> Bool {
+            guard let b else { return true }
+            return b < 0x80 && b != 0x20 && (b < 0x09 || b > 0x0D)
+        }
+        if (!leading || plain(s.utf8.first)) && (!trailing || plain(s.utf8.last)) { return s }
         var sub = Substring(s)
         if leading { sub = sub.drop(while: { $0.isWhitespace }) }
         if trailing {
             while let last = sub.last, last.isWhitespace { sub.removeLast() }
         }
-        return sub.count == s.count ? s : String(sub)
+        return String(sub)
     }
 
     static func pad(_ s: String, _ n: Int, _ fill: String, left: Bool, fn: String) throws(EvaluationError) -> String {

@@ -32,14 +32,26 @@ extension Builtins {
         throw .type(expected: "boolean", found: v, in: fn)
     }
 
-    /// Days since the epoch of a date, or of the day of a date-time.
+    /// Days since the epoch of a date, or of the day of a date-time. Values far outside the
+    /// calendar (beyond ±8 million years) are errors, so later arithmetic cannot overflow.
     @inline(__always)
     static func days(_ v: Value, _ fn: String) throws(EvaluationError) -> Int {
+        let d: Int
         switch v {
-        case .date(let d): return d
-        case .dateTime(let s): return floorDiv(s, 86_400)
+        case .date(let x): d = x
+        case .dateTime(let s): d = floorDiv(s, 86_400)
         default: throw .type(expected: "date", found: v, in: fn)
         }
+        guard d > -3_000_000_000, d < 3_000_000_000 else { throw fail(fn, "date out of range") }
+        return d
+    }
+
+    /// Seconds since the epoch of midnight of a date, with overflow checking.
+    @inline(__always)
+    static func midnight(_ days: Int, _ fn: String) throws(EvaluationError) -> Int {
+        let (s, o) = days.multipliedReportingOverflow(by: 86_400)
+        if o { throw fail(fn, "date out of range") }
+        return s
     }
 
     @inline(__always)

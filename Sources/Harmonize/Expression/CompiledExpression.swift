@@ -43,4 +43,10 @@ public struct CompiledExpression: @unchecked Sendable {
     /// Evaluates the expression on a frame.
     @inline(__always)
     public func evaluate(_ frame: EvaluationFrame) throws(EvaluationError) -> Value { try evaluator(frame) }
+
+    /// Evaluates a condition (filters, `where` clauses): null counts as false; a non-boolean
+    /// value (only possible for `any`-typed expressions) is an `expression-error`.
+    public func evaluateCondition(_ frame: EvaluationFrame) throws(EvaluationError) -> Bool {
+        try CompilationContext.truth(try evaluator(frame), "condition")
+    }
 }

@@ -48,7 +48,7 @@ public struct ExpressionCompiler {
         }
         var result = ctx.gen(root)
         if let expected, !result.poisoned {
-            result = ctx.coerce(result, to: expected, root.range)
+            result = ctx.coerce(result, to: expected, SourceRange(start: root.startOffset, end: root.range.end))
         }
         if !ctx.diagnostics.isEmpty { return .failure(DiagnosticsError(ctx.diagnostics)) }
         let eval: Evaluator
@@ -178,7 +178,7 @@ final class CompilationContext {
             switch (v, expected) {
             case (.null, _): return v
             case (.int(let i), .number): return .double(Double(i))
-            case (.date(let d), .datetime): return .dateTime(d * 86_400)
+            case (.date(let d), .datetime): return .dateTime(try Builtins.midnight(d, "expression"))
             default:
                 guard v.type == expected else {
                     throw EvaluationError(message: "result is \(v.type.rawValue), expected \(expected.rawValue)", function: "expression")
@@ -227,8 +227,11 @@ final class CompilationContext {
             return TypedEvaluator(
                 type: b.type,
                 eval: { f throws(EvaluationError) in
-                    guard slot < f.slots.count else { throw EvaluationError(message: "frame has no slot \(slot)", function: name) }
-                    return f.slots[slot]
+                    // One access to the frame's array; a short frame is a caller bug, reported not trapped.
+                    try f.slots.withUnsafeBufferPointer { (buffer) throws(EvaluationError) -> Value in
+                        guard slot < buffer.count else { throw EvaluationError(message: "frame has no slot \(slot)", function: name) }
+                        return buffer[slot]
+                    }
                 })
 
         case .unary(let op, let operand, let range):
@@ -310,10 +313,12 @@ final class CompilationContext {
                 error("HZ3005", "type mismatch: '??' operands are \(a.type.rawValue) and \(b.type.rawValue)", range)
                 return .poison
             }
-            if let c = a.constant { return c.isNull ? TypedEvaluator(type: t, eval: r, constant: b.constant) : .constant(c) }
+            let la = widen(a, to: t), rb = widen(b, to: t)
+            if let c = la.constant { return c.isNull ? TypedEvaluator(type: t, eval: rb.eval, constant: rb.constant) : .constant(c) }
+            let wl = la.eval, wr = rb.eval
             return TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
-                let x = try l(f)
-                return x.isNull ? try r(f) : x
+                let x = try wl(f)
+                return x.isNull ? try wr(f) : x
             })
 
         case .and, .or:
@@ -391,11 +396,30 @@ final class CompilationContext {
             if op == .divide || ta == .number || tb == .number { t = .number }
             else if ta == .integer && tb == .integer { t = .integer }
             else { t = .any }
-            let res = TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
-                let x = try l(f), y = try r(f)
-                if x.isNull || y.isNull { return .null }
-                return try Operators.arithmetic(op, x, y)
-            })
+            let res: TypedEvaluator
+            switch op {
+            case .add, .subtract, .multiply:
+                // Integer fast path without the generic operator dispatch.
+                let intOp: (Int, Int) -> (partialValue: Int, overflow: Bool) =
+                    op == .add ? { $0.addingReportingOverflow($1) }
+                    : op == .subtract ? { $0.subtractingReportingOverflow($1) } : { $0.multipliedReportingOverflow(by: $1) }
+                res = TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
+                    let x = try l(f), y = try r(f)
+                    if case .int(let i) = x, case .int(let j) = y {
+                        let (v, o) = intOp(i, j)
+                        if o { throw EvaluationError(message: "integer overflow", function: opName) }
+                        return .int(v)
+                    }
+                    if x.isNull || y.isNull { return .null }
+                    return try Operators.arithmetic(op, x, y)
+                })
+            default:
+                res = TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
+                    let x = try l(f), y = try r(f)
+                    if x.isNull || y.isNull { return .null }
+                    return try Operators.arithmetic(op, x, y)
+                })
+            }
             return fold(res, [a, b], range)
         }
     }
@@ -426,9 +450,9 @@ final class CompilationContext {
         return fold(res, [a] + items.map(\.1), range)
     }
 
-    private func branchLocation(_ range: SourceRange, _ index: Int, _ label: String) -> Int? {
+    private func branchLocation(_ range: SourceRange, _ index: Int, _ label: String, at: SourceRange? = nil) -> Int? {
         guard let rec = compiler.coverage else { return nil }
-        let p = position(range.start)
+        let p = position((at ?? range).start)
         let id = "\(file ?? "<expression>"):\(line):\(column)@\(range.start):\(index)"
         return rec.register(CoverageRecorder.Branch(id: id, label: label, file: file, line: p.line, column: p.column))
     }
@@ -473,6 +497,22 @@ final class CompilationContext {
         })
     }
 
+    /// Converts run-time integers to numbers (dates to date-times) when the static type is number
+    /// (date-time), for functions whose result type is computed from mixed argument types.
+    private func widenValues(_ r: TypedEvaluator) -> TypedEvaluator {
+        guard r.type == .number || r.type == .datetime else { return r }
+        let inner = r.eval
+        var out = r
+        out.eval = { f throws(EvaluationError) in
+            switch try inner(f) {
+            case .int(let i): return .double(Double(i))
+            case .date(let d): return .dateTime(try Builtins.midnight(d, "expression"))
+            case let v: return v
+            }
+        }
+        return out
+    }
+
     /// Widens integer branches to number and date branches to date-time when the unified type requires it.
     private func widen(_ r: TypedEvaluator, to type: ValueType) -> TypedEvaluator {
         guard r.type != type, type == .number || type == .datetime else { return r }
@@ -514,7 +554,7 @@ final class CompilationContext {
         if compiler.coverage != nil {
             var ids: [Int] = []
             for (i, b) in branches.enumerated() {
-                if let k = branchLocation(range, i, slice(b.2)) { ids.append(k) }
+                if let k = branchLocation(range, i, slice(b.2), at: b.2) { ids.append(k) }
             }
             if let k = branchLocation(range, branches.count, otherwise == nil ? "else (implicit)" : "else") { ids.append(k) }
             counters = ids
@@ -548,13 +588,14 @@ final class CompilationContext {
 
     private func genCall(_ rawName: String, _ argNodes: [ExpressionNode], _ range: SourceRange) -> TypedEvaluator {
         let name = rawName.lowercased()
+        let found = compiler.functions.function(named: name)
+        if found != nil || name == "lookup" { remember(&functionNames, name) }
         let args = argNodes.map { gen($0) }
-        guard let def = compiler.functions.function(named: name) else {
+        guard let def = found else {
             if name == "lookup" { return genLookup(args, argNodes, range) }
             error("HZ3003", "unknown function '\(rawName)'", range, notes: note(rawName, compiler.functions.names + ["lookup"]))
             return .poison
         }
-        remember(&functionNames, name)
         let candidates = def.signatures.filter { $0.accepts(arity: args.count) }
         guard !candidates.isEmpty else {
             let forms = def.signatures.map { name + $0.rendered }.joined(separator: "; ")
@@ -585,7 +626,8 @@ final class CompilationContext {
         }
         if matching.count > 1, types.contains(.any) {
             for other in matching.dropFirst() {
-                if let t = resultType(other), t != type { type = Builtins.unify(type, t) ?? .any }
+                // Different result types depending on the run-time type: only `any` is truthful.
+                if resultType(other) != type { type = .any }
             }
         }
         // Literal arguments.
@@ -618,6 +660,7 @@ final class CompilationContext {
             return .poison
         }
         var res = TypedEvaluator(type: type, eval: eval)
+        if case .computed = sig.result { res = widenValues(res) }
         res = fold(res, runtimeArgs, range, pure: def.isPure)
         if res.constant?.isNull == true { res.type = type }
         return res
@@ -671,7 +714,6 @@ final class CompilationContext {
     }
 
     private func genLookup(_ args: [TypedEvaluator], _ argNodes: [ExpressionNode], _ range: SourceRange) -> TypedEvaluator {
-        remember(&functionNames, "lookup")
         guard args.count >= 2 else {
             error("HZ3004", "wrong number of arguments: 'lookup' takes a table name and at least one key", range)
             return .poison

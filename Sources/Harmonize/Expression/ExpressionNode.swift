@@ -25,6 +25,15 @@ indirect enum ExpressionNode: Sendable {
     /// `x is [not] null`.
     case isNull(ExpressionNode, negated: Bool, SourceRange)
 
+    /// Offset of the first byte of the whole sub-expression (its leftmost token).
+    var startOffset: Int {
+        switch self {
+        case .binary(_, let l, _, let r): return min(l.startOffset, r.start)
+        case .inList(let x, _, _, let r), .isNull(let x, _, let r): return min(x.startOffset, r.start)
+        default: return range.start
+        }
+    }
+
     /// The node's source range.
     var range: SourceRange {
         switch self {

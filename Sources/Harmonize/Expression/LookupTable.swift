@@ -34,8 +34,11 @@ public protocol LookupResolver {
 /// integer key `12`, the number `12.0` and the string `'12'` (for example read from a CSV file) all
 /// match. No trimming or case folding is applied. Multi-column keys join the parts with U+001F.
 public final class DictionaryLookupTable: LookupTable, @unchecked Sendable {
+    /// The number of key columns.
     public let keyCount: Int
+    /// The type of the values.
     public let valueType: ValueType
+    /// Whether a miss rejects the record.
     public let missIsFatal: Bool
     private let entries: [String: Value]
 
@@ -64,11 +67,13 @@ public final class DictionaryLookupTable: LookupTable, @unchecked Sendable {
         return keys.map { normalize($0) }.joined(separator: "\u{1F}")
     }
 
+    /// The value for a full key, compared by normalised text; nil on a miss or a wrong key count.
     public func value(for keys: [Value]) -> Value? {
         guard keys.count == keyCount else { return nil }
         return entries[DictionaryLookupTable.normalize(keys)]
     }
 
+    /// The value for a one-column key (no array allocation); nil on a miss or for multi-key tables.
     public func value(forKey key: Value) -> Value? {
         guard keyCount == 1 else { return nil }
         return entries[DictionaryLookupTable.normalize(key)]

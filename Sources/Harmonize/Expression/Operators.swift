@@ -8,8 +8,8 @@ enum Operators {
         case (.string(let x), .string(let y)): return x < y ? -1 : (x == y ? 0 : 1)
         case (.date(let x), .date(let y)): return x < y ? -1 : (x == y ? 0 : 1)
         case (.dateTime(let x), .dateTime(let y)): return x < y ? -1 : (x == y ? 0 : 1)
-        case (.date(let x), .dateTime(let y)): return compare(.dateTime(x * 86_400), .dateTime(y))
-        case (.dateTime(let x), .date(let y)): return compare(.dateTime(x), .dateTime(y * 86_400))
+        case (.date(let x), .dateTime(let y)): return compareDayAndTime(x, y)
+        case (.dateTime(let x), .date(let y)): return -compareDayAndTime(y, x)
         case (.bool(let x), .bool(let y)): return x == y ? 0 : (!x ? -1 : 1)
         case (.int, .double), (.double, .int), (.double, .double):
             let x = numeric(a), y = numeric(b)
@@ -20,9 +20,11 @@ enum Operators {
         }
     }
 
-    private static func compare(_ a: Value, _ b: Value) -> Int {
-        if case .dateTime(let x) = a, case .dateTime(let y) = b { return x < y ? -1 : (x == y ? 0 : 1) }
-        return 0
+    /// Compares midnight of day `d` with date-time `s` without multiplying (no overflow).
+    private static func compareDayAndTime(_ d: Int, _ s: Int) -> Int {
+        let sd = Builtins.floorDiv(s, 86_400)
+        if d != sd { return d < sd ? -1 : 1 }
+        return s - sd * 86_400 == 0 ? 0 : -1
     }
 
     @inline(__always) static func numeric(_ v: Value) -> Double {

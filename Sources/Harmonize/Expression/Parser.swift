@@ -13,7 +13,7 @@ struct Parser {
     private var index = 0
     /// Bounds nesting so that hostile input cannot overflow the stack.
     private var depth = 0
-    static let maxDepth = 200
+    static let maxDepth = 256
 
     init(_ text: String) { tokens = Lexer.tokenize(text) }
 
@@ -91,8 +91,14 @@ struct Parser {
         defer { depth -= 1 }
         guard depth <= Parser.maxDepth else { throw SyntaxError(message: "expression nested too deeply", range: current.range) }
         var lhs = try parsePrefix()
+        var chain = 0
         while true {
             let t = current
+            // Left-associative chains deepen the tree too; bound them with the nesting depth.
+            chain += 1
+            guard depth + chain <= Parser.maxDepth else {
+                throw SyntaxError(message: "expression nested too deeply", range: current.range)
+            }
             // Postfix comparison forms: in, not in, is [not] null.
             if Parser.pCompare >= minPrecedence {
                 if isKeyword("in") {
@@ -127,7 +133,7 @@ struct Parser {
         var items: [ExpressionNode] = []
         repeat {
             if !items.isEmpty { advance() }
-            items.append(try parseExpression(minPrecedence: Parser.pConcat))
+            items.append(try parseExpression(minPrecedence: 0))
         } while isSymbol(",")
         try expectSymbol(")")
         return items
