@@ -29,7 +29,8 @@ for t, rows in tables.items():
     out.append(f"  - name: {t}")
     out.append("    columns:")
     for r in rows:
-        parts = [f"name: {r['cdmFieldName']}", f"type: {q(r['cdmDatatype'].lower())}"]
+        # The spec quotes SQL reserved words (`"offset"`); the column is named without the quotes.
+        parts = [f"name: {r['cdmFieldName'].strip(chr(34))}", f"type: {q(r['cdmDatatype'].lower())}"]
         if r["isRequired"] == "Yes": parts.append("required: true")
         if r["isPrimaryKey"] == "Yes": parts.append("primary_key: true")
         if r["isForeignKey"] == "Yes" and r["fkTableName"] != "NA":

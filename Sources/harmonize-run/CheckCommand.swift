@@ -1,5 +1,6 @@
 import ArgumentParser
 import Harmonize
+import Mappings
 
 /// `harmonize-run check`: validates mapping files without reading data.
 struct CheckCommand: ParsableCommand {

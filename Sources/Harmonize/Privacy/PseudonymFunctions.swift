@@ -28,7 +28,7 @@ extension FunctionRegistry {
                         guard literals.count > 1, case .string(let purpose)? = literals[1], !purpose.isEmpty else {
                             throw FunctionDefinition.SpecializationError(argument: 1, message: "the purpose must be a non-empty text literal")
                         }
-                        return .binary { value, _ throws(EvaluationError) in
+                        return .unary { value throws(EvaluationError) in
                             guard let p = cache.pseudonymizer(purpose: purpose) else {
                                 throw EvaluationError(reason: .expressionError, message: "\(name): no pseudonymisation key was given", function: name)
                             }

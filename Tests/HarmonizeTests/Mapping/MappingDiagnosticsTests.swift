@@ -46,7 +46,7 @@ import Testing
             let d = error.diagnostics
             let unknownField = d.first { $0.message.contains("patient_idd") }
             #expect(unknownField?.line == 13)
-            #expect(unknownField?.column == 24)
+            #expect(unknownField?.column == 22)
             #expect(unknownField?.notes.contains { $0.contains("patient_id") } == true)
             let unknownFunction = d.first { $0.message.contains("yeer") }
             #expect(unknownFunction?.line == 15)
@@ -54,7 +54,7 @@ import Testing
             #expect(d.contains { $0.code == "HZ1202" && $0.message.contains("colour") && $0.notes.contains { $0.contains("color") } == false })
             #expect(d.contains { $0.line == 16 && $0.message.lowercased().contains("string") }, "a text into an integer column")
             #expect(d.count >= 4)
-            #expect(error.description.contains("m.yaml:13:24"))
+            #expect(error.description.contains("m.yaml:13:22"))
         }
     }
 

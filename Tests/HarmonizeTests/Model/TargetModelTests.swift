@@ -79,7 +79,9 @@ import Testing
         while case .record = try reader.next() {
             rows += 1
             let table = try #require(model.table(named: reader.string(tI)))
-            let ci = try #require(table.columnIndex(named: reader.string(fI)))
+            // The spec quotes SQL reserved words (`"offset"`); the column itself has no quotes.
+            let field = reader.string(fI).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            let ci = try #require(table.columnIndex(named: field))
             let c = table.columns[ci]
             #expect(c.type == ColumnType(spelling: reader.string(dI)))
             #expect(c.isRequired == (reader.string(rI) == "Yes"))

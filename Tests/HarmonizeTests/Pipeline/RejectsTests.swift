@@ -61,7 +61,7 @@ import Testing
         let rejects = try db.query("SELECT line, reason, coalesce(field, ''), coalesce(rule, ''), message FROM harmonize_reject ORDER BY line")
         let summary = rejects.map { "\($0[0]) \($0[1]) \($0[2])" }
         #expect(summary == [
-            "3 type-error birth", "4 constraint-error sex", "5 required-missing id", "6 missing-cell ", "7 expression-error ",
+            "3 type-error birth", "4 constraint-error sex", "5 required-missing id", "6 missing-cell weight", "7 expression-error ",
             "8 target-required-null year_of_birth", "10 structure-error ",
         ])
         #expect(rejects[4][3] == .string("person.month_of_birth"))

@@ -22,10 +22,13 @@ enum Golden {
             let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
             var diff: [String] = []
             for i in 0..<max(e.count, a.count) where (i < e.count ? e[i] : nil) != (i < a.count ? a[i] : nil) {
-                diff.append("line \(i + 1):\n  expected: \(i < e.count ? String(e[i]) : "<none>")\n  actual:   \(i < a.count ? String(a[i]) : "<none>")")
+                let exp = i < e.count ? String(e[i]) : "<none>"
+                let act = i < a.count ? String(a[i]) : "<none>"
+                diff.append("line \(i + 1):\n  expected: \(exp)\n  actual:   \(act)")
                 if diff.count == 10 { break }
             }
-            Issue.record("\(relativePath) differs:\n" + diff.joined(separator: "\n"), sourceLocation: sourceLocation)
+            let message = "\(relativePath) differs:\n" + diff.joined(separator: "\n")
+            Issue.record("\(message)", sourceLocation: sourceLocation)
         }
     }
 }
