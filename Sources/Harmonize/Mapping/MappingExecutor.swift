@@ -34,27 +34,19 @@ final class MappingExecutor {
     }
 
     /// Maps every record of `reader`; returns the ledger of this file.
-    func run(
-        reader: DelimitedReader, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
+    func run<Reader: RecordReader>(
+        reader: Reader, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
     ) throws(RunError) -> RunManifest.LedgerEntry {
         var ledger = RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
-        // Resolve the columns of the fields the plan reads against this file's header.
-        let names = reader.columnNames
-        var exact: [String: Int] = [:]
-        for (i, n) in names.enumerated() where exact[n] == nil { exact[n] = i }
-        var lowered: [String: Int] = [:]
-        for (i, n) in names.enumerated() where lowered[n.lowercased()] == nil { lowered[n.lowercased()] = i }
-        func column(_ name: String) throws(RunError) -> Int {
-            if let i = exact[name] ?? lowered[name.lowercased()] { return i }
-            let s = Suggestion.closest(to: name, in: names)
-            throw RunError(
-                .configuration,
-                "\(filePath): the mapping \(plan.id) reads field '\(name)' but the file has no such column" + (s.map { " (did you mean '\($0)'?)" } ?? ""))
+        // Resolve the fields the plan reads against this file (header names, or paths).
+        let fieldColumns: [Int]
+        let validateColumns: [Int]
+        do {
+            fieldColumns = try reader.bind(fields: plan.fields.map(\.name))
+            validateColumns = try reader.bind(fields: plan.validatedOnly.map(\.name))
+        } catch {
+            throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
         }
-        var fieldColumns: [Int] = []
-        for f in plan.fields { fieldColumns.append(try column(f.name)) }
-        var validateColumns: [Int] = []
-        for f in plan.validatedOnly { validateColumns.append(try column(f.name)) }
 
         let fields = plan.fields
         let lets = plan.lets

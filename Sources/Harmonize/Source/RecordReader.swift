@@ -1,0 +1,66 @@
+/// A streaming reader of records from one source file, whatever its format (delimited text,
+/// HL7 v2, XML). The executor asks it for the fields a mapping reads, once, with `bind(fields:)`,
+/// then pulls records with `next()` and reads each bound field's UTF-8 bytes with `withField`.
+///
+/// Readers hold at most one record (plus a bounded read buffer); a record that cannot be read is
+/// reported as `.rejected` with its reason and location, and the reader goes on.
+public protocol RecordReader: AnyObject {
+    /// Resolves the field names a mapping reads to positions for `withField`.
+    /// Delimited text resolves header names (exact, then case-insensitive); path-addressed formats
+    /// (HL7 v2 `PID-5.1`, XML `patient/@id`) compile the paths and extract them for each record.
+    /// - Throws: `RecordReaderBindError` naming the fields this source cannot provide.
+    func bind(fields: [String]) throws(RecordReaderBindError) -> [Int]
+    /// Reads the next record: `.record` (fields valid until the next call), `.rejected`, or `.end`.
+    /// - Throws: only for I/O failures.
+    func next() throws -> ReadEvent
+    /// The UTF-8 bytes of a bound field of the current record (empty when absent).
+    func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R
+    /// The location of the current record.
+    var location: SourceLocation { get }
+    /// Bytes consumed from the source so far.
+    var bytesRead: Int64 { get }
+}
+
+/// Fields a source cannot provide, found when a mapping binds to it (before any record is read).
+public struct RecordReaderBindError: Error, Sendable, CustomStringConvertible {
+    /// The missing fields, each with a suggestion when one is close.
+    public var missing: [(field: String, suggestion: String?)]
+    /// The file concerned.
+    public var file: String
+
+    /// Creates the error.
+    public init(missing: [(field: String, suggestion: String?)], file: String) {
+        self.missing = missing
+        self.file = file
+    }
+
+    /// `FILE: no field 'X' (did you mean 'Y'?)`.
+    public var description: String {
+        let parts = missing.map { m in "no field '\(m.field)'" + (m.suggestion.map { " (did you mean '\($0)'?)" } ?? "") }
+        return "\(file): " + parts.joined(separator: ", ")
+    }
+}
+
+extension DelimitedReader: RecordReader {
+    /// Resolves header names: exact match first, then case-insensitive.
+    public func bind(fields: [String]) throws(RecordReaderBindError) -> [Int] {
+        let names = columnNames
+        var exact: [String: Int] = [:]
+        var lowered: [String: Int] = [:]
+        for (i, n) in names.enumerated() {
+            if exact[n] == nil { exact[n] = i }
+            if lowered[n.lowercased()] == nil { lowered[n.lowercased()] = i }
+        }
+        var out: [Int] = []
+        var missing: [(field: String, suggestion: String?)] = []
+        for f in fields {
+            if let i = exact[f] ?? lowered[f.lowercased()] {
+                out.append(i)
+            } else {
+                missing.append((f, Suggestion.closest(to: f, in: names)))
+            }
+        }
+        if !missing.isEmpty { throw RecordReaderBindError(missing: missing, file: location.file) }
+        return out
+    }
+}
