@@ -54,6 +54,7 @@ final class MappingExecutor {
         var record = 0
         var marks = [Int](repeating: 0, count: batches.count)
         records: while true {
+            if rejects.count >= 1024 { try flushRejects() }
             let event: ReadEvent
             do {
                 event = try reader.next()
@@ -67,7 +68,7 @@ final class MappingExecutor {
                 ledger.read += 1
                 ledger.rejected += 1
                 r.mapping = plan.id
-                try reject(r, fileIndex: fileIndex)
+                reject(r, fileIndex: fileIndex)
                 continue records
             case .record:
                 break
@@ -84,7 +85,7 @@ final class MappingExecutor {
                 case .value(let v): frame.slots[f.slot] = v
                 case .failure(let reason, let rule):
                     ledger.rejected += 1
-                    try reject(
+                    reject(
                         Reject(reason: reason, location: reader.location, field: f.name, mapping: plan.id, rule: rule,
                                message: "field \(f.name) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
                     continue records
@@ -94,7 +95,7 @@ final class MappingExecutor {
                 let f = plan.validatedOnly[k]
                 if case .failure(let reason, let rule) = reader.withField(validateColumns[k], { f.decoder.decode($0) }) {
                     ledger.rejected += 1
-                    try reject(
+                    reject(
                         Reject(reason: reason, location: reader.location, field: f.name, mapping: plan.id, rule: rule,
                                message: "field \(f.name) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
                     continue records
@@ -103,7 +104,7 @@ final class MappingExecutor {
             // Named values, filter, targets.
             var ruleName = ""
             for ti in 0..<batches.count { marks[ti] = batches[ti].values.count }
-            do {
+            do throws(EvaluationError) {
                 for l in lets {
                     ruleName = "let.\(l.name)"
                     frame.slots[l.slot] = try l.expression.evaluate(frame)
@@ -134,7 +135,7 @@ final class MappingExecutor {
                             if col.isRequired {
                                 rollback(&marks)
                                 ledger.rejected += 1
-                                try reject(
+                                reject(
                                     Reject(reason: .targetRequiredNull, location: reader.location, field: col.name, mapping: plan.id,
                                            rule: "\(t.table.name).\(col.name)", message: "required column \(t.table.name).\(col.name) is null"),
                                     fileIndex: fileIndex)
@@ -146,7 +147,7 @@ final class MappingExecutor {
                         guard let conformed = Conformance.conform(v, to: col.type) else {
                             rollback(&marks)
                             ledger.rejected += 1
-                            try reject(
+                            reject(
                                 Reject(reason: .targetTypeError, location: reader.location, field: col.name, mapping: plan.id,
                                        rule: "\(t.table.name).\(col.name)",
                                        message: "a \(v.type.rawValue) value does not fit column \(t.table.name).\(col.name) (\(col.type))"),
@@ -169,16 +170,15 @@ final class MappingExecutor {
                 } else {
                     ledger.filtered += 1
                 }
-            } catch let error as EvaluationError {
+            } catch {
                 rollback(&marks)
                 ledger.rejected += 1
-                try reject(
+                reject(
                     Reject(reason: error.reason, location: reader.location, field: nil, mapping: plan.id, rule: ruleName,
                            message: "rule \(ruleName): \(error.message)"), fileIndex: fileIndex)
-            } catch {
-                throw (error as? RunError) ?? RunError(.io, "\(error)")
             }
             for ti in 0..<batches.count where batches[ti].rowCount >= batchRows { try flush(ti) }
+            if rejects.count >= 1024 { try flushRejects() }
         }
         progress(reader.bytesRead)
         return ledger
@@ -206,9 +206,9 @@ final class MappingExecutor {
         }
     }
 
-    private func reject(_ r: Reject, fileIndex: Int32) throws(RunError) {
+    /// Buffers a reject; the buffer is flushed between records.
+    private func reject(_ r: Reject, fileIndex: Int32) {
         rejects.append(RunReject(reject: r, mapping: mappingIndex, file: fileIndex))
-        if rejects.count >= 1024 { try flushRejects() }
     }
 
     private func flushRejects() throws(RunError) {

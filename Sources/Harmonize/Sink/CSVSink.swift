@@ -31,7 +31,7 @@ public final class CSVSink: Sink {
             try FileManager.default.createDirectory(atPath: stagingPath, withIntermediateDirectories: true)
             for t in tables {
                 let path = stagingPath + "/\(t.name).csv"
-                FileManager.default.createFile(atPath: path, contents: Data((t.columns.map(\.name).joined(separator: ",") + "\n").utf8))
+                _ = FileManager.default.createFile(atPath: path, contents: Data((t.columns.map(\.name).joined(separator: ",") + "\n").utf8))
                 guard let h = FileHandle(forWritingAtPath: path) else { throw SinkError("cannot create \(path)") }
                 h.seekToEndOfFile()
                 handles.append(h)
