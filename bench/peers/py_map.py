@@ -97,10 +97,10 @@ def main():
     con.execute("PRAGMA synchronous=OFF")
     con.execute(f"CREATE TABLE claim_mapped({COLUMNS})")
     con.execute("BEGIN")
-    con.executemany("INSERT INTO claim_mapped VALUES (" + ",".join("?" * 19) + ")",
-                    mapped(a.claims))
+    cur = con.executemany("INSERT INTO claim_mapped VALUES (" + ",".join("?" * 19) + ")",
+                          mapped(a.claims))
+    n = cur.rowcount
     con.execute("COMMIT")
-    n = con.execute("SELECT count(*) FROM claim_mapped").fetchone()[0]
     con.close()
     print(f"{n} rows")
 

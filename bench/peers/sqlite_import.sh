@@ -16,4 +16,3 @@ BEGIN;
 .import '${src//\'/\'\'}' er_prs_f
 COMMIT;
 SQL
-echo "$(sqlite3 "$out" 'SELECT count(*) FROM er_prs_f') rows"
