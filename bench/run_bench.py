@@ -157,31 +157,32 @@ def out_name(prog):
 
 
 def timed(argv, workdir, env):
-    """Runs argv; returns (ok, wall_s, peak_rss_kb, message)."""
+    """Runs argv; returns (ok, wall_s, peak_rss_kb, cpu_s, message). cpu_s = user + system time,
+    less sensitive than wall time to other jobs on a shared machine."""
     workdir.mkdir(parents=True, exist_ok=True)
     tfile = workdir / "time.txt"
     logf = workdir / "log.txt"
     if Path("/usr/bin/time").exists():
-        full = ["/usr/bin/time", "-f", "%e %M", "-o", str(tfile)] + argv
+        full = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", str(tfile)] + argv
         with open(logf, "w") as lf:
             rc = subprocess.run(full, stdout=lf, stderr=subprocess.STDOUT, env=env, cwd=workdir).returncode
         try:
             lines = tfile.read_text().strip().splitlines()
-            wall, rss = lines[-1].split()
-            wall, rss = float(wall), int(rss)
+            wall, rss, user, system = lines[-1].split()
+            wall, rss, cpu = float(wall), int(rss), float(user) + float(system)
         except (OSError, ValueError, IndexError):
-            wall, rss = float("nan"), 0
+            wall, rss, cpu = float("nan"), 0, float("nan")
     else:   # fallback: wait4's rusage (same peak RSS figure as GNU time)
         t0 = time.perf_counter()
         with open(logf, "w") as lf:
             p = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, env=env, cwd=workdir)
             _, status, ru = os.wait4(p.pid, 0)
-        wall, rss = time.perf_counter() - t0, ru.ru_maxrss
+        wall, rss, cpu = time.perf_counter() - t0, ru.ru_maxrss, ru.ru_utime + ru.ru_stime
         rc = os.waitstatus_to_exitcode(status)
     if rc != 0:
         tail = " | ".join(logf.read_text(errors="replace").strip().splitlines()[-3:])[-300:]
-        return False, wall, rss, f"exit {rc}: {tail}"
-    return True, wall, rss, ""
+        return False, wall, rss, cpu, f"exit {rc}: {tail}"
+    return True, wall, rss, cpu, ""
 
 
 def clean(workdir):
@@ -206,14 +207,14 @@ def table_for(n, res, repeat):
     c, duck, py = wall(C_OFF), wall(DUCK2), wall(PY)
     lines = [f"### {size_name(n)} claim rows ({n:,})", "",
              f"Median of {repeat} runs; ratios are wall-time ratios (program ÷ reference, lower is faster).", "",
-             "| program | wall s | rows/s | peak RSS MB | ÷ C off | ÷ DuckDB 2t | ÷ Python | runs (s) |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
+             "| program | wall s | rows/s | peak RSS MB | ÷ C off | ÷ DuckDB 2t | ÷ Python | CPU s | runs (wall s) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for p in ALL:
         r = res.get(p)
         if r is None:
             continue
         if r["status"] != "ok":
-            lines.append(f"| {LABEL[p]} | {r['status']} | | | | | | {r['note'][:120]} |")
+            lines.append(f"| {LABEL[p]} | {r['status']} | | | | | | | {r['note'][:120]} |")
             continue
         w = r["wall"]
         runs = ", ".join(f"{x:.2f}" for x in r["walls"])
@@ -221,7 +222,7 @@ def table_for(n, res, repeat):
             runs = r["scaled"]
         rate = f"{n / w / 1e6:.2f} M" if w > 0 else "–"
         lines.append(f"| {LABEL[p]} | {w:.2f} | {rate} | {r['rss'] / 1024:.1f} | "
-                     f"{fmt_ratio(w, c)} | {fmt_ratio(w, duck)} | {fmt_ratio(w, py)} | {runs} |")
+                     f"{fmt_ratio(w, c)} | {fmt_ratio(w, duck)} | {fmt_ratio(w, py)} | {r['cpu']:.2f} | {runs} |")
     return lines
 
 
@@ -341,7 +342,7 @@ def run_bench(args):
         data = ensure_data(args.data, n)
         progs = [p for p in wanted if n in sizes or p == PY]
         progs = [p for p in progs if p != PY or n in py_sizes]
-        res = {p: {"status": "ok", "walls": [], "rsss": [], "note": ""} for p in progs}
+        res = {p: {"status": "ok", "walls": [], "rsss": [], "cpus": [], "note": ""} for p in progs}
         for p in progs:
             if p not in available:
                 res[p]["status"] = "skipped"
@@ -359,18 +360,20 @@ def run_bench(args):
                 warm([data / "er_prs_f.csv", data / "vocab.csv"])
                 argv = commands(p, data, work / out_name(p))
                 log(f"[{size_name(n)} round {rnd + 1}/{args.repeat}] {p}: {' '.join(argv[:2])} ...")
-                ok, wall, rss, msg = timed(argv, work, env)
+                ok, wall, rss, cpu, msg = timed(argv, work, env)
                 if not ok:
                     r["status"], r["note"] = "failed", msg
                     log(f"    failed: {msg}")
                     continue
                 r["walls"].append(wall)
                 r["rsss"].append(rss)
-                log(f"    {wall:.2f} s, {rss / 1024:.1f} MB")
+                r["cpus"].append(cpu)
+                log(f"    {wall:.2f} s wall, {cpu:.2f} s CPU, {rss / 1024:.1f} MB")
         for p, r in res.items():
             if r["status"] == "ok":
                 r["wall"] = statistics.median(r["walls"])
                 r["rss"] = statistics.median(r["rsss"])
+                r["cpu"] = statistics.median(r["cpus"])
         results[n] = res
         if not args.keep_outputs:
             shutil.rmtree(Path(args.work) / size_name(n), ignore_errors=True)
@@ -380,7 +383,7 @@ def run_bench(args):
         base = results.get(one_m, {}).get(PY)
         for n in sizes:
             if n not in py_sizes and base and base["status"] == "ok":
-                results[n][PY] = dict(base, wall=base["wall"] * n / one_m,
+                results[n][PY] = dict(base, wall=base["wall"] * n / one_m, cpu=base["cpu"] * n / one_m,
                                       scaled=f"scaled ×{n / one_m:g} from 1m (--skip-slow)")
     out = header
     for n in sizes:
@@ -465,7 +468,7 @@ def run_check(args):
         warm([data / "er_prs_f.csv", data / "vocab.csv"])
         outs[p] = w / "out.sqlite"
         log(f"check: running {p} on {size_name(n)} ...")
-        ok, wall, rss, msg = timed(commands(p, data, outs[p]), w, env)
+        ok, wall, rss, _, msg = timed(commands(p, data, outs[p]), w, env)
         if not ok:
             print(f"check: {LABEL[p]} failed: {msg}")
             return 2
