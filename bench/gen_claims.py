@@ -16,6 +16,7 @@ claim rows draws from its own random.Random seeded by (seed, table, block), so -
 """
 import argparse
 import datetime
+import json
 import multiprocessing
 import os
 import random
@@ -62,7 +63,7 @@ class World:
     """Everything shared by all blocks: date strings, beneficiaries, code pools."""
 
     def __init__(self, seed, bens):
-        r = seeded(seed, 0, 0)
+        r = seeded(seed, 0, 0)   # beneficiaries and dates
         self.day = []          # day index -> 'dd/mm/yyyy'
         self.month_after = []  # day index -> first day of the following month, 'dd/mm/yyyy'
         for i in range(SPAN_DAYS):
@@ -75,6 +76,7 @@ class World:
         rr = r.random
         self.rng = ["1" if u < 0.965 else "2" if u < 0.993 else "3"
                     for u in (rr() for _ in range(bens))]
+        r = seeded(seed, 4, 0)   # codes: independent of --bens, so vocab.csv depends on --seed only
         # PRS_NAT_REF: 4-digit codes; 9,500 in the vocabulary, 500 not
         codes = [f"{i:04d}" for i in range(10_000)]
         r.shuffle(codes)
@@ -278,6 +280,14 @@ def main(argv=None):
         if pool:
             pool.close()
             pool.join()
+    stamp = {"generator": "harmonize bench/gen_claims.py", "rows": o.rows, "seed": o.seed, "bens": o.bens,
+             "crlf": o.crlf, "files": {}}
+    for n in ("vocab.csv", "ir_ben_r.csv", "er_prs_f.csv", "er_pha_f.csv"):
+        if os.path.exists(path(n)):
+            st = os.stat(path(n))
+            stamp["files"][n] = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+    with open(path(".gen_claims.json"), "w") as f:   # lets run_bench.py notice foreign or changed files
+        json.dump(stamp, f, indent=1)
     for n in ("vocab.csv", "ir_ben_r.csv", "er_prs_f.csv", "er_pha_f.csv"):
         t = {"vocab.csv": "vocab", "ir_ben_r.csv": "ben", "er_prs_f.csv": "prs", "er_pha_f.csv": "pha"}[n]
         if t in o.tables:

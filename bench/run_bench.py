@@ -4,7 +4,7 @@
 Usage (from anywhere; paths are resolved from the repository root):
 
   python3 bench/run_bench.py [--sizes 1m,5m] [--repeat 3] [--no-build] [--skip-slow]
-                             [--only NAME,...] [--data /tmp/bench-data] [--work /tmp/bench-work]
+                             [--only NAME,...] [--data /tmp/bench-data/harmonize] [--work /tmp/bench-work]
   python3 bench/run_bench.py --check [--check-size 1m] [--no-build]
 
 Every program is timed as a whole process with `/usr/bin/time -f '%e %M'` (wall seconds, peak
@@ -16,6 +16,7 @@ See bench/README.md.
 """
 import argparse
 import datetime
+import json
 import os
 import platform
 import shlex
@@ -76,9 +77,29 @@ def size_name(n):
 
 
 # ------------------------------------------------------------------------------------- setup
+def data_is_ours(d, n):
+    """True when DIR holds er_prs_f.csv and vocab.csv exactly as bench/gen_claims.py wrote them for
+    n rows and seed SEED (its .gen_claims.json stamp records their sizes and mtimes)."""
+    try:
+        stamp = json.loads((d / ".gen_claims.json").read_text())
+        if (stamp.get("generator") != "harmonize bench/gen_claims.py" or stamp.get("rows") != n
+                or stamp.get("seed") != SEED or stamp.get("crlf")):
+            return False
+        for name in ("er_prs_f.csv", "vocab.csv"):
+            st = (d / name).stat()
+            f = stamp["files"][name]
+            if st.st_size != f["bytes"] or st.st_mtime_ns != f["mtime_ns"]:
+                return False
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def ensure_data(data_root, n):
     d = Path(data_root) / size_name(n)
-    if not ((d / "er_prs_f.csv").exists() and (d / "vocab.csv").exists()):
+    if not data_is_ours(d, n):
+        if (d / "er_prs_f.csv").exists():
+            log(f"{d}: files missing, changed or not written by bench/gen_claims.py (seed {SEED}); regenerating")
         log(f"generating {size_name(n)} claims into {d} ...")
         subprocess.run([sys.executable, str(BENCH / "gen_claims.py"), "--rows", str(n), "--out", str(d),
                         "--seed", str(SEED)], check=True)
@@ -495,7 +516,8 @@ def main():
     ap.add_argument("--skip-slow", action="store_true",
                     help="run the Python peer at 1M rows only and scale its time to larger sizes")
     ap.add_argument("--only", default="", help="comma list among: " + ",".join(ALL))
-    ap.add_argument("--data", default="/tmp/bench-data", help="data sets folder (DATA/<size>)")
+    ap.add_argument("--data", default="/tmp/bench-data/harmonize",
+                    help="data sets folder (DATA/<size>); regenerated there when not bench/gen_claims.py's")
     ap.add_argument("--work", default="/tmp/bench-work", help="scratch folder for outputs")
     ap.add_argument("--keep-outputs", action="store_true", help="keep the databases written under --work")
     ap.add_argument("--check", action="store_true",
