@@ -1,0 +1,538 @@
+#!/usr/bin/env python3
+"""Harmonize claims benchmark: harmonize-run side by side with its peers, in one run.
+
+Usage (from anywhere; paths are resolved from the repository root):
+
+  python3 bench/run_bench.py [--sizes 1m,5m] [--repeat 3] [--no-build] [--skip-slow]
+                             [--only NAME,...] [--data /tmp/bench-data/harmonize] [--work /tmp/bench-work]
+  python3 bench/run_bench.py --check [--check-size 1m] [--no-build]
+
+Every program is timed as a whole process with `/usr/bin/time -f '%e %M'` (wall seconds, peak
+RSS), the median of --repeat runs (rounds interleave the programs), with the input read once into
+the page cache before each run. Data sets are generated into DATA/<size> by bench/gen_claims.py
+(seed 42) when missing. Results go to stdout and to bench/results/latest.md (git-ignored).
+A program that is missing or fails is reported as such; the others still run.
+See bench/README.md.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+SHARED_C = ROOT.parent / "shared" / "bench" / "map_sqlite.c"
+C_BIN = BENCH / "bin" / "map_sqlite"
+HZ_BIN = ROOT / ".build" / "release" / "harmonize-run"
+MAPPING = BENCH / "claims" / "claims.yaml"
+KEY_ENV = "HARMONIZE_BENCH_KEY"
+KEY_VALUE = "harmonize-benchmark-key-0123456789-not-a-secret"   # fixed, >= 32 bytes
+SEED = 42
+
+# program ids (also accepted by --only), in table order
+HZ, HZ_NONE = "harmonize", "harmonize-sink-none"
+C_OFF, C_NOSTEP = "c-off", "c-nostep"
+DUCK2, DUCK1 = "duckdb-2t", "duckdb-1t"
+PY, IMPORT, CAT = "python", "sqlite-import", "cat"
+ALL = [HZ, HZ_NONE, C_OFF, C_NOSTEP, DUCK2, DUCK1, PY, IMPORT, CAT]
+LABEL = {
+    HZ: "Harmonize → SQLite",
+    HZ_NONE: "Harmonize `--sink none`",
+    C_OFF: "C `map_sqlite` (journal off)",
+    C_NOSTEP: "C `map_sqlite nostep`",
+    DUCK2: "DuckDB mapping → table, 2 threads",
+    DUCK1: "DuckDB mapping → table, 1 thread",
+    PY: "Python `csv` + `sqlite3`",
+    IMPORT: "sqlite3 `.import` (raw text, no mapping)",
+    CAT: "`cat` to /dev/null (read floor)",
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def parse_size(s):
+    s = s.strip().lower()
+    mult = {"k": 1_000, "m": 1_000_000}.get(s[-1:], 1)
+    num = s[:-1] if s[-1:] in "km" else s
+    return int(float(num) * mult)
+
+
+def size_name(n):
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000}m"
+    if n % 1_000 == 0:
+        return f"{n // 1_000}k"
+    return str(n)
+
+
+# ------------------------------------------------------------------------------------- setup
+def data_is_ours(d, n):
+    """True when DIR holds er_prs_f.csv and vocab.csv exactly as bench/gen_claims.py wrote them for
+    n rows and seed SEED (its .gen_claims.json stamp records their sizes and mtimes)."""
+    try:
+        stamp = json.loads((d / ".gen_claims.json").read_text())
+        if (stamp.get("generator") != "harmonize bench/gen_claims.py" or stamp.get("rows") != n
+                or stamp.get("seed") != SEED or stamp.get("crlf")):
+            return False
+        for name in ("er_prs_f.csv", "vocab.csv"):
+            st = (d / name).stat()
+            f = stamp["files"][name]
+            if st.st_size != f["bytes"] or st.st_mtime_ns != f["mtime_ns"]:
+                return False
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def ensure_data(data_root, n):
+    d = Path(data_root) / size_name(n)
+    if not data_is_ours(d, n):
+        if (d / "er_prs_f.csv").exists():
+            log(f"{d}: files missing, changed or not written by bench/gen_claims.py (seed {SEED}); regenerating")
+        log(f"generating {size_name(n)} claims into {d} ...")
+        subprocess.run([sys.executable, str(BENCH / "gen_claims.py"), "--rows", str(n), "--out", str(d),
+                        "--seed", str(SEED)], check=True)
+    return d
+
+
+def warm(paths):
+    for p in paths:
+        with open(p, "rb") as f:
+            while f.read(1 << 22):
+                pass
+
+
+def build_harmonize(notes):
+    log("building harmonize-run (swift build -c release --product harmonize-run) ...")
+    r = subprocess.run(["swift", "build", "-c", "release", "--product", "harmonize-run"], cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        tail = "\n".join(r.stdout.strip().splitlines()[-5:])
+        notes.append(f"Harmonize: `swift build` failed (exit {r.returncode}); last lines:\n```\n{tail}\n```")
+        return False
+    return True
+
+
+def build_c(notes):
+    if not SHARED_C.exists():
+        notes.append(f"C peer skipped: {SHARED_C} not found (it is optional: the shared "
+                     "`map_sqlite.c` lives next to the repository, in ../shared/bench/).")
+        return False
+    if C_BIN.exists() and C_BIN.stat().st_mtime >= SHARED_C.stat().st_mtime:
+        return True
+    C_BIN.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["gcc", "-O2", "-o", str(C_BIN), str(SHARED_C), "-lsqlite3", "-lcrypto"]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        notes.append("C peer skipped: build failed (`apt-get install -y gcc libsqlite3-dev libssl-dev`?):\n"
+                     f"```\n{r.stdout.strip()[-800:]}\n```")
+        return False
+    return True
+
+
+def have_duckdb(notes):
+    probe = [sys.executable, "-c", "import duckdb"]
+    if subprocess.run(probe, capture_output=True).returncode == 0:
+        return True
+    log("duckdb missing: pip install duckdb ...")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "duckdb"], capture_output=True)
+    if subprocess.run(probe, capture_output=True).returncode == 0:
+        return True
+    notes.append("DuckDB peers skipped: the `duckdb` Python package is missing and `pip install duckdb` failed.")
+    return False
+
+
+# --------------------------------------------------------------------------------- programs
+def commands(prog, data, out):
+    """argv for one program; `out` is its output path (in a folder emptied before each run)."""
+    claims, vocab = str(data / "er_prs_f.csv"), str(data / "vocab.csv")
+    py = sys.executable
+    hz = [str(HZ_BIN), "run", "--mappings", str(MAPPING), "--input", str(data), "--output", str(out),
+          "--key-env", KEY_ENV, "--no-progress", "--no-quality"]
+    return {
+        HZ: hz,
+        HZ_NONE: hz + ["--sink", "none"],
+        C_OFF: [str(C_BIN), claims, vocab, str(out), "off"],
+        C_NOSTEP: [str(C_BIN), claims, vocab, str(out), "nostep"],
+        DUCK2: [py, str(BENCH / "peers" / "duckdb_map.py"), claims, vocab, str(out), "--threads", "2"],
+        DUCK1: [py, str(BENCH / "peers" / "duckdb_map.py"), claims, vocab, str(out), "--threads", "1"],
+        PY: [py, str(BENCH / "peers" / "py_map.py"), claims, vocab, str(out)],
+        IMPORT: ["bash", str(BENCH / "peers" / "sqlite_import.sh"), claims, str(out)],
+        CAT: ["sh", "-c", f"cat {shlex.quote(claims)} > /dev/null"],
+    }[prog]
+
+
+def out_name(prog):
+    return {DUCK2: "out.duckdb", DUCK1: "out.duckdb"}.get(prog, "out.sqlite")
+
+
+def timed(argv, workdir, env):
+    """Runs argv; returns (ok, wall_s, peak_rss_kb, cpu_s, message). cpu_s = user + system time,
+    less sensitive than wall time to other jobs on a shared machine."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    tfile = workdir / "time.txt"
+    logf = workdir / "log.txt"
+    if Path("/usr/bin/time").exists():
+        full = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", str(tfile)] + argv
+        with open(logf, "w") as lf:
+            rc = subprocess.run(full, stdout=lf, stderr=subprocess.STDOUT, env=env, cwd=workdir).returncode
+        try:
+            lines = tfile.read_text().strip().splitlines()
+            wall, rss, user, system = lines[-1].split()
+            wall, rss, cpu = float(wall), int(rss), float(user) + float(system)
+        except (OSError, ValueError, IndexError):
+            wall, rss, cpu = float("nan"), 0, float("nan")
+    else:   # fallback: wait4's rusage (same peak RSS figure as GNU time)
+        t0 = time.perf_counter()
+        with open(logf, "w") as lf:
+            p = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+            _, status, ru = os.wait4(p.pid, 0)
+        wall, rss, cpu = time.perf_counter() - t0, ru.ru_maxrss, ru.ru_utime + ru.ru_stime
+        rc = os.waitstatus_to_exitcode(status)
+    if rc != 0:
+        tail = " | ".join(logf.read_text(errors="replace").strip().splitlines()[-3:])[-300:]
+        return False, wall, rss, cpu, f"exit {rc}: {tail}"
+    return True, wall, rss, cpu, ""
+
+
+def clean(workdir):
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+
+
+# ---------------------------------------------------------------------------------- report
+def fmt_ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def table_for(n, res, repeat):
+    """res: prog -> dict(status, walls, rss, note, scaled)."""
+    def wall(p):
+        r = res.get(p)
+        return r["wall"] if r and r["status"] == "ok" else None
+
+    c, duck, py = wall(C_OFF), wall(DUCK2), wall(PY)
+    lines = [f"### {size_name(n)} claim rows ({n:,})", "",
+             f"Median of {repeat} runs; ratios are wall-time ratios (program ÷ reference, lower is faster).", "",
+             "| program | wall s | rows/s | peak RSS MB | ÷ C off | ÷ DuckDB 2t | ÷ Python | CPU s | runs (wall s) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for p in ALL:
+        r = res.get(p)
+        if r is None:
+            continue
+        if r["status"] != "ok":
+            lines.append(f"| {LABEL[p]} | {r['status']} | | | | | | | {r['note'][:120]} |")
+            continue
+        w = r["wall"]
+        runs = ", ".join(f"{x:.2f}" for x in r["walls"])
+        if r.get("scaled"):
+            runs = r["scaled"]
+        rate = f"{n / w / 1e6:.2f} M" if w > 0 else "–"
+        lines.append(f"| {LABEL[p]} | {w:.2f} | {rate} | {r['rss'] / 1024:.1f} | "
+                     f"{fmt_ratio(w, c)} | {fmt_ratio(w, duck)} | {fmt_ratio(w, py)} | {r['cpu']:.2f} | {runs} |")
+    return lines
+
+
+def targets_for(results, sizes):
+    """Checks the README targets; returns Markdown lines."""
+    lines = ["### Targets", "", "| size | target | measured | verdict |", "|---|---|---|---|"]
+
+    def get(n, p):
+        r = results[n].get(p)
+        return r if r and r["status"] == "ok" else None
+
+    def row(n, what, measured, ok):
+        verdict = "n/a" if ok is None else ("PASS" if ok else "FAIL")
+        lines.append(f"| {size_name(n)} | {what} | {measured} | {verdict} |")
+
+    for n in sizes:
+        hz, hzn, c, cn = get(n, HZ), get(n, HZ_NONE), get(n, C_OFF), get(n, C_NOSTEP)
+        d2, py = get(n, DUCK2), get(n, PY)
+        if hz and c:
+            row(n, "Harmonize wall ≤ 0.85 × C (off)", f"{hz['wall'] / c['wall']:.2f}×", hz["wall"] <= 0.85 * c["wall"])
+        else:
+            row(n, "Harmonize wall ≤ 0.85 × C (off)", "missing", None)
+        if hz and d2:
+            row(n, "Harmonize wall ≤ 1.5 × DuckDB 2 threads", f"{hz['wall'] / d2['wall']:.2f}×",
+                hz["wall"] <= 1.5 * d2["wall"])
+            row(n, "Harmonize peak RSS ≤ 1/10 DuckDB 2 threads", f"{hz['rss'] / d2['rss']:.3f}×",
+                hz["rss"] <= d2["rss"] / 10)
+        else:
+            row(n, "Harmonize vs DuckDB 2 threads (wall ≤ 1.5×, RSS ≤ 1/10)", "missing", None)
+        if hz and py:
+            row(n, "Harmonize ≥ 25 × faster than Python", f"{py['wall'] / hz['wall']:.1f}×", py["wall"] >= 25 * hz["wall"])
+        else:
+            row(n, "Harmonize ≥ 25 × faster than Python", "missing", None)
+        if hzn and cn:
+            row(n, "`--sink none` wall ≤ 1.0 × C nostep", f"{hzn['wall'] / cn['wall']:.2f}×", hzn["wall"] <= cn["wall"])
+        else:
+            row(n, "`--sink none` wall ≤ 1.0 × C nostep", "missing", None)
+        for p, r in ((HZ, hz), (HZ_NONE, hzn)):
+            if r:
+                row(n, f"{LABEL[p]} peak RSS < 64 MB", f"{r['rss'] / 1024:.1f} MB", r["rss"] < 64 * 1024)
+            else:
+                row(n, f"{LABEL[p]} peak RSS < 64 MB", "missing", None)
+    if len(sizes) > 1:
+        lo, hi = sizes[0], sizes[-1]
+        for p in (HZ, HZ_NONE):
+            a, b = get(lo, p), get(hi, p)
+            what = f"{LABEL[p]} RSS flat {size_name(lo)} → {size_name(hi)} (grows ≤ 20 % or ≤ 8 MB)"
+            if a and b:
+                grow = b["rss"] - a["rss"]
+                row(hi, what, f"{a['rss'] / 1024:.1f} → {b['rss'] / 1024:.1f} MB",
+                    grow <= max(0.2 * a["rss"], 8 * 1024))
+            else:
+                row(hi, what, "missing", None)
+    return lines
+
+
+def machine_header(args):
+    def out(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.SubprocessError):
+            return "?"
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import duckdb  # noqa: F401
+        duck = duckdb.__version__
+    except ImportError:
+        duck = "not installed"
+    commit = out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    return [f"# Harmonize claims benchmark — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+            f"* repository commit `{commit}`; host {platform.node()}, {os.cpu_count()} CPUs ({cpu}), "
+            f"load average at start {os.getloadavg()[0]:.2f}",
+            f"* sqlite3 {out(['sqlite3', '--version']).split(' ')[0]}, Python {platform.python_version()}, "
+            f"DuckDB {duck}, {out(['gcc', '--version'])}",
+            f"* `{' '.join(shlex.quote(a) for a in sys.argv)}`", ""]
+
+
+# ----------------------------------------------------------------------------------- bench
+def run_bench(args):
+    sizes = sorted(parse_size(s) for s in args.sizes.split(","))
+    wanted = [p for p in ALL if not args.only or p in args.only.split(",")]
+    notes = []
+    env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
+    header = machine_header(args)
+
+    available = set(wanted)
+    if HZ in available or HZ_NONE in available:
+        built = True
+        if not args.no_build:
+            built = build_harmonize(notes)
+        if not HZ_BIN.exists():
+            notes.append(f"Harmonize: binary {HZ_BIN.relative_to(ROOT)} missing" +
+                         ("" if built else " (build failed)") + "; reported as failed.")
+    if (C_OFF in available or C_NOSTEP in available) and not build_c(notes):
+        available -= {C_OFF, C_NOSTEP}
+    if (DUCK2 in available or DUCK1 in available) and not have_duckdb(notes):
+        available -= {DUCK2, DUCK1}
+
+    # Python at sizes above 1M: measured at 1M only and scaled, with --skip-slow
+    py_sizes = set(sizes)
+    one_m = 1_000_000
+    if args.skip_slow and PY in available:
+        py_sizes = {n for n in sizes if n <= one_m}
+        if any(n > one_m for n in sizes):
+            py_sizes.add(one_m)
+    all_sizes = sorted(set(sizes) | py_sizes)
+
+    results = {}
+    for n in all_sizes:
+        data = ensure_data(args.data, n)
+        progs = [p for p in wanted if n in sizes or p == PY]
+        progs = [p for p in progs if p != PY or n in py_sizes]
+        res = {p: {"status": "ok", "walls": [], "rsss": [], "cpus": [], "note": ""} for p in progs}
+        for p in progs:
+            if p not in available:
+                res[p]["status"] = "skipped"
+                res[p]["note"] = "see notes"
+            elif p in (HZ, HZ_NONE) and not HZ_BIN.exists():
+                res[p]["status"] = "failed"
+                res[p]["note"] = "binary missing"
+        for rnd in range(args.repeat):
+            for p in progs:
+                r = res[p]
+                if r["status"] != "ok":
+                    continue
+                work = Path(args.work) / size_name(n) / p
+                clean(work)
+                warm([data / "er_prs_f.csv", data / "vocab.csv"])
+                argv = commands(p, data, work / out_name(p))
+                log(f"[{size_name(n)} round {rnd + 1}/{args.repeat}] {p}: {' '.join(argv[:2])} ...")
+                ok, wall, rss, cpu, msg = timed(argv, work, env)
+                if not ok:
+                    r["status"], r["note"] = "failed", msg
+                    log(f"    failed: {msg}")
+                    continue
+                r["walls"].append(wall)
+                r["rsss"].append(rss)
+                r["cpus"].append(cpu)
+                log(f"    {wall:.2f} s wall, {cpu:.2f} s CPU, {rss / 1024:.1f} MB")
+        for p, r in res.items():
+            if r["status"] == "ok":
+                r["wall"] = statistics.median(r["walls"])
+                r["rss"] = statistics.median(r["rsss"])
+                r["cpu"] = statistics.median(r["cpus"])
+        results[n] = res
+        if not args.keep_outputs:
+            shutil.rmtree(Path(args.work) / size_name(n), ignore_errors=True)
+
+    # scale the Python figures for sizes it skipped
+    if args.skip_slow and PY in wanted:
+        base = results.get(one_m, {}).get(PY)
+        for n in sizes:
+            if n not in py_sizes and base and base["status"] == "ok":
+                results[n][PY] = dict(base, wall=base["wall"] * n / one_m, cpu=base["cpu"] * n / one_m,
+                                      scaled=f"scaled ×{n / one_m:g} from 1m (--skip-slow)")
+    out = header
+    for n in sizes:
+        out += table_for(n, results[n], args.repeat) + [""]
+    out += targets_for(results, sizes) + [""]
+    if notes:
+        out += ["### Notes", ""] + [f"* {x}" for x in notes] + [""]
+    load_end = os.getloadavg()[0]
+    out += [f"Load average at the end: {load_end:.2f} (on a shared machine, compare ratios from one run only).", ""]
+    text = "\n".join(out)
+    print(text)
+    res_dir = BENCH / "results"
+    res_dir.mkdir(exist_ok=True)
+    (res_dir / "latest.md").write_text(text)
+    log(f"written {res_dir / 'latest.md'}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------- check
+CHECK_COLS = [  # (column, kind) — every column of claim_mapped but person_hash
+    ("ben_rng_gem", "int"), ("exe_soi_dtd", "date"), ("exe_soi_dtf", "date"), ("prs_nat_ref", "int"),
+    ("concept_id", "int"), ("prs_act_qte", "int"), ("prs_pai_mnt", "real"), ("pse_spe_cod", "int"),
+    ("etb_pre_fin", "text"), ("flx_dis_dtd", "date"), ("flx_trt_dtd", "date"), ("flx_emt_typ", "int"),
+    ("flx_emt_num", "int"), ("flx_emt_ord", "int"), ("org_cle_num", "text"), ("dct_ord_num", "int"),
+    ("prs_ord_num", "int"), ("rem_typ_aff", "int"),
+]
+
+
+def norm(col, kind):
+    return {"int": f"CAST({col} AS INTEGER)", "real": f"round({col}, 2)", "date": f"date({col})",
+            "text": f"CAST({col} AS TEXT)"}[kind] + f" AS {col}"
+
+
+def compare(candidate, reference):
+    """Multiset comparison of claim_mapped in two SQLite files (all columns but person_hash).
+    Returns (rows_only_in_candidate, rows_only_in_reference, samples, counts)."""
+    con = sqlite3.connect(":memory:")
+    con.execute(f"ATTACH '{candidate}' AS a")
+    con.execute(f"ATTACH '{reference}' AS b")
+    sel = ", ".join(norm(c, k) for c, k in CHECK_COLS)
+    groups = ", ".join(str(i + 1) for i in range(len(CHECK_COLS)))
+    for s in ("a", "b"):
+        con.execute(f"CREATE TEMP TABLE g_{s} AS SELECT {sel}, count(*) AS n FROM {s}.claim_mapped GROUP BY {groups}")
+    cols = ", ".join(c for c, _ in CHECK_COLS) + ", n"
+    diff = {}
+    samples = []
+    for x, y in (("a", "b"), ("b", "a")):
+        q = f"SELECT {cols} FROM g_{x} EXCEPT SELECT {cols} FROM g_{y}"
+        diff[x] = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM ({q})").fetchone()
+        samples += [(x, r) for r in con.execute(q + " LIMIT 3")]
+    counts = [con.execute(f"SELECT count(*), count(DISTINCT person_hash) FROM {s}.claim_mapped").fetchone()
+              for s in ("a", "b")]
+    con.close()
+    return diff["a"], diff["b"], samples, counts
+
+
+def run_check(args):
+    n = parse_size(args.check_size)
+    data = ensure_data(args.data, n)
+    env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
+    notes = []
+    work = Path(args.work) / f"check-{size_name(n)}"
+    target = args.check_target
+    if target == "harmonize":
+        if not args.no_build:
+            build_harmonize(notes)
+        prog = HZ
+        if not HZ_BIN.exists():
+            print(f"check: Harmonize binary {HZ_BIN} missing — failed")
+            for x in notes:
+                print(x)
+            return 2
+    else:
+        prog = C_OFF
+        if not build_c(notes):
+            print("\n".join(notes))
+            return 2
+    outs = {}
+    for p in (prog, PY):
+        w = work / p
+        clean(w)
+        warm([data / "er_prs_f.csv", data / "vocab.csv"])
+        outs[p] = w / "out.sqlite"
+        log(f"check: running {p} on {size_name(n)} ...")
+        ok, wall, rss, _, msg = timed(commands(p, data, outs[p]), w, env)
+        if not ok:
+            print(f"check: {LABEL[p]} failed: {msg}")
+            return 2
+        log(f"    {wall:.2f} s, {rss / 1024:.1f} MB")
+    (ga, ra), (gb, rb), samples, counts = compare(outs[prog], outs[PY])
+    print(f"check on {size_name(n)}: {LABEL[prog]} vs {LABEL[PY]} (all columns but person_hash, as multisets)")
+    print(f"  rows: {counts[0][0]:,} vs {counts[1][0]:,}; distinct person_hash: {counts[0][1]:,} vs {counts[1][1]:,}")
+    print(f"  rows of {prog} not matched one-to-one by {PY} rows: {ra:,} (in {ga:,} distinct row values)")
+    print(f"  rows of {PY} not matched one-to-one by {prog} rows: {rb:,} (in {gb:,} distinct row values)")
+    for side, r in samples:
+        print(f"  only in {prog if side == 'a' else PY}: {r}")
+    differences = ra + rb + (counts[0][1] != counts[1][1])
+    print(f"differences: {differences}")
+    if not args.keep_outputs:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if differences == 0 else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Harmonize claims benchmark (see bench/README.md)")
+    ap.add_argument("--sizes", default="1m,5m", help="comma list of claim counts: 100k, 1m, 5m, 2500000 ...")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per program (median)")
+    ap.add_argument("--no-build", action="store_true", help="use the existing .build/release/harmonize-run")
+    ap.add_argument("--skip-slow", action="store_true",
+                    help="run the Python peer at 1M rows only and scale its time to larger sizes")
+    ap.add_argument("--only", default="", help="comma list among: " + ",".join(ALL))
+    ap.add_argument("--data", default="/tmp/bench-data/harmonize",
+                    help="data sets folder (DATA/<size>); regenerated there when not bench/gen_claims.py's")
+    ap.add_argument("--work", default="/tmp/bench-work", help="scratch folder for outputs")
+    ap.add_argument("--keep-outputs", action="store_true", help="keep the databases written under --work")
+    ap.add_argument("--check", action="store_true",
+                    help="correctness mode: compare Harmonize's rows with the Python peer's")
+    ap.add_argument("--check-size", default="1m")
+    ap.add_argument("--check-target", choices=["harmonize", "c"], default="harmonize",
+                    help="program checked against the Python peer (c: self-test of the check)")
+    args = ap.parse_args()
+    bad = [p for p in args.only.split(",") if p and p not in ALL]
+    if bad:
+        ap.error(f"unknown program(s) {bad}; choose among {ALL}")
+    if not Path("/usr/bin/time").exists():
+        log("note: /usr/bin/time missing (apt-get install -y time); timing with os.wait4 instead")
+    sys.exit(run_check(args) if args.check else run_bench(args))
+
+
+if __name__ == "__main__":
+    main()
