@@ -1,11 +1,41 @@
-/// The values of one record, by slot; compiled expressions read `slots[binding.slot]`.
+/// The values of one record, by slot; compiled expressions read `frame[binding.slot]`.
 ///
-/// A frame is reused from row to row by the caller. It is deliberately not `Sendable`: use one
-/// frame per thread.
+/// The storage is a fixed-size buffer owned by the frame, so that the per-row reads and writes of
+/// the executor and of compiled expressions cost a pointer access (no array copy-on-write or
+/// exclusivity bookkeeping). A frame is used by one thread at a time.
 public final class EvaluationFrame {
-    /// The slot values.
-    public var slots: [Value]
+    @usableFromInline let storage: UnsafeMutablePointer<Value>
+    /// Number of slots.
+    public let count: Int
 
     /// Creates a frame with `slotCount` null slots.
-    public init(slotCount: Int) { slots = [Value](repeating: .null, count: max(0, slotCount)) }
+    public init(slotCount: Int) {
+        count = max(0, slotCount)
+        storage = UnsafeMutablePointer<Value>.allocate(capacity: max(1, count))
+        storage.initialize(repeating: .null, count: max(1, count))
+    }
+
+    deinit {
+        storage.deinitialize(count: max(1, count))
+        storage.deallocate()
+    }
+
+    /// The value in `slot` (the slot must exist).
+    @inlinable
+    public subscript(slot: Int) -> Value {
+        get { storage[slot] }
+        set { storage[slot] = newValue }
+    }
+
+    /// All slots as an array (copies; for tests and debugging). Setting copies the first
+    /// `count` values in.
+    public var slots: [Value] {
+        get { Array(UnsafeBufferPointer(start: storage, count: count)) }
+        set {
+            for i in 0..<min(count, newValue.count) { storage[i] = newValue[i] }
+        }
+    }
 }
+
+@available(*, unavailable)
+extension EvaluationFrame: Sendable {}

@@ -228,10 +228,8 @@ final class CompilationContext {
                 type: b.type,
                 eval: { f throws(EvaluationError) in
                     // One access to the frame's array; a short frame is a caller bug, reported not trapped.
-                    try f.slots.withUnsafeBufferPointer { (buffer) throws(EvaluationError) -> Value in
-                        guard slot < buffer.count else { throw EvaluationError(message: "frame has no slot \(slot)", function: name) }
-                        return buffer[slot]
-                    }
+                    guard slot < f.count else { throw EvaluationError(message: "frame has no slot \(slot)", function: name) }
+                    return f.storage[slot]
                 })
 
         case .unary(let op, let operand, let range):

@@ -117,7 +117,7 @@ public final class CSVLookupTable: LookupTable {
                 continue
             case .record:
                 if let w = whereClause {
-                    for (i, slot) in whereIdx { frame.slots[slot] = .string(reader.string(i)) }
+                    for (i, slot) in whereIdx { frame[slot] = .string(reader.string(i)) }
                     guard (try? w.evaluate(frame)) == .bool(true) else { continue }
                 }
                 let key = keyIdx.map { reader.string($0).trimmingSpaces() }.joined(separator: "\u{1F}")

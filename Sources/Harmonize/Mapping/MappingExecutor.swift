@@ -33,6 +33,44 @@ final class MappingExecutor {
         self.emitRejects = emitRejects
     }
 
+    /// How one target column gets its value, decided once per plan.
+    enum ColumnProgram {
+        /// No expression: null.
+        case null
+        /// A constant already fitted to the column.
+        case constant(Value)
+        /// An expression evaluated per record, then fitted to the column.
+        case evaluate(Evaluator)
+    }
+
+    /// Per-target data flattened for the hot loop.
+    struct TargetProgram {
+        let filter: Evaluator?
+        let columns: [ColumnProgram]
+        let types: [ColumnType]
+        let required: [Bool]
+        let tableName: String
+        let columnNames: [String]
+    }
+
+    static func program(for t: PlannedTarget) -> TargetProgram {
+        var columns: [ColumnProgram] = []
+        for (i, c) in t.table.columns.enumerated() {
+            guard let e = t.columns[i] else {
+                columns.append(.null)
+                continue
+            }
+            if let k = e.constantValue, let fitted = k.isNull ? Value.null : Conformance.conform(k, to: c.type) {
+                columns.append(fitted.isNull ? .null : .constant(fitted))
+            } else {
+                columns.append(.evaluate(e.evaluator))
+            }
+        }
+        return TargetProgram(
+            filter: t.filter?.evaluator, columns: columns, types: t.table.columns.map(\.type), required: t.table.columns.map(\.isRequired),
+            tableName: t.table.name, columnNames: t.table.columns.map(\.name))
+    }
+
     /// Maps every record of `reader`; returns the ledger of this file.
     func run<Reader: RecordReader>(
         reader: Reader, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
@@ -47,12 +85,37 @@ final class MappingExecutor {
         } catch {
             throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
         }
-
-        let fields = plan.fields
-        let lets = plan.lets
-        let targets = plan.targets
-        var record = 0
+        let decoders = plan.fields.map(\.decoder)
+        let slots = plan.fields.map(\.slot)
+        let fieldNames = plan.fields.map(\.name)
+        let validators = plan.validatedOnly.map(\.decoder)
+        let lets: [(slot: Int, eval: Evaluator, name: String)] = plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
+        let filter = plan.filter?.evaluator
+        let targets = plan.targets.map(Self.program(for:))
+        let frame = self.frame
+        let mappingID = plan.id
+        var batches = self.batches
+        defer { self.batches = batches }
+        var written = [Int](repeating: 0, count: targets.count)
+        defer { for (ti, n) in written.enumerated() { rowsWritten[tableIndices[ti], default: 0] += n } }
         var marks = [Int](repeating: 0, count: batches.count)
+        var record = 0
+        /// Where the current failure happened: -1 lets/filter, else target index; column or -1 for the filter.
+        var failingTarget = -1
+        var failingColumn = -1
+        var failingLet = ""
+
+        func rollback() {
+            for ti in 0..<batches.count where batches[ti].values.count > marks[ti] {
+                batches[ti].values.removeLast(batches[ti].values.count - marks[ti])
+            }
+            if recordsLineage {
+                for ti in 0..<batches.count where batches[ti].lineage.count > batches[ti].rowCount {
+                    batches[ti].lineage.removeLast(batches[ti].lineage.count - batches[ti].rowCount)
+                }
+            }
+        }
+
         records: while true {
             if rejects.count >= 1024 { try flushRejects() }
             let event: ReadEvent
@@ -67,7 +130,7 @@ final class MappingExecutor {
             case .rejected(var r):
                 ledger.read += 1
                 ledger.rejected += 1
-                r.mapping = plan.id
+                r.mapping = mappingID
                 reject(r, fileIndex: fileIndex)
                 continue records
             case .record:
@@ -78,40 +141,39 @@ final class MappingExecutor {
             if record & 0x3FFF == 0 { progress(reader.bytesRead) }
 
             // Decode the fields the mapping reads.
-            for k in 0..<fields.count {
-                let f = fields[k]
-                let result = reader.withField(fieldColumns[k]) { f.decoder.decode($0) }
-                switch result {
-                case .value(let v): frame.slots[f.slot] = v
+            for k in 0..<decoders.count {
+                switch reader.withField(fieldColumns[k], { decoders[k].decode($0) }) {
+                case .value(let v): frame.storage[slots[k]] = v
                 case .failure(let reason, let rule):
                     ledger.rejected += 1
                     reject(
-                        Reject(reason: reason, location: reader.location, field: f.name, mapping: plan.id, rule: rule,
-                               message: "field \(f.name) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
+                        Reject(reason: reason, location: reader.location, field: fieldNames[k], mapping: mappingID, rule: rule,
+                               message: "field \(fieldNames[k]) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
                     continue records
                 }
             }
-            for k in 0..<validateColumns.count {
-                let f = plan.validatedOnly[k]
-                if case .failure(let reason, let rule) = reader.withField(validateColumns[k], { f.decoder.decode($0) }) {
+            for k in 0..<validators.count {
+                if case .failure(let reason, let rule) = reader.withField(validateColumns[k], { validators[k].decode($0) }) {
+                    let name = plan.validatedOnly[k].name
                     ledger.rejected += 1
                     reject(
-                        Reject(reason: reason, location: reader.location, field: f.name, mapping: plan.id, rule: rule,
-                               message: "field \(f.name) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
+                        Reject(reason: reason, location: reader.location, field: name, mapping: mappingID, rule: rule,
+                               message: "field \(name) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
                     continue records
                 }
             }
             // Named values, filter, targets.
-            var ruleName = ""
             for ti in 0..<batches.count { marks[ti] = batches[ti].values.count }
+            failingTarget = -1
+            failingColumn = -1
             do throws(EvaluationError) {
                 for l in lets {
-                    ruleName = "let.\(l.name)"
-                    frame.slots[l.slot] = try l.expression.evaluate(frame)
+                    failingLet = l.name
+                    frame.storage[l.slot] = try l.eval(frame)
                 }
-                if let filter = plan.filter {
-                    ruleName = "filter"
-                    guard try filter.evaluate(frame) == .bool(true) else {
+                failingLet = ""
+                if let filter {
+                    guard try filter(frame) == .bool(true) else {
                         ledger.filtered += 1
                         continue records
                     }
@@ -119,81 +181,85 @@ final class MappingExecutor {
                 var wrote = false
                 for ti in 0..<targets.count {
                     let t = targets[ti]
+                    failingTarget = ti
                     if let tf = t.filter {
-                        ruleName = "\(t.table.name).filter"
-                        guard try tf.evaluate(frame) == .bool(true) else { continue }
+                        failingColumn = -1
+                        guard try tf(frame) == .bool(true) else { continue }
                     }
-                    let columns = t.table.columns
-                    for c in 0..<columns.count {
-                        var v = Value.null
-                        if let e = t.columns[c] {
-                            ruleName = "\(t.table.name).\(columns[c].name)"
-                            v = try e.evaluate(frame)
+                    for c in 0..<t.columns.count {
+                        let v: Value
+                        switch t.columns[c] {
+                        case .null: v = .null
+                        case .constant(let k):
+                            batches[ti].values.append(k)
+                            continue
+                        case .evaluate(let e):
+                            failingColumn = c
+                            v = try e(frame)
                         }
-                        let col = columns[c]
                         if v.isNull {
-                            if col.isRequired {
-                                rollback(&marks)
+                            if t.required[c] {
+                                rollback()
                                 ledger.rejected += 1
                                 reject(
-                                    Reject(reason: .targetRequiredNull, location: reader.location, field: col.name, mapping: plan.id,
-                                           rule: "\(t.table.name).\(col.name)", message: "required column \(t.table.name).\(col.name) is null"),
+                                    Reject(reason: .targetRequiredNull, location: reader.location, field: t.columnNames[c], mapping: mappingID,
+                                           rule: "\(t.tableName).\(t.columnNames[c])", message: "required column \(t.tableName).\(t.columnNames[c]) is null"),
                                     fileIndex: fileIndex)
                                 continue records
                             }
                             batches[ti].values.append(.null)
                             continue
                         }
-                        guard let conformed = Conformance.conform(v, to: col.type) else {
-                            rollback(&marks)
+                        guard let fitted = Conformance.conform(v, to: t.types[c]) else {
+                            rollback()
                             ledger.rejected += 1
                             reject(
-                                Reject(reason: .targetTypeError, location: reader.location, field: col.name, mapping: plan.id,
-                                       rule: "\(t.table.name).\(col.name)",
-                                       message: "a \(v.type.rawValue) value does not fit column \(t.table.name).\(col.name) (\(col.type))"),
+                                Reject(reason: .targetTypeError, location: reader.location, field: t.columnNames[c], mapping: mappingID,
+                                       rule: "\(t.tableName).\(t.columnNames[c])",
+                                       message: "a \(v.type.rawValue) value does not fit column \(t.tableName).\(t.columnNames[c]) (\(t.types[c]))"),
                                 fileIndex: fileIndex)
                             continue records
                         }
-                        batches[ti].values.append(conformed)
+                        batches[ti].values.append(fitted)
                     }
                     if recordsLineage {
                         let loc = reader.location
                         batches[ti].lineage.append(RowLineage(mapping: mappingIndex, file: fileIndex, line: loc.line ?? 0, record: loc.record ?? record))
                     }
+                    written[ti] += 1
                     wrote = true
                 }
-                if wrote {
-                    ledger.written += 1
-                    for ti in 0..<batches.count where batches[ti].values.count != marks[ti] {
-                        rowsWritten[tableIndices[ti], default: 0] += 1
-                    }
-                } else {
-                    ledger.filtered += 1
-                }
+                if wrote { ledger.written += 1 } else { ledger.filtered += 1 }
             } catch {
-                rollback(&marks)
+                rollback()
+                let rule: String
+                if !failingLet.isEmpty {
+                    rule = "let.\(failingLet)"
+                } else if failingTarget < 0 {
+                    rule = "filter"
+                } else if failingColumn < 0 {
+                    rule = "\(targets[failingTarget].tableName).filter"
+                } else {
+                    rule = "\(targets[failingTarget].tableName).\(targets[failingTarget].columnNames[failingColumn])"
+                }
+                if failingTarget >= 0, !failingLet.isEmpty { failingLet = "" }
                 ledger.rejected += 1
                 reject(
-                    Reject(reason: error.reason, location: reader.location, field: nil, mapping: plan.id, rule: ruleName,
-                           message: "rule \(ruleName): \(error.message)"), fileIndex: fileIndex)
+                    Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule,
+                           message: "rule \(rule): \(error.message)"), fileIndex: fileIndex)
             }
-            for ti in 0..<batches.count where batches[ti].rowCount >= batchRows { try flush(ti) }
-            if rejects.count >= 1024 { try flushRejects() }
+            for ti in 0..<batches.count where batches[ti].values.count >= batchRows * batches[ti].columnCount {
+                let b = batches[ti]
+                batches[ti] = RowBatch(table: b.table, columnCount: b.columnCount, reservingRows: batchRows)
+                do {
+                    try emit(b)
+                } catch {
+                    throw RunError(.io, error.message)
+                }
+            }
         }
         progress(reader.bytesRead)
         return ledger
-    }
-
-    /// Drops the cells appended for the current record.
-    private func rollback(_ marks: inout [Int]) {
-        for ti in 0..<batches.count where batches[ti].values.count > marks[ti] {
-            batches[ti].values.removeLast(batches[ti].values.count - marks[ti])
-        }
-        if recordsLineage {
-            for ti in 0..<batches.count where batches[ti].lineage.count > batches[ti].rowCount {
-                batches[ti].lineage.removeLast(batches[ti].lineage.count - batches[ti].rowCount)
-            }
-        }
     }
 
     private func flush(_ ti: Int) throws(RunError) {
