@@ -188,7 +188,10 @@ extension DelimitedReader {
                 }
                 prefixOffset += n
                 end += n
-                if prefixOffset == prefix.count { prefix = [] ; prefixOffset = 0 }
+                if prefixOffset == prefix.count {
+                    prefix = []
+                    prefixOffset = 0
+                }
                 return
             }
             let n = try readRaw(UnsafeMutableRawBufferPointer(start: buf + end, count: want))
@@ -205,7 +208,10 @@ extension DelimitedReader {
                 raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[from..<(from + n)]))
             }
             prefixOffset += n
-            if prefixOffset == prefix.count { prefix = [] ; prefixOffset = 0 }
+            if prefixOffset == prefix.count {
+                prefix = []
+                prefixOffset = 0
+            }
         } else {
             n = try readRaw(UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]))
         }
