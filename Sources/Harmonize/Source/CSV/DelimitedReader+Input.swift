@@ -95,7 +95,10 @@ extension DelimitedReader {
 
         // Delimiter.
         if dialect.delimiter == nil {
-            while end - start < DialectSniffer.sampleBytes && !eof { try fill() }
+            while end - start < DialectSniffer.sampleBytes && !eof {
+                if start == 0 && end == cap && cap == maxCap { break }  // a tiny record limit
+                try fill()
+            }
             let n = min(end - start, DialectSniffer.sampleBytes)
             var sampleStart = start
             if swallowLF && sampleStart < end && buf[sampleStart] == 10 { sampleStart += 1 }
@@ -175,6 +178,7 @@ extension DelimitedReader {
             cap = newCap
         }
         let free = cap - end
+        guard free >= (transcoder == nil ? 1 : 16) else { return }
         if transcoder == nil {
             let want = min(free, chunkSize)
             if prefixOffset < prefix.count {
@@ -184,7 +188,10 @@ extension DelimitedReader {
                 }
                 prefixOffset += n
                 end += n
-                if prefixOffset == prefix.count { prefix = [] ; prefixOffset = 0 }
+                if prefixOffset == prefix.count {
+                    prefix = []
+                    prefixOffset = 0
+                }
                 return
             }
             let n = try readRaw(UnsafeMutableRawBufferPointer(start: buf + end, count: want))
@@ -192,7 +199,7 @@ extension DelimitedReader {
             end += n
             return
         }
-        let want = max(1, min((free - 8) / 3, chunkSize))
+        let want = min((free - 8) / 3, chunkSize)
         var n: Int
         if prefixOffset < prefix.count {
             n = min(want, prefix.count - prefixOffset)
@@ -201,7 +208,10 @@ extension DelimitedReader {
                 raw.copyMemory(from: UnsafeRawBufferPointer(rebasing: p[from..<(from + n)]))
             }
             prefixOffset += n
-            if prefixOffset == prefix.count { prefix = [] ; prefixOffset = 0 }
+            if prefixOffset == prefix.count {
+                prefix = []
+                prefixOffset = 0
+            }
         } else {
             n = try readRaw(UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]))
         }

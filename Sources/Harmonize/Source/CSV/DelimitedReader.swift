@@ -296,14 +296,12 @@ public final class DelimitedReader {
     func unescapeField(_ i: Int) {
         var r = fStart[i]
         let e = fEnd[i]
-        var w = r
         var inQuote = false
         if fFlags[i] & DelimitedReader.flagQuoted != 0, r < e, Int(buf[r]) == quoteInt {
             inQuote = true
             r += 1
         }
-        let out = fStart[i]
-        w = out
+        var w = fStart[i]
         while r < e {
             let c = buf[r]
             if inQuote && Int(c) == quoteInt {
