@@ -117,6 +117,10 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses the whole of `bytes`; nil when they do not match or name no real date or time.
     public func parseParts(_ bytes: UnsafeBufferPointer<UInt8>) -> Parts? {
+        tokens.withUnsafeBufferPointer { parse(bytes, tokens: $0) }
+    }
+
+    private func parse(_ bytes: UnsafeBufferPointer<UInt8>, tokens: UnsafeBufferPointer<Token>) -> Parts? {
         var parts = Parts()
         var i = 0
         let n = bytes.count

@@ -157,6 +157,7 @@ private func field(_ type: SchemaFieldType, _ c: FieldConstraints = FieldConstra
             "01/01/2021", constraint("maximum")),
         .init("minimum datetime", field(.datetime, FieldConstraints(minimum: .string("2000-01-01T00:00:00"))), "1999-12-31T23:59:59", constraint("minimum")),
         .init("minimum year", field(.year, FieldConstraints(minimum: .integer(1900))), "1899", constraint("minimum")),
+        .init("enum time normalised", SchemaField(name: "f", type: .time, format: "H'h'mm", constraints: FieldConstraints(enum: [.string("08:05:00")])), "8h05", .value(.string("08:05:00"))),
         .init("minLength ok", field(.string, FieldConstraints(minLength: 3)), "abc", .value(.string("abc"))),
         .init("minLength fails", field(.string, FieldConstraints(minLength: 17)), "1234567890123456", constraint("minLength")),
         .init("minLength counts characters", field(.string, FieldConstraints(minLength: 3)), "éé", constraint("minLength")),
