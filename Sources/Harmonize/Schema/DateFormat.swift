@@ -76,8 +76,9 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
     let tokens: [Token]
     /// Accept `.fraction` and a trailing `Z` after the last token (the `default` datetime format).
     let acceptsISOTail: Bool
-    /// Byte offsets of every part when all have a fixed width (`yyyy-MM-dd`, `%d%m%Y`,
-    /// `%d%b%Y:%H:%M:%S`): such formats are read without the general token loop.
+    /// Byte offsets of every part at its widest (`yyyy-MM-dd`, `%d%m%Y`, `%d%b%Y:%H:%M:%S`): a
+    /// text of that length can only match with every part at its widest, so it is read without
+    /// the general token loop.
     let fixed: FixedLayout?
 
     /// `yyyy-MM-dd`, the `default` date format.
@@ -128,7 +129,10 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses the whole of `bytes`; nil when they do not match or name no real date or time.
     public func parseParts(_ bytes: UnsafeBufferPointer<UInt8>) -> Parts? {
-        if let fixed { return fixed.parse(bytes) }
+        if let fixed {
+            if bytes.count == fixed.length { return fixed.parse(bytes) }
+            if fixed.isExact { return nil }
+        }
         return tokens.withUnsafeBufferPointer { parse(bytes, tokens: $0) }
     }
 
@@ -405,9 +409,11 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         return tokens
     }
 
-    /// A format whose parts all have a fixed width, compiled to byte offsets.
+    /// A format with every part at its widest, compiled to byte offsets.
     struct FixedLayout: Sendable, Hashable {
         var length = 0
+        /// Every part has a fixed width: no other length can match.
+        var isExact = true
         var literalOffsets: [Int] = []
         var literalBytes: [UInt8] = []
         var digitOffsets: [Int] = []  // fraction digits: only checked
@@ -426,7 +432,7 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
                     monthIsName = true
                     length += 3
                 case .number(let c, let min, let max, _):
-                    guard min == max else { return nil }
+                    if min != max { isExact = false }
                     switch c {
                     case .year, .year2:
                         year = length
@@ -436,10 +442,10 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
                     case .hour: hour = length
                     case .minute: minute = length
                     case .second: second = length
-                    case .fraction: digitOffsets += (length..<length + Int(min))
+                    case .fraction: digitOffsets += (length..<length + Int(max))
                     }
-                    guard c == .year || c == .year2 || c == .fraction || min == 2 else { return nil }
-                    length += Int(min)
+                    guard c == .year || c == .year2 || c == .fraction || max == 2 else { return nil }
+                    length += Int(max)
                 }
             }
         }
