@@ -114,6 +114,17 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
     /// The pattern as written.
     public var description: String { pattern }
 
+    /// Formats are equal when they read and write the same way.
+    public static func == (lhs: DateFormat, rhs: DateFormat) -> Bool {
+        lhs.pattern == rhs.pattern && lhs.tokens == rhs.tokens && lhs.acceptsISOTail == rhs.acceptsISOTail
+    }
+
+    /// Hashes the pattern.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(pattern)
+        hasher.combine(acceptsISOTail)
+    }
+
     /// Whether the pattern reads a year (`%Y`, `%y`, `yyyy`, `yy`).
     public var hasYear: Bool { has(.year) || has(.year2) }
     /// Whether the pattern reads a time of day.
@@ -409,18 +420,26 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         return tokens
     }
 
-    /// A format with every part at its widest, compiled to byte offsets.
-    struct FixedLayout: Sendable, Hashable {
-        var length = 0
+    /// A format with every part at its widest, compiled to byte offsets. A class, so that using
+    /// it costs no copy of its arrays.
+    final class FixedLayout: Sendable {
+        let length: Int
         /// Every part has a fixed width: no other length can match.
-        var isExact = true
-        var literalOffsets: [Int] = []
-        var literalBytes: [UInt8] = []
-        var digitOffsets: [Int] = []  // fraction digits: only checked
-        var year = -1, yearWidth = 0, month = -1, monthIsName = false, day = -1, hour = -1, minute = -1, second = -1
+        let isExact: Bool
+        let literalOffsets: [Int]
+        let literalBytes: [UInt8]
+        let digitOffsets: [Int]  // fraction digits: only checked
+        let year: Int, yearWidth: Int, month: Int, monthIsName: Bool, day: Int, hour: Int, minute: Int, second: Int
 
         init?(_ tokens: [Token], isoTail: Bool) {
             guard !isoTail else { return nil }
+            var length = 0
+            var isExact = true
+            var literalOffsets: [Int] = []
+            var literalBytes: [UInt8] = []
+            var digitOffsets: [Int] = []
+            var year = -1, yearWidth = 0, month = -1, monthIsName = false, day = -1, hour = -1, minute = -1
+            var second = -1
             for token in tokens {
                 switch token {
                 case .literal(let b):
@@ -436,7 +455,7 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
                     switch c {
                     case .year, .year2:
                         year = length
-                        yearWidth = Int(min)
+                        yearWidth = Int(max)
                     case .month: month = length
                     case .day: day = length
                     case .hour: hour = length
@@ -448,6 +467,19 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
                     length += Int(max)
                 }
             }
+            self.length = length
+            self.isExact = isExact
+            self.literalOffsets = literalOffsets
+            self.literalBytes = literalBytes
+            self.digitOffsets = digitOffsets
+            self.year = year
+            self.yearWidth = yearWidth
+            self.month = month
+            self.monthIsName = monthIsName
+            self.day = day
+            self.hour = hour
+            self.minute = minute
+            self.second = second
         }
 
         @inline(__always)
