@@ -434,31 +434,26 @@ CHECK_COLS = [  # (column, kind) — every column of claim_mapped but person_has
 
 
 def norm(col, kind):
-    return {"int": f"CAST({col} AS INTEGER)", "real": f"round({col}, 2)", "date": f"date({col})",
+    iso = f"CASE WHEN typeof({col}) = 'text' AND length({col}) = 10 THEN {col} ELSE date({col}) END"
+    return {"int": f"CAST({col} AS INTEGER)", "real": f"round({col}, 2)", "date": iso,
             "text": f"CAST({col} AS TEXT)"}[kind] + f" AS {col}"
 
 
 def compare(candidate, reference):
-    """Multiset comparison of claim_mapped in two SQLite files (all columns but person_hash).
-    Returns (rows_only_in_candidate, rows_only_in_reference, samples, counts)."""
-    con = sqlite3.connect(":memory:")
-    con.execute(f"ATTACH '{candidate}' AS a")
-    con.execute(f"ATTACH '{reference}' AS b")
+    """Multiset comparison of claim_mapped in two SQLite files (all columns but person_hash), with
+    the columns normalised in SQL and the rows counted in Python (linear time; ~1 GB at 1M rows).
+    Returns ((distinct, rows) only in candidate, (distinct, rows) only in reference, samples, counts)."""
+    from collections import Counter
     sel = ", ".join(norm(c, k) for c, k in CHECK_COLS)
-    groups = ", ".join(str(i + 1) for i in range(len(CHECK_COLS)))
-    for s in ("a", "b"):
-        con.execute(f"CREATE TEMP TABLE g_{s} AS SELECT {sel}, count(*) AS n FROM {s}.claim_mapped GROUP BY {groups}")
-    cols = ", ".join(c for c, _ in CHECK_COLS) + ", n"
-    diff = {}
-    samples = []
-    for x, y in (("a", "b"), ("b", "a")):
-        q = f"SELECT {cols} FROM g_{x} EXCEPT SELECT {cols} FROM g_{y}"
-        diff[x] = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM ({q})").fetchone()
-        samples += [(x, r) for r in con.execute(q + " LIMIT 3")]
-    counts = [con.execute(f"SELECT count(*), count(DISTINCT person_hash) FROM {s}.claim_mapped").fetchone()
-              for s in ("a", "b")]
-    con.close()
-    return diff["a"], diff["b"], samples, counts
+    bags, counts = [], []
+    for path in (candidate, reference):
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        bags.append(Counter(con.execute(f"SELECT {sel} FROM claim_mapped")))
+        counts.append(con.execute("SELECT count(*), count(DISTINCT person_hash) FROM claim_mapped").fetchone())
+        con.close()
+    only_a, only_b = bags[0] - bags[1], bags[1] - bags[0]
+    samples = [("a", r) for r in list(only_a)[:3]] + [("b", r) for r in list(only_b)[:3]]
+    return ((len(only_a), sum(only_a.values())), (len(only_b), sum(only_b.values())), samples, counts)
 
 
 def run_check(args):

@@ -3,6 +3,10 @@
 /// `maxLength`; the first failure names its rule.
 final class ConstraintChecker: Sendable {
     let allowed: Set<Value>?
+    /// Small enums: the allowed values in a list (faster than hashing), and for text fields the
+    /// allowed UTF-8 bytes, compared with the cell bytes (only when the value is the cell text).
+    let allowedList: [Value]?
+    let allowedBytes: [[UInt8]]?
     let pattern: PatternMatcher?
     let minimum: Value?
     let maximum: Value?
@@ -11,9 +15,20 @@ final class ConstraintChecker: Sendable {
 
     init(
         allowed: Set<Value>?, pattern: PatternMatcher?, minimum: Value?, maximum: Value?, minLength: Int?,
-        maxLength: Int?
+        maxLength: Int?, enumOnBytes: Bool
     ) {
-        self.allowed = allowed
+        if let allowed, allowed.count <= 16 {
+            let list = Array(allowed)
+            self.allowedList = list
+            var bytes: [[UInt8]] = []
+            for v in list { if case .string(let s) = v { bytes.append(Array(s.utf8)) } }
+            self.allowedBytes = enumOnBytes && bytes.count == list.count ? bytes : nil
+            self.allowed = nil
+        } else {
+            self.allowed = allowed
+            self.allowedList = nil
+            self.allowedBytes = nil
+        }
         self.pattern = pattern
         self.minimum = minimum
         self.maximum = maximum
@@ -23,7 +38,24 @@ final class ConstraintChecker: Sendable {
 
     /// The name of the first rule that `value` (read from `bytes`) breaks, or nil.
     func failedRule(_ value: Value, bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        if let allowed, !allowed.contains(value) { return "enum" }
+        if let allowedBytes {
+            if case .string = value {
+                var found = false
+                for a in allowedBytes where a.count == bytes.count {
+                    if a.withUnsafeBufferPointer({ $0.elementsEqual(bytes) }) {
+                        found = true
+                        break
+                    }
+                }
+                if !found { return "enum" }
+            } else if let allowedList, !allowedList.contains(value) {
+                return "enum"
+            }
+        } else if let allowedList {
+            if !allowedList.contains(value) { return "enum" }
+        } else if let allowed, !allowed.contains(value) {
+            return "enum"
+        }
         if let pattern {
             let text: String
             if case .string(let s) = value { text = s } else { text = String(decoding: bytes, as: UTF8.self) }

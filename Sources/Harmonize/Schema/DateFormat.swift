@@ -38,6 +38,12 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
             self.second = second
         }
 
+        /// Whether the parts name a real date and time of day.
+        var isValid: Bool {
+            month >= 1 && month <= 12 && day >= 1 && day <= CivilDate.daysInMonth(year: year, month: month)
+                && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 59
+        }
+
         /// Days since 1970-01-01.
         public var daysSinceEpoch: Int { CivilDate(year: year, month: month, day: day).daysSinceEpoch }
         /// Seconds since 1970-01-01T00:00:00.
@@ -70,6 +76,10 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
     let tokens: [Token]
     /// Accept `.fraction` and a trailing `Z` after the last token (the `default` datetime format).
     let acceptsISOTail: Bool
+    /// Byte offsets of every part at its widest (`yyyy-MM-dd`, `%d%m%Y`, `%d%b%Y:%H:%M:%S`): a
+    /// text of that length can only match with every part at its widest, so it is read without
+    /// the general token loop.
+    let fixed: FixedLayout?
 
     /// `yyyy-MM-dd`, the `default` date format.
     public static let isoDate = DateFormat(uncheckedPattern: "yyyy-MM-dd")
@@ -90,6 +100,7 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         self.pattern = pattern
         self.tokens = try DateFormat.finish(raw, original: pattern)
         self.acceptsISOTail = false
+        self.fixed = FixedLayout(tokens, isoTail: false)
     }
 
     private init(uncheckedPattern: String, isoTail: Bool = false) {
@@ -97,10 +108,22 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         self.pattern = uncheckedPattern
         self.tokens = (try? DateFormat.finish(raw, original: uncheckedPattern)) ?? []
         self.acceptsISOTail = isoTail
+        self.fixed = FixedLayout(tokens, isoTail: isoTail)
     }
 
     /// The pattern as written.
     public var description: String { pattern }
+
+    /// Formats are equal when they read and write the same way.
+    public static func == (lhs: DateFormat, rhs: DateFormat) -> Bool {
+        lhs.pattern == rhs.pattern && lhs.tokens == rhs.tokens && lhs.acceptsISOTail == rhs.acceptsISOTail
+    }
+
+    /// Hashes the pattern.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(pattern)
+        hasher.combine(acceptsISOTail)
+    }
 
     /// Whether the pattern reads a year (`%Y`, `%y`, `yyyy`, `yy`).
     public var hasYear: Bool { has(.year) || has(.year2) }
@@ -117,6 +140,15 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses the whole of `bytes`; nil when they do not match or name no real date or time.
     public func parseParts(_ bytes: UnsafeBufferPointer<UInt8>) -> Parts? {
+        if let fixed {
+            if bytes.count == fixed.length { return fixed.parse(bytes) }
+            if fixed.isExact { return nil }
+        }
+        return tokens.withUnsafeBufferPointer { parse(bytes, tokens: $0) }
+    }
+
+    @inline(__always)
+    private func parse(_ bytes: UnsafeBufferPointer<UInt8>, tokens: UnsafeBufferPointer<Token>) -> Parts? {
         var parts = Parts()
         var i = 0
         let n = bytes.count
@@ -165,12 +197,7 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
             if i < n, bytes[i] == UInt8(ascii: "Z") || bytes[i] == UInt8(ascii: "z") { i += 1 }
             guard i == n else { return nil }
         }
-        guard parts.month >= 1, parts.month <= 12, parts.day >= 1,
-            parts.day <= CivilDate.daysInMonth(year: parts.year, month: parts.month),
-            parts.hour >= 0, parts.hour <= 23, parts.minute >= 0, parts.minute <= 59,
-            parts.second >= 0, parts.second <= 59
-        else { return nil }
-        return parts
+        return parts.isValid ? parts : nil
     }
 
     /// Parses a date (a time of day in the text is read and dropped): days since 1970-01-01.
@@ -391,5 +418,110 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         }
         guard !seen.isEmpty else { throw DateFormatError(pattern: original, reason: "has no date or time part") }
         return tokens
+    }
+
+    /// A format with every part at its widest, compiled to byte offsets. A class, so that using
+    /// it costs no copy of its arrays.
+    final class FixedLayout: Sendable {
+        let length: Int
+        /// Every part has a fixed width: no other length can match.
+        let isExact: Bool
+        let literalOffsets: [Int]
+        let literalBytes: [UInt8]
+        let digitOffsets: [Int]  // fraction digits: only checked
+        let year: Int, yearWidth: Int, month: Int, monthIsName: Bool, day: Int, hour: Int, minute: Int, second: Int
+
+        init?(_ tokens: [Token], isoTail: Bool) {
+            guard !isoTail else { return nil }
+            var length = 0
+            var isExact = true
+            var literalOffsets: [Int] = []
+            var literalBytes: [UInt8] = []
+            var digitOffsets: [Int] = []
+            var year = -1, yearWidth = 0, month = -1, monthIsName = false, day = -1, hour = -1, minute = -1
+            var second = -1
+            for token in tokens {
+                switch token {
+                case .literal(let b):
+                    literalOffsets.append(length)
+                    literalBytes.append(b)
+                    length += 1
+                case .monthAbbreviation:
+                    month = length
+                    monthIsName = true
+                    length += 3
+                case .number(let c, let min, let max, _):
+                    if min != max { isExact = false }
+                    switch c {
+                    case .year, .year2:
+                        year = length
+                        yearWidth = Int(max)
+                    case .month: month = length
+                    case .day: day = length
+                    case .hour: hour = length
+                    case .minute: minute = length
+                    case .second: second = length
+                    case .fraction: digitOffsets += (length..<length + Int(max))
+                    }
+                    guard c == .year || c == .year2 || c == .fraction || max == 2 else { return nil }
+                    length += Int(max)
+                }
+            }
+            self.length = length
+            self.isExact = isExact
+            self.literalOffsets = literalOffsets
+            self.literalBytes = literalBytes
+            self.digitOffsets = digitOffsets
+            self.year = year
+            self.yearWidth = yearWidth
+            self.month = month
+            self.monthIsName = monthIsName
+            self.day = day
+            self.hour = hour
+            self.minute = minute
+            self.second = second
+        }
+
+        @inline(__always)
+        private static func two(_ b: UnsafeBufferPointer<UInt8>, _ o: Int) -> Int {
+            let x = Int(b[o] &- 48)
+            let y = Int(b[o + 1] &- 48)
+            return x < 10 && y < 10 ? x * 10 + y : -1
+        }
+
+        func parse(_ b: UnsafeBufferPointer<UInt8>) -> Parts? {
+            guard b.count == length else { return nil }
+            for k in literalOffsets.indices {
+                let c = b[literalOffsets[k]]
+                let l = literalBytes[k]
+                guard c == l || (l == UInt8(ascii: "T") && c == UInt8(ascii: "t")) else { return nil }
+            }
+            for o in digitOffsets where b[o] &- 48 >= 10 { return nil }
+            var parts = Parts()
+            if year >= 0 {
+                let hi = FixedLayout.two(b, year)
+                guard hi >= 0 else { return nil }
+                if yearWidth == 4 {
+                    let lo = FixedLayout.two(b, year + 2)
+                    guard lo >= 0 else { return nil }
+                    parts.year = hi * 100 + lo
+                } else {
+                    parts.year = hi >= 69 ? 1900 + hi : 2000 + hi
+                }
+            }
+            if month >= 0 {
+                if monthIsName {
+                    guard let m = DateFormat.monthNumber(b[month], b[month + 1], b[month + 2]) else { return nil }
+                    parts.month = m
+                } else {
+                    parts.month = FixedLayout.two(b, month)
+                }
+            }
+            if day >= 0 { parts.day = FixedLayout.two(b, day) }
+            if hour >= 0 { parts.hour = FixedLayout.two(b, hour) }
+            if minute >= 0 { parts.minute = FixedLayout.two(b, minute) }
+            if second >= 0 { parts.second = FixedLayout.two(b, second) }
+            return parts.isValid ? parts : nil
+        }
     }
 }

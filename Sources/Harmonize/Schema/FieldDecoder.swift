@@ -145,23 +145,22 @@ public struct FieldDecoder: Sendable {
             }
             return nil
         case .date, .yearmonth:
-            for format in dateFormats {
-                if let days = format.parseDate(bytes) { return .date(days) }
-            }
-            return nil
+            return parseParts(bytes).map { .date($0.daysSinceEpoch) }
         case .datetime:
-            for format in dateFormats {
-                if let secs = format.parseDateTime(bytes) { return .dateTime(secs) }
-            }
-            return nil
+            return parseParts(bytes).map { .dateTime($0.secondsSinceEpoch) }
         case .year:
-            for format in dateFormats {
-                if let parts = format.parseParts(bytes) { return .int(parts.year) }
-            }
-            return nil
+            return parseParts(bytes).map { .int($0.year) }
         case .time:
-            for format in dateFormats {
-                if let parts = format.parseParts(bytes) { return .string(DateFormat.isoTime.format(parts)) }
+            return parseParts(bytes).map { .string(DateFormat.isoTime.format($0)) }
+        }
+    }
+
+    /// The parts read by the first date format that matches.
+    @inline(__always)
+    private func parseParts(_ bytes: UnsafeBufferPointer<UInt8>) -> DateFormat.Parts? {
+        dateFormats.withUnsafeBufferPointer { formats in
+            for i in formats.indices {
+                if let parts = formats[i].parseParts(bytes) { return parts }
             }
             return nil
         }
@@ -275,7 +274,7 @@ public struct FieldDecoder: Sendable {
         guard constraints.hasValueChecks else { return partial }
         let checker = ConstraintChecker(
             allowed: allowed, pattern: pattern, minimum: minimum, maximum: maximum,
-            minLength: constraints.minLength, maxLength: constraints.maxLength)
+            minLength: constraints.minLength, maxLength: constraints.maxLength, enumOnBytes: kind == .string)
         return FieldDecoder(
             name: partial.name, type: partial.type, isRequired: partial.isRequired, isUnique: partial.isUnique,
             kind: kind, emptyIsMissing: partial.emptyIsMissing, missingMarkers: partial.missingMarkers,
@@ -304,6 +303,8 @@ public struct FieldDecoder: Sendable {
                 return ByteNumberParser.parseDouble(bytes, decimalChar: UInt8(ascii: "."), groupChar: nil).map(Value.double)
             case .date:
                 return DateFormat.isoDate.parseDate(bytes).map(Value.date)
+            case .time:
+                return DateFormat.isoTime.parseParts(bytes).map { .string(DateFormat.isoTime.format($0)) }
             case .datetime:
                 return (DateFormat.isoDateTime.parseDateTime(bytes) ?? DateFormat.isoDate.parseDateTime(bytes))
                     .map(Value.dateTime)

@@ -13,7 +13,21 @@ extension SourceSchema {
     ///
     /// `file`, when given, is set on every diagnostic.
     public func validate(file: String? = nil) -> [Diagnostic] {
+        compile(file: file).diagnostics
+    }
+
+    /// One decoder per field, in field order.
+    /// - Throws: `DiagnosticsError` with every diagnostic `validate()` finds, when one is an error.
+    public func decoders() throws(DiagnosticsError) -> [FieldDecoder] {
+        let (decoders, diagnostics) = compile(file: nil)
+        guard !diagnostics.contains(where: { $0.severity == .error }) else { throw DiagnosticsError(diagnostics) }
+        return decoders
+    }
+
+    /// The decoders of the fields that compile, and every diagnostic of the schema.
+    private func compile(file: String?) -> (decoders: [FieldDecoder], diagnostics: [Diagnostic]) {
         var diagnostics: [Diagnostic] = []
+        var decoders: [FieldDecoder] = []
         var seen = Set<String>()
         for field in fields {
             if field.name.isEmpty {
@@ -21,9 +35,12 @@ extension SourceSchema {
             } else if !seen.insert(field.name).inserted {
                 diagnostics.append(Diagnostic(code: "HZ2001", message: "field '\(field.name)' is declared twice"))
             }
-            _ = FieldDecoder.compile(
+            if let d = FieldDecoder.compile(
                 field: field, missingValues: missingValues(for: field),
                 isPrimaryKey: primaryKey.contains(field.name), diagnostics: &diagnostics)
+            {
+                decoders.append(d)
+            }
         }
         let names = Set(fields.map(\.name))
         for key in primaryKey where !names.contains(key) {
@@ -43,23 +60,6 @@ extension SourceSchema {
         if let file {
             for i in diagnostics.indices { diagnostics[i].file = file }
         }
-        return diagnostics
-    }
-
-    /// One decoder per field, in field order.
-    /// - Throws: `DiagnosticsError` with every error `validate()` finds.
-    public func decoders() throws(DiagnosticsError) -> [FieldDecoder] {
-        var diagnostics: [Diagnostic] = []
-        var result: [FieldDecoder] = []
-        for field in fields {
-            if let d = FieldDecoder.compile(
-                field: field, missingValues: missingValues(for: field),
-                isPrimaryKey: primaryKey.contains(field.name), diagnostics: &diagnostics)
-            {
-                result.append(d)
-            }
-        }
-        guard !diagnostics.contains(where: { $0.severity == .error }) else { throw DiagnosticsError(diagnostics) }
-        return result
+        return (decoders, diagnostics)
     }
 }
