@@ -85,18 +85,27 @@ final class MappingExecutor {
         } catch {
             throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
         }
-        let decoders = plan.fields.map(\.decoder)
+        // Held by a final class so the hot loop borrows them: subscripting an array of structs copies them.
+        let decoders = DecoderTable(plan.fields.map(\.decoder))
+        let decoderCount = plan.fields.count
         let slots = plan.fields.map(\.slot)
         let fieldNames = plan.fields.map(\.name)
         let validators = plan.validatedOnly.map(\.decoder)
         let lets: [(slot: Int, eval: Evaluator, name: String)] = plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
         let filter = plan.filter?.evaluator
-        let targets = plan.targets.map(Self.program(for:))
+        let targetList = plan.targets.map(Self.program(for:))
+        let targets = UnsafeMutablePointer<TargetProgram>.allocate(capacity: max(1, targetList.count))
+        targets.initialize(from: targetList, count: targetList.count)
+        let targetCount = targetList.count
+        defer {
+            targets.deinitialize(count: targetCount)
+            targets.deallocate()
+        }
         let frame = self.frame
         let mappingID = plan.id
         var batches = self.batches
         defer { self.batches = batches }
-        var written = [Int](repeating: 0, count: targets.count)
+        var written = [Int](repeating: 0, count: targetCount)
         defer { for (ti, n) in written.enumerated() { rowsWritten[tableIndices[ti], default: 0] += n } }
         var marks = [Int](repeating: 0, count: batches.count)
         var record = 0
@@ -141,8 +150,8 @@ final class MappingExecutor {
             if record & 0x3FFF == 0 { progress(reader.bytesRead) }
 
             // Decode the fields the mapping reads.
-            for k in 0..<decoders.count {
-                switch reader.withField(fieldColumns[k], { decoders[k].decode($0) }) {
+            for k in 0..<decoderCount {
+                switch decoders.decode(k, reader.field(fieldColumns[k])) {
                 case .value(let v): frame.storage[slots[k]] = v
                 case .failure(let reason, let rule):
                     ledger.rejected += 1
@@ -153,7 +162,7 @@ final class MappingExecutor {
                 }
             }
             for k in 0..<validators.count {
-                if case .failure(let reason, let rule) = reader.withField(validateColumns[k], { validators[k].decode($0) }) {
+                if case .failure(let reason, let rule) = validators[k].decode(reader.field(validateColumns[k])) {
                     let name = plan.validatedOnly[k].name
                     ledger.rejected += 1
                     reject(
@@ -179,16 +188,16 @@ final class MappingExecutor {
                     }
                 }
                 var wrote = false
-                for ti in 0..<targets.count {
-                    let t = targets[ti]
+                for ti in 0..<targetCount {
                     failingTarget = ti
-                    if let tf = t.filter {
+                    if let tf = targets[ti].filter {
                         failingColumn = -1
                         guard try tf(frame) == .bool(true) else { continue }
                     }
-                    for c in 0..<t.columns.count {
+                    let columnCount = targets[ti].columns.count
+                    for c in 0..<columnCount {
                         let v: Value
-                        switch t.columns[c] {
+                        switch targets[ti].columns[c] {
                         case .null: v = .null
                         case .constant(let k):
                             batches[ti].values.append(k)
@@ -198,7 +207,8 @@ final class MappingExecutor {
                             v = try e(frame)
                         }
                         if v.isNull {
-                            if t.required[c] {
+                            if targets[ti].required[c] {
+                                let t = targets[ti]
                                 rollback()
                                 ledger.rejected += 1
                                 reject(
@@ -210,7 +220,8 @@ final class MappingExecutor {
                             batches[ti].values.append(.null)
                             continue
                         }
-                        guard let fitted = Conformance.conform(v, to: t.types[c]) else {
+                        guard let fitted = Conformance.conform(v, to: targets[ti].types[c]) else {
+                            let t = targets[ti]
                             rollback()
                             ledger.rejected += 1
                             reject(
@@ -297,6 +308,28 @@ final class MappingExecutor {
 
 @available(*, unavailable)
 extension MappingExecutor: Sendable {}
+
+/// Field decoders borrowed in place by the executor's hot loop.
+final class DecoderTable {
+    private let decoders: UnsafeMutablePointer<FieldDecoder>
+    private let count: Int
+
+    init(_ list: [FieldDecoder]) {
+        count = list.count
+        decoders = UnsafeMutablePointer<FieldDecoder>.allocate(capacity: max(1, list.count))
+        decoders.initialize(from: list, count: list.count)
+    }
+
+    deinit {
+        decoders.deinitialize(count: count)
+        decoders.deallocate()
+    }
+
+    @inline(__always)
+    func decode(_ k: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> FieldDecodeResult {
+        decoders.advanced(by: k).pointee.decode(bytes)
+    }
+}
 
 /// Fits a value to a target column type, or says it cannot.
 enum Conformance {

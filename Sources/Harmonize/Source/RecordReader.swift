@@ -15,6 +15,10 @@ public protocol RecordReader: AnyObject {
     func next() throws -> ReadEvent
     /// The UTF-8 bytes of a bound field of the current record (empty when absent).
     func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R
+    /// The UTF-8 bytes of a bound field of the current record (empty when absent), without a
+    /// closure: the buffer stays valid until the next call to `next()`. The executor's hot loop uses
+    /// it; other callers should prefer `withField`.
+    func field(_ position: Int) -> UnsafeBufferPointer<UInt8>
     /// The location of the current record.
     var location: SourceLocation { get }
     /// Bytes consumed from the source so far.
@@ -42,6 +46,12 @@ public struct RecordReaderBindError: Error, Sendable, CustomStringConvertible {
 }
 
 extension DelimitedReader: RecordReader {
+    /// The bytes of field `position`, valid until `next()`.
+    @inline(__always)
+    public func field(_ position: Int) -> UnsafeBufferPointer<UInt8> {
+        withField(position) { $0 }
+    }
+
     /// Resolves header names: exact match first, then case-insensitive.
     public func bind(fields: [String]) throws(RecordReaderBindError) -> [Int] {
         let names = columnNames
