@@ -15,6 +15,9 @@ final class MappingExecutor {
     private let emitRejects: ([RunReject]) throws(SinkError) -> Void
     /// Rows written per target (run-level table index → count).
     private(set) var rowsWritten: [Int: Int] = [:]
+    /// Outcomes of the filters (mapping-test coverage): index 0 is the record filter, 1 + i the
+    /// filter of target i; `passed` counts true, `failed` everything else.
+    private(set) var filterOutcomes: [(passed: Int, failed: Int)]
 
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
@@ -29,6 +32,7 @@ final class MappingExecutor {
         self.batches = zip(plan.targets, tableIndices).map { t, i in
             RowBatch(table: i, columnCount: t.table.columns.count, reservingRows: batchRows)
         }
+        self.filterOutcomes = Array(repeating: (0, 0), count: plan.targets.count + 1)
         self.emit = emit
         self.emitRejects = emitRejects
     }
@@ -112,16 +116,22 @@ final class MappingExecutor {
                 if let filter = plan.filter {
                     ruleName = "filter"
                     guard try filter.evaluate(frame) == .bool(true) else {
+                        filterOutcomes[0].failed += 1
                         ledger.filtered += 1
                         continue records
                     }
+                    filterOutcomes[0].passed += 1
                 }
                 var wrote = false
                 for ti in 0..<targets.count {
                     let t = targets[ti]
                     if let tf = t.filter {
                         ruleName = "\(t.table.name).filter"
-                        guard try tf.evaluate(frame) == .bool(true) else { continue }
+                        guard try tf.evaluate(frame) == .bool(true) else {
+                            filterOutcomes[ti + 1].failed += 1
+                            continue
+                        }
+                        filterOutcomes[ti + 1].passed += 1
                     }
                     let columns = t.table.columns
                     for c in 0..<columns.count {
