@@ -33,7 +33,8 @@ import Testing
             let trimmed = l.trimmingCharacters(in: .whitespaces)
             if let b = blockIndent, !trimmed.isEmpty, !trimmed.hasPrefix("#") {
                 if indent > b {
-                    if trimmed.contains(": ") { ruleLines.append(i); block.append(i) }
+                    // Schema entries (`- {name: …}`) are not rules.
+                    if trimmed.contains(": "), !trimmed.hasPrefix("-") { ruleLines.append(i); block.append(i) }
                     continue
                 }
                 blocks.append(block)
