@@ -20,6 +20,12 @@ struct TestCommand: ParsableCommand {
     @Option(name: .customLong("min-coverage"), help: ArgumentHelp("Fail when a mapping's field, branch, lookup or filter coverage is below N percent.", valueName: "N"))
     var minCoverage: Double?
 
+    func validate() throws {
+        if let minCoverage, !(0...100).contains(minCoverage) {
+            throw ValidationError("--min-coverage must be a percentage between 0 and 100")
+        }
+    }
+
     func run() throws {
         let session: MappingTestSession
         do {

@@ -38,6 +38,8 @@ public struct MappingTestCase: Sendable {
     public var name: String
     /// 1-based line of the case in the mapping file.
     public var line: Int
+    /// 1-based column of the case in the mapping file.
+    public var column: Int
     /// The records.
     public var input: Input
     /// Lookup name → rows (column → text) replacing the lookup's file for this case.
@@ -51,11 +53,12 @@ public struct MappingTestCase: Sendable {
 
     /// Creates a case.
     public init(
-        name: String, line: Int = 0, input: Input, lookups: [String: [[String: String]]] = [:], expected: [ExpectedTable] = [],
+        name: String, line: Int = 0, column: Int = 0, input: Input, lookups: [String: [[String: String]]] = [:], expected: [ExpectedTable] = [],
         rejects: [String]? = nil, filtered: Int? = nil
     ) {
         self.name = name
         self.line = line
+        self.column = column
         self.input = input
         self.lookups = lookups
         self.expected = expected

@@ -116,7 +116,7 @@ public enum MappingTestLoader {
             }
             cases.append(
                 MappingTestCase(
-                    name: name, line: node.mark?.line ?? 0, input: input, lookups: lookups, expected: expected, rejects: rejects, filtered: filtered))
+                    name: name, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0, input: input, lookups: lookups, expected: expected, rejects: rejects, filtered: filtered))
         }
         if !d.diagnostics.isEmpty { throw DiagnosticsError(d.diagnostics) }
         return cases

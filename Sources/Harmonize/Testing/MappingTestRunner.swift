@@ -45,12 +45,54 @@ public final class MappingTestRunner {
         } catch {
             diagnostics.append(contentsOf: error.diagnostics)
         }
+        if let plan { diagnostics.append(contentsOf: Self.check(cases, against: plan)) }
         guard let plan, !diagnostics.contains(where: { $0.severity == .error }) else { throw DiagnosticsError(diagnostics) }
         self.plan = plan
         self.cases = cases
         self.branches = recorder
         self.filterOutcomes = Array(repeating: (0, 0), count: plan.targets.count + 1)
         self.mappingDirectory = MappingPlanner.directory(of: mappingFile)
+    }
+
+    /// Checks cases against the plan before running them: expected tables and columns, lookup names
+    /// and inline record fields must exist (HZ1410–HZ1413, located at the case).
+    public static func check(_ cases: [MappingTestCase], against plan: MappingPlan) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let file = plan.spec.file
+        func report(_ code: String, _ c: MappingTestCase, _ message: String, among: [String], near: String) {
+            let notes = Suggestion.closest(to: near, in: among).map { ["did you mean '\($0)'?"] } ?? []
+            out.append(Diagnostic(code: code, message: "test case '\(c.name)': \(message)", file: file, line: c.line, column: c.column, notes: notes))
+        }
+        let tables = plan.targets.map(\.table)
+        let lookupNames = plan.lookups.map(\.spec.name.text)
+        let sourceFields: [String]? = plan.schema.map { $0.fields.map(\.name) } ?? plan.spec.source.dialect.columns
+        for c in cases {
+            for e in c.expected {
+                guard let t = tables.first(where: { $0.name == e.table }) else {
+                    report("HZ1410", c, "the mapping writes no table '\(e.table)'", among: tables.map(\.name), near: e.table)
+                    continue
+                }
+                let names = t.columns.map(\.name)
+                var seen: Set<String> = []
+                for row in e.rows {
+                    for f in row where !names.contains(where: { $0.lowercased() == f.field.lowercased() }) && seen.insert(f.field).inserted {
+                        report("HZ1411", c, "table '\(t.name)' has no column '\(f.field)'", among: names, near: f.field)
+                    }
+                }
+            }
+            for name in c.lookups.keys.sorted() where !lookupNames.contains(name) {
+                report("HZ1412", c, "the mapping has no lookup '\(name)'", among: lookupNames, near: name)
+            }
+            if case .records(let rows) = c.input, let sourceFields {
+                var seen: Set<String> = []
+                for r in rows {
+                    for k in r.keys.sorted() where !sourceFields.contains(k) && seen.insert(k).inserted {
+                        report("HZ1413", c, "the source has no field '\(k)'", among: sourceFields, near: k)
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Maps inline records (field → cell text; absent fields are empty cells). The records are

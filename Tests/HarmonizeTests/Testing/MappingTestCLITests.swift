@@ -83,6 +83,19 @@ import Testing
         #expect(strict.stderr.contains("coverage below 90% for partial: fields, branches"))
     }
 
+    @Test func brokenTestDefinitionsExitWithTwo() throws {
+        let dir = Self.failingMapping()
+        let path = dir + "/failing.yaml"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        TestSupport.write(text.replacingOccurrences(of: "expect: {person:", with: "expect: {persn:"), to: path)
+        for command in ["test", "check"] {
+            let r = try TestSupport.runCLI([command, "--mappings", path])
+            #expect(r.status == 2, "\(command)")
+            #expect(r.stderr.contains("failing.yaml:12:5: error: test case 'men': the mapping writes no table 'persn'"), "\(command): \(r.stderr)")
+            #expect(r.stderr.contains("[HZ1410]"))
+        }
+    }
+
     @Test func theCommittedMappingDocsAreCurrent() throws {
         let out = TestSupport.temporaryDirectory("mdocs")
         let r = try TestSupport.runCLI(["docs", "--mappings", TestSupport.path("mappings/research"), "--output", out])

@@ -118,12 +118,24 @@ import Testing
 
     @Test func unknownFieldsAndKeysAreReported() throws {
         let file = Self.mapping(tests: """
-              - name: typo in a record
+              - name: typos
                 records: [{id: 1, sexe: M}]
-                expect: {person: []}
+                lookups: {code: []}
+                expect: {persons: [], person: [{gender_concep_id: 0}]}
             """)
-        let report = try MappingTestRunner(mappingFile: file, context: try Self.context()).runTests()
-        #expect(report.failures.first?.message.contains("did you mean 'sex'?") == true)
+        let context = try Self.context()
+        do {
+            _ = try MappingTestRunner(mappingFile: file, context: context)
+            Issue.record("the runner accepted cases naming unknown tables, columns, lookups and fields")
+        } catch {
+            let d = error.diagnostics.map { "\($0.code) \($0.message) \($0.notes.joined(separator: "; "))" }
+            #expect(d.count == 4, "\(d)")
+            #expect(d.contains { $0.hasPrefix("HZ1410") && $0.contains("'persons'") && $0.contains("did you mean 'person'?") })
+            #expect(d.contains { $0.hasPrefix("HZ1411") && $0.contains("did you mean 'gender_concept_id'?") })
+            #expect(d.contains { $0.hasPrefix("HZ1412") && $0.contains("did you mean 'codes'?") })
+            #expect(d.contains { $0.hasPrefix("HZ1413") && $0.contains("did you mean 'sex'?") })
+            #expect(error.diagnostics.allSatisfy { $0.line == 25 && $0.column == 5 })
+        }
         let bad = Self.mapping(tests: """
               - name: no expectation
                 record: [{id: 1}]
