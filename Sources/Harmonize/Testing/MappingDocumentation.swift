@@ -61,6 +61,8 @@ public enum MappingDocumentation {
             }
             let unmapped = t.table.columns.enumerated().filter { $0.element.isRequired && t.columns[$0.offset] == nil }.map(\.element.name)
             md += "\n" + (unmapped.isEmpty ? "Every required column of `\(t.table.name)` is mapped." : "**Required columns left unmapped**: " + unmapped.map { "`\($0)`" }.joined(separator: ", ") + ".") + "\n\n"
+            let nulls = t.table.columns.enumerated().filter { !$0.element.isRequired && t.columns[$0.offset] == nil }.map(\.element.name)
+            if !nulls.isEmpty { md += "Left null (not mapped): " + nulls.map { "`\($0)`" }.joined(separator: ", ") + ".\n\n" }
         }
         md += "## Tests and coverage\n\n"
         if let report, !report.results.isEmpty {
