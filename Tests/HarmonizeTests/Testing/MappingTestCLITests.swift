@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
 @testable import Harmonize
 
 /// `harmonize-run test` and `harmonize-run docs` through the real executable.
@@ -53,6 +57,7 @@ import Testing
         #expect(r.stdout.contains("actual:   8507"))
         let xml = try String(contentsOfFile: dir + "/j.xml", encoding: .utf8)
         #expect(xml.contains("<failure message=\"person[0].gender_concept_id: value differs\">"))
+        #expect(XMLParser(data: Data(xml.utf8)).parse(), "well-formed JUnit XML")
     }
 
     @Test func lowCoverageFailsOnlyWithMinCoverage() throws {
