@@ -12,9 +12,22 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         do {
             let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil))
+            var testErrors = 0
             for p in plans {
+                // The mapping's test cases are checked too (they never block a run).
+                var diagnostics: [Diagnostic] = []
+                do {
+                    diagnostics = MappingTestRunner.check(try MappingTestLoader.load(path: p.spec.file), against: p)
+                } catch {
+                    diagnostics = error.diagnostics
+                }
+                for d in diagnostics { Terminal.error(d.description) }
+                testErrors += diagnostics.filter { $0.severity == .error }.count
                 let tables = p.targets.map(\.table.name).joined(separator: ", ")
-                Terminal.out("ok  \(p.spec.file): \(p.id) \(p.spec.version) → \(tables)")
+                if diagnostics.isEmpty { Terminal.out("ok  \(p.spec.file): \(p.id) \(p.spec.version) → \(tables)") }
+            }
+            if testErrors > 0 {
+                throw CLIError(code: Exit.configuration, message: "\(testErrors) error\(testErrors == 1 ? "" : "s") in the mappings' tests")
             }
         } catch let e as CLIError {
             Terminal.error("harmonize-run: \(e.message)")

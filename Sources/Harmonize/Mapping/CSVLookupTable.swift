@@ -17,6 +17,8 @@ public final class CSVLookupTable: LookupTable {
     public var count: Int { entries.count }
     /// Lookups that found no entry since the run started.
     public private(set) var misses = 0
+    /// Lookups that found an entry since the table was created (mapping-test coverage).
+    public private(set) var hits = 0
 
     init(spec: LookupSpec) { self.spec = spec }
 
@@ -49,7 +51,10 @@ public final class CSVLookupTable: LookupTable {
     /// The value for one key.
     public func value(forKey key: Value) -> Value? {
         guard let k = Self.canonical(key) else { return nil }
-        if let v = entries[k] { return v }
+        if let v = entries[k] {
+            hits += 1
+            return v
+        }
         misses += 1
         return nil
     }
@@ -62,9 +67,41 @@ public final class CSVLookupTable: LookupTable {
             guard let c = Self.canonical(k) else { return nil }
             parts.append(c)
         }
-        if let v = entries[parts.joined(separator: "\u{1F}")] { return v }
+        if let v = entries[parts.joined(separator: "\u{1F}")] {
+            hits += 1
+            return v
+        }
         misses += 1
         return nil
+    }
+
+    /// Replaces the entries with rows given in memory (a mapping test's `lookups:`): each row maps
+    /// the key columns and the value column to their text. The `where` clause is not applied (the
+    /// rows are already the ones the lookup keeps); values that do not decode are skipped.
+    func load(rows: [[String: String]]) throws(RunError) {
+        let decoder: FieldDecoder
+        do {
+            decoder = try FieldDecoder(type: spec.valueType, name: spec.value.text)
+        } catch {
+            throw RunError(.configuration, "lookup '\(spec.name.text)': \(error)")
+        }
+        entries = [:]
+        for (i, row) in rows.enumerated() {
+            var parts: [String] = []
+            for k in spec.keys {
+                guard let cell = row[k.text] else {
+                    throw RunError(.configuration, "lookup '\(spec.name.text)': row \(i + 1) has no key column '\(k.text)'")
+                }
+                parts.append(cell.trimmingSpaces())
+            }
+            guard let cell = row[spec.value.text] else {
+                throw RunError(.configuration, "lookup '\(spec.name.text)': row \(i + 1) has no value column '\(spec.value.text)'")
+            }
+            let key = parts.joined(separator: "\u{1F}")
+            guard entries[key] == nil else { continue }
+            if case .value(let v) = Array(cell.utf8).withUnsafeBufferPointer({ decoder.decode($0) }) { entries[key] = v }
+        }
+        isLoaded = true
     }
 
     /// Reads the file. Rows whose value does not decode as `valueType` are skipped and counted.

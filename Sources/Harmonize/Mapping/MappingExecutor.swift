@@ -15,6 +15,9 @@ final class MappingExecutor {
     private let emitRejects: ([RunReject]) throws(SinkError) -> Void
     /// Rows written per target (run-level table index → count).
     private(set) var rowsWritten: [Int: Int] = [:]
+    /// Outcomes of the filters (mapping-test coverage): index 0 is the record filter, 1 + i the
+    /// filter of target i; `passed` counts true, `failed` everything else.
+    private(set) var filterOutcomes: [(passed: Int, failed: Int)]
 
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
@@ -29,6 +32,7 @@ final class MappingExecutor {
         self.batches = zip(plan.targets, tableIndices).map { t, i in
             RowBatch(table: i, columnCount: t.table.columns.count, reservingRows: batchRows)
         }
+        self.filterOutcomes = Array(repeating: (0, 0), count: plan.targets.count + 1)
         self.emit = emit
         self.emitRejects = emitRejects
     }
@@ -108,6 +112,8 @@ final class MappingExecutor {
         var written = [Int](repeating: 0, count: targetCount)
         defer { for (ti, n) in written.enumerated() { rowsWritten[tableIndices[ti], default: 0] += n } }
         var marks = [Int](repeating: 0, count: batches.count)
+        var filterCounts = filterOutcomes
+        defer { filterOutcomes = filterCounts }
         var record = 0
         /// Where the current failure happened: -1 lets/filter, else target index; column or -1 for the filter.
         var failingTarget = -1
@@ -183,16 +189,22 @@ final class MappingExecutor {
                 failingLet = ""
                 if let filter {
                     guard try filter(frame) == .bool(true) else {
+                        filterCounts[0].failed += 1
                         ledger.filtered += 1
                         continue records
                     }
+                    filterCounts[0].passed += 1
                 }
                 var wrote = false
                 for ti in 0..<targetCount {
                     failingTarget = ti
                     if let tf = targets[ti].filter {
                         failingColumn = -1
-                        guard try tf(frame) == .bool(true) else { continue }
+                        guard try tf(frame) == .bool(true) else {
+                            filterCounts[ti + 1].failed += 1
+                            continue
+                        }
+                        filterCounts[ti + 1].passed += 1
                     }
                     let columnCount = targets[ti].columns.count
                     for c in 0..<columnCount {

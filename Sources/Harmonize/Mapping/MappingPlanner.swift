@@ -7,12 +7,16 @@ public struct PlanningContext {
     public var functions: FunctionRegistry
     /// Dialect and schema overrides from a run profile, applied to every mapping's source.
     public var profile: RunProfile?
+    /// When set, the `if`/`case` branches of the mapping's expressions are instrumented to count
+    /// hits (mapping tests); plans built with a recorder must be run from one thread.
+    public var coverage: CoverageRecorder?
 
     /// Creates a context.
-    public init(defaultModel: TargetModel, functions: FunctionRegistry, profile: RunProfile? = nil) {
+    public init(defaultModel: TargetModel, functions: FunctionRegistry, profile: RunProfile? = nil, coverage: CoverageRecorder? = nil) {
         self.defaultModel = defaultModel
         self.functions = functions
         self.profile = profile
+        self.coverage = coverage
     }
 }
 
@@ -92,7 +96,7 @@ public enum MappingPlanner {
             lookups.append(table)
         }
         let resolver = PlanLookupResolver(tables: lookups)
-        let compiler = ExpressionCompiler(functions: context.functions, scope: scope, lookups: resolver)
+        let compiler = ExpressionCompiler(functions: context.functions, scope: scope, lookups: resolver, coverage: context.coverage)
         func compile(_ t: LocatedText, expected: ValueType?) -> CompiledExpression? {
             switch compiler.compile(t.text, file: file, line: t.line, column: t.column, expected: expected) {
             case .success(let e): return e

@@ -1,0 +1,256 @@
+import Foundation
+
+/// Runs a mapping in memory, without a database or an input folder: records in; rows, rejects and
+/// lineage out. It plans the mapping with the real planner (branches instrumented for coverage)
+/// and maps records with the real executor and CSV reader, so schema types, formats and
+/// constraints apply exactly as in a run.
+///
+/// ```swift
+/// let runner = try MappingTestRunner(mappingFile: "mappings/research/questionnaire.yaml", context: context)
+/// let run = try runner.run(records: [["id_reponse": "7", "patient_id": "P0002", "date_questionnaire": "17/02/2020",
+///                                     "question": "DOULEUR", "reponse": "4"]])
+/// #expect(run.rows("observation")[0]["value_as_number"] == .double(4))
+/// let report = runner.runTests()   // the cases of the mapping's `tests:` list, with coverage
+/// ```
+///
+/// Not thread-safe: use one runner from one thread.
+public final class MappingTestRunner {
+    /// The planned mapping.
+    public let plan: MappingPlan
+    /// The cases of the mapping's `tests:` list.
+    public let cases: [MappingTestCase]
+    /// Branch hit counts accumulated over every run of this runner.
+    public let branches: CoverageRecorder
+    /// Filter outcomes accumulated over every run (index 0: record filter; 1 + i: target i).
+    public private(set) var filterOutcomes: [(passed: Int, failed: Int)]
+    private let mappingDirectory: String
+
+    /// Loads, plans and reads the test cases of a mapping file.
+    /// - Throws: `DiagnosticsError` with every problem of the mapping or of its `tests:`.
+    public init(mappingFile: String, context: PlanningContext) throws(DiagnosticsError) {
+        let spec = try MappingLoader.load(path: mappingFile)
+        let recorder = CoverageRecorder()
+        var ctx = context
+        ctx.coverage = recorder
+        var diagnostics: [Diagnostic] = []
+        var plan: MappingPlan?
+        do {
+            plan = try MappingPlanner.plan(spec, context: ctx)
+        } catch {
+            diagnostics.append(contentsOf: error.diagnostics)
+        }
+        var cases: [MappingTestCase] = []
+        do {
+            cases = try MappingTestLoader.load(path: mappingFile)
+        } catch {
+            diagnostics.append(contentsOf: error.diagnostics)
+        }
+        if let plan { diagnostics.append(contentsOf: Self.check(cases, against: plan)) }
+        guard let plan, !diagnostics.contains(where: { $0.severity == .error }) else { throw DiagnosticsError(diagnostics) }
+        self.plan = plan
+        self.cases = cases
+        self.branches = recorder
+        self.filterOutcomes = Array(repeating: (0, 0), count: plan.targets.count + 1)
+        self.mappingDirectory = MappingPlanner.directory(of: mappingFile)
+    }
+
+    /// Checks cases against the plan before running them: expected tables and columns, lookup names
+    /// and inline record fields must exist (HZ1410–HZ1413, located at the case).
+    public static func check(_ cases: [MappingTestCase], against plan: MappingPlan) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let file = plan.spec.file
+        func report(_ code: String, _ c: MappingTestCase, _ message: String, among: [String], near: String) {
+            let notes = Suggestion.closest(to: near, in: among).map { ["did you mean '\($0)'?"] } ?? []
+            out.append(Diagnostic(code: code, message: "test case '\(c.name)': \(message)", file: file, line: c.line, column: c.column, notes: notes))
+        }
+        let tables = plan.targets.map(\.table)
+        let lookupNames = plan.lookups.map(\.spec.name.text)
+        let sourceFields: [String]? = plan.schema.map { $0.fields.map(\.name) } ?? plan.spec.source.dialect.columns
+        for c in cases {
+            for e in c.expected {
+                guard let t = tables.first(where: { $0.name == e.table }) else {
+                    report("HZ1410", c, "the mapping writes no table '\(e.table)'", among: tables.map(\.name), near: e.table)
+                    continue
+                }
+                let names = t.columns.map(\.name)
+                var seen: Set<String> = []
+                for row in e.rows {
+                    for f in row where !names.contains(where: { $0.lowercased() == f.field.lowercased() }) && seen.insert(f.field).inserted {
+                        report("HZ1411", c, "table '\(t.name)' has no column '\(f.field)'", among: names, near: f.field)
+                    }
+                }
+            }
+            for name in c.lookups.keys.sorted() where !lookupNames.contains(name) {
+                report("HZ1412", c, "the mapping has no lookup '\(name)'", among: lookupNames, near: name)
+            }
+            if case .records(let rows) = c.input, let sourceFields {
+                var seen: Set<String> = []
+                for r in rows {
+                    for k in r.keys.sorted() where !sourceFields.contains(k) && seen.insert(k).inserted {
+                        report("HZ1413", c, "the source has no field '\(k)'", among: sourceFields, near: k)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Maps inline records (field → cell text; absent fields are empty cells). The records are
+    /// written as delimited text in the source's delimiter (UTF-8) and read back by the real reader.
+    /// - Parameter lookups: lookup name → rows (column → text) replacing that lookup's file.
+    /// - Throws: `RunError` when a record names a field the source does not have, or a lookup
+    ///   cannot be loaded.
+    public func run(records: [[String: String]], lookups: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
+        let (bytes, dialect) = try render(records)
+        return try run(source: MemoryByteSource(bytes), name: "<records>", dialect: dialect, lookups: lookups)
+    }
+
+    /// Maps a fixture file in the source's own format (dialect, encoding), relative to the mapping
+    /// file unless absolute.
+    public func run(file: String, lookups: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
+        let path = file.hasPrefix("/") ? file : mappingDirectory + "/" + file
+        let source: FileByteSource
+        do {
+            source = try FileByteSource(path: path)
+        } catch {
+            throw RunError(.io, error.description)
+        }
+        return try run(source: source, name: file, dialect: plan.spec.source.dialect, lookups: lookups)
+    }
+
+    /// Runs every case of the mapping's `tests:` list and measures coverage.
+    public func runTests() -> MappingTestReport {
+        var results: [MappingTestResult] = []
+        var checked: Set<String> = []
+        for c in cases {
+            var failures: [MappingTestFailure] = []
+            do {
+                let run: InMemoryRun
+                switch c.input {
+                case .records(let r): run = try self.run(records: r, lookups: c.lookups)
+                case .file(let f): run = try self.run(file: f, lookups: c.lookups)
+                }
+                failures = MappingTestComparison.compare(c, run, plan: plan)
+                for e in c.expected where !(run.tables[e.table] ?? []).isEmpty {
+                    for row in e.rows { for f in row { checked.insert("\(e.table).\(f.field.lowercased())") } }
+                }
+            } catch {
+                failures = [MappingTestFailure(testCase: c.name, message: "cannot run: \(error.message)")]
+            }
+            results.append(MappingTestResult(name: c.name, line: c.line, failures: failures))
+        }
+        return MappingTestReport(
+            mappingID: plan.id, file: plan.spec.file, results: results, coverage: coverage(checkedFields: checked))
+    }
+
+    /// Coverage of the runs so far, given the `table.column` (lower-case) names checked by cases.
+    func coverage(checkedFields: Set<String>) -> MappingCoverage {
+        var cov = MappingCoverage()
+        for t in plan.targets {
+            for (i, c) in t.table.columns.enumerated() where t.columns[i] != nil {
+                cov.fields.append(.init(name: "\(t.table.name).\(c.name)", covered: checkedFields.contains("\(t.table.name).\(c.name.lowercased())")))
+            }
+        }
+        for (b, n) in zip(branches.branches, branches.counts) {
+            cov.branches.append(.init(name: "line \(b.line):\(b.column) \(b.label)", covered: n > 0))
+        }
+        for l in plan.lookups { cov.lookups.append(.init(name: l.spec.name.text, covered: l.hits > 0)) }
+        if plan.filter != nil {
+            cov.filters.append(.init(name: "filter true", covered: filterOutcomes[0].passed > 0))
+            cov.filters.append(.init(name: "filter false", covered: filterOutcomes[0].failed > 0))
+        }
+        for (i, t) in plan.targets.enumerated() where t.filter != nil {
+            cov.filters.append(.init(name: "\(t.table.name) filter true", covered: filterOutcomes[i + 1].passed > 0))
+            cov.filters.append(.init(name: "\(t.table.name) filter false", covered: filterOutcomes[i + 1].failed > 0))
+        }
+        return cov
+    }
+
+    private func run(source: any ByteSource, name: String, dialect: Dialect, lookups: [String: [[String: String]]]) throws(RunError) -> InMemoryRun {
+        for (n, _) in lookups where !plan.lookups.contains(where: { $0.spec.name.text == n }) {
+            throw RunError(.configuration, "the mapping has no lookup '\(n)'")
+        }
+        for l in plan.lookups {
+            if let rows = lookups[l.spec.name.text] {
+                try l.load(rows: rows)
+            } else {
+                guard !l.spec.relativeToInput else {
+                    throw RunError(.configuration, "lookup '\(l.spec.name.text)' reads from the input folder: give its rows in the case's 'lookups'")
+                }
+                l.resolve(mappingDirectory: mappingDirectory, inputDirectory: nil)
+                try l.load()
+            }
+        }
+        let reader: DelimitedReader
+        do {
+            reader = try DelimitedReader(source: source, displayName: name, dialect: dialect)
+        } catch {
+            throw RunError(.io, "\(error)")
+        }
+        let sink = MemorySink()
+        let executor = MappingExecutor(
+            plan: plan, mappingIndex: 0, tableIndices: Array(plan.targets.indices), batchRows: 1024, recordsLineage: true,
+            emit: { b throws(SinkError) in try sink.write(b) }, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) })
+        let ledger = try executor.run(reader: reader, fileIndex: 0, filePath: name) { _ in }
+        try executor.flushAll()
+        for (i, o) in executor.filterOutcomes.enumerated() {
+            filterOutcomes[i].passed += o.passed
+            filterOutcomes[i].failed += o.failed
+        }
+        var tables: [String: [InMemoryRow]] = [:]
+        for (ti, t) in plan.targets.enumerated() {
+            let names = t.table.columns.map(\.name)
+            var rows: [InMemoryRow] = []
+            for b in sink.batches where b.table == ti {
+                for r in 0..<b.rowCount {
+                    let values = Array(b.values[(r * b.columnCount)..<((r + 1) * b.columnCount)])
+                    let lineage = r < b.lineage.count ? b.lineage[r] : RowLineage(mapping: 0, file: 0, line: 0, record: 0)
+                    rows.append(InMemoryRow(table: t.table.name, columns: names, values: values, lineage: lineage))
+                }
+            }
+            tables[t.table.name, default: []].append(contentsOf: rows)
+        }
+        return InMemoryRun(tables: tables, rejects: sink.rejects.map(\.reject), ledger: ledger)
+    }
+
+    /// Writes inline records as delimited UTF-8 text in the source's delimiter, with a header.
+    private func render(_ records: [[String: String]]) throws(RunError) -> ([UInt8], Dialect) {
+        var dialect = plan.spec.source.dialect
+        dialect.encoding = .utf8
+        dialect.header = true
+        dialect.columns = nil
+        dialect.skipLines = 0
+        dialect.quote = UInt8(ascii: "\"")
+        dialect.escape = nil
+        let delimiter = dialect.delimiter ?? UInt8(ascii: ",")
+        dialect.delimiter = delimiter
+        var columns: [String]
+        if let s = plan.schema {
+            columns = s.fields.map(\.name)
+        } else if let c = plan.spec.source.dialect.columns {
+            columns = c
+        } else {
+            columns = plan.fields.map(\.name)
+        }
+        for r in records {
+            for k in r.keys.sorted() where !columns.contains(k) {
+                if plan.schema != nil || plan.spec.source.dialect.columns != nil {
+                    let s = Suggestion.closest(to: k, in: columns)
+                    throw RunError(.configuration, "a test record names field '\(k)', which the source does not have" + (s.map { " (did you mean '\($0)'?)" } ?? ""))
+                }
+                columns.append(k)
+            }
+        }
+        let d = Character(Unicode.Scalar(delimiter))
+        func cell(_ s: String) -> String {
+            let needs = s.contains(d) || s.contains("\"") || s.contains("\n") || s.contains("\r") || s.hasPrefix(" ") || s.hasSuffix(" ")
+            return needs ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        var text = columns.map(cell).joined(separator: String(d)) + "\n"
+        for r in records { text += columns.map { cell(r[$0] ?? "") }.joined(separator: String(d)) + "\n" }
+        return (Array(text.utf8), dialect)
+    }
+}
+
+@available(*, unavailable)
+extension MappingTestRunner: Sendable {}
