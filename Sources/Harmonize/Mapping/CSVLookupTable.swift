@@ -43,7 +43,11 @@ public final class CSVLookupTable: LookupTable {
     static func canonical(_ v: Value) -> String? {
         switch v {
         case .null: return nil
-        case .string(let s): return s.trimmingSpaces()
+        case .string(let s):
+            // Trim only when needed: most keys have no surrounding spaces.
+            let u = s.utf8
+            if let f = u.first, let l = u.last, f != 32, f != 9, l != 32, l != 9 { return s }
+            return s.trimmingSpaces()
         default: return v.description
         }
     }

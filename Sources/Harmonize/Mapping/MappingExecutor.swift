@@ -321,25 +321,18 @@ final class MappingExecutor {
 @available(*, unavailable)
 extension MappingExecutor: Sendable {}
 
-/// Field decoders borrowed in place by the executor's hot loop.
+/// Field decoders called by the executor's hot loop through closures that capture them, so each
+/// call borrows the decoder in its context instead of copying the struct.
 final class DecoderTable {
-    private let decoders: UnsafeMutablePointer<FieldDecoder>
-    private let count: Int
+    private let functions: [(UnsafeBufferPointer<UInt8>) -> FieldDecodeResult]
 
     init(_ list: [FieldDecoder]) {
-        count = list.count
-        decoders = UnsafeMutablePointer<FieldDecoder>.allocate(capacity: max(1, list.count))
-        decoders.initialize(from: list, count: list.count)
-    }
-
-    deinit {
-        decoders.deinitialize(count: count)
-        decoders.deallocate()
+        functions = list.map { d in { d.decode($0) } }
     }
 
     @inline(__always)
     func decode(_ k: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> FieldDecodeResult {
-        decoders.advanced(by: k).pointee.decode(bytes)
+        functions[k](bytes)
     }
 }
 

@@ -34,7 +34,7 @@ public final class PipelinedSink: Sink {
     private let done = DispatchSemaphore(value: 0)
 
     /// Wraps `sink`; `capacity` batches may wait in the queue.
-    public init(_ sink: any Sink, capacity: Int = 8) {
+    public init(_ sink: any Sink, capacity: Int = 4) {
         self.box = SinkBox(sink)
         self.channel = Channel(capacity: max(1, capacity))
     }

@@ -44,7 +44,7 @@ public final class SQLiteSink: Sink {
             let db = try SQLiteConnection(path: stagingPath)
             self.db = db
             try db.execute(
-                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;")
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-8192;")
             self.tables = tables
             for t in tables { try db.execute(SQLiteDDL.createTable(t)) }
             try db.execute(SQLiteDDL.bookkeeping)
