@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+@testable import Harmonize
+@testable import Mappings
+
+/// An ORU^R01 file (one record per OBX) mapped into OMOP `measurement` through `Pipeline` and `CSVSink`.
+@Suite struct HL7EndToEndTests {
+    static func plan() throws -> MappingPlan {
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        return try MappingPlanner.plan(
+            MappingLoader.load(path: TestSupport.path("mappings/hospital/oru-measurement.yaml")), context: context)
+    }
+
+    @Test func oruResultsBecomeMeasurements() throws {
+        let out = TestSupport.temporaryDirectory("oru") + "/csv"
+        let pipeline = Pipeline(plans: [try Self.plan()], options: RunOptions(inputDirectory: TestSupport.path("fixtures/hospital")))
+        let manifest = try pipeline.run(into: CSVSink(outputPath: out, canonicalSort: true))
+        let text = try String(contentsOfFile: "\(out)/measurement.csv", encoding: .utf8)
+        let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
+        try #require(lines.count == 5, "header + four OBX")
+        let header = lines[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        func column(_ name: String, _ row: Int) -> String? {
+            guard let i = header.firstIndex(of: name) else { return nil }
+            let cells = lines[row].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            return i < cells.count ? cells[i] : nil
+        }
+        #expect((1...4).map { column("measurement_id", $0) } == ["100101", "100102", "100201", "100301"])
+        #expect((1...4).map { column("person_id", $0) } == ["12345", "12345", "67890", "24680"])
+        #expect((1...4).map { column("measurement_source_value", $0) } == ["2089-1", "2085-9", "2345-7", "2951-2"])
+        #expect(column("value_source_value", 2) == "", "\"\" (present-null) maps to null")
+        #expect(column("measurement_date", 3) == "2024-01-02")
+        #expect(column("unit_source_value", 3) == "mmol/L")
+        let ledger = try #require(manifest.ledger.first)
+        #expect(ledger.balances)
+        #expect(ledger.read == 5)
+        #expect(ledger.written == 4)
+        #expect(ledger.rejected == 1, "the message with a bad MSH-2")
+    }
+
+    @Test func theLoaderAcceptsHL7KeysAndRejectsWrongOnes() throws {
+        let dir = TestSupport.temporaryDirectory("hl7-loader")
+        TestSupport.write(
+            "harmonize: 1\nid: t\nversion: 1.0.0\nsource:\n  format: hl7v2\n  files: x.hl7\n  record: OBXX\ntarget: measurement\nfields:\n  measurement_id: \"1\"\n",
+            to: dir + "/bad.yaml")
+        #expect(throws: (any Error).self) { try MappingLoader.load(path: dir + "/bad.yaml") }
+        TestSupport.write(
+            "harmonize: 1\nid: t\nversion: 1.0.0\nsource:\n  format: hl7v2\n  files: x.hl7\n  record: OBX\n  max-record-bytes: 1000\ntarget: measurement\nfields:\n  measurement_id: \"1\"\n",
+            to: dir + "/good.yaml")
+        let spec = try MappingLoader.load(path: dir + "/good.yaml")
+        #expect(spec.source.record?.text == "OBX")
+        #expect(spec.source.maxRecordBytes == 1000)
+        #expect(spec.source.format.text == "hl7v2")
+    }
+}
