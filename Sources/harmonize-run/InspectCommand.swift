@@ -9,15 +9,15 @@ struct InspectCommand: ParsableCommand {
         abstract: "Show how a source file reads: CSV dialect and columns, HL7 v2 messages as paths and values.",
         discussion: "Exit codes: 0 every record read; 1 some records rejected (listed with reason codes); 2 usage errors.")
 
-    enum Format: String, ExpressibleByArgument, CaseIterable {
+    enum Format: String, CaseIterable {
         case csv, hl7v2, xml
     }
 
     @Argument(help: ArgumentHelp("The file to inspect.", valueName: "FILE"))
     var file: String
 
-    @Option(name: .long, help: "The format (default: from the extension and the first bytes).")
-    var format: Format?
+    @Option(name: .long, help: "csv, hl7v2 or xml (default: from the extension and the first bytes).")
+    var format: String?
 
     @Option(name: .long, help: "Most records to show (rejects are always all listed).")
     var limit: Int = 20
@@ -60,17 +60,27 @@ struct InspectCommand: ParsableCommand {
             Terminal.error("harmonize-run: cannot read \(file)")
             throw Exit.configuration
         }
-        let fmt = format ?? Self.guessFormat(file)
+        let fmt: Format
+        if let f = format {
+            guard let known = Format(rawValue: f.lowercased()) else {
+                Terminal.error("harmonize-run: unknown format '\(f)' (csv, hl7v2 or xml)")
+                throw Exit.configuration
+            }
+            fmt = known
+        } else {
+            fmt = Self.guessFormat(file)
+        }
         var report: Report
         do {
             switch fmt {
             case .hl7v2: report = try inspectHL7()
             case .csv: report = try inspectCSV()
-            case .xml:
-                Terminal.error("harmonize-run: XML sources are not readable by this build yet")
-                throw Exit.configuration
+            case .xml: report = try inspectXML()
             }
         } catch let e as SourceIOError {
+            Terminal.error("harmonize-run: \(e.description)")
+            throw Exit.io
+        } catch let e as XMLReaderError {
             Terminal.error("harmonize-run: \(e.description)")
             throw Exit.io
         } catch let e as DelimitedReaderError {
@@ -79,7 +89,7 @@ struct InspectCommand: ParsableCommand {
         }
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             let data = (try? encoder.encode(report)) ?? Data()
             Terminal.out(String(decoding: data, as: UTF8.self))
         } else {
@@ -125,6 +135,17 @@ struct InspectCommand: ParsableCommand {
             case .end: break loop
             }
         }
+        return report
+    }
+
+    func inspectXML() throws -> Report {
+        let outline = try XMLOutline(source: try FileByteSource(path: file), displayName: file)
+        var report = Report(file: file, format: "xml")
+        report.recordCount = outline.entries.count
+        report.records = [
+            Record(record: 1, line: nil, values: outline.entries.map { Value(path: "\($0.path) ×\($0.count)", value: $0.sample, line: 0) })
+        ]
+        if let r = outline.reject { report.rejects.append(Self.rejectLine(r)) }
         return report
     }
 
@@ -178,12 +199,17 @@ struct InspectCommand: ParsableCommand {
     }
 
     func printText(_ r: Report) {
-        Terminal.out("\(r.file): \(r.format), \(r.recordCount) record(s), \(r.rejects.count) reject(s)")
+        let unit = r.format == "xml" ? "path(s)" : "record(s)"
+        Terminal.out("\(r.file): \(r.format), \(r.recordCount) \(unit), \(r.rejects.count) reject(s)")
         if let d = r.dialect {
             for k in d.keys.sorted() { Terminal.out("  \(k): \(d[k] ?? "")") }
         }
         for rec in r.records {
-            Terminal.out(r.format == "hl7v2" ? "message \(rec.record) (line \(rec.line ?? 0))" : "record \(rec.record) (line \(rec.line ?? 0))")
+            switch r.format {
+            case "hl7v2": Terminal.out("message \(rec.record) (line \(rec.line ?? 0))")
+            case "xml": Terminal.out("paths (count, sample value):")
+            default: Terminal.out("record \(rec.record) (line \(rec.line ?? 0))")
+            }
             for v in rec.values { Terminal.out("  \(v.path) = \(v.value.map { "\"\($0)\"" } ?? "null")") }
         }
         for j in r.rejects {

@@ -53,3 +53,36 @@ import Testing
         #expect(spec.source.format.text == "hl7v2")
     }
 }
+
+/// A HIS XML export (one record per `<sejour>`, default namespace) into OMOP `visit_occurrence`,
+/// and `harmonize-run inspect` on HL7 and XML files.
+@Suite struct XMLEndToEndTests {
+    @Test func staysBecomeVisits() throws {
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let plan = try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/hospital/his-visit.yaml")), context: context)
+        let out = TestSupport.temporaryDirectory("his") + "/csv"
+        let pipeline = Pipeline(plans: [plan], options: RunOptions(inputDirectory: TestSupport.path("fixtures/hospital")))
+        let manifest = try pipeline.run(into: CSVSink(outputPath: out, canonicalSort: true))
+        let text = try String(contentsOfFile: "\(out)/visit_occurrence.csv", encoding: .utf8)
+        let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        #expect(lines.count == 3, "header + two stays; the third has no end date")
+        #expect(lines.dropFirst().first?.hasPrefix("1,100001,9201,2024-01-01,") == true)
+        let ledger = try #require(manifest.ledger.first)
+        #expect(ledger.read == 3)
+        #expect(ledger.written == 2)
+        #expect(ledger.rejected == 1)
+    }
+
+    @Test func inspectShowsHL7PathsAndRejects() throws {
+        let r = try TestSupport.runCLI(["inspect", TestSupport.path("fixtures/hospital/oru/lab.hl7")])
+        #expect(r.status == 1, "one message is rejected")
+        #expect(r.stdout.contains("PID-3[2].4.1 = \"INS-NIR\""))
+        #expect(r.stdout.contains("OBX[2]-5 = null"))
+        #expect(r.stdout.contains("structure-error"))
+        let x = try TestSupport.runCLI(["inspect", TestSupport.path("fixtures/hospital/his/sejours.xml"), "--json"])
+        #expect(x.status == 0, "\(x.stderr)")
+        #expect(x.stdout.contains("/export/sejour/patient/@ipp"))
+        let bad = try TestSupport.runCLI(["inspect", "--format", "nope", "x"])
+        #expect(bad.status == 2)
+    }
+}

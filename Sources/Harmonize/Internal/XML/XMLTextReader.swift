@@ -121,8 +121,30 @@ final class XMLTextReader {
     /// The line of the current node.
     var line: Int {
         guard let node = xmlTextReaderCurrentNode(reader) else { return 0 }
-        return Int(xmlGetLineNo(node))
+        let n = Int(xmlGetLineNo(node))
+        return n > 0 ? n : 0
     }
+
+    /// The attributes of the current element as (qualified name, value); leaves the reader on the element.
+    func attributes() -> [(name: String, value: String)] {
+        var out: [(name: String, value: String)] = []
+        guard xmlTextReaderHasAttributes(reader) == 1 else { return out }
+        var status = xmlTextReaderMoveToFirstAttribute(reader)
+        while status == 1 {
+            let name = xmlTextReaderConstName(reader).map { String(cString: $0) } ?? ""
+            let value = xmlTextReaderConstValue(reader).map { String(cString: $0) } ?? ""
+            if !name.hasPrefix("xmlns") { out.append((name, value)) }
+            status = xmlTextReaderMoveToNextAttribute(reader)
+        }
+        _ = xmlTextReaderMoveToElement(reader)
+        return out
+    }
+
+    /// The qualified name of the current node (`prefix:local`).
+    var qualifiedName: String { xmlTextReaderConstName(reader).map { String(cString: $0) } ?? "" }
+
+    /// The text of the current text or CDATA node.
+    var value: String { xmlTextReaderConstValue(reader).map { String(cString: $0) } ?? "" }
 
     /// Whether the document's DOCTYPE declares entities (internal or parameter).
     var doctypeDeclaresEntities: Bool {

@@ -74,7 +74,7 @@ public final class XMLRecordReader {
 
     /// Where the current record comes from: file, line of its element, record number, record path.
     public var location: SourceLocation {
-        SourceLocation(file: displayName, line: recordLine, record: recordNumber, path: options.record)
+        SourceLocation(file: displayName, line: recordLine > 0 ? recordLine : nil, record: recordNumber, path: options.record)
     }
 
     /// Bytes consumed from the source so far.
