@@ -66,7 +66,7 @@ import Testing
         let text = try String(contentsOfFile: "\(out)/visit_occurrence.csv", encoding: .utf8)
         let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         #expect(lines.count == 3, "header + two stays; the third has no end date")
-        #expect(lines.dropFirst().first?.hasPrefix("1,100001,9201,2024-01-01,") == true)
+        #expect(lines.dropFirst().first?.hasPrefix("1000001,100001,9201,2024-01-01,") == true)
         let ledger = try #require(manifest.ledger.first)
         #expect(ledger.read == 3)
         #expect(ledger.written == 2)
@@ -84,5 +84,27 @@ import Testing
         #expect(x.stdout.contains("/export/sejour/patient/@ipp"))
         let bad = try TestSupport.runCLI(["inspect", "--format", "nope", "x"])
         #expect(bad.status == 2)
+    }
+}
+
+/// The bundled hospital mappings together (ADT → person and visits, ORU → measurements, HIS XML →
+/// visits) into SQLite.
+@Suite struct HospitalMappingsTests {
+    @Test func allHospitalMappingsRunTogether() throws {
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let plans = try ["adt-person-visit", "oru-measurement", "his-visit"].map { name in
+            try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/hospital/\(name).yaml")), context: context)
+        }
+        let dir = TestSupport.temporaryDirectory("hospital")
+        let pipeline = Pipeline(plans: plans, options: RunOptions(inputDirectory: TestSupport.path("fixtures/hospital")))
+        let manifest = try pipeline.run(into: SQLiteSink(outputPath: dir + "/omop.sqlite"))
+        let balanced = manifest.ledger.allSatisfy { $0.balances }
+        #expect(balanced)
+        let db = try SQLiteConnection(path: dir + "/omop.sqlite", readOnly: true)
+        #expect(try db.scalar("SELECT count(*) FROM person") == .int(2))
+        #expect(try db.scalar("SELECT count(*) FROM visit_occurrence") == .int(4))
+        #expect(try db.scalar("SELECT count(*) FROM measurement") == .int(4))
+        #expect(try db.query("SELECT gender_concept_id, year_of_birth FROM person ORDER BY person_id") == [[.int(8507), .int(1950)], [.int(8532), .int(1980)]])
+        #expect(try db.scalar("SELECT visit_concept_id FROM visit_occurrence WHERE visit_source_value = 'V0002'") == .int(9202))
     }
 }
