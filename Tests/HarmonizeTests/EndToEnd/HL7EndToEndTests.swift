@@ -38,6 +38,42 @@ import Testing
         #expect(ledger.rejected == 1, "the message with a bad MSH-2")
     }
 
+    @Test func anInlineSchemaTypesPaths() throws {
+        let yaml = """
+            harmonize: 1
+            id: t.schema
+            version: 1.0.0
+            source:
+              format: hl7v2
+              files: "oru/*.hl7"
+              record: OBX
+              schema:
+                fields:
+                  - {name: "MSH-10", type: integer}
+                  - {name: "OBX-1", type: integer}
+                  - {name: "OBX-5", type: number}
+                  - {name: "OBX-14", type: datetime, format: "%Y%m%d%H%M%S"}
+            target: measurement
+            fields:
+              measurement_id: "`MSH-10` * 100 + `OBX-1`"
+              person_id: "1"
+              measurement_concept_id: "0"
+              measurement_date: "to_date(`OBX-14`)"
+              measurement_type_concept_id: "32817"
+              value_as_number: "`OBX-5`"
+            """
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let plan = try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: "inline.yaml"), context: context)
+        let out = TestSupport.temporaryDirectory("oru-schema") + "/csv"
+        let manifest = try Pipeline(plans: [plan], options: RunOptions(inputDirectory: TestSupport.path("fixtures/hospital")))
+            .run(into: CSVSink(outputPath: out, canonicalSort: true))
+        let ledger = try #require(manifest.ledger.first)
+        #expect(ledger.written == 4)
+        #expect(ledger.rejected == 1)
+        let text = try String(contentsOfFile: "\(out)/measurement.csv", encoding: .utf8)
+        #expect(text.contains("100101,1,0,2024-01-01,"))
+    }
+
     @Test func theLoaderAcceptsHL7KeysAndRejectsWrongOnes() throws {
         let dir = TestSupport.temporaryDirectory("hl7-loader")
         TestSupport.write(
