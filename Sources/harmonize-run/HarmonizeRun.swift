@@ -11,7 +11,9 @@ struct HarmonizeRun: ParsableCommand {
             --max-reject-rate; 2 configuration or mapping errors; 3 I/O errors.
             """,
         version: HarmonizeVersion.current,
-        subcommands: [RunCommand.self, CheckCommand.self, PlanCommand.self, TestCommand.self, DocsCommand.self])
+        subcommands: [
+            RunCommand.self, CheckCommand.self, PlanCommand.self, InspectCommand.self, TestCommand.self, DocsCommand.self,
+        ])
 }
 
 /// The process exit codes, documented in the README.

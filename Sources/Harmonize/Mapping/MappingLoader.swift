@@ -140,13 +140,51 @@ public enum MappingLoader {
             d.error("HZ1020", "missing 'source' (format, files, dialect, schema)", node ?? root)
             return nil
         }
-        let allowed: Set<String> = ["format", "files", "dialect", "schema", "validate", "description"]
+        let allowed: Set<String> = ["format", "files", "dialect", "schema", "validate", "description", "record", "namespaces", "max-record-bytes"]
         for (k, _) in m where !allowed.contains(k.string ?? "") {
             d.error("HZ1004", "unknown key '\(k.string ?? "")' in 'source'", k, suggest: k.string ?? "", among: allowed)
         }
         let format = m["format"].flatMap { d.located($0) } ?? LocatedText(text: "csv", line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
-        if !["csv"].contains(format.text.lowercased()) {
-            d.error("HZ1021", "unknown source format '\(format.text)'", m["format"], suggest: format.text, among: ["csv"])
+        let formats = ["csv", "hl7v2", "xml"]
+        let fmt = format.text.lowercased()
+        if !formats.contains(fmt) {
+            d.error("HZ1021", "unknown source format '\(format.text)'", m["format"], suggest: format.text, among: formats)
+        }
+        var record: LocatedText? = nil
+        if let r = m["record"] {
+            if fmt == "csv" {
+                d.error("HZ1026", "'record' applies to hl7v2 and xml sources only", r)
+            } else if let t = d.located(r) {
+                record = t
+                if fmt == "hl7v2" {
+                    let ok = t.text == "message" || (t.text.utf8.count == 3 && t.text.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) })
+                    if !ok { d.error("HZ1026", "hl7v2 'record' is 'message' or a segment id such as OBX", r) }
+                } else if fmt == "xml" && !t.text.hasPrefix("/") {
+                    d.error("HZ1026", "xml 'record' is an absolute element path such as /export/sejour", r)
+                }
+            }
+        } else if fmt == "xml" {
+            d.error("HZ1026", "missing 'record' (the path of the record element, such as /export/sejour)", node)
+        }
+        var namespaces: [String: String] = [:]
+        if let n = m["namespaces"] {
+            if fmt != "xml" {
+                d.error("HZ1027", "'namespaces' applies to xml sources only", n)
+            } else if let nm = n.mapping {
+                for (k, v) in nm {
+                    if let key = k.string, let value = v.string { namespaces[key] = value } else {
+                        d.error("HZ1027", "'namespaces' maps prefixes to namespace URIs", k)
+                    }
+                }
+            } else {
+                d.error("HZ1027", "'namespaces' maps prefixes to namespace URIs", n)
+            }
+        }
+        var maxRecordBytes: Int? = nil
+        if let v = m["max-record-bytes"] {
+            if let t = v.string, let n = Int(t), n > 0 { maxRecordBytes = n } else {
+                d.error("HZ1028", "'max-record-bytes' is a positive integer", v)
+            }
         }
         guard let filesNode = m["files"], let files = d.located(filesNode) else {
             d.error("HZ1022", "missing 'files' (a file name or pattern relative to the input folder)", node)
@@ -174,7 +212,11 @@ public enum MappingLoader {
             }
         }
         let pos = LocatedText(text: "source", line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
-        return SourceSpec(format: format, files: files, dialect: dialect, schema: schema, validateAllFields: all, position: pos)
+        var spec = SourceSpec(format: format, files: files, dialect: dialect, schema: schema, validateAllFields: all, position: pos)
+        spec.record = record
+        spec.namespaces = namespaces
+        spec.maxRecordBytes = maxRecordBytes
+        return spec
     }
 
     static func decodingMessage(_ error: any Error) -> String {

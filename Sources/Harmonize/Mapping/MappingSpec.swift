@@ -46,7 +46,7 @@ public struct MappingSpec: Sendable {
 
 /// The source part of a mapping.
 public struct SourceSpec: Sendable {
-    /// `csv` (more formats plug in by name).
+    /// `csv`, `hl7v2` or `xml`.
     public var format: LocatedText
     /// A file name or glob pattern relative to the run's input folder.
     public var files: LocatedText
@@ -58,6 +58,13 @@ public struct SourceSpec: Sendable {
     public var validateAllFields: Bool
     /// Where the `source:` key is.
     public var position: LocatedText
+    /// The record unit: `message` or a segment id (`OBX`) for `hl7v2`; the record element path
+    /// (`/export/sejour`) for `xml`; nil for `csv`.
+    public var record: LocatedText? = nil
+    /// XML namespace prefixes used in paths (`h: "urn:…"`); empty for other formats.
+    public var namespaces: [String: String] = [:]
+    /// Largest record (HL7 message, XML record element) in bytes, when the mapping sets `max-record-bytes`.
+    public var maxRecordBytes: Int? = nil
 }
 
 /// A schema given inline or by path.

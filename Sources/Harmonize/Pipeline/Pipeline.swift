@@ -134,12 +134,8 @@ public final class Pipeline {
                     }
                     let firstRead = fileIndex[file] == nil
                     let hashing = firstRead ? HashingByteSource(source) : nil
-                    let reader: DelimitedReader
-                    do {
-                        reader = try DelimitedReader(source: hashing ?? source, displayName: file, dialect: plan.spec.source.dialect)
-                    } catch {
-                        throw RunError(.io, "\(error)")
-                    }
+                    let reader = try ReaderFactory.makeReader(
+                        spec: plan.spec.source, dialect: plan.spec.source.dialect, source: hashing ?? source, displayName: file)
                     let fid: Int32
                     if let known = fileIndex[file] {
                         fid = known
@@ -150,7 +146,7 @@ public final class Pipeline {
                     }
                     let base = bytesDone
                     let onProgress = self.onProgress
-                    let ledger = try executor.run(reader: reader, fileIndex: fid, filePath: file) { bytes in
+                    let ledger = try Self.runExecutor(executor, reader: reader, fileIndex: fid, filePath: file) { bytes in
                         onProgress?(RunProgress(mapping: plan.id, file: file, records: recordsDone, bytesRead: base + bytes, bytesTotal: totalBytes))
                     }
                     bytesDone += reader.bytesRead
@@ -181,6 +177,13 @@ public final class Pipeline {
             throw error
         }
         return manifest
+    }
+
+    /// Opens the existential reader so the executor runs specialised on its concrete type.
+    static func runExecutor<R: RecordReader>(
+        _ executor: MappingExecutor, reader: R, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
+    ) throws(RunError) -> RunManifest.LedgerEntry {
+        try executor.run(reader: reader, fileIndex: fileIndex, filePath: filePath, progress: progress)
     }
 
     static func timestamp() -> String {

@@ -15,7 +15,6 @@ public final class PipelinedSink: Sink {
     private final class Channel: @unchecked Sendable {
         let condition = NSCondition()
         var queue: [Message] = []
-        var head = 0
         var closed = false
         var failure: SinkError?
         let capacity: Int
@@ -48,17 +47,14 @@ public final class PipelinedSink: Sink {
         let t = Thread {
             while true {
                 channel.condition.lock()
-                while channel.head == channel.queue.count && !channel.closed { channel.condition.wait() }
-                if channel.head == channel.queue.count && channel.closed {
+                while channel.queue.isEmpty && !channel.closed { channel.condition.wait() }
+                if channel.queue.isEmpty && channel.closed {
                     channel.condition.unlock()
                     break
                 }
-                let message = channel.queue[channel.head]
-                channel.head += 1
-                if channel.head > 64 {
-                    channel.queue.removeFirst(channel.head)
-                    channel.head = 0
-                }
+                // The queue holds at most `capacity` messages: removing the first is cheap, and a
+                // consumed batch is released as soon as it is written.
+                let message = channel.queue.removeFirst()
                 let failed = channel.failure != nil
                 channel.condition.broadcast()
                 channel.condition.unlock()
@@ -86,7 +82,7 @@ public final class PipelinedSink: Sink {
     private func enqueue(_ m: Message) throws(SinkError) {
         channel.condition.lock()
         defer { channel.condition.unlock() }
-        while channel.queue.count - channel.head >= channel.capacity && channel.failure == nil {
+        while channel.queue.count >= channel.capacity && channel.failure == nil {
             channel.condition.wait()
         }
         if let f = channel.failure { throw f }

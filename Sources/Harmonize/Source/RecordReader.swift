@@ -45,6 +45,14 @@ public struct RecordReaderBindError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+extension RecordReader {
+    /// Default: the bytes `withField` shows. Conforming readers keep a record's field bytes in
+    /// storage that is not touched until `next()`, so the buffer stays valid until then.
+    public func field(_ position: Int) -> UnsafeBufferPointer<UInt8> {
+        withField(position) { $0 }
+    }
+}
+
 extension DelimitedReader: RecordReader {
     /// The bytes of field `position`, valid until `next()`.
     @inline(__always)

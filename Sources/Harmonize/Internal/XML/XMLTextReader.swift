@@ -1,0 +1,213 @@
+internal import CLibXML2
+
+/// An element of an expanded record subtree, copied out of libxml2 so no C pointer leaves this file.
+struct XMLElementSnapshot {
+    var localName: String
+    var namespaceURI: String?
+    var attributes: [(localName: String, namespaceURI: String?, value: String)]
+    var children: [XMLElementSnapshot]
+    /// The text directly inside this element (text and CDATA children, in order).
+    var ownText: String
+}
+
+/// Where libxml2 pulls bytes from: a `ByteSource`, with the error it raised, if any.
+final class XMLInputBox {
+    let source: any ByteSource
+    var bytesRead: Int64 = 0
+    var ioError: SourceIOError? = nil
+
+    init(source: any ByteSource) { self.source = source }
+}
+
+/// A libxml2 error, reduced to its code and line (libxml2's message may quote document content).
+struct XMLParseProblem {
+    var code: Int32
+    var line: Int
+}
+
+/// The error sink libxml2 calls back; collects the first problems.
+final class XMLErrorBox {
+    var problems: [XMLParseProblem] = []
+}
+
+private func harmonizeXMLRead(_ context: UnsafeMutableRawPointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32) -> Int32 {
+    guard let context, let buffer, length > 0 else { return -1 }
+    let box = Unmanaged<XMLInputBox>.fromOpaque(context).takeUnretainedValue()
+    do throws(SourceIOError) {
+        let n = try box.source.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(length)))
+        box.bytesRead += Int64(n)
+        return Int32(n)
+    } catch {
+        box.ioError = error
+        return -1
+    }
+}
+
+private func harmonizeXMLClose(_ context: UnsafeMutableRawPointer?) -> Int32 { 0 }
+
+private func harmonizeXMLError(_ context: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {
+    guard let context, let error else { return }
+    let box = Unmanaged<XMLErrorBox>.fromOpaque(context).takeUnretainedValue()
+    if box.problems.count < 16 {
+        box.problems.append(XMLParseProblem(code: error.pointee.code, line: Int(error.pointee.line)))
+    }
+}
+
+/// Refuses every external entity, external DTD and XInclude: nothing is read from disk or network.
+private func harmonizeDenyAllEntityLoader(
+    _ url: UnsafePointer<CChar>?, _ id: UnsafePointer<CChar>?, _ context: xmlParserCtxtPtr?
+) -> xmlParserInputPtr? {
+    nil
+}
+
+/// Owns one `xmlTextReaderPtr` over a `ByteSource` with safe options: no entity substitution
+/// (never `XML_PARSE_NOENT`), no DTD loading, no network (`XML_PARSE_NONET`), and a deny-all
+/// external entity loader installed process-wide. Not `Sendable`; frees the reader in `deinit`.
+final class XMLTextReader {
+    private let reader: OpaquePointer
+    private let input: Unmanaged<XMLInputBox>
+    private let errors: Unmanaged<XMLErrorBox>
+
+    /// Installs the deny-all external entity loader once per process.
+    static let installEntityLoader: Bool = {
+        xmlSetExternalEntityLoader(harmonizeDenyAllEntityLoader)
+        return true
+    }()
+
+    /// Opens a reader; nil when libxml2 cannot create one.
+    init?(source: any ByteSource, url: String) {
+        _ = Self.installEntityLoader
+        let box = Unmanaged.passRetained(XMLInputBox(source: source))
+        let errs = Unmanaged.passRetained(XMLErrorBox())
+        let options = harmonize_xml_safe_options()
+        guard let r = xmlReaderForIO(harmonizeXMLRead, harmonizeXMLClose, box.toOpaque(), url, nil, options) else {
+            box.release()
+            errs.release()
+            return nil
+        }
+        reader = r
+        input = box
+        errors = errs
+        xmlTextReaderSetStructuredErrorHandler(r, harmonizeXMLError, errs.toOpaque())
+    }
+
+    deinit {
+        xmlFreeTextReader(reader)
+        input.release()
+        errors.release()
+    }
+
+    /// Bytes pulled from the source so far.
+    var bytesRead: Int64 { input.takeUnretainedValue().bytesRead }
+    /// The I/O error that stopped reading, if any.
+    var ioError: SourceIOError? { input.takeUnretainedValue().ioError }
+    /// The first parse problem libxml2 reported, if any.
+    var firstProblem: XMLParseProblem? { errors.takeUnretainedValue().problems.first }
+
+    /// Moves to the next node: 1 when there is one, 0 at the end, -1 on an error.
+    func read() -> Int32 { xmlTextReaderRead(reader) }
+    /// Skips the current node's subtree: 1, 0 or -1 as `read()`.
+    func skipSubtree() -> Int32 { xmlTextReaderNext(reader) }
+    /// The node type (1 element, 10 document type, 15 end of element…).
+    var nodeType: Int32 { xmlTextReaderNodeType(reader) }
+    /// The depth of the current node (0 for the root element).
+    var depth: Int { Int(xmlTextReaderDepth(reader)) }
+    /// Whether the current element is empty (`<a/>`).
+    var isEmptyElement: Bool { xmlTextReaderIsEmptyElement(reader) == 1 }
+    /// The local name of the current node.
+    var localName: String { xmlTextReaderConstLocalName(reader).map { String(cString: $0) } ?? "" }
+    /// The namespace URI of the current node, if any.
+    var namespaceURI: String? { xmlTextReaderConstNamespaceUri(reader).map { String(cString: $0) } }
+    /// The line of the current node.
+    var line: Int {
+        guard let node = xmlTextReaderCurrentNode(reader) else { return 0 }
+        let n = Int(xmlGetLineNo(node))
+        return n > 0 ? n : 0
+    }
+
+    /// The attributes of the current element as (qualified name, value); leaves the reader on the element.
+    func attributes() -> [(name: String, value: String)] {
+        var out: [(name: String, value: String)] = []
+        guard xmlTextReaderHasAttributes(reader) == 1 else { return out }
+        var status = xmlTextReaderMoveToFirstAttribute(reader)
+        while status == 1 {
+            let name = xmlTextReaderConstName(reader).map { String(cString: $0) } ?? ""
+            let value = xmlTextReaderConstValue(reader).map { String(cString: $0) } ?? ""
+            if !name.hasPrefix("xmlns") { out.append((name, value)) }
+            status = xmlTextReaderMoveToNextAttribute(reader)
+        }
+        _ = xmlTextReaderMoveToElement(reader)
+        return out
+    }
+
+    /// The qualified name of the current node (`prefix:local`).
+    var qualifiedName: String { xmlTextReaderConstName(reader).map { String(cString: $0) } ?? "" }
+
+    /// The text of the current text or CDATA node.
+    var value: String { xmlTextReaderConstValue(reader).map { String(cString: $0) } ?? "" }
+
+    /// Whether the document's DOCTYPE declares entities (internal or parameter).
+    var doctypeDeclaresEntities: Bool {
+        guard let doc = xmlTextReaderCurrentDoc(reader) else { return false }
+        if let dtd = doc.pointee.intSubset, dtd.pointee.entities != nil || dtd.pointee.pentities != nil { return true }
+        if let dtd = doc.pointee.extSubset, dtd.pointee.entities != nil || dtd.pointee.pentities != nil { return true }
+        return false
+    }
+
+    /// Expands the current element and copies its subtree; nil when libxml2 cannot expand it, when
+    /// it is deeper than `maxDepth` levels, or when its text exceeds `maxTextBytes` (`tooLarge` set).
+    func expandCurrent(maxDepth: Int, maxTextBytes: Int, tooLarge: inout Bool) -> XMLElementSnapshot? {
+        guard let node = xmlTextReaderExpand(reader) else { return nil }
+        var budget = maxTextBytes
+        return Self.snapshot(node, depth: 0, maxDepth: maxDepth, budget: &budget, tooLarge: &tooLarge)
+    }
+
+    private static func text(_ p: UnsafePointer<xmlChar>?) -> String { p.map { String(cString: $0) } ?? "" }
+
+    private static func snapshot(
+        _ node: UnsafeMutablePointer<xmlNode>, depth: Int, maxDepth: Int, budget: inout Int, tooLarge: inout Bool
+    ) -> XMLElementSnapshot? {
+        if depth > maxDepth {
+            tooLarge = true
+            return nil
+        }
+        var element = XMLElementSnapshot(
+            localName: text(node.pointee.name), namespaceURI: node.pointee.ns.map { text($0.pointee.href) }, attributes: [],
+            children: [], ownText: "")
+        var attr = node.pointee.properties
+        while let a = attr {
+            var value = ""
+            var child = a.pointee.children
+            while let c = child {
+                if c.pointee.type == XML_TEXT_NODE { value += text(c.pointee.content) }
+                child = c.pointee.next
+            }
+            budget -= value.utf8.count
+            element.attributes.append((text(a.pointee.name), a.pointee.ns.map { text($0.pointee.href) }, value))
+            attr = a.pointee.next
+        }
+        var child = node.pointee.children
+        while let c = child {
+            let t = c.pointee.type
+            if t == XML_ELEMENT_NODE {
+                guard let sub = snapshot(c, depth: depth + 1, maxDepth: maxDepth, budget: &budget, tooLarge: &tooLarge) else {
+                    return nil
+                }
+                element.children.append(sub)
+            } else if t == XML_TEXT_NODE || t == XML_CDATA_SECTION_NODE {
+                let s = text(c.pointee.content)
+                budget -= s.utf8.count
+                element.ownText += s
+            }
+            if budget < 0 {
+                tooLarge = true
+                return nil
+            }
+            child = c.pointee.next
+        }
+        return element
+    }
+}
+
+@available(*, unavailable)
+extension XMLTextReader: Sendable {}

@@ -1,0 +1,234 @@
+/// One HL7 v2 message held in UTF-8, with its delimiters (read from its own MSH-1/MSH-2, rule R2)
+/// and the byte range, id and line of each segment. Values are split and unescaped on demand.
+struct HL7Message {
+    /// The delimiters of one message.
+    struct Delimiters: Equatable {
+        var field: UInt8
+        var component: UInt8
+        var repetition: UInt8
+        var escape: UInt8
+        var subcomponent: UInt8
+        /// The v2.7 truncation character, when MSH-2 has five characters (kept as data, R13).
+        var truncation: UInt8?
+    }
+
+    /// Why a message cannot be read; the text never holds a value.
+    struct Failure: Error {
+        var reason: RejectReason
+        var path: String
+        var line: Int
+        var message: String
+    }
+
+    var bytes: [UInt8] = []
+    var segStart: [Int] = []
+    var segEnd: [Int] = []
+    var segID: [UInt32] = []
+    var segLine: [Int] = []
+    var delimiters = Delimiters(field: 124, component: 94, repetition: 126, escape: 92, subcomponent: 38, truncation: nil)
+    /// The charset named by MSH-18, as written (empty when absent).
+    var charset = ""
+
+    static func id(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> UInt32 { UInt32(a) << 16 | UInt32(b) << 8 | UInt32(c) }
+    static let mshID = id(77, 83, 72)
+    static func idBytes(_ id: UInt32) -> [UInt8] { [UInt8(truncatingIfNeeded: id >> 16), UInt8(truncatingIfNeeded: id >> 8), UInt8(truncatingIfNeeded: id)] }
+
+    static func isIDByte(_ c: UInt8) -> Bool { (c >= 65 && c <= 90) || (c >= 48 && c <= 57) }
+    static func isDelimiterByte(_ c: UInt8) -> Bool {
+        c >= 0x21 && c <= 0x7E && !isIDByte(c) && !(c >= 97 && c <= 122)
+    }
+
+    /// Builds a message from its segment lines (terminators removed, raw bytes as read).
+    /// - Throws: `Failure` for a missing or malformed MSH, a line that is not a segment, or bytes
+    ///   not valid in the declared charset.
+    init(lines: [[UInt8]], lineNumbers: [Int]) throws(Failure) {
+        guard let first = lines.first else {
+            throw Failure(reason: .structureError, path: "MSH", line: 0, message: "empty message")
+        }
+        let firstLine = lineNumbers.first ?? 0
+        guard first.count >= 3, first[0] == 77, first[1] == 83, first[2] == 72 else {
+            throw Failure(reason: .structureError, path: "MSH", line: firstLine, message: "message does not start with an MSH segment")
+        }
+        guard first.count >= 4, Self.isDelimiterByte(first[3]) else {
+            throw Failure(reason: .structureError, path: "MSH-1", line: firstLine, message: "MSH-1 (field separator) missing or not a printable ASCII delimiter")
+        }
+        let fs = first[3]
+        var enc: [UInt8] = []
+        var i = 4
+        while i < first.count, first[i] != fs {
+            enc.append(first[i])
+            i += 1
+        }
+        guard enc.count == 4 || enc.count == 5, enc.allSatisfy(Self.isDelimiterByte), !enc.contains(fs),
+            Set(enc).count == enc.count
+        else {
+            throw Failure(reason: .structureError, path: "MSH-2", line: firstLine, message: "MSH-2 must hold 4 or 5 distinct printable ASCII delimiters (R2, R13)")
+        }
+        delimiters = Delimiters(
+            field: fs, component: enc[0], repetition: enc[1], escape: enc[2], subcomponent: enc[3],
+            truncation: enc.count == 5 ? enc[4] : nil)
+        // MSH-18: the 17th item after the segment id (MSH-1 is the separator itself).
+        var fieldNo = 2
+        var fstart = 4
+        var msh18: ArraySlice<UInt8> = []
+        for j in 4...first.count where j == first.count || first[j] == fs {
+            if fieldNo == 18 {
+                msh18 = first[fstart..<j]
+                break
+            }
+            fieldNo += 1
+            fstart = j + 1
+        }
+        if let r = msh18.firstIndex(of: enc[1]) { msh18 = msh18[..<r] }
+        charset = String(decoding: msh18, as: UTF8.self).trimmingSpaces()
+        let cs = try Self.charset(named: charset, line: firstLine)
+
+        for (k, line) in lines.enumerated() {
+            let ln = k < lineNumbers.count ? lineNumbers[k] : firstLine
+            guard line.count >= 3, Self.isIDByte(line[0]), Self.isIDByte(line[1]), Self.isIDByte(line[2]),
+                line.count == 3 || line[3] == fs
+            else {
+                throw Failure(reason: .structureError, path: "segment \(k + 1)", line: ln, message: "line is not a segment (3-character id then the field separator, R17)")
+            }
+            let start = bytes.count
+            guard HL7Charset.append(line, charset: cs, to: &bytes) else {
+                throw Failure(reason: .encodingError, path: "segment \(k + 1)", line: ln, message: "bytes not valid in charset '\(charset.isEmpty ? "ASCII" : charset)'")
+            }
+            segStart.append(start)
+            segEnd.append(bytes.count)
+            segID.append(Self.id(line[0], line[1], line[2]))
+            segLine.append(ln)
+            if k > 0, segID[k] == Self.mshID {
+                throw Failure(reason: .structureError, path: "segment \(k + 1)", line: ln, message: "second MSH inside a message")
+            }
+        }
+        charsetKind = cs
+    }
+
+    var charsetKind: HL7Charset.Kind = .asciiOrUTF8
+
+    static func charset(named name: String, line: Int) throws(Failure) -> HL7Charset.Kind {
+        guard let kind = HL7Charset.kind(named: name) else {
+            throw Failure(reason: .encodingError, path: "MSH-18", line: line, message: "unsupported character set in MSH-18")
+        }
+        return kind
+    }
+
+    var segmentCount: Int { segStart.count }
+
+    // MARK: Splitting
+
+    /// The n-th (1-based) part of `range` split on `sep`; nil when absent (R6).
+    func part(_ range: Range<Int>, _ sep: UInt8, _ n: Int) -> Range<Int>? {
+        var k = 1
+        var s = range.lowerBound
+        var i = s
+        while i < range.upperBound {
+            if bytes[i] == sep {
+                if k == n { return s..<i }
+                k += 1
+                s = i + 1
+            }
+            i += 1
+        }
+        return k == n ? s..<range.upperBound : nil
+    }
+
+    /// The number of parts of `range` split on `sep` (0 for an empty range).
+    func partCount(_ range: Range<Int>, _ sep: UInt8) -> Int {
+        if range.isEmpty { return 0 }
+        var k = 1
+        for i in range where bytes[i] == sep { k += 1 }
+        return k
+    }
+
+    /// What a field lookup found.
+    enum FieldRange {
+        case absent
+        case verbatim(Range<Int>)
+        case data(Range<Int>)
+    }
+
+    /// Field `n` of segment `s`, with MSH numbering (R3).
+    func field(segment s: Int, _ n: Int) -> FieldRange {
+        let seg = segStart[s]..<segEnd[s]
+        if segID[s] == Self.mshID {
+            if n == 1 { return .verbatim(segStart[s] + 3..<segStart[s] + 4) }
+            guard let r = part(seg, delimiters.field, n) else { return .absent }
+            return n == 2 ? .verbatim(r) : .data(r)
+        }
+        guard let r = part(seg, delimiters.field, n + 1) else { return .absent }
+        return .data(r)
+    }
+
+    /// The component/sub-component `c.s` of one repetition.
+    func item(_ rep: Range<Int>, _ c: Int, _ s: Int) -> Range<Int>? {
+        guard let comp = part(rep, delimiters.component, c) else { return nil }
+        return part(comp, delimiters.subcomponent, s)
+    }
+
+    /// Whether `r` is exactly `""` (present but null, R5).
+    func isPresentNull(_ r: Range<Int>) -> Bool {
+        r.count == 2 && bytes[r.lowerBound] == 34 && bytes[r.lowerBound + 1] == 34
+    }
+
+    /// Finds the segment a path reads: explicit occurrence, the current record's segment, the
+    /// nearest preceding one, else the first one.
+    func segmentIndex(for path: HL7Path, current: Int?) -> Int? {
+        let want = Self.id(path.segment[0], path.segment[1], path.segment[2])
+        if let occ = path.occurrence {
+            var k = 0
+            for i in 0..<segmentCount where segID[i] == want {
+                k += 1
+                if k == occ { return i }
+            }
+            return nil
+        }
+        if let current {
+            var i = min(current, segmentCount - 1)
+            while i >= 0 {
+                if segID[i] == want { return i }
+                i -= 1
+            }
+        }
+        return segID.firstIndex(of: want)
+    }
+
+    /// Extracts the value of `path` into `out` (decoded UTF-8); returns whether it is present-null.
+    func extract(_ path: HL7Path, current: Int?, into out: inout [UInt8]) -> Bool {
+        out.removeAll(keepingCapacity: true)
+        guard let s = segmentIndex(for: path, current: current) else { return false }
+        let range: Range<Int>
+        switch field(segment: s, path.field) {
+        case .absent: return false
+        case .verbatim(let r):
+            out.append(contentsOf: bytes[r])
+            return false
+        case .data(let r): range = r
+        }
+        let rep: Range<Int>
+        switch path.repetition {
+        case .index(let n):
+            guard let r = part(range, delimiters.repetition, n) else { return false }
+            rep = r
+        case .condition(let c, let sc, let value):
+            var found: Range<Int>? = nil
+            var scratch: [UInt8] = []
+            for n in 1...max(1, partCount(range, delimiters.repetition)) {
+                guard let r = part(range, delimiters.repetition, n), let v = item(r, c, sc) else { continue }
+                scratch.removeAll(keepingCapacity: true)
+                HL7Escapes.decode(bytes[v], delimiters: delimiters, charset: charsetKind, into: &scratch)
+                if scratch == value {
+                    found = r
+                    break
+                }
+            }
+            guard let f = found else { return false }
+            rep = f
+        }
+        guard let v = item(rep, path.component, path.subcomponent) else { return false }
+        if isPresentNull(v) { return true }
+        HL7Escapes.decode(bytes[v], delimiters: delimiters, charset: charsetKind, into: &out)
+        return false
+    }
+}

@@ -1,0 +1,326 @@
+/// What an HL7 v2 reader yields as one record.
+public enum HL7RecordUnit: Sendable, Hashable {
+    /// One record per message (`record: message`).
+    case message
+    /// One record per occurrence of a segment (`record: OBX`); the message's other segments stay in
+    /// reach (a path to another segment reads the nearest preceding one: its parent OBR, PID, PV1).
+    case segment(String)
+}
+
+/// Options of an HL7 v2 reader.
+public struct HL7ReaderOptions: Sendable, Hashable {
+    /// The record unit.
+    public var record: HL7RecordUnit
+    /// Largest message in bytes (default 16 MiB): a longer one is rejected as `.limitExceeded`
+    /// and skipped, so memory stays bounded by one message.
+    public var maxMessageBytes: Int
+
+    /// Creates options.
+    public init(record: HL7RecordUnit = .message, maxMessageBytes: Int = 16 << 20) {
+        self.record = record
+        self.maxMessageBytes = max(16, maxMessageBytes)
+    }
+}
+
+/// A streaming reader of HL7 v2 messages in ER7 ("pipe and hat") encoding.
+///
+/// Reads files with one or many messages: CR, LF, CRLF or mixed segment terminators, blank lines,
+/// batch envelopes (FHS/BHS/BTS/FTS, trailers optional), MLLP framing (0x0B … 0x1C 0x0D), a UTF-8
+/// byte-order mark, and the charset of MSH-18 (ASCII, UTF-8, ISO 8859-1/15, transcoded to UTF-8).
+/// Delimiters are read from each message's MSH-1/MSH-2. Fields are addressed by `HL7Path`s
+/// (`PID-5.1`, `PID-3[4.1=INS-NIR].1`, `OBX-5`…) bound once with `bind(fields:)`.
+///
+/// A message that cannot be read (no MSH, bad MSH-2, a line that is not a segment, bytes not
+/// valid in its charset, too long) is returned as `.rejected` with the file, the message number
+/// (`record`), its line and the segment concerned (`path`); reading goes on with the next message.
+///
+/// `withField` gives the decoded UTF-8 of a path; a value sent as `""` (present but null, R5) gives
+/// empty bytes, like an absent one, so both map to null; `isNull(_:)` tells them apart.
+public final class HL7Reader {
+    let source: any ByteSource
+    /// The file name used in locations and rejects.
+    public let displayName: String
+    /// The options.
+    public let options: HL7ReaderOptions
+    let unitID: UInt32?
+
+    // Input buffer and line splitting.
+    let raw: UnsafeMutableRawBufferPointer
+    var rawPos = 0
+    var rawCount = 0
+    var eof = false
+    var curLine: [UInt8] = []
+    var curOverflow = false
+    var swallowLF = false
+    var nextLine = 1
+    var pendingLine: Line? = nil
+    /// Set by an MLLP end-of-block byte (0x1C): the next line starts a new message.
+    var frameEnded = false
+    /// Bytes consumed from the source so far.
+    public private(set) var bytesRead: Int64 = 0
+
+    // Current message and record.
+    var message: HL7Message? = nil
+    var messageNumber = 0
+    var occurrences: [Int] = []
+    var occurrenceIndex = 0
+    var currentSegment: Int? = nil
+    var recordLine = 0
+    var recordPath: String? = nil
+
+    // Bound fields.
+    var paths: [HL7Path] = []
+    var values: [[UInt8]] = []
+    var nulls: [Bool] = []
+
+    /// Creates a reader over `source`.
+    public convenience init(source: any ByteSource, displayName: String, options: HL7ReaderOptions = HL7ReaderOptions()) {
+        self.init(source: source, displayName: displayName, options: options, chunkSize: 1 << 16)
+    }
+
+    /// The designated initializer, with the read chunk size (tests drip-feed with small chunks).
+    init(source: any ByteSource, displayName: String, options: HL7ReaderOptions, chunkSize: Int) {
+        self.source = source
+        self.displayName = displayName
+        self.options = options
+        self.raw = .allocate(byteCount: max(1, chunkSize), alignment: 16)
+        if case .segment(let id) = options.record {
+            let b = Array(id.utf8)
+            unitID = b.count == 3 ? HL7Message.id(b[0], b[1], b[2]) : HL7Message.id(0, 0, 0)
+        } else {
+            unitID = nil
+        }
+    }
+
+    deinit { raw.deallocate() }
+
+    /// Where the current record comes from: file, line of its segment (or of its MSH), message
+    /// number as `record`, and the segment occurrence (`OBX[2]`) as `path` for segment records.
+    public var location: SourceLocation {
+        SourceLocation(file: displayName, line: recordLine, record: messageNumber, path: recordPath)
+    }
+
+    /// Total size of the source in bytes, when known.
+    public var totalBytes: Int64? { source.totalBytes }
+
+    // MARK: Records
+
+    /// Reads the next record.
+    /// - Throws: `SourceIOError` only.
+    public func next() throws(SourceIOError) -> ReadEvent {
+        while true {
+            if let msg = message, occurrenceIndex < occurrences.count {
+                let s = occurrences[occurrenceIndex]
+                occurrenceIndex += 1
+                currentSegment = s
+                recordLine = msg.segLine[s]
+                recordPath = "\(String(decoding: HL7Message.idBytes(msg.segID[s]), as: UTF8.self))[\(occurrenceIndex)]"
+                extractAll()
+                return .record
+            }
+            message = nil
+            occurrences = []
+            occurrenceIndex = 0
+            currentSegment = nil
+            guard let first = try takeLine() else { return .end }
+            if Self.isEnvelope(first.bytes) { continue }
+            messageNumber += 1
+            recordLine = first.line
+            recordPath = nil
+            var lines = [first.bytes]
+            var lineNumbers = [first.line]
+            var size = first.bytes.count
+            var overflow = first.overflow
+            while let l = try takeLine() {
+                if Self.isMSH(l.bytes) || Self.isEnvelope(l.bytes) || l.startsFrame {
+                    pendingLine = l
+                    break
+                }
+                size += l.bytes.count + 1
+                overflow = overflow || l.overflow
+                if size > options.maxMessageBytes {
+                    overflow = true
+                } else {
+                    lines.append(l.bytes)
+                    lineNumbers.append(l.line)
+                }
+            }
+            if overflow {
+                return reject(.limitExceeded, path: "MSH", line: first.line, "message longer than \(options.maxMessageBytes) bytes")
+            }
+            let msg: HL7Message
+            do throws(HL7Message.Failure) {
+                msg = try HL7Message(lines: lines, lineNumbers: lineNumbers)
+            } catch {
+                return reject(error.reason, path: error.path, line: error.line, error.message)
+            }
+            message = msg
+            if let unitID {
+                occurrences = (0..<msg.segmentCount).filter { msg.segID[$0] == unitID }
+                continue
+            }
+            occurrences = []
+            currentSegment = nil
+            extractAll()
+            return .record
+        }
+    }
+
+    func reject(_ reason: RejectReason, path: String, line: Int, _ text: String) -> ReadEvent {
+        message = nil
+        recordLine = line
+        recordPath = path
+        for i in 0..<values.count {
+            values[i].removeAll(keepingCapacity: true)
+            nulls[i] = false
+        }
+        return .rejected(Reject(reason: reason, location: location, message: text))
+    }
+
+    func extractAll() {
+        guard let msg = message else { return }
+        for i in 0..<paths.count {
+            nulls[i] = msg.extract(paths[i], current: currentSegment, into: &values[i])
+        }
+    }
+
+    /// The decoded UTF-8 of bound field `position` for the current record (empty when absent or `""`).
+    public func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        guard position >= 0, position < values.count else {
+            return try body(UnsafeBufferPointer(start: nil, count: 0))
+        }
+        return try values[position].withUnsafeBufferPointer(body)
+    }
+
+    /// Whether bound field `position` was sent as `""` (present but null) in the current record.
+    public func isNull(_ position: Int) -> Bool {
+        position >= 0 && position < nulls.count && nulls[position]
+    }
+
+    /// Evaluates a path on the current record (convenience; compiles the path each call): nil when
+    /// the path is invalid or the value was sent as `""`, empty text when not present.
+    public func value(_ path: String) -> String?? {
+        guard let p = HL7Path(path) else { return nil }
+        guard let msg = message else { return .some("") }
+        var out: [UInt8] = []
+        if msg.extract(p, current: currentSegment, into: &out) { return .some(nil) }
+        return .some(String(decoding: out, as: UTF8.self))
+    }
+
+    /// The segment ids of the current message, in order.
+    public var segmentIDs: [String] {
+        guard let msg = message else { return [] }
+        return msg.segID.map { String(decoding: HL7Message.idBytes($0), as: UTF8.self) }
+    }
+
+    // MARK: Lines
+
+    /// One segment line as read.
+    struct Line {
+        var bytes: [UInt8]
+        var line: Int
+        var overflow: Bool
+        /// Whether an MLLP end-of-block came just before: a message boundary.
+        var startsFrame: Bool
+    }
+
+    static func isMSH(_ l: [UInt8]) -> Bool { l.count >= 3 && l[0] == 77 && l[1] == 83 && l[2] == 72 }
+
+    static func isEnvelope(_ l: [UInt8]) -> Bool {
+        guard l.count >= 3, l.count == 3 || !HL7Message.isIDByte(l[3]) else { return false }
+        let id = HL7Message.id(l[0], l[1], l[2])
+        return id == HL7Message.id(70, 72, 83) || id == HL7Message.id(66, 72, 83) || id == HL7Message.id(66, 84, 83)
+            || id == HL7Message.id(70, 84, 83)
+    }
+
+    /// The next non-blank line (terminators, MLLP frame bytes and a leading BOM removed).
+    func takeLine() throws(SourceIOError) -> Line? {
+        if let p = pendingLine {
+            pendingLine = nil
+            return p
+        }
+        let limit = options.maxMessageBytes
+        while true {
+            if rawPos == rawCount {
+                if eof { break }
+                let n = try source.read(into: raw)
+                bytesRead += Int64(n)
+                rawPos = 0
+                rawCount = n
+                if n == 0 {
+                    eof = true
+                    break
+                }
+            }
+            let c = raw[rawPos]
+            rawPos += 1
+            var terminate = false
+            switch c {
+            case 0x0B:
+                swallowLF = false
+            case 0x0D:
+                terminate = true
+                nextLine += 1
+                swallowLF = true
+            case 0x0A:
+                if swallowLF {
+                    swallowLF = false
+                } else {
+                    terminate = true
+                    nextLine += 1
+                }
+            case 0x1C:
+                swallowLF = false
+                terminate = true
+                if let l = finishLine(lineNumber: nextLine) {
+                    frameEnded = true
+                    return l
+                }
+                frameEnded = true
+                continue
+            default:
+                swallowLF = false
+                if curLine.count < limit { curLine.append(c) } else { curOverflow = true }
+            }
+            if terminate, let l = finishLine(lineNumber: c == 0x1C ? nextLine : nextLine - 1) { return l }
+        }
+        return finishLine(lineNumber: nextLine)
+    }
+
+    func finishLine(lineNumber: Int) -> Line? {
+        defer {
+            curLine.removeAll(keepingCapacity: true)
+            curOverflow = false
+        }
+        var bytes = curLine
+        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { bytes.removeFirst(3) }
+        guard bytes.contains(where: { $0 != 32 && $0 != 9 }) || curOverflow else { return nil }
+        let startsFrame = frameEnded
+        frameEnded = false
+        return Line(bytes: bytes, line: lineNumber, overflow: curOverflow, startsFrame: startsFrame)
+    }
+}
+
+extension HL7Reader: RecordReader {
+    /// Compiles each field name as an `HL7Path`; names that are not paths are reported missing.
+    public func bind(fields: [String]) throws(RecordReaderBindError) -> [Int] {
+        var out: [Int] = []
+        var missing: [(field: String, suggestion: String?)] = []
+        for f in fields {
+            if let p = HL7Path(f) {
+                out.append(paths.count)
+                paths.append(p)
+                values.append([])
+                nulls.append(false)
+            } else {
+                missing.append((f, nil))
+            }
+        }
+        if !missing.isEmpty { throw RecordReaderBindError(missing: missing, file: displayName) }
+        extractAll()
+        return out
+    }
+}
+
+@available(*, unavailable)
+extension HL7Reader: Sendable {}
