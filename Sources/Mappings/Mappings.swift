@@ -26,4 +26,19 @@ public enum Mappings {
         (Bundle.module.url(forResource: "OMOP_CDMv5.4_Field_Level", withExtension: "csv", subdirectory: "Resources/omop")
             ?? Bundle.module.url(forResource: "OMOP_CDMv5.4_Field_Level", withExtension: "csv"))?.path
     }
+
+    /// The OHDSI Data Quality Dashboard checks for OMOP CDM v5.4 (control files bundled in
+    /// `Resources/dqd`, Apache-2.0), for the tables of `model` (the OMOP model by default), with
+    /// DQD's default thresholds.
+    public static func omopQualityChecks(model: TargetModel? = nil) throws -> [QualityCheck] {
+        func text(_ name: String) throws -> String {
+            guard let url = Bundle.module.url(forResource: name, withExtension: "csv", subdirectory: "Resources/dqd")
+                ?? Bundle.module.url(forResource: name, withExtension: "csv")
+            else { throw ResourceError(description: "the bundled DQD control file \(name).csv is missing") }
+            return try String(contentsOf: url, encoding: .utf8)
+        }
+        return DQDControlFiles.checks(
+            tableLevel: try text("OMOP_CDMv5.4_Table_Level"), fieldLevel: try text("OMOP_CDMv5.4_Field_Level"),
+            conceptLevel: try text("OMOP_CDMv5.4_Concept_Level"), model: try model ?? omopModel())
+    }
 }

@@ -11,7 +11,7 @@ struct HarmonizeRun: ParsableCommand {
             --max-reject-rate; 2 configuration or mapping errors; 3 I/O errors.
             """,
         version: HarmonizeVersion.current,
-        subcommands: [RunCommand.self, CheckCommand.self, PlanCommand.self])
+        subcommands: [RunCommand.self, CheckCommand.self, PlanCommand.self, QualityCommand.self, RejectsCommand.self, ReportCommand.self])
 }
 
 /// The process exit codes, documented in the README.

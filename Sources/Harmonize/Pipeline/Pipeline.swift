@@ -87,7 +87,7 @@ public final class Pipeline {
         var manifest = RunManifest(
             runID: UUID().uuidString.lowercased(), engineVersion: options.engineVersion, startedAt: started, finishedAt: "",
             status: "running", model: plans.first.map { "\($0.model.name) \($0.model.version)" } ?? "", parameters: options.parameters,
-            mappings: plans.map { .init(id: $0.spec.id, version: $0.spec.version, sha256: $0.spec.contentHash, file: $0.spec.file) },
+            mappings: plans.map { .init(id: $0.spec.id, version: $0.spec.version, sha256: $0.spec.contentHash, file: $0.spec.file, targets: $0.targets.map(\.table.name)) },
             inputs: [], ledger: [], tables: [])
         let tables = try outputTables()
         // Resolve files and load lookups before opening the sink.
