@@ -15,10 +15,10 @@ public enum HTMLReport {
             <meta charset="utf-8"/>
             <title>Harmonize report</title>
             <style>
-            body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+            body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 70em; color: #222; }
             h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
             table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ddd; padding: .25em .6em; text-align: left; }
-            td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f4f4f4; }
+            td.id { word-break: break-all; } td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f4f4f4; }
             .passed { color: #1a7f37; } .failed { color: #c62828; font-weight: bold; } .not_applicable { color: #777; } .error { color: #b26a00; font-weight: bold; }
             .badge { display: inline-block; padding: .2em .7em; border-radius: 1em; margin-right: .5em; background: #eee; }
             svg text { font-size: 12px; font-family: system-ui, sans-serif; }
@@ -47,6 +47,8 @@ public enum HTMLReport {
             }
             h += "</table>\n"
         }
+        // Lineage.
+        h += "<h2>Lineage</h2>\n" + (run.map(lineageSVG) ?? "<p>No run recorded.</p>\n")
         // Ledger.
         h += "<h2>Ledger</h2>\n<p>For every mapping and file: read = written + rejected + filtered + excluded.</p>\n"
         h += "<table><tr><th>mapping</th><th>file</th><th>read</th><th>written</th><th>rejected</th><th>filtered</th><th>excluded</th><th>balances</th></tr>\n"
@@ -69,16 +71,22 @@ public enum HTMLReport {
         if quality.isEmpty {
             h += "<p>No quality results stored (run <code>harmonize-run quality --output FILE</code>).</p>\n"
         } else {
-            for s in ["passed", "failed", "not_applicable", "error"] {
+            for s in ["passed", "failed", "not_applicable", "error"] where s != "error" || quality.contains(where: { $0.status == "error" }) {
                 h += "<span class=\"badge \(s)\">\(quality.filter { $0.status == s }.count) \(s.replacingOccurrences(of: "_", with: " "))</span>"
             }
-            h += "\n<table><tr><th>status</th><th>check</th><th>category</th><th>violating</th><th>checked</th><th>%</th><th>threshold %</th></tr>\n"
-            let order = ["failed": 0, "error": 1, "passed": 2]
-            for q in quality.filter({ $0.status != "not_applicable" }).sorted(by: { (order[$0.status] ?? 3) < (order[$1.status] ?? 3) }) {
-                h += "<tr><td class=\"\(esc(q.status))\">\(esc(q.status))</td><td>\(esc(q.id))</td><td>\(esc(q.category))</td>"
-                h += "<td class=\"n\">\(q.rowsViolating)</td><td class=\"n\">\(q.rowsChecked)</td><td class=\"n\">\(fmt(q.pctViolating))</td><td class=\"n\">\(fmt(q.threshold))</td></tr>\n"
+            h += "\n"
+            func rows(_ list: [OutputDatabase.QualityRow]) -> String {
+                var t = "<table><tr><th>status</th><th>check</th><th>category</th><th>violating</th><th>checked</th><th>%</th><th>threshold %</th></tr>\n"
+                for q in list {
+                    t += "<tr><td class=\"\(esc(q.status))\">\(esc(q.status))</td><td class=\"id\">\(esc(q.id))</td><td>\(esc(q.category))</td>"
+                    t += "<td class=\"n\">\(q.rowsViolating)</td><td class=\"n\">\(q.rowsChecked)</td><td class=\"n\">\(fmt(q.pctViolating))</td><td class=\"n\">\(fmt(q.threshold))</td></tr>\n"
+                }
+                return t + "</table>\n"
             }
-            h += "</table>\n"
+            let bad = quality.filter { $0.status == "failed" || $0.status == "error" }
+            h += bad.isEmpty ? "<p>No check failed.</p>\n" : rows(bad)
+            let passed = quality.filter { $0.status == "passed" }
+            if !passed.isEmpty { h += "<details><summary>\(passed.count) checks passed</summary>\n" + rows(passed) + "</details>\n" }
             let na = quality.filter { $0.status == "not_applicable" }
             if !na.isEmpty {
                 h += "<details><summary>\(na.count) checks not applicable</summary>\n<table><tr><th>check</th><th>reason</th></tr>\n"
@@ -86,8 +94,6 @@ public enum HTMLReport {
                 h += "</table></details>\n"
             }
         }
-        // Lineage.
-        h += "<h2>Lineage</h2>\n" + (run.map(lineageSVG) ?? "<p>No run recorded.</p>\n")
         h += "</body>\n</html>\n"
         return h
     }
