@@ -62,6 +62,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("User data-quality checks (YAML) run with the built-in checks.", valueName: "FILE.yaml"))
     var checks: String?
 
+    @Option(name: .long, help: ArgumentHelp("Append OpenLineage START and COMPLETE/FAIL events (JSON lines) to this file.", valueName: "FILE.jsonl"))
+    var openlineage: String?
+
     mutating func validate() throws {
         if sink != .none && output == nil { throw ValidationError("--output is required unless --sink none") }
         if noQuality && (failOnQuality || checks != nil) { throw ValidationError("--no-quality cannot be combined with --fail-on-quality or --checks") }
@@ -103,7 +106,16 @@ struct RunCommand: ParsableCommand {
         var parameters: [String: String] = ["sink": sink.rawValue]
         if let key { parameters["key_fingerprint"] = key.fingerprint }
         if !project.isEmpty { parameters["project"] = project }
-        let options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
+        var options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
+        let runID = UUID().uuidString.lowercased()
+        options.runID = runID
+        let lineageJob = (namespace: project.isEmpty ? "harmonize" : project, name: "harmonize-run")
+        let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
+        if let openlineage {
+            try Self.append(
+                OpenLineageEvents.start(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, outputNamespace: "file://" + absolute(output ?? ".")),
+                to: openlineage)
+        }
         let pipeline = Pipeline(plans: plans, options: options)
         let showProgress = !noProgress && Terminal.stderrIsTTY
         let start = Date()
@@ -131,6 +143,9 @@ struct RunCommand: ParsableCommand {
         } catch {
             if showProgress { Terminal.status("") }
             for d in error.diagnostics { Terminal.error(d.description) }
+            if let openlineage {
+                try? Self.append(OpenLineageEvents.fail(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, message: error.message), to: openlineage)
+            }
             throw CLIError(code: Exit.code(for: error), message: error.message + " (the previous output, if any, is untouched)")
         }
         if showProgress { Terminal.status("") }
@@ -141,9 +156,11 @@ struct RunCommand: ParsableCommand {
             Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output))
         }
         var qualityFailed = false
+        var qualityReport: QualityReport?
         if sink == .sqlite, !noQuality, let output {
             do {
                 let report = try QualityRunner.run(output: output, checksFile: checks, json: nil)
+                qualityReport = report
                 QualityRunner.print(report, verbose: false)
                 qualityFailed = report.count(.failed) + report.count(.error) > 0
             } catch let e as CLIError {
@@ -151,6 +168,13 @@ struct RunCommand: ParsableCommand {
                 Terminal.error("harmonize-run: quality checks not run: \(e.message)")
                 qualityFailed = true
             }
+        }
+        if let openlineage {
+            try Self.append(
+                OpenLineageEvents.complete(
+                    manifest: manifest, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, inputNamespace: "file://" + absolute(input),
+                    outputNamespace: "file://" + absolute(output ?? "."), model: try? Mappings.omopModel(), quality: qualityReport),
+                to: openlineage)
         }
         let read = manifest.readCount
         let rate = read == 0 ? 0 : Double(manifest.rejectedCount) / Double(read)
@@ -163,5 +187,20 @@ struct RunCommand: ParsableCommand {
             Terminal.error("harmonize-run: data-quality checks failed (--fail-on-quality); the output was published")
             throw Exit.rejectsAboveThreshold
         }
+    }
+
+    /// Appends one line to a JSON-lines file (created when missing).
+    static func append(_ line: String, to path: String) throws {
+        let data = Data((line + "\n").utf8)
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: data) else {
+                throw CLIError(code: Exit.io, message: "cannot write \(path)")
+            }
+            return
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw CLIError(code: Exit.io, message: "cannot write \(path)") }
+        defer { try? h.close() }
+        h.seekToEndOfFile()
+        h.write(data)
     }
 }
