@@ -30,7 +30,7 @@ struct QualityCommand: ParsableCommand {
         do {
             let report = try QualityRunner.run(output: output, checksFile: checks, json: json)
             QualityRunner.print(report, verbose: verbose)
-            if report.count(.failed) > 0 || report.count(.error) > 0 { throw Exit.rejectsAboveThreshold }
+            if report.count(.failed) > 0 || report.count(.error) > 0 { throw Exit.checksFailed }
         } catch let e as CLIError {
             Terminal.error("harmonize-run: \(e.message)")
             throw e.code

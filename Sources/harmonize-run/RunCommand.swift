@@ -185,7 +185,7 @@ struct RunCommand: ParsableCommand {
         }
         if failOnQuality && qualityFailed {
             Terminal.error("harmonize-run: data-quality checks failed (--fail-on-quality); the output was published")
-            throw Exit.rejectsAboveThreshold
+            throw Exit.checksFailed
         }
     }
 

@@ -57,10 +57,24 @@ public struct QualityEngine: Sendable {
         }
         let vocabulary = Set(checks.filter { $0.type == .cdmTable && $0.parameters["schema"]?.uppercased() == "VOCAB" }.map(\.table))
         var results: [QualityResult] = []
+        // Concept-level checks are many (one per concept); the concepts present in a field are read
+        // once, so that checks on absent concepts need no scan.
+        var present: [String: Set<Int>] = [:]
         for c in checks {
+            if c.type == .plausibleUnitConceptIds, let f = c.field, let cid = c.conceptID, facts.has(c.table, f), (rowCounts[c.table] ?? 0) > 0 {
+                let key = c.table + "." + f
+                if present[key] == nil {
+                    let rows = (try? db.query("SELECT DISTINCT \(SQLiteDDL.quote(f)) FROM \(SQLiteDDL.quote(c.table))")) ?? []
+                    present[key] = Set(rows.compactMap { $0.first?.intValue })
+                }
+                if present[key]?.contains(cid) == false {
+                    results.append(QualityResult(check: c, status: .notApplicable, reason: "concept does not occur"))
+                    continue
+                }
+            }
             results.append(evaluate(c, db: db, facts: facts, rowCounts: rowCounts, vocabulary: vocabulary))
         }
-        return QualityReport(runID: runID, checkedAt: CivilDate.isoDateTimeString(secondsSinceEpoch: Int(Date().timeIntervalSince1970)), results: results)
+        return QualityReport(runID: runID, checkedAt: CivilDate.isoDateTimeString(secondsSinceEpoch: Int(Date().timeIntervalSince1970)) + "Z", results: results)
     }
 
     private func evaluate(

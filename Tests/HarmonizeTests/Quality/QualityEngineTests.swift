@@ -92,6 +92,8 @@ import Testing
         .init(id: "measurePersonCompleteness.observation_period", status: .failed, violating: 1, checked: 4),
         .init(id: "measureObservationPeriodOverlap.observation_period", status: .failed, violating: 1, checked: 2),
         .init(id: "plausibleUnitConceptIds.measurement.measurement_concept_id.3004249", status: .passed, violating: 0, checked: 3),
+        // Body weight does not occur in the database.
+        .init(id: "plausibleUnitConceptIds.measurement.measurement_concept_id.3025315", status: .notApplicable),
         .init(id: "plausibleGenderUseDescendants.condition_occurrence.condition_concept_id.4090861,4025213", status: .notApplicable),
     ]
 
@@ -174,5 +176,28 @@ import Testing
     ])
     func plausibleBounds(_ c: BoundCase) {
         #expect(QualitySQL.plausibleBound(c.raw, isDate: c.isDate, today: CivilDate(year: 2026, month: 1, day: 1)) == c.expected)
+    }
+}
+
+/// Units outside the plausible list are found; rows with unit 0 are left to the completeness checks.
+@Suite struct PlausibleUnitTests {
+    @Test func implausibleUnitsAreCounted() throws {
+        let path = try QualityEngineTests.makeDatabase()
+        let db = try SQLiteConnection(path: path)
+        // 3025315 body weight: plausible units 8739, 9346, 9373, 9529.
+        try db.execute(
+            """
+            INSERT INTO measurement (measurement_id, person_id, measurement_concept_id, measurement_date, measurement_type_concept_id, unit_concept_id)
+            VALUES (200, 1, 3025315, '2020-03-01', 32817, 9529), (201, 1, 3025315, '2020-03-01', 32817, 8876),
+                   (202, 1, 3025315, '2020-03-01', 32817, 0), (203, 1, 3025315, '2020-03-01', 32817, NULL)
+            """)
+        let model = try Mappings.omopModel()
+        let checks = try Mappings.omopQualityChecks(model: model).filter { $0.id == "plausibleUnitConceptIds.measurement.measurement_concept_id.3025315" }
+        #expect(checks.count == 1)
+        let r = try #require(try QualityEngine(checks: checks, model: model).run(databasePath: path).results.first)
+        #expect(r.status == .failed)
+        #expect(r.rowsViolating == 1)
+        #expect(r.rowsChecked == 4)
+        #expect(r.check.threshold == 5)
     }
 }
