@@ -57,6 +57,10 @@ import Testing
         return try engine.run(databasePath: path, today: CivilDate(year: 2026, month: 1, day: 1))
     }
 
+    /// One report per database kind, shared by the table-driven cases.
+    static let plain = Result { try report() }
+    static let withVocabulary = Result { try report(withConcepts: true) }
+
     struct Expectation: Sendable, CustomStringConvertible {
         var id: String
         var status: QualityResult.Status
@@ -125,15 +129,15 @@ import Testing
         VocabularyExpectation(id: "isForeignKey.measurement.measurement_concept_id", status: .passed, violating: 0),
     ])
     func vocabularyCheck(_ e: VocabularyExpectation) throws {
-        let report = try Self.report(withConcepts: true)
+        let report = try Self.withVocabulary.get()
         let r = try #require(report.results.first { $0.check.id == e.id })
         #expect(r.status == e.status, "\(r.reason ?? "")")
         #expect(r.rowsViolating == e.violating)
     }
 
     @Test func idsAreUniqueAndStableAcrossDatabases() throws {
-        let a = try Self.report().results.map(\.check.id)
-        let b = try Self.report(withConcepts: true).results.map(\.check.id)
+        let a = try Self.plain.get().results.map(\.check.id)
+        let b = try Self.withVocabulary.get().results.map(\.check.id)
         #expect(a == b)
         #expect(Set(a).count == a.count)
     }
