@@ -75,7 +75,7 @@ enum QualityRunner {
         }
         let functions = FunctionCatalog.registry(key: nil)
         if let checksFile { all += try userChecks(checksFile, model: model) }
-        let engine = QualityEngine(checks: all, model: model, functions: functions)
+        let engine = QualityEngine(checks: all, model: model, conventions: Mappings.omopQualityConventions, functions: functions)
         let report: QualityReport
         do {
             report = try engine.run(databasePath: output)

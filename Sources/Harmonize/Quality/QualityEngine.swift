@@ -10,11 +10,14 @@ public struct QualityEngine: Sendable {
     public var functions: FunctionRegistry
     /// The target model (column types of user-rule tables).
     public var model: TargetModel
+    /// The model's person, visit, death and vocabulary tables and columns.
+    public var conventions: QualityConventions
 
     /// Creates an engine.
-    public init(checks: [QualityCheck], model: TargetModel, functions: FunctionRegistry = .standard) {
+    public init(checks: [QualityCheck], model: TargetModel, conventions: QualityConventions, functions: FunctionRegistry = .standard) {
         self.checks = checks
         self.model = model
+        self.conventions = conventions
         self.functions = functions
     }
 
@@ -49,7 +52,7 @@ public struct QualityEngine: Sendable {
                 if case .int(let n) = try db.scalar("SELECT count(*) FROM \(SQLiteDDL.quote(name))") { counts[name.lowercased()] = n }
             }
             let now = Int(Date().timeIntervalSince1970) / 86_400
-            facts = QualitySQL.Facts(columns: columns, today: today ?? CivilDate(daysSinceEpoch: now))
+            facts = QualitySQL.Facts(columns: columns, today: today ?? CivilDate(daysSinceEpoch: now), conventions: conventions)
             rowCounts = counts
             runID = columns["harmonize_run"] == nil ? nil : (try db.scalar("SELECT run_id FROM harmonize_run ORDER BY started_at DESC LIMIT 1")).text
         } catch {

@@ -16,6 +16,8 @@ enum QualitySQL {
         var columns: [String: Set<String>]
         /// Today as `yyyy-MM-dd` (for DQD's `GETDATE()` bounds).
         var today: CivilDate
+        /// Model tables and columns the checks rely on.
+        var conventions: QualityConventions
 
         func has(_ table: String) -> Bool { columns[table] != nil }
         func has(_ table: String, _ column: String) -> Bool { columns[table]?.contains(column) == true }
@@ -26,6 +28,8 @@ enum QualitySQL {
         let t = SQLiteDDL.quote(c.table)
         let f = SQLiteDDL.quote(c.field ?? "")
         let all = "(SELECT count(*) FROM \(t))"
+        let k = facts.conventions
+        let q = SQLiteDDL.quote
         switch c.type {
         case .cdmTable, .cdmField, .userRule:
             return .failure(NotApplicable("evaluated without SQL"))
@@ -53,7 +57,7 @@ enum QualitySQL {
                         (SELECT 1 FROM \(SQLiteDDL.quote(rt)) b WHERE b.\(SQLiteDDL.quote(rc)) = a.\(f))), \(all)
                         """))
         case .fkDomain, .fkClass, .isStandardValidConcept:
-            guard facts.has("concept") else { return .failure(NotApplicable("no CONCEPT table (vocabulary) in the output")) }
+            guard facts.has(k.conceptTable) else { return .failure(NotApplicable("no \(k.conceptTable) table (vocabulary) in the output")) }
             let condition: String
             var args: [Value] = []
             switch c.type {
@@ -69,7 +73,7 @@ enum QualitySQL {
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(*) FROM \(t) a JOIN concept co ON co.concept_id = a.\(f) WHERE co.concept_id <> 0 AND \(condition)), \(all)
+                        SELECT (SELECT count(*) FROM \(t) a JOIN \(q(k.conceptTable)) co ON co.concept_id = a.\(f) WHERE co.concept_id <> 0 AND \(condition)), \(all)
                         """, arguments: args))
         case .measureValueCompleteness:
             return .success(Query(sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(f) IS NULL), \(all)"))
@@ -108,85 +112,93 @@ enum QualitySQL {
             return .success(
                 Query(sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(both) AND date(\(f)) > date(\(e))), (SELECT count(*) FROM \(t) WHERE \(both))"))
         case .plausibleAfterBirth:
-            guard facts.has("person"), facts.has(c.table, "person_id") else { return .failure(NotApplicable("no PERSON table in the output")) }
+            guard facts.has(k.personTable), facts.has(c.table, k.personKey) else { return .failure(NotApplicable("no \(k.personTable) table in the output")) }
+            let key = q(k.personKey)
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(*) FROM \(t) a JOIN person p ON a.person_id = p.person_id WHERE a.\(f) IS NOT NULL AND date(a.\(f)) < \
-                        COALESCE(date(p.birth_datetime), printf('%04d-%02d-%02d', p.year_of_birth, COALESCE(p.month_of_birth, 1), COALESCE(p.day_of_birth, 1)))), \
+                        SELECT (SELECT count(*) FROM \(t) a JOIN \(q(k.personTable)) p ON a.\(key) = p.\(key) WHERE a.\(f) IS NOT NULL AND date(a.\(f)) < \
+                        COALESCE(date(p.\(q(k.birthDateTime))), printf('%04d-%02d-%02d', p.\(q(k.birthYear)), COALESCE(p.\(q(k.birthMonth)), 1), \
+                        COALESCE(p.\(q(k.birthDay)), 1)))), \
                         (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)
                         """))
         case .plausibleBeforeDeath:
-            guard facts.has("death"), facts.has(c.table, "person_id") else { return .failure(NotApplicable("no DEATH table in the output")) }
+            guard facts.has(k.deathTable), facts.has(c.table, k.personKey) else { return .failure(NotApplicable("no \(k.deathTable) table in the output")) }
+            let key = q(k.personKey)
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(*) FROM \(t) a JOIN death d ON a.person_id = d.person_id WHERE a.\(f) IS NOT NULL \
-                        AND date(a.\(f)) > date(d.death_date, '+60 days')), (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)
+                        SELECT (SELECT count(*) FROM \(t) a JOIN \(q(k.deathTable)) d ON a.\(key) = d.\(key) WHERE a.\(f) IS NOT NULL \
+                        AND date(a.\(f)) > date(d.\(q(k.deathDate)), '+60 days')), (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)
                         """))
         case .withinVisitDates:
-            guard facts.has("visit_occurrence"), facts.has(c.table, "visit_occurrence_id") else {
-                return .failure(NotApplicable("no VISIT_OCCURRENCE table in the output"))
+            guard facts.has(k.visitTable), facts.has(c.table, k.visitKey) else {
+                return .failure(NotApplicable("no \(k.visitTable) table in the output"))
             }
-            let join = "FROM \(t) a JOIN visit_occurrence v ON a.visit_occurrence_id = v.visit_occurrence_id"
+            let join = "FROM \(t) a JOIN \(q(k.visitTable)) v ON a.\(q(k.visitKey)) = v.\(q(k.visitKey))"
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(*) \(join) WHERE date(a.\(f)) < date(v.visit_start_date, '-7 days') \
-                        OR date(a.\(f)) > date(v.visit_end_date, '+7 days')), (SELECT count(*) \(join))
+                        SELECT (SELECT count(*) \(join) WHERE date(a.\(f)) < date(v.\(q(k.visitStart)), '-7 days') \
+                        OR date(a.\(f)) > date(v.\(q(k.visitEnd)), '+7 days')), (SELECT count(*) \(join))
                         """))
         case .measurePersonCompleteness:
-            guard facts.has("person") else { return .failure(NotApplicable("no PERSON table in the output")) }
+            guard facts.has(k.personTable), facts.has(c.table, k.personKey) else {
+                return .failure(NotApplicable("no \(k.personTable) table in the output"))
+            }
+            let (pt, key) = (q(k.personTable), q(k.personKey))
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(*) FROM person p WHERE NOT EXISTS (SELECT 1 FROM \(t) a WHERE a.person_id = p.person_id)), \
-                        (SELECT count(*) FROM person)
+                        SELECT (SELECT count(*) FROM \(pt) p WHERE NOT EXISTS (SELECT 1 FROM \(t) a WHERE a.\(key) = p.\(key))), \
+                        (SELECT count(*) FROM \(pt))
                         """))
         case .measureObservationPeriodOverlap:
-            let s = "observation_period_start_date"
-            let e = "observation_period_end_date"
+            guard facts.has(c.table, k.periodStart), facts.has(c.table, k.periodEnd), facts.has(c.table, k.periodKey) else {
+                return .failure(NotApplicable("the table has no period columns"))
+            }
+            let (s, e, id, key) = (q(k.periodStart), q(k.periodEnd), q(k.periodKey), q(k.personKey))
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(DISTINCT a.person_id) FROM \(t) a JOIN \(t) b ON a.person_id = b.person_id \
-                        AND a.observation_period_id <> b.observation_period_id WHERE (a.\(s) <= b.\(e) AND a.\(e) >= b.\(s)) \
+                        SELECT (SELECT count(DISTINCT a.\(key)) FROM \(t) a JOIN \(t) b ON a.\(key) = b.\(key) \
+                        AND a.\(id) <> b.\(id) WHERE (a.\(s) <= b.\(e) AND a.\(e) >= b.\(s)) \
                         OR date(a.\(e), '+1 day') = date(b.\(s)) OR date(b.\(e), '+1 day') = date(a.\(s))), \
-                        (SELECT count(DISTINCT person_id) FROM \(t))
+                        (SELECT count(DISTINCT \(key)) FROM \(t))
                         """))
         case .plausibleGenderUseDescendants:
-            guard facts.has("concept_ancestor") else { return .failure(NotApplicable("no CONCEPT_ANCESTOR table (vocabulary) in the output")) }
-            guard facts.has("person"), let cid = c.conceptID else { return .failure(NotApplicable("no PERSON table in the output")) }
-            let gender: Int
-            switch c.parameters["plausibleGender"]?.lowercased() {
-            case "male": gender = 8507
-            case "female": gender = 8532
-            default: return .failure(NotApplicable("unknown plausible gender"))
+            guard facts.has(k.conceptAncestorTable) else {
+                return .failure(NotApplicable("no \(k.conceptAncestorTable) table (vocabulary) in the output"))
+            }
+            guard facts.has(k.personTable), let cid = c.conceptID else { return .failure(NotApplicable("no \(k.personTable) table in the output")) }
+            guard let gender = k.genderConcepts[(c.parameters["plausibleGender"] ?? "").lowercased()] else {
+                return .failure(NotApplicable("unknown plausible gender"))
             }
             let ancestors = (c.parameters["conceptIds"] ?? "").split(separator: ",").compactMap { Int($0) }
             // Parsed integers, so they can be written into the SQL text.
             let list = (ancestors.isEmpty ? [cid] : ancestors).map(String.init).joined(separator: ", ")
             let from = """
-                FROM \(t) a JOIN person p ON p.person_id = a.person_id WHERE a.\(f) IN \
-                (SELECT descendant_concept_id FROM concept_ancestor WHERE ancestor_concept_id IN (\(list)))
+                FROM \(t) a JOIN \(q(k.personTable)) p ON p.\(q(k.personKey)) = a.\(q(k.personKey)) WHERE a.\(f) IN \
+                (SELECT descendant_concept_id FROM \(q(k.conceptAncestorTable)) WHERE ancestor_concept_id IN (\(list)))
                 """
             return .success(
-                Query(sql: "SELECT (SELECT count(*) \(from) AND p.gender_concept_id <> ?1), (SELECT count(*) \(from))", arguments: [.int(gender)]))
+                Query(sql: "SELECT (SELECT count(*) \(from) AND p.\(q(k.personGender)) <> ?1), (SELECT count(*) \(from))", arguments: [.int(gender)]))
         case .plausibleUnitConceptIds:
-            guard let cid = c.conceptID, facts.has(c.table, "unit_concept_id") else { return .failure(NotApplicable("no unit field")) }
+            guard let cid = c.conceptID, facts.has(c.table, k.unitField) else { return .failure(NotApplicable("no unit field")) }
+            let unit = q(k.unitField)
             let units = (c.parameters["plausibleUnitConceptIds"] ?? "").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !units.isEmpty else { return .failure(NotApplicable("no plausible units in the check")) }
             let condition: String
             if units == [-1] {
-                condition = "unit_concept_id <> 0"
+                condition = "\(unit) <> 0"
             } else {
                 // The ids are parsed integers, so they can be written into the SQL text.
-                condition = "unit_concept_id NOT IN (\((units + [0]).map(String.init).joined(separator: ", ")))"
+                condition = "\(unit) NOT IN (\((units + [0]).map(String.init).joined(separator: ", ")))"
             }
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(*) FROM \(t) WHERE \(f) = ?1 AND unit_concept_id IS NOT NULL AND \(condition)), \
+                        SELECT (SELECT count(*) FROM \(t) WHERE \(f) = ?1 AND \(unit) IS NOT NULL AND \(condition)), \
                         (SELECT count(*) FROM \(t) WHERE \(f) = ?1)
                         """, arguments: [.int(cid)]))
         }

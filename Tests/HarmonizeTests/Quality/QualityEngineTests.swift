@@ -53,7 +53,7 @@ import Testing
     static func report(withConcepts: Bool = false) throws -> QualityReport {
         let path = try makeDatabase(withConcepts: withConcepts)
         let model = try Mappings.omopModel()
-        let engine = QualityEngine(checks: try Mappings.omopQualityChecks(model: model), model: model)
+        let engine = QualityEngine(checks: try Mappings.omopQualityChecks(model: model), model: model, conventions: Mappings.omopQualityConventions)
         return try engine.run(databasePath: path, today: CivilDate(year: 2026, month: 1, day: 1))
     }
 
@@ -145,7 +145,7 @@ import Testing
     @Test func storingReplacesTheResultsOfTheSameRun() throws {
         let path = try Self.makeDatabase()
         let model = try Mappings.omopModel()
-        let engine = QualityEngine(checks: try Mappings.omopQualityChecks(model: model), model: model)
+        let engine = QualityEngine(checks: try Mappings.omopQualityChecks(model: model), model: model, conventions: Mappings.omopQualityConventions)
         let report = try engine.run(databasePath: path)
         try QualityEngine.store(report, databasePath: path)
         try QualityEngine.store(report, databasePath: path)
@@ -198,7 +198,7 @@ import Testing
         let model = try Mappings.omopModel()
         let checks = try Mappings.omopQualityChecks(model: model).filter { $0.id == "plausibleUnitConceptIds.measurement.measurement_concept_id.3025315" }
         #expect(checks.count == 1)
-        let r = try #require(try QualityEngine(checks: checks, model: model).run(databasePath: path).results.first)
+        let r = try #require(try QualityEngine(checks: checks, model: model, conventions: Mappings.omopQualityConventions).run(databasePath: path).results.first)
         #expect(r.status == .failed)
         #expect(r.rowsViolating == 1)
         #expect(r.rowsChecked == 4)

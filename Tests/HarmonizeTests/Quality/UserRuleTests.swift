@@ -33,7 +33,7 @@ import Testing
         let path = try QualityEngineTests.makeDatabase()
         let model = try Mappings.omopModel()
         let checks = try UserRuleFile.parse("harmonize-checks: 1\nchecks:\n  - \(c.yaml)\n", file: "checks.yaml", model: model, functions: .standard)
-        let report = try QualityEngine(checks: checks, model: model).run(databasePath: path)
+        let report = try QualityEngine(checks: checks, model: model, conventions: Mappings.omopQualityConventions).run(databasePath: path)
         let r = try #require(report.results.first)
         #expect(r.check.id == "userRule.r")
         #expect(r.status == c.status, "\(r.reason ?? "")")
