@@ -150,11 +150,7 @@ struct RunCommand: ParsableCommand {
         }
         if showProgress { Terminal.status("") }
         let elapsed = Date().timeIntervalSince(start)
-        if json {
-            Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output))
-        } else {
-            Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output))
-        }
+        if !json { Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output)) }
         var qualityFailed = false
         var qualityReport: QualityReport?
         if sink == .sqlite, !noQuality, let output {
@@ -169,6 +165,7 @@ struct RunCommand: ParsableCommand {
                 qualityFailed = true
             }
         }
+        if json { Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport)) }
         if let openlineage {
             try Self.append(
                 OpenLineageEvents.complete(

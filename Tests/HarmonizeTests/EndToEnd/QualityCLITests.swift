@@ -29,6 +29,12 @@ import Testing
         #expect((stored.intValue ?? 0) > 100)
         #expect(try db.scalar("SELECT count(*) FROM harmonize_quality WHERE run_id = (SELECT run_id FROM harmonize_run)") == stored)
 
+        let (_, _, withJSON) = try Self.research(["--json"])
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(withJSON.stdout.utf8)) as? [String: Any])
+        let quality = try #require(summary["quality"] as? [String: Any])
+        #expect((quality["passed"] as? Int ?? 0) > 0)
+        #expect(quality["not_applicable"] != nil && quality["failed"] != nil)
+
         let (_, out2, r2) = try Self.research(["--no-quality"])
         #expect(r2.status == 0)
         #expect(!r2.stderr.contains("quality: "))
