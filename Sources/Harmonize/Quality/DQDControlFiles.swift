@@ -26,7 +26,7 @@ public enum DQDControlFiles {
             .plausibleValueHigh, .plausibleStartBeforeEnd, .plausibleAfterBirth, .plausibleBeforeDeath, .withinVisitDates,
         ]
         let inputs = [
-            "cdmDatatype", "fkTableName", "fkFieldName", "fkDomain", "fkClass", "standardConceptFieldName", "plausibleValueLow",
+            "isRequired", "cdmDatatype", "fkTableName", "fkFieldName", "fkDomain", "fkClass", "standardConceptFieldName", "plausibleValueLow",
             "plausibleValueHigh", "plausibleStartBeforeEndFieldName",
         ]
         for row in CSVText.records(fieldLevel) {

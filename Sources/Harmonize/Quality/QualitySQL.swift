@@ -78,7 +78,15 @@ enum QualitySQL {
         case .measureValueCompleteness:
             return .success(Query(sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(f) IS NULL), \(all)"))
         case .standardConceptRecordCompleteness, .sourceConceptRecordCompleteness:
-            return .success(Query(sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(f) = 0), \(all)"))
+            // As DQD: 0, or, for a nullable field, null while its source value is not
+            // (`unit_concept_id` / `unit_source_concept_id` → `unit_source_value`).
+            var condition = "\(f) = 0"
+            let name = c.field ?? ""
+            let stem = name.hasSuffix("_source_concept_id") ? String(name.dropLast(18)) : name.hasSuffix("_concept_id") ? String(name.dropLast(11)) : ""
+            if c.parameters["isRequired"]?.lowercased() != "yes", !stem.isEmpty, facts.has(c.table, stem + "_source_value") {
+                condition += " OR (\(f) IS NULL AND \(q(stem + "_source_value")) IS NOT NULL)"
+            }
+            return .success(Query(sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(condition)), \(all)"))
         case .sourceValueCompleteness:
             guard let s = c.parameters["standardConceptFieldName"]?.lowercased(), facts.has(c.table, s) else {
                 return .failure(NotApplicable("no standard concept field for this source value"))

@@ -28,11 +28,11 @@ import Testing
             INSERT INTO visit_occurrence (visit_occurrence_id, person_id, visit_concept_id, visit_start_date, visit_end_date, visit_type_concept_id)
               VALUES (10, 1, 9202, '2020-03-01', '2020-03-02', 32817);
             INSERT INTO measurement (measurement_id, person_id, measurement_concept_id, measurement_date, measurement_type_concept_id,
-              value_as_number, unit_concept_id, visit_occurrence_id, measurement_source_value)
-              VALUES (100, 1, 3004249, '2020-03-01', 32817, 120, 8876, 10, 'SBP'),
-                     (101, 1, 3004249, '2020-06-01', 32817, 130, 8876, 10, 'SBP'),
-                     (102, 1, 0, '1979-01-01', 32817, NULL, 8587, NULL, 'XX'),
-                     (103, 9, 3004249, '2020-03-01', 32817, 110, 8876, NULL, 'SBP');
+              value_as_number, unit_concept_id, visit_occurrence_id, measurement_source_value, unit_source_value)
+              VALUES (100, 1, 3004249, '2020-03-01', 32817, 120, 8876, 10, 'SBP', NULL),
+                     (101, 1, 3004249, '2020-06-01', 32817, 130, 8876, 10, 'SBP', NULL),
+                     (102, 1, 0, '1979-01-01', 32817, NULL, 8587, NULL, 'XX', NULL),
+                     (103, 9, 3004249, '2020-03-01', 32817, 110, NULL, NULL, 'SBP', 'mmHg');
             INSERT INTO death (person_id, death_date, death_type_concept_id) VALUES (1, '2020-03-15', 32817);
             """)
         if withConcepts {
@@ -85,6 +85,8 @@ import Testing
         .init(id: "fkDomain.measurement.measurement_concept_id", status: .notApplicable),
         .init(id: "isStandardValidConcept.measurement.measurement_concept_id", status: .notApplicable),
         .init(id: "standardConceptRecordCompleteness.measurement.measurement_concept_id", status: .failed, violating: 1, checked: 4),
+        // 102: unit 8587 is fine; the null unit of 103 with a unit source value violates (see setup).
+        .init(id: "standardConceptRecordCompleteness.measurement.unit_concept_id", status: .failed, violating: 1, checked: 4),
         .init(id: "sourceValueCompleteness.measurement.measurement_source_value", status: .failed, violating: 1, checked: 2),
         .init(id: "measureValueCompleteness.measurement.value_as_number", status: .passed, violating: 1, checked: 4),
         .init(id: "plausibleValueLow.person.year_of_birth", status: .failed, violating: 1, checked: 4),
@@ -96,6 +98,7 @@ import Testing
         .init(id: "measurePersonCompleteness.observation_period", status: .failed, violating: 1, checked: 4),
         .init(id: "measureObservationPeriodOverlap.observation_period", status: .failed, violating: 1, checked: 2),
         .init(id: "plausibleUnitConceptIds.measurement.measurement_concept_id.3004249", status: .passed, violating: 0, checked: 3),
+        .init(id: "standardConceptRecordCompleteness.person.gender_concept_id", status: .passed, violating: 0, checked: 4),
         // Body weight does not occur in the database.
         .init(id: "plausibleUnitConceptIds.measurement.measurement_concept_id.3025315", status: .notApplicable),
         .init(id: "plausibleGenderUseDescendants.condition_occurrence.condition_concept_id.4090861,4025213", status: .notApplicable),
