@@ -40,6 +40,7 @@ public struct QualityEngine: Sendable {
         let rowCounts: [String: Int]
         let runID: String?
         do {
+            let checkedTables = Set(checks.map(\.table))
             var columns: [String: Set<String>] = [:]
             var counts: [String: Int] = [:]
             for row in try db.query("SELECT name FROM sqlite_master WHERE type = 'table'") {
@@ -49,6 +50,8 @@ public struct QualityEngine: Sendable {
                     return nil
                 }
                 columns[name.lowercased()] = Set(cols)
+                // Row counts only for checked tables (not, say, a large harmonize_lineage).
+                guard checkedTables.contains(name.lowercased()) else { continue }
                 if case .int(let n) = try db.scalar("SELECT count(*) FROM \(SQLiteDDL.quote(name))") { counts[name.lowercased()] = n }
             }
             let now = Int(Date().timeIntervalSince1970) / 86_400
