@@ -8,11 +8,13 @@ struct HarmonizeRun: ParsableCommand {
         abstract: "Harmonize heterogeneous health data into OMOP CDM v5.4.",
         discussion: """
             Exit codes: 0 success; 1 the run completed and its output was published, but rejected records exceed \
-            --max-reject-rate; 2 configuration or mapping errors; 3 I/O errors.
+            --max-reject-rate (or, with --fail-on-quality, a data-quality check failed; for 'quality': a check failed); \
+            2 configuration or mapping errors; 3 I/O errors.
             """,
         version: HarmonizeVersion.current,
         subcommands: [
             RunCommand.self, CheckCommand.self, PlanCommand.self, InspectCommand.self, TestCommand.self, DocsCommand.self,
+            QualityCommand.self, RejectsCommand.self, ReportCommand.self,
         ])
 }
 
@@ -20,6 +22,7 @@ struct HarmonizeRun: ParsableCommand {
 enum Exit {
     static let success = ExitCode(0)
     static let rejectsAboveThreshold = ExitCode(1)
+    static let checksFailed = ExitCode(1)
     static let configuration = ExitCode(2)
     static let io = ExitCode(3)
 

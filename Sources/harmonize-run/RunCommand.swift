@@ -9,7 +9,8 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run mappings over the files of an input folder and publish the output atomically.",
         discussion: """
-            Exit codes: 0 success; 1 published, but rejected records exceed --max-reject-rate; \
+            Exit codes: 0 success; 1 published, but rejected records exceed --max-reject-rate (or, with --fail-on-quality, \
+            a data-quality check failed); \
             2 configuration or mapping errors (nothing read); 3 I/O errors (previous output untouched).
             """)
 
@@ -52,8 +53,21 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the run summary as JSON on standard output.")
     var json = false
 
+    @Flag(name: .customLong("no-quality"), help: "Do not run the data-quality checks after publishing a SQLite output.")
+    var noQuality = false
+
+    @Flag(name: .customLong("fail-on-quality"), help: "Exit 1 when a data-quality check fails (by default failed checks are reported only).")
+    var failOnQuality = false
+
+    @Option(name: .long, help: ArgumentHelp("User data-quality checks (YAML) run with the built-in checks.", valueName: "FILE.yaml"))
+    var checks: String?
+
+    @Option(name: .long, help: ArgumentHelp("Append OpenLineage START and COMPLETE/FAIL events (JSON lines) to this file.", valueName: "FILE.jsonl"))
+    var openlineage: String?
+
     mutating func validate() throws {
         if sink != .none && output == nil { throw ValidationError("--output is required unless --sink none") }
+        if noQuality && (failOnQuality || checks != nil) { throw ValidationError("--no-quality cannot be combined with --fail-on-quality or --checks") }
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
         if keyFile != nil && keyEnv != nil { throw ValidationError("give the key with --key-file or --key-env, not both") }
     }
@@ -88,10 +102,20 @@ struct RunCommand: ParsableCommand {
                 code: Exit.configuration,
                 message: "mapping \(p.id) computes pseudonyms: give the key with --key-file FILE or --key-env NAME (nothing was read)")
         }
+        if let checks, !noQuality { try QualityRunner.validateChecksFile(checks) }
         var parameters: [String: String] = ["sink": sink.rawValue]
         if let key { parameters["key_fingerprint"] = key.fingerprint }
         if !project.isEmpty { parameters["project"] = project }
-        let options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
+        var options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
+        let runID = UUID().uuidString.lowercased()
+        options.runID = runID
+        let lineageJob = (namespace: project.isEmpty ? "harmonize" : project, name: "harmonize-run")
+        let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
+        if let openlineage {
+            try Self.append(
+                OpenLineageEvents.start(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, outputNamespace: "file://" + absolute(output ?? ".")),
+                to: openlineage)
+        }
         let pipeline = Pipeline(plans: plans, options: options)
         let showProgress = !noProgress && Terminal.stderrIsTTY
         let start = Date()
@@ -119,14 +143,35 @@ struct RunCommand: ParsableCommand {
         } catch {
             if showProgress { Terminal.status("") }
             for d in error.diagnostics { Terminal.error(d.description) }
+            if let openlineage {
+                try? Self.append(OpenLineageEvents.fail(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, message: error.message), to: openlineage)
+            }
             throw CLIError(code: Exit.code(for: error), message: error.message + " (the previous output, if any, is untouched)")
         }
         if showProgress { Terminal.status("") }
         let elapsed = Date().timeIntervalSince(start)
-        if json {
-            Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output))
-        } else {
-            Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output))
+        if !json { Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output)) }
+        var qualityFailed = false
+        var qualityReport: QualityReport?
+        if sink == .sqlite, !noQuality, let output {
+            do {
+                let report = try QualityRunner.run(output: output, checksFile: checks, json: nil)
+                qualityReport = report
+                QualityRunner.print(report, verbose: false)
+                qualityFailed = report.count(.failed) + report.count(.error) > 0
+            } catch let e as CLIError {
+                // The output is published: a quality problem is reported, not turned into a failed run.
+                Terminal.error("harmonize-run: quality checks not run: \(e.message)")
+                qualityFailed = true
+            }
+        }
+        if json { Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport)) }
+        if let openlineage {
+            try Self.append(
+                OpenLineageEvents.complete(
+                    manifest: manifest, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, inputNamespace: "file://" + absolute(input),
+                    outputNamespace: "file://" + absolute(output ?? "."), model: try? Mappings.omopModel(), quality: qualityReport),
+                to: openlineage)
         }
         let read = manifest.readCount
         let rate = read == 0 ? 0 : Double(manifest.rejectedCount) / Double(read)
@@ -135,5 +180,24 @@ struct RunCommand: ParsableCommand {
                 "harmonize-run: \(manifest.rejectedCount) of \(read) records rejected (\(String(format: "%.4f", rate * 100))% > --max-reject-rate \(maxRejectRate * 100)%); the output was published")
             throw Exit.rejectsAboveThreshold
         }
+        if failOnQuality && qualityFailed {
+            Terminal.error("harmonize-run: data-quality checks failed (--fail-on-quality); the output was published")
+            throw Exit.checksFailed
+        }
+    }
+
+    /// Appends one line to a JSON-lines file (created when missing).
+    static func append(_ line: String, to path: String) throws {
+        let data = Data((line + "\n").utf8)
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: data) else {
+                throw CLIError(code: Exit.io, message: "cannot write \(path)")
+            }
+            return
+        }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw CLIError(code: Exit.io, message: "cannot write \(path)") }
+        defer { try? h.close() }
+        h.seekToEndOfFile()
+        h.write(data)
     }
 }

@@ -12,6 +12,9 @@ public struct RunOptions: Sendable {
     public var parameters: [String: String]
     /// The engine version recorded in the manifest.
     public var engineVersion: String
+    /// The run id to use (a lower-case UUID); a fresh one when nil. Lets a caller announce the
+    /// run (OpenLineage START) before it starts.
+    public var runID: String? = nil
 
     /// Creates options.
     public init(
@@ -85,9 +88,9 @@ public final class Pipeline {
     public func run(into sink: any Sink) throws(RunError) -> RunManifest {
         let started = Self.timestamp()
         var manifest = RunManifest(
-            runID: UUID().uuidString.lowercased(), engineVersion: options.engineVersion, startedAt: started, finishedAt: "",
+            runID: options.runID ?? UUID().uuidString.lowercased(), engineVersion: options.engineVersion, startedAt: started, finishedAt: "",
             status: "running", model: plans.first.map { "\($0.model.name) \($0.model.version)" } ?? "", parameters: options.parameters,
-            mappings: plans.map { .init(id: $0.spec.id, version: $0.spec.version, sha256: $0.spec.contentHash, file: $0.spec.file) },
+            mappings: plans.map { .init(id: $0.spec.id, version: $0.spec.version, sha256: $0.spec.contentHash, file: $0.spec.file, targets: $0.targets.map(\.table.name)) },
             inputs: [], ledger: [], tables: [])
         let tables = try outputTables()
         // Resolve files and load lookups before opening the sink.

@@ -34,6 +34,8 @@ public struct RunManifest: Sendable, Codable, Hashable {
         public var sha256: String
         /// Mapping file path as given.
         public var file: String
+        /// The tables the mapping writes (absent in manifests of older versions).
+        public var targets: [String]? = nil
     }
 
     /// An input file read by the run.
