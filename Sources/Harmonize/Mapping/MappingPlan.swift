@@ -6,8 +6,10 @@ public final class MappingPlan {
     public let spec: MappingSpec
     /// The target model the mapping writes to.
     public let model: TargetModel
-    /// The source schema, if any.
+    /// The source schema, if any (with the run profile's overrides applied).
     public let schema: SourceSchema?
+    /// The source dialect, with the run profile's overrides applied.
+    public let dialect: Dialect
     /// Source fields read by the mapping, each decoded into its slot.
     public let fields: [PlannedField]
     /// Fields validated but not read (when the source asks `validate: all`).
@@ -26,13 +28,14 @@ public final class MappingPlan {
     public let warnings: [Diagnostic]
 
     init(
-        spec: MappingSpec, model: TargetModel, schema: SourceSchema?, fields: [PlannedField], validatedOnly: [PlannedField],
+        spec: MappingSpec, model: TargetModel, schema: SourceSchema?, dialect: Dialect, fields: [PlannedField], validatedOnly: [PlannedField],
         slotCount: Int, filter: CompiledExpression?, lets: [PlannedLet], targets: [PlannedTarget], lookups: [CSVLookupTable],
         warnings: [Diagnostic]
     ) {
         self.spec = spec
         self.model = model
         self.schema = schema
+        self.dialect = dialect
         self.fields = fields
         self.validatedOnly = validatedOnly
         self.slotCount = slotCount

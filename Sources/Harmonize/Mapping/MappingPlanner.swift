@@ -191,7 +191,7 @@ public enum MappingPlanner {
         }
         for l in lookups { l.resolve(mappingDirectory: mappingDir, inputDirectory: nil) }
         return MappingPlan(
-            spec: spec, model: model, schema: schema, fields: fields, validatedOnly: validatedOnly, slotCount: scope.slotCount,
+            spec: spec, model: model, schema: schema, dialect: dialect, fields: fields, validatedOnly: validatedOnly, slotCount: scope.slotCount,
             filter: filter, lets: lets, targets: targets, lookups: lookups, warnings: diagnostics)
     }
 

@@ -138,7 +138,7 @@ public final class Pipeline {
                     let firstRead = fileIndex[file] == nil
                     let hashing = firstRead ? HashingByteSource(source) : nil
                     let reader = try ReaderFactory.makeReader(
-                        spec: plan.spec.source, dialect: plan.spec.source.dialect, source: hashing ?? source, displayName: file)
+                        spec: plan.spec.source, dialect: plan.dialect, source: hashing ?? source, displayName: file)
                     let fid: Int32
                     if let known = fileIndex[file] {
                         fid = known
@@ -182,8 +182,18 @@ public final class Pipeline {
         return manifest
     }
 
-    /// Opens the existential reader so the executor runs specialised on its concrete type.
-    static func runExecutor<R: RecordReader>(
+    /// Runs the executor on the reader's concrete type: the delimited reader (the bulk path) gets a
+    /// specialised hot loop; other readers go through the opened existential.
+    static func runExecutor(
+        _ executor: MappingExecutor, reader: any RecordReader, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
+    ) throws(RunError) -> RunManifest.LedgerEntry {
+        if let csv = reader as? DelimitedReader {
+            return try executor.run(reader: csv, fileIndex: fileIndex, filePath: filePath, progress: progress)
+        }
+        return try open(executor, reader: reader, fileIndex: fileIndex, filePath: filePath, progress: progress)
+    }
+
+    private static func open<R: RecordReader>(
         _ executor: MappingExecutor, reader: R, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
     ) throws(RunError) -> RunManifest.LedgerEntry {
         try executor.run(reader: reader, fileIndex: fileIndex, filePath: filePath, progress: progress)

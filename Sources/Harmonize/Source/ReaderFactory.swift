@@ -9,7 +9,9 @@ enum ReaderFactory {
         switch spec.format.text.lowercased() {
         case "csv":
             do {
-                return try DelimitedReader(source: source, displayName: displayName, dialect: dialect)
+                var limits = ReaderLimits()
+                if let m = spec.maxRecordBytes { limits.maxRecordBytes = m }
+                return try DelimitedReader(source: source, displayName: displayName, dialect: dialect, limits: limits)
             } catch {
                 throw RunError(.io, "\(error)")
             }

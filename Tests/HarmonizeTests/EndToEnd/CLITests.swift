@@ -106,4 +106,36 @@ import Testing
         #expect("\(params)".contains("key_fingerprint"))
         #expect(!"\(params)".contains(key))
     }
+
+    @Test func aProfileOverridesTheMappingsDialectWithoutEditingThem() throws {
+        // The same patients, exported as UTF-8 with commas and ISO dates instead of the mapping's
+        // Latin-1, semicolons and dd/mm/yyyy.
+        let dir = TestSupport.temporaryDirectory("cli-profile")
+        let latin1 = try Data(contentsOf: URL(fileURLWithPath: TestSupport.path("fixtures/research/input/patients.csv")))
+        let text = try #require(String(data: latin1, encoding: .isoLatin1))
+        var lines: [String] = []
+        for (i, line) in text.split(separator: "\r\n").enumerated() {
+            var cells = line.replacingOccurrences(of: "\"", with: "").split(separator: ";", omittingEmptySubsequences: false).map(String.init)
+            if cells.count > 7 { cells = Array(cells[0..<5]) + [cells[5] + cells[6], cells[7]] }
+            if i > 0 {
+                for c in 2...4 where !cells[c].isEmpty {
+                    let p = cells[c].split(separator: "/")
+                    cells[c] = "\(p[2])-\(p[1])-\(p[0])"
+                }
+            }
+            lines.append(cells.map { $0.contains(",") ? "\"\($0)\"" : $0 }.joined(separator: ","))
+        }
+        TestSupport.write(lines.joined(separator: "\n") + "\n", to: dir + "/in/patients.csv")
+        let base = ["run", "--mappings", TestSupport.path("mappings/research/patients.yaml"), "--input", dir + "/in", "--output", dir + "/o.sqlite", "--no-quality"]
+        let asWritten = try TestSupport.runCLI(base)
+        #expect(asWritten.status != 0, "the mapping's own dialect cannot read this extract")
+        TestSupport.write("harmonize-profile: 1\ndialect: {delimiter: \",\", encoding: utf-8}\ndate_formats: [\"yyyy-MM-dd\"]\n", to: dir + "/extract.yaml")
+        for extra in [["--profile", dir + "/extract.yaml"], ["--delimiter", ",", "--encoding", "utf-8", "--date-format", "yyyy-MM-dd"]] {
+            let r = try TestSupport.runCLI(base + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let db = try SQLiteConnection(path: dir + "/o.sqlite", readOnly: true)
+            #expect(try db.scalar("SELECT count(*) FROM person") == .int(12))
+            #expect(try db.scalar("SELECT birth_datetime FROM person WHERE person_id = 5") == .string("1980-02-29T00:00:00"))
+        }
+    }
 }
