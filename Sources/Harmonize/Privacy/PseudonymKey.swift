@@ -77,14 +77,17 @@ public struct PseudonymKey: Sendable {
 /// ` ab12 ` and `AB12` give the same pseudonym.
 public final class Pseudonymizer {
     private let hmac: HMAC<SHA256>
-    private var cache: [String: String] = [:]
-    private let cacheLimit: Int
+    // Two generations bound the memory: hits in the previous generation are promoted, and when the
+    // current one is full it becomes the previous one. Recently used identifiers stay cached.
+    private var current: [String: String] = [:]
+    private var previous: [String: String] = [:]
+    private let generationLimit: Int
 
-    /// Creates a pseudonymizer for `purpose`.
-    public init(key: PseudonymKey, purpose: String, cacheLimit: Int = 200_000) {
+    /// Creates a pseudonymizer for `purpose`; the cache holds at most `cacheLimit` identifiers.
+    public init(key: PseudonymKey, purpose: String, cacheLimit: Int = 1 << 16) {
         self.hmac = HMAC<SHA256>(key: key.subKey(purpose: purpose))
-        self.cacheLimit = cacheLimit
-        cache.reserveCapacity(min(cacheLimit, 1 << 16))
+        self.generationLimit = max(1, cacheLimit / 2)
+        current.reserveCapacity(generationLimit)
     }
 
     /// The canonical form hashed: trimmed, upper-cased.
@@ -94,12 +97,19 @@ public final class Pseudonymizer {
 
     /// The pseudonym of `identifier` as 64 lowercase hex digits.
     public func pseudonym(_ identifier: String) -> String {
-        if let hit = cache[identifier] { return hit }
-        let digest = mac(Self.normalize(identifier))
-        let hex = Hex.string(digest)
-        if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
-        cache[identifier] = hex
-        return hex
+        if let hit = current[identifier] { return hit }
+        let value: String
+        if let old = previous[identifier] {
+            value = old
+        } else {
+            value = Hex.string(mac(Self.normalize(identifier)))
+        }
+        if current.count >= generationLimit {
+            swap(&current, &previous)
+            current.removeAll(keepingCapacity: true)
+        }
+        current[identifier] = value
+        return value
     }
 
     /// A non-negative 63-bit integer derived from the pseudonym (for integer ids such as `person_id`).
