@@ -121,6 +121,8 @@ public enum MappingPlanner {
             lets.append(PlannedLet(name: name.text, slot: slot, expression: e))
         }
         let filter = spec.filter.flatMap { compile($0, expected: .boolean) }
+        // The person of a record: read only by runs with an exclusion list.
+        let subject = spec.source.subject.flatMap { compile($0, expected: nil) }
 
         // Targets.
         var targets: [PlannedTarget] = []
@@ -192,7 +194,7 @@ public enum MappingPlanner {
         for l in lookups { l.resolve(mappingDirectory: mappingDir, inputDirectory: nil) }
         return MappingPlan(
             spec: spec, model: model, schema: schema, fields: fields, validatedOnly: validatedOnly, slotCount: scope.slotCount,
-            filter: filter, lets: lets, targets: targets, lookups: lookups, warnings: diagnostics)
+            filter: filter, lets: lets, targets: targets, lookups: lookups, warnings: diagnostics, subject: subject)
     }
 
     static func directory(of path: String) -> String {
