@@ -40,7 +40,7 @@ struct RiskCommand: ParsableCommand {
 
     func run() throws {
         let report: ReidentificationRisk.Report
-        do {
+        do throws(ReidentificationRisk.Failure) {
             report = try ReidentificationRisk.analyse(path: output, quasiIdentifiers: names, minK: minK, threshold: threshold)
         } catch {
             Terminal.error("harmonize-run: \(error.description)")

@@ -123,7 +123,7 @@ struct RunCommand: ParsableCommand {
                     code: Exit.configuration,
                     message: "--exclude needs every mapping to say which person a record is about ('subject:' under 'source:'); missing in \(missing.joined(separator: ", ")) (nothing was read)")
             }
-            do {
+            do throws(ExclusionList.Failure) {
                 exclusion = try ExclusionList.load(path: exclude, key: key)
             } catch {
                 throw CLIError(code: Exit.configuration, message: error.description + " (nothing was read)")

@@ -128,7 +128,7 @@ final class MappingExecutor {
         // Objections: only when the run has an exclusion list (nothing is added to the loop otherwise).
         let exclusion = plan.subject == nil ? nil : self.exclusion
         let subject = plan.subject?.evaluator
-        let personIDColumns = targetList.map { $0.columnNames.firstIndex(of: "person_id") ?? -1 }
+        let personIDColumns = exclusion == nil ? [] : targetList.map { $0.columnNames.firstIndex(of: "person_id") ?? -1 }
 
         func rollback() {
             for ti in 0..<batches.count where batches[ti].values.count > marks[ti] {
@@ -189,7 +189,7 @@ final class MappingExecutor {
             }
             if let exclusion, let subject {
                 let s: Value
-                do {
+                do throws(EvaluationError) {
                     s = try subject(frame)
                 } catch {
                     ledger.rejected += 1

@@ -106,6 +106,10 @@ public enum MappingPlanner {
             }
         }
 
+        // The person of a record (`subject:`): evaluated by runs with an exclusion list before the
+        // named values, so it reads source fields only.
+        let subject = spec.source.subject.flatMap { compile($0, expected: nil) }
+
         // Named values, in order; each may read the ones before it.
         var lets: [PlannedLet] = []
         for (name, expr) in spec.lets {
@@ -121,8 +125,6 @@ public enum MappingPlanner {
             lets.append(PlannedLet(name: name.text, slot: slot, expression: e))
         }
         let filter = spec.filter.flatMap { compile($0, expected: .boolean) }
-        // The person of a record: read only by runs with an exclusion list.
-        let subject = spec.source.subject.flatMap { compile($0, expected: nil) }
 
         // Targets.
         var targets: [PlannedTarget] = []

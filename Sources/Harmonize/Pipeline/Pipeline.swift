@@ -135,17 +135,22 @@ public final class Pipeline {
         var bytesDone: Int64 = 0
         var recordsDone = 0
         var forbiddenPersonIDs: Set<Int> = []
+        // With an exclusion list, every batch is audited on its way to the sink.
+        let write: (RowBatch) throws(SinkError) -> Void
+        if let audit {
+            write = { b throws(SinkError) in
+                audit.observe(b)
+                try sink.write(b)
+            }
+        } else {
+            write = { b throws(SinkError) in try sink.write(b) }
+        }
         do throws(RunError) {
             for (pi, plan) in plans.enumerated() {
                 let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
                 let executor = MappingExecutor(
                     plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
-                    recordsLineage: options.recordsLineage,
-                    emit: audit.map { a in { b throws(SinkError) in
-                        a.observe(b)
-                        try sink.write(b)
-                    } } ?? { b throws(SinkError) in try sink.write(b) },
-                    emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion)
+                    recordsLineage: options.recordsLineage, emit: write, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion)
                 for file in filesPerPlan[pi] {
                     let path = options.inputDirectory + "/" + file
                     let source: any ByteSource

@@ -6,7 +6,8 @@ import Foundation
 /// The file holds one entry per line: a source identifier (as the mapping's `subject:` gives it)
 /// or its pseudonym (`pseudonym(x, 'person')`, 64 hex digits). Empty lines and lines starting with
 /// `#` are ignored. A subject matches when its normalised form (`Pseudonymizer.normalize`) equals
-/// an entry's, or, with a key, when its `person` pseudonym is an entry.
+/// an entry's, or, with a key, when its `person` pseudonym is an entry (or the subject is the
+/// pseudonym of an entry).
 ///
 /// The list's entries never leave this object: the manifest records the file's SHA-256 and the
 /// entry count only. A run maps on one thread; the lock guards the pseudonymizer's cache.
@@ -45,7 +46,11 @@ public final class ExclusionList: @unchecked Sendable {
                 pseudonyms.insert(lower)
                 if let v = UInt64(lower.prefix(16), radix: 16) { ids.insert(Int(v & 0x7FFF_FFFF_FFFF_FFFF)) }
             }
-            if let person { ids.insert(person.integer(n)) }
+            if let person {
+                ids.insert(person.integer(n))
+                // A subject given as a pseudonym then matches a raw entry too.
+                pseudonyms.insert(person.pseudonym(n))
+            }
         }
         self.normalized = normalized
         self.pseudonyms = pseudonyms
@@ -88,6 +93,7 @@ public final class ExclusionList: @unchecked Sendable {
     public func contains(text t: String) -> Bool {
         let n = Pseudonymizer.normalize(t)
         if normalized.contains(n) { return true }
+        if !pseudonyms.isEmpty, n.utf8.count == 64, pseudonyms.contains(n.lowercased()) { return true }
         if !pseudonyms.isEmpty, let person {
             lock.lock()
             defer { lock.unlock() }
@@ -118,7 +124,7 @@ public final class ExclusionAudit: @unchecked Sendable {
     init(list: ExclusionList, tables: [TargetTable]) {
         self.list = list
         self.columns = tables.map { t in
-            (t.columnIndex(named: "person_id") ?? -1, t.columnIndex(named: "person_source_value") ?? -1, t.columns.count)
+            (personID: t.columnIndex(named: "person_id") ?? -1, sourceValue: t.columnIndex(named: "person_source_value") ?? -1, count: t.columns.count)
         }
     }
 

@@ -88,20 +88,20 @@ public enum GeneralisationFunctions {
             signatures: [.init([.integer], returns: .string)],
             implementation: .unary { v throws(EvaluationError) in
                 guard case .int(let age) = v else { return .null }
-                return ageBand(age).map(Value.string) ?? .null
+                return GeneralisationFunctions.ageBand(age).map(Value.string) ?? .null
             }),
         FunctionDefinition(
             name: "to_month", doc: "Generalises a date or date-time to the first day of its month (a date).",
             signatures: [.init([.datetime], returns: .date)],
             implementation: .unary { v throws(EvaluationError) in
-                guard let d = civil(v) else { throw .type(expected: "date", found: v, in: "to_month") }
+                guard let d = GeneralisationFunctions.civil(v) else { throw .type(expected: "date", found: v, in: "to_month") }
                 return .date(CivilDate(year: d.year, month: d.month, day: 1).daysSinceEpoch)
             }),
         FunctionDefinition(
             name: "to_year", doc: "Generalises a date or date-time to 1 January of its year (a date).",
             signatures: [.init([.datetime], returns: .date)],
             implementation: .unary { v throws(EvaluationError) in
-                guard let d = civil(v) else { throw .type(expected: "date", found: v, in: "to_year") }
+                guard let d = GeneralisationFunctions.civil(v) else { throw .type(expected: "date", found: v, in: "to_year") }
                 return .date(CivilDate(year: d.year, month: 1, day: 1).daysSinceEpoch)
             }),
     ]

@@ -28,7 +28,7 @@ import Testing
         for f in ["patients.yaml", "measurements.yaml", "questionnaire.yaml"] {
             var text = try String(contentsOfFile: TestSupport.path("mappings/research/\(f)"), encoding: .utf8)
             text = text.replacingOccurrences(of: "\"to_int(substr(patient_id, 2))\"", with: "\"pseudonym_int(patient_id, 'person')\"")
-            text = text.replacingOccurrences(of: "person_source_value: patient_id", with: "person_source_value: \"pseudonym(patient_id, 'person')\"")
+            text = text.replacingOccurrences(of: "person_source_value: patient_id", with: "person_source_value: \"substr(pseudonym(patient_id, 'person'), 1, 50)\"")
             TestSupport.write(text, to: mappings + "/" + f)
         }
         let keyText = "leak-scan-secret-Zq8-0123456789-abcdefghij"
