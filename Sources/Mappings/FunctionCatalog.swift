@@ -4,24 +4,33 @@ public import Harmonize
 /// and the health-domain functions of this module.
 public enum FunctionCatalog {
     /// Names of functions that need the pseudonymisation key.
-    public static let keyedFunctions: Set<String> = ["pseudonym", "pseudonym_int"]
+    public static let keyedFunctions: Set<String> = ["pseudonym", "pseudonym_int", "date_shift"]
 
-    /// The registry for a run with (or without) a key.
-    public static func registry(key: PseudonymKey?) -> FunctionRegistry {
+    /// The registry for a run with (or without) a key; `dateShiftDays` is the largest shift of
+    /// `date_shift` (0: the function fails at run time, and the CLI refuses such runs).
+    public static func registry(key: PseudonymKey?, dateShiftDays: Int = 0) -> FunctionRegistry {
         var r = FunctionRegistry.standard
         r.registerPseudonyms(key: key)
+        r.registerDateShift(key: key, days: dateShiftDays)
+        for f in GeneralisationFunctions.all { r.register(f) }
         for f in DomainFunctions.all { r.register(f) }
         return r
     }
 
     /// Whether a plan calls a keyed function anywhere.
     public static func needsKey(_ plan: MappingPlan) -> Bool {
+        uses(plan, anyOf: keyedFunctions)
+    }
+
+    /// Whether a plan calls one of `names` anywhere (lets, filters, columns, subject).
+    public static func uses(_ plan: MappingPlan, anyOf names: Set<String>) -> Bool {
         var expressions: [CompiledExpression] = plan.lets.map(\.expression)
         if let f = plan.filter { expressions.append(f) }
+        if let s = plan.subject { expressions.append(s) }
         for t in plan.targets {
             expressions.append(contentsOf: t.columns.compactMap { $0 })
             if let f = t.filter { expressions.append(f) }
         }
-        return expressions.contains { !keyedFunctions.isDisjoint(with: $0.functionsUsed) }
+        return expressions.contains { !names.isDisjoint(with: $0.functionsUsed) }
     }
 }

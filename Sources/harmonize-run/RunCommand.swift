@@ -44,6 +44,14 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "A project label: pseudonyms differ between projects sharing a key.")
     var project: String = ""
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Persons who objected, one per line (a source identifier or its 'person' pseudonym): their records are excluded. Every mapping must declare 'subject:'.",
+        valueName: "FILE"))
+    var exclude: String?
+
+    @Option(name: .customLong("date-shift-days"), help: ArgumentHelp("Largest per-person shift of date_shift(), in days (needs a key).", valueName: "N"))
+    var dateShiftDays: Int = 0
+
     @Flag(name: .long, help: "Store one lineage row per output row (harmonize_lineage).")
     var lineage = false
 
@@ -70,6 +78,7 @@ struct RunCommand: ParsableCommand {
         if noQuality && (failOnQuality || checks != nil) { throw ValidationError("--no-quality cannot be combined with --fail-on-quality or --checks") }
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
         if keyFile != nil && keyEnv != nil { throw ValidationError("give the key with --key-file or --key-env, not both") }
+        if !(0...3650).contains(dateShiftDays) { throw ValidationError("--date-shift-days must be between 0 and 3650") }
     }
 
     func run() throws {
@@ -96,17 +105,37 @@ struct RunCommand: ParsableCommand {
             throw CLIError(code: Exit.io, message: "input folder not found: \(input)")
         }
         let key = try loadKey()
-        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key))
+        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: dateShiftDays))
         if key == nil, let p = plans.first(where: FunctionCatalog.needsKey) {
             throw CLIError(
                 code: Exit.configuration,
                 message: "mapping \(p.id) computes pseudonyms: give the key with --key-file FILE or --key-env NAME (nothing was read)")
         }
+        if dateShiftDays == 0, let p = plans.first(where: { FunctionCatalog.uses($0, anyOf: ["date_shift"]) }) {
+            throw CLIError(
+                code: Exit.configuration, message: "mapping \(p.id) calls date_shift: give the largest shift with --date-shift-days N (nothing was read)")
+        }
+        var exclusion: ExclusionList?
+        if let exclude {
+            let missing = plans.filter { $0.subject == nil }.map(\.id)
+            if !missing.isEmpty {
+                throw CLIError(
+                    code: Exit.configuration,
+                    message: "--exclude needs every mapping to say which person a record is about ('subject:' under 'source:'); missing in \(missing.joined(separator: ", ")) (nothing was read)")
+            }
+            do throws(ExclusionList.Failure) {
+                exclusion = try ExclusionList.load(path: exclude, key: key)
+            } catch {
+                throw CLIError(code: Exit.configuration, message: error.description + " (nothing was read)")
+            }
+        }
         if let checks, !noQuality { try QualityRunner.validateChecksFile(checks) }
         var parameters: [String: String] = ["sink": sink.rawValue]
         if let key { parameters["key_fingerprint"] = key.fingerprint }
         if !project.isEmpty { parameters["project"] = project }
+        if dateShiftDays > 0 { parameters["date_shift_days"] = String(dateShiftDays) }
         var options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
+        options.exclusion = exclusion
         let runID = UUID().uuidString.lowercased()
         options.runID = runID
         let lineageJob = (namespace: project.isEmpty ? "harmonize" : project, name: "harmonize-run")

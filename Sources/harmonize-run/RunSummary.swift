@@ -44,6 +44,9 @@ enum RunSummary {
         if !m.tables.isEmpty {
             lines.append("rows written: " + m.tables.map { "\($0.table) \($0.rows)" }.joined(separator: ", "))
         }
+        if let check = m.parameters["exclude_check"] {
+            lines.append("objections: \(m.parameters["exclude_entries"] ?? "?") persons on the list; exclusion check \(check)")
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -18,11 +18,17 @@ final class MappingExecutor {
     /// Outcomes of the filters (mapping-test coverage): index 0 is the record filter, 1 + i the
     /// filter of target i; `passed` counts true, `failed` everything else.
     private(set) var filterOutcomes: [(passed: Int, failed: Int)]
+    /// Persons who objected (`run --exclude`): records whose subject is on it are excluded.
+    let exclusion: ExclusionList?
+    /// The person ids the mapping computes for excluded records (for the after-run check).
+    private(set) var excludedPersonIDs: Set<Int> = []
 
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
-        emit: @escaping (RowBatch) throws(SinkError) -> Void, emitRejects: @escaping ([RunReject]) throws(SinkError) -> Void
+        emit: @escaping (RowBatch) throws(SinkError) -> Void, emitRejects: @escaping ([RunReject]) throws(SinkError) -> Void,
+        exclusion: ExclusionList? = nil
     ) {
+        self.exclusion = exclusion
         self.plan = plan
         self.mappingIndex = mappingIndex
         self.tableIndices = tableIndices
@@ -119,6 +125,10 @@ final class MappingExecutor {
         var failingTarget = -1
         var failingColumn = -1
         var failingLet = ""
+        // Objections: only when the run has an exclusion list (nothing is added to the loop otherwise).
+        let exclusion = plan.subject == nil ? nil : self.exclusion
+        let subject = plan.subject?.evaluator
+        let personIDColumns = exclusion == nil ? [] : targetList.map { $0.columnNames.firstIndex(of: "person_id") ?? -1 }
 
         func rollback() {
             for ti in 0..<batches.count where batches[ti].values.count > marks[ti] {
@@ -174,6 +184,23 @@ final class MappingExecutor {
                     reject(
                         Reject(reason: reason, location: reader.location, field: name, mapping: mappingID, rule: rule,
                                message: "field \(name) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
+                    continue records
+                }
+            }
+            if let exclusion, let subject {
+                let s: Value
+                do throws(EvaluationError) {
+                    s = try subject(frame)
+                } catch {
+                    ledger.rejected += 1
+                    reject(
+                        Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "source.subject",
+                               message: "rule source.subject: \(error.message)"), fileIndex: fileIndex)
+                    continue records
+                }
+                if exclusion.contains(s) {
+                    ledger.excluded += 1
+                    notePersonIDs(frame: frame, lets: lets, targets: targets, count: targetCount, personIDColumns: personIDColumns)
                     continue records
                 }
             }
@@ -283,6 +310,28 @@ final class MappingExecutor {
         }
         progress(reader.bytesRead)
         return ledger
+    }
+
+    /// Records the person ids an excluded record would have been given (its lets and `person_id`
+    /// expressions evaluated; failures ignored: a record that cannot be mapped writes nothing).
+    private func notePersonIDs(
+        frame: EvaluationFrame, lets: [(slot: Int, eval: Evaluator, name: String)], targets: UnsafeMutablePointer<TargetProgram>, count: Int,
+        personIDColumns: [Int]
+    ) {
+        for l in lets {
+            guard let v = try? l.eval(frame) else { return }
+            frame.storage[l.slot] = v
+        }
+        for ti in 0..<count where personIDColumns[ti] >= 0 {
+            let c = personIDColumns[ti]
+            let v: Value?
+            switch targets[ti].columns[c] {
+            case .null: v = nil
+            case .constant(let k): v = k
+            case .evaluate(let e): v = try? e(frame)
+            }
+            if let v, case .int(let id)? = Conformance.conform(v, to: targets[ti].types[c]) { excludedPersonIDs.insert(id) }
+        }
     }
 
     private func flush(_ ti: Int) throws(RunError) {

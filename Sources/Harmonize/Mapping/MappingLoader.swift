@@ -140,7 +140,7 @@ public enum MappingLoader {
             d.error("HZ1020", "missing 'source' (format, files, dialect, schema)", node ?? root)
             return nil
         }
-        let allowed: Set<String> = ["format", "files", "dialect", "schema", "validate", "description", "record", "namespaces", "max-record-bytes"]
+        let allowed: Set<String> = ["format", "files", "dialect", "schema", "validate", "description", "record", "namespaces", "max-record-bytes", "subject"]
         for (k, _) in m where !allowed.contains(k.string ?? "") {
             d.error("HZ1004", "unknown key '\(k.string ?? "")' in 'source'", k, suggest: k.string ?? "", among: allowed)
         }
@@ -216,6 +216,7 @@ public enum MappingLoader {
         spec.record = record
         spec.namespaces = namespaces
         spec.maxRecordBytes = maxRecordBytes
+        spec.subject = m["subject"].flatMap { d.expression($0) }
         return spec
     }
 

@@ -26,12 +26,15 @@ public final class MappingPlan {
     public let lookups: [CSVLookupTable]
     /// Warnings found while planning.
     public let warnings: [Diagnostic]
+    /// The expression identifying the person of a record (`source: subject:`), if declared.
+    public let subject: CompiledExpression?
 
     init(
         spec: MappingSpec, model: TargetModel, schema: SourceSchema?, dialect: Dialect, fields: [PlannedField], validatedOnly: [PlannedField],
         slotCount: Int, filter: CompiledExpression?, lets: [PlannedLet], targets: [PlannedTarget], lookups: [CSVLookupTable],
-        warnings: [Diagnostic]
+        warnings: [Diagnostic], subject: CompiledExpression? = nil
     ) {
+        self.subject = subject
         self.spec = spec
         self.model = model
         self.schema = schema

@@ -106,6 +106,10 @@ public enum MappingPlanner {
             }
         }
 
+        // The person of a record (`subject:`): evaluated by runs with an exclusion list before the
+        // named values, so it reads source fields only.
+        let subject = spec.source.subject.flatMap { compile($0, expected: nil) }
+
         // Named values, in order; each may read the ones before it.
         var lets: [PlannedLet] = []
         for (name, expr) in spec.lets {
@@ -191,8 +195,9 @@ public enum MappingPlanner {
         }
         for l in lookups { l.resolve(mappingDirectory: mappingDir, inputDirectory: nil) }
         return MappingPlan(
-            spec: spec, model: model, schema: schema, dialect: dialect, fields: fields, validatedOnly: validatedOnly, slotCount: scope.slotCount,
-            filter: filter, lets: lets, targets: targets, lookups: lookups, warnings: diagnostics)
+            spec: spec, model: model, schema: schema, dialect: dialect, fields: fields, validatedOnly: validatedOnly,
+            slotCount: scope.slotCount, filter: filter, lets: lets, targets: targets, lookups: lookups, warnings: diagnostics,
+            subject: subject)
     }
 
     static func directory(of path: String) -> String {

@@ -65,6 +65,8 @@ public struct SourceSpec: Sendable {
     public var namespaces: [String: String] = [:]
     /// Largest record (HL7 message, XML record element) in bytes, when the mapping sets `max-record-bytes`.
     public var maxRecordBytes: Int? = nil
+    /// The expression identifying the person of a record (`subject:`), used by `run --exclude`.
+    public var subject: LocatedText? = nil
 }
 
 /// A schema given inline or by path.

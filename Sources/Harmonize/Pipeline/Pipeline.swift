@@ -15,6 +15,10 @@ public struct RunOptions: Sendable {
     /// The run id to use (a lower-case UUID); a fresh one when nil. Lets a caller announce the
     /// run (OpenLineage START) before it starts.
     public var runID: String? = nil
+    /// Persons who objected: records whose subject is on the list are excluded, and the run fails
+    /// (nothing published) if a written row still belongs to one of them. Every mapping must
+    /// declare `source: subject:`.
+    public var exclusion: ExclusionList? = nil
 
     /// Creates options.
     public init(
@@ -93,6 +97,16 @@ public final class Pipeline {
             mappings: plans.map { .init(id: $0.spec.id, version: $0.spec.version, sha256: $0.spec.contentHash, file: $0.spec.file, targets: $0.targets.map(\.table.name)) },
             inputs: [], ledger: [], tables: [])
         let tables = try outputTables()
+        var audit: ExclusionAudit?
+        if let exclusion = options.exclusion {
+            let missing = plans.filter { $0.subject == nil }.map(\.id)
+            if !missing.isEmpty {
+                throw RunError(.configuration, "--exclude needs every mapping to declare 'subject:' under 'source:' (missing in \(missing.joined(separator: ", ")))")
+            }
+            manifest.parameters["exclude_sha256"] = exclusion.sha256
+            manifest.parameters["exclude_entries"] = String(exclusion.count)
+            audit = ExclusionAudit(list: exclusion, tables: tables)
+        }
         // Resolve files and load lookups before opening the sink.
         var filesPerPlan: [[String]] = []
         var totalBytes: Int64 = 0
@@ -120,13 +134,23 @@ public final class Pipeline {
         var fileIndex: [String: Int32] = [:]
         var bytesDone: Int64 = 0
         var recordsDone = 0
+        var forbiddenPersonIDs: Set<Int> = []
+        // With an exclusion list, every batch is audited on its way to the sink.
+        let write: (RowBatch) throws(SinkError) -> Void
+        if let audit {
+            write = { b throws(SinkError) in
+                audit.observe(b)
+                try sink.write(b)
+            }
+        } else {
+            write = { b throws(SinkError) in try sink.write(b) }
+        }
         do throws(RunError) {
             for (pi, plan) in plans.enumerated() {
                 let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
                 let executor = MappingExecutor(
                     plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
-                    recordsLineage: options.recordsLineage, emit: { b throws(SinkError) in try sink.write(b) },
-                    emitRejects: { r throws(SinkError) in try sink.writeRejects(r) })
+                    recordsLineage: options.recordsLineage, emit: write, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion)
                 for file in filesPerPlan[pi] {
                     let path = options.inputDirectory + "/" + file
                     let source: any ByteSource
@@ -166,6 +190,14 @@ public final class Pipeline {
                 }
                 try executor.flushAll()
                 for (t, n) in executor.rowsWritten { rowsPerTable[t] += n }
+                forbiddenPersonIDs.formUnion(executor.excludedPersonIDs)
+            }
+            if let audit {
+                let hits = audit.violations(forbidden: forbiddenPersonIDs)
+                guard hits == 0 else {
+                    throw RunError(.accounting, "exclusion check failed: \(hits) output persons or rows are on the objection list; nothing was published")
+                }
+                manifest.parameters["exclude_check"] = "passed: \(audit.rowsChecked) rows checked, 0 on the list"
             }
             manifest.tables = zip(tables, rowsPerTable).map { .init(table: $0.name, rows: $1) }
             manifest.finishedAt = Self.timestamp()
