@@ -15,10 +15,31 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where to write the HTML page.", valueName: "FILE.html"))
     var html: String
 
+    @Option(
+        name: .customLong("quasi-identifiers"),
+        help: "Also show the re-identification risk over these quasi-identifiers (comma-separated, as for `risk`).")
+    var quasiIdentifiers: String?
+
+    @Option(name: .customLong("min-k"), help: "Smallest class size tolerated; person counts below it are shown as '< k'.")
+    var minK: Int = 11
+
+    @Option(name: .long, help: "Prosecutor-risk threshold for the risk section.")
+    var threshold: Double = 0.2
+
     func run() throws {
+        var risk: ReidentificationRisk.Report?
+        if let quasiIdentifiers {
+            let qis = quasiIdentifiers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            do {
+                risk = try ReidentificationRisk.analyse(path: output, quasiIdentifiers: qis, minK: minK, threshold: threshold)
+            } catch {
+                Terminal.error("harmonize-run: \(error.description)")
+                throw error.isUsage ? Exit.configuration : Exit.io
+            }
+        }
         let page: String
         do {
-            page = try HTMLReport.render(try OutputDatabase(path: output))
+            page = try HTMLReport.render(try OutputDatabase(path: output), risk: risk)
         } catch {
             Terminal.error("harmonize-run: \(error.description)")
             throw Exit.io

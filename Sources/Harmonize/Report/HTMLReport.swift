@@ -4,7 +4,9 @@
 /// (XHTML syntax) so it can be checked by an XML parser. Shows counts, never cell values.
 public enum HTMLReport {
     /// The page for the database at `path`.
-    public static func render(_ db: OutputDatabase) throws(OutputDatabase.Failure) -> String {
+    /// With `risk`, the page also shows the re-identification risk of the release; counts of persons
+    /// below its `min_k` are printed as `< k` (small-cell suppression).
+    public static func render(_ db: OutputDatabase, risk: ReidentificationRisk.Report? = nil) throws(OutputDatabase.Failure) -> String {
         let run = try db.latestRun()
         let quality = try db.qualityResults()
         let rejectCounts = try db.rejectCounts()
@@ -94,11 +96,36 @@ public enum HTMLReport {
                 h += "</table></details>\n"
             }
         }
+        if let risk { h += riskSection(risk) }
         h += "</body>\n</html>\n"
         return h
     }
 
     /// Source files → mappings → tables, as three columns of boxes joined by curves.
+    /// A count of persons, suppressed as `< k` when it is below the small-cell threshold.
+    static func suppressed(_ n: Int, k: Int) -> String { n > 0 && n < k ? "&lt; \(k)" : "\(n)" }
+
+    static func riskSection(_ r: ReidentificationRisk.Report) -> String {
+        var h = "<h2>Re-identification risk</h2>\n"
+        h += "<p><span class=\"badge \(r.passes ? "passed" : "failed")\">k = \(r.k) (minimum \(r.min_k))</span>"
+        h += "quasi-identifiers: \(esc(r.quasi_identifiers.joined(separator: ", ")))</p>\n"
+        h += "<table><tr><th>measure</th><th>value</th></tr>\n"
+        let rows: [(String, String)] = [
+            ("persons", suppressed(r.persons, k: r.min_k)),
+            ("equivalence classes", "\(r.classes)"),
+            ("unique persons (share)", fmt(r.unique_share * 100) + " %"),
+            ("prosecutor risk, highest", fmt(r.prosecutor_risk_max)),
+            ("prosecutor risk, average", fmt(r.prosecutor_risk_average)),
+            ("records above the risk threshold \(fmt(r.threshold))", fmt(r.share_above_threshold * 100) + " %"),
+            ("marketer risk", fmt(r.marketer_risk)),
+            ("classes below k", "\(r.classes_below_min_k)"),
+            ("persons in classes below k", suppressed(r.persons_below_min_k, k: r.min_k)),
+        ]
+        for (name, value) in rows { h += "<tr><td>\(esc(name))</td><td class=\"n\">\(value)</td></tr>\n" }
+        h += "</table>\n"
+        return h
+    }
+
     static func lineageSVG(_ run: RunManifest) -> String {
         let files = ordered(run.ledger.map(\.file))
         let mappings = run.mappings.map(\.id)

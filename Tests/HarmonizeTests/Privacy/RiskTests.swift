@@ -77,4 +77,26 @@ import Testing
         let missing = try TestSupport.runCLI(["risk", "--output", dir + "/none.sqlite", "--quasi-identifiers", "gender"])
         #expect(missing.status == 3)
     }
+
+    @Test func theHTMLReportShowsTheRiskWithSmallCountsSuppressed() throws {
+        let dir = TestSupport.temporaryDirectory("risk-report")
+        let out = dir + "/o.sqlite"
+        let run = try TestSupport.runCLI([
+            "run", "--mappings", TestSupport.path("mappings/research"), "--input", TestSupport.path("fixtures/research/input"),
+            "--output", out, "--no-quality",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let r = try TestSupport.runCLI([
+            "report", "--output", out, "--html", dir + "/r.html", "--quasi-identifiers", "gender", "--min-k", "13",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let html = try String(contentsOfFile: dir + "/r.html", encoding: .utf8)
+        #expect(html.contains("Re-identification risk"))
+        #expect(html.contains("k = 1 (minimum 13)"), "the one person of unknown sex")
+        #expect(html.contains("<td>persons</td><td class=\"n\">&lt; 13</td>"), "12 persons: below the threshold, suppressed")
+        #expect(!html.contains("P0004"))
+        let plain = try TestSupport.runCLI(["report", "--output", out, "--html", dir + "/p.html"])
+        #expect(plain.status == 0)
+        #expect(!(try String(contentsOfFile: dir + "/p.html", encoding: .utf8)).contains("Re-identification risk"))
+    }
 }
