@@ -35,6 +35,7 @@ import Testing
         #expect(byMapping["hospital.his_visit"]?.map(\.written) == [2])
         #expect(byMapping["hospital.his_visit"]?.map(\.rejected) == [1], "the stay without a discharge")
         #expect(manifest.rejectedCount == 2)
-        #expect(manifest.tables.map(\.rows).reduce(0, +) == 2 + 4 + 4)
+        let rows: Int = manifest.tables.reduce(0) { $0 + $1.rows }
+        #expect(rows == 10, "2 persons, 4 visits, 4 measurements")
     }
 }

@@ -228,8 +228,9 @@ import Testing
                 text: "MSH|^~\\&|LAB"
                 expect: {measurement: []}
             """)
+        let context = try Self.context()
         do {
-            _ = try MappingTestRunner(mappingFile: file, context: try Self.context())
+            _ = try MappingTestRunner(mappingFile: file, context: context)
             Issue.record("the runner accepted inline records for an HL7 source")
         } catch {
             let d = error.diagnostics.map { "\($0.code) \($0.message)" }
@@ -247,11 +248,12 @@ import Testing
                 expect: {measurement: []}
             """)
         do {
-            _ = try MappingTestRunner(mappingFile: one, context: try Self.context())
+            _ = try MappingTestRunner(mappingFile: one, context: context)
             Issue.record("the runner accepted inline records for an HL7 source")
         } catch {
-            let d = error.diagnostics
-            #expect(d.map(\.code) == ["HZ1414"])
+            let d: [Diagnostic] = error.diagnostics
+            let codes = d.map { $0.code }
+            #expect(codes == ["HZ1414"])
             #expect(d.first?.message.contains("text: |") == true)
             #expect(d.first?.line == 16)
         }
