@@ -23,7 +23,15 @@ public enum MappingDocumentation {
         md += "## Source\n\n"
         let dialect = spec.source.dialect
         let delimiter = dialect.delimiter.map { $0 == 9 ? "tab" : String(Character(Unicode.Scalar($0))) } ?? "auto"
-        md += "Format `\(spec.source.format.text)`, files `\(spec.source.files.text)`, delimiter `\(delimiter)`, encoding `\(dialect.encoding.rawValue)`.\n\n"
+        if plan.isDelimited {
+            md += "Format `\(spec.source.format.text)`, files `\(spec.source.files.text)`, delimiter `\(delimiter)`, encoding `\(dialect.encoding.rawValue)`.\n\n"
+        } else {
+            md += "Format `\(spec.source.format.text)`, files `\(spec.source.files.text)`, record `\(spec.source.record?.text ?? "message")`"
+            if !spec.source.namespaces.isEmpty {
+                md += ", namespaces " + spec.source.namespaces.sorted { $0.key < $1.key }.map { "`\($0.key)` = `\($0.value)`" }.joined(separator: ", ")
+            }
+            md += ".\n\n"
+        }
         let used = Set(plan.fields.map(\.name))
         if let schema = plan.schema {
             md += "| field | type | format | required | read by the mapping |\n| --- | --- | --- | --- | --- |\n"

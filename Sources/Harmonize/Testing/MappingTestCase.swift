@@ -24,6 +24,9 @@ public struct MappingTestCase: Sendable {
         case records([[String: String]])
         /// A fixture file in the source's own format, resolved against the mapping file.
         case file(String)
+        /// Source text in the source's own format, given inline (`text:`): HL7 v2 message(s), an
+        /// XML document, or delimited text. Read as UTF-8 by the source's reader.
+        case text(String)
     }
 
     /// Expected rows for one target table, in output order.

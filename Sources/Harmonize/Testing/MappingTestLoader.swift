@@ -3,7 +3,7 @@ import Yams
 /// Reads the `tests:` list of a mapping file into `MappingTestCase`s, collecting every problem
 /// with its line and column (codes HZ1400–HZ1409).
 public enum MappingTestLoader {
-    static let caseKeys: Set<String> = ["name", "description", "records", "file", "lookups", "expect", "rejects", "filtered"]
+    static let caseKeys: Set<String> = ["name", "description", "records", "file", "text", "lookups", "expect", "rejects", "filtered"]
 
     /// Loads the cases of a mapping file (an empty list when it has no `tests:`).
     public static func load(path: String) throws(DiagnosticsError) -> [MappingTestCase] {
@@ -43,13 +43,20 @@ public enum MappingTestLoader {
             let name = m["name"]?.string ?? "case \(i + 1)"
             if !names.insert(name).inserted { d.error("HZ1402", "test case name '\(name)' is used twice", m["name"] ?? node) }
             var input = MappingTestCase.Input.records([])
-            switch (m["records"], m["file"]) {
-            case (let r?, nil):
-                if let rows = rows(r, what: "records", d: &d) { input = .records(rows) }
-            case (nil, let f?):
-                if let s = f.string { input = .file(s) } else { d.error("HZ1403", "'file' must be a path relative to the mapping file", f) }
-            default:
-                d.error("HZ1403", "test case '\(name)' needs either 'records' (a list of field → text maps) or 'file'", node)
+            let given = ["records", "file", "text"].filter { m[$0] != nil }
+            if given.count == 1, let key = given.first, let value = m[key] {
+                switch key {
+                case "records":
+                    if let rows = rows(value, what: "records", d: &d) { input = .records(rows) }
+                case "file":
+                    if let s = value.string { input = .file(s) } else { d.error("HZ1403", "'file' must be a path relative to the mapping file", value) }
+                default:
+                    if let s = value.string { input = .text(s) } else { d.error("HZ1403", "'text' must be the source text (a block scalar: `text: |`)", value) }
+                }
+            } else if given.isEmpty {
+                d.error("HZ1403", "test case '\(name)' needs 'records' (a list of field → text maps), 'file' or 'text'", node)
+            } else {
+                d.error("HZ1403", "test case '\(name)' gives " + given.map { "'\($0)'" }.joined(separator: " and ") + ": give only one of them", node)
             }
             var lookups: [String: [[String: String]]] = [:]
             if let l = m["lookups"] {

@@ -2,7 +2,8 @@ import Foundation
 
 /// Runs a mapping in memory, without a database or an input folder: records in; rows, rejects and
 /// lineage out. It plans the mapping with the real planner (branches instrumented for coverage)
-/// and maps records with the real executor and CSV reader, so schema types, formats and
+/// and maps records with the real executor and the reader of the source's format (delimited
+/// text, HL7 v2, XML, as `ReaderFactory` makes it in a run), so paths, schema types, formats and
 /// constraints apply exactly as in a run.
 ///
 /// ```swift
@@ -83,7 +84,14 @@ public final class MappingTestRunner {
             for name in c.lookups.keys.sorted() where !lookupNames.contains(name) {
                 report("HZ1412", c, "the mapping has no lookup '\(name)'", among: lookupNames, near: name)
             }
-            if case .records(let rows) = c.input, let sourceFields {
+            if case .records = c.input, !plan.isDelimited {
+                out.append(
+                    Diagnostic(
+                        code: "HZ1414",
+                        message: "test case '\(c.name)': inline 'records' are for csv sources; give this \(plan.spec.source.format.text) source's text under 'text: |' or a fixture under 'file:'",
+                        file: file, line: c.line, column: c.column))
+            }
+            if case .records(let rows) = c.input, plan.isDelimited, let sourceFields {
                 var seen: Set<String> = []
                 for r in rows {
                     for k in r.keys.sorted() where !sourceFields.contains(k) && seen.insert(k).inserted {
@@ -95,18 +103,23 @@ public final class MappingTestRunner {
         return out
     }
 
-    /// Maps inline records (field → cell text; absent fields are empty cells). The records are
-    /// written as delimited text in the source's delimiter (UTF-8) and read back by the real reader.
+    /// Maps inline records (field → cell text; absent fields are empty cells) of a delimited (`csv`)
+    /// source. The records are written as delimited text in the source's delimiter (UTF-8) and read
+    /// back by the real reader. HL7 v2 and XML sources take `run(text:)` or `run(file:)`.
     /// - Parameter lookups: lookup name → rows (column → text) replacing that lookup's file.
     /// - Throws: `RunError` when a record names a field the source does not have, or a lookup
     ///   cannot be loaded.
     public func run(records: [[String: String]], lookups: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
+        guard plan.isDelimited else {
+            throw RunError(.configuration, "inline records are for csv sources; give this \(plan.spec.source.format.text) source's text (run(text:)) or a fixture (run(file:))")
+        }
         let (bytes, dialect) = try render(records)
         return try run(source: MemoryByteSource(bytes), name: "<records>", dialect: dialect, lookups: lookups)
     }
 
-    /// Maps a fixture file in the source's own format (dialect, encoding), relative to the mapping
-    /// file unless absolute.
+    /// Maps a fixture file in the source's own format (HL7 v2 messages, an XML document, or
+    /// delimited text with the source's dialect and encoding), relative to the mapping file unless
+    /// absolute.
     public func run(file: String, lookups: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
         let path = file.hasPrefix("/") ? file : mappingDirectory + "/" + file
         let source: FileByteSource
@@ -116,6 +129,16 @@ public final class MappingTestRunner {
             throw RunError(.io, error.description)
         }
         return try run(source: source, name: file, dialect: plan.spec.source.dialect, lookups: lookups)
+    }
+
+    /// Maps source text in the source's own format, given as text: HL7 v2 message(s) (segments on
+    /// separate lines), an XML document, or delimited text in the source's dialect. The text is
+    /// read as UTF-8 bytes (a delimited source's `encoding` is taken as UTF-8; an HL7 message's
+    /// MSH-18 and an XML declaration still apply, so leave them ASCII/UTF-8 compatible).
+    public func run(text: String, lookups: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
+        var dialect = plan.spec.source.dialect
+        dialect.encoding = .utf8
+        return try run(source: MemoryByteSource(Array(text.utf8)), name: "<text>", dialect: dialect, lookups: lookups)
     }
 
     /// Runs every case of the mapping's `tests:` list and measures coverage.
@@ -129,6 +152,7 @@ public final class MappingTestRunner {
                 switch c.input {
                 case .records(let r): run = try self.run(records: r, lookups: c.lookups)
                 case .file(let f): run = try self.run(file: f, lookups: c.lookups)
+                case .text(let t): run = try self.run(text: t, lookups: c.lookups)
                 }
                 failures = MappingTestComparison.compare(c, run, plan: plan)
                 for e in c.expected where !(run.tables[e.table] ?? []).isEmpty {
@@ -181,17 +205,12 @@ public final class MappingTestRunner {
                 try l.load()
             }
         }
-        let reader: DelimitedReader
-        do {
-            reader = try DelimitedReader(source: source, displayName: name, dialect: dialect)
-        } catch {
-            throw RunError(.io, "\(error)")
-        }
+        let reader = try ReaderFactory.makeReader(spec: plan.spec.source, dialect: dialect, source: source, displayName: name)
         let sink = MemorySink()
         let executor = MappingExecutor(
             plan: plan, mappingIndex: 0, tableIndices: Array(plan.targets.indices), batchRows: 1024, recordsLineage: true,
             emit: { b throws(SinkError) in try sink.write(b) }, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) })
-        let ledger = try executor.run(reader: reader, fileIndex: 0, filePath: name) { _ in }
+        let ledger = try Pipeline.runExecutor(executor, reader: reader, fileIndex: 0, filePath: name) { _ in }
         try executor.flushAll()
         for (i, o) in executor.filterOutcomes.enumerated() {
             filterOutcomes[i].passed += o.passed
@@ -250,6 +269,11 @@ public final class MappingTestRunner {
         for r in records { text += columns.map { cell(r[$0] ?? "") }.joined(separator: String(d)) + "\n" }
         return (Array(text.utf8), dialect)
     }
+}
+
+extension MappingPlan {
+    /// Whether the source is delimited text (`format: csv`), whose records can be given inline.
+    var isDelimited: Bool { spec.source.format.text.lowercased() == "csv" }
 }
 
 @available(*, unavailable)

@@ -119,34 +119,46 @@ import Testing
         return out
     }
 
+    /// The bundled mappings (folder/name), research CSV and hospital HL7 v2 and XML.
+    static let bundled = [
+        "research/patients", "research/measurements", "research/questionnaire",
+        "hospital/adt-person-visit", "hospital/oru-measurement", "hospital/his-visit",
+    ]
+
     @Test func theInlineTestsKillAtLeastNinetyPercentOfMutants() throws {
         let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
         let root = TestSupport.temporaryDirectory("mutants")
-        try FileManager.default.createDirectory(atPath: root + "/mappings/research", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: root + "/fixtures/research", withIntermediateDirectories: true)
+        for folder in ["research", "hospital"] {
+            try FileManager.default.createDirectory(atPath: root + "/mappings/\(folder)", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: root + "/fixtures", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: TestSupport.path("fixtures/\(folder)"), toPath: root + "/fixtures/\(folder)")
+        }
         try FileManager.default.copyItem(atPath: TestSupport.path("mappings/research/concepts.csv"), toPath: root + "/mappings/research/concepts.csv")
-        try FileManager.default.copyItem(atPath: TestSupport.path("fixtures/research/input"), toPath: root + "/fixtures/research/input")
         var killed = 0, survived: [String] = [], stillborn = 0, total = 0
-        for name in ["patients", "measurements", "questionnaire"] {
-            let text = try String(contentsOfFile: TestSupport.path("mappings/research/\(name).yaml"), encoding: .utf8)
+        var perMapping: [String] = []
+        for name in Self.bundled {
+            let text = try String(contentsOfFile: TestSupport.path("mappings/\(name).yaml"), encoding: .utf8)
             // The unmutated mapping passes.
-            TestSupport.write(text, to: root + "/mappings/research/\(name).yaml")
-            #expect(try MappingTestRunner(mappingFile: root + "/mappings/research/\(name).yaml", context: context).runTests().passed)
+            TestSupport.write(text, to: root + "/mappings/\(name).yaml")
+            #expect(try MappingTestRunner(mappingFile: root + "/mappings/\(name).yaml", context: context).runTests().passed, "\(name)")
+            var k0 = 0, v0 = 0
             for (k, m) in Self.mutants(of: text, mapping: name).enumerated() {
                 total += 1
-                let path = root + "/mappings/research/\(name)-mutant\(k).yaml"
+                let path = root + "/mappings/\(name)-mutant\(k).yaml"
                 TestSupport.write(m.text, to: path)
                 defer { try? FileManager.default.removeItem(atPath: path) }
                 guard let runner = try? MappingTestRunner(mappingFile: path, context: context) else {
                     stillborn += 1
                     continue
                 }
-                if runner.runTests().passed { survived.append("\(name).yaml:\(m.line) \(m.kind)") } else { killed += 1 }
+                v0 += 1
+                if runner.runTests().passed { survived.append("\(name).yaml:\(m.line) \(m.kind)") } else { killed += 1; k0 += 1 }
             }
+            perMapping.append("\(name) \(k0)/\(v0)")
         }
         let viable = total - stillborn
         let score = viable == 0 ? 0 : Double(killed) * 100 / Double(viable)
-        print("mapping mutants: \(total) generated, \(stillborn) stillborn, \(killed)/\(viable) killed (\(Int(score.rounded()))%); survivors: \(survived)")
+        print("mapping mutants: \(total) generated, \(stillborn) stillborn, \(killed)/\(viable) killed (\(Int(score.rounded()))%); per mapping: \(perMapping); survivors: \(survived)")
         #expect(viable >= 40, "the mutation operators found too few mutants: \(viable)")
         #expect(score >= 90, "survivors: \(survived)")
     }

@@ -9,17 +9,21 @@ import Testing
 
 /// `harmonize-run test` and `harmonize-run docs` through the real executable.
 @Suite(.serialized) struct MappingTestCLITests {
+    /// Every bundled mapping (research CSV, hospital HL7 v2 and XML) passes its cases at 90% coverage.
     @Test func theBundledMappingsPassAtNinetyPercentCoverage() throws {
         let dir = TestSupport.temporaryDirectory("mtest-cli")
         let r = try TestSupport.runCLI([
-            "test", "--mappings", TestSupport.path("mappings/research"), "--min-coverage", "90", "--junit", dir + "/junit.xml",
+            "test", "--mappings", TestSupport.path("mappings"), "--min-coverage", "90", "--junit", dir + "/junit.xml",
         ])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
-        #expect(r.stdout.contains("research.measurements"))
+        for id in ["research.measurements", "research.patients", "research.questionnaire", "hospital.adt_person_visit", "hospital.oru_measurement", "hospital.his_visit"] {
+            #expect(r.stdout.contains(id), "\(id)")
+        }
         #expect(r.stdout.contains("coverage 100%"))
-        #expect(r.stdout.contains("cases passed in 3 mapping(s)"))
+        #expect(r.stdout.contains("cases passed in 6 mapping(s)"))
         let xml = try String(contentsOfFile: dir + "/junit.xml", encoding: .utf8)
         #expect(xml.contains("<testsuite name=\"research.patients\""))
+        #expect(xml.contains("<testsuite name=\"hospital.oru_measurement\""))
         #expect(xml.contains("failures=\"0\""))
         #expect(!xml.contains("<failure"))
     }
@@ -101,12 +105,19 @@ import Testing
         }
     }
 
+    /// The committed pages in `docs/mappings/` are what `harmonize-run docs --mappings mappings` writes.
     @Test func theCommittedMappingDocsAreCurrent() throws {
         let out = TestSupport.temporaryDirectory("mdocs")
-        let r = try TestSupport.runCLI(["docs", "--mappings", TestSupport.path("mappings/research"), "--output", out])
+        let r = try TestSupport.runCLI(["docs", "--mappings", TestSupport.path("mappings"), "--output", out])
         #expect(r.status == 0, "\(r.stderr)")
         let generated = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
-        #expect(generated == ["README.md", "research.measurements.md", "research.patients.md", "research.questionnaire.md"])
+        #expect(
+            generated == [
+                "README.md", "hospital.adt_person_visit.md", "hospital.his_visit.md", "hospital.oru_measurement.md", "research.measurements.md",
+                "research.patients.md", "research.questionnaire.md",
+            ])
+        let committed = try FileManager.default.contentsOfDirectory(atPath: TestSupport.path("docs/mappings")).sorted()
+        #expect(committed == generated, "pages of mappings that no longer exist are removed")
         for f in generated {
             let text = try String(contentsOfFile: out + "/" + f, encoding: .utf8)
             Golden.assertMatches(text, golden: "docs/mappings/\(f)")
@@ -114,5 +125,10 @@ import Testing
         let page = try String(contentsOfFile: out + "/research.questionnaire.md", encoding: .utf8)
         #expect(page.contains("| `observation_concept_id` |"))
         #expect(page.contains("`question`, `reponse`, lookup `questions`"))
+        let hl7 = try String(contentsOfFile: out + "/hospital.oru_measurement.md", encoding: .utf8)
+        #expect(hl7.contains("Format `hl7v2`, files `oru/*.hl7`, record `OBX`."))
+        #expect(hl7.contains("`PID-3[4.1=HOSP].1`"))
+        let xml = try String(contentsOfFile: out + "/hospital.his_visit.md", encoding: .utf8)
+        #expect(xml.contains("namespaces `h` = `urn:example:his`"))
     }
 }
