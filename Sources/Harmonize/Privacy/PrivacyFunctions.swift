@@ -46,6 +46,10 @@ public final class DateShifter: @unchecked Sendable {
     /// The largest shift in days.
     public let days: Int
     private let lock = NSLock()
+    /// Shifts already derived, by subject (bounded: cleared when full), so a person's rows cost
+    /// one keyed hash, not one per date.
+    private var cache: [String: Int] = [:]
+    private static let cacheLimit = 1 << 16
 
     /// Creates a shifter of at most `days` days (≥ 1).
     public init(key: PseudonymKey, days: Int) {
@@ -56,14 +60,22 @@ public final class DateShifter: @unchecked Sendable {
 
     /// The shift in days (±1…±days) of a subject (a raw identifier or its `person` pseudonym).
     public func shift(subject: String) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        if let hit = cache[subject] { return hit }
+        let value = derive(subject)
+        if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
+        cache[subject] = value
+        return value
+    }
+
+    private func derive(_ subject: String) -> Int {
         let t = subject.trimmingSpaces().lowercased()
         let p: String
         if t.utf8.count == 64, t.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) {
             p = t
         } else {
-            lock.lock()
             p = person.pseudonym(subject)
-            lock.unlock()
         }
         let mac = Array(HMAC<SHA256>.authenticationCode(for: Array(p.utf8), using: shiftKey))
         var v: UInt64 = 0
