@@ -209,6 +209,28 @@ extension Builtins {
         return out
     }
 
+    /// `parse_date` / `parse_datetime`: text parsed with the first matching literal format, the
+    /// parts turned into the result by `make`.
+    static func formatParser(
+        name: String, doc: String, returns: ValueType, _ make: @escaping @Sendable ((days: Int, seconds: Int)) -> Value
+    ) -> FunctionDefinition {
+        FunctionDefinition(
+            name: name, doc: doc,
+            signatures: [Sig([.string, .string], variadic: .string, returns: returns)],
+            requiresLiteralArguments: [1], requiresLiteralTail: true,
+            implementation: .specialized { lits throws(FunctionDefinition.SpecializationError) in
+                let fs = try formats(lits, from: 1)
+                for (i, f) in fs.enumerated() where !f.hasDate {
+                    throw FunctionDefinition.SpecializationError(argument: i + 1, message: "date format has no year")
+                }
+                return .unary { v throws(EvaluationError) in
+                    let s = try string(v, name)
+                    for f in fs { if let r = f.parse(s) { return make(r) } }
+                    throw fail(name, "text does not match any of the date formats")
+                }
+            })
+    }
+
     static func shift(_ name: String, _ doc: String, _ op: @escaping @Sendable (Value, Int) throws(EvaluationError) -> Value) -> FunctionDefinition {
         FunctionDefinition(
             name: name, doc: doc,
@@ -235,36 +257,13 @@ extension Builtins {
                 default: throw .type(expected: "string or date", found: v, in: "datetime")
                 }
             }),
-        FunctionDefinition(
-            name: "parse_date", doc: "Parses text with the first matching literal format.",
-            signatures: [Sig([.string, .string], variadic: .string, returns: .date)],
-            requiresLiteralArguments: [1], requiresLiteralTail: true,
-            implementation: .specialized { lits throws(FunctionDefinition.SpecializationError) in
-                let fs = try formats(lits, from: 1)
-                for (i, f) in fs.enumerated() where !f.hasDate {
-                    throw FunctionDefinition.SpecializationError(argument: i + 1, message: "date format has no year")
-                }
-                return .unary { v throws(EvaluationError) in
-                    let s = try string(v, "parse_date")
-                    for f in fs { if let r = f.parse(s) { return .date(r.days) } }
-                    throw fail("parse_date", "text does not match any of the date formats")
-                }
-            }),
-        FunctionDefinition(
+        formatParser(name: "parse_date", doc: "Parses text with the first matching literal format.", returns: .date) {
+            .date($0.days)
+        },
+        formatParser(
             name: "parse_datetime", doc: "Parses text with the first matching literal format; missing time parts are zero.",
-            signatures: [Sig([.string, .string], variadic: .string, returns: .datetime)],
-            requiresLiteralArguments: [1], requiresLiteralTail: true,
-            implementation: .specialized { lits throws(FunctionDefinition.SpecializationError) in
-                let fs = try formats(lits, from: 1)
-                for (i, f) in fs.enumerated() where !f.hasDate {
-                    throw FunctionDefinition.SpecializationError(argument: i + 1, message: "date format has no year")
-                }
-                return .unary { v throws(EvaluationError) in
-                    let s = try string(v, "parse_datetime")
-                    for f in fs { if let r = f.parse(s) { return .dateTime(r.days * 86_400 + r.seconds) } }
-                    throw fail("parse_datetime", "text does not match any of the date formats")
-                }
-            }),
+            returns: .datetime
+        ) { .dateTime($0.days * 86_400 + $0.seconds) },
         FunctionDefinition(
             name: "format_date", doc: "Formats a date or date-time with a literal format.",
             signatures: [Sig([.datetime, .string], returns: .string)], requiresLiteralArguments: [1],

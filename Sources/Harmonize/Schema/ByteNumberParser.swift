@@ -7,20 +7,22 @@ enum ByteNumberParser {
         1e19, 1e20, 1e21, 1e22,
     ]
 
+    /// The sign of a number and the index of its first character after the sign; nil when the
+    /// buffer is empty or holds only a sign.
+    @inline(__always)
+    static func sign(_ b: UnsafeBufferPointer<UInt8>) -> (negative: Bool, start: Int)? {
+        guard let first = b.first else { return nil }
+        let start = (first == UInt8(ascii: "-") || first == UInt8(ascii: "+")) ? 1 : 0
+        guard start < b.count else { return nil }
+        return (first == UInt8(ascii: "-"), start)
+    }
+
     /// `[+-]?digits`, with `groupChar` allowed between digits; nil on anything else or on overflow.
     @inline(__always)
     static func parseInt(_ b: UnsafeBufferPointer<UInt8>, groupChar: UInt8?) -> Int? {
         let n = b.count
-        guard n > 0 else { return nil }
-        var i = 0
-        var negative = false
-        if b[0] == UInt8(ascii: "-") {
-            negative = true
-            i = 1
-        } else if b[0] == UInt8(ascii: "+") {
-            i = 1
-        }
-        guard i < n else { return nil }
+        guard let (negative, start) = sign(b) else { return nil }
+        var i = start
         // Fast path: up to 18 digits cannot overflow.
         if groupChar == nil, n - i <= 18 {
             var value = 0
@@ -62,16 +64,8 @@ enum ByteNumberParser {
     /// `-INF`. Exact (correctly rounded) results.
     static func parseDouble(_ b: UnsafeBufferPointer<UInt8>, decimalChar: UInt8, groupChar: UInt8?) -> Double? {
         let n = b.count
-        guard n > 0 else { return nil }
-        var i = 0
-        var negative = false
-        if b[0] == UInt8(ascii: "-") {
-            negative = true
-            i = 1
-        } else if b[0] == UInt8(ascii: "+") {
-            i = 1
-        }
-        guard i < n else { return nil }
+        guard let (negative, start) = sign(b) else { return nil }
+        var i = start
         if b[i] &- 48 >= 10, b[i] != decimalChar { return special(b, negative: negative, from: i) }
         var mantissa: UInt64 = 0
         var exponent = 0
