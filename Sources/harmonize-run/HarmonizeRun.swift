@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Harmonize
 
 @main
@@ -14,8 +15,24 @@ struct HarmonizeRun: ParsableCommand {
         version: HarmonizeVersion.current,
         subcommands: [
             RunCommand.self, CheckCommand.self, PlanCommand.self, InspectCommand.self, TestCommand.self, DocsCommand.self,
-            QualityCommand.self, RejectsCommand.self, ReportCommand.self, RiskCommand.self,
+            QualityCommand.self, RejectsCommand.self, ReportCommand.self, RiskCommand.self, TraceCommand.self, ReplayCommand.self,
         ])
+
+    /// Parses and runs the subcommand; command-line usage errors exit with 2 (as configuration
+    /// errors, documented in the README) rather than ArgumentParser's 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                Terminal.error(fullMessage(for: error))
+                Foundation.exit(Exit.configuration.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// The process exit codes, documented in the README.

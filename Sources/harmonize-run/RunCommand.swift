@@ -162,7 +162,11 @@ struct RunCommand: ParsableCommand {
         }
         let target: any Sink
         switch sink {
-        case .sqlite: target = PipelinedSink(SQLiteSink(outputPath: output ?? "", recordsLineage: lineage))
+        case .sqlite:
+            let sqlite = SQLiteSink(outputPath: output ?? "", recordsLineage: lineage)
+            // Recorded outside the manifest, for `trace --show-source`.
+            sqlite.inputDirectory = absolute(input)
+            target = PipelinedSink(sqlite)
         case .csv: target = PipelinedSink(CSVSink(outputPath: output ?? "", canonicalSort: canonicalSort))
         case .none: target = NullSink()
         }

@@ -75,6 +75,9 @@ public enum OpenLineageEvents {
                             })
                     ])
             }
+            if let lineage = columnLineage(table: t.table, manifest: manifest, inputNamespace: inputNamespace) {
+                facets["columnLineage"] = lineage
+            }
             return .object([
                 "namespace": .string(outputNamespace), "name": .string(t.table), "facets": .object(facets),
                 "outputFacets": .object(["outputStatistics": facet("OutputStatisticsOutputDatasetFacet", "1-0-2", ["rowCount": .int(t.rows)])]),
@@ -99,6 +102,64 @@ public enum OpenLineageEvents {
                 "COMPLETE", time: time, runID: manifest.runID, job: job(namespace: jobNamespace, name: jobName), inputs: inputs + [db], outputs: outputs)
         }
         return event("COMPLETE", time: time, runID: manifest.runID, job: job(namespace: jobNamespace, name: jobName), inputs: inputs, outputs: outputs)
+    }
+
+    /// The `columnLineage` facet (ColumnLineageDatasetFacet 1-2-0) of one output table, from the
+    /// column lineage in the manifest: each column's input fields in the files its mappings read,
+    /// with OpenLineage transformation types (identity → DIRECT/IDENTITY, transformation and
+    /// lookup → DIRECT/TRANSFORMATION, filter → INDIRECT/FILTER under `dataset`, join →
+    /// INDIRECT/JOIN; pseudonyms and date shifts set `masking`). Nil when nothing is recorded.
+    static func columnLineage(table: String, manifest: RunManifest, inputNamespace: String) -> JSONValue? {
+        var fields: [String: [JSONValue]] = [:]
+        var order: [String] = []
+        var dataset: [JSONValue] = []
+        func transformation(_ i: ColumnLineage.Input) -> JSONValue {
+            let (type, subtype): (String, String)
+            switch i.kind {
+            case .identity: (type, subtype) = ("DIRECT", "IDENTITY")
+            case .transformation, .lookup: (type, subtype) = ("DIRECT", "TRANSFORMATION")
+            case .filter: (type, subtype) = ("INDIRECT", "FILTER")
+            case .join: (type, subtype) = ("INDIRECT", "JOIN")
+            }
+            var t: [String: JSONValue] = ["type": .string(type), "subtype": .string(subtype), "masking": .bool(i.masked == true)]
+            if let l = i.lookup { t["description"] = .string("lookup '\(l)'") }
+            return .object(t)
+        }
+        for m in manifest.mappings {
+            let files = manifest.ledger.filter { $0.mapping == m.id }.map(\.file)
+            for t in m.columnLineage ?? [] where t.table == table {
+                for c in t.columns {
+                    if fields[c.column] == nil {
+                        fields[c.column] = []
+                        order.append(c.column)
+                    }
+                    for i in c.inputs {
+                        for f in files {
+                            fields[c.column, default: []].append(
+                                .object([
+                                    "namespace": .string(inputNamespace), "name": .string(f), "field": .string(i.field),
+                                    "transformations": .array([transformation(i)]),
+                                ]))
+                        }
+                    }
+                }
+                for i in t.filters {
+                    for f in files {
+                        dataset.append(
+                            .object([
+                                "namespace": .string(inputNamespace), "name": .string(f), "field": .string(i.field),
+                                "transformations": .array([transformation(i)]),
+                            ]))
+                    }
+                }
+            }
+        }
+        guard !order.isEmpty else { return nil }
+        var out: [String: JSONValue] = [:]
+        for c in order { out[c] = .object(["inputFields": .array(fields[c] ?? [])]) }
+        var body: [String: JSONValue] = ["fields": .object(out)]
+        if !dataset.isEmpty { body["dataset"] = .array(dataset) }
+        return facet("ColumnLineageDatasetFacet", "1-2-0", body)
     }
 
     /// The FAIL event, with the error message (no values: run errors carry none).

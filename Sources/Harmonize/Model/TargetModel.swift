@@ -42,6 +42,15 @@ public struct TargetTable: Sendable, Hashable {
     /// Names of the primary-key columns, in column order.
     public var primaryKey: [String] { columns.filter(\.isPrimaryKey).map(\.name) }
 
+    /// The column whose value identifies a row in row-level lineage and `harmonize-run trace`:
+    /// the primary key when it is one column, else the first column named `*_id` (OMOP tables
+    /// without a key, such as `death`, are identified by their `person_id`), else none.
+    public var lineageKeyColumn: Int? {
+        let pk = columns.indices.filter { columns[$0].isPrimaryKey }
+        if pk.count == 1 { return pk[0] }
+        return columns.firstIndex { $0.name.lowercased().hasSuffix("_id") }
+    }
+
     /// The index of the column with that name (case-insensitive), or nil.
     public func columnIndex(named name: String) -> Int? {
         let lowered = name.lowercased()

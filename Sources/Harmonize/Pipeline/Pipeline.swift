@@ -19,6 +19,9 @@ public struct RunOptions: Sendable {
     /// (nothing published) if a written row still belongs to one of them. Every mapping must
     /// declare `source: subject:`.
     public var exclusion: ExclusionList? = nil
+    /// A replay: only these records of these mappings and files are read again (`harmonize-run
+    /// replay`); the manifest's kind is `replay`. Nil for a full run.
+    public var replay: ReplaySelection? = nil
 
     /// Creates options.
     public init(
@@ -94,8 +97,12 @@ public final class Pipeline {
         var manifest = RunManifest(
             runID: options.runID ?? UUID().uuidString.lowercased(), engineVersion: options.engineVersion, startedAt: started, finishedAt: "",
             status: "running", model: plans.first.map { "\($0.model.name) \($0.model.version)" } ?? "", parameters: options.parameters,
-            mappings: plans.map { .init(id: $0.spec.id, version: $0.spec.version, sha256: $0.spec.contentHash, file: $0.spec.file, targets: $0.targets.map(\.table.name)) },
-            inputs: [], ledger: [], tables: [])
+            mappings: plans.map {
+                .init(
+                    id: $0.spec.id, version: $0.spec.version, sha256: $0.spec.contentHash, file: $0.spec.file, targets: $0.targets.map(\.table.name),
+                    columnLineage: ColumnLineage.derive(from: $0), source: Self.sourceEntry($0))
+            },
+            inputs: [], ledger: [], tables: [], kind: options.replay == nil ? "run" : "replay", replayOf: options.replay?.replayOf)
         let tables = try outputTables()
         var audit: ExclusionAudit?
         if let exclusion = options.exclusion {
@@ -111,8 +118,16 @@ public final class Pipeline {
         var filesPerPlan: [[String]] = []
         var totalBytes: Int64 = 0
         for p in plans {
-            let files = InputFiles.match(p.spec.source.files.text, under: options.inputDirectory)
-            if files.isEmpty {
+            var files = InputFiles.match(p.spec.source.files.text, under: options.inputDirectory)
+            if let replay = options.replay {
+                // A replay reads again only the files holding the selected records.
+                let wanted = (replay.records[p.id] ?? [:]).keys.sorted()
+                if let missing = wanted.first(where: { !FileManager.default.fileExists(atPath: options.inputDirectory + "/" + $0) }) {
+                    throw RunError(.io, "replay: input file \(missing) (mapping \(p.id)) not found under \(options.inputDirectory)")
+                }
+                files = wanted
+            }
+            if files.isEmpty && options.replay == nil {
                 throw RunError(.io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(p.spec.source.files.text)' (mapping \(p.id))")
             }
             for f in files {
@@ -161,8 +176,11 @@ public final class Pipeline {
                     }
                     let firstRead = fileIndex[file] == nil
                     let hashing = firstRead ? HashingByteSource(source) : nil
-                    let reader = try ReaderFactory.makeReader(
+                    var reader = try ReaderFactory.makeReader(
                         spec: plan.spec.source, dialect: plan.dialect, source: hashing ?? source, displayName: file)
+                    if let replay = options.replay {
+                        reader = ReaderSelection.select(reader, keys: replay.records[plan.id]?[file] ?? [])
+                    }
                     let fid: Int32
                     if let known = fileIndex[file] {
                         fid = known
@@ -183,7 +201,13 @@ public final class Pipeline {
                     }
                     manifest.ledger.append(ledger)
                     if let hashing {
-                        manifest.inputs[Int(fid)].sha256 = hashing.hexDigest()
+                        let digest = hashing.hexDigest()
+                        if let expected = options.replay?.inputHashes[file], expected != digest {
+                            throw RunError(
+                                .configuration,
+                                "replay: \(file) changed since the run that rejected its records (SHA-256 differs); its record numbers no longer apply, nothing was published")
+                        }
+                        manifest.inputs[Int(fid)].sha256 = digest
                         manifest.inputs[Int(fid)].bytes = reader.bytesRead
                         manifest.inputs[Int(fid)].records = ledger.read
                     }
@@ -229,6 +253,12 @@ public final class Pipeline {
         _ executor: MappingExecutor, reader: R, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
     ) throws(RunError) -> RunManifest.LedgerEntry {
         try executor.run(reader: reader, fileIndex: fileIndex, filePath: filePath, progress: progress)
+    }
+
+    static func sourceEntry(_ p: MappingPlan) -> RunManifest.SourceEntry {
+        let format = p.spec.source.format.text.lowercased()
+        guard format == "csv" else { return .init(format: format, record: p.spec.source.record?.text ?? (format == "hl7v2" ? "message" : nil)) }
+        return .init(format: format, record: nil, encoding: p.dialect.encoding.rawValue, quote: p.dialect.quote.map { String(Character(Unicode.Scalar($0))) })
     }
 
     static func timestamp() -> String {

@@ -23,6 +23,11 @@ public struct RunManifest: Sendable, Codable, Hashable {
     public var ledger: [LedgerEntry]
     /// Rows written per output table.
     public var tables: [TableCount]
+    /// `run` (a full run) or `replay` (re-ran the rejected records of an earlier run); absent in
+    /// manifests of older versions, which are full runs.
+    public var kind: String? = nil
+    /// For a replay: the run whose rejects were replayed (nil: the outstanding rejects of every run).
+    public var replayOf: String? = nil
 
     /// A mapping used by the run.
     public struct MappingEntry: Sendable, Codable, Hashable {
@@ -36,6 +41,24 @@ public struct RunManifest: Sendable, Codable, Hashable {
         public var file: String
         /// The tables the mapping writes (absent in manifests of older versions).
         public var targets: [String]? = nil
+        /// Column-level lineage of each target, derived statically from the rules (absent in
+        /// manifests of older versions).
+        public var columnLineage: [ColumnLineage]? = nil
+        /// How the mapping reads its source (absent in manifests of older versions): enough for
+        /// `harmonize-run trace --show-source` to read a record back.
+        public var source: SourceEntry? = nil
+    }
+
+    /// The source side of a mapping, as `trace` needs it.
+    public struct SourceEntry: Sendable, Codable, Hashable {
+        /// `csv`, `hl7v2` or `xml`.
+        public var format: String
+        /// The record unit: an HL7 segment id or `message`, the XML record path; nil for CSV.
+        public var record: String?
+        /// The text encoding of delimited sources (after the run profile).
+        public var encoding: String?
+        /// The quote character of delimited sources (nil: none).
+        public var quote: String?
     }
 
     /// An input file read by the run.
@@ -76,6 +99,18 @@ public struct RunManifest: Sendable, Codable, Hashable {
         public var table: String
         /// Rows written.
         public var rows: Int
+    }
+
+    /// The manifest with everything that differs between two runs of the same inputs, mappings
+    /// and parameters blanked: the run id, the start and end times, and the run it replays.
+    /// Two such runs give equal masked manifests (`harmonize-run` relies on it for reproducibility).
+    public var maskingRunIdentity: RunManifest {
+        var m = self
+        m.runID = ""
+        m.startedAt = ""
+        m.finishedAt = ""
+        if m.replayOf != nil { m.replayOf = "" }
+        return m
     }
 
     /// Total records rejected.

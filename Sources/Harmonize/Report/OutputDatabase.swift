@@ -3,8 +3,8 @@ import Foundation
 /// Read-only access to what a run left in its output database: table counts, the ledger,
 /// rejects, quality results and the lineage of mappings. Never reads OMOP cell values.
 public final class OutputDatabase {
-    private let db: SQLiteConnection
-    private let tables: Set<String>
+    let db: SQLiteConnection
+    let tables: Set<String>
     /// The database path.
     public let path: String
 
@@ -27,7 +27,7 @@ public final class OutputDatabase {
         guard tables.contains("harmonize_run") else { throw Failure(description: "\(path) is not a Harmonize output (no harmonize_run table)") }
     }
 
-    private func rows(_ sql: String, _ args: [Value] = []) throws(Failure) -> [[Value]] {
+    func rows(_ sql: String, _ args: [Value] = []) throws(Failure) -> [[Value]] {
         do {
             return try db.query(sql, args)
         } catch {

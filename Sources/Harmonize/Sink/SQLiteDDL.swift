@@ -43,35 +43,78 @@ enum SQLiteDDL {
         return out
     }
 
+    /// The run bookkeeping tables. `harmonize_run.run_seq` numbers the runs of one database
+    /// (1 for the run that created it, then each replay); lineage rows name their run by it.
     static let bookkeeping = """
         CREATE TABLE IF NOT EXISTS harmonize_run (
           run_id TEXT PRIMARY KEY, engine_version TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
-          status TEXT NOT NULL, model TEXT, parameters TEXT, manifest TEXT NOT NULL);
+          status TEXT NOT NULL, model TEXT, parameters TEXT, manifest TEXT NOT NULL,
+          run_seq INTEGER, kind TEXT, replay_of TEXT, input_dir TEXT);
         CREATE TABLE IF NOT EXISTS harmonize_run_mapping (
           run_id TEXT NOT NULL, mapping_id INTEGER NOT NULL, mapping TEXT NOT NULL, version TEXT, sha256 TEXT NOT NULL, file TEXT);
         CREATE TABLE IF NOT EXISTS harmonize_run_input (
           run_id TEXT NOT NULL, file_id INTEGER NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER, records INTEGER);
         CREATE TABLE IF NOT EXISTS harmonize_run_table (
           run_id TEXT NOT NULL, table_id INTEGER NOT NULL, table_name TEXT NOT NULL, rows INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS harmonize_run_rule (
+          run_id TEXT NOT NULL, mapping_id INTEGER NOT NULL, table_name TEXT NOT NULL, column_name TEXT NOT NULL, line INTEGER,
+          rule TEXT NOT NULL, reads TEXT);
         CREATE TABLE IF NOT EXISTS harmonize_ledger (
           run_id TEXT NOT NULL, mapping TEXT NOT NULL, file TEXT NOT NULL, read INTEGER NOT NULL, written INTEGER NOT NULL,
           rejected INTEGER NOT NULL, filtered INTEGER NOT NULL, excluded INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS harmonize_reject (
           run_id TEXT, mapping_id INTEGER, file_id INTEGER, mapping TEXT, file TEXT, line INTEGER, record INTEGER, path TEXT,
-          field TEXT, reason TEXT NOT NULL, rule TEXT, message TEXT NOT NULL);
+          field TEXT, reason TEXT NOT NULL, rule TEXT, message TEXT NOT NULL, resolved_by TEXT);
         CREATE TABLE IF NOT EXISTS harmonize_lineage (
-          table_id INTEGER NOT NULL, row_id, mapping_id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER, record INTEGER);
+          table_id INTEGER NOT NULL, row_id, mapping_id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER, record INTEGER,
+          run_seq INTEGER NOT NULL DEFAULT 1);
         """
 
-    static func storeManifest(_ run: RunManifest, in db: SQLiteConnection) throws(SQLiteError) {
+    /// Adds the columns of this version to bookkeeping tables written by an older one (a replay
+    /// appends to an existing output).
+    static func migrate(_ db: SQLiteConnection) throws(SQLiteError) {
+        func columns(_ table: String) throws(SQLiteError) -> Set<String> {
+            Set(try db.query("PRAGMA table_info(\(quote(table)))").compactMap { $0.count > 1 ? $0[1].text : nil })
+        }
+        let wanted: [(String, String, String)] = [
+            ("harmonize_run", "run_seq", "INTEGER"), ("harmonize_run", "kind", "TEXT"), ("harmonize_run", "replay_of", "TEXT"),
+            ("harmonize_run", "input_dir", "TEXT"), ("harmonize_reject", "resolved_by", "TEXT"),
+            ("harmonize_lineage", "run_seq", "INTEGER NOT NULL DEFAULT 1"),
+        ]
+        for (table, column, decl) in wanted where try !columns(table).contains(column) {
+            try db.execute("ALTER TABLE \(quote(table)) ADD COLUMN \(quote(column)) \(decl)")
+        }
+        try db.execute("UPDATE harmonize_run SET run_seq = rowid WHERE run_seq IS NULL")
+    }
+
+    static func storeManifest(_ run: RunManifest, runSeq: Int = 1, inputDirectory: String? = nil, in db: SQLiteConnection) throws(SQLiteError) {
         let json = (try? JSONText.encode(run)) ?? "{}"
         let params = (try? JSONText.encode(run.parameters)) ?? "{}"
         let st = try db.prepare(
-            "INSERT INTO harmonize_run(run_id, engine_version, started_at, finished_at, status, model, parameters, manifest) VALUES (?,?,?,?,?,?,?,?)")
-        for (i, v) in [run.runID, run.engineVersion, run.startedAt, run.finishedAt, run.status, run.model, params, json].enumerated() {
-            st.bind(.string(v), at: Int32(i + 1))
-        }
+            """
+            INSERT INTO harmonize_run(run_id, engine_version, started_at, finished_at, status, model, parameters, manifest, run_seq, kind,
+              replay_of, input_dir) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+            """)
+        let values: [Value] = [run.runID, run.engineVersion, run.startedAt, run.finishedAt, run.status, run.model, params, json].map(Value.string)
+            + [.int(runSeq), .string(run.kind ?? "run"), run.replayOf.map(Value.string) ?? .null, inputDirectory.map(Value.string) ?? .null]
+        for (i, v) in values.enumerated() { st.bind(v, at: Int32(i + 1)) }
         try st.step()
+        // The rule of each mapped column, for `harmonize-run trace`.
+        let r = try db.prepare("INSERT INTO harmonize_run_rule VALUES (?,?,?,?,?,?,?)")
+        for (i, e) in run.mappings.enumerated() {
+            for t in e.columnLineage ?? [] {
+                for c in t.columns {
+                    let reads = c.inputs.map { $0.field + ($0.kind == .identity ? "" : " (\($0.kind.rawValue)\($0.lookup.map { " " + $0 } ?? ""))") }
+                    let vals: [Value] = [
+                        .string(run.runID), .int(i), .string(t.table), .string(c.column), c.line.map(Value.int) ?? .null, .string(c.rule),
+                        .string(reads.joined(separator: ", ")),
+                    ]
+                    for (k, v) in vals.enumerated() { r.bind(v, at: Int32(k + 1)) }
+                    try r.step()
+                    r.reset()
+                }
+            }
+        }
         let m = try db.prepare("INSERT INTO harmonize_run_mapping VALUES (?,?,?,?,?,?)")
         for (i, e) in run.mappings.enumerated() {
             for (k, v) in [Value.string(run.runID), .int(i), .string(e.id), .string(e.version), .string(e.sha256), .string(e.file)].enumerated() {

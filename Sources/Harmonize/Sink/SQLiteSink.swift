@@ -21,6 +21,19 @@ public final class SQLiteSink: Sink {
     public let recordsLineage: Bool
     /// Whether to build indexes on primary and foreign keys after the load.
     public let buildsIndexes: Bool
+    /// Replay mode: the staging database starts as a copy of the existing output, the run's rows
+    /// are added to it, and the copy replaces the output atomically (`harmonize-run replay`).
+    public var appendsToExisting = false
+    /// Rejects (row ids in `harmonize_reject`) that this run re-processed: marked `resolved_by`
+    /// the run when it is published, so they no longer count as outstanding.
+    public var resolvesRejects: [Int64] = []
+    /// The input folder, recorded in `harmonize_run.input_dir` (not in the manifest, which must
+    /// not depend on where the inputs sit) so `trace --show-source` can read records back.
+    public var inputDirectory: String?
+    /// The number of this run in the database (1 for a new output; next number for a replay).
+    public private(set) var runSeq = 1
+    /// Per table: the column whose value identifies a row in `harmonize_lineage.row_id`.
+    private var rowKeyColumns: [Int?] = []
 
     /// Creates a sink that will publish to `outputPath`.
     public init(outputPath: String, recordsLineage: Bool = false, buildsIndexes: Bool = true, transactionRows: Int = 500_000) {
@@ -41,22 +54,40 @@ public final class SQLiteSink: Sink {
     /// Creates the staging database, the tables the run writes and the run bookkeeping tables.
     public func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {
         do {
+            if appendsToExisting {
+                guard FileManager.default.fileExists(atPath: outputPath) else {
+                    throw SinkError("no output database to replay into: \(outputPath)")
+                }
+                do {
+                    try FileManager.default.copyItem(atPath: outputPath, toPath: stagingPath)
+                } catch {
+                    throw SinkError("cannot copy \(outputPath) to a staging database: \(error.localizedDescription)")
+                }
+            }
             let db = try SQLiteConnection(path: stagingPath)
             self.db = db
             try db.execute(
                 "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-8192;")
             self.tables = tables
+            rowKeyColumns = tables.map(\.lineageKeyColumn)
             for t in tables { try db.execute(SQLiteDDL.createTable(t)) }
             try db.execute(SQLiteDDL.bookkeeping)
+            if appendsToExisting {
+                try SQLiteDDL.migrate(db)
+                runSeq = (try db.scalar("SELECT coalesce(max(run_seq), 0) + 1 FROM harmonize_run").intValue) ?? 1
+            }
             inserts = try tables.map { t throws(SQLiteError) in try db.prepare(SQLiteDDL.insert(t)) }
             lineageInsert = try db.prepare(
-                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record) VALUES (?,?,?,?,?,?)")
+                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq) VALUES (?,?,?,?,?,?,?)")
             rejectInsert = try db.prepare(
                 """
                 INSERT INTO harmonize_reject(run_id, mapping_id, file_id, mapping, file, line, record, path, field, reason, rule, message)
                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
                 """)
             try db.execute("BEGIN")
+        } catch let e as SinkError {
+            abort()
+            throw e
         } catch {
             abort()
             throw SinkError("cannot create the staging database next to \(outputPath): \(error)")
@@ -69,7 +100,8 @@ public final class SQLiteSink: Sink {
         let st = inserts[batch.table]
         let n = batch.columnCount
         let tableName = tables[batch.table].name
-        let pkColumn = tables[batch.table].columns.firstIndex(where: \.isPrimaryKey)
+        let pkColumn = rowKeyColumns[batch.table]
+        let runSeq = Value.int(self.runSeq)
         do {
             try batch.values.withUnsafeBufferPointer { (values) throws(SQLiteError) in
                 var offset = 0
@@ -85,6 +117,7 @@ public final class SQLiteSink: Sink {
                         li.bind(.int(Int(l.file)), at: 4)
                         li.bind(.int(l.line), at: 5)
                         li.bind(.int(l.record), at: 6)
+                        li.bind(runSeq, at: 7)
                         try li.step()
                         li.reset()
                     }
@@ -128,8 +161,19 @@ public final class SQLiteSink: Sink {
     public func finish(run: RunManifest) throws(SinkError) {
         guard let db else { throw SinkError("sink not open", isIO: false) }
         do {
-            try db.execute("UPDATE harmonize_reject SET run_id = '\(run.runID)'")
-            try SQLiteDDL.storeManifest(run, in: db)
+            let own = try db.prepare("UPDATE harmonize_reject SET run_id = ? WHERE run_id IS NULL")
+            own.bind(.string(run.runID), at: 1)
+            try own.step()
+            if !resolvesRejects.isEmpty {
+                let resolve = try db.prepare("UPDATE harmonize_reject SET resolved_by = ? WHERE rowid = ? AND resolved_by IS NULL")
+                for id in resolvesRejects {
+                    resolve.bind(.string(run.runID), at: 1)
+                    resolve.bind(.int(Int(id)), at: 2)
+                    try resolve.step()
+                    resolve.reset()
+                }
+            }
+            try SQLiteDDL.storeManifest(run, runSeq: runSeq, inputDirectory: inputDirectory, in: db)
             try db.execute("COMMIT")
             if buildsIndexes {
                 for t in tables { try db.execute(SQLiteDDL.indexes(t)) }

@@ -158,6 +158,21 @@ import Testing
         let measurement = try #require(outputs.first { $0["name"] as? String == "measurement" })
         let stats = (measurement["outputFacets"] as? [String: Any])?["outputStatistics"] as? [String: Any]
         #expect(stats?["rowCount"] as? Int == 28)
+        // Column-level lineage (validated above against ColumnLineageDatasetFacet 1-2-0).
+        let columnLineage = try #require((measurement["facets"] as? [String: Any])?["columnLineage"] as? [String: Any])
+        let fields = try #require(columnLineage["fields"] as? [String: Any])
+        let concept = try #require((fields["measurement_concept_id"] as? [String: Any])?["inputFields"] as? [[String: Any]])
+        #expect(concept.count == 1)
+        #expect(concept.first?["name"] as? String == "mesures.csv")
+        #expect(concept.first?["field"] as? String == "code")
+        let t = try #require((concept.first?["transformations"] as? [[String: Any]])?.first)
+        #expect(t["type"] as? String == "DIRECT")
+        #expect(t["subtype"] as? String == "TRANSFORMATION")
+        #expect(t["description"] as? String == "lookup 'measures'")
+        let id = (fields["measurement_id"] as? [String: Any])?["inputFields"] as? [[String: Any]]
+        #expect((id?.first?["transformations"] as? [[String: Any]])?.first?["subtype"] as? String == "IDENTITY")
+        let dataset = try #require(columnLineage["dataset"] as? [[String: Any]])
+        #expect(dataset.contains { $0["field"] as? String == "code" && ($0["transformations"] as? [[String: Any]])?.first?["subtype"] as? String == "FILTER" })
         let inputs = try #require(parsed[1]["inputs"] as? [[String: Any]])
         #expect(inputs.contains { ($0["inputFacets"] as? [String: Any])?["dataQualityAssertions"] != nil })
 

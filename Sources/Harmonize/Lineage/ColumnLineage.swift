@@ -1,0 +1,171 @@
+/// Column-level lineage of one target table, derived statically from a mapping's expressions
+/// (nothing is read): for each mapped column, the mapping-file line and text of its rule and the
+/// source fields it reads, each with the kind of transformation; and the fields the record filter
+/// and the table's filter read (they decide which rows exist, not what a column holds).
+///
+/// Named values (`let:`) are followed transitively: a column reading `person`, where
+/// `person = to_int(substr(patient_id, 2))`, reads `patient_id` by a transformation.
+/// Stored in the run manifest (`RunManifest.MappingEntry.columnLineage`), printed by
+/// `harmonize-run plan`, and emitted as the OpenLineage `columnLineage` dataset facet.
+public struct ColumnLineage: Sendable, Codable, Hashable {
+    /// How a source field reaches a target column.
+    public enum Kind: String, Sendable, Codable, Hashable, CaseIterable {
+        /// The column is the field's value, unchanged (the rule is the field, or a named value that is).
+        case identity
+        /// The value is computed from the field (functions, operators, conditions).
+        case transformation
+        /// The field is a key of a lookup table; the column holds (or is computed from) the value found.
+        case lookup
+        /// The field decides whether the row is written at all (record or target filter).
+        case filter
+        /// The field is a join key. Reserved for mapping joins (not produced by this engine yet).
+        case join
+    }
+
+    /// One source field read by a rule.
+    public struct Input: Sendable, Codable, Hashable {
+        /// The source field (header name, HL7 path or XML path).
+        public var field: String
+        /// How it reaches the column.
+        public var kind: Kind
+        /// For `lookup`: the lookup table named in the mapping.
+        public var lookup: String?
+        /// Whether the field passes through a masking function (pseudonyms, date shifting) on its way.
+        public var masked: Bool?
+
+        /// Creates an input.
+        public init(field: String, kind: Kind, lookup: String? = nil, masked: Bool? = nil) {
+            self.field = field
+            self.kind = kind
+            self.lookup = lookup
+            self.masked = masked
+        }
+    }
+
+    /// One mapped column.
+    public struct Column: Sendable, Codable, Hashable {
+        /// The target column.
+        public var column: String
+        /// The mapping-file line of its rule.
+        public var line: Int?
+        /// The rule as written in the mapping.
+        public var rule: String
+        /// The source fields the rule reads (named values expanded), in order of first use; empty
+        /// for a constant.
+        public var inputs: [Input]
+    }
+
+    /// The target table.
+    public var table: String
+    /// Mapped columns, in table order (unmapped columns are null and left out).
+    public var columns: [Column]
+    /// Fields read by the mapping's record filter and this table's filter (kind `filter`).
+    public var filters: [Input]
+
+    /// Functions whose result hides their argument (the OpenLineage `masking` flag).
+    static let maskingFunctions: Set<String> = ["pseudonym", "pseudonym_int", "date_shift"]
+
+    /// The column lineage of every target of `plan`, in target order.
+    public static func derive(from plan: MappingPlan) -> [ColumnLineage] {
+        var analyzer = Analyzer(lets: plan.lets.map { ($0.name, $0.expression.source) })
+        var recordFilter: [Input] = []
+        if let f = plan.filter { recordFilter = analyzer.inputs(of: f.source, visibleLets: plan.lets.count).map(\.asFilter) }
+        return plan.targets.map { t in
+            var columns: [Column] = []
+            for (i, c) in t.table.columns.enumerated() {
+                guard let e = t.columns[i] else { continue }
+                let line = i < t.ruleLines.count ? t.ruleLines[i] : nil
+                columns.append(Column(column: c.name, line: line, rule: e.source, inputs: analyzer.inputs(of: e.source, visibleLets: plan.lets.count)))
+            }
+            var filters = recordFilter
+            if let f = t.filter { filters += analyzer.inputs(of: f.source, visibleLets: plan.lets.count).map(\.asFilter) }
+            return ColumnLineage(table: t.table.name, columns: columns, filters: unique(filters))
+        }
+    }
+
+    static func unique(_ inputs: [Input]) -> [Input] {
+        var seen: Set<Input> = []
+        return inputs.filter { seen.insert($0).inserted }
+    }
+
+    /// `outer ∘ inner`: a lookup anywhere makes a lookup; identity only when both are identity.
+    static func compose(_ outer: Kind, _ inner: Kind) -> Kind {
+        if outer == .lookup || inner == .lookup { return .lookup }
+        if outer == .identity && inner == .identity { return .identity }
+        if outer == .join || inner == .join { return .join }
+        return .transformation
+    }
+
+    /// Walks expression trees; memoizes the inputs of each named value.
+    struct Analyzer {
+        let lets: [(name: String, source: String)]
+        var memo: [Int: [Input]] = [:]
+
+        init(lets: [(String, String)]) { self.lets = lets.map { (name: $0.0, source: $0.1) } }
+
+        /// Inputs of an expression that sees the first `visibleLets` named values.
+        mutating func inputs(of source: String, visibleLets: Int) -> [Input] {
+            guard case .success(let node) = Parser.parse(source) else { return [] }
+            var out: [Input] = []
+            walk(node, top: true, lookup: nil, masked: false, visibleLets: visibleLets, into: &out, depth: 0)
+            return ColumnLineage.unique(out)
+        }
+
+        mutating func letInputs(_ index: Int, depth: Int) -> [Input] {
+            if let m = memo[index] { return m }
+            guard depth < 64, case .success(let node) = Parser.parse(lets[index].source) else { return [] }
+            var out: [Input] = []
+            // A named value sees only the ones declared before it.
+            walk(node, top: true, lookup: nil, masked: false, visibleLets: index, into: &out, depth: depth + 1)
+            let r = ColumnLineage.unique(out)
+            memo[index] = r
+            return r
+        }
+
+        mutating func walk(_ node: ExpressionNode, top: Bool, lookup: String?, masked: Bool, visibleLets: Int, into out: inout [Input], depth: Int) {
+            switch node {
+            case .literal:
+                return
+            case .identifier(let name, _):
+                let kind: Kind = lookup != nil ? .lookup : (top ? .identity : .transformation)
+                if let li = lets[0..<min(visibleLets, lets.count)].lastIndex(where: { $0.name == name }) {
+                    for inner in letInputs(li, depth: depth) {
+                        let k = ColumnLineage.compose(kind, inner.kind)
+                        let m = masked || inner.masked == true
+                        out.append(Input(field: inner.field, kind: k, lookup: k == .lookup ? (lookup ?? inner.lookup) : nil, masked: m ? true : nil))
+                    }
+                } else {
+                    out.append(Input(field: name, kind: kind, lookup: lookup, masked: masked ? true : nil))
+                }
+            case .call(let name, let args, _):
+                let lower = name.lowercased()
+                if lower == "lookup", case .literal(.string(let table), _)? = args.first {
+                    for a in args.dropFirst() { walk(a, top: false, lookup: table, masked: masked, visibleLets: visibleLets, into: &out, depth: depth) }
+                } else {
+                    let m = masked || ColumnLineage.maskingFunctions.contains(lower)
+                    for a in args { walk(a, top: false, lookup: lookup, masked: m, visibleLets: visibleLets, into: &out, depth: depth) }
+                }
+            case .unary(_, let x, _), .isNull(let x, _, _):
+                walk(x, top: false, lookup: lookup, masked: masked, visibleLets: visibleLets, into: &out, depth: depth)
+            case .binary(_, let l, let r, _):
+                walk(l, top: false, lookup: lookup, masked: masked, visibleLets: visibleLets, into: &out, depth: depth)
+                walk(r, top: false, lookup: lookup, masked: masked, visibleLets: visibleLets, into: &out, depth: depth)
+            case .conditional(let c, let a, let b, _):
+                for n in [c, a] + (b.map { [$0] } ?? []) {
+                    walk(n, top: false, lookup: lookup, masked: masked, visibleLets: visibleLets, into: &out, depth: depth)
+                }
+            case .caseWhen(let subject, let branches, let otherwise, _):
+                var nodes: [ExpressionNode] = subject.map { [$0] } ?? []
+                for b in branches { nodes += [b.0, b.1] }
+                if let otherwise { nodes.append(otherwise) }
+                for n in nodes { walk(n, top: false, lookup: lookup, masked: masked, visibleLets: visibleLets, into: &out, depth: depth) }
+            case .inList(let x, let items, _, _):
+                for n in [x] + items { walk(n, top: false, lookup: lookup, masked: masked, visibleLets: visibleLets, into: &out, depth: depth) }
+            }
+        }
+    }
+}
+
+extension ColumnLineage.Input {
+    var asFilter: ColumnLineage.Input { .init(field: field, kind: .filter, lookup: nil, masked: nil) }
+}

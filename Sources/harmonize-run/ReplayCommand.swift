@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import Harmonize
+import Mappings
+
+/// `harmonize-run replay`: re-runs the rejected records of a run with the current mappings.
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Re-run only the rejected records of a run (after a mapping fix) into the same output, without duplicating rows.",
+        discussion: """
+            Reads again only the records listed as outstanding in harmonize_reject (file + record number and line), maps them \
+            with the given mappings, and publishes the output with their rows added (staging copy + atomic rename). The replay \
+            is recorded as a run of kind 'replay'; the replayed rejects are marked resolved by it, and records that still fail \
+            are rejected again (outstanding). Replaying again re-reads only those. Input files must be unchanged (SHA-256). \
+            Exit codes: 0 success; 1 published, but the replay's rejected records exceed --max-reject-rate; 2 configuration \
+            or mapping errors, unknown run, changed input file (nothing written); 3 I/O errors (previous output untouched).
+            """)
+
+    @OptionGroup var mappingOptions: MappingOptions
+
+    @Option(name: .long, help: ArgumentHelp("The output database written by 'run'.", valueName: "FILE.sqlite"))
+    var output: String
+
+    @Option(name: .customLong("run"), help: ArgumentHelp("Replay only the rejects of this run (default: every outstanding reject).", valueName: "RUN_ID"))
+    var runID: String?
+
+    @Option(name: .long, help: ArgumentHelp("The input folder of the run.", valueName: "DIR"))
+    var input: String
+
+    @Option(name: .customLong("max-reject-rate"), help: "Exit 1 when the replay's rejected / read exceeds this fraction (0 to 1; default 0).")
+    var maxRejectRate: Double = 0
+
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("A file holding the pseudonymisation key (≥ 32 bytes).", valueName: "FILE"))
+    var keyFile: String?
+
+    @Option(name: .customLong("key-env"), help: ArgumentHelp("An environment variable holding the pseudonymisation key.", valueName: "NAME"))
+    var keyEnv: String?
+
+    @Option(name: .long, help: "A project label: pseudonyms differ between projects sharing a key.")
+    var project: String = ""
+
+    @Option(name: .customLong("date-shift-days"), help: ArgumentHelp("Largest per-person shift of date_shift(), in days.", valueName: "N"))
+    var dateShiftDays: Int = 0
+
+    @Flag(name: .long, help: "Print the replay summary as JSON on standard output.")
+    var json = false
+
+    mutating func validate() throws {
+        if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
+        if keyFile != nil && keyEnv != nil { throw ValidationError("give the key with --key-file or --key-env, not both") }
+    }
+
+    func run() throws {
+        do {
+            try execute()
+        } catch let e as CLIError {
+            Terminal.error("harmonize-run: \(e.message)")
+            throw e.code
+        }
+    }
+
+    private func execute() throws {
+        guard FileManager.default.fileExists(atPath: input) else { throw CLIError(code: Exit.io, message: "input folder not found: \(input)") }
+        var key: PseudonymKey?
+        do {
+            if let keyFile { key = try PseudonymKey.load(file: keyFile, project: project) }
+            if let keyEnv { key = try PseudonymKey.load(environment: keyEnv, project: project) }
+        } catch {
+            throw CLIError(code: Exit.configuration, message: error.description)
+        }
+        let outstanding: [OutputDatabase.OutstandingReject]
+        let hashes: [String: String]
+        let hadLineage: Bool
+        do {
+            let db = try OutputDatabase(path: output)
+            if let runID, try !db.hasRun(runID) { throw CLIError(code: Exit.configuration, message: "\(output) has no run \(runID)") }
+            outstanding = try db.outstandingRejects(run: runID)
+            hashes = try db.inputHashes(runs: Set(outstanding.map(\.run)))
+            hadLineage = try db.hasLineage()
+        } catch let e as OutputDatabase.Failure {
+            throw CLIError(code: Exit.io, message: e.description)
+        }
+        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: dateShiftDays))
+        if key == nil, let p = plans.first(where: FunctionCatalog.needsKey) {
+            throw CLIError(code: Exit.configuration, message: "mapping \(p.id) computes pseudonyms: give the key with --key-file FILE or --key-env NAME (nothing was read)")
+        }
+        let ids = Set(plans.map(\.id))
+        let selected = outstanding.filter { ids.contains($0.mapping) && ($0.key.record != nil || $0.key.line != nil) }
+        let left = outstanding.count - selected.count
+        if left > 0 {
+            let others = Set(outstanding.filter { !ids.contains($0.mapping) }.map(\.mapping)).sorted()
+            Terminal.error(
+                "harmonize-run: \(left) outstanding reject\(left == 1 ? "" : "s") not replayed (mappings not given: \(others.isEmpty ? "none" : others.joined(separator: ", ")); or no record location); they stay outstanding")
+        }
+        guard !selected.isEmpty else {
+            Terminal.error("harmonize-run: nothing to replay: no outstanding rejects" + (runID.map { " of run \($0)" } ?? "") + " for the given mappings; the output is unchanged")
+            return
+        }
+        var records: [String: [String: Set<RecordKey>]] = [:]
+        for r in selected { records[r.mapping, default: [:]][r.file, default: []].insert(r.key) }
+        var options = RunOptions(inputDirectory: input, recordsLineage: hadLineage, parameters: ["sink": "sqlite"])
+        if let key { options.parameters["key_fingerprint"] = key.fingerprint }
+        if !project.isEmpty { options.parameters["project"] = project }
+        if dateShiftDays > 0 { options.parameters["date_shift_days"] = String(dateShiftDays) }
+        options.replay = ReplaySelection(replayOf: runID, records: records, inputHashes: hashes)
+        let sqlite = SQLiteSink(outputPath: output, recordsLineage: hadLineage)
+        sqlite.appendsToExisting = true
+        sqlite.resolvesRejects = selected.map(\.id)
+        sqlite.inputDirectory = URL(fileURLWithPath: input).standardizedFileURL.path
+        let pipeline = Pipeline(plans: plans.filter { records[$0.id] != nil }, options: options)
+        let start = Date()
+        let manifest: RunManifest
+        do {
+            manifest = try pipeline.run(into: PipelinedSink(sqlite))
+        } catch {
+            for d in error.diagnostics { Terminal.error(d.description) }
+            throw CLIError(code: Exit.code(for: error), message: error.message + " (the previous output is untouched)")
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        let read = manifest.readCount
+        if json {
+            Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output))
+        } else {
+            Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output))
+            Terminal.error(
+                "replayed \(selected.count) reject\(selected.count == 1 ? "" : "s")" + (runID.map { " of run \($0)" } ?? "")
+                    + ": \(read - manifest.rejectedCount) now mapped or filtered, \(manifest.rejectedCount) still rejected (outstanding)")
+        }
+        let rate = read == 0 ? 0 : Double(manifest.rejectedCount) / Double(read)
+        if rate > maxRejectRate {
+            Terminal.error("harmonize-run: \(manifest.rejectedCount) of \(read) replayed records rejected again; the output was published")
+            throw Exit.rejectsAboveThreshold
+        }
+    }
+}

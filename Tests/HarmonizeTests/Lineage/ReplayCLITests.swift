@@ -1,0 +1,181 @@
+import Foundation
+import Testing
+
+@testable import Harmonize
+
+/// `harmonize-run replay`: the rejected records of a run, re-read alone after a mapping fix.
+@Suite(.serialized) struct ReplayCLITests {
+    static let model = """
+        harmonize-model: 1
+        name: t
+        tables:
+          - name: person
+            columns:
+              - {name: person_id, type: integer, required: true, primary_key: true}
+              - {name: year_of_birth, type: integer, required: true}
+              - {name: source, type: "varchar(20)"}
+        """
+
+    /// A mapping whose year rule is strict (v1) or tolerant (v2).
+    static func mapping(_ year: String) -> String {
+        """
+        harmonize: 1
+        id: t.people
+        version: 1.0.0
+        model: model.yaml
+        source: {files: people.csv, dialect: {delimiter: ";"}}
+        target: person
+        fields:
+          person_id: "to_int(id)"
+          year_of_birth: "\(year)"
+          source: id
+        """
+    }
+
+    struct Setup {
+        var dir: String
+        var out: String
+        var input: String
+        var v1: String
+        var v2: String
+    }
+
+    /// 6 people: row 3 has a year that is not a number (fixed by v2), row 5 an id that is not one
+    /// (still failing with v2).
+    static func setup() -> Setup {
+        let dir = TestSupport.temporaryDirectory("replay")
+        TestSupport.write(model, to: dir + "/m1/model.yaml")
+        TestSupport.write(model, to: dir + "/m2/model.yaml")
+        TestSupport.write(mapping("to_int(year)"), to: dir + "/m1/people.yaml")
+        TestSupport.write(mapping("if year == '19x0' then 1900 else to_int(year)"), to: dir + "/m2/people.yaml")
+        TestSupport.write("id;year\n1;1950\n2;1960\n3;19x0\n4;1980\nX5;1990\n6;2000\n", to: dir + "/in/people.csv")
+        return Setup(dir: dir, out: dir + "/o.sqlite", input: dir + "/in", v1: dir + "/m1/people.yaml", v2: dir + "/m2/people.yaml")
+    }
+
+    static func count(_ db: String, _ sql: String) throws -> Int {
+        try SQLiteConnection(path: db, readOnly: true).scalar(sql).intValue ?? -1
+    }
+
+    @Test func replayWritesTheFixedRecordsOnceAndKeepsTheRestOutstanding() throws {
+        let s = Self.setup()
+        let first = try TestSupport.runCLI(["run", "--mappings", s.v1, "--input", s.input, "--output", s.out, "--no-quality", "--lineage"])
+        #expect(first.status == 1, "two rejects: \(first.stderr)")
+        #expect(try Self.count(s.out, "SELECT count(*) FROM person") == 4)
+        #expect(try Self.count(s.out, "SELECT count(*) FROM harmonize_reject WHERE resolved_by IS NULL") == 2)
+        let runID = try #require(try SQLiteConnection(path: s.out, readOnly: true).scalar("SELECT run_id FROM harmonize_run").text)
+
+        let replay = try TestSupport.runCLI(["replay", "--output", s.out, "--run", runID, "--mappings", s.v2, "--input", s.input, "--json"])
+        #expect(replay.status == 1, "row 5 still fails: \(replay.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
+        #expect(summary["records_read"] as? Int == 2, "only the two rejected records are read again")
+        #expect(summary["records_rejected"] as? Int == 1)
+        let manifest = try #require(summary["manifest"] as? [String: Any])
+        #expect(manifest["kind"] as? String == "replay")
+        #expect(manifest["replayOf"] as? String == runID)
+        let db = try SQLiteConnection(path: s.out, readOnly: true)
+        #expect(try db.query("SELECT person_id, year_of_birth FROM person ORDER BY person_id").map { $0.map(\.intValue) } == [
+            [1, 1950], [2, 1960], [3, 1900], [4, 1980], [6, 2000],
+        ])
+        #expect(try db.query("SELECT kind, replay_of, run_seq FROM harmonize_run ORDER BY run_seq") == [
+            [.string("run"), .null, .int(1)], [.string("replay"), .string(runID), .int(2)],
+        ])
+        let replayID = try #require(try db.scalar("SELECT run_id FROM harmonize_run WHERE kind = 'replay'").text)
+        // The original rejects are resolved by the replay; the record that still fails is a new, outstanding reject.
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_reject WHERE run_id = ? AND resolved_by = ?", [.string(runID), .string(replayID)]) == .int(2))
+        #expect(try db.query("SELECT run_id, line, record, reason FROM harmonize_reject WHERE resolved_by IS NULL") == [
+            [.string(replayID), .int(6), .int(5), .string("expression-error")]
+        ])
+        // Each run's ledger balances; the replay's counts only the replayed records.
+        #expect(try db.query("SELECT read, written, rejected, filtered, excluded FROM harmonize_ledger WHERE run_id = ?", [.string(replayID)]).map { $0.map(\.intValue) } == [[2, 1, 1, 0, 0]])
+        #expect(try db.scalar("SELECT sum(rows) FROM harmonize_run_table") == .int(5))
+        // The replayed row traces to the replay run, line 4.
+        let trace = try TestSupport.runCLI(["trace", "--output", s.out, "person", "3"])
+        #expect(trace.status == 0, "\(trace.stderr)")
+        #expect(trace.stdout.contains("(replay of \(runID)"))
+        #expect(trace.stdout.contains("location  line 4 (record 3)"))
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage") == .int(5))
+
+        // Replaying again reads only the outstanding reject: no duplicate rows.
+        let again = try TestSupport.runCLI(["replay", "--output", s.out, "--mappings", s.v2, "--input", s.input, "--max-reject-rate", "1"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let db2 = try SQLiteConnection(path: s.out, readOnly: true)
+        #expect(try db2.scalar("SELECT count(*) FROM person") == .int(5))
+        #expect(try db2.scalar("SELECT count(*) FROM harmonize_run") == .int(3))
+        #expect(try db2.scalar("SELECT count(*) FROM harmonize_reject WHERE resolved_by IS NULL") == .int(1))
+        // The original run has nothing outstanding left: nothing to replay, output unchanged.
+        let before = try Data(contentsOf: URL(fileURLWithPath: s.out))
+        let nothing = try TestSupport.runCLI(["replay", "--output", s.out, "--run", runID, "--mappings", s.v2, "--input", s.input])
+        #expect(nothing.status == 0)
+        #expect(nothing.stderr.contains("nothing to replay"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.out)) == before)
+    }
+
+    @Test func replayRefusesAChangedInputAnUnknownRunAndAMissingOutput() throws {
+        let s = Self.setup()
+        _ = try TestSupport.runCLI(["run", "--mappings", s.v1, "--input", s.input, "--output", s.out, "--no-quality"])
+        let before = try Data(contentsOf: URL(fileURLWithPath: s.out))
+        let unknown = try TestSupport.runCLI(["replay", "--output", s.out, "--run", "no-such-run", "--mappings", s.v2, "--input", s.input])
+        #expect(unknown.status == 2)
+        let missing = try TestSupport.runCLI(["replay", "--output", s.dir + "/none.sqlite", "--mappings", s.v2, "--input", s.input])
+        #expect(missing.status == 3)
+        TestSupport.write("id;year\n1;1950\n2;1960\n3;1970\n4;1980\nX5;1990\n6;2000\n", to: s.input + "/people.csv")
+        let changed = try TestSupport.runCLI(["replay", "--output", s.out, "--mappings", s.v2, "--input", s.input])
+        #expect(changed.status == 2)
+        #expect(changed.stderr.contains("changed since the run"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.out)) == before, "nothing published")
+    }
+
+    /// HL7 v2 with one record per OBX: the rejected OBX is re-read alone (its message's other OBX,
+    /// already written, is skipped by line); an unreadable message is rejected again.
+    @Test func hl7SegmentRecordsAreReplayedOneByOne() throws {
+        let dir = TestSupport.temporaryDirectory("replay-hl7")
+        let original = try String(contentsOfFile: TestSupport.path("mappings/hospital/oru-measurement.yaml"), encoding: .utf8)
+        let strict = original.replacingOccurrences(
+            of: "measurement_concept_id: \"0\"", with: "measurement_concept_id: \"if `OBX-5` is null then null else 0\"")
+        #expect(strict != original)
+        let cut = { (s: String) in String(s[..<s.range(of: "\ntests:")!.lowerBound]) + "\n" }
+        TestSupport.write(cut(strict), to: dir + "/v1/oru.yaml")
+        TestSupport.write(cut(original), to: dir + "/v2/oru.yaml")
+        let out = dir + "/o.sqlite"
+        let input = TestSupport.path("fixtures/hospital")
+        let first = try TestSupport.runCLI(["run", "--mappings", dir + "/v1/oru.yaml", "--input", input, "--output", out, "--no-quality"])
+        #expect(first.status == 1)
+        let db = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try db.query("SELECT measurement_id FROM measurement ORDER BY 1").map { $0[0].intValue } == [100101, 100201, 100301])
+        #expect(try db.query("SELECT record, line, reason FROM harmonize_reject ORDER BY record").map { $0.map { "\($0)" } } == [
+            ["1", "6", "target-required-null"], ["3", "12", "structure-error"],
+        ])
+        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/v2/oru.yaml", "--input", input, "--max-reject-rate", "1"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let db2 = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try db2.query("SELECT measurement_id FROM measurement ORDER BY 1").map { $0[0].intValue } == [100101, 100102, 100201, 100301])
+        #expect(try db2.query("SELECT record, line, reason FROM harmonize_reject WHERE resolved_by IS NULL").map { $0.map { "\($0)" } } == [
+            ["3", "12", "structure-error"]
+        ])
+        #expect(try db2.query("SELECT read, written, rejected FROM harmonize_ledger WHERE run_id = (SELECT run_id FROM harmonize_run WHERE kind = 'replay')").map { $0.map(\.intValue) } == [[2, 1, 1]])
+    }
+
+    /// XML: the rejected record element (a stay without an end) is re-read alone.
+    @Test func xmlRecordsAreReplayed() throws {
+        let dir = TestSupport.temporaryDirectory("replay-xml")
+        let original = try String(contentsOfFile: TestSupport.path("mappings/hospital/his-visit.yaml"), encoding: .utf8)
+        let fixed = original.replacingOccurrences(
+            of: "visit_end_date: \"parse_date(substr(`h:sortie/@date`, 1, 10), 'yyyy-MM-dd')\"",
+            with: "visit_end_date: \"parse_date(substr(`h:sortie/@date` ?? `h:entree/@date`, 1, 10), 'yyyy-MM-dd')\"")
+        #expect(fixed != original)
+        TestSupport.write(fixed, to: dir + "/v2/his.yaml")
+        let out = dir + "/o.sqlite"
+        let input = TestSupport.path("fixtures/hospital")
+        let first = try TestSupport.runCLI([
+            "run", "--mappings", TestSupport.path("mappings/hospital/his-visit.yaml"), "--input", input, "--output", out, "--no-quality", "--lineage",
+        ])
+        #expect(first.status == 1)
+        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/v2/his.yaml", "--input", input])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let db = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try db.query("SELECT visit_occurrence_id FROM visit_occurrence ORDER BY 1").map { $0[0].intValue } == [1000001, 1000002, 1000003])
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_reject WHERE resolved_by IS NULL") == .int(0))
+        let trace = try TestSupport.runCLI(["trace", "--output", out, "visit_occurrence", "1000003"])
+        #expect(trace.stdout.contains("location  record element 3 (/h:export/h:sejour) at line 5"), "\(trace.stdout)")
+    }
+}
