@@ -39,13 +39,14 @@ KEY_VALUE = "harmonize-benchmark-key-0123456789-not-a-secret"   # fixed, >= 32 b
 SEED = 42
 
 # program ids (also accepted by --only), in table order
-HZ, HZ_NONE = "harmonize", "harmonize-sink-none"
+HZ, HZ_NONE, HZ_LIN = "harmonize", "harmonize-sink-none", "harmonize-lineage"
 C_OFF, C_NOSTEP = "c-off", "c-nostep"
 DUCK2, DUCK1 = "duckdb-2t", "duckdb-1t"
 PY, IMPORT, CAT = "python", "sqlite-import", "cat"
-ALL = [HZ, HZ_NONE, C_OFF, C_NOSTEP, DUCK2, DUCK1, PY, IMPORT, CAT]
+ALL = [HZ, HZ_LIN, HZ_NONE, C_OFF, C_NOSTEP, DUCK2, DUCK1, PY, IMPORT, CAT]
 LABEL = {
     HZ: "Harmonize → SQLite",
+    HZ_LIN: "Harmonize → SQLite `--lineage`",
     HZ_NONE: "Harmonize `--sink none`",
     C_OFF: "C `map_sqlite` (journal off)",
     C_NOSTEP: "C `map_sqlite nostep`",
@@ -162,6 +163,7 @@ def commands(prog, data, out):
           "--key-env", KEY_ENV, "--no-progress", "--no-quality"]
     return {
         HZ: hz,
+        HZ_LIN: hz + ["--lineage"],
         HZ_NONE: hz + ["--sink", "none"],
         C_OFF: [str(C_BIN), claims, vocab, str(out), "off"],
         C_NOSTEP: [str(C_BIN), claims, vocab, str(out), "nostep"],
@@ -300,6 +302,25 @@ def targets_for(results, sizes):
     return lines
 
 
+def lineage_cost(results, sizes):
+    """What `--lineage` (one harmonize_lineage row per output row) costs: Harmonize with and
+    without it, side by side in the same rounds."""
+    lines = ["### Cost of `--lineage`", "",
+             "| size | wall s (plain → lineage) | wall ratio | CPU s (plain → lineage) | CPU ratio | DB MB (plain → lineage) | size ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    any_row = False
+    for n in sizes:
+        a, b = results[n].get(HZ), results[n].get(HZ_LIN)
+        if not (a and b and a["status"] == "ok" and b["status"] == "ok"):
+            continue
+        any_row = True
+        sa, sb = a.get("size"), b.get("size")
+        size_cells = (f"{sa / 1e6:.1f} → {sb / 1e6:.1f}", f"{sb / sa:.2f}×") if sa and sb else ("–", "–")
+        lines.append(f"| {size_name(n)} | {a['wall']:.2f} → {b['wall']:.2f} | {b['wall'] / a['wall']:.2f}× | "
+                     f"{a['cpu']:.2f} → {b['cpu']:.2f} | {b['cpu'] / a['cpu']:.2f}× | {size_cells[0]} | {size_cells[1]} |")
+    return lines if any_row else []
+
+
 def machine_header(args):
     def out(cmd):
         try:
@@ -337,7 +358,7 @@ def run_bench(args):
     header = machine_header(args)
 
     available = set(wanted)
-    if HZ in available or HZ_NONE in available:
+    if available & {HZ, HZ_NONE, HZ_LIN}:
         built = True
         if not args.no_build:
             built = build_harmonize(notes)
@@ -368,7 +389,7 @@ def run_bench(args):
             if p not in available:
                 res[p]["status"] = "skipped"
                 res[p]["note"] = "see notes"
-            elif p in (HZ, HZ_NONE) and not HZ_BIN.exists():
+            elif p in (HZ, HZ_NONE, HZ_LIN) and not HZ_BIN.exists():
                 res[p]["status"] = "failed"
                 res[p]["note"] = "binary missing"
         for rnd in range(args.repeat):
@@ -388,6 +409,9 @@ def run_bench(args):
                     continue
                 r["walls"].append(wall)
                 r["rsss"].append(rss)
+                out_file = work / out_name(p)
+                if out_file.is_file():
+                    r.setdefault("sizes", []).append(out_file.stat().st_size)
                 r["cpus"].append(cpu)
                 log(f"    {wall:.2f} s wall, {cpu:.2f} s CPU, {rss / 1024:.1f} MB")
         for p, r in res.items():
@@ -395,6 +419,8 @@ def run_bench(args):
                 r["wall"] = statistics.median(r["walls"])
                 r["rss"] = statistics.median(r["rsss"])
                 r["cpu"] = statistics.median(r["cpus"])
+                if r.get("sizes"):
+                    r["size"] = statistics.median(r["sizes"])
         results[n] = res
         if not args.keep_outputs:
             shutil.rmtree(Path(args.work) / size_name(n), ignore_errors=True)
@@ -410,6 +436,7 @@ def run_bench(args):
     for n in sizes:
         out += table_for(n, results[n], args.repeat) + [""]
     out += targets_for(results, sizes) + [""]
+    out += lineage_cost(results, sizes) + [""]
     if notes:
         out += ["### Notes", ""] + [f"* {x}" for x in notes] + [""]
     load_end = os.getloadavg()[0]

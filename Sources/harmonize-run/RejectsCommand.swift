@@ -6,7 +6,7 @@ import Harmonize
 struct RejectsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rejects",
-        abstract: "List rejected records (file, line, record, field, reason, rule, message; never values) with counts per reason and mapping.",
+        abstract: "List outstanding rejected records (file, line, record, field, reason, rule, message; never values) with counts per reason and mapping.",
         discussion: "Exit codes: 0 listed (even when empty); 2 usage errors; 3 I/O errors (missing or unreadable database).")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -25,13 +25,16 @@ struct RejectsCommand: ParsableCommand {
     @Option(name: .long, help: "Output format: table (default), csv or json.")
     var format: Format = .table
 
+    @Flag(name: .long, help: "Also list rejects that a replay re-processed (resolved); by default only outstanding ones.")
+    var all = false
+
     func run() throws {
         let list: [OutputDatabase.Reject]
         let counts: [(reason: String, mapping: String, count: Int)]
         do {
             let db = try OutputDatabase(path: output)
-            list = try db.rejects(reason: reason, mapping: mapping)
-            counts = try db.rejectCounts().filter { (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping) }
+            list = try db.rejects(reason: reason, mapping: mapping, includeResolved: all)
+            counts = try db.rejectCounts(includeResolved: all).filter { (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping) }
         } catch {
             Terminal.error("harmonize-run: \(error.description)")
             throw Exit.io

@@ -35,9 +35,11 @@ public final class OutputDatabase {
         }
     }
 
-    /// The latest run: id, status, start and end times, engine version, model.
+    /// The latest full run (replays, which add the rows of re-run rejects, are left out): id,
+    /// status, start and end times, engine version, model.
     public func latestRun() throws(Failure) -> RunManifest? {
-        guard let json = try rows("SELECT manifest FROM harmonize_run ORDER BY started_at DESC LIMIT 1").first?.first?.text else { return nil }
+        let full = try hasColumn("harmonize_run", "kind") ? "WHERE kind IS NULL OR kind = 'run'" : ""
+        guard let json = try rows("SELECT manifest FROM harmonize_run \(full) ORDER BY started_at DESC, rowid DESC LIMIT 1").first?.first?.text else { return nil }
         return try? JSONDecoder().decode(RunManifest.self, from: Data(json.utf8))
     }
 
@@ -61,12 +63,21 @@ public final class OutputDatabase {
         public var message: String
     }
 
-    /// Rejects, optionally only one reason code and/or one mapping, in file and line order.
-    public func rejects(reason: String? = nil, mapping: String? = nil) throws(Failure) -> [Reject] {
+    /// `resolved_by IS NULL` when the output records replays, else true.
+    func outstandingCondition(all: Bool) throws(Failure) -> String {
+        if all { return "1" }
+        return try hasColumn("harmonize_reject", "resolved_by") ? "resolved_by IS NULL" : "1"
+    }
+
+    /// Outstanding rejects (those a replay re-processed are left out unless `includeResolved`),
+    /// optionally only one reason code and/or one mapping, in file and line order.
+    public func rejects(reason: String? = nil, mapping: String? = nil, includeResolved: Bool = false) throws(Failure) -> [Reject] {
         guard tables.contains("harmonize_reject") else { return [] }
+        let condition = try outstandingCondition(all: includeResolved)
         let sql = """
             SELECT coalesce(mapping, ''), coalesce(file, ''), line, record, field, reason, rule, message FROM harmonize_reject
-            WHERE (?1 IS NULL OR reason = ?1) AND (?2 IS NULL OR mapping = ?2) ORDER BY mapping, file, record, line
+            WHERE (?1 IS NULL OR reason = ?1) AND (?2 IS NULL OR mapping = ?2) AND \(condition)
+            ORDER BY mapping, file, record, line
             """
         return try rows(sql, [reason.map(Value.string) ?? .null, mapping.map(Value.string) ?? .null]).map { r in
             Reject(
@@ -75,10 +86,12 @@ public final class OutputDatabase {
         }
     }
 
-    /// Reject counts grouped by reason and mapping (sorted by count, descending).
-    public func rejectCounts() throws(Failure) -> [(reason: String, mapping: String, count: Int)] {
+    /// Outstanding reject counts (all with `includeResolved`) grouped by reason and mapping
+    /// (sorted by count, descending).
+    public func rejectCounts(includeResolved: Bool = false) throws(Failure) -> [(reason: String, mapping: String, count: Int)] {
         guard tables.contains("harmonize_reject") else { return [] }
-        return try rows("SELECT reason, coalesce(mapping, ''), count(*) FROM harmonize_reject GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2").map {
+        let condition = try outstandingCondition(all: includeResolved)
+        return try rows("SELECT reason, coalesce(mapping, ''), count(*) FROM harmonize_reject WHERE \(condition) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2").map {
             (reason: $0[0].text ?? "", mapping: $0[1].text ?? "", count: $0[2].intValue ?? 0)
         }
     }

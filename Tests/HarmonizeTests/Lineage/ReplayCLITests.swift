@@ -95,6 +95,12 @@ import Testing
         #expect(trace.stdout.contains("location  line 4 (record 3)"))
         #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage") == .int(5))
 
+        // `rejects` lists what is outstanding; --all also the resolved ones.
+        let listed = try TestSupport.runCLI(["rejects", "--output", s.out, "--format", "csv"])
+        #expect(listed.stdout.split(separator: "\n").count == 2, "\(listed.stdout)")
+        let all = try TestSupport.runCLI(["rejects", "--output", s.out, "--format", "csv", "--all"])
+        #expect(all.stdout.split(separator: "\n").count == 4)
+
         // Replaying again reads only the outstanding reject: no duplicate rows.
         let again = try TestSupport.runCLI(["replay", "--output", s.out, "--mappings", s.v2, "--input", s.input, "--max-reject-rate", "1"])
         #expect(again.status == 0, "\(again.stderr)")
