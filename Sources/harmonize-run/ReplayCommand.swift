@@ -43,6 +43,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .customLong("date-shift-days"), help: ArgumentHelp("Largest per-person shift of date_shift(), in days.", valueName: "N"))
     var dateShiftDays: Int = 0
 
+    @Option(name: .long, help: ArgumentHelp("The objection list the run was given (required when it was given one).", valueName: "FILE"))
+    var exclude: String?
+
     @Flag(name: .long, help: "Print the replay summary as JSON on standard output.")
     var json = false
 
@@ -72,18 +75,45 @@ struct ReplayCommand: ParsableCommand {
         let outstanding: [OutputDatabase.OutstandingReject]
         let hashes: [String: String]
         let hadLineage: Bool
+        var replayedRuns: [RunManifest] = []
         do {
             let db = try OutputDatabase(path: output)
             if let runID, try !db.hasRun(runID) { throw CLIError(code: Exit.configuration, message: "\(output) has no run \(runID)") }
             outstanding = try db.outstandingRejects(run: runID)
             hashes = try db.inputHashes(runs: Set(outstanding.map(\.run)))
             hadLineage = try db.hasLineage()
+            for id in Set(outstanding.map(\.run)).sorted() {
+                if let m = try db.manifest(run: id) { replayedRuns.append(m) }
+            }
         } catch let e as OutputDatabase.Failure {
             throw CLIError(code: Exit.io, message: e.description)
         }
         let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: dateShiftDays))
         if key == nil, let p = plans.first(where: FunctionCatalog.needsKey) {
             throw CLIError(code: Exit.configuration, message: "mapping \(p.id) computes pseudonyms: give the key with --key-file FILE or --key-env NAME (nothing was read)")
+        }
+        var exclusion: ExclusionList?
+        if let exclude {
+            do throws(ExclusionList.Failure) {
+                exclusion = try ExclusionList.load(path: exclude, key: key)
+            } catch {
+                throw CLIError(code: Exit.configuration, message: error.description + " (nothing was read)")
+            }
+        }
+        // Rows of a replay must be computed as the run computed them: same key, project, date
+        // shifting and objection list.
+        var parameters: [String: String] = ["sink": "sqlite"]
+        if let key { parameters["key_fingerprint"] = key.fingerprint }
+        if !project.isEmpty { parameters["project"] = project }
+        if dateShiftDays > 0 { parameters["date_shift_days"] = String(dateShiftDays) }
+        if let exclusion { parameters["exclude_sha256"] = exclusion.sha256 }
+        for m in replayedRuns {
+            for (name, flag) in [("key_fingerprint", "--key-file/--key-env"), ("project", "--project"), ("date_shift_days", "--date-shift-days"), ("exclude_sha256", "--exclude")]
+            where m.parameters[name] != parameters[name] {
+                throw CLIError(
+                    code: Exit.configuration,
+                    message: "run \(m.runID) was made with other \(flag) than this replay; give the same so replayed rows are computed alike (nothing was read)")
+            }
         }
         let ids = Set(plans.map(\.id))
         let selected = outstanding.filter { ids.contains($0.mapping) && ($0.key.record != nil || $0.key.line != nil) }
@@ -99,10 +129,9 @@ struct ReplayCommand: ParsableCommand {
         }
         var records: [String: [String: Set<RecordKey>]] = [:]
         for r in selected { records[r.mapping, default: [:]][r.file, default: []].insert(r.key) }
-        var options = RunOptions(inputDirectory: input, recordsLineage: hadLineage, parameters: ["sink": "sqlite"])
-        if let key { options.parameters["key_fingerprint"] = key.fingerprint }
-        if !project.isEmpty { options.parameters["project"] = project }
-        if dateShiftDays > 0 { options.parameters["date_shift_days"] = String(dateShiftDays) }
+        var options = RunOptions(inputDirectory: input, recordsLineage: hadLineage, parameters: parameters)
+        options.exclusion = exclusion
+        options.parameters.removeValue(forKey: "exclude_sha256")  // set again by the pipeline
         options.replay = ReplaySelection(replayOf: runID, records: records, inputHashes: hashes)
         let sqlite = SQLiteSink(outputPath: output, recordsLineage: hadLineage)
         sqlite.appendsToExisting = true

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What `harmonize-run replay` needs from an output: the rejects still outstanding and the hashes
 /// of the files they come from.
 extension OutputDatabase {
@@ -60,5 +62,13 @@ extension OutputDatabase {
     public func hasLineage() throws(Failure) -> Bool {
         guard tables.contains("harmonize_lineage") else { return false }
         return try !rows("SELECT 1 FROM harmonize_lineage LIMIT 1").isEmpty
+    }
+}
+
+extension OutputDatabase {
+    /// The manifest of a run, if stored and readable.
+    public func manifest(run: String) throws(Failure) -> RunManifest? {
+        guard let json = try rows("SELECT manifest FROM harmonize_run WHERE run_id = ?", [.string(run)]).first?.first?.text else { return nil }
+        return try? JSONDecoder().decode(RunManifest.self, from: Data(json.utf8))
     }
 }

@@ -124,6 +124,14 @@ import Testing
         #expect(unknown.status == 2)
         let missing = try TestSupport.runCLI(["replay", "--output", s.dir + "/none.sqlite", "--mappings", s.v2, "--input", s.input])
         #expect(missing.status == 3)
+        // Replayed rows must be computed with the run's parameters (key, project, date shift, objections).
+        let other = s.dir + "/p.sqlite"
+        _ = try TestSupport.runCLI(["run", "--mappings", s.v1, "--input", s.input, "--output", other, "--no-quality", "--project", "a"])
+        let project = try TestSupport.runCLI(["replay", "--output", other, "--mappings", s.v2, "--input", s.input])
+        #expect(project.status == 2)
+        #expect(project.stderr.contains("other --project"))
+        let same = try TestSupport.runCLI(["replay", "--output", other, "--mappings", s.v2, "--input", s.input, "--project", "a", "--max-reject-rate", "1"])
+        #expect(same.status == 0, "\(same.stderr)")
         TestSupport.write("id;year\n1;1950\n2;1960\n3;1970\n4;1980\nX5;1990\n6;2000\n", to: s.input + "/people.csv")
         let changed = try TestSupport.runCLI(["replay", "--output", s.out, "--mappings", s.v2, "--input", s.input])
         #expect(changed.status == 2)
