@@ -148,4 +148,31 @@ import Testing
         #expect(element.hasSuffix("</sejour>"))
         #expect(!element.contains("S00000003"))
     }
+
+    /// A table without a primary key (OMOP `death`) is traced by its first `*_id` column.
+    @Test func aTableWithoutAPrimaryKeyIsTracedByItsFirstIDColumn() throws {
+        let dir = TestSupport.temporaryDirectory("trace-death")
+        TestSupport.write("id;dd\n7;2020-01-02\n8;2021-03-04\n", to: dir + "/in/deaths.csv")
+        TestSupport.write(
+            """
+            harmonize: 1
+            id: t.death
+            version: 1.0.0
+            source: {files: deaths.csv, dialect: {delimiter: ";"}}
+            target: death
+            fields:
+              person_id: "to_int(id)"
+              death_date: "parse_date(dd, 'yyyy-MM-dd')"
+              death_type_concept_id: "32817"
+            """, to: dir + "/death.yaml")
+        let out = dir + "/o.sqlite"
+        let r = try TestSupport.runCLI(["run", "--mappings", dir + "/death.yaml", "--input", dir + "/in", "--output", out, "--no-quality", "--lineage"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let t = try TestSupport.runCLI(["trace", "--output", out, "death", "8"])
+        #expect(t.status == 0, "\(t.stderr)")
+        #expect(t.stdout.contains("death person_id = 8"))
+        #expect(t.stdout.contains("location  line 3 (record 2)"))
+        let db = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage WHERE row_id IS NULL") == .int(0))
+    }
 }

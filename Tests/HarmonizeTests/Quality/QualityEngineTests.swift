@@ -20,7 +20,7 @@ import Testing
         try db.execute(SQLiteDDL.bookkeeping)
         try db.execute(
             """
-            INSERT INTO harmonize_run VALUES ('run-a', 'test', '2026-01-01T00:00:00Z', '', 'succeeded', 'omop-cdm 5.4', '{}', '{}');
+            INSERT INTO harmonize_run(run_id, engine_version, started_at, finished_at, status, model, parameters, manifest) VALUES ('run-a', 'test', '2026-01-01T00:00:00Z', '', 'succeeded', 'omop-cdm 5.4', '{}', '{}');
             INSERT INTO person (person_id, gender_concept_id, year_of_birth, month_of_birth, day_of_birth, race_concept_id, ethnicity_concept_id)
               VALUES (1, 8507, 1980, 5, 1, 0, 0), (2, NULL, 1990, NULL, NULL, 0, 0), (2, 8532, 1800, 1, 1, 0, 0), (4, 8532, 2000, 1, 1, 0, 0);
             INSERT INTO observation_period VALUES (1, 1, '2020-01-01', '2020-12-31', 32817), (2, 1, '2020-06-01', '2021-06-01', 32817),
