@@ -58,11 +58,12 @@ struct TraceCommand: ParsableCommand {
             Terminal.error("harmonize-run: \(output) has no output table '\(table)'")
             throw Exit.configuration
         case .noSuchRow(let key):
-            Terminal.error("harmonize-run: no row of \(table) has \(key) = \(id)")
+            // The key value is not repeated in messages (it may identify a person).
+            Terminal.error("harmonize-run: no row of \(table) has that \(key)")
             throw ExitCode(1)
         case .noLineage(let key):
             Terminal.error(
-                "harmonize-run: the row of \(table) with \(key) = \(id) exists, but no lineage was recorded for it; run with --lineage to record row-level lineage")
+                "harmonize-run: the row of \(table) with that \(key) exists, but no lineage was recorded for it; run with --lineage to record row-level lineage")
             throw ExitCode(1)
         case .found(let t):
             traces = t

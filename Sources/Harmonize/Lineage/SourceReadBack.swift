@@ -124,7 +124,7 @@ public enum SourceReadBack {
             let rest = NSRange(location: pos, length: ns.length - pos)
             let o = open.firstMatch(in: text, range: rest)
             let c = close.firstMatch(in: text, range: rest)
-            if let o, c == nil || o.range.location < c!.range.location {
+            if let o, o.range.location < (c?.range.location ?? Int.max) {
                 // A start tag: self-closing ones do not nest.
                 let tagEnd = ns.range(of: ">", options: [], range: NSRange(location: o.range.location, length: ns.length - o.range.location))
                 guard tagEnd.location != NSNotFound else { break }
