@@ -223,6 +223,21 @@ import Testing
         #expect(r2.stderr.contains("bad2.yaml:14") && r2.stderr.contains("prs.sion") && r2.stderr.contains("prs.soin"), "\(r2.stderr)")
     }
 
+    @Test func twoRowsWithOneIdPublishNothing() throws {
+        // Prestations 6 and 8 of the fixture become one id: two visits with visit_occurrence_id 6.
+        let dir = TestSupport.temporaryDirectory("pkdup")
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        for f in ["pha.csv", "prs.csv"] {
+            var text = try String(contentsOfFile: Self.input + "/" + f, encoding: .utf8)
+            if f == "prs.csv" { text = text.replacingOccurrences(of: "8;A;B9", with: "6;A;B9") }
+            TestSupport.write(text, to: dir + "/in/" + f)
+        }
+        let r = try Self.run(output: dir + "/out.sqlite", input: dir + "/in")
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("visit_occurrence") && r.stderr.contains("target-pk-duplicate"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out.sqlite"))
+    }
+
     @Test func theIndexFindsEveryKeyBeforeAndAfterSpilling() throws {
         for budget in [1 << 30, 4096] {
             let dir = TestSupport.temporaryDirectory("index")
