@@ -259,6 +259,19 @@ import Testing
         }
     }
 
+    @Test func keyBytesAreTheCanonicalTextsOfLookups() {
+        let values: [Value] = [
+            .int(0), .int(-12), .int(Int.max), .int(Int.min), .date(0), .date(-719_528), .date(19_000), .date(3_000_000), .string(" 0042 "),
+            .double(12), .double(1.5), .bool(true), .dateTime(86_461),
+        ]
+        for v in values {
+            let expected = Array((CSVLookupTable.canonical(v) ?? "").utf8)
+            #expect(ValueCodec.key([v]) == expected, "\(v)")
+        }
+        #expect(ValueCodec.key([.int(7), .string("A")]) == Array("7\u{1F}A".utf8))
+        #expect(ValueCodec.key([.int(7), .null]) == nil)
+    }
+
     @Test func qualifiedNamesAreOneIdentifier() {
         let tokens = Lexer.tokenize("prs.EXE_SOI_DTD + 1.5 and x.y")
         #expect(tokens.contains { if case .identifier("prs.EXE_SOI_DTD", false) = $0.kind { return true } else { return false } })
