@@ -14,6 +14,11 @@ struct TestCommand: ParsableCommand {
         help: ArgumentHelp("Mapping files, or folders searched recursively for mapping files.", valueName: "DIR|FILE"))
     var mappings: [String] = ["mappings"]
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The vocabulary store (or Athena download folder) the vocabulary functions use in the cases.", valueName: "FILE|DIR"))
+    var vocabulary: String?
+
     @Option(name: .long, help: ArgumentHelp("Also write the results as JUnit XML.", valueName: "FILE.xml"))
     var junit: String?
 
@@ -29,7 +34,7 @@ struct TestCommand: ParsableCommand {
     func run() throws {
         let session: MappingTestSession
         do {
-            session = try MappingTestSession.run(mappings: mappings)
+            session = try MappingTestSession.run(mappings: mappings, vocabulary: vocabulary)
         } catch let e as CLIError {
             Terminal.error("harmonize-run: \(e.message)")
             throw e.code

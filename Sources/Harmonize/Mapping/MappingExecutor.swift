@@ -22,13 +22,16 @@ final class MappingExecutor {
     let exclusion: ExclusionList?
     /// The person ids the mapping computes for excluded records (for the after-run check).
     private(set) var excludedPersonIDs: Set<Int> = []
+    /// Vocabulary lookups of the run (unmapped codes): told when each record ends.
+    let vocabularyUsage: VocabularyUsage?
 
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
         emit: @escaping (RowBatch) throws(SinkError) -> Void, emitRejects: @escaping ([RunReject]) throws(SinkError) -> Void,
-        exclusion: ExclusionList? = nil
+        exclusion: ExclusionList? = nil, vocabularyUsage: VocabularyUsage? = nil
     ) {
         self.exclusion = exclusion
+        self.vocabularyUsage = vocabularyUsage
         self.plan = plan
         self.mappingIndex = mappingIndex
         self.tableIndices = tableIndices
@@ -141,7 +144,12 @@ final class MappingExecutor {
             }
         }
 
+        let usage = vocabularyUsage
+        usage?.begin(mapping: plan.id, index: mappingIndex)
+        defer { usage?.end() }
         records: while true {
+            // The previous record is done (whatever its outcome): its vocabulary lookups are counted.
+            usage?.endRecord()
             if rejects.count >= 1024 { try flushRejects() }
             let event: ReadEvent
             do {

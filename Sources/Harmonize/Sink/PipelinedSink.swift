@@ -10,6 +10,7 @@ public final class PipelinedSink: Sink {
     private enum Message: Sendable {
         case rows(RowBatch)
         case rejects([RunReject])
+        case unmapped([UnmappedCode])
     }
 
     private final class Channel: @unchecked Sendable {
@@ -63,6 +64,7 @@ public final class PipelinedSink: Sink {
                     switch message {
                     case .rows(let b): try box.sink.write(b)
                     case .rejects(let r): try box.sink.writeRejects(r)
+                    case .unmapped(let u): try box.sink.writeUnmapped(u)
                     }
                 } catch {
                     channel.condition.lock()
@@ -95,6 +97,9 @@ public final class PipelinedSink: Sink {
 
     /// Queues rejects.
     public func writeRejects(_ rejects: [RunReject]) throws(SinkError) { try enqueue(.rejects(rejects)) }
+
+    /// Queues the unmapped codes.
+    public func writeUnmapped(_ codes: [UnmappedCode]) throws(SinkError) { try enqueue(.unmapped(codes)) }
 
     private func drain() -> SinkError? {
         channel.condition.lock()
