@@ -35,13 +35,6 @@ public enum FunctionCatalog {
 
     /// Whether a plan calls one of `names` anywhere (lets, filters, columns, subject).
     public static func uses(_ plan: MappingPlan, anyOf names: Set<String>) -> Bool {
-        var expressions: [CompiledExpression] = plan.lets.map(\.expression)
-        if let f = plan.filter { expressions.append(f) }
-        if let s = plan.subject { expressions.append(s) }
-        for t in plan.targets {
-            expressions.append(contentsOf: t.columns.compactMap { $0 })
-            if let f = t.filter { expressions.append(f) }
-        }
-        return expressions.contains { !names.isDisjoint(with: $0.functionsUsed) }
+        plan.calls(anyOf: names)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Harmonize
+import Mappings
 
 /// `harmonize-run test`: runs the `tests:` cases of every mapping in memory and reports coverage.
 struct TestCommand: ParsableCommand {
@@ -40,6 +41,9 @@ struct TestCommand: ParsableCommand {
             throw e.code
         }
         for d in session.diagnostics { Terminal.error(d.description) }
+        if vocabulary == nil, let r = session.runners.first(where: { FunctionCatalog.needsVocabulary($0.plan) }) {
+            Terminal.error("harmonize-run: mapping \(r.plan.id) calls vocabulary functions: its cases need --vocabulary FILE|DIR")
+        }
         var failedCases = 0
         var totalCases = 0
         var lowCoverage: [String] = []

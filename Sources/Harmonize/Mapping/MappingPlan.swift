@@ -89,3 +89,18 @@ public struct PlannedTarget {
     /// For each column with an expression, the mapping-file line of its rule.
     public let ruleLines: [Int?]
 }
+
+extension MappingPlan {
+    /// Whether the plan calls one of `names` (lower-case function names) anywhere: named values,
+    /// filters, columns, the subject.
+    public func calls(anyOf names: Set<String>) -> Bool {
+        var expressions: [CompiledExpression] = lets.map(\.expression)
+        if let f = filter { expressions.append(f) }
+        if let s = subject { expressions.append(s) }
+        for t in targets {
+            expressions.append(contentsOf: t.columns.compactMap { $0 })
+            if let f = t.filter { expressions.append(f) }
+        }
+        return expressions.contains { !names.isDisjoint(with: $0.functionsUsed) }
+    }
+}

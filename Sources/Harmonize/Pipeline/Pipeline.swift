@@ -161,7 +161,7 @@ public final class Pipeline {
                 let executor = MappingExecutor(
                     plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
                     recordsLineage: options.recordsLineage, emit: write, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
-                    vocabularyUsage: options.vocabulary?.usage)
+                    vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? options.vocabulary?.usage : nil)
                 for file in filesPerPlan[pi] {
                     let path = options.inputDirectory + "/" + file
                     let source: any ByteSource
