@@ -219,7 +219,7 @@ public enum VocabularyLoader {
             }
             do {
                 try db.execute(indexes)
-                try db.execute("ANALYZE")
+                try db.execute("PRAGMA analysis_limit=1000; ANALYZE")
                 let st = try db.prepare("INSERT INTO harmonize_vocabulary_store VALUES (?,?,?,?)")
                 st.bind(.int(storeFormat), at: 1)
                 st.bind(.string(HarmonizeVersion.current), at: 2)
