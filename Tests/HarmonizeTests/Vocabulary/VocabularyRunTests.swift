@@ -105,6 +105,19 @@ import Testing
         #expect(page.contains("<td class=\"n\">50</td>"))
     }
 
+    @Test func theCSVSinkWritesTheUnmappedCodesToo() throws {
+        let dir = TestSupport.temporaryDirectory("vocab-csv")
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", Self.mapping, "--input", Self.input, "--output", dir + "/out", "--sink", "csv",
+            "--vocabulary", TestSupport.path("fixtures/vocabulary"), "--no-progress",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let text = try String(contentsOfFile: dir + "/out/_unmapped.csv", encoding: .utf8)
+        #expect(text == "mapping,vocabulary_id,source_code,records\ntest.diagnoses,CIM10,E78.0,2\ntest.diagnoses,CIM10,E14.9,1\ntest.diagnoses,CIM10,XXX.9,1\n")
+        let manifest = try JSONDecoder().decode(RunManifest.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/out/_manifest.json")))
+        #expect(manifest.vocabularyUsage?.first?.lookups == 8)
+    }
+
     @Test func aRunWithoutTheVocabularyIsAConfigurationError() throws {
         let dir = TestSupport.temporaryDirectory("vocab-none")
         let r = try TestSupport.runCLI(["run", "--mappings", Self.mapping, "--input", Self.input, "--output", dir + "/o.sqlite", "--no-quality"])
