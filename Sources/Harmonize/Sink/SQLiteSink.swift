@@ -143,6 +143,21 @@ public final class SQLiteSink: Sink {
         }
     }
 
+    /// Fills a derived table with one SQL statement over the staging database.
+    public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
+        guard let db else { throw SinkError("sink not open", isIO: false) }
+        do {
+            try commitAndBegin()
+            let before = try db.scalar("SELECT count(*) FROM \(derivation.table)")
+            try db.execute(derivation.sql(personTable: personTable))
+            let after = try db.scalar("SELECT count(*) FROM \(derivation.table)")
+            if case .int(let a) = after, case .int(let b) = before { return a - b }
+            return 0
+        } catch {
+            throw SinkError("cannot derive table \(derivation.table): \(error)")
+        }
+    }
+
     /// Stores the manifest, commits, builds indexes, then publishes by atomic rename.
     public func finish(run: RunManifest) throws(SinkError) {
         guard let db else { throw SinkError("sink not open", isIO: false) }
@@ -150,12 +165,37 @@ public final class SQLiteSink: Sink {
             try db.execute("UPDATE harmonize_reject SET run_id = '\(run.runID)'")
             try SQLiteDDL.storeManifest(run, in: db)
             try db.execute("COMMIT")
+            // Two rows with one primary key (a mapping giving two records the same id, or two
+            // persons the same pseudonymous id) never pass silently: nothing is published. The
+            // unique index finds them; without indexes, a query does.
+            for t in tables where !t.primaryKey.isEmpty {
+                var duplicates = false
+                if buildsIndexes {
+                    do throws(SQLiteError) {
+                        try db.execute(SQLiteDDL.indexes(t))
+                    } catch {
+                        guard error.code == 2067 else { throw error }  // SQLITE_CONSTRAINT_UNIQUE
+                        duplicates = true
+                    }
+                } else {
+                    let cols = t.primaryKey.map(SQLiteDDL.quote).joined(separator: ", ")
+                    duplicates = try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(SQLiteDDL.quote(t.name)) GROUP BY \(cols) HAVING count(*) > 1)") != .int(0)
+                }
+                if duplicates {
+                    abort()
+                    throw SinkError(
+                        "table \(t.name): a primary-key value (\(t.primaryKey.joined(separator: ", "))) is written more than once (target-pk-duplicate); nothing was published",
+                        isIO: false)
+                }
+            }
             if buildsIndexes {
-                for t in tables { try db.execute(SQLiteDDL.indexes(t)) }
+                for t in tables where t.primaryKey.isEmpty { try db.execute(SQLiteDDL.indexes(t)) }
             }
             try db.execute("CREATE INDEX IF NOT EXISTS harmonize_lineage_row ON harmonize_lineage(table_id, row_id)")
             try db.execute("CREATE INDEX IF NOT EXISTS harmonize_unmapped_run ON harmonize_unmapped(run_id, vocabulary_id)")
             try db.execute("PRAGMA locking_mode=NORMAL; PRAGMA journal_mode=DELETE;")
+        } catch let e as SinkError {
+            throw e
         } catch {
             abort()
             throw SinkError("cannot complete the output database: \(error)")
