@@ -12,7 +12,7 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil))
+            let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil, vocabulary: try mappingOptions.vocabularyStore()))
             var testErrors = 0
             for p in plans {
                 // The mapping's test cases are checked too (they never block a run).
@@ -74,7 +74,7 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil))
+            let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil, vocabulary: try mappingOptions.vocabularyStore()))
             if json {
                 let entries = plans.map {
                     Entry(mapping: $0.id, version: $0.spec.version, file: $0.spec.file, sha256: $0.spec.contentHash, columnLineage: ColumnLineage.derive(from: $0))
@@ -86,8 +86,14 @@ struct PlanCommand: ParsableCommand {
             }
             for p in plans {
                 Terminal.out("mapping \(p.id) \(p.spec.version)  (\(p.spec.file), sha256 \(p.spec.contentHash.prefix(12)))")
+                if let d = p.derivation {
+                    Terminal.out("  derive \(d.table) from " + d.sources.map { "\($0.table)(\($0.start)\($0.end.map { ", " + $0 } ?? ""))" }.joined(separator: ", "))
+                    continue
+                }
                 Terminal.out("  source: \(p.spec.source.format.text) files '\(p.spec.source.files.text)'")
                 for f in p.fields { Terminal.out("  reads  \(f.name): \(f.type.rawValue) → slot \(f.slot)") }
+                for j in p.joinDescriptions { Terminal.out("  join   \(j)") }
+                if let g = p.groupDescription { Terminal.out("  group  \(g)") }
                 for l in p.lets { Terminal.out("  let    \(l.name): \(l.expression.type.rawValue) = \(l.expression.source)") }
                 if let f = p.filter { Terminal.out("  filter \(f.source)") }
                 let lineage = ColumnLineage.derive(from: p)

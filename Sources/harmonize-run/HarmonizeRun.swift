@@ -15,7 +15,8 @@ struct HarmonizeRun: ParsableCommand {
         version: HarmonizeVersion.current,
         subcommands: [
             RunCommand.self, CheckCommand.self, PlanCommand.self, InspectCommand.self, TestCommand.self, DocsCommand.self,
-            QualityCommand.self, RejectsCommand.self, ReportCommand.self, RiskCommand.self, TraceCommand.self, ReplayCommand.self,
+            QualityCommand.self, RejectsCommand.self, ReportCommand.self, RiskCommand.self, VocabularyCommand.self, UnmappedCommand.self,
+            TraceCommand.self, ReplayCommand.self,
         ])
 
     /// Parses and runs the subcommand; command-line usage errors exit with 2 (as configuration

@@ -88,7 +88,9 @@ struct ReplayCommand: ParsableCommand {
         } catch let e as OutputDatabase.Failure {
             throw CLIError(code: Exit.io, message: e.description)
         }
-        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: dateShiftDays))
+        let store = try mappingOptions.vocabularyStore()
+        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: dateShiftDays, vocabulary: store))
+        try MappingOptions.requireVocabulary(plans, store: store)
         if key == nil, let p = plans.first(where: FunctionCatalog.needsKey) {
             throw CLIError(code: Exit.configuration, message: "mapping \(p.id) computes pseudonyms: give the key with --key-file FILE or --key-env NAME (nothing was read)")
         }
@@ -127,11 +129,20 @@ struct ReplayCommand: ParsableCommand {
             Terminal.error("harmonize-run: nothing to replay: no outstanding rejects" + (runID.map { " of run \($0)" } ?? "") + " for the given mappings; the output is unchanged")
             return
         }
+        // A grouping folds all records of a file into its rows: re-running some of them would
+        // write partial groups.
+        if let p = plans.first(where: { p in p.groupDescription != nil && selected.contains { $0.mapping == p.id } }) {
+            throw CLIError(code: Exit.configuration, message: "mapping \(p.id) groups its records (group:); its rejects cannot be replayed alone, run it again (nothing was read)")
+        }
         var records: [String: [String: Set<RecordKey>]] = [:]
         for r in selected { records[r.mapping, default: [:]][r.file, default: []].insert(r.key) }
         var options = RunOptions(inputDirectory: input, recordsLineage: hadLineage, parameters: parameters)
         options.exclusion = exclusion
         options.parameters.removeValue(forKey: "exclude_sha256")  // set again by the pipeline
+        if let vocabulary = mappingOptions.vocabulary { options.parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent }
+        options.vocabulary = store
+        let outputFolder = (output as NSString).deletingLastPathComponent
+        options.spillDirectory = outputFolder.isEmpty ? "." : outputFolder
         options.replay = ReplaySelection(replayOf: runID, records: records, inputHashes: hashes)
         let sqlite = SQLiteSink(outputPath: output, recordsLineage: hadLineage)
         sqlite.appendsToExisting = true

@@ -22,6 +22,15 @@ public struct RunOptions: Sendable {
     /// A replay: only these records of these mappings and files are read again (`harmonize-run
     /// replay`); the manifest's kind is `replay`. Nil for a full run.
     public var replay: ReplaySelection? = nil
+    /// The vocabulary store the mappings' vocabulary functions were compiled with: the run counts
+    /// unmapped codes in its `usage` and records the vocabulary versions in the manifest.
+    public var vocabulary: VocabularyStore? = nil
+    /// Memory a join index or a grouping may hold before it moves to disk, in bytes
+    /// (`--memory-budget`; 256 MiB by default).
+    public var memoryBudget: Int = 256 << 20
+    /// Where on-disk join indexes and grouping partial results go (removed at the end of each
+    /// mapping); the system's temporary folder when nil.
+    public var spillDirectory: String? = nil
 
     /// Creates options.
     public init(
@@ -104,6 +113,13 @@ public final class Pipeline {
             },
             inputs: [], ledger: [], tables: [], kind: options.replay == nil ? "run" : "replay", replayOf: options.replay?.replayOf)
         let tables = try outputTables()
+        if let store = options.vocabulary {
+            store.usage.reset()
+            manifest.vocabularies = store.versions(of: store.referencedVocabularies)
+            let provenance = store.provenance()
+            manifest.parameters["vocabulary_loaded_at"] = provenance.loadedAt
+            manifest.parameters["vocabulary_concept_sha256"] = provenance.conceptSHA256
+        }
         var audit: ExclusionAudit?
         if let exclusion = options.exclusion {
             let missing = plans.filter { $0.subject == nil }.map(\.id)
@@ -118,6 +134,13 @@ public final class Pipeline {
         var filesPerPlan: [[String]] = []
         var totalBytes: Int64 = 0
         for p in plans {
+            if p.derivation != nil {
+                filesPerPlan.append([])
+                continue
+            }
+            for j in p.joins where InputFiles.match(j.spec.files.text, under: options.inputDirectory).isEmpty {
+                throw RunError(.io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(j.spec.files.text)' (join \(j.name) of mapping \(p.id))")
+            }
             var files = InputFiles.match(p.spec.source.files.text, under: options.inputDirectory)
             if let replay = options.replay {
                 // A replay reads again only the files holding the selected records.
@@ -160,61 +183,117 @@ public final class Pipeline {
         } else {
             write = { b throws(SinkError) in try sink.write(b) }
         }
+        let spillDirectory = options.spillDirectory ?? NSTemporaryDirectory()
+        /// Opens an input file for reading, interning it (and hashing it the first time it is read).
+        func open(_ file: String, spec: SourceSpec, dialect: Dialect) throws(RunError) -> (reader: any RecordReader, fid: Int32, hashing: HashingByteSource?) {
+            let path = options.inputDirectory + "/" + file
+            let source: any ByteSource
+            do {
+                source = try FileByteSource(path: path)
+            } catch {
+                throw RunError(.io, error.description)
+            }
+            let hashing = fileIndex[file] == nil ? HashingByteSource(source) : nil
+            let reader = try ReaderFactory.makeReader(spec: spec, dialect: dialect, source: hashing ?? source, displayName: file)
+            let fid: Int32
+            if let known = fileIndex[file] {
+                fid = known
+            } else {
+                fid = Int32(manifest.inputs.count)
+                fileIndex[file] = fid
+                manifest.inputs.append(.init(path: file, sha256: "", bytes: 0, records: 0))
+            }
+            return (reader, fid, hashing)
+        }
         do throws(RunError) {
-            for (pi, plan) in plans.enumerated() {
+            for (pi, plan) in plans.enumerated() where plan.derivation == nil {
                 let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
                 let executor = MappingExecutor(
                     plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
-                    recordsLineage: options.recordsLineage, emit: write, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion)
-                for file in filesPerPlan[pi] {
-                    let path = options.inputDirectory + "/" + file
-                    let source: any ByteSource
-                    do {
-                        source = try FileByteSource(path: path)
-                    } catch {
-                        throw RunError(.io, error.description)
-                    }
-                    let firstRead = fileIndex[file] == nil
-                    let hashing = firstRead ? HashingByteSource(source) : nil
-                    var reader = try ReaderFactory.makeReader(
-                        spec: plan.spec.source, dialect: plan.dialect, source: hashing ?? source, displayName: file)
-                    if let replay = options.replay {
-                        reader = ReaderSelection.select(reader, keys: replay.records[plan.id]?[file] ?? [])
-                    }
-                    let fid: Int32
-                    if let known = fileIndex[file] {
-                        fid = known
-                    } else {
-                        fid = Int32(manifest.inputs.count)
-                        fileIndex[file] = fid
-                        manifest.inputs.append(.init(path: file, sha256: "", bytes: 0, records: 0))
-                    }
-                    let base = bytesDone
-                    let onProgress = self.onProgress
-                    let ledger = try Self.runExecutor(executor, reader: reader, fileIndex: fid, filePath: file) { bytes in
-                        onProgress?(RunProgress(mapping: plan.id, file: file, records: recordsDone, bytesRead: base + bytes, bytesTotal: totalBytes))
-                    }
-                    bytesDone += reader.bytesRead
-                    recordsDone += ledger.read
+                    recordsLineage: options.recordsLineage, emit: write, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
+                    vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? options.vocabulary?.usage : nil)
+                var pendingRejects: [RunReject] = []
+                var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
+                let ledgers = try Self.runPlan(
+                    plan, executor: executor, budget: options.memoryBudget, spillDirectory: spillDirectory,
+                    files: filesPerPlan[pi],
+                    openSource: { file throws(RunError) in
+                        let o = try open(file, spec: plan.spec.source, dialect: plan.dialect)
+                        if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
+                        if let replay = options.replay {
+                            // A replay maps only the selected records (the whole file is still read and hashed).
+                            return (ReaderSelection.select(o.reader, keys: replay.records[plan.id]?[file] ?? []), o.fid)
+                        }
+                        return (o.reader, o.fid)
+                    },
+                    openJoin: { join throws(RunError) in
+                        var inputs: [PlannedJoin.Input] = []
+                        for f in InputFiles.match(join.spec.files.text, under: options.inputDirectory) {
+                            let o = try open(f, spec: join.sourceSpec, dialect: join.dialect)
+                            if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
+                            inputs.append(.init(reader: o.reader, fileIndex: o.fid, displayName: f))
+                        }
+                        return inputs
+                    },
+                    fileName: { fid in manifest.inputs[Int(fid)].path },
+                    joinReject: { r, fid in pendingRejects.append(RunReject(reject: r, mapping: Int32(pi), file: fid)) },
+                    flushJoinRejects: { () throws(RunError) in
+                        guard !pendingRejects.isEmpty else { return }
+                        do throws(SinkError) {
+                            try sink.writeRejects(pendingRejects)
+                        } catch {
+                            throw RunError(.io, error.message)
+                        }
+                        pendingRejects = []
+                    },
+                    progress: { file, bytes in
+                        self.onProgress?(RunProgress(mapping: plan.id, file: file, records: recordsDone, bytesRead: bytesDone + bytes, bytesTotal: totalBytes))
+                    },
+                    finishedFile: { ledger, bytes in
+                        bytesDone += bytes
+                        recordsDone += ledger.groupStage == true ? 0 : ledger.read
+                    })
+                for ledger in ledgers {
                     guard ledger.balances else {
-                        throw RunError(.accounting, "accounting does not balance for mapping \(plan.id) on \(file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded)")
+                        throw RunError(.accounting, "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)")
                     }
                     manifest.ledger.append(ledger)
-                    if let hashing {
-                        let digest = hashing.hexDigest()
-                        if let expected = options.replay?.inputHashes[file], expected != digest {
-                            throw RunError(
-                                .configuration,
-                                "replay: \(file) changed since the run that rejected its records (SHA-256 differs); its record numbers no longer apply, nothing was published")
-                        }
-                        manifest.inputs[Int(fid)].sha256 = digest
-                        manifest.inputs[Int(fid)].bytes = reader.bytesRead
+                    if let fid = fileIndex[ledger.file], manifest.inputs[Int(fid)].records == 0, ledger.groupStage != true {
                         manifest.inputs[Int(fid)].records = ledger.read
                     }
+                }
+                for j in plan.joins {
+                    manifest.joins.append(j.statistics)
+                    if let fid = j.statistics.files.first.flatMap({ fileIndex[$0] }), manifest.inputs[Int(fid)].records == 0, j.statistics.files.count == 1 {
+                        manifest.inputs[Int(fid)].records = j.statistics.read
+                    }
+                }
+                for h in hashes {
+                    let digest = h.hashing.hexDigest()
+                    let path = manifest.inputs[Int(h.fid)].path
+                    if let expected = options.replay?.inputHashes[path], expected != digest {
+                        throw RunError(
+                            .configuration,
+                            "replay: \(path) changed since the run that rejected its records (SHA-256 differs); its record numbers no longer apply, nothing was published")
+                    }
+                    manifest.inputs[Int(h.fid)].sha256 = digest
+                    manifest.inputs[Int(h.fid)].bytes = h.reader.bytesRead
                 }
                 try executor.flushAll()
                 for (t, n) in executor.rowsWritten { rowsPerTable[t] += n }
                 forbiddenPersonIDs.formUnion(executor.excludedPersonIDs)
+            }
+            // Derived tables, over everything written.
+            for plan in plans {
+                guard let d = plan.derivation, let ti = tables.firstIndex(where: { $0.name == d.table }) else { continue }
+                var derivation = d
+                derivation.sources = d.sources.filter { s in tables.contains { $0.name == s.table } }
+                guard !derivation.sources.isEmpty else { continue }
+                do {
+                    rowsPerTable[ti] += try sink.derive(derivation, personTable: tables.contains { $0.name == "person" })
+                } catch {
+                    throw RunError(error.isIO ? .io : .configuration, "mapping \(plan.id): \(error.message)")
+                }
             }
             if let audit {
                 let hits = audit.violations(forbidden: forbiddenPersonIDs)
@@ -223,19 +302,74 @@ public final class Pipeline {
                 }
                 manifest.parameters["exclude_check"] = "passed: \(audit.rowsChecked) rows checked, 0 on the list"
             }
+            if let usage = options.vocabulary?.usage {
+                manifest.vocabularyUsage = usage.totalsReport()
+                let codes = usage.unmappedCodes()
+                if !codes.isEmpty {
+                    do {
+                        try sink.writeUnmapped(codes)
+                    } catch {
+                        throw RunError(.io, error.message)
+                    }
+                }
+            }
             manifest.tables = zip(tables, rowsPerTable).map { .init(table: $0.name, rows: $1) }
             manifest.finishedAt = Self.timestamp()
             manifest.status = "succeeded"
             do {
                 try sink.finish(run: manifest)
             } catch {
-                throw RunError(.io, error.message)
+                throw RunError(error.isIO ? .io : .configuration, error.message)
             }
         } catch {
             sink.abort()
             throw error
         }
         return manifest
+    }
+
+    /// Runs one mapping over its files: loads its joins (freeing them at the end), maps every
+    /// file, then, for a mapping with `group:`, maps the groups. Returns the ledger entries (one
+    /// per file, plus the group stage's).
+    static func runPlan(
+        _ plan: MappingPlan, executor: MappingExecutor, budget: Int, spillDirectory: String, files: [String],
+        openSource: (String) throws(RunError) -> (any RecordReader, Int32),
+        openJoin: (PlannedJoin) throws(RunError) -> [PlannedJoin.Input],
+        fileName: (Int32) -> String,
+        joinReject: (Reject, Int32) -> Void,
+        flushJoinRejects: () throws(RunError) -> Void,
+        progress: (String, Int64) -> Void,
+        finishedFile: (RunManifest.LedgerEntry, Int64) -> Void
+    ) throws(RunError) -> [RunManifest.LedgerEntry] {
+        defer { for j in plan.joins { j.close() } }
+        for j in plan.joins {
+            try j.load(inputs: try openJoin(j), budget: budget, spillDirectory: spillDirectory, reject: joinReject)
+            try flushJoinRejects()
+        }
+        var store: GroupStore?
+        if let g = plan.group {
+            store = GroupStore(byCount: g.by.count, functions: g.aggregates.map(\.function), budget: budget, spillDirectory: spillDirectory)
+            executor.groupStore = store
+        }
+        defer { store?.close() }
+        var ledgers: [RunManifest.LedgerEntry] = []
+        var fileNames: [Int32: String] = [:]
+        for file in files {
+            let (reader, fid) = try openSource(file)
+            fileNames[fid] = fileName(fid)
+            let ledger = try runExecutor(executor, reader: reader, fileIndex: fid, filePath: file) { progress(file, $0) }
+            finishedFile(ledger, reader.bytesRead)
+            ledgers.append(ledger)
+        }
+        if let store {
+            try store.finishFolding()
+            let reader = GroupRecordReader(store: store, fileNames: fileNames)
+            let name = "groups of \(plan.spec.source.files.text)"
+            let ledger = try runExecutor(executor, reader: reader, fileIndex: fileNames.keys.min() ?? 0, filePath: name) { _ in }
+            finishedFile(ledger, 0)
+            ledgers.append(ledger)
+        }
+        return ledgers
     }
 
     /// Runs the executor on the reader's concrete type: the delimited reader (the bulk path) gets a

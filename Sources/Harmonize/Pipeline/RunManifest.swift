@@ -28,6 +28,14 @@ public struct RunManifest: Sendable, Codable, Hashable {
     public var kind: String? = nil
     /// For a replay: the run whose rejects were replayed (nil: the outstanding rejects of every run).
     public var replayOf: String? = nil
+    /// `VOCABULARY.csv` rows of the vocabularies the mappings named, and the `None` row (the
+    /// release of the download), when the run used a vocabulary store (`--vocabulary`).
+    public var vocabularies: [VocabularyVersion]? = nil
+    /// Per mapping and vocabulary: source codes looked up and mapped to a standard concept.
+    public var vocabularyUsage: [VocabularyUsageTotal]? = nil
+    /// Joins of the run's mappings: rows indexed, rejected, ambiguous keys, partners found or
+    /// missing, and whether an index outgrew the memory budget.
+    public var joins: [JoinStatistics] = []
 
     /// A mapping used by the run.
     public struct MappingEntry: Sendable, Codable, Hashable {
@@ -89,8 +97,13 @@ public struct RunManifest: Sendable, Codable, Hashable {
         public var filtered: Int
         /// Records left out because the person objected.
         public var excluded: Int
-        /// Whether `read == written + rejected + filtered + excluded`.
-        public var balances: Bool { read == written + rejected + filtered + excluded }
+        /// Records folded into groups (`group:`); their groups are accounted for in the mapping's
+        /// group-stage entry.
+        public var grouped: Int = 0
+        /// True for the entry of a mapping's group stage, where `read` counts groups, not records.
+        public var groupStage: Bool? = nil
+        /// Whether `read == written + rejected + filtered + excluded + grouped`.
+        public var balances: Bool { read == written + rejected + filtered + excluded + grouped }
     }
 
     /// Rows written to a table.
@@ -116,5 +129,5 @@ public struct RunManifest: Sendable, Codable, Hashable {
     /// Total records rejected.
     public var rejectedCount: Int { ledger.reduce(0) { $0 + $1.rejected } }
     /// Total records read.
-    public var readCount: Int { ledger.reduce(0) { $0 + $1.read } }
+    public var readCount: Int { ledger.reduce(0) { $0 + ($1.groupStage == true ? 0 : $1.read) } }
 }

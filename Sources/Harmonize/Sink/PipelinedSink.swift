@@ -10,6 +10,14 @@ public final class PipelinedSink: Sink {
     private enum Message: Sendable {
         case rows(RowBatch)
         case rejects([RunReject])
+        case unmapped([UnmappedCode])
+        case derive(Derivation, Bool, DeriveReply)
+    }
+
+    /// Where the writer thread leaves the result of a derivation for the caller.
+    private final class DeriveReply: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        var result: Result<Int, SinkError> = .success(0)
     }
 
     private final class Channel: @unchecked Sendable {
@@ -58,11 +66,25 @@ public final class PipelinedSink: Sink {
                 let failed = channel.failure != nil
                 channel.condition.broadcast()
                 channel.condition.unlock()
-                if failed { continue }
+                if failed {
+                    if case .derive(_, _, let reply) = message {
+                        reply.result = .failure(SinkError("the output failed before the derivation"))
+                        reply.done.signal()
+                    }
+                    continue
+                }
                 do throws(SinkError) {
                     switch message {
                     case .rows(let b): try box.sink.write(b)
                     case .rejects(let r): try box.sink.writeRejects(r)
+                    case .unmapped(let u): try box.sink.writeUnmapped(u)
+                    case .derive(let d, let person, let reply):
+                        do throws(SinkError) {
+                            reply.result = .success(try box.sink.derive(d, personTable: person))
+                        } catch {
+                            reply.result = .failure(error)
+                        }
+                        reply.done.signal()
                     }
                 } catch {
                     channel.condition.lock()
@@ -95,6 +117,17 @@ public final class PipelinedSink: Sink {
 
     /// Queues rejects.
     public func writeRejects(_ rejects: [RunReject]) throws(SinkError) { try enqueue(.rejects(rejects)) }
+
+    /// Queues the unmapped codes.
+    public func writeUnmapped(_ codes: [UnmappedCode]) throws(SinkError) { try enqueue(.unmapped(codes)) }
+
+    /// Runs the derivation on the writer thread, after the batches queued before it.
+    public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
+        let reply = DeriveReply()
+        try enqueue(.derive(derivation, personTable, reply))
+        reply.done.wait()
+        return try reply.result.get()
+    }
 
     private func drain() -> SinkError? {
         channel.condition.lock()

@@ -61,13 +61,22 @@ enum SQLiteDDL {
           rule TEXT NOT NULL, reads TEXT);
         CREATE TABLE IF NOT EXISTS harmonize_ledger (
           run_id TEXT NOT NULL, mapping TEXT NOT NULL, file TEXT NOT NULL, read INTEGER NOT NULL, written INTEGER NOT NULL,
-          rejected INTEGER NOT NULL, filtered INTEGER NOT NULL, excluded INTEGER NOT NULL);
+          rejected INTEGER NOT NULL, filtered INTEGER NOT NULL, excluded INTEGER NOT NULL, grouped INTEGER NOT NULL DEFAULT 0,
+          group_stage INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS harmonize_reject (
           run_id TEXT, mapping_id INTEGER, file_id INTEGER, mapping TEXT, file TEXT, line INTEGER, record INTEGER, path TEXT,
           field TEXT, reason TEXT NOT NULL, rule TEXT, message TEXT NOT NULL, resolved_by TEXT);
         CREATE TABLE IF NOT EXISTS harmonize_lineage (
           table_id INTEGER NOT NULL, row_id, mapping_id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER, record INTEGER,
           run_seq INTEGER NOT NULL DEFAULT 1);
+        CREATE TABLE IF NOT EXISTS harmonize_unmapped (
+          run_id TEXT NOT NULL, mapping_id INTEGER NOT NULL, mapping TEXT NOT NULL, vocabulary_id TEXT NOT NULL, source_code TEXT NOT NULL,
+          records INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS harmonize_vocabulary_usage (
+          run_id TEXT NOT NULL, mapping_id INTEGER NOT NULL, mapping TEXT NOT NULL, vocabulary_id TEXT NOT NULL, lookups INTEGER NOT NULL,
+          mapped INTEGER NOT NULL, unmapped INTEGER NOT NULL, distinct_unmapped INTEGER NOT NULL, share_mapped REAL NOT NULL);
+        CREATE TABLE IF NOT EXISTS harmonize_run_vocabulary (
+          run_id TEXT NOT NULL, vocabulary_id TEXT NOT NULL, vocabulary_name TEXT, vocabulary_version TEXT);
         """
 
     /// Adds the columns of this version to bookkeeping tables written by an older one (a replay
@@ -137,9 +146,30 @@ enum SQLiteDDL {
             try t.step()
             t.reset()
         }
-        let l = try db.prepare("INSERT INTO harmonize_ledger VALUES (?,?,?,?,?,?,?,?)")
+        let u = try db.prepare("INSERT INTO harmonize_vocabulary_usage VALUES (?,?,?,?,?,?,?,?,?)")
+        for e in run.vocabularyUsage ?? [] {
+            let index = run.mappings.firstIndex { $0.id == e.mapping } ?? -1
+            let vals: [Value] = [
+                .string(run.runID), .int(index), .string(e.mapping), .string(e.vocabulary), .int(e.lookups), .int(e.mapped), .int(e.unmapped),
+                .int(e.distinctUnmapped), .double(e.shareMapped),
+            ]
+            for (k, v) in vals.enumerated() { u.bind(v, at: Int32(k + 1)) }
+            try u.step()
+            u.reset()
+        }
+        let vv = try db.prepare("INSERT INTO harmonize_run_vocabulary VALUES (?,?,?,?)")
+        for e in run.vocabularies ?? [] {
+            let vals: [Value] = [.string(run.runID), .string(e.id), e.name.map(Value.string) ?? .null, e.version.map(Value.string) ?? .null]
+            for (k, v) in vals.enumerated() { vv.bind(v, at: Int32(k + 1)) }
+            try vv.step()
+            vv.reset()
+        }
+        let l = try db.prepare("INSERT INTO harmonize_ledger VALUES (?,?,?,?,?,?,?,?,?,?)")
         for e in run.ledger {
-            let vals: [Value] = [.string(run.runID), .string(e.mapping), .string(e.file), .int(e.read), .int(e.written), .int(e.rejected), .int(e.filtered), .int(e.excluded)]
+            let vals: [Value] = [
+                .string(run.runID), .string(e.mapping), .string(e.file), .int(e.read), .int(e.written), .int(e.rejected), .int(e.filtered), .int(e.excluded),
+                .int(e.grouped), .int(e.groupStage == true ? 1 : 0),
+            ]
             for (k, v) in vals.enumerated() { l.bind(v, at: Int32(k + 1)) }
             try l.step()
             l.reset()
