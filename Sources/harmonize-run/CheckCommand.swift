@@ -61,10 +61,11 @@ struct PlanCommand: ParsableCommand {
     static func reads(_ inputs: [ColumnLineage.Input]) -> String {
         guard !inputs.isEmpty else { return "constant" }
         return inputs.map { i in
-            var s = i.field
+            var s = i.kind == .join ? i.field : (i.join.map { $0 + "." } ?? "") + i.field
             if i.kind != .identity || i.masked == true {
                 var how = i.kind.rawValue
                 if let l = i.lookup { how += " " + l }
+                if i.kind == .join, let j = i.join { how += " " + j }
                 if i.masked == true { how += ", masked" }
                 s += " (\(how))"
             }
@@ -108,7 +109,7 @@ struct PlanCommand: ParsableCommand {
                         }
                     }
                     if ti < lineage.count, !lineage[ti].filters.isEmpty {
-                        Terminal.out("      rows filtered on: " + lineage[ti].filters.map(\.field).joined(separator: ", "))
+                        Terminal.out("      rows decided by: " + Self.reads(lineage[ti].filters))
                     }
                 }
             }

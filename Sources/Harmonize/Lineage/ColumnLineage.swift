@@ -18,7 +18,8 @@ public struct ColumnLineage: Sendable, Codable, Hashable {
         case lookup
         /// The field decides whether the row is written at all (record or target filter).
         case filter
-        /// The field is a join key. Reserved for mapping joins (not produced by this engine yet).
+        /// The field is read by a join key (`joins: on:`): it decides which joined row a record
+        /// meets (listed per table, with the fields of the filters).
         case join
     }
 
@@ -32,13 +33,18 @@ public struct ColumnLineage: Sendable, Codable, Hashable {
         public var lookup: String?
         /// Whether the field passes through a masking function (pseudonyms, date shifting) on its way.
         public var masked: Bool?
+        /// The join the field belongs to: for a field of a joined file (`join.FIELD` in rules), the
+        /// join's name (`field` is then the joined file's column); for kind `join`, the join whose
+        /// key reads this field of the driving source.
+        public var join: String?
 
         /// Creates an input.
-        public init(field: String, kind: Kind, lookup: String? = nil, masked: Bool? = nil) {
+        public init(field: String, kind: Kind, lookup: String? = nil, masked: Bool? = nil, join: String? = nil) {
             self.field = field
             self.kind = kind
             self.lookup = lookup
             self.masked = masked
+            self.join = join
         }
     }
 
@@ -59,7 +65,8 @@ public struct ColumnLineage: Sendable, Codable, Hashable {
     public var table: String
     /// Mapped columns, in table order (unmapped columns are null and left out).
     public var columns: [Column]
-    /// Fields read by the mapping's record filter and this table's filter (kind `filter`).
+    /// Fields that decide which rows exist: read by the mapping's record filter and this table's
+    /// filter (kind `filter`), and by join keys (kind `join`, with the join's name).
     public var filters: [Input]
 
     /// Functions whose result hides their argument (the OpenLineage `masking` flag).
@@ -67,8 +74,16 @@ public struct ColumnLineage: Sendable, Codable, Hashable {
 
     /// The column lineage of every target of `plan`, in target order.
     public static func derive(from plan: MappingPlan) -> [ColumnLineage] {
-        var analyzer = Analyzer(lets: plan.lets.map { ($0.name, $0.expression.source) })
+        var analyzer = Analyzer(lets: plan.lets.map { ($0.name, $0.expression.source) }, joins: Set(plan.joins.map(\.name)))
         var recordFilter: [Input] = []
+        // Join keys are compiled before the named values: they read source fields (and earlier joins).
+        for j in plan.joins {
+            for key in j.on {
+                recordFilter += analyzer.inputs(of: key.source, visibleLets: 0).map {
+                    $0.join == nil ? ColumnLineage.Input(field: $0.field, kind: .join, join: j.name) : $0
+                }
+            }
+        }
         if let f = plan.filter { recordFilter = analyzer.inputs(of: f.source, visibleLets: plan.lets.count).map(\.asFilter) }
         return plan.targets.map { t in
             var columns: [Column] = []
@@ -99,9 +114,13 @@ public struct ColumnLineage: Sendable, Codable, Hashable {
     /// Walks expression trees; memoizes the inputs of each named value.
     struct Analyzer {
         let lets: [(name: String, source: String)]
+        let joins: Set<String>
         var memo: [Int: [Input]] = [:]
 
-        init(lets: [(String, String)]) { self.lets = lets.map { (name: $0.0, source: $0.1) } }
+        init(lets: [(String, String)], joins: Set<String> = []) {
+            self.lets = lets.map { (name: $0.0, source: $0.1) }
+            self.joins = joins
+        }
 
         /// Inputs of an expression that sees the first `visibleLets` named values.
         mutating func inputs(of source: String, visibleLets: Int) -> [Input] {
@@ -132,8 +151,13 @@ public struct ColumnLineage: Sendable, Codable, Hashable {
                     for inner in letInputs(li, depth: depth) {
                         let k = ColumnLineage.compose(kind, inner.kind)
                         let m = masked || inner.masked == true
-                        out.append(Input(field: inner.field, kind: k, lookup: k == .lookup ? (lookup ?? inner.lookup) : nil, masked: m ? true : nil))
+                        out.append(
+                            Input(field: inner.field, kind: k, lookup: k == .lookup ? (lookup ?? inner.lookup) : nil, masked: m ? true : nil, join: inner.join))
                     }
+                } else if let dot = name.firstIndex(of: "."), joins.contains(String(name[..<dot])) {
+                    // `join.FIELD`: a column of the joined file.
+                    out.append(
+                        Input(field: String(name[name.index(after: dot)...]), kind: kind, lookup: lookup, masked: masked ? true : nil, join: String(name[..<dot])))
                 } else {
                     out.append(Input(field: name, kind: kind, lookup: lookup, masked: masked ? true : nil))
                 }
@@ -167,5 +191,5 @@ public struct ColumnLineage: Sendable, Codable, Hashable {
 }
 
 extension ColumnLineage.Input {
-    var asFilter: ColumnLineage.Input { .init(field: field, kind: .filter, lookup: nil, masked: nil) }
+    var asFilter: ColumnLineage.Input { .init(field: field, kind: .filter, lookup: nil, masked: nil, join: join) }
 }

@@ -126,7 +126,12 @@ public enum OpenLineageEvents {
             return .object(t)
         }
         for m in manifest.mappings {
-            let files = manifest.ledger.filter { $0.mapping == m.id }.map(\.file)
+            let driving = manifest.ledger.filter { $0.mapping == m.id }.map(\.file)
+            // A joined file's fields come from the join's files; join keys read the driving files.
+            func filesOf(_ i: ColumnLineage.Input) -> [String] {
+                guard let j = i.join, i.kind != .join else { return driving }
+                return manifest.joins.filter { $0.mapping == m.id && $0.join == j }.flatMap(\.files)
+            }
             for t in m.columnLineage ?? [] where t.table == table {
                 for c in t.columns {
                     if fields[c.column] == nil {
@@ -134,7 +139,7 @@ public enum OpenLineageEvents {
                         order.append(c.column)
                     }
                     for i in c.inputs {
-                        for f in files {
+                        for f in filesOf(i) {
                             fields[c.column, default: []].append(
                                 .object([
                                     "namespace": .string(inputNamespace), "name": .string(f), "field": .string(i.field),
@@ -144,7 +149,7 @@ public enum OpenLineageEvents {
                     }
                 }
                 for i in t.filters {
-                    for f in files {
+                    for f in filesOf(i) {
                         dataset.append(
                             .object([
                                 "namespace": .string(inputNamespace), "name": .string(f), "field": .string(i.field),

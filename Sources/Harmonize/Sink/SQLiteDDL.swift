@@ -113,7 +113,9 @@ enum SQLiteDDL {
         for (i, e) in run.mappings.enumerated() {
             for t in e.columnLineage ?? [] {
                 for c in t.columns {
-                    let reads = c.inputs.map { $0.field + ($0.kind == .identity ? "" : " (\($0.kind.rawValue)\($0.lookup.map { " " + $0 } ?? ""))") }
+                    let reads = c.inputs.map { i in
+                        (i.join.map { $0 + "." } ?? "") + i.field + (i.kind == .identity ? "" : " (\(i.kind.rawValue)\(i.lookup.map { " " + $0 } ?? ""))")
+                    }
                     let vals: [Value] = [
                         .string(run.runID), .int(i), .string(t.table), .string(c.column), c.line.map(Value.int) ?? .null, .string(c.rule),
                         .string(reads.joined(separator: ", ")),

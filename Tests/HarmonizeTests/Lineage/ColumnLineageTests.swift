@@ -59,6 +59,17 @@ import Testing
         #expect(t.columns.first { $0.column == "measurement_concept_id" }?.rule == "concept ?? 0")
     }
 
+    @Test func joinedFieldsNameTheirJoinAndJoinKeysAreListedPerTable() throws {
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let plan = try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("fixtures/engine/joins/mappings/drugs.yaml")), context: context)
+        let t = try #require(ColumnLineage.derive(from: plan).first)
+        func inputs(_ c: String) -> [ColumnLineage.Input] { t.columns.first { $0.column == c }?.inputs ?? [] }
+        #expect(inputs("person_id") == [.init(field: "ben", kind: .transformation, join: "prs")])
+        #expect(inputs("drug_exposure_start_date") == [.init(field: "soin", kind: .identity, join: "prs")])
+        #expect(inputs("drug_source_value") == [.init(field: "cip", kind: .identity)])
+        #expect(t.filters == [.init(field: "k1", kind: .join, join: "prs"), .init(field: "k2", kind: .join, join: "prs")])
+    }
+
     @Test func pseudonymsAreMarkedAsMasking() throws {
         let yaml = """
             harmonize: 1
@@ -85,7 +96,7 @@ import Testing
         let text = try TestSupport.runCLI(["plan", "--mappings", TestSupport.path("mappings/research/measurements.yaml")])
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.contains("      measurement_concept_id (integer) = lookup('measures', code) ?? 0\n          line 46, reads code (lookup measures)"))
-        #expect(text.stdout.contains("rows filtered on: code"))
+        #expect(text.stdout.contains("rows decided by: code (filter)"))
         let json = try TestSupport.runCLI(["plan", "--mappings", TestSupport.path("mappings/hospital/oru-measurement.yaml"), "--json"])
         #expect(json.status == 0, "\(json.stderr)")
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])

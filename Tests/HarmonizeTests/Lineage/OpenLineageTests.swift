@@ -188,4 +188,26 @@ import Testing
         #expect(fail["eventType"] as? String == "FAIL")
         #expect(Self.validate(fail, registry: registry).isEmpty, "\(Self.validate(fail, registry: registry))")
     }
+
+    /// Joined fields come from the joined file; join keys read the driving file (INDIRECT/JOIN).
+    @Test func columnLineageNamesTheJoinedFile() throws {
+        let registry = try Self.registry()
+        let dir = TestSupport.temporaryDirectory("ol-join")
+        let events = dir + "/events.jsonl"
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", TestSupport.path("fixtures/engine/joins/mappings/drugs.yaml"), "--input", TestSupport.path("fixtures/engine/joins/input"),
+            "--output", dir + "/o.sqlite", "--openlineage", events, "--no-quality", "--max-reject-rate", "1",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = try String(contentsOfFile: events, encoding: .utf8).split(separator: "\n")
+        let complete = try #require(try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any])
+        #expect(Self.validate(complete, registry: registry).isEmpty, "\(Self.validate(complete, registry: registry))")
+        let drug = try #require((complete["outputs"] as? [[String: Any]])?.first { $0["name"] as? String == "drug_exposure" })
+        let facet = try #require((drug["facets"] as? [String: Any])?["columnLineage"] as? [String: Any])
+        let person = try #require(((facet["fields"] as? [String: Any])?["person_id"] as? [String: Any])?["inputFields"] as? [[String: Any]])
+        #expect(person.map { "\($0["name"] ?? "").\($0["field"] ?? "")" } == ["prs.csv.ben"])
+        let dataset = try #require(facet["dataset"] as? [[String: Any]])
+        #expect(dataset.map { "\($0["name"] ?? "").\($0["field"] ?? "")" } == ["pha.csv.k1", "pha.csv.k2"])
+        #expect(dataset.allSatisfy { ($0["transformations"] as? [[String: Any]])?.first?["subtype"] as? String == "JOIN" })
+    }
 }
