@@ -192,4 +192,30 @@ import Testing
         let trace = try TestSupport.runCLI(["trace", "--output", out, "visit_occurrence", "1000003"])
         #expect(trace.stdout.contains("location  record element 3 (/h:export/h:sejour) at line 5"), "\(trace.stdout)")
     }
+
+    /// A mapping with a join: only the rejected driving record is replayed; the joined file is
+    /// read again whole (and must be unchanged too).
+    @Test func aRecordWithoutJoinPartnerIsReplayedAfterTheFix() throws {
+        let dir = TestSupport.temporaryDirectory("replay-join")
+        let original = try String(contentsOfFile: TestSupport.path("fixtures/engine/joins/mappings/drugs.yaml"), encoding: .utf8)
+        let body = String(original[..<try #require(original.range(of: "\ntests:")).lowerBound]) + "\n"
+        let fixed = body
+            .replacingOccurrences(of: "    on: {k1: \"to_int(k1)\", k2: k2}", with: "    on: {k1: \"to_int(k1)\", k2: k2}\n    on_miss: \"null\"")
+            .replacingOccurrences(of: "person_id: \"to_int(substr(prs.ben, 2))\"", with: "person_id: \"to_int(substr(prs.ben, 2)) ?? 0\"")
+            .replacingOccurrences(of: "drug_exposure_start_date: prs.soin", with: "drug_exposure_start_date: \"prs.soin ?? parse_date('01/01/2020', 'dd/MM/yyyy')\"")
+            .replacingOccurrences(of: "drug_exposure_end_date: prs.soin", with: "drug_exposure_end_date: \"prs.soin ?? parse_date('01/01/2020', 'dd/MM/yyyy')\"")
+        #expect(fixed.contains("on_miss"))
+        TestSupport.write(body, to: dir + "/v1/drugs.yaml")
+        TestSupport.write(fixed, to: dir + "/v2/drugs.yaml")
+        let out = dir + "/o.sqlite"
+        let input = TestSupport.path("fixtures/engine/joins/input")
+        let first = try TestSupport.runCLI(["run", "--mappings", dir + "/v1/drugs.yaml", "--input", input, "--output", out, "--no-quality"])
+        #expect(first.status == 1, "\(first.stderr)")
+        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/v2/drugs.yaml", "--input", input])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let db = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try db.query("SELECT drug_exposure_id FROM drug_exposure ORDER BY 1").map { $0[0].intValue } == [1, 3, 6, 7])
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_reject WHERE resolved_by IS NULL") == .int(0))
+        #expect(try db.query("SELECT read, written FROM harmonize_ledger WHERE run_id = (SELECT run_id FROM harmonize_run WHERE kind = 'replay')").map { $0.map(\.intValue) } == [[1, 1]])
+    }
 }
