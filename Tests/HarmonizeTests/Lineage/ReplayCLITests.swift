@@ -198,7 +198,8 @@ import Testing
     @Test func aRecordWithoutJoinPartnerIsReplayedAfterTheFix() throws {
         let dir = TestSupport.temporaryDirectory("replay-join")
         let original = try String(contentsOfFile: TestSupport.path("fixtures/engine/joins/mappings/drugs.yaml"), encoding: .utf8)
-        let body = String(original[..<try #require(original.range(of: "\ntests:")).lowerBound]) + "\n"
+        let cut = try #require(original.range(of: "\ntests:"))
+        let body = String(original[..<cut.lowerBound]) + "\n"
         let fixed = body
             .replacingOccurrences(of: "    on: {k1: \"to_int(k1)\", k2: k2}", with: "    on: {k1: \"to_int(k1)\", k2: k2}\n    on_miss: \"null\"")
             .replacingOccurrences(of: "person_id: \"to_int(substr(prs.ben, 2))\"", with: "person_id: \"to_int(substr(prs.ben, 2)) ?? 0\"")
