@@ -79,6 +79,16 @@ public protocol Sink: AnyObject {
     func finish(run: RunManifest) throws(SinkError)
     /// Abandons the run: removes the staging area; the previous output stays as it was.
     func abort()
+    /// Fills a derived table from the rows written so far (called after the last `write`, before
+    /// `finish`); returns the rows it added. Sinks that cannot read back what they wrote refuse.
+    func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int
+}
+
+extension Sink {
+    /// Refuses: this sink cannot read back what it wrote.
+    public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
+        throw SinkError("derived table \(derivation.table) (mapping \(derivation.mapping)) needs the SQLite output; this output cannot read back its rows", isIO: false)
+    }
 }
 
 /// A reject as stored by a sink: the reject plus the run's interned mapping and file.
