@@ -34,7 +34,7 @@ for name,(src,fixture) in tables.items():
             f['format']='%d/%m/%Y'; changes.append(c+': date format %d/%m/%Y (the extract\'s)')
         if t=='number':
             f['decimalChar']=','; changes.append(c+': decimalChar ","')
-        if c=='BEN_NAI_MOI':
+        if c in ('BEN_NAI_MOI','SOR_MOI'):
             f['type']='integer'; f.pop('format',None); changes.append(c+': integer (the source declares a date with format %m, which has no year); 00 = unknown')
         if c.endswith('_RET'):
             if t!='string' or 'constraints' in f:
