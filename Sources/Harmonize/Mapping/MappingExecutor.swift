@@ -262,7 +262,7 @@ final class MappingExecutor {
                     }
                     for k in 0..<groupArguments.count {
                         rule = "group.\(groupNames[groupBy.count + k])"
-                        argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e(frame) } ?? .null
+                        argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e(frame) } ?? .bool(true)  // count(): every record
                     }
                 } catch {
                     ledger.rejected += 1
