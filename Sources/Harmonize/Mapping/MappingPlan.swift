@@ -59,6 +59,24 @@ public final class MappingPlan {
     /// The mapping id.
     public var id: String { spec.id }
 
+    /// One line per join: name, files, key, fields read (for `plan` and documentation).
+    public var joinDescriptions: [String] {
+        joins.map { j in
+            let key = zip(j.keyColumns, j.on).map { "\($0) = \($1.source)" }.joined(separator: ", ")
+            let fields = j.payload.map { "\(j.name).\($0.name)" }.joined(separator: ", ")
+            return "\(j.name): '\(j.spec.files.text)' on \(key)" + (j.whereClause.map { " where \($0.source)" } ?? "")
+                + (j.spec.missIsNull ? " (a miss gives nulls)" : "") + (fields.isEmpty ? "" : "; reads \(fields)")
+        }
+    }
+
+    /// The grouping in one line, when the mapping folds its records.
+    public var groupDescription: String? {
+        guard let g = group else { return nil }
+        let by = zip(g.names, g.by).map { "\($0) = \($1.source)" }.joined(separator: ", ")
+        let aggs = zip(g.names.dropFirst(g.by.count), g.aggregates).map { "\($0) = \($1.function.rawValue)(\($1.argument?.source ?? ""))" }.joined(separator: ", ")
+        return "by \(by)" + (aggs.isEmpty ? "" : "; \(aggs)") + (g.having.map { "; having \($0.source)" } ?? "")
+    }
+
     /// Statistics of the joins of the last run.
     public var joinStatistics: [JoinStatistics] { joins.map(\.statistics) }
 }

@@ -271,7 +271,7 @@ public final class Pipeline {
             do {
                 try sink.finish(run: manifest)
             } catch {
-                throw RunError(.io, error.message)
+                throw RunError(error.isIO ? .io : .configuration, error.message)
             }
         } catch {
             sink.abort()

@@ -146,11 +146,36 @@ public final class SQLiteSink: Sink {
             try db.execute("UPDATE harmonize_reject SET run_id = '\(run.runID)'")
             try SQLiteDDL.storeManifest(run, in: db)
             try db.execute("COMMIT")
+            // Two rows with one primary key (a mapping giving two records the same id, or two
+            // persons the same pseudonymous id) never pass silently: nothing is published. The
+            // unique index finds them; without indexes, a query does.
+            for t in tables where !t.primaryKey.isEmpty {
+                var duplicates = false
+                if buildsIndexes {
+                    do throws(SQLiteError) {
+                        try db.execute(SQLiteDDL.indexes(t))
+                    } catch {
+                        guard error.code == 2067 else { throw error }  // SQLITE_CONSTRAINT_UNIQUE
+                        duplicates = true
+                    }
+                } else {
+                    let cols = t.primaryKey.map(SQLiteDDL.quote).joined(separator: ", ")
+                    duplicates = try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(SQLiteDDL.quote(t.name)) GROUP BY \(cols) HAVING count(*) > 1)") != .int(0)
+                }
+                if duplicates {
+                    abort()
+                    throw SinkError(
+                        "table \(t.name): a primary-key value (\(t.primaryKey.joined(separator: ", "))) is written more than once (target-pk-duplicate); nothing was published",
+                        isIO: false)
+                }
+            }
             if buildsIndexes {
-                for t in tables { try db.execute(SQLiteDDL.indexes(t)) }
+                for t in tables where t.primaryKey.isEmpty { try db.execute(SQLiteDDL.indexes(t)) }
             }
             try db.execute("CREATE INDEX IF NOT EXISTS harmonize_lineage_row ON harmonize_lineage(table_id, row_id)")
             try db.execute("PRAGMA locking_mode=NORMAL; PRAGMA journal_mode=DELETE;")
+        } catch let e as SinkError {
+            throw e
         } catch {
             abort()
             throw SinkError("cannot complete the output database: \(error)")
