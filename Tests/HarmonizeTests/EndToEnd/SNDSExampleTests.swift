@@ -86,7 +86,7 @@ import Testing
         #expect(ledger("snds.dcir_visit", groupStage: true).map { [$0.read, $0.written, $0.filtered] } == [24, 23, 1])
         // The partly cancelled delivery (3 − 1 boxes) is one drug row of 2 boxes.
         #expect(ledger("snds.dcir_drug", groupStage: true).map { [$0.read, $0.written] } == [3, 3])
-        #expect(try db.scalar("SELECT count(*) FROM drug_exposure WHERE quantity = 2 AND drug_source_value = '3400930000003'") == .int(1))
+        #expect(try db.scalar("SELECT count(*) FROM drug_exposure WHERE quantity = 2 AND drug_source_value = '3400930000038'") == .int(1))
         #expect(try db.scalar("SELECT count(*) FROM person") == .int(29))
         #expect(try db.scalar("SELECT count(*) FROM death") == .int(2))
         #expect(try db.scalar("SELECT count(*) FROM visit_occurrence WHERE visit_concept_id IN (9201, 262)") == .int(4))
