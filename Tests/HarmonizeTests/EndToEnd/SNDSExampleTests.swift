@@ -120,4 +120,24 @@ import Testing
         let nirs = try (1...30).map { try Self.nir(row: $0) }
         for v in try db.query("SELECT person_source_value FROM person") { #expect(!nirs.contains(v[0].description)) }
     }
+
+    /// The PRS_NAT_REF visit table: the HDH's 300 natures (outpatient, pharmacy, laboratory) and the
+    /// 7 telehealth natures → 5083, each code once.
+    @Test func thePrestationNatureTableHoldsTheHDHRowsAndTheTelehealthNatures() throws {
+        let text = try String(contentsOfFile: TestSupport.path("mappings/snds/prs_nat_ref_visit.csv"), encoding: .utf8)
+        var byCode: [String: (concept: String, origin: String)] = [:]
+        for line in text.split(separator: "\n").dropFirst() {
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            #expect(byCode[cells[0]] == nil, "code \(cells[0]) twice")
+            byCode[cells[0]] = (cells[1], cells.last ?? "")
+        }
+        let hdh = byCode.values.filter { $0.origin == "HDH" }
+        #expect(hdh.count == 300)
+        #expect(Set(hdh.map(\.concept)) == ["9202", "581458", "32036"])
+        for code in ["1191", "1192", "1193", "3103", "3104", "3105", "1096"] {
+            #expect(byCode[code]?.concept == "5083", "\(code)")
+            #expect(byCode[code]?.origin == "telehealth", "\(code)")
+        }
+        #expect(byCode.count == 307)
+    }
 }
