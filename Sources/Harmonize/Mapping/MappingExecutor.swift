@@ -22,6 +22,8 @@ final class MappingExecutor {
     let exclusion: ExclusionList?
     /// The person ids the mapping computes for excluded records (for the after-run check).
     private(set) var excludedPersonIDs: Set<Int> = []
+    /// Vocabulary lookups of the run (unmapped codes): told when each record ends.
+    let vocabularyUsage: VocabularyUsage?
     /// Where records are folded, for a mapping with `group:` (set by the caller before running).
     var groupStore: GroupStore?
     /// The frame of the group stage: group values and named values.
@@ -30,9 +32,10 @@ final class MappingExecutor {
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
         emit: @escaping (RowBatch) throws(SinkError) -> Void, emitRejects: @escaping ([RunReject]) throws(SinkError) -> Void,
-        exclusion: ExclusionList? = nil
+        exclusion: ExclusionList? = nil, vocabularyUsage: VocabularyUsage? = nil
     ) {
         self.exclusion = exclusion
+        self.vocabularyUsage = vocabularyUsage
         self.plan = plan
         self.mappingIndex = mappingIndex
         self.tableIndices = tableIndices
@@ -162,7 +165,12 @@ final class MappingExecutor {
             }
         }
 
+        let usage = vocabularyUsage
+        usage?.begin(mapping: plan.id, index: mappingIndex)
+        defer { usage?.end() }
         records: while true {
+            // The previous record is done (whatever its outcome): its vocabulary lookups are counted.
+            usage?.endRecord()
             if rejects.count >= 1024 { try flushRejects() }
             let event: ReadEvent
             do {

@@ -19,6 +19,9 @@ public struct RunOptions: Sendable {
     /// (nothing published) if a written row still belongs to one of them. Every mapping must
     /// declare `source: subject:`.
     public var exclusion: ExclusionList? = nil
+    /// The vocabulary store the mappings' vocabulary functions were compiled with: the run counts
+    /// unmapped codes in its `usage` and records the vocabulary versions in the manifest.
+    public var vocabulary: VocabularyStore? = nil
     /// Memory a join index or a grouping may hold before it moves to disk, in bytes
     /// (`--memory-budget`; 256 MiB by default).
     public var memoryBudget: Int = 256 << 20
@@ -103,6 +106,13 @@ public final class Pipeline {
             mappings: plans.map { .init(id: $0.spec.id, version: $0.spec.version, sha256: $0.spec.contentHash, file: $0.spec.file, targets: $0.targets.map(\.table.name)) },
             inputs: [], ledger: [], tables: [])
         let tables = try outputTables()
+        if let store = options.vocabulary {
+            store.usage.reset()
+            manifest.vocabularies = store.versions(of: store.referencedVocabularies)
+            let provenance = store.provenance()
+            manifest.parameters["vocabulary_loaded_at"] = provenance.loadedAt
+            manifest.parameters["vocabulary_concept_sha256"] = provenance.conceptSHA256
+        }
         var audit: ExclusionAudit?
         if let exclusion = options.exclusion {
             let missing = plans.filter { $0.subject == nil }.map(\.id)
@@ -185,7 +195,8 @@ public final class Pipeline {
                 let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
                 let executor = MappingExecutor(
                     plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
-                    recordsLineage: options.recordsLineage, emit: write, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion)
+                    recordsLineage: options.recordsLineage, emit: write, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
+                    vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? options.vocabulary?.usage : nil)
                 var pendingRejects: [RunReject] = []
                 var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
                 let ledgers = try Self.runPlan(
@@ -264,6 +275,17 @@ public final class Pipeline {
                     throw RunError(.accounting, "exclusion check failed: \(hits) output persons or rows are on the objection list; nothing was published")
                 }
                 manifest.parameters["exclude_check"] = "passed: \(audit.rowsChecked) rows checked, 0 on the list"
+            }
+            if let usage = options.vocabulary?.usage {
+                manifest.vocabularyUsage = usage.totalsReport()
+                let codes = usage.unmappedCodes()
+                if !codes.isEmpty {
+                    do {
+                        try sink.writeUnmapped(codes)
+                    } catch {
+                        throw RunError(.io, error.message)
+                    }
+                }
             }
             manifest.tables = zip(tables, rowsPerTable).map { .init(table: $0.name, rows: $1) }
             manifest.finishedAt = Self.timestamp()

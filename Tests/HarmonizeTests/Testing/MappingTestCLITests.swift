@@ -14,6 +14,8 @@ import Testing
         let dir = TestSupport.temporaryDirectory("mtest-cli")
         let r = try TestSupport.runCLI([
             "test", "--mappings", TestSupport.path("mappings"), "--min-coverage", "90", "--junit", dir + "/junit.xml",
+            // Mappings that look codes up in the OMOP vocabulary run their cases against the fixture.
+            "--vocabulary", TestSupport.path("fixtures/vocabulary"),
         ])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         for id in [
@@ -112,7 +114,9 @@ import Testing
     /// The committed pages in `docs/mappings/` are what `harmonize-run docs --mappings mappings` writes.
     @Test func theCommittedMappingDocsAreCurrent() throws {
         let out = TestSupport.temporaryDirectory("mdocs")
-        let r = try TestSupport.runCLI(["docs", "--mappings", TestSupport.path("mappings"), "--output", out])
+        let r = try TestSupport.runCLI([
+            "docs", "--mappings", TestSupport.path("mappings"), "--output", out, "--vocabulary", TestSupport.path("fixtures/vocabulary"),
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let generated = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         #expect(
