@@ -10,7 +10,9 @@ import Testing
 /// goldens in `fixtures/snds/expected/` (re-record with `RECORD_GOLDEN=1`, which still fails).
 ///
 /// The run uses the public test key (`PseudonymKey.mappingTests`), so the person ids in the
-/// goldens can be recomputed independently with `fixtures/snds/test_ids.py --show NIR RANK`.
+/// goldens can be recomputed independently with `fixtures/snds/test_ids.py --show NIR RANK`, and
+/// the vocabulary fixture (`fixtures/vocabulary/`: fixture-only CIM10, CCAM, CIP13 and NABM
+/// concepts, a few CIM-10 codes mapped to real standard concepts).
 @Suite(.serialized) struct SNDSExampleTests {
     static let mappings = [
         "ir-ben-r", "ir-imb-r", "dcir-visit", "dcir-drug", "dcir-procedure", "dcir-measurement",
@@ -22,7 +24,8 @@ import Testing
     ]
 
     static func plans() throws -> [MappingPlan] {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests))
+        let vocabulary = try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests, vocabulary: vocabulary))
         return try mappings.map { name in
             try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/snds/\(name).yaml")), context: context)
         }

@@ -169,7 +169,9 @@ import Testing
     ]
 
     @Test func theSNDSInlineTestsKillAtLeastNinetyPercentOfMutants() throws {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests))
+        let context = PlanningContext(
+            defaultModel: try Mappings.omopModel(),
+            functions: FunctionCatalog.registry(key: .mappingTests, vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
         let root = TestSupport.temporaryDirectory("snds-mutants")
         try FileManager.default.createDirectory(atPath: root + "/mappings", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/fixtures", withIntermediateDirectories: true)
