@@ -124,6 +124,29 @@ import Testing
         for v in try db.query("SELECT person_source_value FROM person") { #expect(!nirs.contains(v[0].description)) }
     }
 
+    /// A beneficiary who objected disappears from DCIR and PMSI alike: the PMSI and satellite
+    /// mappings name the person through their joins (`subject:` is read after the joins).
+    @Test func anObjectionRemovesThePersonFromEveryTableOfThePack() throws {
+        let dir = TestSupport.temporaryDirectory("snds-exclude")
+        let nir = try Self.nir(row: 1)
+        TestSupport.write("\(nir)#1\n", to: dir + "/objections.txt")
+        var options = RunOptions(inputDirectory: TestSupport.path("fixtures/snds/input"))
+        options.exclusion = try ExclusionList.load(path: dir + "/objections.txt", key: .mappingTests)
+        let manifest = try Pipeline(plans: try Self.plans(), options: options).run(into: PipelinedSink(SQLiteSink(outputPath: dir + "/omop.sqlite")))
+        let db = try SQLiteConnection(path: dir + "/omop.sqlite", readOnly: true)
+        let p1 = Value.int(try Self.personID(nir, 1))
+        for table in ["person", "visit_occurrence", "condition_occurrence", "drug_exposure", "procedure_occurrence", "observation_period"] {
+            #expect(try db.scalar("SELECT count(*) FROM \(table) WHERE person_id = ?", [p1]) == .int(0), "\(table)")
+        }
+        let excluded = Dictionary(grouping: manifest.ledger, by: \.mapping).mapValues { $0.reduce(0) { $0 + $1.excluded } }
+        // The person's records in each pack file (DCIR lines, the PMSI stay, its acts and diagnoses, the ALD).
+        for m in ["snds.ir_ben_r", "snds.ir_imb_r", "snds.dcir_visit", "snds.dcir_drug", "snds.dcir_procedure", "snds.pmsi_mco_stay", "snds.pmsi_mco_acts", "snds.pmsi_mco_diagnoses"] {
+            #expect((excluded[m] ?? 0) > 0, "\(m)")
+        }
+        #expect(manifest.ledger.allSatisfy { $0.balances })
+        #expect(manifest.parameters["exclude_check"]?.hasPrefix("passed") == true)
+    }
+
     /// The PRS_NAT_REF visit table: the HDH's 300 natures (outpatient, pharmacy, laboratory) and the
     /// 7 telehealth natures → 5083, each code once.
     @Test func thePrestationNatureTableHoldsTheHDHRowsAndTheTelehealthNatures() throws {
