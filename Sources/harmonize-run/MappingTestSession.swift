@@ -19,7 +19,9 @@ struct MappingTestSession {
         } catch {
             throw CLIError(code: Exit.io, message: "\(error)")
         }
-        let context = PlanningContext(defaultModel: model, functions: FunctionCatalog.registry(key: nil, vocabulary: try options.vocabularyStore()))
+        // Cases run under the public test key, so they can expect pseudonyms as fixed values.
+        let context = PlanningContext(
+            defaultModel: model, functions: FunctionCatalog.registry(key: .mappingTests, vocabulary: try options.vocabularyStore()))
         var session = MappingTestSession()
         for f in files {
             do {

@@ -137,7 +137,7 @@ struct RunCommand: ParsableCommand {
         }
         var exclusion: ExclusionList?
         if let exclude {
-            let missing = plans.filter { $0.subject == nil }.map(\.id)
+            let missing = plans.filter { $0.subject == nil && $0.derivation == nil }.map(\.id)
             if !missing.isEmpty {
                 throw CLIError(
                     code: Exit.configuration,

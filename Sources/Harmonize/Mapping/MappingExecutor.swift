@@ -216,23 +216,6 @@ final class MappingExecutor {
                     continue records
                 }
             }
-            if let exclusion, let subject {
-                let s: Value
-                do throws(EvaluationError) {
-                    s = try subject(frame)
-                } catch {
-                    ledger.rejected += 1
-                    reject(
-                        Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "source.subject",
-                               message: "rule source.subject: \(error.message)"), fileIndex: fileIndex)
-                    continue records
-                }
-                if exclusion.contains(s) {
-                    ledger.excluded += 1
-                    notePersonIDs(frame: frame, lets: lets, targets: targets, count: targetCount, personIDColumns: personIDColumns)
-                    continue records
-                }
-            }
             // Joined records: each join finds the partner of this record and fills its fields.
             for j in joins {
                 do throws(EvaluationError) {
@@ -249,6 +232,23 @@ final class MappingExecutor {
                     reject(
                         Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)",
                                message: "rule join.\(j.name): \(error.message)"), fileIndex: fileIndex)
+                    continue records
+                }
+            }
+            if let exclusion, let subject {
+                let s: Value
+                do throws(EvaluationError) {
+                    s = try subject(frame)
+                } catch {
+                    ledger.rejected += 1
+                    reject(
+                        Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "source.subject",
+                               message: "rule source.subject: \(error.message)"), fileIndex: fileIndex)
+                    continue records
+                }
+                if exclusion.contains(s) {
+                    ledger.excluded += 1
+                    notePersonIDs(frame: frame, lets: lets, targets: targets, count: targetCount, personIDColumns: personIDColumns)
                     continue records
                 }
             }
@@ -403,6 +403,8 @@ final class MappingExecutor {
         frame: EvaluationFrame, lets: [(slot: Int, eval: Evaluator, name: String)], targets: UnsafeMutablePointer<TargetProgram>, count: Int,
         personIDColumns: [Int]
     ) {
+        // Grouped mappings (records folded before their rows exist) note nothing here.
+        guard personIDColumns.count == count else { return }
         for l in lets {
             guard let v = try? l.eval(frame) else { return }
             frame.storage[l.slot] = v

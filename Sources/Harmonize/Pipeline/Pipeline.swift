@@ -122,7 +122,7 @@ public final class Pipeline {
         }
         var audit: ExclusionAudit?
         if let exclusion = options.exclusion {
-            let missing = plans.filter { $0.subject == nil }.map(\.id)
+            let missing = plans.filter { $0.subject == nil && $0.derivation == nil }.map(\.id)
             if !missing.isEmpty {
                 throw RunError(.configuration, "--exclude needs every mapping to declare 'subject:' under 'source:' (missing in \(missing.joined(separator: ", ")))")
             }
