@@ -47,8 +47,14 @@ struct PlanCommand: ParsableCommand {
         do {
             for p in try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil)) {
                 Terminal.out("mapping \(p.id) \(p.spec.version)  (\(p.spec.file), sha256 \(p.spec.contentHash.prefix(12)))")
+                if let d = p.derivation {
+                    Terminal.out("  derive \(d.table) from " + d.sources.map { "\($0.table)(\($0.start)\($0.end.map { ", " + $0 } ?? ""))" }.joined(separator: ", "))
+                    continue
+                }
                 Terminal.out("  source: \(p.spec.source.format.text) files '\(p.spec.source.files.text)'")
                 for f in p.fields { Terminal.out("  reads  \(f.name): \(f.type.rawValue) → slot \(f.slot)") }
+                for j in p.joinDescriptions { Terminal.out("  join   \(j)") }
+                if let g = p.groupDescription { Terminal.out("  group  \(g)") }
                 for l in p.lets { Terminal.out("  let    \(l.name): \(l.expression.type.rawValue) = \(l.expression.source)") }
                 if let f = p.filter { Terminal.out("  filter \(f.source)") }
                 for t in p.targets {

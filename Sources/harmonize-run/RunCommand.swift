@@ -52,6 +52,13 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("date-shift-days"), help: ArgumentHelp("Largest per-person shift of date_shift(), in days (needs a key).", valueName: "N"))
     var dateShiftDays: Int = 0
 
+    @Option(name: .customLong("memory-budget"), help: ArgumentHelp(
+        "Memory a join index or a grouping may hold before moving to disk (bytes, or with K, M, G).", valueName: "SIZE"))
+    var memoryBudget: String = "256M"
+
+    @Option(name: .customLong("spill-dir"), help: ArgumentHelp("Folder for on-disk join indexes and grouping results (default: the output's folder).", valueName: "DIR"))
+    var spillDir: String?
+
     @Flag(name: .long, help: "Store one lineage row per output row (harmonize_lineage).")
     var lineage = false
 
@@ -79,6 +86,7 @@ struct RunCommand: ParsableCommand {
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
         if keyFile != nil && keyEnv != nil { throw ValidationError("give the key with --key-file or --key-env, not both") }
         if !(0...3650).contains(dateShiftDays) { throw ValidationError("--date-shift-days must be between 0 and 3650") }
+        if Self.byteSize(memoryBudget) == nil { throw ValidationError("--memory-budget is a size in bytes, or with K, M or G (256M)") }
     }
 
     func run() throws {
@@ -88,6 +96,16 @@ struct RunCommand: ParsableCommand {
             Terminal.error("harmonize-run: \(e.message)")
             throw e.code
         }
+    }
+
+    /// `256M`, `1G`, `512K` or a number of bytes.
+    static func byteSize(_ text: String) -> Int? {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        if let u = t.last, let m = units[u] {
+            return Int(t.dropLast()).flatMap { $0 >= 0 ? $0 * m : nil }
+        }
+        return Int(t).flatMap { $0 >= 0 ? $0 : nil }
     }
 
     private func loadKey() throws -> PseudonymKey? {
@@ -136,6 +154,13 @@ struct RunCommand: ParsableCommand {
         if dateShiftDays > 0 { parameters["date_shift_days"] = String(dateShiftDays) }
         var options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
         options.exclusion = exclusion
+        options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
+        if let spillDir {
+            options.spillDirectory = spillDir
+        } else if let output {
+            let dir = (output as NSString).deletingLastPathComponent
+            options.spillDirectory = dir.isEmpty ? "." : dir
+        }
         let runID = UUID().uuidString.lowercased()
         options.runID = runID
         let lineageJob = (namespace: project.isEmpty ? "harmonize" : project, name: "harmonize-run")

@@ -35,12 +35,29 @@ enum RunSummary {
         var lines: [String] = []
         let rate = seconds > 0 ? Int(Double(m.readCount) / seconds) : 0
         lines.append("run \(m.runID) \(m.status) in \(String(format: "%.2f", seconds)) s (\(rate) records/s)" + (output.map { " → \($0)" } ?? ""))
-        let header = ["mapping", "file", "read", "written", "rejected", "filtered", "excluded"]
+        let grouping = m.ledger.contains { $0.grouped > 0 || $0.groupStage == true }
+        var header = ["mapping", "file", "read", "written", "rejected", "filtered", "excluded"]
+        if grouping { header.append("grouped") }
         var rows = [header]
         for l in m.ledger {
-            rows.append([l.mapping, l.file, "\(l.read)", "\(l.written)", "\(l.rejected)", "\(l.filtered)", "\(l.excluded)"])
+            var row = [l.mapping, l.file, "\(l.read)", "\(l.written)", "\(l.rejected)", "\(l.filtered)", "\(l.excluded)"]
+            if grouping { row.append("\(l.grouped)") }
+            rows.append(row)
         }
         lines.append(contentsOf: table(rows))
+        if grouping {
+            lines.append("(grouped: records folded into groups; a \"groups of …\" line counts groups, not records)")
+        }
+        for j in m.joins {
+            var s = "join \(j.mapping)/\(j.join): \(j.indexed) keys indexed from \(j.read) rows"
+            if j.rejected > 0 { s += ", \(j.rejected) rows rejected" }
+            if j.filtered > 0 { s += ", \(j.filtered) filtered" }
+            if j.nullKeys > 0 { s += ", \(j.nullKeys) with a null key" }
+            if j.ambiguousKeys > 0 { s += ", \(j.ambiguousKeys) ambiguous keys" }
+            s += "; \(j.matched) records matched, \(j.missing) without partner"
+            if j.spilled { s += " (index on disk: over the memory budget)" }
+            lines.append(s)
+        }
         if !m.tables.isEmpty {
             lines.append("rows written: " + m.tables.map { "\($0.table) \($0.rows)" }.joined(separator: ", "))
         }

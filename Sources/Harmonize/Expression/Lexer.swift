@@ -40,9 +40,16 @@ struct Lexer {
 
         if Lexer.isIdentStart(b) {
             while pos < bytes.count, Lexer.isIdentStart(bytes[pos]) || Lexer.isDigit(bytes[pos]) { pos += 1 }
+            // A qualified name `join.FIELD` (a field of a joined record) is one identifier.
+            var qualified = false
+            while pos + 1 < bytes.count, bytes[pos] == 0x2E, Lexer.isIdentStart(bytes[pos + 1]) {
+                qualified = true
+                pos += 2
+                while pos < bytes.count, Lexer.isIdentStart(bytes[pos]) || Lexer.isDigit(bytes[pos]) { pos += 1 }
+            }
             let word = String(decoding: bytes[start..<pos], as: UTF8.self)
             let lower = word.lowercased()
-            if Lexer.keywords.contains(lower) { return tok(.keyword(lower)) }
+            if !qualified, Lexer.keywords.contains(lower) { return tok(.keyword(lower)) }
             return tok(.identifier(word, quoted: false))
         }
         if Lexer.isDigit(b) { return lexNumber(start) }

@@ -22,6 +22,10 @@ final class MappingExecutor {
     let exclusion: ExclusionList?
     /// The person ids the mapping computes for excluded records (for the after-run check).
     private(set) var excludedPersonIDs: Set<Int> = []
+    /// Where records are folded, for a mapping with `group:` (set by the caller before running).
+    var groupStore: GroupStore?
+    /// The frame of the group stage: group values and named values.
+    private lazy var groupFrame = EvaluationFrame(slotCount: plan.group?.frameSlotCount ?? 0)
 
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
@@ -82,10 +86,19 @@ final class MappingExecutor {
     }
 
     /// Maps every record of `reader`; returns the ledger of this file.
+    ///
+    /// For a mapping with `group:`, records of source files are folded into `groupStore` (after
+    /// their joins and the record filter); the groups are then mapped by a second call with a
+    /// `GroupRecordReader`, whose ledger counts groups.
     func run<Reader: RecordReader>(
         reader: Reader, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
     ) throws(RunError) -> RunManifest.LedgerEntry {
+        var fileIndex = fileIndex
+        let groupReader = reader as? GroupRecordReader
+        let groupStage = groupReader != nil
+        let folding = plan.group != nil && !groupStage
         var ledger = RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
+        if groupStage { ledger.groupStage = true }
         // Resolve the fields the plan reads against this file (header names, or paths).
         let fieldColumns: [Int]
         let validateColumns: [Int]
@@ -97,12 +110,20 @@ final class MappingExecutor {
         }
         // Held by a final class so the hot loop borrows them: subscripting an array of structs copies them.
         let decoders = DecoderTable(plan.fields.map(\.decoder))
-        let decoderCount = plan.fields.count
+        let decoderCount = groupStage ? 0 : plan.fields.count
         let slots = plan.fields.map(\.slot)
         let fieldNames = plan.fields.map(\.name)
-        let validators = plan.validatedOnly.map(\.decoder)
-        let lets: [(slot: Int, eval: Evaluator, name: String)] = plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
-        let filter = plan.filter?.evaluator
+        let validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
+        let lets: [(slot: Int, eval: Evaluator, name: String)] = folding ? [] : plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
+        let filter = groupStage ? plan.group?.having?.evaluator : plan.filter?.evaluator
+        let joins = groupStage ? [] : plan.joins
+        let groupValues = groupStage ? (plan.group?.usedValues ?? []) : []
+        let groupBy = folding ? (plan.group?.by.map(\.evaluator) ?? []) : []
+        let groupArguments: [Evaluator?] = folding ? (plan.group?.aggregates.map { $0.argument?.evaluator } ?? []) : []
+        let groupNames = plan.group?.names ?? []
+        var byValues = [Value](repeating: .null, count: groupBy.count)
+        var argumentValues = [Value](repeating: .null, count: groupArguments.count)
+        if folding && groupStore == nil { throw RunError(.configuration, "mapping \(plan.id) groups its records but has no group store") }
         let targetList = plan.targets.map(Self.program(for:))
         let targets = UnsafeMutablePointer<TargetProgram>.allocate(capacity: max(1, targetList.count))
         targets.initialize(from: targetList, count: targetList.count)
@@ -111,7 +132,7 @@ final class MappingExecutor {
             targets.deinitialize(count: targetCount)
             targets.deallocate()
         }
-        let frame = self.frame
+        let frame = groupStage ? self.groupFrame : self.frame
         let mappingID = plan.id
         var batches = self.batches
         defer { self.batches = batches }
@@ -126,9 +147,9 @@ final class MappingExecutor {
         var failingColumn = -1
         var failingLet = ""
         // Objections: only when the run has an exclusion list (nothing is added to the loop otherwise).
-        let exclusion = plan.subject == nil ? nil : self.exclusion
+        let exclusion = plan.subject == nil || groupStage ? nil : self.exclusion
         let subject = plan.subject?.evaluator
-        let personIDColumns = exclusion == nil ? [] : targetList.map { $0.columnNames.firstIndex(of: "person_id") ?? -1 }
+        let personIDColumns = exclusion == nil || folding ? [] : targetList.map { $0.columnNames.firstIndex(of: "person_id") ?? -1 }
 
         func rollback() {
             for ti in 0..<batches.count where batches[ti].values.count > marks[ti] {
@@ -203,6 +224,62 @@ final class MappingExecutor {
                     notePersonIDs(frame: frame, lets: lets, targets: targets, count: targetCount, personIDColumns: personIDColumns)
                     continue records
                 }
+            }
+            // Joined records: each join finds the partner of this record and fills its fields.
+            for j in joins {
+                do throws(EvaluationError) {
+                    if let reason = try j.match(frame) {
+                        ledger.rejected += 1
+                        let message = reason == .joinAmbiguous
+                            ? "join \(j.name): several records of \(j.spec.files.text) have this record's key"
+                            : "join \(j.name): no record of \(j.spec.files.text) has this record's key"
+                        reject(Reject(reason: reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)", message: message), fileIndex: fileIndex)
+                        continue records
+                    }
+                } catch {
+                    ledger.rejected += 1
+                    reject(
+                        Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)",
+                               message: "rule join.\(j.name): \(error.message)"), fileIndex: fileIndex)
+                    continue records
+                }
+            }
+            if folding, let store = groupStore {
+                // Record filter, then fold into the record's group.
+                var rule = "filter"
+                do throws(EvaluationError) {
+                    if let filter {
+                        guard try filter(frame) == .bool(true) else {
+                            filterCounts[0].failed += 1
+                            ledger.filtered += 1
+                            continue records
+                        }
+                        filterCounts[0].passed += 1
+                    }
+                    for k in 0..<groupBy.count {
+                        rule = "group.\(groupNames[k])"
+                        byValues[k] = try groupBy[k](frame)
+                    }
+                    for k in 0..<groupArguments.count {
+                        rule = "group.\(groupNames[groupBy.count + k])"
+                        argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e(frame) } ?? .bool(true)  // count(): every record
+                    }
+                } catch {
+                    ledger.rejected += 1
+                    reject(Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule, message: "rule \(rule): \(error.message)"), fileIndex: fileIndex)
+                    continue records
+                }
+                let loc = reader.location
+                // Keys compare by canonical text; a null component is its own value here.
+                var key: [UInt8] = []
+                for v in byValues { ValueCodec.append(v, to: &key) }
+                try store.add(key: key, by: byValues, arguments: argumentValues, file: fileIndex, line: loc.line ?? 0, record: loc.record ?? record)
+                ledger.grouped += 1
+                continue records
+            }
+            if let g = groupReader {
+                fileIndex = g.currentFileIndex
+                for (index, slot) in groupValues { frame.storage[slot] = g.value(index) }
             }
             // Named values, filter, targets.
             for ti in 0..<batches.count { marks[ti] = batches[ti].values.count }

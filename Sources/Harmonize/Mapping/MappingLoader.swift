@@ -9,8 +9,11 @@ public enum MappingLoader {
 
     static let topLevelKeys: Set<String> = [
         "harmonize", "id", "version", "description", "model", "source", "lookups", "filter", "let", "target",
-        "targets", "fields", "tests", "documentation",
+        "targets", "fields", "tests", "documentation", "joins", "group", "derive", "with",
     ]
+
+    /// The derivations `derive:` accepts.
+    public static let derivations = ["observation_period"]
 
     /// Loads a mapping file.
     public static func load(path: String) throws(DiagnosticsError) -> MappingSpec {
@@ -62,7 +65,27 @@ public enum MappingLoader {
         let description = map["description"]?.string
         let model = map["model"].flatMap { d.located($0) }
 
+        if let dv = map["derive"] {
+            return try loadDerived(map, derive: dv, root: root, text: text, file: file, id: id, version: version, description: description, model: model,
+                                   formatVersion: formatVersion, d: &d)
+        }
         let source = loadSource(map["source"], root: root, d: &d)
+        var joins: [JoinSpec] = []
+        if let js = map["joins"] {
+            if let seq = js.sequence {
+                for j in seq {
+                    if let spec = loadJoin(j, d: &d) {
+                        if joins.contains(where: { $0.name.text == spec.name.text }) {
+                            d.error("HZ1062", "join '\(spec.name.text)' is declared twice", j)
+                        }
+                        joins.append(spec)
+                    }
+                }
+            } else {
+                d.error("HZ1060", "'joins' must be a list of joined sources", js)
+            }
+        }
+        let group = map["group"].flatMap { loadGroup($0, d: &d) }
         var lookups: [LookupSpec] = []
         if let lk = map["lookups"] {
             if let m = lk.mapping {
@@ -118,9 +141,160 @@ public enum MappingLoader {
         }
         if !d.diagnostics.filter({ $0.severity == .error }).isEmpty { throw DiagnosticsError(d.diagnostics) }
         let hash = Hex.string(Array(SHA256.hash(data: Array(text.utf8))))
-        return MappingSpec(
+        var spec = MappingSpec(
             file: file, contentHash: hash, formatVersion: formatVersion, id: id, version: version, description: description,
             model: model, source: source ?? SourceSpec.placeholder, lookups: lookups, filter: filter, lets: lets, targets: targets)
+        spec.joins = joins
+        spec.group = group
+        return spec
+    }
+
+    /// A `derive:` mapping: no source, no targets; a derivation and its parameters.
+    static func loadDerived(
+        _ map: Node.Mapping, derive dv: Node, root: Node, text: String, file: String, id: String, version: String, description: String?,
+        model: LocatedText?, formatVersion: Int, d: inout Collector
+    ) throws(DiagnosticsError) -> MappingSpec {
+        for key in ["source", "lookups", "filter", "let", "target", "targets", "fields", "joins", "group"] {
+            if let n = map[key] { d.error("HZ1070", "a 'derive:' mapping has no '\(key)' (it reads what the run's other mappings wrote)", n) }
+        }
+        let kind = d.located(dv) ?? LocatedText(text: "", line: 1, column: 1)
+        if !kind.text.isEmpty, !derivations.contains(kind.text) {
+            d.error("HZ1071", "unknown derivation '\(kind.text)'", dv, suggest: kind.text, among: derivations)
+        }
+        var parameters: [String: LocatedText] = [:]
+        var from: [LocatedText] = []
+        if let w = map["with"] {
+            if let m = w.mapping {
+                for (k, v) in m {
+                    guard let key = k.string else { continue }
+                    if key == "from" {
+                        if let seq = v.sequence { from = seq.compactMap { d.located($0) } } else { d.error("HZ1072", "'from' must be a list of table names", v) }
+                    } else if let t = d.located(v) {
+                        parameters[key] = t
+                    }
+                }
+            } else {
+                d.error("HZ1072", "'with' must map parameter names to values", w)
+            }
+        }
+        if !d.diagnostics.filter({ $0.severity == .error }).isEmpty { throw DiagnosticsError(d.diagnostics) }
+        let hash = Hex.string(Array(SHA256.hash(data: Array(text.utf8))))
+        var spec = MappingSpec(
+            file: file, contentHash: hash, formatVersion: formatVersion, id: id, version: version, description: description,
+            model: model, source: SourceSpec.placeholder, lookups: [], filter: nil, lets: [], targets: [])
+        spec.derive = DeriveSpec(kind: kind, parameters: parameters, from: from)
+        return spec
+    }
+
+    static func loadJoin(_ node: Node, d: inout Collector) -> JoinSpec? {
+        guard let m = node.mapping else {
+            d.error("HZ1060", "each join is a mapping (name, files, on…)", node)
+            return nil
+        }
+        let allowed: Set<String> = ["name", "files", "dialect", "schema", "on", "where", "on_miss", "description"]
+        for (k, _) in m where !allowed.contains(k.string ?? "") {
+            d.error("HZ1004", "unknown key '\(k.string ?? "")' in a join", k, suggest: k.string ?? "", among: allowed)
+        }
+        guard let nameNode = m["name"], let name = d.located(nameNode) else {
+            d.error("HZ1061", "a join needs a 'name' (the prefix of its fields: name.FIELD)", node)
+            return nil
+        }
+        let validName = name.text.utf8.first.map { ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 } ?? false
+            && name.text.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+        if !validName { d.error("HZ1061", "join name '\(name.text)' must be a plain identifier (letters, digits, _)", nameNode) }
+        guard let filesNode = m["files"], let files = d.located(filesNode) else {
+            d.error("HZ1022", "join '\(name.text)' needs 'files' (a file name or pattern relative to the input folder)", node)
+            return nil
+        }
+        var schema = SchemaReference.none
+        if let sn = m["schema"] {
+            if let path = sn.scalar.flatMap({ _ in d.located(sn) }) {
+                schema = .file(path)
+            } else {
+                do {
+                    schema = .inline(try YAMLDecoder().decode(SourceSchema.self, from: sn))
+                } catch {
+                    d.error("HZ1023", "invalid inline schema: \(decodingMessage(error))", sn)
+                }
+            }
+        }
+        var on: [(column: LocatedText, expression: LocatedText)] = []
+        if let o = m["on"] {
+            if let seq = o.sequence {
+                for c in seq { if let col = d.located(c) { on.append((col, col)) } }
+            } else if let om = o.mapping {
+                for (k, v) in om {
+                    if let col = d.located(k), let e = d.expression(v) { on.append((col, e)) }
+                }
+            } else if let col = d.located(o) {
+                on.append((col, col))
+            }
+        }
+        if on.isEmpty { d.error("HZ1063", "join '\(name.text)' needs 'on': its key columns (a list, or column: expression)", node) }
+        var missIsNull = false
+        if let o = m["on_miss"] {
+            switch o.string {
+            case "reject": missIsNull = false
+            case "null": missIsNull = true
+            default: d.error("HZ1045", "'on_miss' is 'reject' (default, reason join-missing) or 'null'", o)
+            }
+        }
+        return JoinSpec(
+            name: name, files: files, dialect: loadDialect(m["dialect"], d: &d), schema: schema, on: on,
+            whereClause: m["where"].flatMap { d.expression($0) }, missIsNull: missIsNull)
+    }
+
+    /// The aggregate functions `group: aggregate:` accepts.
+    public static let aggregateFunctions = ["sum", "count", "min", "max", "first", "last"]
+
+    static func loadGroup(_ node: Node, d: inout Collector) -> GroupSpec? {
+        guard let m = node.mapping else {
+            d.error("HZ1065", "'group' must be a mapping (by, aggregate, having)", node)
+            return nil
+        }
+        let allowed: Set<String> = ["by", "aggregate", "having", "description"]
+        for (k, _) in m where !allowed.contains(k.string ?? "") {
+            d.error("HZ1004", "unknown key '\(k.string ?? "")' in 'group'", k, suggest: k.string ?? "", among: allowed)
+        }
+        var by: [(name: LocatedText, expression: LocatedText)] = []
+        if let b = m["by"] {
+            if let bm = b.mapping {
+                for (k, v) in bm { if let n = d.located(k), let e = d.expression(v) { by.append((n, e)) } }
+            } else if let seq = b.sequence {
+                for c in seq { if let n = d.located(c) { by.append((n, n)) } }
+            } else {
+                d.error("HZ1065", "'by' maps names to expressions (or lists field names)", b)
+            }
+        }
+        if by.isEmpty { d.error("HZ1065", "'group' needs 'by' (the grouping keys)", node) }
+        var aggregates: [GroupSpec.Aggregate] = []
+        if let a = m["aggregate"] {
+            guard let am = a.mapping else {
+                d.error("HZ1066", "'aggregate' maps names to sum(…), count(), min(…), max(…), first(…) or last(…)", a)
+                return nil
+            }
+            for (k, v) in am {
+                guard let n = d.located(k), let e = d.expression(v) else { continue }
+                let t = e.text.trimmingSpaces()
+                guard let open = t.firstIndex(of: "("), t.hasSuffix(")") else {
+                    d.error("HZ1066", "aggregate '\(n.text)' must be sum(…), count(), min(…), max(…), first(…) or last(…)", v)
+                    continue
+                }
+                let fn = String(t[..<open]).trimmingSpaces().lowercased()
+                guard aggregateFunctions.contains(fn) else {
+                    d.error("HZ1066", "unknown aggregate function '\(fn)'", v, suggest: fn, among: aggregateFunctions)
+                    continue
+                }
+                let inner = String(t[t.index(after: open)..<t.index(before: t.endIndex)])
+                let lead = e.text.utf8.count - e.text.drop(while: { $0 == " " }).utf8.count
+                let offset = lead + t.distance(from: t.startIndex, to: open) + 1
+                let arg = inner.trimmingSpaces().isEmpty ? nil : LocatedText(text: inner, line: e.line, column: e.column + offset)
+                if arg == nil, fn != "count" { d.error("HZ1066", "\(fn)(…) needs an argument", v) }
+                aggregates.append(GroupSpec.Aggregate(name: n, function: fn, argument: arg))
+            }
+        }
+        let pos = LocatedText(text: "group", line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+        return GroupSpec(by: by, aggregates: aggregates, having: m["having"].flatMap { d.expression($0) }, position: pos)
     }
 
     static func loadFields(_ node: Node?, owner: Node, d: inout Collector) -> [(column: LocatedText, expression: LocatedText)] {

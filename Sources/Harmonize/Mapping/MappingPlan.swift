@@ -49,8 +49,62 @@ public final class MappingPlan {
         self.warnings = warnings
     }
 
+    /// Joined sources, in evaluation order.
+    var joins: [PlannedJoin] = []
+    /// The grouping stage, when the mapping folds its records (`group:`).
+    var group: PlannedGroup?
+    /// The derivation, for a `derive:` mapping (no source, no targets of its own).
+    public internal(set) var derivation: Derivation?
+
     /// The mapping id.
     public var id: String { spec.id }
+
+    /// One line per join: name, files, key, fields read (for `plan` and documentation).
+    public var joinDescriptions: [String] {
+        joins.map { j in
+            let key = zip(j.keyColumns, j.on).map { "\($0) = \($1.source)" }.joined(separator: ", ")
+            let fields = j.payload.map { "\(j.name).\($0.name)" }.joined(separator: ", ")
+            return "\(j.name): '\(j.spec.files.text)' on \(key)" + (j.whereClause.map { " where \($0.source)" } ?? "")
+                + (j.spec.missIsNull ? " (a miss gives nulls)" : "") + (fields.isEmpty ? "" : "; reads \(fields)")
+        }
+    }
+
+    /// The grouping in one line, when the mapping folds its records.
+    public var groupDescription: String? {
+        guard let g = group else { return nil }
+        let by = zip(g.names, g.by).map { "\($0) = \($1.source)" }.joined(separator: ", ")
+        let aggs = zip(g.names.dropFirst(g.by.count), g.aggregates).map { "\($0) = \($1.function.rawValue)(\($1.argument?.source ?? ""))" }.joined(separator: ", ")
+        return "by \(by)" + (aggs.isEmpty ? "" : "; \(aggs)") + (g.having.map { "; having \($0.source)" } ?? "")
+    }
+
+    /// Statistics of the joins of the last run.
+    public var joinStatistics: [JoinStatistics] { joins.map(\.statistics) }
+}
+
+/// The grouping stage of a plan: key and aggregate expressions over the records (in the record
+/// frame), and the scope the named values, group filter and targets were compiled in (the
+/// group frame: one slot per group name the mapping reads).
+final class PlannedGroup {
+    /// Group names: `by` names, then aggregate names.
+    let names: [String]
+    let by: [CompiledExpression]
+    let aggregates: [(function: AggregateFunction, argument: CompiledExpression?)]
+    let having: CompiledExpression?
+
+    init(names: [String], by: [CompiledExpression], aggregates: [(function: AggregateFunction, argument: CompiledExpression?)], having: CompiledExpression?, scope: PlanScope) {
+        self.names = names
+        self.by = by
+        self.aggregates = aggregates
+        self.having = having
+        self.scope = scope
+    }
+
+    /// The scope, read after the whole mapping is compiled (its slots are final then).
+    private let scope: PlanScope
+    /// Group values the mapping reads: (index in `names`, slot in the group frame).
+    var usedValues: [(index: Int, slot: Int)] { scope.usedFields.compactMap { u in names.firstIndex(of: u.name).map { ($0, u.slot) } } }
+    /// Slots of the group frame (group values read, then named values).
+    var frameSlotCount: Int { scope.slotCount }
 }
 
 @available(*, unavailable)

@@ -42,6 +42,17 @@ public enum MappingPlanner {
             }
         }
 
+        if let d = spec.derive {
+            if !diagnostics.isEmpty { throw DiagnosticsError(diagnostics) }
+            let (derivation, table) = try Derivation.plan(spec, d, model: model)
+            let plan = MappingPlan(
+                spec: spec, model: model, schema: nil, dialect: Dialect(), fields: [], validatedOnly: [], slotCount: 0, filter: nil, lets: [],
+                targets: [PlannedTarget(table: table, filter: nil, columns: table.columns.map { _ in nil }, ruleLines: table.columns.map { _ in nil })],
+                lookups: [], warnings: [])
+            plan.derivation = derivation
+            return plan
+        }
+
         // Source schema.
         var dialect = spec.source.dialect
         var schema: SourceSchema?
@@ -96,7 +107,8 @@ public enum MappingPlanner {
             lookups.append(table)
         }
         let resolver = PlanLookupResolver(tables: lookups)
-        let compiler = ExpressionCompiler(functions: context.functions, scope: scope, lookups: resolver, coverage: context.coverage)
+        let sourceCompiler = ExpressionCompiler(functions: context.functions, scope: scope, lookups: resolver, coverage: context.coverage)
+        var compiler = sourceCompiler
         func compile(_ t: LocatedText, expected: ValueType?) -> CompiledExpression? {
             switch compiler.compile(t.text, file: file, line: t.line, column: t.column, expected: expected) {
             case .success(let e): return e
@@ -110,21 +122,127 @@ public enum MappingPlanner {
         // named values, so it reads source fields only.
         let subject = spec.source.subject.flatMap { compile($0, expected: nil) }
 
+        // Joins, in order: each key reads the driving record and the joins before it.
+        var joinParts: [(spec: JoinSpec, schema: SourceSchema?, dialect: Dialect, keys: [FieldDecoder], on: [CompiledExpression], fields: PlanScope.JoinFields,
+                         whereClause: CompiledExpression?, whereFields: [(name: String, slot: Int, decoder: FieldDecoder)], whereSlots: Int)] = []
+        for j in spec.joins {
+            if scope.isField(j.name.text) {
+                diagnostics.append(Diagnostic(code: "HZ1064", severity: .warning, message: "join '\(j.name.text)' has the name of a source field", file: file, line: j.name.line, column: j.name.column))
+            }
+            var jschema: SourceSchema?
+            switch j.schema {
+            case .none: jschema = nil
+            case .inline(let s): jschema = s
+            case .file(let p):
+                do {
+                    jschema = try SourceSchema.load(jsonFile: resolve(p.text, against: mappingDir))
+                } catch {
+                    report("HZ1025", "cannot read schema \(p.text) of join '\(j.name.text)': \(error)", p)
+                }
+            }
+            var jdialect = j.dialect
+            if let profile = context.profile {
+                jdialect = profile.apply(to: jdialect)
+                if let s = jschema { jschema = profile.apply(to: s) }
+            }
+            let jfields: [PlanScope.FieldInfo] = jschema.map { $0.fields.map { PlanScope.FieldInfo(name: $0.name, type: $0.type.valueType) } }
+                ?? (jdialect.columns ?? []).map { PlanScope.FieldInfo(name: $0, type: .string) }
+            let acceptsAny = jschema == nil && jdialect.columns == nil
+            func joinDecoder(_ name: String, at: LocatedText) -> FieldDecoder? {
+                do {
+                    if let s = jschema {
+                        guard let sf = s.fields.first(where: { $0.name == name }) else {
+                            let sug = Suggestion.closest(to: name, in: s.fields.map(\.name))
+                            report("HZ1063", "join '\(j.name.text)': its schema has no field '\(name)'", at, notes: sug.map { ["did you mean '\($0)'?"] } ?? [])
+                            return nil
+                        }
+                        return try FieldDecoder(field: sf, in: s)
+                    }
+                    if let cols = jdialect.columns, !cols.contains(name) {
+                        report("HZ1063", "join '\(j.name.text)': no column '\(name)' among its declared columns", at)
+                        return nil
+                    }
+                    return try FieldDecoder(type: .string, name: name)
+                } catch {
+                    diagnostics.append(contentsOf: error.diagnostics.map { var d = $0; d.file = d.file ?? file; d.line = d.line ?? at.line; return d })
+                    return nil
+                }
+            }
+            var keyDecoders: [FieldDecoder] = []
+            var on: [CompiledExpression] = []
+            for (col, expr) in j.on {
+                if let d = joinDecoder(col.text, at: col) { keyDecoders.append(d) }
+                if let e = compile(expr, expected: nil) { on.append(e) }
+            }
+            var whereClause: CompiledExpression?
+            var whereFields: [(name: String, slot: Int, decoder: FieldDecoder)] = []
+            var whereSlots = 0
+            if let w = j.whereClause {
+                let wscope = PlanScope(fields: jfields, acceptsUnknownFields: acceptsAny)
+                let wcompiler = ExpressionCompiler(functions: context.functions, scope: wscope, lookups: resolver)
+                switch wcompiler.compile(w.text, file: file, line: w.line, column: w.column, expected: .boolean) {
+                case .success(let e):
+                    whereClause = e
+                    for u in wscope.usedFields { if let d = joinDecoder(u.name, at: w) { whereFields.append((u.name, u.slot, d)) } }
+                    whereSlots = wscope.slotCount
+                case .failure(let f): diagnostics.append(contentsOf: f.diagnostics)
+                }
+            }
+            let fields = PlanScope.JoinFields(name: j.name.text, fields: jfields, acceptsUnknownFields: acceptsAny)
+            scope.addJoin(fields)
+            joinParts.append((j, jschema, jdialect, keyDecoders, on, fields, whereClause, whereFields, whereSlots))
+        }
+
+        // Grouping: keys and aggregate arguments read the records; named values, the group filter
+        // and the targets read the groups.
+        var plannedGroup: PlannedGroup?
+        var preFilter: CompiledExpression?
+        var bodyScope = scope
+        if let g = spec.group {
+            preFilter = spec.filter.flatMap { compile($0, expected: .boolean) }
+            var by: [CompiledExpression] = []
+            var infos: [PlanScope.FieldInfo] = []
+            for (name, expr) in g.by {
+                if infos.contains(where: { $0.name == name.text }) { report("HZ1067", "group name '\(name.text)' is used twice", name) }
+                if let e = compile(expr, expected: nil) {
+                    by.append(e)
+                    infos.append(PlanScope.FieldInfo(name: name.text, type: e.type))
+                }
+            }
+            var aggregates: [(function: AggregateFunction, argument: CompiledExpression?)] = []
+            for a in g.aggregates {
+                if infos.contains(where: { $0.name == a.name.text }) { report("HZ1067", "group name '\(a.name.text)' is used twice", a.name) }
+                let fn = AggregateFunction(rawValue: a.function) ?? .count
+                let arg = a.argument.flatMap { compile($0, expected: nil) }
+                if a.argument != nil, arg == nil { continue }
+                if fn == .sum, let t = arg?.type, t != .integer, t != .number, t != .any {
+                    report("HZ1068", "sum(…) of '\(a.name.text)' needs a number, not \(t.rawValue)", a.argument)
+                }
+                aggregates.append((fn, arg))
+                infos.append(PlanScope.FieldInfo(name: a.name.text, type: fn.resultType(arg?.type)))
+            }
+            let post = PlanScope(fields: infos, acceptsUnknownFields: false)
+            bodyScope = post
+            compiler = ExpressionCompiler(functions: context.functions, scope: post, lookups: resolver, coverage: context.coverage)
+            plannedGroup = PlannedGroup(
+                names: infos.map(\.name), by: by, aggregates: aggregates, having: g.having.flatMap { compile($0, expected: .boolean) }, scope: post)
+        }
+
         // Named values, in order; each may read the ones before it.
         var lets: [PlannedLet] = []
         for (name, expr) in spec.lets {
-            if scope.isField(name.text) {
+            if bodyScope.isField(name.text) {
                 diagnostics.append(
                     Diagnostic(code: "HZ1050", severity: .warning, message: "named value '\(name.text)' hides the source field of the same name", file: file, line: name.line, column: name.column))
             }
             guard let e = compile(expr, expected: nil) else { continue }
-            guard let slot = scope.declareLet(name.text, type: e.type) else {
+            guard let slot = bodyScope.declareLet(name.text, type: e.type) else {
                 report("HZ1051", "named value '\(name.text)' is declared twice", name)
                 continue
             }
             lets.append(PlannedLet(name: name.text, slot: slot, expression: e))
         }
-        let filter = spec.filter.flatMap { compile($0, expected: .boolean) }
+        let filter = spec.group == nil ? spec.filter.flatMap { compile($0, expected: .boolean) } : preFilter
 
         // Targets.
         var targets: [PlannedTarget] = []
@@ -196,14 +314,39 @@ public enum MappingPlanner {
                 validatedOnly.append(PlannedField(name: sf.name, slot: -1, type: sf.type.valueType, decoder: decoder))
             }
         }
+        // Joined fields the mapping reads, now that every expression is compiled.
+        var joins: [PlannedJoin] = []
+        for part in joinParts {
+            var payload: [(name: String, slot: Int, decoder: FieldDecoder)] = []
+            for u in part.fields.used {
+                let at = part.spec.name
+                do {
+                    if let s = part.schema, let sf = s.fields.first(where: { $0.name == u.name }) {
+                        payload.append((u.name, u.slot, try FieldDecoder(field: sf, in: s)))
+                    } else {
+                        payload.append((u.name, u.slot, try FieldDecoder(type: .string, name: u.name)))
+                    }
+                } catch {
+                    report("HZ1063", "join '\(at.text)': field '\(u.name)' cannot be decoded", at)
+                }
+            }
+            joins.append(
+                PlannedJoin(
+                    spec: part.spec, mapping: spec.id, schema: part.schema, dialect: part.dialect, keyColumns: part.spec.on.map(\.column.text),
+                    keyDecoders: part.keys, on: part.on, payload: payload, whereClause: part.whereClause, whereFields: part.whereFields,
+                    whereSlotCount: part.whereSlots))
+        }
         if diagnostics.contains(where: { $0.severity == .error }) {
             throw DiagnosticsError(diagnostics)
         }
         for l in lookups { l.resolve(mappingDirectory: mappingDir, inputDirectory: nil) }
-        return MappingPlan(
+        let plan = MappingPlan(
             spec: spec, model: model, schema: schema, dialect: dialect, fields: fields, validatedOnly: validatedOnly,
             slotCount: scope.slotCount, filter: filter, lets: lets, targets: targets, lookups: lookups, warnings: diagnostics,
             subject: subject)
+        plan.joins = joins
+        plan.group = plannedGroup
+        return plan
     }
 
     static func directory(of path: String) -> String {

@@ -42,6 +42,66 @@ public struct MappingSpec: Sendable {
     public var lets: [(name: LocatedText, expression: LocatedText)]
     /// The target tables, each with one expression per column.
     public var targets: [TargetSpec]
+    /// Other sources joined to each driving record, in evaluation order.
+    public var joins: [JoinSpec] = []
+    /// Folding of records into groups before named values and targets (`group:`), if any.
+    public var group: GroupSpec? = nil
+    /// A derived table computed after the run's other mappings (`derive:`); such a mapping has
+    /// no source and no targets of its own.
+    public var derive: DeriveSpec? = nil
+}
+
+/// A source joined to the driving records of a mapping (`joins:`): each driving record finds
+/// its one partner row by key; the partner's fields read as `NAME.FIELD` in expressions.
+public struct JoinSpec: Sendable {
+    /// The name expressions use as a prefix (`prs` in `prs.EXE_SOI_DTD`).
+    public var name: LocatedText
+    /// A file name or glob pattern relative to the run's input folder.
+    public var files: LocatedText
+    /// The dialect of the joined files.
+    public var dialect: Dialect
+    /// The schema of the joined files (inline, or a path relative to the mapping file).
+    public var schema: SchemaReference
+    /// Key columns of the joined side, each with the expression over the driving record
+    /// (and earlier joins) that must equal it.
+    public var on: [(column: LocatedText, expression: LocatedText)]
+    /// A filter over the joined rows (their own fields): rows for which it is not true are not indexed.
+    public var whereClause: LocatedText?
+    /// Whether a record without partner gets null fields (`on_miss: null`) instead of a reject.
+    public var missIsNull: Bool
+}
+
+/// Folding of a mapping's records into groups (`group:`), for instance to net regularisation
+/// lines: records with equal `by` values become one record carrying the `by` values and the
+/// aggregates.
+public struct GroupSpec: Sendable {
+    /// One aggregate: `name: function(argument)`.
+    public struct Aggregate: Sendable {
+        /// The name the group's record gives it.
+        public var name: LocatedText
+        /// `sum`, `count`, `min`, `max`, `first` or `last`.
+        public var function: String
+        /// The argument expression (nil for `count()`).
+        public var argument: LocatedText?
+    }
+    /// Grouping keys: name → expression over the source record and joins.
+    public var by: [(name: LocatedText, expression: LocatedText)]
+    /// Aggregates.
+    public var aggregates: [Aggregate]
+    /// A filter over groups: groups for which it is not true write nothing (counted as filtered).
+    public var having: LocatedText?
+    /// Where `group:` is.
+    public var position: LocatedText
+}
+
+/// A derived table (`derive:`): rows computed from what the run's other mappings wrote.
+public struct DeriveSpec: Sendable {
+    /// The derivation: `observation_period`.
+    public var kind: LocatedText
+    /// Its parameters (`with:`), as written.
+    public var parameters: [String: LocatedText]
+    /// Source tables (`with: from:`), in order.
+    public var from: [LocatedText]
 }
 
 /// The source part of a mapping.

@@ -19,6 +19,12 @@ public struct RunOptions: Sendable {
     /// (nothing published) if a written row still belongs to one of them. Every mapping must
     /// declare `source: subject:`.
     public var exclusion: ExclusionList? = nil
+    /// Memory a join index or a grouping may hold before it moves to disk, in bytes
+    /// (`--memory-budget`; 256 MiB by default).
+    public var memoryBudget: Int = 256 << 20
+    /// Where on-disk join indexes and grouping partial results go (removed at the end of each
+    /// mapping); the system's temporary folder when nil.
+    public var spillDirectory: String? = nil
 
     /// Creates options.
     public init(
@@ -111,6 +117,13 @@ public final class Pipeline {
         var filesPerPlan: [[String]] = []
         var totalBytes: Int64 = 0
         for p in plans {
+            if p.derivation != nil {
+                filesPerPlan.append([])
+                continue
+            }
+            for j in p.joins where InputFiles.match(j.spec.files.text, under: options.inputDirectory).isEmpty {
+                throw RunError(.io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(j.spec.files.text)' (join \(j.name) of mapping \(p.id))")
+            }
             let files = InputFiles.match(p.spec.source.files.text, under: options.inputDirectory)
             if files.isEmpty {
                 throw RunError(.io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(p.spec.source.files.text)' (mapping \(p.id))")
@@ -155,52 +168,105 @@ public final class Pipeline {
         } else {
             write = { b throws(SinkError) in try sink.write(b) }
         }
+        let spillDirectory = options.spillDirectory ?? NSTemporaryDirectory()
+        /// Opens an input file for reading, interning it (and hashing it the first time it is read).
+        func open(_ file: String, spec: SourceSpec, dialect: Dialect) throws(RunError) -> (reader: any RecordReader, fid: Int32, hashing: HashingByteSource?) {
+            let path = options.inputDirectory + "/" + file
+            let source: any ByteSource
+            do {
+                source = try FileByteSource(path: path)
+            } catch {
+                throw RunError(.io, error.description)
+            }
+            let hashing = fileIndex[file] == nil ? HashingByteSource(source) : nil
+            let reader = try ReaderFactory.makeReader(spec: spec, dialect: dialect, source: hashing ?? source, displayName: file)
+            let fid: Int32
+            if let known = fileIndex[file] {
+                fid = known
+            } else {
+                fid = Int32(manifest.inputs.count)
+                fileIndex[file] = fid
+                manifest.inputs.append(.init(path: file, sha256: "", bytes: 0, records: 0))
+            }
+            return (reader, fid, hashing)
+        }
         do throws(RunError) {
-            for (pi, plan) in plans.enumerated() {
+            for (pi, plan) in plans.enumerated() where plan.derivation == nil {
                 let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
                 let executor = MappingExecutor(
                     plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
                     recordsLineage: options.recordsLineage, emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices, write: write), emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion)
-                for file in filesPerPlan[pi] {
-                    let path = options.inputDirectory + "/" + file
-                    let source: any ByteSource
-                    do {
-                        source = try FileByteSource(path: path)
-                    } catch {
-                        throw RunError(.io, error.description)
-                    }
-                    let firstRead = fileIndex[file] == nil
-                    let hashing = firstRead ? HashingByteSource(source) : nil
-                    let reader = try ReaderFactory.makeReader(
-                        spec: plan.spec.source, dialect: plan.dialect, source: hashing ?? source, displayName: file)
-                    let fid: Int32
-                    if let known = fileIndex[file] {
-                        fid = known
-                    } else {
-                        fid = Int32(manifest.inputs.count)
-                        fileIndex[file] = fid
-                        manifest.inputs.append(.init(path: file, sha256: "", bytes: 0, records: 0))
-                    }
-                    let base = bytesDone
-                    let onProgress = self.onProgress
-                    let ledger = try Self.runExecutor(executor, reader: reader, fileIndex: fid, filePath: file) { bytes in
-                        onProgress?(RunProgress(mapping: plan.id, file: file, records: recordsDone, bytesRead: base + bytes, bytesTotal: totalBytes))
-                    }
-                    bytesDone += reader.bytesRead
-                    recordsDone += ledger.read
+                var pendingRejects: [RunReject] = []
+                var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
+                let ledgers = try Self.runPlan(
+                    plan, executor: executor, budget: options.memoryBudget, spillDirectory: spillDirectory,
+                    files: filesPerPlan[pi],
+                    openSource: { file throws(RunError) in
+                        let o = try open(file, spec: plan.spec.source, dialect: plan.dialect)
+                        if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
+                        return (o.reader, o.fid)
+                    },
+                    openJoin: { join throws(RunError) in
+                        var inputs: [PlannedJoin.Input] = []
+                        for f in InputFiles.match(join.spec.files.text, under: options.inputDirectory) {
+                            let o = try open(f, spec: join.sourceSpec, dialect: join.dialect)
+                            if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
+                            inputs.append(.init(reader: o.reader, fileIndex: o.fid, displayName: f))
+                        }
+                        return inputs
+                    },
+                    fileName: { fid in manifest.inputs[Int(fid)].path },
+                    joinReject: { r, fid in pendingRejects.append(RunReject(reject: r, mapping: Int32(pi), file: fid)) },
+                    flushJoinRejects: { () throws(RunError) in
+                        guard !pendingRejects.isEmpty else { return }
+                        do throws(SinkError) {
+                            try sink.writeRejects(pendingRejects)
+                        } catch {
+                            throw RunError(.io, error.message)
+                        }
+                        pendingRejects = []
+                    },
+                    progress: { file, bytes in
+                        self.onProgress?(RunProgress(mapping: plan.id, file: file, records: recordsDone, bytesRead: bytesDone + bytes, bytesTotal: totalBytes))
+                    },
+                    finishedFile: { ledger, bytes in
+                        bytesDone += bytes
+                        recordsDone += ledger.groupStage == true ? 0 : ledger.read
+                    })
+                for ledger in ledgers {
                     guard ledger.balances else {
-                        throw RunError(.accounting, "accounting does not balance for mapping \(plan.id) on \(file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded)")
+                        throw RunError(.accounting, "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)")
                     }
                     manifest.ledger.append(ledger)
-                    if let hashing {
-                        manifest.inputs[Int(fid)].sha256 = hashing.hexDigest()
-                        manifest.inputs[Int(fid)].bytes = reader.bytesRead
+                    if let fid = fileIndex[ledger.file], manifest.inputs[Int(fid)].records == 0, ledger.groupStage != true {
                         manifest.inputs[Int(fid)].records = ledger.read
                     }
+                }
+                for j in plan.joins {
+                    manifest.joins.append(j.statistics)
+                    if let fid = j.statistics.files.first.flatMap({ fileIndex[$0] }), manifest.inputs[Int(fid)].records == 0, j.statistics.files.count == 1 {
+                        manifest.inputs[Int(fid)].records = j.statistics.read
+                    }
+                }
+                for h in hashes {
+                    manifest.inputs[Int(h.fid)].sha256 = h.hashing.hexDigest()
+                    manifest.inputs[Int(h.fid)].bytes = h.reader.bytesRead
                 }
                 try executor.flushAll()
                 for (t, n) in executor.rowsWritten { rowsPerTable[t] += n }
                 forbiddenPersonIDs.formUnion(executor.excludedPersonIDs)
+            }
+            // Derived tables, over everything written.
+            for plan in plans {
+                guard let d = plan.derivation, let ti = tables.firstIndex(where: { $0.name == d.table }) else { continue }
+                var derivation = d
+                derivation.sources = d.sources.filter { s in tables.contains { $0.name == s.table } }
+                guard !derivation.sources.isEmpty else { continue }
+                do {
+                    rowsPerTable[ti] += try sink.derive(derivation, personTable: tables.contains { $0.name == "person" })
+                } catch {
+                    throw RunError(error.isIO ? .io : .configuration, "mapping \(plan.id): \(error.message)")
+                }
             }
             if let audit {
                 let hits = audit.violations(forbidden: forbiddenPersonIDs)
@@ -234,6 +300,50 @@ public final class Pipeline {
             throw error
         }
         return manifest
+    }
+
+    /// Runs one mapping over its files: loads its joins (freeing them at the end), maps every
+    /// file, then, for a mapping with `group:`, maps the groups. Returns the ledger entries (one
+    /// per file, plus the group stage's).
+    static func runPlan(
+        _ plan: MappingPlan, executor: MappingExecutor, budget: Int, spillDirectory: String, files: [String],
+        openSource: (String) throws(RunError) -> (any RecordReader, Int32),
+        openJoin: (PlannedJoin) throws(RunError) -> [PlannedJoin.Input],
+        fileName: (Int32) -> String,
+        joinReject: (Reject, Int32) -> Void,
+        flushJoinRejects: () throws(RunError) -> Void,
+        progress: (String, Int64) -> Void,
+        finishedFile: (RunManifest.LedgerEntry, Int64) -> Void
+    ) throws(RunError) -> [RunManifest.LedgerEntry] {
+        defer { for j in plan.joins { j.close() } }
+        for j in plan.joins {
+            try j.load(inputs: try openJoin(j), budget: budget, spillDirectory: spillDirectory, reject: joinReject)
+            try flushJoinRejects()
+        }
+        var store: GroupStore?
+        if let g = plan.group {
+            store = GroupStore(byCount: g.by.count, functions: g.aggregates.map(\.function), budget: budget, spillDirectory: spillDirectory)
+            executor.groupStore = store
+        }
+        defer { store?.close() }
+        var ledgers: [RunManifest.LedgerEntry] = []
+        var fileNames: [Int32: String] = [:]
+        for file in files {
+            let (reader, fid) = try openSource(file)
+            fileNames[fid] = fileName(fid)
+            let ledger = try runExecutor(executor, reader: reader, fileIndex: fid, filePath: file) { progress(file, $0) }
+            finishedFile(ledger, reader.bytesRead)
+            ledgers.append(ledger)
+        }
+        if let store {
+            try store.finishFolding()
+            let reader = GroupRecordReader(store: store, fileNames: fileNames)
+            let name = "groups of \(plan.spec.source.files.text)"
+            let ledger = try runExecutor(executor, reader: reader, fileIndex: fileNames.keys.min() ?? 0, filePath: name) { _ in }
+            finishedFile(ledger, 0)
+            ledgers.append(ledger)
+        }
+        return ledgers
     }
 
     /// Runs the executor on the reader's concrete type: the delimited reader (the bulk path) gets a

@@ -23,6 +23,9 @@ public struct RunManifest: Sendable, Codable, Hashable {
     public var ledger: [LedgerEntry]
     /// Rows written per output table.
     public var tables: [TableCount]
+    /// Joins of the run's mappings: rows indexed, rejected, ambiguous keys, partners found or
+    /// missing, and whether an index outgrew the memory budget.
+    public var joins: [JoinStatistics] = []
 
     /// A mapping used by the run.
     public struct MappingEntry: Sendable, Codable, Hashable {
@@ -66,8 +69,13 @@ public struct RunManifest: Sendable, Codable, Hashable {
         public var filtered: Int
         /// Records left out because the person objected.
         public var excluded: Int
-        /// Whether `read == written + rejected + filtered + excluded`.
-        public var balances: Bool { read == written + rejected + filtered + excluded }
+        /// Records folded into groups (`group:`); their groups are accounted for in the mapping's
+        /// group-stage entry.
+        public var grouped: Int = 0
+        /// True for the entry of a mapping's group stage, where `read` counts groups, not records.
+        public var groupStage: Bool? = nil
+        /// Whether `read == written + rejected + filtered + excluded + grouped`.
+        public var balances: Bool { read == written + rejected + filtered + excluded + grouped }
     }
 
     /// Rows written to a table.
@@ -84,5 +92,5 @@ public struct RunManifest: Sendable, Codable, Hashable {
     /// Total records rejected.
     public var rejectedCount: Int { ledger.reduce(0) { $0 + $1.rejected } }
     /// Total records read.
-    public var readCount: Int { ledger.reduce(0) { $0 + $1.read } }
+    public var readCount: Int { ledger.reduce(0) { $0 + ($1.groupStage == true ? 0 : $1.read) } }
 }

@@ -10,6 +10,13 @@ public final class PipelinedSink: Sink {
     private enum Message: Sendable {
         case rows(RowBatch)
         case rejects([RunReject])
+        case derive(Derivation, Bool, DeriveReply)
+    }
+
+    /// Where the writer thread leaves the result of a derivation for the caller.
+    private final class DeriveReply: @unchecked Sendable {
+        let done = DispatchSemaphore(value: 0)
+        var result: Result<Int, SinkError> = .success(0)
     }
 
     private final class Channel: @unchecked Sendable {
@@ -58,11 +65,24 @@ public final class PipelinedSink: Sink {
                 let failed = channel.failure != nil
                 channel.condition.broadcast()
                 channel.condition.unlock()
-                if failed { continue }
+                if failed {
+                    if case .derive(_, _, let reply) = message {
+                        reply.result = .failure(SinkError("the output failed before the derivation"))
+                        reply.done.signal()
+                    }
+                    continue
+                }
                 do throws(SinkError) {
                     switch message {
                     case .rows(let b): try box.sink.write(b)
                     case .rejects(let r): try box.sink.writeRejects(r)
+                    case .derive(let d, let person, let reply):
+                        do throws(SinkError) {
+                            reply.result = .success(try box.sink.derive(d, personTable: person))
+                        } catch {
+                            reply.result = .failure(error)
+                        }
+                        reply.done.signal()
                     }
                 } catch {
                     channel.condition.lock()
@@ -95,6 +115,14 @@ public final class PipelinedSink: Sink {
 
     /// Queues rejects.
     public func writeRejects(_ rejects: [RunReject]) throws(SinkError) { try enqueue(.rejects(rejects)) }
+
+    /// Runs the derivation on the writer thread, after the batches queued before it.
+    public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
+        let reply = DeriveReply()
+        try enqueue(.derive(derivation, personTable, reply))
+        reply.done.wait()
+        return try reply.result.get()
+    }
 
     private func drain() -> SinkError? {
         channel.condition.lock()

@@ -72,7 +72,8 @@ enum SQLiteDDL {
           run_id TEXT NOT NULL, table_id INTEGER NOT NULL, table_name TEXT NOT NULL, rows INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS harmonize_ledger (
           run_id TEXT NOT NULL, mapping TEXT NOT NULL, file TEXT NOT NULL, read INTEGER NOT NULL, written INTEGER NOT NULL,
-          rejected INTEGER NOT NULL, filtered INTEGER NOT NULL, excluded INTEGER NOT NULL);
+          rejected INTEGER NOT NULL, filtered INTEGER NOT NULL, excluded INTEGER NOT NULL, grouped INTEGER NOT NULL DEFAULT 0,
+          group_stage INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS harmonize_reject (
           run_id TEXT, mapping_id INTEGER, file_id INTEGER, mapping TEXT, file TEXT, line INTEGER, record INTEGER, path TEXT,
           field TEXT, reason TEXT NOT NULL, rule TEXT, message TEXT NOT NULL);
@@ -111,9 +112,12 @@ enum SQLiteDDL {
             try t.step()
             t.reset()
         }
-        let l = try db.prepare("INSERT INTO harmonize_ledger VALUES (?,?,?,?,?,?,?,?)")
+        let l = try db.prepare("INSERT INTO harmonize_ledger VALUES (?,?,?,?,?,?,?,?,?,?)")
         for e in run.ledger {
-            let vals: [Value] = [.string(run.runID), .string(e.mapping), .string(e.file), .int(e.read), .int(e.written), .int(e.rejected), .int(e.filtered), .int(e.excluded)]
+            let vals: [Value] = [
+                .string(run.runID), .string(e.mapping), .string(e.file), .int(e.read), .int(e.written), .int(e.rejected), .int(e.filtered), .int(e.excluded),
+                .int(e.grouped), .int(e.groupStage == true ? 1 : 0),
+            ]
             for (k, v) in vals.enumerated() { l.bind(v, at: Int32(k + 1)) }
             try l.step()
             l.reset()

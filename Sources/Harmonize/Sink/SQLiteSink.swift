@@ -186,6 +186,21 @@ public final class SQLiteSink: Sink {
         }
     }
 
+    /// Fills a derived table with one SQL statement over the staging database.
+    public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
+        guard let db else { throw SinkError("sink not open", isIO: false) }
+        do {
+            try commitAndBegin()
+            let before = try db.scalar("SELECT count(*) FROM \(derivation.table)")
+            try db.execute(derivation.sql(personTable: personTable))
+            let after = try db.scalar("SELECT count(*) FROM \(derivation.table)")
+            if case .int(let a) = after, case .int(let b) = before { return a - b }
+            return 0
+        } catch {
+            throw SinkError("cannot derive table \(derivation.table): \(error)")
+        }
+    }
+
     /// Stores the manifest, commits, builds indexes, then publishes by atomic rename.
     public func finish(run: RunManifest) throws(SinkError) {
         guard let db else { throw SinkError("sink not open", isIO: false) }

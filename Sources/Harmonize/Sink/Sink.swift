@@ -89,6 +89,9 @@ public protocol Sink: AnyObject {
     /// given to `open`), the rows inserted and the rows that updated a stored row; empty when the
     /// sink does not know (the engine then counts rows sent as inserted).
     func writeCounts() throws(SinkError) -> [Int: TableWriteCount]
+    /// Fills a derived table from the rows written so far (called after the last `write`, before
+    /// `finish`); returns the rows it added. Sinks that cannot read back what they wrote refuse.
+    func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int
 }
 
 extension Sink {
@@ -96,6 +99,10 @@ extension Sink {
     public var supportsUpdates: Bool { false }
     /// Default: unknown.
     public func writeCounts() throws(SinkError) -> [Int: TableWriteCount] { [:] }
+    /// Refuses: this sink cannot read back what it wrote.
+    public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
+        throw SinkError("derived table \(derivation.table) (mapping \(derivation.mapping)) needs the SQLite output; this output cannot read back its rows", isIO: false)
+    }
 }
 
 /// A reject as stored by a sink: the reject plus the run's interned mapping and file.

@@ -20,6 +20,12 @@ public enum MappingDocumentation {
         md += "- target model: \(plan.model.name) \(plan.model.version)\n"
         md += "- writes: " + plan.targets.map { "`\($0.table.name)`" }.joined(separator: ", ") + "\n\n"
 
+        if let d = plan.derivation {
+            md += "## Derived table\n\n`\(d.table)` is derived after the run's other mappings, from: "
+                + d.sources.map { "`\($0.table)` (`\($0.start)`\($0.end.map { " – `\($0)`" } ?? ""))" }.joined(separator: ", ")
+                + ". Period type concept \(d.periodTypeConceptID).\n"
+            return md
+        }
         md += "## Source\n\n"
         let dialect = spec.source.dialect
         let delimiter = dialect.delimiter.map { $0 == 9 ? "tab" : String(Character(Unicode.Scalar($0))) } ?? "auto"
@@ -52,6 +58,12 @@ public enum MappingDocumentation {
                 md += "| `\(s.name.text)` | `\(s.path.text)`\(s.relativeToInput ? " (input)" : "") | \(s.keys.map { "`\($0.text)`" }.joined(separator: ", ")) | `\(s.value.text)` (\(s.valueType.rawValue)) | \(s.whereClause.map { "`\(cell($0.text))`" } ?? "") | \(s.missIsFatal ? "reject" : "null") | \(users.isEmpty ? "**unused**" : users.joined(separator: ", ")) |\n"
             }
             md += "\n"
+        }
+        if !plan.joins.isEmpty {
+            md += "## Joins\n\n" + plan.joinDescriptions.map { "- \(cell($0))\n" }.joined() + "\n"
+        }
+        if let g = plan.groupDescription {
+            md += "## Grouping\n\nRecords are folded into groups (after the filter); named values and targets read the groups: \(cell(g)).\n\n"
         }
         if !plan.lets.isEmpty || plan.filter != nil {
             md += "## Named values and filter\n\n"

@@ -47,6 +47,8 @@ public struct MappingTestCase: Sendable {
     public var input: Input
     /// Lookup name → rows (column → text) replacing the lookup's file for this case.
     public var lookups: [String: [[String: String]]]
+    /// Join name → the joined rows (column → text) for this case (joins read the input folder in runs).
+    public var joins: [String: [[String: String]]] = [:]
     /// Expected rows per table; tables not listed are not checked.
     public var expected: [ExpectedTable]
     /// Expected reject reason codes in record order (`type-error`…); nil means "no rejects".

@@ -3,7 +3,7 @@ import Yams
 /// Reads the `tests:` list of a mapping file into `MappingTestCase`s, collecting every problem
 /// with its line and column (codes HZ1400–HZ1409).
 public enum MappingTestLoader {
-    static let caseKeys: Set<String> = ["name", "description", "records", "file", "text", "lookups", "expect", "rejects", "filtered"]
+    static let caseKeys: Set<String> = ["name", "description", "records", "file", "text", "lookups", "joins", "expect", "rejects", "filtered"]
 
     /// Loads the cases of a mapping file (an empty list when it has no `tests:`).
     public static func load(path: String) throws(DiagnosticsError) -> [MappingTestCase] {
@@ -68,6 +68,16 @@ public enum MappingTestLoader {
                     d.error("HZ1404", "'lookups' must map lookup names to lists of rows", l)
                 }
             }
+            var joins: [String: [[String: String]]] = [:]
+            if let l = m["joins"] {
+                if let lm = l.mapping {
+                    for (k, v) in lm {
+                        if let key = k.string, let r = rows(v, what: "joined rows", d: &d) { joins[key] = r }
+                    }
+                } else {
+                    d.error("HZ1404", "'joins' must map join names to lists of rows", l)
+                }
+            }
             var expected: [MappingTestCase.ExpectedTable] = []
             if let e = m["expect"] {
                 if let em = e.mapping {
@@ -121,9 +131,10 @@ public enum MappingTestLoader {
             if m["expect"] == nil, m["rejects"] == nil, m["filtered"] == nil {
                 d.error("HZ1409", "test case '\(name)' expects nothing: give 'expect', 'rejects' or 'filtered'", node)
             }
-            cases.append(
-                MappingTestCase(
-                    name: name, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0, input: input, lookups: lookups, expected: expected, rejects: rejects, filtered: filtered))
+            var c = MappingTestCase(
+                name: name, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0, input: input, lookups: lookups, expected: expected, rejects: rejects, filtered: filtered)
+            c.joins = joins
+            cases.append(c)
         }
         if !d.diagnostics.isEmpty { throw DiagnosticsError(d.diagnostics) }
         return cases

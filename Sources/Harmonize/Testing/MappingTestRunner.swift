@@ -109,18 +109,20 @@ public final class MappingTestRunner {
     /// - Parameter lookups: lookup name → rows (column → text) replacing that lookup's file.
     /// - Throws: `RunError` when a record names a field the source does not have, or a lookup
     ///   cannot be loaded.
-    public func run(records: [[String: String]], lookups: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
+    public func run(
+        records: [[String: String]], lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]
+    ) throws(RunError) -> InMemoryRun {
         guard plan.isDelimited else {
             throw RunError(.configuration, "inline records are for csv sources; give this \(plan.spec.source.format.text) source's text (run(text:)) or a fixture (run(file:))")
         }
         let (bytes, dialect) = try render(records)
-        return try run(source: MemoryByteSource(bytes), name: "<records>", dialect: dialect, lookups: lookups)
+        return try run(source: MemoryByteSource(bytes), name: "<records>", dialect: dialect, lookups: lookups, joins: joins)
     }
 
     /// Maps a fixture file in the source's own format (HL7 v2 messages, an XML document, or
     /// delimited text with the source's dialect and encoding), relative to the mapping file unless
     /// absolute.
-    public func run(file: String, lookups: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
+    public func run(file: String, lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
         let path = file.hasPrefix("/") ? file : mappingDirectory + "/" + file
         let source: FileByteSource
         do {
@@ -128,17 +130,17 @@ public final class MappingTestRunner {
         } catch {
             throw RunError(.io, error.description)
         }
-        return try run(source: source, name: file, dialect: plan.spec.source.dialect, lookups: lookups)
+        return try run(source: source, name: file, dialect: plan.spec.source.dialect, lookups: lookups, joins: joins)
     }
 
     /// Maps source text in the source's own format, given as text: HL7 v2 message(s) (segments on
     /// separate lines), an XML document, or delimited text in the source's dialect. The text is
     /// read as UTF-8 bytes (a delimited source's `encoding` is taken as UTF-8; an HL7 message's
     /// MSH-18 and an XML declaration still apply, so leave them ASCII/UTF-8 compatible).
-    public func run(text: String, lookups: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
+    public func run(text: String, lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
         var dialect = plan.spec.source.dialect
         dialect.encoding = .utf8
-        return try run(source: MemoryByteSource(Array(text.utf8)), name: "<text>", dialect: dialect, lookups: lookups)
+        return try run(source: MemoryByteSource(Array(text.utf8)), name: "<text>", dialect: dialect, lookups: lookups, joins: joins)
     }
 
     /// Runs every case of the mapping's `tests:` list and measures coverage.
@@ -150,9 +152,9 @@ public final class MappingTestRunner {
             do {
                 let run: InMemoryRun
                 switch c.input {
-                case .records(let r): run = try self.run(records: r, lookups: c.lookups)
-                case .file(let f): run = try self.run(file: f, lookups: c.lookups)
-                case .text(let t): run = try self.run(text: t, lookups: c.lookups)
+                case .records(let r): run = try self.run(records: r, lookups: c.lookups, joins: c.joins)
+                case .file(let f): run = try self.run(file: f, lookups: c.lookups, joins: c.joins)
+                case .text(let t): run = try self.run(text: t, lookups: c.lookups, joins: c.joins)
                 }
                 failures = MappingTestComparison.compare(c, run, plan: plan)
                 for e in c.expected where !(run.tables[e.table] ?? []).isEmpty {
@@ -190,9 +192,14 @@ public final class MappingTestRunner {
         return cov
     }
 
-    private func run(source: any ByteSource, name: String, dialect: Dialect, lookups: [String: [[String: String]]]) throws(RunError) -> InMemoryRun {
+    private func run(
+        source: any ByteSource, name: String, dialect: Dialect, lookups: [String: [[String: String]]], joins: [String: [[String: String]]]
+    ) throws(RunError) -> InMemoryRun {
         for (n, _) in lookups where !plan.lookups.contains(where: { $0.spec.name.text == n }) {
             throw RunError(.configuration, "the mapping has no lookup '\(n)'")
+        }
+        for (n, _) in joins where !plan.joins.contains(where: { $0.name == n }) {
+            throw RunError(.configuration, "the mapping has no join '\(n)'")
         }
         for l in plan.lookups {
             if let rows = lookups[l.spec.name.text] {
@@ -216,7 +223,42 @@ public final class MappingTestRunner {
         let executor = MappingExecutor(
             plan: plan, mappingIndex: 0, tableIndices: Array(plan.targets.indices), batchRows: 1024, recordsLineage: true,
             emit: emit, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) })
-        let ledger = try Pipeline.runExecutor(executor, reader: reader, fileIndex: 0, filePath: name) { _ in }
+        var names: [Int32: String] = [0: name]
+        var joinRejects: [RunReject] = []
+        let ledgers = try Pipeline.runPlan(
+            plan, executor: executor, budget: 64 << 20, spillDirectory: NSTemporaryDirectory(), files: [name],
+            openSource: { _ in (reader, 0) },
+            openJoin: { j throws(RunError) in
+                guard let rows = joins[j.name] else {
+                    throw RunError(.configuration, "join '\(j.name)' reads the input folder: give its rows in the case's 'joins'")
+                }
+                let fid = Int32(names.count)
+                let display = "<join \(j.name)>"
+                names[fid] = display
+                let (bytes, d) = Self.renderDelimited(rows, columns: j.schema.map { $0.fields.map(\.name) } ?? j.dialect.columns, dialect: j.dialect, strict: j.schema != nil)
+                guard let bytes else { throw RunError(.configuration, "joined rows of '\(j.name)' name a field its schema does not have") }
+                var spec = j.sourceSpec
+                spec.dialect = d
+                return [.init(reader: try ReaderFactory.makeReader(spec: spec, dialect: d, source: MemoryByteSource(bytes), displayName: display), fileIndex: fid, displayName: display)]
+            },
+            fileName: { names[$0] ?? "" },
+            joinReject: { r, fid in joinRejects.append(RunReject(reject: r, mapping: 0, file: fid)) },
+            flushJoinRejects: { () throws(RunError) in
+                do throws(SinkError) {
+                    try sink.writeRejects(joinRejects)
+                } catch {
+                    throw RunError(.io, error.message)
+                }
+                joinRejects = []
+            },
+            progress: { _, _ in }, finishedFile: { _, _ in })
+        // One entry for the case: records read, and every outcome of records and of groups.
+        var ledger = ledgers[0]
+        for extra in ledgers.dropFirst() {
+            ledger.written += extra.written
+            ledger.rejected += extra.rejected
+            ledger.filtered += extra.filtered
+        }
         try executor.flushAll()
         for (i, o) in executor.filterOutcomes.enumerated() {
             filterOutcomes[i].passed += o.passed
@@ -234,42 +276,48 @@ public final class MappingTestRunner {
         return InMemoryRun(tables: tables, rejects: sink.rejects.map(\.reject), ledger: ledger)
     }
 
-    /// Writes inline records as delimited UTF-8 text in the source's delimiter, with a header.
-    private func render(_ records: [[String: String]]) throws(RunError) -> ([UInt8], Dialect) {
-        var dialect = plan.spec.source.dialect
-        dialect.encoding = .utf8
-        dialect.header = true
-        dialect.columns = nil
-        dialect.skipLines = 0
-        dialect.quote = UInt8(ascii: "\"")
-        dialect.escape = nil
-        let delimiter = dialect.delimiter ?? UInt8(ascii: ",")
-        dialect.delimiter = delimiter
-        var columns: [String]
-        if let s = plan.schema {
-            columns = s.fields.map(\.name)
-        } else if let c = plan.spec.source.dialect.columns {
-            columns = c
-        } else {
-            columns = plan.fields.map(\.name)
-        }
-        for r in records {
-            for k in r.keys.sorted() where !columns.contains(k) {
-                if plan.schema != nil || plan.spec.source.dialect.columns != nil {
-                    let s = Suggestion.closest(to: k, in: columns)
-                    throw RunError(.configuration, "a test record names field '\(k)', which the source does not have" + (s.map { " (did you mean '\($0)'?)" } ?? ""))
-                }
-                columns.append(k)
+    /// Writes rows as delimited UTF-8 text with a header (the given columns first, then any other
+    /// the rows name unless `strict`); nil bytes when `strict` and a row names another column.
+    static func renderDelimited(_ rows: [[String: String]], columns: [String]?, dialect: Dialect, strict: Bool) -> ([UInt8]?, Dialect) {
+        var d = dialect
+        d.encoding = .utf8
+        d.header = true
+        d.columns = nil
+        d.skipLines = 0
+        d.quote = UInt8(ascii: "\"")
+        d.escape = nil
+        let delimiter = d.delimiter ?? UInt8(ascii: ",")
+        d.delimiter = delimiter
+        var cols = columns ?? []
+        for r in rows {
+            for k in r.keys.sorted() where !cols.contains(k) {
+                if strict { return (nil, d) }
+                cols.append(k)
             }
         }
-        let d = Character(Unicode.Scalar(delimiter))
+        let sep = Character(Unicode.Scalar(delimiter))
         func cell(_ s: String) -> String {
-            let needs = s.contains(d) || s.contains("\"") || s.contains("\n") || s.contains("\r") || s.hasPrefix(" ") || s.hasSuffix(" ")
+            let needs = s.contains(sep) || s.contains("\"") || s.contains("\n") || s.contains("\r") || s.hasPrefix(" ") || s.hasSuffix(" ")
             return needs ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
-        var text = columns.map(cell).joined(separator: String(d)) + "\n"
-        for r in records { text += columns.map { cell(r[$0] ?? "") }.joined(separator: String(d)) + "\n" }
-        return (Array(text.utf8), dialect)
+        var text = cols.map(cell).joined(separator: String(sep)) + "\n"
+        for r in rows { text += cols.map { cell(r[$0] ?? "") }.joined(separator: String(sep)) + "\n" }
+        return (Array(text.utf8), d)
+    }
+
+    /// Writes inline records as delimited UTF-8 text in the source's delimiter, with a header.
+    private func render(_ records: [[String: String]]) throws(RunError) -> ([UInt8], Dialect) {
+        let declared: [String]? = plan.schema.map { $0.fields.map(\.name) } ?? plan.spec.source.dialect.columns
+        if let declared {
+            for r in records {
+                for k in r.keys.sorted() where !declared.contains(k) {
+                    let s = Suggestion.closest(to: k, in: declared)
+                    throw RunError(.configuration, "a test record names field '\(k)', which the source does not have" + (s.map { " (did you mean '\($0)'?)" } ?? ""))
+                }
+            }
+        }
+        let (bytes, dialect) = Self.renderDelimited(records, columns: declared ?? plan.fields.map(\.name), dialect: plan.spec.source.dialect, strict: false)
+        return (bytes ?? [], dialect)
     }
 }
 

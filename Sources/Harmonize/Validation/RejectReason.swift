@@ -28,6 +28,8 @@ public enum RejectReason: String, Sendable, Hashable, Codable, CaseIterable {
     case lookupMiss = "lookup-miss"
     /// A join found no partner record.
     case joinMissing = "join-missing"
+    /// A join found several partner records for one key (the joined side repeats the key).
+    case joinAmbiguous = "join-ambiguous"
     // MARK: Target model
     /// A required target column is null.
     case targetRequiredNull = "target-required-null"
@@ -44,7 +46,7 @@ public enum RejectReason: String, Sendable, Hashable, Codable, CaseIterable {
         case .encodingError, .structureError, .limitExceeded, .missingCell, .extraCell, .typeError,
             .constraintError, .requiredMissing:
             return "source"
-        case .expressionError, .lookupMiss, .joinMissing: return "mapping"
+        case .expressionError, .lookupMiss, .joinMissing, .joinAmbiguous: return "mapping"
         case .targetRequiredNull, .targetTypeError, .targetPrimaryKeyDuplicate, .targetForeignKeyMissing:
             return "target"
         }

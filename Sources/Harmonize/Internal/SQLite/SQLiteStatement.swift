@@ -106,3 +106,18 @@ final class SQLiteStatement {
 
 @available(*, unavailable)
 extension SQLiteStatement: Sendable {}
+
+extension SQLiteStatement {
+    /// Binds bytes as a BLOB (copied by SQLite).
+    func bindBlob(_ bytes: UnsafeRawBufferPointer, at index: Int32) {
+        _ = sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), harmonize_sqlite_transient())
+    }
+
+    /// Calls `body` with a BLOB (or TEXT) result column's bytes, valid only during the call.
+    func withBlob<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let idx = Int32(i)
+        let p = sqlite3_column_blob(handle, idx)
+        let n = Int(sqlite3_column_bytes(handle, idx))
+        return try body(UnsafeRawBufferPointer(start: p, count: p == nil ? 0 : n))
+    }
+}

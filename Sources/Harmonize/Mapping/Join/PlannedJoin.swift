@@ -1,0 +1,233 @@
+import Foundation
+
+/// Counts of one join in a run, recorded in the manifest.
+public struct JoinStatistics: Sendable, Codable, Hashable {
+    /// The mapping.
+    public var mapping: String
+    /// The join's name.
+    public var join: String
+    /// Joined files read, relative to the input folder.
+    public var files: [String]
+    /// Rows read from the joined files.
+    public var read: Int
+    /// Rows indexed (distinct keys).
+    public var indexed: Int
+    /// Rows rejected while reading (schema failures; stored as rejects of the mapping).
+    public var rejected: Int
+    /// Rows left out by the join's `where`.
+    public var filtered: Int
+    /// Rows with a null key component (they can match no record).
+    public var nullKeys: Int
+    /// Keys present on more than one row (records matching them are rejected `join-ambiguous`).
+    public var ambiguousKeys: Int
+    /// Whether the index outgrew the memory budget and moved to disk.
+    public var spilled: Bool
+    /// Driving records that found their partner.
+    public var matched: Int
+    /// Driving records without partner.
+    public var missing: Int
+}
+
+/// A join resolved by the planner: its key expressions, the joined fields the mapping reads (each
+/// with its slot in the driving frame) and, once loaded, the keyed index of the joined rows.
+final class PlannedJoin {
+    let spec: JoinSpec
+    let schema: SourceSchema?
+    let dialect: Dialect
+    /// Key columns of the joined side, and their decoders.
+    let keyColumns: [String]
+    let keyDecoders: [FieldDecoder]
+    /// Key expressions over the driving record, in `keyColumns` order.
+    let on: [CompiledExpression]
+    /// Joined fields the mapping reads, with their slots in the driving frame.
+    let payload: [(name: String, slot: Int, decoder: FieldDecoder)]
+    /// The `where` filter over joined rows, with the fields it reads and its own frame size.
+    let whereClause: CompiledExpression?
+    let whereFields: [(name: String, slot: Int, decoder: FieldDecoder)]
+    let whereSlotCount: Int
+    /// Rows given by a mapping test instead of files (`joins:` in a test case).
+    var inlineRows: [[String: String]]?
+
+    private(set) var index: SpillingIndex?
+    var statistics: JoinStatistics
+
+    init(
+        spec: JoinSpec, mapping: String, schema: SourceSchema?, dialect: Dialect, keyColumns: [String], keyDecoders: [FieldDecoder],
+        on: [CompiledExpression], payload: [(name: String, slot: Int, decoder: FieldDecoder)], whereClause: CompiledExpression?,
+        whereFields: [(name: String, slot: Int, decoder: FieldDecoder)], whereSlotCount: Int
+    ) {
+        self.spec = spec
+        self.schema = schema
+        self.dialect = dialect
+        self.keyColumns = keyColumns
+        self.keyDecoders = keyDecoders
+        self.on = on
+        self.payload = payload
+        self.whereClause = whereClause
+        self.whereFields = whereFields
+        self.whereSlotCount = whereSlotCount
+        self.statistics = JoinStatistics(
+            mapping: mapping, join: spec.name.text, files: [], read: 0, indexed: 0, rejected: 0, filtered: 0, nullKeys: 0, ambiguousKeys: 0,
+            spilled: false, matched: 0, missing: 0)
+    }
+
+    var name: String { spec.name.text }
+
+    /// The joined files as a delimited source (for the reader factory).
+    var sourceSpec: SourceSpec {
+        SourceSpec(format: LocatedText(text: "csv", line: spec.name.line, column: spec.name.column), files: spec.files, dialect: dialect, schema: .none,
+                   validateAllFields: false, position: spec.name)
+    }
+
+    /// One joined file to index: its reader and its run file index (for rejects).
+    struct Input {
+        var reader: any RecordReader
+        var fileIndex: Int32
+        var displayName: String
+    }
+
+    /// Reads the joined rows into a fresh index. Rows failing their schema go to `reject`.
+    func load(
+        inputs: [Input], budget: Int, spillDirectory: String, reject: (Reject, Int32) -> Void
+    ) throws(RunError) {
+        index?.close()
+        let index = SpillingIndex(budget: budget, spillDirectory: spillDirectory)
+        self.index = index
+        statistics.files = inputs.map(\.displayName)
+        // Columns to read: the key, then the payload, then the filter's own fields.
+        var names: [String] = []
+        var decoders: [FieldDecoder] = []
+        func column(_ n: String, _ d: FieldDecoder) -> Int {
+            if let i = names.firstIndex(of: n) { return i }
+            names.append(n)
+            decoders.append(d)
+            return names.count - 1
+        }
+        let keyAt = zip(keyColumns, keyDecoders).map { column($0, $1) }
+        let payloadAt = payload.map { column($0.name, $0.decoder) }
+        let whereAt = whereFields.map { column($0.name, $0.decoder) }
+        let whereFrame = EvaluationFrame(slotCount: whereSlotCount)
+        var values = [Value](repeating: .null, count: names.count)
+        let rule = "join.\(name)"
+        for input in inputs {
+            let reader = input.reader
+            let positions: [Int]
+            do {
+                positions = try reader.bind(fields: names)
+            } catch {
+                throw RunError(.configuration, "mapping \(statistics.mapping), join \(name): \(error.description)")
+            }
+            rows: while true {
+                let event: ReadEvent
+                do {
+                    event = try reader.next()
+                } catch {
+                    throw RunError(.io, "\(error)")
+                }
+                switch event {
+                case .end: break rows
+                case .rejected(var r):
+                    statistics.read += 1
+                    statistics.rejected += 1
+                    r.mapping = statistics.mapping
+                    r.rule = rule
+                    reject(r, input.fileIndex)
+                    continue rows
+                case .record: break
+                }
+                statistics.read += 1
+                for k in 0..<names.count {
+                    switch decoders[k].decode(reader.field(positions[k])) {
+                    case .value(let v): values[k] = v
+                    case .failure(let reason, let fieldRule):
+                        statistics.rejected += 1
+                        reject(
+                            Reject(reason: reason, location: reader.location, field: names[k], mapping: statistics.mapping, rule: rule,
+                                   message: "joined field \(name).\(names[k]) fails its schema rule '\(fieldRule)'"), input.fileIndex)
+                        continue rows
+                    }
+                }
+                if let w = whereClause {
+                    for (i, f) in whereFields.enumerated() { whereFrame.storage[f.slot] = values[whereAt[i]] }
+                    let keep: Bool
+                    do throws(EvaluationError) {
+                        keep = try w.evaluator(whereFrame) == .bool(true)
+                    } catch {
+                        statistics.rejected += 1
+                        reject(
+                            Reject(reason: error.reason, location: reader.location, field: nil, mapping: statistics.mapping, rule: rule + ".where",
+                                   message: "rule \(rule).where: \(error.message)"), input.fileIndex)
+                        continue rows
+                    }
+                    guard keep else {
+                        statistics.filtered += 1
+                        continue rows
+                    }
+                }
+                guard let key = ValueCodec.key(keyAt.lazy.map { values[$0] }) else {
+                    statistics.nullKeys += 1
+                    continue rows
+                }
+                var bytes: [UInt8] = []
+                for i in payloadAt { ValueCodec.append(values[i], to: &bytes) }
+                do {
+                    try index.insert(key: key, payload: bytes)
+                } catch {
+                    throw RunError(.io, "mapping \(statistics.mapping), join \(name): cannot write its on-disk index: \(error)")
+                }
+            }
+        }
+        do {
+            try index.finishLoading()
+        } catch {
+            throw RunError(.io, "mapping \(statistics.mapping), join \(name): cannot write its on-disk index: \(error)")
+        }
+        statistics.indexed = index.count
+        statistics.ambiguousKeys = index.ambiguousKeys
+        statistics.spilled = index.isSpilled
+    }
+
+    /// Finds the partner of the record in `frame` and writes its fields into their slots.
+    /// Returns the reject reason when there is none (or several), nil on success.
+    @inline(__always)
+    func match(_ frame: EvaluationFrame) throws(EvaluationError) -> RejectReason? {
+        var parts: [Value] = []
+        parts.reserveCapacity(on.count)
+        for e in on { parts.append(try e.evaluator(frame)) }
+        let found: SpillingIndex.Found
+        if let key = ValueCodec.key(parts), let index {
+            do {
+                found = try index.lookup(key) { bytes in
+                    ValueCodec.decode(bytes, count: payload.count) { k, v in frame.storage[payload[k].slot] = v }
+                }
+            } catch {
+                throw EvaluationError(message: "the on-disk index of join \(name) cannot be read: \(error.message)", function: "join")
+            }
+        } else {
+            found = .miss
+        }
+        switch found {
+        case .payload:
+            statistics.matched += 1
+            return nil
+        case .ambiguous:
+            return .joinAmbiguous
+        case .miss:
+            statistics.missing += 1
+            if spec.missIsNull {
+                for p in payload { frame.storage[p.slot] = .null }
+                return nil
+            }
+            return .joinMissing
+        }
+    }
+
+    /// Frees the index (and removes its on-disk file).
+    func close() {
+        index?.close()
+        index = nil
+    }
+}
+
+@available(*, unavailable)
+extension PlannedJoin: Sendable {}

@@ -1,0 +1,230 @@
+import Foundation
+
+/// A map from key bytes to payload bytes, built once and then read: the joined side of a join.
+///
+/// Entries live in one byte arena with an open-addressing table of offsets, so a million rows
+/// cost their bytes plus a few words each, not a million Swift objects. When the arena and table
+/// outgrow `budget` bytes, everything moves to an on-disk index (a temporary SQLite file, removed
+/// by `close()`), and later inserts and every lookup go there: the run keeps streaming with flat
+/// memory whatever the joined file's size.
+///
+/// A key inserted twice is marked ambiguous: lookups report it instead of choosing a row.
+final class SpillingIndex {
+    /// What a lookup found.
+    enum Found {
+        case miss
+        case ambiguous
+        case payload
+    }
+
+    /// The memory budget in bytes.
+    let budget: Int
+    private let spillDirectory: String
+    // Arena entries: [flags u8][key length u32][payload length u32][key][payload].
+    private var arena: [UInt8] = []
+    private var slots: [Int] = []
+    private var mask = 0
+    /// Distinct keys.
+    private(set) var count = 0
+    /// Keys seen more than once.
+    private(set) var ambiguousKeys = 0
+    private var spill: Spill?
+    /// Whether the index moved to disk.
+    var isSpilled: Bool { spill != nil }
+    /// The spill file, while it exists.
+    var spillPath: String? { spill?.path }
+
+    private final class Spill {
+        let path: String
+        let db: SQLiteConnection
+        let insert: SQLiteStatement
+        let select: SQLiteStatement
+        var pending = 0
+        init(path: String, cacheKiB: Int) throws(SQLiteError) {
+            self.path = path
+            db = try SQLiteConnection(path: path)
+            try db.execute(
+                """
+                PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=FILE;
+                PRAGMA cache_size=-\(cacheKiB);
+                CREATE TABLE j(k BLOB PRIMARY KEY, v BLOB, dup INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+                BEGIN;
+                """)
+            insert = try db.prepare("INSERT INTO j(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET dup = dup + 1")
+            select = try db.prepare("SELECT v, dup FROM j WHERE k = ?1")
+        }
+    }
+
+    /// Creates an empty index; `spillDirectory` receives the on-disk index if it is needed.
+    init(budget: Int, spillDirectory: String) {
+        self.budget = max(0, budget)
+        self.spillDirectory = spillDirectory
+    }
+
+    deinit { close() }
+
+    /// Bytes held in memory.
+    var memoryBytes: Int { arena.capacity + slots.capacity * MemoryLayout<Int>.stride }
+
+    @inline(__always)
+    private static func hash(_ key: UnsafeRawBufferPointer) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in key {
+            h ^= UInt64(b)
+            h &*= 0x100_0000_01b3
+        }
+        h ^= h >> 29
+        return Int(truncatingIfNeeded: h)
+    }
+
+    @inline(__always)
+    private func readU32(_ at: Int) -> Int {
+        Int(arena[at]) | Int(arena[at + 1]) << 8 | Int(arena[at + 2]) << 16 | Int(arena[at + 3]) << 24
+    }
+
+    private func keyEquals(_ offset: Int, _ key: UnsafeRawBufferPointer) -> Bool {
+        let klen = readU32(offset + 1)
+        guard klen == key.count else { return false }
+        return arena.withUnsafeBytes { a in
+            key.count == 0 || memcmp(a.baseAddress! + offset + 9, key.baseAddress!, key.count) == 0
+        }
+    }
+
+    /// Finds the slot of `key`, or the empty slot where it would go.
+    private func probe(_ key: UnsafeRawBufferPointer) -> Int {
+        var i = Self.hash(key) & mask
+        while true {
+            let s = slots[i]
+            if s == 0 || keyEquals(s - 1, key) { return i }
+            i = (i + 1) & mask
+        }
+    }
+
+    private func grow() {
+        let newCapacity = max(1024, slots.count * 2)
+        let old = slots
+        slots = [Int](repeating: 0, count: newCapacity)
+        mask = newCapacity - 1
+        for s in old where s != 0 {
+            let off = s - 1
+            let klen = readU32(off + 1)
+            let i = arena.withUnsafeBytes { a in probe(UnsafeRawBufferPointer(rebasing: a[(off + 9)..<(off + 9 + klen)])) }
+            slots[i] = s
+        }
+    }
+
+    /// Adds a row. A key already present is marked ambiguous (its first payload stays).
+    func insert(key: [UInt8], payload: [UInt8]) throws(SQLiteError) {
+        if let spill {
+            try insertSpilled(spill, key: key, payload: payload)
+            return
+        }
+        if (count + 1) * 2 > slots.count { grow() }
+        let i = key.withUnsafeBytes { probe($0) }
+        if slots[i] != 0 {
+            let off = slots[i] - 1
+            if arena[off] == 0 { ambiguousKeys += 1 }
+            arena[off] = 1
+            return
+        }
+        let off = arena.count
+        arena.append(0)
+        for n in [key.count, payload.count] {
+            arena.append(UInt8(truncatingIfNeeded: n))
+            arena.append(UInt8(truncatingIfNeeded: n >> 8))
+            arena.append(UInt8(truncatingIfNeeded: n >> 16))
+            arena.append(UInt8(truncatingIfNeeded: n >> 24))
+        }
+        arena.append(contentsOf: key)
+        arena.append(contentsOf: payload)
+        slots[i] = off + 1
+        count += 1
+        if memoryBytes > budget { try spillToDisk() }
+    }
+
+    private func insertSpilled(_ spill: Spill, key: [UInt8], payload: [UInt8]) throws(SQLiteError) {
+        key.withUnsafeBytes { spill.insert.bindBlob($0, at: 1) }
+        payload.withUnsafeBytes { spill.insert.bindBlob($0, at: 2) }
+        try spill.insert.step()
+        spill.insert.reset()
+        spill.pending += 1
+        if spill.pending >= 100_000 {
+            try spill.db.execute("COMMIT; BEGIN")
+            spill.pending = 0
+        }
+    }
+
+    /// Moves every entry to the on-disk index and frees the arena.
+    private func spillToDisk() throws(SQLiteError) {
+        let name = "harmonize-join-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite"
+        let path = (spillDirectory.isEmpty ? "." : spillDirectory) + "/" + name
+        let s = try Spill(path: path, cacheKiB: max(256, budget / 2048))
+        spill = s
+        let entries = arena
+        let slotList = slots
+        arena = []
+        slots = []
+        mask = 0
+        let keys = count
+        count = 0
+        for slot in slotList where slot != 0 {
+            let off = slot - 1
+            let flag = entries[off]
+            let klen = Int(entries[off + 1]) | Int(entries[off + 2]) << 8 | Int(entries[off + 3]) << 16 | Int(entries[off + 4]) << 24
+            let plen = Int(entries[off + 5]) | Int(entries[off + 6]) << 8 | Int(entries[off + 7]) << 16 | Int(entries[off + 8]) << 24
+            let k = Array(entries[(off + 9)..<(off + 9 + klen)])
+            let p = Array(entries[(off + 9 + klen)..<(off + 9 + klen + plen)])
+            try insertSpilled(s, key: k, payload: p)
+            if flag != 0 {
+                // Re-insert to carry the ambiguity mark into the on-disk index.
+                try insertSpilled(s, key: k, payload: p)
+            }
+        }
+        count = keys
+    }
+
+    /// Ends loading (commits the on-disk index, if any).
+    func finishLoading() throws(SQLiteError) {
+        guard let spill else { return }
+        try spill.db.execute("COMMIT")
+        spill.pending = 0
+        if case .int(let n) = try spill.db.scalar("SELECT count(*) FROM j") { count = n }
+        if case .int(let n) = try spill.db.scalar("SELECT count(*) FROM j WHERE dup > 0") { ambiguousKeys = n }
+    }
+
+    /// Looks a key up; on a hit, `body` receives the payload bytes (valid during the call).
+    func lookup(_ key: [UInt8], _ body: (UnsafeRawBufferPointer) -> Void) throws(SQLiteError) -> Found {
+        if let spill {
+            let st = spill.select
+            key.withUnsafeBytes { st.bindBlob($0, at: 1) }
+            defer { st.reset() }
+            guard try st.step() else { return .miss }
+            if case .int(let d) = st.column(1), d > 0 { return .ambiguous }
+            st.withBlob(0, body)
+            return .payload
+        }
+        guard count > 0 else { return .miss }
+        let i = key.withUnsafeBytes { probe($0) }
+        guard slots[i] != 0 else { return .miss }
+        let off = slots[i] - 1
+        if arena[off] != 0 { return .ambiguous }
+        let klen = readU32(off + 1)
+        let plen = readU32(off + 5)
+        arena.withUnsafeBytes { a in body(UnsafeRawBufferPointer(rebasing: a[(off + 9 + klen)..<(off + 9 + klen + plen)])) }
+        return .payload
+    }
+
+    /// Frees memory and removes the on-disk index.
+    func close() {
+        arena = []
+        slots = []
+        count = 0
+        if let path = spill?.path {
+            spill = nil  // closes the connection before the file goes
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension SpillingIndex: Sendable {}

@@ -1,0 +1,252 @@
+import Foundation
+import Testing
+
+@testable import Harmonize
+
+/// Joins, grouping and derived tables, from the command line and from the parts.
+@Suite(.serialized) struct JoinGroupTests {
+    static let mappings = TestSupport.path("fixtures/engine/joins/mappings")
+    static let input = TestSupport.path("fixtures/engine/joins/input")
+
+    static func run(_ extra: [String] = [], output: String, input: String = input, mappings: String = mappings) throws -> TestSupport.CommandResult {
+        try TestSupport.runCLI(["run", "--mappings", mappings, "--input", input, "--output", output, "--no-quality", "--json", "--max-reject-rate", "1"] + extra)
+    }
+
+    static func rows(_ db: SQLiteConnection, _ sql: String) throws -> [[Value]] { try db.query(sql) }
+
+    static func manifest(_ stdout: String) throws -> [String: Any] {
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+        return try #require(json["manifest"] as? [String: Any])
+    }
+
+    @Test func aJoinGivesEachRecordItsPartnersFieldsAndRejectsRecordsWithout() throws {
+        let dir = TestSupport.temporaryDirectory("join")
+        let r = try Self.run(output: dir + "/out.sqlite")
+        #expect(r.status == 0, "\(r.stderr)")
+        let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
+        #expect(try Self.rows(db, "SELECT drug_exposure_id, person_id, drug_exposure_start_date FROM drug_exposure ORDER BY 1") == [
+            [.int(1), .int(1), .string("2020-02-01")], [.int(3), .int(2), .string("2020-02-03")], [.int(6), .int(3), .string("2020-02-06")],
+        ])
+        #expect(try Self.rows(db, "SELECT reason, rule, line, file FROM harmonize_reject WHERE mapping = 't.drugs'") == [
+            [.string("join-missing"), .string("join.prs"), .int(5), .string("pha.csv")],
+        ])
+        let joins = try #require(try Self.manifest(r.stdout)["joins"] as? [[String: Any]])
+        #expect(joins.count == 1)
+        #expect(joins[0]["indexed"] as? Int == 7 && joins[0]["matched"] as? Int == 3 && joins[0]["missing"] as? Int == 1)
+        #expect(joins[0]["spilled"] as? Bool == false)
+        // The joined file is an input of the run, hashed like the others.
+        let inputs = try #require(try Self.manifest(r.stdout)["inputs"] as? [[String: Any]])
+        #expect(inputs.contains { $0["path"] as? String == "prs.csv" && ($0["sha256"] as? String)?.count == 64 })
+    }
+
+    @Test func groupingNetsCancellationsAndAccountsForRecordsAndGroups() throws {
+        let dir = TestSupport.temporaryDirectory("group")
+        let r = try Self.run(output: dir + "/out.sqlite")
+        #expect(r.status == 0, "\(r.stderr)")
+        let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
+        // B1's two lines net to zero (filtered group); B3's line 5 is for information (filtered record).
+        #expect(try Self.rows(db, "SELECT visit_occurrence_id, person_id, visit_start_date FROM visit_occurrence ORDER BY 1") == [
+            [.int(3), .int(2), .string("2020-02-03")], [.int(6), .int(3), .string("2020-02-06")], [.int(8), .int(9), .string("2020-02-06")],
+        ])
+        let ledger = try Self.rows(db, "SELECT file, read, written, rejected, filtered, excluded, grouped, group_stage FROM harmonize_ledger WHERE mapping = 't.visits' ORDER BY group_stage")
+        #expect(ledger == [
+            [.string("prs.csv"), .int(7), .int(0), .int(0), .int(1), .int(0), .int(6), .int(0)],
+            [.string("groups of prs.csv"), .int(4), .int(3), .int(0), .int(1), .int(0), .int(0), .int(1)],
+        ])
+        #expect(r.stdout.contains("\"records_read\" : 11"), "groups are not counted as records read")
+    }
+
+    @Test func aTinyMemoryBudgetMovesJoinsAndGroupsToDiskWithTheSameOutput() throws {
+        let dir = TestSupport.temporaryDirectory("spill")
+        let spill = dir + "/spill"
+        try FileManager.default.createDirectory(atPath: spill, withIntermediateDirectories: true)
+        let a = try Self.run(output: dir + "/memory.sqlite")
+        let b = try Self.run(["--memory-budget", "1", "--spill-dir", spill], output: dir + "/disk.sqlite")
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
+        let joins = try #require(try Self.manifest(b.stdout)["joins"] as? [[String: Any]])
+        #expect(joins.first?["spilled"] as? Bool == true)
+        let m = try SQLiteConnection(path: dir + "/memory.sqlite", readOnly: true)
+        let d = try SQLiteConnection(path: dir + "/disk.sqlite", readOnly: true)
+        for t in ["visit_occurrence", "drug_exposure", "observation_period"] {
+            let q = "SELECT * FROM \(t) ORDER BY 1"
+            #expect(try m.query(q) == d.query(q), "\(t)")
+            #expect(try !m.query(q).isEmpty, "\(t)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spill).isEmpty, "spill files are removed")
+    }
+
+    @Test func manyGroupsSpilledMergeToTheSameGroupsInTheSameOrder() throws {
+        // 3000 records over 1000 groups, read in an order that interleaves them.
+        let dir = TestSupport.temporaryDirectory("groups")
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        var csv = "id;g;q\n"
+        for i in 0..<3000 { csv += "\(i);G\((i * 7) % 1000);\(i % 5 - 1)\n" }
+        TestSupport.write(csv, to: dir + "/in/lines.csv")
+        TestSupport.write(
+            """
+            harmonize: 1
+            id: t.groups
+            source:
+              files: lines.csv
+              dialect: {delimiter: ";"}
+              schema: {fields: [{name: id, type: integer}, {name: g, type: string}, {name: q, type: integer}]}
+            group:
+              by: {g: g}
+              aggregate: {total: "sum(q)", n: "count()", lo: "min(id)", hi: "max(id)", first_q: "first(q)", last_q: "last(q)"}
+            target: observation
+            fields:
+              observation_id: lo
+              person_id: n
+              observation_concept_id: 0
+              observation_date: "date('2020-01-01')"
+              observation_type_concept_id: 32810
+              value_as_number: total
+              value_as_string: "g & ':' & hi & ':' & first_q & ':' & last_q"
+            """, to: dir + "/g.yaml")
+        let a = try Self.run(output: dir + "/a.sqlite", input: dir + "/in", mappings: dir + "/g.yaml")
+        let b = try Self.run(["--memory-budget", "20K"], output: dir + "/b.sqlite", input: dir + "/in", mappings: dir + "/g.yaml")
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
+        let q = "SELECT observation_id, person_id, value_as_number, value_as_string FROM observation ORDER BY rowid"
+        let ma = try SQLiteConnection(path: dir + "/a.sqlite", readOnly: true).query(q)
+        let mb = try SQLiteConnection(path: dir + "/b.sqlite", readOnly: true).query(q)
+        #expect(ma.count == 1000)
+        #expect(ma == mb)
+        // Group G7 holds records 1, 144*7+1… : check one group by hand: records i with 7i ≡ 7 (mod 1000).
+        let members = (0..<3000).filter { ($0 * 7) % 1000 == 7 }
+        let row = try #require(ma.first { $0[3] == .string("G7:\(members.last ?? 0):\(members[0] % 5 - 1):\((members.last ?? 0) % 5 - 1)") })
+        #expect(row[0] == .int(members[0]) && row[1] == .int(members.count))
+        #expect(row[2] == .double(Double(members.map { $0 % 5 - 1 }.reduce(0, +))))
+    }
+
+    @Test func aKeyOnTwoJoinedRowsRejectsItsRecordsAsAmbiguous() throws {
+        let dir = TestSupport.temporaryDirectory("ambiguous")
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        TestSupport.write("nir;rang;sexe\nA;1;1\nT;1;2\nT;2;1\n", to: dir + "/in/ben.csv")
+        TestSupport.write("stay;nir\n1;A\n2;T\n3;Z\n", to: dir + "/in/stays.csv")
+        TestSupport.write(
+            """
+            harmonize: 1
+            id: t.stays
+            source: {files: stays.csv, dialect: {delimiter: ";"}}
+            joins:
+              - {name: ben, files: ben.csv, dialect: {delimiter: ";"}, on: {nir: nir}}
+            target: visit_occurrence
+            fields:
+              visit_occurrence_id: "to_int(stay)"
+              person_id: "to_int(ben.rang)"
+              visit_concept_id: 9201
+              visit_start_date: "date('2020-01-01')"
+              visit_end_date: "date('2020-01-02')"
+              visit_type_concept_id: 32810
+            """, to: dir + "/m.yaml")
+        let r = try Self.run(output: dir + "/out.sqlite", input: dir + "/in", mappings: dir + "/m.yaml")
+        #expect(r.status == 0, "\(r.stderr)")
+        let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
+        #expect(try db.query("SELECT visit_occurrence_id FROM visit_occurrence") == [[.int(1)]])
+        #expect(try db.query("SELECT reason, line FROM harmonize_reject ORDER BY line") == [
+            [.string("join-ambiguous"), .int(3)], [.string("join-missing"), .int(4)],
+        ])
+        #expect(!r.stdout.contains("\"T\""), "keys never reach the summary")
+    }
+
+    @Test func observationPeriodsSpanEachPersonsEvents() throws {
+        let dir = TestSupport.temporaryDirectory("derive")
+        let r = try Self.run(output: dir + "/out.sqlite")
+        #expect(r.status == 0, "\(r.stderr)")
+        let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
+        #expect(try db.query("SELECT * FROM observation_period ORDER BY 1") == [
+            [.int(1), .int(1), .string("2020-02-01"), .string("2020-02-01"), .int(44_814_724)],
+            [.int(2), .int(2), .string("2020-02-03"), .string("2020-02-03"), .int(44_814_724)],
+            [.int(3), .int(3), .string("2020-02-06"), .string("2020-02-06"), .int(44_814_724)],
+            [.int(9), .int(9), .string("2020-02-06"), .string("2020-02-06"), .int(44_814_724)],
+        ])
+        // A CSV output cannot read back its rows: the derivation is refused as a configuration error.
+        let csv = try TestSupport.runCLI(["run", "--mappings", Self.mappings, "--input", Self.input, "--output", dir + "/csv", "--sink", "csv", "--no-quality"])
+        #expect(csv.status == 2, "\(csv.stderr)")
+        #expect(csv.stderr.contains("observation_period"))
+    }
+
+    @Test func mappingTestsGiveJoinedRowsInline() throws {
+        let r = try TestSupport.runCLI(["test", "--mappings", Self.mappings])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("2/2 cases passed"))
+    }
+
+    @Test func mistakesInJoinsAndGroupsAreReportedBeforeReading() throws {
+        let dir = TestSupport.temporaryDirectory("joinerrors")
+        TestSupport.write(
+            """
+            harmonize: 1
+            id: t.bad
+            source: {files: x.csv}
+            joins:
+              - name: prs
+                files: prs.csv
+                schema: {fields: [{name: k1, type: integer}, {name: soin, type: date}]}
+                on: {k1: k1}
+                on_mis: reject
+            group:
+              by: {k: k1}
+              aggregate: {n: "median(x)"}
+            target: observation
+            fields:
+              observation_id: k
+              person_id: prs.sion
+              observation_concept_id: 0
+              observation_date: "date('2020-01-01')"
+              observation_type_concept_id: 0
+            """, to: dir + "/bad.yaml")
+        let r = try TestSupport.runCLI(["check", "--mappings", dir + "/bad.yaml"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("bad.yaml:9:5") && r.stderr.contains("unknown key 'on_mis'") && r.stderr.contains("did you mean 'on_miss'"), "\(r.stderr)")
+        #expect(r.stderr.contains("unknown aggregate function 'median'"), "\(r.stderr)")
+        TestSupport.write(
+            """
+            harmonize: 1
+            id: t.bad2
+            source: {files: x.csv}
+            joins:
+              - name: prs
+                files: prs.csv
+                schema: {fields: [{name: k1, type: integer}, {name: soin, type: date}]}
+                on: {k1: k1}
+            target: observation
+            fields:
+              observation_id: "to_int(k1)"
+              person_id: 1
+              observation_concept_id: 0
+              observation_date: prs.sion
+              observation_type_concept_id: 0
+            """, to: dir + "/bad2.yaml")
+        let r2 = try TestSupport.runCLI(["check", "--mappings", dir + "/bad2.yaml"])
+        #expect(r2.status == 2)
+        #expect(r2.stderr.contains("bad2.yaml:14") && r2.stderr.contains("prs.sion") && r2.stderr.contains("prs.soin"), "\(r2.stderr)")
+    }
+
+    @Test func theIndexFindsEveryKeyBeforeAndAfterSpilling() throws {
+        for budget in [1 << 30, 4096] {
+            let dir = TestSupport.temporaryDirectory("index")
+            let index = SpillingIndex(budget: budget, spillDirectory: dir)
+            for i in 0..<5000 { try index.insert(key: Array("k\(i)".utf8), payload: ValueCodec.encode([.int(i), .string("v\(i)")])) }
+            try index.insert(key: Array("k42".utf8), payload: [])
+            try index.finishLoading()
+            #expect(index.isSpilled == (budget == 4096))
+            #expect(index.count == 5000 && index.ambiguousKeys == 1)
+            for i in [0, 1, 999, 4999] {
+                var got: [Value]?
+                let found = try index.lookup(Array("k\(i)".utf8)) { got = ValueCodec.decode($0, count: 2) }
+                #expect(found == .payload && got == [.int(i), .string("v\(i)")])
+            }
+            #expect(try index.lookup(Array("k42".utf8)) { _ in } == .ambiguous)
+            #expect(try index.lookup(Array("nope".utf8)) { _ in } == .miss)
+            index.close()
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+        }
+    }
+
+    @Test func qualifiedNamesAreOneIdentifier() {
+        let tokens = Lexer.tokenize("prs.EXE_SOI_DTD + 1.5 and x.y")
+        #expect(tokens.contains { if case .identifier("prs.EXE_SOI_DTD", false) = $0.kind { return true } else { return false } })
+        #expect(tokens.contains { if case .identifier("x.y", false) = $0.kind { return true } else { return false } })
+    }
+}
