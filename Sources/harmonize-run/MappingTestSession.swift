@@ -19,7 +19,8 @@ struct MappingTestSession {
         } catch {
             throw CLIError(code: Exit.io, message: "\(error)")
         }
-        let context = PlanningContext(defaultModel: model, functions: FunctionCatalog.registry(key: nil))
+        // Cases run under the public test key, so they can expect pseudonyms as fixed values.
+        let context = PlanningContext(defaultModel: model, functions: FunctionCatalog.registry(key: .mappingTests))
         var session = MappingTestSession()
         for f in files {
             do {

@@ -20,6 +20,18 @@ public struct PseudonymKey: Sendable {
         public var description: String
     }
 
+    /// The fixed, **public** key that `harmonize-run test` and `docs` run mapping tests with, so
+    /// that a case can expect a pseudonym (`pseudonym_int(x, 'person')`) as a fixed number. Its
+    /// bytes are published here: never use it for real data (`run` takes its key only from
+    /// `--key-file` or `--key-env`).
+    public static let mappingTests: PseudonymKey = {
+        do {
+            return try PseudonymKey(bytes: Array("harmonize/mapping-tests/public-test-key/never-for-real-data".utf8))
+        } catch {
+            fatalError("the public test key is at least 32 bytes")
+        }
+    }()
+
     /// Wraps raw key bytes (at least 32).
     public init(bytes: [UInt8], project: String = "") throws(Failure) {
         guard bytes.count >= Self.minimumLength else {
