@@ -126,7 +126,7 @@ import Testing
     ]
 
     @Test func theInlineTestsKillAtLeastNinetyPercentOfMutants() throws {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests))
         let root = TestSupport.temporaryDirectory("mutants")
         for folder in ["research", "hospital"] {
             try FileManager.default.createDirectory(atPath: root + "/mappings/\(folder)", withIntermediateDirectories: true)

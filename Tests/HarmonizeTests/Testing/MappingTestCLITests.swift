@@ -16,11 +16,11 @@ import Testing
             "test", "--mappings", TestSupport.path("mappings"), "--min-coverage", "90", "--junit", dir + "/junit.xml",
         ])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
-        for id in ["research.measurements", "research.patients", "research.questionnaire", "hospital.adt_person_visit", "hospital.oru_measurement", "hospital.his_visit"] {
+        for id in ["research.measurements", "research.patients", "research.questionnaire", "hospital.adt_person_visit", "hospital.oru_measurement", "hospital.his_visit", "hospital.his_visit_detail", "hospital.his_condition", "hospital.his_procedure"] {
             #expect(r.stdout.contains(id), "\(id)")
         }
         #expect(r.stdout.contains("coverage 100%"))
-        #expect(r.stdout.contains("cases passed in 6 mapping(s)"))
+        #expect(r.stdout.contains("cases passed in 9 mapping(s)"))
         let xml = try String(contentsOfFile: dir + "/junit.xml", encoding: .utf8)
         #expect(xml.contains("<testsuite name=\"research.patients\""))
         #expect(xml.contains("<testsuite name=\"hospital.oru_measurement\""))
@@ -113,8 +113,9 @@ import Testing
         let generated = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         #expect(
             generated == [
-                "README.md", "hospital.adt_person_visit.md", "hospital.his_visit.md", "hospital.oru_measurement.md", "research.measurements.md",
-                "research.patients.md", "research.questionnaire.md",
+                "README.md", "hospital.adt_person_visit.md", "hospital.his_condition.md", "hospital.his_procedure.md", "hospital.his_visit.md",
+                "hospital.his_visit_detail.md", "hospital.oru_measurement.md", "research.measurements.md", "research.patients.md",
+                "research.questionnaire.md",
             ])
         let committed = try FileManager.default.contentsOfDirectory(atPath: TestSupport.path("docs/mappings")).sorted()
         #expect(committed == generated, "pages of mappings that no longer exist are removed")
