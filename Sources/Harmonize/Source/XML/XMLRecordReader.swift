@@ -311,7 +311,7 @@ final class XMLRecordCollector: XMLSAXEvents {
     }
 
     /// Copies an attribute value, turning the `&#38;` libxml2 leaves for `&` back into `&`.
-    private static func assign(_ value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+    fileprivate static func assign(_ value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
         guard value.contains(38) else {
             out.append(contentsOf: value)
@@ -330,45 +330,48 @@ final class XMLRecordCollector: XMLSAXEvents {
         }
     }
 
-    /// The path reaches its last step on this element: read the attribute, or start capturing text.
+    /// The path reaches its last step on this element: read the attribute, or start capturing
+    /// text; returns 1 when it starts capturing.
     @inline(__always)
-    private func hit(_ k: Int, attributes: XMLAttributeSpans) {
-        if let a = paths[k].attribute {
+    private static func hit(_ p: inout PathState, attributes: XMLAttributeSpans) -> Int {
+        if let a = p.attribute {
             for j in 0..<attributes.count {
                 guard let name = attributes.localName(j), a.matches(name, attributes.namespaceURI(j)) else { continue }
-                Self.assign(attributes.value(j), to: &paths[k].value)
-                paths[k].present = true
+                assign(attributes.value(j), to: &p.value)
+                p.present = true
                 break
             }
-            paths[k].finished = true
-        } else {
-            paths[k].present = true
-            paths[k].capturing = true
-            capturing += 1
+            p.finished = true
+            return 0
         }
+        p.present = true
+        p.capturing = true
+        return 1
     }
 
+    /// An element at depth `d` starts: the path takes its next step if it matches (first match only).
     @inline(__always)
-    private func advance(_ k: Int, at d: Int, localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans) {
-        let p = paths[k]
-        guard !p.finished, p.matched < p.steps.count, d == p.anchor + p.matched + 1, p.steps[p.matched].matches(localName, namespaceURI) else {
-            return
-        }
-        paths[k].matched += 1
-        if p.matched + 1 == p.steps.count { hit(k, attributes: attributes) }
+    private static func advance(
+        _ p: inout PathState, at d: Int, localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans
+    ) -> Int {
+        let m = p.matched
+        guard !p.finished, m < p.steps.count, d == p.anchor + m + 1, p.steps[m].matches(localName, namespaceURI) else { return 0 }
+        p.matched = m + 1
+        return m + 1 == p.steps.count ? hit(&p, attributes: attributes) : 0
     }
 
+    /// The element at depth `d` ends: a capture ends, or the path's chosen element closes without
+    /// a full match (absent). Returns -1 when a capture ended.
     @inline(__always)
-    private func close(_ k: Int, at d: Int) {
-        let p = paths[k]
-        guard !p.finished, d == p.anchor + p.matched else { return }
+    private static func close(_ p: inout PathState, at d: Int) -> Int {
+        guard !p.finished, d == p.anchor + p.matched else { return 0 }
         if p.capturing {
-            paths[k].capturing = false
-            capturing -= 1
-            paths[k].finished = true
-        } else if p.matched > 0 {
-            paths[k].finished = true
+            p.capturing = false
+            p.finished = true
+            return -1
         }
+        if p.matched > 0 { p.finished = true }
+        return 0
     }
 
     func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int) {
@@ -382,12 +385,17 @@ final class XMLRecordCollector: XMLSAXEvents {
             return
         }
         // Ancestor paths follow every element: the values they hold when a record starts are its values.
-        for k in ancestorPaths {
-            if d == paths[k].anchor {
-                paths[k].reset()
-                if paths[k].steps.isEmpty { hit(k, attributes: attributes) }
-            } else if d > paths[k].anchor {
-                advance(k, at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
+        if !ancestorPaths.isEmpty {
+            let list = ancestorPaths
+            paths.withUnsafeMutableBufferPointer { buf in
+                for k in list {
+                    if d == buf[k].anchor {
+                        buf[k].reset()
+                        if buf[k].steps.isEmpty { _ = Self.hit(&buf[k], attributes: attributes) }
+                    } else if d > buf[k].anchor {
+                        _ = Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
+                    }
+                }
             }
         }
         if !inRecord {
@@ -401,7 +409,10 @@ final class XMLRecordCollector: XMLSAXEvents {
             recordRejected = false
             textBytes = 0
             capturing = 0
-            for k in recordPaths { paths[k].reset() }
+            let list = recordPaths
+            paths.withUnsafeMutableBufferPointer { buf in
+                for k in list { buf[k].reset() }
+            }
         } else if recordRejected {
             return
         } else if d - recordDepth > maxDepth {
@@ -409,19 +420,28 @@ final class XMLRecordCollector: XMLSAXEvents {
             queueReject(.limitExceeded, line: recordLine, "record larger than the limits (\(maxDepth) levels, \(maxTextBytes) text bytes)")
             return
         }
-        for j in 0..<attributes.count { textBytes += attributes.value(j).count }
-        if textBytes > maxTextBytes {
+        var bytes = textBytes
+        for j in 0..<attributes.count { bytes += attributes.value(j).count }
+        textBytes = bytes
+        if bytes > maxTextBytes {
             recordRejected = true
             queueReject(.limitExceeded, line: recordLine, "record larger than the limits (\(maxDepth) levels, \(maxTextBytes) text bytes)")
             return
         }
-        for k in recordPaths {
-            if d == recordDepth {
-                if paths[k].steps.isEmpty { hit(k, attributes: attributes) }
-            } else {
-                advance(k, at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
+        let list = recordPaths
+        let atRecord = d == recordDepth
+        let started = paths.withUnsafeMutableBufferPointer { buf in
+            var n = 0
+            for k in list {
+                if atRecord {
+                    if buf[k].steps.isEmpty { n += Self.hit(&buf[k], attributes: attributes) }
+                } else {
+                    n += Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
+                }
             }
+            return n
         }
+        capturing += started
     }
 
     func endElement() {
@@ -430,7 +450,13 @@ final class XMLRecordCollector: XMLSAXEvents {
         if stopped { return }
         if inRecord {
             if !recordRejected {
-                for k in recordPaths { close(k, at: d) }
+                let list = recordPaths
+                let ended = paths.withUnsafeMutableBufferPointer { buf in
+                    var n = 0
+                    for k in list { n += Self.close(&buf[k], at: d) }
+                    return n
+                }
+                capturing += ended
             }
             if d == recordDepth {
                 inRecord = false
@@ -438,7 +464,12 @@ final class XMLRecordCollector: XMLSAXEvents {
             }
         }
         if d < matchDepth { matchDepth = d }
-        for k in ancestorPaths where d > paths[k].anchor { close(k, at: d) }
+        if !ancestorPaths.isEmpty {
+            let list = ancestorPaths
+            paths.withUnsafeMutableBufferPointer { buf in
+                for k in list where d > buf[k].anchor { _ = Self.close(&buf[k], at: d) }
+            }
+        }
     }
 
     func characters(_ text: UnsafeBufferPointer<UInt8>) {
@@ -450,7 +481,10 @@ final class XMLRecordCollector: XMLSAXEvents {
             return
         }
         guard capturing > 0 else { return }
-        for k in recordPaths where paths[k].capturing { paths[k].value.append(contentsOf: text) }
+        let list = recordPaths
+        paths.withUnsafeMutableBufferPointer { buf in
+            for k in list where buf[k].capturing { buf[k].value.append(contentsOf: text) }
+        }
     }
 
     func entityDeclared(line: Int) {
