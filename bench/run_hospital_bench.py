@@ -20,7 +20,8 @@ benchmark key:
   diagnosis → a condition, reading the stay and patient through `../` paths; the file is read
   once per mapping).
 Each is timed writing SQLite and with `--sink none` (everything but the writing). Every program
-runs as a whole process under `/usr/bin/time -f '%e %M %U %S'` (wall s, peak RSS, CPU s). Output:
+runs as a whole process under `/usr/bin/time -f '%e %M %U %S'` (wall s, peak RSS, CPU s = user +
+system, the steadier figure on a shared machine); ratios are the peer's time ÷ the program's. Output:
 Markdown tables on stdout and in bench/results/hospital-latest.md.
 """
 import argparse
@@ -173,9 +174,10 @@ def main():
         unit = "ORU messages" if kind == "hl7" else "stays"
         peer = "python-hl7" if kind == "hl7" else "python-lxml"
         lines += [f"## {kind.upper()}: {n:,} {unit} ({size_mb:.1f} MB)", "",
-                  "| program | wall s | MB/s | peak RSS MB | CPU s | peer wall ÷ this | runs (wall s) |",
-                  "|---|---:|---:|---:|---:|---:|---|"]
+                  "| program | wall s | MB/s | peak RSS MB | CPU s | peer wall ÷ this | peer CPU ÷ this | runs (wall s) |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|"]
         peer_wall = statistics.median([w for w, _, _ in results[peer]]) if peer in results else None
+        peer_cpu = statistics.median([c for _, _, c in results[peer]]) if peer in results else None
         for prog in PROGRAMS[kind]:
             if prog not in results:
                 continue
@@ -184,7 +186,8 @@ def main():
             rss = max(r for _, r, _ in results[prog])
             cpu = statistics.median([c for _, _, c in results[prog]])
             ratio = f"{peer_wall / wall:.1f}×" if peer_wall else "–"
-            lines.append(f"| {LABEL[(kind, prog)]} | {wall:.2f} | {size_mb / wall:.0f} | {rss:.1f} | {cpu:.2f} | {ratio} | "
+            cratio = f"{peer_cpu / cpu:.1f}×" if peer_cpu else "–"
+            lines.append(f"| {LABEL[(kind, prog)]} | {wall:.2f} | {size_mb / wall:.0f} | {rss:.1f} | {cpu:.2f} | {ratio} | {cratio} | "
                          f"{', '.join(f'{w:.2f}' for w in walls)} |")
         lines.append("")
     if notes:
