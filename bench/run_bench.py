@@ -6,11 +6,14 @@ Usage (from anywhere; paths are resolved from the repository root):
   python3 bench/run_bench.py [--sizes 1m,5m] [--repeat 3] [--no-build] [--skip-slow]
                              [--only NAME,...] [--data /tmp/bench-data/harmonize] [--work /tmp/bench-work]
   python3 bench/run_bench.py --check [--check-size 1m] [--no-build]
+  python3 bench/run_bench.py --suite join [--sizes 1m,5m] [--spill-budget 64M] [...]   (join benchmark)
+  python3 bench/run_bench.py --suite join --check [--check-size 1m] [--spill-budget 64M]
 
 Every program is timed as a whole process with `/usr/bin/time -f '%e %M'` (wall seconds, peak
 RSS), the median of --repeat runs (rounds interleave the programs), with the input read once into
 the page cache before each run. Data sets are generated into DATA/<size> by bench/gen_claims.py
-(seed 42) when missing. Results go to stdout and to bench/results/latest.md (git-ignored).
+(seed 42) when missing. Results go to stdout and to bench/results/latest.md (git-ignored;
+bench/results/join-latest.md for --suite join).
 A program that is missing or fails is reported as such; the others still run.
 See bench/README.md.
 """
@@ -77,15 +80,16 @@ def size_name(n):
 
 
 # ------------------------------------------------------------------------------------- setup
-def data_is_ours(d, n):
-    """True when DIR holds er_prs_f.csv and vocab.csv exactly as bench/gen_claims.py wrote them for
-    n rows and seed SEED (its .gen_claims.json stamp records their sizes and mtimes)."""
+def data_is_ours(d, n, names=("er_prs_f.csv", "vocab.csv")):
+    """True when DIR holds the files `names` (by default er_prs_f.csv and vocab.csv) exactly as
+    bench/gen_claims.py wrote them for n rows and seed SEED (its .gen_claims.json stamp records
+    their sizes and mtimes)."""
     try:
         stamp = json.loads((d / ".gen_claims.json").read_text())
         if (stamp.get("generator") != "harmonize bench/gen_claims.py" or stamp.get("rows") != n
                 or stamp.get("seed") != SEED or stamp.get("crlf")):
             return False
-        for name in ("er_prs_f.csv", "vocab.csv"):
+        for name in names:
             st = (d / name).stat()
             f = stamp["files"][name]
             if st.st_size != f["bytes"] or st.st_mtime_ns != f["mtime_ns"]:
@@ -95,9 +99,9 @@ def data_is_ours(d, n):
         return False
 
 
-def ensure_data(data_root, n):
+def ensure_data(data_root, n, names=("er_prs_f.csv", "vocab.csv")):
     d = Path(data_root) / size_name(n)
-    if not data_is_ours(d, n):
+    if not data_is_ours(d, n, names):
         if (d / "er_prs_f.csv").exists():
             log(f"{d}: files missing, changed or not written by bench/gen_claims.py (seed {SEED}); regenerating")
         log(f"generating {size_name(n)} claims into {d} ...")
@@ -177,16 +181,18 @@ def out_name(prog):
     return {DUCK2: "out.duckdb", DUCK1: "out.duckdb"}.get(prog, "out.sqlite")
 
 
-def timed(argv, workdir, env):
+def timed(argv, workdir, env, stdout_path=None):
     """Runs argv; returns (ok, wall_s, peak_rss_kb, cpu_s, message). cpu_s = user + system time,
-    less sensitive than wall time to other jobs on a shared machine."""
+    less sensitive than wall time to other jobs on a shared machine. Standard output goes to
+    `stdout_path` when given (say, a --json summary), else with standard error to WORKDIR/log.txt."""
     workdir.mkdir(parents=True, exist_ok=True)
     tfile = workdir / "time.txt"
     logf = workdir / "log.txt"
     if Path("/usr/bin/time").exists():
         full = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", str(tfile)] + argv
-        with open(logf, "w") as lf:
-            rc = subprocess.run(full, stdout=lf, stderr=subprocess.STDOUT, env=env, cwd=workdir).returncode
+        with open(logf, "w") as lf, open(stdout_path or os.devnull, "w") as of:
+            out, err = (of, lf) if stdout_path else (lf, subprocess.STDOUT)
+            rc = subprocess.run(full, stdout=out, stderr=err, env=env, cwd=workdir).returncode
         try:
             lines = tfile.read_text().strip().splitlines()
             wall, rss, user, system = lines[-1].split()
@@ -195,8 +201,9 @@ def timed(argv, workdir, env):
             wall, rss, cpu = float("nan"), 0, float("nan")
     else:   # fallback: wait4's rusage (same peak RSS figure as GNU time)
         t0 = time.perf_counter()
-        with open(logf, "w") as lf:
-            p = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+        with open(logf, "w") as lf, open(stdout_path or os.devnull, "w") as of:
+            out, err = (of, lf) if stdout_path else (lf, subprocess.STDOUT)
+            p = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=workdir)
             _, status, ru = os.wait4(p.pid, 0)
         wall, rss, cpu = time.perf_counter() - t0, ru.ru_maxrss, ru.ru_utime + ru.ru_stime
         rc = os.waitstatus_to_exitcode(status)
@@ -439,17 +446,18 @@ def norm(col, kind):
             "text": f"CAST({col} AS TEXT)"}[kind] + f" AS {col}"
 
 
-def compare(candidate, reference):
-    """Multiset comparison of claim_mapped in two SQLite files (all columns but person_hash), with
-    the columns normalised in SQL and the rows counted in Python (linear time; ~1 GB at 1M rows).
-    Returns ((distinct, rows) only in candidate, (distinct, rows) only in reference, samples, counts)."""
+def compare(candidate, reference, table="claim_mapped", cols=CHECK_COLS):
+    """Multiset comparison of `table` (claim_mapped) in two SQLite files over `cols` (all columns
+    but person_hash), with the columns normalised in SQL and the rows counted in Python (linear
+    time; ~1 GB at 1M rows). Returns ((distinct, rows) only in candidate, (distinct, rows) only in
+    reference, samples, counts)."""
     from collections import Counter
-    sel = ", ".join(norm(c, k) for c, k in CHECK_COLS)
+    sel = ", ".join(norm(c, k) for c, k in cols)
     bags, counts = [], []
     for path in (candidate, reference):
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        bags.append(Counter(con.execute(f"SELECT {sel} FROM claim_mapped")))
-        counts.append(con.execute("SELECT count(*), count(DISTINCT person_hash) FROM claim_mapped").fetchone())
+        bags.append(Counter(con.execute(f"SELECT {sel} FROM {table}")))
+        counts.append(con.execute(f"SELECT count(*), count(DISTINCT person_hash) FROM {table}").fetchone())
         con.close()
     only_a, only_b = bags[0] - bags[1], bags[1] - bags[0]
     samples = [("a", r) for r in list(only_a)[:3]] + [("b", r) for r in list(only_b)[:3]]
@@ -503,14 +511,335 @@ def run_check(args):
     return 0 if differences == 0 else 1
 
 
+# ------------------------------------------------------------------------------ join suite
+# `--suite join`: er_pha_f.csv (driving, ~40 % of the claim count) joined to er_prs_f.csv on the
+# nine DCIR keys into pha_mapped (bench/claims/pha.yaml, bench/peers/*_pha_join.py).
+PHA_MAPPING = BENCH / "claims" / "pha.yaml"
+JOIN_FILES = ("er_prs_f.csv", "er_pha_f.csv")
+DEFAULT_BUDGET = "256M"   # `harmonize-run run --memory-budget` default (Sources/harmonize-run/RunCommand.swift)
+J_HZ, J_HZ_SPILL = "harmonize", "harmonize-spill"
+J_DUCK2, J_DUCK1, J_PY = "duckdb-2t", "duckdb-1t", "python"
+JOIN_ALL = [J_HZ, J_HZ_SPILL, J_DUCK2, J_DUCK1, J_PY]
+JOIN_HZ = (J_HZ, J_HZ_SPILL)
+JOIN_CHECK_COLS = [  # every column of pha_mapped but person_hash
+    ("ben_rng_gem", "int"), ("drug_exposure_start_date", "date"), ("cip13", "text"), ("quantity", "int"),
+    ("unit_price", "real"), ("flx_dis_dtd", "date"), ("flx_trt_dtd", "date"), ("flx_emt_typ", "int"),
+    ("flx_emt_num", "int"), ("flx_emt_ord", "int"), ("org_cle_num", "text"), ("dct_ord_num", "int"),
+    ("prs_ord_num", "int"), ("rem_typ_aff", "int"),
+]
+
+
+def budget_bytes(text):
+    """`--memory-budget` syntax: bytes, or with K, M, G (binary units), as harmonize-run parses it."""
+    t = text.strip().upper()
+    unit = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:], 1)
+    return int(t[:-1] if t[-1:] in "KMG" else t) * unit
+
+
+def join_label(p, args):
+    return {
+        J_HZ: f"Harmonize → SQLite, budget {DEFAULT_BUDGET} (default)",
+        J_HZ_SPILL: f"Harmonize → SQLite, `--memory-budget {args.spill_budget}`",
+        J_DUCK2: "DuckDB join → table, 2 threads",
+        J_DUCK1: "DuckDB join → table, 1 thread",
+        J_PY: "Python `csv` + dict + `sqlite3`",
+    }[p]
+
+
+def join_budget(p, args):
+    return {J_HZ: DEFAULT_BUDGET, J_HZ_SPILL: args.spill_budget}.get(p)
+
+
+def join_commands(prog, data, out, args):
+    """argv for one program of the join suite; `out` is its output path."""
+    prs, pha = str(data / "er_prs_f.csv"), str(data / "er_pha_f.csv")
+    py = sys.executable
+    hz = [str(HZ_BIN), "run", "--mappings", str(PHA_MAPPING), "--input", str(data), "--output", str(out),
+          "--key-env", KEY_ENV, "--no-progress", "--no-quality", "--json"]
+    return {
+        J_HZ: hz,
+        J_HZ_SPILL: hz + ["--memory-budget", args.spill_budget],
+        J_DUCK2: [py, str(BENCH / "peers" / "duckdb_pha_join.py"), prs, pha, str(out), "--threads", "2"],
+        J_DUCK1: [py, str(BENCH / "peers" / "duckdb_pha_join.py"), prs, pha, str(out), "--threads", "1"],
+        J_PY: [py, str(BENCH / "peers" / "py_pha_join.py"), prs, pha, str(out)],
+    }[prog]
+
+
+def data_rows(path):
+    """Lines of a generated CSV file but its header (no field holds a line break)."""
+    n = 0
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 22)
+            if not b:
+                break
+            n += b.count(b"\n")
+    return max(0, n - 1)
+
+
+def join_stats(summary_path):
+    """From harmonize-run's --json summary: the join's statistics (spilled, matched, missing …) and
+    the rows written to pha_mapped; None when unreadable."""
+    try:
+        s = json.loads(Path(summary_path).read_text())
+        m = s.get("manifest", s)
+        j = dict(m["joins"][0])
+        j["written"] = sum(t.get("rows", 0) for t in m.get("tables", []) if t.get("table") == "pha_mapped")
+        j["rejected_records"] = s.get("records_rejected")
+        return j
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def join_table(n, counts, res, args):
+    drive = counts["pha"]
+
+    def wall(p):
+        r = res.get(p)
+        return r["wall"] if r and r["status"] == "ok" else None
+
+    duck, py = wall(J_DUCK2), wall(J_PY)
+    lines = [f"### {size_name(n)}: {drive:,} pharmacy lines (driving) joined to {counts['prs']:,} claim lines", "",
+             f"Median of {args.repeat} runs; rows/s = driving (pharmacy) lines ÷ wall s; ratios are wall-time "
+             "ratios (program ÷ reference, lower is faster); budget = `--memory-budget` (Harmonize only).", "",
+             "| program | wall s | rows/s | peak RSS MB | budget | RSS < budget | index spilled | rows written "
+             "| ÷ DuckDB 2t | ÷ Python | CPU s | runs (wall s) |",
+             "|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|"]
+    for p in JOIN_ALL:
+        r = res.get(p)
+        if r is None:
+            continue
+        if r["status"] != "ok":
+            lines.append(f"| {join_label(p, args)} | {r['status']} | | | | | | | | | | {r['note'][:120]} |")
+            continue
+        w = r["wall"]
+        runs = r.get("scaled") or ", ".join(f"{x:.2f}" for x in r["walls"])
+        rate = f"{drive / w:,.0f}" if w > 0 else "–"
+        budget, under, spilled = "–", "–", "–"
+        written = "–" if r.get("written") is None else r["written"]
+        if p in JOIN_HZ:
+            b = budget_bytes(join_budget(p, args))
+            budget = f"{b / (1 << 20):g} MiB"
+            under = "yes" if r["rss"] * 1024 < b else "**no**"
+            st = r.get("join")
+            spilled = ("yes" if st["spilled"] else "no") if st else "?"
+            written = st["written"] if st else "?"
+        if isinstance(written, int):
+            written = f"{written:,}"
+        rss = f"{r['rss'] / 1024:.1f}" + (" (at 1m)" if r.get("scaled") else "")
+        lines.append(f"| {join_label(p, args)} | {w:.2f} | {rate} | {rss} | {budget} | {under} | {spilled} | "
+                     f"{written} | {fmt_ratio(w, duck)} | {fmt_ratio(w, py)} | {r['cpu']:.2f} | {runs} |")
+    return lines
+
+
+def join_verdicts(results, sizes, counts, args):
+    def num(v):
+        return f"{v:,}" if isinstance(v, int) else "?"
+
+    lines = ["### Memory budget and join statistics (Harmonize)", "",
+             "| size | program | peak RSS MB | budget MiB | RSS < budget | index spilled | keys indexed "
+             "| matched | missing | ambiguous keys | rows written = driving lines |",
+             "|---|---|---:|---:|---|---|---:|---:|---:|---:|---|"]
+    for n in sizes:
+        for p in JOIN_HZ:
+            r = results[n].get(p)
+            if r is None:
+                continue
+            if r["status"] != "ok":
+                lines.append(f"| {size_name(n)} | {join_label(p, args)} | {r['status']} | | n/a | | | | | | n/a |")
+                continue
+            b = budget_bytes(join_budget(p, args))
+            st = r.get("join") or {}
+            ok = r["rss"] * 1024 < b
+            written = st.get("written")
+            same = "?" if written is None else ("PASS" if written == counts[n]["pha"] else "FAIL")
+            lines.append(f"| {size_name(n)} | {join_label(p, args)} | {r['rss'] / 1024:.1f} | {b / (1 << 20):g} | "
+                         f"{'PASS' if ok else 'FAIL'} | {('yes' if st['spilled'] else 'no') if st else '?'} | "
+                         f"{num(st.get('indexed'))} | {num(st.get('matched'))} | {num(st.get('missing'))} | "
+                         f"{num(st.get('ambiguousKeys'))} | {same} |")
+    lines += ["", "Peak RSS is the whole process (reader, mapping, SQLite writer and the join index); "
+              "`--memory-budget` bounds the join index, which moves to disk past it."]
+    return lines
+
+
+def run_join_bench(args):
+    sizes = sorted(parse_size(s) for s in args.sizes.split(","))
+    wanted = [p for p in JOIN_ALL if not args.only or p in args.only.split(",")]
+    notes = []
+    env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
+    header = machine_header(args)
+    header[0] = header[0].replace("claims benchmark", "join benchmark (`--suite join`)")
+
+    available = set(wanted)
+    if available & set(JOIN_HZ):
+        built = True
+        if not args.no_build:
+            built = build_harmonize(notes)
+        if not HZ_BIN.exists():
+            notes.append(f"Harmonize: binary {HZ_BIN.relative_to(ROOT)} missing" +
+                         ("" if built else " (build failed)") + "; reported as failed.")
+    if (J_DUCK2 in available or J_DUCK1 in available) and not have_duckdb(notes):
+        available -= {J_DUCK2, J_DUCK1}
+
+    py_sizes = set(sizes)
+    one_m = 1_000_000
+    if args.skip_slow and J_PY in available:
+        py_sizes = {n for n in sizes if n <= one_m}
+        if any(n > one_m for n in sizes):
+            py_sizes.add(one_m)
+    all_sizes = sorted(set(sizes) | py_sizes)
+
+    results, counts = {}, {}
+    for n in all_sizes:
+        data = ensure_data(args.data, n, JOIN_FILES + ("vocab.csv",))
+        counts[n] = {"prs": data_rows(data / "er_prs_f.csv"), "pha": data_rows(data / "er_pha_f.csv")}
+        progs = [p for p in wanted if n in sizes or p == J_PY]
+        progs = [p for p in progs if p != J_PY or n in py_sizes]
+        res = {p: {"status": "ok", "walls": [], "rsss": [], "cpus": [], "joins": [], "writtens": [], "note": ""}
+               for p in progs}
+        for p in progs:
+            if p not in available:
+                res[p]["status"], res[p]["note"] = "skipped", "see notes"
+            elif p in JOIN_HZ and not HZ_BIN.exists():
+                res[p]["status"], res[p]["note"] = "failed", "binary missing"
+        for rnd in range(args.repeat):
+            for p in progs:
+                r = res[p]
+                if r["status"] != "ok":
+                    continue
+                work = Path(args.work) / f"join-{size_name(n)}" / p
+                clean(work)
+                warm([data / f for f in JOIN_FILES])
+                out = work / ("out.duckdb" if p in (J_DUCK2, J_DUCK1) else "out.sqlite")
+                argv = join_commands(p, data, out, args)
+                summary = work / "summary.json" if p in JOIN_HZ else None
+                log(f"[join {size_name(n)} round {rnd + 1}/{args.repeat}] {p}: {' '.join(argv[:2])} ...")
+                ok, wall, rss, cpu, msg = timed(argv, work, env, stdout_path=summary)
+                if not ok:
+                    r["status"], r["note"] = "failed", msg
+                    log(f"    failed: {msg}")
+                    continue
+                r["walls"].append(wall)
+                r["rsss"].append(rss)
+                r["cpus"].append(cpu)
+                if summary:
+                    st = join_stats(summary)
+                    r["joins"].append(st)
+                    if st is None:
+                        notes.append(f"{p} at {size_name(n)}: the --json summary could not be read ({summary}).")
+                else:
+                    first = (work / "log.txt").read_text(errors="replace").split(" ", 1)[0]
+                    if first.isdigit():
+                        r["writtens"].append(int(first))
+                log(f"    {wall:.2f} s wall, {cpu:.2f} s CPU, {rss / 1024:.1f} MB"
+                    + (f", spilled: {r['joins'][-1]['spilled']}" if summary and r["joins"][-1] else ""))
+        for p, r in res.items():
+            if r["status"] == "ok":
+                r["wall"] = statistics.median(r["walls"])
+                r["rss"] = statistics.median(r["rsss"])
+                r["cpu"] = statistics.median(r["cpus"])
+                r["join"] = r["joins"][-1] if r["joins"] else None
+                if r["writtens"]:
+                    r["written"] = r["writtens"][-1]
+                spills = {j["spilled"] for j in r["joins"] if j}
+                if len(spills) > 1:
+                    notes.append(f"{p} at {size_name(n)}: the index spilled in some runs only.")
+                if p in JOIN_HZ and max(r["rsss"]) * 1024 >= budget_bytes(join_budget(p, args)) > r["rss"] * 1024:
+                    notes.append(f"{p} at {size_name(n)}: median peak RSS under the budget, but not in every run "
+                                 f"(max {max(r['rsss']) / 1024:.1f} MB).")
+        results[n] = res
+        if not args.keep_outputs:
+            shutil.rmtree(Path(args.work) / f"join-{size_name(n)}", ignore_errors=True)
+
+    if args.skip_slow and J_PY in wanted:
+        base = results.get(one_m, {}).get(J_PY)
+        for n in sizes:
+            if n not in py_sizes and base and base["status"] == "ok":
+                f = counts[n]["pha"] / counts[one_m]["pha"]
+                results[n][J_PY] = dict(base, wall=base["wall"] * f, cpu=base["cpu"] * f, written=None,
+                                        scaled=f"scaled ×{f:.2f} from 1m (--skip-slow)")
+    out = header + [f"* Harmonize mapping `bench/claims/pha.yaml`; the budget variant runs with "
+                    f"`--memory-budget {args.spill_budget}`", ""]
+    for n in sizes:
+        out += join_table(n, counts[n], results[n], args) + [""]
+    if any(p in wanted for p in JOIN_HZ):
+        out += join_verdicts(results, sizes, counts, args) + [""]
+    if notes:
+        out += ["### Notes", ""] + [f"* {x}" for x in notes] + [""]
+    out += [f"Load average at the end: {os.getloadavg()[0]:.2f} (on a shared machine, compare ratios from one run only).", ""]
+    text = "\n".join(out)
+    print(text)
+    res_dir = BENCH / "results"
+    res_dir.mkdir(exist_ok=True)
+    (res_dir / "join-latest.md").write_text(text)
+    log(f"written {res_dir / 'join-latest.md'}")
+    return 0
+
+
+def run_join_check(args):
+    """Harmonize's pha_mapped (default budget, then `--memory-budget SPILL`) vs the Python peer's."""
+    n = parse_size(args.check_size)
+    data = ensure_data(args.data, n, JOIN_FILES + ("vocab.csv",))
+    env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
+    notes = []
+    work = Path(args.work) / f"check-join-{size_name(n)}"
+    if not args.no_build:
+        build_harmonize(notes)
+    if not HZ_BIN.exists():
+        print(f"check: Harmonize binary {HZ_BIN} missing — failed")
+        for x in notes:
+            print(x)
+        return 2
+    outs, stats = {}, {}
+    for p in (J_PY, J_HZ, J_HZ_SPILL):
+        w = work / p
+        clean(w)
+        warm([data / f for f in JOIN_FILES])
+        outs[p] = w / "out.sqlite"
+        summary = w / "summary.json" if p in JOIN_HZ else None
+        log(f"check: running {p} on {size_name(n)} ...")
+        ok, wall, rss, _, msg = timed(join_commands(p, data, outs[p], args), w, env, stdout_path=summary)
+        if not ok:
+            print(f"check: {join_label(p, args)} failed: {msg}")
+            return 2
+        if summary:
+            stats[p] = join_stats(summary)
+        log(f"    {wall:.2f} s, {rss / 1024:.1f} MB")
+    drive = data_rows(data / "er_pha_f.csv")
+    print(f"check on {size_name(n)} ({drive:,} pharmacy lines): pha_mapped, Harmonize vs the Python "
+          "peer (py_pha_join.py), all columns but person_hash, as multisets")
+    differences = 0
+    for p in JOIN_HZ:
+        (ga, ra), (gb, rb), samples, counts = compare(outs[p], outs[J_PY], "pha_mapped", JOIN_CHECK_COLS)
+        st = stats.get(p)
+        print(f"- {join_label(p, args)}: "
+              + (f"index spilled: {'yes' if st['spilled'] else 'no'}, {st['indexed']:,} keys indexed, "
+                 f"{st['matched']:,} matched, {st['missing']:,} missing, {st['ambiguousKeys']:,} ambiguous keys"
+                 if st else "join statistics unreadable"))
+        print(f"  rows: {counts[0][0]:,} vs {counts[1][0]:,}; distinct person_hash: {counts[0][1]:,} vs {counts[1][1]:,}")
+        print(f"  rows of {p} not matched one-to-one by python rows: {ra:,} (in {ga:,} distinct row values)")
+        print(f"  rows of python not matched one-to-one by {p} rows: {rb:,} (in {gb:,} distinct row values)")
+        for side, r in samples:
+            print(f"  only in {p if side == 'a' else 'python'}: {r}")
+        differences += ra + rb + (counts[0][1] != counts[1][1])
+    print(f"differences: {differences}")
+    if not args.keep_outputs:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if differences == 0 else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description="Harmonize claims benchmark (see bench/README.md)")
+    ap.add_argument("--suite", choices=["claims", "join"], default="claims",
+                    help="claims: er_prs_f.csv -> claim_mapped (default); join: er_pha_f.csv joined to "
+                         "er_prs_f.csv on the nine DCIR keys -> pha_mapped")
     ap.add_argument("--sizes", default="1m,5m", help="comma list of claim counts: 100k, 1m, 5m, 2500000 ...")
     ap.add_argument("--repeat", type=int, default=3, help="runs per program (median)")
     ap.add_argument("--no-build", action="store_true", help="use the existing .build/release/harmonize-run")
     ap.add_argument("--skip-slow", action="store_true",
                     help="run the Python peer at 1M rows only and scale its time to larger sizes")
-    ap.add_argument("--only", default="", help="comma list among: " + ",".join(ALL))
+    ap.add_argument("--only", default="", help="comma list among: " + ",".join(ALL)
+                    + "; with --suite join: " + ",".join(JOIN_ALL))
     ap.add_argument("--data", default="/tmp/bench-data/harmonize",
                     help="data sets folder (DATA/<size>); regenerated there when not bench/gen_claims.py's")
     ap.add_argument("--work", default="/tmp/bench-work", help="scratch folder for outputs")
@@ -519,11 +848,25 @@ def main():
                     help="correctness mode: compare Harmonize's rows with the Python peer's")
     ap.add_argument("--check-size", default="1m")
     ap.add_argument("--check-target", choices=["harmonize", "c"], default="harmonize",
-                    help="program checked against the Python peer (c: self-test of the check)")
+                    help="program checked against the Python peer (c: self-test of the check; claims suite only)")
+    ap.add_argument("--spill-budget", default="64M",
+                    help="--suite join: --memory-budget of the second Harmonize run (harmonize-spill), "
+                         "small enough for the join index to move to disk (default 64M)")
     args = ap.parse_args()
-    bad = [p for p in args.only.split(",") if p and p not in ALL]
+    names = JOIN_ALL if args.suite == "join" else ALL
+    bad = [p for p in args.only.split(",") if p and p not in names]
     if bad:
-        ap.error(f"unknown program(s) {bad}; choose among {ALL}")
+        ap.error(f"unknown program(s) {bad} for --suite {args.suite}; choose among {names}")
+    try:
+        budget_bytes(args.spill_budget)
+    except ValueError:
+        ap.error("--spill-budget is a size in bytes, or with K, M or G (64M)")
+    if args.suite == "join":
+        if args.check and args.check_target != "harmonize":
+            ap.error("--check-target c is for the claims suite only")
+        if not Path("/usr/bin/time").exists():
+            log("note: /usr/bin/time missing (apt-get install -y time); timing with os.wait4 instead")
+        sys.exit(run_join_check(args) if args.check else run_join_bench(args))
     if not Path("/usr/bin/time").exists():
         log("note: /usr/bin/time missing (apt-get install -y time); timing with os.wait4 instead")
     sys.exit(run_check(args) if args.check else run_bench(args))

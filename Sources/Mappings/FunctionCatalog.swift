@@ -6,12 +6,18 @@ public enum FunctionCatalog {
     /// Names of functions that need the pseudonymisation key.
     public static let keyedFunctions: Set<String> = ["pseudonym", "pseudonym_int", "date_shift"]
 
+    /// Names of the vocabulary functions (they need a vocabulary store: `--vocabulary FILE`).
+    public static let vocabularyFunctions: Set<String> = FunctionRegistry.vocabularyFunctionNames
+
     /// The registry for a run with (or without) a key; `dateShiftDays` is the largest shift of
-    /// `date_shift` (0: the function fails at run time, and the CLI refuses such runs).
-    public static func registry(key: PseudonymKey?, dateShiftDays: Int = 0) -> FunctionRegistry {
+    /// `date_shift` (0: the function fails at run time, and the CLI refuses such runs);
+    /// `vocabulary` is the store the vocabulary functions look codes up in (nil: they type-check
+    /// but fail at run time, and the CLI refuses such runs).
+    public static func registry(key: PseudonymKey?, dateShiftDays: Int = 0, vocabulary: VocabularyStore? = nil) -> FunctionRegistry {
         var r = FunctionRegistry.standard
         r.registerPseudonyms(key: key)
         r.registerDateShift(key: key, days: dateShiftDays)
+        r.registerVocabulary(vocabulary)
         for f in GeneralisationFunctions.all { r.register(f) }
         for f in DomainFunctions.all { r.register(f) }
         return r
@@ -22,15 +28,13 @@ public enum FunctionCatalog {
         uses(plan, anyOf: keyedFunctions)
     }
 
+    /// Whether a plan calls a vocabulary function anywhere.
+    public static func needsVocabulary(_ plan: MappingPlan) -> Bool {
+        uses(plan, anyOf: vocabularyFunctions)
+    }
+
     /// Whether a plan calls one of `names` anywhere (lets, filters, columns, subject).
     public static func uses(_ plan: MappingPlan, anyOf names: Set<String>) -> Bool {
-        var expressions: [CompiledExpression] = plan.lets.map(\.expression)
-        if let f = plan.filter { expressions.append(f) }
-        if let s = plan.subject { expressions.append(s) }
-        for t in plan.targets {
-            expressions.append(contentsOf: t.columns.compactMap { $0 })
-            if let f = t.filter { expressions.append(f) }
-        }
-        return expressions.contains { !names.isDisjoint(with: $0.functionsUsed) }
+        plan.calls(anyOf: names)
     }
 }

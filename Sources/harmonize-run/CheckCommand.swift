@@ -11,7 +11,7 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil))
+            let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil, vocabulary: try mappingOptions.vocabularyStore()))
             var testErrors = 0
             for p in plans {
                 // The mapping's test cases are checked too (they never block a run).
@@ -45,7 +45,7 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         do {
-            for p in try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil)) {
+            for p in try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil, vocabulary: try mappingOptions.vocabularyStore())) {
                 Terminal.out("mapping \(p.id) \(p.spec.version)  (\(p.spec.file), sha256 \(p.spec.contentHash.prefix(12)))")
                 if let d = p.derivation {
                     Terminal.out("  derive \(d.table) from " + d.sources.map { "\($0.table)(\($0.start)\($0.end.map { ", " + $0 } ?? ""))" }.joined(separator: ", "))

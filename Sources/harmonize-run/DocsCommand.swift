@@ -16,10 +16,15 @@ struct DocsCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The folder to write the pages into (created if missing).", valueName: "DIR"))
     var output: String
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The vocabulary store (or Athena download folder) the vocabulary functions use in the cases.", valueName: "FILE|DIR"))
+    var vocabulary: String?
+
     func run() throws {
         let session: MappingTestSession
         do {
-            session = try MappingTestSession.run(mappings: mappings)
+            session = try MappingTestSession.run(mappings: mappings, vocabulary: vocabulary)
         } catch let e as CLIError {
             Terminal.error("harmonize-run: \(e.message)")
             throw e.code

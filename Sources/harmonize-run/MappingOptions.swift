@@ -25,6 +25,31 @@ struct MappingOptions: ParsableArguments {
     @Option(name: .customLong("decimal-char"), help: "Override the decimal character of every number field.")
     var decimalChar: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The vocabulary store the vocabulary functions look codes up in (built by 'vocabulary load'; an Athena folder is loaded on the fly).",
+            valueName: "FILE"))
+    var vocabulary: String?
+
+    /// The store named by `--vocabulary`, opened read-only (nil without the flag).
+    func vocabularyStore() throws -> VocabularyStore? {
+        guard let vocabulary else { return nil }
+        do {
+            return try VocabularyStore(path: vocabulary)
+        } catch {
+            throw CLIError(code: error.kind == .configuration ? Exit.configuration : Exit.io, message: error.description)
+        }
+    }
+
+    /// Fails (exit 2) when a plan calls a vocabulary function but no store was given.
+    static func requireVocabulary(_ plans: [MappingPlan], store: VocabularyStore?) throws {
+        guard store == nil, let p = plans.first(where: FunctionCatalog.needsVocabulary) else { return }
+        throw CLIError(
+            code: Exit.configuration,
+            message: "mapping \(p.id) calls vocabulary functions: give the vocabulary store with --vocabulary FILE (nothing was read)")
+    }
+
     /// Mapping files named by `--mappings`, sorted within each folder.
     func mappingFiles() throws -> [String] {
         var out: [String] = []

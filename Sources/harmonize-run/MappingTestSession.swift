@@ -10,8 +10,8 @@ struct MappingTestSession {
     var diagnostics: [Diagnostic] = []
 
     /// Plans the mappings and runs their tests; mapping or test-definition errors are collected.
-    static func run(mappings: [String]) throws -> MappingTestSession {
-        let options = try MappingOptions.parse(["--mappings"] + mappings)
+    static func run(mappings: [String], vocabulary: String? = nil) throws -> MappingTestSession {
+        let options = try MappingOptions.parse(["--mappings"] + mappings + (vocabulary.map { ["--vocabulary", $0] } ?? []))
         let files = try options.mappingFiles()
         let model: TargetModel
         do {
@@ -20,7 +20,8 @@ struct MappingTestSession {
             throw CLIError(code: Exit.io, message: "\(error)")
         }
         // Cases run under the public test key, so they can expect pseudonyms as fixed values.
-        let context = PlanningContext(defaultModel: model, functions: FunctionCatalog.registry(key: .mappingTests))
+        let context = PlanningContext(
+            defaultModel: model, functions: FunctionCatalog.registry(key: .mappingTests, vocabulary: try options.vocabularyStore()))
         var session = MappingTestSession()
         for f in files {
             do {

@@ -123,7 +123,9 @@ struct RunCommand: ParsableCommand {
             throw CLIError(code: Exit.io, message: "input folder not found: \(input)")
         }
         let key = try loadKey()
-        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: dateShiftDays))
+        let store = try mappingOptions.vocabularyStore()
+        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: dateShiftDays, vocabulary: store))
+        try MappingOptions.requireVocabulary(plans, store: store)
         if key == nil, let p = plans.first(where: FunctionCatalog.needsKey) {
             throw CLIError(
                 code: Exit.configuration,
@@ -135,7 +137,7 @@ struct RunCommand: ParsableCommand {
         }
         var exclusion: ExclusionList?
         if let exclude {
-            let missing = plans.filter { $0.subject == nil }.map(\.id)
+            let missing = plans.filter { $0.subject == nil && $0.derivation == nil }.map(\.id)
             if !missing.isEmpty {
                 throw CLIError(
                     code: Exit.configuration,
@@ -152,8 +154,10 @@ struct RunCommand: ParsableCommand {
         if let key { parameters["key_fingerprint"] = key.fingerprint }
         if !project.isEmpty { parameters["project"] = project }
         if dateShiftDays > 0 { parameters["date_shift_days"] = String(dateShiftDays) }
+        if let vocabulary = mappingOptions.vocabulary { parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent }
         var options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
         options.exclusion = exclusion
+        options.vocabulary = store
         options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
         if let spillDir {
             options.spillDirectory = spillDir

@@ -61,6 +61,15 @@ enum RunSummary {
         if !m.tables.isEmpty {
             lines.append("rows written: " + m.tables.map { "\($0.table) \($0.rows)" + ($0.updated.map { " (+\($0) updates)" } ?? "") }.joined(separator: ", "))
         }
+        for u in m.vocabularyUsage ?? [] {
+            // Counts only: the codes themselves are listed by `harmonize-run unmapped`.
+            lines.append(
+                "vocabulary \(u.vocabulary) (\(u.mapping)): \(u.mapped) of \(u.lookups) codes mapped to a standard concept "
+                    + "(\(String(format: "%.1f", u.shareMapped * 100))%), \(u.distinctUnmapped) distinct unmapped")
+        }
+        if m.vocabularyUsage?.contains(where: { $0.unmapped > 0 }) == true, let output {
+            lines.append("unmapped codes: harmonize-run unmapped --output \(output)")
+        }
         if let check = m.parameters["exclude_check"] {
             lines.append("objections: \(m.parameters["exclude_entries"] ?? "?") persons on the list; exclusion check \(check)")
         }

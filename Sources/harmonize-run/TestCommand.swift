@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Harmonize
+import Mappings
 
 /// `harmonize-run test`: runs the `tests:` cases of every mapping in memory and reports coverage.
 struct TestCommand: ParsableCommand {
@@ -13,6 +14,11 @@ struct TestCommand: ParsableCommand {
         name: .long, parsing: .upToNextOption,
         help: ArgumentHelp("Mapping files, or folders searched recursively for mapping files.", valueName: "DIR|FILE"))
     var mappings: [String] = ["mappings"]
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The vocabulary store (or Athena download folder) the vocabulary functions use in the cases.", valueName: "FILE|DIR"))
+    var vocabulary: String?
 
     @Option(name: .long, help: ArgumentHelp("Also write the results as JUnit XML.", valueName: "FILE.xml"))
     var junit: String?
@@ -29,12 +35,15 @@ struct TestCommand: ParsableCommand {
     func run() throws {
         let session: MappingTestSession
         do {
-            session = try MappingTestSession.run(mappings: mappings)
+            session = try MappingTestSession.run(mappings: mappings, vocabulary: vocabulary)
         } catch let e as CLIError {
             Terminal.error("harmonize-run: \(e.message)")
             throw e.code
         }
         for d in session.diagnostics { Terminal.error(d.description) }
+        if vocabulary == nil, let r = session.runners.first(where: { FunctionCatalog.needsVocabulary($0.plan) }) {
+            Terminal.error("harmonize-run: mapping \(r.plan.id) calls vocabulary functions: its cases need --vocabulary FILE|DIR")
+        }
         var failedCases = 0
         var totalCases = 0
         var lowCoverage: [String] = []

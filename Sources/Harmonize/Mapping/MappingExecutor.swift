@@ -22,6 +22,8 @@ final class MappingExecutor {
     let exclusion: ExclusionList?
     /// The person ids the mapping computes for excluded records (for the after-run check).
     private(set) var excludedPersonIDs: Set<Int> = []
+    /// Vocabulary lookups of the run (unmapped codes): told when each record ends.
+    let vocabularyUsage: VocabularyUsage?
     /// Where records are folded, for a mapping with `group:` (set by the caller before running).
     var groupStore: GroupStore?
     /// The frame of the group stage: group values and named values.
@@ -30,9 +32,10 @@ final class MappingExecutor {
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
         emit: @escaping (RowBatch) throws(SinkError) -> Void, emitRejects: @escaping ([RunReject]) throws(SinkError) -> Void,
-        exclusion: ExclusionList? = nil
+        exclusion: ExclusionList? = nil, vocabularyUsage: VocabularyUsage? = nil
     ) {
         self.exclusion = exclusion
+        self.vocabularyUsage = vocabularyUsage
         self.plan = plan
         self.mappingIndex = mappingIndex
         self.tableIndices = tableIndices
@@ -162,7 +165,12 @@ final class MappingExecutor {
             }
         }
 
+        let usage = vocabularyUsage
+        usage?.begin(mapping: plan.id, index: mappingIndex)
+        defer { usage?.end() }
         records: while true {
+            // The previous record is done (whatever its outcome): its vocabulary lookups are counted.
+            usage?.endRecord()
             if rejects.count >= 1024 { try flushRejects() }
             let event: ReadEvent
             do {
@@ -208,23 +216,6 @@ final class MappingExecutor {
                     continue records
                 }
             }
-            if let exclusion, let subject {
-                let s: Value
-                do throws(EvaluationError) {
-                    s = try subject(frame)
-                } catch {
-                    ledger.rejected += 1
-                    reject(
-                        Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "source.subject",
-                               message: "rule source.subject: \(error.message)"), fileIndex: fileIndex)
-                    continue records
-                }
-                if exclusion.contains(s) {
-                    ledger.excluded += 1
-                    notePersonIDs(frame: frame, lets: lets, targets: targets, count: targetCount, personIDColumns: personIDColumns)
-                    continue records
-                }
-            }
             // Joined records: each join finds the partner of this record and fills its fields.
             for j in joins {
                 do throws(EvaluationError) {
@@ -241,6 +232,23 @@ final class MappingExecutor {
                     reject(
                         Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)",
                                message: "rule join.\(j.name): \(error.message)"), fileIndex: fileIndex)
+                    continue records
+                }
+            }
+            if let exclusion, let subject {
+                let s: Value
+                do throws(EvaluationError) {
+                    s = try subject(frame)
+                } catch {
+                    ledger.rejected += 1
+                    reject(
+                        Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "source.subject",
+                               message: "rule source.subject: \(error.message)"), fileIndex: fileIndex)
+                    continue records
+                }
+                if exclusion.contains(s) {
+                    ledger.excluded += 1
+                    notePersonIDs(frame: frame, lets: lets, targets: targets, count: targetCount, personIDColumns: personIDColumns)
                     continue records
                 }
             }
@@ -395,6 +403,8 @@ final class MappingExecutor {
         frame: EvaluationFrame, lets: [(slot: Int, eval: Evaluator, name: String)], targets: UnsafeMutablePointer<TargetProgram>, count: Int,
         personIDColumns: [Int]
     ) {
+        // Grouped mappings (records folded before their rows exist) note nothing here.
+        guard personIDColumns.count == count else { return }
         for l in lets {
             guard let v = try? l.eval(frame) else { return }
             frame.storage[l.slot] = v

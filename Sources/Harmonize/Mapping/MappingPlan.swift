@@ -145,3 +145,28 @@ public struct PlannedTarget {
     /// What the sink does with a row whose primary key is already stored (`on_conflict:`).
     public internal(set) var conflict: ConflictPolicy = .insert
 }
+
+extension MappingPlan {
+    /// Whether the plan calls one of `names` (lower-case function names) anywhere: named values,
+    /// filters, columns, the subject, join keys and conditions, grouping keys, aggregates and
+    /// `having`.
+    public func calls(anyOf names: Set<String>) -> Bool {
+        var expressions: [CompiledExpression] = lets.map(\.expression)
+        if let f = filter { expressions.append(f) }
+        if let s = subject { expressions.append(s) }
+        for j in joins {
+            expressions.append(contentsOf: j.on)
+            if let w = j.whereClause { expressions.append(w) }
+        }
+        if let g = group {
+            expressions.append(contentsOf: g.by)
+            expressions.append(contentsOf: g.aggregates.compactMap(\.argument))
+            if let h = g.having { expressions.append(h) }
+        }
+        for t in targets {
+            expressions.append(contentsOf: t.columns.compactMap { $0 })
+            if let f = t.filter { expressions.append(f) }
+        }
+        return expressions.contains { !names.isDisjoint(with: $0.functionsUsed) }
+    }
+}

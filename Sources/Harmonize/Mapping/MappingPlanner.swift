@@ -118,9 +118,6 @@ public enum MappingPlanner {
             }
         }
 
-        // The person of a record (`subject:`): evaluated by runs with an exclusion list before the
-        // named values, so it reads source fields only.
-        let subject = spec.source.subject.flatMap { compile($0, expected: nil) }
 
         // Joins, in order: each key reads the driving record and the joins before it.
         var joinParts: [(spec: JoinSpec, schema: SourceSchema?, dialect: Dialect, keys: [FieldDecoder], on: [CompiledExpression], fields: PlanScope.JoinFields,
@@ -192,6 +189,10 @@ public enum MappingPlanner {
             scope.addJoin(fields)
             joinParts.append((j, jschema, jdialect, keyDecoders, on, fields, whereClause, whereFields, whereSlots))
         }
+
+        // The person of a record (`subject:`): evaluated by runs with an exclusion list after the
+        // joins and before the named values, so it reads source and joined fields.
+        let subject = spec.source.subject.flatMap { compile($0, expected: nil) }
 
         // Grouping: keys and aggregate arguments read the records; named values, the group filter
         // and the targets read the groups.

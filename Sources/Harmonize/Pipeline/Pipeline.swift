@@ -19,6 +19,9 @@ public struct RunOptions: Sendable {
     /// (nothing published) if a written row still belongs to one of them. Every mapping must
     /// declare `source: subject:`.
     public var exclusion: ExclusionList? = nil
+    /// The vocabulary store the mappings' vocabulary functions were compiled with: the run counts
+    /// unmapped codes in its `usage` and records the vocabulary versions in the manifest.
+    public var vocabulary: VocabularyStore? = nil
     /// Memory a join index or a grouping may hold before it moves to disk, in bytes
     /// (`--memory-budget`; 256 MiB by default).
     public var memoryBudget: Int = 256 << 20
@@ -103,9 +106,16 @@ public final class Pipeline {
             mappings: plans.map { .init(id: $0.spec.id, version: $0.spec.version, sha256: $0.spec.contentHash, file: $0.spec.file, targets: $0.targets.map(\.table.name)) },
             inputs: [], ledger: [], tables: [])
         let tables = try outputTables()
+        if let store = options.vocabulary {
+            store.usage.reset()
+            manifest.vocabularies = store.versions(of: store.referencedVocabularies)
+            let provenance = store.provenance()
+            manifest.parameters["vocabulary_loaded_at"] = provenance.loadedAt
+            manifest.parameters["vocabulary_concept_sha256"] = provenance.conceptSHA256
+        }
         var audit: ExclusionAudit?
         if let exclusion = options.exclusion {
-            let missing = plans.filter { $0.subject == nil }.map(\.id)
+            let missing = plans.filter { $0.subject == nil && $0.derivation == nil }.map(\.id)
             if !missing.isEmpty {
                 throw RunError(.configuration, "--exclude needs every mapping to declare 'subject:' under 'source:' (missing in \(missing.joined(separator: ", ")))")
             }
@@ -195,7 +205,8 @@ public final class Pipeline {
                 let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
                 let executor = MappingExecutor(
                     plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
-                    recordsLineage: options.recordsLineage, emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices, write: write), emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion)
+                    recordsLineage: options.recordsLineage, emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices, write: write), emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
+                    vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? options.vocabulary?.usage : nil)
                 var pendingRejects: [RunReject] = []
                 var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
                 let ledgers = try Self.runPlan(
@@ -275,6 +286,17 @@ public final class Pipeline {
                 }
                 manifest.parameters["exclude_check"] = "passed: \(audit.rowsChecked) rows checked, 0 on the list"
             }
+            if let usage = options.vocabulary?.usage {
+                manifest.vocabularyUsage = usage.totalsReport()
+                let codes = usage.unmappedCodes()
+                if !codes.isEmpty {
+                    do {
+                        try sink.writeUnmapped(codes)
+                    } catch {
+                        throw RunError(.io, error.message)
+                    }
+                }
+            }
             // Rows sent that updated a stored row (on_conflict: update) are not rows of the table.
             let counts: [Int: TableWriteCount]
             do {
@@ -293,7 +315,7 @@ public final class Pipeline {
             do {
                 try sink.finish(run: manifest)
             } catch {
-                throw RunError(.io, error.message)
+                throw RunError(error.isIO ? .io : .configuration, error.message)
             }
         } catch {
             sink.abort()

@@ -23,6 +23,11 @@ public struct RunManifest: Sendable, Codable, Hashable {
     public var ledger: [LedgerEntry]
     /// Rows written per output table.
     public var tables: [TableCount]
+    /// `VOCABULARY.csv` rows of the vocabularies the mappings named, and the `None` row (the
+    /// release of the download), when the run used a vocabulary store (`--vocabulary`).
+    public var vocabularies: [VocabularyVersion]? = nil
+    /// Per mapping and vocabulary: source codes looked up and mapped to a standard concept.
+    public var vocabularyUsage: [VocabularyUsageTotal]? = nil
     /// Joins of the run's mappings: rows indexed, rejected, ambiguous keys, partners found or
     /// missing, and whether an index outgrew the memory budget.
     public var joins: [JoinStatistics] = []

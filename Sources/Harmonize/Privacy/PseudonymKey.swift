@@ -85,21 +85,50 @@ public struct PseudonymKey: Sendable {
 /// Computes keyed pseudonyms for one purpose, with a bounded per-run cache (identifiers repeat:
 /// about twenty claims per beneficiary in SNDS extracts).
 ///
+/// The cache is direct-mapped: a cheap hash of the identifier's bytes picks one slot, which holds
+/// the identifier itself (compared exactly: a hit is never a guess), its hex pseudonym and its
+/// integer form, each computed on first use. A colliding identifier replaces the slot's. It holds
+/// at most `cacheLimit` identifiers, whatever the number of distinct ones in the input.
+///
 /// Values are normalised before hashing (surrounding spaces trimmed, letters upper-cased), so that
 /// ` ab12 ` and `AB12` give the same pseudonym.
 public final class Pseudonymizer {
     private let hmac: HMAC<SHA256>
-    // Two generations bound the memory: hits in the previous generation are promoted, and when the
-    // current one is full it becomes the previous one. Recently used identifiers stay cached.
-    private var current: [String: String] = [:]
-    private var previous: [String: String] = [:]
-    private let generationLimit: Int
+    private var keys: [String?]
+    private var hexes: [String?]
+    private var integers: [Int]
+    private let mask: Int
 
-    /// Creates a pseudonymizer for `purpose`; the cache holds at most `cacheLimit` identifiers.
-    public init(key: PseudonymKey, purpose: String, cacheLimit: Int = 1 << 16) {
+    /// Creates a pseudonymizer for `purpose`; the cache holds at most `cacheLimit` identifiers
+    /// (rounded down to a power of two).
+    public init(key: PseudonymKey, purpose: String, cacheLimit: Int = 1 << 17) {
         self.hmac = HMAC<SHA256>(key: key.subKey(purpose: purpose))
-        self.generationLimit = max(1, cacheLimit / 2)
-        current.reserveCapacity(generationLimit)
+        var n = 1
+        while n * 2 <= max(1, cacheLimit) { n *= 2 }
+        mask = n - 1
+        keys = [String?](repeating: nil, count: n)
+        hexes = [String?](repeating: nil, count: n)
+        integers = [Int](repeating: -1, count: n)
+    }
+
+    /// The slot of `identifier`, emptied for it when another identifier held it.
+    @inline(__always)
+    private func slot(_ identifier: String) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var s = identifier
+        s.withUTF8 { u in
+            for b in u {
+                h ^= UInt64(b)
+                h &*= 0x100_0000_01b3
+            }
+        }
+        let i = Int(truncatingIfNeeded: h ^ (h >> 31)) & mask
+        if keys[i] != identifier {
+            keys[i] = identifier
+            hexes[i] = nil
+            integers[i] = -1
+        }
+        return i
     }
 
     /// The canonical form hashed: trimmed, upper-cased.
@@ -109,27 +138,23 @@ public final class Pseudonymizer {
 
     /// The pseudonym of `identifier` as 64 lowercase hex digits.
     public func pseudonym(_ identifier: String) -> String {
-        if let hit = current[identifier] { return hit }
-        let value: String
-        if let old = previous[identifier] {
-            value = old
-        } else {
-            value = Hex.string(mac(Self.normalize(identifier)))
-        }
-        if current.count >= generationLimit {
-            swap(&current, &previous)
-            current.removeAll(keepingCapacity: true)
-        }
-        current[identifier] = value
+        let i = slot(identifier)
+        if let hit = hexes[i] { return hit }
+        let value = Hex.string(mac(Self.normalize(identifier)))
+        hexes[i] = value
         return value
     }
 
     /// A non-negative 63-bit integer derived from the pseudonym (for integer ids such as `person_id`).
     public func integer(_ identifier: String) -> Int {
+        let i = slot(identifier)
+        if integers[i] >= 0 { return integers[i] }
         let digest = mac(Self.normalize(identifier))
         var v: UInt64 = 0
         for b in digest.prefix(8) { v = (v << 8) | UInt64(b) }
-        return Int(v & 0x7FFF_FFFF_FFFF_FFFF)
+        let value = Int(v & 0x7FFF_FFFF_FFFF_FFFF)
+        integers[i] = value
+        return value
     }
 
     private func mac(_ s: String) -> [UInt8] {

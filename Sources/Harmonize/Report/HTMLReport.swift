@@ -68,6 +68,7 @@ public enum HTMLReport {
             for r in rejectCounts { h += "<tr><td>\(esc(r.reason))</td><td>\(esc(r.mapping))</td><td class=\"n\">\(r.count)</td></tr>\n" }
             h += "</table>\n<p>Details: <code>harmonize-run rejects --output FILE</code>.</p>\n"
         }
+        h += try vocabularySection(db, run: run, k: risk?.min_k ?? smallCellThreshold)
         // Quality.
         h += "<h2>Data quality</h2>\n"
         if quality.isEmpty {
@@ -98,6 +99,48 @@ public enum HTMLReport {
         }
         if let risk { h += riskSection(risk) }
         h += "</body>\n</html>\n"
+        return h
+    }
+
+    /// The small-cell threshold used when no risk report gives one (the default `--min-k`).
+    public static let smallCellThreshold = 11
+    /// Most unmapped codes listed per vocabulary in the page (all of them: `harmonize-run unmapped`).
+    static let unmappedCodesShown = 50
+
+    /// Vocabulary versions, the share of codes mapped to a standard concept, and the most frequent
+    /// unmapped codes (codes are not personal data, but frequencies below `k` are shown as `< k`).
+    static func vocabularySection(_ db: OutputDatabase, run: RunManifest?, k: Int) throws(OutputDatabase.Failure) -> String {
+        let usage = try db.vocabularyUsage()
+        let versions = run?.vocabularies ?? []
+        guard !usage.isEmpty || !versions.isEmpty else { return "" }
+        var h = "<h2>Vocabulary mapping</h2>\n"
+        if !versions.isEmpty {
+            h += "<p>Vocabularies: " + versions.map { "\(esc($0.id)) <code>\(esc($0.version ?? "?"))</code>" }.joined(separator: ", ") + ".</p>\n"
+        }
+        if usage.isEmpty {
+            h += "<p>No source code was looked up.</p>\n"
+            return h
+        }
+        h += "<table><tr><th>mapping</th><th>vocabulary</th><th>codes looked up</th><th>mapped to a standard concept</th><th>%</th><th>distinct unmapped</th></tr>\n"
+        for u in usage {
+            h += "<tr><td>\(esc(u.mapping))</td><td>\(esc(u.vocabulary))</td><td class=\"n\">\(u.lookups)</td><td class=\"n\">\(u.mapped)</td>"
+            h += "<td class=\"n\">\(fmt(u.shareMapped * 100))</td><td class=\"n\">\(u.distinctUnmapped)</td></tr>\n"
+        }
+        h += "</table>\n"
+        let codes = try db.unmappedCodes()
+        if !codes.isEmpty {
+            h += "<p>Most frequent unmapped source codes (records below \(k) shown as &lt; \(k)); the full list: "
+            h += "<code>harmonize-run unmapped --output FILE</code>.</p>\n"
+            h += "<table><tr><th>mapping</th><th>vocabulary</th><th>source code</th><th>records</th></tr>\n"
+            var shown: [String: Int] = [:]
+            for c in codes {
+                let key = c.mapping + "\u{0}" + c.vocabulary
+                guard shown[key, default: 0] < unmappedCodesShown else { continue }
+                shown[key, default: 0] += 1
+                h += "<tr><td>\(esc(c.mapping))</td><td>\(esc(c.vocabulary))</td><td>\(esc(c.code))</td><td class=\"n\">\(suppressed(c.records, k: k))</td></tr>\n"
+            }
+            h += "</table>\n"
+        }
         return h
     }
 

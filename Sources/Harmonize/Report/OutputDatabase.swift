@@ -83,6 +83,47 @@ public final class OutputDatabase {
         }
     }
 
+    /// The id of the latest run, or nil.
+    public func latestRunID() throws(Failure) -> String? {
+        try rows("SELECT run_id FROM harmonize_run ORDER BY started_at DESC, rowid DESC LIMIT 1").first?.first?.text
+    }
+
+    /// Unmapped source codes of the latest run (or of `runID`), most frequent first, optionally
+    /// only one mapping and/or vocabulary.
+    public func unmappedCodes(runID: String? = nil, mapping: String? = nil, vocabulary: String? = nil) throws(Failure) -> [UnmappedCode] {
+        guard tables.contains("harmonize_unmapped") else { return [] }
+        let latest = runID == nil ? try latestRunID() : nil
+        guard let run = runID ?? latest else { return [] }
+        let sql = """
+            SELECT mapping_id, mapping, vocabulary_id, source_code, records FROM harmonize_unmapped
+            WHERE run_id = ?1 AND (?2 IS NULL OR mapping = ?2) AND (?3 IS NULL OR vocabulary_id = ?3)
+            ORDER BY mapping_id, vocabulary_id, records DESC, source_code
+            """
+        return try rows(sql, [.string(run), mapping.map(Value.string) ?? .null, vocabulary.map(Value.string) ?? .null]).map { r in
+            UnmappedCode(
+                mappingIndex: Int32(r[0].intValue ?? -1), mapping: r[1].text ?? "", vocabulary: r[2].text ?? "", code: r[3].text ?? "",
+                records: r[4].intValue ?? 0)
+        }
+    }
+
+    /// Per mapping and vocabulary totals of the latest run (or of `runID`): codes looked up and
+    /// mapped to a standard concept.
+    public func vocabularyUsage(runID: String? = nil) throws(Failure) -> [VocabularyUsageTotal] {
+        guard tables.contains("harmonize_vocabulary_usage") else { return [] }
+        let latest = runID == nil ? try latestRunID() : nil
+        guard let run = runID ?? latest else { return [] }
+        return try rows(
+            """
+            SELECT mapping, vocabulary_id, lookups, mapped, distinct_unmapped FROM harmonize_vocabulary_usage
+            WHERE run_id = ?1 ORDER BY mapping_id, vocabulary_id
+            """, [.string(run)]
+        ).map { r in
+            VocabularyUsageTotal(
+                mapping: r[0].text ?? "", vocabulary: r[1].text ?? "", lookups: r[2].intValue ?? 0, mapped: r[3].intValue ?? 0,
+                distinctUnmapped: r[4].intValue ?? 0, truncated: false)
+        }
+    }
+
     /// Stored quality results (latest check time), as check id, name, category, table, field,
     /// threshold, status, checked, violating, pct, reason.
     public func qualityResults() throws(Failure) -> [QualityRow] {

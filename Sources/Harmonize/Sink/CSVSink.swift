@@ -1,7 +1,8 @@
 import Foundation
 
 /// Writes one RFC 4180 CSV file per table (`<table>.csv`, UTF-8, comma, header row) into an output
-/// folder, plus `_rejects.csv` and `_manifest.json`. Files are written in a staging folder and the
+/// folder, plus `_rejects.csv`, `_manifest.json` and, for runs with a vocabulary store,
+/// `_unmapped.csv` (the source codes without a standard concept). Files are written in a staging folder and the
 /// folder is published by rename when the run succeeds.
 ///
 /// With `canonicalSort`, each table's rows are sorted (by their CSV text) at the end: the whole
@@ -16,6 +17,7 @@ public final class CSVSink: Sink {
     private var pending: [[String]] = []
     private var tables: [TargetTable] = []
     private var rejects: [String] = []
+    private var unmapped: [String] = []
 
     /// Creates a sink publishing to the folder `outputPath`.
     public init(outputPath: String, canonicalSort: Bool = false) {
@@ -80,6 +82,14 @@ public final class CSVSink: Sink {
         }
     }
 
+    /// Keeps the unmapped source codes for `_unmapped.csv`.
+    public func writeUnmapped(_ codes: [UnmappedCode]) throws(SinkError) {
+        for c in codes {
+            let cells: [Value] = [.string(c.mapping), .string(c.vocabulary), .string(c.code), .int(c.records)]
+            unmapped.append(cells.map(CSVSink.field).joined(separator: ","))
+        }
+    }
+
     /// Writes sorted tables, the rejects and the manifest, then publishes the folder.
     public func finish(run: RunManifest) throws(SinkError) {
         do {
@@ -92,6 +102,10 @@ public final class CSVSink: Sink {
             handles = []
             let rejectText = "mapping,file,line,record,field,reason,rule,message\n" + rejects.map { $0 + "\n" }.joined()
             try Data(rejectText.utf8).write(to: URL(fileURLWithPath: stagingPath + "/_rejects.csv"))
+            if run.vocabularyUsage != nil {
+                let text = "mapping,vocabulary_id,source_code,records\n" + unmapped.map { $0 + "\n" }.joined()
+                try Data(text.utf8).write(to: URL(fileURLWithPath: stagingPath + "/_unmapped.csv"))
+            }
             try Data(JSONText.encode(run, pretty: true).utf8).write(to: URL(fileURLWithPath: stagingPath + "/_manifest.json"))
             if FileManager.default.fileExists(atPath: outputPath) {
                 let old = outputPath + ".old-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"

@@ -10,6 +10,7 @@ public final class PipelinedSink: Sink {
     private enum Message: Sendable {
         case rows(RowBatch)
         case rejects([RunReject])
+        case unmapped([UnmappedCode])
         case derive(Derivation, Bool, DeriveReply)
     }
 
@@ -76,6 +77,7 @@ public final class PipelinedSink: Sink {
                     switch message {
                     case .rows(let b): try box.sink.write(b)
                     case .rejects(let r): try box.sink.writeRejects(r)
+                    case .unmapped(let u): try box.sink.writeUnmapped(u)
                     case .derive(let d, let person, let reply):
                         do throws(SinkError) {
                             reply.result = .success(try box.sink.derive(d, personTable: person))
@@ -115,6 +117,9 @@ public final class PipelinedSink: Sink {
 
     /// Queues rejects.
     public func writeRejects(_ rejects: [RunReject]) throws(SinkError) { try enqueue(.rejects(rejects)) }
+
+    /// Queues the unmapped codes.
+    public func writeUnmapped(_ codes: [UnmappedCode]) throws(SinkError) { try enqueue(.unmapped(codes)) }
 
     /// Runs the derivation on the writer thread, after the batches queued before it.
     public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {

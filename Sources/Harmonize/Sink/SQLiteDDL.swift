@@ -79,6 +79,14 @@ enum SQLiteDDL {
           field TEXT, reason TEXT NOT NULL, rule TEXT, message TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS harmonize_lineage (
           table_id INTEGER NOT NULL, row_id, mapping_id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER, record INTEGER);
+        CREATE TABLE IF NOT EXISTS harmonize_unmapped (
+          run_id TEXT NOT NULL, mapping_id INTEGER NOT NULL, mapping TEXT NOT NULL, vocabulary_id TEXT NOT NULL, source_code TEXT NOT NULL,
+          records INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS harmonize_vocabulary_usage (
+          run_id TEXT NOT NULL, mapping_id INTEGER NOT NULL, mapping TEXT NOT NULL, vocabulary_id TEXT NOT NULL, lookups INTEGER NOT NULL,
+          mapped INTEGER NOT NULL, unmapped INTEGER NOT NULL, distinct_unmapped INTEGER NOT NULL, share_mapped REAL NOT NULL);
+        CREATE TABLE IF NOT EXISTS harmonize_run_vocabulary (
+          run_id TEXT NOT NULL, vocabulary_id TEXT NOT NULL, vocabulary_name TEXT, vocabulary_version TEXT);
         """
 
     static func storeManifest(_ run: RunManifest, in db: SQLiteConnection) throws(SQLiteError) {
@@ -111,6 +119,24 @@ enum SQLiteDDL {
             for (k, v) in [Value.string(run.runID), .int(i), .string(e.table), .int(e.rows)].enumerated() { t.bind(v, at: Int32(k + 1)) }
             try t.step()
             t.reset()
+        }
+        let u = try db.prepare("INSERT INTO harmonize_vocabulary_usage VALUES (?,?,?,?,?,?,?,?,?)")
+        for e in run.vocabularyUsage ?? [] {
+            let index = run.mappings.firstIndex { $0.id == e.mapping } ?? -1
+            let vals: [Value] = [
+                .string(run.runID), .int(index), .string(e.mapping), .string(e.vocabulary), .int(e.lookups), .int(e.mapped), .int(e.unmapped),
+                .int(e.distinctUnmapped), .double(e.shareMapped),
+            ]
+            for (k, v) in vals.enumerated() { u.bind(v, at: Int32(k + 1)) }
+            try u.step()
+            u.reset()
+        }
+        let vv = try db.prepare("INSERT INTO harmonize_run_vocabulary VALUES (?,?,?,?)")
+        for e in run.vocabularies ?? [] {
+            let vals: [Value] = [.string(run.runID), .string(e.id), e.name.map(Value.string) ?? .null, e.version.map(Value.string) ?? .null]
+            for (k, v) in vals.enumerated() { vv.bind(v, at: Int32(k + 1)) }
+            try vv.step()
+            vv.reset()
         }
         let l = try db.prepare("INSERT INTO harmonize_ledger VALUES (?,?,?,?,?,?,?,?,?,?)")
         for e in run.ledger {

@@ -30,6 +30,7 @@ public final class SQLiteSink: Sink {
         var table: Int
         var columns: [Int]
     }
+    private var runID = ""
     private let transactionRows: Int
     /// Whether to store one lineage row per output row (`harmonize_lineage`).
     public let recordsLineage: Bool
@@ -60,6 +61,7 @@ public final class SQLiteSink: Sink {
             try db.execute(
                 "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-8192;")
             self.tables = tables
+            self.runID = run.runID
             for t in tables { try db.execute(SQLiteDDL.createTable(t)) }
             try db.execute(SQLiteDDL.bookkeeping)
             inserts = try tables.map { t throws(SQLiteError) in try db.prepare(SQLiteDDL.insert(t)) }
@@ -186,6 +188,23 @@ public final class SQLiteSink: Sink {
         }
     }
 
+    /// Stores the unmapped source codes (`harmonize_unmapped`): codes and counts, never records.
+    public func writeUnmapped(_ codes: [UnmappedCode]) throws(SinkError) {
+        guard let db else { throw SinkError("sink not open", isIO: false) }
+        do {
+            let st = try db.prepare(
+                "INSERT INTO harmonize_unmapped(run_id, mapping_id, mapping, vocabulary_id, source_code, records) VALUES (?,?,?,?,?,?)")
+            for c in codes {
+                let values: [Value] = [.string(runID), .int(Int(c.mappingIndex)), .string(c.mapping), .string(c.vocabulary), .string(c.code), .int(c.records)]
+                for (i, v) in values.enumerated() { st.bind(v, at: Int32(i + 1)) }
+                try st.step()
+                st.reset()
+            }
+        } catch {
+            throw SinkError("cannot record unmapped codes: \(error)")
+        }
+    }
+
     /// Fills a derived table with one SQL statement over the staging database.
     public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
         guard let db else { throw SinkError("sink not open", isIO: false) }
@@ -208,11 +227,37 @@ public final class SQLiteSink: Sink {
             try db.execute("UPDATE harmonize_reject SET run_id = '\(run.runID)'")
             try SQLiteDDL.storeManifest(run, in: db)
             try db.execute("COMMIT")
+            // Two rows with one primary key (a mapping giving two records the same id, or two
+            // persons the same pseudonymous id) never pass silently: nothing is published. The
+            // unique index finds them; without indexes, a query does.
+            for t in tables where !t.primaryKey.isEmpty {
+                var duplicates = false
+                if buildsIndexes {
+                    do throws(SQLiteError) {
+                        try db.execute(SQLiteDDL.indexes(t))
+                    } catch {
+                        guard error.code == 2067 else { throw error }  // SQLITE_CONSTRAINT_UNIQUE
+                        duplicates = true
+                    }
+                } else {
+                    let cols = t.primaryKey.map(SQLiteDDL.quote).joined(separator: ", ")
+                    duplicates = try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(SQLiteDDL.quote(t.name)) GROUP BY \(cols) HAVING count(*) > 1)") != .int(0)
+                }
+                if duplicates {
+                    abort()
+                    throw SinkError(
+                        "table \(t.name): a primary-key value (\(t.primaryKey.joined(separator: ", "))) is written more than once (target-pk-duplicate); nothing was published",
+                        isIO: false)
+                }
+            }
             if buildsIndexes {
-                for t in tables { try db.execute(SQLiteDDL.indexes(t)) }
+                for t in tables where t.primaryKey.isEmpty { try db.execute(SQLiteDDL.indexes(t)) }
             }
             try db.execute("CREATE INDEX IF NOT EXISTS harmonize_lineage_row ON harmonize_lineage(table_id, row_id)")
+            try db.execute("CREATE INDEX IF NOT EXISTS harmonize_unmapped_run ON harmonize_unmapped(run_id, vocabulary_id)")
             try db.execute("PRAGMA locking_mode=NORMAL; PRAGMA journal_mode=DELETE;")
+        } catch let e as SinkError {
+            throw e
         } catch {
             abort()
             throw SinkError("cannot complete the output database: \(error)")

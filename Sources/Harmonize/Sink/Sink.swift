@@ -78,6 +78,9 @@ public protocol Sink: AnyObject {
     func write(_ batch: RowBatch) throws(SinkError)
     /// Records rejected records.
     func writeRejects(_ rejects: [RunReject]) throws(SinkError)
+    /// Records the source codes the run found no standard concept for (called once, before
+    /// `finish`, when the run used a vocabulary store).
+    func writeUnmapped(_ codes: [UnmappedCode]) throws(SinkError)
     /// Completes the run: stores the manifest, builds indexes and publishes atomically.
     func finish(run: RunManifest) throws(SinkError)
     /// Abandons the run: removes the staging area; the previous output stays as it was.
@@ -103,6 +106,11 @@ extension Sink {
     public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
         throw SinkError("derived table \(derivation.table) (mapping \(derivation.mapping)) needs the SQLite output; this output cannot read back its rows", isIO: false)
     }
+}
+
+extension Sink {
+    /// Default: unmapped codes are not kept (the manifest still has the totals).
+    public func writeUnmapped(_ codes: [UnmappedCode]) throws(SinkError) {}
 }
 
 /// A reject as stored by a sink: the reject plus the run's interned mapping and file.

@@ -39,6 +39,22 @@ import Testing
         return out
     }
 
+    /// The standard functions plus the vocabulary functions over the fixture `fixtures/vocabulary/`.
+    static let functions: FunctionRegistry = {
+        var r = FunctionRegistry.standard
+        r.registerVocabulary(try? VocabularyStore(path: TestSupport.path("fixtures/vocabulary")))
+        return r
+    }()
+
+    @Test func everyVocabularyFunctionIsDocumentedAndExemplified() throws {
+        let doc = try String(contentsOf: Self.docURL, encoding: .utf8)
+        let examples = Self.examples().map { $0.expression.lowercased() }
+        for name in FunctionRegistry.vocabularyFunctionNames {
+            #expect(doc.contains("`\(name)("), "\(name) is not documented")
+            #expect(examples.contains { $0.contains("\(name)(") }, "\(name) has no example")
+        }
+    }
+
     @Test func documentHasManyExamples() {
         #expect(Self.examples().count > 150)
     }
@@ -54,7 +70,7 @@ import Testing
 
     @Test(arguments: examples())
     func example(_ e: Example) throws {
-        let actual = ExpressionFixture.run(e.expression)
+        let actual = ExpressionFixture.run(e.expression, compiler: ExpressionFixture.compiler(functions: Self.functions))
         if e.expected.hasPrefix("HZ") {
             guard case .diagnostics(let codes) = actual else {
                 Issue.record("expected \(e.expected), got \(actual)")
@@ -65,7 +81,7 @@ import Testing
             let reason = try #require(RejectReason(rawValue: String(e.expected.dropFirst(6))))
             #expect(actual == .runtime(reason))
         } else {
-            let expected = ExpressionFixture.run(e.expected)
+            let expected = ExpressionFixture.run(e.expected, compiler: ExpressionFixture.compiler(functions: Self.functions))
             guard case .value = expected else {
                 Issue.record("expected side does not evaluate: \(expected)")
                 return

@@ -223,6 +223,21 @@ import Testing
         #expect(r2.stderr.contains("bad2.yaml:14") && r2.stderr.contains("prs.sion") && r2.stderr.contains("prs.soin"), "\(r2.stderr)")
     }
 
+    @Test func twoRowsWithOneIdPublishNothing() throws {
+        // Prestations 6 and 8 of the fixture become one id: two visits with visit_occurrence_id 6.
+        let dir = TestSupport.temporaryDirectory("pkdup")
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        for f in ["pha.csv", "prs.csv"] {
+            var text = try String(contentsOfFile: Self.input + "/" + f, encoding: .utf8)
+            if f == "prs.csv" { text = text.replacingOccurrences(of: "8;A;B9", with: "6;A;B9") }
+            TestSupport.write(text, to: dir + "/in/" + f)
+        }
+        let r = try Self.run(output: dir + "/out.sqlite", input: dir + "/in")
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("visit_occurrence") && r.stderr.contains("target-pk-duplicate"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out.sqlite"))
+    }
+
     @Test func theIndexFindsEveryKeyBeforeAndAfterSpilling() throws {
         for budget in [1 << 30, 4096] {
             let dir = TestSupport.temporaryDirectory("index")
@@ -242,6 +257,19 @@ import Testing
             index.close()
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
         }
+    }
+
+    @Test func keyBytesAreTheCanonicalTextsOfLookups() {
+        let values: [Value] = [
+            .int(0), .int(-12), .int(Int.max), .int(Int.min), .date(0), .date(-719_528), .date(19_000), .date(3_000_000), .string(" 0042 "),
+            .double(12), .double(1.5), .bool(true), .dateTime(86_461),
+        ]
+        for v in values {
+            let expected = Array((CSVLookupTable.canonical(v) ?? "").utf8)
+            #expect(ValueCodec.key([v]) == expected, "\(v)")
+        }
+        #expect(ValueCodec.key([.int(7), .string("A")]) == Array("7\u{1F}A".utf8))
+        #expect(ValueCodec.key([.int(7), .null]) == nil)
     }
 
     @Test func qualifiedNamesAreOneIdentifier() {

@@ -61,7 +61,49 @@ import Testing
     @Test func sentinelDates() {
         #expect(FrenchCodes.isSentinelDate(CivilDate(year: 1600, month: 1, day: 1).daysSinceEpoch))
         #expect(FrenchCodes.isSentinelDate(CivilDate(year: 2100, month: 1, day: 1).daysSinceEpoch))
+        #expect(FrenchCodes.isSentinelDate(CivilDate(year: 2999, month: 12, day: 31).daysSinceEpoch), "open-ended ALD")
+        #expect(FrenchCodes.isSentinelDate(CivilDate(year: 9999, month: 12, day: 31).daysSinceEpoch))
         #expect(!FrenchCodes.isSentinelDate(CivilDate(year: 2020, month: 1, day: 1).daysSinceEpoch))
+        #expect(!FrenchCodes.isSentinelDate(CivilDate(year: 2999, month: 12, day: 30).daysSinceEpoch))
+    }
+
+    @Test func sasDateTimes() {
+        let day = CivilDate(year: 2007, month: 1, day: 2).daysSinceEpoch * 86_400
+        #expect(FrenchCodes.sasDateTime("02JAN2007:22:12:17") == day + 22 * 3600 + 12 * 60 + 17)
+        #expect(FrenchCodes.sasDateTime("02jan2007:00:00:00") == day, "month abbreviations in any case")
+        #expect(FrenchCodes.sasDateTime(" 02JAN2007 ") == day, "a SAS date is midnight")
+        #expect(FrenchCodes.sasDateTime("29FEB2024:08:00:00") == CivilDate(year: 2024, month: 2, day: 29).daysSinceEpoch * 86_400 + 8 * 3600)
+        #expect(FrenchCodes.sasDateTime("29FEB2023:08:00:00") == nil, "no such day")
+        #expect(FrenchCodes.sasDateTime("02JAN2007:24:00:00") == nil)
+        #expect(FrenchCodes.sasDateTime("02JAN2007 22:12:17") == nil)
+        #expect(FrenchCodes.sasDateTime("02JANV2007") == nil)
+        #expect(FrenchCodes.sasDateTime("2007-01-02") == nil)
+        #expect(FrenchCodes.sasDateTime("") == nil)
+    }
+
+    @Test(arguments: [
+        Case(id: "mainland, 3 characters", input: "075", expected: "75"),
+        Case(id: "Ain", input: "001", expected: "01"),
+        Case(id: "Corse-du-Sud", input: "02A", expected: "2A"),
+        Case(id: "Corse-du-Sud, old code", input: "201", expected: "2A"),
+        Case(id: "Haute-Corse", input: "02b", expected: "2B"),
+        Case(id: "Haute-Corse, old code", input: "202", expected: "2B"),
+        Case(id: "Corsica undetermined", input: "209", expected: "20"),
+        Case(id: "Martinique", input: "972", expected: "972"),
+        Case(id: "confidential", input: "000", expected: nil),
+        Case(id: "unknown", input: "999", expected: nil),
+        Case(id: "short form", input: "69", expected: "69"),
+        Case(id: "malformed", input: "7X5", expected: nil),
+    ])
+    func sndsDepartment(_ c: Case) { #expect(FrenchCodes.sndsDepartment(c.input) == c.expected) }
+
+    @Test func sndsPersonKey() {
+        #expect(FrenchCodes.sndsPersonKey(nir: " abc123 ", rank: "01") == "ABC123#1")
+        #expect(FrenchCodes.sndsPersonKey(nir: "ABC123", rank: "1") == "ABC123#1", "the same beneficiary in DCIR and PMSI")
+        #expect(FrenchCodes.sndsPersonKey(nir: "ABC123", rank: "2") == "ABC123#2", "twins differ by rank")
+        #expect(FrenchCodes.sndsPersonKey(nir: "", rank: "1") == nil)
+        #expect(FrenchCodes.sndsPersonKey(nir: "ABC", rank: "x") == nil)
+        #expect(FrenchCodes.sndsPersonKey(nir: "ABC", rank: "-1") == nil)
     }
 
     @Test func domainFunctionsAreCallableFromMappings() throws {
@@ -79,6 +121,14 @@ import Testing
         #expect(try eval("snds_date(d)", [.null, .date(CivilDate(year: 1600, month: 1, day: 1).daysSinceEpoch)]) == .null)
         #expect(try eval("snds_date(d) ?? date('2000-01-01')", [.null, .date(0)]) == .date(0))
         #expect(try eval("nir_is_valid(code)", [.string("184127645108946"), .null]) == .bool(true))
+        let sas = CivilDate(year: 2007, month: 1, day: 2).daysSinceEpoch * 86_400 + 80_000
+        #expect(try eval("sas_datetime(code)", [.string("02JAN2007:22:13:20"), .null]) == .dateTime(sas))
+        #expect(throws: EvaluationError.self) { try eval("sas_datetime(code)", [.string("2007-01-02"), .null]) }
+        #expect(try eval("snds_date(sas_datetime(code))", [.string("01JAN1600:00:00:00"), .null]) == .null)
+        #expect(try eval("snds_department(code)", [.string("02A"), .null]) == .string("2A"))
+        #expect(try eval("snds_person_key(code, 2)", [.string("abc"), .null]) == .string("ABC#2"))
+        #expect(try eval("snds_person_key(code, '02')", [.string("abc"), .null]) == .string("ABC#2"))
+        #expect(throws: EvaluationError.self) { try eval("snds_person_key(code, 'x')", [.string("abc"), .null]) }
     }
 }
 

@@ -24,6 +24,22 @@ import Testing
         #expect(person.integer("x") == person.integer("X"))
     }
 
+    @Test func aTinyCacheGivesTheSameValuesAsAFreshComputation() throws {
+        // Four slots for 300 identifiers read in an interleaved order: evictions and collisions
+        // must never return another identifier's pseudonym.
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        let cached = Pseudonymizer(key: key, purpose: "person", cacheLimit: 4)
+        let ids = (0..<300).map { "NIR\($0 * 7919 % 1000)" }
+        for round in 0..<3 {
+            for (n, id) in ids.enumerated() where (n + round) % 2 == 0 || round == 2 {
+                let fresh = Pseudonymizer(key: key, purpose: "person", cacheLimit: 1)
+                #expect(cached.pseudonym(id) == fresh.pseudonym(id))
+                #expect(cached.integer(id) == fresh.integer(id))
+                #expect(cached.pseudonym(id) == fresh.pseudonym(id), "hex still right after the integer was cached")
+            }
+        }
+    }
+
     @Test func shortKeysAreRefusedWithoutEchoingThem() {
         do {
             _ = try PseudonymKey(bytes: Array("short-secret".utf8))

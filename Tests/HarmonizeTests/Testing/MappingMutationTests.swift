@@ -126,7 +126,7 @@ import Testing
     ]
 
     @Test func theInlineTestsKillAtLeastNinetyPercentOfMutants() throws {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests, vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
         let root = TestSupport.temporaryDirectory("mutants")
         for folder in ["research", "hospital"] {
             try FileManager.default.createDirectory(atPath: root + "/mappings/\(folder)", withIntermediateDirectories: true)
@@ -159,6 +159,47 @@ import Testing
         let viable = total - stillborn
         let score = viable == 0 ? 0 : Double(killed) * 100 / Double(viable)
         print("mapping mutants: \(total) generated, \(stillborn) stillborn, \(killed)/\(viable) killed (\(Int(score.rounded()))%); per mapping: \(perMapping); survivors: \(survived)")
+        #expect(viable >= 40, "the mutation operators found too few mutants: \(viable)")
+        #expect(score >= 90, "survivors: \(survived)")
+    }
+
+    /// The SNDS mappings (joins, grouping, keyed ids), run under the public test key.
+    static let snds = [
+        "ir-ben-r", "ir-imb-r", "dcir-visit", "dcir-drug", "dcir-procedure", "dcir-measurement", "pmsi-mco-stay", "pmsi-mco-diagnoses", "pmsi-mco-acts",
+    ]
+
+    @Test func theSNDSInlineTestsKillAtLeastNinetyPercentOfMutants() throws {
+        let context = PlanningContext(
+            defaultModel: try Mappings.omopModel(),
+            functions: FunctionCatalog.registry(key: .mappingTests, vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
+        let root = TestSupport.temporaryDirectory("snds-mutants")
+        try FileManager.default.createDirectory(atPath: root + "/mappings", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/fixtures", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestSupport.path("mappings/snds"), toPath: root + "/mappings/snds")
+        try FileManager.default.copyItem(atPath: TestSupport.path("fixtures/snds"), toPath: root + "/fixtures/snds")
+        var killed = 0, survived: [String] = [], stillborn = 0, total = 0
+        var perMapping: [String] = []
+        for name in Self.snds {
+            let text = try String(contentsOfFile: TestSupport.path("mappings/snds/\(name).yaml"), encoding: .utf8)
+            #expect(try MappingTestRunner(mappingFile: root + "/mappings/snds/\(name).yaml", context: context).runTests().passed, "\(name)")
+            var k0 = 0, v0 = 0
+            for (k, m) in Self.mutants(of: text, mapping: name).enumerated() {
+                total += 1
+                let path = root + "/mappings/snds/\(name)-mutant\(k).yaml"
+                TestSupport.write(m.text, to: path)
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                guard let runner = try? MappingTestRunner(mappingFile: path, context: context) else {
+                    stillborn += 1
+                    continue
+                }
+                v0 += 1
+                if runner.runTests().passed { survived.append("\(name).yaml:\(m.line) \(m.kind)") } else { killed += 1; k0 += 1 }
+            }
+            perMapping.append("\(name) \(k0)/\(v0)")
+        }
+        let viable = total - stillborn
+        let score = viable == 0 ? 0 : Double(killed) * 100 / Double(viable)
+        print("SNDS mapping mutants: \(total) generated, \(stillborn) stillborn, \(killed)/\(viable) killed (\(Int(score.rounded()))%); per mapping: \(perMapping); survivors: \(survived)")
         #expect(viable >= 40, "the mutation operators found too few mutants: \(viable)")
         #expect(score >= 90, "survivors: \(survived)")
     }

@@ -125,7 +125,7 @@ final class GroupStore {
                 try db.execute(
                     """
                     PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=FILE;
-                    PRAGMA cache_size=-\(max(256, budget / 2048));
+                    PRAGMA cache_size=-\(max(256, budget / 4096));
                     CREATE TABLE p(k BLOB NOT NULL, seq INTEGER NOT NULL, s BLOB NOT NULL);
                     """)
                 spill = (db, try db.prepare("INSERT INTO p(k, seq, s) VALUES(?1, ?2, ?3)"), path)

@@ -49,6 +49,8 @@ final class PlannedJoin {
     var inlineRows: [[String: String]]?
 
     private(set) var index: SpillingIndex?
+    private lazy var keyParts = [Value](repeating: .null, count: on.count)
+    private var keyBuffer: [UInt8] = []
     var statistics: JoinStatistics
 
     init(
@@ -191,13 +193,11 @@ final class PlannedJoin {
     /// Returns the reject reason when there is none (or several), nil on success.
     @inline(__always)
     func match(_ frame: EvaluationFrame) throws(EvaluationError) -> RejectReason? {
-        var parts: [Value] = []
-        parts.reserveCapacity(on.count)
-        for e in on { parts.append(try e.evaluator(frame)) }
+        for (k, e) in on.enumerated() { keyParts[k] = try e.evaluator(frame) }
         let found: SpillingIndex.Found
-        if let key = ValueCodec.key(parts), let index {
+        if ValueCodec.appendKey(keyParts, to: &keyBuffer), let index {
             do {
-                found = try index.lookup(key) { bytes in
+                found = try index.lookup(keyBuffer) { bytes in
                     ValueCodec.decode(bytes, count: payload.count) { k, v in frame.storage[payload[k].slot] = v }
                 }
             } catch {

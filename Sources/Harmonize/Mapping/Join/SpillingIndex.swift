@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Entries live in one byte arena with an open-addressing table of offsets, so a million rows
 /// cost their bytes plus a few words each, not a million Swift objects. When the arena and table
-/// outgrow `budget` bytes, everything moves to an on-disk index (a temporary SQLite file, removed
+/// would outgrow `budget` bytes (growth included), everything moves to an on-disk index (a temporary SQLite file, removed
 /// by `close()`), and later inserts and every lookup go there: the run keeps streaming with flat
 /// memory whatever the joined file's size.
 ///
@@ -119,13 +119,35 @@ final class SpillingIndex {
             try insertSpilled(spill, key: key, payload: payload)
             return
         }
-        if (count + 1) * 2 > slots.count { grow() }
+        if (count + 1) * 2 > slots.count {
+            // The old and the new table coexist while rehashing: both count against the budget.
+            let newSlots = max(1024, slots.count * 2)
+            if arena.capacity + (slots.count + newSlots) * MemoryLayout<Int>.stride > budget {
+                try spillToDisk()
+                try insertSpilled(key: key, payload: payload)
+                return
+            }
+            grow()
+        }
         let i = key.withUnsafeBytes { probe($0) }
         if slots[i] != 0 {
             let off = slots[i] - 1
             if arena[off] == 0 { ambiguousKeys += 1 }
             arena[off] = 1
             return
+        }
+        let needed = arena.count + 9 + key.count + payload.count
+        if needed > arena.capacity {
+            // Grow the arena ourselves, never past the budget (an array doubles on its own).
+            let slotBytes = slots.count * MemoryLayout<Int>.stride
+            let room = budget - slotBytes
+            let target = min(max(needed, arena.capacity * 2, 4096), room)
+            if target < needed {
+                try spillToDisk()
+                try insertSpilled(key: key, payload: payload)
+                return
+            }
+            arena.reserveCapacity(target)
         }
         let off = arena.count
         arena.append(0)
@@ -139,7 +161,11 @@ final class SpillingIndex {
         arena.append(contentsOf: payload)
         slots[i] = off + 1
         count += 1
-        if memoryBytes > budget { try spillToDisk() }
+    }
+
+    private func insertSpilled(key: [UInt8], payload: [UInt8]) throws(SQLiteError) {
+        guard let spill else { return }
+        try insertSpilled(spill, key: key, payload: payload)
     }
 
     private func insertSpilled(_ spill: Spill, key: [UInt8], payload: [UInt8]) throws(SQLiteError) {
@@ -158,7 +184,7 @@ final class SpillingIndex {
     private func spillToDisk() throws(SQLiteError) {
         let name = "harmonize-join-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite"
         let path = (spillDirectory.isEmpty ? "." : spillDirectory) + "/" + name
-        let s = try Spill(path: path, cacheKiB: max(256, budget / 2048))
+        let s = try Spill(path: path, cacheKiB: max(256, budget / 4096))  // a quarter of the budget
         spill = s
         let entries = arena
         let slotList = slots

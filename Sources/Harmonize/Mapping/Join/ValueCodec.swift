@@ -90,13 +90,70 @@ enum ValueCodec {
     /// separated by 0x1F; nil when a component is null (a null key matches nothing).
     static func key(_ values: some Sequence<Value>) -> [UInt8]? {
         var out: [UInt8] = []
+        return appendKey(values, to: &out) ? out : nil
+    }
+
+    /// Appends the key bytes of `values` to `out` (cleared first); false when a component is null.
+    /// Integers and dates are written without building a `String`.
+    @inline(__always)
+    static func appendKey(_ values: some Sequence<Value>, to out: inout [UInt8]) -> Bool {
+        out.removeAll(keepingCapacity: true)
         var first = true
         for v in values {
-            guard let c = CSVLookupTable.canonical(v) else { return nil }
             if !first { out.append(0x1F) }
             first = false
-            out.append(contentsOf: c.utf8)
+            switch v {
+            case .null: return false
+            case .int(let i): appendDecimal(i, &out)
+            case .date(let days):
+                let d = CivilDate(daysSinceEpoch: days)
+                guard d.year >= 0, d.year <= 9999 else {
+                    out.append(contentsOf: d.isoString.utf8)
+                    continue
+                }
+                appendDigits(d.year, 4, &out)
+                out.append(0x2D)
+                appendDigits(d.month, 2, &out)
+                out.append(0x2D)
+                appendDigits(d.day, 2, &out)
+            default:
+                guard let c = CSVLookupTable.canonical(v) else { return false }
+                out.append(contentsOf: c.utf8)
+            }
         }
-        return out
+        return true
+    }
+
+    @inline(__always)
+    private static func appendDigits(_ v: Int, _ width: Int, _ out: inout [UInt8]) {
+        var p = 1
+        for _ in 1..<width { p *= 10 }
+        var v = v
+        while p > 0 {
+            out.append(UInt8(48 + (v / p) % 10))
+            v %= p
+            p /= 10
+        }
+    }
+
+    @inline(__always)
+    private static func appendDecimal(_ i: Int, _ out: inout [UInt8]) {
+        if i == Int.min {
+            out.append(contentsOf: String(i).utf8)
+            return
+        }
+        if i < 0 { out.append(0x2D) }
+        var m = i.magnitude
+        var buf: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &buf) { b in
+            repeat {
+                b[19 - n] = UInt8(48 + m % 10)
+                m /= 10
+                n += 1
+            } while m > 0
+            out.append(contentsOf: b[(20 - n)...])
+        }
     }
 }

@@ -1,0 +1,164 @@
+import Foundation
+
+/// Per mapping and vocabulary: how many source codes a run looked up and how many mapped to a
+/// standard concept. Stored in the manifest and in `harmonize_vocabulary_usage`.
+public struct VocabularyUsageTotal: Sendable, Hashable, Codable {
+    /// Mapping id.
+    public var mapping: String
+    /// Vocabulary id (the literal first argument of `standard_concept_id` / `standard_domain`).
+    public var vocabulary: String
+    /// Code lookups: one per record and distinct non-null code (for the usual one-code-per-record
+    /// source, the number of records with a code).
+    public var lookups: Int
+    /// Lookups that found a standard concept.
+    public var mapped: Int
+    /// Distinct unmapped codes.
+    public var distinctUnmapped: Int
+    /// Whether the list of unmapped codes was cut at `VocabularyUsage.distinctCodeLimit`
+    /// (counts stay exact).
+    public var truncated: Bool
+
+    /// Lookups without a standard concept.
+    public var unmapped: Int { lookups - mapped }
+    /// `mapped / lookups` (1 when nothing was looked up).
+    public var shareMapped: Double { lookups == 0 ? 1 : Double(mapped) / Double(lookups) }
+}
+
+/// A source code that found no standard concept, with the number of records that carried it.
+public struct UnmappedCode: Sendable, Hashable {
+    /// Index of the mapping in the run.
+    public var mappingIndex: Int32
+    /// Mapping id.
+    public var mapping: String
+    /// Vocabulary id.
+    public var vocabulary: String
+    /// The source code as looked up (a code, not personal data).
+    public var code: String
+    /// Records in which it was looked up.
+    public var records: Int
+
+    /// Creates an entry.
+    public init(mappingIndex: Int32, mapping: String, vocabulary: String, code: String, records: Int) {
+        self.mappingIndex = mappingIndex
+        self.mapping = mapping
+        self.vocabulary = vocabulary
+        self.code = code
+        self.records = records
+    }
+}
+
+/// Counts the source codes a run looks up in a vocabulary, per mapping, record by record: a code
+/// looked up several times for one record (a filter per target and a column) counts once.
+///
+/// The vocabulary functions `note` each lookup; the pipeline says which mapping runs
+/// (`begin(mapping:index:)`) and the executor closes each record (`endRecord()`). Outside a run
+/// (`begin` not called) nothing is counted. Memory is bounded by `distinctCodeLimit`.
+public final class VocabularyUsage: @unchecked Sendable {
+    private struct Key: Hashable {
+        var mapping: Int32
+        var vocabulary: String
+    }
+
+    private let lock = NSLock()
+    private var active = false
+    private var mappingIndex: Int32 = -1
+    private var mappingIDs: [Int32: String] = [:]
+    private var pending: [(vocabulary: String, code: String, mapped: Bool)] = []
+    private var totals: [Key: (lookups: Int, mapped: Int, truncated: Bool)] = [:]
+    private var unmapped: [Key: [String: Int]] = [:]
+    private var distinct = 0
+    /// Most distinct unmapped codes listed per run (beyond it, codes are counted but not listed).
+    public static let distinctCodeLimit = 1_000_000
+
+    /// Creates an empty accounting.
+    public init() {}
+
+    /// Starts counting for a mapping (records are attributed to it until the next call).
+    public func begin(mapping: String, index: Int32) {
+        lock.lock()
+        defer { lock.unlock() }
+        active = true
+        mappingIndex = index
+        mappingIDs[index] = mapping
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Notes a lookup of `code` in `vocabulary` for the current record.
+    public func note(vocabulary: String, code: String, mapped: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard active else { return }
+        if pending.contains(where: { $0.code == code && $0.vocabulary == vocabulary }) { return }
+        pending.append((vocabulary, code, mapped))
+    }
+
+    /// Closes the current record: its distinct lookups are added to the counts.
+    public func endRecord() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard active, !pending.isEmpty else { return }
+        for p in pending {
+            let key = Key(mapping: mappingIndex, vocabulary: p.vocabulary)
+            var t = totals[key] ?? (0, 0, false)
+            t.lookups += 1
+            if p.mapped {
+                t.mapped += 1
+            } else if unmapped[key]?[p.code] != nil {
+                unmapped[key]![p.code]! += 1
+            } else if distinct < Self.distinctCodeLimit {
+                unmapped[key, default: [:]][p.code] = 1
+                distinct += 1
+            } else {
+                t.truncated = true
+            }
+            totals[key] = t
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Stops counting (closing the current record).
+    public func end() {
+        endRecord()
+        lock.lock()
+        active = false
+        lock.unlock()
+    }
+
+    /// Forgets every count.
+    public func reset() {
+        lock.lock()
+        defer { lock.unlock() }
+        active = false
+        mappingIDs = [:]
+        pending = []
+        totals = [:]
+        unmapped = [:]
+        distinct = 0
+    }
+
+    /// Totals per mapping (run order) and vocabulary.
+    public func totalsReport() -> [VocabularyUsageTotal] {
+        lock.lock()
+        defer { lock.unlock() }
+        return totals.keys.sorted { ($0.mapping, $0.vocabulary) < ($1.mapping, $1.vocabulary) }.map { k in
+            let t = totals[k]!
+            return VocabularyUsageTotal(
+                mapping: mappingIDs[k.mapping] ?? "", vocabulary: k.vocabulary, lookups: t.lookups, mapped: t.mapped,
+                distinctUnmapped: unmapped[k]?.count ?? 0, truncated: t.truncated)
+        }
+    }
+
+    /// Unmapped codes per mapping and vocabulary, most frequent first (then by code).
+    public func unmappedCodes() -> [UnmappedCode] {
+        lock.lock()
+        defer { lock.unlock() }
+        var out: [UnmappedCode] = []
+        for k in unmapped.keys.sorted(by: { ($0.mapping, $0.vocabulary) < ($1.mapping, $1.vocabulary) }) {
+            let codes = unmapped[k]!.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            for (code, n) in codes {
+                out.append(UnmappedCode(mappingIndex: k.mapping, mapping: mappingIDs[k.mapping] ?? "", vocabulary: k.vocabulary, code: code, records: n))
+            }
+        }
+        return out
+    }
+}
