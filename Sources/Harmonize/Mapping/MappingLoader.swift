@@ -120,11 +120,20 @@ public enum MappingLoader {
                     d.error("HZ1010", "each entry of 'targets' needs a 'table'", entry)
                     continue
                 }
-                for (k, _) in em where !["table", "filter", "fields", "description"].contains(k.string ?? "") {
-                    d.error("HZ1004", "unknown key '\(k.string ?? "")' in a target", k, suggest: k.string ?? "", among: ["table", "filter", "fields", "description"])
+                let targetKeys = ["table", "filter", "fields", "description", "on_conflict", "update"]
+                for (k, _) in em where !targetKeys.contains(k.string ?? "") {
+                    d.error("HZ1004", "unknown key '\(k.string ?? "")' in a target", k, suggest: k.string ?? "", among: targetKeys)
                 }
-                targets.append(
-                    TargetSpec(table: table, filter: em["filter"].flatMap { d.expression($0) }, fields: loadFields(em["fields"], owner: entry, d: &d)))
+                var spec = TargetSpec(table: table, filter: em["filter"].flatMap { d.expression($0) }, fields: loadFields(em["fields"], owner: entry, d: &d))
+                spec.onConflict = em["on_conflict"].flatMap { d.located($0) }
+                if let u = em["update"] {
+                    if let list = u.sequence {
+                        spec.updateColumns = list.compactMap { d.located($0) }
+                    } else {
+                        d.error("HZ1206", "'update' is a list of column names", u)
+                    }
+                }
+                targets.append(spec)
             }
             if ts.sequence == nil { d.error("HZ1010", "'targets' must be a list", ts) }
         } else {

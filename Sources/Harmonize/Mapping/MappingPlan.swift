@@ -142,6 +142,8 @@ public struct PlannedTarget {
     public let columns: [CompiledExpression?]
     /// For each column with an expression, the mapping-file line of its rule.
     public let ruleLines: [Int?]
+    /// What the sink does with a row whose primary key is already stored (`on_conflict:`).
+    public internal(set) var conflict: ConflictPolicy = .insert
 }
 
 extension MappingPlan {

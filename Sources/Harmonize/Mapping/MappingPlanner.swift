@@ -273,8 +273,14 @@ public enum MappingPlanner {
                 report("HZ1203", "required column '\(c.name)' of table '\(table.name)' has no expression", t.table)
                 _ = ci
             }
-            targets.append(
-                PlannedTarget(table: table, filter: t.filter.flatMap { compile($0, expected: .boolean) }, columns: columns, ruleLines: lines))
+            var planned = PlannedTarget(table: table, filter: t.filter.flatMap { compile($0, expected: .boolean) }, columns: columns, ruleLines: lines)
+            let (policy, conflictProblems) = ConflictPlanning.policy(t, table: table, mapped: columns.map { $0 != nil })
+            for p in conflictProblems { report(p.code, p.message, p.at, notes: p.notes) }
+            if targets.contains(where: { $0.table.name == table.name && $0.conflict != policy }) {
+                report("HZ1210", "table '\(table.name)' is targeted twice with different on_conflict/update", t.onConflict ?? t.table)
+            }
+            planned.conflict = policy
+            targets.append(planned)
         }
 
         // Fields to decode.

@@ -169,4 +169,9 @@ public struct TargetSpec: Sendable {
     public var filter: LocatedText?
     /// Column name → expression, in file order.
     public var fields: [(column: LocatedText, expression: LocatedText)]
+    /// `on_conflict:`: `insert` (default) or `update` (a row whose primary key is already in the
+    /// table updates that row).
+    public var onConflict: LocatedText? = nil
+    /// `update:`: the columns a later row may overwrite (default: every mapped non-key column).
+    public var updateColumns: [LocatedText]? = nil
 }

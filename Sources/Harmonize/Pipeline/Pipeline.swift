@@ -163,6 +163,16 @@ public final class Pipeline {
                 try l.load()
             }
         }
+        // Updating rows (`on_conflict: update`) needs a sink that can; say so before reading anything.
+        if !sink.supportsUpdates {
+            let updating = plans.filter { $0.targets.contains { $0.conflict.updates } }
+            if let p = updating.first {
+                let names = p.targets.filter { $0.conflict.updates }.map(\.table.name).joined(separator: ", ")
+                throw RunError(
+                    .configuration,
+                    "mapping \(p.id) updates rows of \(names) (on_conflict: update), which this sink cannot do: it only appends rows; write to SQLite (--sink sqlite)")
+            }
+        }
         do {
             try sink.open(tables: tables, run: manifest)
         } catch {
@@ -210,7 +220,7 @@ public final class Pipeline {
                 let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
                 let executor = MappingExecutor(
                     plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
-                    recordsLineage: options.recordsLineage, emit: write, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
+                    recordsLineage: options.recordsLineage, emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices, write: write), emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
                     vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? options.vocabulary?.usage : nil)
                 var pendingRejects: [RunReject] = []
                 var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
@@ -313,7 +323,19 @@ public final class Pipeline {
                     }
                 }
             }
-            manifest.tables = zip(tables, rowsPerTable).map { .init(table: $0.name, rows: $1) }
+            // Rows sent that updated a stored row (on_conflict: update) are not rows of the table.
+            let counts: [Int: TableWriteCount]
+            do {
+                counts = try sink.writeCounts()
+            } catch {
+                throw RunError(.io, error.message)
+            }
+            let updatedTables = Set(plans.flatMap { $0.targets.filter { $0.conflict.updates }.map(\.table.name) })
+            manifest.tables = tables.enumerated().map { i, t in
+                guard updatedTables.contains(t.name) else { return .init(table: t.name, rows: rowsPerTable[i]) }
+                let c = counts[i] ?? TableWriteCount(inserted: rowsPerTable[i], updated: 0)
+                return .init(table: t.name, rows: c.inserted, updated: c.updated)
+            }
             manifest.finishedAt = Self.timestamp()
             manifest.status = "succeeded"
             do {

@@ -110,8 +110,11 @@ public struct RunManifest: Sendable, Codable, Hashable {
     public struct TableCount: Sendable, Codable, Hashable {
         /// Table name.
         public var table: String
-        /// Rows written.
+        /// Rows written (the rows the table holds).
         public var rows: Int
+        /// Rows that updated a row already written instead of adding one (`on_conflict: update`);
+        /// nil for tables no mapping updates.
+        public var updated: Int? = nil
     }
 
     /// The manifest with everything that differs between two runs of the same inputs, mappings

@@ -141,6 +141,15 @@ public final class PipelinedSink: Sink {
         return channel.failure
     }
 
+    /// Whether the wrapped sink can update rows.
+    public var supportsUpdates: Bool { box.sink.supportsUpdates }
+
+    /// Waits for the queue to drain (no row may be written afterwards), then asks the wrapped sink.
+    public func writeCounts() throws(SinkError) -> [Int: TableWriteCount] {
+        if let f = drain() { throw f }
+        return try box.sink.writeCounts()
+    }
+
     /// Waits for the queue to drain, then finishes the wrapped sink.
     public func finish(run: RunManifest) throws(SinkError) {
         if let f = drain() {

@@ -28,6 +28,23 @@ enum SQLiteDDL {
         return "INSERT INTO \(quote(t.name)) (\(names)) VALUES (\(params))"
     }
 
+    /// `INSERT … ON CONFLICT (key) DO UPDATE`: each of `columns` (indices) takes the new value
+    /// unless it is null; `DO NOTHING` when no column may change.
+    static func upsert(_ t: TargetTable, columns: [Int]) -> String {
+        let key = t.primaryKey.map(quote).joined(separator: ", ")
+        guard !columns.isEmpty else { return insert(t) + " ON CONFLICT (\(key)) DO NOTHING" }
+        let sets = columns.map { i in
+            let c = quote(t.columns[i].name)
+            return "\(c) = coalesce(excluded.\(c), \(quote(t.name)).\(c))"
+        }
+        return insert(t) + " ON CONFLICT (\(key)) DO UPDATE SET " + sets.joined(separator: ", ")
+    }
+
+    /// The unique primary-key index (also built by `indexes`, which skips it when it exists).
+    static func primaryKeyIndex(_ t: TargetTable) -> String {
+        "CREATE UNIQUE INDEX IF NOT EXISTS \(quote("pk_" + t.name)) ON \(quote(t.name)) (\(t.primaryKey.map(quote).joined(separator: ", ")));"
+    }
+
     /// A unique index on the primary key and plain indexes on `person_id`-like foreign keys.
     static func indexes(_ t: TargetTable) -> String {
         var out = ""

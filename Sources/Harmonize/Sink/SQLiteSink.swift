@@ -5,7 +5,10 @@ import Foundation
 ///
 /// Bulk-load settings on the staging file (journal off, synchronous off, exclusive lock) are safe
 /// because a crash only loses the staging file; the published file is `fsync`ed before the rename.
-/// Indexes are created after the load. Dates are stored as ISO `yyyy-MM-dd` text.
+/// Indexes are created after the load, except the primary-key index of a table that receives
+/// updates (`ConflictPolicy.update`): it is built before that table's first update batch, and such
+/// rows are written with `INSERT … ON CONFLICT (key) DO UPDATE SET c = coalesce(excluded.c, c)`.
+/// Dates are stored as ISO `yyyy-MM-dd` text.
 public final class SQLiteSink: Sink {
     /// The published database path.
     public let outputPath: String
@@ -16,6 +19,17 @@ public final class SQLiteSink: Sink {
     private var lineageInsert: SQLiteStatement?
     private var rejectInsert: SQLiteStatement?
     private var rowsInTransaction = 0
+    /// Upsert statements by table and updatable columns (`on_conflict: update`).
+    private var upserts: [ConflictKey: SQLiteStatement] = [:]
+    /// Tables whose primary-key index exists already (built at the first update batch).
+    private var keyedTables: Set<Int> = []
+    /// Rows received per table.
+    private var rowsSent: [Int: Int] = [:]
+
+    private struct ConflictKey: Hashable {
+        var table: Int
+        var columns: [Int]
+    }
     private var runID = ""
     private let transactionRows: Int
     /// Whether to store one lineage row per output row (`harmonize_lineage`).
@@ -98,8 +112,18 @@ public final class SQLiteSink: Sink {
 
     /// Inserts the batch with the table's prepared statement; commits every `transactionRows` rows.
     public func write(_ batch: RowBatch) throws(SinkError) {
-        guard db != nil, batch.table < inserts.count else { throw SinkError("sink not open", isIO: false) }
-        let st = inserts[batch.table]
+        guard let db, batch.table < inserts.count else { throw SinkError("sink not open", isIO: false) }
+        let st: SQLiteStatement
+        if case .update(let columns) = batch.conflict {
+            do {
+                st = try upsertStatement(table: batch.table, columns: columns, db: db)
+            } catch {
+                throw SinkError("cannot prepare updates of table \(tables[batch.table].name): \(error)")
+            }
+        } else {
+            st = inserts[batch.table]
+        }
+        rowsSent[batch.table, default: 0] += batch.rowCount
         let n = batch.columnCount
         let tableName = tables[batch.table].name
         let pkColumn = rowKeyColumns[batch.table]
@@ -132,6 +156,44 @@ public final class SQLiteSink: Sink {
             throw SinkError("cannot write to table \(tableName): \(error)")
         }
     }
+
+    /// The upsert statement for `table` updating `columns`; builds the primary-key index first.
+    private func upsertStatement(table: Int, columns: [Int], db: SQLiteConnection) throws(SQLiteError) -> SQLiteStatement {
+        let key = ConflictKey(table: table, columns: columns)
+        if let st = upserts[key] { return st }
+        let t = tables[table]
+        if !keyedTables.contains(table) {
+            try db.execute(SQLiteDDL.primaryKeyIndex(t))
+            keyedTables.insert(table)
+        }
+        let st = try db.prepare(SQLiteDDL.upsert(t, columns: columns))
+        upserts[key] = st
+        return st
+    }
+
+    /// Rows per table: inserted (the rows the table holds) and updated (rows received minus those).
+    public func writeCounts() throws(SinkError) -> [Int: TableWriteCount] {
+        guard let db else { throw SinkError("sink not open", isIO: false) }
+        var out: [Int: TableWriteCount] = [:]
+        do {
+            for (i, t) in tables.enumerated() {
+                let sent = rowsSent[i] ?? 0
+                guard keyedTables.contains(i) else {
+                    out[i] = TableWriteCount(inserted: sent, updated: 0)
+                    continue
+                }
+                let st = try db.prepare("SELECT count(*) FROM \(SQLiteDDL.quote(t.name))")
+                guard try st.step(), case .int(let n) = st.column(0) else { continue }
+                out[i] = TableWriteCount(inserted: n, updated: sent - n)
+            }
+        } catch {
+            throw SinkError("cannot count the rows of the output: \(error)")
+        }
+        return out
+    }
+
+    /// The SQLite sink updates rows (`on_conflict: update`).
+    public var supportsUpdates: Bool { true }
 
     private func commitAndBegin() throws(SQLiteError) {
         try db?.execute("COMMIT; BEGIN")
@@ -245,6 +307,7 @@ public final class SQLiteSink: Sink {
             throw SinkError("cannot complete the output database: \(error)")
         }
         inserts = []
+        upserts = [:]
         lineageInsert = nil
         rejectInsert = nil
         self.db = nil
@@ -260,6 +323,7 @@ public final class SQLiteSink: Sink {
     /// Closes and removes the staging database.
     public func abort() {
         inserts = []
+        upserts = [:]
         lineageInsert = nil
         rejectInsert = nil
         db = nil

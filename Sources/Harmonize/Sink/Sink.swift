@@ -8,6 +8,9 @@ public struct RowBatch: Sendable {
     public var values: [Value]
     /// Lineage of each row (one per row), when the run records lineage.
     public var lineage: [RowLineage]
+    /// What to do with a row whose primary key is already in the table (the target's
+    /// `on_conflict:`); `.insert` unless the mapping says otherwise.
+    public var conflict: ConflictPolicy = .insert
 
     /// Creates an empty batch.
     public init(table: Int, columnCount: Int, reservingRows rows: Int = 0) {
@@ -82,12 +85,23 @@ public protocol Sink: AnyObject {
     func finish(run: RunManifest) throws(SinkError)
     /// Abandons the run: removes the staging area; the previous output stays as it was.
     func abort()
+    /// Whether the sink can apply `ConflictPolicy.update` (update a stored row). A run whose
+    /// mappings update rows refuses a sink that cannot, before reading anything.
+    var supportsUpdates: Bool { get }
+    /// Waits until every row handed to `write` is stored and returns, per table index (in the list
+    /// given to `open`), the rows inserted and the rows that updated a stored row; empty when the
+    /// sink does not know (the engine then counts rows sent as inserted).
+    func writeCounts() throws(SinkError) -> [Int: TableWriteCount]
     /// Fills a derived table from the rows written so far (called after the last `write`, before
     /// `finish`); returns the rows it added. Sinks that cannot read back what they wrote refuse.
     func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int
 }
 
 extension Sink {
+    /// Default: a sink appends rows and cannot update them.
+    public var supportsUpdates: Bool { false }
+    /// Default: unknown.
+    public func writeCounts() throws(SinkError) -> [Int: TableWriteCount] { [:] }
     /// Refuses: this sink cannot read back what it wrote.
     public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
         throw SinkError("derived table \(derivation.table) (mapping \(derivation.mapping)) needs the SQLite output; this output cannot read back its rows", isIO: false)
@@ -127,6 +141,8 @@ public final class NullSink: Sink {
     public func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {}
     /// Counts the rows.
     public func write(_ batch: RowBatch) throws(SinkError) { rowCount += batch.rowCount }
+    /// Discarding needs no update either.
+    public var supportsUpdates: Bool { true }
     /// Does nothing.
     public func writeRejects(_ rejects: [RunReject]) throws(SinkError) {}
     /// Does nothing.

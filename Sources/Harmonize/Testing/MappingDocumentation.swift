@@ -74,6 +74,11 @@ public enum MappingDocumentation {
         for t in plan.targets {
             md += "## Target `\(t.table.name)`\n\n"
             if let f = t.filter { md += "Only records for which `\(cell(f.source))` holds.\n\n" }
+            if case .update(let columns) = t.conflict {
+                let names = columns.map { "`\(t.table.columns[$0].name)`" }.joined(separator: ", ")
+                md += "A row whose primary key is already written updates that row (`on_conflict: update`): "
+                    + (columns.isEmpty ? "the first row is kept.\n\n" : "\(names) take the new value unless it is null.\n\n")
+            }
             md += "| column | type | required | rule | reads |\n| --- | --- | --- | --- | --- |\n"
             for (i, c) in t.table.columns.enumerated() {
                 guard let e = t.columns[i] else { continue }

@@ -214,9 +214,15 @@ public final class MappingTestRunner {
         }
         let reader = try ReaderFactory.makeReader(spec: plan.spec.source, dialect: dialect, source: source, displayName: name)
         let sink = MemorySink()
+        try? sink.open(
+            tables: plan.targets.map(\.table),
+            run: RunManifest(
+                runID: "", engineVersion: "", startedAt: "", finishedAt: "", status: "", model: "", parameters: [:], mappings: [], inputs: [],
+                ledger: [], tables: []))
+        let emit = ConflictTagging.emit(plan: plan, tableIndices: Array(plan.targets.indices)) { b throws(SinkError) in try sink.write(b) }
         let executor = MappingExecutor(
             plan: plan, mappingIndex: 0, tableIndices: Array(plan.targets.indices), batchRows: 1024, recordsLineage: true,
-            emit: { b throws(SinkError) in try sink.write(b) }, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) })
+            emit: emit, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) })
         var names: [Int32: String] = [0: name]
         var joinRejects: [RunReject] = []
         let ledgers = try Pipeline.runPlan(
@@ -261,13 +267,9 @@ public final class MappingTestRunner {
         var tables: [String: [InMemoryRow]] = [:]
         for (ti, t) in plan.targets.enumerated() {
             let names = t.table.columns.map(\.name)
-            var rows: [InMemoryRow] = []
-            for b in sink.batches where b.table == ti {
-                for r in 0..<b.rowCount {
-                    let values = Array(b.values[(r * b.columnCount)..<((r + 1) * b.columnCount)])
-                    let lineage = r < b.lineage.count ? b.lineage[r] : RowLineage(mapping: 0, file: 0, line: 0, record: 0)
-                    rows.append(InMemoryRow(table: t.table.name, columns: names, values: values, lineage: lineage))
-                }
+            // Updates (`on_conflict: update`) applied as a database would: one row per key.
+            let rows = sink.rowsWithLineage(ofTable: ti).map { r in
+                InMemoryRow(table: t.table.name, columns: names, values: r.values, lineage: r.lineage ?? RowLineage(mapping: 0, file: 0, line: 0, record: 0))
             }
             tables[t.table.name, default: []].append(contentsOf: rows)
         }

@@ -126,7 +126,7 @@ import Testing
     ]
 
     @Test func theInlineTestsKillAtLeastNinetyPercentOfMutants() throws {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil, vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests, vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
         let root = TestSupport.temporaryDirectory("mutants")
         for folder in ["research", "hospital"] {
             try FileManager.default.createDirectory(atPath: root + "/mappings/\(folder)", withIntermediateDirectories: true)

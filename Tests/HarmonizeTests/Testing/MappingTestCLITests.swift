@@ -20,13 +20,14 @@ import Testing
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         for id in [
             "research.measurements", "research.patients", "research.questionnaire", "hospital.adt_person_visit", "hospital.oru_measurement", "hospital.his_visit",
+            "hospital.his_visit_detail", "hospital.his_condition", "hospital.his_procedure",
             "snds.ir_ben_r", "snds.ir_imb_r", "snds.dcir_visit", "snds.dcir_drug", "snds.dcir_procedure", "snds.dcir_measurement", "snds.pmsi_mco_stay",
             "snds.pmsi_mco_diagnoses", "snds.pmsi_mco_acts", "snds.observation_period",
         ] {
             #expect(r.stdout.contains(id), "\(id)")
         }
         #expect(r.stdout.contains("coverage 100%"))
-        #expect(r.stdout.contains("cases passed in 16 mapping(s)"))
+        #expect(r.stdout.contains("cases passed in 19 mapping(s)"))
         let xml = try String(contentsOfFile: dir + "/junit.xml", encoding: .utf8)
         #expect(xml.contains("<testsuite name=\"research.patients\""))
         #expect(xml.contains("<testsuite name=\"hospital.oru_measurement\""))
@@ -121,7 +122,8 @@ import Testing
         let generated = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         #expect(
             generated == [
-                "README.md", "hospital.adt_person_visit.md", "hospital.his_visit.md", "hospital.oru_measurement.md", "research.measurements.md",
+                "README.md", "hospital.adt_person_visit.md", "hospital.his_condition.md", "hospital.his_procedure.md", "hospital.his_visit.md",
+                "hospital.his_visit_detail.md", "hospital.oru_measurement.md", "research.measurements.md",
                 "research.patients.md", "research.questionnaire.md", "snds.dcir_drug.md", "snds.dcir_measurement.md", "snds.dcir_procedure.md",
                 "snds.dcir_visit.md", "snds.ir_ben_r.md", "snds.ir_imb_r.md", "snds.observation_period.md", "snds.pmsi_mco_acts.md",
                 "snds.pmsi_mco_diagnoses.md", "snds.pmsi_mco_stay.md",

@@ -1,15 +1,5 @@
 internal import CLibXML2
 
-/// An element of an expanded record subtree, copied out of libxml2 so no C pointer leaves this file.
-struct XMLElementSnapshot {
-    var localName: String
-    var namespaceURI: String?
-    var attributes: [(localName: String, namespaceURI: String?, value: String)]
-    var children: [XMLElementSnapshot]
-    /// The text directly inside this element (text and CDATA children, in order).
-    var ownText: String
-}
-
 /// Where libxml2 pulls bytes from: a `ByteSource`, with the error it raised, if any.
 final class XMLInputBox {
     let source: any ByteSource
@@ -23,6 +13,8 @@ final class XMLInputBox {
 struct XMLParseProblem {
     var code: Int32
     var line: Int
+    /// Whether libxml2 called it fatal (the document is not well-formed).
+    var fatal: Bool = true
 }
 
 /// The error sink libxml2 calls back; collects the first problems.
@@ -152,60 +144,6 @@ final class XMLTextReader {
         if let dtd = doc.pointee.intSubset, dtd.pointee.entities != nil || dtd.pointee.pentities != nil { return true }
         if let dtd = doc.pointee.extSubset, dtd.pointee.entities != nil || dtd.pointee.pentities != nil { return true }
         return false
-    }
-
-    /// Expands the current element and copies its subtree; nil when libxml2 cannot expand it, when
-    /// it is deeper than `maxDepth` levels, or when its text exceeds `maxTextBytes` (`tooLarge` set).
-    func expandCurrent(maxDepth: Int, maxTextBytes: Int, tooLarge: inout Bool) -> XMLElementSnapshot? {
-        guard let node = xmlTextReaderExpand(reader) else { return nil }
-        var budget = maxTextBytes
-        return Self.snapshot(node, depth: 0, maxDepth: maxDepth, budget: &budget, tooLarge: &tooLarge)
-    }
-
-    private static func text(_ p: UnsafePointer<xmlChar>?) -> String { p.map { String(cString: $0) } ?? "" }
-
-    private static func snapshot(
-        _ node: UnsafeMutablePointer<xmlNode>, depth: Int, maxDepth: Int, budget: inout Int, tooLarge: inout Bool
-    ) -> XMLElementSnapshot? {
-        if depth > maxDepth {
-            tooLarge = true
-            return nil
-        }
-        var element = XMLElementSnapshot(
-            localName: text(node.pointee.name), namespaceURI: node.pointee.ns.map { text($0.pointee.href) }, attributes: [],
-            children: [], ownText: "")
-        var attr = node.pointee.properties
-        while let a = attr {
-            var value = ""
-            var child = a.pointee.children
-            while let c = child {
-                if c.pointee.type == XML_TEXT_NODE { value += text(c.pointee.content) }
-                child = c.pointee.next
-            }
-            budget -= value.utf8.count
-            element.attributes.append((text(a.pointee.name), a.pointee.ns.map { text($0.pointee.href) }, value))
-            attr = a.pointee.next
-        }
-        var child = node.pointee.children
-        while let c = child {
-            let t = c.pointee.type
-            if t == XML_ELEMENT_NODE {
-                guard let sub = snapshot(c, depth: depth + 1, maxDepth: maxDepth, budget: &budget, tooLarge: &tooLarge) else {
-                    return nil
-                }
-                element.children.append(sub)
-            } else if t == XML_TEXT_NODE || t == XML_CDATA_SECTION_NODE {
-                let s = text(c.pointee.content)
-                budget -= s.utf8.count
-                element.ownText += s
-            }
-            if budget < 0 {
-                tooLarge = true
-                return nil
-            }
-            child = c.pointee.next
-        }
-        return element
     }
 }
 

@@ -253,6 +253,23 @@ public final class HL7Reader {
                 }
             }
             let c = raw[rawPos]
+            if c != 0x0B && c != 0x0D && c != 0x0A && c != 0x1C {
+                // The run of ordinary bytes up to the next terminator, appended at once (a byte at a
+                // time costs an exclusivity check and a bounds check per byte).
+                var end = rawPos + 1
+                let count = rawCount
+                while end < count {
+                    let d = raw[end]
+                    if d == 0x0B || d == 0x0D || d == 0x0A || d == 0x1C { break }
+                    end += 1
+                }
+                swallowLF = false
+                let take = min(max(0, limit - curLine.count), end - rawPos)
+                if take > 0 { curLine.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[rawPos..<(rawPos + take)])) }
+                if take < end - rawPos { curOverflow = true }
+                rawPos = end
+                continue
+            }
             rawPos += 1
             var terminate = false
             switch c {

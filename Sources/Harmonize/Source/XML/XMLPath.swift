@@ -6,6 +6,12 @@
 /// step without a prefix matches the local name in any namespace. A field reads the text of the
 /// first matching element (its text and its descendants' text, in document order) or the
 /// attribute's value; absent gives empty.
+///
+/// A relative path may start with `..` steps (`../@id`, `../../h:patient/@ipp`): it is read from an
+/// ancestor of the record, as far as the document has been read when the record starts: the
+/// ancestor's attributes, and attributes of the first matching elements under it that start before
+/// the record. Such a path must end with an attribute: an ancestor's text is not known yet while
+/// streaming (`Problem.ancestorText`).
 public struct XMLPath: Sendable, Hashable, CustomStringConvertible {
     /// One step: a local name and, when prefixed, the namespace URI it must be in.
     public struct Step: Sendable, Hashable {
@@ -17,6 +23,8 @@ public struct XMLPath: Sendable, Hashable, CustomStringConvertible {
 
     /// The element steps.
     public var steps: [Step]
+    /// Leading `..` steps: 0 for a path under the record, n for one under its n-th ancestor.
+    public var ups: Int = 0
     /// The attribute read at the end, if any.
     public var attribute: Step?
     /// The text the path was compiled from.
@@ -28,6 +36,8 @@ public struct XMLPath: Sendable, Hashable, CustomStringConvertible {
         case syntax
         /// A prefix the mapping does not declare.
         case undeclaredPrefix(String)
+        /// A `..` path that reads text: an ancestor's text is not available while streaming.
+        case ancestorText
     }
 
     /// Compiles `text` with the namespace `prefixes` of the mapping.
@@ -45,7 +55,14 @@ public struct XMLPath: Sendable, Hashable, CustomStringConvertible {
             if absolute && body.isEmpty { throw .syntax }
             return
         }
-        let parts = body.split(separator: "/", omittingEmptySubsequences: false)
+        var parts = body.split(separator: "/", omittingEmptySubsequences: false)
+        if !absolute {
+            while parts.first == ".." {
+                ups += 1
+                parts.removeFirst()
+            }
+            if ups > 0 && parts.isEmpty { throw .ancestorText }
+        }
         for (i, raw) in parts.enumerated() {
             var part = raw
             let isAttribute = part.hasPrefix("@")
@@ -55,7 +72,7 @@ public struct XMLPath: Sendable, Hashable, CustomStringConvertible {
             }
             if part == "text()" && i == parts.count - 1 && !isAttribute { break }
             let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
-            guard pieces.count <= 2, pieces.allSatisfy({ !$0.isEmpty && Self.isName($0) }) else { throw .syntax }
+            guard pieces.count <= 2, pieces.allSatisfy({ !$0.isEmpty && Self.isName($0) && $0 != ".." && $0 != "." }) else { throw .syntax }
             var step = Step(localName: String(pieces[pieces.count - 1]), namespaceURI: nil)
             if pieces.count == 2 {
                 guard let uri = prefixes[String(pieces[0])] else { throw .undeclaredPrefix(String(pieces[0])) }
@@ -63,6 +80,7 @@ public struct XMLPath: Sendable, Hashable, CustomStringConvertible {
             }
             if isAttribute { attribute = step } else { steps.append(step) }
         }
+        if ups > 0 && attribute == nil { throw .ancestorText }
     }
 
     static func isName(_ s: Substring) -> Bool {
@@ -74,28 +92,5 @@ public struct XMLPath: Sendable, Hashable, CustomStringConvertible {
     /// Whether `step` matches an element or attribute name.
     static func matches(_ step: Step, localName: String, namespaceURI: String?) -> Bool {
         step.localName == localName && (step.namespaceURI == nil || step.namespaceURI == namespaceURI)
-    }
-
-    /// The value of this (relative) path in `record`; nil when absent.
-    func value(in record: XMLElementSnapshot) -> String? {
-        var current = record
-        for s in steps {
-            guard let next = current.children.first(where: { Self.matches(s, localName: $0.localName, namespaceURI: $0.namespaceURI) }) else {
-                return nil
-            }
-            current = next
-        }
-        if let a = attribute {
-            return current.attributes.first(where: { Self.matches(a, localName: $0.localName, namespaceURI: $0.namespaceURI) })?.value
-        }
-        return Self.textContent(current)
-    }
-
-    /// The element's text and its descendants' text, in document order (own text first, then children).
-    static func textContent(_ e: XMLElementSnapshot) -> String {
-        if e.children.isEmpty { return e.ownText }
-        var out = e.ownText
-        for c in e.children { out += textContent(c) }
-        return out
     }
 }

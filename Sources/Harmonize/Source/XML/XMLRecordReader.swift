@@ -30,31 +30,34 @@ public struct XMLReaderError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(file): \(message)" }
 }
 
-/// A streaming reader of records from an XML document with libxml2's reader API.
+/// A streaming reader of records from an XML document, with libxml2's SAX2 push parser.
 ///
-/// Only the current record element is held: the reader expands it, copies its subtree, then skips
-/// to its next sibling. Parsing is safe for untrusted input: no entity substitution, no DTD
-/// loading, no network, a deny-all external entity loader, and a document whose DOCTYPE declares
-/// entities is rejected. Limits bound depth and text per record.
+/// The reader feeds the document to libxml2 chunk by chunk; the parser's callbacks follow the
+/// element path, capture only the values of the bound field paths for the current record, and
+/// queue each record when its end tag is parsed. Nothing else of the document is kept, and no
+/// tree is built. Because events arrive in document order as parsing goes, every record that ends
+/// before a well-formedness error is delivered before that error's reject.
+///
+/// Parsing is safe for untrusted input: no entity substitution, no DTD loading, no network, a
+/// deny-all external entity loader, and a document whose DOCTYPE declares entities is rejected.
+/// Limits bound depth and text per record.
 ///
 /// A record too deep or too large is rejected (`.limitExceeded`) and reading goes on; a document
 /// that is not well-formed is rejected (`.structureError`, with its line) at the point of the error
-/// and reading stops there (libxml2 cannot resume), keeping the records read before.
+/// and reading stops there (XML cannot be resumed), keeping the records read before.
 public final class XMLRecordReader {
-    let reader: XMLTextReader?
     /// The file name used in locations and rejects.
     public let displayName: String
     /// The options.
     public let options: XMLReaderOptions
     let recordPath: XMLPath
-    var stack: [(localName: String, namespaceURI: String?)] = []
-    var positioned = false
-    var finished = false
-    var recordNumber = 0
-    var recordLine = 0
-    var paths: [XMLPath] = []
-    var values: [[UInt8]] = []
-    var present: [Bool] = []
+    private let collector: XMLRecordCollector
+    private var parser: XMLPushParser?
+    private var parserFinished = false
+    private var recordNumber = 0
+    private var recordLine = 0
+    private var values: [[UInt8]] = []
+    private var present: [Bool] = []
 
     /// Opens a reader over `source`.
     /// - Throws: `XMLReaderError` for a bad record path or when libxml2 cannot start.
@@ -66,10 +69,15 @@ public final class XMLRecordReader {
         } catch {
             throw XMLReaderError(file: displayName, message: "invalid record path '\(options.record)' (\(error))")
         }
-        guard let r = XMLTextReader(source: source, url: displayName) else {
+        guard !recordPath.steps.isEmpty else {
+            throw XMLReaderError(file: displayName, message: "invalid record path '\(options.record)' (no element)")
+        }
+        collector = XMLRecordCollector(record: recordPath, maxDepth: options.maxDepth, maxTextBytes: options.maxRecordTextBytes)
+        guard let p = XMLPushParser(source: source, url: displayName, events: collector) else {
             throw XMLReaderError(file: displayName, message: "cannot start the XML parser")
         }
-        reader = r
+        parser = p
+        collector.parser = p
     }
 
     /// Where the current record comes from: file, line of its element, record number, record path.
@@ -78,88 +86,43 @@ public final class XMLRecordReader {
     }
 
     /// Bytes consumed from the source so far.
-    public var bytesRead: Int64 { reader?.bytesRead ?? 0 }
-
-    func clearValues() {
-        for i in 0..<values.count {
-            values[i].removeAll(keepingCapacity: true)
-            present[i] = false
-        }
-    }
-
-    func reject(_ reason: RejectReason, line: Int, _ message: String) -> ReadEvent {
-        clearValues()
-        recordLine = line
-        return .rejected(Reject(reason: reason, location: location, message: message))
-    }
+    public var bytesRead: Int64 { parser?.bytesRead ?? 0 }
 
     /// Reads the next record.
     /// - Throws: `SourceIOError` when the source cannot be read.
     public func next() throws(SourceIOError) -> ReadEvent {
-        guard let r = reader, !finished else { return .end }
         while true {
-            let status: Int32 = positioned ? 1 : r.read()
-            positioned = false
-            if status != 1 {
-                finished = true
-                if let e = r.ioError { throw e }
-                if status == 0 { return .end }
-                recordNumber += 1
-                let problem = r.firstProblem
-                return reject(
-                    .structureError, line: problem?.line ?? 0,
-                    "document is not well-formed XML (libxml2 error \(problem?.code ?? -1)); reading stops here")
-            }
-            let type = r.nodeType
-            if type == 10 {
-                if r.doctypeDeclaresEntities {
-                    finished = true
-                    recordNumber += 1
-                    return reject(.structureError, line: r.line, "the DOCTYPE declares entities; such documents are refused")
+            if let item = collector.dequeue(values: &values, present: &present) {
+                recordNumber = item.record
+                recordLine = item.line
+                if let reason = item.reason {
+                    for i in 0..<values.count {
+                        values[i].removeAll(keepingCapacity: true)
+                        present[i] = false
+                    }
+                    return .rejected(Reject(reason: reason, location: location, message: item.message))
                 }
-                continue
+                return .record
             }
-            guard type == 1 else { continue }
-            let depth = r.depth
-            if depth > options.maxDepth + recordPath.steps.count {
-                finished = true
-                recordNumber += 1
-                return reject(.limitExceeded, line: r.line, "elements nested deeper than \(options.maxDepth) levels")
+            guard !parserFinished, let parser else { return .end }
+            let wellFormed: Bool
+            do {
+                wellFormed = try parser.feed()
+            } catch {
+                parserFinished = true
+                throw error
             }
-            if stack.count > depth { stack.removeSubrange(depth...) }
-            let name = (r.localName, r.namespaceURI)
-            guard stack.count == depth else { continue }
-            stack.append(name)
-            let steps = recordPath.steps
-            guard stack.count == steps.count,
-                zip(steps, stack).allSatisfy({ XMLPath.matches($0, localName: $1.localName, namespaceURI: $1.namespaceURI) })
-            else { continue }
-            // A record element: expand, copy, skip its subtree.
-            recordNumber += 1
-            let line = r.line
-            var tooLarge = false
-            let snapshot = r.expandCurrent(maxDepth: options.maxDepth, maxTextBytes: options.maxRecordTextBytes, tooLarge: &tooLarge)
-            stack.removeLast()
-            let after = r.skipSubtree()
-            if after == 1 { positioned = true } else if after == 0 { finished = true }
-            guard let snapshot else {
-                if tooLarge {
-                    return reject(.limitExceeded, line: line, "record larger than the limits (\(options.maxDepth) levels, \(options.maxRecordTextBytes) text bytes)")
+            if !wellFormed {
+                parserFinished = true
+                if !parser.stopped {
+                    let problem = parser.firstProblem
+                    collector.documentFailed(
+                        line: problem?.line ?? 0,
+                        message: "document is not well-formed XML (libxml2 error \(problem?.code ?? -1)); reading stops here")
                 }
-                finished = true
-                return reject(.structureError, line: r.firstProblem?.line ?? line, "record element is not well-formed XML (libxml2 error \(r.firstProblem?.code ?? -1))")
+            } else if parser.done {
+                parserFinished = true
             }
-            recordLine = line
-            for i in 0..<paths.count {
-                values[i].removeAll(keepingCapacity: true)
-                if let v = paths[i].value(in: snapshot) {
-                    values[i].append(contentsOf: v.utf8)
-                    present[i] = true
-                } else {
-                    present[i] = false
-                }
-            }
-            return .record
         }
     }
 
@@ -177,6 +140,364 @@ public final class XMLRecordReader {
     }
 }
 
+/// Follows the SAX events of one document: matches the record path, evaluates the bound field
+/// paths incrementally (first match at every step, as documented in `XMLPath`), enforces the
+/// limits, and queues finished records and rejects in document order.
+final class XMLRecordCollector: XMLSAXEvents {
+    /// A name to match, as UTF-8 bytes.
+    struct Name {
+        let local: [UInt8]
+        let uri: [UInt8]?
+
+        init(_ step: XMLPath.Step) {
+            local = Array(step.localName.utf8)
+            uri = step.namespaceURI.map { Array($0.utf8) }
+        }
+
+        @inline(__always)
+        static func equal(_ bytes: [UInt8], _ c: UnsafePointer<UInt8>) -> Bool {
+            var i = 0
+            let n = bytes.count
+            while i < n {
+                if c[i] != bytes[i] { return false }
+                i += 1
+            }
+            return c[n] == 0
+        }
+
+        @inline(__always)
+        func matches(_ localName: UnsafePointer<UInt8>, _ namespaceURI: UnsafePointer<UInt8>?) -> Bool {
+            guard Self.equal(local, localName) else { return false }
+            guard let uri else { return true }
+            guard let namespaceURI else { return false }
+            return Self.equal(uri, namespaceURI)
+        }
+    }
+
+    /// The incremental state of one bound path.
+    struct PathState {
+        let steps: [Name]
+        let attribute: Name?
+        /// Depth (root element 0) of the element the path starts from: the record or an ancestor.
+        let anchor: Int
+        let isAncestor: Bool
+        var matched = 0
+        var finished = false
+        var capturing = false
+        var present = false
+        var value: [UInt8] = []
+
+        mutating func reset() {
+            matched = 0
+            finished = false
+            capturing = false
+            present = false
+            value.removeAll(keepingCapacity: true)
+        }
+    }
+
+    struct Item {
+        var record: Int
+        var line: Int
+        var reason: RejectReason?
+        var message: String
+        var span: Int
+    }
+
+    let recordSteps: [Name]
+    let recordDepth: Int
+    let maxDepth: Int
+    let maxTextBytes: Int
+    weak var parser: XMLPushParser?
+    private(set) var paths: [PathState] = []
+    private var recordPaths: [Int] = []
+    private var ancestorPaths: [Int] = []
+    private var depth = 0
+    private var matchDepth = 0
+    private var inRecord = false
+    private var recordRejected = false
+    private var textBytes = 0
+    private var capturing = 0
+    private var recordNumber = 0
+    private var recordLine = 0
+    private var stopped = false
+    // Finished records and rejects, in document order, until `next()` takes them.
+    private var queue: [Item] = []
+    private var head = 0
+    private var arena: [UInt8] = []
+    private var spans: [Int] = []
+
+    init(record: XMLPath, maxDepth: Int, maxTextBytes: Int) {
+        recordSteps = record.steps.map(Name.init)
+        recordDepth = record.steps.count - 1
+        self.maxDepth = maxDepth
+        self.maxTextBytes = maxTextBytes
+    }
+
+    /// Adds a bound path; returns its position.
+    func add(_ path: XMLPath) -> Int {
+        let isAncestor = path.ups > 0
+        paths.append(
+            PathState(
+                steps: path.steps.map(Name.init), attribute: path.attribute.map(Name.init), anchor: recordDepth - path.ups,
+                isAncestor: isAncestor))
+        if isAncestor { ancestorPaths.append(paths.count - 1) } else { recordPaths.append(paths.count - 1) }
+        return paths.count - 1
+    }
+
+    /// Takes the oldest queued item, copying a record's values into `values`/`present`.
+    func dequeue(values: inout [[UInt8]], present: inout [Bool]) -> Item? {
+        guard head < queue.count else {
+            if !queue.isEmpty {
+                queue.removeAll(keepingCapacity: true)
+                arena.removeAll(keepingCapacity: true)
+                spans.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            return nil
+        }
+        let item = queue[head]
+        head += 1
+        if item.reason == nil {
+            let n = paths.count
+            if values.count < n {
+                values.append(contentsOf: Array(repeating: [], count: n - values.count))
+                present.append(contentsOf: Array(repeating: false, count: n - present.count))
+            }
+            for i in 0..<n {
+                values[i].removeAll(keepingCapacity: true)
+                let start = spans[item.span + 2 * i]
+                let length = spans[item.span + 2 * i + 1]
+                if length >= 0 {
+                    values[i].append(contentsOf: arena[start..<(start + length)])
+                    present[i] = true
+                } else {
+                    present[i] = false
+                }
+            }
+        }
+        return item
+    }
+
+    /// Queues the reject of a document that is not well-formed (after every record before it).
+    func documentFailed(line: Int, message: String) {
+        let record = inRecord ? recordNumber : recordNumber + 1
+        recordNumber = record
+        queue.append(Item(record: record, line: line, reason: .structureError, message: message, span: 0))
+    }
+
+    private func queueReject(_ reason: RejectReason, line: Int, _ message: String) {
+        queue.append(Item(record: recordNumber, line: line, reason: reason, message: message, span: 0))
+    }
+
+    private func queueRecord() {
+        let span = spans.count
+        for i in 0..<paths.count {
+            if paths[i].present {
+                spans.append(arena.count)
+                spans.append(paths[i].value.count)
+                arena.append(contentsOf: paths[i].value)
+            } else {
+                spans.append(0)
+                spans.append(-1)
+            }
+        }
+        queue.append(Item(record: recordNumber, line: recordLine, reason: nil, message: "", span: span))
+    }
+
+    private func stop() {
+        stopped = true
+        parser?.stop()
+    }
+
+    /// Copies an attribute value, turning the `&#38;` libxml2 leaves for `&` back into `&`.
+    fileprivate static func assign(_ value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        guard value.contains(38) else {
+            out.append(contentsOf: value)
+            return
+        }
+        var i = 0
+        let n = value.count
+        while i < n {
+            if value[i] == 38, i + 4 < n, value[i + 1] == 35, value[i + 2] == 51, value[i + 3] == 56, value[i + 4] == 59 {
+                out.append(38)
+                i += 5
+            } else {
+                out.append(value[i])
+                i += 1
+            }
+        }
+    }
+
+    /// The path reaches its last step on this element: read the attribute, or start capturing
+    /// text; returns 1 when it starts capturing.
+    @inline(__always)
+    private static func hit(_ p: inout PathState, attributes: XMLAttributeSpans) -> Int {
+        if let a = p.attribute {
+            for j in 0..<attributes.count {
+                guard let name = attributes.localName(j), a.matches(name, attributes.namespaceURI(j)) else { continue }
+                assign(attributes.value(j), to: &p.value)
+                p.present = true
+                break
+            }
+            p.finished = true
+            return 0
+        }
+        p.present = true
+        p.capturing = true
+        return 1
+    }
+
+    /// An element at depth `d` starts: the path takes its next step if it matches (first match only).
+    @inline(__always)
+    private static func advance(
+        _ p: inout PathState, at d: Int, localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans
+    ) -> Int {
+        let m = p.matched
+        guard !p.finished, m < p.steps.count, d == p.anchor + m + 1, p.steps[m].matches(localName, namespaceURI) else { return 0 }
+        p.matched = m + 1
+        return m + 1 == p.steps.count ? hit(&p, attributes: attributes) : 0
+    }
+
+    /// The element at depth `d` ends: a capture ends, or the path's chosen element closes without
+    /// a full match (absent). Returns -1 when a capture ended.
+    @inline(__always)
+    private static func close(_ p: inout PathState, at d: Int) -> Int {
+        guard !p.finished, d == p.anchor + p.matched else { return 0 }
+        if p.capturing {
+            p.capturing = false
+            p.finished = true
+            return -1
+        }
+        if p.matched > 0 { p.finished = true }
+        return 0
+    }
+
+    func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int) {
+        let d = depth
+        depth += 1
+        if stopped { return }
+        if !inRecord && d > maxDepth + recordSteps.count {
+            recordNumber += 1
+            queueReject(.limitExceeded, line: line, "elements nested deeper than \(maxDepth) levels")
+            stop()
+            return
+        }
+        // Ancestor paths follow every element: the values they hold when a record starts are its values.
+        if !ancestorPaths.isEmpty {
+            let list = ancestorPaths
+            paths.withUnsafeMutableBufferPointer { buf in
+                for k in list {
+                    if d == buf[k].anchor {
+                        buf[k].reset()
+                        if buf[k].steps.isEmpty { _ = Self.hit(&buf[k], attributes: attributes) }
+                    } else if d > buf[k].anchor {
+                        _ = Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
+                    }
+                }
+            }
+        }
+        if !inRecord {
+            guard d == matchDepth, d <= recordDepth, recordSteps[d].matches(localName, namespaceURI) else { return }
+            matchDepth = d + 1
+            guard d == recordDepth else { return }
+            // A record element starts.
+            recordNumber += 1
+            recordLine = line
+            inRecord = true
+            recordRejected = false
+            textBytes = 0
+            capturing = 0
+            let list = recordPaths
+            paths.withUnsafeMutableBufferPointer { buf in
+                for k in list { buf[k].reset() }
+            }
+        } else if recordRejected {
+            return
+        } else if d - recordDepth > maxDepth {
+            recordRejected = true
+            queueReject(.limitExceeded, line: recordLine, "record larger than the limits (\(maxDepth) levels, \(maxTextBytes) text bytes)")
+            return
+        }
+        var bytes = textBytes
+        for j in 0..<attributes.count { bytes += attributes.value(j).count }
+        textBytes = bytes
+        if bytes > maxTextBytes {
+            recordRejected = true
+            queueReject(.limitExceeded, line: recordLine, "record larger than the limits (\(maxDepth) levels, \(maxTextBytes) text bytes)")
+            return
+        }
+        let list = recordPaths
+        let atRecord = d == recordDepth
+        let started = paths.withUnsafeMutableBufferPointer { buf in
+            var n = 0
+            for k in list {
+                if atRecord {
+                    if buf[k].steps.isEmpty { n += Self.hit(&buf[k], attributes: attributes) }
+                } else {
+                    n += Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
+                }
+            }
+            return n
+        }
+        capturing += started
+    }
+
+    func endElement() {
+        depth -= 1
+        let d = depth
+        if stopped { return }
+        if inRecord {
+            if !recordRejected {
+                let list = recordPaths
+                let ended = paths.withUnsafeMutableBufferPointer { buf in
+                    var n = 0
+                    for k in list { n += Self.close(&buf[k], at: d) }
+                    return n
+                }
+                capturing += ended
+            }
+            if d == recordDepth {
+                inRecord = false
+                if !recordRejected { queueRecord() }
+            }
+        }
+        if d < matchDepth { matchDepth = d }
+        if !ancestorPaths.isEmpty {
+            let list = ancestorPaths
+            paths.withUnsafeMutableBufferPointer { buf in
+                for k in list where d > buf[k].anchor { _ = Self.close(&buf[k], at: d) }
+            }
+        }
+    }
+
+    func characters(_ text: UnsafeBufferPointer<UInt8>) {
+        guard inRecord, !recordRejected, !stopped else { return }
+        textBytes += text.count
+        if textBytes > maxTextBytes {
+            recordRejected = true
+            queueReject(.limitExceeded, line: recordLine, "record larger than the limits (\(maxDepth) levels, \(maxTextBytes) text bytes)")
+            return
+        }
+        guard capturing > 0 else { return }
+        let list = recordPaths
+        paths.withUnsafeMutableBufferPointer { buf in
+            for k in list where buf[k].capturing { buf[k].value.append(contentsOf: text) }
+        }
+    }
+
+    func entityDeclared(line: Int) {
+        guard !stopped else { return }
+        recordNumber += 1
+        queueReject(.structureError, line: line, "the DOCTYPE declares entities; such documents are refused")
+        stopped = true
+    }
+}
+
+@available(*, unavailable)
+extension XMLRecordCollector: Sendable {}
+
 extension XMLRecordReader: RecordReader {
     /// Compiles each field name as a path relative to the record element.
     public func bind(fields: [String]) throws(RecordReaderBindError) -> [Int] {
@@ -185,13 +506,18 @@ extension XMLRecordReader: RecordReader {
         for f in fields {
             do throws(XMLPath.Problem) {
                 let p = try XMLPath(f, absolute: false, namespaces: options.namespaces)
-                out.append(paths.count)
-                paths.append(p)
+                if p.ups > recordPath.steps.count - 1 {
+                    missing.append((f, "a path with \(recordPath.steps.count - 1) '..' at most: the record has \(recordPath.steps.count - 1) ancestors"))
+                    continue
+                }
+                out.append(collector.add(p))
                 values.append([])
                 present.append(false)
             } catch {
                 if case .undeclaredPrefix(let prefix) = error {
                     missing.append((f, "declare the prefix '\(prefix)' under source.namespaces"))
+                } else if case .ancestorText = error {
+                    missing.append((f, "an attribute such as '../@id': the text of an ancestor element is not available while streaming"))
                 } else {
                     missing.append((f, nil))
                 }

@@ -1,0 +1,208 @@
+internal import CLibXML2
+
+/// What the push parser reports, as raw UTF-8 spans valid only during the call (no C type leaves
+/// this file). Implemented by `XMLRecordCollector`.
+protocol XMLSAXEvents: AnyObject {
+    /// An element starts; `attributes` holds (local name, namespace URI or nil, value) spans.
+    func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int)
+    /// The innermost open element ends.
+    func endElement()
+    /// Text (character data, CDATA, character and predefined entity references decoded).
+    func characters(_ text: UnsafeBufferPointer<UInt8>)
+    /// The DOCTYPE declares an entity: the document is refused.
+    func entityDeclared(line: Int)
+}
+
+/// The attributes of a start tag as libxml2 hands them to SAX2: five pointers per attribute
+/// (local name, prefix, URI, value start, value end).
+struct XMLAttributeSpans {
+    fileprivate let base: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
+    /// Number of attributes.
+    let count: Int
+
+    /// The local name of attribute `i` (NUL-terminated).
+    func localName(_ i: Int) -> UnsafePointer<UInt8>? { base?[i * 5] }
+    /// The namespace URI of attribute `i`, if any (NUL-terminated).
+    func namespaceURI(_ i: Int) -> UnsafePointer<UInt8>? { base?[i * 5 + 2] }
+    /// The value of attribute `i`. Without entity substitution libxml2 keeps `&` as `&#38;` in
+    /// attribute values (other references are decoded); `XMLRecordCollector` turns it back.
+    func value(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+        guard let base, let start = base[i * 5 + 3], let end = base[i * 5 + 4] else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: start, count: end - start)
+    }
+}
+
+/// Per-parse state libxml2's callbacks reach through their user-data pointer.
+final class XMLPushTarget {
+    unowned let events: any XMLSAXEvents
+    var context: xmlParserCtxtPtr?
+    var problems: [XMLParseProblem] = []
+    var stopped = false
+
+    init(events: any XMLSAXEvents) { self.events = events }
+
+    var line: Int {
+        guard let c = context, let input = c.pointee.input else { return 0 }
+        return Int(input.pointee.line)
+    }
+
+    /// Stops the parser from inside a callback (the document is refused or reading must end).
+    func stop() {
+        stopped = true
+        if let c = context { xmlStopParser(c) }
+    }
+}
+
+private func target(_ ctx: UnsafeMutableRawPointer?) -> XMLPushTarget? {
+    guard let ctx else { return nil }
+    return Unmanaged<XMLPushTarget>.fromOpaque(ctx).takeUnretainedValue()
+}
+
+private func onStart(
+    _ ctx: UnsafeMutableRawPointer?, _ localname: UnsafePointer<xmlChar>?, _ prefix: UnsafePointer<xmlChar>?, _ uri: UnsafePointer<xmlChar>?,
+    _ nbNamespaces: Int32, _ namespaces: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?, _ nbAttributes: Int32, _ nbDefaulted: Int32,
+    _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
+) {
+    guard let t = target(ctx), !t.stopped, let localname else { return }
+    t.events.startElement(
+        localName: localname, namespaceURI: uri, attributes: XMLAttributeSpans(base: attributes, count: Int(nbAttributes)), line: t.line)
+}
+
+private func onEnd(_ ctx: UnsafeMutableRawPointer?, _ localname: UnsafePointer<xmlChar>?, _ prefix: UnsafePointer<xmlChar>?, _ uri: UnsafePointer<xmlChar>?) {
+    guard let t = target(ctx), !t.stopped else { return }
+    t.events.endElement()
+}
+
+private func onCharacters(_ ctx: UnsafeMutableRawPointer?, _ ch: UnsafePointer<xmlChar>?, _ len: Int32) {
+    guard let t = target(ctx), !t.stopped, let ch, len > 0 else { return }
+    t.events.characters(UnsafeBufferPointer(start: ch, count: Int(len)))
+}
+
+private func onEntityDecl(
+    _ ctx: UnsafeMutableRawPointer?, _ name: UnsafePointer<xmlChar>?, _ type: Int32, _ publicId: UnsafePointer<xmlChar>?,
+    _ systemId: UnsafePointer<xmlChar>?, _ content: UnsafeMutablePointer<xmlChar>?
+) {
+    guard let t = target(ctx), !t.stopped else { return }
+    t.events.entityDeclared(line: t.line)
+    t.stop()
+}
+
+private func onError(_ ctx: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {
+    guard let t = target(ctx), let error else { return }
+    if t.problems.count < 16 {
+        t.problems.append(XMLParseProblem(code: error.pointee.code, line: Int(error.pointee.line), fatal: error.pointee.level == XML_ERR_FATAL))
+    }
+}
+
+/// Refuses every external entity and DTD (same policy as `XMLTextReader`).
+private func denyAllEntityLoader(_ url: UnsafePointer<CChar>?, _ id: UnsafePointer<CChar>?, _ context: xmlParserCtxtPtr?) -> xmlParserInputPtr? {
+    nil
+}
+
+/// A libxml2 SAX2 push parser over a `ByteSource`: the caller feeds it chunk by chunk and gets
+/// events as they are parsed, so everything before a well-formedness error has been reported when
+/// the error stops the parser (libxml2's reader API, which parses ahead, loses it).
+///
+/// Safe for untrusted input: no entity substitution (never `XML_PARSE_NOENT`), no DTD loading, no
+/// network, a deny-all external entity loader; no tree is built (only the callbacks below are
+/// set), and a DOCTYPE that declares an entity stops parsing (`entityDeclared`). libxml2 reports
+/// errors to `problems` (code, line, severity), never to standard error.
+final class XMLPushParser {
+    private let source: any ByteSource
+    private let box: Unmanaged<XMLPushTarget>
+    private let context: xmlParserCtxtPtr
+    private var buffer: [UInt8]
+    /// Bytes pulled from the source so far.
+    private(set) var bytesRead: Int64 = 0
+    /// Whether the whole document has been fed (or parsing stopped).
+    private(set) var done = false
+
+    /// Creates the parser; nil when libxml2 cannot create a context.
+    init?(source: any ByteSource, url: String, events: any XMLSAXEvents, chunkSize: Int = 1 << 16) {
+        xmlSetExternalEntityLoader(denyAllEntityLoader)
+        self.source = source
+        self.buffer = [UInt8](repeating: 0, count: max(16, chunkSize))
+        var sax = xmlSAXHandler()
+        sax.initialized = XML_SAX2_MAGIC
+        sax.startElementNs = onStart
+        sax.endElementNs = onEnd
+        sax.characters = onCharacters
+        sax.ignorableWhitespace = onCharacters
+        sax.cdataBlock = onCharacters
+        sax.entityDecl = onEntityDecl
+        sax.serror = onError
+        let target = XMLPushTarget(events: events)
+        let box = Unmanaged.passRetained(target)
+        guard let ctxt = xmlCreatePushParserCtxt(&sax, box.toOpaque(), nil, 0, url) else {
+            box.release()
+            return nil
+        }
+        _ = xmlCtxtUseOptions(ctxt, harmonize_xml_safe_options())
+        // xmlCtxtUseOptions drops the CDATA callback for XML_PARSE_NOCDATA: CDATA then arrives as
+        // characters, which is what records want.
+        self.box = box
+        self.context = ctxt
+        target.context = ctxt
+    }
+
+    deinit {
+        box.takeUnretainedValue().context = nil
+        if let doc = context.pointee.myDoc { xmlFreeDoc(doc) }
+        xmlFreeParserCtxt(context)
+        box.release()
+    }
+
+    /// The first fatal problem libxml2 reported (else the first problem), if any.
+    var firstProblem: XMLParseProblem? {
+        let p = box.takeUnretainedValue().problems
+        return p.first(where: \.fatal) ?? p.first
+    }
+
+    /// Whether a callback stopped the parser (a refused DOCTYPE, a limit).
+    var stopped: Bool { box.takeUnretainedValue().stopped }
+
+    /// Stops parsing: later `feed()` calls do nothing.
+    func stop() {
+        box.takeUnretainedValue().stop()
+        done = true
+    }
+
+    /// Reads one chunk from the source and parses it (the last call also ends the document).
+    /// Returns false when the document is not well-formed (parsing has stopped) or was stopped.
+    /// - Throws: `SourceIOError` when the source cannot be read.
+    func feed() throws(SourceIOError) -> Bool {
+        guard !done else { return true }
+        var n = 0
+        var failure: SourceIOError?
+        buffer.withUnsafeMutableBytes { raw in
+            do throws(SourceIOError) {
+                n = try source.read(into: raw)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure {
+            done = true
+            throw failure
+        }
+        bytesRead += Int64(n)
+        buffer.withUnsafeBytes { raw in
+            let p = raw.bindMemory(to: CChar.self).baseAddress
+            _ = xmlParseChunk(context, n > 0 ? p : nil, Int32(n), n == 0 ? 1 : 0)
+        }
+        if n == 0 { done = true }
+        if stopped {
+            done = true
+            return false
+        }
+        // Only a fatal error (not a namespace warning, which also sets the error number) stops.
+        if context.pointee.wellFormed == 0 {
+            done = true
+            return false
+        }
+        return true
+    }
+}
+
+@available(*, unavailable)
+extension XMLPushParser: Sendable {}

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Hospital-format benchmark: Harmonize reading HL7 v2 (ORU^R01) and XML (HIS export) with the
+bundled mappings, side by side in one run with Python peers doing the same extraction.
+
+    python3 bench/run_hospital_bench.py [--oru 50000,200000] [--xml 100000,400000] [--repeat 1]
+                                        [--no-build] [--shared ../shared/bench] [--data DIR] [--only …]
+
+Data: the shared generators (`gen_oru.py N FILE`: N ORU^R01 messages with 5 OBX each;
+`gen_his_xml.py N FILE`: N stays with 3 diagnoses and an act each), written once under
+`--data` (default /tmp/bench-data/hospital/{oru,his}-N/…). Peers (from `--shared`, default
+`../shared/bench` relative to the repository root, read-only): `py_hl7.py` (python-hl7: parse
+each message, PID-3/5, every OBX-3/5), `py_lxml.py` (lxml iterparse over stays: id, patient, entry
+date, every diagnosis code, clearing as it goes) and, when gcc and libxml2 headers are there,
+`xml_reader_walk.c` (the libxml2 reader visiting every element and attribute).
+
+Harmonize runs the bundled mappings on the same files, a release build, with the public
+benchmark key:
+* HL7: `mappings/hospital/oru-measurement.yaml` (one record per OBX: measurement or observation);
+* XML: `mappings/hospital/his-visit.yaml` + `his-condition.yaml` (stays → visits, and every
+  diagnosis → a condition, reading the stay and patient through `../` paths; the file is read
+  once per mapping).
+Each is timed writing SQLite and with `--sink none` (everything but the writing). Every program
+runs as a whole process under `/usr/bin/time -f '%e %M %U %S'` (wall s, peak RSS, CPU s = user +
+system, the steadier figure on a shared machine); ratios are the peer's time ÷ the program's. Output:
+Markdown tables on stdout and in bench/results/hospital-latest.md.
+"""
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+HZ_BIN = ROOT / ".build" / "release" / "harmonize-run"
+KEY_ENV = "HARMONIZE_BENCH_KEY"
+KEY_VALUE = "harmonize-benchmark-key-0123456789-not-a-secret"   # fixed, >= 32 bytes
+WALK_BIN = BENCH / "bin" / "xml_reader_walk"
+
+PROGRAMS = {
+    "hl7": ["harmonize", "harmonize-sink-none", "python-hl7"],
+    "xml": ["harmonize", "harmonize-sink-none", "python-lxml", "c-xml-reader-walk"],
+}
+LABEL = {
+    ("hl7", "harmonize"): "Harmonize `oru-measurement` → SQLite",
+    ("hl7", "harmonize-sink-none"): "Harmonize `oru-measurement` `--sink none`",
+    ("hl7", "python-hl7"): "Python `hl7` (`py_hl7.py`)",
+    ("xml", "harmonize"): "Harmonize `his-visit` + `his-condition` → SQLite",
+    ("xml", "harmonize-sink-none"): "Harmonize `his-visit` + `his-condition` `--sink none`",
+    ("xml", "python-lxml"): "Python `lxml.etree.iterparse` (`py_lxml.py`)",
+    ("xml", "c-xml-reader-walk"): "C libxml2 reader walk (`xml_reader_walk.c`)",
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def ensure_data(shared, data, kind, n):
+    folder = data / f"{'oru' if kind == 'hl7' else 'his'}-{n}"
+    path = folder / ("oru/oru.hl7" if kind == "hl7" else "his/his.xml")
+    if not path.exists() or path.stat().st_size == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gen = shared / ("gen_oru.py" if kind == "hl7" else "gen_his_xml.py")
+        log(f"generating {path} ({n})")
+        subprocess.run([sys.executable, str(gen), str(n), str(path)], check=True)
+    return folder, path
+
+
+def timed(argv, workdir, env=None):
+    workdir.mkdir(parents=True, exist_ok=True)
+    tfile, logf = workdir / "time.txt", workdir / "log.txt"
+    with open(logf, "w") as lf:
+        rc = subprocess.run(["/usr/bin/time", "-f", "%e %M %U %S", "-o", str(tfile)] + argv, stdout=lf,
+                            stderr=subprocess.STDOUT, env=env, cwd=workdir).returncode
+    try:
+        wall, rss, user, system = tfile.read_text().strip().splitlines()[-1].split()
+        res = (float(wall), int(rss) / 1024, float(user) + float(system))
+    except (OSError, ValueError, IndexError):
+        res = (float("nan"), 0.0, float("nan"))
+    if rc != 0:
+        tail = " | ".join(logf.read_text(errors="replace").strip().splitlines()[-3:])[-300:]
+        return None, f"exit {rc}: {tail}"
+    return res, logf.read_text(errors="replace").strip().splitlines()[-1:] if logf.exists() else ""
+
+
+def command(kind, prog, folder, path, out, shared):
+    env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
+    if prog.startswith("harmonize"):
+        maps = (["mappings/hospital/oru-measurement.yaml"] if kind == "hl7"
+                else ["mappings/hospital/his-visit.yaml", "mappings/hospital/his-condition.yaml"])
+        argv = [str(HZ_BIN), "run"]
+        for m in maps:
+            argv += ["--mappings", str(ROOT / m)]
+        argv += ["--input", str(folder), "--output", str(out / "omop.sqlite"), "--key-env", KEY_ENV, "--no-progress",
+                 "--no-quality", "--max-reject-rate", "1"]
+        if prog == "harmonize-sink-none":
+            argv += ["--sink", "none"]
+        return argv, env
+    if prog == "python-hl7":
+        return [sys.executable, str(shared / "py_hl7.py"), str(path)], env
+    if prog == "python-lxml":
+        return [sys.executable, str(shared / "py_lxml.py"), str(path)], env
+    if prog == "c-xml-reader-walk":
+        return [str(WALK_BIN), str(path)], env
+    raise ValueError(prog)
+
+
+def build(args, notes):
+    if not args.no_build:
+        log("swift build -c release --product harmonize-run")
+        r = subprocess.run(["swift", "build", "-c", "release", "--product", "harmonize-run"], cwd=ROOT)
+        if r.returncode != 0:
+            notes.append("release build failed")
+    src = args.shared / "xml_reader_walk.c"
+    if src.exists() and shutil.which("gcc") and not WALK_BIN.exists():
+        WALK_BIN.parent.mkdir(exist_ok=True)
+        r = subprocess.run(["gcc", "-O2", "-I/usr/include/libxml2", "-o", str(WALK_BIN), str(src), "-lxml2"])
+        if r.returncode != 0:
+            notes.append("xml_reader_walk.c did not build: C peer skipped")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--oru", default="50000,200000", help="ORU message counts (empty: skip HL7)")
+    p.add_argument("--xml", default="100000,400000", help="HIS stay counts (empty: skip XML)")
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--no-build", action="store_true")
+    p.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "bench")
+    p.add_argument("--data", type=Path, default=Path("/tmp/bench-data/hospital"))
+    p.add_argument("--work", type=Path, default=Path("/tmp/bench-work/hospital"))
+    p.add_argument("--only", default="", help="comma list of program ids")
+    args = p.parse_args()
+    notes = []
+    build(args, notes)
+    only = set(filter(None, args.only.split(",")))
+    load0 = os.getloadavg()[0]
+    sections = []
+    for kind, sizes in (("hl7", args.oru), ("xml", args.xml)):
+        for n in [int(s) for s in sizes.split(",") if s]:
+            folder, path = ensure_data(args.shared, args.data, kind, n)
+            size_mb = path.stat().st_size / 1e6
+            with open(path, "rb") as f:   # into the page cache
+                while f.read(1 << 24):
+                    pass
+            results = {}
+            for r in range(args.repeat):
+                for prog in PROGRAMS[kind]:
+                    if only and prog not in only:
+                        continue
+                    if prog == "c-xml-reader-walk" and not WALK_BIN.exists():
+                        continue
+                    work = args.work / f"{kind}-{n}-{prog}"
+                    shutil.rmtree(work, ignore_errors=True)
+                    argv, env = command(kind, prog, folder, path, work, args.shared)
+                    log(f"{kind} {n} {prog} (round {r + 1})")
+                    res, msg = timed(argv, work, env)
+                    if res is None:
+                        notes.append(f"{kind} {n} {prog}: {msg}")
+                    else:
+                        results.setdefault(prog, []).append(res)
+                    shutil.rmtree(work / "omop.sqlite", ignore_errors=True)
+            sections.append((kind, n, size_mb, results))
+    load1 = os.getloadavg()[0]
+    lines = [f"# Harmonize hospital-format benchmark — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
+             f"* commit `{subprocess.run(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip()}`, "
+             f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {load0:.2f} at start, {load1:.2f} at end",
+             f"* `{' '.join(sys.argv)}`", ""]
+    for kind, n, size_mb, results in sections:
+        unit = "ORU messages" if kind == "hl7" else "stays"
+        peer = "python-hl7" if kind == "hl7" else "python-lxml"
+        lines += [f"## {kind.upper()}: {n:,} {unit} ({size_mb:.1f} MB)", "",
+                  "| program | wall s | MB/s | peak RSS MB | CPU s | peer wall ÷ this | peer CPU ÷ this | runs (wall s) |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|"]
+        peer_wall = statistics.median([w for w, _, _ in results[peer]]) if peer in results else None
+        peer_cpu = statistics.median([c for _, _, c in results[peer]]) if peer in results else None
+        for prog in PROGRAMS[kind]:
+            if prog not in results:
+                continue
+            walls = [w for w, _, _ in results[prog]]
+            wall = statistics.median(walls)
+            rss = max(r for _, r, _ in results[prog])
+            cpu = statistics.median([c for _, _, c in results[prog]])
+            ratio = f"{peer_wall / wall:.1f}×" if peer_wall else "–"
+            cratio = f"{peer_cpu / cpu:.1f}×" if peer_cpu else "–"
+            lines.append(f"| {LABEL[(kind, prog)]} | {wall:.2f} | {size_mb / wall:.0f} | {rss:.1f} | {cpu:.2f} | {ratio} | {cratio} | "
+                         f"{', '.join(f'{w:.2f}' for w in walls)} |")
+        lines.append("")
+    if notes:
+        lines += ["Notes:", ""] + [f"* {x}" for x in notes] + [""]
+    text = "\n".join(lines)
+    print(text)
+    (BENCH / "results").mkdir(exist_ok=True)
+    (BENCH / "results" / "hospital-latest.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
