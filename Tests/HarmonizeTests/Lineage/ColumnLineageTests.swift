@@ -118,8 +118,8 @@ import Testing
             let out = "\(dir)/o\(i).sqlite"
             let r = try TestSupport.runCLI([
                 "run", "--mappings", TestSupport.path(mappings), "--input", TestSupport.path(input), "--output", out, "--no-quality", "--lineage",
-                "--max-reject-rate", "1", "--project", "p",
-            ])
+                "--max-reject-rate", "1", "--project", "p", "--key-env", "HZ_MANIFEST_KEY",
+            ], environment: ["HZ_MANIFEST_KEY": String(repeating: "m", count: 40)])
             #expect(r.status == 0, "\(r.stderr)")
             let db = try SQLiteConnection(path: out, readOnly: true)
             let json = try #require(try db.scalar("SELECT manifest FROM harmonize_run").text)

@@ -141,6 +141,9 @@ import Testing
 
     /// HL7 v2 with one record per OBX: the rejected OBX is re-read alone (its message's other OBX,
     /// already written, is skipped by line); an unreadable message is rejected again.
+    /// The hospital mappings compute keyed person ids: their runs need a key.
+    static let keyEnvironment = ["HZ_REPLAY_KEY": String(repeating: "r", count: 40)]
+
     @Test func hl7SegmentRecordsAreReplayedOneByOne() throws {
         let dir = TestSupport.temporaryDirectory("replay-hl7")
         let original = try String(contentsOfFile: TestSupport.path("mappings/hospital/oru-measurement.yaml"), encoding: .utf8)
@@ -152,14 +155,14 @@ import Testing
         TestSupport.write(cut(original), to: dir + "/v2/oru.yaml")
         let out = dir + "/o.sqlite"
         let input = TestSupport.path("fixtures/hospital")
-        let first = try TestSupport.runCLI(["run", "--mappings", dir + "/v1/oru.yaml", "--input", input, "--output", out, "--no-quality"])
+        let first = try TestSupport.runCLI(["run", "--mappings", dir + "/v1/oru.yaml", "--input", input, "--output", out, "--no-quality", "--key-env", "HZ_REPLAY_KEY"], environment: Self.keyEnvironment)
         #expect(first.status == 1)
         let db = try SQLiteConnection(path: out, readOnly: true)
         #expect(try db.query("SELECT measurement_id FROM measurement ORDER BY 1").map { $0[0].intValue } == [100101, 100201, 100301])
         #expect(try db.query("SELECT record, line, reason FROM harmonize_reject ORDER BY record").map { $0.map { "\($0)" } } == [
             ["1", "6", "target-required-null"], ["3", "12", "structure-error"],
         ])
-        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/v2/oru.yaml", "--input", input, "--max-reject-rate", "1"])
+        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/v2/oru.yaml", "--input", input, "--max-reject-rate", "1", "--key-env", "HZ_REPLAY_KEY"], environment: Self.keyEnvironment)
         #expect(replay.status == 0, "\(replay.stderr)")
         let db2 = try SQLiteConnection(path: out, readOnly: true)
         #expect(try db2.query("SELECT measurement_id FROM measurement ORDER BY 1").map { $0[0].intValue } == [100101, 100102, 100201, 100301])
@@ -182,9 +185,10 @@ import Testing
         let input = TestSupport.path("fixtures/hospital")
         let first = try TestSupport.runCLI([
             "run", "--mappings", TestSupport.path("mappings/hospital/his-visit.yaml"), "--input", input, "--output", out, "--no-quality", "--lineage",
-        ])
+            "--key-env", "HZ_REPLAY_KEY",
+        ], environment: Self.keyEnvironment)
         #expect(first.status == 1)
-        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/v2/his.yaml", "--input", input])
+        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/v2/his.yaml", "--input", input, "--key-env", "HZ_REPLAY_KEY"], environment: Self.keyEnvironment)
         #expect(replay.status == 0, "\(replay.stderr)")
         let db = try SQLiteConnection(path: out, readOnly: true)
         #expect(try db.query("SELECT visit_occurrence_id FROM visit_occurrence ORDER BY 1").map { $0[0].intValue } == [1000001, 1000002, 1000003])

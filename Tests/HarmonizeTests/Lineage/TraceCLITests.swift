@@ -119,8 +119,8 @@ import Testing
         let out = dir + "/o.sqlite"
         let r = try TestSupport.runCLI([
             "run", "--mappings", TestSupport.path("mappings/hospital"), "--input", TestSupport.path("fixtures/hospital"), "--output", out, "--no-quality",
-            "--lineage", "--max-reject-rate", "1",
-        ])
+            "--lineage", "--max-reject-rate", "1", "--key-env", "HZ_TRACE_KEY",
+        ], environment: ["HZ_TRACE_KEY": String(repeating: "k", count: 40)])
         #expect(r.status == 0, "\(r.stderr)")
         // The second OBX of the first message (line 6).
         let obx = try TestSupport.runCLI(["trace", "--output", out, "measurement", "100102", "--show-source"])
