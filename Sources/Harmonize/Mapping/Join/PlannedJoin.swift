@@ -110,6 +110,9 @@ final class PlannedJoin {
         let whereAt = whereFields.map { column($0.name, $0.decoder) }
         let whereFrame = EvaluationFrame(slotCount: whereSlotCount)
         var values = [Value](repeating: .null, count: names.count)
+        var keyValues = [Value](repeating: .null, count: keyAt.count)
+        var keyBytes: [UInt8] = []
+        var payloadBytes: [UInt8] = []
         let rule = "join.\(name)"
         for input in inputs {
             let reader = input.reader
@@ -166,14 +169,15 @@ final class PlannedJoin {
                         continue rows
                     }
                 }
-                guard let key = ValueCodec.key(keyAt.lazy.map { values[$0] }) else {
+                for (k, i) in keyAt.enumerated() { keyValues[k] = values[i] }
+                guard ValueCodec.appendKey(keyValues, to: &keyBytes) else {
                     statistics.nullKeys += 1
                     continue rows
                 }
-                var bytes: [UInt8] = []
-                for i in payloadAt { ValueCodec.append(values[i], to: &bytes) }
+                payloadBytes.removeAll(keepingCapacity: true)
+                for i in payloadAt { ValueCodec.append(values[i], to: &payloadBytes) }
                 do {
-                    try index.insert(key: key, payload: bytes)
+                    try index.insert(key: keyBytes, payload: payloadBytes)
                 } catch {
                     throw RunError(.io, "mapping \(statistics.mapping), join \(name): cannot write its on-disk index: \(error)")
                 }

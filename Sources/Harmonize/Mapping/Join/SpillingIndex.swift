@@ -20,9 +20,10 @@ final class SpillingIndex {
     /// The memory budget in bytes.
     let budget: Int
     private let spillDirectory: String
-    // Arena entries: [flags u8][key length u32][payload length u32][key][payload].
+    // Arena entries: [flags u8][key length varint][payload length varint][key][payload].
     private var arena: [UInt8] = []
-    private var slots: [Int] = []
+    // Offset + 1 of each entry (0: empty); the arena stays under 4 GiB.
+    private var slots: [UInt32] = []
     private var mask = 0
     /// Distinct keys.
     private(set) var count = 0
@@ -64,7 +65,7 @@ final class SpillingIndex {
     deinit { close() }
 
     /// Bytes held in memory.
-    var memoryBytes: Int { arena.capacity + slots.capacity * MemoryLayout<Int>.stride }
+    var memoryBytes: Int { arena.capacity + slots.capacity * MemoryLayout<UInt32>.stride }
 
     @inline(__always)
     private static func hash(_ key: UnsafeRawBufferPointer) -> Int {
@@ -77,16 +78,20 @@ final class SpillingIndex {
         return Int(truncatingIfNeeded: h)
     }
 
+    /// The parts of the entry at `offset`: where its key and payload start and their lengths.
     @inline(__always)
-    private func readU32(_ at: Int) -> Int {
-        Int(arena[at]) | Int(arena[at + 1]) << 8 | Int(arena[at + 2]) << 16 | Int(arena[at + 3]) << 24
+    private static func entry(_ a: UnsafeRawBufferPointer, _ offset: Int) -> (key: Int, keyLength: Int, payload: Int, payloadLength: Int) {
+        var p = offset + 1
+        let k = Int(ValueCodec.readVarint(a, &p) ?? 0)
+        let n = Int(ValueCodec.readVarint(a, &p) ?? 0)
+        return (p, k, p + k, n)
     }
 
     private func keyEquals(_ offset: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        let klen = readU32(offset + 1)
-        guard klen == key.count else { return false }
-        return arena.withUnsafeBytes { a in
-            key.count == 0 || memcmp(a.baseAddress! + offset + 9, key.baseAddress!, key.count) == 0
+        arena.withUnsafeBytes { a in
+            let e = Self.entry(a, offset)
+            guard e.keyLength == key.count else { return false }
+            return key.count == 0 || memcmp(a.baseAddress! + e.key, key.baseAddress!, key.count) == 0
         }
     }
 
@@ -95,7 +100,7 @@ final class SpillingIndex {
         var i = Self.hash(key) & mask
         while true {
             let s = slots[i]
-            if s == 0 || keyEquals(s - 1, key) { return i }
+            if s == 0 || keyEquals(Int(s) - 1, key) { return i }
             i = (i + 1) & mask
         }
     }
@@ -103,12 +108,14 @@ final class SpillingIndex {
     private func grow() {
         let newCapacity = max(1024, slots.count * 2)
         let old = slots
-        slots = [Int](repeating: 0, count: newCapacity)
+        slots = [UInt32](repeating: 0, count: newCapacity)
         mask = newCapacity - 1
         for s in old where s != 0 {
-            let off = s - 1
-            let klen = readU32(off + 1)
-            let i = arena.withUnsafeBytes { a in probe(UnsafeRawBufferPointer(rebasing: a[(off + 9)..<(off + 9 + klen)])) }
+            let off = Int(s) - 1
+            let i = arena.withUnsafeBytes { a in
+                let e = Self.entry(a, off)
+                return probe(UnsafeRawBufferPointer(rebasing: a[e.key..<(e.key + e.keyLength)]))
+            }
             slots[i] = s
         }
     }
@@ -122,7 +129,7 @@ final class SpillingIndex {
         if (count + 1) * 2 > slots.count {
             // The old and the new table coexist while rehashing: both count against the budget.
             let newSlots = max(1024, slots.count * 2)
-            if arena.capacity + (slots.count + newSlots) * MemoryLayout<Int>.stride > budget {
+            if arena.capacity + (slots.count + newSlots) * MemoryLayout<UInt32>.stride > budget {
                 try spillToDisk()
                 try insertSpilled(key: key, payload: payload)
                 return
@@ -131,17 +138,17 @@ final class SpillingIndex {
         }
         let i = key.withUnsafeBytes { probe($0) }
         if slots[i] != 0 {
-            let off = slots[i] - 1
+            let off = Int(slots[i]) - 1
             if arena[off] == 0 { ambiguousKeys += 1 }
             arena[off] = 1
             return
         }
-        let needed = arena.count + 9 + key.count + payload.count
+        let needed = arena.count + 21 + key.count + payload.count
         if needed > arena.capacity {
-            // Grow the arena ourselves, never past the budget (an array doubles on its own).
-            let slotBytes = slots.count * MemoryLayout<Int>.stride
-            let room = budget - slotBytes
-            let target = min(max(needed, arena.capacity * 2, 4096), room)
+            // Grow the arena ourselves by half, never past the budget (an array doubles on its own).
+            let slotBytes = slots.count * MemoryLayout<UInt32>.stride
+            let room = min(budget - slotBytes, Int(UInt32.max) - 1)
+            let target = min(max(needed, arena.capacity + arena.capacity / 2, 4096), room)
             if target < needed {
                 try spillToDisk()
                 try insertSpilled(key: key, payload: payload)
@@ -151,15 +158,11 @@ final class SpillingIndex {
         }
         let off = arena.count
         arena.append(0)
-        for n in [key.count, payload.count] {
-            arena.append(UInt8(truncatingIfNeeded: n))
-            arena.append(UInt8(truncatingIfNeeded: n >> 8))
-            arena.append(UInt8(truncatingIfNeeded: n >> 16))
-            arena.append(UInt8(truncatingIfNeeded: n >> 24))
-        }
+        ValueCodec.appendVarint(UInt64(key.count), &arena)
+        ValueCodec.appendVarint(UInt64(payload.count), &arena)
         arena.append(contentsOf: key)
         arena.append(contentsOf: payload)
-        slots[i] = off + 1
+        slots[i] = UInt32(off + 1)
         count += 1
     }
 
@@ -194,12 +197,11 @@ final class SpillingIndex {
         let keys = count
         count = 0
         for slot in slotList where slot != 0 {
-            let off = slot - 1
+            let off = Int(slot) - 1
             let flag = entries[off]
-            let klen = Int(entries[off + 1]) | Int(entries[off + 2]) << 8 | Int(entries[off + 3]) << 16 | Int(entries[off + 4]) << 24
-            let plen = Int(entries[off + 5]) | Int(entries[off + 6]) << 8 | Int(entries[off + 7]) << 16 | Int(entries[off + 8]) << 24
-            let k = Array(entries[(off + 9)..<(off + 9 + klen)])
-            let p = Array(entries[(off + 9 + klen)..<(off + 9 + klen + plen)])
+            let e = entries.withUnsafeBytes { Self.entry($0, off) }
+            let k = Array(entries[e.key..<(e.key + e.keyLength)])
+            let p = Array(entries[e.payload..<(e.payload + e.payloadLength)])
             try insertSpilled(s, key: k, payload: p)
             if flag != 0 {
                 // Re-insert to carry the ambiguity mark into the on-disk index.
@@ -232,11 +234,12 @@ final class SpillingIndex {
         guard count > 0 else { return .miss }
         let i = key.withUnsafeBytes { probe($0) }
         guard slots[i] != 0 else { return .miss }
-        let off = slots[i] - 1
+        let off = Int(slots[i]) - 1
         if arena[off] != 0 { return .ambiguous }
-        let klen = readU32(off + 1)
-        let plen = readU32(off + 5)
-        arena.withUnsafeBytes { a in body(UnsafeRawBufferPointer(rebasing: a[(off + 9 + klen)..<(off + 9 + klen + plen)])) }
+        arena.withUnsafeBytes { a in
+            let e = Self.entry(a, off)
+            body(UnsafeRawBufferPointer(rebasing: a[e.payload..<(e.payload + e.payloadLength)]))
+        }
         return .payload
     }
 

@@ -1,39 +1,71 @@
 /// A compact binary form of values, used where rows are kept off the Swift heap: join indexes
 /// and grouping state, in memory and in their on-disk spill files.
 ///
-/// Each value is a tag byte followed by its payload: nothing for null and booleans, 8 bytes
-/// (little-endian) for integers, doubles, dates and date-times, a 4-byte length and the UTF-8
-/// bytes for text.
+/// Each value is a tag byte followed by its payload: nothing for null and booleans, a zigzag
+/// LEB128 varint for integers, dates and date-times (a day count takes 3 bytes), 8 bytes
+/// (little-endian) for doubles, a varint length and the UTF-8 bytes for text.
 enum ValueCodec {
     static func append(_ v: Value, to out: inout [UInt8]) {
         switch v {
         case .null: out.append(0)
         case .bool(let b): out.append(b ? 2 : 1)
-        case .int(let i): appendWord(3, UInt64(bitPattern: Int64(i)), &out)
-        case .double(let d): appendWord(4, d.bitPattern, &out)
-        case .date(let d): appendWord(6, UInt64(bitPattern: Int64(d)), &out)
-        case .dateTime(let s): appendWord(7, UInt64(bitPattern: Int64(s)), &out)
+        case .int(let i):
+            out.append(3)
+            appendVarint(zigzag(i), &out)
+        case .double(let d):
+            out.append(4)
+            var le = d.bitPattern.littleEndian
+            withUnsafeBytes(of: &le) { out.append(contentsOf: $0) }
+        case .date(let d):
+            out.append(6)
+            appendVarint(zigzag(d), &out)
+        case .dateTime(let s):
+            out.append(7)
+            appendVarint(zigzag(s), &out)
         case .string(var s):
             out.append(5)
             s.withUTF8 { u in
-                var n = UInt32(u.count)
-                withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
+                appendVarint(UInt64(u.count), &out)
                 out.append(contentsOf: u)
             }
         }
     }
 
     @inline(__always)
-    private static func appendWord(_ tag: UInt8, _ w: UInt64, _ out: inout [UInt8]) {
-        out.append(tag)
-        var le = w.littleEndian
-        withUnsafeBytes(of: &le) { out.append(contentsOf: $0) }
+    static func zigzag(_ i: Int) -> UInt64 { UInt64(bitPattern: Int64(i << 1) ^ Int64(i >> 63)) }
+
+    @inline(__always)
+    static func unzigzag(_ u: UInt64) -> Int { Int(Int64(bitPattern: (u >> 1) ^ (0 &- (u & 1)))) }
+
+    @inline(__always)
+    static func appendVarint(_ v: UInt64, _ out: inout [UInt8]) {
+        var v = v
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    /// Reads a varint at `p`, advancing it; nil when the bytes end first or it is too long.
+    @inline(__always)
+    static func readVarint(_ bytes: UnsafeRawBufferPointer, _ p: inout Int) -> UInt64? {
+        var v: UInt64 = 0
+        var shift: UInt64 = 0
+        while p < bytes.count, shift < 64 {
+            let b = bytes[p]
+            p += 1
+            v |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return v }
+            shift += 7
+        }
+        return nil
     }
 
     /// Encodes a list of values.
     static func encode(_ values: [Value]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(values.count * 9)
+        out.reserveCapacity(values.count * 4)
         for v in values { append(v, to: &out) }
         return out
     }
@@ -51,25 +83,19 @@ enum ValueCodec {
             case 0: body(k, .null)
             case 1: body(k, .bool(false))
             case 2: body(k, .bool(true))
-            case 3, 4, 6, 7:
+            case 3, 6, 7:
+                guard let u = readVarint(bytes, &p) else { return false }
+                let i = unzigzag(u)
+                body(k, tag == 3 ? .int(i) : tag == 6 ? .date(i) : .dateTime(i))
+            case 4:
                 guard p + 8 <= bytes.count else { return false }
                 var w: UInt64 = 0
                 withUnsafeMutableBytes(of: &w) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[p..<(p + 8)])) }
-                w = UInt64(littleEndian: w)
                 p += 8
-                switch tag {
-                case 3: body(k, .int(Int(Int64(bitPattern: w))))
-                case 4: body(k, .double(Double(bitPattern: w)))
-                case 6: body(k, .date(Int(Int64(bitPattern: w))))
-                default: body(k, .dateTime(Int(Int64(bitPattern: w))))
-                }
+                body(k, .double(Double(bitPattern: UInt64(littleEndian: w))))
             case 5:
-                guard p + 4 <= bytes.count else { return false }
-                var n: UInt32 = 0
-                withUnsafeMutableBytes(of: &n) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[p..<(p + 4)])) }
-                p += 4
+                guard let n = readVarint(bytes, &p), n <= UInt64(bytes.count - p) else { return false }
                 let len = Int(n)
-                guard p + len <= bytes.count else { return false }
                 body(k, .string(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[p..<(p + len)]), as: UTF8.self)))
                 p += len
             default:
