@@ -67,14 +67,29 @@ final class SpillingIndex {
     /// Bytes held in memory.
     var memoryBytes: Int { arena.capacity + slots.capacity * MemoryLayout<UInt32>.stride }
 
+    /// A fast 64-bit hash of the key: eight bytes at a time, multiply and fold, then a final mix
+    /// so that the low bits (the slot) depend on every byte.
     @inline(__always)
     private static func hash(_ key: UnsafeRawBufferPointer) -> Int {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in key {
-            h ^= UInt64(b)
-            h &*= 0x100_0000_01b3
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(key.count)
+        var i = 0
+        while i + 8 <= key.count {
+            let w = key.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            h = (h ^ w) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 31
+            i += 8
         }
-        h ^= h >> 29
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < key.count {
+            tail |= UInt64(key[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 32
+        h = h &* 0xD6E8_FEB8_6659_FD93
+        h ^= h >> 32
         return Int(truncatingIfNeeded: h)
     }
 
