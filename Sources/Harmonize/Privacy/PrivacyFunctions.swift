@@ -42,7 +42,8 @@ extension FunctionRegistry {
 /// Per-person day shifts for `date_shift`.
 public final class DateShifter: @unchecked Sendable {
     private let person: Pseudonymizer
-    private let shiftKey: SymmetricKey
+    /// The keyed HMAC state, prepared once; each derivation copies it (no re-keying per person).
+    private let shiftMAC: HMAC<SHA256>
     /// The largest shift in days.
     public let days: Int
     private let lock = NSLock()
@@ -54,7 +55,7 @@ public final class DateShifter: @unchecked Sendable {
     /// Creates a shifter of at most `days` days (≥ 1).
     public init(key: PseudonymKey, days: Int) {
         self.person = Pseudonymizer(key: key, purpose: "person")
-        self.shiftKey = key.subKey(purpose: "date-shift")
+        self.shiftMAC = HMAC<SHA256>(key: key.subKey(purpose: "date-shift"))
         self.days = max(1, days)
     }
 
@@ -77,7 +78,9 @@ public final class DateShifter: @unchecked Sendable {
         } else {
             p = person.pseudonym(subject)
         }
-        let mac = Array(HMAC<SHA256>.authenticationCode(for: Array(p.utf8), using: shiftKey))
+        var h = shiftMAC
+        h.update(data: Array(p.utf8))
+        let mac = Array(h.finalize())
         var v: UInt64 = 0
         for b in mac.prefix(8) { v = (v << 8) | UInt64(b) }
         let magnitude = 1 + Int(v % UInt64(days))
