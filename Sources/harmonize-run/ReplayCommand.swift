@@ -31,27 +31,13 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .customLong("max-reject-rate"), help: "Exit 1 when the replay's rejected / read exceeds this fraction (0 to 1; default 0).")
     var maxRejectRate: Double = 0
 
-    @Option(name: .customLong("key-file"), help: ArgumentHelp("A file holding the pseudonymisation key (≥ 32 bytes).", valueName: "FILE"))
-    var keyFile: String?
-
-    @Option(name: .customLong("key-env"), help: ArgumentHelp("An environment variable holding the pseudonymisation key.", valueName: "NAME"))
-    var keyEnv: String?
-
-    @Option(name: .long, help: "A project label: pseudonyms differ between projects sharing a key.")
-    var project: String = ""
-
-    @Option(name: .customLong("date-shift-days"), help: ArgumentHelp("Largest per-person shift of date_shift(), in days.", valueName: "N"))
-    var dateShiftDays: Int = 0
-
-    @Option(name: .long, help: ArgumentHelp("The objection list the run was given (required when it was given one).", valueName: "FILE"))
-    var exclude: String?
+    @OptionGroup var privacy: PrivacyOptions
 
     @Flag(name: .long, help: "Print the replay summary as JSON on standard output.")
     var json = false
 
     mutating func validate() throws {
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
-        if keyFile != nil && keyEnv != nil { throw ValidationError("give the key with --key-file or --key-env, not both") }
     }
 
     func run() throws {
@@ -65,13 +51,7 @@ struct ReplayCommand: ParsableCommand {
 
     private func execute() throws {
         guard FileManager.default.fileExists(atPath: input) else { throw CLIError(code: Exit.io, message: "input folder not found: \(input)") }
-        var key: PseudonymKey?
-        do {
-            if let keyFile { key = try PseudonymKey.load(file: keyFile, project: project) }
-            if let keyEnv { key = try PseudonymKey.load(environment: keyEnv, project: project) }
-        } catch {
-            throw CLIError(code: Exit.configuration, message: error.description)
-        }
+        let key = try privacy.loadKey()
         let outstanding: [OutputDatabase.OutstandingReject]
         let hashes: [String: String]
         let hadLineage: Bool
@@ -89,26 +69,13 @@ struct ReplayCommand: ParsableCommand {
             throw CLIError(code: Exit.io, message: e.description)
         }
         let store = try mappingOptions.vocabularyStore()
-        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: dateShiftDays, vocabulary: store))
+        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: privacy.dateShiftDays, vocabulary: store))
         try MappingOptions.requireVocabulary(plans, store: store)
-        if key == nil, let p = plans.first(where: FunctionCatalog.needsKey) {
-            throw CLIError(code: Exit.configuration, message: "mapping \(p.id) computes pseudonyms: give the key with --key-file FILE or --key-env NAME (nothing was read)")
-        }
-        var exclusion: ExclusionList?
-        if let exclude {
-            do throws(ExclusionList.Failure) {
-                exclusion = try ExclusionList.load(path: exclude, key: key)
-            } catch {
-                throw CLIError(code: Exit.configuration, message: error.description + " (nothing was read)")
-            }
-        }
+        let exclusion = try privacy.check(plans, key: key)
         // Rows of a replay must be computed as the run computed them: same key, project, date
         // shifting and objection list.
-        var parameters: [String: String] = ["sink": "sqlite"]
-        if let key { parameters["key_fingerprint"] = key.fingerprint }
-        if !project.isEmpty { parameters["project"] = project }
-        if dateShiftDays > 0 { parameters["date_shift_days"] = String(dateShiftDays) }
-        if let exclusion { parameters["exclude_sha256"] = exclusion.sha256 }
+        var parameters = privacy.parameters(key: key, exclusion: exclusion)
+        parameters["sink"] = "sqlite"
         for m in replayedRuns {
             for (name, flag) in [("key_fingerprint", "--key-file/--key-env"), ("project", "--project"), ("date_shift_days", "--date-shift-days"), ("exclude_sha256", "--exclude")]
             where m.parameters[name] != parameters[name] {

@@ -35,22 +35,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("max-reject-rate"), help: "Exit 1 when rejected / read exceeds this fraction (0 to 1; default 0).")
     var maxRejectRate: Double = 0
 
-    @Option(name: .customLong("key-file"), help: ArgumentHelp("A file holding the pseudonymisation key (≥ 32 bytes).", valueName: "FILE"))
-    var keyFile: String?
-
-    @Option(name: .customLong("key-env"), help: ArgumentHelp("An environment variable holding the pseudonymisation key (≥ 32 bytes).", valueName: "NAME"))
-    var keyEnv: String?
-
-    @Option(name: .long, help: "A project label: pseudonyms differ between projects sharing a key.")
-    var project: String = ""
-
-    @Option(name: .long, help: ArgumentHelp(
-        "Persons who objected, one per line (a source identifier or its 'person' pseudonym): their records are excluded. Every mapping must declare 'subject:'.",
-        valueName: "FILE"))
-    var exclude: String?
-
-    @Option(name: .customLong("date-shift-days"), help: ArgumentHelp("Largest per-person shift of date_shift(), in days (needs a key).", valueName: "N"))
-    var dateShiftDays: Int = 0
+    @OptionGroup var privacy: PrivacyOptions
 
     @Option(name: .customLong("memory-budget"), help: ArgumentHelp(
         "Memory a join index or a grouping may hold before moving to disk (bytes, or with K, M, G).", valueName: "SIZE"))
@@ -84,8 +69,6 @@ struct RunCommand: ParsableCommand {
         if sink != .none && output == nil { throw ValidationError("--output is required unless --sink none") }
         if noQuality && (failOnQuality || checks != nil) { throw ValidationError("--no-quality cannot be combined with --fail-on-quality or --checks") }
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
-        if keyFile != nil && keyEnv != nil { throw ValidationError("give the key with --key-file or --key-env, not both") }
-        if !(0...3650).contains(dateShiftDays) { throw ValidationError("--date-shift-days must be between 0 and 3650") }
         if Self.byteSize(memoryBudget) == nil { throw ValidationError("--memory-budget is a size in bytes, or with K, M or G (256M)") }
     }
 
@@ -108,52 +91,18 @@ struct RunCommand: ParsableCommand {
         return Int(t).flatMap { $0 >= 0 ? $0 : nil }
     }
 
-    private func loadKey() throws -> PseudonymKey? {
-        do {
-            if let keyFile { return try PseudonymKey.load(file: keyFile, project: project) }
-            if let keyEnv { return try PseudonymKey.load(environment: keyEnv, project: project) }
-        } catch {
-            throw CLIError(code: Exit.configuration, message: error.description)
-        }
-        return nil
-    }
-
     private func execute() throws {
         guard FileManager.default.fileExists(atPath: input) else {
             throw CLIError(code: Exit.io, message: "input folder not found: \(input)")
         }
-        let key = try loadKey()
+        let key = try privacy.loadKey()
         let store = try mappingOptions.vocabularyStore()
-        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: dateShiftDays, vocabulary: store))
+        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: privacy.dateShiftDays, vocabulary: store))
         try MappingOptions.requireVocabulary(plans, store: store)
-        if key == nil, let p = plans.first(where: FunctionCatalog.needsKey) {
-            throw CLIError(
-                code: Exit.configuration,
-                message: "mapping \(p.id) computes pseudonyms: give the key with --key-file FILE or --key-env NAME (nothing was read)")
-        }
-        if dateShiftDays == 0, let p = plans.first(where: { FunctionCatalog.uses($0, anyOf: ["date_shift"]) }) {
-            throw CLIError(
-                code: Exit.configuration, message: "mapping \(p.id) calls date_shift: give the largest shift with --date-shift-days N (nothing was read)")
-        }
-        var exclusion: ExclusionList?
-        if let exclude {
-            let missing = plans.filter { $0.subject == nil && $0.derivation == nil }.map(\.id)
-            if !missing.isEmpty {
-                throw CLIError(
-                    code: Exit.configuration,
-                    message: "--exclude needs every mapping to say which person a record is about ('subject:' under 'source:'); missing in \(missing.joined(separator: ", ")) (nothing was read)")
-            }
-            do throws(ExclusionList.Failure) {
-                exclusion = try ExclusionList.load(path: exclude, key: key)
-            } catch {
-                throw CLIError(code: Exit.configuration, message: error.description + " (nothing was read)")
-            }
-        }
+        let exclusion = try privacy.check(plans, key: key)
         if let checks, !noQuality { try QualityRunner.validateChecksFile(checks) }
-        var parameters: [String: String] = ["sink": sink.rawValue]
-        if let key { parameters["key_fingerprint"] = key.fingerprint }
-        if !project.isEmpty { parameters["project"] = project }
-        if dateShiftDays > 0 { parameters["date_shift_days"] = String(dateShiftDays) }
+        var parameters = privacy.parameters(key: key, exclusion: exclusion)
+        parameters["sink"] = sink.rawValue
         if let vocabulary = mappingOptions.vocabulary { parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent }
         var options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
         options.exclusion = exclusion
@@ -167,7 +116,7 @@ struct RunCommand: ParsableCommand {
         }
         let runID = UUID().uuidString.lowercased()
         options.runID = runID
-        let lineageJob = (namespace: project.isEmpty ? "harmonize" : project, name: "harmonize-run")
+        let lineageJob = (namespace: privacy.project.isEmpty ? "harmonize" : privacy.project, name: "harmonize-run")
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         if let openlineage {
             try Self.append(
