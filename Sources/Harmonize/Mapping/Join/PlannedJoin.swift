@@ -45,8 +45,6 @@ final class PlannedJoin {
     let whereClause: CompiledExpression?
     let whereFields: [(name: String, slot: Int, decoder: FieldDecoder)]
     let whereSlotCount: Int
-    /// Rows given by a mapping test instead of files (`joins:` in a test case).
-    var inlineRows: [[String: String]]?
 
     private(set) var index: SpillingIndex?
     private lazy var keyParts = [Value](repeating: .null, count: on.count)

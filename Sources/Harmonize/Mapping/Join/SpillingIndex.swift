@@ -32,8 +32,6 @@ final class SpillingIndex {
     private var spill: Spill?
     /// Whether the index moved to disk.
     var isSpilled: Bool { spill != nil }
-    /// The spill file, while it exists.
-    var spillPath: String? { spill?.path }
 
     private final class Spill {
         let path: String
@@ -63,9 +61,6 @@ final class SpillingIndex {
     }
 
     deinit { close() }
-
-    /// Bytes held in memory.
-    var memoryBytes: Int { arena.capacity + slots.capacity * MemoryLayout<UInt32>.stride }
 
     /// A fast 64-bit hash of the key: eight bytes at a time, multiply and fold, then a final mix
     /// so that the low bits (the slot) depend on every byte.
