@@ -6,8 +6,8 @@ Usage (from anywhere; paths are resolved from the repository root):
   python3 bench/run_bench.py [--sizes 1m,5m] [--repeat 3] [--no-build] [--skip-slow]
                              [--only NAME,...] [--data /tmp/bench-data/harmonize] [--work /tmp/bench-work]
   python3 bench/run_bench.py --check [--check-size 1m] [--no-build]
-  python3 bench/run_bench.py --suite join [--sizes 1m,5m] [--spill-budget 64M] [...]   (join benchmark)
-  python3 bench/run_bench.py --suite join --check [--check-size 1m] [--spill-budget 64M]
+  python3 bench/run_bench.py --suite join [--sizes 1m,5m] [--spill-budget 128M] [...]   (join benchmark)
+  python3 bench/run_bench.py --suite join --check [--check-size 1m] [--spill-budget 128M]
 
 Every program is timed as a whole process with `/usr/bin/time -f '%e %M'` (wall seconds, peak
 RSS), the median of --repeat runs (rounds interleave the programs), with the input read once into
@@ -685,7 +685,8 @@ def join_verdicts(results, sizes, counts, args):
                          f"{num(st.get('indexed'))} | {num(st.get('matched'))} | {num(st.get('missing'))} | "
                          f"{num(st.get('ambiguousKeys'))} | {same} |")
     lines += ["", "Peak RSS is the whole process (reader, mapping, SQLite writer and the join index); "
-              "`--memory-budget` bounds the join index, which moves to disk past it."]
+              "`--memory-budget` is the run's budget: the engine keeps 96 MiB (at most 3/4 of it) "
+              "and the join index gets the rest, moving the rows past it to an on-disk hash table."]
     return lines
 
 
@@ -876,9 +877,9 @@ def main():
     ap.add_argument("--check-size", default="1m")
     ap.add_argument("--check-target", choices=["harmonize", "c"], default="harmonize",
                     help="program checked against the Python peer (c: self-test of the check; claims suite only)")
-    ap.add_argument("--spill-budget", default="64M",
+    ap.add_argument("--spill-budget", default="128M",
                     help="--suite join: --memory-budget of the second Harmonize run (harmonize-spill), "
-                         "small enough for the join index to move to disk (default 64M)")
+                         "small enough for the join index to move to disk (default 128M)")
     args = ap.parse_args()
     names = JOIN_ALL if args.suite == "join" else ALL
     bad = [p for p in args.only.split(",") if p and p not in names]

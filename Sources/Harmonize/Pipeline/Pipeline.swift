@@ -25,8 +25,9 @@ public struct RunOptions: Sendable {
     /// The vocabulary store the mappings' vocabulary functions were compiled with: the run counts
     /// unmapped codes in its `usage` and records the vocabulary versions in the manifest.
     public var vocabulary: VocabularyStore? = nil
-    /// Memory a join index or a grouping may hold before it moves to disk, in bytes
-    /// (`--memory-budget`; 256 MiB by default).
+    /// The run's memory budget in bytes (`--memory-budget`; 256 MiB by default): the engine keeps
+    /// `engineReserve` of it, and a mapping's join indexes and grouping share the rest; past their
+    /// share they move to disk.
     public var memoryBudget: Int = 256 << 20
     /// Where on-disk join indexes and grouping partial results go (removed at the end of each
     /// mapping); the system's temporary folder when nil.
@@ -350,6 +351,18 @@ public final class Pipeline {
         return manifest
     }
 
+    /// The part of the run's memory budget the engine keeps for itself: reader buffers, the
+    /// mapping, the pseudonym cache, the SQLite writer's queue and page cache (measured: 60–75 MiB
+    /// on the join benchmark, see bench/README.md).
+    public static let engineReserve = 96 << 20
+
+    /// What each join index or grouping of a mapping may hold in memory: the budget less the
+    /// engine's reserve (`engineReserve`), but at least a quarter of the budget, shared equally
+    /// between the mapping's `structures` (they are all alive at once).
+    static func structureBudget(_ budget: Int, structures: Int) -> Int {
+        max(budget - engineReserve, budget / 4) / max(1, structures)
+    }
+
     /// Runs one mapping over its files: loads its joins (freeing them at the end), maps every
     /// file, then, for a mapping with `group:`, maps the groups. Returns the ledger entries (one
     /// per file, plus the group stage's).
@@ -364,13 +377,14 @@ public final class Pipeline {
         finishedFile: (RunManifest.LedgerEntry, Int64) -> Void
     ) throws(RunError) -> [RunManifest.LedgerEntry] {
         defer { for j in plan.joins { j.close() } }
+        let share = structureBudget(budget, structures: plan.joins.count + (plan.group == nil ? 0 : 1))
         for j in plan.joins {
-            try j.load(inputs: try openJoin(j), budget: budget, spillDirectory: spillDirectory, reject: joinReject)
+            try j.load(inputs: try openJoin(j), budget: share, spillDirectory: spillDirectory, reject: joinReject)
             try flushJoinRejects()
         }
         var store: GroupStore?
         if let g = plan.group {
-            store = GroupStore(byCount: g.by.count, functions: g.aggregates.map(\.function), budget: budget, spillDirectory: spillDirectory)
+            store = GroupStore(byCount: g.by.count, functions: g.aggregates.map(\.function), budget: share, spillDirectory: spillDirectory)
             executor.groupStore = store
         }
         defer { store?.close() }

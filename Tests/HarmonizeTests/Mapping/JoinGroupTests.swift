@@ -63,6 +63,7 @@ import Testing
         let a = try Self.run(output: dir + "/memory.sqlite")
         let b = try Self.run(["--memory-budget", "1", "--spill-dir", spill], output: dir + "/disk.sqlite")
         #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
+        #expect(b.stderr.contains("warning: a --memory-budget under 128M") && !a.stderr.contains("warning"), "\(a.stderr) \(b.stderr)")
         let joins = try #require(try Self.manifest(b.stdout)["joins"] as? [[String: Any]])
         #expect(joins.first?["spilled"] as? Bool == true)
         let m = try SQLiteConnection(path: dir + "/memory.sqlite", readOnly: true)
@@ -238,25 +239,51 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/out.sqlite"))
     }
 
-    @Test func theIndexFindsEveryKeyBeforeAndAfterSpilling() throws {
-        for budget in [1 << 30, 4096] {
-            let dir = TestSupport.temporaryDirectory("index")
-            let index = SpillingIndex(budget: budget, spillDirectory: dir)
-            for i in 0..<5000 { try index.insert(key: Array("k\(i)".utf8), payload: ValueCodec.encode([.int(i), .string("v\(i)")])) }
-            try index.insert(key: Array("k42".utf8), payload: [])
-            try index.finishLoading()
-            #expect(index.isSpilled == (budget == 4096))
-            #expect(index.count == 5000 && index.ambiguousKeys == 1)
-            for i in [0, 1, 999, 4999] {
-                var got: [Value]?
-                let found = try index.lookup(Array("k\(i)".utf8)) { got = ValueCodec.decode($0, count: 2) }
-                #expect(found == .payload && got == [.int(i), .string("v\(i)")])
+    /// Budgets: everything in memory; a part in memory and the rest on disk; everything on disk.
+    @Test(arguments: [1 << 30, DiskHashTable.bufferBytes + 100_000, 4096])
+    func theIndexFindsEveryKeyInMemoryAndOnDisk(budget: Int) throws {
+        let dir = TestSupport.temporaryDirectory("index")
+        let index = SpillingIndex(budget: budget, spillDirectory: dir)
+        let n = 20_000
+        // Every 7th payload is long (over the 256 bytes a disk lookup reads first).
+        func payload(_ i: Int) -> [Value] { [.int(i), .string(i % 7 == 0 ? String(repeating: "x", count: 300 + i % 50) : "v\(i)")] }
+        for i in 0..<n { try index.insert(key: Array("k\(i)".utf8), payload: ValueCodec.encode(payload(i))) }
+        // Second rows for keys first seen early (in memory when the index spills) and late (on disk).
+        for k in [42, 43, n - 5] { try index.insert(key: Array("k\(k)".utf8), payload: []) }
+        try index.insert(key: Array("k\(n - 5)".utf8), payload: [])  // a third row: still one ambiguous key
+        try index.insert(key: [], payload: ValueCodec.encode([.int(-1)]))  // the empty key is a key
+        try index.finishLoading()
+        #expect(index.isSpilled == (budget != 1 << 30))
+        #expect(index.count == n + 1)
+        #expect(index.ambiguousKeys == 3)
+        for i in 0..<n where ![42, 43, n - 5].contains(i) {
+            var got: [Value]?
+            let found = try index.lookup(Array("k\(i)".utf8)) { got = ValueCodec.decode($0, count: 2) }
+            guard found == .payload, got == payload(i) else {
+                Issue.record("key k\(i) at budget \(budget): \(found), \(String(describing: got))")
+                return
             }
-            #expect(try index.lookup(Array("k42".utf8)) { _ in } == .ambiguous)
-            #expect(try index.lookup(Array("nope".utf8)) { _ in } == .miss)
-            index.close()
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
         }
+        for k in [42, 43, n - 5] { #expect(try index.lookup(Array("k\(k)".utf8)) { _ in } == .ambiguous) }
+        var empty: [Value]?
+        #expect(try index.lookup([]) { empty = ValueCodec.decode($0, count: 1) } == .payload && empty == [.int(-1)])
+        for miss in ["nope", "k\(n)", "k-1", "k1 "] { #expect(try index.lookup(Array(miss.utf8)) { _ in } == .miss) }
+        index.close()
+        // The on-disk part is unlinked as soon as it is created: nothing is left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
+    @Test func theBudgetLeavesTheEngineItsReserveAndSharesTheRest() {
+        let mib = 1 << 20
+        #expect(Pipeline.structureBudget(256 * mib, structures: 1) == 160 * mib)
+        #expect(Pipeline.structureBudget(256 * mib, structures: 2) == 80 * mib)  // two joins, alive at once
+        #expect(Pipeline.structureBudget(128 * mib, structures: 1) == 32 * mib)  // never less than a quarter
+        #expect(Pipeline.structureBudget(1, structures: 1) == 0)
+    }
+
+    @Test func anUnwritableSpillFolderIsAnError() throws {
+        let index = SpillingIndex(budget: 0, spillDirectory: "/nonexistent/folder")
+        #expect(throws: JoinIndexError.self) { try index.insert(key: [1], payload: [2]) }
     }
 
     @Test func keyBytesAreTheCanonicalTextsOfLookups() {

@@ -177,14 +177,14 @@ final class PlannedJoin {
                 do {
                     try index.insert(key: keyBytes, payload: payloadBytes)
                 } catch {
-                    throw RunError(.io, "mapping \(statistics.mapping), join \(name): cannot write its on-disk index: \(error)")
+                    throw RunError(.io, "mapping \(statistics.mapping), join \(name): \(error)")
                 }
             }
         }
         do {
             try index.finishLoading()
         } catch {
-            throw RunError(.io, "mapping \(statistics.mapping), join \(name): cannot write its on-disk index: \(error)")
+            throw RunError(.io, "mapping \(statistics.mapping), join \(name): \(error)")
         }
         statistics.indexed = index.count
         statistics.ambiguousKeys = index.ambiguousKeys

@@ -3,10 +3,12 @@ import Foundation
 /// A map from key bytes to payload bytes, built once and then read: the joined side of a join.
 ///
 /// Entries live in one byte arena with an open-addressing table of offsets, so a million rows
-/// cost their bytes plus a few words each, not a million Swift objects. When the arena and table
-/// would outgrow `budget` bytes (growth included), everything moves to an on-disk index (a temporary SQLite file, removed
-/// by `close()`), and later inserts and every lookup go there: the run keeps streaming with flat
-/// memory whatever the joined file's size.
+/// cost their bytes plus a few words each, not a million Swift objects. The arena's capacity is
+/// reserved once (untouched pages cost no memory) and never copied to grow. When the arena and
+/// table would outgrow `budget` bytes, later rows go to an on-disk hash table (`DiskHashTable`,
+/// a temporary file read through the page cache) while the rows already in memory stay there: a
+/// lookup tries memory, then disk. The run keeps streaming with the index's memory bounded by
+/// the budget, whatever the joined file's size.
 ///
 /// A key inserted twice is marked ambiguous: lookups report it instead of choosing a row.
 final class SpillingIndex {
@@ -19,44 +21,28 @@ final class SpillingIndex {
 
     /// The memory budget in bytes.
     let budget: Int
+    /// What the arena and its table may take: the budget less the disk table's buffers.
+    private let memoryLimit: Int
     private let spillDirectory: String
     // Arena entries: [flags u8][key length varint][payload length varint][key][payload].
     private var arena: [UInt8] = []
     // Offset + 1 of each entry (0: empty); the arena stays under 4 GiB.
     private var slots: [UInt32] = []
     private var mask = 0
-    /// Distinct keys.
-    private(set) var count = 0
-    /// Keys seen more than once.
-    private(set) var ambiguousKeys = 0
-    private var spill: Spill?
-    /// Whether the index moved to disk.
-    var isSpilled: Bool { spill != nil }
+    private var memoryCount = 0
+    private var memoryAmbiguous = 0
+    private var disk: DiskHashTable?
+    /// Distinct keys (complete after `finishLoading`).
+    var count: Int { memoryCount + (disk?.distinctKeys ?? 0) }
+    /// Keys seen more than once (complete after `finishLoading`).
+    var ambiguousKeys: Int { memoryAmbiguous + (disk?.ambiguousKeys ?? 0) }
+    /// Whether part of the index moved to disk.
+    var isSpilled: Bool { disk != nil }
 
-    private final class Spill {
-        let path: String
-        let db: SQLiteConnection
-        let insert: SQLiteStatement
-        let select: SQLiteStatement
-        var pending = 0
-        init(path: String, cacheKiB: Int) throws(SQLiteError) {
-            self.path = path
-            db = try SQLiteConnection(path: path)
-            try db.execute(
-                """
-                PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=FILE;
-                PRAGMA cache_size=-\(cacheKiB);
-                CREATE TABLE j(k BLOB PRIMARY KEY, v BLOB, dup INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
-                BEGIN;
-                """)
-            insert = try db.prepare("INSERT INTO j(k, v) VALUES(?1, ?2) ON CONFLICT(k) DO UPDATE SET dup = dup + 1")
-            select = try db.prepare("SELECT v, dup FROM j WHERE k = ?1")
-        }
-    }
-
-    /// Creates an empty index; `spillDirectory` receives the on-disk index if it is needed.
+    /// Creates an empty index; `spillDirectory` receives the on-disk part if it is needed.
     init(budget: Int, spillDirectory: String) {
         self.budget = max(0, budget)
+        self.memoryLimit = min(max(0, budget - DiskHashTable.bufferBytes), Int(UInt32.max) - 1)
         self.spillDirectory = spillDirectory
     }
 
@@ -65,7 +51,7 @@ final class SpillingIndex {
     /// A fast 64-bit hash of the key: eight bytes at a time, multiply and fold, then a final mix
     /// so that the low bits (the slot) depend on every byte.
     @inline(__always)
-    private static func hash(_ key: UnsafeRawBufferPointer) -> Int {
+    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(key.count)
         var i = 0
         while i + 8 <= key.count {
@@ -85,7 +71,7 @@ final class SpillingIndex {
         h ^= h >> 32
         h = h &* 0xD6E8_FEB8_6659_FD93
         h ^= h >> 32
-        return Int(truncatingIfNeeded: h)
+        return h
     }
 
     /// The parts of the entry at `offset`: where its key and payload start and their lengths.
@@ -106,8 +92,9 @@ final class SpillingIndex {
     }
 
     /// Finds the slot of `key`, or the empty slot where it would go.
-    private func probe(_ key: UnsafeRawBufferPointer) -> Int {
-        var i = Self.hash(key) & mask
+    @inline(__always)
+    private func probe(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int {
+        var i = Int(truncatingIfNeeded: hash) & mask
         while true {
             let s = slots[i]
             if s == 0 || keyEquals(Int(s) - 1, key) { return i }
@@ -124,47 +111,53 @@ final class SpillingIndex {
             let off = Int(s) - 1
             let i = arena.withUnsafeBytes { a in
                 let e = Self.entry(a, off)
-                return probe(UnsafeRawBufferPointer(rebasing: a[e.key..<(e.key + e.keyLength)]))
+                let key = UnsafeRawBufferPointer(rebasing: a[e.key..<(e.key + e.keyLength)])
+                return probe(key, hash: Self.hash(key))
             }
             slots[i] = s
         }
     }
 
     /// Adds a row. A key already present is marked ambiguous (its first payload stays).
-    func insert(key: [UInt8], payload: [UInt8]) throws(SQLiteError) {
-        if let spill {
-            try insertSpilled(spill, key: key, payload: payload)
+    func insert(key: [UInt8], payload: [UInt8]) throws(JoinIndexError) {
+        try key.withUnsafeBytes { k in
+            payload.withUnsafeBytes { p in JoinIndexError.capture { () throws(JoinIndexError) in try insert(key: k, payload: p) } }
+        }.get()
+    }
+
+    private func insert(key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(JoinIndexError) {
+        let h = Self.hash(key)
+        if let disk {
+            try disk.append(hash: h, key: key, payload: payload)
             return
         }
-        if (count + 1) * 2 > slots.count {
+        let slotBytes = slots.count * MemoryLayout<UInt32>.stride
+        if (memoryCount + 1) * 2 > slots.count {
             // The old and the new table coexist while rehashing: both count against the budget.
             let newSlots = max(1024, slots.count * 2)
-            if arena.capacity + (slots.count + newSlots) * MemoryLayout<UInt32>.stride > budget {
-                try spillToDisk()
-                try insertSpilled(key: key, payload: payload)
+            if arena.count + slotBytes + newSlots * MemoryLayout<UInt32>.stride > memoryLimit {
+                try spill(hash: h, key: key, payload: payload)
                 return
             }
             grow()
         }
-        let i = key.withUnsafeBytes { probe($0) }
+        let i = probe(key, hash: h)
         if slots[i] != 0 {
             let off = Int(slots[i]) - 1
-            if arena[off] == 0 { ambiguousKeys += 1 }
+            if arena[off] == 0 { memoryAmbiguous += 1 }
             arena[off] = 1
             return
         }
         let needed = arena.count + 21 + key.count + payload.count
+        let room = memoryLimit - slots.count * MemoryLayout<UInt32>.stride
+        if needed > room {
+            try spill(hash: h, key: key, payload: payload)
+            return
+        }
         if needed > arena.capacity {
-            // Grow the arena ourselves by half, never past the budget (an array doubles on its own).
-            let slotBytes = slots.count * MemoryLayout<UInt32>.stride
-            let room = min(budget - slotBytes, Int(UInt32.max) - 1)
-            let target = min(max(needed, arena.capacity + arena.capacity / 2, 4096), room)
-            if target < needed {
-                try spillToDisk()
-                try insertSpilled(key: key, payload: payload)
-                return
-            }
-            arena.reserveCapacity(target)
+            // A first megabyte, then the whole room at once: reserved, not touched, so it costs
+            // memory only as it fills, and the arena is never copied again.
+            arena.reserveCapacity(needed <= 1 << 20 && arena.capacity < 1 << 20 ? min(1 << 20, room) : room)
         }
         let off = arena.count
         arena.append(0)
@@ -173,95 +166,59 @@ final class SpillingIndex {
         arena.append(contentsOf: key)
         arena.append(contentsOf: payload)
         slots[i] = UInt32(off + 1)
-        count += 1
+        memoryCount += 1
     }
 
-    private func insertSpilled(key: [UInt8], payload: [UInt8]) throws(SQLiteError) {
-        guard let spill else { return }
-        try insertSpilled(spill, key: key, payload: payload)
+    /// Starts the on-disk part with this row; the rows in memory stay there.
+    private func spill(hash: UInt64, key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(JoinIndexError) {
+        let d = try DiskHashTable(directory: spillDirectory)
+        disk = d
+        try d.append(hash: hash, key: key, payload: payload)
     }
 
-    private func insertSpilled(_ spill: Spill, key: [UInt8], payload: [UInt8]) throws(SQLiteError) {
-        key.withUnsafeBytes { spill.insert.bindBlob($0, at: 1) }
-        payload.withUnsafeBytes { spill.insert.bindBlob($0, at: 2) }
-        try spill.insert.step()
-        spill.insert.reset()
-        spill.pending += 1
-        if spill.pending >= 100_000 {
-            try spill.db.execute("COMMIT; BEGIN")
-            spill.pending = 0
+    /// Ends loading: builds the on-disk table, if any, and marks the keys found both in memory
+    /// and on disk ambiguous.
+    func finishLoading() throws(JoinIndexError) {
+        guard let disk else { return }
+        try disk.finish { h, key in
+            guard memoryCount > 0 else { return false }
+            let i = probe(key, hash: h)
+            guard slots[i] != 0 else { return false }
+            let off = Int(slots[i]) - 1
+            if arena[off] == 0 { memoryAmbiguous += 1 }
+            arena[off] = 1
+            return true
         }
-    }
-
-    /// Moves every entry to the on-disk index and frees the arena.
-    private func spillToDisk() throws(SQLiteError) {
-        let name = "harmonize-join-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite"
-        let path = (spillDirectory.isEmpty ? "." : spillDirectory) + "/" + name
-        let s = try Spill(path: path, cacheKiB: max(256, budget / 4096))  // a quarter of the budget
-        spill = s
-        let entries = arena
-        let slotList = slots
-        arena = []
-        slots = []
-        mask = 0
-        let keys = count
-        count = 0
-        for slot in slotList where slot != 0 {
-            let off = Int(slot) - 1
-            let flag = entries[off]
-            let e = entries.withUnsafeBytes { Self.entry($0, off) }
-            let k = Array(entries[e.key..<(e.key + e.keyLength)])
-            let p = Array(entries[e.payload..<(e.payload + e.payloadLength)])
-            try insertSpilled(s, key: k, payload: p)
-            if flag != 0 {
-                // Re-insert to carry the ambiguity mark into the on-disk index.
-                try insertSpilled(s, key: k, payload: p)
-            }
-        }
-        count = keys
-    }
-
-    /// Ends loading (commits the on-disk index, if any).
-    func finishLoading() throws(SQLiteError) {
-        guard let spill else { return }
-        try spill.db.execute("COMMIT")
-        spill.pending = 0
-        if case .int(let n) = try spill.db.scalar("SELECT count(*) FROM j") { count = n }
-        if case .int(let n) = try spill.db.scalar("SELECT count(*) FROM j WHERE dup > 0") { ambiguousKeys = n }
     }
 
     /// Looks a key up; on a hit, `body` receives the payload bytes (valid during the call).
-    func lookup(_ key: [UInt8], _ body: (UnsafeRawBufferPointer) -> Void) throws(SQLiteError) -> Found {
-        if let spill {
-            let st = spill.select
-            key.withUnsafeBytes { st.bindBlob($0, at: 1) }
-            defer { st.reset() }
-            guard try st.step() else { return .miss }
-            if case .int(let d) = st.column(1), d > 0 { return .ambiguous }
-            st.withBlob(0, body)
-            return .payload
-        }
-        guard count > 0 else { return .miss }
-        let i = key.withUnsafeBytes { probe($0) }
-        guard slots[i] != 0 else { return .miss }
-        let off = Int(slots[i]) - 1
-        if arena[off] != 0 { return .ambiguous }
-        arena.withUnsafeBytes { a in
-            let e = Self.entry(a, off)
-            body(UnsafeRawBufferPointer(rebasing: a[e.payload..<(e.payload + e.payloadLength)]))
-        }
-        return .payload
+    func lookup(_ key: [UInt8], _ body: (UnsafeRawBufferPointer) -> Void) throws(JoinIndexError) -> Found {
+        try key.withUnsafeBytes { k in JoinIndexError.capture { () throws(JoinIndexError) -> Found in
+            let h = Self.hash(k)
+            if memoryCount > 0 {
+                let i = probe(k, hash: h)
+                if slots[i] != 0 {
+                    let off = Int(slots[i]) - 1
+                    if arena[off] != 0 { return .ambiguous }
+                    arena.withUnsafeBytes { a in
+                        let e = Self.entry(a, off)
+                        body(UnsafeRawBufferPointer(rebasing: a[e.payload..<(e.payload + e.payloadLength)]))
+                    }
+                    return .payload
+                }
+            }
+            guard let disk else { return .miss }
+            return try disk.lookup(hash: h, key: k, body)
+        } }.get()
     }
 
-    /// Frees memory and removes the on-disk index.
+    /// Frees memory and the on-disk part (its file was unlinked when created).
     func close() {
         arena = []
         slots = []
-        count = 0
-        if let path = spill?.path {
-            spill = nil  // closes the connection before the file goes
-            try? FileManager.default.removeItem(atPath: path)
-        }
+        mask = 0
+        memoryCount = 0
+        disk = nil
     }
 }
 
