@@ -28,6 +28,9 @@ final class MappingExecutor {
     var groupStore: GroupStore?
     /// The frame of the group stage: group values and named values.
     private lazy var groupFrame = EvaluationFrame(slotCount: plan.group?.frameSlotCount ?? 0)
+    /// With lineage, when the plan calls a lookup or vocabulary function: the record's scratch
+    /// list of lookups made (attached to the frames), and which of them each column used.
+    private let lookupLineage: LookupLineagePlan?
 
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
@@ -48,6 +51,7 @@ final class MappingExecutor {
         self.filterOutcomes = Array(repeating: (0, 0), count: plan.targets.count + 1)
         self.emit = emit
         self.emitRejects = emitRejects
+        self.lookupLineage = recordsLineage ? LookupLineagePlan(plan) : nil
     }
 
     /// How one target column gets its value, decided once per plan.
@@ -136,6 +140,12 @@ final class MappingExecutor {
             targets.deallocate()
         }
         let frame = groupStage ? self.groupFrame : self.frame
+        // Vocabulary lineage: only with --lineage and lookups in the plan (nil otherwise).
+        let lookupPlan = folding ? nil : lookupLineage
+        let trace: LookupTrace? = lookupPlan == nil ? nil : LookupTrace()
+        frame.lookupTrace = trace
+        defer { frame.lookupTrace = nil }
+        var letRanges = [Range<Int>](repeating: 0..<0, count: trace == nil ? 0 : lets.count)
         let mappingID = plan.id
         var batches = self.batches
         defer { self.batches = batches }
@@ -161,6 +171,10 @@ final class MappingExecutor {
             if recordsLineage {
                 for ti in 0..<batches.count where batches[ti].lineage.count > batches[ti].rowCount {
                     batches[ti].lineage.removeLast(batches[ti].lineage.count - batches[ti].rowCount)
+                }
+                for ti in 0..<batches.count {
+                    let rows = Int32(batches[ti].rowCount)
+                    while let last = batches[ti].lookups.last, last.row >= rows { batches[ti].lookups.removeLast() }
                 }
             }
         }
@@ -190,6 +204,7 @@ final class MappingExecutor {
             case .record:
                 break
             }
+            trace?.uses.removeAll(keepingCapacity: true)
             ledger.read += 1
             record += 1
             if record & 0x3FFF == 0 { progress(reader.bytesRead) }
@@ -294,9 +309,18 @@ final class MappingExecutor {
             failingTarget = -1
             failingColumn = -1
             do throws(EvaluationError) {
-                for l in lets {
-                    failingLet = l.name
-                    frame.storage[l.slot] = try l.eval(frame)
+                if let trace {
+                    for (k, l) in lets.enumerated() {
+                        failingLet = l.name
+                        let start = trace.uses.count
+                        frame.storage[l.slot] = try l.eval(frame)
+                        letRanges[k] = start..<trace.uses.count
+                    }
+                } else {
+                    for l in lets {
+                        failingLet = l.name
+                        frame.storage[l.slot] = try l.eval(frame)
+                    }
                 }
                 failingLet = ""
                 if let filter {
@@ -328,7 +352,15 @@ final class MappingExecutor {
                             continue
                         case .evaluate(let e):
                             failingColumn = c
-                            v = try e(frame)
+                            if let trace, let lookupPlan {
+                                let start = trace.uses.count
+                                v = try e(frame)
+                                lookupPlan.collect(
+                                    target: ti, column: c, own: start..<trace.uses.count, lets: letRanges, trace: trace,
+                                    row: Int32(batches[ti].values.count / columnCount), into: &batches[ti].lookups)
+                            } else {
+                                v = try e(frame)
+                            }
                         }
                         if v.isNull {
                             if targets[ti].required[c] {

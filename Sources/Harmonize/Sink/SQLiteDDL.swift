@@ -96,6 +96,26 @@ enum SQLiteDDL {
           run_id TEXT NOT NULL, vocabulary_id TEXT NOT NULL, vocabulary_name TEXT, vocabulary_version TEXT);
         """
 
+    /// Vocabulary lineage (`run --lineage`): `harmonize_lineage_entry` holds each distinct lookup
+    /// of a column (function, vocabulary or lookup table, code or key, concept id, result), once
+    /// per run; `harmonize_lineage_lookup` one row per output row and entry it used (the row
+    /// named as in `harmonize_lineage`). The view `harmonize_lineage_vocabulary` joins them with
+    /// run ids and table names.
+    static let lookupLineage = """
+        CREATE TABLE IF NOT EXISTS harmonize_lineage_entry (
+          entry_id INTEGER PRIMARY KEY, run_seq INTEGER NOT NULL, column_name TEXT NOT NULL, function TEXT NOT NULL,
+          vocabulary TEXT NOT NULL, code TEXT NOT NULL, concept_id INTEGER, value TEXT);
+        CREATE TABLE IF NOT EXISTS harmonize_lineage_lookup (
+          table_id INTEGER NOT NULL, row_id, run_seq INTEGER NOT NULL, entry_id INTEGER NOT NULL);
+        CREATE VIEW IF NOT EXISTS harmonize_lineage_vocabulary AS
+          SELECT r.run_id AS run_id, t.table_name AS table_name, u.row_id AS row_id, e.column_name AS column_name,
+            e.vocabulary AS vocabulary, e.code AS code, e.concept_id AS concept_id, e.function AS function, e.value AS value
+          FROM harmonize_lineage_lookup u
+          JOIN harmonize_lineage_entry e ON e.entry_id = u.entry_id
+          JOIN harmonize_run r ON r.run_seq = u.run_seq
+          JOIN harmonize_run_table t ON t.run_id = r.run_id AND t.table_id = u.table_id;
+        """
+
     /// Adds the columns of this version to bookkeeping tables written by an older one (a replay
     /// appends to an existing output).
     static func migrate(_ db: SQLiteConnection) throws(SQLiteError) {

@@ -17,6 +17,17 @@ public final class SQLiteSink: Sink {
     private var tables: [TargetTable] = []
     private var inserts: [SQLiteStatement] = []
     private var lineageInsert: SQLiteStatement?
+    /// Vocabulary lineage (with `recordsLineage`): entries interned per column, and one use row
+    /// per output row and entry.
+    private var entryInsert: SQLiteStatement?
+    private var lookupInsert: SQLiteStatement?
+    private var entryIDs: [LookupEntryKey: Int] = [:]
+    private var nextEntryID = 1
+
+    private struct LookupEntryKey: Hashable {
+        var column: String
+        var use: LookupUse
+    }
     private var rejectInsert: SQLiteStatement?
     private var rowsInTransaction = 0
     /// Upsert statements by table and updatable columns (`on_conflict: update`).
@@ -25,6 +36,8 @@ public final class SQLiteSink: Sink {
     private var keyedTables: Set<Int> = []
     /// Rows received per table.
     private var rowsSent: [Int: Int] = [:]
+    /// Derived tables derived again by a replay: rows added and stored rows changed.
+    private var derivedCounts: [Int: TableWriteCount] = [:]
 
     private struct ConflictKey: Hashable {
         var table: Int
@@ -93,6 +106,13 @@ public final class SQLiteSink: Sink {
                 runSeq = (try db.scalar("SELECT coalesce(max(run_seq), 0) + 1 FROM harmonize_run").intValue) ?? 1
             }
             inserts = try tables.map { t throws(SQLiteError) in try db.prepare(SQLiteDDL.insert(t)) }
+            if recordsLineage {
+                try db.execute(SQLiteDDL.lookupLineage)
+                nextEntryID = (try db.scalar("SELECT coalesce(max(entry_id), 0) + 1 FROM harmonize_lineage_entry").intValue) ?? 1
+                entryInsert = try db.prepare(
+                    "INSERT INTO harmonize_lineage_entry(entry_id, run_seq, column_name, function, vocabulary, code, concept_id, value) VALUES (?,?,?,?,?,?,?,?)")
+                lookupInsert = try db.prepare("INSERT INTO harmonize_lineage_lookup(table_id, row_id, run_seq, entry_id) VALUES (?,?,?,?)")
+            }
             lineageInsert = try db.prepare(
                 "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq) VALUES (?,?,?,?,?,?,?)")
             rejectInsert = try db.prepare(
@@ -128,9 +148,11 @@ public final class SQLiteSink: Sink {
         let tableName = tables[batch.table].name
         let pkColumn = rowKeyColumns[batch.table]
         let runSeq = Value.int(self.runSeq)
+        let columnNames = tables[batch.table].columns.map(\.name)
         do {
             try batch.values.withUnsafeBufferPointer { (values) throws(SQLiteError) in
                 var offset = 0
+                var lookup = 0
                 for r in 0..<batch.rowCount {
                     for c in 0..<n { st.bind(values[offset + c], at: Int32(c + 1)) }
                     try st.step()
@@ -146,6 +168,13 @@ public final class SQLiteSink: Sink {
                         li.bind(runSeq, at: 7)
                         try li.step()
                         li.reset()
+                        while lookup < batch.lookups.count, batch.lookups[lookup].row <= Int32(r) {
+                            let u = batch.lookups[lookup]
+                            lookup += 1
+                            guard u.row == Int32(r), Int(u.column) < columnNames.count else { continue }
+                            let entry = try entryID(column: columnNames[Int(u.column)], use: u.use, runSeq: runSeq)
+                            try insertLookup(table: batch.table, row: pkColumn.map { values[offset + $0] } ?? .null, runSeq: runSeq, entry: entry)
+                        }
                     }
                     offset += n
                 }
@@ -155,6 +184,34 @@ public final class SQLiteSink: Sink {
         } catch {
             throw SinkError("cannot write to table \(tableName): \(error)")
         }
+    }
+
+    /// The id of a column's lookup entry, stored the first time it is met.
+    private func entryID(column: String, use: LookupUse, runSeq: Value) throws(SQLiteError) -> Int {
+        let key = LookupEntryKey(column: column, use: use)
+        if let id = entryIDs[key] { return id }
+        guard let st = entryInsert else { throw SQLiteError(code: 21, message: "vocabulary lineage is not prepared") }
+        let id = nextEntryID
+        nextEntryID += 1
+        let values: [Value] = [
+            .int(id), runSeq, .string(column), .string(use.function), .string(use.source), .string(use.key), use.conceptID.map(Value.int) ?? .null,
+            use.resultText.map(Value.string) ?? .null,
+        ]
+        for (i, v) in values.enumerated() { st.bind(v, at: Int32(i + 1)) }
+        try st.step()
+        st.reset()
+        entryIDs[key] = id
+        return id
+    }
+
+    private func insertLookup(table: Int, row: Value, runSeq: Value, entry: Int) throws(SQLiteError) {
+        guard let st = lookupInsert else { return }
+        st.bind(.int(table), at: 1)
+        st.bind(row, at: 2)
+        st.bind(runSeq, at: 3)
+        st.bind(.int(entry), at: 4)
+        try st.step()
+        st.reset()
     }
 
     /// The upsert statement for `table` updating `columns`; builds the primary-key index first.
@@ -177,6 +234,10 @@ public final class SQLiteSink: Sink {
         var out: [Int: TableWriteCount] = [:]
         do {
             for (i, t) in tables.enumerated() {
+                if let d = derivedCounts[i] {
+                    out[i] = d
+                    continue
+                }
                 let sent = rowsSent[i] ?? 0
                 guard keyedTables.contains(i) else {
                     out[i] = TableWriteCount(inserted: sent, updated: 0)
@@ -238,11 +299,29 @@ public final class SQLiteSink: Sink {
         }
     }
 
-    /// Fills a derived table with one SQL statement over the staging database.
+    /// Fills a derived table with one SQL statement over the staging database. For a replay
+    /// (`Derivation.replacesExisting`), derives it again over every event table the output holds,
+    /// replacing the periods of the persons it covers (see `Derivation.replacingSQL`).
     public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
         guard let db else { throw SinkError("sink not open", isIO: false) }
         do {
             try commitAndBegin()
+            if derivation.replacesExisting {
+                let present = Set(try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text })
+                var d = derivation
+                d.sources = derivation.sources.filter { present.contains($0.table) }
+                guard !d.sources.isEmpty, present.contains(d.table) else { return 0 }
+                let sql = d.replacingSQL(personTable: present.contains("person"))
+                let before = try db.scalar("SELECT count(*) FROM \(SQLiteDDL.quote(d.table))").intValue ?? 0
+                try db.execute(sql.compute)
+                let changed = try db.scalar(sql.changedCount).intValue ?? 0
+                try db.execute(sql.replace)
+                let after = try db.scalar("SELECT count(*) FROM \(SQLiteDDL.quote(d.table))").intValue ?? 0
+                if let ti = tables.firstIndex(where: { $0.name == d.table }) {
+                    derivedCounts[ti] = TableWriteCount(inserted: after - before, updated: changed)
+                }
+                return after - before
+            }
             let before = try db.scalar("SELECT count(*) FROM \(derivation.table)")
             try db.execute(derivation.sql(personTable: personTable))
             let after = try db.scalar("SELECT count(*) FROM \(derivation.table)")
@@ -298,6 +377,9 @@ public final class SQLiteSink: Sink {
                 for t in tables where t.primaryKey.isEmpty { try db.execute(SQLiteDDL.indexes(t)) }
             }
             try db.execute("CREATE INDEX IF NOT EXISTS harmonize_lineage_row ON harmonize_lineage(table_id, row_id)")
+            if recordsLineage {
+                try db.execute("CREATE INDEX IF NOT EXISTS harmonize_lineage_lookup_row ON harmonize_lineage_lookup(table_id, row_id)")
+            }
             try db.execute("CREATE INDEX IF NOT EXISTS harmonize_unmapped_run ON harmonize_unmapped(run_id, vocabulary_id)")
             try db.execute("PRAGMA locking_mode=NORMAL; PRAGMA journal_mode=DELETE;")
         } catch let e as SinkError {
@@ -309,6 +391,8 @@ public final class SQLiteSink: Sink {
         inserts = []
         upserts = [:]
         lineageInsert = nil
+        entryInsert = nil
+        lookupInsert = nil
         rejectInsert = nil
         self.db = nil
         do {
@@ -325,6 +409,8 @@ public final class SQLiteSink: Sink {
         inserts = []
         upserts = [:]
         lineageInsert = nil
+        entryInsert = nil
+        lookupInsert = nil
         rejectInsert = nil
         db = nil
         FileOps.remove(stagingPath)
