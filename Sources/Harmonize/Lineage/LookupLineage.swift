@@ -1,6 +1,6 @@
 /// One lookup made while computing an output row: a vocabulary function call or a `lookup` of a
 /// mapping's table, with the key looked up and what was found. Recorded with `run --lineage` in
-/// `harmonize_lineage_entry` / `harmonize_lineage_lookup` (see docs/lineage.md).
+/// `harmonize_lineage_entry` / `harmonize_lineage_entry_set` (see docs/lineage.md).
 public struct LookupUse: Sendable, Hashable {
     /// The function: `standard_concept_id`, `source_concept_id`, `standard_domain`,
     /// `concept_domain` or `lookup`.

@@ -185,9 +185,10 @@ extension OutputDatabase {
         // Outputs of older versions have one run and no run_seq column.
         let lineageSeq = try hasColumn("harmonize_lineage", "run_seq") ? "l.run_seq" : "1"
         let runSeq = try hasColumn("harmonize_run", "run_seq") ? "coalesce(r.run_seq, r.rowid)" : "r.rowid"
+        let lookupSet = try hasColumn("harmonize_lineage", "lookup_set") ? "l.lookup_set" : "NULL"
         let hits = try rows(
             """
-            SELECT r.run_id, l.mapping_id, l.file_id, l.line, l.record, l.table_id, \(lineageSeq) FROM harmonize_lineage l
+            SELECT r.run_id, l.mapping_id, l.file_id, l.line, l.record, \(lookupSet) FROM harmonize_lineage l
             JOIN harmonize_run r ON \(runSeq) = \(lineageSeq)
             JOIN harmonize_run_table t ON t.run_id = r.run_id AND t.table_id = l.table_id
             WHERE t.table_name = ? AND l.row_id = ? ORDER BY \(lineageSeq), l.rowid
@@ -233,24 +234,23 @@ extension OutputDatabase {
             out.append(
                 RowTrace(
                     table: table, keyColumn: key, id: id, run: run, mapping: mapping, source: source, rules: rules,
-                    vocabulary: try vocabularyUses(
-                        runID: runID, runSeq: h[6].intValue ?? 1, tableID: h[5].intValue ?? -1, table: table, key: keyValue)))
+                    vocabulary: try vocabularyUses(runID: runID, lookupSet: h[5].intValue, table: table, key: keyValue)))
         }
         return .found(out)
     }
 
-    /// The vocabulary and lookup entries the row's columns used: from `harmonize_lineage_lookup`
-    /// and `harmonize_lineage_entry` (written by `run --lineage`), else from a table
-    /// `harmonize_lineage_vocabulary(run_id, table_name, row_id, column_name, vocabulary, code,
-    /// concept_id)` another writer filled; nil when the output has neither.
-    func vocabularyUses(runID: String, runSeq: Int, tableID: Int, table: String, key: Value) throws(Failure) -> [RowTrace.VocabularyUse]? {
-        if tables.contains("harmonize_lineage_lookup"), tables.contains("harmonize_lineage_entry") {
+    /// The vocabulary and lookup entries the row's columns used: the entry set its lineage row
+    /// names (`harmonize_lineage.lookup_set`, written by `run --lineage`; none when null), else
+    /// the rows of a table `harmonize_lineage_vocabulary(run_id, table_name, row_id, column_name,
+    /// vocabulary, code, concept_id)` another writer filled; nil when the output has neither.
+    func vocabularyUses(runID: String, lookupSet: Int?, table: String, key: Value) throws(Failure) -> [RowTrace.VocabularyUse]? {
+        if tables.contains("harmonize_lineage_entry_set"), tables.contains("harmonize_lineage_entry") {
+            guard let lookupSet else { return [] }
             return try rows(
                 """
-                SELECT e.column_name, e.vocabulary, e.code, e.concept_id, e.function, e.value FROM harmonize_lineage_lookup u
-                JOIN harmonize_lineage_entry e ON e.entry_id = u.entry_id
-                WHERE u.table_id = ? AND u.row_id = ? AND u.run_seq = ? ORDER BY u.rowid
-                """, [.int(tableID), key, .int(runSeq)]
+                SELECT e.column_name, e.vocabulary, e.code, e.concept_id, e.function, e.value FROM harmonize_lineage_entry_set s
+                JOIN harmonize_lineage_entry e ON e.entry_id = s.entry_id WHERE s.set_id = ? ORDER BY s.position
+                """, [.int(lookupSet)]
             ).map {
                 RowTrace.VocabularyUse(
                     column: $0[0].text ?? "", vocabulary: $0[1].text ?? "", code: $0[2].text, conceptID: $0[3].intValue, function: $0[4].text,

@@ -17,15 +17,19 @@ public final class SQLiteSink: Sink {
     private var tables: [TargetTable] = []
     private var inserts: [SQLiteStatement] = []
     private var lineageInsert: SQLiteStatement?
-    /// Vocabulary lineage (with `recordsLineage`): entries interned per column, and one use row
-    /// per output row and entry.
+    /// Vocabulary lineage (with `recordsLineage`): entries interned per table column, lists of
+    /// entries (a row's) interned as sets, named by `harmonize_lineage.lookup_set`.
     private var entryInsert: SQLiteStatement?
-    private var lookupInsert: SQLiteStatement?
+    private var setInsert: SQLiteStatement?
     private var entryIDs: [LookupEntryKey: Int] = [:]
+    private var setIDs: [[Int]: Int] = [:]
     private var nextEntryID = 1
+    private var nextSetID = 1
+    private var rowEntries: [Int] = []
 
     private struct LookupEntryKey: Hashable {
-        var column: String
+        var table: Int
+        var column: Int32
         var use: LookupUse
     }
     private var rejectInsert: SQLiteStatement?
@@ -109,12 +113,13 @@ public final class SQLiteSink: Sink {
             if recordsLineage {
                 try db.execute(SQLiteDDL.lookupLineage)
                 nextEntryID = (try db.scalar("SELECT coalesce(max(entry_id), 0) + 1 FROM harmonize_lineage_entry").intValue) ?? 1
+                nextSetID = (try db.scalar("SELECT coalesce(max(set_id), 0) + 1 FROM harmonize_lineage_entry_set").intValue) ?? 1
                 entryInsert = try db.prepare(
                     "INSERT INTO harmonize_lineage_entry(entry_id, run_seq, column_name, function, vocabulary, code, concept_id, value) VALUES (?,?,?,?,?,?,?,?)")
-                lookupInsert = try db.prepare("INSERT INTO harmonize_lineage_lookup(table_id, row_id, run_seq, entry_id) VALUES (?,?,?,?)")
+                setInsert = try db.prepare("INSERT INTO harmonize_lineage_entry_set(set_id, position, entry_id) VALUES (?,?,?)")
             }
             lineageInsert = try db.prepare(
-                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq) VALUES (?,?,?,?,?,?,?)")
+                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq, lookup_set) VALUES (?,?,?,?,?,?,?,?)")
             rejectInsert = try db.prepare(
                 """
                 INSERT INTO harmonize_reject(run_id, mapping_id, file_id, mapping, file, line, record, path, field, reason, rule, message)
@@ -148,7 +153,7 @@ public final class SQLiteSink: Sink {
         let tableName = tables[batch.table].name
         let pkColumn = rowKeyColumns[batch.table]
         let runSeq = Value.int(self.runSeq)
-        let columnNames = tables[batch.table].columns.map(\.name)
+        let columnNames = batch.lookups.isEmpty ? [] : tables[batch.table].columns.map(\.name)
         do {
             try batch.values.withUnsafeBufferPointer { (values) throws(SQLiteError) in
                 var offset = 0
@@ -166,15 +171,21 @@ public final class SQLiteSink: Sink {
                         li.bind(.int(l.line), at: 5)
                         li.bind(.int(l.record), at: 6)
                         li.bind(runSeq, at: 7)
+                        // The row's lookups (in row order in the batch) as an interned set.
+                        var set = Value.null
+                        if lookup < batch.lookups.count {
+                            rowEntries.removeAll(keepingCapacity: true)
+                            while lookup < batch.lookups.count, batch.lookups[lookup].row <= Int32(r) {
+                                let u = batch.lookups[lookup]
+                                lookup += 1
+                                guard u.row == Int32(r), Int(u.column) < columnNames.count else { continue }
+                                rowEntries.append(try entryID(table: batch.table, column: u.column, name: columnNames[Int(u.column)], use: u.use, runSeq: runSeq))
+                            }
+                            if !rowEntries.isEmpty { set = .int(try setID(rowEntries)) }
+                        }
+                        li.bind(set, at: 8)
                         try li.step()
                         li.reset()
-                        while lookup < batch.lookups.count, batch.lookups[lookup].row <= Int32(r) {
-                            let u = batch.lookups[lookup]
-                            lookup += 1
-                            guard u.row == Int32(r), Int(u.column) < columnNames.count else { continue }
-                            let entry = try entryID(column: columnNames[Int(u.column)], use: u.use, runSeq: runSeq)
-                            try insertLookup(table: batch.table, row: pkColumn.map { values[offset + $0] } ?? .null, runSeq: runSeq, entry: entry)
-                        }
                     }
                     offset += n
                 }
@@ -187,14 +198,14 @@ public final class SQLiteSink: Sink {
     }
 
     /// The id of a column's lookup entry, stored the first time it is met.
-    private func entryID(column: String, use: LookupUse, runSeq: Value) throws(SQLiteError) -> Int {
-        let key = LookupEntryKey(column: column, use: use)
+    private func entryID(table: Int, column: Int32, name: String, use: LookupUse, runSeq: Value) throws(SQLiteError) -> Int {
+        let key = LookupEntryKey(table: table, column: column, use: use)
         if let id = entryIDs[key] { return id }
         guard let st = entryInsert else { throw SQLiteError(code: 21, message: "vocabulary lineage is not prepared") }
         let id = nextEntryID
         nextEntryID += 1
         let values: [Value] = [
-            .int(id), runSeq, .string(column), .string(use.function), .string(use.source), .string(use.key), use.conceptID.map(Value.int) ?? .null,
+            .int(id), runSeq, .string(name), .string(use.function), .string(use.source), .string(use.key), use.conceptID.map(Value.int) ?? .null,
             use.resultText.map(Value.string) ?? .null,
         ]
         for (i, v) in values.enumerated() { st.bind(v, at: Int32(i + 1)) }
@@ -204,14 +215,21 @@ public final class SQLiteSink: Sink {
         return id
     }
 
-    private func insertLookup(table: Int, row: Value, runSeq: Value, entry: Int) throws(SQLiteError) {
-        guard let st = lookupInsert else { return }
-        st.bind(.int(table), at: 1)
-        st.bind(row, at: 2)
-        st.bind(runSeq, at: 3)
-        st.bind(.int(entry), at: 4)
-        try st.step()
-        st.reset()
+    /// The id of a row's list of entries, stored the first time it is met.
+    private func setID(_ entries: [Int]) throws(SQLiteError) -> Int {
+        if let id = setIDs[entries] { return id }
+        guard let st = setInsert else { throw SQLiteError(code: 21, message: "vocabulary lineage is not prepared") }
+        let id = nextSetID
+        nextSetID += 1
+        for (position, entry) in entries.enumerated() {
+            st.bind(.int(id), at: 1)
+            st.bind(.int(position), at: 2)
+            st.bind(.int(entry), at: 3)
+            try st.step()
+            st.reset()
+        }
+        setIDs[entries] = id
+        return id
     }
 
     /// The upsert statement for `table` updating `columns`; builds the primary-key index first.
@@ -377,9 +395,6 @@ public final class SQLiteSink: Sink {
                 for t in tables where t.primaryKey.isEmpty { try db.execute(SQLiteDDL.indexes(t)) }
             }
             try db.execute("CREATE INDEX IF NOT EXISTS harmonize_lineage_row ON harmonize_lineage(table_id, row_id)")
-            if recordsLineage {
-                try db.execute("CREATE INDEX IF NOT EXISTS harmonize_lineage_lookup_row ON harmonize_lineage_lookup(table_id, row_id)")
-            }
             try db.execute("CREATE INDEX IF NOT EXISTS harmonize_unmapped_run ON harmonize_unmapped(run_id, vocabulary_id)")
             try db.execute("PRAGMA locking_mode=NORMAL; PRAGMA journal_mode=DELETE;")
         } catch let e as SinkError {
@@ -392,7 +407,7 @@ public final class SQLiteSink: Sink {
         upserts = [:]
         lineageInsert = nil
         entryInsert = nil
-        lookupInsert = nil
+        setInsert = nil
         rejectInsert = nil
         self.db = nil
         do {
@@ -410,7 +425,7 @@ public final class SQLiteSink: Sink {
         upserts = [:]
         lineageInsert = nil
         entryInsert = nil
-        lookupInsert = nil
+        setInsert = nil
         rejectInsert = nil
         db = nil
         FileOps.remove(stagingPath)

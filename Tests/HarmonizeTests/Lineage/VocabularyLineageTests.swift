@@ -60,31 +60,28 @@ import Testing
         let m = try TestSupport.runCLI(["trace", "--output", out, "measurement", String(measurementID)])
         #expect(m.stdout.contains("measurement_concept_id:        CIM10 Z13.3 → concept 4064377 (standard_concept_id)"), "\(m.stdout)")
 
-        // Entries are interned: one per column and distinct lookup, one use row per row and entry;
-        // the view joins them with run ids and table names.
-        let entries = try db.scalar("SELECT count(*) FROM harmonize_lineage_entry").intValue ?? -1
-        let usesCount = try db.scalar("SELECT count(*) FROM harmonize_lineage_lookup").intValue ?? -1
+        // Entries are interned (one per table column and distinct lookup), and so are the lists
+        // of entries rows use; each lineage row names its list. The view joins them with run ids
+        // and table names, one row per output row and entry.
         let rows = try db.scalar("SELECT (SELECT count(*) FROM condition_occurrence) + (SELECT count(*) FROM observation) + (SELECT count(*) FROM measurement)").intValue ?? -1
-        #expect(usesCount == 2 * rows, "two concept columns per row")
-        #expect(entries <= usesCount)
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage_vocabulary") == .int(2 * rows), "two concept columns per row")
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage WHERE lookup_set IS NULL") == .int(0))
+        // Rows 5 and 6 share their code (E78.0): one list of entries.
+        #expect(try db.scalar("SELECT count(DISTINCT lookup_set) FROM harmonize_lineage l JOIN harmonize_run_table t ON t.table_id = l.table_id WHERE t.table_name = 'condition_occurrence' AND l.row_id IN (5, 6)") == .int(1))
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage_entry_set") == .int(2 * (try db.scalar("SELECT count(DISTINCT lookup_set) FROM harmonize_lineage").intValue ?? 0)))
         let view = try db.query(
             "SELECT table_name, column_name, vocabulary, code, concept_id FROM harmonize_lineage_vocabulary WHERE table_name = 'condition_occurrence' AND row_id = 1 ORDER BY column_name")
         #expect(view.map { $0.map(\.description) } == [
             ["condition_occurrence", "condition_concept_id", "CIM10", "I10", "320128"],
             ["condition_occurrence", "condition_source_concept_id", "CIM10", "I10", "2000000001"],
         ])
-        // Every use belongs to a written row (rejected and filtered records leave none).
-        #expect(
-            try db.scalar(
-                "SELECT count(*) FROM harmonize_lineage_lookup u WHERE NOT EXISTS (SELECT 1 FROM harmonize_lineage l WHERE l.table_id = u.table_id AND l.row_id = u.row_id)")
-                == .int(0))
     }
 
     @Test func aRunWithoutLineageRecordsNoVocabularyLineage() throws {
         let out = try Self.runDiagnoses(lineage: false)
         let db = try OutputDatabase(path: out)
         #expect(!db.tables.contains("harmonize_lineage_entry"))
-        #expect(!db.tables.contains("harmonize_lineage_lookup"))
+        #expect(!db.tables.contains("harmonize_lineage_entry_set"))
         guard case .noLineage = try db.trace(table: "condition_occurrence", id: "1") else {
             Issue.record("expected no lineage")
             return
@@ -124,7 +121,7 @@ import Testing
         let runID = try #require(try db.scalar("SELECT run_id FROM harmonize_run").text)
         try db.execute(
             """
-            DROP VIEW harmonize_lineage_vocabulary; DROP TABLE harmonize_lineage_lookup; DROP TABLE harmonize_lineage_entry;
+            DROP VIEW harmonize_lineage_vocabulary; DROP TABLE harmonize_lineage_entry_set; DROP TABLE harmonize_lineage_entry;
             CREATE TABLE harmonize_lineage_vocabulary (run_id TEXT, table_name TEXT, row_id, column_name TEXT, vocabulary TEXT, code TEXT, concept_id INTEGER);
             INSERT INTO harmonize_lineage_vocabulary VALUES ('\(runID)', 'measurement', 3, 'measurement_concept_id', 'LOINC', '4548-4', 3004410);
             """)
