@@ -180,4 +180,70 @@ import Testing
             Issue.record("the SNDS fixture has a condition without a standard concept")
         }
     }
+
+    /// Lookups made by named values count for the columns that read them (transitively); a
+    /// rejected record leaves no entry; a replay adds its entries after the run's, and both
+    /// trace.
+    @Test func namedValuesRejectsAndReplaysKeepTheEntriesOfEachRow() throws {
+        let dir = TestSupport.temporaryDirectory("lookup-lets")
+        TestSupport.write(
+            """
+            harmonize-model: 1
+            name: t
+            tables:
+              - name: item
+                columns:
+                  - {name: item_id, type: integer, required: true, primary_key: true}
+                  - {name: concept, type: integer}
+                  - {name: label, type: integer}
+                  - {name: n, type: integer, required: true}
+            """, to: dir + "/model.yaml")
+        TestSupport.write("code,concept_id\na,100\nA,101\nb,200\nB,201\n", to: dir + "/c.csv")
+        func mapping(_ n: String) -> String {
+            """
+            harmonize: 1
+            id: t.items
+            version: 1.0.0
+            model: model.yaml
+            source: {files: items.csv, dialect: {delimiter: ";"}}
+            lookups:
+              concepts: {file: c.csv, key: code, value: concept_id, type: integer}
+            let:
+              found: "lookup('concepts', code)"
+              kept: "found"
+            target: item
+            fields:
+              item_id: "to_int(id)"
+              concept: "kept ?? 0"
+              label: "lookup('concepts', upper(code))"
+              n: "\(n)"
+            """
+        }
+        TestSupport.write(mapping("to_int(n)"), to: dir + "/m1/items.yaml")
+        TestSupport.write(mapping("if n == 'x' then 2 else to_int(n)"), to: dir + "/m2/items.yaml")
+        for m in ["m1", "m2"] { TestSupport.write(try String(contentsOfFile: dir + "/model.yaml", encoding: .utf8), to: dir + "/\(m)/model.yaml") }
+        for m in ["m1", "m2"] { TestSupport.write("code,concept_id\na,100\nA,101\nb,200\nB,201\n", to: dir + "/\(m)/c.csv") }
+        TestSupport.write("id;code;n\n1;a;1\n2;b;x\n3;zz;3\n", to: dir + "/in/items.csv")
+        let out = dir + "/o.sqlite"
+        let r = try TestSupport.runCLI(["run", "--mappings", dir + "/m1", "--input", dir + "/in", "--output", out, "--no-quality", "--lineage", "--max-reject-rate", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let one = try TestSupport.runCLI(["trace", "--output", out, "item", "1"])
+        #expect(one.stdout.contains("  vocabulary\n    concept: lookup concepts a → 100\n    label:   lookup concepts A → 101"), "\(one.stdout)")
+        let three = try TestSupport.runCLI(["trace", "--output", out, "item", "3"])
+        #expect(three.stdout.contains("    concept: lookup concepts zz → no entry\n    label:   lookup concepts ZZ → no entry"), "\(three.stdout)")
+        // Record 2 failed after its lookups: nothing of it is kept.
+        let db = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage_entry WHERE code IN ('b', 'B')") == .int(0))
+
+        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/m2", "--input", dir + "/in", "--no-quality"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let two = try TestSupport.runCLI(["trace", "--output", out, "item", "2"])
+        #expect(two.stdout.contains("(replay of"), "\(two.stdout)")
+        #expect(two.stdout.contains("    concept: lookup concepts b → 200\n    label:   lookup concepts B → 201"), "\(two.stdout)")
+        let again = try TestSupport.runCLI(["trace", "--output", out, "item", "1"])
+        #expect(again.stdout.contains("    concept: lookup concepts a → 100\n    label:   lookup concepts A → 101"), "\(again.stdout)")
+        let after = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try after.scalar("SELECT count(DISTINCT run_seq) FROM harmonize_lineage_entry") == .int(2))
+        #expect(try after.scalar("SELECT count(*) FROM harmonize_lineage_vocabulary WHERE table_name = 'item'") == .int(6))
+    }
 }
