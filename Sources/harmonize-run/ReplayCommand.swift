@@ -115,6 +115,15 @@ struct ReplayCommand: ParsableCommand {
         if let p = plans.first(where: { p in p.groupDescription != nil && selected.contains { $0.mapping == p.id } }) {
             throw CLIError(code: Exit.configuration, message: "mapping \(p.id) groups its records (group:); its rejects cannot be replayed alone, run it again (nothing was read)")
         }
+        // Derived tables of the replayed runs (their mappings read no file: no ledger entry) are
+        // derived again only when their mapping is given.
+        for m in replayedRuns {
+            let derived = m.mappings.filter { e in !ids.contains(e.id) && !m.ledger.contains { $0.mapping == e.id } }
+            for e in derived {
+                Terminal.error(
+                    "harmonize-run: \((e.targets ?? []).joined(separator: ", ")) (mapping \(e.id), derived by run \(m.runID)) will not be derived again over the replayed rows: give its mapping with --mappings")
+            }
+        }
         var records: [String: [String: Set<RecordKey>]] = [:]
         for r in selected { records[r.mapping, default: [:]][r.file, default: []].insert(r.key) }
         var options = RunOptions(inputDirectory: input, recordsLineage: hadLineage, parameters: parameters)

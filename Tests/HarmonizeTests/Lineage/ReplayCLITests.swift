@@ -281,6 +281,13 @@ import Testing
         let runID = try #require(try before.scalar("SELECT run_id FROM harmonize_run").text)
         #expect(try before.scalar("SELECT max(rows_checked) FROM harmonize_quality WHERE run_id = ? AND table_name = 'condition_occurrence'", [.string(runID)]) == .int(3))
 
+        // Replaying without the derive mapping says the periods are not derived again.
+        try FileManager.default.copyItem(atPath: out, toPath: dir + "/partial.sqlite")
+        let partial = try TestSupport.runCLI(["replay", "--output", dir + "/partial.sqlite", "--mappings", dir + "/m2/events.yaml", "--input", dir + "/in", "--no-quality"])
+        #expect(partial.status == 0, "\(partial.stderr)")
+        #expect(partial.stderr.contains("observation_period (mapping t.period, derived by run \(runID)) will not be derived again"), "\(partial.stderr)")
+        #expect(try SQLiteConnection(path: dir + "/partial.sqlite", readOnly: true).query(periods).count == 2)
+
         let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/m2", "--input", dir + "/in", "--json"])
         #expect(replay.status == 0, "\(replay.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
