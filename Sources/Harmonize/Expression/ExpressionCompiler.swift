@@ -683,13 +683,13 @@ final class CompilationContext {
         case (.unary(let fn), 1) where tracedSource != nil:
             // A lookup worth recording in row lineage: the frame's trace, when set, notes it.
             let a0 = args[0]
-            let source = tracedSource ?? ""
+            let site = LookupUse.Site(function: name, source: tracedSource ?? "")
             return { f throws(EvaluationError) in
                 let x = try a0(f)
                 if propagatesNull, x.isNull { return .null }
                 let r: Value
                 do throws(EvaluationError) { r = try fn(x) } catch { throw named(error) }
-                if let t = f.lookupTrace { t.note(name, source, x, r) }
+                if let t = f.lookupTrace { t.note(site, x, r) }
                 return r
             }
         case (.unary(let fn), 1):
@@ -752,13 +752,14 @@ final class CompilationContext {
         if keys.contains(where: { $0.poisoned }) { return .poison }
         let fatal = table.missIsFatal
         let miss = EvaluationError(reason: .lookupMiss, message: "no entry in lookup '\(tableName)'", function: "lookup")
+        let site = LookupUse.Site(function: "lookup", source: tableName)
         if keys.count == 1 {
             let k0 = keys[0].eval
             return TypedEvaluator(type: table.valueType, eval: { f throws(EvaluationError) in
                 let k = try k0(f)
                 if k.isNull { return .null }
                 let v = table.value(forKey: k)
-                if let t = f.lookupTrace { t.note("lookup", tableName, k, v ?? .null) }
+                if let t = f.lookupTrace { t.note(site, k, v ?? .null) }
                 if let v { return v }
                 if fatal { throw miss }
                 return .null
@@ -774,7 +775,7 @@ final class CompilationContext {
                 ks.append(k)
             }
             let v = table.value(for: ks)
-            if let t = f.lookupTrace { t.note("lookup", tableName, keys: ks, v ?? .null) }
+            if let t = f.lookupTrace { t.note(site, keys: ks, v ?? .null) }
             if let v { return v }
             if fatal { throw miss }
             return .null

@@ -2,23 +2,62 @@
 /// mapping's table, with the key looked up and what was found. Recorded with `run --lineage` in
 /// `harmonize_lineage_entry` / `harmonize_lineage_entry_set` (see docs/lineage.md).
 public struct LookupUse: Sendable, Hashable {
-    /// The function: `standard_concept_id`, `source_concept_id`, `standard_domain`,
-    /// `concept_domain` or `lookup`.
-    public var function: String
-    /// The vocabulary id (vocabulary functions) or the lookup table's name (`lookup`); empty for
-    /// `concept_domain`.
-    public var source: String
-    /// The code or key looked up, as text (several keys joined with `, `).
-    public var key: String
+    /// A call site: the function and its source, shared by every use the compiled call makes (so
+    /// that noting a use copies no text).
+    public final class Site: Sendable {
+        /// The function: `standard_concept_id`, `source_concept_id`, `standard_domain`,
+        /// `concept_domain` or `lookup`.
+        public let function: String
+        /// The vocabulary id (vocabulary functions) or the lookup table's name (`lookup`); empty
+        /// for `concept_domain`.
+        public let source: String
+
+        /// Creates a site.
+        public init(function: String, source: String) {
+            self.function = function
+            self.source = source
+        }
+    }
+
+    /// The call site.
+    public let site: Site
+    /// The code or key looked up, as given to the function (several keys: their texts joined
+    /// with `, `).
+    public var keyValue: Value
     /// What was found; null for a miss.
     public var result: Value
 
+    /// The function (see `Site.function`).
+    public var function: String { site.function }
+    /// The vocabulary id or the lookup table's name (see `Site.source`).
+    public var source: String { site.source }
+    /// The code or key looked up, as text.
+    public var key: String {
+        if case .string(let s) = keyValue { return s }
+        return keyValue.description
+    }
+
     /// Creates a use.
     public init(function: String, source: String, key: String, result: Value) {
-        self.function = function
-        self.source = source
-        self.key = key
+        self.init(site: Site(function: function, source: source), key: .string(key), result: result)
+    }
+
+    /// Creates a use made at `site`.
+    public init(site: Site, key: Value, result: Value) {
+        self.site = site
+        self.keyValue = key
         self.result = result
+    }
+
+    /// Same function, source, key and result (sites compared by identity first).
+    public static func == (a: LookupUse, b: LookupUse) -> Bool {
+        (a.site === b.site || (a.site.function == b.site.function && a.site.source == b.site.source)) && a.keyValue == b.keyValue
+            && a.result == b.result
+    }
+
+    /// Hashes the key only (cheap; uses with one key rarely differ otherwise).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(keyValue)
     }
 
     /// The concept id the use gives: the result of a `*concept_id` function (0 when it found
@@ -69,18 +108,16 @@ final class LookupTrace {
     var uses: [LookupUse] = []
 
     @inline(__always)
-    func note(_ function: String, _ source: String, _ key: Value, _ result: Value) {
-        let text: String
-        if case .string(let s) = key { text = s } else { text = key.description }
-        uses.append(LookupUse(function: function, source: source, key: text, result: result))
+    func note(_ site: LookupUse.Site, _ key: Value, _ result: Value) {
+        uses.append(LookupUse(site: site, key: key, result: result))
     }
 
-    func note(_ function: String, _ source: String, keys: [Value], _ result: Value) {
+    func note(_ site: LookupUse.Site, keys: [Value], _ result: Value) {
         let text = keys.map { k -> String in
             if case .string(let s) = k { return s }
             return k.description
         }.joined(separator: ", ")
-        uses.append(LookupUse(function: function, source: source, key: text, result: result))
+        uses.append(LookupUse(site: site, key: .string(text), result: result))
     }
 }
 
@@ -131,13 +168,12 @@ final class LookupLineagePlan {
         if !any { return nil }
     }
 
-    /// Appends the lookups column `column` of target `target` used for row `row` (named values'
-    /// first, then its own; each distinct use once).
+    /// Appends the lookups a column used for row `row`: those of the named values `viaLets`
+    /// (their ranges in `trace` are `lets`), then its own (`own`); each distinct use once.
     @inline(__always)
-    func collect(
-        target: Int, column: Int, own: Range<Int>, lets: [Range<Int>], trace: LookupTrace, row: Int32, into out: inout [RowLookup]
+    static func collect(
+        column: Int, own: Range<Int>, viaLets: [Int], lets: [Range<Int>], trace: LookupTrace, row: Int32, into out: inout [RowLookup]
     ) {
-        guard let viaLets = columns[target][column] else { return }
         let first = out.count
         func add(_ u: LookupUse) {
             for k in first..<out.count where out[k].use == u { return }

@@ -62,6 +62,10 @@ final class MappingExecutor {
         case constant(Value)
         /// An expression evaluated per record, then fitted to the column.
         case evaluate(Evaluator)
+        /// The same, for a column whose rule calls a lookup function (directly, or through the
+        /// named values listed, by index) when the run records vocabulary lineage: the lookups
+        /// made are taken for the row.
+        case evaluateTraced(Evaluator, lets: [Int])
     }
 
     /// Per-target data flattened for the hot loop.
@@ -74,7 +78,9 @@ final class MappingExecutor {
         let columnNames: [String]
     }
 
-    static func program(for t: PlannedTarget) -> TargetProgram {
+    /// `traced`: per column, the named values whose lookups it uses, or nil when it uses none
+    /// (`LookupLineagePlan`); nil when the run records no vocabulary lineage.
+    static func program(for t: PlannedTarget, traced: [[Int]?]? = nil) -> TargetProgram {
         var columns: [ColumnProgram] = []
         for (i, c) in t.table.columns.enumerated() {
             guard let e = t.columns[i] else {
@@ -83,6 +89,8 @@ final class MappingExecutor {
             }
             if let k = e.constantValue, let fitted = k.isNull ? Value.null : Conformance.conform(k, to: c.type) {
                 columns.append(fitted.isNull ? .null : .constant(fitted))
+            } else if let traced, i < traced.count, let lets = traced[i] {
+                columns.append(.evaluateTraced(e.evaluator, lets: lets))
             } else {
                 columns.append(.evaluate(e.evaluator))
             }
@@ -131,7 +139,9 @@ final class MappingExecutor {
         var byValues = [Value](repeating: .null, count: groupBy.count)
         var argumentValues = [Value](repeating: .null, count: groupArguments.count)
         if folding && groupStore == nil { throw RunError(.configuration, "mapping \(plan.id) groups its records but has no group store") }
-        let targetList = plan.targets.map(Self.program(for:))
+        // Vocabulary lineage: only with --lineage and lookups in the plan (nil otherwise).
+        let lookupPlan = folding ? nil : lookupLineage
+        let targetList = plan.targets.enumerated().map { ti, t in Self.program(for: t, traced: lookupPlan?.columns[ti]) }
         let targets = UnsafeMutablePointer<TargetProgram>.allocate(capacity: max(1, targetList.count))
         targets.initialize(from: targetList, count: targetList.count)
         let targetCount = targetList.count
@@ -140,8 +150,6 @@ final class MappingExecutor {
             targets.deallocate()
         }
         let frame = groupStage ? self.groupFrame : self.frame
-        // Vocabulary lineage: only with --lineage and lookups in the plan (nil otherwise).
-        let lookupPlan = folding ? nil : lookupLineage
         let trace: LookupTrace? = lookupPlan == nil ? nil : LookupTrace()
         frame.lookupTrace = trace
         defer { frame.lookupTrace = nil }
@@ -352,14 +360,15 @@ final class MappingExecutor {
                             continue
                         case .evaluate(let e):
                             failingColumn = c
-                            if let trace, let lookupPlan {
-                                let start = trace.uses.count
-                                v = try e(frame)
-                                lookupPlan.collect(
-                                    target: ti, column: c, own: start..<trace.uses.count, lets: letRanges, trace: trace,
+                            v = try e(frame)
+                        case .evaluateTraced(let e, let viaLets):
+                            failingColumn = c
+                            let start = trace?.uses.count ?? 0
+                            v = try e(frame)
+                            if let trace {
+                                LookupLineagePlan.collect(
+                                    column: c, own: start..<trace.uses.count, viaLets: viaLets, lets: letRanges, trace: trace,
                                     row: Int32(batches[ti].values.count / columnCount), into: &batches[ti].lookups)
-                            } else {
-                                v = try e(frame)
                             }
                         }
                         if v.isNull {
@@ -447,7 +456,7 @@ final class MappingExecutor {
             switch targets[ti].columns[c] {
             case .null: v = nil
             case .constant(let k): v = k
-            case .evaluate(let e): v = try? e(frame)
+            case .evaluate(let e), .evaluateTraced(let e, _): v = try? e(frame)
             }
             if let v, case .int(let id)? = Conformance.conform(v, to: targets[ti].types[c]) { excludedPersonIDs.insert(id) }
         }
