@@ -13,7 +13,10 @@ struct ReplayCommand: ParsableCommand {
             with the given mappings, and publishes the output with their rows added (staging copy + atomic rename). The replay \
             is recorded as a run of kind 'replay'; the replayed rejects are marked resolved by it, and records that still fail \
             are rejected again (outstanding). Replaying again re-reads only those. Input files must be unchanged (SHA-256). \
-            Exit codes: 0 success; 1 published, but the replay's rejected records exceed --max-reject-rate; 2 configuration \
+            Derived tables (derive: mappings given with --mappings) are derived again over the whole output, and the \
+            data-quality checks are run again for the replay (unless --no-quality). \
+            Exit codes: 0 success; 1 published, but the replay's rejected records exceed --max-reject-rate (or, with \
+            --fail-on-quality, a data-quality check failed); 2 configuration \
             or mapping errors, unknown run, changed input file (nothing written); 3 I/O errors (previous output untouched).
             """)
 
@@ -36,8 +39,18 @@ struct ReplayCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the replay summary as JSON on standard output.")
     var json = false
 
+    @Flag(name: .customLong("no-quality"), help: "Do not run the data-quality checks after publishing the replay.")
+    var noQuality = false
+
+    @Flag(name: .customLong("fail-on-quality"), help: "Exit 1 when a data-quality check fails (by default failed checks are reported only).")
+    var failOnQuality = false
+
+    @Option(name: .long, help: ArgumentHelp("User data-quality checks (YAML) run with the built-in checks.", valueName: "FILE.yaml"))
+    var checks: String?
+
     mutating func validate() throws {
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
+        if noQuality && (failOnQuality || checks != nil) { throw ValidationError("--no-quality cannot be combined with --fail-on-quality or --checks") }
     }
 
     func run() throws {
@@ -72,6 +85,7 @@ struct ReplayCommand: ParsableCommand {
         let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: privacy.dateShiftDays, vocabulary: store))
         try MappingOptions.requireVocabulary(plans, store: store)
         let exclusion = try privacy.check(plans, key: key)
+        if let checks, !noQuality { try QualityRunner.validateChecksFile(checks) }
         // Rows of a replay must be computed as the run computed them: same key, project, date
         // shifting and objection list.
         var parameters = privacy.parameters(key: key, exclusion: exclusion)
@@ -101,6 +115,15 @@ struct ReplayCommand: ParsableCommand {
         if let p = plans.first(where: { p in p.groupDescription != nil && selected.contains { $0.mapping == p.id } }) {
             throw CLIError(code: Exit.configuration, message: "mapping \(p.id) groups its records (group:); its rejects cannot be replayed alone, run it again (nothing was read)")
         }
+        // Derived tables of the replayed runs (their mappings read no file: no ledger entry) are
+        // derived again only when their mapping is given.
+        for m in replayedRuns {
+            let derived = m.mappings.filter { e in !ids.contains(e.id) && !m.ledger.contains { $0.mapping == e.id } }
+            for e in derived {
+                Terminal.error(
+                    "harmonize-run: \((e.targets ?? []).joined(separator: ", ")) (mapping \(e.id), derived by run \(m.runID)) will not be derived again over the replayed rows: give its mapping with --mappings")
+            }
+        }
         var records: [String: [String: Set<RecordKey>]] = [:]
         for r in selected { records[r.mapping, default: [:]][r.file, default: []].insert(r.key) }
         var options = RunOptions(inputDirectory: input, recordsLineage: hadLineage, parameters: parameters)
@@ -115,7 +138,8 @@ struct ReplayCommand: ParsableCommand {
         sqlite.appendsToExisting = true
         sqlite.resolvesRejects = selected.map(\.id)
         sqlite.inputDirectory = URL(fileURLWithPath: input).standardizedFileURL.path
-        let pipeline = Pipeline(plans: plans.filter { records[$0.id] != nil }, options: options)
+        // The mappings with rejects to replay, and the derivations (derived again over the whole output).
+        let pipeline = Pipeline(plans: plans.filter { records[$0.id] != nil || $0.derivation != nil }, options: options)
         let start = Date()
         let manifest: RunManifest
         do {
@@ -126,18 +150,35 @@ struct ReplayCommand: ParsableCommand {
         }
         let elapsed = Date().timeIntervalSince(start)
         let read = manifest.readCount
-        if json {
-            Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output))
-        } else {
+        if !json {
             Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output))
             Terminal.error(
                 "replayed \(selected.count) reject\(selected.count == 1 ? "" : "s")" + (runID.map { " of run \($0)" } ?? "")
                     + ": \(read - manifest.rejectedCount) now mapped or filtered, \(manifest.rejectedCount) still rejected (outstanding)")
         }
+        // The checks run again over the published output; their results are stored for the replay run.
+        var qualityFailed = false
+        var qualityReport: QualityReport?
+        if !noQuality {
+            do {
+                let report = try QualityRunner.run(output: output, checksFile: checks, json: nil)
+                qualityReport = report
+                QualityRunner.print(report, verbose: false)
+                qualityFailed = report.count(.failed) + report.count(.error) > 0
+            } catch let e as CLIError {
+                Terminal.error("harmonize-run: quality checks not run: \(e.message)")
+                qualityFailed = true
+            }
+        }
+        if json { Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport)) }
         let rate = read == 0 ? 0 : Double(manifest.rejectedCount) / Double(read)
         if rate > maxRejectRate {
             Terminal.error("harmonize-run: \(manifest.rejectedCount) of \(read) replayed records rejected again; the output was published")
             throw Exit.rejectsAboveThreshold
+        }
+        if failOnQuality && qualityFailed {
+            Terminal.error("harmonize-run: data-quality checks failed (--fail-on-quality); the output was published")
+            throw Exit.checksFailed
         }
     }
 }

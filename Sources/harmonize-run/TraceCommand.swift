@@ -6,7 +6,7 @@ import Harmonize
 struct TraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
-        abstract: "Show where an output row came from: run, source file and location, mapping, the rule of each column.",
+        abstract: "Show where an output row came from: run, source file and location, mapping, the rule and the vocabulary entries of each column.",
         discussion: """
             ID is the value of the table's key (its primary key, e.g. measurement_id; for tables without one, the first *_id \
             column). Needs row-level lineage (run --lineage). --show-source reads the source record back from its file (the one \
@@ -135,8 +135,9 @@ struct TraceCommand: ParsableCommand {
                 lines.append("  vocabulary  none used for this row")
             } else {
                 lines.append("  vocabulary")
+                let width = v.map { $0.column.count + 1 }.max() ?? 0
                 for u in v {
-                    lines.append("    \(u.column): \(u.vocabulary)" + (u.code.map { " \($0)" } ?? "") + (u.conceptID.map { " → concept \($0)" } ?? ""))
+                    lines.append("    \(u.column):" + String(repeating: " ", count: width - u.column.count - 1) + " " + u.text)
                 }
             }
         } else {

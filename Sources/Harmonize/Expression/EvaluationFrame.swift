@@ -5,6 +5,10 @@
 /// exclusivity bookkeeping). A frame is used by one thread at a time.
 public final class EvaluationFrame {
     @usableFromInline let storage: UnsafeMutablePointer<Value>
+    /// Where lookup functions (`lookup`, vocabulary functions) note the entries they use, when the
+    /// executor records vocabulary lineage (`run --lineage`); nil otherwise, and then a lookup
+    /// costs one nil check more.
+    var lookupTrace: LookupTrace?
     /// Number of slots.
     public let count: Int
 

@@ -652,7 +652,13 @@ final class CompilationContext {
             }
             runtimeArgs = args.indices.filter { !literalIndices.contains($0) }.map { args[$0] }
         }
-        guard let eval = CompilationContext.invoke(impl, runtimeArgs.map(\.eval), name: name, propagatesNull: def.propagatesNull)
+        let traced: String?
+        if def.recordsLookups, runtimeArgs.count == 1 {
+            if let i = literalIndices.first, case .string(let source)? = args[i].constant { traced = source } else { traced = "" }
+        } else {
+            traced = nil
+        }
+        guard let eval = CompilationContext.invoke(impl, runtimeArgs.map(\.eval), name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
         else {
             error("HZ3004", "function '\(name)' has no implementation for \(runtimeArgs.count) argument(s)", range)
             return .poison
@@ -665,15 +671,27 @@ final class CompilationContext {
     }
 
     /// Wraps an implementation into an evaluator, with null propagation and error attribution.
-    static func invoke(_ impl: FunctionDefinition.Implementation, _ args: [Evaluator], name: String, propagatesNull: Bool)
-        -> Evaluator?
-    {
+    static func invoke(
+        _ impl: FunctionDefinition.Implementation, _ args: [Evaluator], name: String, propagatesNull: Bool, tracedSource: String? = nil
+    ) -> Evaluator? {
         @inline(__always) func named(_ e: EvaluationError) -> EvaluationError {
             var e = e
             if e.function == nil { e.function = name }
             return e
         }
         switch (impl, args.count) {
+        case (.unary(let fn), 1) where tracedSource != nil:
+            // A lookup worth recording in row lineage: the frame's trace, when set, notes it.
+            let a0 = args[0]
+            let site = LookupUse.Site(function: name, source: tracedSource ?? "")
+            return { f throws(EvaluationError) in
+                let x = try a0(f)
+                if propagatesNull, x.isNull { return .null }
+                let r: Value
+                do throws(EvaluationError) { r = try fn(x) } catch { throw named(error) }
+                if let t = f.lookupTrace { t.note(site, x, r) }
+                return r
+            }
         case (.unary(let fn), 1):
             let a0 = args[0]
             return { f throws(EvaluationError) in
@@ -734,12 +752,15 @@ final class CompilationContext {
         if keys.contains(where: { $0.poisoned }) { return .poison }
         let fatal = table.missIsFatal
         let miss = EvaluationError(reason: .lookupMiss, message: "no entry in lookup '\(tableName)'", function: "lookup")
+        let site = LookupUse.Site(function: "lookup", source: tableName)
         if keys.count == 1 {
             let k0 = keys[0].eval
             return TypedEvaluator(type: table.valueType, eval: { f throws(EvaluationError) in
                 let k = try k0(f)
                 if k.isNull { return .null }
-                if let v = table.value(forKey: k) { return v }
+                let v = table.value(forKey: k)
+                if let t = f.lookupTrace { t.note(site, k, v ?? .null) }
+                if let v { return v }
                 if fatal { throw miss }
                 return .null
             })
@@ -753,7 +774,9 @@ final class CompilationContext {
                 if k.isNull { return .null }
                 ks.append(k)
             }
-            if let v = table.value(for: ks) { return v }
+            let v = table.value(for: ks)
+            if let t = f.lookupTrace { t.note(site, keys: ks, v ?? .null) }
+            if let v { return v }
             if fatal { throw miss }
             return .null
         })

@@ -110,6 +110,11 @@ public struct FunctionDefinition: Sendable {
     public var propagatesNull: Bool
     /// The implementation used when a signature has none.
     public var implementation: Implementation
+    /// Whether a call is a lookup worth recording in row lineage (the vocabulary functions): with
+    /// `run --lineage`, each call notes its literal first argument (the vocabulary), its other
+    /// argument (the code) and its result (`LookupUse`). Only one-argument runtime forms are
+    /// recorded.
+    public var recordsLookups = false
 
     /// Creates a definition.
     public init(

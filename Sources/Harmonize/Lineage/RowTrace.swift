@@ -79,17 +79,54 @@ public struct RowTrace: Sendable, Codable, Hashable {
         public var reads: String
     }
 
-    /// A vocabulary entry used for a column of the row. Filled from `harmonize_lineage_vocabulary`
-    /// when a vocabulary store records it (see docs/lineage.md); empty otherwise.
+    /// A vocabulary entry (or lookup-table entry) used to compute a column of the row, as
+    /// recorded by `run --lineage` (`harmonize_lineage_entry`, see docs/lineage.md).
     public struct VocabularyUse: Sendable, Codable, Hashable {
         /// Target column.
         public var column: String
-        /// Vocabulary id.
+        /// Vocabulary id, or the lookup table's name for `lookup`.
         public var vocabulary: String
-        /// Concept code in the vocabulary.
+        /// Concept code in the vocabulary, or the key looked up.
         public var code: String?
-        /// Concept id.
+        /// Concept id found: 0 when a `*concept_id` function found none; nil when the use gives
+        /// no concept id (a domain, a text lookup, a lookup miss).
         public var conceptID: Int?
+        /// The function that made the lookup (`standard_concept_id`, `source_concept_id`,
+        /// `standard_domain`, `concept_domain`, `lookup`); nil for entries of an external writer.
+        public var function: String?
+        /// The result as text (a concept id, a domain, a lookup value); nil for a miss.
+        public var value: String?
+
+        /// Creates a use.
+        public init(column: String, vocabulary: String, code: String?, conceptID: Int?, function: String? = nil, value: String? = nil) {
+            self.column = column
+            self.vocabulary = vocabulary
+            self.code = code
+            self.conceptID = conceptID
+            self.function = function
+            self.value = value
+        }
+
+        /// `CIM10 I10 → concept 320128 (standard_concept_id)`, `CIM10 E78.0 → concept 0
+        /// (standard_concept_id: no standard concept)`, `lookup measures 4548-4 → 3004410`.
+        public var text: String {
+            let code = self.code ?? ""
+            switch function {
+            case nil:
+                return vocabulary + (self.code.map { " \($0)" } ?? "") + (conceptID.map { " → concept \($0)" } ?? "")
+            case "lookup"?:
+                return "lookup \(vocabulary) \(code) → " + (value ?? "no entry")
+            case "concept_domain"?:
+                return "concept \(code) → " + (value.map { "domain \($0)" } ?? "no such concept") + " (concept_domain)"
+            case "standard_domain"?:
+                return "\(vocabulary) \(code) → " + (value.map { "domain \($0)" } ?? "no standard concept") + " (standard_domain)"
+            case let f?:
+                let id = conceptID ?? 0
+                guard id == 0 else { return "\(vocabulary) \(code) → concept \(id) (\(f))" }
+                let why = f == "standard_concept_id" ? "no standard concept" : "not in the vocabulary"
+                return "\(vocabulary) \(code) → concept 0 (\(f): \(why))"
+            }
+        }
     }
 
     /// Target table.
@@ -106,7 +143,8 @@ public struct RowTrace: Sendable, Codable, Hashable {
     public var source: Source
     /// Rules of the mapped columns, in table order (empty when the run did not record them).
     public var rules: [Rule]
-    /// Vocabulary entries used; nil when the output records none (no vocabulary store).
+    /// Vocabulary and lookup entries used, per column in table order; nil when the output does
+    /// not record them (a run without `--lineage`, or an older output).
     public var vocabulary: [VocabularyUse]?
 }
 
@@ -147,9 +185,10 @@ extension OutputDatabase {
         // Outputs of older versions have one run and no run_seq column.
         let lineageSeq = try hasColumn("harmonize_lineage", "run_seq") ? "l.run_seq" : "1"
         let runSeq = try hasColumn("harmonize_run", "run_seq") ? "coalesce(r.run_seq, r.rowid)" : "r.rowid"
+        let lookupSet = try hasColumn("harmonize_lineage", "lookup_set") ? "l.lookup_set" : "NULL"
         let hits = try rows(
             """
-            SELECT r.run_id, l.mapping_id, l.file_id, l.line, l.record FROM harmonize_lineage l
+            SELECT r.run_id, l.mapping_id, l.file_id, l.line, l.record, \(lookupSet) FROM harmonize_lineage l
             JOIN harmonize_run r ON \(runSeq) = \(lineageSeq)
             JOIN harmonize_run_table t ON t.run_id = r.run_id AND t.table_id = l.table_id
             WHERE t.table_name = ? AND l.row_id = ? ORDER BY \(lineageSeq), l.rowid
@@ -195,15 +234,29 @@ extension OutputDatabase {
             out.append(
                 RowTrace(
                     table: table, keyColumn: key, id: id, run: run, mapping: mapping, source: source, rules: rules,
-                    vocabulary: try vocabularyUses(runID: runID, table: table, key: keyValue)))
+                    vocabulary: try vocabularyUses(runID: runID, lookupSet: h[5].intValue, table: table, key: keyValue)))
         }
         return .found(out)
     }
 
-    /// The hook for vocabulary lineage: a vocabulary store that records which entry it used for
-    /// which output cell writes `harmonize_lineage_vocabulary(run_id, table_name, row_id,
-    /// column_name, vocabulary, code, concept_id)`; nil when the output has no such table.
-    func vocabularyUses(runID: String, table: String, key: Value) throws(Failure) -> [RowTrace.VocabularyUse]? {
+    /// The vocabulary and lookup entries the row's columns used: the entry set its lineage row
+    /// names (`harmonize_lineage.lookup_set`, written by `run --lineage`; none when null), else
+    /// the rows of a table `harmonize_lineage_vocabulary(run_id, table_name, row_id, column_name,
+    /// vocabulary, code, concept_id)` another writer filled; nil when the output has neither.
+    func vocabularyUses(runID: String, lookupSet: Int?, table: String, key: Value) throws(Failure) -> [RowTrace.VocabularyUse]? {
+        if tables.contains("harmonize_lineage_entry_set"), tables.contains("harmonize_lineage_entry") {
+            guard let lookupSet else { return [] }
+            return try rows(
+                """
+                SELECT e.column_name, e.vocabulary, e.code, e.concept_id, e.function, e.value FROM harmonize_lineage_entry_set s
+                JOIN harmonize_lineage_entry e ON e.entry_id = s.entry_id WHERE s.set_id = ? ORDER BY s.position
+                """, [.int(lookupSet)]
+            ).map {
+                RowTrace.VocabularyUse(
+                    column: $0[0].text ?? "", vocabulary: $0[1].text ?? "", code: $0[2].text, conceptID: $0[3].intValue, function: $0[4].text,
+                    value: $0[5].text)
+            }
+        }
         guard tables.contains("harmonize_lineage_vocabulary") else { return nil }
         return try rows(
             """

@@ -28,6 +28,9 @@ final class MappingExecutor {
     var groupStore: GroupStore?
     /// The frame of the group stage: group values and named values.
     private lazy var groupFrame = EvaluationFrame(slotCount: plan.group?.frameSlotCount ?? 0)
+    /// With lineage, when the plan calls a lookup or vocabulary function: the record's scratch
+    /// list of lookups made (attached to the frames), and which of them each column used.
+    private let lookupLineage: LookupLineagePlan?
 
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
@@ -48,6 +51,7 @@ final class MappingExecutor {
         self.filterOutcomes = Array(repeating: (0, 0), count: plan.targets.count + 1)
         self.emit = emit
         self.emitRejects = emitRejects
+        self.lookupLineage = recordsLineage ? LookupLineagePlan(plan) : nil
     }
 
     /// How one target column gets its value, decided once per plan.
@@ -58,6 +62,10 @@ final class MappingExecutor {
         case constant(Value)
         /// An expression evaluated per record, then fitted to the column.
         case evaluate(Evaluator)
+        /// The same, for a column whose rule calls a lookup function (directly, or through the
+        /// named values listed, by index) when the run records vocabulary lineage: the lookups
+        /// made are taken for the row.
+        case evaluateTraced(Evaluator, lets: [Int])
     }
 
     /// Per-target data flattened for the hot loop.
@@ -70,7 +78,9 @@ final class MappingExecutor {
         let columnNames: [String]
     }
 
-    static func program(for t: PlannedTarget) -> TargetProgram {
+    /// `traced`: per column, the named values whose lookups it uses, or nil when it uses none
+    /// (`LookupLineagePlan`); nil when the run records no vocabulary lineage.
+    static func program(for t: PlannedTarget, traced: [[Int]?]? = nil) -> TargetProgram {
         var columns: [ColumnProgram] = []
         for (i, c) in t.table.columns.enumerated() {
             guard let e = t.columns[i] else {
@@ -79,6 +89,8 @@ final class MappingExecutor {
             }
             if let k = e.constantValue, let fitted = k.isNull ? Value.null : Conformance.conform(k, to: c.type) {
                 columns.append(fitted.isNull ? .null : .constant(fitted))
+            } else if let traced, i < traced.count, let lets = traced[i] {
+                columns.append(.evaluateTraced(e.evaluator, lets: lets))
             } else {
                 columns.append(.evaluate(e.evaluator))
             }
@@ -127,7 +139,9 @@ final class MappingExecutor {
         var byValues = [Value](repeating: .null, count: groupBy.count)
         var argumentValues = [Value](repeating: .null, count: groupArguments.count)
         if folding && groupStore == nil { throw RunError(.configuration, "mapping \(plan.id) groups its records but has no group store") }
-        let targetList = plan.targets.map(Self.program(for:))
+        // Vocabulary lineage: only with --lineage and lookups in the plan (nil otherwise).
+        let lookupPlan = folding ? nil : lookupLineage
+        let targetList = plan.targets.enumerated().map { ti, t in Self.program(for: t, traced: lookupPlan?.columns[ti]) }
         let targets = UnsafeMutablePointer<TargetProgram>.allocate(capacity: max(1, targetList.count))
         targets.initialize(from: targetList, count: targetList.count)
         let targetCount = targetList.count
@@ -136,6 +150,10 @@ final class MappingExecutor {
             targets.deallocate()
         }
         let frame = groupStage ? self.groupFrame : self.frame
+        let trace: LookupTrace? = lookupPlan == nil ? nil : LookupTrace()
+        frame.lookupTrace = trace
+        defer { frame.lookupTrace = nil }
+        var letRanges = [Range<Int>](repeating: 0..<0, count: trace == nil ? 0 : lets.count)
         let mappingID = plan.id
         var batches = self.batches
         defer { self.batches = batches }
@@ -161,6 +179,10 @@ final class MappingExecutor {
             if recordsLineage {
                 for ti in 0..<batches.count where batches[ti].lineage.count > batches[ti].rowCount {
                     batches[ti].lineage.removeLast(batches[ti].lineage.count - batches[ti].rowCount)
+                }
+                for ti in 0..<batches.count {
+                    let rows = Int32(batches[ti].rowCount)
+                    while let last = batches[ti].lookups.last, last.row >= rows { batches[ti].lookups.removeLast() }
                 }
             }
         }
@@ -190,6 +212,7 @@ final class MappingExecutor {
             case .record:
                 break
             }
+            trace?.uses.removeAll(keepingCapacity: true)
             ledger.read += 1
             record += 1
             if record & 0x3FFF == 0 { progress(reader.bytesRead) }
@@ -294,9 +317,18 @@ final class MappingExecutor {
             failingTarget = -1
             failingColumn = -1
             do throws(EvaluationError) {
-                for l in lets {
-                    failingLet = l.name
-                    frame.storage[l.slot] = try l.eval(frame)
+                if let trace {
+                    for (k, l) in lets.enumerated() {
+                        failingLet = l.name
+                        let start = trace.uses.count
+                        frame.storage[l.slot] = try l.eval(frame)
+                        letRanges[k] = start..<trace.uses.count
+                    }
+                } else {
+                    for l in lets {
+                        failingLet = l.name
+                        frame.storage[l.slot] = try l.eval(frame)
+                    }
                 }
                 failingLet = ""
                 if let filter {
@@ -329,6 +361,15 @@ final class MappingExecutor {
                         case .evaluate(let e):
                             failingColumn = c
                             v = try e(frame)
+                        case .evaluateTraced(let e, let viaLets):
+                            failingColumn = c
+                            let start = trace?.uses.count ?? 0
+                            v = try e(frame)
+                            if let trace {
+                                LookupLineagePlan.collect(
+                                    column: c, own: start..<trace.uses.count, viaLets: viaLets, lets: letRanges, trace: trace,
+                                    row: Int32(batches[ti].values.count / columnCount), into: &batches[ti].lookups)
+                            }
                         }
                         if v.isNull {
                             if targets[ti].required[c] {
@@ -415,7 +456,7 @@ final class MappingExecutor {
             switch targets[ti].columns[c] {
             case .null: v = nil
             case .constant(let k): v = k
-            case .evaluate(let e): v = try? e(frame)
+            case .evaluate(let e), .evaluateTraced(let e, _): v = try? e(frame)
             }
             if let v, case .int(let id)? = Conformance.conform(v, to: targets[ti].types[c]) { excludedPersonIDs.insert(id) }
         }

@@ -298,8 +298,14 @@ public final class Pipeline {
             for plan in plans {
                 guard let d = plan.derivation, let ti = tables.firstIndex(where: { $0.name == d.table }) else { continue }
                 var derivation = d
-                derivation.sources = d.sources.filter { s in tables.contains { $0.name == s.table } }
-                guard !derivation.sources.isEmpty else { continue }
+                if options.replay != nil {
+                    // A replay adds rows to an output that holds the other tables: derive over
+                    // all of them, replacing the periods already derived (the sink filters).
+                    derivation.replacesExisting = true
+                } else {
+                    derivation.sources = d.sources.filter { s in tables.contains { $0.name == s.table } }
+                    guard !derivation.sources.isEmpty else { continue }
+                }
                 do {
                     rowsPerTable[ti] += try sink.derive(derivation, personTable: tables.contains { $0.name == "person" })
                 } catch {
@@ -331,7 +337,11 @@ public final class Pipeline {
             } catch {
                 throw RunError(.io, error.message)
             }
-            let updatedTables = Set(plans.flatMap { $0.targets.filter { $0.conflict.updates }.map(\.table.name) })
+            var updatedTables = Set(plans.flatMap { $0.targets.filter { $0.conflict.updates }.map(\.table.name) })
+            if options.replay != nil {
+                // Derived again by the replay: rows added, and stored rows that changed.
+                updatedTables.formUnion(plans.compactMap { $0.derivation?.table })
+            }
             manifest.tables = tables.enumerated().map { i, t in
                 guard updatedTables.contains(t.name) else { return .init(table: t.name, rows: rowsPerTable[i]) }
                 let c = counts[i] ?? TableWriteCount(inserted: rowsPerTable[i], updated: 0)

@@ -85,7 +85,7 @@ enum SQLiteDDL {
           field TEXT, reason TEXT NOT NULL, rule TEXT, message TEXT NOT NULL, resolved_by TEXT);
         CREATE TABLE IF NOT EXISTS harmonize_lineage (
           table_id INTEGER NOT NULL, row_id, mapping_id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER, record INTEGER,
-          run_seq INTEGER NOT NULL DEFAULT 1);
+          run_seq INTEGER NOT NULL DEFAULT 1, lookup_set INTEGER);
         CREATE TABLE IF NOT EXISTS harmonize_unmapped (
           run_id TEXT NOT NULL, mapping_id INTEGER NOT NULL, mapping TEXT NOT NULL, vocabulary_id TEXT NOT NULL, source_code TEXT NOT NULL,
           records INTEGER NOT NULL);
@@ -94,6 +94,27 @@ enum SQLiteDDL {
           mapped INTEGER NOT NULL, unmapped INTEGER NOT NULL, distinct_unmapped INTEGER NOT NULL, share_mapped REAL NOT NULL);
         CREATE TABLE IF NOT EXISTS harmonize_run_vocabulary (
           run_id TEXT NOT NULL, vocabulary_id TEXT NOT NULL, vocabulary_name TEXT, vocabulary_version TEXT);
+        """
+
+    /// Vocabulary lineage (`run --lineage`): `harmonize_lineage_entry` holds each distinct lookup
+    /// of a table column (function, vocabulary or lookup table, code or key, concept id, result);
+    /// `harmonize_lineage_entry_set` each distinct list of entries a row used, which
+    /// `harmonize_lineage.lookup_set` names (null: none). The view `harmonize_lineage_vocabulary`
+    /// joins them with run ids and table names, one row per output row and entry.
+    static let lookupLineage = """
+        CREATE TABLE IF NOT EXISTS harmonize_lineage_entry (
+          entry_id INTEGER PRIMARY KEY, run_seq INTEGER NOT NULL, column_name TEXT NOT NULL, function TEXT NOT NULL,
+          vocabulary TEXT NOT NULL, code TEXT NOT NULL, concept_id INTEGER, value TEXT);
+        CREATE TABLE IF NOT EXISTS harmonize_lineage_entry_set (
+          set_id INTEGER NOT NULL, position INTEGER NOT NULL, entry_id INTEGER NOT NULL, PRIMARY KEY (set_id, position)) WITHOUT ROWID;
+        CREATE VIEW IF NOT EXISTS harmonize_lineage_vocabulary AS
+          SELECT r.run_id AS run_id, t.table_name AS table_name, l.row_id AS row_id, e.column_name AS column_name,
+            e.vocabulary AS vocabulary, e.code AS code, e.concept_id AS concept_id, e.function AS function, e.value AS value
+          FROM harmonize_lineage l
+          JOIN harmonize_lineage_entry_set s ON s.set_id = l.lookup_set
+          JOIN harmonize_lineage_entry e ON e.entry_id = s.entry_id
+          JOIN harmonize_run r ON r.run_seq = l.run_seq
+          JOIN harmonize_run_table t ON t.run_id = r.run_id AND t.table_id = l.table_id;
         """
 
     /// Adds the columns of this version to bookkeeping tables written by an older one (a replay
@@ -106,6 +127,7 @@ enum SQLiteDDL {
             ("harmonize_run", "run_seq", "INTEGER"), ("harmonize_run", "kind", "TEXT"), ("harmonize_run", "replay_of", "TEXT"),
             ("harmonize_run", "input_dir", "TEXT"), ("harmonize_reject", "resolved_by", "TEXT"),
             ("harmonize_lineage", "run_seq", "INTEGER NOT NULL DEFAULT 1"),
+            ("harmonize_lineage", "lookup_set", "INTEGER"),
         ]
         for (table, column, decl) in wanted where try !columns(table).contains(column) {
             try db.execute("ALTER TABLE \(quote(table)) ADD COLUMN \(quote(column)) \(decl)")

@@ -17,6 +17,21 @@ public final class SQLiteSink: Sink {
     private var tables: [TargetTable] = []
     private var inserts: [SQLiteStatement] = []
     private var lineageInsert: SQLiteStatement?
+    /// Vocabulary lineage (with `recordsLineage`): entries interned per table column, lists of
+    /// entries (a row's) interned as sets, named by `harmonize_lineage.lookup_set`.
+    private var entryInsert: SQLiteStatement?
+    private var setInsert: SQLiteStatement?
+    private var entryIDs: [LookupEntryKey: Int] = [:]
+    private var setIDs: [[Int]: Int] = [:]
+    private var nextEntryID = 1
+    private var nextSetID = 1
+    private var rowEntries: [Int] = []
+
+    private struct LookupEntryKey: Hashable {
+        var table: Int
+        var column: Int32
+        var use: LookupUse
+    }
     private var rejectInsert: SQLiteStatement?
     private var rowsInTransaction = 0
     /// Upsert statements by table and updatable columns (`on_conflict: update`).
@@ -25,6 +40,8 @@ public final class SQLiteSink: Sink {
     private var keyedTables: Set<Int> = []
     /// Rows received per table.
     private var rowsSent: [Int: Int] = [:]
+    /// Derived tables derived again by a replay: rows added and stored rows changed.
+    private var derivedCounts: [Int: TableWriteCount] = [:]
 
     private struct ConflictKey: Hashable {
         var table: Int
@@ -93,8 +110,16 @@ public final class SQLiteSink: Sink {
                 runSeq = (try db.scalar("SELECT coalesce(max(run_seq), 0) + 1 FROM harmonize_run").intValue) ?? 1
             }
             inserts = try tables.map { t throws(SQLiteError) in try db.prepare(SQLiteDDL.insert(t)) }
+            if recordsLineage {
+                try db.execute(SQLiteDDL.lookupLineage)
+                nextEntryID = (try db.scalar("SELECT coalesce(max(entry_id), 0) + 1 FROM harmonize_lineage_entry").intValue) ?? 1
+                nextSetID = (try db.scalar("SELECT coalesce(max(set_id), 0) + 1 FROM harmonize_lineage_entry_set").intValue) ?? 1
+                entryInsert = try db.prepare(
+                    "INSERT INTO harmonize_lineage_entry(entry_id, run_seq, column_name, function, vocabulary, code, concept_id, value) VALUES (?,?,?,?,?,?,?,?)")
+                setInsert = try db.prepare("INSERT INTO harmonize_lineage_entry_set(set_id, position, entry_id) VALUES (?,?,?)")
+            }
             lineageInsert = try db.prepare(
-                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq) VALUES (?,?,?,?,?,?,?)")
+                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq, lookup_set) VALUES (?,?,?,?,?,?,?,?)")
             rejectInsert = try db.prepare(
                 """
                 INSERT INTO harmonize_reject(run_id, mapping_id, file_id, mapping, file, line, record, path, field, reason, rule, message)
@@ -128,9 +153,11 @@ public final class SQLiteSink: Sink {
         let tableName = tables[batch.table].name
         let pkColumn = rowKeyColumns[batch.table]
         let runSeq = Value.int(self.runSeq)
+        let columnNames = batch.lookups.isEmpty ? [] : tables[batch.table].columns.map(\.name)
         do {
             try batch.values.withUnsafeBufferPointer { (values) throws(SQLiteError) in
                 var offset = 0
+                var lookup = 0
                 for r in 0..<batch.rowCount {
                     for c in 0..<n { st.bind(values[offset + c], at: Int32(c + 1)) }
                     try st.step()
@@ -144,6 +171,19 @@ public final class SQLiteSink: Sink {
                         li.bind(.int(l.line), at: 5)
                         li.bind(.int(l.record), at: 6)
                         li.bind(runSeq, at: 7)
+                        // The row's lookups (in row order in the batch) as an interned set.
+                        var set = Value.null
+                        if lookup < batch.lookups.count {
+                            rowEntries.removeAll(keepingCapacity: true)
+                            while lookup < batch.lookups.count, batch.lookups[lookup].row <= Int32(r) {
+                                let u = batch.lookups[lookup]
+                                lookup += 1
+                                guard u.row == Int32(r), Int(u.column) < columnNames.count else { continue }
+                                rowEntries.append(try entryID(table: batch.table, column: u.column, name: columnNames[Int(u.column)], use: u.use, runSeq: runSeq))
+                            }
+                            if !rowEntries.isEmpty { set = .int(try setID(rowEntries)) }
+                        }
+                        li.bind(set, at: 8)
                         try li.step()
                         li.reset()
                     }
@@ -155,6 +195,41 @@ public final class SQLiteSink: Sink {
         } catch {
             throw SinkError("cannot write to table \(tableName): \(error)")
         }
+    }
+
+    /// The id of a column's lookup entry, stored the first time it is met.
+    private func entryID(table: Int, column: Int32, name: String, use: LookupUse, runSeq: Value) throws(SQLiteError) -> Int {
+        let key = LookupEntryKey(table: table, column: column, use: use)
+        if let id = entryIDs[key] { return id }
+        guard let st = entryInsert else { throw SQLiteError(code: 21, message: "vocabulary lineage is not prepared") }
+        let id = nextEntryID
+        nextEntryID += 1
+        let values: [Value] = [
+            .int(id), runSeq, .string(name), .string(use.function), .string(use.source), .string(use.key), use.conceptID.map(Value.int) ?? .null,
+            use.resultText.map(Value.string) ?? .null,
+        ]
+        for (i, v) in values.enumerated() { st.bind(v, at: Int32(i + 1)) }
+        try st.step()
+        st.reset()
+        entryIDs[key] = id
+        return id
+    }
+
+    /// The id of a row's list of entries, stored the first time it is met.
+    private func setID(_ entries: [Int]) throws(SQLiteError) -> Int {
+        if let id = setIDs[entries] { return id }
+        guard let st = setInsert else { throw SQLiteError(code: 21, message: "vocabulary lineage is not prepared") }
+        let id = nextSetID
+        nextSetID += 1
+        for (position, entry) in entries.enumerated() {
+            st.bind(.int(id), at: 1)
+            st.bind(.int(position), at: 2)
+            st.bind(.int(entry), at: 3)
+            try st.step()
+            st.reset()
+        }
+        setIDs[entries] = id
+        return id
     }
 
     /// The upsert statement for `table` updating `columns`; builds the primary-key index first.
@@ -177,6 +252,10 @@ public final class SQLiteSink: Sink {
         var out: [Int: TableWriteCount] = [:]
         do {
             for (i, t) in tables.enumerated() {
+                if let d = derivedCounts[i] {
+                    out[i] = d
+                    continue
+                }
                 let sent = rowsSent[i] ?? 0
                 guard keyedTables.contains(i) else {
                     out[i] = TableWriteCount(inserted: sent, updated: 0)
@@ -238,11 +317,29 @@ public final class SQLiteSink: Sink {
         }
     }
 
-    /// Fills a derived table with one SQL statement over the staging database.
+    /// Fills a derived table with one SQL statement over the staging database. For a replay
+    /// (`Derivation.replacesExisting`), derives it again over every event table the output holds,
+    /// replacing the periods of the persons it covers (see `Derivation.replacingSQL`).
     public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
         guard let db else { throw SinkError("sink not open", isIO: false) }
         do {
             try commitAndBegin()
+            if derivation.replacesExisting {
+                let present = Set(try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text })
+                var d = derivation
+                d.sources = derivation.sources.filter { present.contains($0.table) }
+                guard !d.sources.isEmpty, present.contains(d.table) else { return 0 }
+                let sql = d.replacingSQL(personTable: present.contains("person"))
+                let before = try db.scalar("SELECT count(*) FROM \(SQLiteDDL.quote(d.table))").intValue ?? 0
+                try db.execute(sql.compute)
+                let changed = try db.scalar(sql.changedCount).intValue ?? 0
+                try db.execute(sql.replace)
+                let after = try db.scalar("SELECT count(*) FROM \(SQLiteDDL.quote(d.table))").intValue ?? 0
+                if let ti = tables.firstIndex(where: { $0.name == d.table }) {
+                    derivedCounts[ti] = TableWriteCount(inserted: after - before, updated: changed)
+                }
+                return after - before
+            }
             let before = try db.scalar("SELECT count(*) FROM \(derivation.table)")
             try db.execute(derivation.sql(personTable: personTable))
             let after = try db.scalar("SELECT count(*) FROM \(derivation.table)")
@@ -309,6 +406,8 @@ public final class SQLiteSink: Sink {
         inserts = []
         upserts = [:]
         lineageInsert = nil
+        entryInsert = nil
+        setInsert = nil
         rejectInsert = nil
         self.db = nil
         do {
@@ -325,6 +424,8 @@ public final class SQLiteSink: Sink {
         inserts = []
         upserts = [:]
         lineageInsert = nil
+        entryInsert = nil
+        setInsert = nil
         rejectInsert = nil
         db = nil
         FileOps.remove(stagingPath)

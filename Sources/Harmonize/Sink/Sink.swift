@@ -11,6 +11,9 @@ public struct RowBatch: Sendable {
     /// What to do with a row whose primary key is already in the table (the target's
     /// `on_conflict:`); `.insert` unless the mapping says otherwise.
     public var conflict: ConflictPolicy = .insert
+    /// The lookups (vocabulary entries, lookup-table keys) each row's columns used, in row order;
+    /// filled only when the run records lineage and the mapping calls lookup functions.
+    public var lookups: [RowLookup] = []
 
     /// Creates an empty batch.
     public init(table: Int, columnCount: Int, reservingRows rows: Int = 0) {

@@ -31,7 +31,7 @@ extension FunctionRegistry {
         }
         typealias Body = @Sendable (VocabularyStore, String, String) -> Value
         func coded(_ name: String, _ doc: String, returns: ValueType, _ body: @escaping Body) -> FunctionDefinition {
-            FunctionDefinition(
+            var d = FunctionDefinition(
                 name: name, doc: doc, signatures: [.init([.string, .any], returns: returns)], requiresLiteralArguments: [0], isPure: false,
                 implementation: .specialized { literals throws(FunctionDefinition.SpecializationError) in
                     guard case .string(let vocabulary)? = literals.first ?? nil, !vocabulary.isEmpty else {
@@ -47,6 +47,8 @@ extension FunctionRegistry {
                         return body(store, vocabulary, text)
                     }
                 })
+            d.recordsLookups = true
+            return d
         }
         register(
             coded("source_concept_id", "The concept id of a code in a vocabulary (literal vocabulary id); null if the vocabulary has no such code.", returns: .integer) {
@@ -71,15 +73,16 @@ extension FunctionRegistry {
                 guard let d = r.standard?.domain, !d.isEmpty else { return .null }
                 return .string(d)
             })
-        register(
-            FunctionDefinition(
-                name: "concept_domain", doc: "The domain_id of a concept; null if the store has no such concept.",
-                signatures: [.init([.integer], returns: .string)], isPure: false,
-                implementation: .unary { id throws(EvaluationError) in
-                    guard let store else { throw missing("concept_domain") }
-                    guard case .int(let i) = id else { return .null }
-                    guard let d = store.concept(id: i)?.domain, !d.isEmpty else { return .null }
-                    return .string(d)
-                }))
+        var conceptDomain = FunctionDefinition(
+            name: "concept_domain", doc: "The domain_id of a concept; null if the store has no such concept.",
+            signatures: [.init([.integer], returns: .string)], isPure: false,
+            implementation: .unary { id throws(EvaluationError) in
+                guard let store else { throw missing("concept_domain") }
+                guard case .int(let i) = id else { return .null }
+                guard let d = store.concept(id: i)?.domain, !d.isEmpty else { return .null }
+                return .string(d)
+            })
+        conceptDomain.recordsLookups = true
+        register(conceptDomain)
     }
 }

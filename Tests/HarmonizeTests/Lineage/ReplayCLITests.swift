@@ -223,4 +223,99 @@ import Testing
         #expect(try db.scalar("SELECT count(*) FROM harmonize_reject WHERE resolved_by IS NULL") == .int(0))
         #expect(try db.query("SELECT read, written FROM harmonize_ledger WHERE run_id = (SELECT run_id FROM harmonize_run WHERE kind = 'replay')").map { $0.map(\.intValue) } == [[1, 1]])
     }
+
+    /// A replay leaves the output as a full run would: the derived observation periods cover the
+    /// replayed events (a period extended, a new one for a person whose only event was rejected,
+    /// none written twice), and the quality checks are run again and stored for the replay.
+    @Test func replayDerivesObservationPeriodsAgainAndRunsTheQualityChecks() throws {
+        let dir = TestSupport.temporaryDirectory("replay-derive")
+        let people = """
+            harmonize: 1
+            id: t.people
+            version: 1.0.0
+            source: {files: people.csv, dialect: {delimiter: ";"}}
+            target: person
+            fields:
+              person_id: "to_int(id)"
+              gender_concept_id: "0"
+              year_of_birth: "to_int(year)"
+              race_concept_id: "0"
+              ethnicity_concept_id: "0"
+            """
+        func events(_ date: String) -> String {
+            """
+            harmonize: 1
+            id: t.events
+            version: 1.0.0
+            source: {files: events.csv, dialect: {delimiter: ";"}}
+            target: condition_occurrence
+            fields:
+              condition_occurrence_id: "to_int(eid)"
+              person_id: "to_int(pid)"
+              condition_concept_id: "0"
+              condition_start_date: "\(date)"
+              condition_type_concept_id: "32817"
+            """
+        }
+        let period = """
+            harmonize: 1
+            id: t.period
+            version: 1.0.0
+            derive: observation_period
+            with: {period_type_concept_id: 44814724, from: [condition_occurrence]}
+            """
+        for (folder, date) in [("m1", "parse_date(d, 'yyyy-MM-dd')"), ("m2", "parse_date(d, 'yyyy-MM-dd', 'yyyy/MM/dd')")] {
+            TestSupport.write(people, to: dir + "/\(folder)/people.yaml")
+            TestSupport.write(events(date), to: dir + "/\(folder)/events.yaml")
+            TestSupport.write(period, to: dir + "/\(folder)/period.yaml")
+        }
+        TestSupport.write("id;year\n1;1950\n2;1960\n3;1970\n", to: dir + "/in/people.csv")
+        // Event 3 extends person 1's period; event 5 is person 3's only event. Both are rejected by m1.
+        TestSupport.write("eid;pid;d\n1;1;2020-01-01\n2;1;2020-03-01\n3;1;2021/06/30\n4;2;2020-05-05\n5;3;2022/01/01\n", to: dir + "/in/events.csv")
+        let out = dir + "/o.sqlite"
+        let first = try TestSupport.runCLI(["run", "--mappings", dir + "/m1", "--input", dir + "/in", "--output", out, "--lineage", "--max-reject-rate", "1"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let periods = "SELECT person_id, observation_period_start_date, observation_period_end_date FROM observation_period ORDER BY person_id"
+        let before = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try before.query(periods).map { $0.map(\.description) } == [["1", "2020-01-01", "2020-03-01"], ["2", "2020-05-05", "2020-05-05"]])
+        let runID = try #require(try before.scalar("SELECT run_id FROM harmonize_run").text)
+        #expect(try before.scalar("SELECT max(rows_checked) FROM harmonize_quality WHERE run_id = ? AND table_name = 'condition_occurrence'", [.string(runID)]) == .int(3))
+
+        // Replaying without the derive mapping says the periods are not derived again.
+        try FileManager.default.copyItem(atPath: out, toPath: dir + "/partial.sqlite")
+        let partial = try TestSupport.runCLI(["replay", "--output", dir + "/partial.sqlite", "--mappings", dir + "/m2/events.yaml", "--input", dir + "/in", "--no-quality"])
+        #expect(partial.status == 0, "\(partial.stderr)")
+        #expect(partial.stderr.contains("observation_period (mapping t.period, derived by run \(runID)) will not be derived again"), "\(partial.stderr)")
+        #expect(try SQLiteConnection(path: dir + "/partial.sqlite", readOnly: true).query(periods).count == 2)
+
+        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/m2", "--input", dir + "/in", "--json"])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any])
+        #expect(summary["records_read"] as? Int == 2)
+        #expect(summary["quality"] != nil, "the replay's summary carries its quality results")
+        let db = try SQLiteConnection(path: out, readOnly: true)
+        #expect(try db.query(periods).map { $0.map(\.description) } == [
+            ["1", "2020-01-01", "2021-06-30"], ["2", "2020-05-05", "2020-05-05"], ["3", "2022-01-01", "2022-01-01"],
+        ])
+        #expect(try db.scalar("SELECT count(*) FROM condition_occurrence") == .int(5))
+        let replayID = try #require(try db.scalar("SELECT run_id FROM harmonize_run WHERE kind = 'replay'").text)
+        // The replay's manifest: one period added, one changed; the run tables add up to the rows held.
+        let manifestJSON = try #require(try db.scalar("SELECT manifest FROM harmonize_run WHERE run_id = ?", [.string(replayID)]).text)
+        let manifest = try JSONDecoder().decode(RunManifest.self, from: Data(manifestJSON.utf8))
+        let derived = try #require(manifest.tables.first { $0.table == "observation_period" })
+        #expect(derived.rows == 1)
+        #expect(derived.updated == 1)
+        #expect(manifest.mappings.map(\.id).contains("t.period"))
+        #expect(try db.scalar("SELECT sum(rows) FROM harmonize_run_table WHERE table_name = 'observation_period'") == .int(3))
+        #expect(try db.scalar("SELECT sum(rows) FROM harmonize_run_table WHERE table_name = 'condition_occurrence'") == .int(5))
+        // Quality results of the replay run, over the whole output; the run's own stay.
+        #expect(try db.scalar("SELECT max(rows_checked) FROM harmonize_quality WHERE run_id = ? AND table_name = 'condition_occurrence'", [.string(replayID)]) == .int(5))
+        #expect(try db.scalar("SELECT max(rows_checked) FROM harmonize_quality WHERE run_id = ? AND table_name = 'condition_occurrence'", [.string(runID)]) == .int(3))
+
+        // --no-quality skips the checks; nothing left to replay leaves the output as it is.
+        let again = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/m2", "--input", dir + "/in", "--no-quality"])
+        #expect(again.status == 0)
+        #expect(again.stderr.contains("nothing to replay"))
+        #expect(try SQLiteConnection(path: out, readOnly: true).query(periods).count == 3)
+    }
 }

@@ -55,8 +55,10 @@ import Testing
         #expect(ruleLine.contains("reads code (lookup measures)"))
         let personLine = try #require(r.stdout.split(separator: "\n").first { $0.contains("    person_id ") })
         #expect(personLine.contains("reads patient_id (transformation)"))
-        #expect(r.stdout.contains("vocabulary  not recorded"))
-        #expect(!r.stdout.contains("HBA1C"), "no source value without --show-source")
+        // The lookup entries the columns used (codes of the lookup tables, not record values).
+        #expect(r.stdout.contains("  vocabulary\n    measurement_concept_id: lookup measures HBA1C → "), "\(r.stdout)")
+        #expect(r.stdout.contains("    unit_concept_id:        lookup units % → "), "\(r.stdout)")
+        #expect(!r.stdout.contains("P0001") && !r.stdout.contains("7,2"), "no source value without --show-source")
 
         // JSON, with the source record read back.
         let j = try TestSupport.runCLI(["trace", "--output", out, "measurement", "3", "--json", "--show-source"])
@@ -175,23 +177,5 @@ import Testing
         #expect(t.stdout.contains("location  line 3 (record 2)"))
         let db = try SQLiteConnection(path: out, readOnly: true)
         #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage WHERE row_id IS NULL") == .int(0))
-    }
-
-    /// The vocabulary hook: entries a vocabulary store records in `harmonize_lineage_vocabulary`
-    /// are listed for the row; without the table, trace says they are not recorded.
-    @Test func vocabularyEntriesAreListedWhenRecorded() throws {
-        let out = try Self.runResearch(lineage: true)
-        let db = try SQLiteConnection(path: out)
-        let runID = try #require(try db.scalar("SELECT run_id FROM harmonize_run").text)
-        try db.execute(
-            """
-            CREATE TABLE harmonize_lineage_vocabulary (run_id TEXT, table_name TEXT, row_id, column_name TEXT, vocabulary TEXT, code TEXT, concept_id INTEGER);
-            INSERT INTO harmonize_lineage_vocabulary VALUES ('\(runID)', 'measurement', 3, 'measurement_concept_id', 'LOINC', '4548-4', 3004410);
-            """)
-        let r = try TestSupport.runCLI(["trace", "--output", out, "measurement", "3"])
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("  vocabulary\n    measurement_concept_id: LOINC 4548-4 → concept 3004410"), "\(r.stdout)")
-        let other = try TestSupport.runCLI(["trace", "--output", out, "measurement", "4"])
-        #expect(other.stdout.contains("vocabulary  none used for this row"))
     }
 }
