@@ -186,9 +186,11 @@ extension OutputDatabase {
         let lineageSeq = try hasColumn("harmonize_lineage", "run_seq") ? "l.run_seq" : "1"
         let runSeq = try hasColumn("harmonize_run", "run_seq") ? "coalesce(r.run_seq, r.rowid)" : "r.rowid"
         let lookupSet = try hasColumn("harmonize_lineage", "lookup_set") ? "l.lookup_set" : "NULL"
+        let target = try hasColumn("harmonize_lineage", "target") ? "l.target" : "NULL"
+        let ruleTargets = try hasColumn("harmonize_run_rule", "target")
         let hits = try rows(
             """
-            SELECT r.run_id, l.mapping_id, l.file_id, l.line, l.record, \(lookupSet) FROM harmonize_lineage l
+            SELECT r.run_id, l.mapping_id, l.file_id, l.line, l.record, \(lookupSet), \(target) FROM harmonize_lineage l
             JOIN harmonize_run r ON \(runSeq) = \(lineageSeq)
             JOIN harmonize_run_table t ON t.run_id = r.run_id AND t.table_id = l.table_id
             WHERE t.table_name = ? AND l.row_id = ? ORDER BY \(lineageSeq), l.rowid
@@ -227,8 +229,9 @@ extension OutputDatabase {
                 rules = try rows(
                     """
                     SELECT column_name, line, rule, coalesce(reads, '') FROM harmonize_run_rule
-                    WHERE run_id = ? AND mapping_id = ? AND table_name = ? ORDER BY rowid
-                    """, [.string(runID), .int(mappingID), .string(table)]
+                    WHERE run_id = ? AND mapping_id = ? AND table_name = ?\(ruleTargets ? " AND (?4 IS NULL OR target IS NULL OR target = ?4)" : "")
+                    ORDER BY rowid
+                    """, [.string(runID), .int(mappingID), .string(table)] + (ruleTargets ? [h[6]] : [])
                 ).map { RowTrace.Rule(column: $0[0].text ?? "", line: $0[1].intValue, rule: $0[2].text ?? "", reads: $0[3].text ?? "") }
             }
             out.append(

@@ -400,7 +400,8 @@ final class MappingExecutor {
                     }
                     if recordsLineage {
                         let loc = reader.location
-                        batches[ti].lineage.append(RowLineage(mapping: mappingIndex, file: fileIndex, line: loc.line ?? 0, record: loc.record ?? record))
+                        batches[ti].lineage.append(RowLineage(
+                                mapping: mappingIndex, file: fileIndex, line: loc.line ?? 0, record: loc.record ?? record, target: Int32(ti)))
                     }
                     written[ti] += 1
                     wrote = true

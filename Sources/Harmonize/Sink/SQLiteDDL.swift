@@ -75,7 +75,7 @@ enum SQLiteDDL {
           run_id TEXT NOT NULL, table_id INTEGER NOT NULL, table_name TEXT NOT NULL, rows INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS harmonize_run_rule (
           run_id TEXT NOT NULL, mapping_id INTEGER NOT NULL, table_name TEXT NOT NULL, column_name TEXT NOT NULL, line INTEGER,
-          rule TEXT NOT NULL, reads TEXT);
+          rule TEXT NOT NULL, reads TEXT, target INTEGER);
         CREATE TABLE IF NOT EXISTS harmonize_ledger (
           run_id TEXT NOT NULL, mapping TEXT NOT NULL, file TEXT NOT NULL, read INTEGER NOT NULL, written INTEGER NOT NULL,
           rejected INTEGER NOT NULL, filtered INTEGER NOT NULL, excluded INTEGER NOT NULL, grouped INTEGER NOT NULL DEFAULT 0,
@@ -85,7 +85,7 @@ enum SQLiteDDL {
           field TEXT, reason TEXT NOT NULL, rule TEXT, message TEXT NOT NULL, resolved_by TEXT);
         CREATE TABLE IF NOT EXISTS harmonize_lineage (
           table_id INTEGER NOT NULL, row_id, mapping_id INTEGER NOT NULL, file_id INTEGER NOT NULL, line INTEGER, record INTEGER,
-          run_seq INTEGER NOT NULL DEFAULT 1, lookup_set INTEGER);
+          run_seq INTEGER NOT NULL DEFAULT 1, lookup_set INTEGER, target INTEGER);
         CREATE TABLE IF NOT EXISTS harmonize_unmapped (
           run_id TEXT NOT NULL, mapping_id INTEGER NOT NULL, mapping TEXT NOT NULL, vocabulary_id TEXT NOT NULL, source_code TEXT NOT NULL,
           records INTEGER NOT NULL);
@@ -127,7 +127,8 @@ enum SQLiteDDL {
             ("harmonize_run", "run_seq", "INTEGER"), ("harmonize_run", "kind", "TEXT"), ("harmonize_run", "replay_of", "TEXT"),
             ("harmonize_run", "input_dir", "TEXT"), ("harmonize_reject", "resolved_by", "TEXT"),
             ("harmonize_lineage", "run_seq", "INTEGER NOT NULL DEFAULT 1"),
-            ("harmonize_lineage", "lookup_set", "INTEGER"),
+            ("harmonize_lineage", "lookup_set", "INTEGER"), ("harmonize_lineage", "target", "INTEGER"),
+            ("harmonize_run_rule", "target", "INTEGER"),
         ]
         for (table, column, decl) in wanted where try !columns(table).contains(column) {
             try db.execute("ALTER TABLE \(quote(table)) ADD COLUMN \(quote(column)) \(decl)")
@@ -148,16 +149,18 @@ enum SQLiteDDL {
         for (i, v) in values.enumerated() { st.bind(v, at: Int32(i + 1)) }
         try st.step()
         // The rule of each mapped column, for `harmonize-run trace`.
-        let r = try db.prepare("INSERT INTO harmonize_run_rule VALUES (?,?,?,?,?,?,?)")
+        let r = try db.prepare(
+            "INSERT INTO harmonize_run_rule(run_id, mapping_id, table_name, column_name, line, rule, reads, target) VALUES (?,?,?,?,?,?,?,?)")
         for (i, e) in run.mappings.enumerated() {
-            for t in e.columnLineage ?? [] {
+            // One entry per target of the mapping, in its order (the lineage rows' `target`).
+            for (ti, t) in (e.columnLineage ?? []).enumerated() {
                 for c in t.columns {
                     let reads = c.inputs.map { i in
                         (i.join.map { $0 + "." } ?? "") + i.field + (i.kind == .identity ? "" : " (\(i.kind.rawValue)\(i.lookup.map { " " + $0 } ?? ""))")
                     }
                     let vals: [Value] = [
                         .string(run.runID), .int(i), .string(t.table), .string(c.column), c.line.map(Value.int) ?? .null, .string(c.rule),
-                        .string(reads.joined(separator: ", ")),
+                        .string(reads.joined(separator: ", ")), .int(ti),
                     ]
                     for (k, v) in vals.enumerated() { r.bind(v, at: Int32(k + 1)) }
                     try r.step()

@@ -119,7 +119,7 @@ public final class SQLiteSink: Sink {
                 setInsert = try db.prepare("INSERT INTO harmonize_lineage_entry_set(set_id, position, entry_id) VALUES (?,?,?)")
             }
             lineageInsert = try db.prepare(
-                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq, lookup_set) VALUES (?,?,?,?,?,?,?,?)")
+                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq, lookup_set, target) VALUES (?,?,?,?,?,?,?,?,?)")
             rejectInsert = try db.prepare(
                 """
                 INSERT INTO harmonize_reject(run_id, mapping_id, file_id, mapping, file, line, record, path, field, reason, rule, message)
@@ -184,6 +184,7 @@ public final class SQLiteSink: Sink {
                             if !rowEntries.isEmpty { set = .int(try setID(rowEntries)) }
                         }
                         li.bind(set, at: 8)
+                        li.bind(.int(Int(l.target)), at: 9)
                         try li.step()
                         li.reset()
                     }

@@ -42,13 +42,17 @@ public struct RowLineage: Sendable, Hashable {
     public var line: Int
     /// 1-based record number in the file.
     public var record: Int
+    /// Which of the mapping's targets wrote the row (0-based, in the mapping file's order): a
+    /// mapping may write one table twice (a primary and a related diagnosis).
+    public var target: Int32
 
     /// Creates lineage.
-    public init(mapping: Int32, file: Int32, line: Int, record: Int) {
+    public init(mapping: Int32, file: Int32, line: Int, record: Int, target: Int32 = 0) {
         self.mapping = mapping
         self.file = file
         self.line = line
         self.record = record
+        self.target = target
     }
 }
 

@@ -171,6 +171,22 @@ import Testing
         #expect(drugUse.code == drug[1].description)
         #expect(drugUse.conceptID == drug[2].intValue)
 
+        // pmsi-mco-stay writes condition_occurrence twice (DP and DR): a row's trace gives the
+        // rules of the target that wrote it, one per column.
+        for status in ["DP", "DR"] {
+            let row = try #require(
+                try db.query("SELECT condition_occurrence_id FROM condition_occurrence WHERE condition_status_source_value = ? LIMIT 1", [.string(status)]).first)
+            guard case .found(let traces) = try output.trace(table: "condition_occurrence", id: try #require(row[0].intValue).description),
+                let rules = traces.first?.rules
+            else {
+                Issue.record("no trace for the \(status) row")
+                continue
+            }
+            #expect(Set(rules.map(\.column)).count == rules.count, "\(status): \(rules.map(\.column))")
+            #expect(rules.first { $0.column == "condition_status_source_value" }?.rule == "'\(status)'")
+            #expect(rules.first { $0.column == "condition_concept_id" }?.rule.contains(status == "DP" ? "DGN_PAL" : "DGN_REL") == true)
+        }
+
         // A miss: a condition with concept 0 lists concept 0 for its standard concept.
         if let missing = try db.query("SELECT condition_occurrence_id FROM condition_occurrence WHERE condition_concept_id = 0 LIMIT 1").first {
             let u = try uses("condition_occurrence", try #require(missing[0].intValue))
