@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Harmonize
 
@@ -176,6 +177,29 @@ extension String {
         #expect(try c.compile("sex = 'M'", file: nil, line: 1, column: 1, expected: .boolean).get().evaluateCondition(frame) == true)
         #expect(throws: EvaluationError.self) {
             try c.compile("raw", file: nil, line: 1, column: 1, expected: nil).get().evaluateCondition(frame)
+        }
+    }
+
+    /// Patterns that are one run of an ASCII class are matched on bytes: same results as
+    /// `NSRegularExpression` (leftmost longest run; non-ASCII text around it; no match).
+    @Test func asciiClassRunsMatchLikeTheRegexEngine() throws {
+        let patterns = ["([0-9]+)", "[0-9]+", "([A-Z0-9]+)", "[a-fA-F0-9]+", "([xy]+)"]
+        let inputs = ["LAB4711", "4711", "", "abc", "é12é34", "12\r\n34", "👩‍⚕️99x", "A-1-B", "xyxxa", "ÀB9"]
+        for p in patterns {
+            #expect(BoundedRegex.ASCIIClass.run(of: p) != nil, "\(p)")
+            let fast = try BoundedRegex.make(.string(p), argument: 1)
+            let slow = try NSRegularExpression(pattern: p)
+            for s in inputs {
+                let ns = s as NSString
+                let m = slow.firstMatch(in: s, range: NSRange(location: 0, length: ns.length))
+                let expected = m.map { ns.substring(with: $0.range(at: 0)) }
+                #expect(fast.extract(s, group: 0) == expected, "\(p) on \(s)")
+                #expect(fast.extract(s, group: fast.groupCount) == expected, "\(p) on \(s)")
+                #expect(fast.matches(s) == (expected != nil), "\(p) on \(s)")
+            }
+        }
+        for p in ["[^0-9]+", "([0-9]*)", "[0-9]+x", "[\\d]+", "[9-0]+", "[a-Z]+", "[0-9]", "[.]+", "([0-9]+)(x)"] {
+            #expect(BoundedRegex.ASCIIClass.run(of: p) == nil, "\(p)")
         }
     }
 
