@@ -20,7 +20,9 @@ import Testing
         ("if null then 1 else 2", .int(2)), ("case when null then 1 else 2 end", .int(2)),
         ("case null when null then 1 else 2 end", .int(2)),
         // Strings edge cases.
-        ("substr('abc', 0, 2)", .string("a")), ("substr('abc', 5)", .string("")), ("substr('héllo', 2, 2)", .string("él")),
+        ("substr('abc', 0, 2)", .string("a")), ("substr('abc', 5)", .string("")), ("substr('héllo', 2, 2)", .string("él")), ("substr('abcdef', 2, 3)", .string("bcd")),
+        ("substr('abc', -1, 3)", .string("a")), ("substr('abc', 1)", .string("abc")), ("substr('abc', 2, 100)", .string("bc")),
+        ("substr('a\r\nb', 2, 1)", .string("\r\n")), ("substr('x1', 3)", .string("")),
         ("split_part('a,,b', ',', 2)", .string("")), ("replace('aaa', '', 'b')", .string("aaa")),
         ("contains('abc', '')", .bool(true)), ("lpad('ab', 5, 'xy')", .string("xyxab")),
         ("concat('a', 'b', 'c', 'd')", .string("abcd")), ("coalesce(null, null, 3)", .int(3)),
