@@ -42,7 +42,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "HarmonizeTests",
-            dependencies: ["Harmonize", "Mappings"]),
+            dependencies: ["Harmonize", "Mappings", .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,10 +8,76 @@ final class BoundedRegex: @unchecked Sendable {
     static let maxLength = 256
     private let regex: NSRegularExpression
     let groupCount: Int
+    /// For a pattern that is one run of an ASCII class (`[0-9]+`, `([A-Z0-9]+)`): the bytes of
+    /// the class, so that matching scans UTF-8 bytes without `NSRegularExpression` (the first
+    /// match of such a pattern is the leftmost longest run of class bytes, whatever the group).
+    private let asciiRun: ASCIIClass?
 
-    private init(_ regex: NSRegularExpression) {
+    private init(_ regex: NSRegularExpression, asciiRun: ASCIIClass?) {
         self.regex = regex
         groupCount = regex.numberOfCaptureGroups
+        self.asciiRun = asciiRun
+    }
+
+    /// A set of ASCII bytes (a 128-bit mask).
+    struct ASCIIClass {
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+
+        mutating func insert(_ b: UInt8) {
+            if b < 64 { low |= 1 << UInt64(b) } else { high |= 1 << UInt64(b - 64) }
+        }
+
+        @inline(__always)
+        func contains(_ b: UInt8) -> Bool {
+            b < 64 ? low & (1 << UInt64(b)) != 0 : b < 128 && high & (1 << UInt64(b - 64)) != 0
+        }
+
+        /// The class of `[…]+` or `([…]+)`, when the brackets hold only ASCII letters, digits and
+        /// ranges between them (no negation, no escape); nil for any other pattern.
+        static func run(of pattern: String) -> ASCIIClass? {
+            var b = Array(pattern.utf8)[...]
+            if b.first == UInt8(ascii: "("), b.last == UInt8(ascii: ")") { b = b.dropFirst().dropLast() }
+            guard b.count >= 4, b.first == UInt8(ascii: "["), b.last == UInt8(ascii: "+"),
+                b[b.endIndex - 2] == UInt8(ascii: "]")
+            else { return nil }
+            let body = Array(b.dropFirst().dropLast(2))
+            func plain(_ c: UInt8) -> Bool {
+                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+            }
+            guard !body.isEmpty else { return nil }
+            var set = ASCIIClass()
+            var i = 0
+            while i < body.count {
+                let c = body[i]
+                guard plain(c) else { return nil }
+                if i + 2 < body.count, body[i + 1] == UInt8(ascii: "-") {
+                    let e = body[i + 2]
+                    // Ranges within one kind (digits, upper case, lower case) only.
+                    let sameKind = (c <= 57 && e <= 57) || (c >= 65 && c <= 90 && e >= 65 && e <= 90)
+                        || (c >= 97 && e >= 97)
+                    guard plain(e), sameKind, c <= e else { return nil }
+                    for x in c...e { set.insert(x) }
+                    i += 3
+                } else {
+                    set.insert(c)
+                    i += 1
+                }
+            }
+            return set
+        }
+
+        /// The byte range of the first run of class bytes in `u`, if any.
+        @inline(__always)
+        func firstRun(_ u: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+            var i = 0
+            let n = u.count
+            while i < n, !contains(u[i]) { i += 1 }
+            guard i < n else { return nil }
+            var j = i + 1
+            while j < n, contains(u[j]) { j += 1 }
+            return i..<j
+        }
     }
 
     /// Validates and compiles a literal pattern.
@@ -21,7 +87,7 @@ final class BoundedRegex: @unchecked Sendable {
         }
         if let problem = check(pattern) { throw FunctionDefinition.SpecializationError(argument: argument, message: problem) }
         do {
-            return BoundedRegex(try NSRegularExpression(pattern: pattern, options: []))
+            return BoundedRegex(try NSRegularExpression(pattern: pattern, options: []), asciiRun: ASCIIClass.run(of: pattern))
         } catch {
             throw FunctionDefinition.SpecializationError(argument: argument, message: "invalid regular expression")
         }
@@ -87,11 +153,20 @@ final class BoundedRegex: @unchecked Sendable {
     }
 
     func matches(_ s: String) -> Bool {
+        if let run = asciiRun {
+            var s = s
+            return s.withUTF8 { run.firstRun($0) != nil }
+        }
         let ns = s as NSString
         return regex.firstMatch(in: s, options: [], range: NSRange(location: 0, length: ns.length)) != nil
     }
 
     func extract(_ s: String, group: Int) -> String? {
+        if let run = asciiRun {
+            // Group 0 and group 1 (when the pattern is a group) are the same text.
+            var s = s
+            return s.withUTF8 { u in run.firstRun(u).map { String(decoding: UnsafeBufferPointer(rebasing: u[$0]), as: UTF8.self) } }
+        }
         let ns = s as NSString
         guard let m = regex.firstMatch(in: s, options: [], range: NSRange(location: 0, length: ns.length)) else { return nil }
         let r = m.range(at: group)

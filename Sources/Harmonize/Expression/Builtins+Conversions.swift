@@ -30,7 +30,8 @@ extension Builtins {
                 t = String(t.map { $0 == decimalChar ? "." : $0 })
             }
             // Only plain decimal notation: optional sign, digits, optional fraction, optional exponent.
-            let ok = !t.isEmpty && t.allSatisfy { $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }
+            // (Checked on the UTF-8 bytes: the only ASCII characters that are numbers are 0-9.)
+            let ok = !t.isEmpty && t.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || $0 == 43 || $0 == 45 || $0 == 46 || $0 == 101 || $0 == 69 }
             guard ok, let d = Double(t), d.isFinite else { throw fail(fn, "text is not a number") }
             return .double(d)
         default: throw .type(expected: "string or number", found: v, in: fn)

@@ -38,6 +38,20 @@ extension Builtins {
             if length != nil { len = max(0, len + from) }
             from = 0
         }
+        // ASCII without CR (a CR LF pair is one character): characters are bytes.
+        var text = s
+        var ascii = true
+        let fast: String = text.withUTF8 { u in
+            for b in u where b >= 0x80 || b == 13 {
+                ascii = false
+                return ""
+            }
+            guard from < u.count, len > 0 else { return "" }
+            let end = len >= u.count - from ? u.count : from + len
+            if from == 0 && end == u.count { return s }
+            return String(decoding: UnsafeBufferPointer(rebasing: u[from..<end]), as: UTF8.self)
+        }
+        if ascii { return fast }
         let chars = Substring(s)
         guard from < chars.count, len > 0 else { return "" }
         let a = chars.index(chars.startIndex, offsetBy: from)

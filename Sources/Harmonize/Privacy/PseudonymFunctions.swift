@@ -28,8 +28,10 @@ extension FunctionRegistry {
                         guard literals.count > 1, case .string(let purpose)? = literals[1], !purpose.isEmpty else {
                             throw FunctionDefinition.SpecializationError(argument: 1, message: "the purpose must be a non-empty text literal")
                         }
+                        // Resolved once here (not per call: a lock and a dictionary lookup).
+                        let resolved = ResolvedPseudonymizer(value: cache.pseudonymizer(purpose: purpose))
                         return .unary { value throws(EvaluationError) in
-                            guard let p = cache.pseudonymizer(purpose: purpose) else {
+                            guard let p = resolved.value else {
                                 throw EvaluationError(reason: .expressionError, message: "\(name): no pseudonymisation key was given", function: name)
                             }
                             let text: String
@@ -44,6 +46,13 @@ extension FunctionRegistry {
                     }))
         }
     }
+}
+
+/// The pseudonymizer of one purpose, as captured by the evaluators of its calls. Unchecked for
+/// the same reason as `PseudonymizerCache`: a run maps on one thread (the pseudonymizer, which
+/// caches, was already shared by every call of the purpose through the cache).
+private struct ResolvedPseudonymizer: @unchecked Sendable {
+    let value: Pseudonymizer?
 }
 
 /// One `Pseudonymizer` per purpose, created on first use. A run maps on one thread; the lock only

@@ -93,22 +93,34 @@ public struct PseudonymKey: Sendable {
 /// Values are normalised before hashing (surrounding spaces trimmed, letters upper-cased), so that
 /// ` ab12 ` and `AB12` give the same pseudonym.
 public final class Pseudonymizer {
-    private let hmac: HMAC<SHA256>
-    private var keys: [String?]
-    private var hexes: [String?]
-    private var integers: [Int]
+    private let hmac: PreparedHMAC
+    // Slots in buffers owned by the instance (no array uniqueness or exclusivity check per call).
+    private let keys: UnsafeMutablePointer<String?>
+    private let hexes: UnsafeMutablePointer<String?>
+    private let integers: UnsafeMutablePointer<Int>
     private let mask: Int
 
     /// Creates a pseudonymizer for `purpose`; the cache holds at most `cacheLimit` identifiers
     /// (rounded down to a power of two).
     public init(key: PseudonymKey, purpose: String, cacheLimit: Int = 1 << 17) {
-        self.hmac = HMAC<SHA256>(key: key.subKey(purpose: purpose))
+        self.hmac = PreparedHMAC(key: key.subKey(purpose: purpose).withUnsafeBytes { Array($0) })
         var n = 1
         while n * 2 <= max(1, cacheLimit) { n *= 2 }
         mask = n - 1
-        keys = [String?](repeating: nil, count: n)
-        hexes = [String?](repeating: nil, count: n)
-        integers = [Int](repeating: -1, count: n)
+        keys = .allocate(capacity: n)
+        keys.initialize(repeating: nil, count: n)
+        hexes = .allocate(capacity: n)
+        hexes.initialize(repeating: nil, count: n)
+        integers = .allocate(capacity: n)
+        integers.initialize(repeating: -1, count: n)
+    }
+
+    deinit {
+        keys.deinitialize(count: mask + 1)
+        keys.deallocate()
+        hexes.deinitialize(count: mask + 1)
+        hexes.deallocate()
+        integers.deallocate()
     }
 
     /// The slot of `identifier`, emptied for it when another identifier held it.
@@ -140,7 +152,8 @@ public final class Pseudonymizer {
     public func pseudonym(_ identifier: String) -> String {
         let i = slot(identifier)
         if let hit = hexes[i] { return hit }
-        let value = Hex.string(mac(Self.normalize(identifier)))
+        authenticate(identifier)
+        let value = Hex.string(hmac.digestBytes())
         hexes[i] = value
         return value
     }
@@ -149,19 +162,45 @@ public final class Pseudonymizer {
     public func integer(_ identifier: String) -> Int {
         let i = slot(identifier)
         if integers[i] >= 0 { return integers[i] }
-        let digest = mac(Self.normalize(identifier))
-        var v: UInt64 = 0
-        for b in digest.prefix(8) { v = (v << 8) | UInt64(b) }
-        let value = Int(v & 0x7FFF_FFFF_FFFF_FFFF)
+        authenticate(identifier)
+        let value = Int(hmac.prefix64 & 0x7FFF_FFFF_FFFF_FFFF)
         integers[i] = value
         return value
     }
 
-    private func mac(_ s: String) -> [UInt8] {
-        var h = hmac
-        h.update(data: Array(s.utf8))
-        return Array(h.finalize())
+    /// HMACs the normalised identifier (result in `hmac`). ASCII text with nothing to trim is
+    /// upper-cased byte by byte (what `normalize` gives for it) without building a `String`.
+    private func authenticate(_ identifier: String) {
+        var s = identifier
+        let done: Bool = s.withUTF8 { u in
+            let n = u.count
+            guard n > 0, n <= 256, Self.untrimmed(u[0]), Self.untrimmed(u[n - 1]) else { return false }
+            var lower = false
+            for b in u {
+                if b >= 0x80 { return false }
+                if b >= 97 && b <= 122 { lower = true }
+            }
+            guard lower else {
+                hmac.authenticate(u)
+                return true
+            }
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { t in
+                for k in 0..<n {
+                    let b = u[k]
+                    t[k] = b >= 97 && b <= 122 ? b - 32 : b
+                }
+                hmac.authenticate(UnsafeBufferPointer(t))
+                return true
+            }
+        }
+        if done { return }
+        var normalized = Self.normalize(identifier)
+        normalized.withUTF8 { hmac.authenticate($0) }
     }
+
+    /// Whether an edge byte is kept by `trimmingSpaces` (not a space, tab, LF or CR).
+    @inline(__always)
+    private static func untrimmed(_ b: UInt8) -> Bool { b != 32 && b != 9 && b != 10 && b != 13 }
 }
 
 @available(*, unavailable)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Harmonize
 
@@ -19,7 +20,9 @@ import Testing
         ("if null then 1 else 2", .int(2)), ("case when null then 1 else 2 end", .int(2)),
         ("case null when null then 1 else 2 end", .int(2)),
         // Strings edge cases.
-        ("substr('abc', 0, 2)", .string("a")), ("substr('abc', 5)", .string("")), ("substr('héllo', 2, 2)", .string("él")),
+        ("substr('abc', 0, 2)", .string("a")), ("substr('abc', 5)", .string("")), ("substr('héllo', 2, 2)", .string("él")), ("substr('abcdef', 2, 3)", .string("bcd")),
+        ("substr('abc', -1, 3)", .string("a")), ("substr('abc', 1)", .string("abc")), ("substr('abc', 2, 100)", .string("bc")),
+        ("substr('a\r\nb', 2, 1)", .string("\r\n")), ("substr('x1', 3)", .string("")),
         ("split_part('a,,b', ',', 2)", .string("")), ("replace('aaa', '', 'b')", .string("aaa")),
         ("contains('abc', '')", .bool(true)), ("lpad('ab', 5, 'xy')", .string("xyxab")),
         ("concat('a', 'b', 'c', 'd')", .string("abcd")), ("coalesce(null, null, 3)", .int(3)),
@@ -176,6 +179,29 @@ extension String {
         #expect(try c.compile("sex = 'M'", file: nil, line: 1, column: 1, expected: .boolean).get().evaluateCondition(frame) == true)
         #expect(throws: EvaluationError.self) {
             try c.compile("raw", file: nil, line: 1, column: 1, expected: nil).get().evaluateCondition(frame)
+        }
+    }
+
+    /// Patterns that are one run of an ASCII class are matched on bytes: same results as
+    /// `NSRegularExpression` (leftmost longest run; non-ASCII text around it; no match).
+    @Test func asciiClassRunsMatchLikeTheRegexEngine() throws {
+        let patterns = ["([0-9]+)", "[0-9]+", "([A-Z0-9]+)", "[a-fA-F0-9]+", "([xy]+)"]
+        let inputs = ["LAB4711", "4711", "", "abc", "é12é34", "12\r\n34", "👩‍⚕️99x", "A-1-B", "xyxxa", "ÀB9"]
+        for p in patterns {
+            #expect(BoundedRegex.ASCIIClass.run(of: p) != nil, "\(p)")
+            let fast = try BoundedRegex.make(.string(p), argument: 1)
+            let slow = try NSRegularExpression(pattern: p)
+            for s in inputs {
+                let ns = s as NSString
+                let m = slow.firstMatch(in: s, range: NSRange(location: 0, length: ns.length))
+                let expected = m.map { ns.substring(with: $0.range(at: 0)) }
+                #expect(fast.extract(s, group: 0) == expected, "\(p) on \(s)")
+                #expect(fast.extract(s, group: fast.groupCount) == expected, "\(p) on \(s)")
+                #expect(fast.matches(s) == (expected != nil), "\(p) on \(s)")
+            }
+        }
+        for p in ["[^0-9]+", "([0-9]*)", "[0-9]+x", "[\\d]+", "[9-0]+", "[a-Z]+", "[0-9]", "[.]+", "([0-9]+)(x)"] {
+            #expect(BoundedRegex.ASCIIClass.run(of: p) == nil, "\(p)")
         }
     }
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 
@@ -22,6 +23,37 @@ import Testing
         #expect(a != otherKey.pseudonym("1234567890ABCDEFG"))
         #expect(person.integer("x") >= 0)
         #expect(person.integer("x") == person.integer("X"))
+    }
+
+    /// The prepared HMAC gives swift-crypto's HMAC-SHA-256 for every message length around the
+    /// block boundaries and for keys shorter than, equal to and longer than a block.
+    @Test func preparedHMACMatchesSwiftCrypto() {
+        for keyLength in [1, 32, 37, 64, 65, 131] {
+            let key = (0..<keyLength).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let prepared = PreparedHMAC(key: key)
+            for n in 0...300 {
+                let message = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ n) }
+                let expected = Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+                message.withUnsafeBufferPointer { prepared.authenticate($0) }
+                #expect(prepared.digestBytes() == expected, "key \(keyLength) message \(n)")
+                var prefix: UInt64 = 0
+                for b in expected.prefix(8) { prefix = prefix << 8 | UInt64(b) }
+                #expect(prepared.prefix64 == prefix)
+            }
+        }
+    }
+
+    /// Identifiers take the byte-level path (ASCII, nothing to trim) or `normalize`: same results.
+    @Test func normalisationPathsAgree() throws {
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        let p = Pseudonymizer(key: key, purpose: "person", cacheLimit: 1)
+        for (a, b) in [("ab12", "AB12"), (" ab12", "AB12"), ("ab12\t", "AB12"), ("é1", "É1"), ("Straße", "STRASSE"),
+                       (String(repeating: "a", count: 300), String(repeating: "A", count: 300)), ("a b", "A B")] {
+            #expect(p.integer(a) == p.integer(b), "\(b)")
+            #expect(p.pseudonym(a) == p.pseudonym(b), "\(b)")
+        }
+        #expect(Pseudonymizer.normalize("\r\nab") == "\r\nAB", "a CRLF grapheme is not trimmed")
+        #expect(p.integer("\r\nab") != p.integer("AB"))
     }
 
     @Test func aTinyCacheGivesTheSameValuesAsAFreshComputation() throws {

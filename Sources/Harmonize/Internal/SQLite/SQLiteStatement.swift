@@ -29,7 +29,7 @@ final class SQLiteStatement {
         case .bool(let b): sqlite3_bind_int64(handle, index, b ? 1 : 0)
         case .string(let s): bindText(s, at: index)
         case .date(let days): bindDate(days, at: index)
-        case .dateTime(let secs): bindText(CivilDate.isoDateTimeString(secondsSinceEpoch: secs), at: index)
+        case .dateTime(let secs): bindDateTime(secs, at: index)
         }
     }
 
@@ -65,6 +65,40 @@ final class SQLiteStatement {
             p[7] = 45
             put(d.day, 8, 2)
             _ = sqlite3_bind_text(handle, index, p.baseAddress, 10, harmonize_sqlite_transient())
+        }
+    }
+
+    /// Binds a date-time as `yyyy-MM-ddTHH:mm:ss` without building a String (the text of
+    /// `CivilDate.isoDateTimeString`).
+    @inline(__always)
+    private func bindDateTime(_ secs: Int, at index: Int32) {
+        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+        let rem = secs - days * 86_400
+        let d = CivilDate(daysSinceEpoch: days)
+        guard d.year >= 0, d.year <= 9999 else {
+            bindText(CivilDate.isoDateTimeString(secondsSinceEpoch: secs), at: index)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 19) { p in
+            func put(_ v: Int, _ at: Int, _ width: Int) {
+                var v = v
+                for k in stride(from: at + width - 1, through: at, by: -1) {
+                    p[k] = CChar(48 + v % 10)
+                    v /= 10
+                }
+            }
+            put(d.year, 0, 4)
+            p[4] = 45
+            put(d.month, 5, 2)
+            p[7] = 45
+            put(d.day, 8, 2)
+            p[10] = 84
+            put(rem / 3600, 11, 2)
+            p[13] = 58
+            put((rem / 60) % 60, 14, 2)
+            p[16] = 58
+            put(rem % 60, 17, 2)
+            _ = sqlite3_bind_text(handle, index, p.baseAddress, 19, harmonize_sqlite_transient())
         }
     }
 

@@ -1,6 +1,9 @@
 /// One HL7 v2 message held in UTF-8, with its delimiters (read from its own MSH-1/MSH-2, rule R2)
 /// and the byte range, id and line of each segment. Values are split and unescaped on demand.
-struct HL7Message {
+///
+/// A class, not a struct: the reader reads it for every record (one per OBX), and copying a
+/// struct of five arrays and a string cost a retain and a release of each.
+final class HL7Message {
     /// The delimiters of one message.
     struct Delimiters: Equatable {
         var field: UInt8
@@ -196,8 +199,13 @@ struct HL7Message {
 
     /// Extracts the value of `path` into `out` (decoded UTF-8); returns whether it is present-null.
     func extract(_ path: HL7Path, current: Int?, into out: inout [UInt8]) -> Bool {
+        extract(path, segment: segmentIndex(for: path, current: current), into: &out)
+    }
+
+    /// Extracts the value of `path` in segment `s` (as found by `segmentIndex`) into `out`.
+    func extract(_ path: HL7Path, segment s: Int?, into out: inout [UInt8]) -> Bool {
         out.removeAll(keepingCapacity: true)
-        guard let s = segmentIndex(for: path, current: current) else { return false }
+        guard let s else { return false }
         let range: Range<Int>
         switch field(segment: s, path.field) {
         case .absent: return false
@@ -232,3 +240,6 @@ struct HL7Message {
         return false
     }
 }
+
+@available(*, unavailable)
+extension HL7Message: Sendable {}

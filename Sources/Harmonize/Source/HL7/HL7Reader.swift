@@ -67,11 +67,20 @@ public final class HL7Reader {
     var currentSegment: Int? = nil
     var recordLine = 0
     var recordPath: String? = nil
+    /// For a segment record: its segment id and occurrence, turned into `recordPath` text only
+    /// when a location is asked for (rejects), not for every record.
+    var recordOccurrence: (id: UInt32, n: Int)? = nil
 
     // Bound fields.
     var paths: [HL7Path] = []
     var values: [[UInt8]] = []
     var nulls: [Bool] = []
+    /// Per bound path, the message (`messageGeneration`) and segment its value was extracted
+    /// from: the value only depends on them, so the records of one message (one per OBX) extract
+    /// the paths of its other segments (MSH, PID, the parent OBR) once.
+    var extractedGeneration: [Int] = []
+    var extractedSegment: [Int] = []
+    var messageGeneration = 0
 
     /// Creates a reader over `source`.
     public convenience init(source: any ByteSource, displayName: String, options: HL7ReaderOptions = HL7ReaderOptions()) {
@@ -97,7 +106,8 @@ public final class HL7Reader {
     /// Where the current record comes from: file, line of its segment (or of its MSH), message
     /// number as `record`, and the segment occurrence (`OBX[2]`) as `path` for segment records.
     public var location: SourceLocation {
-        SourceLocation(file: displayName, line: recordLine, record: messageNumber, path: recordPath)
+        let path = recordOccurrence.map { "\(String(decoding: HL7Message.idBytes($0.id), as: UTF8.self))[\($0.n)]" } ?? recordPath
+        return SourceLocation(file: displayName, line: recordLine, record: messageNumber, path: path)
     }
 
     /// Total size of the source in bytes, when known.
@@ -114,7 +124,8 @@ public final class HL7Reader {
                 occurrenceIndex += 1
                 currentSegment = s
                 recordLine = msg.segLine[s]
-                recordPath = "\(String(decoding: HL7Message.idBytes(msg.segID[s]), as: UTF8.self))[\(occurrenceIndex)]"
+                recordPath = nil
+                recordOccurrence = (msg.segID[s], occurrenceIndex)
                 extractAll()
                 return .record
             }
@@ -127,6 +138,7 @@ public final class HL7Reader {
             messageNumber += 1
             recordLine = first.line
             recordPath = nil
+            recordOccurrence = nil
             var lines = [first.bytes]
             var lineNumbers = [first.line]
             var size = first.bytes.count
@@ -155,6 +167,7 @@ public final class HL7Reader {
                 return reject(error.reason, path: error.path, line: error.line, error.message)
             }
             message = msg
+            messageGeneration += 1
             if let unitID {
                 occurrences = (0..<msg.segmentCount).filter { msg.segID[$0] == unitID }
                 continue
@@ -168,8 +181,10 @@ public final class HL7Reader {
 
     func reject(_ reason: RejectReason, path: String, line: Int, _ text: String) -> ReadEvent {
         message = nil
+        messageGeneration += 1
         recordLine = line
         recordPath = path
+        recordOccurrence = nil
         for i in 0..<values.count {
             values[i].removeAll(keepingCapacity: true)
             nulls[i] = false
@@ -179,8 +194,14 @@ public final class HL7Reader {
 
     func extractAll() {
         guard let msg = message else { return }
+        let generation = messageGeneration
         for i in 0..<paths.count {
-            nulls[i] = msg.extract(paths[i], current: currentSegment, into: &values[i])
+            let s = msg.segmentIndex(for: paths[i], current: currentSegment)
+            let segment = s ?? -1
+            if extractedGeneration[i] == generation && extractedSegment[i] == segment { continue }
+            nulls[i] = msg.extract(paths[i], segment: s, into: &values[i])
+            extractedGeneration[i] = generation
+            extractedSegment[i] = segment
         }
     }
 
@@ -329,6 +350,8 @@ extension HL7Reader: RecordReader {
                 paths.append(p)
                 values.append([])
                 nulls.append(false)
+                extractedGeneration.append(-1)
+                extractedSegment.append(-1)
             } else {
                 missing.append((f, nil))
             }

@@ -56,8 +56,9 @@ public final class XMLRecordReader {
     private var parserFinished = false
     private var recordNumber = 0
     private var recordLine = 0
-    private var values: [[UInt8]] = []
-    private var present: [Bool] = []
+    /// Where the current record's values start in the collector's spans; nil after a reject.
+    private var currentSpan: Int?
+    private var boundCount = 0
 
     /// Opens a reader over `source`.
     /// - Throws: `XMLReaderError` for a bad record path or when libxml2 cannot start.
@@ -91,15 +92,14 @@ public final class XMLRecordReader {
     /// Reads the next record.
     /// - Throws: `SourceIOError` when the source cannot be read.
     public func next() throws(SourceIOError) -> ReadEvent {
+        // The previous record's values may be dropped from here on.
+        currentSpan = nil
         while true {
-            if let item = collector.dequeue(values: &values, present: &present) {
+            if let item = collector.dequeue() {
                 recordNumber = item.record
                 recordLine = item.line
+                currentSpan = item.reason == nil ? item.span : nil
                 if let reason = item.reason {
-                    for i in 0..<values.count {
-                        values[i].removeAll(keepingCapacity: true)
-                        present[i] = false
-                    }
                     return .rejected(Reject(reason: reason, location: location, message: item.message))
                 }
                 return .record
@@ -128,15 +128,16 @@ public final class XMLRecordReader {
 
     /// The UTF-8 text of bound field `position` for the current record (empty when absent).
     public func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        guard position >= 0, position < values.count else {
+        guard position >= 0, position < boundCount, let span = currentSpan else {
             return try body(UnsafeBufferPointer(start: nil, count: 0))
         }
-        return try values[position].withUnsafeBufferPointer(body)
+        return try collector.withValue(span: span, position, body)
     }
 
     /// Whether bound field `position` is present in the current record (an empty element is present).
     public func isPresent(_ position: Int) -> Bool {
-        position >= 0 && position < present.count && present[position]
+        guard position >= 0, position < boundCount, let span = currentSpan else { return false }
+        return collector.isPresent(span: span, position)
     }
 }
 
@@ -209,9 +210,16 @@ final class XMLRecordCollector: XMLSAXEvents {
     let maxDepth: Int
     let maxTextBytes: Int
     weak var parser: XMLPushParser?
-    private(set) var paths: [PathState] = []
-    private var recordPaths: [Int] = []
-    private var ancestorPaths: [Int] = []
+    // The path states, and the positions of the record's paths and of the ancestor paths, in
+    // buffers owned by the collector: every SAX event updates them in place, without the array
+    // uniqueness and exclusivity checks (or the retain of a copied index list) per event.
+    private var paths: UnsafeMutablePointer<PathState>
+    private var pathCount = 0
+    private var pathCapacity = 0
+    private var recordPaths: UnsafeMutablePointer<Int>
+    private var recordPathCount = 0
+    private var ancestorPaths: UnsafeMutablePointer<Int>
+    private var ancestorPathCount = 0
     private var depth = 0
     private var matchDepth = 0
     private var inRecord = false
@@ -232,21 +240,58 @@ final class XMLRecordCollector: XMLSAXEvents {
         recordDepth = record.steps.count - 1
         self.maxDepth = maxDepth
         self.maxTextBytes = maxTextBytes
+        paths = .allocate(capacity: 1)
+        recordPaths = .allocate(capacity: 1)
+        ancestorPaths = .allocate(capacity: 1)
+        pathCapacity = 1
+    }
+
+    deinit {
+        paths.deinitialize(count: pathCount)
+        paths.deallocate()
+        recordPaths.deallocate()
+        ancestorPaths.deallocate()
     }
 
     /// Adds a bound path; returns its position.
     func add(_ path: XMLPath) -> Int {
         let isAncestor = path.ups > 0
-        paths.append(
-            PathState(
+        if pathCount == pathCapacity {
+            let capacity = pathCapacity * 2
+            let grown = UnsafeMutablePointer<PathState>.allocate(capacity: capacity)
+            grown.moveInitialize(from: paths, count: pathCount)
+            paths.deallocate()
+            paths = grown
+            let records = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
+            records.initialize(from: recordPaths, count: recordPathCount)
+            recordPaths.deallocate()
+            recordPaths = records
+            let ancestors = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
+            ancestors.initialize(from: ancestorPaths, count: ancestorPathCount)
+            ancestorPaths.deallocate()
+            ancestorPaths = ancestors
+            pathCapacity = capacity
+        }
+        (paths + pathCount).initialize(
+            to: PathState(
                 steps: path.steps.map(Name.init), attribute: path.attribute.map(Name.init), anchor: recordDepth - path.ups,
                 isAncestor: isAncestor))
-        if isAncestor { ancestorPaths.append(paths.count - 1) } else { recordPaths.append(paths.count - 1) }
-        return paths.count - 1
+        let position = pathCount
+        pathCount += 1
+        if isAncestor {
+            ancestorPaths[ancestorPathCount] = position
+            ancestorPathCount += 1
+        } else {
+            recordPaths[recordPathCount] = position
+            recordPathCount += 1
+        }
+        return position
     }
 
-    /// Takes the oldest queued item, copying a record's values into `values`/`present`.
-    func dequeue(values: inout [[UInt8]], present: inout [Bool]) -> Item? {
+    /// Takes the oldest queued item. A record's values stay in the arena (read with `withValue`)
+    /// until the next call that finds the queue empty, which only happens after the caller is done
+    /// with the record.
+    func dequeue() -> Item? {
         guard head < queue.count else {
             if !queue.isEmpty {
                 queue.removeAll(keepingCapacity: true)
@@ -258,26 +303,21 @@ final class XMLRecordCollector: XMLSAXEvents {
         }
         let item = queue[head]
         head += 1
-        if item.reason == nil {
-            let n = paths.count
-            if values.count < n {
-                values.append(contentsOf: Array(repeating: [], count: n - values.count))
-                present.append(contentsOf: Array(repeating: false, count: n - present.count))
-            }
-            for i in 0..<n {
-                values[i].removeAll(keepingCapacity: true)
-                let start = spans[item.span + 2 * i]
-                let length = spans[item.span + 2 * i + 1]
-                if length >= 0 {
-                    values[i].append(contentsOf: arena[start..<(start + length)])
-                    present[i] = true
-                } else {
-                    present[i] = false
-                }
-            }
-        }
         return item
     }
+
+    /// The bytes of value `position` of the queued record whose spans start at `span`.
+    @inline(__always)
+    func withValue<R>(span: Int, _ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        let start = spans[span + 2 * position]
+        let length = spans[span + 2 * position + 1]
+        guard length > 0 else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
+        return try arena.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[start..<(start + length)])) }
+    }
+
+    /// Whether value `position` of the queued record whose spans start at `span` is present.
+    @inline(__always)
+    func isPresent(span: Int, _ position: Int) -> Bool { spans[span + 2 * position + 1] >= 0 }
 
     /// Queues the reject of a document that is not well-formed (after every record before it).
     func documentFailed(line: Int, message: String) {
@@ -292,7 +332,7 @@ final class XMLRecordCollector: XMLSAXEvents {
 
     private func queueRecord() {
         let span = spans.count
-        for i in 0..<paths.count {
+        for i in 0..<pathCount {
             if paths[i].present {
                 spans.append(arena.count)
                 spans.append(paths[i].value.count)
@@ -385,19 +425,19 @@ final class XMLRecordCollector: XMLSAXEvents {
             return
         }
         // Ancestor paths follow every element: the values they hold when a record starts are its values.
-        if !ancestorPaths.isEmpty {
-            let list = ancestorPaths
-            paths.withUnsafeMutableBufferPointer { buf in
-                for k in list {
-                    if d == buf[k].anchor {
-                        buf[k].reset()
-                        if buf[k].steps.isEmpty { _ = Self.hit(&buf[k], attributes: attributes) }
-                    } else if d > buf[k].anchor {
-                        _ = Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
-                    }
-                }
+        let buf = paths
+        let ancestors = ancestorPaths
+        for j in 0..<ancestorPathCount {
+            let k = ancestors[j]
+            if d == buf[k].anchor {
+                buf[k].reset()
+                if buf[k].steps.isEmpty { _ = Self.hit(&buf[k], attributes: attributes) }
+            } else if d > buf[k].anchor {
+                _ = Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
             }
         }
+        let records = recordPaths
+        let recordCount = recordPathCount
         if !inRecord {
             guard d == matchDepth, d <= recordDepth, recordSteps[d].matches(localName, namespaceURI) else { return }
             matchDepth = d + 1
@@ -409,10 +449,7 @@ final class XMLRecordCollector: XMLSAXEvents {
             recordRejected = false
             textBytes = 0
             capturing = 0
-            let list = recordPaths
-            paths.withUnsafeMutableBufferPointer { buf in
-                for k in list { buf[k].reset() }
-            }
+            for j in 0..<recordCount { buf[records[j]].reset() }
         } else if recordRejected {
             return
         } else if d - recordDepth > maxDepth {
@@ -428,18 +465,15 @@ final class XMLRecordCollector: XMLSAXEvents {
             queueReject(.limitExceeded, line: recordLine, "record larger than the limits (\(maxDepth) levels, \(maxTextBytes) text bytes)")
             return
         }
-        let list = recordPaths
         let atRecord = d == recordDepth
-        let started = paths.withUnsafeMutableBufferPointer { buf in
-            var n = 0
-            for k in list {
-                if atRecord {
-                    if buf[k].steps.isEmpty { n += Self.hit(&buf[k], attributes: attributes) }
-                } else {
-                    n += Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
-                }
+        var started = 0
+        for j in 0..<recordCount {
+            let k = records[j]
+            if atRecord {
+                if buf[k].steps.isEmpty { started += Self.hit(&buf[k], attributes: attributes) }
+            } else {
+                started += Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
             }
-            return n
         }
         capturing += started
     }
@@ -450,12 +484,10 @@ final class XMLRecordCollector: XMLSAXEvents {
         if stopped { return }
         if inRecord {
             if !recordRejected {
-                let list = recordPaths
-                let ended = paths.withUnsafeMutableBufferPointer { buf in
-                    var n = 0
-                    for k in list { n += Self.close(&buf[k], at: d) }
-                    return n
-                }
+                let buf = paths
+                let records = recordPaths
+                var ended = 0
+                for j in 0..<recordPathCount { ended += Self.close(&buf[records[j]], at: d) }
                 capturing += ended
             }
             if d == recordDepth {
@@ -464,11 +496,11 @@ final class XMLRecordCollector: XMLSAXEvents {
             }
         }
         if d < matchDepth { matchDepth = d }
-        if !ancestorPaths.isEmpty {
-            let list = ancestorPaths
-            paths.withUnsafeMutableBufferPointer { buf in
-                for k in list where d > buf[k].anchor { _ = Self.close(&buf[k], at: d) }
-            }
+        let buf = paths
+        let ancestors = ancestorPaths
+        for j in 0..<ancestorPathCount {
+            let k = ancestors[j]
+            if d > buf[k].anchor { _ = Self.close(&buf[k], at: d) }
         }
     }
 
@@ -481,9 +513,11 @@ final class XMLRecordCollector: XMLSAXEvents {
             return
         }
         guard capturing > 0 else { return }
-        let list = recordPaths
-        paths.withUnsafeMutableBufferPointer { buf in
-            for k in list where buf[k].capturing { buf[k].value.append(contentsOf: text) }
+        let buf = paths
+        let records = recordPaths
+        for j in 0..<recordPathCount {
+            let k = records[j]
+            if buf[k].capturing { buf[k].value.append(contentsOf: text) }
         }
     }
 
@@ -511,8 +545,7 @@ extension XMLRecordReader: RecordReader {
                     continue
                 }
                 out.append(collector.add(p))
-                values.append([])
-                present.append(false)
+                boundCount += 1
             } catch {
                 if case .undeclaredPrefix(let prefix) = error {
                     missing.append((f, "declare the prefix '\(prefix)' under source.namespaces"))
