@@ -57,6 +57,9 @@ final class PreparedHMAC {
     }
 
     deinit {
+        // The pad states are as good as the key: wipe them (and the scratch) before freeing.
+        for i in 0..<88 { (words + i).pointee = 0 }
+        for i in 0..<64 { (block + i).pointee = 0 }
         words.deallocate()
         block.deallocate()
     }
