@@ -40,10 +40,11 @@ HZ_BIN = ROOT / ".build" / "release" / "harmonize-run"
 KEY_ENV = "HARMONIZE_BENCH_KEY"
 KEY_VALUE = "harmonize-benchmark-key-0123456789-not-a-secret"   # fixed, >= 32 bytes
 WALK_BIN = BENCH / "bin" / "xml_reader_walk"
+SAX_BIN = BENCH / "bin" / "xml_sax_walk"
 
 PROGRAMS = {
     "hl7": ["harmonize", "harmonize-sink-none", "python-hl7"],
-    "xml": ["harmonize", "harmonize-sink-none", "python-lxml", "c-xml-reader-walk"],
+    "xml": ["harmonize", "harmonize-sink-none", "python-lxml", "c-xml-reader-walk", "c-xml-sax-walk"],
 }
 LABEL = {
     ("hl7", "harmonize"): "Harmonize `oru-measurement` → SQLite",
@@ -53,6 +54,7 @@ LABEL = {
     ("xml", "harmonize-sink-none"): "Harmonize `his-visit` + `his-condition` `--sink none`",
     ("xml", "python-lxml"): "Python `lxml.etree.iterparse` (`py_lxml.py`)",
     ("xml", "c-xml-reader-walk"): "C libxml2 reader walk (`xml_reader_walk.c`)",
+    ("xml", "c-xml-sax-walk"): "C libxml2 SAX2 walk, one pass (`peers/xml_sax_walk.c`)",
 }
 
 
@@ -107,6 +109,8 @@ def command(kind, prog, folder, path, out, shared):
         return [sys.executable, str(shared / "py_lxml.py"), str(path)], env
     if prog == "c-xml-reader-walk":
         return [str(WALK_BIN), str(path)], env
+    if prog == "c-xml-sax-walk":
+        return [str(SAX_BIN), str(path)], env
     raise ValueError(prog)
 
 
@@ -122,6 +126,12 @@ def build(args, notes):
         r = subprocess.run(["gcc", "-O2", "-I/usr/include/libxml2", "-o", str(WALK_BIN), str(src), "-lxml2"])
         if r.returncode != 0:
             notes.append("xml_reader_walk.c did not build: C peer skipped")
+    sax = BENCH / "peers" / "xml_sax_walk.c"
+    if shutil.which("gcc") and (not SAX_BIN.exists() or SAX_BIN.stat().st_mtime < sax.stat().st_mtime):
+        SAX_BIN.parent.mkdir(exist_ok=True)
+        r = subprocess.run(["gcc", "-O2", "-I/usr/include/libxml2", "-o", str(SAX_BIN), str(sax), "-lxml2"])
+        if r.returncode != 0:
+            notes.append("xml_sax_walk.c did not build: SAX floor skipped")
 
 
 def main():
@@ -153,6 +163,8 @@ def main():
                     if only and prog not in only:
                         continue
                     if prog == "c-xml-reader-walk" and not WALK_BIN.exists():
+                        continue
+                    if prog == "c-xml-sax-walk" and not SAX_BIN.exists():
                         continue
                     work = args.work / f"{kind}-{n}-{prog}"
                     shutil.rmtree(work, ignore_errors=True)
