@@ -39,18 +39,10 @@ struct ReplayCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the replay summary as JSON on standard output.")
     var json = false
 
-    @Flag(name: .customLong("no-quality"), help: "Do not run the data-quality checks after publishing the replay.")
-    var noQuality = false
-
-    @Flag(name: .customLong("fail-on-quality"), help: "Exit 1 when a data-quality check fails (by default failed checks are reported only).")
-    var failOnQuality = false
-
-    @Option(name: .long, help: ArgumentHelp("User data-quality checks (YAML) run with the built-in checks.", valueName: "FILE.yaml"))
-    var checks: String?
+    @OptionGroup var quality: QualityOptions
 
     mutating func validate() throws {
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
-        if noQuality && (failOnQuality || checks != nil) { throw ValidationError("--no-quality cannot be combined with --fail-on-quality or --checks") }
     }
 
     func run() throws {
@@ -85,7 +77,7 @@ struct ReplayCommand: ParsableCommand {
         let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: privacy.dateShiftDays, vocabulary: store))
         try MappingOptions.requireVocabulary(plans, store: store)
         let exclusion = try privacy.check(plans, key: key)
-        if let checks, !noQuality { try QualityRunner.validateChecksFile(checks) }
+        try quality.validateChecksFile()
         // Rows of a replay must be computed as the run computed them: same key, project, date
         // shifting and objection list.
         var parameters = privacy.parameters(key: key, exclusion: exclusion)
@@ -157,28 +149,13 @@ struct ReplayCommand: ParsableCommand {
                     + ": \(read - manifest.rejectedCount) now mapped or filtered, \(manifest.rejectedCount) still rejected (outstanding)")
         }
         // The checks run again over the published output; their results are stored for the replay run.
-        var qualityFailed = false
-        var qualityReport: QualityReport?
-        if !noQuality {
-            do {
-                let report = try QualityRunner.run(output: output, checksFile: checks, json: nil)
-                qualityReport = report
-                QualityRunner.print(report, verbose: false)
-                qualityFailed = report.count(.failed) + report.count(.error) > 0
-            } catch let e as CLIError {
-                Terminal.error("harmonize-run: quality checks not run: \(e.message)")
-                qualityFailed = true
-            }
-        }
+        let (qualityReport, qualityFailed) = try quality.check(output: output)
         if json { Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport)) }
         let rate = read == 0 ? 0 : Double(manifest.rejectedCount) / Double(read)
         if rate > maxRejectRate {
             Terminal.error("harmonize-run: \(manifest.rejectedCount) of \(read) replayed records rejected again; the output was published")
             throw Exit.rejectsAboveThreshold
         }
-        if failOnQuality && qualityFailed {
-            Terminal.error("harmonize-run: data-quality checks failed (--fail-on-quality); the output was published")
-            throw Exit.checksFailed
-        }
+        try quality.enforce(failed: qualityFailed)
     }
 }

@@ -53,21 +53,13 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the run summary as JSON on standard output.")
     var json = false
 
-    @Flag(name: .customLong("no-quality"), help: "Do not run the data-quality checks after publishing a SQLite output.")
-    var noQuality = false
-
-    @Flag(name: .customLong("fail-on-quality"), help: "Exit 1 when a data-quality check fails (by default failed checks are reported only).")
-    var failOnQuality = false
-
-    @Option(name: .long, help: ArgumentHelp("User data-quality checks (YAML) run with the built-in checks.", valueName: "FILE.yaml"))
-    var checks: String?
+    @OptionGroup var quality: QualityOptions
 
     @Option(name: .long, help: ArgumentHelp("Append OpenLineage START and COMPLETE/FAIL events (JSON lines) to this file.", valueName: "FILE.jsonl"))
     var openlineage: String?
 
     mutating func validate() throws {
         if sink != .none && output == nil { throw ValidationError("--output is required unless --sink none") }
-        if noQuality && (failOnQuality || checks != nil) { throw ValidationError("--no-quality cannot be combined with --fail-on-quality or --checks") }
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
         if Self.byteSize(memoryBudget) == nil { throw ValidationError("--memory-budget is a size in bytes, or with K, M or G (256M)") }
     }
@@ -100,7 +92,7 @@ struct RunCommand: ParsableCommand {
         let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: privacy.dateShiftDays, vocabulary: store))
         try MappingOptions.requireVocabulary(plans, store: store)
         let exclusion = try privacy.check(plans, key: key)
-        if let checks, !noQuality { try QualityRunner.validateChecksFile(checks) }
+        try quality.validateChecksFile()
         var parameters = privacy.parameters(key: key, exclusion: exclusion)
         parameters["sink"] = sink.rawValue
         if let vocabulary = mappingOptions.vocabulary { parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent }
@@ -169,18 +161,7 @@ struct RunCommand: ParsableCommand {
         if !json { Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output)) }
         var qualityFailed = false
         var qualityReport: QualityReport?
-        if sink == .sqlite, !noQuality, let output {
-            do {
-                let report = try QualityRunner.run(output: output, checksFile: checks, json: nil)
-                qualityReport = report
-                QualityRunner.print(report, verbose: false)
-                qualityFailed = report.count(.failed) + report.count(.error) > 0
-            } catch let e as CLIError {
-                // The output is published: a quality problem is reported, not turned into a failed run.
-                Terminal.error("harmonize-run: quality checks not run: \(e.message)")
-                qualityFailed = true
-            }
-        }
+        if sink == .sqlite, let output { (qualityReport, qualityFailed) = try quality.check(output: output) }
         if json { Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport)) }
         if let openlineage {
             try Self.append(
@@ -196,10 +177,7 @@ struct RunCommand: ParsableCommand {
                 "harmonize-run: \(manifest.rejectedCount) of \(read) records rejected (\(String(format: "%.4f", rate * 100))% > --max-reject-rate \(maxRejectRate * 100)%); the output was published")
             throw Exit.rejectsAboveThreshold
         }
-        if failOnQuality && qualityFailed {
-            Terminal.error("harmonize-run: data-quality checks failed (--fail-on-quality); the output was published")
-            throw Exit.checksFailed
-        }
+        try quality.enforce(failed: qualityFailed)
     }
 
     /// Appends one line to a JSON-lines file (created when missing).
