@@ -52,24 +52,12 @@ final class SQLiteStatement {
             return
         }
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 10) { p in
-            func put(_ v: Int, _ at: Int, _ width: Int) {
-                var v = v
-                for k in stride(from: at + width - 1, through: at, by: -1) {
-                    p[k] = CChar(48 + v % 10)
-                    v /= 10
-                }
-            }
-            put(d.year, 0, 4)
-            p[4] = 45
-            put(d.month, 5, 2)
-            p[7] = 45
-            put(d.day, 8, 2)
+            Self.put(d, into: p)
             _ = sqlite3_bind_text(handle, index, p.baseAddress, 10, harmonize_sqlite_transient())
         }
     }
 
-    /// Binds a date-time as `yyyy-MM-ddTHH:mm:ss` without building a String (the text of
-    /// `CivilDate.isoDateTimeString`).
+    /// Binds a date-time as `yyyy-MM-ddTHH:mm:ss` without building a String.
     @inline(__always)
     private func bindDateTime(_ secs: Int, at index: Int32) {
         let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
@@ -80,26 +68,35 @@ final class SQLiteStatement {
             return
         }
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 19) { p in
-            func put(_ v: Int, _ at: Int, _ width: Int) {
-                var v = v
-                for k in stride(from: at + width - 1, through: at, by: -1) {
-                    p[k] = CChar(48 + v % 10)
-                    v /= 10
-                }
-            }
-            put(d.year, 0, 4)
-            p[4] = 45
-            put(d.month, 5, 2)
-            p[7] = 45
-            put(d.day, 8, 2)
-            p[10] = 84
-            put(rem / 3600, 11, 2)
-            p[13] = 58
-            put((rem / 60) % 60, 14, 2)
+            Self.put(d, into: p)
+            p[10] = 84  // T
+            Self.put(rem / 3600, into: p, at: 11, width: 2)
+            p[13] = 58  // :
+            Self.put((rem / 60) % 60, into: p, at: 14, width: 2)
             p[16] = 58
-            put(rem % 60, 17, 2)
+            Self.put(rem % 60, into: p, at: 17, width: 2)
             _ = sqlite3_bind_text(handle, index, p.baseAddress, 19, harmonize_sqlite_transient())
         }
+    }
+
+    /// Writes `v` as `width` decimal digits (zero-padded) at `at`.
+    @inline(__always)
+    private static func put(_ v: Int, into p: UnsafeMutableBufferPointer<CChar>, at: Int, width: Int) {
+        var v = v
+        for k in stride(from: at + width - 1, through: at, by: -1) {
+            p[k] = CChar(48 + v % 10)
+            v /= 10
+        }
+    }
+
+    /// Writes `yyyy-MM-dd` (a year in 0…9999) at the start of `p`.
+    @inline(__always)
+    private static func put(_ d: CivilDate, into p: UnsafeMutableBufferPointer<CChar>) {
+        put(d.year, into: p, at: 0, width: 4)
+        p[4] = 45  // -
+        put(d.month, into: p, at: 5, width: 2)
+        p[7] = 45
+        put(d.day, into: p, at: 8, width: 2)
     }
 
     /// Steps once; true when a row is available, false when done.
