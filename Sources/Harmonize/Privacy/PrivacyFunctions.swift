@@ -42,8 +42,8 @@ extension FunctionRegistry {
 /// Per-person day shifts for `date_shift`.
 public final class DateShifter: @unchecked Sendable {
     private let person: Pseudonymizer
-    /// The keyed HMAC state, prepared once; each derivation copies it (no re-keying per person).
-    private let shiftMAC: HMAC<SHA256>
+    /// The keyed HMAC, pad states prepared once (used under `lock`: one thread at a time).
+    private let shiftMAC: PreparedHMAC
     /// The largest shift in days.
     public let days: Int
     private let lock = NSLock()
@@ -55,7 +55,7 @@ public final class DateShifter: @unchecked Sendable {
     /// Creates a shifter of at most `days` days (≥ 1).
     public init(key: PseudonymKey, days: Int) {
         self.person = Pseudonymizer(key: key, purpose: "person")
-        self.shiftMAC = HMAC<SHA256>(key: key.subKey(purpose: "date-shift"))
+        self.shiftMAC = PreparedHMAC(key: key.subKey(purpose: "date-shift").withUnsafeBytes { Array($0) })
         self.days = max(1, days)
     }
 
@@ -78,12 +78,10 @@ public final class DateShifter: @unchecked Sendable {
         } else {
             p = person.pseudonym(subject)
         }
-        var h = shiftMAC
-        h.update(data: Array(p.utf8))
-        let mac = Array(h.finalize())
-        var v: UInt64 = 0
-        for b in mac.prefix(8) { v = (v << 8) | UInt64(b) }
-        let magnitude = 1 + Int(v % UInt64(days))
+        var text = p
+        text.withUTF8 { shiftMAC.authenticate($0) }
+        let mac = shiftMAC.digestBytes()
+        let magnitude = 1 + Int(shiftMAC.prefix64 % UInt64(days))
         return mac[8] & 1 == 0 ? magnitude : -magnitude
     }
 }
