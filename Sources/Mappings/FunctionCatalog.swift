@@ -9,14 +9,14 @@ public enum FunctionCatalog {
     /// Names of the vocabulary functions (they need a vocabulary store: `--vocabulary FILE`).
     public static let vocabularyFunctions: Set<String> = FunctionRegistry.vocabularyFunctionNames
 
-    /// The registry for a run with (or without) a key; `dateShiftDays` is the largest shift of
-    /// `date_shift` (0: the function fails at run time, and the CLI refuses such runs);
-    /// `vocabulary` is the store the vocabulary functions look codes up in (nil: they type-check
-    /// but fail at run time, and the CLI refuses such runs).
-    public static func registry(key: PseudonymKey?, dateShiftDays: Int = 0, vocabulary: VocabularyStore? = nil) -> FunctionRegistry {
+    /// The registry of the pack: `vocabulary` is the store the vocabulary functions look codes up
+    /// in (nil: they type-check, but a run of plans calling them stops before reading). The key
+    /// and the largest date shift are not part of the registry or of the plans: each run gives
+    /// its own (`RunOptions.key`, `RunOptions.dateShiftDays`).
+    public static func registry(vocabulary: VocabularyStore? = nil) -> FunctionRegistry {
         var r = FunctionRegistry.standard
-        r.registerPseudonyms(key: key)
-        r.registerDateShift(key: key, days: dateShiftDays)
+        r.registerPseudonyms()
+        r.registerDateShift()
         r.registerVocabulary(vocabulary)
         for f in GeneralisationFunctions.all { r.register(f) }
         for f in DomainFunctions.all { r.register(f) }

@@ -12,7 +12,7 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil, vocabulary: try mappingOptions.vocabularyStore()))
+            let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(vocabulary: try mappingOptions.vocabularyStore()))
             var testErrors = 0
             for p in plans {
                 // The mapping's test cases are checked too (they never block a run).
@@ -75,7 +75,7 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: nil, vocabulary: try mappingOptions.vocabularyStore()))
+            let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(vocabulary: try mappingOptions.vocabularyStore()))
             if json {
                 let entries = plans.map {
                     Entry(mapping: $0.id, version: $0.spec.version, file: $0.spec.file, sha256: $0.spec.contentHash, columnLineage: ColumnLineage.derive(from: $0))

@@ -21,7 +21,7 @@ struct MappingTestSession {
         }
         // Cases run under the public test key, so they can expect pseudonyms as fixed values.
         let context = PlanningContext(
-            defaultModel: model, functions: FunctionCatalog.registry(key: .mappingTests, vocabulary: try options.vocabularyStore()))
+            defaultModel: model, functions: FunctionCatalog.registry(vocabulary: try options.vocabularyStore()))
         var session = MappingTestSession()
         for f in files {
             do {

@@ -54,7 +54,7 @@ enum QualityRunner {
             throw CLIError(code: Exit.configuration, message: "no such checks file: \(checksFile)")
         }
         do {
-            return try UserRuleFile.load(path: checksFile, model: model, functions: FunctionCatalog.registry(key: nil))
+            return try UserRuleFile.load(path: checksFile, model: model, functions: FunctionCatalog.registry())
         } catch {
             for d in error.diagnostics { Terminal.error(d.description) }
             throw CLIError(code: Exit.configuration, message: "\(error.diagnostics.count) error(s) in the checks file; nothing was checked")
@@ -73,7 +73,7 @@ enum QualityRunner {
         } catch {
             throw CLIError(code: Exit.io, message: "\(error)")
         }
-        let functions = FunctionCatalog.registry(key: nil)
+        let functions = FunctionCatalog.registry()
         if let checksFile { all += try userChecks(checksFile, model: model) }
         let engine = QualityEngine(checks: all, model: model, conventions: Mappings.omopQualityConventions, functions: functions)
         let report: QualityReport

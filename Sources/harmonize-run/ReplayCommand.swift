@@ -74,7 +74,7 @@ struct ReplayCommand: ParsableCommand {
             throw CLIError(code: Exit.io, message: e.description)
         }
         let store = try mappingOptions.vocabularyStore()
-        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: privacy.dateShiftDays, vocabulary: store))
+        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(vocabulary: store))
         try MappingOptions.requireVocabulary(plans, store: store)
         let exclusion = try privacy.check(plans, key: key)
         try quality.validateChecksFile()
@@ -120,6 +120,8 @@ struct ReplayCommand: ParsableCommand {
         for r in selected { records[r.mapping, default: [:]][r.file, default: []].insert(r.key) }
         var options = RunOptions(inputDirectory: input, recordsLineage: hadLineage, parameters: parameters)
         options.exclusion = exclusion
+        options.key = key
+        options.dateShiftDays = privacy.dateShiftDays
         options.parameters.removeValue(forKey: "exclude_sha256")  // set again by the pipeline
         if let vocabulary = mappingOptions.vocabulary { options.parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent }
         options.vocabulary = store

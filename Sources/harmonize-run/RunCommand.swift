@@ -89,7 +89,7 @@ struct RunCommand: ParsableCommand {
         }
         let key = try privacy.loadKey()
         let store = try mappingOptions.vocabularyStore()
-        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(key: key, dateShiftDays: privacy.dateShiftDays, vocabulary: store))
+        let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(vocabulary: store))
         try MappingOptions.requireVocabulary(plans, store: store)
         let exclusion = try privacy.check(plans, key: key)
         try quality.validateChecksFile()
@@ -98,6 +98,8 @@ struct RunCommand: ParsableCommand {
         if let vocabulary = mappingOptions.vocabulary { parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent }
         var options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
         options.exclusion = exclusion
+        options.key = key
+        options.dateShiftDays = privacy.dateShiftDays
         options.vocabulary = store
         options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
         if options.memoryBudget < 128 << 20, plans.contains(where: { !$0.joinDescriptions.isEmpty || $0.groupDescription != nil }) {

@@ -84,13 +84,13 @@ struct VocabularyInfoCommand: ParsableCommand {
             Terminal.error("harmonize-run: \(error.description)")
             throw error.kind == .configuration ? Exit.configuration : Exit.io
         }
-        let p = s.provenance()
+        let p = try s.provenance()
         Terminal.out("vocabulary store \(store), loaded \(p.loadedAt)")
         var rows = [["table", "rows"]]
         for c in s.counts() { rows.append([c.table, "\(c.rows)"]) }
         Terminal.out(RunSummary.table(rows).joined(separator: "\n"))
         var v = [["vocabulary_id", "version"]]
-        for e in s.versions(of: Set(s.vocabularyIDs())) { v.append([e.id, e.version ?? ""]) }
+        for e in try s.versions(of: Set(s.vocabularyIDs())) { v.append([e.id, e.version ?? ""]) }
         Terminal.out(RunSummary.table(v).joined(separator: "\n"))
     }
 }

@@ -3,9 +3,14 @@ typealias Evaluator = (EvaluationFrame) throws(EvaluationError) -> Value
 
 /// A type-checked expression compiled to nested closures over slot indices.
 ///
-/// Evaluating is safe from several threads at once with distinct frames, provided the lookup
-/// tables and registered functions are thread-safe and no `CoverageRecorder` was used (a recorder
-/// is not thread-safe); hence `@unchecked Sendable`.
+/// Evaluating is safe from several threads at once with distinct frames: the closures capture only
+/// values fixed at compile time (other closures, constants, immutable in-memory lookup tables and
+/// the `@Sendable` implementations of the registry). Everything a run changes (HMAC states,
+/// caches, counters, tables loaded for the run) lives in the run's frames (`BoundCallSites`).
+/// The one exception is a `CoverageRecorder` given to the compiler (mapping tests): its counters
+/// are not thread-safe, so evaluate instrumented expressions from one thread. Closures cannot be
+/// declared `Sendable` through the evaluator's typed-throws type without that exception, hence
+/// `@unchecked Sendable`.
 public struct CompiledExpression: @unchecked Sendable {
     /// The static result type (after widening to the expected type, when one was given).
     public let type: ValueType
@@ -22,11 +27,15 @@ public struct CompiledExpression: @unchecked Sendable {
     /// The value when the whole expression folded to a constant at compile time.
     public let constantValue: Value?
     let evaluator: Evaluator
+    /// The call sites with per-run state of the compiler's table when this expression was
+    /// compiled (bind them to evaluate the expression on its own: `EvaluationFrame(slotCount:callSites:)`).
+    public let callSites: CallSites
 
     init(
         type: ValueType, source: String, referencedIdentifiers: [String], lookupsUsed: [String], functionsUsed: [String],
-        branchCount: Int, constantValue: Value?, evaluator: @escaping Evaluator
+        branchCount: Int, constantValue: Value?, evaluator: @escaping Evaluator, callSites: CallSites = .none
     ) {
+        self.callSites = callSites
         self.type = type
         self.source = source
         self.referencedIdentifiers = referencedIdentifiers

@@ -9,6 +9,8 @@ public final class EvaluationFrame {
     /// executor records vocabulary lineage (`run --lineage`); nil otherwise, and then a lookup
     /// costs one nil check more.
     var lookupTrace: LookupTrace?
+    /// The run's implementations of the plan's stateful call sites (`CallSites.bind(_:)`).
+    var bound: ContiguousArray<BoundImplementation> = []
     /// Number of slots.
     public let count: Int
 
@@ -18,6 +20,15 @@ public final class EvaluationFrame {
         storage = UnsafeMutablePointer<Value>.allocate(capacity: max(1, count))
         storage.initialize(repeating: .null, count: max(1, count))
     }
+
+    /// Creates a frame bound to a run's call sites.
+    public convenience init(slotCount: Int, callSites: BoundCallSites) {
+        self.init(slotCount: slotCount)
+        bound = callSites.implementations
+    }
+
+    /// Binds the frame to a run's call sites (the plan's keyed, vocabulary and lookup calls).
+    public func bind(_ callSites: BoundCallSites) { bound = callSites.implementations }
 
     deinit {
         storage.deinitialize(count: max(1, count))

@@ -13,16 +13,20 @@ public struct ExpressionCompiler {
     public let lookups: (any LookupResolver)?
     /// When set, `if`/`case` branches are instrumented to count hits.
     public let coverage: CoverageRecorder?
+    /// Where calls that keep per-run state get their call site (share one table between the
+    /// compilers of one mapping: frames of a run are bound with the plan's whole table).
+    public let callSites: CallSiteTable
 
     /// Creates a compiler.
     public init(
         functions: FunctionRegistry, scope: any ExpressionScope, lookups: (any LookupResolver)?,
-        coverage: CoverageRecorder? = nil
+        coverage: CoverageRecorder? = nil, callSites: CallSiteTable = CallSiteTable()
     ) {
         self.functions = functions
         self.scope = scope
         self.lookups = lookups
         self.coverage = coverage
+        self.callSites = callSites
     }
 
     /// Parses and type-checks one expression. `file`, `line`, `column` locate the first character
@@ -61,7 +65,7 @@ public struct ExpressionCompiler {
             CompiledExpression(
                 type: result.type, source: text, referencedIdentifiers: ctx.identifiers, lookupsUsed: ctx.lookupNames,
                 functionsUsed: ctx.functionNames, branchCount: ctx.branchCount, constantValue: result.constant,
-                evaluator: eval))
+                evaluator: eval, callSites: callSites.snapshot))
     }
 }
 
@@ -658,6 +662,15 @@ final class CompilationContext {
         } else {
             traced = nil
         }
+        if case .perRun(let bind) = impl {
+            // Per-run state: the call reads its run's implementation from the frame. Such a call
+            // is never folded at compile time (its result depends on the run).
+            let site = compiler.callSites.add(name: name, bind)
+            let eval = CompilationContext.invokeBound(site: site, runtimeArgs.map(\.eval), name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
+            var res = TypedEvaluator(type: type, eval: eval)
+            if case .computed = sig.result { res = widenValues(res) }
+            return res
+        }
         guard let eval = CompilationContext.invoke(impl, runtimeArgs.map(\.eval), name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
         else {
             error("HZ3004", "function '\(name)' has no implementation for \(runtimeArgs.count) argument(s)", range)
@@ -729,6 +742,50 @@ final class CompilationContext {
         }
     }
 
+    /// The evaluator of a call with per-run state: the implementation is the frame's bound one
+    /// for `site`, with null propagation and error attribution as `invoke`.
+    static func invokeBound(site: Int, _ args: [Evaluator], name: String, propagatesNull: Bool, tracedSource: String?) -> Evaluator {
+        @inline(__always) func named(_ e: EvaluationError) -> EvaluationError {
+            var e = e
+            if e.function == nil { e.function = name }
+            return e
+        }
+        let unbound = EvaluationError(reason: .expressionError, message: "\(name): the call is not bound to a run (evaluate with a frame bound to the plan's call sites)", function: name)
+        let arity = EvaluationError(reason: .expressionError, message: "\(name): the run's implementation does not take \(args.count) argument(s)", function: name)
+        let traceSite = tracedSource.map { LookupUse.Site(function: name, source: $0) }
+        return { f throws(EvaluationError) in
+            var values: [Value] = []
+            if args.count > 3 { values.reserveCapacity(args.count) }
+            var a = Value.null, b = Value.null, c = Value.null
+            for (k, e) in args.enumerated() {
+                let v = try e(f)
+                if propagatesNull, v.isNull { return .null }
+                switch k {
+                case 0: a = v
+                case 1: b = v
+                case 2: c = v
+                default: break
+                }
+                if args.count > 3 { values.append(v) }
+            }
+            guard site < f.bound.count else { throw unbound }
+            let r: Value
+            do throws(EvaluationError) {
+                switch (f.bound[site], args.count) {
+                case (.unary(let fn), 1): r = try fn(a)
+                case (.binary(let fn), 2): r = try fn(a, b)
+                case (.ternary(let fn), 3): r = try fn(a, b, c)
+                case (.variadic(let fn), _): r = try fn(args.count > 3 ? values : Array([a, b, c].prefix(args.count)))
+                default: throw arity
+                }
+            } catch {
+                throw named(error)
+            }
+            if let traceSite, args.count == 1, let t = f.lookupTrace { t.note(traceSite, a, r) }
+            return r
+        }
+    }
+
     private func genLookup(_ args: [TypedEvaluator], _ argNodes: [ExpressionNode], _ range: SourceRange) -> TypedEvaluator {
         guard args.count >= 2 else {
             error("HZ3004", "wrong number of arguments: 'lookup' takes a table name and at least one key", range)
@@ -738,12 +795,13 @@ final class CompilationContext {
             error("HZ3006", "argument 1 of 'lookup' must be a literal table name", argNodes[0].range)
             return .poison
         }
-        guard let table = compiler.lookups?.lookupTable(named: tableName) else {
+        guard let shape = compiler.lookups?.lookupTable(named: tableName) else {
             let names = compiler.lookups?.lookupNames ?? []
             error("HZ3008", "unknown lookup '\(tableName)'", argNodes[0].range, notes: note(tableName, names))
             return .poison
         }
         remember(&lookupNames, tableName)
+        let table = shape
         let keys = Array(args.dropFirst())
         guard keys.count == table.keyCount else {
             error("HZ3004", "wrong number of arguments: lookup '\(tableName)' has \(table.keyCount) key column\(table.keyCount == 1 ? "" : "s"), found \(keys.count) key\(keys.count == 1 ? "" : "s")", range)
@@ -753,6 +811,34 @@ final class CompilationContext {
         let fatal = table.missIsFatal
         let miss = EvaluationError(reason: .lookupMiss, message: "no entry in lookup '\(tableName)'", function: "lookup")
         let site = LookupUse.Site(function: "lookup", source: tableName)
+        if let declared = shape as? any RunLoadedLookup {
+            // A table read from a file when the run starts: the run's copy is a call site.
+            let index = compiler.callSites.add(name: "lookup", declared.binder())
+            let evals = keys.map(\.eval)
+            let unbound = EvaluationError(reason: .expressionError, message: "lookup '\(tableName)' is not loaded for this run", function: "lookup")
+            return TypedEvaluator(type: table.valueType, eval: { f throws(EvaluationError) in
+                var ks: [Value] = []
+                if evals.count > 1 { ks.reserveCapacity(evals.count) }
+                var k0 = Value.null
+                for e in evals {
+                    let k = try e(f)
+                    if k.isNull { return .null }
+                    if evals.count == 1 { k0 = k } else { ks.append(k) }
+                }
+                guard index < f.bound.count, case .lookup(let loaded) = f.bound[index] else { throw unbound }
+                let v = evals.count == 1 ? loaded.value(forKey: k0) : loaded.value(for: ks)
+                if let t = f.lookupTrace {
+                    if evals.count == 1 { t.note(site, k0, v ?? .null) } else { t.note(site, keys: ks, v ?? .null) }
+                }
+                if let v { return v }
+                if fatal { throw miss }
+                return .null
+            })
+        }
+        guard let table = shape as? any LookupTable else {
+            error("HZ3008", "lookup '\(tableName)' has no rows to read", argNodes[0].range)
+            return .poison
+        }
         if keys.count == 1 {
             let k0 = keys[0].eval
             return TypedEvaluator(type: table.valueType, eval: { f throws(EvaluationError) in

@@ -79,6 +79,11 @@ public struct FunctionDefinition: Sendable {
         /// the returned implementation receives only the non-literal arguments. Throw
         /// `SpecializationError` for an invalid literal (bad pattern or format).
         case specialized(@Sendable ([Value?]) throws(SpecializationError) -> Implementation)
+        /// A call that keeps per-run state (keyed HMAC states, caches, counters): the compiler
+        /// gives the call a call site, and each run binds it once with its `RunEnvironment`
+        /// (throw to refuse the run before any record is read, e.g. without a key). Nothing of
+        /// one run is visible to another run of the same plan.
+        case perRun(@Sendable (RunEnvironment) throws(EvaluationError) -> BoundImplementation)
     }
 
     /// A problem with a literal argument found at compile time (reported as HZ3007).

@@ -26,8 +26,13 @@ final class MappingExecutor {
     let vocabularyUsage: VocabularyUsage?
     /// Where records are folded, for a mapping with `group:` (set by the caller before running).
     var groupStore: GroupStore?
+    /// The run's side of the plan's joins (indexes, counts), in the plan's order (set by the
+    /// caller before running).
+    var joins: [JoinRuntime] = []
+    /// The plan's call sites bound to this run.
+    let callSites: BoundCallSites
     /// The frame of the group stage: group values and named values.
-    private lazy var groupFrame = EvaluationFrame(slotCount: plan.group?.frameSlotCount ?? 0)
+    private lazy var groupFrame = EvaluationFrame(slotCount: plan.group?.frameSlotCount ?? 0, callSites: callSites)
     /// With lineage, when the plan calls a lookup or vocabulary function: the record's scratch
     /// list of lookups made (attached to the frames), and which of them each column used.
     private let lookupLineage: LookupLineagePlan?
@@ -35,8 +40,9 @@ final class MappingExecutor {
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
         emit: @escaping (RowBatch) throws(SinkError) -> Void, emitRejects: @escaping ([RunReject]) throws(SinkError) -> Void,
-        exclusion: ExclusionList? = nil, vocabularyUsage: VocabularyUsage? = nil
+        exclusion: ExclusionList? = nil, vocabularyUsage: VocabularyUsage? = nil, callSites: BoundCallSites
     ) {
+        self.callSites = callSites
         self.exclusion = exclusion
         self.vocabularyUsage = vocabularyUsage
         self.plan = plan
@@ -44,7 +50,7 @@ final class MappingExecutor {
         self.tableIndices = tableIndices
         self.batchRows = batchRows
         self.recordsLineage = recordsLineage
-        self.frame = EvaluationFrame(slotCount: plan.slotCount)
+        self.frame = EvaluationFrame(slotCount: plan.slotCount, callSites: callSites)
         self.batches = zip(plan.targets, tableIndices).map { t, i in
             RowBatch(table: i, columnCount: t.table.columns.count, reservingRows: batchRows)
         }
@@ -131,7 +137,7 @@ final class MappingExecutor {
         let validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
         let lets: [(slot: Int, eval: Evaluator, name: String)] = folding ? [] : plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
         let filter = groupStage ? plan.group?.having?.evaluator : plan.filter?.evaluator
-        let joins = groupStage ? [] : plan.joins
+        let joins = groupStage ? [] : self.joins
         let groupValues = groupStage ? (plan.group?.usedValues ?? []) : []
         let groupBy = folding ? (plan.group?.by.map(\.evaluator) ?? []) : []
         let groupArguments: [Evaluator?] = folding ? (plan.group?.aggregates.map { $0.argument?.evaluator } ?? []) : []
@@ -245,12 +251,13 @@ final class MappingExecutor {
                     if let reason = try j.match(frame) {
                         ledger.rejected += 1
                         let message = reason == .joinAmbiguous
-                            ? "join \(j.name): several records of \(j.spec.files.text) have this record's key"
-                            : "join \(j.name): no record of \(j.spec.files.text) has this record's key"
+                            ? "join \(j.name): several records of \(j.join.spec.files.text) have this record's key"
+                            : "join \(j.name): no record of \(j.join.spec.files.text) has this record's key"
                         reject(Reject(reason: reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)", message: message), fileIndex: fileIndex)
                         continue records
                     }
                 } catch {
+                    if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: "join.\(j.name)") }
                     ledger.rejected += 1
                     reject(
                         Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)",
@@ -263,6 +270,7 @@ final class MappingExecutor {
                 do throws(EvaluationError) {
                     s = try subject(frame)
                 } catch {
+                    if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: "source.subject") }
                     ledger.rejected += 1
                     reject(
                         Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "source.subject",
@@ -296,6 +304,7 @@ final class MappingExecutor {
                         argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e(frame) } ?? .bool(true)  // count(): every record
                     }
                 } catch {
+                    if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: rule) }
                     ledger.rejected += 1
                     reject(Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule, message: "rule \(rule): \(error.message)"), fileIndex: fileIndex)
                     continue records
@@ -420,6 +429,7 @@ final class MappingExecutor {
                     rule = "\(targets[failingTarget].tableName).\(targets[failingTarget].columnNames[failingColumn])"
                 }
                 if failingTarget >= 0, !failingLet.isEmpty { failingLet = "" }
+                if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: rule) }
                 ledger.rejected += 1
                 reject(
                     Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule,
@@ -437,6 +447,11 @@ final class MappingExecutor {
         }
         progress(reader.bytesRead)
         return ledger
+    }
+
+    /// The run error for a failure of the run's resources met while mapping a record.
+    static func runFailure(_ error: EvaluationError, mapping: String, rule: String) -> RunError {
+        RunError(.io, "mapping \(mapping), rule \(rule): \(error.message); nothing was published")
     }
 
     /// Records the person ids an excluded record would have been given (its lets and `person_id`

@@ -1,7 +1,13 @@
 /// A mapping resolved against its source schema and target model, with every expression compiled
 /// to closures over slot indices. Built by `MappingPlanner` before any data is read; executed by
 /// `MappingExecutor`.
-public final class MappingPlan {
+///
+/// Immutable once planned, and free of run state: what a run loads or counts (lookup rows, join
+/// indexes, group stores, pseudonym HMAC states and caches, vocabulary usage, statistics) lives in
+/// that run's `RunContext`, so one plan can be run several times, concurrently, with different
+/// keys. (Its declarations are classes for identity, hence `@unchecked`; every stored property is
+/// a `let` of an immutable value.)
+public final class MappingPlan: @unchecked Sendable {
     /// The mapping as written.
     public let spec: MappingSpec
     /// The target model the mapping writes to.
@@ -28,12 +34,26 @@ public final class MappingPlan {
     public let warnings: [Diagnostic]
     /// The expression identifying the person of a record (`source: subject:`), if declared.
     public let subject: CompiledExpression?
+    /// Joined sources, in evaluation order.
+    let joins: [PlannedJoin]
+    /// The grouping stage, when the mapping folds its records (`group:`).
+    let group: PlannedGroup?
+    /// The derivation, for a `derive:` mapping (no source, no targets of its own).
+    public let derivation: Derivation?
+    /// The calls of the mapping's expressions that keep per-run state (keyed functions,
+    /// vocabulary functions, lookups read from files): each run binds them (`RunContext`).
+    public let callSites: CallSites
 
     init(
         spec: MappingSpec, model: TargetModel, schema: SourceSchema?, dialect: Dialect, fields: [PlannedField], validatedOnly: [PlannedField],
         slotCount: Int, filter: CompiledExpression?, lets: [PlannedLet], targets: [PlannedTarget], lookups: [CSVLookupTable],
-        warnings: [Diagnostic], subject: CompiledExpression? = nil
+        warnings: [Diagnostic], subject: CompiledExpression? = nil, joins: [PlannedJoin] = [], group: PlannedGroup? = nil,
+        derivation: Derivation? = nil, callSites: CallSites = .none
     ) {
+        self.joins = joins
+        self.group = group
+        self.derivation = derivation
+        self.callSites = callSites
         self.subject = subject
         self.spec = spec
         self.model = model
@@ -48,13 +68,6 @@ public final class MappingPlan {
         self.lookups = lookups
         self.warnings = warnings
     }
-
-    /// Joined sources, in evaluation order.
-    var joins: [PlannedJoin] = []
-    /// The grouping stage, when the mapping folds its records (`group:`).
-    var group: PlannedGroup?
-    /// The derivation, for a `derive:` mapping (no source, no targets of its own).
-    public internal(set) var derivation: Derivation?
 
     /// The mapping id.
     public var id: String { spec.id }
@@ -76,15 +89,12 @@ public final class MappingPlan {
         let aggs = zip(g.names.dropFirst(g.by.count), g.aggregates).map { "\($0) = \($1.function.rawValue)(\($1.argument?.source ?? ""))" }.joined(separator: ", ")
         return "by \(by)" + (aggs.isEmpty ? "" : "; \(aggs)") + (g.having.map { "; having \($0.source)" } ?? "")
     }
-
-    /// Statistics of the joins of the last run.
-    public var joinStatistics: [JoinStatistics] { joins.map(\.statistics) }
 }
 
 /// The grouping stage of a plan: key and aggregate expressions over the records (in the record
 /// frame), and the scope the named values, group filter and targets were compiled in (the
 /// group frame: one slot per group name the mapping reads).
-final class PlannedGroup {
+final class PlannedGroup: @unchecked Sendable {
     /// Group names: `by` names, then aggregate names.
     let names: [String]
     let by: [CompiledExpression]
@@ -99,7 +109,8 @@ final class PlannedGroup {
         self.scope = scope
     }
 
-    /// The scope, read after the whole mapping is compiled (its slots are final then).
+    /// The scope, read after the whole mapping is compiled (its slots are final then; it is not
+    /// changed after planning, hence `@unchecked Sendable` above).
     private let scope: PlanScope
     /// Group values the mapping reads: (index in `names`, slot in the group frame).
     var usedValues: [(index: Int, slot: Int)] { scope.usedFields.compactMap { u in names.firstIndex(of: u.name).map { ($0, u.slot) } } }
@@ -107,8 +118,6 @@ final class PlannedGroup {
     var frameSlotCount: Int { scope.slotCount }
 }
 
-@available(*, unavailable)
-extension MappingPlan: Sendable {}
 
 /// A source field the plan reads.
 public struct PlannedField {
@@ -142,7 +151,8 @@ public struct PlannedTarget {
     public let columns: [CompiledExpression?]
     /// For each column with an expression, the mapping-file line of its rule.
     public let ruleLines: [Int?]
-    /// What the sink does with a row whose primary key is already stored (`on_conflict:`).
+    /// What the sink does with a row whose primary key is already stored (`on_conflict:`; set
+    /// by the planner before the plan is handed out).
     public internal(set) var conflict: ConflictPolicy = .insert
 }
 

@@ -45,12 +45,10 @@ public enum MappingPlanner {
         if let d = spec.derive {
             if !diagnostics.isEmpty { throw DiagnosticsError(diagnostics) }
             let (derivation, table) = try Derivation.plan(spec, d, model: model)
-            let plan = MappingPlan(
+            return MappingPlan(
                 spec: spec, model: model, schema: nil, dialect: Dialect(), fields: [], validatedOnly: [], slotCount: 0, filter: nil, lets: [],
                 targets: [PlannedTarget(table: table, filter: nil, columns: table.columns.map { _ in nil }, ruleLines: table.columns.map { _ in nil })],
-                lookups: [], warnings: [])
-            plan.derivation = derivation
-            return plan
+                lookups: [], warnings: [], derivation: derivation)
         }
 
         // Source schema.
@@ -107,7 +105,10 @@ public enum MappingPlanner {
             lookups.append(table)
         }
         let resolver = PlanLookupResolver(tables: lookups)
-        let sourceCompiler = ExpressionCompiler(functions: context.functions, scope: scope, lookups: resolver, coverage: context.coverage)
+        // One call-site table for every expression of the mapping's records (a run binds it once).
+        let callSites = CallSiteTable()
+        let sourceCompiler = ExpressionCompiler(
+            functions: context.functions, scope: scope, lookups: resolver, coverage: context.coverage, callSites: callSites)
         var compiler = sourceCompiler
         func compile(_ t: LocatedText, expected: ValueType?) -> CompiledExpression? {
             switch compiler.compile(t.text, file: file, line: t.line, column: t.column, expected: expected) {
@@ -176,7 +177,7 @@ public enum MappingPlanner {
             var whereSlots = 0
             if let w = j.whereClause {
                 let wscope = PlanScope(fields: jfields, acceptsUnknownFields: acceptsAny)
-                let wcompiler = ExpressionCompiler(functions: context.functions, scope: wscope, lookups: resolver)
+                let wcompiler = ExpressionCompiler(functions: context.functions, scope: wscope, lookups: resolver, callSites: callSites)
                 switch wcompiler.compile(w.text, file: file, line: w.line, column: w.column, expected: .boolean) {
                 case .success(let e):
                     whereClause = e
@@ -224,7 +225,7 @@ public enum MappingPlanner {
             }
             let post = PlanScope(fields: infos, acceptsUnknownFields: false)
             bodyScope = post
-            compiler = ExpressionCompiler(functions: context.functions, scope: post, lookups: resolver, coverage: context.coverage)
+            compiler = ExpressionCompiler(functions: context.functions, scope: post, lookups: resolver, coverage: context.coverage, callSites: callSites)
             plannedGroup = PlannedGroup(
                 names: infos.map(\.name), by: by, aggregates: aggregates, having: g.having.flatMap { compile($0, expected: .boolean) }, scope: post)
         }
@@ -340,14 +341,10 @@ public enum MappingPlanner {
         if diagnostics.contains(where: { $0.severity == .error }) {
             throw DiagnosticsError(diagnostics)
         }
-        for l in lookups { l.resolve(mappingDirectory: mappingDir, inputDirectory: nil) }
-        let plan = MappingPlan(
+        return MappingPlan(
             spec: spec, model: model, schema: schema, dialect: dialect, fields: fields, validatedOnly: validatedOnly,
             slotCount: scope.slotCount, filter: filter, lets: lets, targets: targets, lookups: lookups, warnings: diagnostics,
-            subject: subject)
-        plan.joins = joins
-        plan.group = plannedGroup
-        return plan
+            subject: subject, joins: joins, group: plannedGroup, callSites: callSites.snapshot)
     }
 
     static func directory(of path: String) -> String {
@@ -364,6 +361,6 @@ public enum MappingPlanner {
 /// Resolves `lookup('name', …)` against a mapping's declared lookups.
 struct PlanLookupResolver: LookupResolver {
     let tables: [CSVLookupTable]
-    func lookupTable(named name: String) -> (any LookupTable)? { tables.first { $0.spec.name.text == name } }
+    func lookupTable(named name: String) -> (any LookupTableShape)? { tables.first { $0.spec.name.text == name } }
     var lookupNames: [String] { tables.map(\.spec.name.text) }
 }

@@ -32,6 +32,12 @@ public struct RunOptions: Sendable {
     /// Where on-disk join indexes and grouping partial results go (removed at the end of each
     /// mapping); the system's temporary folder when nil.
     public var spillDirectory: String? = nil
+    /// The pseudonymisation key of the run (`pseudonym`, `pseudonym_int`, `date_shift`): a run
+    /// of plans that call them without one stops before reading any record. Plans never hold a
+    /// key, so one plan can run under different keys.
+    public var key: PseudonymKey? = nil
+    /// The largest `date_shift` in days (0: plans calling `date_shift` cannot run).
+    public var dateShiftDays: Int = 0
 
     /// Creates options.
     public init(
@@ -114,12 +120,16 @@ public final class Pipeline {
             },
             inputs: [], ledger: [], tables: [], kind: options.replay == nil ? "run" : "replay", replayOf: options.replay?.replayOf)
         let tables = try outputTables()
+        let context = RunContext(options: options)
         if let store = options.vocabulary {
-            store.usage.reset()
-            manifest.vocabularies = store.versions(of: store.referencedVocabularies)
-            let provenance = store.provenance()
-            manifest.parameters["vocabulary_loaded_at"] = provenance.loadedAt
-            manifest.parameters["vocabulary_concept_sha256"] = provenance.conceptSHA256
+            do {
+                manifest.vocabularies = try store.versions(of: store.referencedVocabularies)
+                let provenance = try store.provenance()
+                manifest.parameters["vocabulary_loaded_at"] = provenance.loadedAt
+                manifest.parameters["vocabulary_concept_sha256"] = provenance.conceptSHA256
+            } catch {
+                throw RunError(error.kind == .io ? .io : .configuration, error.message)
+            }
         }
         var audit: ExclusionAudit?
         if let exclusion = options.exclusion {
@@ -133,10 +143,12 @@ public final class Pipeline {
         }
         // Resolve files and load lookups before opening the sink.
         var filesPerPlan: [[String]] = []
+        var boundPlans: [BoundCallSites] = []
         var totalBytes: Int64 = 0
         for p in plans {
             if p.derivation != nil {
                 filesPerPlan.append([])
+                boundPlans.append(.empty())
                 continue
             }
             for j in p.joins where InputFiles.match(j.spec.files.text, under: options.inputDirectory).isEmpty {
@@ -159,10 +171,7 @@ public final class Pipeline {
                 totalBytes += (attrs?[.size] as? NSNumber)?.int64Value ?? 0
             }
             filesPerPlan.append(files)
-            for l in p.lookups {
-                l.resolve(mappingDirectory: MappingPlanner.directory(of: p.spec.file), inputDirectory: options.inputDirectory)
-                try l.load()
-            }
+            boundPlans.append(try context.bind(p, inputDirectory: options.inputDirectory))
         }
         // Updating rows (`on_conflict: update`) needs a sink that can; say so before reading anything.
         if !sink.supportsUpdates {
@@ -222,7 +231,8 @@ public final class Pipeline {
                 let executor = MappingExecutor(
                     plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
                     recordsLineage: options.recordsLineage, emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices, write: write), emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
-                    vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? options.vocabulary?.usage : nil)
+                    vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? context.vocabularyUsage : nil,
+                    callSites: boundPlans[pi])
                 var pendingRejects: [RunReject] = []
                 var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
                 let ledgers = try Self.runPlan(
@@ -237,7 +247,7 @@ public final class Pipeline {
                         }
                         return (o.reader, o.fid)
                     },
-                    openJoin: { join throws(RunError) in
+                    openJoin: { (join: PlannedJoin) throws(RunError) in
                         var inputs: [PlannedJoin.Input] = []
                         for f in InputFiles.match(join.spec.files.text, under: options.inputDirectory) {
                             let o = try open(f, spec: join.sourceSpec, dialect: join.dialect)
@@ -273,7 +283,7 @@ public final class Pipeline {
                         manifest.inputs[Int(fid)].records = ledger.read
                     }
                 }
-                for j in plan.joins {
+                for j in executor.joins {
                     manifest.joins.append(j.statistics)
                     if let fid = j.statistics.files.first.flatMap({ fileIndex[$0] }), manifest.inputs[Int(fid)].records == 0, j.statistics.files.count == 1 {
                         manifest.inputs[Int(fid)].records = j.statistics.read
@@ -319,7 +329,7 @@ public final class Pipeline {
                 }
                 manifest.parameters["exclude_check"] = "passed: \(audit.rowsChecked) rows checked, 0 on the list"
             }
-            if let usage = options.vocabulary?.usage {
+            if let usage = context.vocabularyUsage {
                 manifest.vocabularyUsage = usage.totalsReport()
                 let codes = usage.unmappedCodes()
                 if !codes.isEmpty {
@@ -386,10 +396,12 @@ public final class Pipeline {
         progress: (String, Int64) -> Void,
         finishedFile: (RunManifest.LedgerEntry, Int64) -> Void
     ) throws(RunError) -> [RunManifest.LedgerEntry] {
-        defer { for j in plan.joins { j.close() } }
+        let joins = plan.joins.map(JoinRuntime.init)
+        executor.joins = joins
+        defer { for j in joins { j.close() } }
         let share = structureBudget(budget, structures: plan.joins.count + (plan.group == nil ? 0 : 1))
-        for j in plan.joins {
-            try j.load(inputs: try openJoin(j), budget: share, spillDirectory: spillDirectory, reject: joinReject)
+        for j in joins {
+            try j.load(inputs: try openJoin(j.join), budget: share, spillDirectory: spillDirectory, callSites: executor.callSites, reject: joinReject)
             try flushJoinRejects()
         }
         var store: GroupStore?

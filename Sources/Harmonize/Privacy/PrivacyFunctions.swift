@@ -14,39 +14,49 @@ extension FunctionRegistry {
     ///
     /// Without a key or with `days == 0` the function type-checks (so `check` works) but fails at
     /// run time; the CLI refuses to start such a run (exit 2).
-    public mutating func registerDateShift(key: PseudonymKey?, days: Int) {
-        let shifter = key.flatMap { days > 0 ? DateShifter(key: $0, days: days) : nil }
+    public mutating func registerDateShift() {
         register(
             FunctionDefinition(
                 name: "date_shift",
                 doc: "The date moved by a per-person secret shift of 1 to N days either way (N from --date-shift-days; keyed).",
                 signatures: [.init([.date, .any], returns: .date), .init([.datetime, .any], returns: .datetime)],
                 isPure: false,
-                implementation: .binary { date, subject throws(EvaluationError) in
-                    guard let shifter else {
-                        throw EvaluationError(
-                            reason: .expressionError, message: "date_shift: no pseudonymisation key or no --date-shift-days was given", function: "date_shift")
-                    }
-                    guard let text = ExclusionList.text(of: subject) else { return .null }
-                    let n = shifter.shift(subject: text)
-                    switch date {
-                    case .date(let d): return .date(d + n)
-                    case .dateTime(let s): return .dateTime(s + n * 86_400)
-                    case .null: return .null
-                    default: throw .type(expected: "date", found: date, in: "date_shift")
+                implementation: .perRun { environment throws(EvaluationError) in
+                    let shifter = try environment.dateShifter()
+                    return .binary { date, subject throws(EvaluationError) in
+                        guard let text = ExclusionList.text(of: subject) else { return .null }
+                        let n = shifter.shift(subject: text)
+                        switch date {
+                        case .date(let d): return .date(d + n)
+                        case .dateTime(let s): return .dateTime(s + n * 86_400)
+                        case .null: return .null
+                        default: throw .type(expected: "date", found: date, in: "date_shift")
+                        }
                     }
                 }))
     }
 }
 
-/// Per-person day shifts for `date_shift`.
-public final class DateShifter: @unchecked Sendable {
+extension RunEnvironment {
+    /// The run's date shifter (one per run, shared by its `date_shift` calls).
+    func dateShifter() throws(EvaluationError) -> DateShifter {
+        guard let key = pseudonymKey, dateShiftDays > 0 else {
+            throw EvaluationError(
+                reason: .expressionError, message: "date_shift: no pseudonymisation key or no --date-shift-days was given", function: "date_shift")
+        }
+        let days = dateShiftDays
+        return try service(DateShifter.self) { DateShifter(key: key, days: days) }
+    }
+}
+
+/// Per-person day shifts for `date_shift`. One per run (its HMAC states and cache change with
+/// every call): not `Sendable`.
+public final class DateShifter {
     private let person: Pseudonymizer
-    /// The keyed HMAC, pad states prepared once (used under `lock`: one thread at a time).
+    /// The keyed HMAC, pad states prepared once.
     private let shiftMAC: PreparedHMAC
     /// The largest shift in days.
     public let days: Int
-    private let lock = NSLock()
     /// Shifts already derived, by subject (bounded: cleared when full), so a person's rows cost
     /// one keyed hash, not one per date.
     private var cache: [String: Int] = [:]
@@ -61,8 +71,6 @@ public final class DateShifter: @unchecked Sendable {
 
     /// The shift in days (±1…±days) of a subject (a raw identifier or its `person` pseudonym).
     public func shift(subject: String) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
         if let hit = cache[subject] { return hit }
         let value = derive(subject)
         if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
@@ -85,6 +93,9 @@ public final class DateShifter: @unchecked Sendable {
         return mac[8] & 1 == 0 ? magnitude : -magnitude
     }
 }
+
+@available(*, unavailable)
+extension DateShifter: Sendable {}
 
 /// Generalisation functions (no key): coarser values that lower re-identification risk.
 ///

@@ -1,18 +1,18 @@
 import Foundation
 
 extension FunctionRegistry {
-    /// Adds the keyed pseudonym functions, bound to `key`:
+    /// Adds the keyed pseudonym functions:
     ///
     /// - `pseudonym(value, 'purpose')`: 64 hex digits of HMAC-SHA-256 under the purpose's sub-key;
     /// - `pseudonym_int(value, 'purpose')`: a non-negative 63-bit integer from the same HMAC (for
     ///   integer ids such as `person_id`).
     ///
-    /// The purpose must be a literal so that each purpose gets its own sub-key once, at compile time.
-    /// Without a key the functions still type-check (so `check` works), but they fail at run time,
-    /// and the CLI refuses to start a run that uses them without `--key-file` or `--key-env`.
-    /// No unkeyed hash function is offered for identifiers.
-    public mutating func registerPseudonyms(key: PseudonymKey?) {
-        let cache = PseudonymizerCache(key: key)
+    /// The purpose must be a literal so that each purpose gets its own sub-key once per run. The
+    /// key is not part of the registry or of the plans: each run gives its own
+    /// (`RunEnvironment.pseudonymKey`), and binding a plan that calls these functions to a run
+    /// without a key fails before any record is read. No unkeyed hash function is offered for
+    /// identifiers.
+    public mutating func registerPseudonyms() {
         for (name, result) in [("pseudonym", ValueType.string), ("pseudonym_int", ValueType.integer)] {
             let asInteger = result == .integer
             register(
@@ -28,49 +28,75 @@ extension FunctionRegistry {
                         guard literals.count > 1, case .string(let purpose)? = literals[1], !purpose.isEmpty else {
                             throw FunctionDefinition.SpecializationError(argument: 1, message: "the purpose must be a non-empty text literal")
                         }
-                        // Resolved once here (not per call: a lock and a dictionary lookup).
-                        let resolved = ResolvedPseudonymizer(value: cache.pseudonymizer(purpose: purpose))
-                        return .unary { value throws(EvaluationError) in
-                            guard let p = resolved.value else {
-                                throw EvaluationError(reason: .expressionError, message: "\(name): no pseudonymisation key was given", function: name)
+                        return .perRun { environment throws(EvaluationError) in
+                            // Resolved once per run (the run's HMAC states and cache for the purpose).
+                            let p = try environment.pseudonymizers(function: name).pseudonymizer(purpose: purpose)
+                            return .unary { value throws(EvaluationError) in
+                                let text: String
+                                switch value {
+                                case .null: return .null
+                                case .string(let s): text = s
+                                case .date(let d): text = CivilDate(daysSinceEpoch: d).isoString
+                                default: text = value.description
+                                }
+                                return asInteger ? .int(p.integer(text)) : .string(p.pseudonym(text))
                             }
-                            let text: String
-                            switch value {
-                            case .null: return .null
-                            case .string(let s): text = s
-                            case .date(let d): text = CivilDate(daysSinceEpoch: d).isoString
-                            default: text = value.description
-                            }
-                            return asInteger ? .int(p.integer(text)) : .string(p.pseudonym(text))
                         }
                     }))
         }
     }
 }
 
-/// The pseudonymizer of one purpose, as captured by the evaluators of its calls. Unchecked for
-/// the same reason as `PseudonymizerCache`: a run maps on one thread (the pseudonymizer, which
-/// caches, was already shared by every call of the purpose through the cache).
-private struct ResolvedPseudonymizer: @unchecked Sendable {
-    let value: Pseudonymizer?
+/// The pseudonymisation key of a run (a `RunEnvironment` service).
+public struct RunKey {
+    /// The key.
+    public var key: PseudonymKey
+    /// The largest `date_shift` in days (0: `date_shift` cannot run).
+    public var dateShiftDays: Int
 }
 
-/// One `Pseudonymizer` per purpose, created on first use. A run maps on one thread; the lock only
-/// guards against misuse from several.
-final class PseudonymizerCache: @unchecked Sendable {
-    private let key: PseudonymKey?
+extension RunEnvironment {
+    /// The run's pseudonymisation key (nil: keyed functions cannot run).
+    public var pseudonymKey: PseudonymKey? {
+        get { self[RunKey.self]?.key }
+        set { self[RunKey.self] = newValue.map { RunKey(key: $0, dateShiftDays: self[RunKey.self]?.dateShiftDays ?? 0) } }
+    }
+
+    /// The largest `date_shift` of the run in days (0: `date_shift` cannot run; needs a key).
+    public var dateShiftDays: Int {
+        get { self[RunKey.self]?.dateShiftDays ?? 0 }
+        set {
+            if var k = self[RunKey.self] {
+                k.dateShiftDays = newValue
+                self[RunKey.self] = k
+            }
+        }
+    }
+
+    /// The run's pseudonymizers, one per purpose, shared by the run's call sites.
+    func pseudonymizers(function: String) throws(EvaluationError) -> PseudonymizerCache {
+        guard let key = pseudonymKey else {
+            throw EvaluationError(reason: .expressionError, message: "\(function): no pseudonymisation key was given", function: function)
+        }
+        return try service(PseudonymizerCache.self) { PseudonymizerCache(key: key) }
+    }
+}
+
+/// One `Pseudonymizer` per purpose for one run, created on first use. Owned by the run's
+/// environment: never shared between runs or threads.
+final class PseudonymizerCache {
+    private let key: PseudonymKey
     private var byPurpose: [String: Pseudonymizer] = [:]
-    private let lock = NSLock()
 
-    init(key: PseudonymKey?) { self.key = key }
+    init(key: PseudonymKey) { self.key = key }
 
-    func pseudonymizer(purpose: String) -> Pseudonymizer? {
-        guard let key else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
+    func pseudonymizer(purpose: String) -> Pseudonymizer {
         if let p = byPurpose[purpose] { return p }
         let p = Pseudonymizer(key: key, purpose: purpose)
         byPurpose[purpose] = p
         return p
     }
 }
+
+@available(*, unavailable)
+extension PseudonymizerCache: Sendable {}

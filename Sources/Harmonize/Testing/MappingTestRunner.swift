@@ -24,11 +24,17 @@ public final class MappingTestRunner {
     public let branches: CoverageRecorder
     /// Filter outcomes accumulated over every run (index 0: record filter; 1 + i: target i).
     public private(set) var filterOutcomes: [(passed: Int, failed: Int)]
+    /// Lookups found in each declared lookup over every run (by lookup name).
+    private var lookupHits: [String: Int] = [:]
     private let mappingDirectory: String
+    /// The key the runs use (the public mapping-test key by default: never one for real data).
+    public let key: PseudonymKey?
 
-    /// Loads, plans and reads the test cases of a mapping file.
+    /// Loads, plans and reads the test cases of a mapping file. Runs use `key` (the public
+    /// mapping-test key by default) for the keyed functions.
     /// - Throws: `DiagnosticsError` with every problem of the mapping or of its `tests:`.
-    public init(mappingFile: String, context: PlanningContext) throws(DiagnosticsError) {
+    public init(mappingFile: String, context: PlanningContext, key: PseudonymKey? = .mappingTests) throws(DiagnosticsError) {
+        self.key = key
         let spec = try MappingLoader.load(path: mappingFile)
         let recorder = CoverageRecorder()
         var ctx = context
@@ -180,7 +186,7 @@ public final class MappingTestRunner {
         for (b, n) in zip(branches.branches, branches.counts) {
             cov.branches.append(.init(name: "line \(b.line):\(b.column) \(b.label)", covered: n > 0))
         }
-        for l in plan.lookups { cov.lookups.append(.init(name: l.spec.name.text, covered: l.hits > 0)) }
+        for l in plan.lookups { cov.lookups.append(.init(name: l.spec.name.text, covered: (lookupHits[l.spec.name.text] ?? 0) > 0)) }
         if plan.filter != nil {
             cov.filters.append(.init(name: "filter true", covered: filterOutcomes[0].passed > 0))
             cov.filters.append(.init(name: "filter false", covered: filterOutcomes[0].failed > 0))
@@ -201,17 +207,25 @@ public final class MappingTestRunner {
         for (n, _) in joins where !plan.joins.contains(where: { $0.name == n }) {
             throw RunError(.configuration, "the mapping has no join '\(n)'")
         }
+        var options = RunOptions(inputDirectory: mappingDirectory)
+        options.key = key
+        let context = RunContext(options: options)
+        var loaded: [(String, LoadedLookupTable)] = []
         for l in plan.lookups {
+            let table: LoadedLookupTable
             if let rows = lookups[l.spec.name.text] {
-                try l.load(rows: rows)
+                table = try l.load(rows: rows)
             } else {
                 guard !l.spec.relativeToInput else {
                     throw RunError(.configuration, "lookup '\(l.spec.name.text)' reads from the input folder: give its rows in the case's 'lookups'")
                 }
-                l.resolve(mappingDirectory: mappingDirectory, inputDirectory: nil)
-                try l.load()
+                table = try l.load(path: l.path(mappingDirectory: mappingDirectory, inputDirectory: nil), environment: context.environment)
             }
+            context.environment.loadedLookups.add(table, for: l)
+            loaded.append((l.spec.name.text, table))
         }
+        defer { for (name, t) in loaded { lookupHits[name, default: 0] += t.hits } }
+        let callSites = try context.bindCallSites(plan)
         let reader = try ReaderFactory.makeReader(spec: plan.spec.source, dialect: dialect, source: source, displayName: name)
         let sink = MemorySink()
         try? sink.open(
@@ -222,13 +236,13 @@ public final class MappingTestRunner {
         let emit = ConflictTagging.emit(plan: plan, tableIndices: Array(plan.targets.indices)) { b throws(SinkError) in try sink.write(b) }
         let executor = MappingExecutor(
             plan: plan, mappingIndex: 0, tableIndices: Array(plan.targets.indices), batchRows: 1024, recordsLineage: true,
-            emit: emit, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) })
+            emit: emit, emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, callSites: callSites)
         var names: [Int32: String] = [0: name]
         var joinRejects: [RunReject] = []
         let ledgers = try Pipeline.runPlan(
             plan, executor: executor, budget: 64 << 20, spillDirectory: NSTemporaryDirectory(), files: [name],
             openSource: { _ in (reader, 0) },
-            openJoin: { j throws(RunError) in
+            openJoin: { (j: PlannedJoin) throws(RunError) in
                 guard let rows = joins[j.name] else {
                     throw RunError(.configuration, "join '\(j.name)' reads the input folder: give its rows in the case's 'joins'")
                 }

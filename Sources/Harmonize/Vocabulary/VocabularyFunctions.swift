@@ -14,10 +14,11 @@ extension FunctionRegistry {
     /// The vocabulary id must be a literal (so `check` can verify it against the store and the run
     /// can report unmapped codes per vocabulary). Codes are matched exactly as given (no trimming or
     /// case folding; CIM-10 codes carry their dot: `cim10_dotted(code)`). `standard_concept_id` and
-    /// `standard_domain` count each looked-up code in the store's `VocabularyUsage`.
+    /// `standard_domain` count each looked-up code in the run's `VocabularyUsage` (a
+    /// `RunEnvironment` service; not counted when the run has none).
     ///
-    /// Without a store the functions type-check (so `check` works) but fail at run time with
-    /// `expression-error`; the CLI refuses to start a run that calls them without `--vocabulary`.
+    /// Without a store the functions type-check (so `check` works), but binding a plan that calls
+    /// them to a run fails before any record is read.
     public mutating func registerVocabulary(_ store: VocabularyStore?) {
         @Sendable func codeText(_ v: Value) -> String? {
             switch v {
@@ -29,7 +30,7 @@ extension FunctionRegistry {
         @Sendable func missing(_ name: String) -> EvaluationError {
             EvaluationError(reason: .expressionError, message: "\(name): no vocabulary store was given (--vocabulary FILE)", function: name)
         }
-        typealias Body = @Sendable (VocabularyStore, String, String) -> Value
+        typealias Body = @Sendable (VocabularyStore, VocabularyUsage?, String, String) throws(EvaluationError) -> Value
         func coded(_ name: String, _ doc: String, returns: ValueType, _ body: @escaping Body) -> FunctionDefinition {
             var d = FunctionDefinition(
                 name: name, doc: doc, signatures: [.init([.string, .any], returns: returns)], requiresLiteralArguments: [0], isPure: false,
@@ -41,10 +42,13 @@ extension FunctionRegistry {
                         let hint = Suggestion.closest(to: vocabulary, in: store.vocabularyIDs()).map { " (did you mean '\($0)'?)" } ?? ""
                         throw FunctionDefinition.SpecializationError(argument: 0, message: "vocabulary '\(vocabulary)' is not in the vocabulary store\(hint)")
                     }
-                    return .unary { code throws(EvaluationError) in
+                    return .perRun { environment throws(EvaluationError) in
                         guard let store else { throw missing(name) }
-                        guard let text = codeText(code) else { return .null }
-                        return body(store, vocabulary, text)
+                        let usage = environment[VocabularyUsage.self]
+                        return .unary { code throws(EvaluationError) in
+                            guard let text = codeText(code) else { return .null }
+                            return try body(store, usage, vocabulary, text)
+                        }
                     }
                 })
             d.recordsLookups = true
@@ -52,35 +56,37 @@ extension FunctionRegistry {
         }
         register(
             coded("source_concept_id", "The concept id of a code in a vocabulary (literal vocabulary id); null if the vocabulary has no such code.", returns: .integer) {
-                store, vocabulary, code in
-                store.resolve(vocabulary: vocabulary, code: code).sourceConceptID.map(Value.int) ?? .null
+                store, _, vocabulary, code throws(EvaluationError) in
+                try store.resolving(vocabulary: vocabulary, code: code).sourceConceptID.map(Value.int) ?? .null
             })
         register(
             coded(
                 "standard_concept_id",
                 "The standard concept a code maps to ('Maps to'; a standard code maps to itself; lowest concept_id when several); null when unmapped.",
                 returns: .integer
-            ) { store, vocabulary, code in
-                let r = store.resolve(vocabulary: vocabulary, code: code)
-                store.usage.note(vocabulary: vocabulary, code: code, mapped: r.standardConceptID != nil)
+            ) { store, usage, vocabulary, code throws(EvaluationError) in
+                let r = try store.resolving(vocabulary: vocabulary, code: code)
+                usage?.note(vocabulary: vocabulary, code: code, mapped: r.standardConceptID != nil)
                 return r.standardConceptID.map(Value.int) ?? .null
             })
         register(
             coded("standard_domain", "The domain_id of the standard concept a code maps to; null when unmapped.", returns: .string) {
-                store, vocabulary, code in
-                let r = store.resolve(vocabulary: vocabulary, code: code)
-                store.usage.note(vocabulary: vocabulary, code: code, mapped: r.standardConceptID != nil)
+                store, usage, vocabulary, code throws(EvaluationError) in
+                let r = try store.resolving(vocabulary: vocabulary, code: code)
+                usage?.note(vocabulary: vocabulary, code: code, mapped: r.standardConceptID != nil)
                 guard let d = r.standard?.domain, !d.isEmpty else { return .null }
                 return .string(d)
             })
         var conceptDomain = FunctionDefinition(
             name: "concept_domain", doc: "The domain_id of a concept; null if the store has no such concept.",
             signatures: [.init([.integer], returns: .string)], isPure: false,
-            implementation: .unary { id throws(EvaluationError) in
+            implementation: .perRun { _ throws(EvaluationError) in
                 guard let store else { throw missing("concept_domain") }
-                guard case .int(let i) = id else { return .null }
-                guard let d = store.concept(id: i)?.domain, !d.isEmpty else { return .null }
-                return .string(d)
+                return .unary { id throws(EvaluationError) in
+                    guard case .int(let i) = id else { return .null }
+                    guard let d = try store.conceptChecked(id: i)?.domain, !d.isEmpty else { return .null }
+                    return .string(d)
+                }
             })
         conceptDomain.recordsLookups = true
         register(conceptDomain)

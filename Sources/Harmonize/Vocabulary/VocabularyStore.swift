@@ -61,7 +61,9 @@ public struct CodeResolution: Sendable, Hashable {
 ///    `target_concept_id` other than 0) gives the standard concept, and its `source_concept_id`
 ///    (when not 0) the source concept.
 ///
-/// Thread-safe (one lock); a run maps on one thread.
+/// Read-only and shared by the runs that use it: its SQLite statements and caches are guarded by
+/// one lock (every mutable member is read and written under `lock` only), hence `@unchecked
+/// Sendable`. Per-run counts (unmapped codes) live in each run's `VocabularyUsage`, not here.
 public final class VocabularyStore: @unchecked Sendable {
     /// The store file.
     public let path: String
@@ -78,8 +80,6 @@ public final class VocabularyStore: @unchecked Sendable {
     private let temporaryFile: String?
     /// Cached lookups kept at most (each cache is cleared when full).
     public static let cacheLimit = 1 << 16
-    /// Unmapped-code accounting of the run using this store.
-    public let usage = VocabularyUsage()
 
     /// Opens a store read-only. A **folder** is taken as an Athena download and loaded first into a
     /// temporary store (removed when this object goes away): convenient for tests and small
@@ -155,52 +155,87 @@ public final class VocabularyStore: @unchecked Sendable {
             code: text(6) ?? "", invalidReason: text(7))
     }
 
-    private func first(_ st: SQLiteStatement, _ args: [Value]) -> Concept? {
+    /// The first row of a statement. A failing step (a busy, locked or corrupt store) throws: it
+    /// is never taken for "no such concept", which would silently write concept 0.
+    private func first(_ st: SQLiteStatement, _ args: [Value]) throws(VocabularyError) -> Concept? {
         defer { st.reset() }
         for (i, a) in args.enumerated() { st.bind(a, at: Int32(i + 1)) }
-        guard (try? st.step()) == true else { return nil }
+        let row: Bool
+        do {
+            row = try st.step()
+        } catch {
+            throw VocabularyError(.io, "the vocabulary store \(path) cannot be read: \(error)")
+        }
+        guard row else { return nil }
         return Self.concept(st)
     }
 
     /// The concept with this id, or nil.
-    public func concept(id: Int) -> Concept? {
+    /// - Throws: `VocabularyError` when the store cannot be read.
+    public func concept(id: Int) throws(VocabularyError) -> Concept? {
         lock.lock()
         defer { lock.unlock() }
-        return uncachedLockedConcept(id: id)
+        return try uncachedLockedConcept(id: id)
     }
 
-    private func uncachedLockedConcept(id: Int) -> Concept? {
+    /// `concept(id:)` for expressions: a store that cannot be read stops the run.
+    func conceptChecked(id: Int) throws(EvaluationError) -> Concept? {
+        do {
+            return try concept(id: id)
+        } catch {
+            throw .runFailure(error.message, function: "concept_domain")
+        }
+    }
+
+    private func uncachedLockedConcept(id: Int) throws(VocabularyError) -> Concept? {
         if let hit = concepts[id] { return hit }
-        let c = first(byID, [.int(id)])
+        let c = try first(byID, [.int(id)])
         if concepts.count >= Self.cacheLimit { concepts.removeAll(keepingCapacity: true) }
         concepts[id] = c
         return c
     }
 
+    /// `resolve(vocabulary:code:)` for expressions: a store that cannot be read stops the run.
+    func resolving(vocabulary: String, code: String) throws(EvaluationError) -> CodeResolution {
+        do {
+            return try resolve(vocabulary: vocabulary, code: code)
+        } catch {
+            throw .runFailure(error.message, function: "vocabulary")
+        }
+    }
+
     /// What a source code resolves to (see the type's documentation for the rules).
-    public func resolve(vocabulary: String, code: String) -> CodeResolution {
+    /// - Throws: `VocabularyError` when the store cannot be read.
+    public func resolve(vocabulary: String, code: String) throws(VocabularyError) -> CodeResolution {
         lock.lock()
         defer { lock.unlock() }
         let key = vocabulary + "\u{0}" + code
         if let hit = resolutions[key] { return hit }
         var r = CodeResolution()
-        if let source = first(bySourceCode, [.string(vocabulary), .string(code)]) {
+        if let source = try first(bySourceCode, [.string(vocabulary), .string(code)]) {
             r.sourceConceptID = source.id
             if source.isStandard {
                 r.standard = source
             } else {
-                r.standard = first(mapsTo, [.int(source.id)])
+                r.standard = try first(mapsTo, [.int(source.id)])
             }
             r.standardConceptID = r.standard?.id
         }
         if r.standard == nil, let stcm = sourceToConcept {
             stcm.bind(.string(vocabulary), at: 1)
             stcm.bind(.string(code), at: 2)
-            if (try? stcm.step()) == true, case .int(let target) = stcm.column(1) {
+            let row: Bool
+            do {
+                row = try stcm.step()
+            } catch {
+                stcm.reset()
+                throw VocabularyError(.io, "the vocabulary store \(path) cannot be read: \(error)")
+            }
+            if row, case .int(let target) = stcm.column(1) {
                 if r.sourceConceptID == nil, case .int(let s) = stcm.column(0), s != 0 { r.sourceConceptID = s }
                 r.standardConceptID = target
                 stcm.reset()
-                r.standard = uncachedLockedConcept(id: target)
+                r.standard = try uncachedLockedConcept(id: target)
             }
             stcm.reset()
         }
@@ -242,10 +277,16 @@ public final class VocabularyStore: @unchecked Sendable {
 
     /// `VOCABULARY.csv` rows of the given vocabularies, plus the `None` row (the release of the
     /// whole download), sorted by id.
-    public func versions(of ids: Set<String>) -> [VocabularyVersion] {
+    /// - Throws: `VocabularyError` when the store cannot be read.
+    public func versions(of ids: Set<String>) throws(VocabularyError) -> [VocabularyVersion] {
         lock.lock()
         defer { lock.unlock() }
-        let rows = (try? db.query("SELECT vocabulary_id, vocabulary_name, vocabulary_version FROM vocabulary ORDER BY vocabulary_id")) ?? []
+        let rows: [[Value]]
+        do {
+            rows = try db.query("SELECT vocabulary_id, vocabulary_name, vocabulary_version FROM vocabulary ORDER BY vocabulary_id")
+        } catch {
+            throw VocabularyError(.io, "the vocabulary store \(path) cannot be read: \(error)")
+        }
         return rows.compactMap { r -> VocabularyVersion? in
             guard let id = r[0].text, ids.contains(id) || id == "None" else { return nil }
             return VocabularyVersion(id: id, name: r[1].text, version: r[2].text)
@@ -253,12 +294,17 @@ public final class VocabularyStore: @unchecked Sendable {
     }
 
     /// When the store was loaded, and the SHA-256 of its `CONCEPT.csv`.
-    public func provenance() -> (loadedAt: String, conceptSHA256: String) {
+    /// - Throws: `VocabularyError` when the store cannot be read.
+    public func provenance() throws(VocabularyError) -> (loadedAt: String, conceptSHA256: String) {
         lock.lock()
         defer { lock.unlock() }
-        let at = (try? db.scalar("SELECT loaded_at FROM harmonize_vocabulary_store LIMIT 1"))?.text ?? ""
-        let sha = (try? db.scalar("SELECT sha256 FROM harmonize_vocabulary_file WHERE table_name = 'concept' LIMIT 1"))?.text ?? ""
-        return (at, sha)
+        do {
+            let at = try db.scalar("SELECT loaded_at FROM harmonize_vocabulary_store LIMIT 1").text ?? ""
+            let sha = try db.scalar("SELECT sha256 FROM harmonize_vocabulary_file WHERE table_name = 'concept' LIMIT 1").text ?? ""
+            return (at, sha)
+        } catch {
+            throw VocabularyError(.io, "the vocabulary store \(path) cannot be read: \(error)")
+        }
     }
 
     /// Rows per store table (for `vocabulary info` and tests).

@@ -86,7 +86,7 @@ import Testing
                 fields: {measurement_id: "1", person_id: "1", measurement_concept_id: "0", measurement_date: "date('2020-01-01')",
                          measurement_type_concept_id: "0"}
             """
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         do {
             _ = try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: "conflict.yaml"), context: context)
             Issue.record("planned")
@@ -113,7 +113,7 @@ import Testing
                 fields: {cdm_source_name: "'x'", cdm_source_abbreviation: "'x'", cdm_holder: "'x'", source_release_date: "date('2020-01-01')",
                          cdm_release_date: "date('2020-01-01')", cdm_version_concept_id: "0", vocabulary_version: "'x'"}
             """
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         #expect(throws: (any Error).self) { try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: "nokey.yaml"), context: context) }
         do {
             _ = try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: "nokey.yaml"), context: context)

@@ -7,14 +7,14 @@ import Testing
 /// An ORU^R01 file (one record per OBX) mapped into OMOP `measurement` through `Pipeline` and `CSVSink`.
 @Suite struct HL7EndToEndTests {
     static func plan() throws -> MappingPlan {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         return try MappingPlanner.plan(
             MappingLoader.load(path: TestSupport.path("mappings/hospital/oru-measurement.yaml")), context: context)
     }
 
     @Test func oruResultsBecomeMeasurements() throws {
         let out = TestSupport.temporaryDirectory("oru") + "/csv"
-        let pipeline = Pipeline(plans: [try Self.plan()], options: RunOptions(inputDirectory: TestSupport.path("fixtures/hospital")))
+        let pipeline = Pipeline(plans: [try Self.plan()], options: RunOptions.keyed(TestSupport.path("fixtures/hospital")))
         let manifest = try pipeline.run(into: CSVSink(outputPath: out, canonicalSort: true))
         let text = try String(contentsOfFile: "\(out)/measurement.csv", encoding: .utf8)
         let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
@@ -63,10 +63,10 @@ import Testing
               measurement_type_concept_id: "32817"
               value_as_number: "`OBX-5`"
             """
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         let plan = try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: "inline.yaml"), context: context)
         let out = TestSupport.temporaryDirectory("oru-schema") + "/csv"
-        let manifest = try Pipeline(plans: [plan], options: RunOptions(inputDirectory: TestSupport.path("fixtures/hospital")))
+        let manifest = try Pipeline(plans: [plan], options: RunOptions.keyed(TestSupport.path("fixtures/hospital")))
             .run(into: CSVSink(outputPath: out, canonicalSort: true))
         let ledger = try #require(manifest.ledger.first)
         #expect(ledger.written == 4)
@@ -95,10 +95,10 @@ import Testing
 /// and `harmonize-run inspect` on HL7 and XML files.
 @Suite struct XMLEndToEndTests {
     @Test func staysBecomeVisits() throws {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         let plan = try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/hospital/his-visit.yaml")), context: context)
         let out = TestSupport.temporaryDirectory("his") + "/csv"
-        let pipeline = Pipeline(plans: [plan], options: RunOptions(inputDirectory: TestSupport.path("fixtures/hospital")))
+        let pipeline = Pipeline(plans: [plan], options: RunOptions.keyed(TestSupport.path("fixtures/hospital")))
         let manifest = try pipeline.run(into: CSVSink(outputPath: out, canonicalSort: true))
         let text = try String(contentsOfFile: "\(out)/visit_occurrence.csv", encoding: .utf8)
         let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
@@ -128,12 +128,12 @@ import Testing
 /// observations, HIS XML → visits) into SQLite.
 @Suite struct HospitalMappingsTests {
     @Test func allHospitalMappingsRunTogether() throws {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         let plans = try ["adt-person-visit", "oru-measurement", "his-visit"].map { name in
             try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/hospital/\(name).yaml")), context: context)
         }
         let dir = TestSupport.temporaryDirectory("hospital")
-        let pipeline = Pipeline(plans: plans, options: RunOptions(inputDirectory: TestSupport.path("fixtures/hospital")))
+        let pipeline = Pipeline(plans: plans, options: RunOptions.keyed(TestSupport.path("fixtures/hospital")))
         let manifest = try pipeline.run(into: SQLiteSink(outputPath: dir + "/omop.sqlite"))
         let balanced = manifest.ledger.allSatisfy { $0.balances }
         #expect(balanced)

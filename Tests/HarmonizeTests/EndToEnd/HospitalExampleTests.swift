@@ -16,7 +16,7 @@ import Testing
 
     static func plans() throws -> [MappingPlan] {
         // The public test key: person ids are fixed numbers in the goldens.
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         return try mappings.map { name in
             try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/hospital/\(name).yaml")), context: context)
         }
@@ -36,7 +36,7 @@ import Testing
     }
 
     static func run(into output: String) throws -> RunManifest {
-        let pipeline = Pipeline(plans: try plans(), options: RunOptions(inputDirectory: TestSupport.path("fixtures/hospital")))
+        let pipeline = Pipeline(plans: try plans(), options: RunOptions.keyed(TestSupport.path("fixtures/hospital")))
         return try pipeline.run(into: SQLiteSink(outputPath: output))
     }
 
@@ -89,7 +89,7 @@ import Testing
 
     @Test func theCSVSinkRefusesMappingsThatUpdateRows() throws {
         let out = TestSupport.temporaryDirectory("hospital-csv") + "/csv"
-        let pipeline = Pipeline(plans: try Self.plans(), options: RunOptions(inputDirectory: TestSupport.path("fixtures/hospital")))
+        let pipeline = Pipeline(plans: try Self.plans(), options: RunOptions.keyed(TestSupport.path("fixtures/hospital")))
         do {
             _ = try pipeline.run(into: CSVSink(outputPath: out))
             Issue.record("the CSV sink accepted updates")

@@ -8,7 +8,7 @@ import Testing
 /// BOM, semicolons, decimal commas, dd/mm/yyyy dates, quoted delimiters, lookups and filters.
 @Suite struct ResearchExampleTests {
     static func plans() throws -> [MappingPlan] {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         return try ["patients", "measurements", "questionnaire"].map { name in
             try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/research/\(name).yaml")), context: context)
         }

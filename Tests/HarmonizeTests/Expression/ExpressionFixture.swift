@@ -30,7 +30,7 @@ enum ExpressionFixture {
             "route": DictionaryLookupTable(
                 keyCount: 2, valueType: .integer, rows: [([.string("oral"), .string("tablet")], .int(4_132_161))]),
         ]
-        func lookupTable(named name: String) -> (any LookupTable)? { tables[name] }
+        func lookupTable(named name: String) -> (any LookupTableShape)? { tables[name] }
         var lookupNames: [String] { tables.keys.sorted() }
     }
 
@@ -56,7 +56,12 @@ enum ExpressionFixture {
         switch compiler.compile(text, file: "test.yaml", line: 1, column: 1, expected: expected) {
         case .failure(let e): return .diagnostics(e.diagnostics.map(\.code))
         case .success(let c):
-            do { return .value(try c.evaluate(frame())) } catch { return .runtime(error.reason) }
+            do {
+                // Calls with per-run state (vocabulary functions) are bound to a run of their own.
+                let f = frame()
+                f.bind(try c.callSites.bind(RunEnvironment()))
+                return .value(try c.evaluate(f))
+            } catch { return .runtime(error.reason) }
         }
     }
 

@@ -7,7 +7,7 @@ import Testing
 /// Column-level lineage derived from the rules, and manifests that do not depend on when a run ran.
 @Suite struct ColumnLineageTests {
     static func plan(_ yaml: String) throws -> MappingPlan {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         return try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: "inline.yaml"), context: context)
     }
 
@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func joinedFieldsNameTheirJoinAndJoinKeysAreListedPerTable() throws {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         let plan = try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("fixtures/engine/joins/mappings/drugs.yaml")), context: context)
         let t = try #require(ColumnLineage.derive(from: plan).first)
         func inputs(_ c: String) -> [ColumnLineage.Input] { t.columns.first { $0.column == c }?.inputs ?? [] }
@@ -85,7 +85,7 @@ import Testing
               ethnicity_concept_id: "0"
             """
         let context = PlanningContext(
-            defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: try PseudonymKey(bytes: Array(repeating: 7, count: 32), project: "")))
+            defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         let plan = try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: "inline.yaml"), context: context)
         let t = try #require(ColumnLineage.derive(from: plan).first)
         #expect(t.columns.first { $0.column == "person_id" }?.inputs == [.init(field: "nir", kind: .transformation, masked: true)])

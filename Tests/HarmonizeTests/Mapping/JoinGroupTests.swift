@@ -292,7 +292,7 @@ import Testing
             .double(12), .double(1.5), .bool(true), .dateTime(86_461),
         ]
         for v in values {
-            let expected = Array((CSVLookupTable.canonical(v) ?? "").utf8)
+            let expected = Array((LoadedLookupTable.canonical(v) ?? "").utf8)
             #expect(ValueCodec.key([v]) == expected, "\(v)")
         }
         #expect(ValueCodec.key([.int(7), .string("A")]) == Array("7\u{1F}A".utf8))

@@ -10,7 +10,7 @@ import Testing
         let file = dir + "/m.yaml"
         TestSupport.write(yaml, to: file)
         let spec = try MappingLoader.load(path: file)
-        let context = PlanningContext(defaultModel: (try? Mappings.omopModel()) ?? TargetModel(name: "", version: "", tables: []), functions: FunctionCatalog.registry(key: nil))
+        let context = PlanningContext(defaultModel: (try? Mappings.omopModel()) ?? TargetModel(name: "", version: "", tables: []), functions: FunctionCatalog.registry())
         return try MappingPlanner.plan(spec, context: context)
     }
 

@@ -107,7 +107,7 @@ import Testing
     }
 
     @Test func domainFunctionsAreCallableFromMappings() throws {
-        let registry = FunctionCatalog.registry(key: nil)
+        let registry = FunctionCatalog.registry()
         let scope = TestScope(["code": .string, "d": .date])
         let compiler = ExpressionCompiler(functions: registry, scope: scope, lookups: nil)
         func eval(_ text: String, _ slots: [Value]) throws -> Value {

@@ -47,7 +47,7 @@ import Testing
             "9;\"01/02/1980;M;7",  // 10-…: unterminated quote at EOF
         ]
         TestSupport.write(rows.joined(separator: "\n") + "\n", to: dir + "/in/data.csv")
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         let plan = try MappingPlanner.plan(MappingLoader.load(path: dir + "/m.yaml"), context: context)
         let out = dir + "/out.sqlite"
         let manifest = try Pipeline(plans: [plan], options: RunOptions(inputDirectory: dir + "/in")).run(into: SQLiteSink(outputPath: out))

@@ -12,9 +12,12 @@ import Testing
         throws -> Value
     {
         let scope = TestScope(fields)
-        let c = ExpressionCompiler(functions: FunctionCatalog.registry(key: key, dateShiftDays: days), scope: scope, lookups: nil)
+        let c = ExpressionCompiler(functions: FunctionCatalog.registry(), scope: scope, lookups: nil)
         let e = try c.compile(text, file: nil, line: 1, column: 1, expected: nil).get()
-        let frame = EvaluationFrame(slotCount: max(1, values.count))
+        let environment = RunEnvironment()
+        environment.pseudonymKey = key
+        environment.dateShiftDays = days
+        let frame = EvaluationFrame(slotCount: max(1, values.count), callSites: try e.callSites.bind(environment))
         frame.slots = values
         return try e.evaluate(frame)
     }

@@ -91,16 +91,42 @@ import Testing
 
     @Test func expressionFunctionsNeedALiteralPurposeAndAKey() throws {
         let scope = TestScope(["id": .string])
-        let keyed = ExpressionCompiler(functions: FunctionCatalog.registry(key: try PseudonymKey(bytes: Self.keyBytes)), scope: scope, lookups: nil)
-        let e = try keyed.compile("pseudonym(id, 'person')", file: nil, line: 1, column: 1, expected: .string).get()
-        let frame = EvaluationFrame(slotCount: 1)
-        frame.slots = [.string("ABC")]
+        let compiler = ExpressionCompiler(functions: FunctionCatalog.registry(), scope: scope, lookups: nil)
+        let e = try compiler.compile("pseudonym(id, 'person')", file: nil, line: 1, column: 1, expected: .string).get()
         let key = try PseudonymKey(bytes: Self.keyBytes)
+        let keyed = RunEnvironment()
+        keyed.pseudonymKey = key
+        let frame = EvaluationFrame(slotCount: 1, callSites: try e.callSites.bind(keyed))
+        frame.slots = [.string("ABC")]
         #expect(try e.evaluate(frame) == .string(Pseudonymizer(key: key, purpose: "person").pseudonym("ABC")))
-        let nonLiteral = keyed.compile("pseudonym(id, id)", file: nil, line: 1, column: 1, expected: nil)
+        let nonLiteral = compiler.compile("pseudonym(id, id)", file: nil, line: 1, column: 1, expected: nil)
         #expect(throws: DiagnosticsError.self) { try nonLiteral.get() }
-        let unkeyed = ExpressionCompiler(functions: FunctionCatalog.registry(key: nil), scope: scope, lookups: nil)
-        let u = try unkeyed.compile("pseudonym_int(id, 'person')", file: nil, line: 1, column: 1, expected: .integer).get()
-        #expect(throws: EvaluationError.self) { try u.evaluate(frame) }
+        // Without a key the call cannot be bound to a run (refused before any record is read),
+        // and an unbound frame fails too.
+        let u = try compiler.compile("pseudonym_int(id, 'person')", file: nil, line: 1, column: 1, expected: .integer).get()
+        #expect(throws: EvaluationError.self) { try u.callSites.bind(RunEnvironment()) }
+        let unbound = EvaluationFrame(slotCount: 1)
+        unbound.slots = [.string("ABC")]
+        #expect(throws: EvaluationError.self) { try u.evaluate(unbound) }
+    }
+
+    @Test func onePlanRunsUnderTwoKeysWithoutSharingState() throws {
+        // The plan holds no key: two runs of one compiled expression under different keys,
+        // interleaved, give each key's own pseudonyms.
+        let scope = TestScope(["id": .string])
+        let e = try ExpressionCompiler(functions: FunctionCatalog.registry(), scope: scope, lookups: nil)
+            .compile("pseudonym_int(id, 'person')", file: nil, line: 1, column: 1, expected: .integer).get()
+        let k1 = try PseudonymKey(bytes: Self.keyBytes)
+        let k2 = try PseudonymKey(bytes: Array(Self.keyBytes.reversed()))
+        let (r1, r2) = (RunEnvironment(), RunEnvironment())
+        r1.pseudonymKey = k1
+        r2.pseudonymKey = k2
+        let (f1, f2) = (EvaluationFrame(slotCount: 1, callSites: try e.callSites.bind(r1)), EvaluationFrame(slotCount: 1, callSites: try e.callSites.bind(r2)))
+        for id in ["A", "B", "A", "C", "B"] {
+            f1.slots = [.string(id)]
+            f2.slots = [.string(id)]
+            #expect(try e.evaluate(f1) == .int(Pseudonymizer(key: k1, purpose: "person").integer(id)))
+            #expect(try e.evaluate(f2) == .int(Pseudonymizer(key: k2, purpose: "person").integer(id)))
+        }
     }
 }

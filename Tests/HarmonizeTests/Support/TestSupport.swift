@@ -1,4 +1,5 @@
 import Foundation
+@testable import Harmonize
 
 /// Paths and helpers shared by the tests. Fixtures are found through `#filePath`, so tests run
 /// from any working directory.
@@ -71,5 +72,15 @@ enum TestSupport {
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return CommandResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}
+
+extension RunOptions {
+    /// Options of a run over `input` with the public mapping-test key (the bundled hospital and
+    /// SNDS mappings compute keyed person ids).
+    static func keyed(_ input: String) -> RunOptions {
+        var o = RunOptions(inputDirectory: input)
+        o.key = .mappingTests
+        return o
     }
 }

@@ -9,7 +9,7 @@ import Testing
     let runner: MappingTestRunner
 
     init() throws {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: nil))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         runner = try MappingTestRunner(mappingFile: TestSupport.path("mappings/research/questionnaire.yaml"), context: context)
     }
 

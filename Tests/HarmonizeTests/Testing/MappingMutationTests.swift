@@ -126,7 +126,7 @@ import Testing
     ]
 
     @Test func theInlineTestsKillAtLeastNinetyPercentOfMutants() throws {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests, vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
         let root = TestSupport.temporaryDirectory("mutants")
         for folder in ["research", "hospital"] {
             try FileManager.default.createDirectory(atPath: root + "/mappings/\(folder)", withIntermediateDirectories: true)
@@ -171,7 +171,7 @@ import Testing
     @Test func theSNDSInlineTestsKillAtLeastNinetyPercentOfMutants() throws {
         let context = PlanningContext(
             defaultModel: try Mappings.omopModel(),
-            functions: FunctionCatalog.registry(key: .mappingTests, vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
+            functions: FunctionCatalog.registry(vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
         let root = TestSupport.temporaryDirectory("snds-mutants")
         try FileManager.default.createDirectory(atPath: root + "/mappings", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/fixtures", withIntermediateDirectories: true)

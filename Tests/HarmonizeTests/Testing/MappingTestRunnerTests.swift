@@ -7,7 +7,7 @@ import Testing
 /// Mapping tests in the mapping file: loading, comparison with path-level diffs, lookups, coverage.
 @Suite struct MappingTestRunnerTests {
     static func context() throws -> PlanningContext {
-        PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(key: .mappingTests))
+        PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
     }
 
     /// A small mapping with a filter, a target filter, a `case`, a lookup and the given tests.

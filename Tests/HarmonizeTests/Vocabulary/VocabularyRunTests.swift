@@ -149,7 +149,7 @@ import Testing
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         #expect(r.stdout.contains("4/4 cases passed"))
         let without = try TestSupport.runCLI(["test", "--mappings", Self.mapping])
-        #expect(without.status == 1, "cases fail with expression-error without a store")
-        #expect(without.stdout.contains("expression-error"), "\(without.stdout)")
+        #expect(without.status == 1, "cases cannot run without a store")
+        #expect(without.stdout.contains("cannot run: mapping test.diagnoses cannot run: standard_domain: no vocabulary store was given"), "\(without.stdout)")
     }
 }

@@ -28,10 +28,12 @@ public struct JoinStatistics: Sendable, Codable, Hashable {
     public var missing: Int
 }
 
-/// A join resolved by the planner: its key expressions, the joined fields the mapping reads (each
-/// with its slot in the driving frame) and, once loaded, the keyed index of the joined rows.
-final class PlannedJoin {
+/// A join resolved by the planner: its key expressions and the joined fields the mapping reads
+/// (each with its slot in the driving frame). Immutable: the index of the joined rows belongs to
+/// a run (`JoinRuntime`).
+final class PlannedJoin: Sendable {
     let spec: JoinSpec
+    let mapping: String
     let schema: SourceSchema?
     let dialect: Dialect
     /// Key columns of the joined side, and their decoders.
@@ -46,17 +48,13 @@ final class PlannedJoin {
     let whereFields: [(name: String, slot: Int, decoder: FieldDecoder)]
     let whereSlotCount: Int
 
-    private(set) var index: SpillingIndex?
-    private lazy var keyParts = [Value](repeating: .null, count: on.count)
-    private var keyBuffer: [UInt8] = []
-    var statistics: JoinStatistics
-
     init(
         spec: JoinSpec, mapping: String, schema: SourceSchema?, dialect: Dialect, keyColumns: [String], keyDecoders: [FieldDecoder],
         on: [CompiledExpression], payload: [(name: String, slot: Int, decoder: FieldDecoder)], whereClause: CompiledExpression?,
         whereFields: [(name: String, slot: Int, decoder: FieldDecoder)], whereSlotCount: Int
     ) {
         self.spec = spec
+        self.mapping = mapping
         self.schema = schema
         self.dialect = dialect
         self.keyColumns = keyColumns
@@ -66,9 +64,6 @@ final class PlannedJoin {
         self.whereClause = whereClause
         self.whereFields = whereFields
         self.whereSlotCount = whereSlotCount
-        self.statistics = JoinStatistics(
-            mapping: mapping, join: spec.name.text, files: [], read: 0, indexed: 0, rejected: 0, filtered: 0, nullKeys: 0, ambiguousKeys: 0,
-            spilled: false, matched: 0, missing: 0)
     }
 
     var name: String { spec.name.text }
@@ -85,11 +80,32 @@ final class PlannedJoin {
         var fileIndex: Int32
         var displayName: String
     }
+}
+
+/// One run's side of a join: the keyed index of the joined rows, and the join's counts.
+final class JoinRuntime {
+    let join: PlannedJoin
+    private(set) var index: SpillingIndex?
+    private var keyParts: [Value]
+    private var keyBuffer: [UInt8] = []
+    private(set) var statistics: JoinStatistics
+
+    init(_ join: PlannedJoin) {
+        self.join = join
+        keyParts = [Value](repeating: .null, count: join.on.count)
+        statistics = JoinStatistics(
+            mapping: join.mapping, join: join.spec.name.text, files: [], read: 0, indexed: 0, rejected: 0, filtered: 0, nullKeys: 0,
+            ambiguousKeys: 0, spilled: false, matched: 0, missing: 0)
+    }
+
+    var name: String { join.name }
 
     /// Reads the joined rows into a fresh index. Rows failing their schema go to `reject`.
     func load(
-        inputs: [Input], budget: Int, spillDirectory: String, reject: (Reject, Int32) -> Void
+        inputs: [PlannedJoin.Input], budget: Int, spillDirectory: String, callSites: BoundCallSites, reject: (Reject, Int32) -> Void
     ) throws(RunError) {
+        let keyColumns = join.keyColumns, keyDecoders = join.keyDecoders, payload = join.payload
+        let whereFields = join.whereFields, whereClause = join.whereClause
         index?.close()
         let index = SpillingIndex(budget: budget, spillDirectory: spillDirectory)
         self.index = index
@@ -106,7 +122,7 @@ final class PlannedJoin {
         let keyAt = zip(keyColumns, keyDecoders).map { column($0, $1) }
         let payloadAt = payload.map { column($0.name, $0.decoder) }
         let whereAt = whereFields.map { column($0.name, $0.decoder) }
-        let whereFrame = EvaluationFrame(slotCount: whereSlotCount)
+        let whereFrame = EvaluationFrame(slotCount: join.whereSlotCount, callSites: callSites)
         var values = [Value](repeating: .null, count: names.count)
         var keyValues = [Value](repeating: .null, count: keyAt.count)
         var keyBytes: [UInt8] = []
@@ -156,6 +172,7 @@ final class PlannedJoin {
                     do throws(EvaluationError) {
                         keep = try w.evaluator(whereFrame) == .bool(true)
                     } catch {
+                        if error.stopsRun { throw RunError(.io, "mapping \(statistics.mapping), join \(name): \(error.message)") }
                         statistics.rejected += 1
                         reject(
                             Reject(reason: error.reason, location: reader.location, field: nil, mapping: statistics.mapping, rule: rule + ".where",
@@ -193,9 +210,12 @@ final class PlannedJoin {
 
     /// Finds the partner of the record in `frame` and writes its fields into their slots.
     /// Returns the reject reason when there is none (or several), nil on success.
+    /// An on-disk index that cannot be read stops the run (`EvaluationError.stopsRun`): it is
+    /// not the record's fault, and every later record would be rejected the same way.
     @inline(__always)
     func match(_ frame: EvaluationFrame) throws(EvaluationError) -> RejectReason? {
-        for (k, e) in on.enumerated() { keyParts[k] = try e.evaluator(frame) }
+        let payload = join.payload
+        for (k, e) in join.on.enumerated() { keyParts[k] = try e.evaluator(frame) }
         let found: SpillingIndex.Found
         if ValueCodec.appendKey(keyParts, to: &keyBuffer), let index {
             do {
@@ -203,7 +223,7 @@ final class PlannedJoin {
                     ValueCodec.decode(bytes, count: payload.count) { k, v in frame.storage[payload[k].slot] = v }
                 }
             } catch {
-                throw EvaluationError(message: "the on-disk index of join \(name) cannot be read: \(error.message)", function: "join")
+                throw .runFailure("the on-disk index of join \(name) cannot be read: \(error.message)", function: "join")
             }
         } else {
             found = .miss
@@ -216,7 +236,7 @@ final class PlannedJoin {
             return .joinAmbiguous
         case .miss:
             statistics.missing += 1
-            if spec.missIsNull {
+            if join.spec.missIsNull {
                 for p in payload { frame.storage[p.slot] = .null }
                 return nil
             }
@@ -232,4 +252,4 @@ final class PlannedJoin {
 }
 
 @available(*, unavailable)
-extension PlannedJoin: Sendable {}
+extension JoinRuntime: Sendable {}

@@ -143,7 +143,7 @@ enum ValueCodec {
                 out.append(0x2D)
                 appendDigits(d.day, 2, &out)
             default:
-                guard let c = CSVLookupTable.canonical(v) else { return false }
+                guard let c = LoadedLookupTable.canonical(v) else { return false }
                 out.append(contentsOf: c.utf8)
             }
         }

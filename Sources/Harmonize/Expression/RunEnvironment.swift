@@ -1,0 +1,110 @@
+/// What one run gives the function calls that keep state: the pseudonymisation key, the HMAC pad
+/// states and caches derived from it, the vocabulary usage counters, the lookup tables loaded for
+/// the run.
+///
+/// A compiled plan never holds run state: a function whose calls need some declares a per-run
+/// implementation (`FunctionDefinition.Implementation.perRun`), the compiler gives each such call
+/// a call-site index (`CallSites`), and each run binds the call sites against its own
+/// environment (`CallSites.bind(_:)`), so two runs of one plan (different keys, concurrent) share
+/// nothing mutable. An environment belongs to one run and is used by one thread at a time.
+///
+/// Services are stored by type: a function library adds its own (`environment[MyService.self]`),
+/// so the engine's core knows nothing of keys or vocabularies.
+public final class RunEnvironment {
+    private var services: [ObjectIdentifier: Any] = [:]
+
+    /// Creates an empty environment.
+    public init() {}
+
+    /// The service of that type, if the run provides one.
+    public subscript<Service>(_ type: Service.Type) -> Service? {
+        get { services[ObjectIdentifier(type)] as? Service }
+        set { services[ObjectIdentifier(type)] = newValue }
+    }
+
+    /// The service of that type, created by `make` on first use (shared by the run's call sites).
+    public func service<Service>(_ type: Service.Type, make: () throws(EvaluationError) -> Service) throws(EvaluationError) -> Service {
+        if let s = services[ObjectIdentifier(type)] as? Service { return s }
+        let s = try make()
+        services[ObjectIdentifier(type)] = s
+        return s
+    }
+}
+
+@available(*, unavailable)
+extension RunEnvironment: Sendable {}
+
+/// A call site's implementation for one run: it may capture that run's state (HMAC states,
+/// caches, counters), so it is not `Sendable` and lives in the run's evaluation frames.
+public enum BoundImplementation {
+    /// One argument.
+    case unary((Value) throws(EvaluationError) -> Value)
+    /// Two arguments.
+    case binary((Value, Value) throws(EvaluationError) -> Value)
+    /// Three arguments.
+    case ternary((Value, Value, Value) throws(EvaluationError) -> Value)
+    /// Any number of arguments.
+    case variadic(([Value]) throws(EvaluationError) -> Value)
+    /// A lookup table loaded for the run (`lookup('name', key…)` on a table read from a file).
+    case lookup(any LookupTable)
+}
+
+/// Collects, while a mapping is compiled, the call sites whose functions keep per-run state.
+/// Share one table between the compilers of one mapping; the plan keeps its `snapshot`.
+public final class CallSiteTable {
+    /// Binds one call site to a run.
+    public typealias Binder = @Sendable (RunEnvironment) throws(EvaluationError) -> BoundImplementation
+
+    private var binders: [(name: String, bind: Binder)] = []
+
+    /// Creates an empty table.
+    public init() {}
+
+    /// Adds a call site; returns its index.
+    func add(name: String, _ bind: @escaping Binder) -> Int {
+        binders.append((name, bind))
+        return binders.count - 1
+    }
+
+    /// The call sites collected so far.
+    public var snapshot: CallSites { CallSites(binders: binders) }
+}
+
+@available(*, unavailable)
+extension CallSiteTable: Sendable {}
+
+/// The call sites of a plan whose functions keep per-run state (immutable).
+public struct CallSites: Sendable {
+    let binders: [(name: String, bind: CallSiteTable.Binder)]
+
+    /// No call site.
+    public static let none = CallSites(binders: [])
+
+    /// The number of call sites.
+    public var count: Int { binders.count }
+
+    /// The functions called, one per site (lower-case names).
+    public var functionNames: [String] { binders.map(\.name) }
+
+    /// Binds every call site to `environment`: what frames of that run evaluate with.
+    /// - Throws: the first call site that cannot run (a keyed function without a key, say).
+    public func bind(_ environment: RunEnvironment) throws(EvaluationError) -> BoundCallSites {
+        var list = ContiguousArray<BoundImplementation>()
+        list.reserveCapacity(binders.count)
+        for b in binders { list.append(try b.bind(environment)) }
+        return BoundCallSites(implementations: list)
+    }
+}
+
+/// A plan's call sites bound to one run (`CallSites.bind(_:)`); give it to each frame of the run.
+public final class BoundCallSites {
+    let implementations: ContiguousArray<BoundImplementation>
+
+    init(implementations: ContiguousArray<BoundImplementation>) { self.implementations = implementations }
+
+    /// Nothing bound (plans without stateful calls).
+    public static func empty() -> BoundCallSites { BoundCallSites(implementations: []) }
+}
+
+@available(*, unavailable)
+extension BoundCallSites: Sendable {}
