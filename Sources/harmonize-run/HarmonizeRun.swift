@@ -36,18 +36,17 @@ struct HarmonizeRun: ParsableCommand {
     }
 }
 
-/// The process exit codes, documented in the README.
+/// The process exit codes (docs/errors.md): 0 ok, 1 data or quality above a threshold, then
+/// the category of the error (`HarmonizeError.Kind.exitCode`): 2 configuration or usage, 3 I/O,
+/// 4 privacy, 70 internal.
 enum Exit {
     static let success = ExitCode(0)
     static let rejectsAboveThreshold = ExitCode(1)
     static let checksFailed = ExitCode(1)
-    static let configuration = ExitCode(2)
-    static let io = ExitCode(3)
+    static let configuration = ExitCode(HarmonizeError.Kind.configuration.exitCode)
+    static let io = ExitCode(HarmonizeError.Kind.io.exitCode)
+    static let privacy = ExitCode(HarmonizeError.Kind.privacy.exitCode)
 
-    static func code(for error: RunError) -> ExitCode {
-        switch error.kind {
-        case .configuration: return configuration
-        case .io, .accounting: return io
-        }
-    }
+    /// The exit code of an error's category.
+    static func code(for error: HarmonizeError) -> ExitCode { ExitCode(error.exitCode) }
 }

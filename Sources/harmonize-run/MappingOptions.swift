@@ -42,14 +42,6 @@ struct MappingOptions: ParsableArguments {
         }
     }
 
-    /// Fails (exit 2) when a plan calls a vocabulary function but no store was given.
-    static func requireVocabulary(_ plans: [MappingPlan], store: VocabularyStore?) throws {
-        guard store == nil, let p = plans.first(where: FunctionCatalog.needsVocabulary) else { return }
-        throw CLIError(
-            code: Exit.configuration,
-            message: "mapping \(p.id) calls vocabulary functions: give the vocabulary store with --vocabulary FILE (nothing was read)")
-    }
-
     /// Mapping files named by `--mappings`, sorted within each folder.
     func mappingFiles() throws -> [String] {
         var out: [String] = []

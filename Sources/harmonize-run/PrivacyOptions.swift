@@ -41,23 +41,10 @@ struct PrivacyOptions: ParsableArguments {
 
     /// Refuses plans that need a key or a date shift the options do not give, and loads the
     /// objection list (every mapping must then name its person with `subject:`).
-    func check(_ plans: [MappingPlan], key: PseudonymKey?) throws -> ExclusionList? {
-        if key == nil, let p = plans.first(where: FunctionCatalog.needsKey) {
-            throw CLIError(
-                code: Exit.configuration,
-                message: "mapping \(p.id) computes pseudonyms: give the key with --key-file FILE or --key-env NAME (nothing was read)")
-        }
-        if dateShiftDays == 0, let p = plans.first(where: { FunctionCatalog.uses($0, anyOf: ["date_shift"]) }) {
-            throw CLIError(
-                code: Exit.configuration, message: "mapping \(p.id) calls date_shift: give the largest shift with --date-shift-days N (nothing was read)")
-        }
+    /// The objection list of `--exclude`, if given (what a run needs of it: keys, date shift,
+    /// subjects, is checked by the library's `Preflight`).
+    func loadExclusion(key: PseudonymKey?) throws -> ExclusionList? {
         guard let exclude else { return nil }
-        let missing = plans.filter { $0.subject == nil && $0.derivation == nil }.map(\.id)
-        if !missing.isEmpty {
-            throw CLIError(
-                code: Exit.configuration,
-                message: "--exclude needs every mapping to say which person a record is about ('subject:' under 'source:'); missing in \(missing.joined(separator: ", ")) (nothing was read)")
-        }
         do throws(ExclusionList.Failure) {
             return try ExclusionList.load(path: exclude, key: key)
         } catch {

@@ -75,8 +75,7 @@ struct ReplayCommand: ParsableCommand {
         }
         let store = try mappingOptions.vocabularyStore()
         let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(vocabulary: store))
-        try MappingOptions.requireVocabulary(plans, store: store)
-        let exclusion = try privacy.check(plans, key: key)
+        let exclusion = try privacy.loadExclusion(key: key)
         try quality.validateChecksFile()
         // Rows of a replay must be computed as the run computed them: same key, project, date
         // shifting and objection list.

@@ -90,8 +90,7 @@ struct RunCommand: ParsableCommand {
         let key = try privacy.loadKey()
         let store = try mappingOptions.vocabularyStore()
         let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(vocabulary: store))
-        try MappingOptions.requireVocabulary(plans, store: store)
-        let exclusion = try privacy.check(plans, key: key)
+        let exclusion = try privacy.loadExclusion(key: key)
         try quality.validateChecksFile()
         var parameters = privacy.parameters(key: key, exclusion: exclusion)
         parameters["sink"] = sink.rawValue
@@ -112,6 +111,12 @@ struct RunCommand: ParsableCommand {
         } else if let output {
             let dir = (output as NSString).deletingLastPathComponent
             options.spillDirectory = dir.isEmpty ? "." : dir
+        }
+        // Everything checkable before reading, by the library; the CLI only renders it.
+        let problems = Preflight.check(plans, options: options, sinkSupportsUpdates: sink != .csv)
+        if problems.contains(where: { $0.severity == .error }) {
+            for d in problems { Terminal.error(d.description) }
+            throw CLIError(code: Exit.configuration, message: "the run cannot start: nothing was read [\(ErrorCode.preflightFailed)]")
         }
         let runID = UUID().uuidString.lowercased()
         options.runID = runID

@@ -451,7 +451,7 @@ final class MappingExecutor {
 
     /// The run error for a failure of the run's resources met while mapping a record.
     static func runFailure(_ error: EvaluationError, mapping: String, rule: String) -> RunError {
-        RunError(.io, "mapping \(mapping), rule \(rule): \(error.message); nothing was published")
+        RunError(.io, "mapping \(mapping), rule \(rule): \(error.message); nothing was published", code: .runResourceFailed)
     }
 
     /// Records the person ids an excluded record would have been given (its lets and `person_id`

@@ -96,7 +96,9 @@ public final class Pipeline {
             for t in p.targets {
                 if let existing = tables.first(where: { $0.name == t.table.name }) {
                     if existing != t.table {
-                        throw RunError(.configuration, "two mappings write table \(t.table.name) with different definitions (different target models?)")
+                        throw RunError(
+                            .configuration, "two mappings write table \(t.table.name) with different definitions (different target models?)",
+                            code: .tableDefinitionsDiffer)
                     }
                 } else {
                     tables.append(t.table)
@@ -119,6 +121,13 @@ public final class Pipeline {
                     columnLineage: ColumnLineage.derive(from: $0), source: Self.sourceEntry($0))
             },
             inputs: [], ledger: [], tables: [], kind: options.replay == nil ? "run" : "replay", replayOf: options.replay?.replayOf)
+        // Everything that can be checked before reading: one error with every problem.
+        let problems = Preflight.check(plans, options: options, sinkSupportsUpdates: sink.supportsUpdates)
+        if problems.contains(where: { $0.severity == .error }) {
+            throw RunError(
+                .configuration, "the run cannot start: \(problems.count) problem\(problems.count == 1 ? "" : "s") found before reading any data",
+                diagnostics: problems, code: .preflightFailed)
+        }
         let tables = try outputTables()
         let context = RunContext(options: options)
         if let store = options.vocabulary {
@@ -128,18 +137,18 @@ public final class Pipeline {
                 manifest.parameters["vocabulary_loaded_at"] = provenance.loadedAt
                 manifest.parameters["vocabulary_concept_sha256"] = provenance.conceptSHA256
             } catch {
-                throw RunError(error.kind == .io ? .io : .configuration, error.message)
+                throw RunError(error.kind == .io ? .io : .configuration, error.message, code: .vocabularyStoreUnreadable)
             }
         }
         var audit: ExclusionAudit?
         if let exclusion = options.exclusion {
-            let missing = plans.filter { $0.subject == nil && $0.derivation == nil }.map(\.id)
-            if !missing.isEmpty {
-                throw RunError(.configuration, "--exclude needs every mapping to declare 'subject:' under 'source:' (missing in \(missing.joined(separator: ", ")))")
-            }
             manifest.parameters["exclude_sha256"] = exclusion.sha256
             manifest.parameters["exclude_entries"] = String(exclusion.count)
             audit = ExclusionAudit(list: exclusion, tables: tables)
+        }
+        if let key = options.key {
+            manifest.parameters["key_fingerprint"] = key.fingerprint
+            if options.dateShiftDays > 0 { manifest.parameters["date_shift_days"] = String(options.dateShiftDays) }
         }
         // Resolve files and load lookups before opening the sink.
         var filesPerPlan: [[String]] = []
@@ -152,19 +161,23 @@ public final class Pipeline {
                 continue
             }
             for j in p.joins where InputFiles.match(j.spec.files.text, under: options.inputDirectory).isEmpty {
-                throw RunError(.io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(j.spec.files.text)' (join \(j.name) of mapping \(p.id))")
+                throw RunError(
+                    .io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(j.spec.files.text)' (join \(j.name) of mapping \(p.id))",
+                    code: .inputMissing)
             }
             var files = InputFiles.match(p.spec.source.files.text, under: options.inputDirectory)
             if let replay = options.replay {
                 // A replay reads again only the files holding the selected records.
                 let wanted = (replay.records[p.id] ?? [:]).keys.sorted()
                 if let missing = wanted.first(where: { !FileManager.default.fileExists(atPath: options.inputDirectory + "/" + $0) }) {
-                    throw RunError(.io, "replay: input file \(missing) (mapping \(p.id)) not found under \(options.inputDirectory)")
+                    throw RunError(.io, "replay: input file \(missing) (mapping \(p.id)) not found under \(options.inputDirectory)", code: .inputMissing)
                 }
                 files = wanted
             }
             if files.isEmpty && options.replay == nil {
-                throw RunError(.io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(p.spec.source.files.text)' (mapping \(p.id))")
+                throw RunError(
+                    .io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(p.spec.source.files.text)' (mapping \(p.id))",
+                    code: .inputMissing)
             }
             for f in files {
                 let attrs = try? FileManager.default.attributesOfItem(atPath: options.inputDirectory + "/" + f)
@@ -173,20 +186,10 @@ public final class Pipeline {
             filesPerPlan.append(files)
             boundPlans.append(try context.bind(p, inputDirectory: options.inputDirectory))
         }
-        // Updating rows (`on_conflict: update`) needs a sink that can; say so before reading anything.
-        if !sink.supportsUpdates {
-            let updating = plans.filter { $0.targets.contains { $0.conflict.updates } }
-            if let p = updating.first {
-                let names = p.targets.filter { $0.conflict.updates }.map(\.table.name).joined(separator: ", ")
-                throw RunError(
-                    .configuration,
-                    "mapping \(p.id) updates rows of \(names) (on_conflict: update), which this sink cannot do: it only appends rows; write to SQLite (--sink sqlite)")
-            }
-        }
         do {
             try sink.open(tables: tables, run: manifest)
         } catch {
-            throw RunError(error.isIO ? .io : .configuration, error.message)
+            throw RunError(error.isIO ? .io : .configuration, error.message, code: error.isIO ? .sinkFailed : .runConfiguration, cause: error)
         }
         var rowsPerTable = [Int](repeating: 0, count: tables.count)
         var fileIndex: [String: Int32] = [:]
@@ -211,7 +214,7 @@ public final class Pipeline {
             do {
                 source = try FileByteSource(path: path)
             } catch {
-                throw RunError(.io, error.description)
+                throw RunError(.io, error.description, code: .runIO, location: .init(file: file), cause: error)
             }
             let hashing = fileIndex[file] == nil ? HashingByteSource(source) : nil
             let reader = try ReaderFactory.makeReader(spec: spec, dialect: dialect, source: hashing ?? source, displayName: file)
@@ -276,7 +279,10 @@ public final class Pipeline {
                     })
                 for ledger in ledgers {
                     guard ledger.balances else {
-                        throw RunError(.accounting, "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)")
+                        throw RunError(
+                            .accounting,
+                            "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)",
+                            code: .booksDoNotBalance, location: .init(file: ledger.file))
                     }
                     manifest.ledger.append(ledger)
                     if let fid = fileIndex[ledger.file], manifest.inputs[Int(fid)].records == 0, ledger.groupStage != true {
@@ -295,7 +301,8 @@ public final class Pipeline {
                     if let expected = options.replay?.inputHashes[path], expected != digest {
                         throw RunError(
                             .configuration,
-                            "replay: \(path) changed since the run that rejected its records (SHA-256 differs); its record numbers no longer apply, nothing was published")
+                            "replay: \(path) changed since the run that rejected its records (SHA-256 differs); its record numbers no longer apply, nothing was published",
+                            code: .replayInputChanged, location: .init(file: path))
                     }
                     manifest.inputs[Int(h.fid)].sha256 = digest
                     manifest.inputs[Int(h.fid)].bytes = h.reader.bytesRead
@@ -319,13 +326,15 @@ public final class Pipeline {
                 do {
                     rowsPerTable[ti] += try sink.derive(derivation, personTable: tables.contains { $0.name == "person" })
                 } catch {
-                    throw RunError(error.isIO ? .io : .configuration, "mapping \(plan.id): \(error.message)")
+                    throw RunError(error.isIO ? .io : .configuration, "mapping \(plan.id): \(error.message)", code: error.isIO ? .sinkFailed : .runConfiguration)
                 }
             }
             if let audit {
                 let hits = audit.violations(forbidden: forbiddenPersonIDs)
                 guard hits == 0 else {
-                    throw RunError(.accounting, "exclusion check failed: \(hits) output persons or rows are on the objection list; nothing was published")
+                    throw RunError(
+                        .privacy, "exclusion check failed: \(hits) output persons or rows are on the objection list; nothing was published",
+                        code: .objectionInOutput)
                 }
                 manifest.parameters["exclude_check"] = "passed: \(audit.rowsChecked) rows checked, 0 on the list"
             }
@@ -362,7 +371,7 @@ public final class Pipeline {
             do {
                 try sink.finish(run: manifest)
             } catch {
-                throw RunError(error.isIO ? .io : .configuration, error.message)
+                throw RunError(error.isIO ? .io : .configuration, error.message, code: error.isIO ? .sinkFailed : .runConfiguration)
             }
         } catch {
             sink.abort()

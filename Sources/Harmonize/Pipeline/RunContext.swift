@@ -43,7 +43,7 @@ final class RunContext {
         do {
             return try plan.callSites.bind(environment)
         } catch {
-            throw RunError(.configuration, "mapping \(plan.id) cannot run: \(error.message)")
+            throw RunError(.configuration, "mapping \(plan.id) cannot run: \(error.message)", code: .callCannotRun)
         }
     }
 }

@@ -95,8 +95,9 @@ import Testing
             Issue.record("the CSV sink accepted updates")
         } catch {
             #expect(error.kind == .configuration)
-            #expect(error.message.contains("on_conflict: update"))
-            #expect(error.message.contains("hospital.adt_person_visit"))
+            #expect(error.code == .preflightFailed)
+            #expect(error.diagnostics.contains { $0.code == ErrorCode.sinkCannotUpdate.rawValue && $0.message.contains("on_conflict: update") })
+            #expect(error.description.contains("hospital.adt_person_visit"))
         }
         #expect(!FileManager.default.fileExists(atPath: out))
     }

@@ -34,7 +34,7 @@ import Testing
     /// Runs the pack once into a fresh SQLite database.
     static func run(_ label: String) throws -> (RunManifest, SQLiteConnection) {
         let dir = TestSupport.temporaryDirectory(label)
-        let pipeline = Pipeline(plans: try plans(), options: RunOptions.keyed(TestSupport.path("fixtures/snds/input")))
+        let pipeline = Pipeline(plans: try plans(), options: RunOptions.keyed(TestSupport.path("fixtures/snds/input"), vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
         let manifest = try pipeline.run(into: PipelinedSink(SQLiteSink(outputPath: dir + "/omop.sqlite")))
         return (manifest, try SQLiteConnection(path: dir + "/omop.sqlite", readOnly: true))
     }
@@ -130,7 +130,7 @@ import Testing
         let dir = TestSupport.temporaryDirectory("snds-exclude")
         let nir = try Self.nir(row: 1)
         TestSupport.write("\(nir)#1\n", to: dir + "/objections.txt")
-        var options = RunOptions.keyed(TestSupport.path("fixtures/snds/input"))
+        var options = RunOptions.keyed(TestSupport.path("fixtures/snds/input"), vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary")))
         options.exclusion = try ExclusionList.load(path: dir + "/objections.txt", key: .mappingTests)
         let manifest = try Pipeline(plans: try Self.plans(), options: options).run(into: PipelinedSink(SQLiteSink(outputPath: dir + "/omop.sqlite")))
         let db = try SQLiteConnection(path: dir + "/omop.sqlite", readOnly: true)

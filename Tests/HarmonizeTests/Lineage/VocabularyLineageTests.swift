@@ -136,7 +136,7 @@ import Testing
     @Test func snDSConditionAndDrugRowsTraceToTheirVocabularyEntries() throws {
         let dir = TestSupport.temporaryDirectory("snds-vocab-lineage")
         let out = dir + "/omop.sqlite"
-        let pipeline = Pipeline(plans: try SNDSExampleTests.plans(), options: { var o = RunOptions.keyed(TestSupport.path("fixtures/snds/input")); o.recordsLineage = true; return o }())
+        let pipeline = Pipeline(plans: try SNDSExampleTests.plans(), options: try { var o = RunOptions.keyed(TestSupport.path("fixtures/snds/input"), vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))); o.recordsLineage = true; return o }())
         _ = try pipeline.run(into: PipelinedSink(SQLiteSink(outputPath: out, recordsLineage: true)))
         let db = try SQLiteConnection(path: out, readOnly: true)
         let output = try OutputDatabase(path: out)

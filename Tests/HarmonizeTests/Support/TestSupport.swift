@@ -78,9 +78,10 @@ enum TestSupport {
 extension RunOptions {
     /// Options of a run over `input` with the public mapping-test key (the bundled hospital and
     /// SNDS mappings compute keyed person ids).
-    static func keyed(_ input: String) -> RunOptions {
+    static func keyed(_ input: String, vocabulary: VocabularyStore? = nil) -> RunOptions {
         var o = RunOptions(inputDirectory: input)
         o.key = .mappingTests
+        o.vocabulary = vocabulary
         return o
     }
 }

@@ -1,0 +1,199 @@
+/// A stable error or diagnostic code such as `HZ1004`.
+///
+/// Every code Harmonize reports is declared here, with its meaning, in `ErrorCode.catalogue`;
+/// `docs/errors.md` lists them all (a test checks both: each code used in the sources is in the
+/// catalogue, and each catalogued code is documented). Ranges: `HZ1xxx` mapping files, target
+/// models, profiles, mapping tests and checks files (load and plan); `HZ2xxx` sources and
+/// schemas; `HZ3xxx` expressions; `HZ4xxx` validation; `HZ5xxx` sinks; `HZ6xxx` vocabularies;
+/// `HZ7xxx` runs (preflight, inputs, output, accounting, privacy).
+public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    /// The code text, `HZ` and four digits.
+    public let rawValue: String
+
+    /// Creates a code from its text.
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// Creates a code from a literal.
+    public init(stringLiteral value: String) { self.rawValue = value }
+
+    /// The code text.
+    public var description: String { rawValue }
+
+    /// The meaning of the code, from the catalogue (nil for an undeclared code).
+    public var meaning: String? { Self.catalogue.first { $0.code == self }?.meaning }
+
+    /// HZ7001: the run cannot start: an option or the plans are wrong (general configuration code).
+    public static let runConfiguration: ErrorCode = "HZ7001"
+    /// HZ7002: an input folder or file is missing, or no file matches a mapping's `files:`.
+    public static let inputMissing: ErrorCode = "HZ7002"
+    /// HZ7003: reading an input or writing the output failed (general I/O code).
+    public static let runIO: ErrorCode = "HZ7003"
+    /// HZ7004: the output could not be written, derived or published.
+    public static let sinkFailed: ErrorCode = "HZ7004"
+    /// HZ7005: the books of a file do not balance (read ≠ written + rejected + filtered + excluded + grouped): an internal error.
+    public static let booksDoNotBalance: ErrorCode = "HZ7005"
+    /// HZ7006: a row of a person on the objection list (`--exclude`) reached the output: nothing is published.
+    public static let objectionInOutput: ErrorCode = "HZ7006"
+    /// HZ7007: a replay's input changed since the run that rejected its records.
+    public static let replayInputChanged: ErrorCode = "HZ7007"
+    /// HZ7008: a resource of the run failed while mapping (a vocabulary store or an on-disk index that cannot be read): the run stops.
+    public static let runResourceFailed: ErrorCode = "HZ7008"
+    /// HZ7009: the vocabulary store cannot be read.
+    public static let vocabularyStoreUnreadable: ErrorCode = "HZ7009"
+    /// HZ7100: the preflight found problems: the run did not start (the diagnostics say which).
+    public static let preflightFailed: ErrorCode = "HZ7100"
+    /// HZ7101: a mapping calls a keyed function (`pseudonym`, `pseudonym_int`, `date_shift`) but the run has no key.
+    public static let keyMissing: ErrorCode = "HZ7101"
+    /// HZ7102: a mapping calls `date_shift` but the run gives no largest shift (`--date-shift-days`).
+    public static let dateShiftMissing: ErrorCode = "HZ7102"
+    /// HZ7103: a mapping calls a vocabulary function but the run has no vocabulary store.
+    public static let vocabularyMissing: ErrorCode = "HZ7103"
+    /// HZ7104: an objection list is given but a mapping does not say whose record it reads (`source: subject:`).
+    public static let subjectMissing: ErrorCode = "HZ7104"
+    /// HZ7106: a mapping updates rows (`on_conflict: update`) but the output cannot update rows.
+    public static let sinkCannotUpdate: ErrorCode = "HZ7106"
+    /// HZ7107: two mappings write one table with different definitions (different target models).
+    public static let tableDefinitionsDiffer: ErrorCode = "HZ7107"
+    /// HZ7108: a call of a mapping cannot run in this run (a lookup file cannot be read, a function lacks what it needs).
+    public static let callCannotRun: ErrorCode = "HZ7108"
+
+    /// Every code with its meaning, in code order.
+    public static let catalogue: [(code: ErrorCode, meaning: String)] = [
+        ("HZ1000", "cannot read the mapping file"),
+        ("HZ1001", "YAML syntax error"),
+        ("HZ1002", "the mapping file is empty"),
+        ("HZ1003", "a mapping file must be a YAML mapping"),
+        ("HZ1004", "unknown key '…'"),
+        ("HZ1005", "mapping format version not supported"),
+        ("HZ1006", "missing 'harmonize: 1' (the mapping format version)"),
+        ("HZ1007", "'lookups' must map names to lookup tables"),
+        ("HZ1008", "'let' must map names to expressions"),
+        ("HZ1009", "use either 'target' with 'fields', or 'targets', not both"),
+        ("HZ1010", "each entry of 'targets' needs a 'table'"),
+        ("HZ1011", "missing 'target' (a table name with 'fields') or 'targets'"),
+        ("HZ1012", "missing 'fields' (one expression per target column)"),
+        ("HZ1013", "column '…' is mapped twice"),
+        ("HZ1014", "missing '…'"),
+        ("HZ1015", "'…' must be a non-empty text"),
+        ("HZ1016", "expected a single value here"),
+        ("HZ1017", "expected an expression (a single text value) here; quote it if it contains ':' or '#'"),
+        ("HZ1018", "mapping id '…' is also used by …"),
+        ("HZ1020", "missing 'source' (format, files, dialect, schema)"),
+        ("HZ1021", "unknown source format '…'"),
+        ("HZ1022", "join '…' needs 'files' (a file name or pattern relative to the input folder)"),
+        ("HZ1023", "invalid inline schema: …)"),
+        ("HZ1024", "'validate' is 'used' (default) or 'all'"),
+        ("HZ1025", "cannot read a schema file"),
+        ("HZ1026", "'record' applies to hl7v2 and xml sources only"),
+        ("HZ1027", "'namespaces' applies to xml sources only"),
+        ("HZ1028", "'max-record-bytes' is a positive integer"),
+        ("HZ1030", "'dialect' must be a mapping"),
+        ("HZ1031", "'delimiter' must be one character, 'tab' or 'auto'"),
+        ("HZ1032", "'header' must be true or false"),
+        ("HZ1033", "'columns' must be a list of names"),
+        ("HZ1034", "unknown encoding"),
+        ("HZ1035", "'skip_lines' must be a count"),
+        ("HZ1036", "'ragged_rows' is 'reject' or 'pad'"),
+        ("HZ1040", "lookup '…' must be a mapping (file or input, key, value)"),
+        ("HZ1041", "lookup '…' needs 'file' (relative to the mapping) or 'input' (relative to the input folder)"),
+        ("HZ1042", "lookup '…' needs 'key' (one or more columns)"),
+        ("HZ1043", "lookup '…' needs 'value' (the column it returns)"),
+        ("HZ1044", "unknown lookup value type"),
+        ("HZ1045", "'on_miss' is 'reject' (default, reason join-missing) or 'null'"),
+        ("HZ1046", "lookup '…' is declared twice"),
+        ("HZ1050", "named value '…' hides the source field of the same name"),
+        ("HZ1051", "named value '…' is declared twice"),
+        ("HZ1060", "'joins' must be a list of joined sources"),
+        ("HZ1061", "a join needs a 'name' (the prefix of its fields: name.FIELD)"),
+        ("HZ1062", "join '…' is declared twice"),
+        ("HZ1063", "join '…' needs 'on': its key columns (a list, or column: expression)"),
+        ("HZ1064", "join '…' has the name of a source field"),
+        ("HZ1065", "'group' must be a mapping (by, aggregate, having)"),
+        ("HZ1066", "'aggregate' maps names to sum(…), count(), min(…), max(…), first(…) or last(…)"),
+        ("HZ1067", "group name '…' is used twice"),
+        ("HZ1068", "sum(…) of '…' needs a number, not …"),
+        ("HZ1070", "a 'derive:' mapping has no '…' (it reads what the run's other mappings wrote)"),
+        ("HZ1071", "unknown derivation '…'"),
+        ("HZ1072", "'from' must be a list of table names"),
+        ("HZ1073", "the target model has no table …"),
+        ("HZ1100", "cannot read the target model"),
+        ("HZ1101", "a target model must be a YAML mapping"),
+        ("HZ1102", "target-model format version not supported"),
+        ("HZ1103", "a table needs a name"),
+        ("HZ1104", "a column of table … needs a name"),
+        ("HZ1105", "column ….… has an unknown type '…'"),
+        ("HZ1106", "references of ….… must read table.column"),
+        ("HZ1107", "the target model declares no table"),
+        ("HZ1201", "unknown target table '…' in model … …"),
+        ("HZ1202", "table '…' has no column '…'"),
+        ("HZ1203", "required column '…' of table '…' has no expression"),
+        ("HZ1205", "table '…' is targeted twice by this mapping"),
+        ("HZ1206", "'update' is a list of column names"),
+        ("HZ1207", "on_conflict is 'insert' (the default) or 'update', not '…'"),
+        ("HZ1208", "table '…' has no primary key: its rows cannot be updated (on_conflict: update)"),
+        ("HZ1209", "'update' lists the columns an update may overwrite: it needs 'on_conflict: update'"),
+        ("HZ1210", "table '…' is targeted twice with different on_conflict/update"),
+        ("HZ1300", "cannot read the profile"),
+        ("HZ1301", "a profile must be a YAML mapping"),
+        ("HZ1302", "profile format version not supported"),
+        ("HZ1400", "'tests' must be a list of cases"),
+        ("HZ1401", "each test case must be a mapping (name, records or file, expect…)"),
+        ("HZ1402", "test case name '…' is used twice"),
+        ("HZ1403", "'file' must be a path relative to the mapping file"),
+        ("HZ1404", "'lookups' must map lookup names to lists of rows"),
+        ("HZ1405", "expected rows of '…' must be a list (use [] for no rows)"),
+        ("HZ1406", "an expected value must be a single value (or null)"),
+        ("HZ1407", "unknown reject reason, or 'rejects' is not a list of reason codes"),
+        ("HZ1408", "'filtered' must be a count"),
+        ("HZ1409", "test case '…' expects nothing: give 'expect', 'rejects' or 'filtered'"),
+        ("HZ1410", "the mapping writes no table '…'"),
+        ("HZ1411", "table '…' has no column '…'"),
+        ("HZ1412", "the mapping has no lookup '…'"),
+        ("HZ1413", "the source has no field '…'"),
+        ("HZ1414", "inline 'records' in a test case are for csv sources"),
+        ("HZ1600", "cannot read the checks file"),
+        ("HZ1601", "a checks file needs 'checks:' (a list)"),
+        ("HZ1602", "checks format version not supported"),
+        ("HZ1603", "each check must be a mapping with name, table and rule"),
+        ("HZ1604", "unknown key in a check"),
+        ("HZ1605", "check name '…' is used twice"),
+        ("HZ1606", "unknown table '…'"),
+        ("HZ1607", "join key '…' must be a column of both … and …"),
+        ("HZ1608", "threshold must be a percentage between 0 and 100"),
+        ("HZ2001", "a field has an empty name"),
+        ("HZ2002", "type '…' is not decoded; values are read as text"),
+        ("HZ2003", "invalid date or time format in a schema field"),
+        ("HZ2004", "constraint 'pattern' is not a valid regular expression"),
+        ("HZ2005", "primaryKey names unknown field '…'"),
+        ("HZ2006", "constraint '…' has a value that is not a valid …"),
+        ("HZ2007", "… must be one ASCII character that is not a digit"),
+        ("HZ2008", "… value(s) are both in trueValues and falseValues; read as true"),
+        ("HZ2009", "format '…' has no year; values read as in strptime, in 1900"),
+        ("HZ3001", "syntax error: …"),
+        ("HZ3002", "unknown identifier '…'"),
+        ("HZ3003", "unknown function '…'"),
+        ("HZ3004", "wrong number of arguments"),
+        ("HZ3005", "type mismatch"),
+        ("HZ3006", "argument … of '…' must be a literal"),
+        ("HZ3007", "invalid literal argument (pattern, format, vocabulary id)"),
+        ("HZ3008", "unknown lookup '…'"),
+        ("HZ3009", "a constant expression fails at compile time"),
+        ("HZ7001", "the run cannot start: an option or the plans are wrong (general configuration code)"),
+        ("HZ7002", "an input folder or file is missing, or no file matches a mapping's `files:`"),
+        ("HZ7003", "reading an input or writing the output failed (general I/O code)"),
+        ("HZ7004", "the output could not be written, derived or published"),
+        ("HZ7005", "the books of a file do not balance (read ≠ written + rejected + filtered + excluded + grouped): an internal error"),
+        ("HZ7006", "a row of a person on the objection list (`--exclude`) reached the output: nothing is published"),
+        ("HZ7007", "a replay's input changed since the run that rejected its records"),
+        ("HZ7008", "a resource of the run failed while mapping (a vocabulary store or an on-disk index that cannot be read): the run stops"),
+        ("HZ7009", "the vocabulary store cannot be read"),
+        ("HZ7100", "the preflight found problems: the run did not start (the diagnostics say which)"),
+        ("HZ7101", "a mapping calls a keyed function (`pseudonym`, `pseudonym_int`, `date_shift`) but the run has no key"),
+        ("HZ7102", "a mapping calls `date_shift` but the run gives no largest shift (`--date-shift-days`)"),
+        ("HZ7103", "a mapping calls a vocabulary function but the run has no vocabulary store"),
+        ("HZ7104", "an objection list is given but a mapping does not say whose record it reads (`source: subject:`)"),
+        ("HZ7106", "a mapping updates rows (`on_conflict: update`) but the output cannot update rows"),
+        ("HZ7107", "two mappings write one table with different definitions (different target models)"),
+        ("HZ7108", "a call of a mapping cannot run in this run (a lookup file cannot be read, a function lacks what it needs)"),
+    ]
+}
