@@ -43,6 +43,8 @@ enum Exit {
     static let success = ExitCode(0)
     static let rejectsAboveThreshold = ExitCode(1)
     static let checksFailed = ExitCode(1)
+    /// `trace`: no such row, or no lineage for it.
+    static let notFound = ExitCode(1)
     static let configuration = ExitCode(HarmonizeError.Kind.configuration.exitCode)
     static let io = ExitCode(HarmonizeError.Kind.io.exitCode)
     static let privacy = ExitCode(HarmonizeError.Kind.privacy.exitCode)

@@ -60,11 +60,11 @@ struct TraceCommand: ParsableCommand {
         case .noSuchRow(let key):
             // The key value is not repeated in messages (it may identify a person).
             Terminal.error("harmonize-run: no row of \(table) has that \(key)")
-            throw ExitCode(1)
+            throw Exit.notFound
         case .noLineage(let key):
             Terminal.error(
                 "harmonize-run: the row of \(table) with that \(key) exists, but no lineage was recorded for it; run with --lineage to record row-level lineage")
-            throw ExitCode(1)
+            throw Exit.notFound
         case .found(let t):
             traces = t
         }

@@ -137,8 +137,15 @@ enum SQLiteDDL {
     }
 
     static func storeManifest(_ run: RunManifest, runSeq: Int = 1, inputDirectory: String? = nil, in db: SQLiteConnection) throws(SQLiteError) {
-        let json = (try? JSONText.encode(run)) ?? "{}"
-        let params = (try? JSONText.encode(run.parameters)) ?? "{}"
+        // A manifest that cannot be encoded stops the run: an output without its books is not published.
+        let json: String
+        let params: String
+        do {
+            json = try JSONText.encode(run)
+            params = try JSONText.encode(run.parameters)
+        } catch {
+            throw SQLiteError(code: 1, message: "the run manifest cannot be encoded as JSON: \(error)", sql: nil)
+        }
         let st = try db.prepare(
             """
             INSERT INTO harmonize_run(run_id, engine_version, started_at, finished_at, status, model, parameters, manifest, run_seq, kind,

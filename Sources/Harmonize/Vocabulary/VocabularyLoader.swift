@@ -224,7 +224,13 @@ public enum VocabularyLoader {
                 st.bind(.int(storeFormat), at: 1)
                 st.bind(.string(HarmonizeVersion.current), at: 2)
                 st.bind(.string(Pipeline.timestamp()), at: 3)
-                st.bind(.string((try? JSONText.encode(report)) ?? "{}"), at: 4)
+                let reportJSON: String
+                do {
+                    reportJSON = try JSONText.encode(report)
+                } catch {
+                    throw SQLiteError(code: 1, message: "the load report cannot be encoded as JSON: \(error)", sql: nil)
+                }
+                st.bind(.string(reportJSON), at: 4)
                 try st.step()
                 let f = try db.prepare("INSERT INTO harmonize_vocabulary_file VALUES (?,?,?,?,?)")
                 for e in report.files {
