@@ -66,11 +66,6 @@ public struct RunProgress: Sendable {
     public var bytesTotal: Int64
 }
 
-/// The engine version.
-public enum HarmonizeVersion {
-    /// Semantic version of the engine.
-    public static let current = "0.1.0"
-}
 
 /// Runs mappings over the files of an input folder into a sink: reads each file once per mapping,
 /// maps records on the calling thread, hands batches to the sink, keeps the ledger, and publishes
@@ -462,11 +457,7 @@ public final class Pipeline {
         return .init(format: format, record: nil, encoding: p.dialect.encoding.rawValue, quote: p.dialect.quote.map { String(Character(Unicode.Scalar($0))) })
     }
 
-    static func timestamp() -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: Date())
-    }
+    static func timestamp() -> String { Timestamp.now() }
 }
 
 @available(*, unavailable)

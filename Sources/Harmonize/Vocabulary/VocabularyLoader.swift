@@ -223,7 +223,7 @@ public enum VocabularyLoader {
                 let st = try db.prepare("INSERT INTO harmonize_vocabulary_store VALUES (?,?,?,?)")
                 st.bind(.int(storeFormat), at: 1)
                 st.bind(.string(HarmonizeVersion.current), at: 2)
-                st.bind(.string(Pipeline.timestamp()), at: 3)
+                st.bind(.string(Timestamp.now()), at: 3)
                 let reportJSON: String
                 do {
                     reportJSON = try JSONText.encode(report)

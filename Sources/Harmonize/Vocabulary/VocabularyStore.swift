@@ -25,16 +25,6 @@ public struct Concept: Sendable, Hashable, Codable {
     public var isStandard: Bool { standardConcept == "S" && isValid }
 }
 
-/// A row of `VOCABULARY.csv`: the version a run used.
-public struct VocabularyVersion: Sendable, Hashable, Codable {
-    /// `vocabulary_id` (`None` carries the release of the whole download).
-    public var id: String
-    /// `vocabulary_name`.
-    public var name: String?
-    /// `vocabulary_version`.
-    public var version: String?
-}
-
 /// What a source code resolves to in a vocabulary.
 public struct CodeResolution: Sendable, Hashable {
     /// The concept of the code in its vocabulary (or the `source_concept_id` of a

@@ -1,52 +1,5 @@
 import Foundation
 
-/// Per mapping and vocabulary: how many source codes a run looked up and how many mapped to a
-/// standard concept. Stored in the manifest and in `harmonize_vocabulary_usage`.
-public struct VocabularyUsageTotal: Sendable, Hashable, Codable {
-    /// Mapping id.
-    public var mapping: String
-    /// Vocabulary id (the literal first argument of `standard_concept_id` / `standard_domain`).
-    public var vocabulary: String
-    /// Code lookups: one per record and distinct non-null code (for the usual one-code-per-record
-    /// source, the number of records with a code).
-    public var lookups: Int
-    /// Lookups that found a standard concept.
-    public var mapped: Int
-    /// Distinct unmapped codes.
-    public var distinctUnmapped: Int
-    /// Whether the list of unmapped codes was cut at `VocabularyUsage.distinctCodeLimit`
-    /// (counts stay exact).
-    public var truncated: Bool
-
-    /// Lookups without a standard concept.
-    public var unmapped: Int { lookups - mapped }
-    /// `mapped / lookups` (1 when nothing was looked up).
-    public var shareMapped: Double { lookups == 0 ? 1 : Double(mapped) / Double(lookups) }
-}
-
-/// A source code that found no standard concept, with the number of records that carried it.
-public struct UnmappedCode: Sendable, Hashable {
-    /// Index of the mapping in the run.
-    public var mappingIndex: Int32
-    /// Mapping id.
-    public var mapping: String
-    /// Vocabulary id.
-    public var vocabulary: String
-    /// The source code as looked up (a code, not personal data).
-    public var code: String
-    /// Records in which it was looked up.
-    public var records: Int
-
-    /// Creates an entry.
-    public init(mappingIndex: Int32, mapping: String, vocabulary: String, code: String, records: Int) {
-        self.mappingIndex = mappingIndex
-        self.mapping = mapping
-        self.vocabulary = vocabulary
-        self.code = code
-        self.records = records
-    }
-}
-
 /// Counts the source codes a run looks up in a vocabulary, per mapping, record by record: a code
 /// looked up several times for one record (a filter per target and a column) counts once.
 ///

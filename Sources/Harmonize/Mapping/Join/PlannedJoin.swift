@@ -1,33 +1,5 @@
 import Foundation
 
-/// Counts of one join in a run, recorded in the manifest.
-public struct JoinStatistics: Sendable, Codable, Hashable {
-    /// The mapping.
-    public var mapping: String
-    /// The join's name.
-    public var join: String
-    /// Joined files read, relative to the input folder.
-    public var files: [String]
-    /// Rows read from the joined files.
-    public var read: Int
-    /// Rows indexed (distinct keys).
-    public var indexed: Int
-    /// Rows rejected while reading (schema failures; stored as rejects of the mapping).
-    public var rejected: Int
-    /// Rows left out by the join's `where`.
-    public var filtered: Int
-    /// Rows with a null key component (they can match no record).
-    public var nullKeys: Int
-    /// Keys present on more than one row (records matching them are rejected `join-ambiguous`).
-    public var ambiguousKeys: Int
-    /// Whether the index outgrew the memory budget and moved to disk.
-    public var spilled: Bool
-    /// Driving records that found their partner.
-    public var matched: Int
-    /// Driving records without partner.
-    public var missing: Int
-}
-
 /// A join resolved by the planner: its key expressions and the joined fields the mapping reads
 /// (each with its slot in the driving frame). Immutable: the index of the joined rows belongs to
 /// a run (`JoinRuntime`).

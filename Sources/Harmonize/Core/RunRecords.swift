@@ -1,0 +1,88 @@
+/// Records of a run that its manifest (`RunManifest`) and output tables carry: join counts,
+/// vocabulary releases and usage. Plain values, shared by the layers above.
+
+/// Counts of one join in a run, recorded in the manifest.
+public struct JoinStatistics: Sendable, Codable, Hashable {
+    /// The mapping.
+    public var mapping: String
+    /// The join's name.
+    public var join: String
+    /// Joined files read, relative to the input folder.
+    public var files: [String]
+    /// Rows read from the joined files.
+    public var read: Int
+    /// Rows indexed (distinct keys).
+    public var indexed: Int
+    /// Rows rejected while reading (schema failures; stored as rejects of the mapping).
+    public var rejected: Int
+    /// Rows left out by the join's `where`.
+    public var filtered: Int
+    /// Rows with a null key component (they can match no record).
+    public var nullKeys: Int
+    /// Keys present on more than one row (records matching them are rejected `join-ambiguous`).
+    public var ambiguousKeys: Int
+    /// Whether the index outgrew the memory budget and moved to disk.
+    public var spilled: Bool
+    /// Driving records that found their partner.
+    public var matched: Int
+    /// Driving records without partner.
+    public var missing: Int
+}
+
+/// A row of `VOCABULARY.csv`: the version a run used.
+public struct VocabularyVersion: Sendable, Hashable, Codable {
+    /// `vocabulary_id` (`None` carries the release of the whole download).
+    public var id: String
+    /// `vocabulary_name`.
+    public var name: String?
+    /// `vocabulary_version`.
+    public var version: String?
+}
+
+/// Per mapping and vocabulary: how many source codes a run looked up and how many mapped to a
+/// standard concept. Stored in the manifest and in `harmonize_vocabulary_usage`.
+public struct VocabularyUsageTotal: Sendable, Hashable, Codable {
+    /// Mapping id.
+    public var mapping: String
+    /// Vocabulary id (the literal first argument of `standard_concept_id` / `standard_domain`).
+    public var vocabulary: String
+    /// Code lookups: one per record and distinct non-null code (for the usual one-code-per-record
+    /// source, the number of records with a code).
+    public var lookups: Int
+    /// Lookups that found a standard concept.
+    public var mapped: Int
+    /// Distinct unmapped codes.
+    public var distinctUnmapped: Int
+    /// Whether the list of unmapped codes was cut at `VocabularyUsage.distinctCodeLimit`
+    /// (counts stay exact).
+    public var truncated: Bool
+
+    /// Lookups without a standard concept.
+    public var unmapped: Int { lookups - mapped }
+    /// `mapped / lookups` (1 when nothing was looked up).
+    public var shareMapped: Double { lookups == 0 ? 1 : Double(mapped) / Double(lookups) }
+}
+
+/// A source code that found no standard concept, with the number of records that carried it.
+public struct UnmappedCode: Sendable, Hashable {
+    /// Index of the mapping in the run.
+    public var mappingIndex: Int32
+    /// Mapping id.
+    public var mapping: String
+    /// Vocabulary id.
+    public var vocabulary: String
+    /// The source code as looked up (a code, not personal data).
+    public var code: String
+    /// Records in which it was looked up.
+    public var records: Int
+
+    /// Creates an entry.
+    public init(mappingIndex: Int32, mapping: String, vocabulary: String, code: String, records: Int) {
+        self.mappingIndex = mappingIndex
+        self.mapping = mapping
+        self.vocabulary = vocabulary
+        self.code = code
+        self.records = records
+    }
+}
+
