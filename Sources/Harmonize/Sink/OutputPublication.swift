@@ -13,7 +13,8 @@ import Foundation
 ///
 /// - one run at a time per output: an exclusive `flock` on `.OUTPUT.lock` beside the output, held
 ///   from the creation of the staging file to its publication or removal; a second run on the same
-///   output fails at once (I/O error, nothing read) rather than waiting. The lock file is left in
+///   output fails at once (I/O error, before any input is read; lookups may have been loaded)
+///   rather than waiting. The lock file is left in
 ///   place (removing it would let two runs lock two different files);
 /// - under that lock, staging files of killed runs (`.OUTPUT.staging-XXXX`, their journals) are
 ///   removed;
@@ -62,7 +63,7 @@ final class OutputPublication {
             let e = errno
             close(fd)
             if e == EWOULDBLOCK {
-                throw SinkError("another run is writing \(outputPath) (it holds \(lockPath)); nothing was read; run again when it has finished")
+                throw SinkError("another run is writing \(outputPath) (it holds \(lockPath)); run again when it has finished")
             }
             throw SinkError("cannot lock \(lockPath): \(String(cString: strerror(e)))")
         }
@@ -154,3 +155,18 @@ final class OutputPublication {
 
 @available(*, unavailable)
 extension OutputPublication: Sendable {}
+
+/// The lock a run holds on its output (`.OUTPUT.lock` beside it, see `SQLiteSink`), for the other
+/// writers of a published output (`harmonize-run quality` storing its results): they never write
+/// into a file a run is about to replace, whose journal would then sit beside the new output.
+public enum OutputLock {
+    /// Runs `body` holding the lock of `output` (the lock file is created when missing).
+    /// - Throws: `SinkError` (I/O) when another run holds the lock or it cannot be taken; or
+    ///   `body`'s error.
+    public static func withLock<R>(output: String, _ body: () throws -> R) throws -> R {
+        let publication = OutputPublication(outputPath: output)
+        try publication.acquire()
+        defer { publication.release() }
+        return try body()
+    }
+}

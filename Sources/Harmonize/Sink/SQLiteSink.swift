@@ -104,6 +104,8 @@ public final class SQLiteSink: Sink {
                 guard FileManager.default.fileExists(atPath: outputPath) else {
                     throw SinkError("no output database to replay into: \(outputPath)")
                 }
+                // Copy a consistent output: roll back what a killed writer left beside it.
+                publication.settleSideFiles()
                 do {
                     try FileManager.default.copyItem(atPath: outputPath, toPath: stagingPath)
                 } catch {

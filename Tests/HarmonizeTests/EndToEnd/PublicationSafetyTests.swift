@@ -120,6 +120,12 @@ import Testing
         #expect(!r.stderr.contains("succeeded"))
         #expect(Self.bytes(out) == before)
         #expect(FileManager.default.fileExists(atPath: dir + "/.o.sqlite.staging-abc"), "the lock holder's files are not touched")
+        // `quality` writes into the output: not while a run holds it.
+        let (q, qTimedOut) = try CLIProcess.run(["quality", "--output", out], timeout: 30)
+        #expect(!qTimedOut)
+        #expect(q.status == 3)
+        #expect(q.stderr.contains("another run is writing"), "\(q.stderr)")
+        #expect(Self.bytes(out) == before)
         flock(fd, LOCK_UN)
         #expect(try TestSupport.runCLI(Self.runArguments(out)).status == 0)
         #expect(!FileManager.default.fileExists(atPath: dir + "/.o.sqlite.staging-abc"))
