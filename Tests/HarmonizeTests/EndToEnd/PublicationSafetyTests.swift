@@ -70,6 +70,24 @@ import Testing
         try db.execute("ROLLBACK")
     }
 
+    @Test func aStepFailingAfterPublicationNeverReportsSuccess() throws {
+        let dir = TestSupport.temporaryDirectory("after-publication")
+        let out = dir + "/o.sqlite"
+        let events = dir + "/events.jsonl"
+        let run = try CLIProcess(Self.runArguments(out) + ["--openlineage", events])
+        // START is written; once the run reads, the events file becomes a folder: COMPLETE fails.
+        let deadline = Date().addingTimeInterval(30)
+        while !Self.files(dir).contains(where: { $0.hasPrefix(".o.sqlite.staging-") }), Date() < deadline, run.process.isRunning { usleep(500) }
+        try FileManager.default.removeItem(atPath: events)
+        try FileManager.default.createDirectory(atPath: events, withIntermediateDirectories: false)
+        let (r, timedOut) = run.wait(timeout: 60)
+        #expect(!timedOut)
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("the output was published, but the OpenLineage COMPLETE event was not written"), "\(r.stderr)")
+        #expect(!r.stderr.contains("succeeded"))
+        #expect(try Self.integrity(out) == "ok")
+    }
+
     @Test func aJournalLeftBesideTheOutputIsSettledBeforeTheRename() throws {
         let dir = TestSupport.temporaryDirectory("hot-journal")
         let out = dir + "/o.sqlite"
