@@ -36,7 +36,7 @@ import Testing
     static func peakMemoryOfInspect(_ bytes: (Int) -> [UInt8], name: String) throws -> (peakKB: Int, status: Int32) {
         let dir = TestSupport.temporaryDirectory("garbage")
         let path = dir + "/" + name
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let h = try #require(FileHandle(forWritingAtPath: path))
         for i in 0..<128 { try h.write(contentsOf: Data(bytes(i))) }
         try h.close()

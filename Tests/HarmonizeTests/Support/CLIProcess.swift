@@ -18,8 +18,8 @@ final class CLIProcess {
         let dir = TestSupport.temporaryDirectory("cli-process")
         outPath = dir + "/stdout"
         errPath = dir + "/stderr"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         if let limit = fileSizeLimitKB {
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
             process.arguments = ["-c", "trap '' XFSZ; ulimit -f \(limit); exec \"$0\" \"$@\"", TestSupport.executable] + arguments
