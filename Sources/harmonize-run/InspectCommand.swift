@@ -60,6 +60,12 @@ struct InspectCommand: ParsableCommand {
             Terminal.error("harmonize-run: cannot read \(file)")
             throw Exit.configuration
         }
+        do {
+            try FileByteSource.requireRegularFile(file)
+        } catch {
+            Terminal.error("harmonize-run: \(error.description)")
+            throw Exit.io
+        }
         let fmt: Format
         if let f = format {
             guard let known = Format(rawValue: f.lowercased()) else {

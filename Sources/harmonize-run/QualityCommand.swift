@@ -28,12 +28,17 @@ struct QualityCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let report = try QualityRunner.run(output: output, checksFile: checks, json: json)
+            guard FileManager.default.fileExists(atPath: output) else { throw CLIError(code: Exit.io, message: "no such output database: \(output)") }
+            // Not while a run replaces the output (its lock): the results are written into it.
+            let report = try OutputLock.withLock(output: output) { try QualityRunner.run(output: output, checksFile: checks, json: json) }
             QualityRunner.print(report, verbose: verbose)
             if report.count(.failed) > 0 || report.count(.error) > 0 { throw Exit.checksFailed }
         } catch let e as CLIError {
             Terminal.error("harmonize-run: \(e.message)")
             throw e.code
+        } catch let e as SinkError {
+            Terminal.error("harmonize-run: \(e.message)")
+            throw Exit.io
         }
     }
 }

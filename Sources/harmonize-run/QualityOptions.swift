@@ -3,9 +3,10 @@ import Foundation
 import Harmonize
 
 /// The data-quality options `run` and `replay` share (`--no-quality`, `--checks`,
-/// `--fail-on-quality`), their checks before anything is read, and the checks after publishing.
+/// `--fail-on-quality`), their checks before anything is read, and the checks run on the staging
+/// database before it is published.
 struct QualityOptions: ParsableArguments {
-    @Flag(name: .customLong("no-quality"), help: "Do not run the data-quality checks after publishing a SQLite output.")
+    @Flag(name: .customLong("no-quality"), help: "Do not run the data-quality checks (run on a SQLite output before it is published, results stored in it).")
     var noQuality = false
 
     @Flag(name: .customLong("fail-on-quality"), help: "Exit 1 when a data-quality check fails (by default failed checks are reported only).")
@@ -23,19 +24,30 @@ struct QualityOptions: ParsableArguments {
         if let checks, !noQuality { try QualityRunner.validateChecksFile(checks) }
     }
 
-    /// Runs the checks over the published `output` (unless `--no-quality`) and prints them.
-    /// Returns the report (nil when not run) and whether a check failed or could not run; the
-    /// output is published already, so a problem is reported, never turned into a failed run.
-    func check(output: String) throws -> (report: QualityReport?, failed: Bool) {
-        guard !noQuality else { return (nil, false) }
-        do {
-            let report = try QualityRunner.run(output: output, checksFile: checks, json: nil)
-            QualityRunner.print(report, verbose: false)
-            return (report, report.count(.failed) + report.count(.error) > 0)
-        } catch let e as CLIError {
-            Terminal.error("harmonize-run: quality checks not run: \(e.message)")
-            return (nil, true)
+    /// The checks as a `SQLiteSink.beforePublish` step (nil with `--no-quality`): they run on the
+    /// completed staging database and store their results in it before it is published, so
+    /// nothing writes into a published file. Their report is kept in `outcome`. When they cannot
+    /// run (the staging database cannot be read or written), nothing is published.
+    func beforePublish(_ outcome: QualityOutcome) -> ((String) throws(SinkError) -> Void)? {
+        guard !noQuality else { return nil }
+        let checks = self.checks
+        return { staging throws(SinkError) in
+            do {
+                outcome.report = try QualityRunner.run(output: staging, checksFile: checks, json: nil)
+            } catch let e as CLIError {
+                throw SinkError("data-quality checks could not run: \(e.message); nothing was published", isIO: e.code.rawValue != Exit.configuration.rawValue)
+            } catch {
+                throw SinkError("data-quality checks could not run: \(error); nothing was published")
+            }
         }
+    }
+
+    /// Prints the checks run before publication (failed ones and the summary line); returns the
+    /// report (nil when not run) and whether a check failed or could not be evaluated.
+    func report(_ outcome: QualityOutcome) -> (report: QualityReport?, failed: Bool) {
+        guard let report = outcome.report else { return (nil, false) }
+        QualityRunner.print(report, verbose: false)
+        return (report, report.count(.failed) + report.count(.error) > 0)
     }
 
     /// Exits 1 when `--fail-on-quality` and a check failed.
@@ -45,4 +57,10 @@ struct QualityOptions: ParsableArguments {
             throw Exit.checksFailed
         }
     }
+}
+
+/// The report of the checks run on the staging database, for printing after publication.
+final class QualityOutcome {
+    /// Nil until the checks ran.
+    var report: QualityReport?
 }

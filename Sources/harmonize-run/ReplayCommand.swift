@@ -131,6 +131,10 @@ struct ReplayCommand: ParsableCommand {
         sqlite.appendsToExisting = true
         sqlite.resolvesRejects = selected.map(\.id)
         sqlite.inputDirectory = URL(fileURLWithPath: input).standardizedFileURL.path
+        // The checks run again on the staging copy and store their results for the replay run,
+        // before it replaces the output.
+        let qualityOutcome = QualityOutcome()
+        sqlite.beforePublish = quality.beforePublish(qualityOutcome)
         // The mappings with rejects to replay, and the derivations (derived again over the whole output).
         let pipeline = Pipeline(plans: plans.filter { records[$0.id] != nil || $0.derivation != nil }, options: options)
         let start = Date()
@@ -149,8 +153,7 @@ struct ReplayCommand: ParsableCommand {
                 "replayed \(selected.count) reject\(selected.count == 1 ? "" : "s")" + (runID.map { " of run \($0)" } ?? "")
                     + ": \(read - manifest.rejectedCount) now mapped or filtered, \(manifest.rejectedCount) still rejected (outstanding)")
         }
-        // The checks run again over the published output; their results are stored for the replay run.
-        let (qualityReport, qualityFailed) = try quality.check(output: output)
+        let (qualityReport, qualityFailed) = quality.report(qualityOutcome)
         if json { Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport)) }
         let rate = read == 0 ? 0 : Double(manifest.rejectedCount) / Double(read)
         if rate > maxRejectRate {

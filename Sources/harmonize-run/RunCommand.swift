@@ -9,9 +9,14 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run mappings over the files of an input folder and publish the output atomically.",
         discussion: """
+            The data-quality checks run on the staging database before it is published (their results are stored in it). \
+            Only one run at a time writes an output (a lock file .OUTPUT.lock beside it); a second one exits 3 at once. \
+            A run removes the staging files of killed runs of the same output, and only reads regular files: an input \
+            that is a FIFO, a device or a socket, or that changes while it is read, stops the run (exit 3, nothing published). \
             Exit codes: 0 success; 1 published, but rejected records exceed --max-reject-rate (or, with --fail-on-quality, \
             a data-quality check failed); \
-            2 configuration or mapping errors (nothing read); 3 I/O errors (previous output untouched).
+            2 configuration or mapping errors (nothing read); 3 I/O errors (previous output untouched; or, said so, the \
+            output was published but a later step failed).
             """)
 
     enum SinkKind: String, ExpressibleByArgument, CaseIterable {
@@ -25,6 +30,9 @@ struct RunCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("The output: a SQLite file (or a folder with --sink csv).", valueName: "FILE"))
     var output: String?
+
+    @Option(name: .customLong("output-mode"), help: ArgumentHelp("Permissions of the SQLite output, in octal (default 600: owner only).", valueName: "MODE"))
+    var outputMode: String = "600"
 
     @Option(name: .long, help: "Where rows go: sqlite (default), csv (one file per table), none (measure only).")
     var sink: SinkKind = .sqlite
@@ -61,6 +69,7 @@ struct RunCommand: ParsableCommand {
     mutating func validate() throws {
         if sink != .none && output == nil { throw ValidationError("--output is required unless --sink none") }
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
+        if Self.fileMode(outputMode) == nil { throw ValidationError("--output-mode is an octal mode from 0 to 777 (600, 640, 644)") }
         if Self.byteSize(memoryBudget) == nil { throw ValidationError("--memory-budget is a size in bytes, or with K, M or G (256M)") }
     }
 
@@ -71,6 +80,12 @@ struct RunCommand: ParsableCommand {
             Terminal.error("harmonize-run: \(e.message)")
             throw e.code
         }
+    }
+
+    /// `600`, `0640`: permission bits in octal (at most 777).
+    static func fileMode(_ text: String) -> Int? {
+        guard let m = Int(text, radix: 8), (0...0o777).contains(m) else { return nil }
+        return m
     }
 
     /// `256M`, `1G`, `512K` or a number of bytes.
@@ -143,9 +158,13 @@ struct RunCommand: ParsableCommand {
             }
         }
         let target: any Sink
+        let qualityOutcome = QualityOutcome()
         switch sink {
         case .sqlite:
             let sqlite = SQLiteSink(outputPath: output ?? "", recordsLineage: lineage)
+            sqlite.fileMode = Self.fileMode(outputMode) ?? 0o600
+            // The checks store their results in the staging database, before it is published.
+            sqlite.beforePublish = quality.beforePublish(qualityOutcome)
             // Recorded outside the manifest, for `trace --show-source`.
             sqlite.inputDirectory = absolute(input)
             target = PipelinedSink(sqlite)
@@ -165,18 +184,22 @@ struct RunCommand: ParsableCommand {
         }
         if showProgress { Terminal.status("") }
         let elapsed = Date().timeIntervalSince(start)
-        if !json { Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output)) }
-        var qualityFailed = false
-        var qualityReport: QualityReport?
-        if sink == .sqlite, let output { (qualityReport, qualityFailed) = try quality.check(output: output) }
-        if json { Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport)) }
+        // Published. A step that fails from here on exits non-zero before the summary, which
+        // would otherwise say "succeeded".
         if let openlineage {
-            try Self.append(
-                OpenLineageEvents.complete(
-                    manifest: manifest, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, inputNamespace: "file://" + absolute(input),
-                    outputNamespace: "file://" + absolute(output ?? "."), model: try? Mappings.omopModel(), quality: qualityReport),
-                to: openlineage)
+            do {
+                try Self.append(
+                    OpenLineageEvents.complete(
+                        manifest: manifest, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, inputNamespace: "file://" + absolute(input),
+                        outputNamespace: "file://" + absolute(output ?? "."), model: try? Mappings.omopModel(), quality: qualityOutcome.report),
+                    to: openlineage)
+            } catch let e as CLIError {
+                throw CLIError(code: e.code, message: "the output was published, but the OpenLineage COMPLETE event was not written: \(e.message)")
+            }
         }
+        if !json { Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output)) }
+        let (qualityReport, qualityFailed) = quality.report(qualityOutcome)
+        if json { Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport)) }
         let read = manifest.readCount
         let rate = read == 0 ? 0 : Double(manifest.rejectedCount) / Double(read)
         if rate > maxRejectRate {
@@ -198,7 +221,11 @@ struct RunCommand: ParsableCommand {
         }
         guard let h = FileHandle(forWritingAtPath: path) else { throw CLIError(code: Exit.io, message: "cannot write \(path)") }
         defer { try? h.close() }
-        h.seekToEndOfFile()
-        h.write(data)
+        do {
+            try h.seekToEnd()
+            try h.write(contentsOf: data)
+        } catch {
+            throw CLIError(code: Exit.io, message: "cannot write \(path): \(error.localizedDescription)")
+        }
     }
 }

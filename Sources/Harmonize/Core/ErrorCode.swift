@@ -40,6 +40,12 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let runResourceFailed: ErrorCode = "HZ7008"
     /// HZ7009: the vocabulary store cannot be read.
     public static let vocabularyStoreUnreadable: ErrorCode = "HZ7009"
+    /// HZ7010: an input changed while the run read it (size, time, identity, or bytes not all read).
+    public static let inputChanged: ErrorCode = "HZ7010"
+    /// HZ7011: an input is not a regular file (a FIFO, a device, a socket, a folder).
+    public static let notARegularFile: ErrorCode = "HZ7011"
+    /// HZ7012: another run holds the output's lock.
+    public static let outputLocked: ErrorCode = "HZ7012"
     /// HZ7100: the preflight found problems: the run did not start (the diagnostics say which).
     public static let preflightFailed: ErrorCode = "HZ7100"
     /// HZ7101: a mapping calls a keyed function (`pseudonym`, `pseudonym_int`, `date_shift`) but the run has no key.
@@ -187,6 +193,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         ("HZ7007", "a replay's input changed since the run that rejected its records"),
         ("HZ7008", "a resource of the run failed while mapping (a vocabulary store or an on-disk index that cannot be read): the run stops"),
         ("HZ7009", "the vocabulary store cannot be read"),
+        ("HZ7010", "an input changed while the run read it (size, time, identity, or bytes not all read): nothing is published"),
+        ("HZ7011", "an input is not a regular file (a FIFO, a device, a socket, a folder): refused before reading"),
+        ("HZ7012", "another run holds the output's lock: this run stops before writing"),
         ("HZ7100", "the preflight found problems: the run did not start (the diagnostics say which)"),
         ("HZ7101", "a mapping calls a keyed function (`pseudonym`, `pseudonym_int`, `date_shift`) but the run has no key"),
         ("HZ7102", "a mapping calls `date_shift` but the run gives no largest shift (`--date-shift-days`)"),

@@ -204,7 +204,7 @@ final class MappingExecutor {
             do {
                 event = try reader.next()
             } catch {
-                throw RunError(.io, "\(error)")
+                throw RunError(.io, "\(error)", code: (error as? SourceIOError)?.code ?? .runIO, location: .init(file: filePath), cause: error)
             }
             switch event {
             case .end:

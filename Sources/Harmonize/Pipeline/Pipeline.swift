@@ -184,7 +184,7 @@ public final class Pipeline {
         do {
             try sink.open(tables: tables, run: manifest)
         } catch {
-            throw RunError(error.isIO ? .io : .configuration, error.message, code: error.isIO ? .sinkFailed : .runConfiguration, cause: error)
+            throw RunError(error.isIO ? .io : .configuration, error.message, code: error.code ?? (error.isIO ? .sinkFailed : .runConfiguration), cause: error)
         }
         var rowsPerTable = [Int](repeating: 0, count: tables.count)
         var fileIndex: [String: Int32] = [:]
@@ -202,15 +202,11 @@ public final class Pipeline {
             write = { b throws(SinkError) in try sink.write(b) }
         }
         let spillDirectory = options.spillDirectory ?? NSTemporaryDirectory()
+        let inputs = InputWatch()
         /// Opens an input file for reading, interning it (and hashing it the first time it is read).
         func open(_ file: String, spec: SourceSpec, dialect: Dialect) throws(RunError) -> (reader: any RecordReader, fid: Int32, hashing: HashingByteSource?) {
             let path = options.inputDirectory + "/" + file
-            let source: any ByteSource
-            do {
-                source = try FileByteSource(path: path)
-            } catch {
-                throw RunError(.io, error.description, code: .runIO, location: .init(file: file), cause: error)
-            }
+            let source: any ByteSource = try inputs.open(path, name: file)
             let hashing = fileIndex[file] == nil ? HashingByteSource(source) : nil
             let reader = try ReaderFactory.makeReader(spec: spec, dialect: dialect, source: hashing ?? source, displayName: file)
             let fid: Int32
@@ -361,6 +357,7 @@ public final class Pipeline {
                 let c = counts[i] ?? TableWriteCount(inserted: rowsPerTable[i], updated: 0)
                 return .init(table: t.name, rows: c.inserted, updated: c.updated)
             }
+            try inputs.verifyAll()
             manifest.finishedAt = Self.timestamp()
             manifest.status = "succeeded"
             do {

@@ -60,8 +60,13 @@ public final class ExclusionList: @unchecked Sendable {
         self.sha256 = sha256
     }
 
-    /// Reads a list file.
+    /// Reads a list file (a regular file: a FIFO or a device is refused before it is read).
     public static func load(path: String, key: PseudonymKey?) throws(Failure) -> ExclusionList {
+        do throws(SourceIOError) {
+            try FileIdentity.requireRegularFile(path)
+        } catch {
+            throw Failure(description: "the exclusion list: \(error.description)")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Failure(description: "cannot read the exclusion list \(path)")
         }

@@ -31,6 +31,8 @@ public final class CSVSink: Sink {
         self.tables = tables
         do {
             try FileManager.default.createDirectory(atPath: stagingPath, withIntermediateDirectories: true)
+            // Owner only, as the SQLite output: the files hold pseudonymised rows.
+            try OutputPublication.setMode(stagingPath, mode: 0o700)
             for t in tables {
                 let path = stagingPath + "/\(t.name).csv"
                 _ = FileManager.default.createFile(atPath: path, contents: Data((t.columns.map(\.name).joined(separator: ",") + "\n").utf8))

@@ -66,14 +66,23 @@ public final class SQLiteSink: Sink {
     public private(set) var runSeq = 1
     /// Per table: the column whose value identifies a row in `harmonize_lineage.row_id`.
     private var rowKeyColumns: [Int?] = []
+    /// The output's lock, stale-file cleanup and side-file settling (see `OutputPublication`).
+    private let publication: OutputPublication
+    /// The permissions of the staging file, and so of the published output (0600 by default: it
+    /// holds pseudonymised rows); a replay keeps the mode of the output it copies.
+    public var fileMode: Int = 0o600
+    /// Called by `finish` with the path of the completed staging database (closed, all rows and
+    /// the manifest committed, indexes built) before it is published: the place for anything that
+    /// must be stored in the output (data-quality results), since nothing writes into a published
+    /// file. When it throws, nothing is published and `finish` rethrows its error.
+    public var beforePublish: ((String) throws(SinkError) -> Void)?
 
     /// Creates a sink that will publish to `outputPath`.
     public init(outputPath: String, recordsLineage: Bool = false, buildsIndexes: Bool = true, transactionRows: Int = 500_000) {
         self.outputPath = outputPath
-        let dir = (outputPath as NSString).deletingLastPathComponent
-        let base = (outputPath as NSString).lastPathComponent
         let nonce = UInt32.random(in: 0...UInt32.max)
-        self.stagingPath = (dir.isEmpty ? "." : dir) + "/.\(base).staging-\(String(nonce, radix: 16))"
+        self.stagingPath = OutputPublication.folder(of: outputPath) + "/" + OutputPublication.stagingPrefix(of: outputPath) + String(nonce, radix: 16)
+        self.publication = OutputPublication(outputPath: outputPath)
         self.recordsLineage = recordsLineage
         self.buildsIndexes = buildsIndexes
         self.transactionRows = transactionRows
@@ -83,13 +92,20 @@ public final class SQLiteSink: Sink {
         if db != nil { abort() }
     }
 
-    /// Creates the staging database, the tables the run writes and the run bookkeeping tables.
+    /// Takes the output's lock (failing when another run holds it), removes staging files of
+    /// killed runs, creates the staging database (mode `fileMode`), the tables the run writes and
+    /// the run bookkeeping tables.
     public func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {
         do {
+            try publication.acquire()
+            publication.removeStaleStagingFiles()
+            if !appendsToExisting { try OutputPublication.createFile(stagingPath, mode: mode_t(fileMode)) }
             if appendsToExisting {
                 guard FileManager.default.fileExists(atPath: outputPath) else {
                     throw SinkError("no output database to replay into: \(outputPath)")
                 }
+                // Copy a consistent output: roll back what a killed writer left beside it.
+                publication.settleSideFiles()
                 do {
                     try FileManager.default.copyItem(atPath: outputPath, toPath: stagingPath)
                 } catch {
@@ -351,8 +367,15 @@ public final class SQLiteSink: Sink {
         }
     }
 
-    /// Stores the manifest, commits, builds indexes, then publishes by atomic rename.
+    /// Stores the manifest, commits, builds indexes, runs `beforePublish`, then publishes by
+    /// atomic rename (after settling any journal a killed writer left beside the output).
     public func finish(run: RunManifest) throws(SinkError) {
+        try complete(run: run)
+        try publish()
+    }
+
+    /// Stores the manifest, commits, builds indexes and closes the staging database.
+    private func complete(run: RunManifest) throws(SinkError) {
         guard let db else { throw SinkError("sink not open", isIO: false) }
         do {
             let own = try db.prepare("UPDATE harmonize_reject SET run_id = ? WHERE run_id IS NULL")
@@ -411,13 +434,27 @@ public final class SQLiteSink: Sink {
         setInsert = nil
         rejectInsert = nil
         self.db = nil
+    }
+
+    /// Runs `beforePublish` on the closed staging database, then publishes it (see
+    /// `OutputPublication`) and releases the output's lock.
+    private func publish() throws(SinkError) {
+        defer { publication.release() }
+        do throws(SinkError) {
+            try beforePublish?(stagingPath)
+        } catch {
+            abort()
+            throw error
+        }
+        publication.settleSideFiles()
         do {
             try FileOps.fsync(path: stagingPath)
             try FileOps.rename(stagingPath, to: outputPath)
         } catch {
-            FileOps.remove(stagingPath)
+            abort()
             throw SinkError("cannot publish \(outputPath): \(error)")
         }
+        publication.syncFolder()
     }
 
     /// Closes and removes the staging database.
@@ -431,6 +468,7 @@ public final class SQLiteSink: Sink {
         db = nil
         FileOps.remove(stagingPath)
         FileOps.remove(stagingPath + "-journal")
+        publication.release()
     }
 }
 

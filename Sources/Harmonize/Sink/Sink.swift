@@ -62,11 +62,14 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// Whether the failure is an I/O problem (exit code 3) rather than a configuration one.
     public var isIO: Bool
+    /// The stable code, when the failure has one of its own (`ErrorCode.outputLocked`).
+    public var code: ErrorCode?
 
     /// Creates the error.
-    public init(_ message: String, isIO: Bool = true) {
+    public init(_ message: String, isIO: Bool = true, code: ErrorCode? = nil) {
         self.message = message
         self.isIO = isIO
+        self.code = code
     }
 
     /// The message.
