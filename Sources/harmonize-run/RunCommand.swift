@@ -65,11 +65,21 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        var printedJSON = false
         do {
-            try execute()
+            try execute(printedJSON: &printedJSON)
         } catch let e as CLIError {
             Terminal.error("harmonize-run: \(e.message)")
+            if json && !printedJSON {
+                Terminal.out(RunFailure.json(code: e.code.rawValue, message: e.message, diagnostics: e.diagnostics, duplicate: e.duplicate))
+            }
             throw e.code
+        } catch let e as ExitCode {
+            // With --json, one document on every exit (errors printed on standard error only).
+            if json && !printedJSON && e.rawValue != 0 {
+                Terminal.out(RunFailure.json(code: e.rawValue, message: "the run stopped (see standard error)", diagnostics: []))
+            }
+            throw e
         }
     }
 
@@ -83,7 +93,7 @@ struct RunCommand: ParsableCommand {
         return Int(t).flatMap { $0 >= 0 ? $0 : nil }
     }
 
-    private func execute() throws {
+    private func execute(printedJSON: inout Bool) throws {
         guard FileManager.default.fileExists(atPath: input) else {
             throw CLIError(code: Exit.io, message: "input folder not found: \(input)")
         }
@@ -135,10 +145,12 @@ struct RunCommand: ParsableCommand {
                     "\(p.mapping) \(p.file): \(p.records) records, \(Int(Double(p.bytesRead) / secs / 1e6)) MB/s, \(Terminal.bytes(p.bytesRead))\(total)")
             }
         }
+        var sqliteSink: SQLiteSink?
         let target: any Sink
         switch sink {
         case .sqlite:
             let sqlite = SQLiteSink(outputPath: output ?? "", recordsLineage: lineage)
+            sqliteSink = sqlite
             // Recorded outside the manifest, for `trace --show-source`.
             sqlite.inputDirectory = absolute(input)
             target = PipelinedSink(sqlite)
@@ -154,7 +166,12 @@ struct RunCommand: ParsableCommand {
             if let openlineage {
                 try? Self.append(OpenLineageEvents.fail(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, message: error.message), to: openlineage)
             }
-            throw CLIError(code: Exit.code(for: error), message: error.message + " (the previous output, if any, is untouched)")
+            // A duplicate primary key: name the mappings, files and records of its rows (issue 16).
+            let duplicate = sqliteSink?.duplicateKey.map { RunFailure.locate($0, plans: plans, options: options) }
+            throw CLIError(
+                code: Exit.code(for: error),
+                message: error.message + (duplicate.map(RunFailure.sentence) ?? "") + " (the previous output, if any, is untouched)",
+                diagnostics: error.diagnostics, duplicate: duplicate)
         }
         if showProgress { Terminal.status("") }
         let elapsed = Date().timeIntervalSince(start)
@@ -162,7 +179,10 @@ struct RunCommand: ParsableCommand {
         var qualityFailed = false
         var qualityReport: QualityReport?
         if sink == .sqlite, let output { (qualityReport, qualityFailed) = try quality.check(output: output) }
-        if json { Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport)) }
+        if json {
+            Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport))
+            printedJSON = true
+        }
         if let openlineage {
             try Self.append(
                 OpenLineageEvents.complete(

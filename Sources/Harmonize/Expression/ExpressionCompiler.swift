@@ -658,7 +658,9 @@ final class CompilationContext {
         } else {
             traced = nil
         }
-        guard let eval = CompilationContext.invoke(impl, runtimeArgs.map(\.eval), name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
+        var argEvals = runtimeArgs.map(\.eval)
+        if def.readsRecordContext { argEvals.insert(EvaluationFrame.contextEvaluator(withLocation: args.isEmpty), at: 0) }
+        guard let eval = CompilationContext.invoke(impl, argEvals, name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
         else {
             error("HZ3004", "function '\(name)' has no implementation for \(runtimeArgs.count) argument(s)", range)
             return .poison

@@ -12,6 +12,7 @@ extension FunctionRegistry {
     /// and the CLI refuses to start a run that uses them without `--key-file` or `--key-env`.
     /// No unkeyed hash function is offered for identifiers.
     public mutating func registerPseudonyms(key: PseudonymKey?) {
+        registerRowID(key: key)
         let cache = PseudonymizerCache(key: key)
         for (name, result) in [("pseudonym", ValueType.string), ("pseudonym_int", ValueType.integer)] {
             let asInteger = result == .integer

@@ -17,6 +17,9 @@ public final class SQLiteSink: Sink {
     private var tables: [TargetTable] = []
     private var inserts: [SQLiteStatement] = []
     private var lineageInsert: SQLiteStatement?
+    /// The first duplicated primary key found by `finish(run:)` (then a `target-pk-duplicate`),
+    /// for `DuplicateKeyLocator`; never printed.
+    public private(set) var duplicateKey: DuplicateKey?
     /// Vocabulary lineage (with `recordsLineage`): entries interned per table column, lists of
     /// entries (a row's) interned as sets, named by `harmonize_lineage.lookup_set`.
     private var entryInsert: SQLiteStatement?
@@ -386,6 +389,7 @@ public final class SQLiteSink: Sink {
                     duplicates = try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(SQLiteDDL.quote(t.name)) GROUP BY \(cols) HAVING count(*) > 1)") != .int(0)
                 }
                 if duplicates {
+                    duplicateKey = try firstDuplicate(t, db: db)
                     abort()
                     throw SinkError(
                         "table \(t.name): a primary-key value (\(t.primaryKey.joined(separator: ", "))) is written more than once (target-pk-duplicate); nothing was published",
@@ -436,3 +440,13 @@ public final class SQLiteSink: Sink {
 
 @available(*, unavailable)
 extension SQLiteSink: Sendable {}
+
+extension SQLiteSink {
+    /// One primary-key value of `t` that has more than one row.
+    fileprivate func firstDuplicate(_ t: TargetTable, db: SQLiteConnection) throws(SQLiteError) -> DuplicateKey? {
+        let cols = t.primaryKey.map(SQLiteDDL.quote).joined(separator: ", ")
+        let st = try db.prepare("SELECT \(cols) FROM \(SQLiteDDL.quote(t.name)) GROUP BY \(cols) HAVING count(*) > 1 LIMIT 1")
+        guard try st.step() else { return nil }
+        return DuplicateKey(table: t.name, columns: t.primaryKey, key: t.primaryKey.indices.map { st.column($0) })
+    }
+}

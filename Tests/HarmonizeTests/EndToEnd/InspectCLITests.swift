@@ -128,6 +128,6 @@ import Testing
         #expect(ragged == 1, "a rejected record")
         #expect((report["rejects"] as? [[String: Any]] ?? []).count == 1)
         let help = try TestSupport.runCLI(["inspect", "--help"]).stdout
-        #expect(help.contains("3 I/O errors"))
+        #expect(help.contains("3 I/O"))
     }
 }
