@@ -156,6 +156,11 @@ struct InspectCommand: ParsableCommand {
 
     /// The CSV dialect given on the command line (delimiter, encoding); exit 2 when unusable.
     func csvOptions() throws -> Dialect {
+        try Self.csvOptions(delimiter: delimiter, encoding: encoding, skipLines: skipLines)
+    }
+
+    /// The dialect of `--delimiter`, `--encoding` and `--skip-lines` (shared with `scan`).
+    static func csvOptions(delimiter: String?, encoding: String?, skipLines: Int?) throws -> Dialect {
         var d = Dialect()
         if let s = delimiter {
             switch s {
