@@ -47,6 +47,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Store one lineage row per output row (harmonize_lineage).")
     var lineage = false
 
+    @Flag(name: .customLong("keep-orphans"), help: "Keep rows whose person_id names no person row of the output (default: held back as rejects, target-fk-missing).")
+    var keepOrphans = false
+
     @Flag(name: .customLong("no-progress"), help: "Never show the progress line.")
     var noProgress = false
 
@@ -108,6 +111,7 @@ struct RunCommand: ParsableCommand {
         if let vocabulary = mappingOptions.vocabulary { parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent }
         var options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
         options.exclusion = exclusion
+        options.holdsBackOrphans = !keepOrphans
         options.vocabulary = store
         options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
         if options.memoryBudget < 128 << 20, plans.contains(where: { !$0.joinDescriptions.isEmpty || $0.groupDescription != nil }) {

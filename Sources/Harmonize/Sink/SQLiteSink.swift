@@ -450,3 +450,60 @@ extension SQLiteSink {
         return DuplicateKey(table: t.name, columns: t.primaryKey, key: t.primaryKey.indices.map { st.column($0) })
     }
 }
+
+extension SQLiteSink: OrphanCapableSink {
+    /// The rows of the tables other than `rule.table` that have the column `rule.column` and
+    /// whose value names no row of `rule.table` (nulls are not orphans).
+    public func orphans(_ rule: ForeignKey) throws(SinkError) -> [OrphanRow] {
+        guard let db else { throw SinkError("sink not open", isIO: false) }
+        guard let parent = tables.first(where: { $0.name == rule.table }), parent.columnIndex(named: rule.column) != nil else { return [] }
+        var rows: [OrphanRow] = []
+        do {
+            for (ti, t) in tables.enumerated() where t.name != rule.table {
+                guard let ci = t.columnIndex(named: rule.column) else { continue }
+                let col = SQLiteDDL.quote(t.columns[ci].name)
+                let key = t.lineageKeyColumn.map { SQLiteDDL.quote(t.columns[$0].name) } ?? "NULL"
+                let st = try db.prepare(
+                    "SELECT rowid, \(col), \(key) FROM \(SQLiteDDL.quote(t.name)) WHERE \(col) IS NOT NULL AND \(col) NOT IN "
+                        + "(SELECT \(SQLiteDDL.quote(rule.column)) FROM \(SQLiteDDL.quote(rule.table)) WHERE \(SQLiteDDL.quote(rule.column)) IS NOT NULL)")
+                while try st.step() {
+                    guard case .int(let rowid) = st.column(0) else { continue }
+                    rows.append(OrphanRow(table: ti, rowid: rowid, reference: st.column(1), lineageKey: st.column(2)))
+                }
+            }
+        } catch {
+            throw SinkError("cannot look for orphan rows: \(error)")
+        }
+        return rows
+    }
+
+    /// Deletes the rows, and their lineage rows of this run.
+    public func remove(_ rows: [OrphanRow]) throws(SinkError) {
+        guard let db else { throw SinkError("sink not open", isIO: false) }
+        do {
+            var statements: [Int: SQLiteStatement] = [:]
+            let lineage = recordsLineage ? try db.prepare("DELETE FROM harmonize_lineage WHERE table_id = ? AND row_id = ? AND run_seq = ?") : nil
+            for r in rows where r.table < tables.count {
+                let st: SQLiteStatement
+                if let known = statements[r.table] {
+                    st = known
+                } else {
+                    st = try db.prepare("DELETE FROM \(SQLiteDDL.quote(tables[r.table].name)) WHERE rowid = ?")
+                    statements[r.table] = st
+                }
+                st.bind(.int(r.rowid), at: 1)
+                _ = try st.step()
+                st.reset()
+                if let lineage {
+                    lineage.bind(.int(r.table), at: 1)
+                    lineage.bind(r.lineageKey, at: 2)
+                    lineage.bind(.int(runSeq), at: 3)
+                    _ = try lineage.step()
+                    lineage.reset()
+                }
+            }
+        } catch {
+            throw SinkError("cannot hold back orphan rows: \(error)")
+        }
+    }
+}
