@@ -1,0 +1,24 @@
+import Foundation
+import Testing
+
+/// Smaller points of issue 16: `docs` says why cases fail, `vocabulary info` takes its store as
+/// `load` takes its folder.
+@Suite struct SmallCLIPointsTests {
+    @Test func docsWithoutAVocabularyExitsOneAndSaysWhy() throws {
+        let out = TestSupport.temporaryDirectory("docs-novocab")
+        let r = try TestSupport.runCLI(["docs", "--mappings", TestSupport.path("mappings/snds/ir-imb-r.yaml"), "--output", out])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("no --vocabulary was given"))
+        #expect(r.stderr.contains("case(s) failed"))
+        #expect(FileManager.default.fileExists(atPath: out + "/README.md"), "the pages are still written")
+    }
+
+    @Test func vocabularyInfoTakesTheStoreAsAnArgumentOrAnOption() throws {
+        let positional = try TestSupport.runCLI(["vocabulary", "info", TestSupport.path("fixtures/vocabulary")])
+        #expect(positional.status == 0, "\(positional.stderr)")
+        #expect(positional.stdout.contains("concept"))
+        let option = try TestSupport.runCLI(["vocabulary", "info", "--store", TestSupport.path("fixtures/vocabulary")])
+        #expect(option.status == 0)
+        #expect(try TestSupport.runCLI(["vocabulary", "info"]).status == 2)
+    }
+}
