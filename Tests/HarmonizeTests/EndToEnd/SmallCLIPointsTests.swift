@@ -21,4 +21,10 @@ import Testing
         #expect(option.status == 0)
         #expect(try TestSupport.runCLI(["vocabulary", "info"]).status == 2)
     }
+
+    @Test func theSNDSPackChecksWithoutWarnings() throws {
+        let r = try TestSupport.runCLI(["check", "--mappings", TestSupport.path("mappings/snds")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stderr.contains("HZ1205"), "a filtered second target of a table is deliberate")
+    }
 }
