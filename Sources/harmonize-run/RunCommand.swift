@@ -180,6 +180,11 @@ struct RunCommand: ParsableCommand {
         if showProgress { Terminal.status("") }
         let elapsed = Date().timeIntervalSince(start)
         if !json { Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output)) }
+        let unread = UnreadInputs.list(input: input, manifest: manifest)
+        if !unread.isEmpty && options.replay == nil {
+            let shown = unread.prefix(10).joined(separator: ", ") + (unread.count > 10 ? ", …" : "")
+            Terminal.error("harmonize-run: note: \(unread.count) input file(s) that no mapping reads: \(shown)")
+        }
         var qualityFailed = false
         var qualityReport: QualityReport?
         if sink == .sqlite, let output { (qualityReport, qualityFailed) = try quality.check(output: output) }

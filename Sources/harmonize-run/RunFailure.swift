@@ -59,3 +59,26 @@ enum RunFailure {
         return "; one key (\(d.columns.joined(separator: ", "))) is written by " + rows.joined(separator: " and ")
     }
 }
+
+/// Input files that no mapping of a run read (a file a mapping's pattern misses, a table the pack
+/// does not map), for a note after the summary.
+enum UnreadInputs {
+    /// Paths relative to `input` of the regular, non-hidden files not among `manifest.inputs`.
+    static func list(input: String, manifest: RunManifest) -> [String] {
+        let read = Set(manifest.inputs.map(\.path))
+        var out: [String] = []
+        guard let e = FileManager.default.enumerator(atPath: input) else { return [] }
+        while let rel = e.nextObject() as? String {
+            let name = (rel as NSString).lastPathComponent
+            if name.hasPrefix(".") {
+                e.skipDescendants()
+                continue
+            }
+            var isDir: ObjCBool = false
+            let full = (input as NSString).appendingPathComponent(rel)
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else { continue }
+            if !read.contains(rel) { out.append(rel) }
+        }
+        return out.sorted()
+    }
+}
