@@ -27,4 +27,16 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!r.stderr.contains("HZ1205"), "a filtered second target of a table is deliberate")
     }
+
+    @Test func aProfileDialectKeyThatWouldBeIgnoredIsRefusedAtItsLine() throws {
+        let dir = TestSupport.temporaryDirectory("profile")
+        TestSupport.write("harmonize-profile: 1\ndialect: {delimiter: \",\", skip_lines: 2}\n", to: dir + "/p.yaml")
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", TestSupport.path("mappings/research"), "--input", TestSupport.path("fixtures/research/input"), "--sink", "none",
+            "--profile", dir + "/p.yaml",
+        ])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("p.yaml:2:"))
+        #expect(r.stderr.contains("HZ1309"))
+    }
 }
