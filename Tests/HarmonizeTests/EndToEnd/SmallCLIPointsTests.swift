@@ -39,4 +39,18 @@ import Testing
         #expect(r.stderr.contains("p.yaml:2:"))
         #expect(r.stderr.contains("HZ1309"))
     }
+
+    @Test func checkWarnsWhenFreeTextIsCopiedIntoValueAsString() throws {
+        let dir = TestSupport.temporaryDirectory("freetext")
+        TestSupport.write(
+            "harmonize-model: 1\nname: t\ntables:\n  - name: obs\n    columns: [{name: id, type: integer}, {name: value_as_string, type: \"varchar(60)\"}]\n",
+            to: dir + "/model.yaml")
+        TestSupport.write(
+            "harmonize: 1\nid: ft\nmodel: model.yaml\nsource: {files: x.csv}\ntarget: obs\nfields: {id: \"to_int(n)\", value_as_string: \"trim(commentaire_libre)\"}\n",
+            to: dir + "/ft.yaml")
+        let r = try TestSupport.runCLI(["check", "--mappings", dir + "/ft.yaml"])
+        #expect(r.status == 0, "a warning never blocks")
+        #expect(r.stderr.contains("HZ1298"), "\(r.stderr)")
+        #expect(r.stderr.contains("'commentaire_libre'"))
+    }
 }
