@@ -53,4 +53,10 @@ import Testing
         #expect(r.stderr.contains("HZ1298"), "\(r.stderr)")
         #expect(r.stderr.contains("'commentaire_libre'"))
     }
+
+    @Test func coverageTellsTwoTargetsOfOneTableApart() throws {
+        // Without a vocabulary the cases fail and coverage lists what is not covered.
+        let r = try TestSupport.runCLI(["test", "--mappings", TestSupport.path("mappings/snds/pmsi-mco-stay.yaml")])
+        #expect(r.stdout.contains("condition_occurrence@line 93"), "\(r.stdout)")
+    }
 }
