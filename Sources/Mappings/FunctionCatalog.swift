@@ -4,7 +4,7 @@ public import Harmonize
 /// and the health-domain functions of this module.
 public enum FunctionCatalog {
     /// Names of functions that need the pseudonymisation key.
-    public static let keyedFunctions: Set<String> = ["pseudonym", "pseudonym_int", "date_shift"]
+    public static let keyedFunctions: Set<String> = ["pseudonym", "pseudonym_int", "date_shift", "row_id"]
 
     /// Names of the vocabulary functions (they need a vocabulary store: `--vocabulary FILE`).
     public static let vocabularyFunctions: Set<String> = FunctionRegistry.vocabularyFunctionNames

@@ -22,6 +22,7 @@ struct CheckCommand: ParsableCommand {
                 } catch {
                     diagnostics = error.diagnostics
                 }
+                diagnostics += FreeTextCheck.warnings(p)
                 for d in diagnostics { Terminal.error(d.description) }
                 testErrors += diagnostics.filter { $0.severity == .error }.count
                 let tables = p.targets.map(\.table.name).joined(separator: ", ")

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
 import Harmonize
+import Mappings
 
 /// `harmonize-run docs`: writes a Markdown page per mapping and an index.
 struct DocsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "docs",
-        abstract: "Write Markdown documentation of mappings (rules, source fields read, lookups, tests, coverage) and an index.")
+        abstract: "Write Markdown documentation of mappings (rules, source fields read, lookups, tests, coverage) and an index.",
+        discussion: "Exit codes: 0 written, every case passed; 1 written, some cases failed (the reason on standard error); 2 mapping or test errors; 3 I/O errors.")
 
     @Option(
         name: .long, parsing: .upToNextOption,
@@ -45,5 +47,15 @@ struct DocsCommand: ParsableCommand {
             Terminal.error("harmonize-run: cannot write \(output): \(error)")
             throw Exit.io
         }
+        // Failing cases are shown as FAIL in the pages: say why here, and exit 1 as `test` does.
+        let failed = session.reports.reduce(0) { $0 + $1.results.filter { !$0.passed }.count }
+        guard failed > 0 else { return }
+        if vocabulary == nil {
+            for p in session.runners.map(\.plan) where FunctionCatalog.needsVocabulary(p) {
+                Terminal.error("harmonize-run: mapping \(p.id) calls vocabulary functions but no --vocabulary was given: its cases fail")
+            }
+        }
+        Terminal.error("harmonize-run: \(failed) case(s) failed (marked FAIL in the pages; 'harmonize-run test' lists the reasons)")
+        throw Exit.rejectsAboveThreshold
     }
 }

@@ -14,7 +14,7 @@ struct HarmonizeRun: ParsableCommand {
             """,
         version: HarmonizeVersion.current,
         subcommands: [
-            RunCommand.self, CheckCommand.self, PlanCommand.self, InspectCommand.self, TestCommand.self, DocsCommand.self,
+            RunCommand.self, CheckCommand.self, PlanCommand.self, InspectCommand.self, ScanCommand.self, TestCommand.self, DocsCommand.self,
             QualityCommand.self, RejectsCommand.self, ReportCommand.self, RiskCommand.self, VocabularyCommand.self, UnmappedCommand.self,
             TraceCommand.self, ReplayCommand.self,
         ])

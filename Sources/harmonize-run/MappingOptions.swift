@@ -129,7 +129,8 @@ struct MappingOptions: ParsableArguments {
         for d in diagnostics { Terminal.error(d.description) }
         if diagnostics.contains(where: { $0.severity == .error }) {
             let n = diagnostics.filter { $0.severity == .error }.count
-            throw CLIError(code: Exit.configuration, message: "\(n) error\(n == 1 ? "" : "s") in the mappings; nothing was read")
+            throw CLIError(
+                code: Exit.configuration, message: "\(n) error\(n == 1 ? "" : "s") in the mappings; nothing was read", diagnostics: diagnostics)
         }
         return plans
     }
@@ -139,5 +140,9 @@ struct MappingOptions: ParsableArguments {
 struct CLIError: Error, CustomStringConvertible {
     var code: ExitCode
     var message: String
+    /// The diagnostics behind the error (already printed on standard error), for `--json`.
+    var diagnostics: [Diagnostic] = []
+    /// A duplicate primary key's location, for `run --json`.
+    var duplicate: RunFailure.Duplicate? = nil
     var description: String { message }
 }

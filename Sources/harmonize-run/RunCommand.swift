@@ -55,6 +55,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Store one lineage row per output row (harmonize_lineage).")
     var lineage = false
 
+    @Flag(name: .customLong("keep-orphans"), help: "Keep rows whose person_id names no person row of the output (default: held back as rejects, target-fk-missing).")
+    var keepOrphans = false
+
     @Flag(name: .customLong("no-progress"), help: "Never show the progress line.")
     var noProgress = false
 
@@ -74,11 +77,21 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        var printedJSON = false
         do {
-            try execute()
+            try execute(printedJSON: &printedJSON)
         } catch let e as CLIError {
             Terminal.error("harmonize-run: \(e.message)")
+            if json && !printedJSON {
+                Terminal.out(RunFailure.json(code: e.code.rawValue, message: e.message, diagnostics: e.diagnostics, duplicate: e.duplicate))
+            }
             throw e.code
+        } catch let e as ExitCode {
+            // With --json, one document on every exit (errors printed on standard error only).
+            if json && !printedJSON && e.rawValue != 0 {
+                Terminal.out(RunFailure.json(code: e.rawValue, message: "the run stopped (see standard error)", diagnostics: []))
+            }
+            throw e
         }
     }
 
@@ -98,7 +111,7 @@ struct RunCommand: ParsableCommand {
         return Int(t).flatMap { $0 >= 0 ? $0 : nil }
     }
 
-    private func execute() throws {
+    private func execute(printedJSON: inout Bool) throws {
         guard FileManager.default.fileExists(atPath: input) else {
             throw CLIError(code: Exit.io, message: "input folder not found: \(input)")
         }
@@ -114,6 +127,7 @@ struct RunCommand: ParsableCommand {
         options.exclusion = exclusion
         options.key = key
         options.dateShiftDays = privacy.dateShiftDays
+        options.holdsBackOrphans = !keepOrphans
         options.vocabulary = store
         options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
         if options.memoryBudget < 128 << 20, plans.contains(where: { !$0.joinDescriptions.isEmpty || $0.groupDescription != nil }) {
@@ -131,7 +145,7 @@ struct RunCommand: ParsableCommand {
         let problems = Preflight.check(plans, options: options, sinkSupportsUpdates: sink != .csv)
         if problems.contains(where: { $0.severity == .error }) {
             for d in problems { Terminal.error(d.description) }
-            throw CLIError(code: Exit.configuration, message: "the run cannot start: nothing was read [\(ErrorCode.preflightFailed)]")
+            throw CLIError(code: Exit.configuration, message: "the run cannot start: nothing was read [\(ErrorCode.preflightFailed)]", diagnostics: problems)
         }
         let runID = UUID().uuidString.lowercased()
         options.runID = runID
@@ -157,6 +171,7 @@ struct RunCommand: ParsableCommand {
                     "\(p.mapping) \(p.file): \(p.records) records, \(Int(Double(p.bytesRead) / secs / 1e6)) MB/s, \(Terminal.bytes(p.bytesRead))\(total)")
             }
         }
+        var sqliteSink: SQLiteSink?
         let target: any Sink
         let qualityOutcome = QualityOutcome()
         switch sink {
@@ -165,6 +180,7 @@ struct RunCommand: ParsableCommand {
             sqlite.fileMode = Self.fileMode(outputMode) ?? 0o600
             // The checks store their results in the staging database, before it is published.
             sqlite.beforePublish = quality.beforePublish(qualityOutcome)
+            sqliteSink = sqlite
             // Recorded outside the manifest, for `trace --show-source`.
             sqlite.inputDirectory = absolute(input)
             target = PipelinedSink(sqlite)
@@ -180,12 +196,22 @@ struct RunCommand: ParsableCommand {
             if let openlineage {
                 try? Self.append(OpenLineageEvents.fail(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, message: error.message), to: openlineage)
             }
-            throw CLIError(code: Exit.code(for: error), message: error.message + " (the previous output, if any, is untouched)")
+            // A duplicate primary key: name the mappings, files and records of its rows (issue 16).
+            let duplicate = sqliteSink?.duplicateKey.map { RunFailure.locate($0, plans: plans, options: options) }
+            throw CLIError(
+                code: Exit.code(for: error),
+                message: error.message + (duplicate.map(RunFailure.sentence) ?? "") + " (the previous output, if any, is untouched)",
+                diagnostics: error.diagnostics, duplicate: duplicate)
         }
         if showProgress { Terminal.status("") }
         let elapsed = Date().timeIntervalSince(start)
         // Published. A step that fails from here on exits non-zero before the summary, which
         // would otherwise say "succeeded".
+        let unread = UnreadInputs.list(input: input, manifest: manifest)
+        if !unread.isEmpty && options.replay == nil {
+            let shown = unread.prefix(10).joined(separator: ", ") + (unread.count > 10 ? ", …" : "")
+            Terminal.error("harmonize-run: note: \(unread.count) input file(s) that no mapping reads: \(shown)")
+        }
         if let openlineage {
             do {
                 try Self.append(
@@ -199,7 +225,10 @@ struct RunCommand: ParsableCommand {
         }
         if !json { Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output)) }
         let (qualityReport, qualityFailed) = quality.report(qualityOutcome)
-        if json { Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport)) }
+        if json {
+            Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport))
+            printedJSON = true
+        }
         let read = manifest.readCount
         let rate = read == 0 ? 0 : Double(manifest.rejectedCount) / Double(read)
         if rate > maxRejectRate {

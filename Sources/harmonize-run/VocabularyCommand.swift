@@ -73,10 +73,19 @@ struct VocabularyInfoCommand: ParsableCommand {
         commandName: "info", abstract: "Print a vocabulary store's row counts and vocabulary versions.",
         discussion: "Exit codes: 0 printed; 2 not a vocabulary store; 3 I/O errors.")
 
-    @Option(name: .long, help: ArgumentHelp("The store (or an Athena download folder).", valueName: "FILE"))
-    var store: String
+    @Argument(help: ArgumentHelp("The store (or an Athena download folder), as 'load' takes its folder.", valueName: "FILE"))
+    var path: String?
+
+    @Option(name: .customLong("store"), help: ArgumentHelp("The store, as before (same as the argument).", valueName: "FILE"))
+    var storeOption: String?
+
+    mutating func validate() throws {
+        if path == nil && storeOption == nil { throw ValidationError("give the store: harmonize-run vocabulary info FILE") }
+        if path != nil && storeOption != nil && path != storeOption { throw ValidationError("give the store once (FILE or --store FILE)") }
+    }
 
     func run() throws {
+        let store = path ?? storeOption ?? ""
         let s: VocabularyStore
         do {
             s = try VocabularyStore(path: store)

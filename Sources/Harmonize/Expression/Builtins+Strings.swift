@@ -145,6 +145,12 @@ extension Builtins {
                 return .string(s)
             }),
         FunctionDefinition(
+            name: "concat_ws",
+            doc: "Joins the canonical text of the non-null arguments after the first with the first (a separator), skipping null parts; null only when every part is null.",
+            signatures: [Sig([.string, .any], variadic: .any, returns: .string)],
+            propagatesNull: false,
+            implementation: .variadic { args in joinSkippingNulls(args) }),
+        FunctionDefinition(
             name: "replace", doc: "Replaces every occurrence of a substring.",
             signatures: [Sig([.string, .string, .string], returns: .string)],
             implementation: .ternary { s, f, t throws(EvaluationError) in
@@ -211,4 +217,19 @@ extension Builtins {
                 }
             }),
     ]
+}
+
+/// `concat_ws(sep, a, b, …)`: the non-null parts joined with `sep` (null when `sep` is null or
+/// every part is null, as in PostgreSQL, except that no part gives null rather than '').
+func joinSkippingNulls(_ args: [Value]) -> Value {
+    guard let sep = args.first, !sep.isNull else { return .null }
+    let separator = sep.description
+    var out = ""
+    var any = false
+    for a in args.dropFirst() where !a.isNull {
+        if any { out += separator }
+        out += a.description
+        any = true
+    }
+    return any ? .string(out) : .null
 }

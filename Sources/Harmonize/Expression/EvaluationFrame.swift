@@ -13,6 +13,10 @@ public final class EvaluationFrame {
     var bound: ContiguousArray<BoundImplementation> = []
     /// Number of slots.
     public let count: Int
+    /// The id of the mapping the frame evaluates (set by the executor); read by `row_id`.
+    var mappingID = ""
+    /// Where the current record is (set by the executor once per file; called only by `row_id()`).
+    var recordLocation: (() -> SourceLocation)?
 
     /// Creates a frame with `slotCount` null slots.
     public init(slotCount: Int) {
@@ -54,3 +58,25 @@ public final class EvaluationFrame {
 
 @available(*, unavailable)
 extension EvaluationFrame: Sendable {}
+
+extension EvaluationFrame {
+    /// The context `row_id` hashes: the mapping id, and with `withLocation` the record's source
+    /// file (as the run names it, relative to the input folder) and record number, separated by
+    /// control characters that no mapping id or path contains.
+    func recordContext(withLocation: Bool) throws(EvaluationError) -> Value {
+        guard withLocation else { return .string(mappingID) }
+        guard let locate = recordLocation else {
+            throw EvaluationError(reason: .expressionError, message: "row_id(): no record location here", function: "row_id")
+        }
+        let location = locate()
+        guard let record = location.record else {
+            throw EvaluationError(reason: .expressionError, message: "row_id(): the record has no number", function: "row_id")
+        }
+        return .string(mappingID + "\u{1E}" + location.file + "\u{1F}" + String(record))
+    }
+
+    /// An evaluator giving `recordContext(withLocation:)`.
+    static func contextEvaluator(withLocation: Bool) -> Evaluator {
+        { f throws(EvaluationError) in try f.recordContext(withLocation: withLocation) }
+    }
+}

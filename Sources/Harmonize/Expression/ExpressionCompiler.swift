@@ -662,16 +662,18 @@ final class CompilationContext {
         } else {
             traced = nil
         }
+        var argEvals = runtimeArgs.map(\.eval)
+        if def.readsRecordContext { argEvals.insert(EvaluationFrame.contextEvaluator(withLocation: args.isEmpty), at: 0) }
         if case .perRun(let bind) = impl {
             // Per-run state: the call reads its run's implementation from the frame. Such a call
             // is never folded at compile time (its result depends on the run).
             let site = compiler.callSites.add(name: name, bind)
-            let eval = CompilationContext.invokeBound(site: site, runtimeArgs.map(\.eval), name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
+            let eval = CompilationContext.invokeBound(site: site, argEvals, name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
             var res = TypedEvaluator(type: type, eval: eval)
             if case .computed = sig.result { res = widenValues(res) }
             return res
         }
-        guard let eval = CompilationContext.invoke(impl, runtimeArgs.map(\.eval), name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
+        guard let eval = CompilationContext.invoke(impl, argEvals, name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
         else {
             error("HZ3004", "function '\(name)' has no implementation for \(runtimeArgs.count) argument(s)", range)
             return .poison

@@ -120,6 +120,10 @@ public struct FunctionDefinition: Sendable {
     /// argument (the code) and its result (`LookupUse`). Only one-argument runtime forms are
     /// recorded.
     public var recordsLookups = false
+    /// Whether the implementation receives, before its arguments, the record's context (the
+    /// mapping id, and with no argument also the source file and record number: see
+    /// `EvaluationFrame.recordContext(withLocation:)`); for `row_id`.
+    public var readsRecordContext = false
 
     /// Creates a definition.
     public init(

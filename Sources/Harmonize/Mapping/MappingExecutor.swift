@@ -161,6 +161,9 @@ final class MappingExecutor {
         defer { frame.lookupTrace = nil }
         var letRanges = [Range<Int>](repeating: 0..<0, count: trace == nil ? 0 : lets.count)
         let mappingID = plan.id
+        frame.mappingID = mappingID  // row_id (RowIDFunction.swift)
+        frame.recordLocation = { reader.location }
+        defer { frame.recordLocation = nil }
         var batches = self.batches
         defer { self.batches = batches }
         var written = [Int](repeating: 0, count: targetCount)

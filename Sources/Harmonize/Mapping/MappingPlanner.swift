@@ -255,8 +255,9 @@ public enum MappingPlanner {
                 report("HZ1201", "unknown target table '\(t.table.text)' in model \(model.name) \(model.version)", t.table, notes: s.map { ["did you mean '\($0)'?"] } ?? [])
                 continue
             }
-            if !seenTables.insert(table.name).inserted {
-                diagnostics.append(Diagnostic(code: "HZ1205", severity: .warning, message: "table '\(table.name)' is targeted twice by this mapping", file: file, line: t.table.line, column: t.table.column))
+            // A second target of a table with its own filter is a deliberate second row (SNDS DP/DR).
+            if !seenTables.insert(table.name).inserted && t.filter == nil {
+                diagnostics.append(Diagnostic(code: "HZ1205", severity: .warning, message: "table '\(table.name)' is targeted twice by this mapping without a filter on the repeated target", file: file, line: t.table.line, column: t.table.column))
             }
             var columns = [CompiledExpression?](repeating: nil, count: table.columns.count)
             var lines = [Int?](repeating: nil, count: table.columns.count)

@@ -74,6 +74,11 @@ public struct RunProfile: Sendable {
             case "dialect":
                 let dialect = MappingLoader.loadDialect(v, d: &d)
                 let keys = Set(v.mapping?.keys.compactMap(\.string) ?? [])
+                // Only these are applied: say so rather than ignore skip_lines, columns… silently.
+                let dialectKeys: [Node] = v.mapping.map { Array($0.keys) } ?? []
+                for k in dialectKeys where !["delimiter", "quote", "encoding", "header"].contains(k.string ?? "") {
+                    d.error("HZ1309", "a profile's dialect can set delimiter, quote, encoding and header, not '\(k.string ?? "")'", k)
+                }
                 if keys.contains("delimiter") { p.delimiter = dialect.delimiter }
                 if keys.contains("quote") { p.quote = .some(dialect.quote) }
                 if keys.contains("encoding") { p.encoding = dialect.encoding }

@@ -71,8 +71,19 @@ extension TargetModel {
             tables.append(TargetTable(name: tname, columns: columns, description: t["description"]?.string))
         }
         if tables.isEmpty { fail("HZ1107", "the target model declares no table", root["tables"]) }
+        var orphans: ForeignKey?
+        if let ref = root["orphans"]?.string {
+            let parts = ref.split(separator: ".", maxSplits: 1).map(String.init)
+            if parts.count == 2, tables.contains(where: { $0.name == parts[0] && $0.columnIndex(named: parts[1]) != nil }) {
+                orphans = ForeignKey(table: parts[0], column: parts[1])
+            } else {
+                fail("HZ1197", "orphans must name a table.column of the model (person.person_id)", root["orphans"])
+            }
+        }
         if !diagnostics.isEmpty { throw DiagnosticsError(diagnostics) }
-        return TargetModel(name: name, version: version, tables: tables)
+        var model = TargetModel(name: name, version: version, tables: tables)
+        model.orphans = orphans
+        return model
     }
 
     /// Reads a target model file (see `load(yaml:file:)`).
@@ -88,7 +99,9 @@ extension TargetModel {
 
     /// The model as `harmonize-model: 1` YAML (round-trips through `load(yaml:file:)`).
     public func yaml() -> String {
-        var out = "harmonize-model: 1\nname: \(YAMLSupport.quote(name))\nversion: \(YAMLSupport.quote(version))\ntables:\n"
+        var out = "harmonize-model: 1\nname: \(YAMLSupport.quote(name))\nversion: \(YAMLSupport.quote(version))\n"
+        if let o = orphans { out += "orphans: \(o.table).\(o.column)\n" }
+        out += "tables:\n"
         for t in tables {
             out += "  - name: \(t.name)\n"
             if let d = t.description { out += "    description: \(YAMLSupport.quote(d))\n" }

@@ -8,6 +8,10 @@ public struct TargetModel: Sendable, Hashable {
     public var version: String
     /// Tables in declaration order.
     public var tables: [TargetTable]
+    /// `orphans: person.person_id`: rows of the other tables whose `person_id` names no row of
+    /// `person` in the same output are held back as rejects (`target-fk-missing`) before the
+    /// output is published (`OrphanPass`); nil: no such check. On in the bundled OMOP model.
+    public var orphans: ForeignKey? = nil
 
     /// Creates a model.
     public init(name: String, version: String, tables: [TargetTable]) {

@@ -22,6 +22,9 @@ public struct RunOptions: Sendable {
     /// A replay: only these records of these mappings and files are read again (`harmonize-run
     /// replay`); the manifest's kind is `replay`. Nil for a full run.
     public var replay: ReplaySelection? = nil
+    /// Whether rows whose person is not in the output are held back (the model's `orphans:`;
+    /// `run --keep-orphans` sets false). See `OrphanPass`.
+    public var holdsBackOrphans = true
     /// The vocabulary store the mappings' vocabulary functions were compiled with: the run counts
     /// unmapped codes in its `usage` and records the vocabulary versions in the manifest.
     public var vocabulary: VocabularyStore? = nil
@@ -302,6 +305,8 @@ public final class Pipeline {
                 for (t, n) in executor.rowsWritten { rowsPerTable[t] += n }
                 forbiddenPersonIDs.formUnion(executor.excludedPersonIDs)
             }
+            // Rows whose person is not in the output (the model's `orphans:`), held back: OrphanPass.swift.
+            for (t, n) in try OrphanPass.run(plans: plans, tables: tables, options: options, sink: sink, manifest: &manifest) { rowsPerTable[t] -= n }
             // Derived tables, over everything written.
             for plan in plans {
                 guard let d = plan.derivation, let ti = tables.firstIndex(where: { $0.name == d.table }) else { continue }

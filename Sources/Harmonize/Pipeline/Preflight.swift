@@ -8,7 +8,7 @@
 /// | code | problem |
 /// | --- | --- |
 /// | HZ1018 | two mappings have the same id |
-/// | HZ7101 | a mapping calls `pseudonym`, `pseudonym_int` or `date_shift` and the run has no key |
+/// | HZ7101 | a mapping calls `pseudonym`, `pseudonym_int`, `date_shift` or `row_id` and the run has no key |
 /// | HZ7102 | a mapping calls `date_shift` and the run's largest shift is 0 |
 /// | HZ7103 | a mapping calls a vocabulary function and the run has no vocabulary store |
 /// | HZ7104 | an objection list is given and a mapping has no `source: subject:` |
@@ -16,7 +16,7 @@
 /// | HZ7107 | two mappings write one table with different definitions |
 public enum Preflight {
     /// Functions that need the run's pseudonymisation key.
-    public static let keyedFunctions: Set<String> = ["pseudonym", "pseudonym_int", "date_shift"]
+    public static let keyedFunctions: Set<String> = ["pseudonym", "pseudonym_int", "date_shift", "row_id"]
 
     /// Every problem of a run of `plans` with `options`, before reading anything. Pass what the
     /// output can do (`Sink.supportsUpdates`) when known. Errors stop the run; there are no

@@ -13,6 +13,7 @@ extension FunctionRegistry {
     /// without a key fails before any record is read. No unkeyed hash function is offered for
     /// identifiers.
     public mutating func registerPseudonyms() {
+        registerRowID()
         for (name, result) in [("pseudonym", ValueType.string), ("pseudonym_int", ValueType.integer)] {
             let asInteger = result == .integer
             register(

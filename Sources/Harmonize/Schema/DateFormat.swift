@@ -103,7 +103,7 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         self.fixed = FixedLayout(tokens, isoTail: false)
     }
 
-    private init(uncheckedPattern: String, isoTail: Bool = false) {
+    init(uncheckedPattern: String, isoTail: Bool = false) {
         let raw = (try? DateFormat.compileICU(uncheckedPattern, original: uncheckedPattern)) ?? []
         self.pattern = uncheckedPattern
         self.tokens = (try? DateFormat.finish(raw, original: uncheckedPattern)) ?? []

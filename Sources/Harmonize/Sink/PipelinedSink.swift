@@ -12,6 +12,8 @@ public final class PipelinedSink: Sink {
         case rejects([RunReject])
         case unmapped([UnmappedCode])
         case derive(Derivation, Bool, DeriveReply)
+        /// Work on the wrapped sink, on the writer thread after the queued batches (orphans).
+        case perform(@Sendable (any Sink) -> Void, DeriveReply)
     }
 
     /// Where the writer thread leaves the result of a derivation for the caller.
@@ -71,6 +73,10 @@ public final class PipelinedSink: Sink {
                         reply.result = .failure(SinkError("the output failed before the derivation"))
                         reply.done.signal()
                     }
+                    if case .perform(_, let reply) = message {
+                        reply.result = .failure(SinkError("the output failed before this step"))
+                        reply.done.signal()
+                    }
                     continue
                 }
                 do throws(SinkError) {
@@ -84,6 +90,9 @@ public final class PipelinedSink: Sink {
                         } catch {
                             reply.result = .failure(error)
                         }
+                        reply.done.signal()
+                    case .perform(let work, let reply):
+                        work(box.sink)
                         reply.done.signal()
                     }
                 } catch {
@@ -168,3 +177,37 @@ public final class PipelinedSink: Sink {
 
 @available(*, unavailable)
 extension PipelinedSink: Sendable {}
+
+extension PipelinedSink: OrphanCapableSink {
+    /// Runs `work` on the writer thread after the batches queued before it.
+    private func perform<T: Sendable>(_ work: @escaping @Sendable (any Sink) throws(SinkError) -> T) throws(SinkError) -> T {
+        let reply = DeriveReply()
+        let result = ResultBox<T>()
+        try enqueue(.perform({ sink in
+            do throws(SinkError) {
+                result.value = .success(try work(sink))
+            } catch {
+                result.value = .failure(error)
+            }
+        }, reply))
+        reply.done.wait()
+        if case .failure(let e) = reply.result { throw e }
+        guard let value = result.value else { throw SinkError("the output did not answer") }
+        return try value.get()
+    }
+
+    /// Asks the wrapped sink, when it can find orphans; otherwise none.
+    public func orphans(_ rule: ForeignKey) throws(SinkError) -> [OrphanRow] {
+        try perform { sink throws(SinkError) in try (sink as? OrphanCapableSink)?.orphans(rule) ?? [] }
+    }
+
+    /// Asks the wrapped sink to delete the rows.
+    public func remove(_ rows: [OrphanRow]) throws(SinkError) {
+        try perform { sink throws(SinkError) in try (sink as? OrphanCapableSink)?.remove(rows) }
+    }
+}
+
+/// A result handed from the writer thread to the caller (who waits on the reply's semaphore).
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    var value: Result<T, SinkError>?
+}

@@ -17,6 +17,9 @@ public final class SQLiteSink: Sink {
     private var tables: [TargetTable] = []
     private var inserts: [SQLiteStatement] = []
     private var lineageInsert: SQLiteStatement?
+    /// The first duplicated primary key found by `finish(run:)` (then a `target-pk-duplicate`),
+    /// for `DuplicateKeyLocator`; never printed.
+    public private(set) var duplicateKey: DuplicateKey?
     /// Vocabulary lineage (with `recordsLineage`): entries interned per table column, lists of
     /// entries (a row's) interned as sets, named by `harmonize_lineage.lookup_set`.
     private var entryInsert: SQLiteStatement?
@@ -409,6 +412,7 @@ public final class SQLiteSink: Sink {
                     duplicates = try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(SQLiteDDL.quote(t.name)) GROUP BY \(cols) HAVING count(*) > 1)") != .int(0)
                 }
                 if duplicates {
+                    duplicateKey = try firstDuplicate(t, db: db)
                     abort()
                     throw SinkError(
                         "table \(t.name): a primary-key value (\(t.primaryKey.joined(separator: ", "))) is written more than once (target-pk-duplicate); nothing was published",
@@ -474,3 +478,70 @@ public final class SQLiteSink: Sink {
 
 @available(*, unavailable)
 extension SQLiteSink: Sendable {}
+
+extension SQLiteSink {
+    /// One primary-key value of `t` that has more than one row.
+    fileprivate func firstDuplicate(_ t: TargetTable, db: SQLiteConnection) throws(SQLiteError) -> DuplicateKey? {
+        let cols = t.primaryKey.map(SQLiteDDL.quote).joined(separator: ", ")
+        let st = try db.prepare("SELECT \(cols) FROM \(SQLiteDDL.quote(t.name)) GROUP BY \(cols) HAVING count(*) > 1 LIMIT 1")
+        guard try st.step() else { return nil }
+        return DuplicateKey(table: t.name, columns: t.primaryKey, key: t.primaryKey.indices.map { st.column($0) })
+    }
+}
+
+extension SQLiteSink: OrphanCapableSink {
+    /// The rows of the tables other than `rule.table` that have the column `rule.column` and
+    /// whose value names no row of `rule.table` (nulls are not orphans).
+    public func orphans(_ rule: ForeignKey) throws(SinkError) -> [OrphanRow] {
+        guard let db else { throw SinkError("sink not open", isIO: false) }
+        guard let parent = tables.first(where: { $0.name == rule.table }), parent.columnIndex(named: rule.column) != nil else { return [] }
+        var rows: [OrphanRow] = []
+        do {
+            for (ti, t) in tables.enumerated() where t.name != rule.table {
+                guard let ci = t.columnIndex(named: rule.column) else { continue }
+                let col = SQLiteDDL.quote(t.columns[ci].name)
+                let key = t.lineageKeyColumn.map { SQLiteDDL.quote(t.columns[$0].name) } ?? "NULL"
+                let st = try db.prepare(
+                    "SELECT rowid, \(col), \(key) FROM \(SQLiteDDL.quote(t.name)) WHERE \(col) IS NOT NULL AND \(col) NOT IN "
+                        + "(SELECT \(SQLiteDDL.quote(rule.column)) FROM \(SQLiteDDL.quote(rule.table)) WHERE \(SQLiteDDL.quote(rule.column)) IS NOT NULL)")
+                while try st.step() {
+                    guard case .int(let rowid) = st.column(0) else { continue }
+                    rows.append(OrphanRow(table: ti, rowid: rowid, reference: st.column(1), lineageKey: st.column(2)))
+                }
+            }
+        } catch {
+            throw SinkError("cannot look for orphan rows: \(error)")
+        }
+        return rows
+    }
+
+    /// Deletes the rows, and their lineage rows of this run.
+    public func remove(_ rows: [OrphanRow]) throws(SinkError) {
+        guard let db else { throw SinkError("sink not open", isIO: false) }
+        do {
+            var statements: [Int: SQLiteStatement] = [:]
+            let lineage = recordsLineage ? try db.prepare("DELETE FROM harmonize_lineage WHERE table_id = ? AND row_id = ? AND run_seq = ?") : nil
+            for r in rows where r.table < tables.count {
+                let st: SQLiteStatement
+                if let known = statements[r.table] {
+                    st = known
+                } else {
+                    st = try db.prepare("DELETE FROM \(SQLiteDDL.quote(tables[r.table].name)) WHERE rowid = ?")
+                    statements[r.table] = st
+                }
+                st.bind(.int(r.rowid), at: 1)
+                _ = try st.step()
+                st.reset()
+                if let lineage {
+                    lineage.bind(.int(r.table), at: 1)
+                    lineage.bind(r.lineageKey, at: 2)
+                    lineage.bind(.int(runSeq), at: 3)
+                    _ = try lineage.step()
+                    lineage.reset()
+                }
+            }
+        } catch {
+            throw SinkError("cannot hold back orphan rows: \(error)")
+        }
+    }
+}

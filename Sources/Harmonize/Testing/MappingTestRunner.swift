@@ -178,9 +178,18 @@ public final class MappingTestRunner {
     /// Coverage of the runs so far, given the `table.column` (lower-case) names checked by cases.
     func coverage(checkedFields: Set<String>) -> MappingCoverage {
         var cov = MappingCoverage()
-        for t in plan.targets {
+        // Targets of one table are told apart by the line of their `table:` (expected rows are
+        // matched per table, so a column counts as covered for every target of its table).
+        let repeated = Set(Dictionary(grouping: plan.targets, by: { $0.table.name }).filter { $0.value.count > 1 }.keys)
+        let aligned = plan.spec.targets.count == plan.targets.count
+        let labels = plan.targets.enumerated().map { ti, t in
+            guard repeated.contains(t.table.name) else { return t.table.name }
+            return t.table.name + (aligned ? "@line \(plan.spec.targets[ti].table.line)" : "#\(ti + 1)")
+        }
+        for (ti, t) in plan.targets.enumerated() {
+            let label = labels[ti]
             for (i, c) in t.table.columns.enumerated() where t.columns[i] != nil {
-                cov.fields.append(.init(name: "\(t.table.name).\(c.name)", covered: checkedFields.contains("\(t.table.name).\(c.name.lowercased())")))
+                cov.fields.append(.init(name: "\(label).\(c.name)", covered: checkedFields.contains("\(t.table.name).\(c.name.lowercased())")))
             }
         }
         for (b, n) in zip(branches.branches, branches.counts) {
@@ -192,8 +201,8 @@ public final class MappingTestRunner {
             cov.filters.append(.init(name: "filter false", covered: filterOutcomes[0].failed > 0))
         }
         for (i, t) in plan.targets.enumerated() where t.filter != nil {
-            cov.filters.append(.init(name: "\(t.table.name) filter true", covered: filterOutcomes[i + 1].passed > 0))
-            cov.filters.append(.init(name: "\(t.table.name) filter false", covered: filterOutcomes[i + 1].failed > 0))
+            cov.filters.append(.init(name: "\(labels[i]) filter true", covered: filterOutcomes[i + 1].passed > 0))
+            cov.filters.append(.init(name: "\(labels[i]) filter false", covered: filterOutcomes[i + 1].failed > 0))
         }
         return cov
     }

@@ -74,8 +74,8 @@ import Testing
         func ledger(_ mapping: String, groupStage: Bool = false) -> RunManifest.LedgerEntry? {
             manifest.ledger.first { $0.mapping == mapping && ($0.groupStage ?? false) == groupStage }
         }
-        // IR_BEN_R: 30 rows, one rejected (sex code 9).
-        #expect(ledger("snds.ir_ben_r").map { [$0.read, $0.written, $0.rejected] } == [30, 29, 1])
+        // IR_BEN_R: 30 rows, none rejected (sex code 9 is kept with gender_concept_id 0).
+        #expect(ledger("snds.ir_ben_r").map { [$0.read, $0.written, $0.rejected] } == [30, 30, 0])
         // IR_IMB_R: 6 rows, one without a CIM-10 code.
         #expect(ledger("snds.ir_imb_r").map { [$0.read, $0.written, $0.filtered] } == [6, 5, 1])
         // PMSI stays: 8; filtered: the linkage error and the AP-HP geographic FINESS; rejected:
@@ -90,7 +90,8 @@ import Testing
         // The partly cancelled delivery (3 − 1 boxes) is one drug row of 2 boxes.
         #expect(ledger("snds.dcir_drug", groupStage: true).map { [$0.read, $0.written] } == [3, 3])
         #expect(try db.scalar("SELECT count(*) FROM drug_exposure WHERE quantity = 2 AND drug_source_value = '3400930000038'") == .int(1))
-        #expect(try db.scalar("SELECT count(*) FROM person") == .int(29))
+        #expect(try db.scalar("SELECT count(*) FROM person") == .int(30))
+        #expect(try db.scalar("SELECT count(*) FROM person WHERE gender_concept_id = 0 AND gender_source_value = '9'") == .int(1))
         #expect(try db.scalar("SELECT count(*) FROM death") == .int(2))
         #expect(try db.scalar("SELECT count(*) FROM visit_occurrence WHERE visit_concept_id IN (9201, 262)") == .int(4))
         #expect(try db.scalar("SELECT count(*) FROM visit_occurrence WHERE visit_concept_id = 262") == .int(1), "the stay through the emergency unit")
@@ -115,7 +116,7 @@ import Testing
         #expect(t1 != t2)
         #expect(try db.scalar("SELECT count(*) FROM visit_occurrence WHERE person_id = ?", [t1]) == .int(1))
         #expect(try db.scalar("SELECT count(*) FROM visit_occurrence WHERE person_id = ?", [t2]) == .int(1))
-        // Every event belongs to a person of the referential (except the rejected sex-9 one, who has none).
+        // Every event belongs to a person of the referential.
         for table in ["visit_occurrence", "condition_occurrence", "drug_exposure", "procedure_occurrence", "measurement", "death"] {
             #expect(try db.scalar("SELECT count(*) FROM \(table) WHERE person_id NOT IN (SELECT person_id FROM person)") == .int(0), "\(table)")
         }

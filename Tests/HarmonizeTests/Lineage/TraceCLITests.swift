@@ -122,6 +122,7 @@ import Testing
         let r = try TestSupport.runCLI([
             "run", "--mappings", TestSupport.path("mappings/hospital"), "--input", TestSupport.path("fixtures/hospital"), "--output", out, "--no-quality",
             "--lineage", "--max-reject-rate", "1", "--key-env", "HZ_TRACE_KEY",
+            "--keep-orphans",  // the lab's patients have no ADT message in the fixtures
         ], environment: ["HZ_TRACE_KEY": String(repeating: "k", count: 40)])
         #expect(r.status == 0, "\(r.stderr)")
         // The second OBX of the first message (line 6).
