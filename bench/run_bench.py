@@ -43,14 +43,17 @@ SEED = 42
 
 # program ids (also accepted by --only), in table order
 HZ, HZ_NONE, HZ_LIN = "harmonize", "harmonize-sink-none", "harmonize-lineage"
+HZ_BASE = "harmonize-baseline"   # another build of harmonize-run (--baseline-bin), for before/after figures
+BASELINE_BIN = None
 C_OFF, C_NOSTEP = "c-off", "c-nostep"
 DUCK2, DUCK1 = "duckdb-2t", "duckdb-1t"
 PY, IMPORT, CAT = "python", "sqlite-import", "cat"
-ALL = [HZ, HZ_LIN, HZ_NONE, C_OFF, C_NOSTEP, DUCK2, DUCK1, PY, IMPORT, CAT]
+ALL = [HZ, HZ_BASE, HZ_LIN, HZ_NONE, C_OFF, C_NOSTEP, DUCK2, DUCK1, PY, IMPORT, CAT]
 LABEL = {
     HZ: "Harmonize → SQLite",
     HZ_LIN: "Harmonize → SQLite `--lineage`",
     HZ_NONE: "Harmonize `--sink none`",
+    HZ_BASE: "Harmonize baseline build → SQLite (`--baseline-bin`)",
     C_OFF: "C `map_sqlite` (journal off)",
     C_NOSTEP: "C `map_sqlite nostep`",
     DUCK2: "DuckDB mapping → table, 2 threads",
@@ -165,8 +168,10 @@ def commands(prog, data, out):
     py = sys.executable
     hz = [str(HZ_BIN), "run", "--mappings", str(MAPPING), "--input", str(data), "--output", str(out),
           "--key-env", KEY_ENV, "--no-progress", "--no-quality"]
+    base = [str(BASELINE_BIN or "missing-baseline")] + hz[1:]
     return {
         HZ: hz,
+        HZ_BASE: base,
         HZ_LIN: hz + ["--lineage"],
         HZ_NONE: hz + ["--sink", "none"],
         C_OFF: [str(C_BIN), claims, vocab, str(out), "off"],
@@ -376,6 +381,11 @@ def run_bench(args):
         available -= {C_OFF, C_NOSTEP}
     if (DUCK2 in available or DUCK1 in available) and not have_duckdb(notes):
         available -= {DUCK2, DUCK1}
+    if HZ_BASE in available and not (BASELINE_BIN and Path(BASELINE_BIN).exists()):
+        available -= {HZ_BASE}
+        notes.append("Harmonize baseline skipped: give another build with --baseline-bin PATH.")
+    elif HZ_BASE in available:
+        notes.append(f"Harmonize baseline: {BASELINE_BIN} (same mapping, flags and data as `harmonize`).")
 
     # Python at sizes above 1M: measured at 1M only and scaled, with --skip-slow
     py_sizes = set(sizes)
@@ -864,6 +874,8 @@ def main():
     ap.add_argument("--sizes", default="1m,5m", help="comma list of claim counts: 100k, 1m, 5m, 2500000 ...")
     ap.add_argument("--repeat", type=int, default=3, help="runs per program (median)")
     ap.add_argument("--no-build", action="store_true", help="use the existing .build/release/harmonize-run")
+    ap.add_argument("--baseline-bin", default=None,
+                    help="another build of harmonize-run (an earlier commit) run side by side as harmonize-baseline")
     ap.add_argument("--skip-slow", action="store_true",
                     help="run the Python peer at 1M rows only and scale its time to larger sizes")
     ap.add_argument("--only", default="", help="comma list among: " + ",".join(ALL)
@@ -881,6 +893,8 @@ def main():
                     help="--suite join: --memory-budget of the second Harmonize run (harmonize-spill), "
                          "small enough for the join index to move to disk (default 128M)")
     args = ap.parse_args()
+    global BASELINE_BIN
+    BASELINE_BIN = args.baseline_bin
     names = JOIN_ALL if args.suite == "join" else ALL
     bad = [p for p in args.only.split(",") if p and p not in names]
     if bad:
