@@ -139,6 +139,7 @@ public enum MappingLoader {
         } else {
             d.error("HZ1011", "missing 'target' (a table name with 'fields') or 'targets'", root)
         }
+        d.diagnostics += PathContainment.check(source: source, joins: joins, lookups: lookups, file: file)
         if !d.diagnostics.filter({ $0.severity == .error }).isEmpty { throw DiagnosticsError(d.diagnostics) }
         let hash = Hex.string(Array(SHA256.hash(data: Array(text.utf8))))
         var spec = MappingSpec(

@@ -131,6 +131,7 @@ public final class Pipeline {
             manifest.parameters["exclude_entries"] = String(exclusion.count)
             audit = ExclusionAudit(list: exclusion, tables: tables)
         }
+        try PathContainment.verify(plans: plans, inputDirectory: options.inputDirectory)
         // Resolve files and load lookups before opening the sink.
         var filesPerPlan: [[String]] = []
         var totalBytes: Int64 = 0
