@@ -324,7 +324,7 @@ public enum MappingLoader {
             d.error("HZ1020", "missing 'source' (format, files, dialect, schema)", node ?? root)
             return nil
         }
-        let allowed: Set<String> = ["format", "files", "dialect", "schema", "validate", "description", "record", "namespaces", "max-record-bytes", "subject"]
+        let allowed: Set<String> = ["format", "files", "dialect", "schema", "validate", "description", "record", "namespaces", "max-record-bytes", "subject", "on_bad_segment"]
         for (k, _) in m where !allowed.contains(k.string ?? "") {
             d.error("HZ1004", "unknown key '\(k.string ?? "")' in 'source'", k, suggest: k.string ?? "", among: allowed)
         }
@@ -401,7 +401,22 @@ public enum MappingLoader {
         spec.namespaces = namespaces
         spec.maxRecordBytes = maxRecordBytes
         spec.subject = m["subject"].flatMap { d.expression($0) }
+        if let v = m["on_bad_segment"] { spec.skipBadSegments = loadBadSegmentPolicy(v, format: fmt, d: &d) }
         return spec
+    }
+
+    /// `on_bad_segment: reject-message | skip-segment` (hl7v2 only); true for `skip-segment`.
+    static func loadBadSegmentPolicy(_ v: Node, format: String, d: inout Collector) -> Bool {
+        let values = ["reject-message", "skip-segment"]
+        guard format == "hl7v2" else {
+            d.error("HZ1029", "'on_bad_segment' applies to hl7v2 sources only", v)
+            return false
+        }
+        guard let t = v.string, values.contains(t) else {
+            d.error("HZ1029", "'on_bad_segment' is 'reject-message' (default) or 'skip-segment'", v, suggest: v.string ?? "", among: values)
+            return false
+        }
+        return t == "skip-segment"
     }
 
     static func decodingMessage(_ error: any Error) -> String {
