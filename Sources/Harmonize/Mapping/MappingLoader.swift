@@ -440,7 +440,7 @@ public enum MappingLoader {
             d.error("HZ1030", "'dialect' must be a mapping", node)
             return dialect
         }
-        let allowed: Set<String> = ["delimiter", "quote", "escape", "header", "columns", "encoding", "skip_lines", "ragged_rows", "trim"]
+        let allowed: Set<String> = ["delimiter", "quote", "escape", "header", "columns", "encoding", "skip_lines", "ragged_rows", "trim", "stray_quotes"]
         for (k, v) in m {
             let key = k.string ?? ""
             switch key {
@@ -480,6 +480,12 @@ public enum MappingLoader {
                 }
             case "trim":
                 dialect.trimUnquotedSpaces = v.bool ?? false
+            case "stray_quotes":
+                switch v.string {
+                case "reject": dialect.keepTextAfterQuote = false
+                case "keep": dialect.keepTextAfterQuote = true
+                default: d.error("HZ1037", "'stray_quotes' is 'reject' (default) or 'keep'", v, suggest: v.string ?? "", among: ["reject", "keep"])
+                }
             default:
                 d.error("HZ1004", "unknown key '\(key)' in 'dialect'", k, suggest: key, among: allowed)
             }
