@@ -1,7 +1,7 @@
 import Harmonize
 import Mappings
 
-let context: PlanningContext? = {
+nonisolated(unsafe) let context: PlanningContext? = {
     guard let model = try? Mappings.omopModel() else { return nil }
     return PlanningContext(defaultModel: model, functions: FunctionCatalog.registry(key: .mappingTests))
 }()
