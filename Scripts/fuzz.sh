@@ -32,10 +32,13 @@ if [ "$target" = expression ]; then
 fi
 start=$(date +%s)
 set +e
-/usr/bin/time -f "cpu_seconds=%U+%S wall=%e" "$scratch/release/$product" "$corpus" \
-  -max_total_time="$seconds" -jobs="$jobs" -workers="$jobs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-  -artifact_prefix="$artifacts" -print_final_stats=1
+parallel=()
+if [ "$jobs" -gt 1 ]; then parallel=(-jobs="$jobs" -workers="$jobs"); fi
+# Run from the artifacts folder: libFuzzer's per-job logs (fuzz-N.log) land there.
+(cd "$artifacts" && /usr/bin/time -f "cpu_seconds=%U+%S wall=%e" "$scratch/release/$product" "$corpus" \
+  -max_total_time="$seconds" "${parallel[@]}" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+  -artifact_prefix="$artifacts" -print_final_stats=1)
 status=$?
 set -e
-echo "target=$target seconds=$seconds wall=$(( $(date +%s) - start )) corpus=$(ls "$corpus" | wc -l) artifacts=$(ls "$artifacts" | wc -l) status=$status"
+echo "target=$target seconds=$seconds wall=$(( $(date +%s) - start )) corpus=$(ls "$corpus" | wc -l) crashes=$(ls "$artifacts" | grep -cv '\.log$') status=$status"
 exit $status
