@@ -6,14 +6,30 @@ enum YAMLSupport {
     static func diagnostic(for error: any Error, file: String) -> Diagnostic {
         if let y = error as? YamlError {
             switch y {
-            case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _):
+            case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+                .composer(let context, let problem, let mark, _):
                 let what = context.map { "\($0.text) " } ?? ""
                 return Diagnostic(code: "HZ1001", message: "YAML syntax error: \(what)\(problem)", file: file, line: mark.line, column: mark.column)
+            case .reader(let problem, let offset, _, let yaml):
+                // Bytes that are not text: the position is counted from the byte offset.
+                var line: Int?
+                var column: Int?
+                if let offset, offset >= 0 {
+                    let prefix = yaml.utf8.prefix(offset)
+                    line = 1 + prefix.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
+                    column = 1 + (prefix.lastIndex(of: 10).map { prefix.distance(from: $0, to: prefix.endIndex) - 1 } ?? prefix.count)
+                }
+                return Diagnostic(code: "HZ1001", message: "YAML syntax error: \(problem)", file: file, line: line, column: column)
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                return Diagnostic(
+                    code: "HZ1001", message: "YAML syntax error: \(duplicates.count == 1 ? "a key is" : "keys are") repeated in one mapping (\(duplicates.sorted().joined(separator: ", ")))",
+                    file: file, line: context.mark.line, column: context.mark.column)
             default:
                 break
             }
         }
-        return Diagnostic(code: "HZ1001", message: "YAML syntax error: \(error)", file: file)
+        // Without a position from Yams, the message stays free of file text.
+        return Diagnostic(code: "HZ1001", message: "YAML syntax error", file: file, line: 1, column: 1)
     }
 
     /// Quotes a scalar for YAML output when needed.

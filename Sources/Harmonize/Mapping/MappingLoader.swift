@@ -139,6 +139,7 @@ public enum MappingLoader {
         } else {
             d.error("HZ1011", "missing 'target' (a table name with 'fields') or 'targets'", root)
         }
+        d.diagnostics += PathContainment.check(source: source, joins: joins, lookups: lookups, file: file)
         if !d.diagnostics.filter({ $0.severity == .error }).isEmpty { throw DiagnosticsError(d.diagnostics) }
         let hash = Hex.string(Array(SHA256.hash(data: Array(text.utf8))))
         var spec = MappingSpec(
@@ -323,7 +324,7 @@ public enum MappingLoader {
             d.error("HZ1020", "missing 'source' (format, files, dialect, schema)", node ?? root)
             return nil
         }
-        let allowed: Set<String> = ["format", "files", "dialect", "schema", "validate", "description", "record", "namespaces", "max-record-bytes", "subject"]
+        let allowed: Set<String> = ["format", "files", "dialect", "schema", "validate", "description", "record", "namespaces", "max-record-bytes", "subject", "on_bad_segment"]
         for (k, _) in m where !allowed.contains(k.string ?? "") {
             d.error("HZ1004", "unknown key '\(k.string ?? "")' in 'source'", k, suggest: k.string ?? "", among: allowed)
         }
@@ -400,7 +401,22 @@ public enum MappingLoader {
         spec.namespaces = namespaces
         spec.maxRecordBytes = maxRecordBytes
         spec.subject = m["subject"].flatMap { d.expression($0) }
+        if let v = m["on_bad_segment"] { spec.skipBadSegments = loadBadSegmentPolicy(v, format: fmt, d: &d) }
         return spec
+    }
+
+    /// `on_bad_segment: reject-message | skip-segment` (hl7v2 only); true for `skip-segment`.
+    static func loadBadSegmentPolicy(_ v: Node, format: String, d: inout Collector) -> Bool {
+        let values = ["reject-message", "skip-segment"]
+        guard format == "hl7v2" else {
+            d.error("HZ1029", "'on_bad_segment' applies to hl7v2 sources only", v)
+            return false
+        }
+        guard let t = v.string, values.contains(t) else {
+            d.error("HZ1029", "'on_bad_segment' is 'reject-message' (default) or 'skip-segment'", v, suggest: v.string ?? "", among: values)
+            return false
+        }
+        return t == "skip-segment"
     }
 
     static func decodingMessage(_ error: any Error) -> String {
@@ -424,7 +440,7 @@ public enum MappingLoader {
             d.error("HZ1030", "'dialect' must be a mapping", node)
             return dialect
         }
-        let allowed: Set<String> = ["delimiter", "quote", "escape", "header", "columns", "encoding", "skip_lines", "ragged_rows", "trim"]
+        let allowed: Set<String> = ["delimiter", "quote", "escape", "header", "columns", "encoding", "skip_lines", "ragged_rows", "trim", "stray_quotes"]
         for (k, v) in m {
             let key = k.string ?? ""
             switch key {
@@ -464,6 +480,12 @@ public enum MappingLoader {
                 }
             case "trim":
                 dialect.trimUnquotedSpaces = v.bool ?? false
+            case "stray_quotes":
+                switch v.string {
+                case "reject": dialect.keepTextAfterQuote = false
+                case "keep": dialect.keepTextAfterQuote = true
+                default: d.error("HZ1037", "'stray_quotes' is 'reject' (default) or 'keep'", v, suggest: v.string ?? "", among: ["reject", "keep"])
+                }
             default:
                 d.error("HZ1004", "unknown key '\(key)' in 'dialect'", k, suggest: key, among: allowed)
             }

@@ -127,6 +127,9 @@ public struct SourceSpec: Sendable {
     public var maxRecordBytes: Int? = nil
     /// The expression identifying the person of a record (`subject:`), used by `run --exclude`.
     public var subject: LocatedText? = nil
+    /// `on_bad_segment: skip-segment` (hl7v2): lines that are not segments are skipped and
+    /// rejected one by one instead of rejecting their message (`reject-message`, the default).
+    public var skipBadSegments = false
 }
 
 /// A schema given inline or by path.

@@ -21,7 +21,7 @@ enum ReaderFactory {
             case nil, "message": unit = .message
             case let id?: unit = .segment(id)
             }
-            var options = HL7ReaderOptions(record: unit)
+            var options = HL7ReaderOptions(record: unit, skipBadSegments: spec.skipBadSegments)
             if let m = spec.maxRecordBytes { options.maxMessageBytes = m }
             return HL7Reader(source: source, displayName: displayName, options: options)
         case "xml":

@@ -148,6 +148,7 @@ public final class Pipeline {
             manifest.parameters["key_fingerprint"] = key.fingerprint
             if options.dateShiftDays > 0 { manifest.parameters["date_shift_days"] = String(options.dateShiftDays) }
         }
+        try PathContainment.verify(plans: plans, inputDirectory: options.inputDirectory)
         // Resolve files and load lookups before opening the sink.
         var filesPerPlan: [[String]] = []
         var boundPlans: [BoundCallSites] = []

@@ -55,16 +55,54 @@ public struct PseudonymKey: Sendable {
         }
     }
 
-    /// Reads the key from an environment variable.
+    /// Reads the key from an environment variable: `base64:…` and `hex:…` values are decoded,
+    /// any other value is the key as raw text (its UTF-8 bytes).
     public static func load(environment name: String, project: String = "") throws(Failure) -> PseudonymKey {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
             throw Failure(description: "the environment variable \(name) holding the key is not set")
         }
+        let bytes = try environmentKeyBytes(value, name: name)
         do {
-            return try PseudonymKey(bytes: Array(value.utf8), project: project)
+            return try PseudonymKey(bytes: bytes, project: project)
         } catch {
             throw Failure(description: "key in \(name): \(error.description)")
         }
+    }
+
+    /// The key bytes of an environment value: `base64:` (standard alphabet, padding optional) or
+    /// `hex:` (two digits a byte, either case) prefixes are decoded; without a prefix, the text's
+    /// UTF-8 bytes. A malformed encoded value fails (the message never shows it).
+    static func environmentKeyBytes(_ value: String, name: String) throws(Failure) -> [UInt8] {
+        if value.hasPrefix("base64:") {
+            var text = String(value.dropFirst(7)).trimmingCharacters(in: .whitespacesAndNewlines)
+            while text.utf8.count % 4 != 0 { text += "=" }
+            guard let data = Data(base64Encoded: text) else {
+                throw Failure(description: "the key in \(name) starts with 'base64:' but is not valid base64")
+            }
+            return Array(data)
+        }
+        if value.hasPrefix("hex:") {
+            let digits = Array(value.dropFirst(4).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+            func nibble(_ c: UInt8) -> UInt8? {
+                switch c {
+                case 48...57: return c - 48
+                case 65...70: return c - 55
+                case 97...102: return c - 87
+                default: return nil
+                }
+            }
+            var out: [UInt8] = []
+            var i = 0
+            while i + 1 < digits.count, let hi = nibble(digits[i]), let lo = nibble(digits[i + 1]) {
+                out.append(hi << 4 | lo)
+                i += 2
+            }
+            guard i == digits.count else {
+                throw Failure(description: "the key in \(name) starts with 'hex:' but is not an even number of hexadecimal digits")
+            }
+            return out
+        }
+        return Array(value.utf8)
     }
 
     /// The sub-key for a purpose: HMAC(key, "harmonize/v1/" + purpose + "/" + project).

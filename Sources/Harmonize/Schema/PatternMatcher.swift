@@ -1,20 +1,29 @@
-import Foundation
-
 /// A compiled `pattern` constraint that must match the whole cell text (XML Schema patterns are
-/// implicitly anchored). Uses `NSRegularExpression`, which is `Sendable`; Swift's `Regex` is not.
+/// implicitly anchored), in time linear in the text (`LinearRegex`, a Pike VM).
 final class PatternMatcher: Sendable {
     let source: String
-    private let regex: NSRegularExpression
+    private let regex: LinearRegex
 
-    /// Compiles `pattern` wrapped as `\A(?:pattern)\z`; nil when it is not a valid expression.
+    /// Compiles `pattern` to match the whole text (`\A(?:pattern)\z`); nil when it is not a valid
+    /// expression or uses syntax the linear-time matcher lacks (`problem(_:)` says which).
     init?(_ pattern: String) {
-        guard let regex = try? NSRegularExpression(pattern: "\\A(?:" + pattern + ")\\z") else { return nil }
+        guard let regex = try? LinearRegex(pattern, wholeText: true) else { return nil }
         self.source = pattern
         self.regex = regex
     }
 
+    /// Why `pattern` cannot be compiled, or nil.
+    static func problem(_ pattern: String) -> String? {
+        do {
+            _ = try LinearRegex(pattern, wholeText: true)
+            return nil
+        } catch {
+            return error.message
+        }
+    }
+
     /// Whether the whole of `text` matches.
     func matches(_ text: String) -> Bool {
-        return regex.firstMatch(in: text, options: [.anchored], range: NSRange(location: 0, length: text.utf16.count)) != nil
+        regex.matches(text)
     }
 }

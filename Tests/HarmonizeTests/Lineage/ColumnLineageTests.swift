@@ -6,9 +6,9 @@ import Testing
 
 /// Column-level lineage derived from the rules, and manifests that do not depend on when a run ran.
 @Suite struct ColumnLineageTests {
-    static func plan(_ yaml: String) throws -> MappingPlan {
+    static func plan(_ yaml: String, file: String = "inline.yaml") throws -> MappingPlan {
         let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
-        return try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: "inline.yaml"), context: context)
+        return try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: file), context: context)
     }
 
     @Test func eachColumnReadsItsFieldsWithTheKindOfTransformation() throws {
@@ -20,7 +20,7 @@ import Testing
             version: 1.0.0
             source: {files: x.csv}
             lookups:
-              concepts: {file: \(dir)/concepts.csv, key: code, value: concept_id, type: integer}
+              concepts: {file: concepts.csv, key: code, value: concept_id, type: integer}
             filter: "kind != 'COMMENT'"
             let:
               person: "to_int(substr(patient, 2))"
@@ -38,7 +38,7 @@ import Testing
               value_source_value: "if flag == 'Y' then value else null"
               unit_source_value: unit
             """
-        let lineage = ColumnLineage.derive(from: try Self.plan(yaml))
+        let lineage = ColumnLineage.derive(from: try Self.plan(yaml, file: dir + "/inline.yaml"))
         let t = try #require(lineage.first)
         #expect(t.table == "measurement")
         func inputs(_ c: String) -> [String] {

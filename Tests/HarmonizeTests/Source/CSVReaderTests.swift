@@ -26,7 +26,6 @@ import Testing
         Case(id: "trailing-empty-line-no-record", input: "a,b\n\n", rows: [["a", "b"]]),
         Case(id: "blank-lines-skipped", input: "a,b\n\n\r\n1,2\n", rows: [["a", "b"], ["1", "2"]]),
         Case(id: "quote-inside-unquoted-is-literal", input: "ab\"c,d\n", rows: [["ab\"c", "d"]]),
-        Case(id: "text-after-closing-quote", input: "\"ab\"cd,e\n", rows: [["abcd", "e"]]),
         Case(id: "spaces-kept", input: " a , b \n", rows: [[" a ", " b "]]),
         Case(id: "unicode", input: "é,€,日本\n", rows: [["é", "€", "日本"]]),
     ]
@@ -35,6 +34,20 @@ import Testing
     func rfc4180Cases(_ c: Case) throws {
         let rows = try CSVTest.rows(c.input, dialect: Dialect(delimiter: UInt8(ascii: ","), header: false))
         #expect(rows == c.rows)
+    }
+
+    /// A quote inside a quoted field that is not doubled (`2;"ef"gh`) rejects the record
+    /// (issue 15, item 10); `stray_quotes: keep` reads it as before (`efgh`).
+    @Test func textAfterAClosingQuoteIsARejectUnlessKept() throws {
+        let strict = try CSVTest.reader(CSVTest.bytes("id;note\n1;ok\n2;\"ef\"gh\n3;\"a\"\"b\"\n"), dialect: Dialect(delimiter: 59))
+        let events = try CSVTest.events(strict)
+        #expect(events.count == 3)
+        #expect(events[0].fields == ["1", "ok"])
+        #expect(events[1] == .rejected(reason: .structureError, line: 3, record: 2, field: "note"))
+        #expect(events[2].fields == ["3", "a\"b"])
+        var keep = Dialect(delimiter: UInt8(ascii: ","), header: false)
+        keep.keepTextAfterQuote = true
+        #expect(try CSVTest.rows("\"ab\"cd,e\n", dialect: keep) == [["abcd", "e"]])
     }
 
     @Test func quotedEmptyIsToldApartFromEmpty() throws {

@@ -11,6 +11,10 @@ protocol XMLSAXEvents: AnyObject {
     func characters(_ text: UnsafeBufferPointer<UInt8>)
     /// The DOCTYPE declares an entity: the document is refused.
     func entityDeclared(line: Int)
+    /// A reference to an entity nobody declared (`&ent;` in a document with an external DOCTYPE,
+    /// which libxml2 only warns about and drops): the record, or the document, is refused.
+    /// `inStartTag`: in an attribute value (else in text).
+    func undeclaredEntity(line: Int, inStartTag: Bool)
 }
 
 /// The attributes of a start tag as libxml2 hands them to SAX2: five pointers per attribute
@@ -64,8 +68,10 @@ private func onStart(
     _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
 ) {
     guard let t = target(ctx), !t.stopped, let localname else { return }
+    // Attributes defaulted by a DTD ATTLIST come last: they are not in the document, never applied.
+    let written = max(0, Int(nbAttributes) - Int(nbDefaulted))
     t.events.startElement(
-        localName: localname, namespaceURI: uri, attributes: XMLAttributeSpans(base: attributes, count: Int(nbAttributes)), line: t.line)
+        localName: localname, namespaceURI: uri, attributes: XMLAttributeSpans(base: attributes, count: written), line: t.line)
 }
 
 private func onEnd(_ ctx: UnsafeMutableRawPointer?, _ localname: UnsafePointer<xmlChar>?, _ prefix: UnsafePointer<xmlChar>?, _ uri: UnsafePointer<xmlChar>?) {
@@ -89,6 +95,24 @@ private func onEntityDecl(
 
 private func onError(_ ctx: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {
     guard let t = target(ctx), let error else { return }
+    let code = error.pointee.code
+    if code == Int32(XML_WAR_UNDECLARED_ENTITY.rawValue) || code == Int32(XML_ERR_UNDECLARED_ENTITY.rawValue), !t.stopped {
+        // In a start tag (an attribute value) when, looking back from the parser's position, a
+        // '<' comes before a '>'; unknown (the buffer starts first) counts as a start tag.
+        var inStartTag = true
+        if let c = t.context, let input = c.pointee.input, let cur = input.pointee.cur, let base = input.pointee.base {
+            var p = cur
+            while p > base {
+                p -= 1
+                if p.pointee == 0x3C { break }
+                if p.pointee == 0x3E {
+                    inStartTag = false
+                    break
+                }
+            }
+        }
+        t.events.undeclaredEntity(line: Int(error.pointee.line), inStartTag: inStartTag)
+    }
     if t.problems.count < 16 {
         t.problems.append(XMLParseProblem(code: error.pointee.code, line: Int(error.pointee.line), fatal: error.pointee.level == XML_ERR_FATAL))
     }
@@ -105,7 +129,9 @@ private func denyAllEntityLoader(_ url: UnsafePointer<CChar>?, _ id: UnsafePoint
 ///
 /// Safe for untrusted input: no entity substitution (never `XML_PARSE_NOENT`), no DTD loading, no
 /// network, a deny-all external entity loader; no tree is built (only the callbacks below are
-/// set), and a DOCTYPE that declares an entity stops parsing (`entityDeclared`). libxml2 reports
+/// set), a DOCTYPE that declares an entity stops parsing (`entityDeclared`), a reference to an
+/// undeclared entity is reported (`undeclaredEntity`) rather than dropped, and attributes a DTD
+/// `ATTLIST` would default are never passed on. libxml2 reports
 /// errors to `problems` (code, line, severity), never to standard error.
 final class XMLPushParser {
     private let source: any ByteSource

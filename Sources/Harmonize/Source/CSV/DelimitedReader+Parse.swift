@@ -35,6 +35,7 @@ extension DelimitedReader {
         var unterminated = false
         var contentEnd = s
         var next = s
+        var strayQuote = -1
 
         fieldLoop: while true {
             if trim { while p < e && b[p] == 32 { p &+= 1 } }
@@ -117,7 +118,9 @@ extension DelimitedReader {
                         anyUnescape = true
                     }
                 } else {
-                    // Content after the closing quote: read on as unquoted text.
+                    // Content after the closing quote: read on as unquoted text (the record is
+                    // rejected unless the dialect keeps such text).
+                    if strayQuote < 0 { strayQuote = nf }
                     fl |= DelimitedReader.flagUnescape
                     anyUnescape = true
                     p = q
@@ -231,6 +234,7 @@ extension DelimitedReader {
         pUnescape = anyUnescape
         pUnterminated = unterminated
         pOverflow = overflow
+        pStrayQuote = strayQuote
         return true
     }
 }

@@ -68,6 +68,8 @@ public final class DelimitedReader {
     var pUnescape = false
     var pUnterminated = false
     var pOverflow = false
+    /// The first field (0-based) with text after its closing quote, or -1.
+    var pStrayQuote = -1
 
     // MARK: Position
     /// Physical line (1-based) of the next unconsumed byte.
@@ -261,6 +263,9 @@ public final class DelimitedReader {
         let nf = pFields
         if pUnterminated {
             return reject(.structureError, "unterminated quoted field at end of file")
+        }
+        if pStrayQuote >= 0 && !dialect.keepTextAfterQuote {
+            return reject(.structureError, column: pStrayQuote, "text after the closing quote of a quoted field (a quote inside a quoted field is doubled)")
         }
         if pContentEnd - recordStart > limits.maxRecordBytes {
             return reject(.limitExceeded, "record longer than \(limits.maxRecordBytes) bytes")

@@ -32,6 +32,10 @@ public struct Dialect: Sendable, Hashable, Codable {
     /// Whether leading and trailing spaces of unquoted fields are dropped (and spaces around a
     /// quoted field are allowed).
     public var trimUnquotedSpaces: Bool
+    /// Whether text after the closing quote of a quoted field (`"ef"gh`) is kept as text
+    /// (`efgh`, `stray_quotes: keep`) instead of rejecting the record (`structure-error`, the
+    /// default: the quote inside the field should have been doubled).
+    public var keepTextAfterQuote = false
 
     /// Creates a dialect; the defaults describe an RFC 4180 file with a header, in any encoding,
     /// with the delimiter detected.

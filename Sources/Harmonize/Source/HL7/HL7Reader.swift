@@ -14,11 +14,16 @@ public struct HL7ReaderOptions: Sendable, Hashable {
     /// Largest message in bytes (default 16 MiB): a longer one is rejected as `.limitExceeded`
     /// and skipped, so memory stays bounded by one message.
     public var maxMessageBytes: Int
+    /// `on_bad_segment: skip-segment`: a line of a message that is not a segment is skipped and
+    /// rejected on its own, the message read without it (default false: the whole message is
+    /// rejected, as chapter 2 requires).
+    public var skipBadSegments: Bool
 
     /// Creates options.
-    public init(record: HL7RecordUnit = .message, maxMessageBytes: Int = 16 << 20) {
+    public init(record: HL7RecordUnit = .message, maxMessageBytes: Int = 16 << 20, skipBadSegments: Bool = false) {
         self.record = record
         self.maxMessageBytes = max(16, maxMessageBytes)
+        self.skipBadSegments = skipBadSegments
     }
 }
 
@@ -70,6 +75,10 @@ public final class HL7Reader {
     /// For a segment record: its segment id and occurrence, turned into `recordPath` text only
     /// when a location is asked for (rejects), not for every record.
     var recordOccurrence: (id: UInt32, n: Int)? = nil
+    /// Lines skipped from the current message (`skipBadSegments`), not yet returned as rejects.
+    var skippedLines: [(line: Int, position: Int)] = []
+    /// Whether the current message (record unit `message`) is still to be returned after them.
+    var messageRecordPending = false
 
     // Bound fields.
     var paths: [HL7Path] = []
@@ -119,6 +128,15 @@ public final class HL7Reader {
     /// - Throws: `SourceIOError` only.
     public func next() throws(SourceIOError) -> ReadEvent {
         while true {
+            if !skippedLines.isEmpty { return skippedLineReject(skippedLines.removeFirst()) }
+            if messageRecordPending, let msg = message {
+                messageRecordPending = false
+                recordLine = msg.segLine.first ?? recordLine
+                recordPath = nil
+                recordOccurrence = nil
+                extractAll()
+                return .record
+            }
             if let msg = message, occurrenceIndex < occurrences.count {
                 let s = occurrences[occurrenceIndex]
                 occurrenceIndex += 1
@@ -160,6 +178,7 @@ public final class HL7Reader {
             if overflow {
                 return reject(.limitExceeded, path: "MSH", line: first.line, "message longer than \(options.maxMessageBytes) bytes")
             }
+            let skipped = removeBadSegments(&lines, &lineNumbers)
             let msg: HL7Message
             do throws(HL7Message.Failure) {
                 msg = try HL7Message(lines: lines, lineNumbers: lineNumbers)
@@ -168,12 +187,17 @@ public final class HL7Reader {
             }
             message = msg
             messageGeneration += 1
+            skippedLines = skipped
             if let unitID {
                 occurrences = (0..<msg.segmentCount).filter { msg.segID[$0] == unitID }
                 continue
             }
             occurrences = []
             currentSegment = nil
+            if !skipped.isEmpty {
+                messageRecordPending = true
+                continue
+            }
             extractAll()
             return .record
         }

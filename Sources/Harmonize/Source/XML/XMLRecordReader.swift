@@ -229,6 +229,11 @@ final class XMLRecordCollector: XMLSAXEvents {
     private var recordNumber = 0
     private var recordLine = 0
     private var stopped = false
+    /// Depth of a too-deep element outside any record whose subtree is being skipped (-1: none).
+    private var skipFrom = -1
+    /// Line of an undeclared entity reference met outside a record, until the next event says
+    /// where it was: the record element's attributes, an ancestor's, or text outside records.
+    private var pendingEntityLine = 0
     // Finished records and rejects, in document order, until `next()` takes them.
     private var queue: [Item] = []
     private var head = 0
@@ -417,12 +422,23 @@ final class XMLRecordCollector: XMLSAXEvents {
     func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int) {
         let d = depth
         depth += 1
-        if stopped { return }
+        if stopped || skipFrom >= 0 { return }
         if !inRecord && d > maxDepth + recordSteps.count {
+            // One reject for the too-deep subtree, which is skipped; the records after it are read.
             recordNumber += 1
-            queueReject(.limitExceeded, line: line, "elements nested deeper than \(maxDepth) levels")
-            stop()
+            queueReject(.limitExceeded, line: line, "elements nested deeper than \(maxDepth) levels (skipped)")
+            skipFrom = d
             return
+        }
+        if pendingEntityLine > 0 {
+            let startsRecord = !inRecord && d == matchDepth && d == recordDepth && recordSteps[d].matches(localName, namespaceURI)
+            if !startsRecord {
+                // In the attributes of an element outside the records (an ancestor's, which records may read).
+                recordNumber += 1
+                queueReject(.structureError, line: pendingEntityLine, "a reference to an undeclared entity outside a record; reading stops here")
+                stop()
+                return
+            }
         }
         // Ancestor paths follow every element: the values they hold when a record starts are its values.
         let buf = paths
@@ -450,6 +466,13 @@ final class XMLRecordCollector: XMLSAXEvents {
             textBytes = 0
             capturing = 0
             for j in 0..<recordCount { buf[records[j]].reset() }
+            if pendingEntityLine > 0 {
+                // In the record element's own attributes.
+                pendingEntityLine = 0
+                recordRejected = true
+                queueReject(.structureError, line: line, "a reference to an undeclared entity (the record's text would lose it)")
+                return
+            }
         } else if recordRejected {
             return
         } else if d - recordDepth > maxDepth {
@@ -482,6 +505,11 @@ final class XMLRecordCollector: XMLSAXEvents {
         depth -= 1
         let d = depth
         if stopped { return }
+        if skipFrom >= 0 {
+            if d == skipFrom { skipFrom = -1 }
+            return
+        }
+        if !inRecord { pendingEntityLine = 0 }
         if inRecord {
             if !recordRejected {
                 let buf = paths
@@ -505,7 +533,8 @@ final class XMLRecordCollector: XMLSAXEvents {
     }
 
     func characters(_ text: UnsafeBufferPointer<UInt8>) {
-        guard inRecord, !recordRejected, !stopped else { return }
+        if !inRecord { pendingEntityLine = 0 }
+        guard inRecord, !recordRejected, !stopped, skipFrom < 0 else { return }
         textBytes += text.count
         if textBytes > maxTextBytes {
             recordRejected = true
@@ -519,6 +548,21 @@ final class XMLRecordCollector: XMLSAXEvents {
             let k = records[j]
             if buf[k].capturing { buf[k].value.append(contentsOf: text) }
         }
+    }
+
+    func undeclaredEntity(line: Int, inStartTag: Bool) {
+        guard !stopped else { return }
+        if inRecord {
+            // Its text would silently lose the reference: the record is rejected.
+            guard !recordRejected else { return }
+            recordRejected = true
+            queueReject(.structureError, line: recordLine, "a reference to an undeclared entity (the record's text would lose it)")
+            return
+        }
+        // Outside a record, text is never read: harmless. In a start tag, the element tells: a
+        // record element's attributes reject that record, another element's (an ancestor's,
+        // which records may read) refuse the document from there, every record before it kept.
+        if inStartTag { pendingEntityLine = line }
     }
 
     func entityDeclared(line: Int) {
