@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
@@ -28,21 +28,24 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault")]),
+            swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault"), .treatAllWarnings(as: .error)]),
         .target(
             name: "Mappings",
             dependencies: ["Harmonize"],
             resources: [.copy("Resources")],
-            swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault")]),
+            swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault"), .treatAllWarnings(as: .error)]),
         .executableTarget(
             name: "harmonize-run",
             dependencies: [
                 "Harmonize", "Mappings",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            swiftSettings: [.treatAllWarnings(as: .error)]),
         .testTarget(
             name: "HarmonizeTests",
-            dependencies: ["Harmonize", "Mappings", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["Harmonize", "Mappings", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["Fixtures"],  // read from the source tree by path (TestSupport.path), not bundled
+            swiftSettings: [.treatAllWarnings(as: .error)]),
     ],
     swiftLanguageModes: [.v6]
 )
