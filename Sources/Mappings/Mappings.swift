@@ -1,5 +1,5 @@
-public import Harmonize
 import Foundation
+public import Harmonize
 
 /// The health-domain pack: the OMOP CDM v5.4 target model, French code-system functions and the
 /// catalogue of bundled mapping files.
@@ -13,8 +13,9 @@ public enum Mappings {
     /// The OMOP CDM v5.4 model, generated from OHDSI's field-level specification
     /// (`Resources/omop/omop-cdm-5.4.model.yaml`, made by `Scripts/generate_omop_model.py`).
     public static func omopModel() throws -> TargetModel {
-        guard let url = Bundle.module.url(forResource: "omop-cdm-5.4.model", withExtension: "yaml", subdirectory: "Resources/omop")
-            ?? Bundle.module.url(forResource: "omop-cdm-5.4.model", withExtension: "yaml")
+        guard
+            let url = Bundle.module.url(forResource: "omop-cdm-5.4.model", withExtension: "yaml", subdirectory: "Resources/omop")
+                ?? Bundle.module.url(forResource: "omop-cdm-5.4.model", withExtension: "yaml")
         else {
             throw ResourceError(description: "the bundled OMOP model resource is missing")
         }
@@ -32,8 +33,9 @@ public enum Mappings {
     /// DQD's default thresholds.
     public static func omopQualityChecks(model: TargetModel? = nil) throws -> [QualityCheck] {
         func text(_ name: String) throws -> String {
-            guard let url = Bundle.module.url(forResource: name, withExtension: "csv", subdirectory: "Resources/dqd")
-                ?? Bundle.module.url(forResource: name, withExtension: "csv")
+            guard
+                let url = Bundle.module.url(forResource: name, withExtension: "csv", subdirectory: "Resources/dqd")
+                    ?? Bundle.module.url(forResource: name, withExtension: "csv")
             else { throw ResourceError(description: "the bundled DQD control file \(name).csv is missing") }
             return try String(contentsOf: url, encoding: .utf8)
         }

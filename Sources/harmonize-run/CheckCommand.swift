@@ -43,7 +43,9 @@ struct CheckCommand: ParsableCommand {
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Print the resolved plan of each mapping: the source fields it decodes, the rule of each target column and the source fields each column reads (column-level lineage).")
+        abstract:
+            "Print the resolved plan of each mapping: the source fields it decodes, the rule of each target column and the source fields each column reads (column-level lineage)."
+    )
 
     @OptionGroup var mappingOptions: MappingOptions
 
@@ -79,7 +81,9 @@ struct PlanCommand: ParsableCommand {
             let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(vocabulary: try mappingOptions.vocabularyStore()))
             if json {
                 let entries = plans.map {
-                    Entry(mapping: $0.id, version: $0.spec.version, file: $0.spec.file, sha256: $0.spec.contentHash, columnLineage: ColumnLineage.derive(from: $0))
+                    Entry(
+                        mapping: $0.id, version: $0.spec.version, file: $0.spec.file, sha256: $0.spec.contentHash,
+                        columnLineage: ColumnLineage.derive(from: $0))
                 }
                 let e = JSONEncoder()
                 e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
@@ -89,7 +93,9 @@ struct PlanCommand: ParsableCommand {
             for p in plans {
                 Terminal.out("mapping \(p.id) \(p.spec.version)  (\(p.spec.file), sha256 \(p.spec.contentHash.prefix(12)))")
                 if let d = p.derivation {
-                    Terminal.out("  derive \(d.table) from " + d.sources.map { "\($0.table)(\($0.start)\($0.end.map { ", " + $0 } ?? ""))" }.joined(separator: ", "))
+                    Terminal.out(
+                        "  derive \(d.table) from "
+                            + d.sources.map { "\($0.table)(\($0.start)\($0.end.map { ", " + $0 } ?? ""))" }.joined(separator: ", "))
                     continue
                 }
                 Terminal.out("  source: \(p.spec.source.format.text) files '\(p.spec.source.files.text)'")

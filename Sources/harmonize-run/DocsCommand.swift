@@ -8,7 +8,9 @@ struct DocsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "docs",
         abstract: "Write Markdown documentation of mappings (rules, source fields read, lookups, tests, coverage) and an index.",
-        discussion: "Exit codes: 0 written, every case passed; 1 written, some cases failed (the reason on standard error); 2 mapping or test errors; 3 I/O errors.")
+        discussion:
+            "Exit codes: 0 written, every case passed; 1 written, some cases failed (the reason on standard error); 2 mapping or test errors; 3 I/O errors."
+    )
 
     @Option(
         name: .long, parsing: .upToNextOption,

@@ -255,8 +255,9 @@ struct InspectCommand: ParsableCommand {
                 report.recordCount += 1
                 if report.records.count < limit {
                     report.records.append(
-                        Record(record: reader.location.record ?? 0, line: reader.location.line,
-                               values: reader.leaves().map { Value(path: $0.path, value: $0.value, line: $0.line) }))
+                        Record(
+                            record: reader.location.record ?? 0, line: reader.location.line,
+                            values: reader.leaves().map { Value(path: $0.path, value: $0.value, line: $0.line) }))
                 }
             case .rejected(let r): report.rejects.append(Self.rejectLine(r))
             case .end: break loop
@@ -303,8 +304,11 @@ struct InspectCommand: ParsableCommand {
                 }
                 if report.records.count < min(limit, 5) {
                     report.records.append(
-                        Record(record: reader.location.record ?? 0, line: reader.location.line,
-                               values: cells.enumerated().map { Value(path: $0 < names.count ? names[$0] : String($0 + 1), value: $1, line: reader.location.line ?? 0) }))
+                        Record(
+                            record: reader.location.record ?? 0, line: reader.location.line,
+                            values: cells.enumerated().map {
+                                Value(path: $0 < names.count ? names[$0] : String($0 + 1), value: $1, line: reader.location.line ?? 0)
+                            }))
                 }
             case .rejected(let r): report.rejects.append(Self.rejectLine(r))
             case .end: break loop

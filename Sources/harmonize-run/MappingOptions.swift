@@ -7,7 +7,8 @@ import Mappings
 struct MappingOptions: ParsableArguments {
     @Option(
         name: .long, parsing: .upToNextOption,
-        help: ArgumentHelp("Mapping files, or folders searched recursively for mapping files (*.yaml with a 'harmonize:' key).", valueName: "DIR|FILE"))
+        help: ArgumentHelp(
+            "Mapping files, or folders searched recursively for mapping files (*.yaml with a 'harmonize:' key).", valueName: "DIR|FILE"))
     var mappings: [String]
 
     @Option(name: .long, help: ArgumentHelp("A run profile overriding the mappings' dialects and formats.", valueName: "FILE"))
@@ -116,7 +117,8 @@ struct MappingOptions: ParsableArguments {
             do {
                 let spec = try MappingLoader.load(path: f)
                 if let other = ids[spec.id] {
-                    diagnostics.append(Diagnostic(code: "HZ1018", message: "mapping id '\(spec.id)' is also used by \(other)", file: f, line: 1, column: 1))
+                    diagnostics.append(
+                        Diagnostic(code: "HZ1018", message: "mapping id '\(spec.id)' is also used by \(other)", file: f, line: 1, column: 1))
                 }
                 ids[spec.id] = f
                 let plan = try MappingPlanner.plan(spec, context: context)

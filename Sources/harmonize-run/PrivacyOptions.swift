@@ -9,18 +9,22 @@ struct PrivacyOptions: ParsableArguments {
     @Option(name: .customLong("key-file"), help: ArgumentHelp("A file holding the pseudonymisation key (≥ 32 bytes).", valueName: "FILE"))
     var keyFile: String?
 
-    @Option(name: .customLong("key-env"), help: ArgumentHelp("An environment variable holding the pseudonymisation key (≥ 32 bytes).", valueName: "NAME"))
+    @Option(
+        name: .customLong("key-env"), help: ArgumentHelp("An environment variable holding the pseudonymisation key (≥ 32 bytes).", valueName: "NAME"))
     var keyEnv: String?
 
     @Option(name: .long, help: "A project label: pseudonyms differ between projects sharing a key.")
     var project: String = ""
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Persons who objected, one per line (a source identifier or its 'person' pseudonym): their records are excluded. Every mapping must declare 'subject:'.",
-        valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Persons who objected, one per line (a source identifier or its 'person' pseudonym): their records are excluded. Every mapping must declare 'subject:'.",
+            valueName: "FILE"))
     var exclude: String?
 
-    @Option(name: .customLong("date-shift-days"), help: ArgumentHelp("Largest per-person shift of date_shift(), in days (needs a key).", valueName: "N"))
+    @Option(
+        name: .customLong("date-shift-days"), help: ArgumentHelp("Largest per-person shift of date_shift(), in days (needs a key).", valueName: "N"))
     var dateShiftDays: Int = 0
 
     mutating func validate() throws {

@@ -6,7 +6,9 @@ import Harmonize
 /// `--fail-on-quality`), their checks before anything is read, and the checks run on the staging
 /// database before it is published.
 struct QualityOptions: ParsableArguments {
-    @Flag(name: .customLong("no-quality"), help: "Do not run the data-quality checks (run on a SQLite output before it is published, results stored in it).")
+    @Flag(
+        name: .customLong("no-quality"),
+        help: "Do not run the data-quality checks (run on a SQLite output before it is published, results stored in it).")
     var noQuality = false
 
     @Flag(name: .customLong("fail-on-quality"), help: "Exit 1 when a data-quality check fails (by default failed checks are reported only).")
@@ -16,7 +18,9 @@ struct QualityOptions: ParsableArguments {
     var checks: String?
 
     mutating func validate() throws {
-        if noQuality && (failOnQuality || checks != nil) { throw ValidationError("--no-quality cannot be combined with --fail-on-quality or --checks") }
+        if noQuality && (failOnQuality || checks != nil) {
+            throw ValidationError("--no-quality cannot be combined with --fail-on-quality or --checks")
+        }
     }
 
     /// Refuses a user checks file that does not load, before the run reads anything.
@@ -35,7 +39,8 @@ struct QualityOptions: ParsableArguments {
             do {
                 outcome.report = try QualityRunner.run(output: staging, checksFile: checks, json: nil)
             } catch let e as CLIError {
-                throw SinkError("data-quality checks could not run: \(e.message); nothing was published", isIO: e.code.rawValue != Exit.configuration.rawValue)
+                throw SinkError(
+                    "data-quality checks could not run: \(e.message); nothing was published", isIO: e.code.rawValue != Exit.configuration.rawValue)
             } catch {
                 throw SinkError("data-quality checks could not run: \(error); nothing was published")
             }

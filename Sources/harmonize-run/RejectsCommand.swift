@@ -6,7 +6,8 @@ import Harmonize
 struct RejectsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rejects",
-        abstract: "List outstanding rejected records (file, line, record, field, reason, rule, message; never values) with counts per reason and mapping.",
+        abstract:
+            "List outstanding rejected records (file, line, record, field, reason, rule, message; never values) with counts per reason and mapping.",
         discussion: "Exit codes: 0 listed (even when empty); 2 usage errors; 3 I/O errors (missing or unreadable database).")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -34,7 +35,9 @@ struct RejectsCommand: ParsableCommand {
         do {
             let db = try OutputDatabase(path: output)
             list = try db.rejects(reason: reason, mapping: mapping, includeResolved: all)
-            counts = try db.rejectCounts(includeResolved: all).filter { (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping) }
+            counts = try db.rejectCounts(includeResolved: all).filter {
+                (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping)
+            }
         } catch {
             Terminal.error("harmonize-run: \(error.description)")
             throw Exit.io
@@ -55,14 +58,20 @@ struct RejectsCommand: ParsableCommand {
         case .csv:
             var lines = ["mapping,file,line,record,field,reason,rule,message"]
             for r in list {
-                lines.append([r.mapping, r.file, opt(r.line), opt(r.record), r.field ?? "", r.reason, r.rule ?? "", r.message].map(Self.csv).joined(separator: ","))
+                lines.append(
+                    [r.mapping, r.file, opt(r.line), opt(r.record), r.field ?? "", r.reason, r.rule ?? "", r.message].map(Self.csv).joined(
+                        separator: ","))
             }
             Terminal.out(lines.joined(separator: "\n"))
         case .json:
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
             let doc = Document(
-                rejects: list.map { .init(mapping: $0.mapping, file: $0.file, line: $0.line, record: $0.record, field: $0.field, reason: $0.reason, rule: $0.rule, message: $0.message) },
+                rejects: list.map {
+                    .init(
+                        mapping: $0.mapping, file: $0.file, line: $0.line, record: $0.record, field: $0.field, reason: $0.reason, rule: $0.rule,
+                        message: $0.message)
+                },
                 counts: counts.map { .init(reason: $0.reason, mapping: $0.mapping, count: $0.count) }, total: list.count)
             Terminal.out((try? String(decoding: e.encode(doc), as: UTF8.self)) ?? "{}")
         }

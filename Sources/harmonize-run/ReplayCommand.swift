@@ -25,7 +25,8 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The output database written by 'run'.", valueName: "FILE.sqlite"))
     var output: String
 
-    @Option(name: .customLong("run"), help: ArgumentHelp("Replay only the rejects of this run (default: every outstanding reject).", valueName: "RUN_ID"))
+    @Option(
+        name: .customLong("run"), help: ArgumentHelp("Replay only the rejects of this run (default: every outstanding reject).", valueName: "RUN_ID"))
     var runID: String?
 
     @Option(name: .long, help: ArgumentHelp("The input folder of the run.", valueName: "DIR"))
@@ -82,11 +83,16 @@ struct ReplayCommand: ParsableCommand {
         var parameters = privacy.parameters(key: key, exclusion: exclusion)
         parameters["sink"] = "sqlite"
         for m in replayedRuns {
-            for (name, flag) in [("key_fingerprint", "--key-file/--key-env"), ("project", "--project"), ("date_shift_days", "--date-shift-days"), ("exclude_sha256", "--exclude")]
+            for (name, flag) in [
+                ("key_fingerprint", "--key-file/--key-env"), ("project", "--project"), ("date_shift_days", "--date-shift-days"),
+                ("exclude_sha256", "--exclude"),
+            ]
             where m.parameters[name] != parameters[name] {
                 throw CLIError(
                     code: Exit.configuration,
-                    message: "run \(m.runID) was made with other \(flag) than this replay; give the same so replayed rows are computed alike (nothing was read)")
+                    message:
+                        "run \(m.runID) was made with other \(flag) than this replay; give the same so replayed rows are computed alike (nothing was read)"
+                )
             }
         }
         let ids = Set(plans.map(\.id))
@@ -95,16 +101,21 @@ struct ReplayCommand: ParsableCommand {
         if left > 0 {
             let others = Set(outstanding.filter { !ids.contains($0.mapping) }.map(\.mapping)).sorted()
             Terminal.error(
-                "harmonize-run: \(left) outstanding reject\(left == 1 ? "" : "s") not replayed (mappings not given: \(others.isEmpty ? "none" : others.joined(separator: ", ")); or no record location); they stay outstanding")
+                "harmonize-run: \(left) outstanding reject\(left == 1 ? "" : "s") not replayed (mappings not given: \(others.isEmpty ? "none" : others.joined(separator: ", ")); or no record location); they stay outstanding"
+            )
         }
         guard !selected.isEmpty else {
-            Terminal.error("harmonize-run: nothing to replay: no outstanding rejects" + (runID.map { " of run \($0)" } ?? "") + " for the given mappings; the output is unchanged")
+            Terminal.error(
+                "harmonize-run: nothing to replay: no outstanding rejects" + (runID.map { " of run \($0)" } ?? "")
+                    + " for the given mappings; the output is unchanged")
             return
         }
         // A grouping folds all records of a file into its rows: re-running some of them would
         // write partial groups.
         if let p = plans.first(where: { p in p.groupDescription != nil && selected.contains { $0.mapping == p.id } }) {
-            throw CLIError(code: Exit.configuration, message: "mapping \(p.id) groups its records (group:); its rejects cannot be replayed alone, run it again (nothing was read)")
+            throw CLIError(
+                code: Exit.configuration,
+                message: "mapping \(p.id) groups its records (group:); its rejects cannot be replayed alone, run it again (nothing was read)")
         }
         // Derived tables of the replayed runs (their mappings read no file: no ledger entry) are
         // derived again only when their mapping is given.
@@ -112,7 +123,8 @@ struct ReplayCommand: ParsableCommand {
             let derived = m.mappings.filter { e in !ids.contains(e.id) && !m.ledger.contains { $0.mapping == e.id } }
             for e in derived {
                 Terminal.error(
-                    "harmonize-run: \((e.targets ?? []).joined(separator: ", ")) (mapping \(e.id), derived by run \(m.runID)) will not be derived again over the replayed rows: give its mapping with --mappings")
+                    "harmonize-run: \((e.targets ?? []).joined(separator: ", ")) (mapping \(e.id), derived by run \(m.runID)) will not be derived again over the replayed rows: give its mapping with --mappings"
+                )
             }
         }
         var records: [String: [String: Set<RecordKey>]] = [:]

@@ -58,7 +58,8 @@ struct RiskCommand: ParsableCommand {
         ]
         if !report.small_class_sizes.isEmpty {
             lines.append(
-                "  by size: " + report.small_class_sizes.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+                "  by size: "
+                    + report.small_class_sizes.sorted { Int($0.key)! < Int($1.key)! }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
         }
         Terminal.error(lines.joined(separator: "\n"))
         if let json {

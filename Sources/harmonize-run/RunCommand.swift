@@ -31,7 +31,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The output: a SQLite file (or a folder with --sink csv).", valueName: "FILE"))
     var output: String?
 
-    @Option(name: .customLong("output-mode"), help: ArgumentHelp("Permissions of the SQLite output, in octal (default 600: owner only).", valueName: "MODE"))
+    @Option(
+        name: .customLong("output-mode"),
+        help: ArgumentHelp("Permissions of the SQLite output, in octal (default 600: owner only).", valueName: "MODE"))
     var outputMode: String = "600"
 
     @Option(name: .long, help: "Where rows go: sqlite (default), csv (one file per table), none (measure only).")
@@ -45,17 +47,24 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var privacy: PrivacyOptions
 
-    @Option(name: .customLong("memory-budget"), help: ArgumentHelp(
-        "The run's memory budget (bytes, or with K, M, G): the engine keeps up to 96 MiB of it; join indexes and groupings share the rest and move to disk past it.", valueName: "SIZE"))
+    @Option(
+        name: .customLong("memory-budget"),
+        help: ArgumentHelp(
+            "The run's memory budget (bytes, or with K, M, G): the engine keeps up to 96 MiB of it; join indexes and groupings share the rest and move to disk past it.",
+            valueName: "SIZE"))
     var memoryBudget: String = "256M"
 
-    @Option(name: .customLong("spill-dir"), help: ArgumentHelp("Folder for on-disk join indexes and grouping results (default: the output's folder).", valueName: "DIR"))
+    @Option(
+        name: .customLong("spill-dir"),
+        help: ArgumentHelp("Folder for on-disk join indexes and grouping results (default: the output's folder).", valueName: "DIR"))
     var spillDir: String?
 
     @Flag(name: .long, help: "Store one lineage row per output row (harmonize_lineage).")
     var lineage = false
 
-    @Flag(name: .customLong("keep-orphans"), help: "Keep rows whose person_id names no person row of the output (default: held back as rejects, target-fk-missing).")
+    @Flag(
+        name: .customLong("keep-orphans"),
+        help: "Keep rows whose person_id names no person row of the output (default: held back as rejects, target-fk-missing).")
     var keepOrphans = false
 
     @Flag(name: .customLong("no-progress"), help: "Never show the progress line.")
@@ -145,7 +154,8 @@ struct RunCommand: ParsableCommand {
         let problems = Preflight.check(plans, options: options, sinkSupportsUpdates: sink != .csv)
         if problems.contains(where: { $0.severity == .error }) {
             for d in problems { Terminal.error(d.description) }
-            throw CLIError(code: Exit.configuration, message: "the run cannot start: nothing was read [\(ErrorCode.preflightFailed)]", diagnostics: problems)
+            throw CLIError(
+                code: Exit.configuration, message: "the run cannot start: nothing was read [\(ErrorCode.preflightFailed)]", diagnostics: problems)
         }
         let runID = UUID().uuidString.lowercased()
         options.runID = runID
@@ -153,7 +163,8 @@ struct RunCommand: ParsableCommand {
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         if let openlineage {
             try Self.append(
-                OpenLineageEvents.start(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, outputNamespace: "file://" + absolute(output ?? ".")),
+                OpenLineageEvents.start(
+                    runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, outputNamespace: "file://" + absolute(output ?? ".")),
                 to: openlineage)
         }
         let pipeline = Pipeline(plans: plans, options: options)
@@ -168,7 +179,8 @@ struct RunCommand: ParsableCommand {
                 let secs = max(now.timeIntervalSince(start), 0.001)
                 let total = p.bytesTotal > 0 ? " / \(Terminal.bytes(p.bytesTotal))" : ""
                 Terminal.status(
-                    "\(p.mapping) \(p.file): \(p.records) records, \(Int(Double(p.bytesRead) / secs / 1e6)) MB/s, \(Terminal.bytes(p.bytesRead))\(total)")
+                    "\(p.mapping) \(p.file): \(p.records) records, \(Int(Double(p.bytesRead) / secs / 1e6)) MB/s, \(Terminal.bytes(p.bytesRead))\(total)"
+                )
             }
         }
         var sqliteSink: SQLiteSink?
@@ -194,7 +206,9 @@ struct RunCommand: ParsableCommand {
             if showProgress { Terminal.status("") }
             for d in error.diagnostics { Terminal.error(d.description) }
             if let openlineage {
-                try? Self.append(OpenLineageEvents.fail(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, message: error.message), to: openlineage)
+                try? Self.append(
+                    OpenLineageEvents.fail(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, message: error.message),
+                    to: openlineage)
             }
             // A duplicate primary key: name the mappings, files and records of its rows (issue 16).
             let duplicate = sqliteSink?.duplicateKey.map { RunFailure.locate($0, plans: plans, options: options) }
@@ -233,7 +247,8 @@ struct RunCommand: ParsableCommand {
         let rate = read == 0 ? 0 : Double(manifest.rejectedCount) / Double(read)
         if rate > maxRejectRate {
             Terminal.error(
-                "harmonize-run: \(manifest.rejectedCount) of \(read) records rejected (\(String(format: "%.4f", rate * 100))% > --max-reject-rate \(maxRejectRate * 100)%); the output was published")
+                "harmonize-run: \(manifest.rejectedCount) of \(read) records rejected (\(String(format: "%.4f", rate * 100))% > --max-reject-rate \(maxRejectRate * 100)%); the output was published"
+            )
             throw Exit.rejectsAboveThreshold
         }
         try quality.enforce(failed: qualityFailed)

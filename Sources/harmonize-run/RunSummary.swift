@@ -59,7 +59,8 @@ enum RunSummary {
             lines.append(s)
         }
         if !m.tables.isEmpty {
-            lines.append("rows written: " + m.tables.map { "\($0.table) \($0.rows)" + ($0.updated.map { " (+\($0) updates)" } ?? "") }.joined(separator: ", "))
+            lines.append(
+                "rows written: " + m.tables.map { "\($0.table) \($0.rows)" + ($0.updated.map { " (+\($0) updates)" } ?? "") }.joined(separator: ", "))
         }
         for u in m.vocabularyUsage ?? [] {
             // Counts only: the codes themselves are listed by `harmonize-run unmapped`.

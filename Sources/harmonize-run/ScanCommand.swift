@@ -7,7 +7,8 @@ import Harmonize
 struct ScanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",
-        abstract: "Profile a CSV file or the CSV files of a folder: layout, and per column type, nulls, distinct values, range, lengths, frequent values.",
+        abstract:
+            "Profile a CSV file or the CSV files of a folder: layout, and per column type, nulls, distinct values, range, lengths, frequent values.",
         discussion: """
             Streams every record. The layout (encoding, delimiter, preamble lines, header) and the column types are \
             guessed as by 'inspect', with the evidence. Frequent values are listed with small-cell suppression (a count \
@@ -149,7 +150,9 @@ struct ScanCommand: ParsableCommand {
     }
 
     static func printText(_ f: FileProfile) {
-        Terminal.out("\(f.file): \(f.records) record(s), \(f.rejected) rejected; encoding \(f.encoding), delimiter \(f.delimiter), skip_lines \(f.skipLines), header \(f.header)")
+        Terminal.out(
+            "\(f.file): \(f.records) record(s), \(f.rejected) rejected; encoding \(f.encoding), delimiter \(f.delimiter), skip_lines \(f.skipLines), header \(f.header)"
+        )
         for e in f.evidence { Terminal.out("  - \(e)") }
         for c in f.columns {
             let g = c.guess

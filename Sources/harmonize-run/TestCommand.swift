@@ -8,7 +8,9 @@ struct TestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test",
         abstract: "Run the test cases of mapping files in memory and report coverage (fields, branches, lookups, filters).",
-        discussion: "Exit codes: 0 every case passed (and coverage reached --min-coverage); 1 a case failed or coverage is too low; 2 mapping or test errors.")
+        discussion:
+            "Exit codes: 0 every case passed (and coverage reached --min-coverage); 1 a case failed or coverage is too low; 2 mapping or test errors."
+    )
 
     @Option(
         name: .long, parsing: .upToNextOption,
@@ -23,7 +25,9 @@ struct TestCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write the results as JUnit XML.", valueName: "FILE.xml"))
     var junit: String?
 
-    @Option(name: .customLong("min-coverage"), help: ArgumentHelp("Fail when a mapping's field, branch, lookup or filter coverage is below N percent.", valueName: "N"))
+    @Option(
+        name: .customLong("min-coverage"),
+        help: ArgumentHelp("Fail when a mapping's field, branch, lookup or filter coverage is below N percent.", valueName: "N"))
     var minCoverage: Double?
 
     func validate() throws {

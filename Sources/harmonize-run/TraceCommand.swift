@@ -63,7 +63,8 @@ struct TraceCommand: ParsableCommand {
             throw Exit.notFound
         case .noLineage(let key):
             Terminal.error(
-                "harmonize-run: the row of \(table) with that \(key) exists, but no lineage was recorded for it; run with --lineage to record row-level lineage")
+                "harmonize-run: the row of \(table) with that \(key) exists, but no lineage was recorded for it; run with --lineage to record row-level lineage"
+            )
             throw Exit.notFound
         case .found(let t):
             traces = t

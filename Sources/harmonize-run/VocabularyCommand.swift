@@ -14,7 +14,8 @@ struct VocabularyCommand: ParsableCommand {
 struct VocabularyLoadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "load",
-        abstract: "Load an Athena download folder (CONCEPT.csv, CONCEPT_RELATIONSHIP.csv, CONCEPT_ANCESTOR.csv, VOCABULARY.csv, SOURCE_TO_CONCEPT_MAP.csv) into a store.",
+        abstract:
+            "Load an Athena download folder (CONCEPT.csv, CONCEPT_RELATIONSHIP.csv, CONCEPT_ANCESTOR.csv, VOCABULARY.csv, SOURCE_TO_CONCEPT_MAP.csv) into a store.",
         discussion: """
             Tab-delimited (Athena) or comma-delimited files, upper- or lower-case headers, yyyyMMdd or yyyy-MM-dd dates. \
             The store is written next to FILE and renamed over it when the load succeeds. \
@@ -61,7 +62,8 @@ struct VocabularyLoadCommand: ParsableCommand {
             if report.rejectedCount > report.rejects.count {
                 Terminal.error("… and \(report.rejectedCount - report.rejects.count) more")
             }
-            Terminal.error("harmonize-run: \(report.rejectedCount) row\(report.rejectedCount == 1 ? "" : "s") rejected; the store was published without them")
+            Terminal.error(
+                "harmonize-run: \(report.rejectedCount) row\(report.rejectedCount == 1 ? "" : "s") rejected; the store was published without them")
             throw Exit.rejectsAboveThreshold
         }
     }
@@ -133,7 +135,9 @@ struct UnmappedCommand: ParsableCommand {
         do {
             let db = try OutputDatabase(path: output)
             codes = try db.unmappedCodes(mapping: mapping, vocabulary: vocabularyID)
-            totals = try db.vocabularyUsage().filter { (mapping == nil || $0.mapping == mapping) && (vocabularyID == nil || $0.vocabulary == vocabularyID) }
+            totals = try db.vocabularyUsage().filter {
+                (mapping == nil || $0.mapping == mapping) && (vocabularyID == nil || $0.vocabulary == vocabularyID)
+            }
         } catch {
             Terminal.error("harmonize-run: \(error.description)")
             throw Exit.io
@@ -144,7 +148,11 @@ struct UnmappedCommand: ParsableCommand {
             for u in totals {
                 t.append([u.mapping, u.vocabulary, "\(u.lookups)", "\(u.mapped)", Self.percent(u.shareMapped), "\(u.distinctUnmapped)"])
             }
-            if totals.isEmpty { Terminal.out("no vocabulary lookups in the latest run") } else { Terminal.out(RunSummary.table(t).joined(separator: "\n")) }
+            if totals.isEmpty {
+                Terminal.out("no vocabulary lookups in the latest run")
+            } else {
+                Terminal.out(RunSummary.table(t).joined(separator: "\n"))
+            }
             if !codes.isEmpty {
                 Terminal.out("")
                 var rows = [["mapping", "vocabulary", "source_code", "records"]]
@@ -173,7 +181,8 @@ struct UnmappedCommand: ParsableCommand {
             let doc = Document(
                 totals: totals.map {
                     Total(
-                        mapping: $0.mapping, vocabulary_id: $0.vocabulary, lookups: $0.lookups, mapped: $0.mapped, distinct_unmapped: $0.distinctUnmapped,
+                        mapping: $0.mapping, vocabulary_id: $0.vocabulary, lookups: $0.lookups, mapped: $0.mapped,
+                        distinct_unmapped: $0.distinctUnmapped,
                         share_mapped: $0.shareMapped)
                 },
                 unmapped: codes.map { Row(mapping: $0.mapping, vocabulary_id: $0.vocabulary, source_code: $0.code, records: $0.records) })

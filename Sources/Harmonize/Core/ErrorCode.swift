@@ -124,8 +124,14 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         ("HZ1071", "unknown derivation '…'"),
         ("HZ1072", "'from' must be a list of table names"),
         ("HZ1073", "the target model has no table …"),
-        ("HZ1080", "a path a mapping reads (`files:`, lookup `file:` or `input:`) is absolute, starts with `~` or has a `..` component: it must stay inside its folder"),
-        ("HZ1081", "a file a mapping reads resolves, through symbolic links, outside its folder (`--input`, or the mapping's folder for lookup files)"),
+        (
+            "HZ1080",
+            "a path a mapping reads (`files:`, lookup `file:` or `input:`) is absolute, starts with `~` or has a `..` component: it must stay inside its folder"
+        ),
+        (
+            "HZ1081",
+            "a file a mapping reads resolves, through symbolic links, outside its folder (`--input`, or the mapping's folder for lookup files)"
+        ),
         ("HZ1100", "cannot read the target model"),
         ("HZ1101", "a target model must be a YAML mapping"),
         ("HZ1102", "target-model format version not supported"),

@@ -85,4 +85,3 @@ public struct UnmappedCode: Sendable, Hashable {
         self.records = records
     }
 }
-

@@ -52,7 +52,8 @@ final class BoundedRegex: Sendable {
                 if i + 2 < body.count, body[i + 1] == UInt8(ascii: "-") {
                     let e = body[i + 2]
                     // Ranges within one kind (digits, upper case, lower case) only.
-                    let sameKind = (c <= 57 && e <= 57) || (c >= 65 && c <= 90 && e >= 65 && e <= 90)
+                    let sameKind =
+                        (c <= 57 && e <= 57) || (c >= 65 && c <= 90 && e >= 65 && e <= 90)
                         || (c >= 97 && e >= 97)
                     guard plain(e), sameKind, c <= e else { return nil }
                     for x in c...e { set.insert(x) }

@@ -52,7 +52,8 @@ struct MiniDateFormat: Sendable {
             default: e = nil
             }
             guard let e else {
-                return .failure(FormatError(message: "unsupported date format element '\(String(repeating: Character(Unicode.Scalar(c)), count: run))'"))
+                return .failure(
+                    FormatError(message: "unsupported date format element '\(String(repeating: Character(Unicode.Scalar(c)), count: run))'"))
             }
             out.append(e)
             i += run
@@ -66,7 +67,12 @@ struct MiniDateFormat: Sendable {
 
     /// Parses text; returns the date (days since epoch) and the second of the day.
     func parse(_ text: String) -> (days: Int, seconds: Int)? {
-        var year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0
+        var year = 1970
+        var month = 1
+        var day = 1
+        var hour = 0
+        var minute = 0
+        var second = 0
         var t = text
         return t.withUTF8 { parse($0, &year, &month, &day, &hour, &minute, &second) }
     }
@@ -77,7 +83,8 @@ struct MiniDateFormat: Sendable {
     ) -> (Int, Int)? {
         var i = 0
         func digits(_ minCount: Int, _ maxCount: Int) -> Int? {
-            var v = 0, n = 0
+            var v = 0
+            var n = 0
             while n < maxCount, i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
                 v = v * 10 + Int(b[i] - 0x30)
                 i += 1
@@ -90,13 +97,27 @@ struct MiniDateFormat: Sendable {
             case .literal(let c):
                 guard i < b.count, b[i] == c else { return nil }
                 i += 1
-            case .year4: guard let v = digits(4, 4) else { return nil }; year = v
-            case .year2: guard let v = digits(2, 2) else { return nil }; year = v < 50 ? 2000 + v : 1900 + v
-            case .month: guard let v = digits(1, 2) else { return nil }; month = v
-            case .day: guard let v = digits(1, 2) else { return nil }; day = v
-            case .hour: guard let v = digits(1, 2), v < 24 else { return nil }; hour = v
-            case .minute: guard let v = digits(1, 2), v < 60 else { return nil }; minute = v
-            case .second: guard let v = digits(1, 2), v < 60 else { return nil }; second = v
+            case .year4:
+                guard let v = digits(4, 4) else { return nil }
+                year = v
+            case .year2:
+                guard let v = digits(2, 2) else { return nil }
+                year = v < 50 ? 2000 + v : 1900 + v
+            case .month:
+                guard let v = digits(1, 2) else { return nil }
+                month = v
+            case .day:
+                guard let v = digits(1, 2) else { return nil }
+                day = v
+            case .hour:
+                guard let v = digits(1, 2), v < 24 else { return nil }
+                hour = v
+            case .minute:
+                guard let v = digits(1, 2), v < 60 else { return nil }
+                minute = v
+            case .second:
+                guard let v = digits(1, 2), v < 60 else { return nil }
+                second = v
             case .monthName:
                 guard i + 3 <= b.count else { return nil }
                 var name = ""
@@ -174,7 +195,8 @@ extension Builtins {
         let days = try Builtins.days(v, fn)
         let d = CivilDate(daysSinceEpoch: days)
         let total = d.year * 12 + (d.month - 1) + months
-        let y = floorDiv(total, 12), m = total - y * 12 + 1
+        let y = floorDiv(total, 12)
+        let m = total - y * 12 + 1
         let day = min(d.day, CivilDate.daysInMonth(year: y, month: m))
         let nd = try checkedDay(CivilDate(year: y, month: m, day: day).daysSinceEpoch, fn)
         if case .dateTime = v { return .dateTime(nd * 86_400 + (try secondOfDay(v))) }
@@ -302,7 +324,9 @@ extension Builtins {
                 return .date(CivilDate(year: d.year, month: d.month, day: 1).daysSinceEpoch)
             }),
         FunctionDefinition(
-            name: "age_at", doc: "Full years from birth to at (a 29 February birthday counts on 1 March in common years); negative, truncated toward zero, when at precedes birth.",
+            name: "age_at",
+            doc:
+                "Full years from birth to at (a 29 February birthday counts on 1 March in common years); negative, truncated toward zero, when at precedes birth.",
             signatures: [Sig([.datetime, .datetime], returns: .integer)],
             implementation: .binary { b, a throws(EvaluationError) in
                 let birth = CivilDate(daysSinceEpoch: try days(b, "age_at"))

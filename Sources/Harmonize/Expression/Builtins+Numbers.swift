@@ -43,7 +43,8 @@ extension Builtins {
             signatures: [
                 Sig([.integer], returns: .integer),
                 Sig([.number], returns: .number),
-                Sig([.number, .integer], returns: .number,
+                Sig(
+                    [.number, .integer], returns: .number,
                     implementation: .binary { x, d throws(EvaluationError) in
                         .double(try roundHalfAway(try number(x, "round"), try integer(d, "round")))
                     }),
@@ -89,9 +90,11 @@ extension Builtins {
         FunctionDefinition(
             name: "coalesce", doc: "First non-null argument.",
             signatures: [
-                Sig([.any, .any], returns: .computed({ unify($0) }),
+                Sig(
+                    [.any, .any], returns: .computed({ unify($0) }),
                     implementation: .binary { a, b in a.isNull ? b : a }),
-                Sig([.any, .any, .any], returns: .computed({ unify($0) }),
+                Sig(
+                    [.any, .any, .any], returns: .computed({ unify($0) }),
                     implementation: .ternary { a, b, c in a.isNull ? (b.isNull ? c : b) : a }),
                 Sig([.any], variadic: .any, returns: .computed({ unify($0) })),
             ],

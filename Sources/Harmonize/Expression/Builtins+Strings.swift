@@ -83,7 +83,8 @@ extension Builtins {
             name: "substr", doc: "Substring from a 1-based start, optionally limited in length.",
             signatures: [
                 Sig([.string, .integer], returns: .string),
-                Sig([.string, .integer, .integer], returns: .string,
+                Sig(
+                    [.string, .integer, .integer], returns: .string,
                     implementation: .ternary { s, a, l throws(EvaluationError) in
                         .string(try substring(try string(s, "substr"), try integer(a, "substr"), try integer(l, "substr")))
                     }),
@@ -109,7 +110,8 @@ extension Builtins {
             name: "lpad", doc: "Pads on the left to n characters (default fill: space); truncates longer strings to n.",
             signatures: [
                 Sig([.string, .integer], returns: .string),
-                Sig([.string, .integer, .string], returns: .string,
+                Sig(
+                    [.string, .integer, .string], returns: .string,
                     implementation: .ternary { s, n, f throws(EvaluationError) in
                         .string(try pad(try string(s, "lpad"), try integer(n, "lpad"), try string(f, "lpad"), left: true, fn: "lpad"))
                     }),
@@ -121,7 +123,8 @@ extension Builtins {
             name: "rpad", doc: "Pads on the right to n characters (default fill: space); truncates longer strings to n.",
             signatures: [
                 Sig([.string, .integer], returns: .string),
-                Sig([.string, .integer, .string], returns: .string,
+                Sig(
+                    [.string, .integer, .string], returns: .string,
                     implementation: .ternary { s, n, f throws(EvaluationError) in
                         .string(try pad(try string(s, "rpad"), try integer(n, "rpad"), try string(f, "rpad"), left: false, fn: "rpad"))
                     }),
@@ -132,9 +135,11 @@ extension Builtins {
         FunctionDefinition(
             name: "concat", doc: "Concatenates the canonical text of its arguments, skipping nulls.",
             signatures: [
-                Sig([.any, .any], returns: .string,
+                Sig(
+                    [.any, .any], returns: .string,
                     implementation: .binary { a, b in .string(a.description + b.description) }),
-                Sig([.any, .any, .any], returns: .string,
+                Sig(
+                    [.any, .any, .any], returns: .string,
                     implementation: .ternary { a, b, c in .string(a.description + b.description + c.description) }),
                 Sig([.any], variadic: .any, returns: .string),
             ],
@@ -146,7 +151,8 @@ extension Builtins {
             }),
         FunctionDefinition(
             name: "concat_ws",
-            doc: "Joins the canonical text of the non-null arguments after the first with the first (a separator), skipping null parts; null only when every part is null.",
+            doc:
+                "Joins the canonical text of the non-null arguments after the first with the first (a separator), skipping null parts; null only when every part is null.",
             signatures: [Sig([.string, .any], variadic: .any, returns: .string)],
             propagatesNull: false,
             implementation: .variadic { args in joinSkippingNulls(args) }),
@@ -154,7 +160,9 @@ extension Builtins {
             name: "replace", doc: "Replaces every occurrence of a substring.",
             signatures: [Sig([.string, .string, .string], returns: .string)],
             implementation: .ternary { s, f, t throws(EvaluationError) in
-                let str = try string(s, "replace"), from = try string(f, "replace"), to = try string(t, "replace")
+                let str = try string(s, "replace")
+                let from = try string(f, "replace")
+                let to = try string(t, "replace")
                 guard !from.isEmpty else { return .string(str) }
                 return .string(str.replacing(from, with: to))
             }),
@@ -167,14 +175,16 @@ extension Builtins {
         FunctionDefinition(
             name: "contains", doc: "Whether s contains the substring.", signatures: [Sig([.string, .string], returns: .boolean)],
             implementation: .binary { s, p throws(EvaluationError) in
-                let needle = try string(p, "contains"), hay = try string(s, "contains")
+                let needle = try string(p, "contains")
+                let hay = try string(s, "contains")
                 return .bool(needle.isEmpty || hay.contains(needle))
             }),
         FunctionDefinition(
             name: "split_part", doc: "The n-th (1-based) part of s split on sep; null when there is no such part.",
             signatures: [Sig([.string, .string, .integer], returns: .string)],
             implementation: .ternary { s, sep, n throws(EvaluationError) in
-                let str = try string(s, "split_part"), separator = try string(sep, "split_part")
+                let str = try string(s, "split_part")
+                let separator = try string(sep, "split_part")
                 let k = try integer(n, "split_part")
                 guard !separator.isEmpty else { throw fail("split_part", "separator must not be empty") }
                 guard k >= 1 else { throw fail("split_part", "part number must be at least 1") }

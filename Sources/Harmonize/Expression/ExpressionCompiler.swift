@@ -84,8 +84,8 @@ struct TypedEvaluator {
 
     static var poison: TypedEvaluator {
         TypedEvaluator(
-        type: .any, eval: { _ throws(EvaluationError) in throw EvaluationError(message: "expression did not compile") },
-        constant: nil, poisoned: true)
+            type: .any, eval: { _ throws(EvaluationError) in throw EvaluationError(message: "expression did not compile") },
+            constant: nil, poisoned: true)
     }
 }
 
@@ -117,7 +117,8 @@ final class CompilationContext {
     // MARK: Locations and diagnostics
 
     func position(_ offset: Int) -> (line: Int, column: Int) {
-        var l = line, c = column
+        var l = line
+        var c = column
         var i = 0
         let end = min(offset, bytes.count)
         while i < end {
@@ -307,7 +308,8 @@ final class CompilationContext {
         -> TypedEvaluator
     {
         if a.poisoned || b.poisoned { return .poison }
-        let l = a.eval, r = b.eval
+        let l = a.eval
+        let r = b.eval
         let opName = op.rawValue
         switch op {
         case .coalesce:
@@ -315,13 +317,17 @@ final class CompilationContext {
                 error("HZ3005", "type mismatch: '??' operands are \(a.type.rawValue) and \(b.type.rawValue)", range)
                 return .poison
             }
-            let la = widen(a, to: t), rb = widen(b, to: t)
+            let la = widen(a, to: t)
+            let rb = widen(b, to: t)
             if let c = la.constant { return c.isNull ? TypedEvaluator(type: t, eval: rb.eval, constant: rb.constant) : .constant(c) }
-            let wl = la.eval, wr = rb.eval
-            return TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
-                let x = try wl(f)
-                return x.isNull ? try wr(f) : x
-            })
+            let wl = la.eval
+            let wr = rb.eval
+            return TypedEvaluator(
+                type: t,
+                eval: { f throws(EvaluationError) in
+                    let x = try wl(f)
+                    return x.isNull ? try wr(f) : x
+                })
 
         case .and, .or:
             for (x, side) in [(a, "left"), (b, "right")] where !x.type.isAssignable(to: .boolean) {
@@ -354,12 +360,15 @@ final class CompilationContext {
             switch op {
             case .equal, .notEqual:
                 let neg = op == .notEqual
-                res = TypedEvaluator(type: .boolean, eval: { f throws(EvaluationError) in
-                    let x = try l(f), y = try r(f)
-                    let v = try Operators.equal(x, y, opName)
-                    if neg, case .bool(let bv) = v { return .bool(!bv) }
-                    return v
-                })
+                res = TypedEvaluator(
+                    type: .boolean,
+                    eval: { f throws(EvaluationError) in
+                        let x = try l(f)
+                        let y = try r(f)
+                        let v = try Operators.equal(x, y, opName)
+                        if neg, case .bool(let bv) = v { return .bool(!bv) }
+                        return v
+                    })
             default:
                 let test: @Sendable (Int) -> Bool
                 switch op {
@@ -368,21 +377,27 @@ final class CompilationContext {
                 case .greater: test = { $0 > 0 }
                 default: test = { $0 >= 0 }
                 }
-                res = TypedEvaluator(type: .boolean, eval: { f throws(EvaluationError) in
-                    let x = try l(f), y = try r(f)
-                    if x.isNull || y.isNull { return .null }
-                    return .bool(test(try Operators.compare(x, y, opName)))
-                })
+                res = TypedEvaluator(
+                    type: .boolean,
+                    eval: { f throws(EvaluationError) in
+                        let x = try l(f)
+                        let y = try r(f)
+                        if x.isNull || y.isNull { return .null }
+                        return .bool(test(try Operators.compare(x, y, opName)))
+                    })
             }
             return fold(res, [a, b], range)
 
         case .concat:
-            let res = TypedEvaluator(type: .string, eval: { f throws(EvaluationError) in
-                let x = try l(f), y = try r(f)
-                if case .string(let s) = x, case .string(let t) = y { return .string(s + t) }
-                if x.isNull || y.isNull { return .null }
-                return .string(x.description + y.description)
-            })
+            let res = TypedEvaluator(
+                type: .string,
+                eval: { f throws(EvaluationError) in
+                    let x = try l(f)
+                    let y = try r(f)
+                    if case .string(let s) = x, case .string(let t) = y { return .string(s + t) }
+                    if x.isNull || y.isNull { return .null }
+                    return .string(x.description + y.description)
+                })
             return fold(res, [a, b], range)
 
         case .add, .subtract, .multiply, .divide, .remainder:
@@ -393,34 +408,46 @@ final class CompilationContext {
                 error("HZ3005", message, range)
                 return .poison
             }
-            let ta = a.type == .null ? ValueType.integer : a.type, tb = b.type == .null ? ValueType.integer : b.type
+            let ta = a.type == .null ? ValueType.integer : a.type
+            let tb = b.type == .null ? ValueType.integer : b.type
             let t: ValueType
-            if op == .divide || ta == .number || tb == .number { t = .number }
-            else if ta == .integer && tb == .integer { t = .integer }
-            else { t = .any }
+            if op == .divide || ta == .number || tb == .number {
+                t = .number
+            } else if ta == .integer && tb == .integer {
+                t = .integer
+            } else {
+                t = .any
+            }
             let res: TypedEvaluator
             switch op {
             case .add, .subtract, .multiply:
                 // Integer fast path without the generic operator dispatch.
                 let intOp: (Int, Int) -> (partialValue: Int, overflow: Bool) =
-                    op == .add ? { $0.addingReportingOverflow($1) }
+                    op == .add
+                    ? { $0.addingReportingOverflow($1) }
                     : op == .subtract ? { $0.subtractingReportingOverflow($1) } : { $0.multipliedReportingOverflow(by: $1) }
-                res = TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
-                    let x = try l(f), y = try r(f)
-                    if case .int(let i) = x, case .int(let j) = y {
-                        let (v, o) = intOp(i, j)
-                        if o { throw EvaluationError(message: "integer overflow", function: opName) }
-                        return .int(v)
-                    }
-                    if x.isNull || y.isNull { return .null }
-                    return try Operators.arithmetic(op, x, y)
-                })
+                res = TypedEvaluator(
+                    type: t,
+                    eval: { f throws(EvaluationError) in
+                        let x = try l(f)
+                        let y = try r(f)
+                        if case .int(let i) = x, case .int(let j) = y {
+                            let (v, o) = intOp(i, j)
+                            if o { throw EvaluationError(message: "integer overflow", function: opName) }
+                            return .int(v)
+                        }
+                        if x.isNull || y.isNull { return .null }
+                        return try Operators.arithmetic(op, x, y)
+                    })
             default:
-                res = TypedEvaluator(type: t, eval: { f throws(EvaluationError) in
-                    let x = try l(f), y = try r(f)
-                    if x.isNull || y.isNull { return .null }
-                    return try Operators.arithmetic(op, x, y)
-                })
+                res = TypedEvaluator(
+                    type: t,
+                    eval: { f throws(EvaluationError) in
+                        let x = try l(f)
+                        let y = try r(f)
+                        if x.isNull || y.isNull { return .null }
+                        return try Operators.arithmetic(op, x, y)
+                    })
             }
             return fold(res, [a, b], range)
         }
@@ -438,17 +465,22 @@ final class CompilationContext {
         if !ok { return .poison }
         let subject = a.eval
         let evals = items.map(\.1.eval)
-        let res = TypedEvaluator(type: .boolean, eval: { f throws(EvaluationError) in
-            let x = try subject(f)
-            if x.isNull { return .null }
-            var sawNull = false
-            for e in evals {
-                let y = try e(f)
-                if y.isNull { sawNull = true; continue }
-                if case .bool(true) = try Operators.equal(x, y, "in") { return .bool(!negated) }
-            }
-            return sawNull ? .null : .bool(negated)
-        })
+        let res = TypedEvaluator(
+            type: .boolean,
+            eval: { f throws(EvaluationError) in
+                let x = try subject(f)
+                if x.isNull { return .null }
+                var sawNull = false
+                for e in evals {
+                    let y = try e(f)
+                    if y.isNull {
+                        sawNull = true
+                        continue
+                    }
+                    if case .bool(true) = try Operators.equal(x, y, "in") { return .bool(!negated) }
+                }
+                return sawNull ? .null : .bool(negated)
+            })
         return fold(res, [a] + items.map(\.1), range)
     }
 
@@ -462,7 +494,8 @@ final class CompilationContext {
     private func genIf(_ cNode: ExpressionNode, _ tNode: ExpressionNode, _ eNode: ExpressionNode?, _ range: SourceRange)
         -> TypedEvaluator
     {
-        let c = gen(cNode), t = gen(tNode)
+        let c = gen(cNode)
+        let t = gen(tNode)
         let e = eNode.map { gen($0) } ?? .constant(.null)
         branchCount += 2
         if c.poisoned || t.poisoned || e.poisoned { return .poison }
@@ -474,19 +507,24 @@ final class CompilationContext {
             error("HZ3005", "type mismatch: 'if' branches are \(t.type.rawValue) and \(e.type.rawValue)", range)
             return .poison
         }
-        let tw = widen(t, to: type), ew = widen(e, to: type)
-        let ce = c.eval, te = tw.eval, ee = ew.eval
+        let tw = widen(t, to: type)
+        let ew = widen(e, to: type)
+        let ce = c.eval
+        let te = tw.eval
+        let ee = ew.eval
         if let rec = compiler.coverage, let iThen = branchLocation(range, 0, "then"),
             let iElse = branchLocation(range, 1, eNode == nil ? "else (implicit)" : "else")
         {
-            return TypedEvaluator(type: type, eval: { f throws(EvaluationError) in
-                if try CompilationContext.truth(try ce(f), "if") {
-                    rec.hit(iThen)
-                    return try te(f)
-                }
-                rec.hit(iElse)
-                return try ee(f)
-            })
+            return TypedEvaluator(
+                type: type,
+                eval: { f throws(EvaluationError) in
+                    if try CompilationContext.truth(try ce(f), "if") {
+                        rec.hit(iThen)
+                        return try te(f)
+                    }
+                    rec.hit(iElse)
+                    return try ee(f)
+                })
         }
         if let cv = c.constant {
             let chosen = (try? CompilationContext.truth(cv, "if")) == true ? tw : ew
@@ -494,9 +532,11 @@ final class CompilationContext {
             out.type = type
             return out
         }
-        return TypedEvaluator(type: type, eval: { f throws(EvaluationError) in
-            try CompilationContext.truth(try ce(f), "if") ? try te(f) : try ee(f)
-        })
+        return TypedEvaluator(
+            type: type,
+            eval: { f throws(EvaluationError) in
+                try CompilationContext.truth(try ce(f), "if") ? try te(f) : try ee(f)
+            })
     }
 
     /// Converts run-time integers to numbers (dates to date-times) when the static type is number
@@ -544,7 +584,10 @@ final class CompilationContext {
             }
         }
         guard let type = Builtins.unify(results.map(\.type) + [other.type]) else {
-            error("HZ3005", "type mismatch: 'case' results have incompatible types (\(Set(results.map(\.type.rawValue) + [other.type.rawValue]).sorted().joined(separator: ", ")))", range)
+            error(
+                "HZ3005",
+                "type mismatch: 'case' results have incompatible types (\(Set(results.map(\.type.rawValue) + [other.type.rawValue]).sorted().joined(separator: ", ")))",
+                range)
             return .poison
         }
         if failed { return .poison }
@@ -563,27 +606,29 @@ final class CompilationContext {
         }
         let rec = compiler.coverage
         let n = whenEvals.count
-        return TypedEvaluator(type: type, eval: { f throws(EvaluationError) in
-            if let subjectEval {
-                let s = try subjectEval(f)
-                if !s.isNull {
-                    for i in 0..<n {
-                        let w = try whenEvals[i](f)
-                        if case .bool(true) = try Operators.equal(s, w, "case") {
-                            if let rec, let counters { rec.hit(counters[i]) }
-                            return try resultEvals[i](f)
+        return TypedEvaluator(
+            type: type,
+            eval: { f throws(EvaluationError) in
+                if let subjectEval {
+                    let s = try subjectEval(f)
+                    if !s.isNull {
+                        for i in 0..<n {
+                            let w = try whenEvals[i](f)
+                            if case .bool(true) = try Operators.equal(s, w, "case") {
+                                if let rec, let counters { rec.hit(counters[i]) }
+                                return try resultEvals[i](f)
+                            }
                         }
                     }
+                } else {
+                    for i in 0..<n where try CompilationContext.truth(try whenEvals[i](f), "case") {
+                        if let rec, let counters { rec.hit(counters[i]) }
+                        return try resultEvals[i](f)
+                    }
                 }
-            } else {
-                for i in 0..<n where try CompilationContext.truth(try whenEvals[i](f), "case") {
-                    if let rec, let counters { rec.hit(counters[i]) }
-                    return try resultEvals[i](f)
-                }
-            }
-            if let rec, let counters { rec.hit(counters[n]) }
-            return try otherEval(f)
-        })
+                if let rec, let counters { rec.hit(counters[n]) }
+                return try otherEval(f)
+            })
     }
 
     // MARK: Calls
@@ -601,7 +646,9 @@ final class CompilationContext {
         let candidates = def.signatures.filter { $0.accepts(arity: args.count) }
         guard !candidates.isEmpty else {
             let forms = def.signatures.map { name + $0.rendered }.joined(separator: "; ")
-            error("HZ3004", "wrong number of arguments: '\(name)' does not take \(args.count) argument\(args.count == 1 ? "" : "s")", range, notes: ["expected \(forms)"])
+            error(
+                "HZ3004", "wrong number of arguments: '\(name)' does not take \(args.count) argument\(args.count == 1 ? "" : "s")", range,
+                notes: ["expected \(forms)"])
             return .poison
         }
         if args.contains(where: { $0.poisoned }) { return .poison }
@@ -610,7 +657,10 @@ final class CompilationContext {
         guard let sig = matching.first else {
             let sig = candidates[0]
             for i in types.indices where !types[i].isAssignable(to: sig.parameterType(at: i)) {
-                error("HZ3005", "type mismatch: argument \(i + 1) of '\(name)' expects \(sig.parameterType(at: i).rawValue), found \(types[i].rawValue)", argNodes[i].range)
+                error(
+                    "HZ3005",
+                    "type mismatch: argument \(i + 1) of '\(name)' expects \(sig.parameterType(at: i).rawValue), found \(types[i].rawValue)",
+                    argNodes[i].range)
                 break
             }
             return .poison
@@ -715,16 +765,22 @@ final class CompilationContext {
                 do throws(EvaluationError) { return try fn(x) } catch { throw named(error) }
             }
         case (.binary(let fn), 2):
-            let a0 = args[0], a1 = args[1]
+            let a0 = args[0]
+            let a1 = args[1]
             return { f throws(EvaluationError) in
-                let x = try a0(f), y = try a1(f)
+                let x = try a0(f)
+                let y = try a1(f)
                 if propagatesNull, x.isNull || y.isNull { return .null }
                 do throws(EvaluationError) { return try fn(x, y) } catch { throw named(error) }
             }
         case (.ternary(let fn), 3):
-            let a0 = args[0], a1 = args[1], a2 = args[2]
+            let a0 = args[0]
+            let a1 = args[1]
+            let a2 = args[2]
             return { f throws(EvaluationError) in
-                let x = try a0(f), y = try a1(f), z = try a2(f)
+                let x = try a0(f)
+                let y = try a1(f)
+                let z = try a2(f)
                 if propagatesNull, x.isNull || y.isNull || z.isNull { return .null }
                 do throws(EvaluationError) { return try fn(x, y, z) } catch { throw named(error) }
             }
@@ -752,13 +808,18 @@ final class CompilationContext {
             if e.function == nil { e.function = name }
             return e
         }
-        let unbound = EvaluationError(reason: .expressionError, message: "\(name): the call is not bound to a run (evaluate with a frame bound to the plan's call sites)", function: name)
-        let arity = EvaluationError(reason: .expressionError, message: "\(name): the run's implementation does not take \(args.count) argument(s)", function: name)
+        let unbound = EvaluationError(
+            reason: .expressionError, message: "\(name): the call is not bound to a run (evaluate with a frame bound to the plan's call sites)",
+            function: name)
+        let arity = EvaluationError(
+            reason: .expressionError, message: "\(name): the run's implementation does not take \(args.count) argument(s)", function: name)
         let traceSite = tracedSource.map { LookupUse.Site(function: name, source: $0) }
         return { f throws(EvaluationError) in
             var values: [Value] = []
             if args.count > 3 { values.reserveCapacity(args.count) }
-            var a = Value.null, b = Value.null, c = Value.null
+            var a = Value.null
+            var b = Value.null
+            var c = Value.null
             for (k, e) in args.enumerated() {
                 let v = try e(f)
                 if propagatesNull, v.isNull { return .null }
@@ -806,7 +867,10 @@ final class CompilationContext {
         let table = shape
         let keys = Array(args.dropFirst())
         guard keys.count == table.keyCount else {
-            error("HZ3004", "wrong number of arguments: lookup '\(tableName)' has \(table.keyCount) key column\(table.keyCount == 1 ? "" : "s"), found \(keys.count) key\(keys.count == 1 ? "" : "s")", range)
+            error(
+                "HZ3004",
+                "wrong number of arguments: lookup '\(tableName)' has \(table.keyCount) key column\(table.keyCount == 1 ? "" : "s"), found \(keys.count) key\(keys.count == 1 ? "" : "s")",
+                range)
             return .poison
         }
         if keys.contains(where: { $0.poisoned }) { return .poison }
@@ -818,24 +882,26 @@ final class CompilationContext {
             let index = compiler.callSites.add(name: "lookup", declared.binder())
             let evals = keys.map(\.eval)
             let unbound = EvaluationError(reason: .expressionError, message: "lookup '\(tableName)' is not loaded for this run", function: "lookup")
-            return TypedEvaluator(type: table.valueType, eval: { f throws(EvaluationError) in
-                var ks: [Value] = []
-                if evals.count > 1 { ks.reserveCapacity(evals.count) }
-                var k0 = Value.null
-                for e in evals {
-                    let k = try e(f)
-                    if k.isNull { return .null }
-                    if evals.count == 1 { k0 = k } else { ks.append(k) }
-                }
-                guard index < f.bound.count, case .lookup(let loaded) = f.bound[index] else { throw unbound }
-                let v = evals.count == 1 ? loaded.value(forKey: k0) : loaded.value(for: ks)
-                if let t = f.lookupTrace {
-                    if evals.count == 1 { t.note(site, k0, v ?? .null) } else { t.note(site, keys: ks, v ?? .null) }
-                }
-                if let v { return v }
-                if fatal { throw miss }
-                return .null
-            })
+            return TypedEvaluator(
+                type: table.valueType,
+                eval: { f throws(EvaluationError) in
+                    var ks: [Value] = []
+                    if evals.count > 1 { ks.reserveCapacity(evals.count) }
+                    var k0 = Value.null
+                    for e in evals {
+                        let k = try e(f)
+                        if k.isNull { return .null }
+                        if evals.count == 1 { k0 = k } else { ks.append(k) }
+                    }
+                    guard index < f.bound.count, case .lookup(let loaded) = f.bound[index] else { throw unbound }
+                    let v = evals.count == 1 ? loaded.value(forKey: k0) : loaded.value(for: ks)
+                    if let t = f.lookupTrace {
+                        if evals.count == 1 { t.note(site, k0, v ?? .null) } else { t.note(site, keys: ks, v ?? .null) }
+                    }
+                    if let v { return v }
+                    if fatal { throw miss }
+                    return .null
+                })
         }
         guard let table = shape as? any LookupTable else {
             error("HZ3008", "lookup '\(tableName)' has no rows to read", argNodes[0].range)
@@ -843,30 +909,34 @@ final class CompilationContext {
         }
         if keys.count == 1 {
             let k0 = keys[0].eval
-            return TypedEvaluator(type: table.valueType, eval: { f throws(EvaluationError) in
-                let k = try k0(f)
-                if k.isNull { return .null }
-                let v = table.value(forKey: k)
-                if let t = f.lookupTrace { t.note(site, k, v ?? .null) }
+            return TypedEvaluator(
+                type: table.valueType,
+                eval: { f throws(EvaluationError) in
+                    let k = try k0(f)
+                    if k.isNull { return .null }
+                    let v = table.value(forKey: k)
+                    if let t = f.lookupTrace { t.note(site, k, v ?? .null) }
+                    if let v { return v }
+                    if fatal { throw miss }
+                    return .null
+                })
+        }
+        let evals = keys.map(\.eval)
+        return TypedEvaluator(
+            type: table.valueType,
+            eval: { f throws(EvaluationError) in
+                var ks: [Value] = []
+                ks.reserveCapacity(evals.count)
+                for e in evals {
+                    let k = try e(f)
+                    if k.isNull { return .null }
+                    ks.append(k)
+                }
+                let v = table.value(for: ks)
+                if let t = f.lookupTrace { t.note(site, keys: ks, v ?? .null) }
                 if let v { return v }
                 if fatal { throw miss }
                 return .null
             })
-        }
-        let evals = keys.map(\.eval)
-        return TypedEvaluator(type: table.valueType, eval: { f throws(EvaluationError) in
-            var ks: [Value] = []
-            ks.reserveCapacity(evals.count)
-            for e in evals {
-                let k = try e(f)
-                if k.isNull { return .null }
-                ks.append(k)
-            }
-            let v = table.value(for: ks)
-            if let t = f.lookupTrace { t.note(site, keys: ks, v ?? .null) }
-            if let v { return v }
-            if fatal { throw miss }
-            return .null
-        })
     }
 }

@@ -76,26 +76,47 @@ struct Lexer {
         case UInt8(ascii: "/"): return tok(.symbol("/"))
         case UInt8(ascii: "%"): return tok(.symbol("%"))
         case UInt8(ascii: "&"):
-            if n == UInt8(ascii: "&") { pos += 1; return tok(.keyword("and")) }
+            if n == UInt8(ascii: "&") {
+                pos += 1
+                return tok(.keyword("and"))
+            }
             return tok(.symbol("&"))
         case UInt8(ascii: "|"):
-            if n == UInt8(ascii: "|") { pos += 1; return tok(.keyword("or")) }
+            if n == UInt8(ascii: "|") {
+                pos += 1
+                return tok(.keyword("or"))
+            }
             return tok(.invalid("unexpected character '|' (use '||' or 'or')"))
         case UInt8(ascii: "?"):
-            if n == UInt8(ascii: "?") { pos += 1; return tok(.symbol("??")) }
+            if n == UInt8(ascii: "?") {
+                pos += 1
+                return tok(.symbol("??"))
+            }
             return tok(.invalid("unexpected character '?' (use '??')"))
         case UInt8(ascii: "="):
             if n == UInt8(ascii: "=") { pos += 1 }
             return tok(.symbol("=="))
         case UInt8(ascii: "!"):
-            if n == UInt8(ascii: "=") { pos += 1; return tok(.symbol("!=")) }
+            if n == UInt8(ascii: "=") {
+                pos += 1
+                return tok(.symbol("!="))
+            }
             return tok(.keyword("not"))
         case UInt8(ascii: "<"):
-            if n == UInt8(ascii: "=") { pos += 1; return tok(.symbol("<=")) }
-            if n == UInt8(ascii: ">") { pos += 1; return tok(.symbol("!=")) }
+            if n == UInt8(ascii: "=") {
+                pos += 1
+                return tok(.symbol("<="))
+            }
+            if n == UInt8(ascii: ">") {
+                pos += 1
+                return tok(.symbol("!="))
+            }
             return tok(.symbol("<"))
         case UInt8(ascii: ">"):
-            if n == UInt8(ascii: "=") { pos += 1; return tok(.symbol(">=")) }
+            if n == UInt8(ascii: "=") {
+                pos += 1
+                return tok(.symbol(">="))
+            }
             return tok(.symbol(">"))
         default:
             // Skip the rest of a multi-byte scalar so the range covers one character.

@@ -105,4 +105,3 @@ final class LookupTrace {
 
 @available(*, unavailable)
 extension LookupTrace: Sendable {}
-

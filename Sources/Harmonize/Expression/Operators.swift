@@ -12,7 +12,8 @@ enum Operators {
         case (.dateTime(let x), .date(let y)): return -compareDayAndTime(y, x)
         case (.bool(let x), .bool(let y)): return x == y ? 0 : (!x ? -1 : 1)
         case (.int, .double), (.double, .int), (.double, .double):
-            let x = numeric(a), y = numeric(b)
+            let x = numeric(a)
+            let y = numeric(b)
             if x.isNaN || y.isNaN { throw EvaluationError(message: "cannot compare NaN", function: op) }
             return x < y ? -1 : (x == y ? 0 : 1)
         default:
@@ -69,7 +70,8 @@ enum Operators {
         default:
             throw EvaluationError(message: "cannot apply to \(a.type.rawValue) and \(b.type.rawValue)", function: name)
         }
-        let x = numeric(a), y = numeric(b)
+        let x = numeric(a)
+        let y = numeric(b)
         let r: Double
         switch op {
         case .add: r = x + y

@@ -115,7 +115,10 @@ struct Parser {
                 if isKeyword("is") {
                     advance()
                     var negated = false
-                    if isKeyword("not") { negated = true; advance() }
+                    if isKeyword("not") {
+                        negated = true
+                        advance()
+                    }
                     try expectKeyword("null")
                     lhs = .isNull(lhs, negated: negated, t.range)
                     continue
@@ -156,12 +159,24 @@ struct Parser {
     private mutating func parsePrimary() throws(SyntaxError) -> ExpressionNode {
         let t = current
         switch t.kind {
-        case .integer(let i): advance(); return .literal(.int(i), t.range)
-        case .number(let d): advance(); return .literal(.double(d), t.range)
-        case .string(let s): advance(); return .literal(.string(s), t.range)
-        case .keyword("null"): advance(); return .literal(.null, t.range)
-        case .keyword("true"): advance(); return .literal(.bool(true), t.range)
-        case .keyword("false"): advance(); return .literal(.bool(false), t.range)
+        case .integer(let i):
+            advance()
+            return .literal(.int(i), t.range)
+        case .number(let d):
+            advance()
+            return .literal(.double(d), t.range)
+        case .string(let s):
+            advance()
+            return .literal(.string(s), t.range)
+        case .keyword("null"):
+            advance()
+            return .literal(.null, t.range)
+        case .keyword("true"):
+            advance()
+            return .literal(.bool(true), t.range)
+        case .keyword("false"):
+            advance()
+            return .literal(.bool(false), t.range)
         case .keyword("if"): return try parseIf()
         case .keyword("case"): return try parseCase()
         case .symbol("("):

@@ -30,7 +30,10 @@ enum JSONValue: Sendable, Hashable {
             if d.isFinite, d.rounded() == d, abs(d) < 1e15 { out += String(Int(d)) } else if d.isFinite { out += String(d) } else { out += "null" }
         case .string(let s): out += JSONValue.quote(s)
         case .array(let a):
-            if a.isEmpty { out += "[]"; return }
+            if a.isEmpty {
+                out += "[]"
+                return
+            }
             out += "["
             for (i, v) in a.enumerated() {
                 out += (i == 0 ? "" : ",") + nl
@@ -38,7 +41,10 @@ enum JSONValue: Sendable, Hashable {
             }
             out += close + "]"
         case .object(let o):
-            if o.isEmpty { out += "{}"; return }
+            if o.isEmpty {
+                out += "{}"
+                return
+            }
             out += "{"
             for (i, k) in o.keys.sorted().enumerated() {
                 out += (i == 0 ? "" : ",") + nl + JSONValue.quote(k) + (indent == nil ? ":" : ": ")

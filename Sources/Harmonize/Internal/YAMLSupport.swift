@@ -22,7 +22,9 @@ enum YAMLSupport {
                 return Diagnostic(code: "HZ1001", message: "YAML syntax error: \(problem)", file: file, line: line, column: column)
             case .duplicatedKeysInMapping(let duplicates, let context):
                 return Diagnostic(
-                    code: "HZ1001", message: "YAML syntax error: \(duplicates.count == 1 ? "a key is" : "keys are") repeated in one mapping (\(duplicates.sorted().joined(separator: ", ")))",
+                    code: "HZ1001",
+                    message:
+                        "YAML syntax error: \(duplicates.count == 1 ? "a key is" : "keys are") repeated in one mapping (\(duplicates.sorted().joined(separator: ", ")))",
                     file: file, line: context.mark.line, column: context.mark.column)
             default:
                 break
@@ -34,9 +36,11 @@ enum YAMLSupport {
 
     /// Quotes a scalar for YAML output when needed.
     static func quote(_ s: String) -> String {
-        let plain = !s.isEmpty && s.unicodeScalars.allSatisfy { c in
-            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" || c == "-" || c == "." || c == " "
-        } && s.first != " " && s.last != " " && Double(s) == nil && !["true", "false", "null", "yes", "no", "on", "off"].contains(s.lowercased())
+        let plain =
+            !s.isEmpty
+            && s.unicodeScalars.allSatisfy { c in
+                (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "_" || c == "-" || c == "." || c == " "
+            } && s.first != " " && s.last != " " && Double(s) == nil && !["true", "false", "null", "yes", "no", "on", "off"].contains(s.lowercased())
         if plain { return s }
         var out = "\""
         for ch in s.unicodeScalars {

@@ -20,7 +20,8 @@ extension ColumnLineage {
             for (i, c) in t.table.columns.enumerated() {
                 guard let e = t.columns[i] else { continue }
                 let line = i < t.ruleLines.count ? t.ruleLines[i] : nil
-                columns.append(Column(column: c.name, line: line, rule: e.source, inputs: analyzer.inputs(of: e.source, visibleLets: plan.lets.count)))
+                columns.append(
+                    Column(column: c.name, line: line, rule: e.source, inputs: analyzer.inputs(of: e.source, visibleLets: plan.lets.count)))
             }
             var filters = recordFilter
             if let f = t.filter { filters += analyzer.inputs(of: f.source, visibleLets: plan.lets.count).map(\.asFilter) }
@@ -82,19 +83,25 @@ extension ColumnLineage {
                         let k = ColumnLineage.compose(kind, inner.kind)
                         let m = masked || inner.masked == true
                         out.append(
-                            Input(field: inner.field, kind: k, lookup: k == .lookup ? (lookup ?? inner.lookup) : nil, masked: m ? true : nil, join: inner.join))
+                            Input(
+                                field: inner.field, kind: k, lookup: k == .lookup ? (lookup ?? inner.lookup) : nil, masked: m ? true : nil,
+                                join: inner.join))
                     }
                 } else if let dot = name.firstIndex(of: "."), joins.contains(String(name[..<dot])) {
                     // `join.FIELD`: a column of the joined file.
                     out.append(
-                        Input(field: String(name[name.index(after: dot)...]), kind: kind, lookup: lookup, masked: masked ? true : nil, join: String(name[..<dot])))
+                        Input(
+                            field: String(name[name.index(after: dot)...]), kind: kind, lookup: lookup, masked: masked ? true : nil,
+                            join: String(name[..<dot])))
                 } else {
                     out.append(Input(field: name, kind: kind, lookup: lookup, masked: masked ? true : nil))
                 }
             case .call(let name, let args, _):
                 let lower = name.lowercased()
                 if lower == "lookup", case .literal(.string(let table), _)? = args.first {
-                    for a in args.dropFirst() { walk(a, top: false, lookup: table, masked: masked, visibleLets: visibleLets, into: &out, depth: depth) }
+                    for a in args.dropFirst() {
+                        walk(a, top: false, lookup: table, masked: masked, visibleLets: visibleLets, into: &out, depth: depth)
+                    }
                 } else {
                     let m = masked || ColumnLineage.maskingFunctions.contains(lower)
                     for a in args { walk(a, top: false, lookup: lookup, masked: m, visibleLets: visibleLets, into: &out, depth: depth) }

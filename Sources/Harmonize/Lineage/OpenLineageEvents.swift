@@ -96,12 +96,16 @@ public enum OpenLineageEvents {
             }
             let db: JSONValue = .object([
                 "namespace": .string(outputNamespace), "name": .string("database"),
-                "inputFacets": .object(["dataQualityAssertions": facet("DataQualityAssertionsDatasetFacet", "1-1-0", ["assertions": .array(assertions)])]),
+                "inputFacets": .object([
+                    "dataQualityAssertions": facet("DataQualityAssertionsDatasetFacet", "1-1-0", ["assertions": .array(assertions)])
+                ]),
             ])
             return event(
-                "COMPLETE", time: time, runID: manifest.runID, job: job(namespace: jobNamespace, name: jobName), inputs: inputs + [db], outputs: outputs)
+                "COMPLETE", time: time, runID: manifest.runID, job: job(namespace: jobNamespace, name: jobName), inputs: inputs + [db],
+                outputs: outputs)
         }
-        return event("COMPLETE", time: time, runID: manifest.runID, job: job(namespace: jobNamespace, name: jobName), inputs: inputs, outputs: outputs)
+        return event(
+            "COMPLETE", time: time, runID: manifest.runID, job: job(namespace: jobNamespace, name: jobName), inputs: inputs, outputs: outputs)
     }
 
     /// The `columnLineage` facet (ColumnLineageDatasetFacet 1-2-0) of one output table, from the
@@ -172,7 +176,8 @@ public enum OpenLineageEvents {
         let runValue: JSONValue = .object([
             "runId": .string(runID),
             "facets": .object([
-                "processing_engine": facet("ProcessingEngineRunFacet", "1-1-1", ["version": .string(HarmonizeVersion.current), "name": .string("harmonize")]),
+                "processing_engine": facet(
+                    "ProcessingEngineRunFacet", "1-1-1", ["version": .string(HarmonizeVersion.current), "name": .string("harmonize")]),
                 "errorMessage": facet("ErrorMessageRunFacet", "1-0-1", ["message": .string(message), "programmingLanguage": .string("Swift")]),
             ]),
         ])

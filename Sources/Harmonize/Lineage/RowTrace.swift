@@ -202,22 +202,25 @@ extension OutputDatabase {
             let mappingID = h[1].intValue ?? -1
             let fileID = h[2].intValue ?? -1
             let hasKind = try hasColumn("harmonize_run", "kind")
-            let r = try rows(
-                "SELECT started_at, engine_version, manifest" + (hasKind ? ", kind, replay_of" : "") + " FROM harmonize_run WHERE run_id = ?",
-                [.string(runID)]
-            ).first ?? []
+            let r =
+                try rows(
+                    "SELECT started_at, engine_version, manifest" + (hasKind ? ", kind, replay_of" : "") + " FROM harmonize_run WHERE run_id = ?",
+                    [.string(runID)]
+                ).first ?? []
             let manifest = (r.count > 2 ? r[2].text : nil).flatMap { try? JSONDecoder().decode(RunManifest.self, from: Data($0.utf8)) }
             let run = RowTrace.Run(
                 id: runID, kind: (r.count > 3 ? r[3].text : nil) ?? manifest?.kind ?? "run", replayOf: r.count > 4 ? r[4].text : nil,
                 startedAt: r.first?.text ?? "", engineVersion: r.count > 1 ? r[1].text ?? "" : "")
-            let m = try rows(
-                "SELECT mapping, coalesce(version, ''), sha256, coalesce(file, '') FROM harmonize_run_mapping WHERE run_id = ? AND mapping_id = ?",
-                [.string(runID), .int(mappingID)]
-            ).first ?? []
+            let m =
+                try rows(
+                    "SELECT mapping, coalesce(version, ''), sha256, coalesce(file, '') FROM harmonize_run_mapping WHERE run_id = ? AND mapping_id = ?",
+                    [.string(runID), .int(mappingID)]
+                ).first ?? []
             let mapping = RowTrace.Mapping(
                 id: m.first?.text ?? "?", version: m.count > 1 ? m[1].text ?? "" : "", sha256: m.count > 2 ? m[2].text ?? "" : "",
                 file: m.count > 3 ? m[3].text ?? "" : "")
-            let f = try rows("SELECT path, sha256 FROM harmonize_run_input WHERE run_id = ? AND file_id = ?", [.string(runID), .int(fileID)]).first ?? []
+            let f =
+                try rows("SELECT path, sha256 FROM harmonize_run_input WHERE run_id = ? AND file_id = ?", [.string(runID), .int(fileID)]).first ?? []
             let entry = manifest.flatMap { mf in mappingID >= 0 && mappingID < mf.mappings.count ? mf.mappings[mappingID] : nil }
             let line = h[3].intValue
             let source = RowTrace.Source(

@@ -112,7 +112,8 @@ public enum SourceReadBack {
         guard !local.isEmpty else { throw Failure(description: "no record element recorded") }
         // The first start tag of the record element on that line, then its matching end.
         let pattern = "<(?:[A-Za-z_][\\w.-]*:)?\(NSRegularExpression.escapedPattern(for: local))(?=[\\s/>])"
-        guard let open = try? NSRegularExpression(pattern: pattern), let close = try? NSRegularExpression(pattern: "</(?:[A-Za-z_][\\w.-]*:)?\(NSRegularExpression.escapedPattern(for: local))\\s*>")
+        guard let open = try? NSRegularExpression(pattern: pattern),
+            let close = try? NSRegularExpression(pattern: "</(?:[A-Za-z_][\\w.-]*:)?\(NSRegularExpression.escapedPattern(for: local))\\s*>")
         else { throw Failure(description: "bad record path") }
         let ns = text as NSString
         guard let startMatch = open.firstMatch(in: text, range: NSRange(location: 0, length: ns.length)) else {
@@ -130,7 +131,10 @@ public enum SourceReadBack {
                 guard tagEnd.location != NSNotFound else { break }
                 let selfClosing = tagEnd.location > 0 && ns.character(at: tagEnd.location - 1) == 0x2F
                 if selfClosing {
-                    if depth == 0 { return ns.substring(with: NSRange(location: startMatch.range.location, length: tagEnd.location + 1 - startMatch.range.location)) }
+                    if depth == 0 {
+                        return ns.substring(
+                            with: NSRange(location: startMatch.range.location, length: tagEnd.location + 1 - startMatch.range.location))
+                    }
                 } else {
                     depth += 1
                 }

@@ -12,13 +12,15 @@ enum ConflictPlanning {
                 problems.append(("HZ1207", "on_conflict is 'insert' (the default) or 'update', not '\(mode)'", t.onConflict, []))
             }
             if let u = t.updateColumns {
-                problems.append(("HZ1209", "'update' lists the columns an update may overwrite: it needs 'on_conflict: update'", u.first ?? t.table, []))
+                problems.append(
+                    ("HZ1209", "'update' lists the columns an update may overwrite: it needs 'on_conflict: update'", u.first ?? t.table, []))
             }
             return (.insert, problems)
         }
         let key = table.columns.indices.filter { table.columns[$0].isPrimaryKey }
         if key.isEmpty {
-            problems.append(("HZ1208", "table '\(table.name)' has no primary key: its rows cannot be updated (on_conflict: update)", t.onConflict, []))
+            problems.append(
+                ("HZ1208", "table '\(table.name)' has no primary key: its rows cannot be updated (on_conflict: update)", t.onConflict, []))
             return (.insert, problems)
         }
         guard let list = t.updateColumns else {

@@ -7,7 +7,10 @@ extension Derivation {
         }
         let tableName = "observation_period"
         guard let table = model.table(named: tableName) else {
-            throw DiagnosticsError([Diagnostic(code: "HZ1073", message: "the target model has no table \(tableName)", file: spec.file, line: d.kind.line, column: d.kind.column)])
+            throw DiagnosticsError([
+                Diagnostic(
+                    code: "HZ1073", message: "the target model has no table \(tableName)", file: spec.file, line: d.kind.line, column: d.kind.column)
+            ])
         }
         var typeConcept = 44_814_724  // Period covering healthcare encounters
         for (k, v) in d.parameters {
@@ -31,7 +34,9 @@ extension Derivation {
                 report("HZ1072", "table '\(et.name)' has no person_id", t)
                 continue
             }
-            let start = names.first { $0.hasSuffix("_start_date") } ?? names.first { $0.hasSuffix("_date") && !$0.hasSuffix("_end_date") && $0 != "birth_date" }
+            let start =
+                names.first { $0.hasSuffix("_start_date") }
+                ?? names.first { $0.hasSuffix("_date") && !$0.hasSuffix("_end_date") && $0 != "birth_date" }
             guard let start else {
                 report("HZ1072", "table '\(et.name)' has no date column to derive periods from", t)
                 continue

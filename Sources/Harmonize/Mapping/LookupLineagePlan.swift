@@ -20,7 +20,10 @@ final class LookupLineagePlan {
         for (i, l) in lets.enumerated() {
             var set: Set<Int> = []
             for id in l.expression.referencedIdentifiers {
-                if let j = names[0..<i].lastIndex(of: id) { set.insert(j); set.formUnion(reads[j]) }
+                if let j = names[0..<i].lastIndex(of: id) {
+                    set.insert(j)
+                    set.formUnion(reads[j])
+                }
             }
             reads.append(set)
         }
@@ -31,7 +34,10 @@ final class LookupLineagePlan {
                 guard let e else { return nil }
                 var used: Set<Int> = []
                 for id in e.referencedIdentifiers {
-                    if let j = names.lastIndex(of: id) { used.insert(j); used.formUnion(reads[j]) }
+                    if let j = names.lastIndex(of: id) {
+                        used.insert(j)
+                        used.formUnion(reads[j])
+                    }
                 }
                 let viaLets = used.filter { letCalls[$0] }.sorted()
                 guard calls(e) || !viaLets.isEmpty else { return nil }

@@ -233,8 +233,9 @@ final class MappingExecutor {
                 case .failure(let reason, let rule):
                     ledger.rejected += 1
                     reject(
-                        Reject(reason: reason, location: reader.location, field: fieldNames[k], mapping: mappingID, rule: rule,
-                               message: "field \(fieldNames[k]) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
+                        Reject(
+                            reason: reason, location: reader.location, field: fieldNames[k], mapping: mappingID, rule: rule,
+                            message: "field \(fieldNames[k]) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
                     continue records
                 }
             }
@@ -243,8 +244,9 @@ final class MappingExecutor {
                     let name = plan.validatedOnly[k].name
                     ledger.rejected += 1
                     reject(
-                        Reject(reason: reason, location: reader.location, field: name, mapping: mappingID, rule: rule,
-                               message: "field \(name) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
+                        Reject(
+                            reason: reason, location: reader.location, field: name, mapping: mappingID, rule: rule,
+                            message: "field \(name) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
                     continue records
                 }
             }
@@ -253,18 +255,23 @@ final class MappingExecutor {
                 do throws(EvaluationError) {
                     if let reason = try j.match(frame) {
                         ledger.rejected += 1
-                        let message = reason == .joinAmbiguous
+                        let message =
+                            reason == .joinAmbiguous
                             ? "join \(j.name): several records of \(j.join.spec.files.text) have this record's key"
                             : "join \(j.name): no record of \(j.join.spec.files.text) has this record's key"
-                        reject(Reject(reason: reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)", message: message), fileIndex: fileIndex)
+                        reject(
+                            Reject(
+                                reason: reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)", message: message),
+                            fileIndex: fileIndex)
                         continue records
                     }
                 } catch {
                     if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: "join.\(j.name)") }
                     ledger.rejected += 1
                     reject(
-                        Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)",
-                               message: "rule join.\(j.name): \(error.message)"), fileIndex: fileIndex)
+                        Reject(
+                            reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)",
+                            message: "rule join.\(j.name): \(error.message)"), fileIndex: fileIndex)
                     continue records
                 }
             }
@@ -276,8 +283,9 @@ final class MappingExecutor {
                     if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: "source.subject") }
                     ledger.rejected += 1
                     reject(
-                        Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "source.subject",
-                               message: "rule source.subject: \(error.message)"), fileIndex: fileIndex)
+                        Reject(
+                            reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "source.subject",
+                            message: "rule source.subject: \(error.message)"), fileIndex: fileIndex)
                     continue records
                 }
                 if exclusion.contains(s) {
@@ -304,12 +312,16 @@ final class MappingExecutor {
                     }
                     for k in 0..<groupArguments.count {
                         rule = "group.\(groupNames[groupBy.count + k])"
-                        argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e(frame) } ?? .bool(true)  // count(): every record
+                        // count() has no argument: every record counts.
+                        argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e(frame) } ?? .bool(true)
                     }
                 } catch {
                     if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: rule) }
                     ledger.rejected += 1
-                    reject(Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule, message: "rule \(rule): \(error.message)"), fileIndex: fileIndex)
+                    reject(
+                        Reject(
+                            reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule,
+                            message: "rule \(rule): \(error.message)"), fileIndex: fileIndex)
                     continue records
                 }
                 let loc = reader.location
@@ -389,8 +401,10 @@ final class MappingExecutor {
                                 rollback()
                                 ledger.rejected += 1
                                 reject(
-                                    Reject(reason: .targetRequiredNull, location: reader.location, field: t.columnNames[c], mapping: mappingID,
-                                           rule: "\(t.tableName).\(t.columnNames[c])", message: "required column \(t.tableName).\(t.columnNames[c]) is null"),
+                                    Reject(
+                                        reason: .targetRequiredNull, location: reader.location, field: t.columnNames[c], mapping: mappingID,
+                                        rule: "\(t.tableName).\(t.columnNames[c])",
+                                        message: "required column \(t.tableName).\(t.columnNames[c]) is null"),
                                     fileIndex: fileIndex)
                                 continue records
                             }
@@ -402,9 +416,10 @@ final class MappingExecutor {
                             rollback()
                             ledger.rejected += 1
                             reject(
-                                Reject(reason: .targetTypeError, location: reader.location, field: t.columnNames[c], mapping: mappingID,
-                                       rule: "\(t.tableName).\(t.columnNames[c])",
-                                       message: "a \(v.type.rawValue) value does not fit column \(t.tableName).\(t.columnNames[c]) (\(t.types[c]))"),
+                                Reject(
+                                    reason: .targetTypeError, location: reader.location, field: t.columnNames[c], mapping: mappingID,
+                                    rule: "\(t.tableName).\(t.columnNames[c])",
+                                    message: "a \(v.type.rawValue) value does not fit column \(t.tableName).\(t.columnNames[c]) (\(t.types[c]))"),
                                 fileIndex: fileIndex)
                             continue records
                         }
@@ -412,7 +427,8 @@ final class MappingExecutor {
                     }
                     if recordsLineage {
                         let loc = reader.location
-                        batches[ti].lineage.append(RowLineage(
+                        batches[ti].lineage.append(
+                            RowLineage(
                                 mapping: mappingIndex, file: fileIndex, line: loc.line ?? 0, record: loc.record ?? record, target: Int32(ti)))
                     }
                     written[ti] += 1
@@ -435,8 +451,9 @@ final class MappingExecutor {
                 if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: rule) }
                 ledger.rejected += 1
                 reject(
-                    Reject(reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule,
-                           message: "rule \(rule): \(error.message)"), fileIndex: fileIndex)
+                    Reject(
+                        reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule,
+                        message: "rule \(rule): \(error.message)"), fileIndex: fileIndex)
             }
             for ti in 0..<batches.count where batches[ti].values.count >= batchRows * batches[ti].columnCount {
                 let b = batches[ti]

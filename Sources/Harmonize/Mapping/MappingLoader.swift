@@ -41,7 +41,10 @@ public enum MappingLoader {
             throw DiagnosticsError([YAMLSupport.diagnostic(for: error, file: file)])
         }
         guard let map = root.mapping else {
-            throw DiagnosticsError([Diagnostic(code: "HZ1003", message: "a mapping file must be a YAML mapping", file: file, line: root.mark?.line, column: root.mark?.column)])
+            throw DiagnosticsError([
+                Diagnostic(
+                    code: "HZ1003", message: "a mapping file must be a YAML mapping", file: file, line: root.mark?.line, column: root.mark?.column)
+            ])
         }
         for (k, _) in map {
             guard let key = k.string, !topLevelKeys.contains(key) else { continue }
@@ -66,8 +69,9 @@ public enum MappingLoader {
         let model = map["model"].flatMap { d.located($0) }
 
         if let dv = map["derive"] {
-            return try loadDerived(map, derive: dv, root: root, text: text, file: file, id: id, version: version, description: description, model: model,
-                                   formatVersion: formatVersion, d: &d)
+            return try loadDerived(
+                map, derive: dv, root: root, text: text, file: file, id: id, version: version, description: description, model: model,
+                formatVersion: formatVersion, d: &d)
         }
         let source = loadSource(map["source"], root: root, d: &d)
         var joins: [JoinSpec] = []
@@ -124,7 +128,8 @@ public enum MappingLoader {
                 for (k, _) in em where !targetKeys.contains(k.string ?? "") {
                     d.error("HZ1004", "unknown key '\(k.string ?? "")' in a target", k, suggest: k.string ?? "", among: targetKeys)
                 }
-                var spec = TargetSpec(table: table, filter: em["filter"].flatMap { d.expression($0) }, fields: loadFields(em["fields"], owner: entry, d: &d))
+                var spec = TargetSpec(
+                    table: table, filter: em["filter"].flatMap { d.expression($0) }, fields: loadFields(em["fields"], owner: entry, d: &d))
                 spec.onConflict = em["on_conflict"].flatMap { d.located($0) }
                 if let u = em["update"] {
                     if let list = u.sequence {
@@ -169,7 +174,11 @@ public enum MappingLoader {
                 for (k, v) in m {
                     guard let key = k.string else { continue }
                     if key == "from" {
-                        if let seq = v.sequence { from = seq.compactMap { d.located($0) } } else { d.error("HZ1072", "'from' must be a list of table names", v) }
+                        if let seq = v.sequence {
+                            from = seq.compactMap { d.located($0) }
+                        } else {
+                            d.error("HZ1072", "'from' must be a list of table names", v)
+                        }
                     } else if let t = d.located(v) {
                         parameters[key] = t
                     }
@@ -200,7 +209,8 @@ public enum MappingLoader {
             d.error("HZ1061", "a join needs a 'name' (the prefix of its fields: name.FIELD)", node)
             return nil
         }
-        let validName = name.text.utf8.first.map { ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 } ?? false
+        let validName =
+            name.text.utf8.first.map { ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 } ?? false
             && name.text.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
         if !validName { d.error("HZ1061", "join name '\(name.text)' must be a plain identifier (letters, digits, _)", nameNode) }
         guard let filesNode = m["files"], let files = d.located(filesNode) else {
@@ -324,7 +334,10 @@ public enum MappingLoader {
             d.error("HZ1020", "missing 'source' (format, files, dialect, schema)", node ?? root)
             return nil
         }
-        let allowed: Set<String> = ["format", "files", "dialect", "schema", "validate", "description", "record", "namespaces", "max-record-bytes", "subject", "on_bad_segment"]
+        let allowed: Set<String> = [
+            "format", "files", "dialect", "schema", "validate", "description", "record", "namespaces", "max-record-bytes", "subject",
+            "on_bad_segment",
+        ]
         for (k, _) in m where !allowed.contains(k.string ?? "") {
             d.error("HZ1004", "unknown key '\(k.string ?? "")' in 'source'", k, suggest: k.string ?? "", among: allowed)
         }
@@ -341,7 +354,8 @@ public enum MappingLoader {
             } else if let t = d.located(r) {
                 record = t
                 if fmt == "hl7v2" {
-                    let ok = t.text == "message" || (t.text.utf8.count == 3 && t.text.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) })
+                    let ok =
+                        t.text == "message" || (t.text.utf8.count == 3 && t.text.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) })
                     if !ok { d.error("HZ1026", "hl7v2 'record' is 'message' or a segment id such as OBX", r) }
                 } else if fmt == "xml" && !t.text.hasPrefix("/") {
                     d.error("HZ1026", "xml 'record' is an absolute element path such as /export/sejour", r)
@@ -356,7 +370,9 @@ public enum MappingLoader {
                 d.error("HZ1027", "'namespaces' applies to xml sources only", n)
             } else if let nm = n.mapping {
                 for (k, v) in nm {
-                    if let key = k.string, let value = v.string { namespaces[key] = value } else {
+                    if let key = k.string, let value = v.string {
+                        namespaces[key] = value
+                    } else {
                         d.error("HZ1027", "'namespaces' maps prefixes to namespace URIs", k)
                     }
                 }
@@ -366,7 +382,9 @@ public enum MappingLoader {
         }
         var maxRecordBytes: Int? = nil
         if let v = m["max-record-bytes"] {
-            if let t = v.string, let n = Int(t), n > 0 { maxRecordBytes = n } else {
+            if let t = v.string, let n = Int(t), n > 0 {
+                maxRecordBytes = n
+            } else {
                 d.error("HZ1028", "'max-record-bytes' is a positive integer", v)
             }
         }
@@ -440,7 +458,9 @@ public enum MappingLoader {
             d.error("HZ1030", "'dialect' must be a mapping", node)
             return dialect
         }
-        let allowed: Set<String> = ["delimiter", "quote", "escape", "header", "columns", "encoding", "skip_lines", "ragged_rows", "trim", "stray_quotes"]
+        let allowed: Set<String> = [
+            "delimiter", "quote", "escape", "header", "columns", "encoding", "skip_lines", "ragged_rows", "trim", "stray_quotes",
+        ]
         for (k, v) in m {
             let key = k.string ?? ""
             switch key {
@@ -450,14 +470,20 @@ public enum MappingLoader {
                 case "auto", "detect": dialect.delimiter = nil
                 case "tab", "\\t", "\t": dialect.delimiter = 9
                 default:
-                    if s.utf8.count == 1, let b = s.utf8.first { dialect.delimiter = b } else {
+                    if s.utf8.count == 1, let b = s.utf8.first {
+                        dialect.delimiter = b
+                    } else {
                         d.error("HZ1031", "'delimiter' must be one character, 'tab' or 'auto'", v)
                     }
                 }
             case "quote", "escape":
                 let s = v.string ?? ""
                 let b: UInt8?
-                if s.isEmpty || s.lowercased() == "none" { b = nil } else if s.utf8.count == 1 { b = s.utf8.first } else {
+                if s.isEmpty || s.lowercased() == "none" {
+                    b = nil
+                } else if s.utf8.count == 1 {
+                    b = s.utf8.first
+                } else {
                     d.error("HZ1031", "'\(key)' must be one character or 'none'", v)
                     continue
                 }
@@ -465,17 +491,23 @@ public enum MappingLoader {
             case "header":
                 if let b = v.bool { dialect.header = b } else { d.error("HZ1032", "'header' must be true or false", v) }
             case "columns":
-                if let seq = v.sequence { dialect.columns = seq.compactMap { $0.string } } else {
+                if let seq = v.sequence {
+                    dialect.columns = seq.compactMap { $0.string }
+                } else {
                     d.error("HZ1033", "'columns' must be a list of names", v)
                 }
             case "encoding":
-                if let s = v.string, let e = TextEncoding(name: s) { dialect.encoding = e } else {
+                if let s = v.string, let e = TextEncoding(name: s) {
+                    dialect.encoding = e
+                } else {
                     d.error("HZ1034", "unknown encoding '\(v.string ?? "")' (utf-8, latin-1, windows-1252, utf-16, auto)", v)
                 }
             case "skip_lines":
                 if let n = v.int, n >= 0 { dialect.skipLines = n } else { d.error("HZ1035", "'skip_lines' must be a count", v) }
             case "ragged_rows":
-                if let s = v.string, let p = RaggedRowPolicy(rawValue: s) { dialect.raggedRows = p } else {
+                if let s = v.string, let p = RaggedRowPolicy(rawValue: s) {
+                    dialect.raggedRows = p
+                } else {
                     d.error("HZ1036", "'ragged_rows' is 'reject' or 'pad'", v)
                 }
             case "trim":
@@ -524,8 +556,12 @@ public enum MappingLoader {
         }
         var type = ValueType.string
         if let t = m["type"] {
-            if let s = t.string, let vt = ValueType(rawValue: s), vt != .null, vt != .any { type = vt } else {
-                d.error("HZ1044", "unknown lookup value type '\(t.string ?? "")'", t, suggest: t.string ?? "", among: ["string", "integer", "number", "boolean", "date", "datetime"])
+            if let s = t.string, let vt = ValueType(rawValue: s), vt != .null, vt != .any {
+                type = vt
+            } else {
+                d.error(
+                    "HZ1044", "unknown lookup value type '\(t.string ?? "")'", t, suggest: t.string ?? "",
+                    among: ["string", "integer", "number", "boolean", "date", "datetime"])
             }
         }
         var fatal = false

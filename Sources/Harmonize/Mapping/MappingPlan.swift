@@ -86,7 +86,8 @@ public final class MappingPlan: @unchecked Sendable {
     public var groupDescription: String? {
         guard let g = group else { return nil }
         let by = zip(g.names, g.by).map { "\($0) = \($1.source)" }.joined(separator: ", ")
-        let aggs = zip(g.names.dropFirst(g.by.count), g.aggregates).map { "\($0) = \($1.function.rawValue)(\($1.argument?.source ?? ""))" }.joined(separator: ", ")
+        let aggs = zip(g.names.dropFirst(g.by.count), g.aggregates).map { "\($0) = \($1.function.rawValue)(\($1.argument?.source ?? ""))" }.joined(
+            separator: ", ")
         return "by \(by)" + (aggs.isEmpty ? "" : "; \(aggs)") + (g.having.map { "; having \($0.source)" } ?? "")
     }
 }
@@ -101,7 +102,10 @@ final class PlannedGroup: @unchecked Sendable {
     let aggregates: [(function: AggregateFunction, argument: CompiledExpression?)]
     let having: CompiledExpression?
 
-    init(names: [String], by: [CompiledExpression], aggregates: [(function: AggregateFunction, argument: CompiledExpression?)], having: CompiledExpression?, scope: PlanScope) {
+    init(
+        names: [String], by: [CompiledExpression], aggregates: [(function: AggregateFunction, argument: CompiledExpression?)],
+        having: CompiledExpression?, scope: PlanScope
+    ) {
         self.names = names
         self.by = by
         self.aggregates = aggregates
@@ -117,7 +121,6 @@ final class PlannedGroup: @unchecked Sendable {
     /// Slots of the group frame (group values read, then named values).
     var frameSlotCount: Int { scope.slotCount }
 }
-
 
 /// A source field the plan reads.
 public struct PlannedField {

@@ -47,7 +47,9 @@ public enum MappingPlanner {
             let (derivation, table) = try Derivation.plan(spec, d, model: model)
             return MappingPlan(
                 spec: spec, model: model, schema: nil, dialect: Dialect(), fields: [], validatedOnly: [], slotCount: 0, filter: nil, lets: [],
-                targets: [PlannedTarget(table: table, filter: nil, columns: table.columns.map { _ in nil }, ruleLines: table.columns.map { _ in nil })],
+                targets: [
+                    PlannedTarget(table: table, filter: nil, columns: table.columns.map { _ in nil }, ruleLines: table.columns.map { _ in nil })
+                ],
                 lookups: [], warnings: [], derivation: derivation)
         }
 
@@ -119,13 +121,18 @@ public enum MappingPlanner {
             }
         }
 
-
         // Joins, in order: each key reads the driving record and the joins before it.
-        var joinParts: [(spec: JoinSpec, schema: SourceSchema?, dialect: Dialect, keys: [FieldDecoder], on: [CompiledExpression], fields: PlanScope.JoinFields,
-                         whereClause: CompiledExpression?, whereFields: [(name: String, slot: Int, decoder: FieldDecoder)], whereSlots: Int)] = []
+        var joinParts:
+            [(
+                spec: JoinSpec, schema: SourceSchema?, dialect: Dialect, keys: [FieldDecoder], on: [CompiledExpression], fields: PlanScope.JoinFields,
+                whereClause: CompiledExpression?, whereFields: [(name: String, slot: Int, decoder: FieldDecoder)], whereSlots: Int
+            )] = []
         for j in spec.joins {
             if scope.isField(j.name.text) {
-                diagnostics.append(Diagnostic(code: "HZ1064", severity: .warning, message: "join '\(j.name.text)' has the name of a source field", file: file, line: j.name.line, column: j.name.column))
+                diagnostics.append(
+                    Diagnostic(
+                        code: "HZ1064", severity: .warning, message: "join '\(j.name.text)' has the name of a source field", file: file,
+                        line: j.name.line, column: j.name.column))
             }
             var jschema: SourceSchema?
             switch j.schema {
@@ -143,7 +150,8 @@ public enum MappingPlanner {
                 jdialect = profile.apply(to: jdialect)
                 if let s = jschema { jschema = profile.apply(to: s) }
             }
-            let jfields: [PlanScope.FieldInfo] = jschema.map { $0.fields.map { PlanScope.FieldInfo(name: $0.name, type: $0.type.valueType) } }
+            let jfields: [PlanScope.FieldInfo] =
+                jschema.map { $0.fields.map { PlanScope.FieldInfo(name: $0.name, type: $0.type.valueType) } }
                 ?? (jdialect.columns ?? []).map { PlanScope.FieldInfo(name: $0, type: .string) }
             let acceptsAny = jschema == nil && jdialect.columns == nil
             func joinDecoder(_ name: String, at: LocatedText) -> FieldDecoder? {
@@ -151,7 +159,9 @@ public enum MappingPlanner {
                     if let s = jschema {
                         guard let sf = s.fields.first(where: { $0.name == name }) else {
                             let sug = Suggestion.closest(to: name, in: s.fields.map(\.name))
-                            report("HZ1063", "join '\(j.name.text)': its schema has no field '\(name)'", at, notes: sug.map { ["did you mean '\($0)'?"] } ?? [])
+                            report(
+                                "HZ1063", "join '\(j.name.text)': its schema has no field '\(name)'", at,
+                                notes: sug.map { ["did you mean '\($0)'?"] } ?? [])
                             return nil
                         }
                         return try FieldDecoder(field: sf, in: s)
@@ -162,7 +172,13 @@ public enum MappingPlanner {
                     }
                     return try FieldDecoder(type: .string, name: name)
                 } catch {
-                    diagnostics.append(contentsOf: error.diagnostics.map { var d = $0; d.file = d.file ?? file; d.line = d.line ?? at.line; return d })
+                    diagnostics.append(
+                        contentsOf: error.diagnostics.map {
+                            var d = $0
+                            d.file = d.file ?? file
+                            d.line = d.line ?? at.line
+                            return d
+                        })
                     return nil
                 }
             }
@@ -225,7 +241,8 @@ public enum MappingPlanner {
             }
             let post = PlanScope(fields: infos, acceptsUnknownFields: false)
             bodyScope = post
-            compiler = ExpressionCompiler(functions: context.functions, scope: post, lookups: resolver, coverage: context.coverage, callSites: callSites)
+            compiler = ExpressionCompiler(
+                functions: context.functions, scope: post, lookups: resolver, coverage: context.coverage, callSites: callSites)
             plannedGroup = PlannedGroup(
                 names: infos.map(\.name), by: by, aggregates: aggregates, having: g.having.flatMap { compile($0, expected: .boolean) }, scope: post)
         }
@@ -235,7 +252,9 @@ public enum MappingPlanner {
         for (name, expr) in spec.lets {
             if bodyScope.isField(name.text) {
                 diagnostics.append(
-                    Diagnostic(code: "HZ1050", severity: .warning, message: "named value '\(name.text)' hides the source field of the same name", file: file, line: name.line, column: name.column))
+                    Diagnostic(
+                        code: "HZ1050", severity: .warning, message: "named value '\(name.text)' hides the source field of the same name", file: file,
+                        line: name.line, column: name.column))
             }
             guard let e = compile(expr, expected: nil) else { continue }
             guard let slot = bodyScope.declareLet(name.text, type: e.type) else {
@@ -252,12 +271,18 @@ public enum MappingPlanner {
         for t in spec.targets {
             guard let table = model.table(named: t.table.text) else {
                 let s = Suggestion.closest(to: t.table.text, in: model.tables.map(\.name))
-                report("HZ1201", "unknown target table '\(t.table.text)' in model \(model.name) \(model.version)", t.table, notes: s.map { ["did you mean '\($0)'?"] } ?? [])
+                report(
+                    "HZ1201", "unknown target table '\(t.table.text)' in model \(model.name) \(model.version)", t.table,
+                    notes: s.map { ["did you mean '\($0)'?"] } ?? [])
                 continue
             }
             // A second target of a table with its own filter is a deliberate second row (SNDS DP/DR).
             if !seenTables.insert(table.name).inserted && t.filter == nil {
-                diagnostics.append(Diagnostic(code: "HZ1205", severity: .warning, message: "table '\(table.name)' is targeted twice by this mapping without a filter on the repeated target", file: file, line: t.table.line, column: t.table.column))
+                diagnostics.append(
+                    Diagnostic(
+                        code: "HZ1205", severity: .warning,
+                        message: "table '\(table.name)' is targeted twice by this mapping without a filter on the repeated target", file: file,
+                        line: t.table.line, column: t.table.column))
             }
             var columns = [CompiledExpression?](repeating: nil, count: table.columns.count)
             var lines = [Int?](repeating: nil, count: table.columns.count)
@@ -271,11 +296,13 @@ public enum MappingPlanner {
                 columns[ci] = compile(expr, expected: table.columns[ci].type.valueType)
                 lines[ci] = expr.line
             }
-            for (ci, c) in table.columns.enumerated() where c.isRequired && !t.fields.contains(where: { $0.column.text.lowercased() == c.name.lowercased() }) {
+            for (ci, c) in table.columns.enumerated()
+            where c.isRequired && !t.fields.contains(where: { $0.column.text.lowercased() == c.name.lowercased() }) {
                 report("HZ1203", "required column '\(c.name)' of table '\(table.name)' has no expression", t.table)
                 _ = ci
             }
-            var planned = PlannedTarget(table: table, filter: t.filter.flatMap { compile($0, expected: .boolean) }, columns: columns, ruleLines: lines)
+            var planned = PlannedTarget(
+                table: table, filter: t.filter.flatMap { compile($0, expected: .boolean) }, columns: columns, ruleLines: lines)
             let (policy, conflictProblems) = ConflictPlanning.policy(t, table: table, mapped: columns.map { $0 != nil })
             for p in conflictProblems { report(p.code, p.message, p.at, notes: p.notes) }
             if targets.contains(where: { $0.table.name == table.name && $0.conflict != policy }) {

@@ -81,7 +81,8 @@ enum PathContainment {
                 diagnostics.append(
                     Diagnostic(
                         code: "HZ1081",
-                        message: "lookup '\(spec.name.text)' \(spec.relativeToInput ? "'input'" : "'file'") resolves outside \(spec.relativeToInput ? "the input folder" : "the mapping's folder")",
+                        message:
+                            "lookup '\(spec.name.text)' \(spec.relativeToInput ? "'input'" : "'file'") resolves outside \(spec.relativeToInput ? "the input folder" : "the mapping's folder")",
                         file: file, line: spec.path.line, column: spec.path.column))
             }
         }

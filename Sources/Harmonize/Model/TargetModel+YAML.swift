@@ -34,7 +34,8 @@ extension TargetModel {
             throw DiagnosticsError([Diagnostic(code: "HZ1101", message: "a target model must be a YAML mapping", file: file)])
         }
         if let v = root["harmonize-model"]?.int, v > highestFormatVersion {
-            fail("HZ1102", "target-model format version \(v) is not supported (highest supported is \(highestFormatVersion))", root["harmonize-model"])
+            fail(
+                "HZ1102", "target-model format version \(v) is not supported (highest supported is \(highestFormatVersion))", root["harmonize-model"])
         }
         let name = root["name"]?.string ?? "custom"
         let version = root["version"]?.string ?? "1"
@@ -58,7 +59,9 @@ extension TargetModel {
                 var fk: ForeignKey?
                 if let ref = c["references"]?.string {
                     let parts = ref.split(separator: ".", maxSplits: 1).map(String.init)
-                    if parts.count == 2 { fk = ForeignKey(table: parts[0], column: parts[1]) } else {
+                    if parts.count == 2 {
+                        fk = ForeignKey(table: parts[0], column: parts[1])
+                    } else {
                         fail("HZ1106", "references of \(tname).\(cname) must read table.column", c["references"])
                     }
                 }

@@ -55,7 +55,9 @@ enum OrphanPass {
             guard var q = queues[key], !q.isEmpty else { continue }
             let origin = q.removeFirst()
             queues[key] = q
-            records["\(origin.mapping)\u{1F}\(origin.file)\u{1F}\(origin.record)\u{1F}\(origin.line ?? 0)\u{1F}\(origin.groupStage)"] = (origin, key.table)
+            records["\(origin.mapping)\u{1F}\(origin.file)\u{1F}\(origin.record)\u{1F}\(origin.line ?? 0)\u{1F}\(origin.groupStage)"] = (
+                origin, key.table
+            )
         }
         var rejects: [RunReject] = []
         for (_, entry) in records.sorted(by: { $0.key < $1.key }) {

@@ -69,7 +69,6 @@ public struct RunProgress: Sendable {
     public var bytesTotal: Int64
 }
 
-
 /// Runs mappings over the files of an input folder into a sink: reads each file once per mapping,
 /// maps records on the calling thread, hands batches to the sink, keeps the ledger, and publishes
 /// only when everything succeeded.
@@ -169,7 +168,8 @@ public final class Pipeline {
                 // A replay reads again only the files holding the selected records.
                 let wanted = (replay.records[p.id] ?? [:]).keys.sorted()
                 if let missing = wanted.first(where: { !FileManager.default.fileExists(atPath: options.inputDirectory + "/" + $0) }) {
-                    throw RunError(.io, "replay: input file \(missing) (mapping \(p.id)) not found under \(options.inputDirectory)", code: .inputMissing)
+                    throw RunError(
+                        .io, "replay: input file \(missing) (mapping \(p.id)) not found under \(options.inputDirectory)", code: .inputMissing)
                 }
                 files = wanted
             }
@@ -188,7 +188,8 @@ public final class Pipeline {
         do {
             try sink.open(tables: tables, run: manifest)
         } catch {
-            throw RunError(error.isIO ? .io : .configuration, error.message, code: error.code ?? (error.isIO ? .sinkFailed : .runConfiguration), cause: error)
+            throw RunError(
+                error.isIO ? .io : .configuration, error.message, code: error.code ?? (error.isIO ? .sinkFailed : .runConfiguration), cause: error)
         }
         var rowsPerTable = [Int](repeating: 0, count: tables.count)
         var fileIndex: [String: Int32] = [:]
@@ -208,7 +209,9 @@ public final class Pipeline {
         let spillDirectory = options.spillDirectory ?? NSTemporaryDirectory()
         let inputs = InputWatch()
         /// Opens an input file for reading, interning it (and hashing it the first time it is read).
-        func open(_ file: String, spec: SourceSpec, dialect: Dialect) throws(RunError) -> (reader: any RecordReader, fid: Int32, hashing: HashingByteSource?) {
+        func open(_ file: String, spec: SourceSpec, dialect: Dialect) throws(RunError) -> (
+            reader: any RecordReader, fid: Int32, hashing: HashingByteSource?
+        ) {
             let path = options.inputDirectory + "/" + file
             let source: any ByteSource = try inputs.open(path, name: file)
             let hashing = fileIndex[file] == nil ? HashingByteSource(source) : nil
@@ -228,7 +231,8 @@ public final class Pipeline {
                 let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
                 let executor = MappingExecutor(
                     plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
-                    recordsLineage: options.recordsLineage, emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices, write: write), emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
+                    recordsLineage: options.recordsLineage, emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices, write: write),
+                    emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
                     vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? context.vocabularyUsage : nil,
                     callSites: boundPlans[pi])
                 var pendingRejects: [RunReject] = []
@@ -266,7 +270,8 @@ public final class Pipeline {
                         pendingRejects = []
                     },
                     progress: { file, bytes in
-                        self.onProgress?(RunProgress(mapping: plan.id, file: file, records: recordsDone, bytesRead: bytesDone + bytes, bytesTotal: totalBytes))
+                        self.onProgress?(
+                            RunProgress(mapping: plan.id, file: file, records: recordsDone, bytesRead: bytesDone + bytes, bytesTotal: totalBytes))
                     },
                     finishedFile: { ledger, bytes in
                         bytesDone += bytes
@@ -286,7 +291,9 @@ public final class Pipeline {
                 }
                 for j in executor.joins {
                     manifest.joins.append(j.statistics)
-                    if let fid = j.statistics.files.first.flatMap({ fileIndex[$0] }), manifest.inputs[Int(fid)].records == 0, j.statistics.files.count == 1 {
+                    if let fid = j.statistics.files.first.flatMap({ fileIndex[$0] }), manifest.inputs[Int(fid)].records == 0,
+                        j.statistics.files.count == 1
+                    {
                         manifest.inputs[Int(fid)].records = j.statistics.read
                     }
                 }
@@ -323,7 +330,8 @@ public final class Pipeline {
                 do {
                     rowsPerTable[ti] += try sink.derive(derivation, personTable: tables.contains { $0.name == "person" })
                 } catch {
-                    throw RunError(error.isIO ? .io : .configuration, "mapping \(plan.id): \(error.message)", code: error.isIO ? .sinkFailed : .runConfiguration)
+                    throw RunError(
+                        error.isIO ? .io : .configuration, "mapping \(plan.id): \(error.message)", code: error.isIO ? .sinkFailed : .runConfiguration)
                 }
             }
             if let audit {
@@ -457,7 +465,8 @@ public final class Pipeline {
     static func sourceEntry(_ p: MappingPlan) -> RunManifest.SourceEntry {
         let format = p.spec.source.format.text.lowercased()
         guard format == "csv" else { return .init(format: format, record: p.spec.source.record?.text ?? (format == "hl7v2" ? "message" : nil)) }
-        return .init(format: format, record: nil, encoding: p.dialect.encoding.rawValue, quote: p.dialect.quote.map { String(Character(Unicode.Scalar($0))) })
+        return .init(
+            format: format, record: nil, encoding: p.dialect.encoding.rawValue, quote: p.dialect.quote.map { String(Character(Unicode.Scalar($0))) })
     }
 
     static func timestamp() -> String { Timestamp.now() }

@@ -41,7 +41,8 @@ public enum Preflight {
                     if existing.table != t.table {
                         report(
                             .tableDefinitionsDiffer, p,
-                            "mappings \(existing.plan.id) and \(p.id) write table \(t.table.name) with different definitions (different target models?)")
+                            "mappings \(existing.plan.id) and \(p.id) write table \(t.table.name) with different definitions (different target models?)"
+                        )
                     }
                 } else {
                     tables[t.table.name] = (t.table, p)
@@ -73,7 +74,8 @@ public enum Preflight {
                 let names = p.targets.filter { $0.conflict.updates }.map(\.table.name).joined(separator: ", ")
                 report(
                     .sinkCannotUpdate, p,
-                    "mapping \(p.id) updates rows of \(names) (on_conflict: update), which this output cannot do: it only appends rows; write to SQLite (--sink sqlite)")
+                    "mapping \(p.id) updates rows of \(names) (on_conflict: update), which this output cannot do: it only appends rows; write to SQLite (--sink sqlite)"
+                )
             }
         }
         return out

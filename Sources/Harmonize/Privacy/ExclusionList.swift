@@ -129,7 +129,10 @@ public final class ExclusionAudit: @unchecked Sendable {
     init(list: ExclusionList, tables: [TargetTable]) {
         self.list = list
         self.columns = tables.map { t in
-            (personID: t.columnIndex(named: "person_id") ?? -1, sourceValue: t.columnIndex(named: "person_source_value") ?? -1, count: t.columns.count)
+            (
+                personID: t.columnIndex(named: "person_id") ?? -1, sourceValue: t.columnIndex(named: "person_source_value") ?? -1,
+                count: t.columns.count
+            )
         }
     }
 

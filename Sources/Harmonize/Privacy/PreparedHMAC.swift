@@ -140,13 +140,21 @@ final class PreparedHMAC {
             w[i] = UInt32(b[4 * i]) &<< 24 | UInt32(b[4 * i + 1]) &<< 16 | UInt32(b[4 * i + 2]) &<< 8 | UInt32(b[4 * i + 3])
         }
         for i in 16..<64 {
-            let x = w[i - 15], y = w[i - 2]
+            let x = w[i - 15]
+            let y = w[i - 2]
             let s0 = Self.rotr(x, 7) ^ Self.rotr(x, 18) ^ (x &>> 3)
             let s1 = Self.rotr(y, 17) ^ Self.rotr(y, 19) ^ (y &>> 10)
             w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
         }
         let h0 = state
-        var a = h0[0], bb = h0[1], c = h0[2], d = h0[3], e = h0[4], f = h0[5], g = h0[6], h = h0[7]
+        var a = h0[0]
+        var bb = h0[1]
+        var c = h0[2]
+        var d = h0[3]
+        var e = h0[4]
+        var f = h0[5]
+        var g = h0[6]
+        var h = h0[7]
         Self.k.withUnsafeBufferPointer { k in
             for i in 0..<64 {
                 let s1 = Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)

@@ -89,7 +89,8 @@ public enum ReidentificationRisk {
                 guard personColumns.contains("location_id"), !loc.isEmpty else {
                     throw Failure(description: "quasi-identifier 'department' needs person.location_id and a location table", isUsage: true)
                 }
-                let value = loc.contains("county") && loc.contains("zip")
+                let value =
+                    loc.contains("county") && loc.contains("zip")
                     ? "coalesce(l.county, substr(l.zip, 1, 2))" : loc.contains("county") ? "l.county" : "substr(l.zip, 1, 2)"
                 expressions.append("(SELECT \(value) FROM location l WHERE l.location_id = p.location_id)")
             case "condition_3char":

@@ -14,32 +14,33 @@ extension FunctionRegistry {
     public mutating func registerRowID() {
         var definition = FunctionDefinition(
             name: "row_id",
-            doc: "A stable 63-bit id from the mapping id and a natural key (row_id(a, b, …)), or from the source file and record number (row_id()); keyed like pseudonym_int.",
+            doc:
+                "A stable 63-bit id from the mapping id and a natural key (row_id(a, b, …)), or from the source file and record number (row_id()); keyed like pseudonym_int.",
             signatures: [.init([], variadic: .any, returns: .integer)],
             isPure: false,
             propagatesNull: false,
             implementation: .perRun { environment throws(EvaluationError) in
-              // The run's HMAC states and cache for the purpose.
-              let p = try environment.pseudonymizers(function: "row_id").pseudonymizer(purpose: "row_id")
-              return .variadic { args throws(EvaluationError) in
-                guard case .string(let context)? = args.first else {
-                    throw EvaluationError(reason: .expressionError, message: "row_id: no record context", function: "row_id")
-                }
-                var text = context
-                if args.count == 1 {
-                    text += "\u{1E}#record"
-                } else {
-                    for a in args.dropFirst() {
-                        text += "\u{1E}"
-                        switch a {
-                        case .null: text += "\u{0}"
-                        case .date(let d): text += "\u{2}" + CivilDate(daysSinceEpoch: d).isoString
-                        default: text += "\u{2}" + a.description
+                // The run's HMAC states and cache for the purpose.
+                let p = try environment.pseudonymizers(function: "row_id").pseudonymizer(purpose: "row_id")
+                return .variadic { args throws(EvaluationError) in
+                    guard case .string(let context)? = args.first else {
+                        throw EvaluationError(reason: .expressionError, message: "row_id: no record context", function: "row_id")
+                    }
+                    var text = context
+                    if args.count == 1 {
+                        text += "\u{1E}#record"
+                    } else {
+                        for a in args.dropFirst() {
+                            text += "\u{1E}"
+                            switch a {
+                            case .null: text += "\u{0}"
+                            case .date(let d): text += "\u{2}" + CivilDate(daysSinceEpoch: d).isoString
+                            default: text += "\u{2}" + a.description
+                            }
                         }
                     }
+                    return .int(p.integer(text))
                 }
-                return .int(p.integer(text))
-              }
             })
         definition.readsRecordContext = true
         register(definition)

@@ -57,7 +57,9 @@ public struct QualityEngine: Sendable {
             let now = Int(Date().timeIntervalSince1970) / 86_400
             facts = QualitySQL.Facts(columns: columns, today: today ?? CivilDate(daysSinceEpoch: now), conventions: conventions)
             rowCounts = counts
-            runID = columns["harmonize_run"] == nil ? nil : (try db.scalar("SELECT run_id FROM harmonize_run ORDER BY started_at DESC, rowid DESC LIMIT 1")).text
+            runID =
+                columns["harmonize_run"] == nil
+                ? nil : (try db.scalar("SELECT run_id FROM harmonize_run ORDER BY started_at DESC, rowid DESC LIMIT 1")).text
         } catch {
             throw Failure(description: "cannot read the database schema: \(error)")
         }
@@ -80,7 +82,8 @@ public struct QualityEngine: Sendable {
             }
             results.append(evaluate(c, db: db, facts: facts, rowCounts: rowCounts, vocabulary: vocabulary))
         }
-        return QualityReport(runID: runID, checkedAt: CivilDate.isoDateTimeString(secondsSinceEpoch: Int(Date().timeIntervalSince1970)) + "Z", results: results)
+        return QualityReport(
+            runID: runID, checkedAt: CivilDate.isoDateTimeString(secondsSinceEpoch: Int(Date().timeIntervalSince1970)) + "Z", results: results)
     }
 
     private func evaluate(

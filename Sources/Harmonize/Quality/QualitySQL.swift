@@ -82,7 +82,8 @@ enum QualitySQL {
             // (`unit_concept_id` / `unit_source_concept_id` → `unit_source_value`).
             var condition = "\(f) = 0"
             let name = c.field ?? ""
-            let stem = name.hasSuffix("_source_concept_id") ? String(name.dropLast(18)) : name.hasSuffix("_concept_id") ? String(name.dropLast(11)) : ""
+            let stem =
+                name.hasSuffix("_source_concept_id") ? String(name.dropLast(18)) : name.hasSuffix("_concept_id") ? String(name.dropLast(11)) : ""
             if c.parameters["isRequired"]?.lowercased() != "yes", !stem.isEmpty, facts.has(c.table, stem + "_source_value") {
                 condition += " OR (\(f) IS NULL AND \(q(stem + "_source_value")) IS NOT NULL)"
             }
@@ -109,7 +110,8 @@ enum QualitySQL {
             let lhs = isDate ? "date(\(f))" : f
             return .success(
                 Query(
-                    sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL AND \(lhs) \(op) ?1), (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)",
+                    sql:
+                        "SELECT (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL AND \(lhs) \(op) ?1), (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)",
                     arguments: [bound]))
         case .plausibleStartBeforeEnd:
             guard let endName = c.parameters["plausibleStartBeforeEndFieldName"]?.lowercased(), facts.has(c.table, endName) else {
@@ -120,7 +122,9 @@ enum QualitySQL {
             return .success(
                 Query(sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(both) AND date(\(f)) > date(\(e))), (SELECT count(*) FROM \(t) WHERE \(both))"))
         case .plausibleAfterBirth:
-            guard facts.has(k.personTable), facts.has(c.table, k.personKey) else { return .failure(NotApplicable("no \(k.personTable) table in the output")) }
+            guard facts.has(k.personTable), facts.has(c.table, k.personKey) else {
+                return .failure(NotApplicable("no \(k.personTable) table in the output"))
+            }
             let key = q(k.personKey)
             return .success(
                 Query(
@@ -131,7 +135,9 @@ enum QualitySQL {
                         (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)
                         """))
         case .plausibleBeforeDeath:
-            guard facts.has(k.deathTable), facts.has(c.table, k.personKey) else { return .failure(NotApplicable("no \(k.deathTable) table in the output")) }
+            guard facts.has(k.deathTable), facts.has(c.table, k.personKey) else {
+                return .failure(NotApplicable("no \(k.deathTable) table in the output"))
+            }
             let key = q(k.personKey)
             return .success(
                 Query(
@@ -194,7 +200,9 @@ enum QualitySQL {
         case .plausibleUnitConceptIds:
             guard let cid = c.conceptID, facts.has(c.table, k.unitField) else { return .failure(NotApplicable("no unit field")) }
             let unit = q(k.unitField)
-            let units = (c.parameters["plausibleUnitConceptIds"] ?? "").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            let units = (c.parameters["plausibleUnitConceptIds"] ?? "").split(separator: ",").compactMap {
+                Int($0.trimmingCharacters(in: .whitespaces))
+            }
             guard !units.isEmpty else { return .failure(NotApplicable("no plausible units in the check")) }
             let condition: String
             if units == [-1] {

@@ -30,7 +30,8 @@ public enum UserRuleFile {
     }
 
     /// The checks of a YAML text.
-    public static func parse(_ text: String, file: String, model: TargetModel, functions: FunctionRegistry) throws(DiagnosticsError) -> [QualityCheck] {
+    public static func parse(_ text: String, file: String, model: TargetModel, functions: FunctionRegistry) throws(DiagnosticsError) -> [QualityCheck]
+    {
         var d = Collector(file: file)
         let node: Node?
         do {
@@ -81,7 +82,9 @@ public enum UserRuleFile {
             }
             var threshold = 0.0
             if let t = m["threshold"] {
-                if let v = t.float, (0...100).contains(v) { threshold = v } else {
+                if let v = t.float, (0...100).contains(v) {
+                    threshold = v
+                } else {
                     d.error("HZ1608", "threshold must be a percentage between 0 and 100", t)
                 }
             }

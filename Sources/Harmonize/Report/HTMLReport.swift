@@ -44,7 +44,8 @@ public enum HTMLReport {
             h += "<table><tr><th>table</th><th>rows</th><th></th></tr>\n"
             for t in tables {
                 let w = Int((Double(t.rows) / Double(maxRows) * 300).rounded())
-                h += "<tr><td>\(esc(t.table))</td><td class=\"n\">\(t.rows)</td><td><svg width=\"302\" height=\"14\" role=\"img\" aria-label=\"\(t.rows) rows\">"
+                h +=
+                    "<tr><td>\(esc(t.table))</td><td class=\"n\">\(t.rows)</td><td><svg width=\"302\" height=\"14\" role=\"img\" aria-label=\"\(t.rows) rows\">"
                 h += "<rect x=\"0\" y=\"2\" width=\"\(w)\" height=\"10\" fill=\"#4a78b0\"/></svg></td></tr>\n"
             }
             h += "</table>\n"
@@ -53,10 +54,12 @@ public enum HTMLReport {
         h += "<h2>Lineage</h2>\n" + (run.map(lineageSVG) ?? "<p>No run recorded.</p>\n")
         // Ledger.
         h += "<h2>Ledger</h2>\n<p>For every mapping and file: read = written + rejected + filtered + excluded.</p>\n"
-        h += "<table><tr><th>mapping</th><th>file</th><th>read</th><th>written</th><th>rejected</th><th>filtered</th><th>excluded</th><th>balances</th></tr>\n"
+        h +=
+            "<table><tr><th>mapping</th><th>file</th><th>read</th><th>written</th><th>rejected</th><th>filtered</th><th>excluded</th><th>balances</th></tr>\n"
         for l in run?.ledger ?? [] {
             h += "<tr><td>\(esc(l.mapping))</td><td>\(esc(l.file))</td><td class=\"n\">\(l.read)</td><td class=\"n\">\(l.written)</td>"
-            h += "<td class=\"n\">\(l.rejected)</td><td class=\"n\">\(l.filtered)</td><td class=\"n\">\(l.excluded)</td><td>\(l.balances ? "yes" : "NO")</td></tr>\n"
+            h +=
+                "<td class=\"n\">\(l.rejected)</td><td class=\"n\">\(l.filtered)</td><td class=\"n\">\(l.excluded)</td><td>\(l.balances ? "yes" : "NO")</td></tr>\n"
         }
         h += "</table>\n"
         // Rejects.
@@ -79,10 +82,12 @@ public enum HTMLReport {
             }
             h += "\n"
             func rows(_ list: [OutputDatabase.QualityRow]) -> String {
-                var t = "<table><tr><th>status</th><th>check</th><th>category</th><th>violating</th><th>checked</th><th>%</th><th>threshold %</th></tr>\n"
+                var t =
+                    "<table><tr><th>status</th><th>check</th><th>category</th><th>violating</th><th>checked</th><th>%</th><th>threshold %</th></tr>\n"
                 for q in list {
                     t += "<tr><td class=\"\(esc(q.status))\">\(esc(q.status))</td><td class=\"id\">\(esc(q.id))</td><td>\(esc(q.category))</td>"
-                    t += "<td class=\"n\">\(q.rowsViolating)</td><td class=\"n\">\(q.rowsChecked)</td><td class=\"n\">\(fmt(q.pctViolating))</td><td class=\"n\">\(fmt(q.threshold))</td></tr>\n"
+                    t +=
+                        "<td class=\"n\">\(q.rowsViolating)</td><td class=\"n\">\(q.rowsChecked)</td><td class=\"n\">\(fmt(q.pctViolating))</td><td class=\"n\">\(fmt(q.threshold))</td></tr>\n"
                 }
                 return t + "</table>\n"
             }
@@ -121,7 +126,8 @@ public enum HTMLReport {
             h += "<p>No source code was looked up.</p>\n"
             return h
         }
-        h += "<table><tr><th>mapping</th><th>vocabulary</th><th>codes looked up</th><th>mapped to a standard concept</th><th>%</th><th>distinct unmapped</th></tr>\n"
+        h +=
+            "<table><tr><th>mapping</th><th>vocabulary</th><th>codes looked up</th><th>mapped to a standard concept</th><th>%</th><th>distinct unmapped</th></tr>\n"
         for u in usage {
             h += "<tr><td>\(esc(u.mapping))</td><td>\(esc(u.vocabulary))</td><td class=\"n\">\(u.lookups)</td><td class=\"n\">\(u.mapped)</td>"
             h += "<td class=\"n\">\(fmt(u.shareMapped * 100))</td><td class=\"n\">\(u.distinctUnmapped)</td></tr>\n"
@@ -137,7 +143,8 @@ public enum HTMLReport {
                 let key = c.mapping + "\u{0}" + c.vocabulary
                 guard shown[key, default: 0] < unmappedCodesShown else { continue }
                 shown[key, default: 0] += 1
-                h += "<tr><td>\(esc(c.mapping))</td><td>\(esc(c.vocabulary))</td><td>\(esc(c.code))</td><td class=\"n\">\(suppressed(c.records, k: k))</td></tr>\n"
+                h +=
+                    "<tr><td>\(esc(c.mapping))</td><td>\(esc(c.vocabulary))</td><td>\(esc(c.code))</td><td class=\"n\">\(suppressed(c.records, k: k))</td></tr>\n"
             }
             h += "</table>\n"
         }
@@ -188,7 +195,8 @@ public enum HTMLReport {
         }
         var seen: Set<String> = []
         for l in run.ledger {
-            guard let f = files.firstIndex(of: l.file), let m = mappings.firstIndex(of: l.mapping), seen.insert(l.file + "\u{0}" + l.mapping).inserted else { continue }
+            guard let f = files.firstIndex(of: l.file), let m = mappings.firstIndex(of: l.mapping), seen.insert(l.file + "\u{0}" + l.mapping).inserted
+            else { continue }
             s += edge(xs[0] + boxW, y(f) + 11, xs[1], y(m) + 11)
         }
         for (m, entry) in run.mappings.enumerated() {

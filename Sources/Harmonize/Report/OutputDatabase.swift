@@ -39,7 +39,9 @@ public final class OutputDatabase {
     /// status, start and end times, engine version, model.
     public func latestRun() throws(Failure) -> RunManifest? {
         let full = try hasColumn("harmonize_run", "kind") ? "WHERE kind IS NULL OR kind = 'run'" : ""
-        guard let json = try rows("SELECT manifest FROM harmonize_run \(full) ORDER BY started_at DESC, rowid DESC LIMIT 1").first?.first?.text else { return nil }
+        guard let json = try rows("SELECT manifest FROM harmonize_run \(full) ORDER BY started_at DESC, rowid DESC LIMIT 1").first?.first?.text else {
+            return nil
+        }
         return try? JSONDecoder().decode(RunManifest.self, from: Data(json.utf8))
     }
 
@@ -91,9 +93,10 @@ public final class OutputDatabase {
     public func rejectCounts(includeResolved: Bool = false) throws(Failure) -> [(reason: String, mapping: String, count: Int)] {
         guard tables.contains("harmonize_reject") else { return [] }
         let condition = try outstandingCondition(all: includeResolved)
-        return try rows("SELECT reason, coalesce(mapping, ''), count(*) FROM harmonize_reject WHERE \(condition) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2").map {
-            (reason: $0[0].text ?? "", mapping: $0[1].text ?? "", count: $0[2].intValue ?? 0)
-        }
+        return try rows("SELECT reason, coalesce(mapping, ''), count(*) FROM harmonize_reject WHERE \(condition) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")
+            .map {
+                (reason: $0[0].text ?? "", mapping: $0[1].text ?? "", count: $0[2].intValue ?? 0)
+            }
     }
 
     /// The id of the latest run, or nil.

@@ -95,7 +95,9 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
     public init(pattern: String) throws(DateFormatError) {
         var p = pattern
         if p.hasPrefix("fmt:") { p.removeFirst(4) }
-        let raw = p.contains("%") ? try DateFormat.compileStrftime(p, original: pattern)
+        let raw =
+            p.contains("%")
+            ? try DateFormat.compileStrftime(p, original: pattern)
             : try DateFormat.compileICU(p, original: pattern)
         self.pattern = pattern
         self.tokens = try DateFormat.finish(raw, original: pattern)
@@ -438,7 +440,13 @@ public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
             var literalOffsets: [Int] = []
             var literalBytes: [UInt8] = []
             var digitOffsets: [Int] = []
-            var year = -1, yearWidth = 0, month = -1, monthIsName = false, day = -1, hour = -1, minute = -1
+            var year = -1
+            var yearWidth = 0
+            var month = -1
+            var monthIsName = false
+            var day = -1
+            var hour = -1
+            var minute = -1
             var second = -1
             for token in tokens {
                 switch token {

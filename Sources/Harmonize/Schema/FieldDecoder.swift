@@ -245,7 +245,9 @@ public struct FieldDecoder: Sendable {
         var pattern: PatternMatcher?
         if let p = constraints.pattern {
             pattern = PatternMatcher(p)
-            if pattern == nil { report("HZ2004", "constraint 'pattern' is not a valid regular expression (\(PatternMatcher.problem(p) ?? "invalid"))") }
+            if pattern == nil {
+                report("HZ2004", "constraint 'pattern' is not a valid regular expression (\(PatternMatcher.problem(p) ?? "invalid"))")
+            }
         }
 
         let partial = FieldDecoder(

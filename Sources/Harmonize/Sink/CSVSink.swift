@@ -78,7 +78,8 @@ public final class CSVSink: Sink {
             let j = r.reject
             let cells: [Value] = [
                 .string(j.mapping ?? ""), .string(j.location.file), j.location.line.map(Value.int) ?? .null,
-                j.location.record.map(Value.int) ?? .null, .string(j.field ?? ""), .string(j.reason.rawValue), .string(j.rule ?? ""), .string(j.message),
+                j.location.record.map(Value.int) ?? .null, .string(j.field ?? ""), .string(j.reason.rawValue), .string(j.rule ?? ""),
+                .string(j.message),
             ]
             self.rejects.append(cells.map(CSVSink.field).joined(separator: ","))
         }

@@ -183,13 +183,15 @@ extension PipelinedSink: OrphanCapableSink {
     private func perform<T: Sendable>(_ work: @escaping @Sendable (any Sink) throws(SinkError) -> T) throws(SinkError) -> T {
         let reply = DeriveReply()
         let result = ResultBox<T>()
-        try enqueue(.perform({ sink in
-            do throws(SinkError) {
-                result.value = .success(try work(sink))
-            } catch {
-                result.value = .failure(error)
-            }
-        }, reply))
+        try enqueue(
+            .perform(
+                { sink in
+                    do throws(SinkError) {
+                        result.value = .success(try work(sink))
+                    } catch {
+                        result.value = .failure(error)
+                    }
+                }, reply))
         reply.done.wait()
         if case .failure(let e) = reply.result { throw e }
         guard let value = result.value else { throw SinkError("the output did not answer") }

@@ -15,4 +15,3 @@ public struct RowLookup: Sendable, Hashable {
         self.use = use
     }
 }
-

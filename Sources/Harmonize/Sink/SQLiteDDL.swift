@@ -52,7 +52,8 @@ enum SQLiteDDL {
         if !pk.isEmpty {
             out += "CREATE UNIQUE INDEX IF NOT EXISTS \(quote("pk_" + t.name)) ON \(quote(t.name)) (\(pk.map(quote).joined(separator: ", ")));\n"
         }
-        for c in t.columns where c.foreignKey != nil && !c.isPrimaryKey && c.foreignKey?.column.hasSuffix("_concept_id") == false
+        for c in t.columns
+        where c.foreignKey != nil && !c.isPrimaryKey && c.foreignKey?.column.hasSuffix("_concept_id") == false
             && c.foreignKey?.table != "concept"
         {
             out += "CREATE INDEX IF NOT EXISTS \(quote("idx_" + t.name + "_" + c.name)) ON \(quote(t.name)) (\(quote(c.name)));\n"
@@ -151,7 +152,8 @@ enum SQLiteDDL {
             INSERT INTO harmonize_run(run_id, engine_version, started_at, finished_at, status, model, parameters, manifest, run_seq, kind,
               replay_of, input_dir) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
             """)
-        let values: [Value] = [run.runID, run.engineVersion, run.startedAt, run.finishedAt, run.status, run.model, params, json].map(Value.string)
+        let values: [Value] =
+            [run.runID, run.engineVersion, run.startedAt, run.finishedAt, run.status, run.model, params, json].map(Value.string)
             + [.int(runSeq), .string(run.kind ?? "run"), run.replayOf.map(Value.string) ?? .null, inputDirectory.map(Value.string) ?? .null]
         for (i, v) in values.enumerated() { st.bind(v, at: Int32(i + 1)) }
         try st.step()
@@ -163,7 +165,8 @@ enum SQLiteDDL {
             for (ti, t) in (e.columnLineage ?? []).enumerated() {
                 for c in t.columns {
                     let reads = c.inputs.map { i in
-                        (i.join.map { $0 + "." } ?? "") + i.field + (i.kind == .identity ? "" : " (\(i.kind.rawValue)\(i.lookup.map { " " + $0 } ?? ""))")
+                        (i.join.map { $0 + "." } ?? "") + i.field
+                            + (i.kind == .identity ? "" : " (\(i.kind.rawValue)\(i.lookup.map { " " + $0 } ?? ""))")
                     }
                     let vals: [Value] = [
                         .string(run.runID), .int(i), .string(t.table), .string(c.column), c.line.map(Value.int) ?? .null, .string(c.rule),
@@ -218,7 +221,8 @@ enum SQLiteDDL {
         let l = try db.prepare("INSERT INTO harmonize_ledger VALUES (?,?,?,?,?,?,?,?,?,?)")
         for e in run.ledger {
             let vals: [Value] = [
-                .string(run.runID), .string(e.mapping), .string(e.file), .int(e.read), .int(e.written), .int(e.rejected), .int(e.filtered), .int(e.excluded),
+                .string(run.runID), .string(e.mapping), .string(e.file), .int(e.read), .int(e.written), .int(e.rejected), .int(e.filtered),
+                .int(e.excluded),
                 .int(e.grouped), .int(e.groupStage == true ? 1 : 0),
             ]
             for (k, v) in vals.enumerated() { l.bind(v, at: Int32(k + 1)) }

@@ -134,11 +134,13 @@ public final class SQLiteSink: Sink {
                 nextEntryID = (try db.scalar("SELECT coalesce(max(entry_id), 0) + 1 FROM harmonize_lineage_entry").intValue) ?? 1
                 nextSetID = (try db.scalar("SELECT coalesce(max(set_id), 0) + 1 FROM harmonize_lineage_entry_set").intValue) ?? 1
                 entryInsert = try db.prepare(
-                    "INSERT INTO harmonize_lineage_entry(entry_id, run_seq, column_name, function, vocabulary, code, concept_id, value) VALUES (?,?,?,?,?,?,?,?)")
+                    "INSERT INTO harmonize_lineage_entry(entry_id, run_seq, column_name, function, vocabulary, code, concept_id, value) VALUES (?,?,?,?,?,?,?,?)"
+                )
                 setInsert = try db.prepare("INSERT INTO harmonize_lineage_entry_set(set_id, position, entry_id) VALUES (?,?,?)")
             }
             lineageInsert = try db.prepare(
-                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq, lookup_set, target) VALUES (?,?,?,?,?,?,?,?,?)")
+                "INSERT INTO harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq, lookup_set, target) VALUES (?,?,?,?,?,?,?,?,?)"
+            )
             rejectInsert = try db.prepare(
                 """
                 INSERT INTO harmonize_reject(run_id, mapping_id, file_id, mapping, file, line, record, path, field, reason, rule, message)
@@ -198,7 +200,8 @@ public final class SQLiteSink: Sink {
                                 let u = batch.lookups[lookup]
                                 lookup += 1
                                 guard u.row == Int32(r), Int(u.column) < columnNames.count else { continue }
-                                rowEntries.append(try entryID(table: batch.table, column: u.column, name: columnNames[Int(u.column)], use: u.use, runSeq: runSeq))
+                                rowEntries.append(
+                                    try entryID(table: batch.table, column: u.column, name: columnNames[Int(u.column)], use: u.use, runSeq: runSeq))
                             }
                             if !rowEntries.isEmpty { set = .int(try setID(rowEntries)) }
                         }
@@ -327,7 +330,9 @@ public final class SQLiteSink: Sink {
             let st = try db.prepare(
                 "INSERT INTO harmonize_unmapped(run_id, mapping_id, mapping, vocabulary_id, source_code, records) VALUES (?,?,?,?,?,?)")
             for c in codes {
-                let values: [Value] = [.string(runID), .int(Int(c.mappingIndex)), .string(c.mapping), .string(c.vocabulary), .string(c.code), .int(c.records)]
+                let values: [Value] = [
+                    .string(runID), .int(Int(c.mappingIndex)), .string(c.mapping), .string(c.vocabulary), .string(c.code), .int(c.records),
+                ]
                 for (i, v) in values.enumerated() { st.bind(v, at: Int32(i + 1)) }
                 try st.step()
                 st.reset()
@@ -409,7 +414,9 @@ public final class SQLiteSink: Sink {
                     }
                 } else {
                     let cols = t.primaryKey.map(SQLiteDDL.quote).joined(separator: ", ")
-                    duplicates = try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(SQLiteDDL.quote(t.name)) GROUP BY \(cols) HAVING count(*) > 1)") != .int(0)
+                    duplicates =
+                        try db.scalar("SELECT count(*) FROM (SELECT 1 FROM \(SQLiteDDL.quote(t.name)) GROUP BY \(cols) HAVING count(*) > 1)")
+                        != .int(0)
                 }
                 if duplicates {
                     duplicateKey = try firstDuplicate(t, db: db)
@@ -503,7 +510,8 @@ extension SQLiteSink: OrphanCapableSink {
                 let key = t.lineageKeyColumn.map { SQLiteDDL.quote(t.columns[$0].name) } ?? "NULL"
                 let st = try db.prepare(
                     "SELECT rowid, \(col), \(key) FROM \(SQLiteDDL.quote(t.name)) WHERE \(col) IS NOT NULL AND \(col) NOT IN "
-                        + "(SELECT \(SQLiteDDL.quote(rule.column)) FROM \(SQLiteDDL.quote(rule.table)) WHERE \(SQLiteDDL.quote(rule.column)) IS NOT NULL)")
+                        + "(SELECT \(SQLiteDDL.quote(rule.column)) FROM \(SQLiteDDL.quote(rule.table)) WHERE \(SQLiteDDL.quote(rule.column)) IS NOT NULL)"
+                )
                 while try st.step() {
                     guard case .int(let rowid) = st.column(0) else { continue }
                     rows.append(OrphanRow(table: ti, rowid: rowid, reference: st.column(1), lineageKey: st.column(2)))

@@ -114,7 +114,9 @@ extension Sink {
     public func writeCounts() throws(SinkError) -> [Int: TableWriteCount] { [:] }
     /// Refuses: this sink cannot read back what it wrote.
     public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
-        throw SinkError("derived table \(derivation.table) (mapping \(derivation.mapping)) needs the SQLite output; this output cannot read back its rows", isIO: false)
+        throw SinkError(
+            "derived table \(derivation.table) (mapping \(derivation.mapping)) needs the SQLite output; this output cannot read back its rows",
+            isIO: false)
     }
 }
 

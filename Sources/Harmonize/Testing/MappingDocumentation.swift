@@ -21,7 +21,8 @@ public enum MappingDocumentation {
         md += "- writes: " + plan.targets.map { "`\($0.table.name)`" }.joined(separator: ", ") + "\n\n"
 
         if let d = plan.derivation {
-            md += "## Derived table\n\n`\(d.table)` is derived after the run's other mappings, from: "
+            md +=
+                "## Derived table\n\n`\(d.table)` is derived after the run's other mappings, from: "
                 + d.sources.map { "`\($0.table)` (`\($0.start)`\($0.end.map { " – `\($0)`" } ?? ""))" }.joined(separator: ", ")
                 + ". Period type concept \(d.periodTypeConceptID).\n"
             return md
@@ -30,11 +31,13 @@ public enum MappingDocumentation {
         let dialect = spec.source.dialect
         let delimiter = dialect.delimiter.map { $0 == 9 ? "tab" : String(Character(Unicode.Scalar($0))) } ?? "auto"
         if plan.isDelimited {
-            md += "Format `\(spec.source.format.text)`, files `\(spec.source.files.text)`, delimiter `\(delimiter)`, encoding `\(dialect.encoding.rawValue)`.\n\n"
+            md +=
+                "Format `\(spec.source.format.text)`, files `\(spec.source.files.text)`, delimiter `\(delimiter)`, encoding `\(dialect.encoding.rawValue)`.\n\n"
         } else {
             md += "Format `\(spec.source.format.text)`, files `\(spec.source.files.text)`, record `\(spec.source.record?.text ?? "message")`"
             if !spec.source.namespaces.isEmpty {
-                md += ", namespaces " + spec.source.namespaces.sorted { $0.key < $1.key }.map { "`\($0.key)` = `\($0.value)`" }.joined(separator: ", ")
+                md +=
+                    ", namespaces " + spec.source.namespaces.sorted { $0.key < $1.key }.map { "`\($0.key)` = `\($0.value)`" }.joined(separator: ", ")
             }
             md += ".\n\n"
         }
@@ -43,7 +46,8 @@ public enum MappingDocumentation {
             md += "| field | type | format | required | read by the mapping |\n| --- | --- | --- | --- | --- |\n"
             for f in schema.fields {
                 let format = f.format ?? f.formats?.joined(separator: ", ") ?? ""
-                md += "| `\(f.name)` | \(f.type.rawValue) | \(cell(format)) | \(f.constraints.required ? "yes" : "") | \(used.contains(f.name) ? "yes" : "no") |\n"
+                md +=
+                    "| `\(f.name)` | \(f.type.rawValue) | \(cell(format)) | \(f.constraints.required ? "yes" : "") | \(used.contains(f.name) ? "yes" : "no") |\n"
             }
         } else {
             md += "No schema: every field is text. Fields read: " + plan.fields.map { "`\($0.name)`" }.joined(separator: ", ") + "\n"
@@ -55,7 +59,8 @@ public enum MappingDocumentation {
             for l in plan.lookups {
                 let s = l.spec
                 let users = rulesUsing(lookup: s.name.text, in: plan)
-                md += "| `\(s.name.text)` | `\(s.path.text)`\(s.relativeToInput ? " (input)" : "") | \(s.keys.map { "`\($0.text)`" }.joined(separator: ", ")) | `\(s.value.text)` (\(s.valueType.rawValue)) | \(s.whereClause.map { "`\(cell($0.text))`" } ?? "") | \(s.missIsFatal ? "reject" : "null") | \(users.isEmpty ? "**unused**" : users.joined(separator: ", ")) |\n"
+                md +=
+                    "| `\(s.name.text)` | `\(s.path.text)`\(s.relativeToInput ? " (input)" : "") | \(s.keys.map { "`\($0.text)`" }.joined(separator: ", ")) | `\(s.value.text)` (\(s.valueType.rawValue)) | \(s.whereClause.map { "`\(cell($0.text))`" } ?? "") | \(s.missIsFatal ? "reject" : "null") | \(users.isEmpty ? "**unused**" : users.joined(separator: ", ")) |\n"
             }
             md += "\n"
         }
@@ -76,7 +81,8 @@ public enum MappingDocumentation {
             if let f = t.filter { md += "Only records for which `\(cell(f.source))` holds.\n\n" }
             if case .update(let columns) = t.conflict {
                 let names = columns.map { "`\(t.table.columns[$0].name)`" }.joined(separator: ", ")
-                md += "A row whose primary key is already written updates that row (`on_conflict: update`): "
+                md +=
+                    "A row whose primary key is already written updates that row (`on_conflict: update`): "
                     + (columns.isEmpty ? "the first row is kept.\n\n" : "\(names) take the new value unless it is null.\n\n")
             }
             md += "| column | type | required | rule | reads |\n| --- | --- | --- | --- | --- |\n"
@@ -85,7 +91,11 @@ public enum MappingDocumentation {
                 md += "| `\(c.name)` | \(c.type) | \(c.isRequired ? "yes" : "") | `\(cell(e.source))` | \(reads(e, plan)) |\n"
             }
             let unmapped = t.table.columns.enumerated().filter { $0.element.isRequired && t.columns[$0.offset] == nil }.map(\.element.name)
-            md += "\n" + (unmapped.isEmpty ? "Every required column of `\(t.table.name)` is mapped." : "**Required columns left unmapped**: " + unmapped.map { "`\($0)`" }.joined(separator: ", ") + ".") + "\n\n"
+            md +=
+                "\n"
+                + (unmapped.isEmpty
+                    ? "Every required column of `\(t.table.name)` is mapped."
+                    : "**Required columns left unmapped**: " + unmapped.map { "`\($0)`" }.joined(separator: ", ") + ".") + "\n\n"
             let nulls = t.table.columns.enumerated().filter { !$0.element.isRequired && t.columns[$0.offset] == nil }.map(\.element.name)
             if !nulls.isEmpty { md += "Left null (not mapped): " + nulls.map { "`\($0)`" }.joined(separator: ", ") + ".\n\n" }
         }
@@ -110,7 +120,8 @@ public enum MappingDocumentation {
         for (p, r) in zip(plans, reports) {
             let tests = r.map { "\($0.results.filter(\.passed).count)/\($0.results.count) passing" } ?? "none"
             let cov = r.map { MappingCoverage.format($0.coverage.percent) + "%" } ?? ""
-            md += "| [\(p.id)](\(pageName(for: p))) | \(p.spec.version) | `\(p.spec.source.files.text)` | \(p.targets.map { "`\($0.table.name)`" }.joined(separator: ", ")) | \(tests) | \(cov) |\n"
+            md +=
+                "| [\(p.id)](\(pageName(for: p))) | \(p.spec.version) | `\(p.spec.source.files.text)` | \(p.targets.map { "`\($0.table.name)`" }.joined(separator: ", ")) | \(tests) | \(cov) |\n"
         }
         return md
     }

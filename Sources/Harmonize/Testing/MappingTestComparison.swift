@@ -7,23 +7,32 @@ enum MappingTestComparison {
         let tables = Set(plan.targets.map(\.table.name))
         for e in c.expected {
             guard tables.contains(e.table) else {
-                out.append(.init(testCase: c.name, table: e.table, message: "the mapping writes no table '\(e.table)' (it writes \(tables.sorted().joined(separator: ", ")))"))
+                out.append(
+                    .init(
+                        testCase: c.name, table: e.table,
+                        message: "the mapping writes no table '\(e.table)' (it writes \(tables.sorted().joined(separator: ", ")))"))
                 continue
             }
             let actual = run.rows(e.table)
             if actual.count != e.rows.count {
-                out.append(.init(testCase: c.name, table: e.table, expected: "\(e.rows.count) row(s)", actual: "\(actual.count) row(s)", message: "row count differs"))
+                out.append(
+                    .init(
+                        testCase: c.name, table: e.table, expected: "\(e.rows.count) row(s)", actual: "\(actual.count) row(s)",
+                        message: "row count differs"))
             }
             for (i, row) in e.rows.enumerated() where i < actual.count {
                 for (field, want) in row {
                     guard let got = actual[i][field] else {
-                        out.append(.init(testCase: c.name, table: e.table, row: i, field: field, message: "table '\(e.table)' has no column '\(field)'"))
+                        out.append(
+                            .init(testCase: c.name, table: e.table, row: i, field: field, message: "table '\(e.table)' has no column '\(field)'"))
                         continue
                     }
                     if !matches(want, got) {
                         out.append(
-                            .init(testCase: c.name, table: e.table, row: i, field: field, expected: want.description, actual: got.isNull ? "null" : got.description,
-                                  message: "value differs"))
+                            .init(
+                                testCase: c.name, table: e.table, row: i, field: field, expected: want.description,
+                                actual: got.isNull ? "null" : got.description,
+                                message: "value differs"))
                     }
                 }
             }
@@ -32,14 +41,20 @@ enum MappingTestComparison {
         if let want = c.rejects {
             if want != reasons {
                 out.append(
-                    .init(testCase: c.name, field: "rejects", expected: "[\(want.joined(separator: ", "))]", actual: "[\(reasons.joined(separator: ", "))]",
-                          message: "rejects differ" + rules(run)))
+                    .init(
+                        testCase: c.name, field: "rejects", expected: "[\(want.joined(separator: ", "))]",
+                        actual: "[\(reasons.joined(separator: ", "))]",
+                        message: "rejects differ" + rules(run)))
             }
         } else if !run.rejects.isEmpty {
-            out.append(.init(testCase: c.name, field: "rejects", expected: "[]", actual: "[\(reasons.joined(separator: ", "))]", message: "unexpected rejects" + rules(run)))
+            out.append(
+                .init(
+                    testCase: c.name, field: "rejects", expected: "[]", actual: "[\(reasons.joined(separator: ", "))]",
+                    message: "unexpected rejects" + rules(run)))
         }
         if let f = c.filtered, f != run.ledger.filtered {
-            out.append(.init(testCase: c.name, field: "filtered", expected: "\(f)", actual: "\(run.ledger.filtered)", message: "filtered count differs"))
+            out.append(
+                .init(testCase: c.name, field: "filtered", expected: "\(f)", actual: "\(run.ledger.filtered)", message: "filtered count differs"))
         }
         return out
     }
@@ -63,7 +78,8 @@ enum MappingTestComparison {
             case .int, .double:
                 if let x = Double(t), let y = Double(a) { return x == y }
                 return false
-            case .bool(let b): return ["true", "yes", "on"].contains(t.lowercased()) == b && ["true", "false", "yes", "no", "on", "off"].contains(t.lowercased())
+            case .bool(let b):
+                return ["true", "yes", "on"].contains(t.lowercased()) == b && ["true", "false", "yes", "no", "on", "off"].contains(t.lowercased())
             case .dateTime: return a == t.replacingOccurrences(of: " ", with: "T") || a == t + ":00"
             default: return false
             }

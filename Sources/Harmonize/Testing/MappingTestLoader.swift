@@ -49,9 +49,17 @@ public enum MappingTestLoader {
                 case "records":
                     if let rows = rows(value, what: "records", d: &d) { input = .records(rows) }
                 case "file":
-                    if let s = value.string { input = .file(s) } else { d.error("HZ1403", "'file' must be a path relative to the mapping file", value) }
+                    if let s = value.string {
+                        input = .file(s)
+                    } else {
+                        d.error("HZ1403", "'file' must be a path relative to the mapping file", value)
+                    }
                 default:
-                    if let s = value.string { input = .text(s) } else { d.error("HZ1403", "'text' must be the source text (a block scalar: `text: |`)", value) }
+                    if let s = value.string {
+                        input = .text(s)
+                    } else {
+                        d.error("HZ1403", "'text' must be the source text (a block scalar: `text: |`)", value)
+                    }
                 }
             } else if given.isEmpty {
                 d.error("HZ1403", "test case '\(name)' needs 'records' (a list of field → text maps), 'file' or 'text'", node)
@@ -115,7 +123,9 @@ public enum MappingTestLoader {
                     rejects = []
                     for x in rs {
                         guard let code = x.string, RejectReason(rawValue: code) != nil else {
-                            d.error("HZ1407", "unknown reject reason '\(x.string ?? "")'", x, suggest: x.string ?? "", among: RejectReason.allCases.map(\.rawValue))
+                            d.error(
+                                "HZ1407", "unknown reject reason '\(x.string ?? "")'", x, suggest: x.string ?? "",
+                                among: RejectReason.allCases.map(\.rawValue))
                             continue
                         }
                         rejects?.append(code)
@@ -132,7 +142,8 @@ public enum MappingTestLoader {
                 d.error("HZ1409", "test case '\(name)' expects nothing: give 'expect', 'rejects' or 'filtered'", node)
             }
             var c = MappingTestCase(
-                name: name, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0, input: input, lookups: lookups, expected: expected, rejects: rejects, filtered: filtered)
+                name: name, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0, input: input, lookups: lookups, expected: expected,
+                rejects: rejects, filtered: filtered)
             c.joins = joins
             cases.append(c)
         }

@@ -94,7 +94,8 @@ public final class MappingTestRunner {
                 out.append(
                     Diagnostic(
                         code: "HZ1414",
-                        message: "test case '\(c.name)': inline 'records' are for csv sources; give this \(plan.spec.source.format.text) source's text under 'text: |' or a fixture under 'file:'",
+                        message:
+                            "test case '\(c.name)': inline 'records' are for csv sources; give this \(plan.spec.source.format.text) source's text under 'text: |' or a fixture under 'file:'",
                         file: file, line: c.line, column: c.column))
             }
             if case .records(let rows) = c.input, plan.isDelimited, let sourceFields {
@@ -119,7 +120,9 @@ public final class MappingTestRunner {
         records: [[String: String]], lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]
     ) throws(RunError) -> InMemoryRun {
         guard plan.isDelimited else {
-            throw RunError(.configuration, "inline records are for csv sources; give this \(plan.spec.source.format.text) source's text (run(text:)) or a fixture (run(file:))")
+            throw RunError(
+                .configuration,
+                "inline records are for csv sources; give this \(plan.spec.source.format.text) source's text (run(text:)) or a fixture (run(file:))")
         }
         let (bytes, dialect) = try render(records)
         return try run(source: MemoryByteSource(bytes), name: "<records>", dialect: dialect, lookups: lookups, joins: joins)
@@ -128,7 +131,9 @@ public final class MappingTestRunner {
     /// Maps a fixture file in the source's own format (HL7 v2 messages, an XML document, or
     /// delimited text with the source's dialect and encoding), relative to the mapping file unless
     /// absolute.
-    public func run(file: String, lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
+    public func run(file: String, lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]) throws(RunError)
+        -> InMemoryRun
+    {
         let path = file.hasPrefix("/") ? file : mappingDirectory + "/" + file
         let source: FileByteSource
         do {
@@ -143,7 +148,9 @@ public final class MappingTestRunner {
     /// separate lines), an XML document, or delimited text in the source's dialect. The text is
     /// read as UTF-8 bytes (a delimited source's `encoding` is taken as UTF-8; an HL7 message's
     /// MSH-18 and an XML declaration still apply, so leave them ASCII/UTF-8 compatible).
-    public func run(text: String, lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]) throws(RunError) -> InMemoryRun {
+    public func run(text: String, lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]) throws(RunError)
+        -> InMemoryRun
+    {
         var dialect = plan.spec.source.dialect
         dialect.encoding = .utf8
         return try run(source: MemoryByteSource(Array(text.utf8)), name: "<text>", dialect: dialect, lookups: lookups, joins: joins)
@@ -258,11 +265,16 @@ public final class MappingTestRunner {
                 let fid = Int32(names.count)
                 let display = "<join \(j.name)>"
                 names[fid] = display
-                let (bytes, d) = Self.renderDelimited(rows, columns: j.schema.map { $0.fields.map(\.name) } ?? j.dialect.columns, dialect: j.dialect, strict: j.schema != nil)
+                let (bytes, d) = Self.renderDelimited(
+                    rows, columns: j.schema.map { $0.fields.map(\.name) } ?? j.dialect.columns, dialect: j.dialect, strict: j.schema != nil)
                 guard let bytes else { throw RunError(.configuration, "joined rows of '\(j.name)' name a field its schema does not have") }
                 var spec = j.sourceSpec
                 spec.dialect = d
-                return [.init(reader: try ReaderFactory.makeReader(spec: spec, dialect: d, source: MemoryByteSource(bytes), displayName: display), fileIndex: fid, displayName: display)]
+                return [
+                    .init(
+                        reader: try ReaderFactory.makeReader(spec: spec, dialect: d, source: MemoryByteSource(bytes), displayName: display),
+                        fileIndex: fid, displayName: display)
+                ]
             },
             fileName: { names[$0] ?? "" },
             joinReject: { r, fid in joinRejects.append(RunReject(reject: r, mapping: 0, file: fid)) },
@@ -292,7 +304,8 @@ public final class MappingTestRunner {
             let names = t.table.columns.map(\.name)
             // Updates (`on_conflict: update`) applied as a database would: one row per key.
             let rows = sink.rowsWithLineage(ofTable: ti).map { r in
-                InMemoryRow(table: t.table.name, columns: names, values: r.values, lineage: r.lineage ?? RowLineage(mapping: 0, file: 0, line: 0, record: 0))
+                InMemoryRow(
+                    table: t.table.name, columns: names, values: r.values, lineage: r.lineage ?? RowLineage(mapping: 0, file: 0, line: 0, record: 0))
             }
             tables[t.table.name, default: []].append(contentsOf: rows)
         }
@@ -335,11 +348,14 @@ public final class MappingTestRunner {
             for r in records {
                 for k in r.keys.sorted() where !declared.contains(k) {
                     let s = Suggestion.closest(to: k, in: declared)
-                    throw RunError(.configuration, "a test record names field '\(k)', which the source does not have" + (s.map { " (did you mean '\($0)'?)" } ?? ""))
+                    throw RunError(
+                        .configuration,
+                        "a test record names field '\(k)', which the source does not have" + (s.map { " (did you mean '\($0)'?)" } ?? ""))
                 }
             }
         }
-        let (bytes, dialect) = Self.renderDelimited(records, columns: declared ?? plan.fields.map(\.name), dialect: plan.spec.source.dialect, strict: false)
+        let (bytes, dialect) = Self.renderDelimited(
+            records, columns: declared ?? plan.fields.map(\.name), dialect: plan.spec.source.dialect, strict: false)
         return (bytes ?? [], dialect)
     }
 }

@@ -58,7 +58,9 @@ public final class MemorySink: Sink {
         var out = KeyedRows(key: key)
         for b in batches where b.table == index {
             for r in 0..<b.rowCount {
-                out.add(Array(b.values[(r * b.columnCount)..<((r + 1) * b.columnCount)]), lineage: r < b.lineage.count ? b.lineage[r] : nil, policy: b.conflict)
+                out.add(
+                    Array(b.values[(r * b.columnCount)..<((r + 1) * b.columnCount)]), lineage: r < b.lineage.count ? b.lineage[r] : nil,
+                    policy: b.conflict)
             }
         }
         return out

@@ -40,7 +40,8 @@ extension FunctionRegistry {
                     }
                     if let store, !store.knows(vocabulary: vocabulary) {
                         let hint = Suggestion.closest(to: vocabulary, in: store.vocabularyIDs()).map { " (did you mean '\($0)'?)" } ?? ""
-                        throw FunctionDefinition.SpecializationError(argument: 0, message: "vocabulary '\(vocabulary)' is not in the vocabulary store\(hint)")
+                        throw FunctionDefinition.SpecializationError(
+                            argument: 0, message: "vocabulary '\(vocabulary)' is not in the vocabulary store\(hint)")
                     }
                     return .perRun { environment throws(EvaluationError) in
                         guard let store else { throw missing(name) }
@@ -55,7 +56,10 @@ extension FunctionRegistry {
             return d
         }
         register(
-            coded("source_concept_id", "The concept id of a code in a vocabulary (literal vocabulary id); null if the vocabulary has no such code.", returns: .integer) {
+            coded(
+                "source_concept_id", "The concept id of a code in a vocabulary (literal vocabulary id); null if the vocabulary has no such code.",
+                returns: .integer
+            ) {
                 store, _, vocabulary, code throws(EvaluationError) in
                 try store.resolving(vocabulary: vocabulary, code: code).sourceConceptID.map(Value.int) ?? .null
             })

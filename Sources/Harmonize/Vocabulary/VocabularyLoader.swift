@@ -195,7 +195,9 @@ public enum VocabularyLoader {
         }
         func find(_ name: String) -> String? { present.sorted().first { $0.lowercased() == name.lowercased() } }
         guard find("CONCEPT.csv") != nil else {
-            throw VocabularyError(.configuration, "\(directory): no CONCEPT.csv (an Athena download folder holds CONCEPT.csv, CONCEPT_RELATIONSHIP.csv, VOCABULARY.csv…)")
+            throw VocabularyError(
+                .configuration,
+                "\(directory): no CONCEPT.csv (an Athena download folder holds CONCEPT.csv, CONCEPT_RELATIONSHIP.csv, VOCABULARY.csv…)")
         }
         let dir = (output as NSString).deletingLastPathComponent
         let base = (output as NSString).lastPathComponent
@@ -214,7 +216,8 @@ public enum VocabularyLoader {
             for t in tables {
                 guard let name = find(t.file) else { continue }
                 let entry = try loadFile(
-                    directory + "/" + name, displayName: name, spec: t, into: db, transactionRows: transactionRows, report: &report, progress: progress)
+                    directory + "/" + name, displayName: name, spec: t, into: db, transactionRows: transactionRows, report: &report,
+                    progress: progress)
                 report.files.append(entry)
             }
             do {
@@ -297,7 +300,8 @@ public enum VocabularyLoader {
             throw VocabularyError(.configuration, "\(displayName): missing column\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", "))")
         }
         let names = spec.columns.map(\.name)
-        let sql = "INSERT INTO \(spec.table) (\(names.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: names.count).joined(separator: ",")))"
+        let sql =
+            "INSERT INTO \(spec.table) (\(names.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: names.count).joined(separator: ",")))"
         var entry = VocabularyLoadReport.FileEntry(
             file: displayName, table: spec.table, delimiter: delimiter == 9 ? "tab" : ",", rows: 0, rejected: 0, sha256: "")
         func reject(line: Int, column: String?, reason: String) {
@@ -427,7 +431,9 @@ public enum VocabularyLoader {
                 }
                 return n
             }
-            let y: Int?, m: Int?, d: Int?
+            let y: Int?
+            let m: Int?
+            let d: Int?
             if b.count == 8 {
                 (y, m, d) = (digits(0, 4), digits(4, 2), digits(6, 2))
             } else if b.count == 10, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-") {

@@ -92,7 +92,8 @@ public final class VocabularyStore: @unchecked Sendable {
                 case .int(let format) = try db.scalar("SELECT max(format) FROM harmonize_vocabulary_store"), format <= VocabularyLoader.storeFormat
             else {
                 if let temporary { FileOps.remove(temporary) }
-                throw VocabularyError(.configuration, "\(path) is not a Harmonize vocabulary store (build one with 'harmonize-run vocabulary load DIR --output FILE')")
+                throw VocabularyError(
+                    .configuration, "\(path) is not a Harmonize vocabulary store (build one with 'harmonize-run vocabulary load DIR --output FILE')")
             }
             bySourceCode = try db.prepare(
                 """

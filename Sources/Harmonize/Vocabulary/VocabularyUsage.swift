@@ -109,7 +109,8 @@ public final class VocabularyUsage: @unchecked Sendable {
         for k in unmapped.keys.sorted(by: { ($0.mapping, $0.vocabulary) < ($1.mapping, $1.vocabulary) }) {
             let codes = unmapped[k]!.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             for (code, n) in codes {
-                out.append(UnmappedCode(mappingIndex: k.mapping, mapping: mappingIDs[k.mapping] ?? "", vocabulary: k.vocabulary, code: code, records: n))
+                out.append(
+                    UnmappedCode(mappingIndex: k.mapping, mapping: mappingIDs[k.mapping] ?? "", vocabulary: k.vocabulary, code: code, records: n))
             }
         }
         return out

@@ -40,7 +40,8 @@ public enum DomainFunctions {
                 return v
             }),
         FunctionDefinition(
-            name: "sas_datetime", doc: "A SAS date-time `ddMONyyyy:HH:mm:ss` (or a SAS date `ddMONyyyy`, midnight) as a date-time; fails on other text.",
+            name: "sas_datetime",
+            doc: "A SAS date-time `ddMONyyyy:HH:mm:ss` (or a SAS date `ddMONyyyy`, midnight) as a date-time; fails on other text.",
             signatures: [.init([.string], returns: .datetime)],
             implementation: .unary { v throws(EvaluationError) in
                 guard case .string(let s) = v else { return .null }
@@ -54,7 +55,8 @@ public enum DomainFunctions {
         },
         FunctionDefinition(
             name: "snds_person_key",
-            doc: "The canonical SNDS beneficiary key `NIR#rank` (NIR trimmed and upper-cased, rank without leading zeros), hashed into person_id by every SNDS mapping; fails on an empty NIR or a rank that is not an integer.",
+            doc:
+                "The canonical SNDS beneficiary key `NIR#rank` (NIR trimmed and upper-cased, rank without leading zeros), hashed into person_id by every SNDS mapping; fails on an empty NIR or a rank that is not an integer.",
             signatures: [.init([.string, .integer], returns: .string), .init([.string, .string], returns: .string)],
             implementation: .binary { nir, rank throws(EvaluationError) in
                 guard case .string(let n) = nir else { return .null }

@@ -27,8 +27,10 @@ import Testing
 
     static func run(_ input: String, output: String, extra: [String] = []) throws -> TestSupport.CommandResult {
         try TestSupport.runCLI(
-            ["run", "--mappings", TestSupport.path("mappings/hospital/adt-person-visit.yaml"), "--input", input, "--output", output,
-             "--key-env", "ADT_TEST_KEY", "--no-progress", "--no-quality"] + extra,
+            [
+                "run", "--mappings", TestSupport.path("mappings/hospital/adt-person-visit.yaml"), "--input", input, "--output", output,
+                "--key-env", "ADT_TEST_KEY", "--no-progress", "--no-quality",
+            ] + extra,
             environment: ["ADT_TEST_KEY": key])
     }
 

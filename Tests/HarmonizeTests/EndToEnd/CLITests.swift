@@ -126,10 +126,14 @@ import Testing
             lines.append(cells.map { $0.contains(",") ? "\"\($0)\"" : $0 }.joined(separator: ","))
         }
         TestSupport.write(lines.joined(separator: "\n") + "\n", to: dir + "/in/patients.csv")
-        let base = ["run", "--mappings", TestSupport.path("mappings/research/patients.yaml"), "--input", dir + "/in", "--output", dir + "/o.sqlite", "--no-quality"]
+        let base = [
+            "run", "--mappings", TestSupport.path("mappings/research/patients.yaml"), "--input", dir + "/in", "--output", dir + "/o.sqlite",
+            "--no-quality",
+        ]
         let asWritten = try TestSupport.runCLI(base)
         #expect(asWritten.status != 0, "the mapping's own dialect cannot read this extract")
-        TestSupport.write("harmonize-profile: 1\ndialect: {delimiter: \",\", encoding: utf-8}\ndate_formats: [\"yyyy-MM-dd\"]\n", to: dir + "/extract.yaml")
+        TestSupport.write(
+            "harmonize-profile: 1\ndialect: {delimiter: \",\", encoding: utf-8}\ndate_formats: [\"yyyy-MM-dd\"]\n", to: dir + "/extract.yaml")
         for extra in [["--profile", dir + "/extract.yaml"], ["--delimiter", ",", "--encoding", "utf-8", "--date-format", "yyyy-MM-dd"]] {
             let r = try TestSupport.runCLI(base + extra)
             #expect(r.status == 0, "\(r.stderr)")

@@ -22,14 +22,19 @@ import Testing
         #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
         let out = dir + "/labs.sqlite"
         let run = try TestSupport.runCLI(
-            ["run", "--mappings", mapping, "--input", TestSupport.path("fixtures/messy"), "--output", out, "--key-env", "HZ_LABS_KEY", "--no-quality"],
+            [
+                "run", "--mappings", mapping, "--input", TestSupport.path("fixtures/messy"), "--output", out, "--key-env", "HZ_LABS_KEY",
+                "--no-quality",
+            ],
             environment: ["HZ_LABS_KEY": String(repeating: "k", count: 40)])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("1 input file(s) that no mapping reads: labs-measurement.yaml"), "\(run.stderr)")
         let db = try SQLiteConnection(path: out, readOnly: true)
         #expect(try db.scalar("SELECT count(*) FROM measurement") == .int(5))
         #expect(try db.scalar("SELECT count(DISTINCT measurement_id) FROM measurement") == .int(5))
-        #expect(try db.scalar("SELECT value_as_number FROM measurement WHERE measurement_source_value = '02345' AND measurement_date = '2024-03-01'") == .double(1.54))
+        #expect(
+            try db.scalar("SELECT value_as_number FROM measurement WHERE measurement_source_value = '02345' AND measurement_date = '2024-03-01'")
+                == .double(1.54))
         let report = try TestSupport.runCLI(["report", "--output", out, "--html", dir + "/labs.html"])
         #expect(report.status == 0, "\(report.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir + "/labs.html"))

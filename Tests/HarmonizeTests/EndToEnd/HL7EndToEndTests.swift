@@ -27,7 +27,8 @@ import Testing
         }
         #expect((1...4).map { column("measurement_id", $0) } == ["100101", "100102", "100201", "100301"])
         // person_id: the keyed pseudonym of the HOSP identifier (public test key).
-        #expect((1...4).map { column("person_id", $0) } == ["8120991802095892616", "8120991802095892616", "6489549449617047373", "864718723924836560"])
+        #expect(
+            (1...4).map { column("person_id", $0) } == ["8120991802095892616", "8120991802095892616", "6489549449617047373", "864718723924836560"])
         #expect((1...4).map { column("measurement_source_value", $0) } == ["2089-1", "2085-9", "2345-7", "2951-2"])
         #expect(column("value_source_value", 2) == "", "\"\" (present-null) maps to null")
         #expect(column("measurement_date", 3) == "2024-01-02")
@@ -149,7 +150,9 @@ import Testing
             try db.query("SELECT gender_concept_id, year_of_birth FROM person ORDER BY year_of_birth")
                 == [[.int(8507), .int(1950)], [.int(8532), .int(1975)], [.int(8532), .int(1980)]])
         // The HIS stay of patient 100001 and the ADT visits of the same patient share person_id.
-        #expect(try db.scalar("SELECT count(DISTINCT person_id) FROM visit_occurrence WHERE visit_source_value IN ('V0001', 'V0003', 'UF001')") == .int(1))
+        #expect(
+            try db.scalar("SELECT count(DISTINCT person_id) FROM visit_occurrence WHERE visit_source_value IN ('V0001', 'V0003', 'UF001')") == .int(1)
+        )
         #expect(try db.scalar("SELECT visit_concept_id FROM visit_occurrence WHERE visit_source_value = 'V0002'") == .int(9202))
     }
 }

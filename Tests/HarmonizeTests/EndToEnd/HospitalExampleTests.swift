@@ -82,7 +82,7 @@ import Testing
         let dir = TestSupport.temporaryDirectory("hospital-rerun")
         _ = try Self.run(into: dir + "/a.sqlite")
         _ = try Self.run(into: dir + "/b.sqlite")
-        _ = try Self.run(into: dir + "/b.sqlite")   // over its own previous output
+        _ = try Self.run(into: dir + "/b.sqlite")  // over its own previous output
         let a = try SQLiteConnection(path: dir + "/a.sqlite", readOnly: true)
         let b = try SQLiteConnection(path: dir + "/b.sqlite", readOnly: true)
         for table in Self.tables {

@@ -39,10 +39,11 @@ import Testing
         #expect(try db.scalar("SELECT count(*) FROM event") == .int(2))
         #expect(try db.scalar("SELECT count(*) FROM event WHERE person_id NOT IN (SELECT person_id FROM person)") == .int(0))
         let rejects = try db.query("SELECT mapping, file, reason, field, line, record, rule FROM harmonize_reject ORDER BY record")
-        #expect(rejects.map { $0.map(\.description) } == [
-            ["events", "events.csv", "target-fk-missing", "person_id", "3", "2", "orphans"],
-            ["events", "events.csv", "target-fk-missing", "person_id", "5", "4", "orphans"],
-        ])
+        #expect(
+            rejects.map { $0.map(\.description) } == [
+                ["events", "events.csv", "target-fk-missing", "person_id", "3", "2", "orphans"],
+                ["events", "events.csv", "target-fk-missing", "person_id", "5", "4", "orphans"],
+            ])
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let manifest = doc["manifest"] as? [String: Any] ?? [:]
         let ledger = (manifest["ledger"] as? [[String: Any]] ?? []).first { $0["mapping"] as? String == "events" } ?? [:]
@@ -50,14 +51,17 @@ import Testing
         #expect(ledger["written"] as? Int == 2)
         #expect(ledger["rejected"] as? Int == 2)
         if lineage {
-            #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage l WHERE l.table_id = 1") == .int(2), "the held-back rows' lineage goes with them")
+            #expect(
+                try db.scalar("SELECT count(*) FROM harmonize_lineage l WHERE l.table_id = 1") == .int(2),
+                "the held-back rows' lineage goes with them")
         }
         #expect(!r.stderr.contains(";3;"), "no value in the logs")
     }
 
     @Test func aModelWithoutOrphansKeepsEveryRow() throws {
         let (dir, args) = project()
-        let model = try String(contentsOfFile: dir + "/m/model.yaml", encoding: .utf8).replacingOccurrences(of: "orphans: person.person_id\n", with: "")
+        let model = try String(contentsOfFile: dir + "/m/model.yaml", encoding: .utf8).replacingOccurrences(
+            of: "orphans: person.person_id\n", with: "")
         TestSupport.write(model, to: dir + "/m/model.yaml")
         let r = try TestSupport.runCLI(args)
         #expect(r.status == 0, "\(r.stderr)")

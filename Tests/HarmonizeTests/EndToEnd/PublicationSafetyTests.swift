@@ -111,7 +111,10 @@ import Testing
     @Test func stagingFilesOfKilledRunsAreRemovedByTheNextRun() throws {
         let dir = TestSupport.temporaryDirectory("stale-staging")
         let out = dir + "/o.sqlite"
-        for name in [".o.sqlite.staging-deadbeef", ".o.sqlite.staging-deadbeef-journal", ".o.sqlite.staging-1f2e", ".o.sqlite.staging-notes", ".p.sqlite.staging-beef"] {
+        for name in [
+            ".o.sqlite.staging-deadbeef", ".o.sqlite.staging-deadbeef-journal", ".o.sqlite.staging-1f2e", ".o.sqlite.staging-notes",
+            ".p.sqlite.staging-beef",
+        ] {
             TestSupport.write("stale", to: dir + "/" + name)
         }
         let r = try TestSupport.runCLI(Self.runArguments(out))
@@ -242,7 +245,8 @@ import Testing
     /// takes long enough to change it in the middle.
     static func largeInput(_ dir: String, rows: Int) throws -> String {
         let input = try copyInput(to: dir)
-        let head = try #require(String(data: try Data(contentsOf: URL(fileURLWithPath: input + "/mesures.csv")), encoding: .utf8)?.split(separator: "\n").first)
+        let head = try #require(
+            String(data: try Data(contentsOf: URL(fileURLWithPath: input + "/mesures.csv")), encoding: .utf8)?.split(separator: "\n").first)
         var text = String(head) + "\n"
         text.reserveCapacity(rows * 48)
         for i in 1...rows { text += "\(i);P000\(i % 9 + 1);05/01/2020;08:30;POIDS;82,4;kg;;\n" }

@@ -1,11 +1,11 @@
 import Foundation
 import Testing
 
+@testable import Harmonize
+
 #if canImport(FoundationXML)
     import FoundationXML
 #endif
-
-@testable import Harmonize
 
 /// `quality`, `rejects`, `report` and the checks at the end of `run`, as a scheduler sees them.
 @Suite(.serialized) struct QualityCLITests {
@@ -153,7 +153,9 @@ import Testing
         let text = try String(contentsOfFile: html, encoding: .utf8)
         #expect(!text.lowercased().contains("http:") && !text.lowercased().contains("https:"))
         #expect(!text.contains("<script") && !text.contains("<link") && !text.contains("src="))
-        for part in ["Rows per table", "Ledger", "Rejects by reason", "Data quality", "Lineage", "<svg", "research.measurements", "mesures.csv", "measurement"] {
+        for part in [
+            "Rows per table", "Ledger", "Rejects by reason", "Data quality", "Lineage", "<svg", "research.measurements", "mesures.csv", "measurement",
+        ] {
             #expect(text.contains(part), "missing \(part)")
         }
         let parser = XMLParser(data: Data(text.utf8))

@@ -42,8 +42,12 @@ import Testing
         #expect(try db.scalar("SELECT count(*) FROM person") == .int(12))
         #expect(try db.scalar("SELECT count(*) FROM measurement") == .int(28))
         // Decimal comma, lookups and a Latin-1 accent survive the trip.
-        #expect(try db.query("SELECT value_as_number, unit_concept_id, measurement_concept_id FROM measurement WHERE measurement_id = 3") == [[.double(7.2), .int(8554), .int(3004410)]])
-        #expect(try db.scalar("SELECT value_as_string FROM observation WHERE observation_id = 7") == .string("se déplace en fauteuil; très coopérative"))
+        #expect(
+            try db.query("SELECT value_as_number, unit_concept_id, measurement_concept_id FROM measurement WHERE measurement_id = 3") == [
+                [.double(7.2), .int(8554), .int(3_004_410)]
+            ])
+        #expect(
+            try db.scalar("SELECT value_as_string FROM observation WHERE observation_id = 7") == .string("se déplace en fauteuil; très coopérative"))
         #expect(try db.scalar("SELECT birth_datetime FROM person WHERE person_id = 5") == .string("1980-02-29T00:00:00"))
         #expect(try db.scalar("SELECT observation_period_end_date FROM observation_period WHERE person_id = 2") == .string("2024-12-31"))
     }

@@ -34,7 +34,10 @@ import Testing
     /// Runs the pack once into a fresh SQLite database.
     static func run(_ label: String) throws -> (RunManifest, SQLiteConnection) {
         let dir = TestSupport.temporaryDirectory(label)
-        let pipeline = Pipeline(plans: try plans(), options: RunOptions.keyed(TestSupport.path("fixtures/snds/input"), vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
+        let pipeline = Pipeline(
+            plans: try plans(),
+            options: RunOptions.keyed(
+                TestSupport.path("fixtures/snds/input"), vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
         let manifest = try pipeline.run(into: PipelinedSink(SQLiteSink(outputPath: dir + "/omop.sqlite")))
         return (manifest, try SQLiteConnection(path: dir + "/omop.sqlite", readOnly: true))
     }
@@ -64,7 +67,8 @@ import Testing
         for table in Self.tables {
             Golden.assertMatches(try Self.dump(db, table), golden: "fixtures/snds/expected/\(table).csv")
         }
-        let rejects = try db.query("SELECT mapping, reason, field FROM harmonize_reject").map { $0.map(\.description).joined(separator: ",") }.sorted()
+        let rejects = try db.query("SELECT mapping, reason, field FROM harmonize_reject").map { $0.map(\.description).joined(separator: ",") }
+            .sorted()
         Golden.assertMatches((["mapping,reason,field"] + rejects).joined(separator: "\n") + "\n", golden: "fixtures/snds/expected/_rejects.csv")
     }
 
@@ -81,7 +85,8 @@ import Testing
         // PMSI stays: 8; filtered: the linkage error and the AP-HP geographic FINESS; rejected:
         // the twins' stay (ambiguous) and the patient absent from IR_BEN_R.
         #expect(ledger("snds.pmsi_mco_stay").map { [$0.read, $0.written, $0.rejected, $0.filtered] } == [8, 4, 2, 2])
-        let reasons = try db.query("SELECT reason, count(*) FROM harmonize_reject WHERE mapping = 'snds.pmsi_mco_stay' GROUP BY reason ORDER BY reason")
+        let reasons = try db.query(
+            "SELECT reason, count(*) FROM harmonize_reject WHERE mapping = 'snds.pmsi_mco_stay' GROUP BY reason ORDER BY reason")
         #expect(reasons == [[.string("join-ambiguous"), .int(1)], [.string("join-missing"), .int(1)]])
         // DCIR: 28 lines; 1 for information and 1 public-hospital line filtered before grouping.
         #expect(ledger("snds.dcir_visit").map { [$0.read, $0.filtered, $0.grouped] } == [28, 2, 26])
@@ -98,7 +103,10 @@ import Testing
         #expect(try db.scalar("SELECT count(*) FROM visit_occurrence WHERE visit_concept_id = 5083") == .int(1), "the teleconsultation")
         // One observation period per person with an encounter or a death (ALD periods are not encounters).
         #expect(try db.scalar("SELECT count(*) FROM observation_period") == .int(18))
-        #expect(try db.scalar("SELECT count(*) FROM observation_period WHERE person_id NOT IN (SELECT person_id FROM visit_occurrence UNION SELECT person_id FROM death)") == .int(0))
+        #expect(
+            try db.scalar(
+                "SELECT count(*) FROM observation_period WHERE person_id NOT IN (SELECT person_id FROM visit_occurrence UNION SELECT person_id FROM death)"
+            ) == .int(0))
     }
 
     @Test func theSameBeneficiaryHasTheSamePersonIdInDCIRAndPMSI() throws {
@@ -112,7 +120,8 @@ import Testing
         #expect(try db.scalar("SELECT count(*) FROM procedure_occurrence WHERE person_id = ?", [p1]) == .int(5), "2 DCIR + 3 PMSI acts")
         #expect(try db.scalar("SELECT count(*) FROM condition_occurrence WHERE person_id = ?", [p1]) == .int(4), "DP, 2 DAS, ALD")
         // Twins: two persons from one NIR; their DCIR visits are theirs, their PMSI stay nobody's.
-        let t1 = Value.int(try Self.personID(try Self.nir(row: 7), 1)), t2 = Value.int(try Self.personID(try Self.nir(row: 8), 2))
+        let t1 = Value.int(try Self.personID(try Self.nir(row: 7), 1))
+        let t2 = Value.int(try Self.personID(try Self.nir(row: 8), 2))
         #expect(t1 != t2)
         #expect(try db.scalar("SELECT count(*) FROM visit_occurrence WHERE person_id = ?", [t1]) == .int(1))
         #expect(try db.scalar("SELECT count(*) FROM visit_occurrence WHERE person_id = ?", [t2]) == .int(1))
@@ -131,7 +140,8 @@ import Testing
         let dir = TestSupport.temporaryDirectory("snds-exclude")
         let nir = try Self.nir(row: 1)
         TestSupport.write("\(nir)#1\n", to: dir + "/objections.txt")
-        var options = RunOptions.keyed(TestSupport.path("fixtures/snds/input"), vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary")))
+        var options = RunOptions.keyed(
+            TestSupport.path("fixtures/snds/input"), vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary")))
         options.exclusion = try ExclusionList.load(path: dir + "/objections.txt", key: .mappingTests)
         let manifest = try Pipeline(plans: try Self.plans(), options: options).run(into: PipelinedSink(SQLiteSink(outputPath: dir + "/omop.sqlite")))
         let db = try SQLiteConnection(path: dir + "/omop.sqlite", readOnly: true)
@@ -141,7 +151,10 @@ import Testing
         }
         let excluded = Dictionary(grouping: manifest.ledger, by: \.mapping).mapValues { $0.reduce(0) { $0 + $1.excluded } }
         // The person's records in each pack file (DCIR lines, the PMSI stay, its acts and diagnoses, the ALD).
-        for m in ["snds.ir_ben_r", "snds.ir_imb_r", "snds.dcir_visit", "snds.dcir_drug", "snds.dcir_procedure", "snds.pmsi_mco_stay", "snds.pmsi_mco_acts", "snds.pmsi_mco_diagnoses"] {
+        for m in [
+            "snds.ir_ben_r", "snds.ir_imb_r", "snds.dcir_visit", "snds.dcir_drug", "snds.dcir_procedure", "snds.pmsi_mco_stay", "snds.pmsi_mco_acts",
+            "snds.pmsi_mco_diagnoses",
+        ] {
             #expect((excluded[m] ?? 0) > 0, "\(m)")
         }
         #expect(manifest.ledger.allSatisfy { $0.balances })

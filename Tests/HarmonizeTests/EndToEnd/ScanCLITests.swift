@@ -23,7 +23,8 @@ import Testing
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let files = doc["files"] as? [[String: Any]] ?? []
         #expect(files.compactMap { $0["file"] as? String } == ["codes.txt", "mesures.csv"])
-        let codes = files[0], mesures = files[1]
+        let codes = files[0]
+        let mesures = files[1]
         #expect(codes["header"] as? Bool == false, "a headerless file")
         #expect(mesures["skipLines"] as? Int == 1, "the preamble")
         let columns = mesures["columns"] as? [[String: Any]] ?? []

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Harmonize
 
 @Suite struct ExpressionSemanticsTests {
@@ -20,7 +21,8 @@ import Testing
         ("if null then 1 else 2", .int(2)), ("case when null then 1 else 2 end", .int(2)),
         ("case null when null then 1 else 2 end", .int(2)),
         // Strings edge cases.
-        ("substr('abc', 0, 2)", .string("a")), ("substr('abc', 5)", .string("")), ("substr('héllo', 2, 2)", .string("él")), ("substr('abcdef', 2, 3)", .string("bcd")),
+        ("substr('abc', 0, 2)", .string("a")), ("substr('abc', 5)", .string("")), ("substr('héllo', 2, 2)", .string("él")),
+        ("substr('abcdef', 2, 3)", .string("bcd")),
         ("substr('abc', -1, 3)", .string("a")), ("substr('abc', 1)", .string("abc")), ("substr('abc', 2, 100)", .string("bc")),
         ("substr('a\r\nb', 2, 1)", .string("\r\n")), ("substr('x1', 3)", .string("")),
         ("split_part('a,,b', ',', 2)", .string("")), ("replace('aaa', '', 'b')", .string("aaa")),
@@ -212,7 +214,10 @@ extension String {
             let d = F.diagnostics("regex_match(sex, '\(p)')")
             #expect(d.map(\.code) == ["HZ3007"], "\(p)")
         }
-        for p in ["(a+)+", "(a*)*b", "(x|y+){2,}", "(a|aa)+", "((ab)+c)*", "(ab)+", "a+b*", "([0-9]{2})+", "(a+)?", "^(M|F)$", "[(]a+[)]+", "\\\\(a+\\\\)+", "\\\\d+"] {
+        for p in [
+            "(a+)+", "(a*)*b", "(x|y+){2,}", "(a|aa)+", "((ab)+c)*", "(ab)+", "a+b*", "([0-9]{2})+", "(a+)?", "^(M|F)$", "[(]a+[)]+", "\\\\(a+\\\\)+",
+            "\\\\d+",
+        ] {
             #expect(F.diagnostics("regex_match(sex, '\(p)')").isEmpty, "\(p)")
         }
     }
@@ -235,7 +240,9 @@ extension String {
     }
 
     @Test func constantFolding() throws {
-        let c = try F.compiler().compile("upper(trim('  ab ')) & to_string(add_days(date('2020-01-31'), 1))", file: nil, line: 1, column: 1, expected: nil).get()
+        let c = try F.compiler().compile(
+            "upper(trim('  ab ')) & to_string(add_days(date('2020-01-31'), 1))", file: nil, line: 1, column: 1, expected: nil
+        ).get()
         #expect(c.isConstant)
         #expect(c.constantValue == .string("AB2020-02-01"))
         #expect(c.functionsUsed == ["upper", "trim", "to_string", "add_days", "date"])

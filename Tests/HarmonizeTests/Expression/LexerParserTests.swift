@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Harmonize
 
 /// Renders a syntax tree as an S-expression.
@@ -25,7 +26,10 @@ func sexpr(_ n: ExpressionNode) -> String {
         ("42 3.5 1e3", ["int 42", "num 3.5", "num 1000.0"]),
         ("'a\\'b' \"c\\n\"", ["str a'b", "str c\n"]),
         ("abc `PID-5.1` AND Or", ["id abc", "qid PID-5.1", "kw and", "kw or"]),
-        ("= == <> != <= >= < > ?? & || && !", ["sym ==", "sym ==", "sym !=", "sym !=", "sym <=", "sym >=", "sym <", "sym >", "sym ??", "sym &", "kw or", "kw and", "kw not"]),
+        (
+            "= == <> != <= >= < > ?? & || && !",
+            ["sym ==", "sym ==", "sym !=", "sym !=", "sym <=", "sym >=", "sym <", "sym >", "sym ??", "sym &", "kw or", "kw and", "kw not"]
+        ),
         ("'abc", ["invalid unterminated string literal"]),
         ("a # b", ["id a", "invalid unexpected character '#'"]),
         ("12abc", ["invalid malformed number"]),

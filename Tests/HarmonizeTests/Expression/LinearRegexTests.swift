@@ -128,7 +128,10 @@ import Testing
     }
 
     @Test func hugeCountsAndUnsupportedSyntaxAreRefusedAtCheckTime() {
-        for p in ["a{0,30000}a{0,30000}b", "a{1001}", "(a{1,999}){1,999}", "(a)\\1", "(?=a)b", "(?i)a", "\\bword", "\\p{L}", "[[a]]", "a**", "a{2", String(repeating: "a", count: 257)] {
+        for p in [
+            "a{0,30000}a{0,30000}b", "a{1001}", "(a{1,999}){1,999}", "(a)\\1", "(?=a)b", "(?i)a", "\\bword", "\\p{L}", "[[a]]", "a**", "a{2",
+            String(repeating: "a", count: 257),
+        ] {
             #expect(BoundedRegex.check(p) != nil, "\(p)")
             #expect(throws: FunctionDefinition.SpecializationError.self) { try BoundedRegex.make(.string(p), argument: 1) }
         }

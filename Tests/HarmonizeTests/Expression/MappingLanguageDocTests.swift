@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Harmonize
 
 /// Every `expr:` line of docs/mapping-language.md compiles and evaluates to the stated result.

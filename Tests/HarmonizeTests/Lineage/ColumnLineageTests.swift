@@ -95,7 +95,9 @@ import Testing
     @Test func planPrintsColumnLineageAsTextAndJSON() throws {
         let text = try TestSupport.runCLI(["plan", "--mappings", TestSupport.path("mappings/research/measurements.yaml")])
         #expect(text.status == 0, "\(text.stderr)")
-        #expect(text.stdout.contains("      measurement_concept_id (integer) = lookup('measures', code) ?? 0\n          line 46, reads code (lookup measures)"))
+        #expect(
+            text.stdout.contains(
+                "      measurement_concept_id (integer) = lookup('measures', code) ?? 0\n          line 46, reads code (lookup measures)"))
         #expect(text.stdout.contains("rows decided by: code (filter)"))
         let json = try TestSupport.runCLI(["plan", "--mappings", TestSupport.path("mappings/hospital/oru-measurement.yaml"), "--json"])
         #expect(json.status == 0, "\(json.stderr)")
@@ -116,10 +118,11 @@ import Testing
         var manifests: [RunManifest] = []
         for i in 0..<2 {
             let out = "\(dir)/o\(i).sqlite"
-            let r = try TestSupport.runCLI([
-                "run", "--mappings", TestSupport.path(mappings), "--input", TestSupport.path(input), "--output", out, "--no-quality", "--lineage",
-                "--max-reject-rate", "1", "--project", "p", "--key-env", "HZ_MANIFEST_KEY",
-            ], environment: ["HZ_MANIFEST_KEY": String(repeating: "m", count: 40)])
+            let r = try TestSupport.runCLI(
+                [
+                    "run", "--mappings", TestSupport.path(mappings), "--input", TestSupport.path(input), "--output", out, "--no-quality", "--lineage",
+                    "--max-reject-rate", "1", "--project", "p", "--key-env", "HZ_MANIFEST_KEY",
+                ], environment: ["HZ_MANIFEST_KEY": String(repeating: "m", count: 40)])
             #expect(r.status == 0, "\(r.stderr)")
             let db = try SQLiteConnection(path: out, readOnly: true)
             let json = try #require(try db.scalar("SELECT manifest FROM harmonize_run").text)

@@ -70,7 +70,8 @@ import Testing
                 let ok: Bool
                 switch format {
                 case "uuid": ok = v.range(of: "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", options: .regularExpression) != nil
-                case "date-time": ok = v.range(of: "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?(Z|[+-]\\d\\d:\\d\\d)$", options: .regularExpression) != nil
+                case "date-time":
+                    ok = v.range(of: "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?(Z|[+-]\\d\\d:\\d\\d)$", options: .regularExpression) != nil
                 case "uri": ok = v.range(of: "^[a-zA-Z][a-zA-Z0-9+.-]*:", options: .regularExpression) != nil
                 default: ok = true
                 }
@@ -172,14 +173,18 @@ import Testing
         let id = (fields["measurement_id"] as? [String: Any])?["inputFields"] as? [[String: Any]]
         #expect((id?.first?["transformations"] as? [[String: Any]])?.first?["subtype"] as? String == "IDENTITY")
         let dataset = try #require(columnLineage["dataset"] as? [[String: Any]])
-        #expect(dataset.contains { $0["field"] as? String == "code" && ($0["transformations"] as? [[String: Any]])?.first?["subtype"] as? String == "FILTER" })
+        #expect(
+            dataset.contains {
+                $0["field"] as? String == "code" && ($0["transformations"] as? [[String: Any]])?.first?["subtype"] as? String == "FILTER"
+            })
         let inputs = try #require(parsed[1]["inputs"] as? [[String: Any]])
         #expect(inputs.contains { ($0["inputFacets"] as? [String: Any])?["dataQualityAssertions"] != nil })
 
         // A failing run (no input) appends START and FAIL for the same run.
         try FileManager.default.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: true)
         let bad = try TestSupport.runCLI([
-            "run", "--mappings", TestSupport.path("mappings/research"), "--input", dir + "/empty", "--output", dir + "/o2.sqlite", "--openlineage", events,
+            "run", "--mappings", TestSupport.path("mappings/research"), "--input", dir + "/empty", "--output", dir + "/o2.sqlite", "--openlineage",
+            events,
         ])
         #expect(bad.status == 3)
         let all = try String(contentsOfFile: events, encoding: .utf8).split(separator: "\n")
@@ -195,7 +200,8 @@ import Testing
         let dir = TestSupport.temporaryDirectory("ol-join")
         let events = dir + "/events.jsonl"
         let r = try TestSupport.runCLI([
-            "run", "--mappings", TestSupport.path("fixtures/engine/joins/mappings/drugs.yaml"), "--input", TestSupport.path("fixtures/engine/joins/input"),
+            "run", "--mappings", TestSupport.path("fixtures/engine/joins/mappings/drugs.yaml"), "--input",
+            TestSupport.path("fixtures/engine/joins/input"),
             "--output", dir + "/o.sqlite", "--openlineage", events, "--no-quality", "--max-reject-rate", "1",
         ])
         #expect(r.status == 0, "\(r.stderr)")

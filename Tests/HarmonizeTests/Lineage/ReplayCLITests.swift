@@ -73,20 +73,28 @@ import Testing
         #expect(manifest["kind"] as? String == "replay")
         #expect(manifest["replayOf"] as? String == runID)
         let db = try SQLiteConnection(path: s.out, readOnly: true)
-        #expect(try db.query("SELECT person_id, year_of_birth FROM person ORDER BY person_id").map { $0.map(\.intValue) } == [
-            [1, 1950], [2, 1960], [3, 1900], [4, 1980], [6, 2000],
-        ])
-        #expect(try db.query("SELECT kind, replay_of, run_seq FROM harmonize_run ORDER BY run_seq") == [
-            [.string("run"), .null, .int(1)], [.string("replay"), .string(runID), .int(2)],
-        ])
+        #expect(
+            try db.query("SELECT person_id, year_of_birth FROM person ORDER BY person_id").map { $0.map(\.intValue) } == [
+                [1, 1950], [2, 1960], [3, 1900], [4, 1980], [6, 2000],
+            ])
+        #expect(
+            try db.query("SELECT kind, replay_of, run_seq FROM harmonize_run ORDER BY run_seq") == [
+                [.string("run"), .null, .int(1)], [.string("replay"), .string(runID), .int(2)],
+            ])
         let replayID = try #require(try db.scalar("SELECT run_id FROM harmonize_run WHERE kind = 'replay'").text)
         // The original rejects are resolved by the replay; the record that still fails is a new, outstanding reject.
-        #expect(try db.scalar("SELECT count(*) FROM harmonize_reject WHERE run_id = ? AND resolved_by = ?", [.string(runID), .string(replayID)]) == .int(2))
-        #expect(try db.query("SELECT run_id, line, record, reason FROM harmonize_reject WHERE resolved_by IS NULL") == [
-            [.string(replayID), .int(6), .int(5), .string("expression-error")]
-        ])
+        #expect(
+            try db.scalar("SELECT count(*) FROM harmonize_reject WHERE run_id = ? AND resolved_by = ?", [.string(runID), .string(replayID)])
+                == .int(2))
+        #expect(
+            try db.query("SELECT run_id, line, record, reason FROM harmonize_reject WHERE resolved_by IS NULL") == [
+                [.string(replayID), .int(6), .int(5), .string("expression-error")]
+            ])
         // Each run's ledger balances; the replay's counts only the replayed records.
-        #expect(try db.query("SELECT read, written, rejected, filtered, excluded FROM harmonize_ledger WHERE run_id = ?", [.string(replayID)]).map { $0.map(\.intValue) } == [[2, 1, 1, 0, 0]])
+        #expect(
+            try db.query("SELECT read, written, rejected, filtered, excluded FROM harmonize_ledger WHERE run_id = ?", [.string(replayID)]).map {
+                $0.map(\.intValue)
+            } == [[2, 1, 1, 0, 0]])
         #expect(try db.scalar("SELECT sum(rows) FROM harmonize_run_table") == .int(5))
         // The replayed row traces to the replay run, line 4.
         let trace = try TestSupport.runCLI(["trace", "--output", s.out, "person", "3"])
@@ -130,7 +138,9 @@ import Testing
         let project = try TestSupport.runCLI(["replay", "--output", other, "--mappings", s.v2, "--input", s.input])
         #expect(project.status == 2)
         #expect(project.stderr.contains("other --project"))
-        let same = try TestSupport.runCLI(["replay", "--output", other, "--mappings", s.v2, "--input", s.input, "--project", "a", "--max-reject-rate", "1"])
+        let same = try TestSupport.runCLI([
+            "replay", "--output", other, "--mappings", s.v2, "--input", s.input, "--project", "a", "--max-reject-rate", "1",
+        ])
         #expect(same.status == 0, "\(same.stderr)")
         TestSupport.write("id;year\n1;1950\n2;1960\n3;1970\n4;1980\nX5;1990\n6;2000\n", to: s.input + "/people.csv")
         let changed = try TestSupport.runCLI(["replay", "--output", s.out, "--mappings", s.v2, "--input", s.input])
@@ -155,21 +165,32 @@ import Testing
         TestSupport.write(cut(original), to: dir + "/v2/oru.yaml")
         let out = dir + "/o.sqlite"
         let input = TestSupport.path("fixtures/hospital")
-        let first = try TestSupport.runCLI(["run", "--mappings", dir + "/v1/oru.yaml", "--input", input, "--output", out, "--no-quality", "--key-env", "HZ_REPLAY_KEY"], environment: Self.keyEnvironment)
+        let first = try TestSupport.runCLI(
+            ["run", "--mappings", dir + "/v1/oru.yaml", "--input", input, "--output", out, "--no-quality", "--key-env", "HZ_REPLAY_KEY"],
+            environment: Self.keyEnvironment)
         #expect(first.status == 1)
         let db = try SQLiteConnection(path: out, readOnly: true)
         #expect(try db.query("SELECT measurement_id FROM measurement ORDER BY 1").map { $0[0].intValue } == [100101, 100201, 100301])
-        #expect(try db.query("SELECT record, line, reason FROM harmonize_reject ORDER BY record").map { $0.map { "\($0)" } } == [
-            ["1", "6", "target-required-null"], ["3", "12", "structure-error"],
-        ])
-        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/v2/oru.yaml", "--input", input, "--max-reject-rate", "1", "--key-env", "HZ_REPLAY_KEY"], environment: Self.keyEnvironment)
+        #expect(
+            try db.query("SELECT record, line, reason FROM harmonize_reject ORDER BY record").map { $0.map { "\($0)" } } == [
+                ["1", "6", "target-required-null"], ["3", "12", "structure-error"],
+            ])
+        let replay = try TestSupport.runCLI(
+            [
+                "replay", "--output", out, "--mappings", dir + "/v2/oru.yaml", "--input", input, "--max-reject-rate", "1", "--key-env",
+                "HZ_REPLAY_KEY",
+            ], environment: Self.keyEnvironment)
         #expect(replay.status == 0, "\(replay.stderr)")
         let db2 = try SQLiteConnection(path: out, readOnly: true)
         #expect(try db2.query("SELECT measurement_id FROM measurement ORDER BY 1").map { $0[0].intValue } == [100101, 100102, 100201, 100301])
-        #expect(try db2.query("SELECT record, line, reason FROM harmonize_reject WHERE resolved_by IS NULL").map { $0.map { "\($0)" } } == [
-            ["3", "12", "structure-error"]
-        ])
-        #expect(try db2.query("SELECT read, written, rejected FROM harmonize_ledger WHERE run_id = (SELECT run_id FROM harmonize_run WHERE kind = 'replay')").map { $0.map(\.intValue) } == [[2, 1, 1]])
+        #expect(
+            try db2.query("SELECT record, line, reason FROM harmonize_reject WHERE resolved_by IS NULL").map { $0.map { "\($0)" } } == [
+                ["3", "12", "structure-error"]
+            ])
+        #expect(
+            try db2.query(
+                "SELECT read, written, rejected FROM harmonize_ledger WHERE run_id = (SELECT run_id FROM harmonize_run WHERE kind = 'replay')"
+            ).map { $0.map(\.intValue) } == [[2, 1, 1]])
     }
 
     /// XML: the rejected record element (a stay without an end) is re-read alone.
@@ -183,15 +204,20 @@ import Testing
         TestSupport.write(fixed, to: dir + "/v2/his.yaml")
         let out = dir + "/o.sqlite"
         let input = TestSupport.path("fixtures/hospital")
-        let first = try TestSupport.runCLI([
-            "run", "--mappings", TestSupport.path("mappings/hospital/his-visit.yaml"), "--input", input, "--output", out, "--no-quality", "--lineage",
-            "--key-env", "HZ_REPLAY_KEY",
-        ], environment: Self.keyEnvironment)
+        let first = try TestSupport.runCLI(
+            [
+                "run", "--mappings", TestSupport.path("mappings/hospital/his-visit.yaml"), "--input", input, "--output", out, "--no-quality",
+                "--lineage",
+                "--key-env", "HZ_REPLAY_KEY",
+            ], environment: Self.keyEnvironment)
         #expect(first.status == 1)
-        let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/v2/his.yaml", "--input", input, "--key-env", "HZ_REPLAY_KEY"], environment: Self.keyEnvironment)
+        let replay = try TestSupport.runCLI(
+            ["replay", "--output", out, "--mappings", dir + "/v2/his.yaml", "--input", input, "--key-env", "HZ_REPLAY_KEY"],
+            environment: Self.keyEnvironment)
         #expect(replay.status == 0, "\(replay.stderr)")
         let db = try SQLiteConnection(path: out, readOnly: true)
-        #expect(try db.query("SELECT visit_occurrence_id FROM visit_occurrence ORDER BY 1").map { $0[0].intValue } == [1000001, 1000002, 1000003])
+        #expect(
+            try db.query("SELECT visit_occurrence_id FROM visit_occurrence ORDER BY 1").map { $0[0].intValue } == [1_000_001, 1_000_002, 1_000_003])
         #expect(try db.scalar("SELECT count(*) FROM harmonize_reject WHERE resolved_by IS NULL") == .int(0))
         let trace = try TestSupport.runCLI(["trace", "--output", out, "visit_occurrence", "1000003"])
         #expect(trace.stdout.contains("location  record element 3 (/h:export/h:sejour) at line 5"), "\(trace.stdout)")
@@ -204,11 +230,15 @@ import Testing
         let original = try String(contentsOfFile: TestSupport.path("fixtures/engine/joins/mappings/drugs.yaml"), encoding: .utf8)
         let cut = try #require(original.range(of: "\ntests:"))
         let body = String(original[..<cut.lowerBound]) + "\n"
-        let fixed = body
+        let fixed =
+            body
             .replacingOccurrences(of: "    on: {k1: \"to_int(k1)\", k2: k2}", with: "    on: {k1: \"to_int(k1)\", k2: k2}\n    on_miss: \"null\"")
             .replacingOccurrences(of: "person_id: \"to_int(substr(prs.ben, 2))\"", with: "person_id: \"to_int(substr(prs.ben, 2)) ?? 0\"")
-            .replacingOccurrences(of: "drug_exposure_start_date: prs.soin", with: "drug_exposure_start_date: \"prs.soin ?? parse_date('01/01/2020', 'dd/MM/yyyy')\"")
-            .replacingOccurrences(of: "drug_exposure_end_date: prs.soin", with: "drug_exposure_end_date: \"prs.soin ?? parse_date('01/01/2020', 'dd/MM/yyyy')\"")
+            .replacingOccurrences(
+                of: "drug_exposure_start_date: prs.soin", with: "drug_exposure_start_date: \"prs.soin ?? parse_date('01/01/2020', 'dd/MM/yyyy')\""
+            )
+            .replacingOccurrences(
+                of: "drug_exposure_end_date: prs.soin", with: "drug_exposure_end_date: \"prs.soin ?? parse_date('01/01/2020', 'dd/MM/yyyy')\"")
         #expect(fixed.contains("on_miss"))
         TestSupport.write(body, to: dir + "/v1/drugs.yaml")
         TestSupport.write(fixed, to: dir + "/v2/drugs.yaml")
@@ -221,7 +251,10 @@ import Testing
         let db = try SQLiteConnection(path: out, readOnly: true)
         #expect(try db.query("SELECT drug_exposure_id FROM drug_exposure ORDER BY 1").map { $0[0].intValue } == [1, 3, 6, 7])
         #expect(try db.scalar("SELECT count(*) FROM harmonize_reject WHERE resolved_by IS NULL") == .int(0))
-        #expect(try db.query("SELECT read, written FROM harmonize_ledger WHERE run_id = (SELECT run_id FROM harmonize_run WHERE kind = 'replay')").map { $0.map(\.intValue) } == [[1, 1]])
+        #expect(
+            try db.query("SELECT read, written FROM harmonize_ledger WHERE run_id = (SELECT run_id FROM harmonize_run WHERE kind = 'replay')").map {
+                $0.map(\.intValue)
+            } == [[1, 1]])
     }
 
     /// A replay leaves the output as a full run would: the derived observation periods cover the
@@ -273,19 +306,27 @@ import Testing
         // Event 3 extends person 1's period; event 5 is person 3's only event. Both are rejected by m1.
         TestSupport.write("eid;pid;d\n1;1;2020-01-01\n2;1;2020-03-01\n3;1;2021/06/30\n4;2;2020-05-05\n5;3;2022/01/01\n", to: dir + "/in/events.csv")
         let out = dir + "/o.sqlite"
-        let first = try TestSupport.runCLI(["run", "--mappings", dir + "/m1", "--input", dir + "/in", "--output", out, "--lineage", "--max-reject-rate", "1"])
+        let first = try TestSupport.runCLI([
+            "run", "--mappings", dir + "/m1", "--input", dir + "/in", "--output", out, "--lineage", "--max-reject-rate", "1",
+        ])
         #expect(first.status == 0, "\(first.stderr)")
         let periods = "SELECT person_id, observation_period_start_date, observation_period_end_date FROM observation_period ORDER BY person_id"
         let before = try SQLiteConnection(path: out, readOnly: true)
         #expect(try before.query(periods).map { $0.map(\.description) } == [["1", "2020-01-01", "2020-03-01"], ["2", "2020-05-05", "2020-05-05"]])
         let runID = try #require(try before.scalar("SELECT run_id FROM harmonize_run").text)
-        #expect(try before.scalar("SELECT max(rows_checked) FROM harmonize_quality WHERE run_id = ? AND table_name = 'condition_occurrence'", [.string(runID)]) == .int(3))
+        #expect(
+            try before.scalar(
+                "SELECT max(rows_checked) FROM harmonize_quality WHERE run_id = ? AND table_name = 'condition_occurrence'", [.string(runID)])
+                == .int(3))
 
         // Replaying without the derive mapping says the periods are not derived again.
         try FileManager.default.copyItem(atPath: out, toPath: dir + "/partial.sqlite")
-        let partial = try TestSupport.runCLI(["replay", "--output", dir + "/partial.sqlite", "--mappings", dir + "/m2/events.yaml", "--input", dir + "/in", "--no-quality"])
+        let partial = try TestSupport.runCLI([
+            "replay", "--output", dir + "/partial.sqlite", "--mappings", dir + "/m2/events.yaml", "--input", dir + "/in", "--no-quality",
+        ])
         #expect(partial.status == 0, "\(partial.stderr)")
-        #expect(partial.stderr.contains("observation_period (mapping t.period, derived by run \(runID)) will not be derived again"), "\(partial.stderr)")
+        #expect(
+            partial.stderr.contains("observation_period (mapping t.period, derived by run \(runID)) will not be derived again"), "\(partial.stderr)")
         #expect(try SQLiteConnection(path: dir + "/partial.sqlite", readOnly: true).query(periods).count == 2)
 
         let replay = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/m2", "--input", dir + "/in", "--json"])
@@ -294,9 +335,10 @@ import Testing
         #expect(summary["records_read"] as? Int == 2)
         #expect(summary["quality"] != nil, "the replay's summary carries its quality results")
         let db = try SQLiteConnection(path: out, readOnly: true)
-        #expect(try db.query(periods).map { $0.map(\.description) } == [
-            ["1", "2020-01-01", "2021-06-30"], ["2", "2020-05-05", "2020-05-05"], ["3", "2022-01-01", "2022-01-01"],
-        ])
+        #expect(
+            try db.query(periods).map { $0.map(\.description) } == [
+                ["1", "2020-01-01", "2021-06-30"], ["2", "2020-05-05", "2020-05-05"], ["3", "2022-01-01", "2022-01-01"],
+            ])
         #expect(try db.scalar("SELECT count(*) FROM condition_occurrence") == .int(5))
         let replayID = try #require(try db.scalar("SELECT run_id FROM harmonize_run WHERE kind = 'replay'").text)
         // The replay's manifest: one period added, one changed; the run tables add up to the rows held.
@@ -309,8 +351,14 @@ import Testing
         #expect(try db.scalar("SELECT sum(rows) FROM harmonize_run_table WHERE table_name = 'observation_period'") == .int(3))
         #expect(try db.scalar("SELECT sum(rows) FROM harmonize_run_table WHERE table_name = 'condition_occurrence'") == .int(5))
         // Quality results of the replay run, over the whole output; the run's own stay.
-        #expect(try db.scalar("SELECT max(rows_checked) FROM harmonize_quality WHERE run_id = ? AND table_name = 'condition_occurrence'", [.string(replayID)]) == .int(5))
-        #expect(try db.scalar("SELECT max(rows_checked) FROM harmonize_quality WHERE run_id = ? AND table_name = 'condition_occurrence'", [.string(runID)]) == .int(3))
+        #expect(
+            try db.scalar(
+                "SELECT max(rows_checked) FROM harmonize_quality WHERE run_id = ? AND table_name = 'condition_occurrence'", [.string(replayID)])
+                == .int(5))
+        #expect(
+            try db.scalar(
+                "SELECT max(rows_checked) FROM harmonize_quality WHERE run_id = ? AND table_name = 'condition_occurrence'", [.string(runID)])
+                == .int(3))
 
         // --no-quality skips the checks; nothing left to replay leaves the output as it is.
         let again = try TestSupport.runCLI(["replay", "--output", out, "--mappings", dir + "/m2", "--input", dir + "/in", "--no-quality"])

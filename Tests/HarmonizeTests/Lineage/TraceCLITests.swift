@@ -28,7 +28,10 @@ import Testing
         let dir = TestSupport.temporaryDirectory("trace")
         let out = dir + "/o.sqlite"
         let r = try TestSupport.runCLI(
-            ["run", "--mappings", TestSupport.path("mappings/research"), "--input", TestSupport.path("fixtures/research/input"), "--output", out, "--no-quality"]
+            [
+                "run", "--mappings", TestSupport.path("mappings/research"), "--input", TestSupport.path("fixtures/research/input"), "--output", out,
+                "--no-quality",
+            ]
                 + (lineage ? ["--lineage"] : []))
         #expect(r.status == 0, "\(r.stderr)")
         return out
@@ -70,10 +73,15 @@ import Testing
         #expect(source["line"] as? Int == 4)
         #expect(source["record"] as? Int == 3)
         #expect(source["sha256"] as? String == hash)
-        #expect((trace["mapping"] as? [String: Any])?["sha256"] as? String == (try db.scalar("SELECT sha256 FROM harmonize_run_mapping WHERE mapping = 'research.measurements'").text))
+        #expect(
+            (trace["mapping"] as? [String: Any])?["sha256"] as? String
+                == (try db.scalar("SELECT sha256 FROM harmonize_run_mapping WHERE mapping = 'research.measurements'").text))
         #expect(entry["sourceRecord"] as? String == "3;P0001;05/01/2020;08:35;HBA1C;7,2;%;4,0;6,0")
         let rules = try #require(trace["rules"] as? [[String: Any]])
-        #expect(rules.contains { $0["column"] as? String == "measurement_id" && $0["line"] as? Int == (try? Self.line(of: "  measurement_id:", in: mapping)) })
+        #expect(
+            rules.contains {
+                $0["column"] as? String == "measurement_id" && $0["line"] as? Int == (try? Self.line(of: "  measurement_id:", in: mapping))
+            })
     }
 
     @Test func notFoundUsageAndIOHaveTheirExitCodes() throws {
@@ -101,7 +109,9 @@ import Testing
         let input = dir + "/in"
         try FileManager.default.copyItem(atPath: TestSupport.path("fixtures/research/input"), toPath: input)
         let out = dir + "/o.sqlite"
-        let r = try TestSupport.runCLI(["run", "--mappings", TestSupport.path("mappings/research"), "--input", input, "--output", out, "--no-quality", "--lineage"])
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", TestSupport.path("mappings/research"), "--input", input, "--output", out, "--no-quality", "--lineage",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         // The recorded input folder is used by default.
         let ok = try TestSupport.runCLI(["trace", "--output", out, "person", "1", "--show-source"])
@@ -119,11 +129,13 @@ import Testing
     @Test func hl7AndXMLRowsTraceToTheirMessageSegmentAndElement() throws {
         let dir = TestSupport.temporaryDirectory("trace-hospital")
         let out = dir + "/o.sqlite"
-        let r = try TestSupport.runCLI([
-            "run", "--mappings", TestSupport.path("mappings/hospital"), "--input", TestSupport.path("fixtures/hospital"), "--output", out, "--no-quality",
-            "--lineage", "--max-reject-rate", "1", "--key-env", "HZ_TRACE_KEY",
-            "--keep-orphans",  // the lab's patients have no ADT message in the fixtures
-        ], environment: ["HZ_TRACE_KEY": String(repeating: "k", count: 40)])
+        let r = try TestSupport.runCLI(
+            [
+                "run", "--mappings", TestSupport.path("mappings/hospital"), "--input", TestSupport.path("fixtures/hospital"), "--output", out,
+                "--no-quality",
+                "--lineage", "--max-reject-rate", "1", "--key-env", "HZ_TRACE_KEY",
+                "--keep-orphans",  // the lab's patients have no ADT message in the fixtures
+            ], environment: ["HZ_TRACE_KEY": String(repeating: "k", count: 40)])
         #expect(r.status == 0, "\(r.stderr)")
         // The second OBX of the first message (line 6).
         let obx = try TestSupport.runCLI(["trace", "--output", out, "measurement", "100102", "--show-source"])
@@ -170,7 +182,9 @@ import Testing
               death_type_concept_id: "32817"
             """, to: dir + "/death.yaml")
         let out = dir + "/o.sqlite"
-        let r = try TestSupport.runCLI(["run", "--mappings", dir + "/death.yaml", "--input", dir + "/in", "--output", out, "--no-quality", "--lineage"])
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", dir + "/death.yaml", "--input", dir + "/in", "--output", out, "--no-quality", "--lineage",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let t = try TestSupport.runCLI(["trace", "--output", out, "death", "8"])
         #expect(t.status == 0, "\(t.stderr)")

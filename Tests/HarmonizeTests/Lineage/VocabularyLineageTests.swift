@@ -34,11 +34,14 @@ import Testing
         #expect(!hit.stdout.contains("person_id:"))
         // E78.0 is in the vocabulary but has no standard concept: concept 0.
         let miss = try TestSupport.runCLI(["trace", "--output", out, "condition_occurrence", "5"])
-        #expect(miss.stdout.contains("condition_concept_id:        CIM10 E78.0 → concept 0 (standard_concept_id: no standard concept)"), "\(miss.stdout)")
+        #expect(
+            miss.stdout.contains("condition_concept_id:        CIM10 E78.0 → concept 0 (standard_concept_id: no standard concept)"), "\(miss.stdout)")
         #expect(miss.stdout.contains("condition_source_concept_id: CIM10 E78.0 → concept 2000000003 (source_concept_id)"), "\(miss.stdout)")
         // XXX.9 is not in the vocabulary at all.
         let unknown = try TestSupport.runCLI(["trace", "--output", out, "condition_occurrence", "7"])
-        #expect(unknown.stdout.contains("condition_source_concept_id: CIM10 XXX.9 → concept 0 (source_concept_id: not in the vocabulary)"), "\(unknown.stdout)")
+        #expect(
+            unknown.stdout.contains("condition_source_concept_id: CIM10 XXX.9 → concept 0 (source_concept_id: not in the vocabulary)"),
+            "\(unknown.stdout)")
 
         // JSON: the same entries, with the function and the result.
         let json = try TestSupport.runCLI(["trace", "--output", out, "condition_occurrence", "5", "--json"])
@@ -63,18 +66,28 @@ import Testing
         // Entries are interned (one per table column and distinct lookup), and so are the lists
         // of entries rows use; each lineage row names its list. The view joins them with run ids
         // and table names, one row per output row and entry.
-        let rows = try db.scalar("SELECT (SELECT count(*) FROM condition_occurrence) + (SELECT count(*) FROM observation) + (SELECT count(*) FROM measurement)").intValue ?? -1
+        let rows =
+            try db.scalar(
+                "SELECT (SELECT count(*) FROM condition_occurrence) + (SELECT count(*) FROM observation) + (SELECT count(*) FROM measurement)"
+            ).intValue ?? -1
         #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage_vocabulary") == .int(2 * rows), "two concept columns per row")
         #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage WHERE lookup_set IS NULL") == .int(0))
         // Rows 5 and 6 share their code (E78.0): one list of entries.
-        #expect(try db.scalar("SELECT count(DISTINCT lookup_set) FROM harmonize_lineage l JOIN harmonize_run_table t ON t.table_id = l.table_id WHERE t.table_name = 'condition_occurrence' AND l.row_id IN (5, 6)") == .int(1))
-        #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage_entry_set") == .int(2 * (try db.scalar("SELECT count(DISTINCT lookup_set) FROM harmonize_lineage").intValue ?? 0)))
+        #expect(
+            try db.scalar(
+                "SELECT count(DISTINCT lookup_set) FROM harmonize_lineage l JOIN harmonize_run_table t ON t.table_id = l.table_id WHERE t.table_name = 'condition_occurrence' AND l.row_id IN (5, 6)"
+            ) == .int(1))
+        #expect(
+            try db.scalar("SELECT count(*) FROM harmonize_lineage_entry_set")
+                == .int(2 * (try db.scalar("SELECT count(DISTINCT lookup_set) FROM harmonize_lineage").intValue ?? 0)))
         let view = try db.query(
-            "SELECT table_name, column_name, vocabulary, code, concept_id FROM harmonize_lineage_vocabulary WHERE table_name = 'condition_occurrence' AND row_id = 1 ORDER BY column_name")
-        #expect(view.map { $0.map(\.description) } == [
-            ["condition_occurrence", "condition_concept_id", "CIM10", "I10", "320128"],
-            ["condition_occurrence", "condition_source_concept_id", "CIM10", "I10", "2000000001"],
-        ])
+            "SELECT table_name, column_name, vocabulary, code, concept_id FROM harmonize_lineage_vocabulary WHERE table_name = 'condition_occurrence' AND row_id = 1 ORDER BY column_name"
+        )
+        #expect(
+            view.map { $0.map(\.description) } == [
+                ["condition_occurrence", "condition_concept_id", "CIM10", "I10", "320128"],
+                ["condition_occurrence", "condition_source_concept_id", "CIM10", "I10", "2000000001"],
+            ])
     }
 
     @Test func aRunWithoutLineageRecordsNoVocabularyLineage() throws {
@@ -98,7 +111,8 @@ import Testing
         ])
         #expect(r.status == 0, "\(r.stderr)")
         let db = try SQLiteConnection(path: out, readOnly: true)
-        let row = try #require(try db.query("SELECT measurement_source_value, measurement_concept_id FROM measurement WHERE measurement_id = 3").first)
+        let row = try #require(
+            try db.query("SELECT measurement_source_value, measurement_concept_id FROM measurement WHERE measurement_id = 3").first)
         let code = row[0].description
         let t = try TestSupport.runCLI(["trace", "--output", out, "measurement", "3"])
         #expect(t.status == 0, "\(t.stderr)")
@@ -136,7 +150,14 @@ import Testing
     @Test func snDSConditionAndDrugRowsTraceToTheirVocabularyEntries() throws {
         let dir = TestSupport.temporaryDirectory("snds-vocab-lineage")
         let out = dir + "/omop.sqlite"
-        let pipeline = Pipeline(plans: try SNDSExampleTests.plans(), options: try { var o = RunOptions.keyed(TestSupport.path("fixtures/snds/input"), vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))); o.recordsLineage = true; return o }())
+        let pipeline = Pipeline(
+            plans: try SNDSExampleTests.plans(),
+            options: try {
+                var o = RunOptions.keyed(
+                    TestSupport.path("fixtures/snds/input"), vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary")))
+                o.recordsLineage = true
+                return o
+            }())
         _ = try pipeline.run(into: PipelinedSink(SQLiteSink(outputPath: out, recordsLineage: true)))
         let db = try SQLiteConnection(path: out, readOnly: true)
         let output = try OutputDatabase(path: out)
@@ -164,7 +185,8 @@ import Testing
 
         // A drug: CIP13 code → its standard concept.
         let drug = try #require(
-            try db.query("SELECT drug_exposure_id, drug_source_value, drug_concept_id FROM drug_exposure ORDER BY drug_concept_id = 0, 1 LIMIT 1").first)
+            try db.query("SELECT drug_exposure_id, drug_source_value, drug_concept_id FROM drug_exposure ORDER BY drug_concept_id = 0, 1 LIMIT 1")
+                .first)
         let d = try uses("drug_exposure", try #require(drug[0].intValue))
         let drugUse = try #require(d.first { $0.column == "drug_concept_id" })
         #expect(drugUse.vocabulary == "CIP13")
@@ -175,7 +197,9 @@ import Testing
         // rules of the target that wrote it, one per column.
         for status in ["DP", "DR"] {
             let row = try #require(
-                try db.query("SELECT condition_occurrence_id FROM condition_occurrence WHERE condition_status_source_value = ? LIMIT 1", [.string(status)]).first)
+                try db.query(
+                    "SELECT condition_occurrence_id FROM condition_occurrence WHERE condition_status_source_value = ? LIMIT 1", [.string(status)]
+                ).first)
             guard case .found(let traces) = try output.trace(table: "condition_occurrence", id: try #require(row[0].intValue).description),
                 let rules = traces.first?.rules
             else {
@@ -241,7 +265,9 @@ import Testing
         for m in ["m1", "m2"] { TestSupport.write("code,concept_id\na,100\nA,101\nb,200\nB,201\n", to: dir + "/\(m)/c.csv") }
         TestSupport.write("id;code;n\n1;a;1\n2;b;x\n3;zz;3\n", to: dir + "/in/items.csv")
         let out = dir + "/o.sqlite"
-        let r = try TestSupport.runCLI(["run", "--mappings", dir + "/m1", "--input", dir + "/in", "--output", out, "--no-quality", "--lineage", "--max-reject-rate", "1"])
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", dir + "/m1", "--input", dir + "/in", "--output", out, "--no-quality", "--lineage", "--max-reject-rate", "1",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let one = try TestSupport.runCLI(["trace", "--output", out, "item", "1"])
         #expect(one.stdout.contains("  vocabulary\n    concept: lookup concepts a → 100\n    label:   lookup concepts A → 101"), "\(one.stdout)")

@@ -9,7 +9,8 @@ import Testing
     static let input = TestSupport.path("fixtures/engine/joins/input")
 
     static func run(_ extra: [String] = [], output: String, input: String = input, mappings: String = mappings) throws -> TestSupport.CommandResult {
-        try TestSupport.runCLI(["run", "--mappings", mappings, "--input", input, "--output", output, "--no-quality", "--json", "--max-reject-rate", "1"] + extra)
+        try TestSupport.runCLI(
+            ["run", "--mappings", mappings, "--input", input, "--output", output, "--no-quality", "--json", "--max-reject-rate", "1"] + extra)
     }
 
     static func rows(_ db: SQLiteConnection, _ sql: String) throws -> [[Value]] { try db.query(sql) }
@@ -24,12 +25,14 @@ import Testing
         let r = try Self.run(output: dir + "/out.sqlite")
         #expect(r.status == 0, "\(r.stderr)")
         let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
-        #expect(try Self.rows(db, "SELECT drug_exposure_id, person_id, drug_exposure_start_date FROM drug_exposure ORDER BY 1") == [
-            [.int(1), .int(1), .string("2020-02-01")], [.int(3), .int(2), .string("2020-02-03")], [.int(6), .int(3), .string("2020-02-06")],
-        ])
-        #expect(try Self.rows(db, "SELECT reason, rule, line, file FROM harmonize_reject WHERE mapping = 't.drugs'") == [
-            [.string("join-missing"), .string("join.prs"), .int(5), .string("pha.csv")],
-        ])
+        #expect(
+            try Self.rows(db, "SELECT drug_exposure_id, person_id, drug_exposure_start_date FROM drug_exposure ORDER BY 1") == [
+                [.int(1), .int(1), .string("2020-02-01")], [.int(3), .int(2), .string("2020-02-03")], [.int(6), .int(3), .string("2020-02-06")],
+            ])
+        #expect(
+            try Self.rows(db, "SELECT reason, rule, line, file FROM harmonize_reject WHERE mapping = 't.drugs'") == [
+                [.string("join-missing"), .string("join.prs"), .int(5), .string("pha.csv")]
+            ])
         let joins = try #require(try Self.manifest(r.stdout)["joins"] as? [[String: Any]])
         #expect(joins.count == 1)
         #expect(joins[0]["indexed"] as? Int == 7 && joins[0]["matched"] as? Int == 3 && joins[0]["missing"] as? Int == 1)
@@ -45,14 +48,19 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
         // B1's two lines net to zero (filtered group); B3's line 5 is for information (filtered record).
-        #expect(try Self.rows(db, "SELECT visit_occurrence_id, person_id, visit_start_date FROM visit_occurrence ORDER BY 1") == [
-            [.int(3), .int(2), .string("2020-02-03")], [.int(6), .int(3), .string("2020-02-06")], [.int(8), .int(9), .string("2020-02-06")],
-        ])
-        let ledger = try Self.rows(db, "SELECT file, read, written, rejected, filtered, excluded, grouped, group_stage FROM harmonize_ledger WHERE mapping = 't.visits' ORDER BY group_stage")
-        #expect(ledger == [
-            [.string("prs.csv"), .int(7), .int(0), .int(0), .int(1), .int(0), .int(6), .int(0)],
-            [.string("groups of prs.csv"), .int(4), .int(3), .int(0), .int(1), .int(0), .int(0), .int(1)],
-        ])
+        #expect(
+            try Self.rows(db, "SELECT visit_occurrence_id, person_id, visit_start_date FROM visit_occurrence ORDER BY 1") == [
+                [.int(3), .int(2), .string("2020-02-03")], [.int(6), .int(3), .string("2020-02-06")], [.int(8), .int(9), .string("2020-02-06")],
+            ])
+        let ledger = try Self.rows(
+            db,
+            "SELECT file, read, written, rejected, filtered, excluded, grouped, group_stage FROM harmonize_ledger WHERE mapping = 't.visits' ORDER BY group_stage"
+        )
+        #expect(
+            ledger == [
+                [.string("prs.csv"), .int(7), .int(0), .int(0), .int(1), .int(0), .int(6), .int(0)],
+                [.string("groups of prs.csv"), .int(4), .int(3), .int(0), .int(1), .int(0), .int(0), .int(1)],
+            ])
         #expect(r.stdout.contains("\"records_read\" : 11"), "groups are not counted as records read")
     }
 
@@ -144,9 +152,10 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
         #expect(try db.query("SELECT visit_occurrence_id FROM visit_occurrence") == [[.int(1)]])
-        #expect(try db.query("SELECT reason, line FROM harmonize_reject ORDER BY line") == [
-            [.string("join-ambiguous"), .int(3)], [.string("join-missing"), .int(4)],
-        ])
+        #expect(
+            try db.query("SELECT reason, line FROM harmonize_reject ORDER BY line") == [
+                [.string("join-ambiguous"), .int(3)], [.string("join-missing"), .int(4)],
+            ])
         #expect(!r.stdout.contains("\"T\""), "keys never reach the summary")
     }
 
@@ -155,14 +164,17 @@ import Testing
         let r = try Self.run(output: dir + "/out.sqlite")
         #expect(r.status == 0, "\(r.stderr)")
         let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
-        #expect(try db.query("SELECT * FROM observation_period ORDER BY 1") == [
-            [.int(1), .int(1), .string("2020-02-01"), .string("2020-02-01"), .int(44_814_724)],
-            [.int(2), .int(2), .string("2020-02-03"), .string("2020-02-03"), .int(44_814_724)],
-            [.int(3), .int(3), .string("2020-02-06"), .string("2020-02-06"), .int(44_814_724)],
-            [.int(9), .int(9), .string("2020-02-06"), .string("2020-02-06"), .int(44_814_724)],
-        ])
+        #expect(
+            try db.query("SELECT * FROM observation_period ORDER BY 1") == [
+                [.int(1), .int(1), .string("2020-02-01"), .string("2020-02-01"), .int(44_814_724)],
+                [.int(2), .int(2), .string("2020-02-03"), .string("2020-02-03"), .int(44_814_724)],
+                [.int(3), .int(3), .string("2020-02-06"), .string("2020-02-06"), .int(44_814_724)],
+                [.int(9), .int(9), .string("2020-02-06"), .string("2020-02-06"), .int(44_814_724)],
+            ])
         // A CSV output cannot read back its rows: the derivation is refused as a configuration error.
-        let csv = try TestSupport.runCLI(["run", "--mappings", Self.mappings, "--input", Self.input, "--output", dir + "/csv", "--sink", "csv", "--no-quality"])
+        let csv = try TestSupport.runCLI([
+            "run", "--mappings", Self.mappings, "--input", Self.input, "--output", dir + "/csv", "--sink", "csv", "--no-quality",
+        ])
         #expect(csv.status == 2, "\(csv.stderr)")
         #expect(csv.stderr.contains("observation_period"))
     }
@@ -199,7 +211,9 @@ import Testing
             """, to: dir + "/bad.yaml")
         let r = try TestSupport.runCLI(["check", "--mappings", dir + "/bad.yaml"])
         #expect(r.status == 2)
-        #expect(r.stderr.contains("bad.yaml:9:5") && r.stderr.contains("unknown key 'on_mis'") && r.stderr.contains("did you mean 'on_miss'"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("bad.yaml:9:5") && r.stderr.contains("unknown key 'on_mis'") && r.stderr.contains("did you mean 'on_miss'"),
+            "\(r.stderr)")
         #expect(r.stderr.contains("unknown aggregate function 'median'"), "\(r.stderr)")
         TestSupport.write(
             """

@@ -10,7 +10,8 @@ import Testing
         let file = dir + "/m.yaml"
         TestSupport.write(yaml, to: file)
         let spec = try MappingLoader.load(path: file)
-        let context = PlanningContext(defaultModel: (try? Mappings.omopModel()) ?? TargetModel(name: "", version: "", tables: []), functions: FunctionCatalog.registry())
+        let context = PlanningContext(
+            defaultModel: (try? Mappings.omopModel()) ?? TargetModel(name: "", version: "", tables: []), functions: FunctionCatalog.registry())
         return try MappingPlanner.plan(spec, context: context)
     }
 
@@ -29,16 +30,17 @@ import Testing
         """
 
     @Test func reportsEveryProblemAtOnceWithPositionsAndSuggestions() {
-        let yaml = Self.header + """
-            target: person
-            fields:
-              person_id: "to_int(patient_idd)"
-              gender_concept_id: "case sex when 'M' then 8507 else 0 end"
-              year_of_birth: "yeer(birth_date)"
-              race_concept_id: "'zero'"
-              ethnicity_concept_id: "0"
-              colour: "1"
-            """
+        let yaml =
+            Self.header + """
+                target: person
+                fields:
+                  person_id: "to_int(patient_idd)"
+                  gender_concept_id: "case sex when 'M' then 8507 else 0 end"
+                  year_of_birth: "yeer(birth_date)"
+                  race_concept_id: "'zero'"
+                  ethnicity_concept_id: "0"
+                  colour: "1"
+                """
         do {
             _ = try Self.plan(yaml)
             Issue.record("expected diagnostics")

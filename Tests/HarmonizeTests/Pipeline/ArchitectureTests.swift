@@ -72,7 +72,9 @@ import Testing
 
     @Test func everyFolderIsInTheLayerTable() {
         let folders = Set(Self.files().keys)
-        #expect(folders == Set(Self.layers), "folders not in the table: \(folders.subtracting(Self.layers).sorted()); gone: \(Set(Self.layers).subtracting(folders).sorted())")
+        #expect(
+            folders == Set(Self.layers),
+            "folders not in the table: \(folders.subtracting(Self.layers).sorted()); gone: \(Set(Self.layers).subtracting(folders).sorted())")
     }
 
     @Test func noFolderUsesATypeOfAFolderAboveIt() throws {
@@ -81,8 +83,10 @@ import Testing
         var declaredIn: [String: Set<String>] = [:]
         // Every type declared in a folder, nested ones included (a nested `Token` is not Expression's).
         var local: [String: Set<String>] = [:]
-        let nested = #"^\s+(?:@\w+(?:\([^)\n]*\))?\s+)*(?:public |package |internal |fileprivate |private )?(?:final |indirect )?(?:class|struct|enum|protocol|actor|typealias) ([A-Z]\w*)"#
-        let declaration = #"^(?:@\w+(?:\([^)\n]*\))?\s+)*(?:public |package |internal |fileprivate |private )?(?:final |indirect )?(?:class|struct|enum|protocol|actor|typealias) ([A-Z]\w*)"#
+        let nested =
+            #"^\s+(?:@\w+(?:\([^)\n]*\))?\s+)*(?:public |package |internal |fileprivate |private )?(?:final |indirect )?(?:class|struct|enum|protocol|actor|typealias) ([A-Z]\w*)"#
+        let declaration =
+            #"^(?:@\w+(?:\([^)\n]*\))?\s+)*(?:public |package |internal |fileprivate |private )?(?:final |indirect )?(?:class|struct|enum|protocol|actor|typealias) ([A-Z]\w*)"#
         for (folder, paths) in files {
             for p in paths {
                 let text = Self.code(try String(contentsOfFile: p, encoding: .utf8))
@@ -98,7 +102,8 @@ import Testing
             for (path, text) in list {
                 for name in Set(try Self.matches(#"\b[A-Z]\w*\b"#, in: text)) {
                     // A name declared in the file's own folder (or in several folders) is local.
-                    guard local[folder]?.contains(name) != true, let homes = declaredIn[name], homes.count == 1, let home = homes.first, home != folder,
+                    guard local[folder]?.contains(name) != true, let homes = declaredIn[name], homes.count == 1, let home = homes.first,
+                        home != folder,
                         let homeLevel = Self.layers.firstIndex(of: home), homeLevel > level
                     else { continue }
                     violations.append("\(path.dropFirst(Self.root.count + 1)) (\(folder)) uses \(name) of \(home)")

@@ -40,9 +40,13 @@ import Testing
         for t in manifest.tables.map(\.table).sorted() {
             text += "## \(t)\n" + (try SNDSExampleTests.dump(db, t))
         }
-        let rejects = try db.query("SELECT mapping, reason, field, line FROM harmonize_reject").map { $0.map(\.description).joined(separator: ",") }.sorted()
+        let rejects = try db.query("SELECT mapping, reason, field, line FROM harmonize_reject").map { $0.map(\.description).joined(separator: ",") }
+            .sorted()
         text += "## rejects\n" + rejects.joined(separator: "\n") + "\n"
-        text += "## ledger\n" + manifest.ledger.map { "\($0.mapping) \($0.file) \($0.read)=\($0.written)+\($0.rejected)+\($0.filtered)+\($0.excluded)+\($0.grouped)" }.joined(separator: "\n")
+        text +=
+            "## ledger\n"
+            + manifest.ledger.map { "\($0.mapping) \($0.file) \($0.read)=\($0.written)+\($0.rejected)+\($0.filtered)+\($0.excluded)+\($0.grouped)" }
+            .joined(separator: "\n")
         text += "\n## vocabulary\n" + (manifest.vocabularyUsage ?? []).map { "\($0)" }.joined(separator: "\n")
         return text
     }

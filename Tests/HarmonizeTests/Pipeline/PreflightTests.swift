@@ -21,14 +21,17 @@ func harmonizeResearchExport(root: String, output: String) throws -> RunManifest
 /// The library's preflight: everything the CLI checks before reading, as diagnostics, and a
 /// pipeline that stops with one error carrying them instead of rejecting every record.
 @Suite struct PreflightTests {
-    static func plan(_ yaml: String, in dir: String, name: String = "m.yaml", registry: FunctionRegistry = FunctionCatalog.registry()) throws -> MappingPlan {
+    static func plan(_ yaml: String, in dir: String, name: String = "m.yaml", registry: FunctionRegistry = FunctionCatalog.registry()) throws
+        -> MappingPlan
+    {
         TestSupport.write(yaml, to: dir + "/" + name)
         let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: registry)
         return try MappingPlanner.plan(MappingLoader.load(path: dir + "/" + name), context: context)
     }
 
     static func person(id: String, personID: String, subject: Bool = true, updates: Bool = false) -> String {
-        let fields = "{person_id: \"\(personID)\", gender_concept_id: \"0\", year_of_birth: \"1950\", race_concept_id: \"0\", ethnicity_concept_id: \"0\"}"
+        let fields =
+            "{person_id: \"\(personID)\", gender_concept_id: \"0\", year_of_birth: \"1950\", race_concept_id: \"0\", ethnicity_concept_id: \"0\"}"
         return """
             harmonize: 1
             id: \(id)
@@ -57,7 +60,8 @@ func harmonizeResearchExport(root: String, output: String) throws -> RunManifest
         let dir = TestSupport.temporaryDirectory("preflight")
         let keyed = try Self.plan(Self.person(id: "a", personID: "pseudonym_int(id, 'person')"), in: dir, name: "a.yaml")
         let shifted = try Self.plan(
-            Self.person(id: "b", personID: "1", subject: false).replacingOccurrences(of: "year_of_birth: \"1950\"", with: "birth_datetime: \"date_shift(date('2000-01-01'), id)\", year_of_birth: \"1950\""),
+            Self.person(id: "b", personID: "1", subject: false).replacingOccurrences(
+                of: "year_of_birth: \"1950\"", with: "birth_datetime: \"date_shift(date('2000-01-01'), id)\", year_of_birth: \"1950\""),
             in: dir, name: "b.yaml")
         let vocabulary = try Self.plan(Self.person(id: "c", personID: "standard_concept_id('CIM10', id) ?? 0"), in: dir, name: "c.yaml")
         let twin = try Self.plan(Self.person(id: "a", personID: "2"), in: dir, name: "a2.yaml")
@@ -91,7 +95,10 @@ func harmonizeResearchExport(root: String, output: String) throws -> RunManifest
         TestSupport.write("id\nA\n", to: dir + "/in/p.csv")
         let r = try TestSupport.runCLI(["run", "--mappings", dir + "/m.yaml", "--input", dir + "/in", "--output", dir + "/o.sqlite"])
         #expect(r.status == 2)
-        #expect(r.stderr.contains("m.yaml: error: mapping a computes pseudonyms: the run needs a key (harmonize-run: --key-file FILE or --key-env NAME; Swift: RunOptions.key) [HZ7101]"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains(
+                "m.yaml: error: mapping a computes pseudonyms: the run needs a key (harmonize-run: --key-file FILE or --key-env NAME; Swift: RunOptions.key) [HZ7101]"
+            ), "\(r.stderr)")
         #expect(r.stderr.contains("nothing was read [HZ7100]"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/o.sqlite"))
     }

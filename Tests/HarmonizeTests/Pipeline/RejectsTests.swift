@@ -60,10 +60,11 @@ import Testing
         let db = try SQLiteConnection(path: out, readOnly: true)
         let rejects = try db.query("SELECT line, reason, coalesce(field, ''), coalesce(rule, ''), message FROM harmonize_reject ORDER BY line")
         let summary = rejects.map { "\($0[0]) \($0[1]) \($0[2])" }
-        #expect(summary == [
-            "3 type-error birth", "4 constraint-error sex", "5 required-missing id", "6 missing-cell weight", "7 expression-error ",
-            "8 target-required-null year_of_birth", "10 structure-error ",
-        ])
+        #expect(
+            summary == [
+                "3 type-error birth", "4 constraint-error sex", "5 required-missing id", "6 missing-cell weight", "7 expression-error ",
+                "8 target-required-null year_of_birth", "10 structure-error ",
+            ])
         #expect(rejects[4][3] == .string("person.month_of_birth"))
         for r in rejects { #expect(!"\(r)".contains(secret), "a reject never holds the value") }
         #expect(try db.scalar("SELECT count(*) FROM person") == .int(1))

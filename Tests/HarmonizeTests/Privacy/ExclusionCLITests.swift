@@ -16,10 +16,11 @@ import Testing
     }
 
     static func persons(_ db: SQLiteConnection) throws -> Set<String> {
-        Set(try db.query("SELECT person_source_value FROM person").compactMap { r -> String? in
-            if case .string(let s) = r[0] { return s }
-            return nil
-        })
+        Set(
+            try db.query("SELECT person_source_value FROM person").compactMap { r -> String? in
+                if case .string(let s) = r[0] { return s }
+                return nil
+            })
     }
 
     @Test func anObjectingPersonIsAbsentFromTheNextRunAndTheLedgerBalances() throws {
@@ -46,7 +47,8 @@ import Testing
         let ledger = try db.query("SELECT read, written, rejected, filtered, excluded FROM harmonize_ledger")
         var excluded = 0
         for r in ledger {
-            guard case .int(let read) = r[0], case .int(let w) = r[1], case .int(let rj) = r[2], case .int(let f) = r[3], case .int(let x) = r[4] else {
+            guard case .int(let read) = r[0], case .int(let w) = r[1], case .int(let rj) = r[2], case .int(let f) = r[3], case .int(let x) = r[4]
+            else {
                 Issue.record("ledger row")
                 continue
             }
@@ -88,7 +90,9 @@ import Testing
             "harmonize: 1\nid: nosubject\nsource: {files: t.csv, dialect: {delimiter: \";\"}}\ntarget: person\nfields: {person_id: \"to_int(id)\", gender_concept_id: \"0\", year_of_birth: \"1950\", race_concept_id: \"0\", ethnicity_concept_id: \"0\"}\n",
             to: dir + "/m.yaml")
         TestSupport.write("1\n", to: dir + "/x.txt")
-        let r = try TestSupport.runCLI(["run", "--mappings", dir + "/m.yaml", "--input", dir + "/in", "--output", dir + "/o.sqlite", "--exclude", dir + "/x.txt"])
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", dir + "/m.yaml", "--input", dir + "/in", "--output", dir + "/o.sqlite", "--exclude", dir + "/x.txt",
+        ])
         #expect(r.status == 2)
         #expect(r.stderr.contains("subject"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/o.sqlite"))
@@ -108,7 +112,9 @@ import Testing
 
             """, to: dir + "/m.yaml")
         TestSupport.write("B\n", to: dir + "/x.txt")
-        let r = try TestSupport.runCLI(["run", "--mappings", dir + "/m.yaml", "--input", dir + "/in", "--output", dir + "/o.sqlite", "--exclude", dir + "/x.txt"])
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", dir + "/m.yaml", "--input", dir + "/in", "--output", dir + "/o.sqlite", "--exclude", dir + "/x.txt",
+        ])
         #expect(r.status == 4, "a privacy violation has its own exit code: \(r.stderr)")
         #expect(r.stderr.contains("exclusion check failed"))
         #expect(!FileManager.default.fileExists(atPath: dir + "/o.sqlite"), "nothing published")

@@ -28,7 +28,8 @@ import Testing
         for f in ["patients.yaml", "measurements.yaml", "questionnaire.yaml"] {
             var text = try String(contentsOfFile: TestSupport.path("mappings/research/\(f)"), encoding: .utf8)
             text = text.replacingOccurrences(of: "\"to_int(substr(patient_id, 2))\"", with: "\"pseudonym_int(patient_id, 'person')\"")
-            text = text.replacingOccurrences(of: "person_source_value: patient_id", with: "person_source_value: \"substr(pseudonym(patient_id, 'person'), 1, 50)\"")
+            text = text.replacingOccurrences(
+                of: "person_source_value: patient_id", with: "person_source_value: \"substr(pseudonym(patient_id, 'person'), 1, 50)\"")
             TestSupport.write(text, to: mappings + "/" + f)
         }
         let keyText = "leak-scan-secret-Zq8-0123456789-abcdefghij"
@@ -62,16 +63,21 @@ import Testing
             [keyText, Hex.string(keyBytes), Hex.string(keyBytes).uppercased(), Data(keyBytes).base64EncodedString()]
             + (1...14).map { String(format: "P%04d", $0) } + ["Q777", "forte"]
         var files = try FileManager.default.subpathsOfDirectory(atPath: out).map { out + "/" + $0 }
-        files.removeAll { var d: ObjCBool = false; return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && d.boolValue }
+        files.removeAll {
+            var d: ObjCBool = false
+            return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && d.boolValue
+        }
         #expect(files.count >= 5, "\(files)")
         var haystacks: [(String, [UInt8])] = files.map { ($0, Array((try? Data(contentsOf: URL(fileURLWithPath: $0))) ?? Data())) }
         haystacks += streams.enumerated().map { ("stream \($0.offset)", Array($0.element.utf8)) }
         for (name, bytes) in haystacks {
             for n in needles {
                 let needle = Array(n.utf8)
-                let hit = bytes.count >= needle.count && (0...(bytes.count - needle.count)).contains { i in
-                    bytes[i] == needle[0] && Array(bytes[i..<(i + needle.count)]) == needle
-                }
+                let hit =
+                    bytes.count >= needle.count
+                    && (0...(bytes.count - needle.count)).contains { i in
+                        bytes[i] == needle[0] && Array(bytes[i..<(i + needle.count)]) == needle
+                    }
                 #expect(!hit, "\(n) found in \(name)")
             }
         }

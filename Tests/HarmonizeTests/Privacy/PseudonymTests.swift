@@ -47,8 +47,10 @@ import Testing
     @Test func normalisationPathsAgree() throws {
         let key = try PseudonymKey(bytes: Self.keyBytes)
         let p = Pseudonymizer(key: key, purpose: "person", cacheLimit: 1)
-        for (a, b) in [("ab12", "AB12"), (" ab12", "AB12"), ("ab12\t", "AB12"), ("é1", "É1"), ("Straße", "STRASSE"),
-                       (String(repeating: "a", count: 300), String(repeating: "A", count: 300)), ("a b", "A B")] {
+        for (a, b) in [
+            ("ab12", "AB12"), (" ab12", "AB12"), ("ab12\t", "AB12"), ("é1", "É1"), ("Straße", "STRASSE"),
+            (String(repeating: "a", count: 300), String(repeating: "A", count: 300)), ("a b", "A B"),
+        ] {
             #expect(p.integer(a) == p.integer(b), "\(b)")
             #expect(p.pseudonym(a) == p.pseudonym(b), "\(b)")
         }
@@ -121,7 +123,9 @@ import Testing
         let (r1, r2) = (RunEnvironment(), RunEnvironment())
         r1.pseudonymKey = k1
         r2.pseudonymKey = k2
-        let (f1, f2) = (EvaluationFrame(slotCount: 1, callSites: try e.callSites.bind(r1)), EvaluationFrame(slotCount: 1, callSites: try e.callSites.bind(r2)))
+        let (f1, f2) = (
+            EvaluationFrame(slotCount: 1, callSites: try e.callSites.bind(r1)), EvaluationFrame(slotCount: 1, callSites: try e.callSites.bind(r2))
+        )
         for id in ["A", "B", "A", "C", "B"] {
             f1.slots = [.string(id)]
             f2.slots = [.string(id)]

@@ -21,7 +21,9 @@ import Testing
         for i in 1...11 { try db.execute("INSERT INTO person VALUES (\(i), 1950, 8507, 1, 'S\(i)')") }
         try db.execute("INSERT INTO person VALUES (12, 1960, 8532, 2, 'S12')")
         for i in 1...6 {
-            try db.execute("INSERT INTO condition_occurrence VALUES (\(i), \(i % 2 == 0 ? "'e11.9'" : "'I10'")), (\(i), \(i % 2 == 0 ? "'I10'" : "'E119'")), (\(i), 'I10')")
+            try db.execute(
+                "INSERT INTO condition_occurrence VALUES (\(i), \(i % 2 == 0 ? "'e11.9'" : "'I10'")), (\(i), \(i % 2 == 0 ? "'I10'" : "'E119'")), (\(i), 'I10')"
+            )
         }
         for i in 7...11 { try db.execute("INSERT INTO condition_occurrence VALUES (\(i), 'I10')") }
         return path

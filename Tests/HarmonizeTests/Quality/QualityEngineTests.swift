@@ -199,9 +199,12 @@ import Testing
                    (202, 1, 3025315, '2020-03-01', 32817, 0), (203, 1, 3025315, '2020-03-01', 32817, NULL)
             """)
         let model = try Mappings.omopModel()
-        let checks = try Mappings.omopQualityChecks(model: model).filter { $0.id == "plausibleUnitConceptIds.measurement.measurement_concept_id.3025315" }
+        let checks = try Mappings.omopQualityChecks(model: model).filter {
+            $0.id == "plausibleUnitConceptIds.measurement.measurement_concept_id.3025315"
+        }
         #expect(checks.count == 1)
-        let r = try #require(try QualityEngine(checks: checks, model: model, conventions: Mappings.omopQualityConventions).run(databasePath: path).results.first)
+        let r = try #require(
+            try QualityEngine(checks: checks, model: model, conventions: Mappings.omopQualityConventions).run(databasePath: path).results.first)
         #expect(r.status == .failed)
         #expect(r.rowsViolating == 1)
         #expect(r.rowsChecked == 4)

@@ -16,7 +16,9 @@ import Testing
 
     @Test(arguments: [
         // 102 has no value: null passes the first rule.
-        RuleCase(yaml: "{name: r, table: measurement, rule: \"value_as_number is null or value_as_number >= 115\"}", status: .failed, violating: 1, checked: 4),
+        RuleCase(
+            yaml: "{name: r, table: measurement, rule: \"value_as_number is null or value_as_number >= 115\"}", status: .failed, violating: 1,
+            checked: 4),
         RuleCase(
             yaml: "{name: r, table: measurement, rule: \"value_as_number is null or value_as_number >= 115\", threshold: 30}", status: .passed,
             violating: 1, checked: 4),
@@ -53,7 +55,9 @@ import Testing
         ErrorCase(yaml: "checks:\n  - {name: a, table: measurment, rule: \"true\"}\n", code: "HZ1606", line: 2, column: 22),
         ErrorCase(yaml: "checks:\n  - name: a\n    table: measurement\n    rule: \"value_as_numbr > 0\"\n", code: "HZ3002", line: 4, column: 12),
         ErrorCase(yaml: "checks:\n  - {name: a, table: measurement, rule: \"true\", threshold: 120}\n", code: "HZ1608", line: 2, column: 60),
-        ErrorCase(yaml: "checks:\n  - {name: a, table: measurement, rule: \"true\", join: {table: person, key: visit_id}}\n", code: "HZ1607", line: 2, column: 76),
+        ErrorCase(
+            yaml: "checks:\n  - {name: a, table: measurement, rule: \"true\", join: {table: person, key: visit_id}}\n", code: "HZ1607", line: 2,
+            column: 76),
         ErrorCase(yaml: "checks:\n  - {name: a, table: measurement, rul: \"true\"}\n", code: "HZ1604", line: 2, column: 35),
     ])
     func diagnostics(_ c: ErrorCase) throws {

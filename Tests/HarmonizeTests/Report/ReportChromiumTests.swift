@@ -64,7 +64,9 @@ import Testing
         // 1. The page as the browser built it: every section is in the rendered DOM.
         let dom = try Self.chrome(["--dump-dom", url], profile: dir + "/profile-dom")
         #expect(dom.status == 0, "\(dom.stderr)")
-        for part in ["Rows per table", "Ledger", "Rejects by reason", "Data quality", "Lineage", "<svg", "research.measurements", "measurement", "type-error"] {
+        for part in [
+            "Rows per table", "Ledger", "Rejects by reason", "Data quality", "Lineage", "<svg", "research.measurements", "measurement", "type-error",
+        ] {
             #expect(dom.stdout.contains(part), "the rendered page lacks \(part)")
         }
 

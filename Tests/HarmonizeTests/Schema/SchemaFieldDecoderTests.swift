@@ -92,7 +92,8 @@ private func field(_ type: SchemaFieldType, _ c: FieldConstraints = FieldConstra
         .init("date default refuses dd/MM", field(.date), "29/02/2024", typeError),
         .init("date invalid", field(.date), "2023-02-29", typeError),
         .init("date ddMMyyyy", SchemaField(name: "f", type: .date, format: "%d%m%Y"), "29022024", .value(day(2024, 2, 29))),
-        .init("date formats in order", SchemaField(name: "f", type: .date, formats: ["yyyyMMdd", "dd/MM/yyyy"]), "05/06/2020", .value(day(2020, 6, 5))),
+        .init(
+            "date formats in order", SchemaField(name: "f", type: .date, formats: ["yyyyMMdd", "dd/MM/yyyy"]), "05/06/2020", .value(day(2020, 6, 5))),
         .init("date any", SchemaField(name: "f", type: .date, format: "any"), "20200605", .value(day(2020, 6, 5))),
         .init("date any SAS", SchemaField(name: "f", type: .date, format: "any"), "05JUN2020", .value(day(2020, 6, 5))),
         .init("date 1600 sentinel", field(.date), "1600-01-01", .value(day(1600, 1, 1))),
@@ -155,9 +156,13 @@ private func field(_ type: SchemaFieldType, _ c: FieldConstraints = FieldConstra
             "maximum date in field format",
             SchemaField(name: "f", type: .date, format: "%d/%m/%Y", constraints: FieldConstraints(maximum: .string("31/12/2020"))),
             "01/01/2021", constraint("maximum")),
-        .init("minimum datetime", field(.datetime, FieldConstraints(minimum: .string("2000-01-01T00:00:00"))), "1999-12-31T23:59:59", constraint("minimum")),
+        .init(
+            "minimum datetime", field(.datetime, FieldConstraints(minimum: .string("2000-01-01T00:00:00"))), "1999-12-31T23:59:59",
+            constraint("minimum")),
         .init("minimum year", field(.year, FieldConstraints(minimum: .integer(1900))), "1899", constraint("minimum")),
-        .init("enum time normalised", SchemaField(name: "f", type: .time, format: "H'h'mm", constraints: FieldConstraints(enum: [.string("08:05:00")])), "8h05", .value(.string("08:05:00"))),
+        .init(
+            "enum time normalised", SchemaField(name: "f", type: .time, format: "H'h'mm", constraints: FieldConstraints(enum: [.string("08:05:00")])),
+            "8h05", .value(.string("08:05:00"))),
         .init("minLength ok", field(.string, FieldConstraints(minLength: 3)), "abc", .value(.string("abc"))),
         .init("minLength fails", field(.string, FieldConstraints(minLength: 17)), "1234567890123456", constraint("minLength")),
         .init("minLength counts characters", field(.string, FieldConstraints(minLength: 3)), "éé", constraint("minLength")),

@@ -41,16 +41,20 @@ import Testing
         try sink.write(Self.batch([(1, "a"), (2, nil)]))
         try sink.write(Self.batch([(3, "c,\"d\"")]))
         try sink.writeRejects([
-            RunReject(reject: Reject(reason: .typeError, location: SourceLocation(file: "in.csv", line: 4, record: 3), field: "x", mapping: "m", rule: "type", message: "field x fails its schema rule 'type'"), mapping: 0, file: 0)
+            RunReject(
+                reject: Reject(
+                    reason: .typeError, location: SourceLocation(file: "in.csv", line: 4, record: 3), field: "x", mapping: "m", rule: "type",
+                    message: "field x fails its schema rule 'type'"), mapping: 0, file: 0)
         ])
         #expect(!FileManager.default.fileExists(atPath: out), "nothing is visible before finish")
         try sink.finish(run: Self.manifest())
         let db = try SQLiteConnection(path: out, readOnly: true)
-        #expect(try db.query("SELECT item_id, label, seen, amount FROM item ORDER BY item_id") == [
-            [.int(1), .string("a"), .string("2024-02-29"), .double(1.5)],
-            [.int(2), .null, .string("2024-02-29"), .double(1.5)],
-            [.int(3), .string("c,\"d\""), .string("2024-02-29"), .double(1.5)],
-        ])
+        #expect(
+            try db.query("SELECT item_id, label, seen, amount FROM item ORDER BY item_id") == [
+                [.int(1), .string("a"), .string("2024-02-29"), .double(1.5)],
+                [.int(2), .null, .string("2024-02-29"), .double(1.5)],
+                [.int(3), .string("c,\"d\""), .string("2024-02-29"), .double(1.5)],
+            ])
         #expect(try db.scalar("SELECT reason || ':' || field || ':' || line FROM harmonize_reject") == .string("type-error:x:4"))
         #expect(try db.scalar("SELECT run_id FROM harmonize_reject") == .string("run-1"))
         #expect(try db.scalar("SELECT status FROM harmonize_run") == .string("succeeded"))

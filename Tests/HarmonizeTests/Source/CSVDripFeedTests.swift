@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+
 @testable import Harmonize
 
 /// A plain, obviously-correct String-based reader for RFC 4180 with a header, `"` quotes, no
@@ -144,39 +146,43 @@ struct SeededRandom: RandomNumberGenerator {
     @Test func samplesDecodeAsExpected() throws {
         let s = Self.samples()
         let utf8 = try CSVTest.events(s[0].1, dialect: s[0].2)
-        #expect(utf8 == [
-            .record(fields: ["1", "a;b", "say \"hi\""], quoted: [false, true, true], line: 2, record: 1),
-            .record(fields: ["2", "multi\nline\r\nthree", "x"], quoted: [false, true, false], line: 4, record: 2),
-            .record(fields: ["3", "é€", ""], quoted: [false, false, false], line: 7, record: 3),
-            .rejected(reason: .missingCell, line: 8, record: 4, field: "note"),
-            .record(fields: ["5", "", "tail"], quoted: [false, true, true], line: 9, record: 5),
-            .rejected(reason: .structureError, line: 10, record: 6, field: nil),
-        ])
+        #expect(
+            utf8 == [
+                .record(fields: ["1", "a;b", "say \"hi\""], quoted: [false, true, true], line: 2, record: 1),
+                .record(fields: ["2", "multi\nline\r\nthree", "x"], quoted: [false, true, false], line: 4, record: 2),
+                .record(fields: ["3", "é€", ""], quoted: [false, false, false], line: 7, record: 3),
+                .rejected(reason: .missingCell, line: 8, record: 4, field: "note"),
+                .record(fields: ["5", "", "tail"], quoted: [false, true, true], line: 9, record: 5),
+                .rejected(reason: .structureError, line: 10, record: 6, field: nil),
+            ])
         #expect(try CSVTest.events(s[2].1, dialect: s[2].2) == utf8)
         #expect(try CSVTest.events(s[3].1, dialect: s[3].2) == utf8)
         let escaped = try CSVTest.events(s[4].1, dialect: s[4].2)
         #expect(escaped.compactMap(\.fields) == [["1", "a|b"], ["2", "q\"\"\\"], ["3", "\r"]])
         let cp = try CSVTest.events(s[5].1, dialect: s[5].2)
-        #expect(cp == [
-            .record(fields: ["1", "€éœ"], quoted: [false, false], line: 3, record: 1),
-            .record(fields: ["2", "x\r\ny"], quoted: [false, true], line: 4, record: 2),
-        ])
+        #expect(
+            cp == [
+                .record(fields: ["1", "€éœ"], quoted: [false, false], line: 3, record: 1),
+                .record(fields: ["2", "x\r\ny"], quoted: [false, true], line: 4, record: 2),
+            ])
         #expect(try CSVTest.events(s[6].1, dialect: s[6].2).compactMap(\.fields)[0] == ["1", "\u{80}é\u{9C}"])
         #expect(try CSVTest.events(s[7].1, dialect: s[7].2) == cp)
     }
 
     @Test func oversizedRecordsUnderDripFeed() throws {
-        let text = "a,b\n1,\"" + String(repeating: "long\n", count: 40) + "\"\n2,ok\n3," + String(repeating: "w", count: 300)
+        let text =
+            "a,b\n1,\"" + String(repeating: "long\n", count: 40) + "\"\n2,ok\n3," + String(repeating: "w", count: 300)
             + "\n4,end"
         let bytes = Array(text.utf8)
         let limits = ReaderLimits(maxRecordBytes: 64)
         let baseline = try CSVTest.events(bytes, limits: limits)
-        #expect(baseline == [
-            .rejected(reason: .limitExceeded, line: 2, record: 1, field: nil),
-            .record(fields: ["2", "ok"], quoted: [false, false], line: 43, record: 2),
-            .rejected(reason: .limitExceeded, line: 44, record: 3, field: nil),
-            .record(fields: ["4", "end"], quoted: [false, false], line: 45, record: 4),
-        ])
+        #expect(
+            baseline == [
+                .rejected(reason: .limitExceeded, line: 2, record: 1, field: nil),
+                .record(fields: ["2", "ok"], quoted: [false, false], line: 43, record: 2),
+                .rejected(reason: .limitExceeded, line: 44, record: 3, field: nil),
+                .record(fields: ["4", "end"], quoted: [false, false], line: 45, record: 4),
+            ])
         for chunk in [1, 2, 3, 7, 16, 64, 65, 200, bytes.count] {
             let ev = try CSVTest.events(bytes, limits: limits, sourceChunk: chunk, readerChunk: 16)
             #expect(ev == baseline, "chunk \(chunk)")
@@ -230,5 +236,3 @@ struct SeededRandom: RandomNumberGenerator {
         }
     }
 }
-
-import Foundation

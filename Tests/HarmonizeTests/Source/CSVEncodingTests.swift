@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+
 @testable import Harmonize
 
 @Suite struct CSVEncodingTests {
@@ -55,10 +57,11 @@ import Testing
         var bad: [UInt8] = [0xFF, 0xFE, 0x61, 0x00, 0x2C, 0x00, 0x00, 0xD8, 0x62, 0x00, 0x0A, 0x00]
         bad += CSVTest.utf16("c,d\n", bigEndian: false).dropFirst(2)
         let ev = try CSVTest.events(bad, dialect: Dialect(delimiter: 44, header: false, columns: ["x", "y"]))
-        #expect(ev == [
-            .rejected(reason: .encodingError, line: 1, record: 1, field: "y"),
-            .record(fields: ["c", "d"], quoted: [false, false], line: 2, record: 2),
-        ])
+        #expect(
+            ev == [
+                .rejected(reason: .encodingError, line: 1, record: 1, field: "y"),
+                .record(fields: ["c", "d"], quoted: [false, false], line: 2, record: 2),
+            ])
     }
 
     @Test func utf16WithoutBOMIsGuessed() throws {
@@ -75,13 +78,14 @@ import Testing
         bytes += [0xED, 0xA0, 0x80]  // encoded surrogate
         bytes += CSVTest.bytes("\n5,\u{10FFFF}\n")
         let ev = try CSVTest.events(bytes, dialect: Dialect(encoding: .utf8))
-        #expect(ev == [
-            .record(fields: ["1", "ok"], quoted: [false, false], line: 2, record: 1),
-            .rejected(reason: .encodingError, line: 3, record: 2, field: "v"),
-            .record(fields: ["3", "é"], quoted: [false, false], line: 4, record: 3),
-            .rejected(reason: .encodingError, line: 5, record: 4, field: "v"),
-            .record(fields: ["5", "\u{10FFFF}"], quoted: [false, false], line: 6, record: 5),
-        ])
+        #expect(
+            ev == [
+                .record(fields: ["1", "ok"], quoted: [false, false], line: 2, record: 1),
+                .rejected(reason: .encodingError, line: 3, record: 2, field: "v"),
+                .record(fields: ["3", "é"], quoted: [false, false], line: 4, record: 3),
+                .rejected(reason: .encodingError, line: 5, record: 4, field: "v"),
+                .record(fields: ["5", "\u{10FFFF}"], quoted: [false, false], line: 6, record: 5),
+            ])
     }
 
     @Test func encodingNames() {
@@ -121,5 +125,3 @@ import Testing
         #expect(String(decoding: out, as: UTF8.self) == "é😀")
     }
 }
-
-import Foundation

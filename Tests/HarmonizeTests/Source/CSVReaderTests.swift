@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Harmonize
 
 @Suite struct CSVReaderTests {
@@ -52,7 +53,10 @@ import Testing
 
     @Test func quotedEmptyIsToldApartFromEmpty() throws {
         let r = try CSVTest.reader(CSVTest.bytes("a,b\n\"\",\n"), dialect: Dialect(delimiter: 44))
-        guard case .record = try r.next() else { Issue.record("no record"); return }
+        guard case .record = try r.next() else {
+            Issue.record("no record")
+            return
+        }
         #expect(r.isQuoted(0))
         #expect(!r.isQuoted(1))
         #expect(r.string(0) == "" && r.string(1) == "")
@@ -99,20 +103,22 @@ import Testing
     @Test func escapedLineEndIsPartOfTheFieldAndCounted() throws {
         let d = Dialect(delimiter: 44, escape: UInt8(ascii: "\\"), header: false)
         let ev = try CSVTest.events(CSVTest.bytes("a\\\nb,c\nd,e\n"), dialect: d)
-        #expect(ev == [
-            .record(fields: ["a\nb", "c"], quoted: [false, false], line: 1, record: 1),
-            .record(fields: ["d", "e"], quoted: [false, false], line: 3, record: 2),
-        ])
+        #expect(
+            ev == [
+                .record(fields: ["a\nb", "c"], quoted: [false, false], line: 1, record: 1),
+                .record(fields: ["d", "e"], quoted: [false, false], line: 3, record: 2),
+            ])
     }
 
     @Test func headerAndLocations() throws {
         let r = try CSVTest.reader(CSVTest.bytes("x;y\n1;\"a\nb\"\n\n2;c\n"))
         #expect(r.columnNames == ["x", "y"])
         let ev = try CSVTest.events(r)
-        #expect(ev == [
-            .record(fields: ["1", "a\nb"], quoted: [false, true], line: 2, record: 1),
-            .record(fields: ["2", "c"], quoted: [false, false], line: 5, record: 2),
-        ])
+        #expect(
+            ev == [
+                .record(fields: ["1", "a\nb"], quoted: [false, true], line: 2, record: 1),
+                .record(fields: ["2", "c"], quoted: [false, false], line: 5, record: 2),
+            ])
         #expect(r.bytesRead == 17)
         #expect(r.totalBytes == 17)
     }
@@ -123,10 +129,11 @@ import Testing
         #expect(r.resolvedDialect.delimiter == UInt8(ascii: "|"))
         #expect(r.columnNames == ["A", "B"])
         let ev = try CSVTest.events(r)
-        #expect(ev == [
-            .record(fields: ["1", "2"], quoted: [false, false], line: 5, record: 1),
-            .record(fields: ["3", "4"], quoted: [false, false], line: 6, record: 2),
-        ])
+        #expect(
+            ev == [
+                .record(fields: ["1", "2"], quoted: [false, false], line: 5, record: 1),
+                .record(fields: ["3", "4"], quoted: [false, false], line: 6, record: 2),
+            ])
     }
 
     @Test func declaredColumnsWithoutHeader() throws {

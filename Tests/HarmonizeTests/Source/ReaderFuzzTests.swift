@@ -41,7 +41,8 @@ import Testing
         for _ in 0..<300 {
             let bytes = Self.mutate(seed, &rng)
             for unit in [HL7RecordUnit.message, .segment("OBX")] {
-                let (r, positions) = try HL7Test.reader(bytes, paths: ["MSH-10", "PID-3[4.1=HOSP].1", "OBR-4.1", "OBX-5", "ZZZ-1"], record: unit, sourceChunk: 1 + rng.below(64))
+                let (r, positions) = try HL7Test.reader(
+                    bytes, paths: ["MSH-10", "PID-3[4.1=HOSP].1", "OBR-4.1", "OBX-5", "ZZZ-1"], record: unit, sourceChunk: 1 + rng.below(64))
                 var n = 0
                 loop: while n < 1000 {
                     n += 1

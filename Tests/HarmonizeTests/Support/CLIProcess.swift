@@ -55,7 +55,9 @@ final class CLIProcess {
     }
 
     /// Runs the CLI to its end, killing it after `timeout` seconds.
-    static func run(_ arguments: [String], timeout: Double = 60, fileSizeLimitKB: Int? = nil) throws -> (result: TestSupport.CommandResult, timedOut: Bool) {
+    static func run(_ arguments: [String], timeout: Double = 60, fileSizeLimitKB: Int? = nil) throws -> (
+        result: TestSupport.CommandResult, timedOut: Bool
+    ) {
         try CLIProcess(arguments, fileSizeLimitKB: fileSizeLimitKB).wait(timeout: timeout)
     }
 }

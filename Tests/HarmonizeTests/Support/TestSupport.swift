@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Harmonize
 
 /// Paths and helpers shared by the tests. Fixtures are found through `#filePath`, so tests run
@@ -25,14 +26,14 @@ enum TestSupport {
     static func write(_ text: String, to path: String) {
         let dir = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
     }
 
     /// Writes bytes to a file.
     static func write(bytes: [UInt8], to path: String) {
         let dir = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     }
 
     /// The built `harmonize-run` executable (next to the test bundle).

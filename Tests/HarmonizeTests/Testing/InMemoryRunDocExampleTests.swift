@@ -20,7 +20,7 @@ import Testing
         let rows = run.rows("observation")
         #expect(rows.count == 1)
         #expect(rows[0]["value_as_number"] == .double(4))
-        #expect(rows[0]["observation_concept_id"] == .int(3034263))
+        #expect(rows[0]["observation_concept_id"] == .int(3_034_263))
         #expect(rows[0].lineage.record == 1)
         #expect(run.rejects.isEmpty)
     }

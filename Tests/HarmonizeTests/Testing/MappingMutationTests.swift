@@ -34,7 +34,10 @@ import Testing
             if let b = blockIndent, !trimmed.isEmpty, !trimmed.hasPrefix("#") {
                 if indent > b {
                     // Schema entries (`- {name: …}`) are not rules.
-                    if trimmed.contains(": "), !trimmed.hasPrefix("-") { ruleLines.append(i); block.append(i) }
+                    if trimmed.contains(": "), !trimmed.hasPrefix("-") {
+                        ruleLines.append(i)
+                        block.append(i)
+                    }
                     continue
                 }
                 blocks.append(block)
@@ -126,7 +129,9 @@ import Testing
     ]
 
     @Test func theInlineTestsKillAtLeastNinetyPercentOfMutants() throws {
-        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
+        let context = PlanningContext(
+            defaultModel: try Mappings.omopModel(),
+            functions: FunctionCatalog.registry(vocabulary: try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))))
         let root = TestSupport.temporaryDirectory("mutants")
         for folder in ["research", "hospital"] {
             try FileManager.default.createDirectory(atPath: root + "/mappings/\(folder)", withIntermediateDirectories: true)
@@ -134,14 +139,18 @@ import Testing
             try FileManager.default.copyItem(atPath: TestSupport.path("fixtures/\(folder)"), toPath: root + "/fixtures/\(folder)")
         }
         try FileManager.default.copyItem(atPath: TestSupport.path("mappings/research/concepts.csv"), toPath: root + "/mappings/research/concepts.csv")
-        var killed = 0, survived: [String] = [], stillborn = 0, total = 0
+        var killed = 0
+        var survived: [String] = []
+        var stillborn = 0
+        var total = 0
         var perMapping: [String] = []
         for name in Self.bundled {
             let text = try String(contentsOfFile: TestSupport.path("mappings/\(name).yaml"), encoding: .utf8)
             // The unmutated mapping passes.
             TestSupport.write(text, to: root + "/mappings/\(name).yaml")
             #expect(try MappingTestRunner(mappingFile: root + "/mappings/\(name).yaml", context: context).runTests().passed, "\(name)")
-            var k0 = 0, v0 = 0
+            var k0 = 0
+            var v0 = 0
             for (k, m) in Self.mutants(of: text, mapping: name).enumerated() {
                 total += 1
                 let path = root + "/mappings/\(name)-mutant\(k).yaml"
@@ -152,20 +161,28 @@ import Testing
                     continue
                 }
                 v0 += 1
-                if runner.runTests().passed { survived.append("\(name).yaml:\(m.line) \(m.kind)") } else { killed += 1; k0 += 1 }
+                if runner.runTests().passed {
+                    survived.append("\(name).yaml:\(m.line) \(m.kind)")
+                } else {
+                    killed += 1
+                    k0 += 1
+                }
             }
             perMapping.append("\(name) \(k0)/\(v0)")
         }
         let viable = total - stillborn
         let score = viable == 0 ? 0 : Double(killed) * 100 / Double(viable)
-        print("mapping mutants: \(total) generated, \(stillborn) stillborn, \(killed)/\(viable) killed (\(Int(score.rounded()))%); per mapping: \(perMapping); survivors: \(survived)")
+        print(
+            "mapping mutants: \(total) generated, \(stillborn) stillborn, \(killed)/\(viable) killed (\(Int(score.rounded()))%); per mapping: \(perMapping); survivors: \(survived)"
+        )
         #expect(viable >= 40, "the mutation operators found too few mutants: \(viable)")
         #expect(score >= 90, "survivors: \(survived)")
     }
 
     /// The SNDS mappings (joins, grouping, keyed ids), run under the public test key.
     static let snds = [
-        "ir-ben-r", "ir-imb-r", "dcir-visit", "dcir-drug", "dcir-procedure", "dcir-measurement", "pmsi-mco-stay", "pmsi-mco-diagnoses", "pmsi-mco-acts",
+        "ir-ben-r", "ir-imb-r", "dcir-visit", "dcir-drug", "dcir-procedure", "dcir-measurement", "pmsi-mco-stay", "pmsi-mco-diagnoses",
+        "pmsi-mco-acts",
     ]
 
     @Test func theSNDSInlineTestsKillAtLeastNinetyPercentOfMutants() throws {
@@ -177,12 +194,16 @@ import Testing
         try FileManager.default.createDirectory(atPath: root + "/fixtures", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: TestSupport.path("mappings/snds"), toPath: root + "/mappings/snds")
         try FileManager.default.copyItem(atPath: TestSupport.path("fixtures/snds"), toPath: root + "/fixtures/snds")
-        var killed = 0, survived: [String] = [], stillborn = 0, total = 0
+        var killed = 0
+        var survived: [String] = []
+        var stillborn = 0
+        var total = 0
         var perMapping: [String] = []
         for name in Self.snds {
             let text = try String(contentsOfFile: TestSupport.path("mappings/snds/\(name).yaml"), encoding: .utf8)
             #expect(try MappingTestRunner(mappingFile: root + "/mappings/snds/\(name).yaml", context: context).runTests().passed, "\(name)")
-            var k0 = 0, v0 = 0
+            var k0 = 0
+            var v0 = 0
             for (k, m) in Self.mutants(of: text, mapping: name).enumerated() {
                 total += 1
                 let path = root + "/mappings/snds/\(name)-mutant\(k).yaml"
@@ -193,13 +214,20 @@ import Testing
                     continue
                 }
                 v0 += 1
-                if runner.runTests().passed { survived.append("\(name).yaml:\(m.line) \(m.kind)") } else { killed += 1; k0 += 1 }
+                if runner.runTests().passed {
+                    survived.append("\(name).yaml:\(m.line) \(m.kind)")
+                } else {
+                    killed += 1
+                    k0 += 1
+                }
             }
             perMapping.append("\(name) \(k0)/\(v0)")
         }
         let viable = total - stillborn
         let score = viable == 0 ? 0 : Double(killed) * 100 / Double(viable)
-        print("SNDS mapping mutants: \(total) generated, \(stillborn) stillborn, \(killed)/\(viable) killed (\(Int(score.rounded()))%); per mapping: \(perMapping); survivors: \(survived)")
+        print(
+            "SNDS mapping mutants: \(total) generated, \(stillborn) stillborn, \(killed)/\(viable) killed (\(Int(score.rounded()))%); per mapping: \(perMapping); survivors: \(survived)"
+        )
         #expect(viable >= 40, "the mutation operators found too few mutants: \(viable)")
         #expect(score >= 90, "survivors: \(survived)")
     }

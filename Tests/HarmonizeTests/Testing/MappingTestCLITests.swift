@@ -1,11 +1,11 @@
 import Foundation
 import Testing
 
+@testable import Harmonize
+
 #if canImport(FoundationXML)
     import FoundationXML
 #endif
-
-@testable import Harmonize
 
 /// `harmonize-run test` and `harmonize-run docs` through the real executable.
 @Suite(.serialized) struct MappingTestCLITests {
@@ -19,9 +19,11 @@ import Testing
         ])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         for id in [
-            "research.measurements", "research.patients", "research.questionnaire", "hospital.adt_person_visit", "hospital.oru_measurement", "hospital.his_visit",
+            "research.measurements", "research.patients", "research.questionnaire", "hospital.adt_person_visit", "hospital.oru_measurement",
+            "hospital.his_visit",
             "hospital.his_visit_detail", "hospital.his_condition", "hospital.his_procedure",
-            "snds.ir_ben_r", "snds.ir_imb_r", "snds.dcir_visit", "snds.dcir_drug", "snds.dcir_procedure", "snds.dcir_measurement", "snds.pmsi_mco_stay",
+            "snds.ir_ben_r", "snds.ir_imb_r", "snds.dcir_visit", "snds.dcir_drug", "snds.dcir_procedure", "snds.dcir_measurement",
+            "snds.pmsi_mco_stay",
             "snds.pmsi_mco_diagnoses", "snds.pmsi_mco_acts", "snds.observation_period",
         ] {
             #expect(r.stdout.contains(id), "\(id)")

@@ -46,16 +46,17 @@ import Testing
     }
 
     @Test func passingCasesAndCoverage() throws {
-        let file = Self.mapping(tests: """
-              - name: a man with a known code
-                records: [{id: 1, sex: M, born: 02/03/1950, code: A}]
-                expect:
-                  person: [{person_id: 1, gender_concept_id: 8507, year_of_birth: 1950, race_concept_id: 100}]
-              - name: skipped and neutral
-                records: [{id: 2, sex: F, born: 02/03/1950, code: SKIP}, {id: 3, sex: N, born: 02/03/1950, code: B}]
-                filtered: 2
-                expect: {person: []}
-            """)
+        let file = Self.mapping(
+            tests: """
+                  - name: a man with a known code
+                    records: [{id: 1, sex: M, born: 02/03/1950, code: A}]
+                    expect:
+                      person: [{person_id: 1, gender_concept_id: 8507, year_of_birth: 1950, race_concept_id: 100}]
+                  - name: skipped and neutral
+                    records: [{id: 2, sex: F, born: 02/03/1950, code: SKIP}, {id: 3, sex: N, born: 02/03/1950, code: B}]
+                    filtered: 2
+                    expect: {person: []}
+                """)
         let runner = try MappingTestRunner(mappingFile: file, context: try Self.context())
         let report = runner.runTests()
         #expect(report.passed, "\(report.failures)")
@@ -72,12 +73,13 @@ import Testing
     }
 
     @Test func differencesArePathLevel() throws {
-        let file = Self.mapping(tests: """
-              - name: wrong expectations
-                records: [{id: 1, sex: F, born: 02/03/1950, code: A}]
-                expect:
-                  person: [{person_id: 1, gender_concept_id: 8507, race_concept_id: null}, {person_id: 2}]
-            """)
+        let file = Self.mapping(
+            tests: """
+                  - name: wrong expectations
+                    records: [{id: 1, sex: F, born: 02/03/1950, code: A}]
+                    expect:
+                      person: [{person_id: 1, gender_concept_id: 8507, race_concept_id: null}, {person_id: 2}]
+                """)
         let report = try MappingTestRunner(mappingFile: file, context: try Self.context()).runTests()
         #expect(!report.passed)
         let f = report.failures
@@ -88,14 +90,15 @@ import Testing
     }
 
     @Test func rejectsAreComparedByReason() throws {
-        let file = Self.mapping(tests: """
-              - name: bad date expected
-                records: [{id: 1, sex: F, born: 1950-03-02, code: A}]
-                rejects: [type-error]
-              - name: bad date unexpected
-                records: [{id: 1, sex: F, born: 1950-03-02, code: A}]
-                expect: {person: []}
-            """)
+        let file = Self.mapping(
+            tests: """
+                  - name: bad date expected
+                    records: [{id: 1, sex: F, born: 1950-03-02, code: A}]
+                    rejects: [type-error]
+                  - name: bad date unexpected
+                    records: [{id: 1, sex: F, born: 1950-03-02, code: A}]
+                    expect: {person: []}
+                """)
         let report = try MappingTestRunner(mappingFile: file, context: try Self.context()).runTests()
         #expect(report.results[0].passed, "\(report.results[0].failures)")
         let f = try #require(report.results[1].failures.first)
@@ -103,26 +106,28 @@ import Testing
     }
 
     @Test func lookupRowsInTheCaseReplaceTheFile() throws {
-        let file = Self.mapping(tests: """
-              - name: overridden
-                records: [{id: 1, sex: M, born: 02/03/1950, code: A}]
-                lookups: {codes: [{code: A, concept: 999}]}
-                expect: {person: [{race_concept_id: 999}]}
-              - name: back to the file
-                records: [{id: 1, sex: M, born: 02/03/1950, code: A}]
-                expect: {person: [{race_concept_id: 100}]}
-            """)
+        let file = Self.mapping(
+            tests: """
+                  - name: overridden
+                    records: [{id: 1, sex: M, born: 02/03/1950, code: A}]
+                    lookups: {codes: [{code: A, concept: 999}]}
+                    expect: {person: [{race_concept_id: 999}]}
+                  - name: back to the file
+                    records: [{id: 1, sex: M, born: 02/03/1950, code: A}]
+                    expect: {person: [{race_concept_id: 100}]}
+                """)
         let report = try MappingTestRunner(mappingFile: file, context: try Self.context()).runTests()
         #expect(report.passed, "\(report.failures)")
     }
 
     @Test func unknownFieldsAndKeysAreReported() throws {
-        let file = Self.mapping(tests: """
-              - name: typos
-                records: [{id: 1, sexe: M}]
-                lookups: {code: []}
-                expect: {persons: [], person: [{gender_concep_id: 0}]}
-            """)
+        let file = Self.mapping(
+            tests: """
+                  - name: typos
+                    records: [{id: 1, sexe: M}]
+                    lookups: {code: []}
+                    expect: {persons: [], person: [{gender_concep_id: 0}]}
+                """)
         let context = try Self.context()
         do {
             _ = try MappingTestRunner(mappingFile: file, context: context)
@@ -136,10 +141,11 @@ import Testing
             #expect(d.contains { $0.hasPrefix("HZ1413") && $0.contains("did you mean 'sex'?") })
             #expect(error.diagnostics.allSatisfy { $0.line == 25 && $0.column == 5 })
         }
-        let bad = Self.mapping(tests: """
-              - name: no expectation
-                record: [{id: 1}]
-            """)
+        let bad = Self.mapping(
+            tests: """
+                  - name: no expectation
+                    record: [{id: 1}]
+                """)
         #expect(throws: DiagnosticsError.self) { try MappingTestRunner(mappingFile: bad, context: try Self.context()) }
         do {
             _ = try MappingTestLoader.load(path: bad)
@@ -192,23 +198,24 @@ import Testing
     }
 
     @Test func hl7CasesGiveMessagesAsTextOrAFile() throws {
-        let file = Self.hl7Mapping(tests: """
-              - name: escapes, present-null and parent segments
-                text: |
-                  MSH|^~\\&|LAB|H|E|H|20240101||ORU^R01|7|P|2.5
-                  PID|1||42
-                  OBX|1|ST|X||a\\F\\b
-                  OBX|2|ST|X||""
-                  MSH|^~|BROKEN
-                expect:
-                  measurement:
-                    - {measurement_id: 1, person_id: 42, measurement_date: 2024-01-01, value_source_value: 'a|b'}
-                    - {measurement_id: 2, person_id: 42, value_source_value: null}
-                rejects: [structure-error]
-              - name: a fixture in the source's own format
-                file: lab.hl7
-                expect: {measurement: [{measurement_id: 1, person_id: 43, measurement_date: 2024-01-02, value_source_value: '5'}]}
-            """)
+        let file = Self.hl7Mapping(
+            tests: """
+                  - name: escapes, present-null and parent segments
+                    text: |
+                      MSH|^~\\&|LAB|H|E|H|20240101||ORU^R01|7|P|2.5
+                      PID|1||42
+                      OBX|1|ST|X||a\\F\\b
+                      OBX|2|ST|X||""
+                      MSH|^~|BROKEN
+                    expect:
+                      measurement:
+                        - {measurement_id: 1, person_id: 42, measurement_date: 2024-01-01, value_source_value: 'a|b'}
+                        - {measurement_id: 2, person_id: 42, value_source_value: null}
+                    rejects: [structure-error]
+                  - name: a fixture in the source's own format
+                    file: lab.hl7
+                    expect: {measurement: [{measurement_id: 1, person_id: 43, measurement_date: 2024-01-02, value_source_value: '5'}]}
+                """)
         let runner = try MappingTestRunner(mappingFile: file, context: try Self.context())
         let report = runner.runTests()
         #expect(report.passed, "\(report.failures)")
@@ -219,15 +226,16 @@ import Testing
     }
 
     @Test func inlineRecordsAreForCSVSourcesOnly() throws {
-        let file = Self.hl7Mapping(tests: """
-              - name: records for a message source
-                records: [{OBX-1: 1}]
-                expect: {measurement: []}
-              - name: two inputs
-                file: lab.hl7
-                text: 'MSH|^~\\&|LAB'
-                expect: {measurement: []}
-            """)
+        let file = Self.hl7Mapping(
+            tests: """
+                  - name: records for a message source
+                    records: [{OBX-1: 1}]
+                    expect: {measurement: []}
+                  - name: two inputs
+                    file: lab.hl7
+                    text: 'MSH|^~\\&|LAB'
+                    expect: {measurement: []}
+                """)
         let context = try Self.context()
         do {
             _ = try MappingTestRunner(mappingFile: file, context: context)
@@ -242,11 +250,12 @@ import Testing
                 #expect(error.diagnostics.map(\.code) == ["HZ1403"])
             }
         }
-        let one = Self.hl7Mapping(tests: """
-              - name: records for a message source
-                records: [{OBX-1: 1}]
-                expect: {measurement: []}
-            """)
+        let one = Self.hl7Mapping(
+            tests: """
+                  - name: records for a message source
+                    records: [{OBX-1: 1}]
+                    expect: {measurement: []}
+                """)
         do {
             _ = try MappingTestRunner(mappingFile: one, context: context)
             Issue.record("the runner accepted inline records for an HL7 source")
@@ -291,13 +300,14 @@ import Testing
         let report = try MappingTestRunner(mappingFile: dir + "/x.yaml", context: try Self.context()).runTests()
         #expect(report.passed, "\(report.failures)")
         // Delimited sources take `text:` too: the source's dialect (here `|`), read as UTF-8.
-        let csv = Self.mapping(tests: """
-              - name: raw delimited text
-                text: |
-                  id|sex|born|code
-                  1|F|02/03/1950|A
-                expect: {person: [{person_id: 1, gender_concept_id: 8532, race_concept_id: 100}]}
-            """)
+        let csv = Self.mapping(
+            tests: """
+                  - name: raw delimited text
+                    text: |
+                      id|sex|born|code
+                      1|F|02/03/1950|A
+                    expect: {person: [{person_id: 1, gender_concept_id: 8532, race_concept_id: 100}]}
+                """)
         let r = try MappingTestRunner(mappingFile: csv, context: try Self.context()).runTests()
         #expect(r.passed, "\(r.failures)")
     }

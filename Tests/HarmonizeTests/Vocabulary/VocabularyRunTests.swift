@@ -56,24 +56,30 @@ import Testing
         ])
         #expect(r.status == 0, "\(r.stderr)")
         // The summary gives counts, never codes.
-        #expect(r.stderr.contains("vocabulary CIM10 (test.diagnoses): 4 of 8 codes mapped to a standard concept (50.0%), 3 distinct unmapped"), "\(r.stderr)")
+        #expect(
+            r.stderr.contains("vocabulary CIM10 (test.diagnoses): 4 of 8 codes mapped to a standard concept (50.0%), 3 distinct unmapped"),
+            "\(r.stderr)")
         for code in ["E78.0", "E780", "XXX", "E14.9"] { #expect(!r.stderr.contains(code) && !r.stdout.contains(code)) }
 
         let db = try SQLiteConnection(path: out, readOnly: true)
         #expect(try Self.ints(db, "SELECT condition_occurrence_id FROM condition_occurrence ORDER BY 1") == [1, 2, 5, 6, 7, 8])
-        #expect(try Self.ints(db, "SELECT condition_concept_id FROM condition_occurrence ORDER BY condition_occurrence_id") == [320128, 201826, 0, 0, 0, 0])
+        #expect(
+            try Self.ints(db, "SELECT condition_concept_id FROM condition_occurrence ORDER BY condition_occurrence_id") == [
+                320128, 201826, 0, 0, 0, 0,
+            ])
         #expect(
             try Self.ints(db, "SELECT condition_source_concept_id FROM condition_occurrence ORDER BY condition_occurrence_id")
                 == [2_000_000_001, 2_000_000_002, 2_000_000_003, 2_000_000_003, 0, 2_000_000_024])
-        #expect(try Self.ints(db, "SELECT observation_concept_id FROM observation") == [42709996])
-        #expect(try Self.ints(db, "SELECT measurement_concept_id FROM measurement") == [4064377])
+        #expect(try Self.ints(db, "SELECT observation_concept_id FROM observation") == [42_709_996])
+        #expect(try Self.ints(db, "SELECT measurement_concept_id FROM measurement") == [4_064_377])
 
         // Unmapped codes with their record counts (each record counted once, although the mapping
         // looks its code up in a let, a filter and a column).
         let unmapped = try db.query("SELECT mapping, vocabulary_id, source_code, records FROM harmonize_unmapped ORDER BY records DESC, source_code")
-        #expect(unmapped.map { $0.map { $0.description } } == [
-            ["test.diagnoses", "CIM10", "E78.0", "2"], ["test.diagnoses", "CIM10", "E14.9", "1"], ["test.diagnoses", "CIM10", "XXX.9", "1"],
-        ])
+        #expect(
+            unmapped.map { $0.map { $0.description } } == [
+                ["test.diagnoses", "CIM10", "E78.0", "2"], ["test.diagnoses", "CIM10", "E14.9", "1"], ["test.diagnoses", "CIM10", "XXX.9", "1"],
+            ])
         let usage = try db.query("SELECT vocabulary_id, lookups, mapped, unmapped, distinct_unmapped, share_mapped FROM harmonize_vocabulary_usage")
         #expect(usage.count == 1)
         #expect(usage.first.map { $0.map(\.description) } == ["CIM10", "8", "4", "4", "3", "0.5"])
@@ -90,7 +96,10 @@ import Testing
         // The listing.
         let csv = try TestSupport.runCLI(["unmapped", "--output", out, "--format", "csv"])
         #expect(csv.status == 0)
-        #expect(csv.stdout == "mapping,vocabulary_id,source_code,records\ntest.diagnoses,CIM10,E78.0,2\ntest.diagnoses,CIM10,E14.9,1\ntest.diagnoses,CIM10,XXX.9,1\n")
+        #expect(
+            csv.stdout
+                == "mapping,vocabulary_id,source_code,records\ntest.diagnoses,CIM10,E78.0,2\ntest.diagnoses,CIM10,E14.9,1\ntest.diagnoses,CIM10,XXX.9,1\n"
+        )
         let json = try TestSupport.runCLI(["unmapped", "--output", out, "--format", "json"])
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect((doc["totals"] as? [[String: Any]])?.first?["share_mapped"] as? Double == 0.5)
@@ -113,7 +122,10 @@ import Testing
         ])
         #expect(r.status == 0, "\(r.stderr)")
         let text = try String(contentsOfFile: dir + "/out/_unmapped.csv", encoding: .utf8)
-        #expect(text == "mapping,vocabulary_id,source_code,records\ntest.diagnoses,CIM10,E78.0,2\ntest.diagnoses,CIM10,E14.9,1\ntest.diagnoses,CIM10,XXX.9,1\n")
+        #expect(
+            text
+                == "mapping,vocabulary_id,source_code,records\ntest.diagnoses,CIM10,E78.0,2\ntest.diagnoses,CIM10,E14.9,1\ntest.diagnoses,CIM10,XXX.9,1\n"
+        )
         let manifest = try JSONDecoder().decode(RunManifest.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/out/_manifest.json")))
         #expect(manifest.vocabularyUsage?.first?.lookups == 8)
     }
@@ -131,7 +143,9 @@ import Testing
         let dir = TestSupport.temporaryDirectory("vocab-check")
         var text = try String(contentsOfFile: Self.mapping, encoding: .utf8)
         text = text.replacingOccurrences(of: "standard_domain('CIM10', code) ?? 'Condition'", with: "standard_domain('CIM10') ?? 'Condition'")
-        text = text.replacingOccurrences(of: "condition_source_concept_id: \"source_concept_id('CIM10', code) ?? 0\"", with: "condition_source_concept_id: \"source_concept_id('CIM-10', code) ?? 0\"")
+        text = text.replacingOccurrences(
+            of: "condition_source_concept_id: \"source_concept_id('CIM10', code) ?? 0\"",
+            with: "condition_source_concept_id: \"source_concept_id('CIM-10', code) ?? 0\"")
         TestSupport.write(text, to: dir + "/broken.yaml")
         let noStore = try TestSupport.runCLI(["check", "--mappings", dir + "/broken.yaml"])
         #expect(noStore.status == 2)
@@ -139,7 +153,8 @@ import Testing
         #expect(!noStore.stderr.contains("[HZ3007]"), "without a store the vocabulary id cannot be checked")
         let withStore = try TestSupport.runCLI(["check", "--mappings", dir + "/broken.yaml", "--vocabulary", TestSupport.path("fixtures/vocabulary")])
         #expect(withStore.status == 2)
-        #expect(withStore.stderr.contains("vocabulary 'CIM-10' is not in the vocabulary store (did you mean 'CIM10'?) [HZ3007]"), "\(withStore.stderr)")
+        #expect(
+            withStore.stderr.contains("vocabulary 'CIM-10' is not in the vocabulary store (did you mean 'CIM10'?) [HZ3007]"), "\(withStore.stderr)")
         let good = try TestSupport.runCLI(["check", "--mappings", Self.mapping, "--vocabulary", TestSupport.path("fixtures/vocabulary")])
         #expect(good.status == 0, "\(good.stderr)")
     }
@@ -150,6 +165,8 @@ import Testing
         #expect(r.stdout.contains("4/4 cases passed"))
         let without = try TestSupport.runCLI(["test", "--mappings", Self.mapping])
         #expect(without.status == 1, "cases cannot run without a store")
-        #expect(without.stdout.contains("cannot run: mapping test.diagnoses cannot run: standard_domain: no vocabulary store was given"), "\(without.stdout)")
+        #expect(
+            without.stdout.contains("cannot run: mapping test.diagnoses cannot run: standard_domain: no vocabulary store was given"),
+            "\(without.stdout)")
     }
 }

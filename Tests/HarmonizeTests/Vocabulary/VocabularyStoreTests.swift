@@ -53,7 +53,7 @@ import Testing
         #expect(try store.resolve(vocabulary: "CCAM", code: "DEQP003").sourceConceptID == 2_000_000_102)
         #expect(try store.resolve(vocabulary: "CIP13", code: "3400930000014").standardConceptID == nil)
         #expect(try store.resolve(vocabulary: "NABM", code: "0552").sourceConceptID == 2_000_000_302)
-        #expect(try store.concept(id: 4064377)?.domain == "Measurement")
+        #expect(try store.concept(id: 4_064_377)?.domain == "Measurement")
         #expect(try store.concept(id: 1) == nil)
     }
 
@@ -68,11 +68,14 @@ import Testing
 
     @Test func commaDelimitedLowerCaseExportsLoadToo() throws {
         let (store, report) = try Self.commaStore()
-        #expect(report.files.map(\.file) == ["concept.csv", "concept_relationship.csv", "concept_ancestor.csv", "vocabulary.csv", "source_to_concept_map.csv"])
+        #expect(
+            report.files.map(\.file) == [
+                "concept.csv", "concept_relationship.csv", "concept_ancestor.csv", "vocabulary.csv", "source_to_concept_map.csv",
+            ])
         #expect(report.files.allSatisfy { $0.delimiter == "," && $0.rejected == 0 && $0.sha256.count == 64 })
         #expect(report.files.map(\.rows) == [8, 7, 1, 1, 3])
         let k922 = try store.resolve(vocabulary: "ICD10CM", code: "K92.2")
-        #expect(k922.sourceConceptID == 35208414 && k922.standardConceptID == 192671)
+        #expect(k922.sourceConceptID == 35_208_414 && k922.standardConceptID == 192671)
         // A quoted name with a comma and doubled quotes is one cell.
         #expect(try store.concept(id: 2_000_000_501)?.name == "Two targets, \"ambiguous\" (test)")
         #expect(try store.versions(of: ["ICD10CM"]).first?.version == "ICD10CM FY2019 code descriptions")
@@ -146,7 +149,8 @@ import Testing
     /// generated concepts through several transactions and checks every row arrived.
     @Test func aLargeGeneratedConceptFileStreamsThroughSeveralTransactions() throws {
         let dir = TestSupport.temporaryDirectory("vocab-large")
-        var text = "CONCEPT_ID\tCONCEPT_NAME\tDOMAIN_ID\tVOCABULARY_ID\tCONCEPT_CLASS_ID\tSTANDARD_CONCEPT\tCONCEPT_CODE\tVALID_START_DATE\tVALID_END_DATE\tINVALID_REASON\n"
+        var text =
+            "CONCEPT_ID\tCONCEPT_NAME\tDOMAIN_ID\tVOCABULARY_ID\tCONCEPT_CLASS_ID\tSTANDARD_CONCEPT\tCONCEPT_CODE\tVALID_START_DATE\tVALID_END_DATE\tINVALID_REASON\n"
         text.reserveCapacity(200_000 * 64)
         for i in 1...200_000 {
             text += "\(i)\tGenerated concept \(i)\tCondition\tGEN\tGen\t\(i % 2 == 0 ? "S" : "")\tG\(i)\t19700101\t20991231\t\n"

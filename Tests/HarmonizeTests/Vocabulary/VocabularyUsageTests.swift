@@ -23,13 +23,15 @@ import Testing
         u.endRecord()
 
         let totals = u.totalsReport()
-        #expect(totals.map { "\($0.mapping) \($0.vocabulary) \($0.lookups) \($0.mapped) \($0.distinctUnmapped)" } == [
-            "a CCAM 1 0 1", "a CIM10 3 1 1", "b CIM10 1 0 1",
-        ])
+        #expect(
+            totals.map { "\($0.mapping) \($0.vocabulary) \($0.lookups) \($0.mapped) \($0.distinctUnmapped)" } == [
+                "a CCAM 1 0 1", "a CIM10 3 1 1", "b CIM10 1 0 1",
+            ])
         #expect(totals[1].shareMapped == 1.0 / 3.0)
-        #expect(u.unmappedCodes().map { "\($0.mappingIndex) \($0.vocabulary) \($0.code) \($0.records)" } == [
-            "0 CCAM DEQP003 1", "0 CIM10 E78.0 2", "1 CIM10 R69 1",
-        ])
+        #expect(
+            u.unmappedCodes().map { "\($0.mappingIndex) \($0.vocabulary) \($0.code) \($0.records)" } == [
+                "0 CCAM DEQP003 1", "0 CIM10 E78.0 2", "1 CIM10 R69 1",
+            ])
         u.reset()
         #expect(u.totalsReport().isEmpty && u.unmappedCodes().isEmpty)
     }

@@ -289,8 +289,12 @@ extension LinearRegex {
                     i += 1
                     break
                 }
-                if c == Self.char("[") { throw SyntaxError(message: "nested classes and POSIX classes ('[' inside '[…]') are not supported; escape it as '\\['") }
-                if c == Self.char("&"), i + 1 < s.count, s[i + 1] == Self.char("&") { throw SyntaxError(message: "class intersections ('&&') are not supported") }
+                if c == Self.char("[") {
+                    throw SyntaxError(message: "nested classes and POSIX classes ('[' inside '[…]') are not supported; escape it as '\\['")
+                }
+                if c == Self.char("&"), i + 1 < s.count, s[i + 1] == Self.char("&") {
+                    throw SyntaxError(message: "class intersections ('&&') are not supported")
+                }
                 i += 1
                 if c == Self.char("\\") {
                     let e = try escape(inSet: true)

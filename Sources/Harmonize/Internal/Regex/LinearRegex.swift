@@ -76,9 +76,18 @@ struct LinearRegex: Sendable {
         var c: [Int] = []
         for i in program {
             switch i {
-            case .char(let x): k.append(0); a.append(Int(x)); c.append(0)
-            case .any: k.append(1); a.append(0); c.append(0)
-            case .set(let x): k.append(2); a.append(x); c.append(0)
+            case .char(let x):
+                k.append(0)
+                a.append(Int(x))
+                c.append(0)
+            case .any:
+                k.append(1)
+                a.append(0)
+                c.append(0)
+            case .set(let x):
+                k.append(2)
+                a.append(x)
+                c.append(0)
             case .assert(let x):
                 k.append(3)
                 switch x {
@@ -87,12 +96,31 @@ struct LinearRegex: Sendable {
                 case .end: a.append(2)
                 }
                 c.append(0)
-            case .split(let x, let y): k.append(4); a.append(x); c.append(y)
-            case .jump(let x): k.append(5); a.append(x); c.append(0)
-            case .save(let x): k.append(6); a.append(x); c.append(0)
-            case .mark(let x): k.append(7); a.append(x); c.append(0)
-            case .loopEnd(let r, let x, let y): k.append(8); a.append(x); c.append(y); k[k.count - 1] = 8 | (r << 4)
-            case .match: k.append(9); a.append(0); c.append(0)
+            case .split(let x, let y):
+                k.append(4)
+                a.append(x)
+                c.append(y)
+            case .jump(let x):
+                k.append(5)
+                a.append(x)
+                c.append(0)
+            case .save(let x):
+                k.append(6)
+                a.append(x)
+                c.append(0)
+            case .mark(let x):
+                k.append(7)
+                a.append(x)
+                c.append(0)
+            case .loopEnd(let r, let x, let y):
+                k.append(8)
+                a.append(x)
+                c.append(y)
+                k[k.count - 1] = 8 | (r << 4)
+            case .match:
+                k.append(9)
+                a.append(0)
+                c.append(0)
             }
         }
         kinds = k
@@ -135,7 +163,8 @@ struct LinearRegex: Sendable {
 
         mutating func compile(_ n: Node) throws(SyntaxError) {
             if program.count > LinearRegex.maxProgram {
-                throw SyntaxError(message: "the expression is too large once its repetitions are expanded (more than \(LinearRegex.maxProgram) steps)")
+                throw SyntaxError(
+                    message: "the expression is too large once its repetitions are expanded (more than \(LinearRegex.maxProgram) steps)")
             }
             switch n {
             case .empty: break
@@ -212,7 +241,8 @@ struct LinearRegex: Sendable {
                 }
             }
             if program.count > LinearRegex.maxProgram {
-                throw SyntaxError(message: "the expression is too large once its repetitions are expanded (more than \(LinearRegex.maxProgram) steps)")
+                throw SyntaxError(
+                    message: "the expression is too large once its repetitions are expanded (more than \(LinearRegex.maxProgram) steps)")
             }
         }
     }

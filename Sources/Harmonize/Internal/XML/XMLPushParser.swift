@@ -74,7 +74,9 @@ private func onStart(
         localName: localname, namespaceURI: uri, attributes: XMLAttributeSpans(base: attributes, count: written), line: t.line)
 }
 
-private func onEnd(_ ctx: UnsafeMutableRawPointer?, _ localname: UnsafePointer<xmlChar>?, _ prefix: UnsafePointer<xmlChar>?, _ uri: UnsafePointer<xmlChar>?) {
+private func onEnd(
+    _ ctx: UnsafeMutableRawPointer?, _ localname: UnsafePointer<xmlChar>?, _ prefix: UnsafePointer<xmlChar>?, _ uri: UnsafePointer<xmlChar>?
+) {
     guard let t = target(ctx), !t.stopped else { return }
     t.events.endElement()
 }

@@ -120,7 +120,8 @@ final class GroupStore {
     private func spillPartials() throws(RunError) {
         do {
             if spill == nil {
-                let path = (spillDirectory.isEmpty ? "." : spillDirectory) + "/harmonize-group-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite"
+                let path =
+                    (spillDirectory.isEmpty ? "." : spillDirectory) + "/harmonize-group-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sqlite"
                 let db = try SQLiteConnection(path: path)
                 try db.execute(
                     """

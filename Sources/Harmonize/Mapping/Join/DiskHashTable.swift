@@ -1,9 +1,10 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Foundation
 
 /// An I/O failure of a join index's temporary file (never names a key or a value).
 struct JoinIndexError: Error, CustomStringConvertible {
@@ -264,9 +265,11 @@ final class DiskHashTable {
                 if s == 0 { return .miss }
                 guard s >> 48 == fp else { continue }
                 let e = try entry(at: Int(s & Self.offsetMask) - 1)
-                let same = e.hash == hash && readBuffer.withUnsafeBytes { b in
-                    e.key.count == key.count && (key.count == 0 || memcmp(b.baseAddress! + e.key.lowerBound, key.baseAddress!, key.count) == 0)
-                }
+                let same =
+                    e.hash == hash
+                    && readBuffer.withUnsafeBytes { b in
+                        e.key.count == key.count && (key.count == 0 || memcmp(b.baseAddress! + e.key.lowerBound, key.baseAddress!, key.count) == 0)
+                    }
                 guard same else { continue }
                 if s & Self.ambiguousBit != 0 { return .ambiguous }
                 readBuffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[e.payload])) }

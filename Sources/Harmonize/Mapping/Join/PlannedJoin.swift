@@ -42,8 +42,9 @@ final class PlannedJoin: Sendable {
 
     /// The joined files as a delimited source (for the reader factory).
     var sourceSpec: SourceSpec {
-        SourceSpec(format: LocatedText(text: "csv", line: spec.name.line, column: spec.name.column), files: spec.files, dialect: dialect, schema: .none,
-                   validateAllFields: false, position: spec.name)
+        SourceSpec(
+            format: LocatedText(text: "csv", line: spec.name.line, column: spec.name.column), files: spec.files, dialect: dialect, schema: .none,
+            validateAllFields: false, position: spec.name)
     }
 
     /// One joined file to index: its reader and its run file index (for rejects).
@@ -76,8 +77,11 @@ final class JoinRuntime {
     func load(
         inputs: [PlannedJoin.Input], budget: Int, spillDirectory: String, callSites: BoundCallSites, reject: (Reject, Int32) -> Void
     ) throws(RunError) {
-        let keyColumns = join.keyColumns, keyDecoders = join.keyDecoders, payload = join.payload
-        let whereFields = join.whereFields, whereClause = join.whereClause
+        let keyColumns = join.keyColumns
+        let keyDecoders = join.keyDecoders
+        let payload = join.payload
+        let whereFields = join.whereFields
+        let whereClause = join.whereClause
         index?.close()
         let index = SpillingIndex(budget: budget, spillDirectory: spillDirectory)
         self.index = index
@@ -133,8 +137,9 @@ final class JoinRuntime {
                     case .failure(let reason, let fieldRule):
                         statistics.rejected += 1
                         reject(
-                            Reject(reason: reason, location: reader.location, field: names[k], mapping: statistics.mapping, rule: rule,
-                                   message: "joined field \(name).\(names[k]) fails its schema rule '\(fieldRule)'"), input.fileIndex)
+                            Reject(
+                                reason: reason, location: reader.location, field: names[k], mapping: statistics.mapping, rule: rule,
+                                message: "joined field \(name).\(names[k]) fails its schema rule '\(fieldRule)'"), input.fileIndex)
                         continue rows
                     }
                 }
@@ -147,8 +152,9 @@ final class JoinRuntime {
                         if error.stopsRun { throw RunError(.io, "mapping \(statistics.mapping), join \(name): \(error.message)") }
                         statistics.rejected += 1
                         reject(
-                            Reject(reason: error.reason, location: reader.location, field: nil, mapping: statistics.mapping, rule: rule + ".where",
-                                   message: "rule \(rule).where: \(error.message)"), input.fileIndex)
+                            Reject(
+                                reason: error.reason, location: reader.location, field: nil, mapping: statistics.mapping, rule: rule + ".where",
+                                message: "rule \(rule).where: \(error.message)"), input.fileIndex)
                         continue rows
                     }
                     guard keep else {

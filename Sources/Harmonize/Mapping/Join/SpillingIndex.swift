@@ -193,23 +193,25 @@ final class SpillingIndex {
 
     /// Looks a key up; on a hit, `body` receives the payload bytes (valid during the call).
     func lookup(_ key: [UInt8], _ body: (UnsafeRawBufferPointer) -> Void) throws(JoinIndexError) -> Found {
-        try key.withUnsafeBytes { k in JoinIndexError.capture { () throws(JoinIndexError) -> Found in
-            let h = Self.hash(k)
-            if memoryCount > 0 {
-                let i = probe(k, hash: h)
-                if slots[i] != 0 {
-                    let off = Int(slots[i]) - 1
-                    if arena[off] != 0 { return .ambiguous }
-                    arena.withUnsafeBytes { a in
-                        let e = Self.entry(a, off)
-                        body(UnsafeRawBufferPointer(rebasing: a[e.payload..<(e.payload + e.payloadLength)]))
+        try key.withUnsafeBytes { k in
+            JoinIndexError.capture { () throws(JoinIndexError) -> Found in
+                let h = Self.hash(k)
+                if memoryCount > 0 {
+                    let i = probe(k, hash: h)
+                    if slots[i] != 0 {
+                        let off = Int(slots[i]) - 1
+                        if arena[off] != 0 { return .ambiguous }
+                        arena.withUnsafeBytes { a in
+                            let e = Self.entry(a, off)
+                            body(UnsafeRawBufferPointer(rebasing: a[e.payload..<(e.payload + e.payloadLength)]))
+                        }
+                        return .payload
                     }
-                    return .payload
                 }
+                guard let disk else { return .miss }
+                return try disk.lookup(hash: h, key: k, body)
             }
-            guard let disk else { return .miss }
-            return try disk.lookup(hash: h, key: k, body)
-        } }.get()
+        }.get()
     }
 
     /// Frees memory and the on-disk part (its file was unlinked when created).

@@ -265,7 +265,8 @@ public final class DelimitedReader {
             return reject(.structureError, "unterminated quoted field at end of file")
         }
         if pStrayQuote >= 0 && !dialect.keepTextAfterQuote {
-            return reject(.structureError, column: pStrayQuote, "text after the closing quote of a quoted field (a quote inside a quoted field is doubled)")
+            return reject(
+                .structureError, column: pStrayQuote, "text after the closing quote of a quoted field (a quote inside a quoted field is doubled)")
         }
         if pContentEnd - recordStart > limits.maxRecordBytes {
             return reject(.limitExceeded, "record longer than \(limits.maxRecordBytes) bytes")

@@ -34,7 +34,9 @@ final class HL7Message {
 
     static func id(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> UInt32 { UInt32(a) << 16 | UInt32(b) << 8 | UInt32(c) }
     static let mshID = id(77, 83, 72)
-    static func idBytes(_ id: UInt32) -> [UInt8] { [UInt8(truncatingIfNeeded: id >> 16), UInt8(truncatingIfNeeded: id >> 8), UInt8(truncatingIfNeeded: id)] }
+    static func idBytes(_ id: UInt32) -> [UInt8] {
+        [UInt8(truncatingIfNeeded: id >> 16), UInt8(truncatingIfNeeded: id >> 8), UInt8(truncatingIfNeeded: id)]
+    }
 
     static func isIDByte(_ c: UInt8) -> Bool { (c >= 65 && c <= 90) || (c >= 48 && c <= 57) }
     static func isDelimiterByte(_ c: UInt8) -> Bool {
@@ -53,7 +55,9 @@ final class HL7Message {
             throw Failure(reason: .structureError, path: "MSH", line: firstLine, message: "message does not start with an MSH segment")
         }
         guard first.count >= 4, Self.isDelimiterByte(first[3]) else {
-            throw Failure(reason: .structureError, path: "MSH-1", line: firstLine, message: "MSH-1 (field separator) missing or not a printable ASCII delimiter")
+            throw Failure(
+                reason: .structureError, path: "MSH-1", line: firstLine, message: "MSH-1 (field separator) missing or not a printable ASCII delimiter"
+            )
         }
         let fs = first[3]
         var enc: [UInt8] = []
@@ -65,7 +69,9 @@ final class HL7Message {
         guard enc.count == 4 || enc.count == 5, enc.allSatisfy(Self.isDelimiterByte), !enc.contains(fs),
             Set(enc).count == enc.count
         else {
-            throw Failure(reason: .structureError, path: "MSH-2", line: firstLine, message: "MSH-2 must hold 4 or 5 distinct printable ASCII delimiters (R2, R13)")
+            throw Failure(
+                reason: .structureError, path: "MSH-2", line: firstLine,
+                message: "MSH-2 must hold 4 or 5 distinct printable ASCII delimiters (R2, R13)")
         }
         delimiters = Delimiters(
             field: fs, component: enc[0], repetition: enc[1], escape: enc[2], subcomponent: enc[3],
@@ -91,11 +97,15 @@ final class HL7Message {
             guard line.count >= 3, Self.isIDByte(line[0]), Self.isIDByte(line[1]), Self.isIDByte(line[2]),
                 line.count == 3 || line[3] == fs
             else {
-                throw Failure(reason: .structureError, path: "segment \(k + 1)", line: ln, message: "line is not a segment (3-character id then the field separator, R17)")
+                throw Failure(
+                    reason: .structureError, path: "segment \(k + 1)", line: ln,
+                    message: "line is not a segment (3-character id then the field separator, R17)")
             }
             let start = bytes.count
             guard HL7Charset.append(line, charset: cs, to: &bytes) else {
-                throw Failure(reason: .encodingError, path: "segment \(k + 1)", line: ln, message: "bytes not valid in charset '\(charset.isEmpty ? "ASCII" : charset)'")
+                throw Failure(
+                    reason: .encodingError, path: "segment \(k + 1)", line: ln,
+                    message: "bytes not valid in charset '\(charset.isEmpty ? "ASCII" : charset)'")
             }
             segStart.append(start)
             segEnd.append(bytes.count)

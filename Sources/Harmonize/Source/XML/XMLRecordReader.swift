@@ -585,7 +585,8 @@ extension XMLRecordReader: RecordReader {
             do throws(XMLPath.Problem) {
                 let p = try XMLPath(f, absolute: false, namespaces: options.namespaces)
                 if p.ups > recordPath.steps.count - 1 {
-                    missing.append((f, "a path with \(recordPath.steps.count - 1) '..' at most: the record has \(recordPath.steps.count - 1) ancestors"))
+                    missing.append(
+                        (f, "a path with \(recordPath.steps.count - 1) '..' at most: the record has \(recordPath.steps.count - 1) ancestors"))
                     continue
                 }
                 out.append(collector.add(p))

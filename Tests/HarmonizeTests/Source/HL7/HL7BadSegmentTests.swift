@@ -7,17 +7,18 @@ import Testing
 /// `on_bad_segment: reject-message | skip-segment` (issue 15, item 9): with `skip-segment` a junk
 /// line costs only itself, recorded as a reject with its line; the ledger still balances.
 @Suite struct HL7BadSegmentTests {
-    static let text = [
-        "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240101120000||ORU^R01|1001|P|2.5.1",
-        "PID|1||12345^^^HOSP^PI||DOE^JOHN||19800101|M",
-        "WHOOPS",
-        "OBX|1|NM|2089-1^LDL Cholesterol^LN||100.5|mg/dL^mg/dL^UCUM|50-130|N|||F|||20240101090000",
-        "OBX|2|NM|2085-9^HDL Cholesterol^LN||42|mg/dL^mg/dL^UCUM|||||F|||20240101090000",
-        "// comment",
-        "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240101120000||ORU^R01|1002|P|2.5.1",
-        "PID|1||67890^^^HOSP^PI||ROE^JANE||19900101|F",
-        "OBX|1|NM|2089-1^LDL Cholesterol^LN||99|mg/dL^mg/dL^UCUM|50-130|N|||F|||20240102090000",
-    ].joined(separator: "\r") + "\r"
+    static let text =
+        [
+            "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240101120000||ORU^R01|1001|P|2.5.1",
+            "PID|1||12345^^^HOSP^PI||DOE^JOHN||19800101|M",
+            "WHOOPS",
+            "OBX|1|NM|2089-1^LDL Cholesterol^LN||100.5|mg/dL^mg/dL^UCUM|50-130|N|||F|||20240101090000",
+            "OBX|2|NM|2085-9^HDL Cholesterol^LN||42|mg/dL^mg/dL^UCUM|||||F|||20240101090000",
+            "// comment",
+            "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240101120000||ORU^R01|1002|P|2.5.1",
+            "PID|1||67890^^^HOSP^PI||ROE^JANE||19900101|F",
+            "OBX|1|NM|2089-1^LDL Cholesterol^LN||99|mg/dL^mg/dL^UCUM|50-130|N|||F|||20240102090000",
+        ].joined(separator: "\r") + "\r"
 
     static func events(skip: Bool, record: HL7RecordUnit, chunk: Int = 1 << 16) throws -> [HL7Event] {
         let r = HL7Reader(
@@ -29,7 +30,10 @@ import Testing
             switch try r.next() {
             case .record:
                 let loc = r.location
-                out.append(.record(values: positions.map { p in r.withField(p) { String(decoding: $0, as: UTF8.self) } }, message: loc.record ?? -1, path: loc.path, line: loc.line ?? -1))
+                out.append(
+                    .record(
+                        values: positions.map { p in r.withField(p) { String(decoding: $0, as: UTF8.self) } }, message: loc.record ?? -1,
+                        path: loc.path, line: loc.line ?? -1))
             case .rejected(let j):
                 out.append(.rejected(reason: j.reason, message: j.location.record ?? -1, path: j.location.path, line: j.location.line ?? -1))
             case .end:
@@ -40,7 +44,11 @@ import Testing
 
     @Test func byDefaultAJunkLineRejectsItsWholeMessage() throws {
         let e = try Self.events(skip: false, record: .message)
-        #expect(e == [.rejected(reason: .structureError, message: 1, path: "segment 3", line: 3), .record(values: ["1002", "99"], message: 2, path: nil, line: 7)])
+        #expect(
+            e == [
+                .rejected(reason: .structureError, message: 1, path: "segment 3", line: 3),
+                .record(values: ["1002", "99"], message: 2, path: nil, line: 7),
+            ])
     }
 
     @Test func skipSegmentKeepsTheValidSegmentsAndRejectsEachLine() throws {
@@ -100,7 +108,9 @@ import Testing
         #expect(codes(try Self.mapping("reject-message")).isEmpty)
         let csv = codes("harmonize: 1\nid: x\nsource: {files: a.csv, on_bad_segment: skip-segment}\ntarget: location\nfields: {location_id: \"1\"}\n")
         #expect(csv.map(\.code) == ["HZ1029"])
-        let typo = codes("harmonize: 1\nid: x\nsource: {format: hl7v2, files: a.hl7, on_bad_segmnt: skip-segment}\ntarget: location\nfields: {location_id: \"1\"}\n")
+        let typo = codes(
+            "harmonize: 1\nid: x\nsource: {format: hl7v2, files: a.hl7, on_bad_segmnt: skip-segment}\ntarget: location\nfields: {location_id: \"1\"}\n"
+        )
         #expect(typo.contains { $0.code == "HZ1004" && $0.notes.contains("did you mean 'on_bad_segment'?") }, "\(typo)")
     }
 }

@@ -71,18 +71,19 @@ enum HL7Test {
     }
 
     /// A two-message ORU^R01 sample (CR terminators).
-    static let oru: String = [
-        "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240101120000||ORU^R01^ORU_R01|1001|P|2.5.1|||AL|NE||UNICODE UTF-8",
-        "PID|1||12345^^^HOSP^PI~1800000000001^^^INS-NIR&1.2.250.1.213.1.4.8&ISO^NH||DOE^JOHN^A||19500115|M",
-        "PV1|1|I|CARDIO^101^1^HOSP",
-        "OBR|1|ORD1|FIL1|24331-1^Lipid panel^LN|||20240101080000",
-        "OBX|1|NM|2089-1^LDL Cholesterol^LN||100.5|mg/dL^mg/dL^UCUM|50-130|N|||F|||20240101090000",
-        "OBX|2|NM|2085-9^HDL Cholesterol^LN||\"\"|mg/dL^mg/dL^UCUM|||||F|||20240101090000",
-        "OBR|2|ORD2|FIL2|2345-7^Glucose^LN|||20240101081000",
-        "OBX|1|NM|2345-7^Glucose^LN||5.4|mmol/L^mmol/L^UCUM|||||F|||20240101091000",
-        "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240102120000||ORU^R01^ORU_R01|1002|P|2.5.1|||AL|NE||UNICODE UTF-8",
-        "PID|1||67890^^^HOSP^PI||ROE^JANE||19700301|F",
-        "OBR|1|ORD3|FIL3|2951-2^Sodium^LN|||20240102080000",
-        "OBX|1|NM|2951-2^Sodium^LN||140|mmol/L^mmol/L^UCUM|||||F|||20240102090000",
-    ].joined(separator: "\r") + "\r"
+    static let oru: String =
+        [
+            "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240101120000||ORU^R01^ORU_R01|1001|P|2.5.1|||AL|NE||UNICODE UTF-8",
+            "PID|1||12345^^^HOSP^PI~1800000000001^^^INS-NIR&1.2.250.1.213.1.4.8&ISO^NH||DOE^JOHN^A||19500115|M",
+            "PV1|1|I|CARDIO^101^1^HOSP",
+            "OBR|1|ORD1|FIL1|24331-1^Lipid panel^LN|||20240101080000",
+            "OBX|1|NM|2089-1^LDL Cholesterol^LN||100.5|mg/dL^mg/dL^UCUM|50-130|N|||F|||20240101090000",
+            "OBX|2|NM|2085-9^HDL Cholesterol^LN||\"\"|mg/dL^mg/dL^UCUM|||||F|||20240101090000",
+            "OBR|2|ORD2|FIL2|2345-7^Glucose^LN|||20240101081000",
+            "OBX|1|NM|2345-7^Glucose^LN||5.4|mmol/L^mmol/L^UCUM|||||F|||20240101091000",
+            "MSH|^~\\&|LAB|HOSP|EHR|HOSP|20240102120000||ORU^R01^ORU_R01|1002|P|2.5.1|||AL|NE||UNICODE UTF-8",
+            "PID|1||67890^^^HOSP^PI||ROE^JANE||19700301|F",
+            "OBR|1|ORD3|FIL3|2951-2^Sodium^LN|||20240102080000",
+            "OBX|1|NM|2951-2^Sodium^LN||140|mmol/L^mmol/L^UCUM|||||F|||20240102090000",
+        ].joined(separator: "\r") + "\r"
 }

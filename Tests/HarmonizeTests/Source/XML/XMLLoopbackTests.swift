@@ -93,7 +93,8 @@ import Testing
     @Test func anExternalEntityOnLoopbackIsNeverFetched() throws {
         let l = try #require(Listener())
         let events = try Self.read(
-            "<?xml version=\"1.0\"?>\n<!DOCTYPE export [<!ENTITY x SYSTEM \"http://127.0.0.1:\(l.port)/secret\">]>\n<export><sejour id=\"1\">&x;</sejour></export>")
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE export [<!ENTITY x SYSTEM \"http://127.0.0.1:\(l.port)/secret\">]>\n<export><sejour id=\"1\">&x;</sejour></export>"
+        )
         #expect(events.count == 1)
         if case .rejected(let r) = events.first { #expect(r.reason == .structureError) } else { Issue.record("not rejected") }
         #expect(!l.wasConnected)
@@ -110,7 +111,8 @@ import Testing
     @Test func aParameterEntityOnLoopbackIsNeverFetched() throws {
         let l = try #require(Listener())
         _ = try Self.read(
-            "<?xml version=\"1.0\"?>\n<!DOCTYPE export [<!ENTITY % p SYSTEM \"http://127.0.0.1:\(l.port)/p.dtd\"> %p;]>\n<export><sejour id=\"1\"/></export>")
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE export [<!ENTITY % p SYSTEM \"http://127.0.0.1:\(l.port)/p.dtd\"> %p;]>\n<export><sejour id=\"1\"/></export>"
+        )
         #expect(!l.wasConnected)
     }
 }

@@ -49,7 +49,10 @@ enum XMLEvent: Equatable, CustomStringConvertible {
         for _ in 0..<100_000 {
             switch try r.next() {
             case .record:
-                out.append(.record(values: positions.map { p in r.withField(p) { String(decoding: $0, as: UTF8.self) } }, record: r.location.record ?? -1, line: r.location.line ?? -1))
+                out.append(
+                    .record(
+                        values: positions.map { p in r.withField(p) { String(decoding: $0, as: UTF8.self) } }, record: r.location.record ?? -1,
+                        line: r.location.line ?? -1))
             case .rejected(let j):
                 out.append(.rejected(reason: j.reason, record: j.location.record ?? -1))
             case .end:
@@ -63,10 +66,11 @@ enum XMLEvent: Equatable, CustomStringConvertible {
         let events = try Self.events(
             Self.his, fields: ["@id", "patient/@ipp", "unite/diagnostic/@code", "entree/@date", "x:note", "h:unite/@code", "missing/@x"],
             namespaces: ["x": "urn:example:extra", "h": "urn:example:his"])
-        #expect(events == [
-            .record(values: ["S1", "100", "E110", "2024-01-01T08:00:00", "café & thé", "UF001", ""], record: 1, line: 3),
-            .record(values: ["S2", "200", "", "", "a<b", "UF002", ""], record: 2, line: 6),
-        ])
+        #expect(
+            events == [
+                .record(values: ["S1", "100", "E110", "2024-01-01T08:00:00", "café & thé", "UF001", ""], record: 1, line: 3),
+                .record(values: ["S2", "200", "", "", "a<b", "UF002", ""], record: 2, line: 6),
+            ])
     }
 
     @Test func aPrefixInTheWrongNamespaceMatchesNothing() throws {
@@ -76,7 +80,8 @@ enum XMLEvent: Equatable, CustomStringConvertible {
     }
 
     @Test func anUndeclaredPrefixFailsToBind() throws {
-        let r = try XMLRecordReader(source: MemoryByteSource(Array(Self.his.utf8)), displayName: "t.xml", options: XMLReaderOptions(record: "/export/sejour"))
+        let r = try XMLRecordReader(
+            source: MemoryByteSource(Array(Self.his.utf8)), displayName: "t.xml", options: XMLReaderOptions(record: "/export/sejour"))
         #expect(throws: RecordReaderBindError.self) { try r.bind(fields: ["q:patient"]) }
     }
 
@@ -149,7 +154,8 @@ enum XMLEvent: Equatable, CustomStringConvertible {
     }
 
     @Test func tooDeepRecordsAreLimitRejects() throws {
-        let deep = "<export><sejour>" + String(repeating: "<a>", count: 20) + String(repeating: "</a>", count: 20) + "</sejour><sejour id=\"2\"/></export>"
+        let deep =
+            "<export><sejour>" + String(repeating: "<a>", count: 20) + String(repeating: "</a>", count: 20) + "</sejour><sejour id=\"2\"/></export>"
         let events = try Self.events(deep, fields: ["@id"], maxDepth: 10)
         #expect(events == [.rejected(reason: .limitExceeded, record: 1), .record(values: ["2"], record: 2, line: 1)])
     }
@@ -166,7 +172,8 @@ enum XMLEvent: Equatable, CustomStringConvertible {
         let dir = TestSupport.temporaryDirectory("xxe")
         let secret = dir + "/secret.txt"
         TestSupport.write("TOP-SECRET-CONTENT", to: secret)
-        let text = "<?xml version=\"1.0\"?>\n<!DOCTYPE export [<!ENTITY xxe SYSTEM \"file://\(secret)\">]>\n<export><sejour id=\"1\">&xxe;</sejour></export>"
+        let text =
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE export [<!ENTITY xxe SYSTEM \"file://\(secret)\">]>\n<export><sejour id=\"1\">&xxe;</sejour></export>"
         let events = try Self.events(text, fields: ["@id", "."])
         #expect(events == [.rejected(reason: .structureError, record: 1)])
         #expect(!events.description.contains("TOP-SECRET"))
@@ -175,7 +182,8 @@ enum XMLEvent: Equatable, CustomStringConvertible {
     @Test func xxeOnALoopbackURLConnectsNowhere() throws {
         // A listening socket would be needed to prove no connection; the entity is refused before any
         // load (the DOCTYPE declares entities) and the loader denies everything, so nothing is fetched.
-        let text = "<?xml version=\"1.0\"?>\n<!DOCTYPE export [<!ENTITY xxe SYSTEM \"http://127.0.0.1:9/secret\">]>\n<export><sejour id=\"1\">&xxe;</sejour></export>"
+        let text =
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE export [<!ENTITY xxe SYSTEM \"http://127.0.0.1:9/secret\">]>\n<export><sejour id=\"1\">&xxe;</sejour></export>"
         let start = ContinuousClock.now
         let events = try Self.events(text, fields: ["."])
         #expect(events == [.rejected(reason: .structureError, record: 1)])
