@@ -31,17 +31,7 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
 
-    @Option(name: .long, help: "CSV: the delimiter (one character, or 'tab'); default: detected.")
-    var delimiter: String?
-
-    @Flag(name: .long, inversion: .prefixedNo, help: "CSV: whether the first record (after --skip-lines) is a header; default: guessed.")
-    var header: Bool?
-
-    @Option(name: .long, help: "CSV: utf-8, latin-1, windows-1252, utf-16 or auto (default).")
-    var encoding: String?
-
-    @Option(name: .long, help: "CSV: physical lines to skip before the first record (a preamble); default: guessed.")
-    var skipLines: Int?
+    @OptionGroup var layout: CSVLayoutOptions
 
     struct Value: Encodable {
         var path: String
@@ -126,7 +116,7 @@ struct InspectCommand: ParsableCommand {
             fmt = Self.guessFormat(file)
         }
         let given = try csvOptions()
-        if fmt != .csv && (delimiter != nil || header != nil || encoding != nil || skipLines != nil) {
+        if fmt != .csv && layout.isSet {
             Terminal.error("harmonize-run: --delimiter, --header, --encoding and --skip-lines apply to CSV files only")
             throw Exit.configuration
         }
@@ -172,7 +162,7 @@ struct InspectCommand: ParsableCommand {
 
     /// The CSV dialect given on the command line (delimiter, encoding); exit 2 when unusable.
     func csvOptions() throws -> Dialect {
-        try Self.csvOptions(delimiter: delimiter, encoding: encoding, skipLines: skipLines)
+        try Self.csvOptions(delimiter: layout.delimiter, encoding: layout.encoding, skipLines: layout.skipLines)
     }
 
     /// The dialect of `--delimiter`, `--encoding` and `--skip-lines` (shared with `scan`).
@@ -278,7 +268,7 @@ struct InspectCommand: ParsableCommand {
     }
 
     func inspectCSV(_ given: Dialect) throws -> Report {
-        let layout = try DelimitedLayoutGuesser.guess(path: file, dialect: given, givenSkipLines: skipLines, givenHeader: header)
+        let layout = try DelimitedLayoutGuesser.guess(path: file, dialect: given, givenSkipLines: layout.skipLines, givenHeader: layout.header)
         let reader = try DelimitedReader(path: file, dialect: layout.dialect(from: given))
         let d = reader.resolvedDialect
         var report = Report(file: file, format: "csv")
@@ -360,4 +350,22 @@ struct InspectCommand: ParsableCommand {
             Terminal.out("reject\(loc): \(j.reason): \(j.message)")
         }
     }
+}
+
+/// The CSV layout flags of `inspect` and `scan`: each overrides a guess.
+struct CSVLayoutOptions: ParsableArguments {
+    @Option(name: .long, help: "CSV: the delimiter (one character, or 'tab'); default: detected.")
+    var delimiter: String?
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "CSV: whether the first record (after --skip-lines) is a header; default: guessed.")
+    var header: Bool?
+
+    @Option(name: .long, help: "CSV: utf-8, latin-1, windows-1252, utf-16 or auto (default).")
+    var encoding: String?
+
+    @Option(name: .long, help: "CSV: physical lines to skip before the first record (a preamble); default: guessed.")
+    var skipLines: Int?
+
+    /// Whether any of them was given.
+    var isSet: Bool { delimiter != nil || header != nil || encoding != nil || skipLines != nil }
 }

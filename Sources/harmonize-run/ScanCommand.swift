@@ -31,17 +31,7 @@ struct ScanCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write a starter mapping for the (first) file to FILE.", valueName: "FILE"))
     var draft: String?
 
-    @Option(name: .long, help: "The delimiter (one character, or 'tab'); default: detected.")
-    var delimiter: String?
-
-    @Flag(name: .long, inversion: .prefixedNo, help: "Whether the first record (after --skip-lines) is a header; default: guessed.")
-    var header: Bool?
-
-    @Option(name: .long, help: "utf-8, latin-1, windows-1252, utf-16 or auto (default).")
-    var encoding: String?
-
-    @Option(name: .long, help: "Physical lines to skip before the first record; default: guessed.")
-    var skipLines: Int?
+    @OptionGroup var layout: CSVLayoutOptions
 
     /// The profile of one file.
     struct FileProfile: Encodable {
@@ -65,7 +55,7 @@ struct ScanCommand: ParsableCommand {
             Terminal.error("harmonize-run: --top cannot be negative")
             throw Exit.configuration
         }
-        let given = try InspectCommand.csvOptions(delimiter: delimiter, encoding: encoding, skipLines: skipLines)
+        let given = try InspectCommand.csvOptions(delimiter: layout.delimiter, encoding: layout.encoding, skipLines: layout.skipLines)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             Terminal.error("harmonize-run: cannot read \(path)")
@@ -120,7 +110,7 @@ struct ScanCommand: ParsableCommand {
     }
 
     func profile(_ file: String, display: String, given: Dialect) throws -> FileProfile {
-        let layout = try DelimitedLayoutGuesser.guess(path: file, dialect: given, givenSkipLines: skipLines, givenHeader: header)
+        let layout = try DelimitedLayoutGuesser.guess(path: file, dialect: given, givenSkipLines: layout.skipLines, givenHeader: layout.header)
         var dialect = layout.dialect(from: given)
         dialect.raggedRows = .pad
         let reader = try DelimitedReader(path: file, displayName: display, dialect: dialect)
