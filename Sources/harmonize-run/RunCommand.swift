@@ -206,9 +206,14 @@ struct RunCommand: ParsableCommand {
             if showProgress { Terminal.status("") }
             for d in error.diagnostics { Terminal.error(d.description) }
             if let openlineage {
-                try? Self.append(
-                    OpenLineageEvents.fail(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, message: error.message),
-                    to: openlineage)
+                do {
+                    try Self.append(
+                        OpenLineageEvents.fail(runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, message: error.message),
+                        to: openlineage)
+                } catch {
+                    // The run's own error is the one reported; say the event is missing too.
+                    Terminal.error("harmonize-run: warning: the OpenLineage FAIL event was not written to \(openlineage)")
+                }
             }
             // A duplicate primary key: name the mappings, files and records of its rows (issue 16).
             let duplicate = sqliteSink?.duplicateKey.map { RunFailure.locate($0, plans: plans, options: options) }
@@ -231,7 +236,7 @@ struct RunCommand: ParsableCommand {
                 try Self.append(
                     OpenLineageEvents.complete(
                         manifest: manifest, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, inputNamespace: "file://" + absolute(input),
-                        outputNamespace: "file://" + absolute(output ?? "."), model: try? Mappings.omopModel(), quality: qualityOutcome.report),
+                        outputNamespace: "file://" + absolute(output ?? "."), model: try Mappings.omopModel(), quality: qualityOutcome.report),
                     to: openlineage)
             } catch let e as CLIError {
                 throw CLIError(code: e.code, message: "the output was published, but the OpenLineage COMPLETE event was not written: \(e.message)")

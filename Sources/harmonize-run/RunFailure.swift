@@ -26,11 +26,12 @@ enum RunFailure {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let doc = Document(exitCode: code, message: message, diagnostics: diagnostics, duplicate: duplicate)
-        guard let data = try? encoder.encode(doc) else {
+        do {
+            return String(decoding: try encoder.encode(doc), as: UTF8.self)
+        } catch {
             // Only strings and numbers: encoding cannot fail; still print a valid document.
             return "{\"status\": \"error\", \"exitCode\": \(code)}"
         }
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// Runs the mappings that write the duplicated key's table again, with lineage and into a

@@ -112,9 +112,14 @@ public enum SourceReadBack {
         guard !local.isEmpty else { throw Failure(description: "no record element recorded") }
         // The first start tag of the record element on that line, then its matching end.
         let pattern = "<(?:[A-Za-z_][\\w.-]*:)?\(NSRegularExpression.escapedPattern(for: local))(?=[\\s/>])"
-        guard let open = try? NSRegularExpression(pattern: pattern),
-            let close = try? NSRegularExpression(pattern: "</(?:[A-Za-z_][\\w.-]*:)?\(NSRegularExpression.escapedPattern(for: local))\\s*>")
-        else { throw Failure(description: "bad record path") }
+        let open: NSRegularExpression
+        let close: NSRegularExpression
+        do {
+            open = try NSRegularExpression(pattern: pattern)
+            close = try NSRegularExpression(pattern: "</(?:[A-Za-z_][\\w.-]*:)?\(NSRegularExpression.escapedPattern(for: local))\\s*>")
+        } catch {
+            throw Failure(description: "bad record path: \(error)")
+        }
         let ns = text as NSString
         guard let startMatch = open.firstMatch(in: text, range: NSRange(location: 0, length: ns.length)) else {
             throw Failure(description: "no <\(local)> element at line \(line)")

@@ -6,7 +6,7 @@
 /// indexes, group stores, pseudonym HMAC states and caches, vocabulary usage, statistics) lives in
 /// that run's `RunContext`, so one plan can be run several times, concurrently, with different
 /// keys. (Its declarations are classes for identity, hence `@unchecked`; every stored property is
-/// a `let` of an immutable value.)
+/// a `let` of an immutable value.) Safe to share (`@unchecked`): nothing in it changes after planning.
 public final class MappingPlan: @unchecked Sendable {
     /// The mapping as written.
     public let spec: MappingSpec
@@ -95,6 +95,7 @@ public final class MappingPlan: @unchecked Sendable {
 /// The grouping stage of a plan: key and aggregate expressions over the records (in the record
 /// frame), and the scope the named values, group filter and targets were compiled in (the
 /// group frame: one slot per group name the mapping reads).
+/// Safe to share (`@unchecked`): immutable once planned; its scope is only read after planning.
 final class PlannedGroup: @unchecked Sendable {
     /// Group names: `by` names, then aggregate names.
     let names: [String]

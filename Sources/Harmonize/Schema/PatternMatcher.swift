@@ -7,9 +7,14 @@ final class PatternMatcher: Sendable {
     /// Compiles `pattern` to match the whole text (`\A(?:pattern)\z`); nil when it is not a valid
     /// expression or uses syntax the linear-time matcher lacks (`problem(_:)` says which).
     init?(_ pattern: String) {
-        guard let regex = try? LinearRegex(pattern, wholeText: true) else { return nil }
+        // nil here is not a silent skip: the field decoder reports the pattern (HZ2004) at
+        // planning, before any data is read.
+        do {
+            self.regex = try LinearRegex(pattern, wholeText: true)
+        } catch {
+            return nil
+        }
         self.source = pattern
-        self.regex = regex
     }
 
     /// Why `pattern` cannot be compiled, or nil.

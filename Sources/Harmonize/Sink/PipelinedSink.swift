@@ -210,6 +210,7 @@ extension PipelinedSink: OrphanCapableSink {
 }
 
 /// A result handed from the writer thread to the caller (who waits on the reply's semaphore).
+/// Safe to share (`@unchecked`): written once before the semaphore signals, read only after it.
 private final class ResultBox<T: Sendable>: @unchecked Sendable {
     var value: Result<T, SinkError>?
 }

@@ -251,7 +251,12 @@ struct LinearRegex: Sendable {
     /// cases, what a capture group holds may differ from ICU (the match itself does not).
     static func repeatsNullableGroup(_ pattern: String) -> Bool {
         var parser = Parser(pattern)
-        guard let tree = try? parser.parse() else { return false }
+        let tree: Node
+        do {
+            tree = try parser.parse()
+        } catch {
+            return false  // not a pattern at all: compiling it reports the error
+        }
         func walk(_ n: Node) -> Bool {
             switch n {
             case .repetition(let inner, _, let max, _):
