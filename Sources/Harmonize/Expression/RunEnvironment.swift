@@ -83,9 +83,6 @@ public struct CallSites: Sendable {
     /// The number of call sites.
     public var count: Int { binders.count }
 
-    /// The functions called, one per site (lower-case names).
-    public var functionNames: [String] { binders.map(\.name) }
-
     /// Binds every call site to `environment`: what frames of that run evaluate with.
     /// - Throws: the first call site that cannot run (a keyed function without a key, say).
     public func bind(_ environment: RunEnvironment) throws(EvaluationError) -> BoundCallSites {

@@ -166,9 +166,6 @@ public final class LoadedLookups {
 
     /// Adds a run's copy of a declared table.
     func add(_ table: LoadedLookupTable, for declaration: CSVLookupTable) { tables[ObjectIdentifier(declaration)] = table }
-
-    /// The run's copy of a declared table.
-    func table(for declaration: CSVLookupTable) -> LoadedLookupTable? { tables[ObjectIdentifier(declaration)] }
 }
 
 @available(*, unavailable)
