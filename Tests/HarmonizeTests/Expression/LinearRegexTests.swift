@@ -115,11 +115,17 @@ import Testing
             #expect(elapsed < .seconds(1), "\(pattern): \(elapsed)")
         }
         // Worst case: the required bytes at the very end, every thread alive until then.
+        // The fastest of three runs: the suite runs tests in parallel on 2 cores, and one slow
+        // run is the machine's noise, not the matcher's growth.
         func time(_ n: Int) -> Duration {
             let text = String(repeating: "a", count: n - 3) + "=xb"
-            let start = ContinuousClock.now
-            _ = re.matches(text)
-            return ContinuousClock.now - start
+            var best = Duration.seconds(3600)
+            for _ in 0..<3 {
+                let start = ContinuousClock.now
+                _ = re.matches(text)
+                best = min(best, ContinuousClock.now - start)
+            }
+            return best
         }
         let half = time(15_000)
         let full = time(30_000)
