@@ -36,6 +36,8 @@ public struct RunManifest: Sendable, Codable, Hashable {
     /// Joins of the run's mappings: rows indexed, rejected, ambiguous keys, partners found or
     /// missing, and whether an index outgrew the memory budget.
     public var joins: [JoinStatistics] = []
+    /// The shard this run was (`run --shard i/N`); nil for an unsharded run.
+    public var shard: ShardSpec? = nil
 
     /// A mapping used by the run.
     public struct MappingEntry: Sendable, Codable, Hashable {

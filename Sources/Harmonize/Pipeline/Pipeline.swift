@@ -41,6 +41,8 @@ public struct RunOptions: Sendable {
     public var key: PseudonymKey? = nil
     /// The largest `date_shift` in days (0: plans calling `date_shift` cannot run).
     public var dateShiftDays: Int = 0
+    /// The shard of the run this process does (`run --shard i/N`); nil for the whole run.
+    public var shard: ShardSpec? = nil
 
     /// Creates options.
     public init(
