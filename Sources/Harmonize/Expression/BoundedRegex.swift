@@ -108,6 +108,13 @@ final class BoundedRegex: Sendable {
         return regex.matches(s)
     }
 
+    /// The matcher's work on `s` when asked whether it matches (`LinearRegex.matchWork`; the
+    /// bytes scanned for a pattern that is one run of an ASCII class).
+    func matchWork(_ s: String) -> Int { asciiRun != nil ? s.utf8.count : regex.matchWork(s) }
+
+    /// Instructions of the compiled program (1 for a run of an ASCII class).
+    var programLength: Int { asciiRun != nil ? 1 : regex.programLength }
+
     func extract(_ s: String, group: Int) -> String? {
         if let run = asciiRun {
             // Group 0 and group 1 (when the pattern is a group) are the same text.

@@ -8,6 +8,19 @@ extension LinearRegex {
         return text.withUTF8 { run($0, slots: 0, firstOnly: true) != nil }
     }
 
+    /// The machine's work on `text` when asked whether it matches: the thread steps taken (one
+    /// per live thread per text position). Bounded by about 2 × program length × (text length
+    /// + 1) whatever the pattern: what the tests of linear time count, instead of seconds.
+    func matchWork(_ text: String) -> Int {
+        var text = text
+        var work = 0
+        _ = text.withUTF8 { run($0, slots: 0, firstOnly: true, work: &work) }
+        return work
+    }
+
+    /// Instructions of the compiled program.
+    var programLength: Int { program.count }
+
     /// The byte ranges of the groups of the first (leftmost-first) match: index 0 is the whole
     /// match; nil for a group that took no part in it.
     func firstMatch(_ text: UnsafeBufferPointer<UInt8>) -> [Range<Int>?]? {
@@ -69,6 +82,12 @@ extension LinearRegex {
     /// Written over raw buffers: the loops run per text scalar and live thread, and must stay
     /// fast in debug builds too.
     private func run(_ text: UnsafeBufferPointer<UInt8>, slots captures: Int, firstOnly: Bool) -> [Int]? {
+        var work = 0
+        return run(text, slots: captures, firstOnly: firstOnly, work: &work)
+    }
+
+    /// The machine; `work` counts the thread steps (`matchWork`).
+    private func run(_ text: UnsafeBufferPointer<UInt8>, slots captures: Int, firstOnly: Bool, work: inout Int) -> [Int]? {
         if !requiredBytes.isEmpty {
             guard let base = text.baseAddress else { return nil }
             for b in requiredBytes {
@@ -141,6 +160,7 @@ extension LinearRegex {
                                 if pos < n { (c, len) = Self.decode(text, pos) }
                                 stamp += 1
                                 nextCount = 0
+                                work += curCount + 1
                                 var t = 0
                                 while t < curCount {
                                     let pc = curPcs[t]
