@@ -8,8 +8,8 @@ final class MappingExecutor {
     let tableIndices: [Int]
     let batchRows: Int
     let recordsLineage: Bool
-    private let frame: EvaluationFrame
-    private var batches: [RowBatch]
+    let frame: EvaluationFrame
+    var batches: [RowBatch]
     private var rejects: [RunReject] = []
     private let emit: (RowBatch) throws(SinkError) -> Void
     private let emitRejects: ([RunReject]) throws(SinkError) -> Void
@@ -32,10 +32,10 @@ final class MappingExecutor {
     /// The plan's call sites bound to this run.
     let callSites: BoundCallSites
     /// The frame of the group stage: group values and named values.
-    private lazy var groupFrame = EvaluationFrame(slotCount: plan.group?.frameSlotCount ?? 0, callSites: callSites)
+    lazy var groupFrame = EvaluationFrame(slotCount: plan.group?.frameSlotCount ?? 0, callSites: callSites)
     /// With lineage, when the plan calls a lookup or vocabulary function: the record's scratch
     /// list of lookups made (attached to the frames), and which of them each column used.
-    private let lookupLineage: LookupLineagePlan?
+    let lookupLineage: LookupLineagePlan?
 
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
@@ -106,7 +106,8 @@ final class MappingExecutor {
             tableName: t.table.name, columnNames: t.table.columns.map(\.name))
     }
 
-    /// Maps every record of `reader`; returns the ledger of this file.
+    /// Maps every record of `reader`; returns the ledger of this file, the sum of its records'
+    /// outcomes (`RecordStages`).
     ///
     /// For a mapping with `group:`, records of source files are folded into `groupStore` (after
     /// their joins and the record filter); the groups are then mapped by a second call with a
@@ -114,356 +115,31 @@ final class MappingExecutor {
     func run<Reader: RecordReader>(
         reader: Reader, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
     ) throws(RunError) -> RunManifest.LedgerEntry {
-        var fileIndex = fileIndex
-        let groupReader = reader as? GroupRecordReader
-        let groupStage = groupReader != nil
-        let folding = plan.group != nil && !groupStage
         var ledger = RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
-        if groupStage { ledger.groupStage = true }
-        // Resolve the fields the plan reads against this file (header names, or paths).
-        let fieldColumns: [Int]
-        let validateColumns: [Int]
-        do {
-            fieldColumns = try reader.bind(fields: plan.fields.map(\.name))
-            validateColumns = try reader.bind(fields: plan.validatedOnly.map(\.name))
-        } catch {
-            throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
-        }
-        // Held by a final class so the hot loop borrows them: subscripting an array of structs copies them.
-        let decoders = DecoderTable(plan.fields.map(\.decoder))
-        let decoderCount = groupStage ? 0 : plan.fields.count
-        let slots = plan.fields.map(\.slot)
-        let fieldNames = plan.fields.map(\.name)
-        let validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
-        let lets: [(slot: Int, eval: Evaluator, name: String)] = folding ? [] : plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
-        let filter = groupStage ? plan.group?.having?.evaluator : plan.filter?.evaluator
-        let joins = groupStage ? [] : self.joins
-        let groupValues = groupStage ? (plan.group?.usedValues ?? []) : []
-        let groupBy = folding ? (plan.group?.by.map(\.evaluator) ?? []) : []
-        let groupArguments: [Evaluator?] = folding ? (plan.group?.aggregates.map { $0.argument?.evaluator } ?? []) : []
-        let groupNames = plan.group?.names ?? []
-        var byValues = [Value](repeating: .null, count: groupBy.count)
-        var argumentValues = [Value](repeating: .null, count: groupArguments.count)
-        if folding && groupStore == nil { throw RunError(.configuration, "mapping \(plan.id) groups its records but has no group store") }
-        // Vocabulary lineage: only with --lineage and lookups in the plan (nil otherwise).
-        let lookupPlan = folding ? nil : lookupLineage
-        let targetList = plan.targets.enumerated().map { ti, t in Self.program(for: t, traced: lookupPlan?.columns[ti]) }
-        let targets = UnsafeMutablePointer<TargetProgram>.allocate(capacity: max(1, targetList.count))
-        targets.initialize(from: targetList, count: targetList.count)
-        let targetCount = targetList.count
+        if reader is GroupRecordReader { ledger.groupStage = true }
+        var stages = try RecordStages(executor: self, reader: reader, fileIndex: fileIndex, filePath: filePath)
         defer {
-            targets.deinitialize(count: targetCount)
-            targets.deallocate()
+            batches = stages.batches
+            filterOutcomes = stages.filterCounts
+            for (ti, n) in stages.written.enumerated() { rowsWritten[tableIndices[ti], default: 0] += n }
+            stages.close()
         }
-        let frame = groupStage ? self.groupFrame : self.frame
-        let trace: LookupTrace? = lookupPlan == nil ? nil : LookupTrace()
-        frame.lookupTrace = trace
-        defer { frame.lookupTrace = nil }
-        var letRanges = [Range<Int>](repeating: 0..<0, count: trace == nil ? 0 : lets.count)
-        let mappingID = plan.id
-        frame.mappingID = mappingID  // row_id (RowIDFunction.swift)
-        frame.recordLocation = { reader.location }
-        defer { frame.recordLocation = nil }
-        var batches = self.batches
-        defer { self.batches = batches }
-        var written = [Int](repeating: 0, count: targetCount)
-        defer { for (ti, n) in written.enumerated() { rowsWritten[tableIndices[ti], default: 0] += n } }
-        var marks = [Int](repeating: 0, count: batches.count)
-        var filterCounts = filterOutcomes
-        defer { filterOutcomes = filterCounts }
-        var record = 0
-        /// Where the current failure happened: -1 lets/filter, else target index; column or -1 for the filter.
-        var failingTarget = -1
-        var failingColumn = -1
-        var failingLet = ""
-        // Objections: only when the run has an exclusion list (nothing is added to the loop otherwise).
-        let exclusion = plan.subject == nil || groupStage ? nil : self.exclusion
-        let subject = plan.subject?.evaluator
-        let personIDColumns = exclusion == nil || folding ? [] : targetList.map { $0.columnNames.firstIndex(of: "person_id") ?? -1 }
-
-        func rollback() {
-            for ti in 0..<batches.count where batches[ti].values.count > marks[ti] {
-                batches[ti].values.removeLast(batches[ti].values.count - marks[ti])
-            }
-            if recordsLineage {
-                for ti in 0..<batches.count where batches[ti].lineage.count > batches[ti].rowCount {
-                    batches[ti].lineage.removeLast(batches[ti].lineage.count - batches[ti].rowCount)
-                }
-                for ti in 0..<batches.count {
-                    let rows = Int32(batches[ti].rowCount)
-                    while let last = batches[ti].lookups.last, last.row >= rows { batches[ti].lookups.removeLast() }
-                }
-            }
-        }
-
         let usage = vocabularyUsage
         usage?.begin(mapping: plan.id, index: mappingIndex)
         defer { usage?.end() }
-        records: while true {
+        var reported = 0
+        while true {
             // The previous record is done (whatever its outcome): its vocabulary lookups are counted.
             usage?.endRecord()
             if rejects.count >= 1024 { try flushRejects() }
-            let event: ReadEvent
-            do {
-                event = try reader.next()
-            } catch {
-                throw RunError(.io, "\(error)", code: (error as? SourceIOError)?.code ?? .runIO, location: .init(file: filePath), cause: error)
+            guard let outcome = try stages.next() else { break }
+            ledger.count(outcome)
+            if case .rejected(let r) = outcome { reject(r, fileIndex: stages.fileIndex) }
+            if stages.record & 0x3FFF == 0, stages.record != reported {
+                reported = stages.record
+                progress(reader.bytesRead)
             }
-            switch event {
-            case .end:
-                break records
-            case .rejected(var r):
-                ledger.read += 1
-                ledger.rejected += 1
-                r.mapping = mappingID
-                reject(r, fileIndex: fileIndex)
-                continue records
-            case .record:
-                break
-            }
-            trace?.uses.removeAll(keepingCapacity: true)
-            ledger.read += 1
-            record += 1
-            if record & 0x3FFF == 0 { progress(reader.bytesRead) }
-
-            // Decode the fields the mapping reads.
-            for k in 0..<decoderCount {
-                switch decoders.decode(k, reader.field(fieldColumns[k])) {
-                case .value(let v): frame.storage[slots[k]] = v
-                case .failure(let reason, let rule):
-                    ledger.rejected += 1
-                    reject(
-                        Reject(
-                            reason: reason, location: reader.location, field: fieldNames[k], mapping: mappingID, rule: rule,
-                            message: "field \(fieldNames[k]) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
-                    continue records
-                }
-            }
-            for k in 0..<validators.count {
-                if case .failure(let reason, let rule) = validators[k].decode(reader.field(validateColumns[k])) {
-                    let name = plan.validatedOnly[k].name
-                    ledger.rejected += 1
-                    reject(
-                        Reject(
-                            reason: reason, location: reader.location, field: name, mapping: mappingID, rule: rule,
-                            message: "field \(name) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
-                    continue records
-                }
-            }
-            // Joined records: each join finds the partner of this record and fills its fields.
-            for j in joins {
-                do throws(EvaluationError) {
-                    if let reason = try j.match(frame) {
-                        ledger.rejected += 1
-                        let message =
-                            reason == .joinAmbiguous
-                            ? "join \(j.name): several records of \(j.join.spec.files.text) have this record's key"
-                            : "join \(j.name): no record of \(j.join.spec.files.text) has this record's key"
-                        reject(
-                            Reject(
-                                reason: reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)", message: message),
-                            fileIndex: fileIndex)
-                        continue records
-                    }
-                } catch {
-                    if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: "join.\(j.name)") }
-                    ledger.rejected += 1
-                    reject(
-                        Reject(
-                            reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)",
-                            message: "rule join.\(j.name): \(error.message)"), fileIndex: fileIndex)
-                    continue records
-                }
-            }
-            if let exclusion, let subject {
-                let s: Value
-                do throws(EvaluationError) {
-                    s = try subject(frame)
-                } catch {
-                    if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: "source.subject") }
-                    ledger.rejected += 1
-                    reject(
-                        Reject(
-                            reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: "source.subject",
-                            message: "rule source.subject: \(error.message)"), fileIndex: fileIndex)
-                    continue records
-                }
-                if exclusion.contains(s) {
-                    ledger.excluded += 1
-                    notePersonIDs(frame: frame, lets: lets, targets: targets, count: targetCount, personIDColumns: personIDColumns)
-                    continue records
-                }
-            }
-            if folding, let store = groupStore {
-                // Record filter, then fold into the record's group.
-                var rule = "filter"
-                do throws(EvaluationError) {
-                    if let filter {
-                        guard try filter(frame) == .bool(true) else {
-                            filterCounts[0].failed += 1
-                            ledger.filtered += 1
-                            continue records
-                        }
-                        filterCounts[0].passed += 1
-                    }
-                    for k in 0..<groupBy.count {
-                        rule = "group.\(groupNames[k])"
-                        byValues[k] = try groupBy[k](frame)
-                    }
-                    for k in 0..<groupArguments.count {
-                        rule = "group.\(groupNames[groupBy.count + k])"
-                        // count() has no argument: every record counts.
-                        argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e(frame) } ?? .bool(true)
-                    }
-                } catch {
-                    if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: rule) }
-                    ledger.rejected += 1
-                    reject(
-                        Reject(
-                            reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule,
-                            message: "rule \(rule): \(error.message)"), fileIndex: fileIndex)
-                    continue records
-                }
-                let loc = reader.location
-                // Keys compare by canonical text; a null component is its own value here.
-                var key: [UInt8] = []
-                for v in byValues { ValueCodec.append(v, to: &key) }
-                try store.add(key: key, by: byValues, arguments: argumentValues, file: fileIndex, line: loc.line ?? 0, record: loc.record ?? record)
-                ledger.grouped += 1
-                continue records
-            }
-            if let g = groupReader {
-                fileIndex = g.currentFileIndex
-                for (index, slot) in groupValues { frame.storage[slot] = g.value(index) }
-            }
-            // Named values, filter, targets.
-            for ti in 0..<batches.count { marks[ti] = batches[ti].values.count }
-            failingTarget = -1
-            failingColumn = -1
-            do throws(EvaluationError) {
-                if let trace {
-                    for (k, l) in lets.enumerated() {
-                        failingLet = l.name
-                        let start = trace.uses.count
-                        frame.storage[l.slot] = try l.eval(frame)
-                        letRanges[k] = start..<trace.uses.count
-                    }
-                } else {
-                    for l in lets {
-                        failingLet = l.name
-                        frame.storage[l.slot] = try l.eval(frame)
-                    }
-                }
-                failingLet = ""
-                if let filter {
-                    guard try filter(frame) == .bool(true) else {
-                        filterCounts[0].failed += 1
-                        ledger.filtered += 1
-                        continue records
-                    }
-                    filterCounts[0].passed += 1
-                }
-                var wrote = false
-                for ti in 0..<targetCount {
-                    failingTarget = ti
-                    if let tf = targets[ti].filter {
-                        failingColumn = -1
-                        guard try tf(frame) == .bool(true) else {
-                            filterCounts[ti + 1].failed += 1
-                            continue
-                        }
-                        filterCounts[ti + 1].passed += 1
-                    }
-                    let columnCount = targets[ti].columns.count
-                    for c in 0..<columnCount {
-                        let v: Value
-                        switch targets[ti].columns[c] {
-                        case .null: v = .null
-                        case .constant(let k):
-                            batches[ti].values.append(k)
-                            continue
-                        case .evaluate(let e):
-                            failingColumn = c
-                            v = try e(frame)
-                        case .evaluateTraced(let e, let viaLets):
-                            failingColumn = c
-                            let start = trace?.uses.count ?? 0
-                            v = try e(frame)
-                            if let trace {
-                                LookupLineagePlan.collect(
-                                    column: c, own: start..<trace.uses.count, viaLets: viaLets, lets: letRanges, trace: trace,
-                                    row: Int32(batches[ti].values.count / columnCount), into: &batches[ti].lookups)
-                            }
-                        }
-                        if v.isNull {
-                            if targets[ti].required[c] {
-                                let t = targets[ti]
-                                rollback()
-                                ledger.rejected += 1
-                                reject(
-                                    Reject(
-                                        reason: .targetRequiredNull, location: reader.location, field: t.columnNames[c], mapping: mappingID,
-                                        rule: "\(t.tableName).\(t.columnNames[c])",
-                                        message: "required column \(t.tableName).\(t.columnNames[c]) is null"),
-                                    fileIndex: fileIndex)
-                                continue records
-                            }
-                            batches[ti].values.append(.null)
-                            continue
-                        }
-                        guard let fitted = Conformance.conform(v, to: targets[ti].types[c]) else {
-                            let t = targets[ti]
-                            rollback()
-                            ledger.rejected += 1
-                            reject(
-                                Reject(
-                                    reason: .targetTypeError, location: reader.location, field: t.columnNames[c], mapping: mappingID,
-                                    rule: "\(t.tableName).\(t.columnNames[c])",
-                                    message: "a \(v.type.rawValue) value does not fit column \(t.tableName).\(t.columnNames[c]) (\(t.types[c]))"),
-                                fileIndex: fileIndex)
-                            continue records
-                        }
-                        batches[ti].values.append(fitted)
-                    }
-                    if recordsLineage {
-                        let loc = reader.location
-                        batches[ti].lineage.append(
-                            RowLineage(
-                                mapping: mappingIndex, file: fileIndex, line: loc.line ?? 0, record: loc.record ?? record, target: Int32(ti)))
-                    }
-                    written[ti] += 1
-                    wrote = true
-                }
-                if wrote { ledger.written += 1 } else { ledger.filtered += 1 }
-            } catch {
-                rollback()
-                let rule: String
-                if !failingLet.isEmpty {
-                    rule = "let.\(failingLet)"
-                } else if failingTarget < 0 {
-                    rule = "filter"
-                } else if failingColumn < 0 {
-                    rule = "\(targets[failingTarget].tableName).filter"
-                } else {
-                    rule = "\(targets[failingTarget].tableName).\(targets[failingTarget].columnNames[failingColumn])"
-                }
-                if failingTarget >= 0, !failingLet.isEmpty { failingLet = "" }
-                if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: rule) }
-                ledger.rejected += 1
-                reject(
-                    Reject(
-                        reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule,
-                        message: "rule \(rule): \(error.message)"), fileIndex: fileIndex)
-            }
-            for ti in 0..<batches.count where batches[ti].values.count >= batchRows * batches[ti].columnCount {
-                let b = batches[ti]
-                batches[ti] = RowBatch(table: b.table, columnCount: b.columnCount, reservingRows: batchRows)
-                do {
-                    try emit(b)
-                } catch {
-                    throw RunError(.io, error.message)
-                }
-            }
+            try stages.emitFullBatches()
         }
         progress(reader.bytesRead)
         return ledger
@@ -476,7 +152,7 @@ final class MappingExecutor {
 
     /// Records the person ids an excluded record would have been given (its lets and `person_id`
     /// expressions evaluated; failures ignored: a record that cannot be mapped writes nothing).
-    private func notePersonIDs(
+    func notePersonIDs(
         frame: EvaluationFrame, lets: [(slot: Int, eval: Evaluator, name: String)], targets: UnsafeMutablePointer<TargetProgram>, count: Int,
         personIDColumns: [Int]
     ) {
@@ -501,6 +177,11 @@ final class MappingExecutor {
     private func flush(_ ti: Int) throws(RunError) {
         let b = batches[ti]
         batches[ti] = RowBatch(table: b.table, columnCount: b.columnCount, reservingRows: batchRows)
+        try emitBatch(b)
+    }
+
+    /// Hands a batch to the sink.
+    func emitBatch(_ b: RowBatch) throws(RunError) {
         do {
             try emit(b)
         } catch {

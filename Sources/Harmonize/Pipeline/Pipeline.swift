@@ -108,11 +108,30 @@ public final class Pipeline {
     }
 
     /// Runs every plan; returns the manifest of the published run.
+    ///
+    /// Three steps: `prepare` (preflight, files, lookups, call sites: everything checked before
+    /// any data is read), `RunExecution.execute` (the sink opened, each mapping over its files)
+    /// and `RunExecution.finalize` (held-back orphans, derived tables, the exclusion audit,
+    /// counts, publication).
     /// - Throws: `RunError`; the sink is aborted and the previous output stays untouched.
     public func run(into sink: any Sink) throws(RunError) -> RunManifest {
-        let started = Self.timestamp()
+        let run = try prepare(sink: sink)
+        try run.openSink()
+        do throws(RunError) {
+            try run.execute()
+            return try run.finalize()
+        } catch {
+            sink.abort()
+            throw error
+        }
+    }
+
+    /// Everything done before the sink is opened: the manifest's header, the preflight, the
+    /// output tables, the run context, the vocabulary versions, the exclusion audit, the inputs
+    /// of every mapping and its call sites bound to the run.
+    func prepare(sink: any Sink) throws(RunError) -> RunExecution {
         var manifest = RunManifest(
-            runID: options.runID ?? UUID().uuidString.lowercased(), engineVersion: options.engineVersion, startedAt: started, finishedAt: "",
+            runID: options.runID ?? UUID().uuidString.lowercased(), engineVersion: options.engineVersion, startedAt: Self.timestamp(), finishedAt: "",
             status: "running", model: plans.first.map { "\($0.model.name) \($0.model.version)" } ?? "", parameters: options.parameters,
             mappings: plans.map {
                 .init(
@@ -120,6 +139,7 @@ public final class Pipeline {
                     columnLineage: ColumnLineage.derive(from: $0), source: Self.sourceEntry($0))
             },
             inputs: [], ledger: [], tables: [], kind: options.replay == nil ? "run" : "replay", replayOf: options.replay?.replayOf)
+        manifest.shard = options.shard
         // Everything that can be checked before reading: one error with every problem.
         let problems = Preflight.check(plans, options: options, sinkSupportsUpdates: sink.supportsUpdates)
         if problems.contains(where: { $0.severity == .error }) {
@@ -160,232 +180,43 @@ public final class Pipeline {
                 boundPlans.append(.empty())
                 continue
             }
-            for j in p.joins where InputFiles.match(j.spec.files.text, under: options.inputDirectory).isEmpty {
-                throw RunError(
-                    .io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(j.spec.files.text)' (join \(j.name) of mapping \(p.id))",
-                    code: .inputMissing)
-            }
-            var files = InputFiles.match(p.spec.source.files.text, under: options.inputDirectory)
-            if let replay = options.replay {
-                // A replay reads again only the files holding the selected records.
-                let wanted = (replay.records[p.id] ?? [:]).keys.sorted()
-                if let missing = wanted.first(where: { !FileManager.default.fileExists(atPath: options.inputDirectory + "/" + $0) }) {
-                    throw RunError(
-                        .io, "replay: input file \(missing) (mapping \(p.id)) not found under \(options.inputDirectory)", code: .inputMissing)
-                }
-                files = wanted
-            }
-            if files.isEmpty && options.replay == nil {
-                throw RunError(
-                    .io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(p.spec.source.files.text)' (mapping \(p.id))",
-                    code: .inputMissing)
-            }
+            let files = try inputFiles(of: p)
             for f in files {
-                let attrs = try? FileManager.default.attributesOfItem(atPath: options.inputDirectory + "/" + f)
-                totalBytes += (attrs?[.size] as? NSNumber)?.int64Value ?? 0
+                // For progress only: a file that cannot be stat'ed fails when it is opened.
+                var st = stat()
+                if stat(options.inputDirectory + "/" + f, &st) == 0 { totalBytes += Int64(st.st_size) }
             }
             filesPerPlan.append(files)
             boundPlans.append(try context.bind(p, inputDirectory: options.inputDirectory))
         }
-        do {
-            try sink.open(tables: tables, run: manifest)
-        } catch {
+        return RunExecution(
+            pipeline: self, sink: sink, manifest: manifest, tables: tables, context: context, audit: audit, filesPerPlan: filesPerPlan,
+            boundPlans: boundPlans, totalBytes: totalBytes)
+    }
+
+    /// The files a mapping reads (its joins' files must exist too); a replay's, only those
+    /// holding the selected records.
+    private func inputFiles(of p: MappingPlan) throws(RunError) -> [String] {
+        for j in p.joins where InputFiles.match(j.spec.files.text, under: options.inputDirectory).isEmpty {
             throw RunError(
-                error.isIO ? .io : .configuration, error.message, code: error.code ?? (error.isIO ? .sinkFailed : .runConfiguration), cause: error)
+                .io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(j.spec.files.text)' (join \(j.name) of mapping \(p.id))",
+                code: .inputMissing)
         }
-        var rowsPerTable = [Int](repeating: 0, count: tables.count)
-        var fileIndex: [String: Int32] = [:]
-        var bytesDone: Int64 = 0
-        var recordsDone = 0
-        var forbiddenPersonIDs: Set<Int> = []
-        // With an exclusion list, every batch is audited on its way to the sink.
-        let write: (RowBatch) throws(SinkError) -> Void
-        if let audit {
-            write = { b throws(SinkError) in
-                audit.observe(b)
-                try sink.write(b)
+        if let replay = options.replay {
+            // A replay reads again only the files holding the selected records.
+            let wanted = (replay.records[p.id] ?? [:]).keys.sorted()
+            if let missing = wanted.first(where: { !FileManager.default.fileExists(atPath: options.inputDirectory + "/" + $0) }) {
+                throw RunError(.io, "replay: input file \(missing) (mapping \(p.id)) not found under \(options.inputDirectory)", code: .inputMissing)
             }
-        } else {
-            write = { b throws(SinkError) in try sink.write(b) }
+            return wanted
         }
-        let spillDirectory = options.spillDirectory ?? NSTemporaryDirectory()
-        let inputs = InputWatch()
-        /// Opens an input file for reading, interning it (and hashing it the first time it is read).
-        func open(_ file: String, spec: SourceSpec, dialect: Dialect) throws(RunError) -> (
-            reader: any RecordReader, fid: Int32, hashing: HashingByteSource?
-        ) {
-            let path = options.inputDirectory + "/" + file
-            let source: any ByteSource = try inputs.open(path, name: file)
-            let hashing = fileIndex[file] == nil ? HashingByteSource(source) : nil
-            let reader = try ReaderFactory.makeReader(spec: spec, dialect: dialect, source: hashing ?? source, displayName: file)
-            let fid: Int32
-            if let known = fileIndex[file] {
-                fid = known
-            } else {
-                fid = Int32(manifest.inputs.count)
-                fileIndex[file] = fid
-                manifest.inputs.append(.init(path: file, sha256: "", bytes: 0, records: 0))
-            }
-            return (reader, fid, hashing)
+        let files = InputFiles.match(p.spec.source.files.text, under: options.inputDirectory)
+        if files.isEmpty {
+            throw RunError(
+                .io, "\(p.spec.file): no file under \(options.inputDirectory) matches '\(p.spec.source.files.text)' (mapping \(p.id))",
+                code: .inputMissing)
         }
-        do throws(RunError) {
-            for (pi, plan) in plans.enumerated() where plan.derivation == nil {
-                let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
-                let executor = MappingExecutor(
-                    plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
-                    recordsLineage: options.recordsLineage, emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices, write: write),
-                    emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
-                    vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? context.vocabularyUsage : nil,
-                    callSites: boundPlans[pi])
-                var pendingRejects: [RunReject] = []
-                var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
-                let ledgers = try Self.runPlan(
-                    plan, executor: executor, budget: options.memoryBudget, spillDirectory: spillDirectory,
-                    files: filesPerPlan[pi],
-                    openSource: { file throws(RunError) in
-                        let o = try open(file, spec: plan.spec.source, dialect: plan.dialect)
-                        if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
-                        if let replay = options.replay {
-                            // A replay maps only the selected records (the whole file is still read and hashed).
-                            return (ReaderSelection.select(o.reader, keys: replay.records[plan.id]?[file] ?? []), o.fid)
-                        }
-                        return (o.reader, o.fid)
-                    },
-                    openJoin: { (join: PlannedJoin) throws(RunError) in
-                        var inputs: [PlannedJoin.Input] = []
-                        for f in InputFiles.match(join.spec.files.text, under: options.inputDirectory) {
-                            let o = try open(f, spec: join.sourceSpec, dialect: join.dialect)
-                            if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
-                            inputs.append(.init(reader: o.reader, fileIndex: o.fid, displayName: f))
-                        }
-                        return inputs
-                    },
-                    fileName: { fid in manifest.inputs[Int(fid)].path },
-                    joinReject: { r, fid in pendingRejects.append(RunReject(reject: r, mapping: Int32(pi), file: fid)) },
-                    flushJoinRejects: { () throws(RunError) in
-                        guard !pendingRejects.isEmpty else { return }
-                        do throws(SinkError) {
-                            try sink.writeRejects(pendingRejects)
-                        } catch {
-                            throw RunError(.io, error.message)
-                        }
-                        pendingRejects = []
-                    },
-                    progress: { file, bytes in
-                        self.onProgress?(
-                            RunProgress(mapping: plan.id, file: file, records: recordsDone, bytesRead: bytesDone + bytes, bytesTotal: totalBytes))
-                    },
-                    finishedFile: { ledger, bytes in
-                        bytesDone += bytes
-                        recordsDone += ledger.groupStage == true ? 0 : ledger.read
-                    })
-                for ledger in ledgers {
-                    guard ledger.balances else {
-                        throw RunError(
-                            .accounting,
-                            "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)",
-                            code: .booksDoNotBalance, location: .init(file: ledger.file))
-                    }
-                    manifest.ledger.append(ledger)
-                    if let fid = fileIndex[ledger.file], manifest.inputs[Int(fid)].records == 0, ledger.groupStage != true {
-                        manifest.inputs[Int(fid)].records = ledger.read
-                    }
-                }
-                for j in executor.joins {
-                    manifest.joins.append(j.statistics)
-                    if let fid = j.statistics.files.first.flatMap({ fileIndex[$0] }), manifest.inputs[Int(fid)].records == 0,
-                        j.statistics.files.count == 1
-                    {
-                        manifest.inputs[Int(fid)].records = j.statistics.read
-                    }
-                }
-                for h in hashes {
-                    let digest = h.hashing.hexDigest()
-                    let path = manifest.inputs[Int(h.fid)].path
-                    if let expected = options.replay?.inputHashes[path], expected != digest {
-                        throw RunError(
-                            .configuration,
-                            "replay: \(path) changed since the run that rejected its records (SHA-256 differs); its record numbers no longer apply, nothing was published",
-                            code: .replayInputChanged, location: .init(file: path))
-                    }
-                    manifest.inputs[Int(h.fid)].sha256 = digest
-                    manifest.inputs[Int(h.fid)].bytes = h.reader.bytesRead
-                }
-                try executor.flushAll()
-                for (t, n) in executor.rowsWritten { rowsPerTable[t] += n }
-                forbiddenPersonIDs.formUnion(executor.excludedPersonIDs)
-            }
-            // Rows whose person is not in the output (the model's `orphans:`), held back: OrphanPass.swift.
-            for (t, n) in try OrphanPass.run(plans: plans, tables: tables, options: options, sink: sink, manifest: &manifest) { rowsPerTable[t] -= n }
-            // Derived tables, over everything written.
-            for plan in plans {
-                guard let d = plan.derivation, let ti = tables.firstIndex(where: { $0.name == d.table }) else { continue }
-                var derivation = d
-                if options.replay != nil {
-                    // A replay adds rows to an output that holds the other tables: derive over
-                    // all of them, replacing the periods already derived (the sink filters).
-                    derivation.replacesExisting = true
-                } else {
-                    derivation.sources = d.sources.filter { s in tables.contains { $0.name == s.table } }
-                    guard !derivation.sources.isEmpty else { continue }
-                }
-                do {
-                    rowsPerTable[ti] += try sink.derive(derivation, personTable: tables.contains { $0.name == "person" })
-                } catch {
-                    throw RunError(
-                        error.isIO ? .io : .configuration, "mapping \(plan.id): \(error.message)", code: error.isIO ? .sinkFailed : .runConfiguration)
-                }
-            }
-            if let audit {
-                let hits = audit.violations(forbidden: forbiddenPersonIDs)
-                guard hits == 0 else {
-                    throw RunError(
-                        .privacy, "exclusion check failed: \(hits) output persons or rows are on the objection list; nothing was published",
-                        code: .objectionInOutput)
-                }
-                manifest.parameters["exclude_check"] = "passed: \(audit.rowsChecked) rows checked, 0 on the list"
-            }
-            if let usage = context.vocabularyUsage {
-                manifest.vocabularyUsage = usage.totalsReport()
-                let codes = usage.unmappedCodes()
-                if !codes.isEmpty {
-                    do {
-                        try sink.writeUnmapped(codes)
-                    } catch {
-                        throw RunError(.io, error.message)
-                    }
-                }
-            }
-            // Rows sent that updated a stored row (on_conflict: update) are not rows of the table.
-            let counts: [Int: TableWriteCount]
-            do {
-                counts = try sink.writeCounts()
-            } catch {
-                throw RunError(.io, error.message)
-            }
-            var updatedTables = Set(plans.flatMap { $0.targets.filter { $0.conflict.updates }.map(\.table.name) })
-            if options.replay != nil {
-                // Derived again by the replay: rows added, and stored rows that changed.
-                updatedTables.formUnion(plans.compactMap { $0.derivation?.table })
-            }
-            manifest.tables = tables.enumerated().map { i, t in
-                guard updatedTables.contains(t.name) else { return .init(table: t.name, rows: rowsPerTable[i]) }
-                let c = counts[i] ?? TableWriteCount(inserted: rowsPerTable[i], updated: 0)
-                return .init(table: t.name, rows: c.inserted, updated: c.updated)
-            }
-            try inputs.verifyAll()
-            manifest.finishedAt = Self.timestamp()
-            manifest.status = "succeeded"
-            do {
-                try sink.finish(run: manifest)
-            } catch {
-                throw RunError(error.isIO ? .io : .configuration, error.message, code: error.isIO ? .sinkFailed : .runConfiguration)
-            }
-        } catch {
-            sink.abort()
-            throw error
-        }
-        return manifest
+        return files
     }
 
     /// The part of the run's memory budget the engine keeps for itself: reader buffers, the

@@ -1,0 +1,473 @@
+/// What became of one record read by a mapping: the file's ledger is the sum of these.
+enum RecordOutcome {
+    /// At least one row was written.
+    case written
+    /// The record was rejected as a whole, for this reason (no row of it is written).
+    case rejected(Reject)
+    /// A filter (the record's, or every target's) left it out.
+    case filtered
+    /// Its subject objected (`run --exclude`).
+    case excluded
+    /// It was folded into its group (`group:`); the group's rows are counted by the group stage.
+    case grouped
+}
+
+/// A value fitted to its column, or the reject of the record.
+enum Conformed {
+    case value(Value)
+    case rejected(Reject)
+}
+
+extension RunManifest.LedgerEntry {
+    /// Counts one record and its outcome.
+    @inline(__always)
+    mutating func count(_ outcome: RecordOutcome) {
+        read += 1
+        switch outcome {
+        case .written: written += 1
+        case .rejected: rejected += 1
+        case .filtered: filtered += 1
+        case .excluded: excluded += 1
+        case .grouped: grouped += 1
+        }
+    }
+}
+
+/// One file's pass of a mapping, as stages: **decode** the fields the mapping reads, **join**
+/// each joined record, **exclude** objecting subjects, **fold** into groups (mappings with
+/// `group:`), make the **rows** (named values, filters, target columns), **conform** each row to
+/// its table, and **emit** full batches. Each stage either ends the record with a
+/// `RecordOutcome` or hands it on (nil).
+///
+/// Built once per file by `MappingExecutor.run`, which owns the loop; everything here is the
+/// file's state: decoders bound to the file's columns, the target programs, the batches.
+struct RecordStages<Reader: RecordReader> {
+    let reader: Reader
+    unowned let executor: MappingExecutor
+    /// The file's index in the run (a group's first file in the group stage).
+    var fileIndex: Int32
+    let mappingID: String
+    /// The file's path as the run names it (errors of the reader).
+    private let filePath: String
+    // decode
+    private let decoders: DecoderTable
+    private let decoderCount: Int
+    private let fieldColumns: [Int]
+    private let slots: [Int]
+    private let fieldNames: [String]
+    private let validators: [FieldDecoder]
+    private let validateColumns: [Int]
+    private let validatedNames: [String]
+    // join, exclude, fold
+    private let joins: [JoinRuntime]
+    private let exclusion: ExclusionList?
+    private let subject: Evaluator?
+    private let personIDColumns: [Int]
+    private let folding: Bool
+    private let groupStore: GroupStore?
+    private let groupBy: [Evaluator]
+    private let groupArguments: [Evaluator?]
+    private let groupNames: [String]
+    private var byValues: [Value]
+    private var argumentValues: [Value]
+    private let groupReader: GroupRecordReader?
+    private let groupValues: [(Int, Int)]
+    // rows, conform
+    let frame: EvaluationFrame
+    private let lets: [(slot: Int, eval: Evaluator, name: String)]
+    private let filter: Evaluator?
+    let targets: UnsafeMutablePointer<MappingExecutor.TargetProgram>
+    let targetCount: Int
+    private let trace: LookupTrace?
+    private var letRanges: [Range<Int>]
+    private let recordsLineage: Bool
+    /// Where the current rows stage failed: the named value, or the target and column (-1: filter).
+    private var failingLet = ""
+    private var failingTarget = -1
+    private var failingColumn = -1
+    /// Batch sizes before the record's rows, to take them back when the record is rejected.
+    private var marks: [Int]
+    // emit
+    var batches: [RowBatch]
+    private let batchRows: Int
+    /// Rows written per target, and filter outcomes (index 0: record filter, 1 + i: target i).
+    var written: [Int]
+    var filterCounts: [(passed: Int, failed: Int)]
+    /// Records seen (the record number when the format has none).
+    private(set) var record = 0
+
+    init(executor: MappingExecutor, reader: Reader, fileIndex: Int32, filePath: String) throws(RunError) {
+        let plan = executor.plan
+        self.filePath = filePath
+        self.reader = reader
+        self.executor = executor
+        self.fileIndex = fileIndex
+        self.mappingID = plan.id
+        let groupReader = reader as? GroupRecordReader
+        let groupStage = groupReader != nil
+        let folding = plan.group != nil && !groupStage
+        self.groupReader = groupReader
+        self.folding = folding
+        // Resolve the fields the plan reads against this file (header names, or paths).
+        do {
+            fieldColumns = try reader.bind(fields: plan.fields.map(\.name))
+            validateColumns = try reader.bind(fields: plan.validatedOnly.map(\.name))
+        } catch {
+            throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
+        }
+        // Held by a final class so the hot loop borrows them: subscripting an array of structs copies them.
+        decoders = DecoderTable(plan.fields.map(\.decoder))
+        decoderCount = groupStage ? 0 : plan.fields.count
+        slots = plan.fields.map(\.slot)
+        fieldNames = plan.fields.map(\.name)
+        validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
+        validatedNames = plan.validatedOnly.map(\.name)
+        lets = folding ? [] : plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
+        filter = groupStage ? plan.group?.having?.evaluator : plan.filter?.evaluator
+        joins = groupStage ? [] : executor.joins
+        groupValues = groupStage ? (plan.group?.usedValues ?? []) : []
+        groupBy = folding ? (plan.group?.by.map(\.evaluator) ?? []) : []
+        groupArguments = folding ? (plan.group?.aggregates.map { $0.argument?.evaluator } ?? []) : []
+        groupNames = plan.group?.names ?? []
+        byValues = [Value](repeating: .null, count: groupBy.count)
+        argumentValues = [Value](repeating: .null, count: groupArguments.count)
+        groupStore = executor.groupStore
+        if folding && groupStore == nil { throw RunError(.configuration, "mapping \(plan.id) groups its records but has no group store") }
+        // Vocabulary lineage: only with --lineage and lookups in the plan (nil otherwise).
+        let lookupPlan = folding ? nil : executor.lookupLineage
+        let targetList = plan.targets.enumerated().map { ti, t in MappingExecutor.program(for: t, traced: lookupPlan?.columns[ti]) }
+        targets = UnsafeMutablePointer<MappingExecutor.TargetProgram>.allocate(capacity: max(1, targetList.count))
+        targets.initialize(from: targetList, count: targetList.count)
+        targetCount = targetList.count
+        frame = groupStage ? executor.groupFrame : executor.frame
+        trace = lookupPlan == nil ? nil : LookupTrace()
+        letRanges = [Range<Int>](repeating: 0..<0, count: trace == nil ? 0 : lets.count)
+        recordsLineage = executor.recordsLineage
+        // Objections: only when the run has an exclusion list (nothing is added to the loop otherwise).
+        exclusion = plan.subject == nil || groupStage ? nil : executor.exclusion
+        subject = plan.subject?.evaluator
+        personIDColumns = exclusion == nil || folding ? [] : targetList.map { $0.columnNames.firstIndex(of: "person_id") ?? -1 }
+        batches = executor.batches
+        batchRows = executor.batchRows
+        marks = [Int](repeating: 0, count: batches.count)
+        written = [Int](repeating: 0, count: targetCount)
+        filterCounts = executor.filterOutcomes
+        frame.lookupTrace = trace
+        frame.mappingID = plan.id  // row_id (RowIDFunction.swift)
+        frame.recordLocation = { reader.location }
+    }
+
+    /// Releases the target programs and detaches the frame from this file.
+    func close() {
+        frame.lookupTrace = nil
+        frame.recordLocation = nil
+        targets.deinitialize(count: targetCount)
+        targets.deallocate()
+    }
+
+    /// Maps the next record through every stage; nil at the end of the file.
+    @inline(__always)
+    mutating func next() throws(RunError) -> RecordOutcome? {
+        let event: ReadEvent
+        do {
+            event = try reader.next()
+        } catch {
+            throw RunError(
+                .io, "\(error)", code: (error as? SourceIOError)?.code ?? .runIO, location: .init(file: filePath), cause: error)
+        }
+        switch event {
+        case .end:
+            return nil
+        case .rejected(var r):
+            r.mapping = mappingID
+            return .rejected(r)
+        case .record:
+            break
+        }
+        trace?.uses.removeAll(keepingCapacity: true)
+        record += 1
+        if let outcome = decode() { return outcome }
+        if let outcome = try join() { return outcome }
+        if let outcome = try exclude() { return outcome }
+        if folding { return try fold() }
+        return try rows()
+    }
+
+    // MARK: decode
+
+    /// Decodes the fields the mapping reads into the frame, and checks the fields it only
+    /// validates; the first field failing its schema rejects the record.
+    @inline(__always)
+    private func decode() -> RecordOutcome? {
+        for k in 0..<decoderCount {
+            switch decoders.decode(k, reader.field(fieldColumns[k])) {
+            case .value(let v): frame.storage[slots[k]] = v
+            case .failure(let reason, let rule): return schemaReject(reason, rule: rule, field: fieldNames[k])
+            }
+        }
+        for k in 0..<validators.count {
+            if case .failure(let reason, let rule) = validators[k].decode(reader.field(validateColumns[k])) {
+                return schemaReject(reason, rule: rule, field: validatedNames[k])
+            }
+        }
+        return nil
+    }
+
+    private func schemaReject(_ reason: RejectReason, rule: String, field: String) -> RecordOutcome {
+        .rejected(
+            Reject(
+                reason: reason, location: reader.location, field: field, mapping: mappingID, rule: rule,
+                message: "field \(field) fails its schema rule '\(rule)'"))
+    }
+
+    // MARK: join
+
+    /// Finds each join's partner of the record and fills its fields; a missing or ambiguous
+    /// partner rejects the record.
+    @inline(__always)
+    private func join() throws(RunError) -> RecordOutcome? {
+        for j in joins {
+            do throws(EvaluationError) {
+                if let reason = try j.match(frame) {
+                    let message =
+                        reason == .joinAmbiguous
+                        ? "join \(j.name): several records of \(j.join.spec.files.text) have this record's key"
+                        : "join \(j.name): no record of \(j.join.spec.files.text) has this record's key"
+                    return .rejected(
+                        Reject(reason: reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)", message: message))
+                }
+            } catch {
+                return try evaluationReject(error, rule: "join.\(j.name)")
+            }
+        }
+        return nil
+    }
+
+    // MARK: exclude
+
+    /// Excludes the record when its subject objected (only with an exclusion list), noting the
+    /// person ids it would have been given for the after-run check.
+    @inline(__always)
+    private func exclude() throws(RunError) -> RecordOutcome? {
+        guard let exclusion, let subject else { return nil }
+        let s: Value
+        do throws(EvaluationError) {
+            s = try subject(frame)
+        } catch {
+            return try evaluationReject(error, rule: "source.subject")
+        }
+        guard exclusion.contains(s) else { return nil }
+        executor.notePersonIDs(frame: frame, lets: lets, targets: targets, count: targetCount, personIDColumns: personIDColumns)
+        return .excluded
+    }
+
+    // MARK: fold
+
+    /// For a mapping with `group:`: the record filter, then the record is folded into its group.
+    private mutating func fold() throws(RunError) -> RecordOutcome {
+        var rule = "filter"
+        do throws(EvaluationError) {
+            if let filter {
+                guard try filter(frame) == .bool(true) else {
+                    filterCounts[0].failed += 1
+                    return .filtered
+                }
+                filterCounts[0].passed += 1
+            }
+            for k in 0..<groupBy.count {
+                rule = "group.\(groupNames[k])"
+                byValues[k] = try groupBy[k](frame)
+            }
+            for k in 0..<groupArguments.count {
+                rule = "group.\(groupNames[groupBy.count + k])"
+                // count() has no argument: every record counts.
+                argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e(frame) } ?? .bool(true)
+            }
+        } catch {
+            return try evaluationReject(error, rule: rule)
+        }
+        guard let groupStore else { return .grouped }
+        let loc = reader.location
+        // Keys compare by canonical text; a null component is its own value here.
+        var key: [UInt8] = []
+        for v in byValues { ValueCodec.append(v, to: &key) }
+        try groupStore.add(key: key, by: byValues, arguments: argumentValues, file: fileIndex, line: loc.line ?? 0, record: loc.record ?? record)
+        return .grouped
+    }
+
+    // MARK: rows
+
+    /// Evaluates the named values and the record filter, then each target's filter and columns,
+    /// appending the rows to the batches; each row is then conformed. A failure takes back every
+    /// row of the record.
+    @inline(__always)
+    private mutating func rows() throws(RunError) -> RecordOutcome {
+        if let g = groupReader {
+            fileIndex = g.currentFileIndex
+            for (index, slot) in groupValues { frame.storage[slot] = g.value(index) }
+        }
+        for ti in 0..<batches.count { marks[ti] = batches[ti].values.count }
+        failingTarget = -1
+        failingColumn = -1
+        do throws(EvaluationError) {
+            if let trace {
+                for (k, l) in lets.enumerated() {
+                    failingLet = l.name
+                    let start = trace.uses.count
+                    frame.storage[l.slot] = try l.eval(frame)
+                    letRanges[k] = start..<trace.uses.count
+                }
+            } else {
+                for l in lets {
+                    failingLet = l.name
+                    frame.storage[l.slot] = try l.eval(frame)
+                }
+            }
+            failingLet = ""
+            if let filter {
+                guard try filter(frame) == .bool(true) else {
+                    filterCounts[0].failed += 1
+                    return .filtered
+                }
+                filterCounts[0].passed += 1
+            }
+            var wrote = false
+            for ti in 0..<targetCount {
+                failingTarget = ti
+                if let tf = targets[ti].filter {
+                    failingColumn = -1
+                    guard try tf(frame) == .bool(true) else {
+                        filterCounts[ti + 1].failed += 1
+                        continue
+                    }
+                    filterCounts[ti + 1].passed += 1
+                }
+                if let reject = try evaluateRow(ti) {
+                    rollback()
+                    return .rejected(reject)
+                }
+                if recordsLineage {
+                    let loc = reader.location
+                    batches[ti].lineage.append(
+                        RowLineage(
+                            mapping: executor.mappingIndex, file: fileIndex, line: loc.line ?? 0, record: loc.record ?? record, target: Int32(ti)))
+                }
+                written[ti] += 1
+                wrote = true
+            }
+            return wrote ? .written : .filtered
+        } catch {
+            rollback()
+            let rule: String
+            if !failingLet.isEmpty {
+                rule = "let.\(failingLet)"
+            } else if failingTarget < 0 {
+                rule = "filter"
+            } else if failingColumn < 0 {
+                rule = "\(targets[failingTarget].tableName).filter"
+            } else {
+                rule = "\(targets[failingTarget].tableName).\(targets[failingTarget].columnNames[failingColumn])"
+            }
+            failingLet = ""
+            return try evaluationReject(error, rule: rule)
+        }
+    }
+
+    /// Appends target `ti`'s row: each column is evaluated (constants are already fitted), then
+    /// conformed to its column; the first column that does not conform rejects the record, before
+    /// the next columns are evaluated.
+    @inline(__always)
+    private mutating func evaluateRow(_ ti: Int) throws(EvaluationError) -> Reject? {
+        let columnCount = targets[ti].columns.count
+        for c in 0..<columnCount {
+            let v: Value
+            switch targets[ti].columns[c] {
+            case .null:
+                v = .null
+            case .constant(let k):
+                batches[ti].values.append(k)
+                continue
+            case .evaluate(let e):
+                failingColumn = c
+                v = try e(frame)
+            case .evaluateTraced(let e, let viaLets):
+                failingColumn = c
+                let start = trace?.uses.count ?? 0
+                v = try e(frame)
+                if let trace {
+                    LookupLineagePlan.collect(
+                        column: c, own: start..<trace.uses.count, viaLets: viaLets, lets: letRanges, trace: trace,
+                        row: Int32(batches[ti].values.count / columnCount), into: &batches[ti].lookups)
+                }
+            }
+            switch conform(v, ti, c) {
+            case .value(let fitted): batches[ti].values.append(fitted)
+            case .rejected(let reject): return reject
+            }
+        }
+        return nil
+    }
+
+    // MARK: conform
+
+    /// Fits a value of target `ti`'s column `c` to the column: a null in a required column, or a
+    /// value that does not fit the column's type, rejects the record.
+    @inline(__always)
+    private func conform(_ v: Value, _ ti: Int, _ c: Int) -> Conformed {
+        if v.isNull {
+            guard targets[ti].required[c] else { return .value(.null) }
+            let t = targets[ti]
+            return .rejected(
+                Reject(
+                    reason: .targetRequiredNull, location: reader.location, field: t.columnNames[c], mapping: mappingID,
+                    rule: "\(t.tableName).\(t.columnNames[c])", message: "required column \(t.tableName).\(t.columnNames[c]) is null"))
+        }
+        guard let fitted = Conformance.conform(v, to: targets[ti].types[c]) else {
+            let t = targets[ti]
+            return .rejected(
+                Reject(
+                    reason: .targetTypeError, location: reader.location, field: t.columnNames[c], mapping: mappingID,
+                    rule: "\(t.tableName).\(t.columnNames[c])",
+                    message: "a \(v.type.rawValue) value does not fit column \(t.tableName).\(t.columnNames[c]) (\(t.types[c]))"))
+        }
+        return .value(fitted)
+    }
+
+    /// Takes back the rows (and their lineage and lookups) the current record appended.
+    private mutating func rollback() {
+        for ti in 0..<batches.count where batches[ti].values.count > marks[ti] {
+            batches[ti].values.removeLast(batches[ti].values.count - marks[ti])
+        }
+        if recordsLineage {
+            for ti in 0..<batches.count where batches[ti].lineage.count > batches[ti].rowCount {
+                batches[ti].lineage.removeLast(batches[ti].lineage.count - batches[ti].rowCount)
+            }
+            for ti in 0..<batches.count {
+                let rows = Int32(batches[ti].rowCount)
+                while let last = batches[ti].lookups.last, last.row >= rows { batches[ti].lookups.removeLast() }
+            }
+        }
+    }
+
+    // MARK: emit
+
+    /// Hands every full batch to the sink.
+    @inline(__always)
+    mutating func emitFullBatches() throws(RunError) {
+        for ti in 0..<batches.count where batches[ti].values.count >= batchRows * batches[ti].columnCount {
+            let b = batches[ti]
+            batches[ti] = RowBatch(table: b.table, columnCount: b.columnCount, reservingRows: batchRows)
+            try executor.emitBatch(b)
+        }
+    }
+
+    /// An evaluation failure: a reject of the record, or the end of the run when the failure is
+    /// the run's (a store or spill file that cannot be read).
+    private func evaluationReject(_ error: EvaluationError, rule: String) throws(RunError) -> RecordOutcome {
+        if error.stopsRun { throw MappingExecutor.runFailure(error, mapping: mappingID, rule: rule) }
+        return .rejected(
+            Reject(
+                reason: error.reason, location: reader.location, field: nil, mapping: mappingID, rule: rule, message: "rule \(rule): \(error.message)"
+            ))
+    }
+}

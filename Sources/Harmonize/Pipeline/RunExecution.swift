@@ -1,0 +1,272 @@
+import Foundation
+
+/// One run of a `Pipeline` after `prepare`: what the run holds while it reads and writes (the
+/// manifest being filled, the files interned, the counts), and its two last steps, `execute`
+/// and `finalize`. Used once, from the thread that runs the pipeline.
+final class RunExecution {
+    let pipeline: Pipeline
+    let sink: any Sink
+    var manifest: RunManifest
+    let tables: [TargetTable]
+    let context: RunContext
+    let audit: ExclusionAudit?
+    let filesPerPlan: [[String]]
+    let boundPlans: [BoundCallSites]
+    let totalBytes: Int64
+    private var options: RunOptions { pipeline.options }
+    private var plans: [MappingPlan] { pipeline.plans }
+    /// Rows sent per output table.
+    private var rowsPerTable: [Int]
+    /// Index of each input file in the manifest's inputs.
+    private var fileIndex: [String: Int32] = [:]
+    private var bytesDone: Int64 = 0
+    private var recordsDone = 0
+    /// Person ids of excluded records (the after-run exclusion check).
+    private var forbiddenPersonIDs: Set<Int> = []
+    /// The inputs opened, checked for changes during the run.
+    private let inputs = InputWatch()
+    private let spillDirectory: String
+
+    init(
+        pipeline: Pipeline, sink: any Sink, manifest: RunManifest, tables: [TargetTable], context: RunContext, audit: ExclusionAudit?,
+        filesPerPlan: [[String]], boundPlans: [BoundCallSites], totalBytes: Int64
+    ) {
+        self.pipeline = pipeline
+        self.sink = sink
+        self.manifest = manifest
+        self.tables = tables
+        self.context = context
+        self.audit = audit
+        self.filesPerPlan = filesPerPlan
+        self.boundPlans = boundPlans
+        self.totalBytes = totalBytes
+        self.rowsPerTable = [Int](repeating: 0, count: tables.count)
+        self.spillDirectory = pipeline.options.spillDirectory ?? NSTemporaryDirectory()
+    }
+
+    /// Opens the sink on the run's tables (a staging area: nothing is visible before `finalize`).
+    func openSink() throws(RunError) {
+        do {
+            try sink.open(tables: tables, run: manifest)
+        } catch {
+            throw RunError(
+                error.isIO ? .io : .configuration, error.message, code: error.code ?? (error.isIO ? .sinkFailed : .runConfiguration), cause: error)
+        }
+    }
+
+    /// Hands a batch to the sink; with an exclusion list, every batch is audited on its way.
+    private func write(_ b: RowBatch) throws(SinkError) {
+        audit?.observe(b)
+        try sink.write(b)
+    }
+
+    /// Opens an input file for reading, interning it (and hashing it the first time it is read).
+    private func open(_ file: String, spec: SourceSpec, dialect: Dialect) throws(RunError) -> (
+        reader: any RecordReader, fid: Int32, hashing: HashingByteSource?
+    ) {
+        let path = options.inputDirectory + "/" + file
+        let source: any ByteSource = try inputs.open(path, name: file)
+        let hashing = fileIndex[file] == nil ? HashingByteSource(source) : nil
+        let reader = try ReaderFactory.makeReader(spec: spec, dialect: dialect, source: hashing ?? source, displayName: file)
+        let fid: Int32
+        if let known = fileIndex[file] {
+            fid = known
+        } else {
+            fid = Int32(manifest.inputs.count)
+            fileIndex[file] = fid
+            manifest.inputs.append(.init(path: file, sha256: "", bytes: 0, records: 0))
+        }
+        return (reader, fid, hashing)
+    }
+
+    // MARK: execute
+
+    /// Maps every plan over its files, in run order (derived tables wait for `finalize`).
+    func execute() throws(RunError) {
+        for (pi, plan) in plans.enumerated() where plan.derivation == nil {
+            try map(plan, index: pi)
+        }
+    }
+
+    /// Runs one mapping: its executor over its files (and groups), then its ledger (which must
+    /// balance), join statistics and input hashes go to the manifest.
+    private func map(_ plan: MappingPlan, index pi: Int) throws(RunError) {
+        let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
+        let sink = self.sink
+        let executor = MappingExecutor(
+            plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
+            recordsLineage: options.recordsLineage,
+            emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices) { [unowned self] b throws(SinkError) in try self.write(b) },
+            emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
+            vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? context.vocabularyUsage : nil,
+            callSites: boundPlans[pi])
+        var pendingRejects: [RunReject] = []
+        var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
+        let options = self.options
+        let ledgers = try Pipeline.runPlan(
+            plan, executor: executor, budget: options.memoryBudget, spillDirectory: spillDirectory,
+            files: filesPerPlan[pi],
+            openSource: { file throws(RunError) in
+                let o = try open(file, spec: plan.spec.source, dialect: plan.dialect)
+                if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
+                if let replay = options.replay {
+                    // A replay maps only the selected records (the whole file is still read and hashed).
+                    return (ReaderSelection.select(o.reader, keys: replay.records[plan.id]?[file] ?? []), o.fid)
+                }
+                return (o.reader, o.fid)
+            },
+            openJoin: { (join: PlannedJoin) throws(RunError) in
+                var inputs: [PlannedJoin.Input] = []
+                for f in InputFiles.match(join.spec.files.text, under: options.inputDirectory) {
+                    let o = try open(f, spec: join.sourceSpec, dialect: join.dialect)
+                    if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
+                    inputs.append(.init(reader: o.reader, fileIndex: o.fid, displayName: f))
+                }
+                return inputs
+            },
+            fileName: { fid in manifest.inputs[Int(fid)].path },
+            joinReject: { r, fid in pendingRejects.append(RunReject(reject: r, mapping: Int32(pi), file: fid)) },
+            flushJoinRejects: { () throws(RunError) in
+                guard !pendingRejects.isEmpty else { return }
+                do throws(SinkError) {
+                    try sink.writeRejects(pendingRejects)
+                } catch {
+                    throw RunError(.io, error.message)
+                }
+                pendingRejects = []
+            },
+            progress: { file, bytes in
+                pipeline.onProgress?(
+                    RunProgress(mapping: plan.id, file: file, records: recordsDone, bytesRead: bytesDone + bytes, bytesTotal: totalBytes))
+            },
+            finishedFile: { ledger, bytes in
+                bytesDone += bytes
+                recordsDone += ledger.groupStage == true ? 0 : ledger.read
+            })
+        try record(ledgers, of: plan)
+        for j in executor.joins {
+            manifest.joins.append(j.statistics)
+            if let fid = j.statistics.files.first.flatMap({ fileIndex[$0] }), manifest.inputs[Int(fid)].records == 0, j.statistics.files.count == 1 {
+                manifest.inputs[Int(fid)].records = j.statistics.read
+            }
+        }
+        for h in hashes {
+            let digest = h.hashing.hexDigest()
+            let path = manifest.inputs[Int(h.fid)].path
+            if let expected = options.replay?.inputHashes[path], expected != digest {
+                throw RunError(
+                    .configuration,
+                    "replay: \(path) changed since the run that rejected its records (SHA-256 differs); its record numbers no longer apply, nothing was published",
+                    code: .replayInputChanged, location: .init(file: path))
+            }
+            manifest.inputs[Int(h.fid)].sha256 = digest
+            manifest.inputs[Int(h.fid)].bytes = h.reader.bytesRead
+        }
+        try executor.flushAll()
+        for (t, n) in executor.rowsWritten { rowsPerTable[t] += n }
+        forbiddenPersonIDs.formUnion(executor.excludedPersonIDs)
+    }
+
+    /// Adds a mapping's ledger entries to the manifest; an entry whose outcomes do not sum to the
+    /// records read stops the run.
+    private func record(_ ledgers: [RunManifest.LedgerEntry], of plan: MappingPlan) throws(RunError) {
+        for ledger in ledgers {
+            guard ledger.balances else {
+                throw RunError(
+                    .accounting,
+                    "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)",
+                    code: .booksDoNotBalance, location: .init(file: ledger.file))
+            }
+            manifest.ledger.append(ledger)
+            if let fid = fileIndex[ledger.file], manifest.inputs[Int(fid)].records == 0, ledger.groupStage != true {
+                manifest.inputs[Int(fid)].records = ledger.read
+            }
+        }
+    }
+
+    // MARK: finalize
+
+    /// After the last record: orphans held back, derived tables, the exclusion check, vocabulary
+    /// usage, the tables' counts, the inputs checked unchanged, then publication.
+    func finalize() throws(RunError) -> RunManifest {
+        // Rows whose person is not in the output (the model's `orphans:`), held back: OrphanPass.swift.
+        for (t, n) in try OrphanPass.run(plans: plans, tables: tables, options: options, sink: sink, manifest: &manifest) { rowsPerTable[t] -= n }
+        try deriveTables()
+        if let audit {
+            let hits = audit.violations(forbidden: forbiddenPersonIDs)
+            guard hits == 0 else {
+                throw RunError(
+                    .privacy, "exclusion check failed: \(hits) output persons or rows are on the objection list; nothing was published",
+                    code: .objectionInOutput)
+            }
+            manifest.parameters["exclude_check"] = "passed: \(audit.rowsChecked) rows checked, 0 on the list"
+        }
+        if let usage = context.vocabularyUsage {
+            manifest.vocabularyUsage = usage.totalsReport()
+            let codes = usage.unmappedCodes()
+            if !codes.isEmpty {
+                do {
+                    try sink.writeUnmapped(codes)
+                } catch {
+                    throw RunError(.io, error.message)
+                }
+            }
+        }
+        try countTables()
+        try inputs.verifyAll()
+        manifest.finishedAt = Pipeline.timestamp()
+        manifest.status = "succeeded"
+        do {
+            try sink.finish(run: manifest)
+        } catch {
+            throw RunError(error.isIO ? .io : .configuration, error.message, code: error.isIO ? .sinkFailed : .runConfiguration)
+        }
+        return manifest
+    }
+
+    /// Derived tables (`derive:`), over everything written.
+    private func deriveTables() throws(RunError) {
+        for plan in plans {
+            guard let d = plan.derivation, let ti = tables.firstIndex(where: { $0.name == d.table }) else { continue }
+            var derivation = d
+            if options.replay != nil {
+                // A replay adds rows to an output that holds the other tables: derive over
+                // all of them, replacing the periods already derived (the sink filters).
+                derivation.replacesExisting = true
+            } else {
+                derivation.sources = d.sources.filter { s in tables.contains { $0.name == s.table } }
+                guard !derivation.sources.isEmpty else { continue }
+            }
+            do {
+                rowsPerTable[ti] += try sink.derive(derivation, personTable: tables.contains { $0.name == "person" })
+            } catch {
+                throw RunError(
+                    error.isIO ? .io : .configuration, "mapping \(plan.id): \(error.message)", code: error.isIO ? .sinkFailed : .runConfiguration)
+            }
+        }
+    }
+
+    /// The manifest's table counts: rows sent, except where rows updated stored rows
+    /// (`on_conflict: update`), which are not new rows of the table.
+    private func countTables() throws(RunError) {
+        let counts: [Int: TableWriteCount]
+        do {
+            counts = try sink.writeCounts()
+        } catch {
+            throw RunError(.io, error.message)
+        }
+        var updatedTables = Set(plans.flatMap { $0.targets.filter { $0.conflict.updates }.map(\.table.name) })
+        if options.replay != nil {
+            // Derived again by the replay: rows added, and stored rows that changed.
+            updatedTables.formUnion(plans.compactMap { $0.derivation?.table })
+        }
+        manifest.tables = tables.enumerated().map { i, t in
+            guard updatedTables.contains(t.name) else { return .init(table: t.name, rows: rowsPerTable[i]) }
+            let c = counts[i] ?? TableWriteCount(inserted: rowsPerTable[i], updated: 0)
+            return .init(table: t.name, rows: c.inserted, updated: c.updated)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension RunExecution: Sendable {}
