@@ -31,7 +31,7 @@ public enum Mappings {
     /// The OHDSI Data Quality Dashboard checks for OMOP CDM v5.4 (control files bundled in
     /// `Resources/dqd`, Apache-2.0), for the tables of `model` (the OMOP model by default), with
     /// DQD's default thresholds.
-    public static func omopQualityChecks(model: TargetModel? = nil) throws -> [QualityCheck] {
+    package static func omopQualityChecks(model: TargetModel? = nil) throws -> [QualityCheck] {
         func text(_ name: String) throws -> String {
             guard
                 let url = Bundle.module.url(forResource: name, withExtension: "csv", subdirectory: "Resources/dqd")
@@ -46,7 +46,7 @@ public enum Mappings {
 
     /// The OMOP CDM v5.4 tables and columns the person-, visit-, death- and vocabulary-aware
     /// quality checks rely on (gender concepts: 8507 male, 8532 female).
-    public static let omopQualityConventions = QualityConventions(
+    package static let omopQualityConventions = QualityConventions(
         personTable: "person", personKey: "person_id", birthDateTime: "birth_datetime", birthYear: "year_of_birth",
         birthMonth: "month_of_birth", birthDay: "day_of_birth", personGender: "gender_concept_id", genderConcepts: ["male": 8507, "female": 8532],
         deathTable: "death", deathDate: "death_date", visitTable: "visit_occurrence", visitKey: "visit_occurrence_id",

@@ -7,7 +7,7 @@
 /// `person = to_int(substr(patient_id, 2))`, reads `patient_id` by a transformation.
 /// Stored in the run manifest (`RunManifest.MappingEntry.columnLineage`), printed by
 /// `harmonize-run plan`, and emitted as the OpenLineage `columnLineage` dataset facet.
-public struct ColumnLineage: Sendable, Codable, Hashable {
+package struct ColumnLineage: Sendable, Codable, Hashable {
     /// How a source field reaches a target column.
     public enum Kind: String, Sendable, Codable, Hashable, CaseIterable {
         /// The column is the field's value, unchanged (the rule is the field, or a named value that is).

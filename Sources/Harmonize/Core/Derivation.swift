@@ -1,6 +1,6 @@
 /// A table computed from the rows a run wrote (`derive:` mappings), once every other mapping has
 /// run and before the output is published.
-public struct Derivation: Sendable, Hashable {
+package struct Derivation: Sendable, Hashable {
     /// One event table read by the derivation and its date columns.
     public struct Source: Sendable, Hashable {
         /// The table.

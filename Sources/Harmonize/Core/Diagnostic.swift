@@ -71,7 +71,7 @@ public struct DiagnosticsError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Suggests the closest candidate to a misspelt name (Levenshtein distance, case-insensitive).
-public enum Suggestion {
+package enum Suggestion {
     /// The best candidate within a distance of about a third of the name's length, or nil.
     public static func closest(to name: String, in candidates: some Sequence<String>) -> String? {
         let target = Array(name.lowercased().utf8)

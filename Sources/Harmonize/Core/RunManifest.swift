@@ -30,12 +30,12 @@ public struct RunManifest: Sendable, Codable, Hashable {
     public var replayOf: String? = nil
     /// `VOCABULARY.csv` rows of the vocabularies the mappings named, and the `None` row (the
     /// release of the download), when the run used a vocabulary store (`--vocabulary`).
-    public var vocabularies: [VocabularyVersion]? = nil
+    package var vocabularies: [VocabularyVersion]? = nil
     /// Per mapping and vocabulary: source codes looked up and mapped to a standard concept.
-    public var vocabularyUsage: [VocabularyUsageTotal]? = nil
+    package var vocabularyUsage: [VocabularyUsageTotal]? = nil
     /// Joins of the run's mappings: rows indexed, rejected, ambiguous keys, partners found or
     /// missing, and whether an index outgrew the memory budget.
-    public var joins: [JoinStatistics] = []
+    package var joins: [JoinStatistics] = []
     /// The shard this run was (`run --shard i/N`); nil for an unsharded run.
     public var shard: ShardSpec? = nil
 
@@ -53,7 +53,7 @@ public struct RunManifest: Sendable, Codable, Hashable {
         public var targets: [String]? = nil
         /// Column-level lineage of each target, derived statically from the rules (absent in
         /// manifests of older versions).
-        public var columnLineage: [ColumnLineage]? = nil
+        package var columnLineage: [ColumnLineage]? = nil
         /// How the mapping reads its source (absent in manifests of older versions): enough for
         /// `harmonize-run trace --show-source` to read a record back.
         public var source: SourceEntry? = nil

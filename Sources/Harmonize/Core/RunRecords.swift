@@ -2,7 +2,7 @@
 /// vocabulary releases and usage. Plain values, shared by the layers above.
 
 /// Counts of one join in a run, recorded in the manifest.
-public struct JoinStatistics: Sendable, Codable, Hashable {
+package struct JoinStatistics: Sendable, Codable, Hashable {
     /// The mapping.
     public var mapping: String
     /// The join's name.
@@ -30,7 +30,7 @@ public struct JoinStatistics: Sendable, Codable, Hashable {
 }
 
 /// A row of `VOCABULARY.csv`: the version a run used.
-public struct VocabularyVersion: Sendable, Hashable, Codable {
+package struct VocabularyVersion: Sendable, Hashable, Codable {
     /// `vocabulary_id` (`None` carries the release of the whole download).
     public var id: String
     /// `vocabulary_name`.
@@ -41,7 +41,7 @@ public struct VocabularyVersion: Sendable, Hashable, Codable {
 
 /// Per mapping and vocabulary: how many source codes a run looked up and how many mapped to a
 /// standard concept. Stored in the manifest and in `harmonize_vocabulary_usage`.
-public struct VocabularyUsageTotal: Sendable, Hashable, Codable {
+package struct VocabularyUsageTotal: Sendable, Hashable, Codable {
     /// Mapping id.
     public var mapping: String
     /// Vocabulary id (the literal first argument of `standard_concept_id` / `standard_domain`).
@@ -64,7 +64,7 @@ public struct VocabularyUsageTotal: Sendable, Hashable, Codable {
 }
 
 /// A source code that found no standard concept, with the number of records that carried it.
-public struct UnmappedCode: Sendable, Hashable {
+package struct UnmappedCode: Sendable, Hashable {
     /// Index of the mapping in the run.
     public var mappingIndex: Int32
     /// Mapping id.

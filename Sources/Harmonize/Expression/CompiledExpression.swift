@@ -11,7 +11,7 @@ typealias Evaluator = (EvaluationFrame) throws(EvaluationError) -> Value
 /// are not thread-safe, so evaluate instrumented expressions from one thread. Closures cannot be
 /// declared `Sendable` through the evaluator's typed-throws type without that exception, hence
 /// `@unchecked Sendable`.
-public struct CompiledExpression: @unchecked Sendable {
+package struct CompiledExpression: @unchecked Sendable {
     /// The static result type (after widening to the expected type, when one was given).
     public let type: ValueType
     /// The expression text as written.

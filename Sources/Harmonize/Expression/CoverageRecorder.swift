@@ -1,7 +1,7 @@
 /// Counts how often each `if` / `case` branch of instrumented expressions is taken (for mapping
 /// tests). Pass one to `ExpressionCompiler` to instrument; without it, compiled code has no
 /// counting overhead. Not thread-safe: use it from one thread.
-public final class CoverageRecorder {
+package final class CoverageRecorder {
     /// One branch of one expression.
     public struct Branch: Sendable, Hashable {
         /// Stable id: `<file>:<line>:<column>@<offset>:<index>`, where offset is the UTF-8 offset of

@@ -1,6 +1,6 @@
 /// A run-time failure of an expression (bad conversion, invalid date, division by zero, fatal
 /// lookup miss). The message names the function or operator, never the value.
-public struct EvaluationError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct EvaluationError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The reject reason: `.expressionError` or `.lookupMiss`.
     public var reason: RejectReason
     /// What went wrong, in plain words, without any cell value.

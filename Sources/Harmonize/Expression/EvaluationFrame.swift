@@ -3,7 +3,7 @@
 /// The storage is a fixed-size buffer owned by the frame, so that the per-row reads and writes of
 /// the executor and of compiled expressions cost a pointer access (no array copy-on-write or
 /// exclusivity bookkeeping). A frame is used by one thread at a time.
-public final class EvaluationFrame {
+package final class EvaluationFrame {
     @usableFromInline let storage: UnsafeMutablePointer<Value>
     /// Where lookup functions (`lookup`, vocabulary functions) note the entries they use, when the
     /// executor records vocabulary lineage (`run --lineage`); nil otherwise, and then a lookup

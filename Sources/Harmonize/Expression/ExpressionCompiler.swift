@@ -4,7 +4,7 @@
 /// Diagnostic codes: HZ3001 syntax error, HZ3002 unknown identifier, HZ3003 unknown function,
 /// HZ3004 wrong number of arguments, HZ3005 type mismatch, HZ3006 argument must be a literal,
 /// HZ3007 invalid pattern or format, HZ3008 unknown lookup, HZ3009 constant expression fails.
-public struct ExpressionCompiler {
+package struct ExpressionCompiler {
     /// The callable functions.
     public let functions: FunctionRegistry
     /// The identifiers in scope.

@@ -1,5 +1,5 @@
 /// Resolves the identifiers an expression may use (source fields, derived variables) to slots.
-public protocol ExpressionScope {
+package protocol ExpressionScope {
     /// The binding of an identifier, or nil when it is unknown (case-sensitive).
     func binding(for identifier: String) -> ExpressionBinding?
     /// Every known identifier, for did-you-mean suggestions.
@@ -7,7 +7,7 @@ public protocol ExpressionScope {
 }
 
 /// Where an identifier's value lives in an `EvaluationFrame`, and its static type.
-public struct ExpressionBinding: Sendable, Hashable {
+package struct ExpressionBinding: Sendable, Hashable {
     /// Index into `EvaluationFrame.slots`.
     public var slot: Int
     /// Static type; `.any` values are checked at run time.
@@ -21,7 +21,7 @@ public struct ExpressionBinding: Sendable, Hashable {
 }
 
 /// A simple scope over a fixed list of names; slot `i` is the `i`-th name.
-public struct StaticExpressionScope: ExpressionScope, Sendable {
+package struct StaticExpressionScope: ExpressionScope, Sendable {
     private var bindings: [String: ExpressionBinding]
     /// The names in slot order.
     public let knownIdentifiers: [String]

@@ -3,7 +3,7 @@
 /// Implementations receive only the arguments that are **not** compile-time literals required by
 /// `requiresLiteralArguments` / `requiresLiteralTail` when the implementation is `.specialized`;
 /// otherwise they receive every argument, in order.
-public struct FunctionDefinition: Sendable {
+package struct FunctionDefinition: Sendable {
     /// How the result type is known.
     public enum ResultType: Sendable {
         /// A fixed type.

@@ -7,10 +7,10 @@ public struct FunctionRegistry: Sendable {
     public init() {}
 
     /// Adds or replaces a function (by case-insensitive name).
-    public mutating func register(_ function: FunctionDefinition) { functions[function.name] = function }
+    package mutating func register(_ function: FunctionDefinition) { functions[function.name] = function }
 
     /// The function with that name (case-insensitive), or nil.
-    public func function(named name: String) -> FunctionDefinition? { functions[name.lowercased()] }
+    package func function(named name: String) -> FunctionDefinition? { functions[name.lowercased()] }
 
     /// Every function name, sorted.
     public var names: [String] { functions.keys.sorted() }

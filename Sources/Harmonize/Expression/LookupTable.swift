@@ -1,5 +1,5 @@
 /// What the compiler needs to know of a lookup table: its key count, value type and miss rule.
-public protocol LookupTableShape: AnyObject {
+package protocol LookupTableShape: AnyObject {
     /// The number of key columns.
     var keyCount: Int { get }
     /// The type of the values.
@@ -12,7 +12,7 @@ public protocol LookupTableShape: AnyObject {
 ///
 /// A table captured at compile time (an in-memory table) must be safe to read from several
 /// threads at once; a table loaded for one run (`RunLoadedLookup`) belongs to that run.
-public protocol LookupTable: LookupTableShape {
+package protocol LookupTable: LookupTableShape {
     /// The value for a full key (`keys.count == keyCount`), or nil on a miss.
     func value(for keys: [Value]) -> Value?
     /// Fast path for one-key tables, without allocating an array.
@@ -26,13 +26,13 @@ extension LookupTable {
 
 /// A lookup declared by a mapping whose rows are read when a run starts (from a file): the plan
 /// keeps the declaration, each run loads its own copy and binds it to the call sites.
-public protocol RunLoadedLookup: LookupTableShape {
+package protocol RunLoadedLookup: LookupTableShape {
     /// Binds a call site to the run's loaded copy of the table.
     func binder() -> CallSiteTable.Binder
 }
 
 /// Finds the lookup tables a mapping declares, at compile time.
-public protocol LookupResolver {
+package protocol LookupResolver {
     /// The table with that exact name, or nil.
     func lookupTable(named name: String) -> (any LookupTableShape)?
     /// Every table name, for did-you-mean suggestions.
@@ -45,7 +45,7 @@ public protocol LookupResolver {
 /// (`Value.description`: integers in decimal, integral doubles without fraction, ISO dates), so the
 /// integer key `12`, the number `12.0` and the string `'12'` (for example read from a CSV file) all
 /// match. No trimming or case folding is applied. Multi-column keys join the parts with U+001F.
-public final class DictionaryLookupTable: LookupTable, Sendable {
+package final class DictionaryLookupTable: LookupTable, Sendable {
     /// The number of key columns.
     public let keyCount: Int
     /// The type of the values.

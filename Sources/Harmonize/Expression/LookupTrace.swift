@@ -1,7 +1,7 @@
 /// One lookup made while computing an output row: a vocabulary function call or a `lookup` of a
 /// mapping's table, with the key looked up and what was found. Recorded with `run --lineage` in
 /// `harmonize_lineage_entry` / `harmonize_lineage_entry_set` (see docs/lineage.md).
-public struct LookupUse: Sendable, Hashable {
+package struct LookupUse: Sendable, Hashable {
     /// A call site: the function and its source, shared by every use the compiled call makes (so
     /// that noting a use copies no text).
     public final class Site: Sendable {

@@ -10,7 +10,7 @@
 ///
 /// Services are stored by type: a function library adds its own (`environment[MyService.self]`),
 /// so the engine's core knows nothing of keys or vocabularies.
-public final class RunEnvironment {
+package final class RunEnvironment {
     private var services: [ObjectIdentifier: Any] = [:]
 
     /// Creates an empty environment.
@@ -36,7 +36,7 @@ extension RunEnvironment: Sendable {}
 
 /// A call site's implementation for one run: it may capture that run's state (HMAC states,
 /// caches, counters), so it is not `Sendable` and lives in the run's evaluation frames.
-public enum BoundImplementation {
+package enum BoundImplementation {
     /// One argument.
     case unary((Value) throws(EvaluationError) -> Value)
     /// Two arguments.
@@ -51,7 +51,7 @@ public enum BoundImplementation {
 
 /// Collects, while a mapping is compiled, the call sites whose functions keep per-run state.
 /// Share one table between the compilers of one mapping; the plan keeps its `snapshot`.
-public final class CallSiteTable {
+package final class CallSiteTable {
     /// Binds one call site to a run.
     public typealias Binder = @Sendable (RunEnvironment) throws(EvaluationError) -> BoundImplementation
 
@@ -74,7 +74,7 @@ public final class CallSiteTable {
 extension CallSiteTable: Sendable {}
 
 /// The call sites of a plan whose functions keep per-run state (immutable).
-public struct CallSites: Sendable {
+package struct CallSites: Sendable {
     let binders: [(name: String, bind: CallSiteTable.Binder)]
 
     /// No call site.
@@ -94,7 +94,7 @@ public struct CallSites: Sendable {
 }
 
 /// A plan's call sites bound to one run (`CallSites.bind(_:)`); give it to each frame of the run.
-public final class BoundCallSites {
+package final class BoundCallSites {
     let implementations: ContiguousArray<BoundImplementation>
 
     init(implementations: ContiguousArray<BoundImplementation>) { self.implementations = implementations }

@@ -9,7 +9,7 @@
 /// A sequential source of bytes that readers pull from in large chunks.
 ///
 /// Readers never hold more than their own bounded buffer; a byte source never buffers at all.
-public protocol ByteSource: AnyObject {
+package protocol ByteSource: AnyObject {
     /// Reads up to `buffer.count` bytes into `buffer`; returns 0 at end of input.
     /// - Throws: `SourceIOError` when the underlying read fails.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SourceIOError) -> Int
@@ -18,7 +18,7 @@ public protocol ByteSource: AnyObject {
 }
 
 /// An I/O failure while reading a source (open, read). Carries the path and `errno`, never data.
-public struct SourceIOError: Error, Sendable, CustomStringConvertible {
+package struct SourceIOError: Error, Sendable, CustomStringConvertible {
     /// The path concerned.
     public var path: String
     /// The operation that failed (`open`, `read`, `stat`).
@@ -56,7 +56,7 @@ public struct SourceIOError: Error, Sendable, CustomStringConvertible {
 /// too. At end of file the source checks that the file is the one it opened and did not change
 /// while it was read (same device, inode, size, modification and change times; as many bytes read
 /// as its size): otherwise `read` throws, so what was read (and hashed) is the file's content.
-public final class FileByteSource: ByteSource {
+package final class FileByteSource: ByteSource {
     private let fd: Int32
     private let path: String
     /// Size of the file at open time.
@@ -155,7 +155,7 @@ extension FileByteSource: Sendable {}
 
 /// Serves bytes from memory in chunks of at most `chunkSize` (used by tests to drip-feed input,
 /// down to one byte at a time, and by the in-memory mapping test API).
-public final class MemoryByteSource: ByteSource {
+package final class MemoryByteSource: ByteSource {
     private let bytes: [UInt8]
     private var offset = 0
     private let chunkSize: Int

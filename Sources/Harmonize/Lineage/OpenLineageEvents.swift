@@ -5,7 +5,7 @@ import Foundation
 /// their row counts (`outputStatistics`) and columns (`schema`); the data-quality results, when
 /// given, go into a `dataQualityAssertions` facet on the output database dataset. Counts and
 /// names only, never values.
-public enum OpenLineageEvents {
+package enum OpenLineageEvents {
     static let producer = "https://github.com/harmonize/harmonize-run/tree/\(HarmonizeVersion.current)"
     static let core = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 

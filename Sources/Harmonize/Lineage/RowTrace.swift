@@ -5,7 +5,7 @@ import Foundation
 /// the rule of each column (its mapping-file line, text and the source fields it reads).
 /// Coordinates and rules only: never a cell value (`SourceReadBack` reads the record itself, on
 /// explicit request).
-public struct RowTrace: Sendable, Codable, Hashable {
+package struct RowTrace: Sendable, Codable, Hashable {
     /// The run that wrote the row.
     public struct Run: Sendable, Codable, Hashable {
         /// Run id.
@@ -149,7 +149,7 @@ public struct RowTrace: Sendable, Codable, Hashable {
 }
 
 /// The answer of `OutputDatabase.trace`.
-public enum TraceOutcome: Sendable {
+package enum TraceOutcome: Sendable {
     /// The lineage of the row (several when the key is not unique).
     case found([RowTrace])
     /// The output has no such table.

@@ -7,7 +7,7 @@ import Foundation
 /// starting at the recorded line. The file must still have the SHA-256 the run recorded.
 ///
 /// This is the one place that shows source values, and only on explicit request.
-public enum SourceReadBack {
+package enum SourceReadBack {
     /// Why a record cannot be read back (no values).
     public struct Failure: Error, Sendable, CustomStringConvertible {
         /// What went wrong.

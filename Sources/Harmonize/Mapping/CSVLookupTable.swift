@@ -7,7 +7,7 @@
 ///
 /// Keys are compared by their canonical text (`Value.description`, surrounding spaces trimmed), so
 /// an integer key `12` finds the row whose key cell is `12`. The first row wins when a key repeats.
-public final class CSVLookupTable: RunLoadedLookup {
+package final class CSVLookupTable: RunLoadedLookup {
     /// The declaration in the mapping.
     public let spec: LookupSpec
     // Set once by the planner, before the plan is handed out.
@@ -157,7 +157,7 @@ public final class CSVLookupTable: RunLoadedLookup {
 extension CSVLookupTable: Sendable {}
 
 /// The lookup tables a run loaded (a `RunEnvironment` service), by declaration.
-public final class LoadedLookups {
+package final class LoadedLookups {
     /// Loaded tables by the identity of their declaration (`CSVLookupTable`).
     var tables: [ObjectIdentifier: LoadedLookupTable] = [:]
 
@@ -183,7 +183,7 @@ extension RunEnvironment {
 
 /// One run's copy of a lookup table: its rows, and how often the run found or missed a key
 /// (mapping-test coverage). Belongs to the run that loaded it.
-public final class LoadedLookupTable: LookupTable {
+package final class LoadedLookupTable: LookupTable {
     /// Number of key columns.
     public let keyCount: Int
     /// Type of the values.

@@ -13,36 +13,36 @@ public final class MappingPlan: @unchecked Sendable {
     /// The target model the mapping writes to.
     public let model: TargetModel
     /// The source schema, if any (with the run profile's overrides applied).
-    public let schema: SourceSchema?
+    package let schema: SourceSchema?
     /// The source dialect, with the run profile's overrides applied.
-    public let dialect: Dialect
+    package let dialect: Dialect
     /// Source fields read by the mapping, each decoded into its slot.
-    public let fields: [PlannedField]
+    package let fields: [PlannedField]
     /// Fields validated but not read (when the source asks `validate: all`).
-    public let validatedOnly: [PlannedField]
+    package let validatedOnly: [PlannedField]
     /// Total slots in an evaluation frame (fields, then named values).
     public let slotCount: Int
     /// The record filter.
-    public let filter: CompiledExpression?
+    package let filter: CompiledExpression?
     /// Named values, in evaluation order.
-    public let lets: [PlannedLet]
+    package let lets: [PlannedLet]
     /// Target tables.
-    public let targets: [PlannedTarget]
+    package let targets: [PlannedTarget]
     /// Lookup tables (loaded when the run starts).
-    public let lookups: [CSVLookupTable]
+    package let lookups: [CSVLookupTable]
     /// Warnings found while planning.
     public let warnings: [Diagnostic]
     /// The expression identifying the person of a record (`source: subject:`), if declared.
-    public let subject: CompiledExpression?
+    package let subject: CompiledExpression?
     /// Joined sources, in evaluation order.
     let joins: [PlannedJoin]
     /// The grouping stage, when the mapping folds its records (`group:`).
     let group: PlannedGroup?
     /// The derivation, for a `derive:` mapping (no source, no targets of its own).
-    public let derivation: Derivation?
+    package let derivation: Derivation?
     /// The calls of the mapping's expressions that keep per-run state (keyed functions,
     /// vocabulary functions, lookups read from files): each run binds them (`RunContext`).
-    public let callSites: CallSites
+    package let callSites: CallSites
 
     init(
         spec: MappingSpec, model: TargetModel, schema: SourceSchema?, dialect: Dialect, fields: [PlannedField], validatedOnly: [PlannedField],
@@ -124,7 +124,7 @@ final class PlannedGroup: @unchecked Sendable {
 }
 
 /// A source field the plan reads.
-public struct PlannedField {
+package struct PlannedField {
     /// The field name as in the source (header or schema).
     public let name: String
     /// The slot it is decoded into (-1: validated only).
@@ -136,7 +136,7 @@ public struct PlannedField {
 }
 
 /// A named intermediate value.
-public struct PlannedLet {
+package struct PlannedLet {
     /// Its name.
     public let name: String
     /// Its slot.
@@ -146,7 +146,7 @@ public struct PlannedLet {
 }
 
 /// One target table of a plan.
-public struct PlannedTarget {
+package struct PlannedTarget {
     /// The target table.
     public let table: TargetTable
     /// An optional row filter.

@@ -9,10 +9,15 @@ public struct PlanningContext {
     public var profile: RunProfile?
     /// When set, the `if`/`case` branches of the mapping's expressions are instrumented to count
     /// hits (mapping tests); plans built with a recorder must be run from one thread.
-    public var coverage: CoverageRecorder?
+    package var coverage: CoverageRecorder?
 
     /// Creates a context.
-    public init(defaultModel: TargetModel, functions: FunctionRegistry, profile: RunProfile? = nil, coverage: CoverageRecorder? = nil) {
+    public init(defaultModel: TargetModel, functions: FunctionRegistry, profile: RunProfile? = nil) {
+        self.init(defaultModel: defaultModel, functions: functions, profile: profile, coverage: nil)
+    }
+
+    /// Creates a context whose plans count branch hits (mapping tests).
+    package init(defaultModel: TargetModel, functions: FunctionRegistry, profile: RunProfile? = nil, coverage: CoverageRecorder?) {
         self.defaultModel = defaultModel
         self.functions = functions
         self.profile = profile

@@ -1,5 +1,5 @@
 /// A piece of mapping text with the position of its first character in the mapping file.
-public struct LocatedText: Sendable, Hashable {
+package struct LocatedText: Sendable, Hashable {
     /// The text as written (an expression, a name).
     public var text: String
     /// 1-based line of the first character.
@@ -31,29 +31,29 @@ public struct MappingSpec: Sendable {
     /// What it does.
     public var description: String?
     /// The target model: nil for the run's default model, or a path relative to the mapping file.
-    public var model: LocatedText?
+    package var model: LocatedText?
     /// The source.
-    public var source: SourceSpec
+    package var source: SourceSpec
     /// Lookup tables.
-    public var lookups: [LookupSpec]
+    package var lookups: [LookupSpec]
     /// A filter over source records: records for which it is not true are counted as filtered.
-    public var filter: LocatedText?
+    package var filter: LocatedText?
     /// Named intermediate values, evaluated in order once per record.
-    public var lets: [(name: LocatedText, expression: LocatedText)]
+    package var lets: [(name: LocatedText, expression: LocatedText)]
     /// The target tables, each with one expression per column.
-    public var targets: [TargetSpec]
+    package var targets: [TargetSpec]
     /// Other sources joined to each driving record, in evaluation order.
-    public var joins: [JoinSpec] = []
+    package var joins: [JoinSpec] = []
     /// Folding of records into groups before named values and targets (`group:`), if any.
-    public var group: GroupSpec? = nil
+    package var group: GroupSpec? = nil
     /// A derived table computed after the run's other mappings (`derive:`); such a mapping has
     /// no source and no targets of its own.
-    public var derive: DeriveSpec? = nil
+    package var derive: DeriveSpec? = nil
 }
 
 /// A source joined to the driving records of a mapping (`joins:`): each driving record finds
 /// its one partner row by key; the partner's fields read as `NAME.FIELD` in expressions.
-public struct JoinSpec: Sendable {
+package struct JoinSpec: Sendable {
     /// The name expressions use as a prefix (`prs` in `prs.EXE_SOI_DTD`).
     public var name: LocatedText
     /// A file name or glob pattern relative to the run's input folder.
@@ -74,7 +74,7 @@ public struct JoinSpec: Sendable {
 /// Folding of a mapping's records into groups (`group:`), for instance to net regularisation
 /// lines: records with equal `by` values become one record carrying the `by` values and the
 /// aggregates.
-public struct GroupSpec: Sendable {
+package struct GroupSpec: Sendable {
     /// One aggregate: `name: function(argument)`.
     public struct Aggregate: Sendable {
         /// The name the group's record gives it.
@@ -95,7 +95,7 @@ public struct GroupSpec: Sendable {
 }
 
 /// A derived table (`derive:`): rows computed from what the run's other mappings wrote.
-public struct DeriveSpec: Sendable {
+package struct DeriveSpec: Sendable {
     /// The derivation: `observation_period`.
     public var kind: LocatedText
     /// Its parameters (`with:`), as written.
@@ -105,7 +105,7 @@ public struct DeriveSpec: Sendable {
 }
 
 /// The source part of a mapping.
-public struct SourceSpec: Sendable {
+package struct SourceSpec: Sendable {
     /// `csv`, `hl7v2` or `xml`.
     public var format: LocatedText
     /// A file name or glob pattern relative to the run's input folder.
@@ -133,7 +133,7 @@ public struct SourceSpec: Sendable {
 }
 
 /// A schema given inline or by path.
-public enum SchemaReference: Sendable {
+package enum SchemaReference: Sendable {
     /// No schema: every column is text, empty is null.
     case none
     /// A schema written in the mapping.
@@ -143,7 +143,7 @@ public enum SchemaReference: Sendable {
 }
 
 /// A lookup table declared by a mapping.
-public struct LookupSpec: Sendable {
+package struct LookupSpec: Sendable {
     /// The name expressions use in `lookup('name', …)`.
     public var name: LocatedText
     /// The file: relative to the mapping file (`file:`) or to the run's input folder (`input:`).
@@ -165,7 +165,7 @@ public struct LookupSpec: Sendable {
 }
 
 /// One target table fed by the mapping.
-public struct TargetSpec: Sendable {
+package struct TargetSpec: Sendable {
     /// The target table name.
     public var table: LocatedText
     /// An optional filter: a record for which it is not true writes no row to this table.

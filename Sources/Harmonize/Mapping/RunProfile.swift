@@ -17,11 +17,11 @@ public struct RunProfile: Sendable {
     /// Quote override.
     public var quote: UInt8??
     /// Encoding override.
-    public var encoding: TextEncoding?
+    package var encoding: TextEncoding?
     /// Header override.
     public var header: Bool?
     /// Schema overrides (date formats, decimal character, missing values).
-    public var schema: SchemaOverride
+    package var schema: SchemaOverride
 
     /// Creates an empty profile.
     public init() { schema = SchemaOverride() }
@@ -33,7 +33,7 @@ public struct RunProfile: Sendable {
     }
 
     /// The dialect with the overrides applied.
-    public func apply(to dialect: Dialect) -> Dialect {
+    package func apply(to dialect: Dialect) -> Dialect {
         var d = dialect
         if let delimiter { d.delimiter = delimiter }
         if let quote { d.quote = quote }
@@ -43,7 +43,7 @@ public struct RunProfile: Sendable {
     }
 
     /// The schema with the overrides applied.
-    public func apply(to schema: SourceSchema) -> SourceSchema { self.schema.applied(to: schema) }
+    package func apply(to schema: SourceSchema) -> SourceSchema { self.schema.applied(to: schema) }
 
     /// Reads a profile file.
     public static func load(path: String) throws(DiagnosticsError) -> RunProfile {

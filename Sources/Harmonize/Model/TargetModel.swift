@@ -7,28 +7,28 @@ public struct TargetModel: Sendable, Hashable {
     /// The model's version, e.g. `5.4`.
     public var version: String
     /// Tables in declaration order.
-    public var tables: [TargetTable]
+    package var tables: [TargetTable]
     /// `orphans: person.person_id`: rows of the other tables whose `person_id` names no row of
     /// `person` in the same output are held back as rejects (`target-fk-missing`) before the
     /// output is published (`OrphanPass`); nil: no such check. On in the bundled OMOP model.
-    public var orphans: ForeignKey? = nil
+    package var orphans: ForeignKey? = nil
 
     /// Creates a model.
-    public init(name: String, version: String, tables: [TargetTable]) {
+    package init(name: String, version: String, tables: [TargetTable]) {
         self.name = name
         self.version = version
         self.tables = tables
     }
 
     /// The table with that name (case-insensitive), or nil.
-    public func table(named name: String) -> TargetTable? {
+    package func table(named name: String) -> TargetTable? {
         let lowered = name.lowercased()
         return tables.first { $0.name.lowercased() == lowered }
     }
 }
 
 /// A table of a target model.
-public struct TargetTable: Sendable, Hashable {
+package struct TargetTable: Sendable, Hashable {
     /// The table name as created in the sink.
     public var name: String
     /// Columns in declaration order (the order of the DDL).
@@ -63,7 +63,7 @@ public struct TargetTable: Sendable, Hashable {
 }
 
 /// A column of a target table.
-public struct TargetColumn: Sendable, Hashable {
+package struct TargetColumn: Sendable, Hashable {
     /// The column name.
     public var name: String
     /// The declared type.
@@ -95,7 +95,7 @@ public struct TargetColumn: Sendable, Hashable {
 }
 
 /// A foreign-key reference.
-public struct ForeignKey: Sendable, Hashable, Codable {
+package struct ForeignKey: Sendable, Hashable, Codable {
     /// The referenced table.
     public var table: String
     /// The referenced column.
@@ -109,7 +109,7 @@ public struct ForeignKey: Sendable, Hashable, Codable {
 }
 
 /// The type of a target column, in the spellings of the OMOP specification.
-public enum ColumnType: Sendable, Hashable, CustomStringConvertible {
+package enum ColumnType: Sendable, Hashable, CustomStringConvertible {
     /// 32-bit integer in OMOP, stored as a 64-bit SQLite INTEGER.
     case integer
     /// 64-bit integer.

@@ -21,7 +21,7 @@ public struct RunOptions: Sendable {
     public var exclusion: ExclusionList? = nil
     /// A replay: only these records of these mappings and files are read again (`harmonize-run
     /// replay`); the manifest's kind is `replay`. Nil for a full run.
-    public var replay: ReplaySelection? = nil
+    package var replay: ReplaySelection? = nil
     /// Whether rows whose person is not in the output are held back (the model's `orphans:`;
     /// `run --keep-orphans` sets false). See `OrphanPass`.
     public var holdsBackOrphans = true
@@ -89,7 +89,7 @@ public final class Pipeline {
     }
 
     /// The tables the plans write, in first-use order; fails when two models disagree on a table.
-    public func outputTables() throws(RunError) -> [TargetTable] {
+    package func outputTables() throws(RunError) -> [TargetTable] {
         var tables: [TargetTable] = []
         for p in plans {
             for t in p.targets {
@@ -114,7 +114,12 @@ public final class Pipeline {
     /// and `RunExecution.finalize` (held-back orphans, derived tables, the exclusion audit,
     /// counts, publication).
     /// - Throws: `RunError`; the sink is aborted and the previous output stays untouched.
-    public func run(into sink: any Sink) throws(RunError) -> RunManifest {
+    public func run(into output: Output) throws(RunError) -> RunManifest {
+        try run(into: output.sink)
+    }
+
+    /// Runs every plan into a sink of the package (see `run(into:)` with an `Output`).
+    package func run(into sink: any Sink) throws(RunError) -> RunManifest {
         let run = try prepare(sink: sink)
         try run.openSink()
         do throws(RunError) {

@@ -1,6 +1,6 @@
 /// What a replay re-runs: per mapping id and input file (as recorded, relative to the input
 /// folder), the records to read again; everything else in those files is skipped.
-public struct ReplaySelection: Sendable, Hashable {
+package struct ReplaySelection: Sendable, Hashable {
     /// The run whose rejects are replayed; nil when the outstanding rejects of every run are.
     public var replayOf: String?
     /// Mapping id → file → records.

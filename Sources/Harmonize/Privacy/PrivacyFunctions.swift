@@ -51,7 +51,7 @@ extension RunEnvironment {
 
 /// Per-person day shifts for `date_shift`. One per run (its HMAC states and cache change with
 /// every call): not `Sendable`.
-public final class DateShifter {
+package final class DateShifter {
     private let person: Pseudonymizer
     /// The keyed HMAC, pad states prepared once.
     private let shiftMAC: PreparedHMAC
@@ -104,7 +104,7 @@ extension DateShifter: Sendable {}
 /// | `age_band(age)` | 5-year bands `0-4`, `5-9`, … `85-89`, top-coded `90+`; null when negative |
 /// | `to_month(date)` | the first day of the month (a date) |
 /// | `to_year(date)` | 1 January of the year (a date) |
-public enum GeneralisationFunctions {
+package enum GeneralisationFunctions {
     /// Every generalisation function.
     public static let all: [FunctionDefinition] = [
         FunctionDefinition(

@@ -49,7 +49,7 @@ extension FunctionRegistry {
 }
 
 /// The pseudonymisation key of a run (a `RunEnvironment` service).
-public struct RunKey {
+package struct RunKey {
     /// The key.
     public var key: PseudonymKey
     /// The largest `date_shift` in days (0: `date_shift` cannot run).

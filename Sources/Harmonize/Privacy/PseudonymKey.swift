@@ -130,7 +130,7 @@ public struct PseudonymKey: Sendable {
 ///
 /// Values are normalised before hashing (surrounding spaces trimmed, letters upper-cased), so that
 /// ` ab12 ` and `AB12` give the same pseudonym.
-public final class Pseudonymizer {
+package final class Pseudonymizer {
     private let hmac: PreparedHMAC
     // Slots in buffers owned by the instance (no array uniqueness or exclusivity check per call).
     private let keys: UnsafeMutablePointer<String?>

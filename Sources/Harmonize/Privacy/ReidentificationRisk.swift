@@ -8,7 +8,7 @@ import Foundation
 /// the prosecutor risk (largest, and the share of persons above a threshold), the marketer risk
 /// (expected share of persons re-identified when every record is attacked: classes / persons),
 /// and the classes smaller than the required `k`, as counts only (never their values).
-public enum ReidentificationRisk {
+package enum ReidentificationRisk {
     /// A failure to read the database or an unknown quasi-identifier. Messages hold no values.
     public struct Failure: Error, Sendable, CustomStringConvertible {
         /// What went wrong.

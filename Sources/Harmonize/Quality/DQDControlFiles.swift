@@ -1,7 +1,7 @@
 /// Builds checks from OHDSI Data Quality Dashboard control files (`*_Table_Level.csv`,
 /// `*_Field_Level.csv`, `*_Concept_Level.csv`): which check applies to which table and field,
 /// its inputs and its threshold. Only tables of the given model are kept.
-public enum DQDControlFiles {
+package enum DQDControlFiles {
     /// The checks described by the three control files' texts, for the tables of `model`.
     public static func checks(tableLevel: String, fieldLevel: String, conceptLevel: String, model: TargetModel) -> [QualityCheck] {
         var out: [QualityCheck] = []

@@ -1,6 +1,6 @@
 /// One data-quality check to run: its type, the table and field it is about, its inputs and its
 /// threshold. Built from a control file (OMOP: OHDSI DQD's) or from a user's `--checks` file.
-public struct QualityCheck: Sendable, Hashable, Codable {
+package struct QualityCheck: Sendable, Hashable, Codable {
     /// The check type.
     public var type: QualityCheckType
     /// The table checked (lower case).

@@ -1,6 +1,6 @@
 /// The data-quality check types Harmonize runs, named as in the OHDSI Data Quality Dashboard (DQD)
 /// so that results compare with DQD's. Each has a Kahn category and subcategory.
-public enum QualityCheckType: String, Sendable, Codable, CaseIterable, Hashable {
+package enum QualityCheckType: String, Sendable, Codable, CaseIterable, Hashable {
     case cdmTable, cdmField, isRequired, cdmDatatype, isPrimaryKey, isForeignKey, fkDomain, fkClass
     case isStandardValidConcept, measureValueCompleteness, standardConceptRecordCompleteness
     case sourceConceptRecordCompleteness, sourceValueCompleteness, plausibleValueLow, plausibleValueHigh

@@ -1,7 +1,7 @@
 /// The tables and columns of the target model that the person-, visit-, death- and
 /// vocabulary-aware checks rely on (for OMOP: `Mappings.omopQualityConventions`). The engine knows
 /// no model by name: everything model-specific comes from here or from the checks.
-public struct QualityConventions: Sendable, Hashable {
+package struct QualityConventions: Sendable, Hashable {
     /// The person table and its key (shared by event tables), e.g. `person`, `person_id`.
     public var personTable: String
     /// The person key column.

@@ -3,7 +3,7 @@ import Foundation
 /// Runs data-quality checks against an output database and stores the results in its
 /// `harmonize_quality` table. Generic over the target model: the checks (and so which tables and
 /// fields they concern) are data, built for OMOP from the DQD control files by the `Mappings` module.
-public struct QualityEngine: Sendable {
+package struct QualityEngine: Sendable {
     /// The checks to run.
     public var checks: [QualityCheck]
     /// Functions available to user rules.

@@ -1,5 +1,5 @@
 /// The results of a quality run over one database, with totals per status.
-public struct QualityReport: Sendable, Codable, Hashable {
+package struct QualityReport: Sendable, Codable, Hashable {
     /// The run the database holds (latest `harmonize_run`), if any.
     public var runID: String?
     /// ISO-8601 time of the checks.

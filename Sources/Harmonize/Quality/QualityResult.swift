@@ -1,5 +1,5 @@
 /// The outcome of one check: status and aggregate counts (never values).
-public struct QualityResult: Sendable, Hashable, Codable {
+package struct QualityResult: Sendable, Hashable, Codable {
     /// Outcome of a check.
     public enum Status: String, Sendable, Codable, Hashable {
         /// Violations at or below the threshold.

@@ -17,7 +17,7 @@ import Yams
 ///
 /// Rules are checked against the target model when the file is loaded (diagnostics with
 /// file:line:column; codes HZ16xx and the expression codes HZ30xx).
-public enum UserRuleFile {
+package enum UserRuleFile {
     /// The checks of the file at `path`, compiled against `model` and `functions`.
     public static func load(path: String, model: TargetModel, functions: FunctionRegistry) throws(DiagnosticsError) -> [QualityCheck] {
         let text: String

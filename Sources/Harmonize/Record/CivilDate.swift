@@ -2,7 +2,7 @@
 /// costs microseconds per call; these are a few nanoseconds).
 ///
 /// Algorithms from Howard Hinnant, "chrono-Compatible Low-Level Date Algorithms".
-public struct CivilDate: Sendable, Hashable, Comparable {
+package struct CivilDate: Sendable, Hashable, Comparable {
     /// The year (any integer; 1 BCE is 0).
     public var year: Int
     /// The month, 1...12.

@@ -1,5 +1,5 @@
 /// Where a record, a reject or a finding comes from, without any cell value.
-public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertible {
+package struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The file path as given to the run (relative to the input folder when there is one).
     public var file: String
     /// 1-based physical line where the record starts, when the format has lines.

@@ -4,7 +4,7 @@
 /// Dates are civil dates without a time zone, stored as days since 1970-01-01; date-times are
 /// civil date-times stored as seconds since 1970-01-01T00:00:00 (no time zone, no leap seconds).
 /// Numbers are IEEE doubles (OMOP `float` columns); integers are 64-bit.
-public enum Value: Sendable, Hashable {
+package enum Value: Sendable, Hashable {
     /// Absent, empty or explicitly null.
     case null
     /// A boolean.

@@ -1,5 +1,5 @@
 /// The static type of a value, a source field, an expression or a target column.
-public enum ValueType: String, Sendable, Hashable, Codable, CaseIterable {
+package enum ValueType: String, Sendable, Hashable, Codable, CaseIterable {
     /// Only `null` (the type of the literal `null`).
     case null
     /// Text.

@@ -2,7 +2,7 @@
 /// rejects by reason and mapping, quality checks, and a lineage picture (source files → mappings
 /// → tables) as inline SVG. No script, no network reference; the markup is well-formed XML
 /// (XHTML syntax) so it can be checked by an XML parser. Shows counts, never cell values.
-public enum HTMLReport {
+package enum HTMLReport {
     /// The page for the database at `path`.
     /// With `risk`, the page also shows the re-identification risk of the release; counts of persons
     /// below its `min_k` are printed as `< k` (small-cell suppression).

@@ -2,7 +2,7 @@ import Foundation
 
 /// Read-only access to what a run left in its output database: table counts, the ledger,
 /// rejects, quality results and the lineage of mappings. Never reads OMOP cell values.
-public final class OutputDatabase {
+package final class OutputDatabase {
     let db: SQLiteConnection
     let tables: Set<String>
     /// The database path.

@@ -1,7 +1,7 @@
 /// Identifies one record of a source file the way readers locate it: the record number (CSV data
 /// row, HL7 message, XML record element) and the physical line where it starts (for HL7 segment
 /// records, the line of the segment: several segment records share their message's number).
-public struct RecordKey: Sendable, Hashable, Codable {
+package struct RecordKey: Sendable, Hashable, Codable {
     /// 1-based record number, when known.
     public var record: Int?
     /// 1-based line, when known.

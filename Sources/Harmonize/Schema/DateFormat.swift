@@ -12,7 +12,7 @@
 /// default as in `strptime`: year 1900, month 1, day 1, midnight. Numeric parts take exactly their
 /// width when next to another numeric part (`%d%m%Y`), and one or two digits otherwise (`d/M/yyyy`).
 /// Calendars are checked: no 30 February, hours 0…23, minutes and seconds 0…59.
-public struct DateFormat: Sendable, Hashable, CustomStringConvertible {
+package struct DateFormat: Sendable, Hashable, CustomStringConvertible {
     /// The parts of a date-time read by a format.
     public struct Parts: Sendable, Hashable {
         /// The year.

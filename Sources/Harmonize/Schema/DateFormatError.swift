@@ -1,5 +1,5 @@
 /// A date/time pattern that cannot be compiled; names the pattern (configuration, never data).
-public struct DateFormatError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct DateFormatError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The pattern as written.
     public var pattern: String
     /// What is wrong.

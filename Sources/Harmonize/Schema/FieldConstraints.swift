@@ -2,7 +2,7 @@
 ///
 /// `minimum`, `maximum` and `enum` values are interpreted with the field's type and formats when
 /// a `FieldDecoder` is built. Unknown keys (such as a `description`) are ignored.
-public struct FieldConstraints: Sendable, Hashable, Codable {
+package struct FieldConstraints: Sendable, Hashable, Codable {
     /// A missing value (empty or a missing-value marker) is rejected (`required-missing`).
     public var required: Bool
     /// Values must be unique in the file. Checked by the engine, not by a single `FieldDecoder`.

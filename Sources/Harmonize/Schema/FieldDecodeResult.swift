@@ -1,6 +1,6 @@
 /// The outcome of decoding one cell: a typed value (possibly `.null`), or why it was refused and
 /// which rule refused it. Never carries the cell text.
-public enum FieldDecodeResult: Sendable, Hashable {
+package enum FieldDecodeResult: Sendable, Hashable {
     /// The decoded value; `.null` for a missing value of a field that is not required.
     case value(Value)
     /// The cell was refused: `.requiredMissing` (rule `required`), `.typeError` (rule `type`) or

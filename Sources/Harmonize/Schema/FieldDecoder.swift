@@ -4,7 +4,7 @@
 /// Built once per used field (compiling formats, patterns and constraint values), then called
 /// once per cell: integers, numbers, booleans and dates are read straight from the bytes without
 /// creating a `String`. Results never carry the cell text.
-public struct FieldDecoder: Sendable {
+package struct FieldDecoder: Sendable {
     enum Kind: Sendable {
         case string, integer, number, boolean, date, datetime, time, year, yearmonth
     }

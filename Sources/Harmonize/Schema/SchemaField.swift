@@ -4,7 +4,7 @@
 /// `regle_gestion`, …) are ignored and `null` means absent. Extensions to the spec:
 /// `formats` (date/time formats tried in order) and a per-field `missingValues` that replaces
 /// the schema's.
-public struct SchemaField: Sendable, Hashable, Codable {
+package struct SchemaField: Sendable, Hashable, Codable {
     /// The default `trueValues`.
     public static let defaultTrueValues = ["true", "True", "TRUE", "1"]
     /// The default `falseValues`.

@@ -3,7 +3,7 @@
 /// The spec types that Harmonize decodes have their own case; anything else is kept as
 /// `unsupported` so that a schema still loads and `SourceSchema.validate()` can name the field.
 /// Unsupported fields are decoded as text.
-public enum SchemaFieldType: Sendable, Hashable, Codable, CustomStringConvertible {
+package enum SchemaFieldType: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Text.
     case string
     /// A 64-bit integer.

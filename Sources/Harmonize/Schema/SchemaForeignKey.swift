@@ -1,7 +1,7 @@
 /// A Table Schema foreign key: local `fields` that reference `fields` of another resource.
 ///
 /// Kept for planning (joins, checks); `fields` may be written as one name or a list.
-public struct SchemaForeignKey: Sendable, Hashable, Codable {
+package struct SchemaForeignKey: Sendable, Hashable, Codable {
     /// The referenced resource and its fields.
     public struct Reference: Sendable, Hashable, Codable {
         /// The resource (table) name; empty means this table.

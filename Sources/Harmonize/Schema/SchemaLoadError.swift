@@ -1,6 +1,6 @@
 /// A schema file that cannot be read or decoded. Names the file and, when known, the path of the
 /// offending key (`fields[3].constraints.minLength`); never a data value.
-public struct SchemaLoadError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct SchemaLoadError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The file concerned.
     public var file: String
     /// The path of the key concerned inside the document, when known.

@@ -1,6 +1,6 @@
 /// Run-time changes to a source schema (a dialect profile: a site that writes dates as
 /// `dd/MM/yyyy`, numbers with a decimal comma, `NA` for missing).
-public struct SchemaOverride: Sendable, Hashable, Codable {
+package struct SchemaOverride: Sendable, Hashable, Codable {
     /// Formats that replace those of every `date` and `datetime` field.
     public var dateFormats: [String]?
     /// The decimal char of every `number` field.

@@ -4,7 +4,7 @@
 ///
 /// The value is interpreted with the field's type when a decoder is built, so `1` and `"1"` are
 /// the same bound for an integer field.
-public enum SchemaScalar: Sendable, Hashable, Codable, CustomStringConvertible {
+package enum SchemaScalar: Sendable, Hashable, Codable, CustomStringConvertible {
     /// A JSON or YAML string.
     case string(String)
     /// A whole number.

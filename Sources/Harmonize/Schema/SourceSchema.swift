@@ -7,7 +7,7 @@ import Foundation
 /// Decoding is lenient with real files: unknown keys are ignored, `primaryKey` may be one name
 /// or a list, and constraint values may be numbers or strings. Call `validate()` for problems
 /// that decoding lets through (unknown types, invalid formats or patterns, unknown key fields).
-public struct SourceSchema: Sendable, Hashable, Codable {
+package struct SourceSchema: Sendable, Hashable, Codable {
     /// The fields, in column order.
     public var fields: [SchemaField]
     /// Texts that mean "no value" for every field without its own `missingValues` (default `[""]`).

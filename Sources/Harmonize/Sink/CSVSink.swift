@@ -7,7 +7,7 @@ import Foundation
 ///
 /// With `canonicalSort`, each table's rows are sorted (by their CSV text) at the end: the whole
 /// table is held in memory then, so use it for fixtures and golden outputs, not national extracts.
-public final class CSVSink: Sink {
+package final class CSVSink: Sink {
     /// The published folder.
     public let outputPath: String
     /// Whether rows are sorted at the end.

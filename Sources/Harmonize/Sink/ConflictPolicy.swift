@@ -1,6 +1,6 @@
 /// What a sink does with a row whose primary key is already in its table (a target's
 /// `on_conflict:` in the mapping file).
-public enum ConflictPolicy: Sendable, Hashable {
+package enum ConflictPolicy: Sendable, Hashable {
     /// Add the row (the default). A second row with the same key is an error of the run.
     case insert
     /// Update the row already there: each listed column (its index in table order) takes the new
@@ -16,7 +16,7 @@ public enum ConflictPolicy: Sendable, Hashable {
 }
 
 /// Rows a sink stored in one table: rows added, and rows that updated a row already there.
-public struct TableWriteCount: Sendable, Hashable {
+package struct TableWriteCount: Sendable, Hashable {
     /// Rows added to the table (the rows it holds).
     public var inserted: Int
     /// Rows that updated a row with the same primary key instead of adding one.

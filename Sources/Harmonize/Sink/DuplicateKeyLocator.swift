@@ -1,6 +1,6 @@
 /// A primary-key value written more than once, found when an output was completed. The key is
 /// kept in memory only to find its rows again (`DuplicateKeyLocator`); it is never printed.
-public struct DuplicateKey: Sendable {
+package struct DuplicateKey: Sendable {
     /// The table.
     public var table: String
     /// The primary-key columns.
@@ -19,7 +19,7 @@ public struct DuplicateKey: Sendable {
 /// run the mappings that write the table again into it, with lineage on, after a
 /// `target-pk-duplicate` (the run that found it published nothing). Only rows added with
 /// `on_conflict: insert` count: updates of a row are not duplicates.
-public final class DuplicateKeyLocator: Sink {
+package final class DuplicateKeyLocator: Sink {
     /// One row with the duplicated key: its mapping, file and record location.
     public struct Origin: Sendable, Hashable, Codable {
         /// The mapping id.

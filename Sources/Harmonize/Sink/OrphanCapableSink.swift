@@ -1,5 +1,5 @@
 /// A row held back because its person is not in the output (see `OrphanPass`).
-public struct OrphanRow: Sendable, Hashable {
+package struct OrphanRow: Sendable, Hashable {
     /// Index of the table in the sink's list.
     public var table: Int
     /// The row's SQLite rowid (order of writing).
@@ -18,7 +18,7 @@ public struct OrphanRow: Sendable, Hashable {
 }
 
 /// A sink that can find and remove orphan rows (the SQLite output, directly or pipelined).
-public protocol OrphanCapableSink: Sink {
+package protocol OrphanCapableSink: Sink {
     /// See `Sink.findOrphans(_:)`.
     func orphans(_ rule: ForeignKey) throws(SinkError) -> [OrphanRow]
     /// Deletes the rows (and their lineage rows).

@@ -159,7 +159,7 @@ extension OutputPublication: Sendable {}
 /// The lock a run holds on its output (`.OUTPUT.lock` beside it, see `SQLiteSink`), for the other
 /// writers of a published output (`harmonize-run quality` storing its results): they never write
 /// into a file a run is about to replace, whose journal would then sit beside the new output.
-public enum OutputLock {
+package enum OutputLock {
     /// Runs `body` holding the lock of `output` (the lock file is created when missing).
     /// - Throws: `SinkError` (I/O) when another run holds the lock or it cannot be taken; or
     ///   `body`'s error.

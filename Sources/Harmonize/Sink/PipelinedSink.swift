@@ -6,7 +6,7 @@ import Foundation
 ///
 /// The wrapped sink is used only from the writer thread after `open`. The first error the writer
 /// meets is kept and rethrown by the next `write` or by `finish`.
-public final class PipelinedSink: Sink {
+package final class PipelinedSink: Sink {
     private enum Message: Sendable {
         case rows(RowBatch)
         case rejects([RunReject])

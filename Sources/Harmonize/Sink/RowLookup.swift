@@ -1,6 +1,6 @@
 /// One output row's lookup, as carried by a `RowBatch`: the row (index in the batch), the column
 /// (index in the table) and the use.
-public struct RowLookup: Sendable, Hashable {
+package struct RowLookup: Sendable, Hashable {
     /// Row index in the batch.
     public var row: Int32
     /// Column index in the table.

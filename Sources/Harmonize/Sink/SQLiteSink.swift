@@ -9,7 +9,7 @@ import Foundation
 /// updates (`ConflictPolicy.update`): it is built before that table's first update batch, and such
 /// rows are written with `INSERT … ON CONFLICT (key) DO UPDATE SET c = coalesce(excluded.c, c)`.
 /// Dates are stored as ISO `yyyy-MM-dd` text.
-public final class SQLiteSink: Sink {
+package final class SQLiteSink: Sink {
     /// The published database path.
     public let outputPath: String
     private let stagingPath: String

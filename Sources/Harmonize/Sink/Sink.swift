@@ -1,5 +1,5 @@
 /// A batch of output rows for one table, row-major: `values.count == rowCount * columnCount`.
-public struct RowBatch: Sendable {
+package struct RowBatch: Sendable {
     /// Index of the table in the list the sink was opened with.
     public var table: Int
     /// Columns per row (the table's column count).
@@ -33,7 +33,7 @@ public struct RowBatch: Sendable {
 
 /// Where an output row comes from: interned ids of the mapping and the source file, and the
 /// record's location in that file.
-public struct RowLineage: Sendable, Hashable {
+package struct RowLineage: Sendable, Hashable {
     /// Index of the mapping in the run.
     public var mapping: Int32
     /// Index of the input file in the run.
@@ -57,7 +57,7 @@ public struct RowLineage: Sendable, Hashable {
 }
 
 /// A failure of a sink (creating, writing, publishing). Never contains cell values.
-public struct SinkError: Error, Sendable, CustomStringConvertible {
+package struct SinkError: Error, Sendable, CustomStringConvertible {
     /// What failed, in plain words.
     public var message: String
     /// Whether the failure is an I/O problem (exit code 3) rather than a configuration one.
@@ -81,7 +81,7 @@ public struct SinkError: Error, Sendable, CustomStringConvertible {
 ///
 /// A sink must not make anything visible before `finish` succeeds: a failed or killed run leaves
 /// the previous output untouched. PostgreSQL (COPY), CSV and SQLite sinks fit this protocol.
-public protocol Sink: AnyObject {
+package protocol Sink: AnyObject {
     /// Prepares the tables the run writes (creates them in a staging area).
     func open(tables: [TargetTable], run: RunManifest) throws(SinkError)
     /// Writes a batch of rows.
@@ -126,7 +126,7 @@ extension Sink {
 }
 
 /// A reject as stored by a sink: the reject plus the run's interned mapping and file.
-public struct RunReject: Sendable, Hashable {
+package struct RunReject: Sendable, Hashable {
     /// The reject (reason, location, field, rule, message without values).
     public var reject: Reject
     /// Index of the mapping in the run, or -1.
@@ -143,7 +143,7 @@ public struct RunReject: Sendable, Hashable {
 }
 
 /// A sink that discards rows (`--sink none`): measures everything but the writing.
-public final class NullSink: Sink {
+package final class NullSink: Sink {
     /// Rows received.
     public private(set) var rowCount = 0
 

@@ -11,7 +11,7 @@ import Foundation
 /// A pattern is a path relative to the input folder whose components may use shell wildcards
 /// (`*`, `?`, `[…]`); `**` matches any number of folders. Matches are sorted by path so runs are
 /// deterministic.
-public enum InputFiles {
+package enum InputFiles {
     /// Relative paths of the regular files matching `pattern` under `root`.
     public static func match(_ pattern: String, under root: String) -> [String] {
         let parts = pattern.split(separator: "/").map(String.init).filter { $0 != "." && !$0.isEmpty }

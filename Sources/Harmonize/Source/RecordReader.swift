@@ -4,7 +4,7 @@
 ///
 /// Readers hold at most one record (plus a bounded read buffer); a record that cannot be read is
 /// reported as `.rejected` with its reason and location, and the reader goes on.
-public protocol RecordReader: AnyObject {
+package protocol RecordReader: AnyObject {
     /// Resolves the field names a mapping reads to positions for `withField`.
     /// Delimited text resolves header names (exact, then case-insensitive); path-addressed formats
     /// (HL7 v2 `PID-5.1`, XML `patient/@id`) compile the paths and extract them for each record.
@@ -26,7 +26,7 @@ public protocol RecordReader: AnyObject {
 }
 
 /// Fields a source cannot provide, found when a mapping binds to it (before any record is read).
-public struct RecordReaderBindError: Error, Sendable, CustomStringConvertible {
+package struct RecordReaderBindError: Error, Sendable, CustomStringConvertible {
     /// The missing fields, each with a suggestion when one is close.
     public var missing: [(field: String, suggestion: String?)]
     /// The file concerned.

@@ -1,6 +1,6 @@
 /// One output row of an in-memory run: the table's columns with their values, and where the row
 /// comes from.
-public struct InMemoryRow: Sendable, Hashable {
+package struct InMemoryRow: Sendable, Hashable {
     /// The target table.
     public var table: String
     /// Column names, in table order.
@@ -21,7 +21,7 @@ public struct InMemoryRow: Sendable, Hashable {
 
 /// What a mapping produced in memory (`MappingTestRunner.run`): rows per target table, rejects
 /// and the books of the run.
-public struct InMemoryRun: Sendable {
+package struct InMemoryRun: Sendable {
     /// Rows per target table name, in output order.
     public var tables: [String: [InMemoryRow]]
     /// Rejected records, in record order (reason, location, field, rule; never values).

@@ -5,7 +5,7 @@
 /// - branches: each `if` / `case` branch (implicit `else` included) taken at least once;
 /// - lookups: each declared lookup that found at least one entry;
 /// - filters: both outcomes (true and false) of the record filter and of each target filter.
-public struct MappingCoverage: Sendable, Hashable {
+package struct MappingCoverage: Sendable, Hashable {
     /// One item that can be covered.
     public struct Item: Sendable, Hashable {
         /// What it is (`measurement.person_id`, `line 33:27 then`, `measures`, `filter true`).

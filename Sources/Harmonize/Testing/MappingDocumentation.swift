@@ -4,7 +4,7 @@ import Foundation
 /// each target column with its rule and the source fields it reads, required columns left
 /// unmapped, tests and coverage) and an index. The output is deterministic, so generated pages can
 /// be committed and checked for staleness.
-public enum MappingDocumentation {
+package enum MappingDocumentation {
     /// The page file name of a mapping: its id with `/` replaced, plus `.md`.
     public static func pageName(for plan: MappingPlan) -> String {
         plan.id.replacingOccurrences(of: "/", with: "_") + ".md"

@@ -1,6 +1,6 @@
 /// One case of a mapping's `tests:` list: input records, optional lookup rows, and what the mapping
 /// must produce (rows per target table, reject reasons, filtered count).
-public struct MappingTestCase: Sendable {
+package struct MappingTestCase: Sendable {
     /// A cell a case expects: null, or a text compared with the actual value's canonical text
     /// (numbers compare numerically, so `82.4` matches `82.40`).
     public enum ExpectedValue: Sendable, Hashable, CustomStringConvertible {

@@ -1,6 +1,6 @@
 /// One difference between what a test case expects and what the mapping produced, with its path
 /// (`table[row].field`). Expected and actual values are the case's own test data.
-public struct MappingTestFailure: Sendable, Hashable, CustomStringConvertible {
+package struct MappingTestFailure: Sendable, Hashable, CustomStringConvertible {
     /// The case.
     public var testCase: String
     /// The target table, when the difference is in a table.

@@ -2,7 +2,7 @@ import Yams
 
 /// Reads the `tests:` list of a mapping file into `MappingTestCase`s, collecting every problem
 /// with its line and column (codes HZ1400–HZ1409).
-public enum MappingTestLoader {
+package enum MappingTestLoader {
     static let caseKeys: Set<String> = ["name", "description", "records", "file", "text", "lookups", "joins", "expect", "rejects", "filtered"]
 
     /// Loads the cases of a mapping file (an empty list when it has no `tests:`).

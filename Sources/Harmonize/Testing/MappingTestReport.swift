@@ -1,5 +1,5 @@
 /// The outcome of one test case.
-public struct MappingTestResult: Sendable {
+package struct MappingTestResult: Sendable {
     /// The case's name.
     public var name: String
     /// 1-based line of the case in the mapping file.
@@ -17,12 +17,12 @@ public struct MappingTestReport: Sendable {
     /// The mapping file.
     public var file: String
     /// One result per case, in file order.
-    public var results: [MappingTestResult]
+    package var results: [MappingTestResult]
     /// What the cases exercised.
-    public var coverage: MappingCoverage
+    package var coverage: MappingCoverage
 
     /// Whether every case passed.
     public var passed: Bool { results.allSatisfy(\.passed) }
     /// The failures of every case.
-    public var failures: [MappingTestFailure] { results.flatMap(\.failures) }
+    package var failures: [MappingTestFailure] { results.flatMap(\.failures) }
 }

@@ -19,9 +19,9 @@ public final class MappingTestRunner {
     /// The planned mapping.
     public let plan: MappingPlan
     /// The cases of the mapping's `tests:` list.
-    public let cases: [MappingTestCase]
+    package let cases: [MappingTestCase]
     /// Branch hit counts accumulated over every run of this runner.
-    public let branches: CoverageRecorder
+    package let branches: CoverageRecorder
     /// Filter outcomes accumulated over every run (index 0: record filter; 1 + i: target i).
     public private(set) var filterOutcomes: [(passed: Int, failed: Int)]
     /// Lookups found in each declared lookup over every run (by lookup name).
@@ -63,7 +63,7 @@ public final class MappingTestRunner {
 
     /// Checks cases against the plan before running them: expected tables and columns, lookup names
     /// and inline record fields must exist (HZ1410–HZ1413, located at the case).
-    public static func check(_ cases: [MappingTestCase], against plan: MappingPlan) -> [Diagnostic] {
+    package static func check(_ cases: [MappingTestCase], against plan: MappingPlan) -> [Diagnostic] {
         var out: [Diagnostic] = []
         let file = plan.spec.file
         func report(_ code: String, _ c: MappingTestCase, _ message: String, among: [String], near: String) {
@@ -116,7 +116,7 @@ public final class MappingTestRunner {
     /// - Parameter lookups: lookup name → rows (column → text) replacing that lookup's file.
     /// - Throws: `RunError` when a record names a field the source does not have, or a lookup
     ///   cannot be loaded.
-    public func run(
+    package func run(
         records: [[String: String]], lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]
     ) throws(RunError) -> InMemoryRun {
         guard plan.isDelimited else {
@@ -131,7 +131,7 @@ public final class MappingTestRunner {
     /// Maps a fixture file in the source's own format (HL7 v2 messages, an XML document, or
     /// delimited text with the source's dialect and encoding), relative to the mapping file unless
     /// absolute.
-    public func run(file: String, lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]) throws(RunError)
+    package func run(file: String, lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]) throws(RunError)
         -> InMemoryRun
     {
         let path = file.hasPrefix("/") ? file : mappingDirectory + "/" + file
@@ -148,7 +148,7 @@ public final class MappingTestRunner {
     /// separate lines), an XML document, or delimited text in the source's dialect. The text is
     /// read as UTF-8 bytes (a delimited source's `encoding` is taken as UTF-8; an HL7 message's
     /// MSH-18 and an XML declaration still apply, so leave them ASCII/UTF-8 compatible).
-    public func run(text: String, lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]) throws(RunError)
+    package func run(text: String, lookups: [String: [[String: String]]] = [:], joins: [String: [[String: String]]] = [:]) throws(RunError)
         -> InMemoryRun
     {
         var dialect = plan.spec.source.dialect

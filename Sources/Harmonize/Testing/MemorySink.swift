@@ -4,7 +4,7 @@
 /// Rows of a batch with `ConflictPolicy.update` update the stored row with the same primary key
 /// as the SQLite sink does (non-null values of the listed columns overwrite): `rows(ofTable:)`
 /// shows the table as a database would hold it; `batches` keeps what was received.
-public final class MemorySink: Sink {
+package final class MemorySink: Sink {
     /// The tables the run was opened with.
     public private(set) var tables: [TargetTable] = []
     /// Every batch received, in order.

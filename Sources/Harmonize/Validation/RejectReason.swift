@@ -2,7 +2,7 @@
 /// stored in `harmonize_reject.reason` and accepted by `--reason`.
 ///
 /// A reject never carries the offending value: only the reason, the location, the field and the rule.
-public enum RejectReason: String, Sendable, Hashable, Codable, CaseIterable {
+package enum RejectReason: String, Sendable, Hashable, Codable, CaseIterable {
     // MARK: Source: bytes and structure
     /// Bytes that are not valid in the declared encoding.
     case encodingError = "encoding-error"
@@ -54,7 +54,7 @@ public enum RejectReason: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// A rejected record: why, where, which field and which rule; never the value.
-public struct Reject: Sendable, Hashable, Codable {
+package struct Reject: Sendable, Hashable, Codable {
     /// The reason code.
     public var reason: RejectReason
     /// Where the record comes from.

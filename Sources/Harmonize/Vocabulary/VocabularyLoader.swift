@@ -27,7 +27,7 @@ public struct VocabularyError: Error, Sendable, CustomStringConvertible {
 }
 
 /// What a vocabulary load did: rows loaded and rejected per file, and the first rejects.
-public struct VocabularyLoadReport: Sendable, Codable, Hashable {
+package struct VocabularyLoadReport: Sendable, Codable, Hashable {
     /// One file of the download.
     public struct FileEntry: Sendable, Codable, Hashable {
         /// The file name as found in the folder (e.g. `CONCEPT.csv`).
@@ -79,7 +79,7 @@ public struct VocabularyLoadReport: Sendable, Codable, Hashable {
 /// is kept in memory, so a full download (tens of millions of rows) loads in flat memory. Indexes
 /// are built after the load; the store is written to a staging file next to the output and renamed
 /// over it only when the load succeeds, like `SQLiteSink`.
-public enum VocabularyLoader {
+package enum VocabularyLoader {
     /// How many rejects the report keeps (the count is always complete).
     public static let rejectsKept = 100
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A concept of the OMOP vocabulary.
-public struct Concept: Sendable, Hashable, Codable {
+package struct Concept: Sendable, Hashable, Codable {
     /// `concept_id`.
     public var id: Int
     /// `concept_name`.
@@ -26,7 +26,7 @@ public struct Concept: Sendable, Hashable, Codable {
 }
 
 /// What a source code resolves to in a vocabulary.
-public struct CodeResolution: Sendable, Hashable {
+package struct CodeResolution: Sendable, Hashable {
     /// The concept of the code in its vocabulary (or the `source_concept_id` of a
     /// `SOURCE_TO_CONCEPT_MAP` entry), nil when the vocabulary has no such code.
     public var sourceConceptID: Int?
@@ -163,7 +163,7 @@ public final class VocabularyStore: @unchecked Sendable {
 
     /// The concept with this id, or nil.
     /// - Throws: `VocabularyError` when the store cannot be read.
-    public func concept(id: Int) throws(VocabularyError) -> Concept? {
+    package func concept(id: Int) throws(VocabularyError) -> Concept? {
         lock.lock()
         defer { lock.unlock() }
         return try uncachedLockedConcept(id: id)
@@ -197,7 +197,7 @@ public final class VocabularyStore: @unchecked Sendable {
 
     /// What a source code resolves to (see the type's documentation for the rules).
     /// - Throws: `VocabularyError` when the store cannot be read.
-    public func resolve(vocabulary: String, code: String) throws(VocabularyError) -> CodeResolution {
+    package func resolve(vocabulary: String, code: String) throws(VocabularyError) -> CodeResolution {
         lock.lock()
         defer { lock.unlock() }
         let key = vocabulary + "\u{0}" + code
@@ -269,7 +269,7 @@ public final class VocabularyStore: @unchecked Sendable {
     /// `VOCABULARY.csv` rows of the given vocabularies, plus the `None` row (the release of the
     /// whole download), sorted by id.
     /// - Throws: `VocabularyError` when the store cannot be read.
-    public func versions(of ids: Set<String>) throws(VocabularyError) -> [VocabularyVersion] {
+    package func versions(of ids: Set<String>) throws(VocabularyError) -> [VocabularyVersion] {
         lock.lock()
         defer { lock.unlock() }
         let rows: [[Value]]

@@ -6,7 +6,7 @@ import Foundation
 /// The vocabulary functions `note` each lookup; the pipeline says which mapping runs
 /// (`begin(mapping:index:)`) and the executor closes each record (`endRecord()`). Outside a run
 /// (`begin` not called) nothing is counted. Memory is bounded by `distinctCodeLimit`.
-public final class VocabularyUsage: @unchecked Sendable {
+package final class VocabularyUsage: @unchecked Sendable {
     private struct Key: Hashable {
         var mapping: Int32
         var vocabulary: String

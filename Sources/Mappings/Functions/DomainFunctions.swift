@@ -1,4 +1,4 @@
-public import Harmonize
+package import Harmonize
 
 /// The health-domain functions mappings can call, registered by `FunctionCatalog`:
 ///
@@ -14,7 +14,7 @@ public import Harmonize
 /// | `sas_datetime(text)` | `02JAN2007:22:12:17` → 2007-01-02T22:12:17 (SAS export form); `02JAN2007` → midnight |
 /// | `snds_department(code)` | `075` → `75`, `02A`/`201` → `2A`, `02B`/`202` → `2B`, `974` kept; null for `000`/`099`/`999` |
 /// | `snds_person_key(nir, rank)` | the canonical beneficiary key `NIR#rank` (`abc`, `01` → `ABC#1`) every SNDS mapping hashes into `person_id` |
-public enum DomainFunctions {
+package enum DomainFunctions {
     /// Every domain function.
     public static let all: [FunctionDefinition] = [
         text("cim10_compact", "A CIM-10 code without dot, spaces or ATIH +/* markers, upper-case.") { .string(FrenchCodes.cim10Compact($0)) },

@@ -2,7 +2,7 @@ import Harmonize
 
 /// French code-system rules, as plain functions (tested one by one) that `DomainFunctions` exposes
 /// to mappings.
-public enum FrenchCodes {
+package enum FrenchCodes {
     /// A CIM-10 (French ICD-10) code in the compact form SNDS and PMSI use: upper-case, without the
     /// dot, spaces or the ATIH `+`/`*` suffix markers (`e11.9` → `E119`, `I10+0` → `I100`).
     public static func cim10Compact(_ code: String) -> String {

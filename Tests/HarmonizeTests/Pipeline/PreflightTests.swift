@@ -14,7 +14,7 @@ func harmonizeResearchExport(root: String, output: String) throws -> RunManifest
     let options = RunOptions(inputDirectory: "\(root)/fixtures/research/input")
     let problems = Preflight.check(plans, options: options)  // keys, stores, subjects, sinks: before reading
     guard problems.isEmpty else { throw HarmonizeError(.configuration, "cannot start", diagnostics: problems) }
-    return try Pipeline(plans: plans, options: options).run(into: SQLiteSink(outputPath: output))
+    return try Pipeline(plans: plans, options: options).run(into: .sqlite(path: output))
 }
 // docs:end library
 

@@ -1,7 +1,7 @@
 internal import CSQLite
 
 /// A SQLite failure: the result code, SQLite's message and the SQL text; never bound values.
-public struct SQLiteError: Error, Sendable, CustomStringConvertible {
+package struct SQLiteError: Error, Sendable, CustomStringConvertible {
     /// The extended result code.
     public var code: Int32
     /// SQLite's message (it does not contain bound values).

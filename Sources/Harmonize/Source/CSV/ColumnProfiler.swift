@@ -1,7 +1,7 @@
 /// The profile of one column of a delimited file, as `harmonize-run scan` reports it: the type
 /// guess with its evidence, the share of empty cells, the number of distinct values, the range,
 /// the lengths and the most frequent values, with small cells and identifying columns suppressed.
-public struct ColumnProfile: Sendable, Codable {
+package struct ColumnProfile: Sendable, Codable {
     /// One frequent value; `count` is a number, or `<11` for a small cell.
     public struct Frequent: Sendable, Codable {
         /// The value.
@@ -40,7 +40,7 @@ public struct ColumnProfile: Sendable, Codable {
 /// Accumulates a `ColumnProfile` one cell at a time, in bounded memory: exact counts for up to
 /// `exactDistinctLimit` distinct values, then a HyperLogLog sketch for the distinct count (and no
 /// frequent values unless they were counted before the limit).
-public struct ColumnProfiler: Sendable {
+package struct ColumnProfiler: Sendable {
     /// Distinct values counted exactly, at most.
     public static let exactDistinctLimit = 10_000
     /// Counts below this are shown as `<11` (small-cell suppression).

@@ -1,7 +1,7 @@
 /// What `ColumnTypeGuesser` concluded about one column: a Table Schema type that every non-empty
 /// value of the column reads as, with the `format` or `decimalChar` the schema needs, and the
 /// evidence (counts, formats seen, notes). Never holds a cell value.
-public struct ColumnTypeGuess: Sendable, Hashable, Codable {
+package struct ColumnTypeGuess: Sendable, Hashable, Codable {
     /// The Table Schema type: `integer`, `number`, `boolean`, `date`, `datetime`, `time`, `string`,
     /// or `empty` when the column had no non-empty value (write it as `string`).
     public var type: String
@@ -36,7 +36,7 @@ public struct ColumnTypeGuess: Sendable, Hashable, Codable {
 /// all real dates give `date` with `yyyyMMdd`, and ISO 8601 date-times with `Z` or one constant
 /// offset give `datetime` (the offset is written as a literal in the format; Harmonize date-times
 /// are civil, so the note says the offset is dropped).
-public struct ColumnTypeGuesser: Sendable {
+package struct ColumnTypeGuesser: Sendable {
     /// The date patterns tried, in order of preference when several read every value.
     public static let datePatterns = [
         "yyyy-MM-dd", "dd/MM/yyyy", "MM/dd/yyyy", "yyyy/MM/dd", "dd-MM-yyyy", "dd.MM.yyyy", "yyyyMMdd", "ddMMMyyyy",

@@ -1,7 +1,7 @@
 /// What `DelimitedLayoutGuesser` found about a delimited file's layout: encoding, delimiter,
 /// preamble lines above the first record, and whether that record is a header; each with the
 /// evidence, in words that never quote a cell.
-public struct DelimitedLayoutGuess: Sendable, Hashable {
+package struct DelimitedLayoutGuess: Sendable, Hashable {
     /// The encoding (from the byte order mark, else UTF-8 when valid, else Windows-1252).
     public var encoding: TextEncoding
     /// Whether the file starts with a byte order mark.
@@ -34,7 +34,7 @@ public struct DelimitedLayoutGuess: Sendable, Hashable {
 /// first record whose field count differs from that of the records that follow) and the header
 /// (a first record whose cells do not read as the types of the columns below it is a header; one
 /// whose cells read like the data is not). Shared by `inspect` and `scan`.
-public enum DelimitedLayoutGuesser {
+package enum DelimitedLayoutGuesser {
     /// Records looked at, at most.
     static let sampleRecords = 200
     /// Preamble lines looked for, at most.

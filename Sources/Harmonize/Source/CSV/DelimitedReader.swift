@@ -18,7 +18,7 @@
 /// ```
 ///
 /// Field accessors are valid until the next call to `next()`.
-public final class DelimitedReader {
+package final class DelimitedReader {
     // MARK: Configuration
     let source: any ByteSource
     /// The file name used in locations, rejects and errors.

@@ -1,5 +1,5 @@
 /// What to do with a record that has fewer cells than the header.
-public enum RaggedRowPolicy: String, Sendable, Hashable, Codable {
+package enum RaggedRowPolicy: String, Sendable, Hashable, Codable {
     /// Reject records with fewer (`missing-cell`) or more (`extra-cell`) cells than the header.
     case reject
     /// Accept records with fewer cells (the missing trailing cells read as absent); still reject
@@ -11,7 +11,7 @@ public enum RaggedRowPolicy: String, Sendable, Hashable, Codable {
 ///
 /// `nil` for `delimiter` means "detect from the first lines"; `.auto` encoding means
 /// "byte order mark, then UTF-8 if valid, else Windows-1252".
-public struct Dialect: Sendable, Hashable, Codable {
+package struct Dialect: Sendable, Hashable, Codable {
     /// The field delimiter (an ASCII byte such as `,` `;` tab `|`); nil to detect it.
     public var delimiter: UInt8?
     /// The quote byte (ASCII); nil when fields are never quoted.
@@ -63,7 +63,7 @@ public struct Dialect: Sendable, Hashable, Codable {
 
 /// Limits that bound the memory and work spent on one record. A record over a limit is
 /// rejected with `limit-exceeded` and reading goes on with the next record.
-public struct ReaderLimits: Sendable, Hashable, Codable {
+package struct ReaderLimits: Sendable, Hashable, Codable {
     /// Largest field, in UTF-8 bytes as read (default 1 MiB).
     public var maxFieldBytes: Int
     /// Most fields in one record (default 4096).
@@ -80,7 +80,7 @@ public struct ReaderLimits: Sendable, Hashable, Codable {
 }
 
 /// What `DelimitedReader.next()` found.
-public enum ReadEvent: Sendable {
+package enum ReadEvent: Sendable {
     /// A record is available through `fieldCount`, `withField`, `string` and `location`.
     case record
     /// A record was rejected (structure, encoding, limit or ragged row); reading can go on.
@@ -91,7 +91,7 @@ public enum ReadEvent: Sendable {
 
 /// A failure that stops a delimited reader: an I/O error or an unusable header or dialect.
 /// Carries the file name and the problem, never cell values.
-public struct DelimitedReaderError: Error, Sendable, CustomStringConvertible {
+package struct DelimitedReaderError: Error, Sendable, CustomStringConvertible {
     /// What went wrong.
     public enum Kind: Sendable {
         /// Reading the source failed.

@@ -1,5 +1,5 @@
 /// What dialect detection found in the first bytes of a file.
-public struct SniffResult: Sendable, Hashable {
+package struct SniffResult: Sendable, Hashable {
     /// The encoding: from the byte order mark, else UTF-8 when the sample is valid UTF-8,
     /// else Windows-1252 (or the declared encoding when one was given).
     public var encoding: TextEncoding

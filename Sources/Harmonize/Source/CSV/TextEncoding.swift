@@ -1,7 +1,7 @@
 /// The character encoding of a delimited-text source.
 ///
 /// Every encoding is transcoded to UTF-8 before tokenizing, so fields are always exposed as UTF-8.
-public enum TextEncoding: String, Sendable, Hashable, Codable, CaseIterable {
+package enum TextEncoding: String, Sendable, Hashable, Codable, CaseIterable {
     /// Byte-order-mark sniffing, then UTF-8 when the first 64 KiB are valid UTF-8, else Windows-1252.
     case auto
     /// UTF-8, with or without a byte order mark.

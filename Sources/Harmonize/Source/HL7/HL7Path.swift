@@ -11,7 +11,7 @@
 /// - `[repetition]` (optional) is a 1-based index, or a condition `[c=VALUE]` / `[c.s=VALUE]` that picks
 ///   the first repetition whose component `c` (sub-component `s`) decodes to exactly `VALUE`;
 /// - omitted levels mean the first one: `PID-5` is `PID-5[1].1.1` (the terser convention).
-public struct HL7Path: Sendable, Hashable, CustomStringConvertible {
+package struct HL7Path: Sendable, Hashable, CustomStringConvertible {
     /// How a repetition is chosen.
     public enum Repetition: Sendable, Hashable {
         /// The n-th repetition (1-based).

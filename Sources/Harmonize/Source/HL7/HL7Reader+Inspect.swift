@@ -1,5 +1,5 @@
 /// One value of a message, with the path that reads it (for `harmonize-run inspect`).
-public struct HL7Leaf: Sendable, Hashable {
+package struct HL7Leaf: Sendable, Hashable {
     /// The path, such as `PID-3[2].4.1` (repetition shown when there are several).
     public var path: String
     /// The decoded value; nil when sent as `""` (present but null).

@@ -1,5 +1,5 @@
 /// What an HL7 v2 reader yields as one record.
-public enum HL7RecordUnit: Sendable, Hashable {
+package enum HL7RecordUnit: Sendable, Hashable {
     /// One record per message (`record: message`).
     case message
     /// One record per occurrence of a segment (`record: OBX`); the message's other segments stay in
@@ -8,7 +8,7 @@ public enum HL7RecordUnit: Sendable, Hashable {
 }
 
 /// Options of an HL7 v2 reader.
-public struct HL7ReaderOptions: Sendable, Hashable {
+package struct HL7ReaderOptions: Sendable, Hashable {
     /// The record unit.
     public var record: HL7RecordUnit
     /// Largest message in bytes (default 16 MiB): a longer one is rejected as `.limitExceeded`
@@ -41,7 +41,7 @@ public struct HL7ReaderOptions: Sendable, Hashable {
 ///
 /// `withField` gives the decoded UTF-8 of a path; a value sent as `""` (present but null, R5) gives
 /// empty bytes, like an absent one, so both map to null; `isNull(_:)` tells them apart.
-public final class HL7Reader {
+package final class HL7Reader {
     let source: any ByteSource
     /// The file name used in locations and rejects.
     public let displayName: String

@@ -1,6 +1,6 @@
 /// The element and attribute paths of an XML document with their counts and a sample value, read
 /// in one streaming pass with the same safe parser as `XMLRecordReader` (for `harmonize-run inspect`).
-public struct XMLOutline: Sendable {
+package struct XMLOutline: Sendable {
     /// One path: `/export/sejour`, `/export/sejour/@id`.
     public struct Entry: Sendable, Hashable {
         /// The path, with qualified names as written.

@@ -12,7 +12,7 @@
 /// ancestor's attributes, and attributes of the first matching elements under it that start before
 /// the record. Such a path must end with an attribute: an ancestor's text is not known yet while
 /// streaming (`Problem.ancestorText`).
-public struct XMLPath: Sendable, Hashable, CustomStringConvertible {
+package struct XMLPath: Sendable, Hashable, CustomStringConvertible {
     /// One step: a local name and, when prefixed, the namespace URI it must be in.
     public struct Step: Sendable, Hashable {
         /// The local name.

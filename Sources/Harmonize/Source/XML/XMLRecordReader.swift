@@ -1,5 +1,5 @@
 /// Options of an XML reader.
-public struct XMLReaderOptions: Sendable, Hashable {
+package struct XMLReaderOptions: Sendable, Hashable {
     /// The absolute path of the record element, such as `/export/sejour`.
     public var record: String
     /// Namespace prefixes used in the record and field paths.
@@ -20,7 +20,7 @@ public struct XMLReaderOptions: Sendable, Hashable {
 
 /// A failure that stops an XML reader before any record: the record path cannot be compiled or
 /// libxml2 cannot start. Never carries document content.
-public struct XMLReaderError: Error, Sendable, CustomStringConvertible {
+package struct XMLReaderError: Error, Sendable, CustomStringConvertible {
     /// The file concerned.
     public var file: String
     /// What went wrong.
@@ -45,7 +45,7 @@ public struct XMLReaderError: Error, Sendable, CustomStringConvertible {
 /// A record too deep or too large is rejected (`.limitExceeded`) and reading goes on; a document
 /// that is not well-formed is rejected (`.structureError`, with its line) at the point of the error
 /// and reading stops there (XML cannot be resumed), keeping the records read before.
-public final class XMLRecordReader {
+package final class XMLRecordReader {
     /// The file name used in locations and rejects.
     public let displayName: String
     /// The options.

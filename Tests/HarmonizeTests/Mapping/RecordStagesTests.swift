@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+@testable import Harmonize
+@testable import Mappings
+
+/// A mapping's pass over a file is a sequence of stages, each ending a record with a typed
+/// outcome or handing it on; the file's ledger is the sum of the outcomes.
+@Suite struct RecordStagesTests {
+    static let yaml = """
+        harmonize: 1
+        id: test.stages
+        source:
+          files: in.csv
+          dialect: {delimiter: ";"}
+          schema:
+            fields:
+              - {name: id, type: integer}
+              - {name: born, type: date, format: "%d/%m/%Y"}
+              - {name: sex, type: string}
+              - {name: keep, type: string}
+        filter: keep != 'no'
+        targets:
+          - table: person
+            fields:
+              person_id: id
+              gender_concept_id: "case sex when 'M' then 8507 when 'F' then 8532 else null end"
+              year_of_birth: year(born)
+              race_concept_id: 0
+              ethnicity_concept_id: 0
+        """
+
+    /// Each record of the file and the outcome it must have, in order.
+    static let records: [(line: String, outcome: String)] = [
+        ("1;01/02/1950;M;yes", "written"),
+        ("2;31/02/1950;F;yes", "rejected:type-error"),  // decode: no such date
+        ("3;01/02/1960;F;no", "filtered"),  // rows: the record filter
+        ("4;01/02/1970;X;yes", "rejected:target-required-null"),  // conform: gender is required
+        ("x;01/02/1980;M;yes", "rejected:type-error"),  // decode: not an integer
+        ("6;01/02/1990;F;yes", "written"),
+    ]
+
+    static func describe(_ o: RecordOutcome) -> String {
+        switch o {
+        case .written: "written"
+        case .rejected(let r): "rejected:\(r.reason.rawValue)"
+        case .filtered: "filtered"
+        case .excluded: "excluded"
+        case .grouped: "grouped"
+        }
+    }
+
+    static func plan() throws -> MappingPlan {
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
+        return try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: "stages.yaml"), context: context)
+    }
+
+    static func executor(_ plan: MappingPlan, rows: @escaping (RowBatch) -> Void = { _ in }) throws -> MappingExecutor {
+        let callSites = try RunContext(options: RunOptions(inputDirectory: ".")).bindCallSites(plan)
+        return MappingExecutor(
+            plan: plan, mappingIndex: 0, tableIndices: [0], batchRows: 2, recordsLineage: false, emit: { rows($0) }, emitRejects: { _ in },
+            callSites: callSites)
+    }
+
+    static func reader() throws -> DelimitedReader {
+        let text = "id;born;sex;keep\n" + records.map(\.line).joined(separator: "\n") + "\n"
+        return try DelimitedReader(source: MemoryByteSource(Array(text.utf8)), displayName: "in.csv", dialect: try plan().dialect)
+    }
+
+    @Test func eachStageEndsItsRecordsWithTheirOutcome() throws {
+        let plan = try Self.plan()
+        let executor = try Self.executor(plan)
+        var stages = try RecordStages(executor: executor, reader: try Self.reader(), fileIndex: 0, filePath: "in.csv")
+        defer { stages.close() }
+        var outcomes: [String] = []
+        while let o = try stages.next() { outcomes.append(Self.describe(o)) }
+        #expect(outcomes == Self.records.map(\.outcome))
+        #expect(stages.written == [2], "rows of the two written records")
+        #expect(stages.batches[0].rowCount == 2, "the rejected records' rows were taken back")
+    }
+
+    @Test func theLedgerIsTheSumOfTheOutcomesAndRowsReachTheSink() throws {
+        let plan = try Self.plan()
+        var ids: [Value] = []
+        let executor = try Self.executor(plan) { b in
+            for r in 0..<b.rowCount { ids.append(b.values[r * b.columnCount]) }
+        }
+        let ledger = try executor.run(reader: try Self.reader(), fileIndex: 0, filePath: "in.csv") { _ in }
+        try executor.flushAll()
+        var expected = RunManifest.LedgerEntry(mapping: plan.id, file: "in.csv", read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
+        for r in Self.records {
+            switch r.outcome {
+            case "written": expected.count(.written)
+            case "filtered": expected.count(.filtered)
+            default:
+                expected.count(
+                    .rejected(Reject(reason: .typeError, location: .init(file: "in.csv"), field: nil, mapping: nil, rule: "", message: "")))
+            }
+        }
+        #expect(ledger == expected)
+        #expect(ledger.balances && ledger.read == 6 && ledger.written == 2 && ledger.rejected == 3 && ledger.filtered == 1)
+        #expect(ids == [.int(1), .int(6)])
+    }
+}
