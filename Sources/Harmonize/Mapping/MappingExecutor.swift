@@ -133,7 +133,6 @@ final class MappingExecutor {
         let decoders = DecoderTable(plan.fields.map(\.decoder))
         let decoderCount = groupStage ? 0 : plan.fields.count
         let slots = plan.fields.map(\.slot)
-        let fieldNames = plan.fields.map(\.name)
         let validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
         let lets: [(slot: Int, eval: Evaluator, name: String)] = folding ? [] : plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
         let filter = groupStage ? plan.group?.having?.evaluator : plan.filter?.evaluator
@@ -226,27 +225,27 @@ final class MappingExecutor {
             record += 1
             if record & 0x3FFF == 0 { progress(reader.bytesRead) }
 
-            // Decode the fields the mapping reads.
+            // Decode the fields the mapping reads. A record failing a schema rule is rejected once,
+            // with every rule it fails (all fields, all constraints) in the reject's message.
             for k in 0..<decoderCount {
                 switch decoders.decode(k, reader.field(fieldColumns[k])) {
                 case .value(let v): frame.storage[slots[k]] = v
-                case .failure(let reason, let rule):
+                case .failure:
                     ledger.rejected += 1
                     reject(
-                        Reject(
-                            reason: reason, location: reader.location, field: fieldNames[k], mapping: mappingID, rule: rule,
-                            message: "field \(fieldNames[k]) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
+                        schemaReject(
+                            from: k, reader: reader, fields: plan.fields, fieldColumns: fieldColumns, validators: validators,
+                            validateColumns: validateColumns), fileIndex: fileIndex)
                     continue records
                 }
             }
             for k in 0..<validators.count {
-                if case .failure(let reason, let rule) = validators[k].decode(reader.field(validateColumns[k])) {
-                    let name = plan.validatedOnly[k].name
+                if case .failure = validators[k].decode(reader.field(validateColumns[k])) {
                     ledger.rejected += 1
                     reject(
-                        Reject(
-                            reason: reason, location: reader.location, field: name, mapping: mappingID, rule: rule,
-                            message: "field \(name) fails its schema rule '\(rule)'"), fileIndex: fileIndex)
+                        schemaReject(
+                            from: decoderCount, validatorsFrom: k, reader: reader, fields: plan.fields, fieldColumns: fieldColumns,
+                            validators: validators, validateColumns: validateColumns), fileIndex: fileIndex)
                     continue records
                 }
             }
@@ -506,6 +505,40 @@ final class MappingExecutor {
         } catch {
             throw RunError(.io, error.message)
         }
+    }
+
+    /// The reject of a record that fails a schema rule: every rule of every field it fails, in
+    /// column order, from the mapping field `first` (and the validated-only field
+    /// `firstValidator`) on — the fields decoded before passed. The reason, field and rule are
+    /// those of the leftmost failure; the message lists all.
+    private func schemaReject<R: RecordReader>(
+        from first: Int, validatorsFrom firstValidator: Int = 0, reader: R, fields: [PlannedField], fieldColumns: [Int],
+        validators: [FieldDecoder], validateColumns: [Int]
+    ) -> Reject {
+        var found: [(column: Int, field: String, reason: RejectReason, rule: String)] = []
+        for k in first..<fields.count {
+            for f in fields[k].decoder.failedRules(reader.field(fieldColumns[k])) {
+                found.append((fieldColumns[k], fields[k].name, f.reason, f.rule))
+            }
+        }
+        for k in firstValidator..<validators.count {
+            let name = plan.validatedOnly[k].name
+            for f in validators[k].failedRules(reader.field(validateColumns[k])) { found.append((validateColumns[k], name, f.reason, f.rule)) }
+        }
+        // Stable: the rules of one field stay in checking order.
+        let failures = found.enumerated().sorted { ($0.element.column, $0.offset) < ($1.element.column, $1.offset) }.map {
+            (field: $0.element.field, reason: $0.element.reason, rule: $0.element.rule)
+        }
+        let head = failures.first ?? (fields.indices.contains(first) ? fields[first].name : "?", .constraintError, "?")
+        let message: String
+        if failures.count <= 1 {
+            message = "field \(head.field) fails its schema rule '\(head.rule)'"
+        } else {
+            message =
+                "\(failures.count) schema rules fail: "
+                + failures.map { "field \($0.field) fails '\($0.rule)'" }.joined(separator: "; ")
+        }
+        return Reject(reason: head.reason, location: reader.location, field: head.field, mapping: plan.id, rule: head.rule, message: message)
     }
 
     /// Buffers a reject; the buffer is flushed between records.
