@@ -68,7 +68,7 @@ public enum MappingPlanner {
         }
         if let profile = context.profile {
             dialect = profile.apply(to: dialect)
-            if let s = schema { schema = profile.apply(to: s) }
+            if let s = schema { schema = profile.apply(to: s, table: spec.source.schema.tableName) }
         }
         if let s = schema {
             for var d in s.validate() {
@@ -148,7 +148,7 @@ public enum MappingPlanner {
             var jdialect = j.dialect
             if let profile = context.profile {
                 jdialect = profile.apply(to: jdialect)
-                if let s = jschema { jschema = profile.apply(to: s) }
+                if let s = jschema { jschema = profile.apply(to: s, table: j.schema.tableName) }
             }
             let jfields: [PlanScope.FieldInfo] =
                 jschema.map { $0.fields.map { PlanScope.FieldInfo(name: $0.name, type: $0.type.valueType) } }
