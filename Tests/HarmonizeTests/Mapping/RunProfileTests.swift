@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Harmonize
+@testable import Mappings
 
 /// Run profiles that adapt a whole pack (issue 16): per-table field changes that relax or replace
 /// constraints, `datetime_formats`, did-you-mean for unknown keys, and every problem reported at
@@ -115,5 +116,37 @@ import Testing
         p.origins["date_formats"] = RunProfile.Origin(file: "--date-format")
         let d = p.check(tables: ["A": schema, "B": schema], inline: [schema])
         #expect(d.map(\.description) == ["--date-format: error: invalid date format '%Q': unsupported directive '%Q' [HZ2003]"])
+    }
+
+    /// The planner applies a table's changes to the schema file of that name, for the source and
+    /// for joins: a record the schema rejects is written once the profile relaxes the constraint.
+    @Test func aRelaxedConstraintLetsTheRecordThrough() throws {
+        let dir = TestSupport.temporaryDirectory("profile-run")
+        TestSupport.write(
+            """
+            {"fields": [{"name": "id", "type": "integer"}, {"name": "year", "type": "integer", "constraints": {"minimum": 1900, "pattern": "[0-9]{4}"}}]}
+            """, to: dir + "/schemas/BEN.json")
+        TestSupport.write(
+            """
+            harmonize: 1
+            id: test.profile_tables
+            source: {files: "ben.csv", dialect: {delimiter: ";"}, schema: schemas/BEN.json}
+            target: person
+            fields: {person_id: id, gender_concept_id: "0", year_of_birth: year, race_concept_id: "0", ethnicity_concept_id: "0"}
+            """, to: dir + "/m.yaml")
+        TestSupport.write("id;year\n1;1850\n2;1950\n", to: dir + "/in/ben.csv")
+        func written(_ profile: RunProfile?) throws -> (Int, Int) {
+            let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry(), profile: profile)
+            let plan = try MappingPlanner.plan(MappingLoader.load(path: dir + "/m.yaml"), context: context)
+            let out = TestSupport.temporaryDirectory("profile-run-out") + "/o.sqlite"
+            let m = try Pipeline(plans: [plan], options: RunOptions(inputDirectory: dir + "/in")).run(into: SQLiteSink(outputPath: out))
+            let l = try #require(m.ledger.first)
+            return (l.written, l.rejected)
+        }
+        #expect(try written(nil) == (1, 1))
+        let p = try load("tables:\n  BEN:\n    fields:\n      year: {constraints: {minimum: 1800}}\n")
+        #expect(try written(p) == (2, 0))
+        let other = try load("tables:\n  OTHER:\n    fields:\n      year: {constraints: {minimum: null}}\n")
+        #expect(try written(other) == (1, 1), "another table's changes do not apply")
     }
 }
