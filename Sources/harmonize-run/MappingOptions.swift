@@ -95,8 +95,14 @@ struct MappingOptions: ParsableArguments {
             }
             p.encoding = e
         }
-        if !dateFormats.isEmpty { p.schema.dateFormats = dateFormats }
-        if let decimalChar { p.schema.decimalChar = decimalChar }
+        if !dateFormats.isEmpty {
+            p.schema.dateFormats = dateFormats
+            p.origins["date_formats"] = RunProfile.Origin(file: "--date-format")
+        }
+        if let decimalChar {
+            p.schema.decimalChar = decimalChar
+            p.origins["decimal_char"] = RunProfile.Origin(file: "--decimal-char")
+        }
         return p.isEmpty ? nil : p
     }
 
@@ -109,10 +115,12 @@ struct MappingOptions: ParsableArguments {
         } catch {
             throw CLIError(code: Exit.io, message: "\(error)")
         }
-        let context = PlanningContext(defaultModel: model, functions: functions, profile: try runProfile())
+        let profile = try runProfile()
+        let context = PlanningContext(defaultModel: model, functions: functions, profile: profile)
         var plans: [MappingPlan] = []
         var diagnostics: [Diagnostic] = []
         var ids: [String: String] = [:]
+        var specs: [MappingSpec] = []
         for f in files {
             do {
                 let spec = try MappingLoader.load(path: f)
@@ -121,6 +129,26 @@ struct MappingOptions: ParsableArguments {
                         Diagnostic(code: "HZ1018", message: "mapping id '\(spec.id)' is also used by \(other)", file: f, line: 1, column: 1))
                 }
                 ids[spec.id] = f
+                specs.append(spec)
+            } catch {
+                diagnostics.append(contentsOf: error.diagnostics)
+            }
+        }
+        // The profile's and the flags' problems, once, at the profile line or the flag (not at
+        // every mapping whose schema they break).
+        if let profile {
+            let schemas = RunProfile.schemas(of: specs)
+            let problems = profile.check(tables: schemas.tables, inline: schemas.inline)
+            if !problems.isEmpty {
+                for d in problems { Terminal.error(d.description) }
+                let n = problems.count
+                throw CLIError(
+                    code: Exit.configuration, message: "\(n) error\(n == 1 ? "" : "s") in the profile or the flags; nothing was read",
+                    diagnostics: problems)
+            }
+        }
+        for spec in specs {
+            do {
                 let plan = try MappingPlanner.plan(spec, context: context)
                 diagnostics.append(contentsOf: plan.warnings)
                 plans.append(plan)

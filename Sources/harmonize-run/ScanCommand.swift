@@ -15,7 +15,8 @@ struct ScanCommand: ParsableCommand {
             under 11 is shown as <11); values of columns that look identifying (NIR-like values, names, addresses, \
             birth dates, patient identifiers) are never listed, nor their range. Distinct counts are exact up to \
             10000 values, then a HyperLogLog estimate. --draft FILE writes a starter mapping (source, dialect, a Table \
-            Schema with the types scan is sure of, no target yet) that passes 'check'.
+            Schema with the types scan is sure of, no target yet) that passes 'check'. --html FILE also writes the profile \
+            as a self-contained HTML page, with the same suppression.
             Exit codes: 0 profiled; 1 some records rejected (counted per file); 2 usage errors; 3 I/O errors.
             """)
 
@@ -31,20 +32,14 @@ struct ScanCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write a starter mapping for the (first) file to FILE.", valueName: "FILE"))
     var draft: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Also write the profile as a self-contained HTML page (no script, no external resource) to FILE.", valueName: "FILE.html"))
+    var html: String?
+
     @OptionGroup var layout: CSVLayoutOptions
 
-    /// The profile of one file.
-    struct FileProfile: Encodable {
-        var file: String
-        var encoding: String
-        var delimiter: String
-        var skipLines: Int
-        var header: Bool
-        var evidence: [String]
-        var records: Int
-        var rejected: Int
-        var columns: [ColumnProfile]
-    }
+    typealias FileProfile = ScanFileProfile
 
     struct Report: Encodable {
         var files: [FileProfile]
@@ -90,6 +85,14 @@ struct ScanCommand: ParsableCommand {
                 throw Exit.io
             }
             Terminal.error("harmonize-run: wrote the starter mapping \(draft) (check it with: harmonize-run check --mappings \(draft))")
+        }
+        if let html {
+            let page = ScanHTMLPage.render(report.files, source: path)
+            guard FileManager.default.createFile(atPath: html, contents: Data(page.utf8)) else {
+                Terminal.error("harmonize-run: cannot write \(html)")
+                throw Exit.io
+            }
+            Terminal.error("harmonize-run: wrote the scan page \(html)")
         }
         if json {
             let encoder = JSONEncoder()

@@ -189,6 +189,40 @@ final class MappingExecutor {
         }
     }
 
+    /// The reject of a record that fails a schema rule: every rule of every field it fails, in
+    /// column order, from the mapping field `first` (and the validated-only field
+    /// `firstValidator`) on — the fields decoded before passed. The reason, field and rule are
+    /// those of the leftmost failure; the message lists all.
+    func schemaReject<R: RecordReader>(
+        from first: Int, validatorsFrom firstValidator: Int = 0, reader: R, fields: [PlannedField], fieldColumns: [Int],
+        validators: [FieldDecoder], validateColumns: [Int]
+    ) -> Reject {
+        var found: [(column: Int, field: String, reason: RejectReason, rule: String)] = []
+        for k in first..<fields.count {
+            for f in fields[k].decoder.failedRules(reader.field(fieldColumns[k])) {
+                found.append((fieldColumns[k], fields[k].name, f.reason, f.rule))
+            }
+        }
+        for k in firstValidator..<validators.count {
+            let name = plan.validatedOnly[k].name
+            for f in validators[k].failedRules(reader.field(validateColumns[k])) { found.append((validateColumns[k], name, f.reason, f.rule)) }
+        }
+        // Stable: the rules of one field stay in checking order.
+        let failures = found.enumerated().sorted { ($0.element.column, $0.offset) < ($1.element.column, $1.offset) }.map {
+            (field: $0.element.field, reason: $0.element.reason, rule: $0.element.rule)
+        }
+        let head = failures.first ?? (fields.indices.contains(first) ? fields[first].name : "?", .constraintError, "?")
+        let message: String
+        if failures.count <= 1 {
+            message = "field \(head.field) fails its schema rule '\(head.rule)'"
+        } else {
+            message =
+                "\(failures.count) schema rules fail: "
+                + failures.map { "field \($0.field) fails '\($0.rule)'" }.joined(separator: "; ")
+        }
+        return Reject(reason: head.reason, location: reader.location, field: head.field, mapping: plan.id, rule: head.rule, message: message)
+    }
+
     /// Buffers a reject; the buffer is flushed between records.
     private func reject(_ r: Reject, fileIndex: Int32) {
         rejects.append(RunReject(reject: r, mapping: mappingIndex, file: fileIndex))

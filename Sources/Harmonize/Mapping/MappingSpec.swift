@@ -178,3 +178,12 @@ package struct TargetSpec: Sendable {
     /// `update:`: the columns a later row may overwrite (default: every mapped non-key column).
     public var updateColumns: [LocatedText]? = nil
 }
+
+extension SchemaReference {
+    /// The name a run profile's `tables:` uses for this schema: the schema file's name without
+    /// its extension (`schemas/IR_BEN_R.json` is `IR_BEN_R`); nil for inline or no schema.
+    package var tableName: String? {
+        if case .file(let p) = self { return RunProfile.tableName(ofSchemaFile: p.text) }
+        return nil
+    }
+}

@@ -90,7 +90,7 @@ final class PlanBuilder {
         }
         if let profile = context.profile {
             dialect = profile.apply(to: dialect)
-            if let s = schema { schema = profile.apply(to: s) }
+            if let s = schema { schema = profile.apply(to: s, table: spec.source.schema.tableName) }
         }
         if let s = schema { addAtSource(s.validate()) }
         return (schema, dialect)
@@ -168,7 +168,7 @@ final class PlanBuilder {
             var jdialect = j.dialect
             if let profile = context.profile {
                 jdialect = profile.apply(to: jdialect)
-                if let s = jschema { jschema = profile.apply(to: s) }
+                if let s = jschema { jschema = profile.apply(to: s, table: j.schema.tableName) }
             }
             let jfields: [PlanScope.FieldInfo] =
                 jschema.map { $0.fields.map { PlanScope.FieldInfo(name: $0.name, type: $0.type.valueType) } }

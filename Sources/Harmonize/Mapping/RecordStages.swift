@@ -54,10 +54,8 @@ struct RecordStages<Reader: RecordReader> {
     private let decoderCount: Int
     private let fieldColumns: [Int]
     private let slots: [Int]
-    private let fieldNames: [String]
     private let validators: [FieldDecoder]
     private let validateColumns: [Int]
-    private let validatedNames: [String]
     // join, exclude, fold
     private let joins: [JoinRuntime]
     private let exclusion: ExclusionList?
@@ -119,9 +117,7 @@ struct RecordStages<Reader: RecordReader> {
         decoders = DecoderTable(plan.fields.map(\.decoder))
         decoderCount = groupStage ? 0 : plan.fields.count
         slots = plan.fields.map(\.slot)
-        fieldNames = plan.fields.map(\.name)
         validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
-        validatedNames = plan.validatedOnly.map(\.name)
         lets = folding ? [] : plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
         filter = groupStage ? plan.group?.having?.evaluator : plan.filter?.evaluator
         joins = groupStage ? [] : executor.joins
@@ -196,28 +192,29 @@ struct RecordStages<Reader: RecordReader> {
     // MARK: decode
 
     /// Decodes the fields the mapping reads into the frame, and checks the fields it only
-    /// validates; the first field failing its schema rejects the record.
+    /// validates. A record failing a schema rule is rejected once, with every rule it fails (all
+    /// fields, all constraints) in the reject's message.
     @inline(__always)
     private func decode() -> RecordOutcome? {
         for k in 0..<decoderCount {
             switch decoders.decode(k, reader.field(fieldColumns[k])) {
             case .value(let v): frame.storage[slots[k]] = v
-            case .failure(let reason, let rule): return schemaReject(reason, rule: rule, field: fieldNames[k])
+            case .failure:
+                return .rejected(
+                    executor.schemaReject(
+                        from: k, reader: reader, fields: executor.plan.fields, fieldColumns: fieldColumns, validators: validators,
+                        validateColumns: validateColumns))
             }
         }
         for k in 0..<validators.count {
-            if case .failure(let reason, let rule) = validators[k].decode(reader.field(validateColumns[k])) {
-                return schemaReject(reason, rule: rule, field: validatedNames[k])
+            if case .failure = validators[k].decode(reader.field(validateColumns[k])) {
+                return .rejected(
+                    executor.schemaReject(
+                        from: decoderCount, validatorsFrom: k, reader: reader, fields: executor.plan.fields, fieldColumns: fieldColumns,
+                        validators: validators, validateColumns: validateColumns))
             }
         }
         return nil
-    }
-
-    private func schemaReject(_ reason: RejectReason, rule: String, field: String) -> RecordOutcome {
-        .rejected(
-            Reject(
-                reason: reason, location: reader.location, field: field, mapping: mappingID, rule: rule,
-                message: "field \(field) fails its schema rule '\(rule)'"))
     }
 
     // MARK: join

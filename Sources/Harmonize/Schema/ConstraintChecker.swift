@@ -71,6 +71,34 @@ final class ConstraintChecker: Sendable {
         return nil
     }
 
+    /// Every rule that `value` (read from `bytes`) breaks, in checking order (the failure path
+    /// only: the row loop calls `failedRule`, which stops at the first).
+    func failedRules(_ value: Value, bytes: UnsafeBufferPointer<UInt8>) -> [String] {
+        var rules: [String] = []
+        var enumFails = false
+        if let allowedBytes, case .string = value {
+            enumFails = !allowedBytes.contains { a in a.count == bytes.count && a.withUnsafeBufferPointer { $0.elementsEqual(bytes) } }
+        } else if let allowedList {
+            enumFails = !allowedList.contains(value)
+        } else if let allowed {
+            enumFails = !allowed.contains(value)
+        }
+        if enumFails { rules.append("enum") }
+        if let pattern {
+            let text: String
+            if case .string(let s) = value { text = s } else { text = String(decoding: bytes, as: UTF8.self) }
+            if !pattern.matches(text) { rules.append("pattern") }
+        }
+        if let minimum, let c = ConstraintChecker.compare(value, minimum), c < 0 { rules.append("minimum") }
+        if let maximum, let c = ConstraintChecker.compare(value, maximum), c > 0 { rules.append("maximum") }
+        if minLength != nil || maxLength != nil {
+            let length = ConstraintChecker.scalarCount(bytes)
+            if let minLength, length < minLength { rules.append("minLength") }
+            if let maxLength, length > maxLength { rules.append("maxLength") }
+        }
+        return rules
+    }
+
     /// The number of Unicode scalars in valid UTF-8 bytes (bytes that are not continuation bytes).
     static func scalarCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
         var count = 0

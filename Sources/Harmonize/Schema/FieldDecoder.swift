@@ -110,6 +110,15 @@ package struct FieldDecoder: Sendable {
         return .value(value)
     }
 
+    /// Every rule of the field that the cell breaks (`required`, `type`, or each failing
+    /// constraint, in checking order); empty when the cell decodes. For reporting a rejected
+    /// record completely; the row path calls `decode`, which stops at the first rule.
+    func failedRules(_ bytes: UnsafeBufferPointer<UInt8>) -> [(reason: RejectReason, rule: String)] {
+        if isMissing(bytes) { return isRequired ? [(.requiredMissing, "required")] : [] }
+        guard let value = parse(bytes) else { return [(.typeError, "type")] }
+        return checker?.failedRules(value, bytes: bytes).map { (.constraintError, $0) } ?? []
+    }
+
     /// Decodes one cell given as text (tests, inline values; the row path uses bytes).
     public func decode(_ text: String) -> FieldDecodeResult {
         var text = text

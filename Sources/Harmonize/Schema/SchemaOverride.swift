@@ -1,16 +1,20 @@
 /// Run-time changes to a source schema (a dialect profile: a site that writes dates as
 /// `dd/MM/yyyy`, numbers with a decimal comma, `NA` for missing).
 package struct SchemaOverride: Sendable, Hashable, Codable {
-    /// Formats that replace those of every `date` and `datetime` field.
+    /// Formats that replace those of every `date` field, and of every `datetime` field when
+    /// `dateTimeFormats` is nil.
     public var dateFormats: [String]?
+    /// Formats that replace those of every `datetime` field.
+    public var dateTimeFormats: [String]?
     /// The decimal char of every `number` field.
     public var decimalChar: String?
     /// Missing values for the whole schema; fields' own `missingValues` are dropped.
     public var missingValues: [String]?
 
     /// Creates an override; nil leaves that part of the schema as it is.
-    public init(dateFormats: [String]? = nil, decimalChar: String? = nil, missingValues: [String]? = nil) {
+    public init(dateFormats: [String]? = nil, dateTimeFormats: [String]? = nil, decimalChar: String? = nil, missingValues: [String]? = nil) {
         self.dateFormats = dateFormats
+        self.dateTimeFormats = dateTimeFormats
         self.decimalChar = decimalChar
         self.missingValues = missingValues
     }
@@ -23,8 +27,9 @@ package struct SchemaOverride: Sendable, Hashable, Codable {
             if missingValues != nil { result.fields[i].missingValues = nil }
             switch result.fields[i].type {
             case .date, .datetime:
-                if let dateFormats {
-                    result.fields[i].formats = dateFormats
+                let type = result.fields[i].type
+                if let formats = type == .datetime ? (dateTimeFormats ?? dateFormats) : dateFormats {
+                    result.fields[i].formats = formats
                     result.fields[i].format = nil
                 }
             case .number:

@@ -69,4 +69,65 @@ import Testing
         for r in rejects { #expect(!"\(r)".contains(secret), "a reject never holds the value") }
         #expect(try db.scalar("SELECT count(*) FROM person") == .int(1))
     }
+
+    /// A record that breaks several schema rules (of several fields, and several of one field)
+    /// is rejected once — the ledger counts one record — with every failing rule in its message,
+    /// the first one as its reason, field and rule.
+    @Test func aRecordFailingSeveralRulesIsRejectedOnceWithEveryRuleListed() throws {
+        let dir = TestSupport.temporaryDirectory("rejects-all")
+        TestSupport.write(
+            """
+            harmonize: 1
+            id: test.all_rules
+            source:
+              files: "*.csv"
+              dialect: {delimiter: ";"}
+              validate: all
+              schema:
+                fields:
+                  - {name: id, type: integer, constraints: {required: true}}
+                  - {name: code, type: string, constraints: {pattern: "[A-Z]{3}", maxLength: 3}}
+                  - {name: year, type: integer, constraints: {minimum: 1900, maximum: 2100}}
+                  - {name: sex, type: string, constraints: {enum: ["M", "F"]}}
+                  - {name: unused, type: integer}
+            target: person
+            fields:
+              person_id: id
+              gender_concept_id: "case sex when 'M' then 8507 else 8532 end"
+              year_of_birth: year
+              race_concept_id: "0"
+              ethnicity_concept_id: "0"
+              person_source_value: code
+            """, to: dir + "/m.yaml")
+        let rows = [
+            "id;code;year;sex;unused",
+            "1;ABC;1980;M;1",  // line 2: written
+            "2;abcd;1800;X;x",  // line 3: code pattern + maxLength, year minimum, sex enum, unused type
+            "3;ABC;1800;M;1",  // line 4: year minimum only
+            ";ABC;1980;M;1",  // line 5: required id only
+        ]
+        TestSupport.write(rows.joined(separator: "\n") + "\n", to: dir + "/in/data.csv")
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
+        let plan = try MappingPlanner.plan(MappingLoader.load(path: dir + "/m.yaml"), context: context)
+        let out = dir + "/out.sqlite"
+        let manifest = try Pipeline(plans: [plan], options: RunOptions(inputDirectory: dir + "/in")).run(into: SQLiteSink(outputPath: out))
+        let ledger = try #require(manifest.ledger.first)
+        #expect(ledger.read == 4)
+        #expect(ledger.written == 1)
+        #expect(ledger.rejected == 3, "one rejected record each, whatever its number of failures")
+        #expect(ledger.balances)
+        let db = try SQLiteConnection(path: out, readOnly: true)
+        let rejects = try db.query("SELECT line, reason, field, rule, message FROM harmonize_reject ORDER BY line")
+        #expect(rejects.count == 3, "one reject row per record")
+        #expect(rejects.first.map { Array($0[0...3]) } == [.int(3), .string("constraint-error"), .string("code"), .string("pattern")])
+        #expect(
+            rejects.first?[4]
+                == .string(
+                    "5 schema rules fail: field code fails 'pattern'; field code fails 'maxLength'; field year fails 'minimum'; "
+                        + "field sex fails 'enum'; field unused fails 'type'"))
+        #expect(rejects.dropFirst().first?[4] == .string("field year fails its schema rule 'minimum'"))
+        #expect(rejects.last?[4] == .string("field id fails its schema rule 'required'"))
+        for r in rejects { #expect(!"\(r)".contains("abcd"), "a reject never holds the value") }
+        #expect(try db.scalar("SELECT count(*) FROM harmonize_reject") == .int(3))
+    }
 }

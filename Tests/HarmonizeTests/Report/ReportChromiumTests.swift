@@ -92,6 +92,50 @@ import Testing
         try? FileManager.default.copyItem(atPath: png, toPath: keep)
     }
 
+    /// `scan --html`: the profile page renders in headless Chromium with its table of columns,
+    /// small cells shown as `<11`, no value of an identifying column, and no console message,
+    /// script or fetch.
+    @Test func theScanPageRendersInHeadlessChromium() throws {
+        guard Self.chromium != nil else {
+            #expect(!Self.required, "HARMONIZE_REQUIRE_CHROMIUM=1 but no Chromium found (set HARMONIZE_CHROMIUM or install Debian's chromium)")
+            return
+        }
+        let dir = TestSupport.temporaryDirectory("chromium-scan")
+        var text = "Extraction du 02/01/2024\nid;nom;numero;mesure;jour\n"
+        for i in 1...40 {
+            let nir = "1\(String(format: "%02d", 50 + i % 40))0175\(String(format: "%03d", 100 + i))\(String(format: "%03d", 200 + i))"
+            text += "\(i);Dupontel\(i % 3);\(nir);\(i % 2),5;2024-01-\(String(format: "%02d", i % 28 + 1))\n"
+        }
+        TestSupport.write(text, to: dir + "/mesures.csv")
+        let html = dir + "/scan.html"
+        let r = try TestSupport.runCLI(["scan", dir + "/mesures.csv", "--html", html])
+        #expect(r.status == 0, "\(r.stderr)")
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        for external in ["<script", "<link", "src=", "http://", "https://", "@import", "url("] {
+            #expect(!page.contains(external), "the page refers to \(external)")
+        }
+        let url = URL(fileURLWithPath: html).absoluteString
+        let dom = try Self.chrome(["--dump-dom", url], profile: dir + "/profile-dom")
+        #expect(dom.status == 0, "\(dom.stderr)")
+        for part in [
+            "Harmonize scan", "<table class=\"columns\"", "mesures.csv", ">nom<", ">mesure<", ">jour<", "decimalChar", "skip_lines 1", "&lt;11",
+            "not listed",
+        ] {
+            #expect(dom.stdout.contains(part), "the rendered page lacks \(part)")
+        }
+        // The 20-and-20 values of mesure are listed with their counts; no name or NIR is.
+        #expect(dom.stdout.contains("<code>0,5</code> 20"))
+        #expect(!dom.stdout.contains("Dupontel"))
+        #expect(!dom.stdout.contains("1510175101201"), "a NIR-like value is listed")
+        #expect(dom.stdout.contains("the values look like NIRs"))
+        let shot = try Self.chrome(["--screenshot=" + dir + "/scan.png", "--window-size=1280,1600", url], profile: dir + "/profile-shot")
+        #expect(shot.status == 0, "\(shot.stderr)")
+        let console = shot.stderr.split(separator: "\n").filter { $0.contains(":CONSOLE") || $0.contains("net::ERR_") }
+        #expect(console.isEmpty, "console messages: \(console)")
+        let png = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/scan.png")))
+        #expect(png.count > 10_000, "screenshot of \(png.count) bytes: blank page?")
+    }
+
     /// The check above would notice a page that logs or fetches: shown on a page that does both.
     @Test func aPageThatLogsOrFetchesIsCaught() throws {
         guard Self.chromium != nil else { return }
