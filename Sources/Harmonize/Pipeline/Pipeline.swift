@@ -29,11 +29,13 @@ public struct RunOptions: Sendable {
     /// unmapped codes in its `usage` and records the vocabulary versions in the manifest.
     public var vocabulary: VocabularyStore? = nil
     /// The run's memory budget in bytes (`--memory-budget`; 256 MiB by default): the engine keeps
-    /// `engineReserve` of it, and a mapping's join indexes and grouping share the rest; past their
-    /// share they move to disk.
+    /// `engineReserve` of it; the run's lookup tables and a mapping's join indexes and grouping
+    /// share the rest (`Pipeline.lookupBudget`, `Pipeline.structureBudget`); past their share
+    /// they move to disk.
     public var memoryBudget: Int = 256 << 20
-    /// Where on-disk join indexes and grouping partial results go (removed at the end of each
-    /// mapping); the system's temporary folder when nil.
+    /// Where on-disk join indexes, lookup tables and grouping partial results go (removed at the
+    /// end of each mapping, or of the run for lookup tables); the system's temporary folder when
+    /// nil.
     public var spillDirectory: String? = nil
     /// The pseudonymisation key of the run (`pseudonym`, `pseudonym_int`, `date_shift`): a run
     /// of plans that call them without one stops before reading any record. Plans never hold a
@@ -129,6 +131,10 @@ public final class Pipeline {
         }
         let tables = try outputTables()
         let context = RunContext(options: options)
+        // The lookup tables stay loaded for the whole run; their files are gone once it ends.
+        defer { context.close() }
+        let spillDirectory = options.spillDirectory ?? NSTemporaryDirectory()
+        let lookupBudget = Self.lookupBudget(options.memoryBudget, plans: plans)
         if let store = options.vocabulary {
             do {
                 manifest.vocabularies = try store.versions(of: store.referencedVocabularies)
@@ -185,7 +191,8 @@ public final class Pipeline {
                 totalBytes += (attrs?[.size] as? NSNumber)?.int64Value ?? 0
             }
             filesPerPlan.append(files)
-            boundPlans.append(try context.bind(p, inputDirectory: options.inputDirectory))
+            boundPlans.append(
+                try context.bind(p, inputDirectory: options.inputDirectory, lookupBudget: lookupBudget, spillDirectory: spillDirectory))
         }
         do {
             try sink.open(tables: tables, run: manifest)
@@ -208,7 +215,8 @@ public final class Pipeline {
         } else {
             write = { b throws(SinkError) in try sink.write(b) }
         }
-        let spillDirectory = options.spillDirectory ?? NSTemporaryDirectory()
+        // What the lookup tables hold in memory is not available to the joins and groupings.
+        let lookupBytes = context.lookupMemoryBytes
         let inputs = InputWatch()
         /// Opens an input file for reading, interning it (and hashing it the first time it is read).
         func open(_ file: String, spec: SourceSpec, dialect: Dialect) throws(RunError) -> (
@@ -240,7 +248,7 @@ public final class Pipeline {
                 var pendingRejects: [RunReject] = []
                 var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
                 let ledgers = try Self.runPlan(
-                    plan, executor: executor, budget: options.memoryBudget, spillDirectory: spillDirectory,
+                    plan, executor: executor, budget: options.memoryBudget, lookupBytes: lookupBytes, spillDirectory: spillDirectory,
                     files: filesPerPlan[pi],
                     openSource: { file throws(RunError) in
                         let o = try open(file, spec: plan.spec.source, dialect: plan.dialect)
@@ -373,7 +381,17 @@ public final class Pipeline {
                 let c = counts[i] ?? TableWriteCount(inserted: rowsPerTable[i], updated: 0)
                 return .init(table: t.name, rows: c.inserted, updated: c.updated)
             }
+            // A lookup whose table could not be read stopped the run where it was made; one made
+            // where failures are ignored (the person ids of an excluded record) must stop it too.
+            if let failed = context.lookups.first(where: { $0.table.readFailure != nil }) {
+                throw RunError(
+                    .io,
+                    "mapping \(failed.mapping): lookup '\(failed.declaration.spec.name.text)' cannot be read: \(failed.table.readFailure ?? ""); nothing was published",
+                    code: .runResourceFailed)
+            }
             try inputs.verifyAll()
+            let lookups = context.lookupStatistics
+            if !lookups.isEmpty { manifest.lookups = lookups }
             manifest.finishedAt = Self.timestamp()
             manifest.status = "succeeded"
             do {
@@ -393,18 +411,34 @@ public final class Pipeline {
     /// on the join benchmark, see bench/README.md).
     public static let engineReserve = 96 << 20
 
-    /// What each join index or grouping of a mapping may hold in memory: the budget less the
-    /// engine's reserve (`engineReserve`), but at least a quarter of the budget, shared equally
+    /// What the run's data structures may hold in memory together: the budget less the engine's
+    /// reserve (`engineReserve`), but at least a quarter of the budget.
+    static func structurePool(_ budget: Int) -> Int { max(budget - engineReserve, budget / 4) }
+
+    /// What each join index or grouping of a mapping may hold in memory: the structure pool
+    /// (`structurePool`) less what the run's lookup tables hold (`lookupBytes`), shared equally
     /// between the mapping's `structures` (they are all alive at once).
-    static func structureBudget(_ budget: Int, structures: Int) -> Int {
-        max(budget - engineReserve, budget / 4) / max(1, structures)
+    static func structureBudget(_ budget: Int, structures: Int, lookupBytes: Int = 0) -> Int {
+        max(0, structurePool(budget) - lookupBytes) / max(1, structures)
+    }
+
+    /// What each lookup table of the run may hold in memory: an equal share of the structure pool
+    /// between the run's lookup tables (loaded first, alive for the whole run) and the joins and
+    /// grouping of the mapping that has the most, so that the tables together never leave a join
+    /// less than a lookup's share. A table takes only what its rows need; the joins and groupings
+    /// share what the tables leave (`structureBudget`).
+    static func lookupBudget(_ budget: Int, plans: [MappingPlan]) -> Int {
+        let live = plans.filter { $0.derivation == nil }
+        let lookups = live.reduce(0) { $0 + $1.lookups.count }
+        let structures = live.map { $0.joins.count + ($0.group == nil ? 0 : 1) }.max() ?? 0
+        return structureBudget(budget, structures: lookups + structures)
     }
 
     /// Runs one mapping over its files: loads its joins (freeing them at the end), maps every
     /// file, then, for a mapping with `group:`, maps the groups. Returns the ledger entries (one
     /// per file, plus the group stage's).
     static func runPlan(
-        _ plan: MappingPlan, executor: MappingExecutor, budget: Int, spillDirectory: String, files: [String],
+        _ plan: MappingPlan, executor: MappingExecutor, budget: Int, lookupBytes: Int = 0, spillDirectory: String, files: [String],
         openSource: (String) throws(RunError) -> (any RecordReader, Int32),
         openJoin: (PlannedJoin) throws(RunError) -> [PlannedJoin.Input],
         fileName: (Int32) -> String,
@@ -416,7 +450,7 @@ public final class Pipeline {
         let joins = plan.joins.map(JoinRuntime.init)
         executor.joins = joins
         defer { for j in joins { j.close() } }
-        let share = structureBudget(budget, structures: plan.joins.count + (plan.group == nil ? 0 : 1))
+        let share = structureBudget(budget, structures: plan.joins.count + (plan.group == nil ? 0 : 1), lookupBytes: lookupBytes)
         for j in joins {
             try j.load(inputs: try openJoin(j.join), budget: share, spillDirectory: spillDirectory, callSites: executor.callSites, reject: joinReject)
             try flushJoinRejects()
