@@ -50,13 +50,14 @@ struct RunCommand: ParsableCommand {
     @Option(
         name: .customLong("memory-budget"),
         help: ArgumentHelp(
-            "The run's memory budget (bytes, or with K, M, G): the engine keeps up to 96 MiB of it; join indexes and groupings share the rest and move to disk past it.",
+            "The run's memory budget (bytes, or with K, M, G): the engine keeps up to 96 MiB of it (never more than three quarters); lookup tables, join indexes and groupings share the rest and move to disk past their share: each lookup table (loaded first, kept for the whole run) gets at most an equal share between the run's lookup tables and the most joins and groupings a mapping has; a mapping's joins and grouping share equally what the lookup tables leave.",
             valueName: "SIZE"))
     var memoryBudget: String = "256M"
 
     @Option(
         name: .customLong("spill-dir"),
-        help: ArgumentHelp("Folder for on-disk join indexes and grouping results (default: the output's folder).", valueName: "DIR"))
+        help: ArgumentHelp(
+            "Folder for on-disk join indexes, lookup tables and grouping results (default: the output's folder).", valueName: "DIR"))
     var spillDir: String?
 
     @Flag(name: .long, help: "Store one lineage row per output row (harmonize_lineage).")
@@ -139,9 +140,11 @@ struct RunCommand: ParsableCommand {
         options.holdsBackOrphans = !keepOrphans
         options.vocabulary = store
         options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
-        if options.memoryBudget < 128 << 20, plans.contains(where: { !$0.joinDescriptions.isEmpty || $0.groupDescription != nil }) {
+        if options.memoryBudget < 128 << 20,
+            plans.contains(where: { !$0.joinDescriptions.isEmpty || $0.groupDescription != nil || !$0.lookups.isEmpty })
+        {
             Terminal.error(
-                "harmonize-run: warning: a --memory-budget under 128M bounds the join indexes and groupings (a quarter of it), "
+                "harmonize-run: warning: a --memory-budget under 128M bounds the lookup tables, join indexes and groupings (a quarter of it), "
                     + "not the engine's own working set (60–75 MiB on the benchmarks), which comes on top")
         }
         if let spillDir {

@@ -58,6 +58,12 @@ enum RunSummary {
             if j.spilled { s += " (index on disk: over the memory budget)" }
             lines.append(s)
         }
+        for l in m.lookups ?? [] where l.spilled {
+            // Only the tables that moved to disk: a mapping may declare many small ones.
+            lines.append(
+                "lookup \(l.mapping)/\(l.lookup): \(l.keys) keys, \(l.found) found, \(l.missed) missed (table on disk: over its share of the memory budget)"
+            )
+        }
         if !m.tables.isEmpty {
             lines.append(
                 "rows written: " + m.tables.map { "\($0.table) \($0.rows)" + ($0.updated.map { " (+\($0) updates)" } ?? "") }.joined(separator: ", "))

@@ -36,6 +36,10 @@ public struct RunManifest: Sendable, Codable, Hashable {
     /// Joins of the run's mappings: rows indexed, rejected, ambiguous keys, partners found or
     /// missing, and whether an index outgrew the memory budget.
     package var joins: [JoinStatistics] = []
+    /// Lookup tables read from files by the run's mappings: keys loaded, whether a table
+    /// outgrew its share of the memory budget and moved to disk, lookups found and missed; nil
+    /// when no mapping has one (and in manifests of older versions).
+    package var lookups: [LookupStatistics]? = nil
     /// The shard this run was (`run --shard i/N`); nil for an unsharded run.
     public var shard: ShardSpec? = nil
 

@@ -29,6 +29,24 @@ package struct JoinStatistics: Sendable, Codable, Hashable {
     public var missing: Int
 }
 
+/// Counts of one lookup table of a mapping in a run, recorded in the manifest.
+public struct LookupStatistics: Sendable, Codable, Hashable {
+    /// The mapping.
+    public var mapping: String
+    /// The lookup's name.
+    public var lookup: String
+    /// The lookup's file, as the mapping gives it.
+    public var file: String
+    /// Distinct keys loaded.
+    public var keys: Int
+    /// Whether the table outgrew its share of the memory budget and moved (in part) to disk.
+    public var spilled: Bool
+    /// Lookups that found an entry.
+    public var found: Int
+    /// Lookups that found none.
+    public var missed: Int
+}
+
 /// A row of `VOCABULARY.csv`: the version a run used.
 package struct VocabularyVersion: Sendable, Hashable, Codable {
     /// `vocabulary_id` (`None` carries the release of the whole download).

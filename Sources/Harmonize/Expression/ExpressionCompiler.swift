@@ -895,6 +895,10 @@ final class CompilationContext {
                     }
                     guard index < f.bound.count, case .lookup(let loaded) = f.bound[index] else { throw unbound }
                     let v = evals.count == 1 ? loaded.value(forKey: k0) : loaded.value(for: ks)
+                    if v == nil, let failing = loaded as? any FailableLookupTable, let why = failing.readFailure {
+                        // Not a miss: the table cannot be read (its on-disk part), for this record and every later one.
+                        throw .runFailure("lookup '\(tableName)' cannot be read: \(why)", function: "lookup")
+                    }
                     if let t = f.lookupTrace {
                         if evals.count == 1 { t.note(site, k0, v ?? .null) } else { t.note(site, keys: ks, v ?? .null) }
                     }

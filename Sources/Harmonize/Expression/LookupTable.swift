@@ -24,6 +24,15 @@ extension LookupTable {
     public func value(forKey key: Value) -> Value? { value(for: [key]) }
 }
 
+/// A lookup table whose rows may be read from a file while the run maps records (a table loaded
+/// for a run that moved to disk). A read that fails makes `value(for:)` return nil and sets
+/// `readFailure`: a call site that got nil asks, and stops the run (`EvaluationError.stopsRun`)
+/// instead of taking the failure for a miss.
+protocol FailableLookupTable: LookupTable {
+    /// Why the table cannot be read (never a key or a value); nil while it can.
+    var readFailure: String? { get }
+}
+
 /// A lookup declared by a mapping whose rows are read when a run starts (from a file): the plan
 /// keeps the declaration, each run loads its own copy and binds it to the call sites.
 package protocol RunLoadedLookup: LookupTableShape {

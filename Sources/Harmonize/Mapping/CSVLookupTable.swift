@@ -1,3 +1,5 @@
+import Foundation
+
 /// A lookup table declared by a mapping, read from a delimited file when a run starts: key
 /// columns → one value column.
 ///
@@ -48,6 +50,36 @@ package final class CSVLookupTable: RunLoadedLookup {
         }
     }
 
+    /// The memory a lookup table may take in a mapping test (its rows are given inline).
+    static let testBudget = 64 << 20
+
+    /// A fresh index for this table's rows: `budget` bytes in memory, the rest in a temporary
+    /// file in `spillDirectory`; the first row of a key wins.
+    private func makeIndex(budget: Int, spillDirectory: String) -> SpillingIndex {
+        SpillingIndex(budget: budget, spillDirectory: spillDirectory, keepsFirst: true, filePrefix: "harmonize-lookup", label: "lookup table")
+    }
+
+    /// Adds a row to `index` (key bytes: the trimmed key cells separated by 0x1F, as lookups
+    /// build them from values; payload: the value, `ValueCodec`).
+    private func insert(_ key: [UInt8], _ value: Value, into index: SpillingIndex, payload: inout [UInt8]) throws(RunError) {
+        payload.removeAll(keepingCapacity: true)
+        ValueCodec.append(value, to: &payload)
+        do {
+            try index.insert(key: key, payload: payload)
+        } catch {
+            throw RunError(.io, "lookup '\(spec.name.text)': \(error)")
+        }
+    }
+
+    private func finish(_ index: SpillingIndex) throws(RunError) -> LoadedLookupTable {
+        do {
+            try index.finishLoading()
+        } catch {
+            throw RunError(.io, "lookup '\(spec.name.text)': \(error)")
+        }
+        return LoadedLookupTable(name: spec.name.text, keyCount: keyCount, valueType: valueType, missIsFatal: missIsFatal, index: index)
+    }
+
     /// Replaces the entries with rows given in memory (a mapping test's `lookups:`): each row maps
     /// the key columns and the value column to their text. The `where` clause is not applied (the
     /// rows are already the ones the lookup keeps); values that do not decode are skipped.
@@ -58,28 +90,33 @@ package final class CSVLookupTable: RunLoadedLookup {
         } catch {
             throw RunError(.configuration, "lookup '\(spec.name.text)': \(error)")
         }
-        var entries: [String: Value] = [:]
+        let index = makeIndex(budget: Self.testBudget, spillDirectory: NSTemporaryDirectory())
+        var key: [UInt8] = []
+        var payload: [UInt8] = []
         for (i, row) in rows.enumerated() {
-            var parts: [String] = []
-            for k in spec.keys {
+            key.removeAll(keepingCapacity: true)
+            for (n, k) in spec.keys.enumerated() {
                 guard let cell = row[k.text] else {
                     throw RunError(.configuration, "lookup '\(spec.name.text)': row \(i + 1) has no key column '\(k.text)'")
                 }
-                parts.append(cell.trimmingSpaces())
+                if n > 0 { key.append(0x1F) }
+                key.append(contentsOf: cell.trimmingSpaces().utf8)
             }
             guard let cell = row[spec.value.text] else {
                 throw RunError(.configuration, "lookup '\(spec.name.text)': row \(i + 1) has no value column '\(spec.value.text)'")
             }
-            let key = parts.joined(separator: "\u{1F}")
-            guard entries[key] == nil else { continue }
-            if case .value(let v) = Array(cell.utf8).withUnsafeBufferPointer({ decoder.decode($0) }) { entries[key] = v }
+            if case .value(let v) = Array(cell.utf8).withUnsafeBufferPointer({ decoder.decode($0) }) {
+                try insert(key, v, into: index, payload: &payload)
+            }
         }
-        return LoadedLookupTable(keyCount: keyCount, valueType: valueType, missIsFatal: missIsFatal, entries: entries)
+        return try finish(index)
     }
 
     /// Reads the file at `path` for a run. Rows whose value does not decode as `valueType` are
-    /// skipped. The `where` clause is evaluated with the run's `environment`.
-    func load(path: String, environment: RunEnvironment) throws(RunError) -> LoadedLookupTable {
+    /// skipped. The `where` clause is evaluated with the run's `environment`. The table keeps up
+    /// to `budget` bytes in memory (`SpillingIndex`: entries in a byte arena); rows past it go
+    /// to an on-disk hash table in `spillDirectory`, with the same results.
+    func load(path: String, environment: RunEnvironment, budget: Int, spillDirectory: String) throws(RunError) -> LoadedLookupTable {
         let reader: DelimitedReader
         do {
             reader = try DelimitedReader(path: path, displayName: spec.path.text, dialect: spec.dialect)
@@ -119,7 +156,9 @@ package final class CSVLookupTable: RunLoadedLookup {
                 throw RunError(.configuration, "lookup '\(spec.name.text)': its where clause cannot run: \(error.message)")
             }
         }
-        var entries: [String: Value] = [:]
+        let table = makeIndex(budget: budget, spillDirectory: spillDirectory)
+        var key: [UInt8] = []
+        var payload: [UInt8] = []
         while true {
             let event: ReadEvent
             do {
@@ -129,7 +168,7 @@ package final class CSVLookupTable: RunLoadedLookup {
             }
             switch event {
             case .end:
-                return LoadedLookupTable(keyCount: keyCount, valueType: valueType, missIsFatal: missIsFatal, entries: entries)
+                return try finish(table)
             case .rejected:
                 continue
             case .record:
@@ -144,10 +183,16 @@ package final class CSVLookupTable: RunLoadedLookup {
                     }
                     guard keep else { continue }
                 }
-                let key = keyIdx.map { reader.string($0).trimmingSpaces() }.joined(separator: "\u{1F}")
-                guard entries[key] == nil else { continue }
-                let v = reader.withField(valueIdx) { decoder.decode($0) }
-                if case .value(let value) = v { entries[key] = value }
+                key.removeAll(keepingCapacity: true)
+                for (n, i) in keyIdx.enumerated() {
+                    if n > 0 { key.append(0x1F) }
+                    key.append(contentsOf: reader.string(i).trimmingSpaces().utf8)
+                }
+                // A row whose value does not decode is skipped: a later row of its key may still
+                // give it a value (the first row that decodes wins).
+                if case .value(let value) = reader.withField(valueIdx, { decoder.decode($0) }) {
+                    try insert(key, value, into: table, payload: &payload)
+                }
             }
         }
     }
@@ -183,28 +228,49 @@ extension RunEnvironment {
 
 /// One run's copy of a lookup table: its rows, and how often the run found or missed a key
 /// (mapping-test coverage). Belongs to the run that loaded it.
-package final class LoadedLookupTable: LookupTable {
+///
+/// The rows are a `SpillingIndex` from key bytes (the canonical texts of the key parts separated
+/// by 0x1F, `ValueCodec.appendKey`) to the value (`ValueCodec`): a byte arena in memory, up to
+/// the table's share of the run's memory budget, and an on-disk hash table past it, with the same
+/// results. A read of the on-disk part that fails is never taken for a miss: the lookup returns
+/// nil, the failure stays in `readFailure`, and the call site stops the run.
+package final class LoadedLookupTable: LookupTable, FailableLookupTable {
     /// Number of key columns.
     public let keyCount: Int
     /// Type of the values.
     public let valueType: ValueType
     /// Whether a miss rejects the record.
     public let missIsFatal: Bool
-    private let entries: [String: Value]
+    /// The lookup's name (messages).
+    let name: String
+    /// The rows (internal: tests damage the on-disk part).
+    let index: SpillingIndex
+    private var keyBuffer: [UInt8] = []
+    /// The first failure to read the table (on-disk part unreadable or damaged): every later
+    /// lookup returns nil, and the call site stops the run.
+    private(set) var readFailure: String?
     /// Lookups that found no entry in this run.
     public private(set) var misses = 0
     /// Lookups that found an entry in this run.
     public private(set) var hits = 0
 
-    init(keyCount: Int, valueType: ValueType, missIsFatal: Bool, entries: [String: Value]) {
+    init(name: String, keyCount: Int, valueType: ValueType, missIsFatal: Bool, index: SpillingIndex) {
+        self.name = name
         self.keyCount = keyCount
         self.valueType = valueType
         self.missIsFatal = missIsFatal
-        self.entries = entries
+        self.index = index
     }
 
-    /// Rows loaded.
-    public var count: Int { entries.count }
+    /// Rows loaded (distinct keys).
+    public var count: Int { index.count }
+    /// Whether part of the table moved to disk (over its share of the memory budget).
+    var isSpilled: Bool { index.isSpilled }
+    /// Bytes the table holds in memory.
+    var memoryBytes: Int { index.memoryBytes }
+
+    /// Frees the rows and removes the on-disk part (its file was unlinked when created).
+    func close() { index.close() }
 
     static func canonical(_ v: Value) -> String? {
         switch v {
@@ -220,29 +286,46 @@ package final class LoadedLookupTable: LookupTable {
 
     /// The value for one key.
     public func value(forKey key: Value) -> Value? {
-        guard let k = Self.canonical(key) else { return nil }
-        if let v = entries[k] {
-            hits += 1
-            return v
-        }
-        misses += 1
-        return nil
+        guard ValueCodec.appendKey(CollectionOfOne(key), to: &keyBuffer) else { return nil }
+        return find()
     }
 
     /// The value for several keys.
     public func value(for keys: [Value]) -> Value? {
         if keys.count == 1 { return value(forKey: keys[0]) }
-        var parts: [String] = []
-        for k in keys {
-            guard let c = Self.canonical(k) else { return nil }
-            parts.append(c)
+        guard ValueCodec.appendKey(keys, to: &keyBuffer) else { return nil }
+        return find()
+    }
+
+    /// Looks `keyBuffer` up.
+    @inline(__always)
+    private func find() -> Value? {
+        guard readFailure == nil else { return nil }
+        var value: Value?
+        var decoded = true
+        let found: SpillingIndex.Found
+        do {
+            found = try index.lookup(keyBuffer) { bytes in decoded = ValueCodec.decode(bytes, count: 1) { _, v in value = v } }
+        } catch {
+            readFailure = error.message
+            return nil
         }
-        if let v = entries[parts.joined(separator: "\u{1F}")] {
+        switch found {
+        case .payload:
+            guard decoded, let value else {
+                readFailure = "an entry of the on-disk lookup table is damaged"
+                return nil
+            }
             hits += 1
-            return v
+            return value
+        case .miss:
+            misses += 1
+            return nil
+        case .ambiguous:
+            // Cannot happen (the first row of a key wins): never taken for a miss.
+            readFailure = "the lookup table holds a key twice"
+            return nil
         }
-        misses += 1
-        return nil
     }
 }
 

@@ -29,11 +29,13 @@ public struct RunOptions: Sendable {
     /// unmapped codes in its `usage` and records the vocabulary versions in the manifest.
     public var vocabulary: VocabularyStore? = nil
     /// The run's memory budget in bytes (`--memory-budget`; 256 MiB by default): the engine keeps
-    /// `engineReserve` of it, and a mapping's join indexes and grouping share the rest; past their
-    /// share they move to disk.
+    /// `engineReserve` of it; the run's lookup tables and a mapping's join indexes and grouping
+    /// share the rest (`Pipeline.lookupBudget`, `Pipeline.structureBudget`); past their share
+    /// they move to disk.
     public var memoryBudget: Int = 256 << 20
-    /// Where on-disk join indexes and grouping partial results go (removed at the end of each
-    /// mapping); the system's temporary folder when nil.
+    /// Where on-disk join indexes, lookup tables and grouping partial results go (removed at the
+    /// end of each mapping, or of the run for lookup tables); the system's temporary folder when
+    /// nil.
     public var spillDirectory: String? = nil
     /// The pseudonymisation key of the run (`pseudonym`, `pseudonym_int`, `date_shift`): a run
     /// of plans that call them without one stops before reading any record. Plans never hold a
@@ -121,6 +123,8 @@ public final class Pipeline {
     /// Runs every plan into a sink of the package (see `run(into:)` with an `Output`).
     package func run(into sink: any Sink) throws(RunError) -> RunManifest {
         let run = try prepare(sink: sink)
+        // The lookup tables stay loaded for the whole run; their files are gone once it ends.
+        defer { run.context.close() }
         try run.openSink()
         do throws(RunError) {
             try run.execute()
@@ -154,6 +158,20 @@ public final class Pipeline {
         }
         let tables = try outputTables()
         let context = RunContext(options: options)
+        do throws(RunError) {
+            return try prepare(sink: sink, manifest: manifest, tables: tables, context: context)
+        } catch {
+            // The lookup tables loaded so far (and their spill files) go with the failed run.
+            context.close()
+            throw error
+        }
+    }
+
+    /// The rest of `prepare`, once the run's context exists.
+    private func prepare(sink: any Sink, manifest: RunManifest, tables: [TargetTable], context: RunContext) throws(RunError) -> RunExecution {
+        var manifest = manifest
+        let spillDirectory = options.spillDirectory ?? NSTemporaryDirectory()
+        let lookupBudget = Self.lookupBudget(options.memoryBudget, plans: plans)
         if let store = options.vocabulary {
             do {
                 manifest.vocabularies = try store.versions(of: store.referencedVocabularies)
@@ -192,7 +210,8 @@ public final class Pipeline {
                 if stat(options.inputDirectory + "/" + f, &st) == 0 { totalBytes += Int64(st.st_size) }
             }
             filesPerPlan.append(files)
-            boundPlans.append(try context.bind(p, inputDirectory: options.inputDirectory))
+            boundPlans.append(
+                try context.bind(p, inputDirectory: options.inputDirectory, lookupBudget: lookupBudget, spillDirectory: spillDirectory))
         }
         return RunExecution(
             pipeline: self, sink: sink, manifest: manifest, tables: tables, context: context, audit: audit, filesPerPlan: filesPerPlan,
@@ -229,18 +248,34 @@ public final class Pipeline {
     /// on the join benchmark, see bench/README.md).
     public static let engineReserve = 96 << 20
 
-    /// What each join index or grouping of a mapping may hold in memory: the budget less the
-    /// engine's reserve (`engineReserve`), but at least a quarter of the budget, shared equally
+    /// What the run's data structures may hold in memory together: the budget less the engine's
+    /// reserve (`engineReserve`), but at least a quarter of the budget.
+    static func structurePool(_ budget: Int) -> Int { max(budget - engineReserve, budget / 4) }
+
+    /// What each join index or grouping of a mapping may hold in memory: the structure pool
+    /// (`structurePool`) less what the run's lookup tables hold (`lookupBytes`), shared equally
     /// between the mapping's `structures` (they are all alive at once).
-    static func structureBudget(_ budget: Int, structures: Int) -> Int {
-        max(budget - engineReserve, budget / 4) / max(1, structures)
+    static func structureBudget(_ budget: Int, structures: Int, lookupBytes: Int = 0) -> Int {
+        max(0, structurePool(budget) - lookupBytes) / max(1, structures)
+    }
+
+    /// What each lookup table of the run may hold in memory: an equal share of the structure pool
+    /// between the run's lookup tables (loaded first, alive for the whole run) and the joins and
+    /// grouping of the mapping that has the most, so that the tables together never leave a join
+    /// less than a lookup's share. A table takes only what its rows need; the joins and groupings
+    /// share what the tables leave (`structureBudget`).
+    static func lookupBudget(_ budget: Int, plans: [MappingPlan]) -> Int {
+        let live = plans.filter { $0.derivation == nil }
+        let lookups = live.reduce(0) { $0 + $1.lookups.count }
+        let structures = live.map { $0.joins.count + ($0.group == nil ? 0 : 1) }.max() ?? 0
+        return structureBudget(budget, structures: lookups + structures)
     }
 
     /// Runs one mapping over its files: loads its joins (freeing them at the end), maps every
     /// file, then, for a mapping with `group:`, maps the groups. Returns the ledger entries (one
     /// per file, plus the group stage's).
     static func runPlan(
-        _ plan: MappingPlan, executor: MappingExecutor, budget: Int, spillDirectory: String, files: [String],
+        _ plan: MappingPlan, executor: MappingExecutor, budget: Int, lookupBytes: Int = 0, spillDirectory: String, files: [String],
         openSource: (String) throws(RunError) -> (any RecordReader, Int32),
         openJoin: (PlannedJoin) throws(RunError) -> [PlannedJoin.Input],
         fileName: (Int32) -> String,
@@ -252,7 +287,7 @@ public final class Pipeline {
         let joins = plan.joins.map(JoinRuntime.init)
         executor.joins = joins
         defer { for j in joins { j.close() } }
-        let share = structureBudget(budget, structures: plan.joins.count + (plan.group == nil ? 0 : 1))
+        let share = structureBudget(budget, structures: plan.joins.count + (plan.group == nil ? 0 : 1), lookupBytes: lookupBytes)
         for j in joins {
             try j.load(inputs: try openJoin(j.join), budget: share, spillDirectory: spillDirectory, callSites: executor.callSites, reject: joinReject)
             try flushJoinRejects()

@@ -27,14 +27,39 @@ final class RunContext {
 
     /// Loads a plan's lookup tables for this run and binds its call sites; fails, before any
     /// record is read, when a call cannot run (a keyed function without a key, a vocabulary
-    /// function without a store, a lookup file that cannot be read).
-    func bind(_ plan: MappingPlan, inputDirectory: String?) throws(RunError) -> BoundCallSites {
+    /// function without a store, a lookup file that cannot be read). Each table keeps up to
+    /// `lookupBudget` bytes in memory and the rest in `spillDirectory`.
+    func bind(_ plan: MappingPlan, inputDirectory: String?, lookupBudget: Int, spillDirectory: String) throws(RunError) -> BoundCallSites {
         let directory = MappingPlanner.directory(of: plan.spec.file)
         for l in plan.lookups {
-            let table = try l.load(path: l.path(mappingDirectory: directory, inputDirectory: inputDirectory), environment: environment)
+            let table = try l.load(
+                path: l.path(mappingDirectory: directory, inputDirectory: inputDirectory), environment: environment, budget: lookupBudget,
+                spillDirectory: spillDirectory)
             environment.loadedLookups.add(table, for: l)
+            lookups.append((plan.id, l, table))
         }
         return try bindCallSites(plan)
+    }
+
+    /// The lookup tables loaded by `bind`, in load order, with their mapping.
+    private(set) var lookups: [(mapping: String, declaration: CSVLookupTable, table: LoadedLookupTable)] = []
+
+    /// Bytes the loaded lookup tables hold in memory (they stay loaded for the whole run).
+    var lookupMemoryBytes: Int { lookups.reduce(0) { $0 + $1.table.memoryBytes } }
+
+    /// The statistics of the loaded lookup tables, for the manifest.
+    var lookupStatistics: [LookupStatistics] {
+        lookups.map {
+            LookupStatistics(
+                mapping: $0.mapping, lookup: $0.declaration.spec.name.text, file: $0.declaration.spec.path.text, keys: $0.table.count,
+                spilled: $0.table.isSpilled, found: $0.table.hits, missed: $0.table.misses)
+        }
+    }
+
+    /// Frees the lookup tables (and removes their on-disk parts): at the end of the run, whether
+    /// it succeeded or not.
+    func close() {
+        for l in lookups { l.table.close() }
     }
 
     /// Binds a plan's call sites whose lookups were loaded already (mapping tests load theirs

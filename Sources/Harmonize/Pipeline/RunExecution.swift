@@ -100,11 +100,13 @@ final class RunExecution {
             emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
             vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? context.vocabularyUsage : nil,
             callSites: boundPlans[pi])
+        // What the lookup tables hold in memory is not available to the joins and groupings.
+        let lookupBytes = context.lookupMemoryBytes
         var pendingRejects: [RunReject] = []
         var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
         let options = self.options
         let ledgers = try Pipeline.runPlan(
-            plan, executor: executor, budget: options.memoryBudget, spillDirectory: spillDirectory,
+            plan, executor: executor, budget: options.memoryBudget, lookupBytes: lookupBytes, spillDirectory: spillDirectory,
             files: filesPerPlan[pi],
             openSource: { file throws(RunError) in
                 let o = try open(file, spec: plan.spec.source, dialect: plan.dialect)
@@ -213,7 +215,17 @@ final class RunExecution {
             }
         }
         try countTables()
+        // A lookup whose table could not be read stopped the run where it was made; one made
+        // where failures are ignored (the person ids of an excluded record) must stop it too.
+        if let failed = context.lookups.first(where: { $0.table.readFailure != nil }) {
+            throw RunError(
+                .io,
+                "mapping \(failed.mapping): lookup '\(failed.declaration.spec.name.text)' cannot be read: \(failed.table.readFailure ?? ""); nothing was published",
+                code: .runResourceFailed)
+        }
         try inputs.verifyAll()
+        let lookups = context.lookupStatistics
+        if !lookups.isEmpty { manifest.lookups = lookups }
         manifest.finishedAt = Pipeline.timestamp()
         manifest.status = "succeeded"
         do {

@@ -235,12 +235,19 @@ public final class MappingTestRunner {
                 guard !l.spec.relativeToInput else {
                     throw RunError(.configuration, "lookup '\(l.spec.name.text)' reads from the input folder: give its rows in the case's 'lookups'")
                 }
-                table = try l.load(path: l.path(mappingDirectory: mappingDirectory, inputDirectory: nil), environment: context.environment)
+                table = try l.load(
+                    path: l.path(mappingDirectory: mappingDirectory, inputDirectory: nil), environment: context.environment,
+                    budget: CSVLookupTable.testBudget, spillDirectory: NSTemporaryDirectory())
             }
             context.environment.loadedLookups.add(table, for: l)
             loaded.append((l.spec.name.text, table))
         }
-        defer { for (name, t) in loaded { lookupHits[name, default: 0] += t.hits } }
+        defer {
+            for (name, t) in loaded {
+                lookupHits[name, default: 0] += t.hits
+                t.close()
+            }
+        }
         let callSites = try context.bindCallSites(plan)
         let reader = try ReaderFactory.makeReader(spec: plan.spec.source, dialect: dialect, source: source, displayName: name)
         let sink = MemorySink()

@@ -6,7 +6,8 @@ import Foundation
     import Darwin
 #endif
 
-/// An I/O failure of a join index's temporary file (never names a key or a value).
+/// An I/O failure of the temporary file of a join index or a lookup table (never names a key or
+/// a value).
 struct JoinIndexError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
@@ -45,7 +46,10 @@ final class DiskHashTable {
     private static let offsetMask: UInt64 = (1 << 47) - 1
     private static let ambiguousBit: UInt64 = 1 << 47
 
-    private let fd: Int32
+    /// The open, unlinked file (internal: tests damage it to check that a read error stops the run).
+    let fd: Int32
+    /// What the file holds, in messages: `join index` or `lookup table`.
+    private let label: String
     private var fileEnd = 0
     private var buffers: [[UInt8]]
     private var chunks: [[(offset: Int, length: Int)]]
@@ -61,14 +65,17 @@ final class DiskHashTable {
     /// Keys found on more than one row of the table (after `finish`).
     private(set) var ambiguousKeys = 0
 
-    /// Creates the (already unlinked) temporary file in `directory`.
-    init(directory: String) throws(JoinIndexError) {
-        let name = "harmonize-join-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).idx"
+    /// Creates the (already unlinked) temporary file in `directory`, named `PREFIX-PID-RANDOM.idx`
+    /// (`harmonize-join` or `harmonize-lookup`) for the instant it exists; `label` names what it
+    /// holds in messages.
+    init(directory: String, prefix: String = "harmonize-join", label: String = "join index") throws(JoinIndexError) {
+        let name = "\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).idx"
         let path = (directory.isEmpty ? "." : directory) + "/" + name
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Self.error("cannot create an on-disk join index in \(directory.isEmpty ? "." : directory)") }
+        guard fd >= 0 else { throw Self.error("cannot create an on-disk \(label) in \(directory.isEmpty ? "." : directory)") }
         unlink(path)
         self.fd = fd
+        self.label = label
         buffers = Array(repeating: [], count: Self.partitionCount)
         chunks = Array(repeating: [], count: Self.partitionCount)
         partitionEntries = Array(repeating: 0, count: Self.partitionCount)
@@ -123,7 +130,7 @@ final class DiskHashTable {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw Self.error("cannot write the on-disk join index")
+                throw Self.error("cannot write the on-disk \(label)")
             }
             done += n
         }
@@ -137,7 +144,7 @@ final class DiskHashTable {
             let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw Self.error("cannot read the on-disk join index")
+                throw Self.error("cannot read the on-disk \(label)")
             }
             if n == 0 { break }
             done += n
@@ -169,15 +176,16 @@ final class DiskHashTable {
             parts = readBuffer.withUnsafeBytes { Self.parse(UnsafeRawBufferPointer(rebasing: $0[0..<got]), from: 0) }
         }
         guard let e = parts, e.payload.upperBound <= got else {
-            throw JoinIndexError(message: "the on-disk join index is damaged (entry at byte \(offset))")
+            throw JoinIndexError(message: "the on-disk \(label) is damaged (entry at byte \(offset))")
         }
         return e
     }
 
     /// Ends loading: builds every partition's table. `held(hash, key)` says whether the caller
     /// holds the key already (in memory): such entries are left out of the table (the caller
-    /// marks its own entry ambiguous).
-    func finish(held: (UInt64, UnsafeRawBufferPointer) -> Bool) throws(JoinIndexError) {
+    /// marks its own entry ambiguous, or keeps it). A key appended twice is marked ambiguous,
+    /// or, with `keepsFirst` (lookup tables: the first row wins), keeps its first entry.
+    func finish(keepsFirst: Bool = false, held: (UInt64, UnsafeRawBufferPointer) -> Bool) throws(JoinIndexError) {
         for p in 0..<Self.partitionCount { try flush(p) }
         buffers = []
         tables = []
@@ -195,12 +203,12 @@ final class DiskHashTable {
             var table = [UInt64](repeating: 0, count: capacity)
             for c in chunks[p] {
                 let got = try read(c.length, at: c.offset, into: &chunk)
-                guard got == c.length else { throw JoinIndexError(message: "the on-disk join index is cut short") }
+                guard got == c.length else { throw JoinIndexError(message: "the on-disk \(label) is cut short") }
                 var at = 0
                 while at < c.length {
                     let parsed = chunk.withUnsafeBytes { Self.parse(UnsafeRawBufferPointer(rebasing: $0[0..<c.length]), from: at) }
                     guard let e = parsed, e.payload.upperBound <= c.length else {
-                        throw JoinIndexError(message: "the on-disk join index is damaged (chunk at byte \(c.offset))")
+                        throw JoinIndexError(message: "the on-disk \(label) is damaged (chunk at byte \(c.offset))")
                     }
                     let entryOffset = c.offset + at
                     at = e.payload.upperBound
@@ -221,7 +229,8 @@ final class DiskHashTable {
                             let other = try entry(at: Int(s & Self.offsetMask) - 1)
                             let same = other.hash == e.hash && readBuffer[other.key].elementsEqual(key)
                             if same {
-                                if s & Self.ambiguousBit == 0 {
+                                // Entries of a partition are read in the order they were appended.
+                                if !keepsFirst && s & Self.ambiguousBit == 0 {
                                     table[i] = s | Self.ambiguousBit
                                     ambiguousKeys += 1
                                 }
@@ -255,9 +264,9 @@ final class DiskHashTable {
                 let n = slotBuffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, run * 8 - got, off_t(t.offset + i * 8 + got)) }
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw Self.error("cannot read the on-disk join index")
+                    throw Self.error("cannot read the on-disk \(label)")
                 }
-                if n == 0 { throw JoinIndexError(message: "the on-disk join index is cut short") }
+                if n == 0 { throw JoinIndexError(message: "the on-disk \(label) is cut short") }
                 got += n
             }
             for j in 0..<run {

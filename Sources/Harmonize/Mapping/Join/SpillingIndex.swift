@@ -10,7 +10,9 @@ import Foundation
 /// lookup tries memory, then disk. The run keeps streaming with the index's memory bounded by
 /// the budget, whatever the joined file's size.
 ///
-/// A key inserted twice is marked ambiguous: lookups report it instead of choosing a row.
+/// A key inserted twice is marked ambiguous: lookups report it instead of choosing a row. With
+/// `keepsFirst` (a mapping's lookup tables), the first row of a key wins instead, as it always has
+/// for lookups.
 final class SpillingIndex {
     /// What a lookup found.
     enum Found {
@@ -24,6 +26,9 @@ final class SpillingIndex {
     /// What the arena and its table may take: the budget less the disk table's buffers.
     private let memoryLimit: Int
     private let spillDirectory: String
+    private let keepsFirst: Bool
+    private let filePrefix: String
+    private let label: String
     // Arena entries: [flags u8][key length varint][payload length varint][key][payload].
     private var arena: [UInt8] = []
     // Offset + 1 of each entry (0: empty); the arena stays under 4 GiB.
@@ -38,12 +43,21 @@ final class SpillingIndex {
     var ambiguousKeys: Int { memoryAmbiguous + (disk?.ambiguousKeys ?? 0) }
     /// Whether part of the index moved to disk.
     var isSpilled: Bool { disk != nil }
+    /// Bytes the index holds in memory once loaded: the arena's entries and the table of offsets
+    /// (the on-disk part's loading buffers are freed by `finishLoading`).
+    var memoryBytes: Int { arena.count + slots.count * MemoryLayout<UInt32>.stride }
+    /// The on-disk part, if any (internal: tests damage its file).
+    var diskTable: DiskHashTable? { disk }
 
-    /// Creates an empty index; `spillDirectory` receives the on-disk part if it is needed.
-    init(budget: Int, spillDirectory: String) {
+    /// Creates an empty index; `spillDirectory` receives the on-disk part if it is needed (a
+    /// file named `filePrefix-…`, `label` in messages).
+    init(budget: Int, spillDirectory: String, keepsFirst: Bool = false, filePrefix: String = "harmonize-join", label: String = "join index") {
         self.budget = max(0, budget)
         self.memoryLimit = min(max(0, budget - DiskHashTable.bufferBytes), Int(UInt32.max) - 1)
         self.spillDirectory = spillDirectory
+        self.keepsFirst = keepsFirst
+        self.filePrefix = filePrefix
+        self.label = label
     }
 
     deinit { close() }
@@ -143,6 +157,7 @@ final class SpillingIndex {
         }
         let i = probe(key, hash: h)
         if slots[i] != 0 {
+            if keepsFirst { return }
             let off = Int(slots[i]) - 1
             if arena[off] == 0 { memoryAmbiguous += 1 }
             arena[off] = 1
@@ -171,19 +186,20 @@ final class SpillingIndex {
 
     /// Starts the on-disk part with this row; the rows in memory stay there.
     private func spill(hash: UInt64, key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(JoinIndexError) {
-        let d = try DiskHashTable(directory: spillDirectory)
+        let d = try DiskHashTable(directory: spillDirectory, prefix: filePrefix, label: label)
         disk = d
         try d.append(hash: hash, key: key, payload: payload)
     }
 
     /// Ends loading: builds the on-disk table, if any, and marks the keys found both in memory
-    /// and on disk ambiguous.
+    /// and on disk ambiguous (with `keepsFirst`, the entry in memory, inserted first, stays).
     func finishLoading() throws(JoinIndexError) {
         guard let disk else { return }
-        try disk.finish { h, key in
+        try disk.finish(keepsFirst: keepsFirst) { h, key in
             guard memoryCount > 0 else { return false }
             let i = probe(key, hash: h)
             guard slots[i] != 0 else { return false }
+            if keepsFirst { return true }
             let off = Int(slots[i]) - 1
             if arena[off] == 0 { memoryAmbiguous += 1 }
             arena[off] = 1
