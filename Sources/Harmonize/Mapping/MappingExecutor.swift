@@ -20,6 +20,13 @@ final class MappingExecutor {
     private(set) var filterOutcomes: [(passed: Int, failed: Int)]
     /// Persons who objected (`run --exclude`): records whose subject is on it are excluded.
     let exclusion: ExclusionList?
+    /// The shard this run keeps (`run --shard i/N`, N > 1): records of other shards are counted
+    /// (`otherShard`) and skipped. Nil when the run is not split.
+    let sharding: ShardAssignment?
+    /// `harmonize-run split` (with `sharding`): nothing is mapped; each record is routed instead
+    /// (file id, line where it starts, shard), with the joined rows it found; records without a
+    /// known subject go to shard 0.
+    var routing: ((Int32, Int, Int) -> Void)?
     /// The person ids the mapping computes for excluded records (for the after-run check).
     private(set) var excludedPersonIDs: Set<Int> = []
     /// Vocabulary lookups of the run (unmapped codes): told when each record ends.
@@ -40,10 +47,11 @@ final class MappingExecutor {
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
         emit: @escaping (RowBatch) throws(SinkError) -> Void, emitRejects: @escaping ([RunReject]) throws(SinkError) -> Void,
-        exclusion: ExclusionList? = nil, vocabularyUsage: VocabularyUsage? = nil, callSites: BoundCallSites
+        exclusion: ExclusionList? = nil, vocabularyUsage: VocabularyUsage? = nil, callSites: BoundCallSites, sharding: ShardAssignment? = nil
     ) {
         self.callSites = callSites
         self.exclusion = exclusion
+        self.sharding = sharding
         self.vocabularyUsage = vocabularyUsage
         self.plan = plan
         self.mappingIndex = mappingIndex
@@ -179,6 +187,25 @@ final class MappingExecutor {
         // Objections: only when the run has an exclusion list (nothing is added to the loop otherwise).
         let exclusion = plan.subject == nil || groupStage ? nil : self.exclusion
         let subject = plan.subject?.evaluator
+        // Shards (`run --shard i/N`, N > 1): a record whose subject hashes to another shard is
+        // left to it; a record without a known subject (no `subject:`, or rejected before its
+        // subject is known) belongs to shard 0. The group stage maps the groups of kept records.
+        let sharding = groupStage ? nil : self.sharding
+        let routing = sharding == nil ? nil : self.routing
+        let keepsUnowned = routing == nil && (sharding?.ownsRecordsWithoutSubject ?? true)
+        // Splitting reads a mapping without subject up to its joins (their rows go to shard 0).
+        let skipsEveryRecord = sharding != nil && subject == nil && !keepsUnowned && routing == nil
+        var otherShard = 0
+        /// Splitting: joins of the current record that found their row (in order).
+        var joinsMatched = 0
+        /// A record this shard leaves to shard 0 (or, splitting, routes there with the rows its
+        /// joins found so far).
+        func leaveToShardZero(line: Int?) {
+            otherShard += 1
+            guard let routing else { return }
+            routing(fileIndex, line ?? 0, 0)
+            for j in joins.prefix(joinsMatched) { if let p = j.partner { routing(p.file, p.line, 0) } }
+        }
         let personIDColumns = exclusion == nil || folding ? [] : targetList.map { $0.columnNames.firstIndex(of: "person_id") ?? -1 }
 
         func rollback() {
@@ -214,6 +241,10 @@ final class MappingExecutor {
                 break records
             case .rejected(var r):
                 ledger.read += 1
+                guard keepsUnowned else {
+                    leaveToShardZero(line: r.location.line)
+                    continue records
+                }
                 ledger.rejected += 1
                 r.mapping = mappingID
                 reject(r, fileIndex: fileIndex)
@@ -225,12 +256,21 @@ final class MappingExecutor {
             ledger.read += 1
             record += 1
             if record & 0x3FFF == 0 { progress(reader.bytesRead) }
+            joinsMatched = 0
+            if skipsEveryRecord {
+                leaveToShardZero(line: reader.location.line)
+                continue records
+            }
 
             // Decode the fields the mapping reads.
             for k in 0..<decoderCount {
                 switch decoders.decode(k, reader.field(fieldColumns[k])) {
                 case .value(let v): frame.storage[slots[k]] = v
                 case .failure(let reason, let rule):
+                    guard keepsUnowned else {
+                        leaveToShardZero(line: reader.location.line)
+                        continue records
+                    }
                     ledger.rejected += 1
                     reject(
                         Reject(
@@ -242,6 +282,10 @@ final class MappingExecutor {
             for k in 0..<validators.count {
                 if case .failure(let reason, let rule) = validators[k].decode(reader.field(validateColumns[k])) {
                     let name = plan.validatedOnly[k].name
+                    guard keepsUnowned else {
+                        leaveToShardZero(line: reader.location.line)
+                        continue records
+                    }
                     ledger.rejected += 1
                     reject(
                         Reject(
@@ -254,6 +298,10 @@ final class MappingExecutor {
             for j in joins {
                 do throws(EvaluationError) {
                     if let reason = try j.match(frame) {
+                        guard keepsUnowned else {
+                            leaveToShardZero(line: reader.location.line)
+                            continue records
+                        }
                         ledger.rejected += 1
                         let message =
                             reason == .joinAmbiguous
@@ -265,8 +313,13 @@ final class MappingExecutor {
                             fileIndex: fileIndex)
                         continue records
                     }
+                    joinsMatched += 1
                 } catch {
                     if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: "join.\(j.name)") }
+                    guard keepsUnowned else {
+                        leaveToShardZero(line: reader.location.line)
+                        continue records
+                    }
                     ledger.rejected += 1
                     reject(
                         Reject(
@@ -275,12 +328,20 @@ final class MappingExecutor {
                     continue records
                 }
             }
-            if let exclusion, let subject {
+            if routing != nil && subject == nil {
+                leaveToShardZero(line: reader.location.line)
+                continue records
+            }
+            if exclusion != nil || sharding != nil, let subject {
                 let s: Value
                 do throws(EvaluationError) {
                     s = try subject(frame)
                 } catch {
                     if error.stopsRun { throw Self.runFailure(error, mapping: mappingID, rule: "source.subject") }
+                    guard keepsUnowned else {
+                        leaveToShardZero(line: reader.location.line)
+                        continue records
+                    }
                     ledger.rejected += 1
                     reject(
                         Reject(
@@ -288,7 +349,20 @@ final class MappingExecutor {
                             message: "rule source.subject: \(error.message)"), fileIndex: fileIndex)
                     continue records
                 }
-                if exclusion.contains(s) {
+                if let sharding {
+                    if let routing {
+                        let k = sharding.shardIndex(of: s)
+                        routing(fileIndex, reader.location.line ?? 0, k)
+                        for j in joins { if let p = j.partner { routing(p.file, p.line, k) } }
+                        otherShard += 1
+                        continue records
+                    }
+                    if !sharding.owns(s) {
+                        otherShard += 1
+                        continue records
+                    }
+                }
+                if let exclusion, exclusion.contains(s) {
                     ledger.excluded += 1
                     notePersonIDs(frame: frame, lets: lets, targets: targets, count: targetCount, personIDColumns: personIDColumns)
                     continue records
@@ -466,6 +540,7 @@ final class MappingExecutor {
             }
         }
         progress(reader.bytesRead)
+        if sharding != nil { ledger.otherShard = otherShard }
         return ledger
     }
 

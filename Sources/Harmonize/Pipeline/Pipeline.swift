@@ -120,6 +120,9 @@ public final class Pipeline {
                     columnLineage: ColumnLineage.derive(from: $0), source: Self.sourceEntry($0))
             },
             inputs: [], ledger: [], tables: [], kind: options.replay == nil ? "run" : "replay", replayOf: options.replay?.replayOf)
+        manifest.shard = options.shard
+        // A split run (N > 1): each mapping keeps the records of its shard (ShardAssignment).
+        let splitShard = options.shard.flatMap { $0.count > 1 ? $0 : nil }
         // Everything that can be checked before reading: one error with every problem.
         let problems = Preflight.check(plans, options: options, sinkSupportsUpdates: sink.supportsUpdates)
         if problems.contains(where: { $0.severity == .error }) {
@@ -236,7 +239,7 @@ public final class Pipeline {
                     recordsLineage: options.recordsLineage, emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices, write: write),
                     emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
                     vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? context.vocabularyUsage : nil,
-                    callSites: boundPlans[pi])
+                    callSites: boundPlans[pi], sharding: splitShard.map { ShardAssignment(shard: $0, key: options.key) })
                 var pendingRejects: [RunReject] = []
                 var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
                 let ledgers = try Self.runPlan(
@@ -261,7 +264,11 @@ public final class Pipeline {
                         return inputs
                     },
                     fileName: { fid in manifest.inputs[Int(fid)].path },
-                    joinReject: { r, fid in pendingRejects.append(RunReject(reject: r, mapping: Int32(pi), file: fid)) },
+                    joinReject: { r, fid in
+                        // Every shard indexes the whole joined file: shard 0 records its rejects.
+                        guard splitShard.map({ $0.index == 0 }) ?? true else { return }
+                        pendingRejects.append(RunReject(reject: r, mapping: Int32(pi), file: fid))
+                    },
                     flushJoinRejects: { () throws(RunError) in
                         guard !pendingRejects.isEmpty else { return }
                         do throws(SinkError) {
@@ -283,7 +290,8 @@ public final class Pipeline {
                     guard ledger.balances else {
                         throw RunError(
                             .accounting,
-                            "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)",
+                            "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)"
+                                + (ledger.otherShard.map { " + other shards \($0)" } ?? ""),
                             code: .booksDoNotBalance, location: .init(file: ledger.file))
                     }
                     manifest.ledger.append(ledger)
