@@ -245,4 +245,46 @@ import Testing
             environment: ["HZ_SHARD_KEY": Self.key])
         #expect(r.status == 2 && r.stderr.contains("HZ7206"), "\(r.stderr)")
     }
+
+    /// `row_id()` numbers records in their whole file, which every shard reads: the same ids
+    /// split or not. `split` refuses it (the numbers would change in split files).
+    @Test func rowIDWithoutArgumentsIsTheSameInShards() throws {
+        let dir = TestSupport.temporaryDirectory("shards-rowid")
+        var input = "k;y\n"
+        for i in 0..<40 { input += "P\(i % 13);v\(i)\n" }
+        TestSupport.write(input, to: dir + "/in/t.csv")
+        TestSupport.write(
+            """
+            harmonize-model: 1
+            name: t
+            tables:
+              - name: t
+                columns: [{name: id, type: integer, required: true, primary_key: true}, {name: s, type: "varchar(64)"}]
+            """, to: dir + "/model.yaml")
+        TestSupport.write(
+            "harmonize: 1\nid: rows\nmodel: model.yaml\nsource: {files: t.csv, subject: k, dialect: {delimiter: \";\"}}\ntarget: t\n"
+                + "fields: {id: \"row_id()\", s: \"k & y\"}\n",
+            to: dir + "/m.yaml")
+        let base = ["--mappings", dir + "/m.yaml", "--input", dir + "/in", "--key-env", "HZ_SHARD_KEY", "--no-quality"]
+        let env = ["HZ_SHARD_KEY": Self.key]
+        #expect(try TestSupport.runCLI(["run"] + base + ["--output", dir + "/single.sqlite"], environment: env).status == 0)
+        var files: [String] = []
+        for i in 0..<3 {
+            let r = try TestSupport.runCLI(
+                ["run"] + base + ["--output", dir + "/s\(i).sqlite", "--shard", "\(i)/3", "--run-id", "ids"], environment: env)
+            #expect(r.status == 0, "\(r.stderr)")
+            files.append(dir + "/s\(i).sqlite")
+        }
+        #expect(try Self.merge(files, output: dir + "/merged.sqlite").status == 0)
+        let single = try Self.omopTables(dir + "/single.sqlite")
+        #expect(single["t"]?.count == 40)
+        #expect(try Self.omopTables(dir + "/merged.sqlite") == single)
+        let split = try TestSupport.runCLI(
+            [
+                "split", "--mappings", dir + "/m.yaml", "--input", dir + "/in", "--key-env", "HZ_SHARD_KEY", "--shards", "3", "--output",
+                dir + "/split",
+            ],
+            environment: env)
+        #expect(split.status == 2 && split.stderr.contains("HZ7206") && split.stderr.contains("row_id"), "\(split.stderr)")
+    }
 }
