@@ -79,11 +79,61 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Append OpenLineage START and COMPLETE/FAIL events (JSON lines) to this file.", valueName: "FILE.jsonl"))
     var openlineage: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Do shard i of N (0-based): keep the records whose subject hashes to it (records without a subject: shard 0). "
+                + "auto/N takes i from HARMONIZE_SHARD_INDEX, JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID. Needs --run-id; "
+                + "combine the shard files with 'harmonize-run merge' (docs/scale-out.md).",
+            valueName: "i/N"))
+    var shard: String?
+
+    @Option(
+        name: .customLong("run-id"),
+        help: ArgumentHelp(
+            "The run's id (letters, digits, '.', '_', '-'; at most 128), the same for every shard of a run (default: a fresh UUID).",
+            valueName: "ID"))
+    var runID: String?
+
     mutating func validate() throws {
         if sink != .none && output == nil { throw ValidationError("--output is required unless --sink none") }
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
         if Self.fileMode(outputMode) == nil { throw ValidationError("--output-mode is an octal mode from 0 to 777 (600, 640, 644)") }
         if Self.byteSize(memoryBudget) == nil { throw ValidationError("--memory-budget is a size in bytes, or with K, M or G (256M)") }
+        if let runID, !Self.isValidRunID(runID) {
+            throw ValidationError("--run-id is 1 to 128 letters, digits, '.', '_' or '-'")
+        }
+        if let shard {
+            _ = try Self.shardSpec(shard, environment: ProcessInfo.processInfo.environment)
+            if runID == nil { throw ValidationError("--shard needs --run-id: the shards of one run share its id (harmonize-run merge checks it)") }
+        }
+    }
+
+    /// Whether `text` can name a run: 1 to 128 ASCII letters, digits, `.`, `_`, `-`.
+    static func isValidRunID(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 128
+            && text.utf8.allSatisfy { b in
+                (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 46 || b == 95 || b == 45
+            }
+    }
+
+    /// The variables `--shard auto/N` reads the shard index from, first set first: ours, Kubernetes
+    /// indexed Jobs, Slurm job arrays (0-based arrays: --array=0-(N-1)).
+    static let shardIndexVariables = ["HARMONIZE_SHARD_INDEX", "JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"]
+
+    /// `i/N`, or `auto/N` with i from the environment (`shardIndexVariables`).
+    static func shardSpec(_ text: String, environment: [String: String]) throws -> ShardSpec {
+        var text = text
+        if text.hasPrefix("auto/") {
+            guard let name = shardIndexVariables.first(where: { environment[$0] != nil }), let value = environment[name] else {
+                throw ValidationError("--shard auto/N: none of \(shardIndexVariables.joined(separator: ", ")) is set")
+            }
+            text = value.trimmingCharacters(in: .whitespaces) + text.dropFirst(4)
+        }
+        guard let spec = ShardSpec(parsing: text) else {
+            throw ValidationError("--shard is i/N with 0 ≤ i < N (or auto/N): got an index out of range or not a number")
+        }
+        return spec
     }
 
     func run() throws {
@@ -160,8 +210,9 @@ struct RunCommand: ParsableCommand {
             throw CLIError(
                 code: Exit.configuration, message: "the run cannot start: nothing was read [\(ErrorCode.preflightFailed)]", diagnostics: problems)
         }
-        let runID = UUID().uuidString.lowercased()
+        let runID = self.runID ?? UUID().uuidString.lowercased()
         options.runID = runID
+        if let shard { options.shard = try Self.shardSpec(shard, environment: ProcessInfo.processInfo.environment) }
         let lineageJob = (namespace: privacy.project.isEmpty ? "harmonize" : privacy.project, name: "harmonize-run")
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         if let openlineage {

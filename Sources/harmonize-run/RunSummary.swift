@@ -35,13 +35,23 @@ enum RunSummary {
         var lines: [String] = []
         let rate = seconds > 0 ? Int(Double(m.readCount) / seconds) : 0
         lines.append("run \(m.runID) \(m.status) in \(String(format: "%.2f", seconds)) s (\(rate) records/s)" + (output.map { " → \($0)" } ?? ""))
+        if let shard = m.shard, shard.count > 1 {
+            lines.append("shard \(shard) of run \(m.runID): \(m.otherShardCount) records left to the other shards (other shard)")
+        }
+        if let shards = m.mergedShards {
+            lines.append(
+                "merged from \(shards.count) shards: " + shards.map { "\($0.shard) \($0.file) (\($0.records) records)" }.joined(separator: ", "))
+        }
         let grouping = m.ledger.contains { $0.grouped > 0 || $0.groupStage == true }
+        let sharded = m.ledger.contains { $0.otherShard != nil }
         var header = ["mapping", "file", "read", "written", "rejected", "filtered", "excluded"]
         if grouping { header.append("grouped") }
+        if sharded { header.append("other shard") }
         var rows = [header]
         for l in m.ledger {
             var row = [l.mapping, l.file, "\(l.read)", "\(l.written)", "\(l.rejected)", "\(l.filtered)", "\(l.excluded)"]
             if grouping { row.append("\(l.grouped)") }
+            if sharded { row.append("\(l.otherShard ?? 0)") }
             rows.append(row)
         }
         lines.append(contentsOf: table(rows))

@@ -30,7 +30,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let runIO: ErrorCode = "HZ7003"
     /// HZ7004: the output could not be written, derived or published.
     public static let sinkFailed: ErrorCode = "HZ7004"
-    /// HZ7005: the books of a file do not balance (read ≠ written + rejected + filtered + excluded + grouped): an internal error.
+    /// HZ7005: the books of a file do not balance (read ≠ written + rejected + filtered + excluded + grouped + other shards): an internal error.
     public static let booksDoNotBalance: ErrorCode = "HZ7005"
     /// HZ7006: a row of a person on the objection list (`--exclude`) reached the output: nothing is published.
     public static let objectionInOutput: ErrorCode = "HZ7006"
@@ -62,6 +62,18 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let tableDefinitionsDiffer: ErrorCode = "HZ7107"
     /// HZ7108: a call of a mapping cannot run in this run (a lookup file cannot be read, a function lacks what it needs).
     public static let callCannotRun: ErrorCode = "HZ7108"
+    /// HZ7201: a split run (`--shard i/N`, N > 1) groups records (`group:`) by keys that do not hold the mapping's subject: a group could span shards.
+    public static let shardGroupAcrossSubjects: ErrorCode = "HZ7201"
+    /// HZ7202: a split run mixes mappings with and without `source: subject:`, and one without writes rows of persons: they would all land in shard 0, away from their persons.
+    public static let shardSubjectMissing: ErrorCode = "HZ7202"
+    /// HZ7203: `merge`: a file is not the published output of a shard (`run --shard i/N`).
+    public static let mergeNotAShard: ErrorCode = "HZ7203"
+    /// HZ7204: `merge`: the shard files are of different runs (run ids, shard counts, mappings or parameters differ).
+    public static let mergeRunsDiffer: ErrorCode = "HZ7204"
+    /// HZ7205: `merge`: a shard is missing or given twice.
+    public static let mergeShardsIncomplete: ErrorCode = "HZ7205"
+    /// HZ7206: `split`: an input cannot be split by subject (not a delimited file, no subject, or read by mappings that disagree).
+    public static let splitUnsupported: ErrorCode = "HZ7206"
 
     /// Every code with its meaning, in code order.
     public static let catalogue: [(code: ErrorCode, meaning: String)] = [
@@ -205,7 +217,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         ("HZ7002", "an input folder or file is missing, or no file matches a mapping's `files:`"),
         ("HZ7003", "reading an input or writing the output failed (general I/O code)"),
         ("HZ7004", "the output could not be written, derived or published"),
-        ("HZ7005", "the books of a file do not balance (read ≠ written + rejected + filtered + excluded + grouped): an internal error"),
+        (
+            "HZ7005",
+            "the books of a file do not balance (read ≠ written + rejected + filtered + excluded + grouped + other shards): an internal error"
+        ),
         ("HZ7006", "a row of a person on the objection list (`--exclude`) reached the output: nothing is published"),
         ("HZ7007", "a replay's input changed since the run that rejected its records"),
         ("HZ7008", "a resource of the run failed while mapping (a vocabulary store or an on-disk index that cannot be read): the run stops"),
@@ -221,5 +236,11 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         ("HZ7106", "a mapping updates rows (`on_conflict: update`) but the output cannot update rows"),
         ("HZ7107", "two mappings write one table with different definitions (different target models)"),
         ("HZ7108", "a call of a mapping cannot run in this run (a lookup file cannot be read, a function lacks what it needs)"),
+        ("HZ7201", "a split run (`--shard i/N`, N > 1) groups records (`group:`) by keys that do not hold the mapping's subject"),
+        ("HZ7202", "a split run mixes mappings with and without `source: subject:`, and one without writes rows of persons"),
+        ("HZ7203", "`merge`: a file is not the published output of a shard (`run --shard i/N`)"),
+        ("HZ7204", "`merge`: the shard files are of different runs (run ids, shard counts, mappings or parameters differ)"),
+        ("HZ7205", "`merge`: a shard is missing or given twice"),
+        ("HZ7206", "`split`: an input cannot be split by subject (not a delimited file, no subject, or mappings that disagree)"),
     ]
 }

@@ -42,6 +42,21 @@ public struct RunManifest: Sendable, Codable, Hashable {
     package var lookups: [LookupStatistics]? = nil
     /// The shard this run was (`run --shard i/N`); nil for an unsharded run.
     public var shard: ShardSpec? = nil
+    /// For the output of `harmonize-run merge`: the shard outputs it combined, in shard order;
+    /// nil otherwise.
+    public var mergedShards: [MergedShard]? = nil
+
+    /// A shard output combined by `harmonize-run merge`.
+    public struct MergedShard: Sendable, Codable, Hashable {
+        /// The shard (`i/N`).
+        public var shard: ShardSpec
+        /// The shard file's name (its last path component).
+        public var file: String
+        /// SHA-256 of the shard file (hex).
+        public var sha256: String
+        /// Records the shard kept: read less those left to other shards.
+        public var records: Int
+    }
 
     /// A mapping used by the run.
     public struct MappingEntry: Sendable, Codable, Hashable {
@@ -108,8 +123,12 @@ public struct RunManifest: Sendable, Codable, Hashable {
         public var grouped: Int = 0
         /// True for the entry of a mapping's group stage, where `read` counts groups, not records.
         public var groupStage: Bool? = nil
-        /// Whether `read == written + rejected + filtered + excluded + grouped`.
-        public var balances: Bool { read == written + rejected + filtered + excluded + grouped }
+        /// Records of a sharded run (`run --shard i/N`) that another shard writes (their subject
+        /// hashes to another shard; records without a subject belong to shard 0): neither written
+        /// nor rejected here. Nil for an unsharded run.
+        public var otherShard: Int? = nil
+        /// Whether `read == written + rejected + filtered + excluded + grouped + otherShard`.
+        public var balances: Bool { read == written + rejected + filtered + excluded + grouped + (otherShard ?? 0) }
     }
 
     /// Rows written to a table.
@@ -139,4 +158,6 @@ public struct RunManifest: Sendable, Codable, Hashable {
     public var rejectedCount: Int { ledger.reduce(0) { $0 + $1.rejected } }
     /// Total records read.
     public var readCount: Int { ledger.reduce(0) { $0 + ($1.groupStage == true ? 0 : $1.read) } }
+    /// Total records left to other shards (`run --shard i/N`; 0 for an unsharded run).
+    public var otherShardCount: Int { ledger.reduce(0) { $0 + ($1.otherShard ?? 0) } }
 }

@@ -20,6 +20,13 @@ final class MappingExecutor {
     private(set) var filterOutcomes: [(passed: Int, failed: Int)]
     /// Persons who objected (`run --exclude`): records whose subject is on it are excluded.
     let exclusion: ExclusionList?
+    /// The shard this run keeps (`run --shard i/N`, N > 1): records of other shards are counted
+    /// (`otherShard`) and skipped. Nil when the run is not split.
+    let sharding: ShardAssignment?
+    /// `harmonize-run split` (with `sharding`): nothing is mapped; each record is routed instead
+    /// (file id, line where it starts, shard), with the joined rows it found; records without a
+    /// known subject go to shard 0.
+    var routing: ((Int32, Int, Int) -> Void)?
     /// The person ids the mapping computes for excluded records (for the after-run check).
     private(set) var excludedPersonIDs: Set<Int> = []
     /// Vocabulary lookups of the run (unmapped codes): told when each record ends.
@@ -40,10 +47,11 @@ final class MappingExecutor {
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
         emit: @escaping (RowBatch) throws(SinkError) -> Void, emitRejects: @escaping ([RunReject]) throws(SinkError) -> Void,
-        exclusion: ExclusionList? = nil, vocabularyUsage: VocabularyUsage? = nil, callSites: BoundCallSites
+        exclusion: ExclusionList? = nil, vocabularyUsage: VocabularyUsage? = nil, callSites: BoundCallSites, sharding: ShardAssignment? = nil
     ) {
         self.callSites = callSites
         self.exclusion = exclusion
+        self.sharding = sharding
         self.vocabularyUsage = vocabularyUsage
         self.plan = plan
         self.mappingIndex = mappingIndex
@@ -142,6 +150,7 @@ final class MappingExecutor {
             try stages.emitFullBatches()
         }
         progress(reader.bytesRead)
+        if sharding != nil { ledger.otherShard = ledger.otherShard ?? 0 }
         return ledger
     }
 

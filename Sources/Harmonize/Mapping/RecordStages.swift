@@ -10,6 +10,8 @@ enum RecordOutcome {
     case excluded
     /// It was folded into its group (`group:`); the group's rows are counted by the group stage.
     case grouped
+    /// It belongs to another shard of the run (`run --shard i/N`), or was routed by `split`.
+    case otherShard
 }
 
 /// A value fitted to its column, or the reject of the record.
@@ -29,6 +31,7 @@ extension RunManifest.LedgerEntry {
         case .filtered: filtered += 1
         case .excluded: excluded += 1
         case .grouped: grouped += 1
+        case .otherShard: otherShard = (otherShard ?? 0) + 1
         }
     }
 }
@@ -61,6 +64,15 @@ struct RecordStages<Reader: RecordReader> {
     private let exclusion: ExclusionList?
     private let subject: Evaluator?
     private let personIDColumns: [Int]
+    // shards
+    private let sharding: ShardAssignment?
+    private let routing: ((Int32, Int, Int) -> Void)?
+    /// Whether this shard keeps records without a known subject (shard 0, not splitting).
+    private let keepsUnowned: Bool
+    /// Splitting reads a mapping without subject up to its joins (their rows go to shard 0).
+    private let skipsEveryRecord: Bool
+    /// Splitting: joins of the current record that found their row (in order).
+    private var joinsMatched = 0
     private let folding: Bool
     private let groupStore: GroupStore?
     private let groupBy: [Evaluator]
@@ -143,6 +155,13 @@ struct RecordStages<Reader: RecordReader> {
         exclusion = plan.subject == nil || groupStage ? nil : executor.exclusion
         subject = plan.subject?.evaluator
         personIDColumns = exclusion == nil || folding ? [] : targetList.map { $0.columnNames.firstIndex(of: "person_id") ?? -1 }
+        // Shards (`run --shard i/N`, N > 1): a record whose subject hashes to another shard is
+        // left to it; a record without a known subject (no `subject:`, or rejected before its
+        // subject is known) belongs to shard 0. The group stage maps the groups of kept records.
+        sharding = groupStage ? nil : executor.sharding
+        routing = sharding == nil ? nil : executor.routing
+        keepsUnowned = routing == nil && (sharding?.ownsRecordsWithoutSubject ?? true)
+        skipsEveryRecord = sharding != nil && subject == nil && !keepsUnowned && routing == nil
         batches = executor.batches
         batchRows = executor.batchRows
         marks = [Int](repeating: 0, count: batches.count)
@@ -175,6 +194,7 @@ struct RecordStages<Reader: RecordReader> {
         case .end:
             return nil
         case .rejected(var r):
+            guard keepsUnowned else { return leaveToShardZero(line: r.location.line) }
             r.mapping = mappingID
             return .rejected(r)
         case .record:
@@ -182,9 +202,12 @@ struct RecordStages<Reader: RecordReader> {
         }
         trace?.uses.removeAll(keepingCapacity: true)
         record += 1
-        if let outcome = decode() { return outcome }
-        if let outcome = try join() { return outcome }
-        if let outcome = try exclude() { return outcome }
+        joinsMatched = 0
+        if skipsEveryRecord { return leaveToShardZero(line: reader.location.line) }
+        if let outcome = decode() { return unowned(outcome) }
+        if let outcome = try join() { return unowned(outcome) }
+        if routing != nil && subject == nil { return leaveToShardZero(line: reader.location.line) }
+        if let outcome = try subjectStage() { return outcome }
         if folding { return try fold() }
         return try rows()
     }
@@ -222,7 +245,7 @@ struct RecordStages<Reader: RecordReader> {
     /// Finds each join's partner of the record and fills its fields; a missing or ambiguous
     /// partner rejects the record.
     @inline(__always)
-    private func join() throws(RunError) -> RecordOutcome? {
+    private mutating func join() throws(RunError) -> RecordOutcome? {
         for j in joins {
             do throws(EvaluationError) {
                 if let reason = try j.match(frame) {
@@ -233,6 +256,7 @@ struct RecordStages<Reader: RecordReader> {
                     return .rejected(
                         Reject(reason: reason, location: reader.location, field: nil, mapping: mappingID, rule: "join.\(j.name)", message: message))
                 }
+                joinsMatched += 1
             } catch {
                 return try evaluationReject(error, rule: "join.\(j.name)")
             }
@@ -240,22 +264,49 @@ struct RecordStages<Reader: RecordReader> {
         return nil
     }
 
-    // MARK: exclude
+    // MARK: subject: shards and objections
 
-    /// Excludes the record when its subject objected (only with an exclusion list), noting the
-    /// person ids it would have been given for the after-run check.
+    /// With shards or an objection list: the record's subject decides whether this shard keeps
+    /// it (or, splitting, where it goes) and whether it is excluded, noting the person ids an
+    /// excluded record would have been given for the after-run check.
     @inline(__always)
-    private func exclude() throws(RunError) -> RecordOutcome? {
-        guard let exclusion, let subject else { return nil }
+    private mutating func subjectStage() throws(RunError) -> RecordOutcome? {
+        guard exclusion != nil || sharding != nil, let subject else { return nil }
         let s: Value
         do throws(EvaluationError) {
             s = try subject(frame)
         } catch {
-            return try evaluationReject(error, rule: "source.subject")
+            return unowned(try evaluationReject(error, rule: "source.subject"))
         }
-        guard exclusion.contains(s) else { return nil }
+        if let sharding {
+            if let routing {
+                let k = sharding.shardIndex(of: s)
+                routing(fileIndex, reader.location.line ?? 0, k)
+                for j in joins { if let p = j.partner { routing(p.file, p.line, k) } }
+                return .otherShard
+            }
+            if !sharding.owns(s) { return .otherShard }
+        }
+        guard let exclusion, exclusion.contains(s) else { return nil }
         executor.notePersonIDs(frame: frame, lets: lets, targets: targets, count: targetCount, personIDColumns: personIDColumns)
         return .excluded
+    }
+
+    /// A record rejected before its subject is known belongs to shard 0: another shard leaves it.
+    @inline(__always)
+    private mutating func unowned(_ outcome: RecordOutcome) -> RecordOutcome {
+        guard !keepsUnowned, case .rejected(let r) = outcome else { return outcome }
+        return leaveToShardZero(line: r.location.line)
+    }
+
+    /// A record this shard leaves to shard 0 (or, splitting, routes there with the rows its joins
+    /// found so far).
+    private func leaveToShardZero(line: Int?) -> RecordOutcome {
+        if let routing {
+            routing(fileIndex, line ?? 0, 0)
+            for j in joins.prefix(joinsMatched) { if let p = j.partner { routing(p.file, p.line, 0) } }
+        }
+        return .otherShard
     }
 
     // MARK: fold

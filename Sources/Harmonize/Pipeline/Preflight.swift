@@ -14,6 +14,8 @@
 /// | HZ7104 | an objection list is given and a mapping has no `source: subject:` |
 /// | HZ7106 | a mapping updates rows (`on_conflict: update`) and the output cannot |
 /// | HZ7107 | two mappings write one table with different definitions |
+/// | HZ7201 | a split run (`--shard i/N`, N > 1) groups records by keys that do not hold the subject |
+/// | HZ7202 | a split run mixes mappings with and without `subject:`, one without writing person rows |
 public enum Preflight {
     /// Functions that need the run's pseudonymisation key.
     public static let keyedFunctions: Set<String> = ["pseudonym", "pseudonym_int", "date_shift", "row_id"]
@@ -77,6 +79,40 @@ public enum Preflight {
                     "mapping \(p.id) updates rows of \(names) (on_conflict: update), which this output cannot do: it only appends rows; write to SQLite (--sink sqlite)"
                 )
             }
+        }
+        if let shard = options.shard, shard.count > 1 { out += shardProblems(plans) }
+        return out
+    }
+
+    /// What stops a split run (`--shard i/N`, N > 1) from equalling the whole run: a grouping
+    /// whose keys do not hold the subject's fields (a group could gather records of persons of
+    /// two shards), or mappings with a subject next to one without that writes person rows (its
+    /// rows would all land in shard 0, away from their persons).
+    static func shardProblems(_ plans: [MappingPlan]) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let withSubject = plans.filter { $0.derivation == nil && $0.subject != nil }
+        for p in withSubject {
+            guard let g = p.group, let subject = p.subject else { continue }
+            let keyFields = Set(g.by.flatMap(\.referencedIdentifiers))
+            let missing = subject.referencedIdentifiers.filter { !keyFields.contains($0) }
+            if !missing.isEmpty {
+                out.append(
+                    Diagnostic(
+                        code: ErrorCode.shardGroupAcrossSubjects.rawValue,
+                        message:
+                            "mapping \(p.id) groups records by keys without \(missing.joined(separator: ", ")) (read by its subject): a group could span shards; run it unsplit",
+                        file: p.spec.file))
+            }
+        }
+        guard !withSubject.isEmpty else { return out }
+        for p in plans where p.derivation == nil && p.subject == nil {
+            guard p.targets.contains(where: { t in t.table.columns.contains { $0.name == "person_id" } }) else { continue }
+            out.append(
+                Diagnostic(
+                    code: ErrorCode.shardSubjectMissing.rawValue,
+                    message:
+                        "mapping \(p.id) writes person rows but does not say whose record it reads ('subject:' under 'source:'): in a split run its rows would all go to shard 0",
+                    file: p.spec.file))
         }
         return out
     }

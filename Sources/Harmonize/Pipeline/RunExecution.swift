@@ -93,18 +93,20 @@ final class RunExecution {
     private func map(_ plan: MappingPlan, index pi: Int) throws(RunError) {
         let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
         let sink = self.sink
+        let options = self.options
+        // A split run (N > 1): each mapping keeps the records of its shard (ShardAssignment).
+        let splitShard = options.shard.flatMap { $0.count > 1 ? $0 : nil }
         let executor = MappingExecutor(
             plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
             recordsLineage: options.recordsLineage,
             emit: ConflictTagging.emit(plan: plan, tableIndices: tableIndices) { [unowned self] b throws(SinkError) in try self.write(b) },
             emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
             vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? context.vocabularyUsage : nil,
-            callSites: boundPlans[pi])
+            callSites: boundPlans[pi], sharding: splitShard.map { ShardAssignment(shard: $0, key: options.key) })
         // What the lookup tables hold in memory is not available to the joins and groupings.
         let lookupBytes = context.lookupMemoryBytes
         var pendingRejects: [RunReject] = []
         var hashes: [(fid: Int32, hashing: HashingByteSource, reader: any RecordReader)] = []
-        let options = self.options
         let ledgers = try Pipeline.runPlan(
             plan, executor: executor, budget: options.memoryBudget, lookupBytes: lookupBytes, spillDirectory: spillDirectory,
             files: filesPerPlan[pi],
@@ -127,7 +129,11 @@ final class RunExecution {
                 return inputs
             },
             fileName: { fid in manifest.inputs[Int(fid)].path },
-            joinReject: { r, fid in pendingRejects.append(RunReject(reject: r, mapping: Int32(pi), file: fid)) },
+            joinReject: { r, fid in
+                // Every shard indexes the whole joined file: shard 0 records its rejects.
+                guard splitShard.map({ $0.index == 0 }) ?? true else { return }
+                pendingRejects.append(RunReject(reject: r, mapping: Int32(pi), file: fid))
+            },
             flushJoinRejects: { () throws(RunError) in
                 guard !pendingRejects.isEmpty else { return }
                 do throws(SinkError) {
@@ -176,7 +182,8 @@ final class RunExecution {
             guard ledger.balances else {
                 throw RunError(
                     .accounting,
-                    "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)",
+                    "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)"
+                        + (ledger.otherShard.map { " + other shards \($0)" } ?? ""),
                     code: .booksDoNotBalance, location: .init(file: ledger.file))
             }
             manifest.ledger.append(ledger)

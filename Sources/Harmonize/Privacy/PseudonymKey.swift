@@ -26,6 +26,10 @@ public struct PseudonymKey: Sendable {
     /// `--key-file` or `--key-env`).
     public static let mappingTests = PseudonymKey(fixed: Array("harmonize/mapping-tests/public-test-key/never-for-real-data".utf8))
 
+    /// The fixed, **public** key that spreads subjects over shards when a sharded run has no key
+    /// (`ShardAssignment`): stable, but anyone can compute a subject's shard.
+    static let shardingWithoutKey = PseudonymKey(fixed: Array("harmonize/shards/public-key/no-run-key-given".utf8))
+
     /// A key from constant bytes of this file (longer than the minimum): nothing to check.
     private init(fixed bytes: [UInt8]) {
         self.keyBytes = bytes

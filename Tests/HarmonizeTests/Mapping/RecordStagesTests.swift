@@ -47,6 +47,7 @@ import Testing
         case .filtered: "filtered"
         case .excluded: "excluded"
         case .grouped: "grouped"
+        case .otherShard: "other-shard"
         }
     }
 

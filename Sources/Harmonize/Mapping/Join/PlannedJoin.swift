@@ -62,6 +62,26 @@ final class JoinRuntime {
     private var keyParts: [Value]
     private var keyBuffer: [UInt8] = []
     private(set) var statistics: JoinStatistics
+    /// `harmonize-run split`: every indexed row also carries its file and line, `match` sets
+    /// `partner` to those of the row found, and `onRecord` hears of every record read (file,
+    /// line where it starts). Off for runs.
+    var tracksPartners = false
+    /// Told of every record of the joined files (file id, line where it starts) when `tracksPartners`.
+    var onRecord: ((Int32, Int) -> Void)?
+    /// The file id and line of the row the last `match` found (with `tracksPartners`).
+    private(set) var partner: (file: Int32, line: Int)?
+    /// Told of every indexed row (file id, line, hash of its key) when `tracksPartners`.
+    var onKeyedRow: ((Int32, Int, Int64) -> Void)?
+    /// Told of the key hash of a lookup that found several rows, when `tracksPartners`.
+    var onAmbiguous: ((Int64) -> Void)?
+
+    /// FNV-1a of an encoded key (`split`: rows of an ambiguous key are found again by it; a
+    /// collision only sends more rows to shard 0).
+    static func keyHash(_ bytes: [UInt8]) -> Int64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return Int64(bitPattern: h)
+    }
 
     init(_ join: PlannedJoin) {
         self.join = join
@@ -131,6 +151,7 @@ final class JoinRuntime {
                 case .record: break
                 }
                 statistics.read += 1
+                if tracksPartners { onRecord?(input.fileIndex, reader.location.line ?? 0) }
                 for k in 0..<names.count {
                     switch decoders[k].decode(reader.field(positions[k])) {
                     case .value(let v): values[k] = v
@@ -169,6 +190,12 @@ final class JoinRuntime {
                 }
                 payloadBytes.removeAll(keepingCapacity: true)
                 for i in payloadAt { ValueCodec.append(values[i], to: &payloadBytes) }
+                if tracksPartners {
+                    let line = reader.location.line ?? 0
+                    ValueCodec.append(.int(Int(input.fileIndex)), to: &payloadBytes)
+                    ValueCodec.append(.int(line), to: &payloadBytes)
+                    onKeyedRow?(input.fileIndex, line, Self.keyHash(keyBytes))
+                }
                 do {
                     try index.insert(key: keyBytes, payload: payloadBytes)
                 } catch {
@@ -193,12 +220,28 @@ final class JoinRuntime {
     @inline(__always)
     func match(_ frame: EvaluationFrame) throws(EvaluationError) -> RejectReason? {
         let payload = join.payload
+        if tracksPartners { partner = nil }
         for (k, e) in join.on.enumerated() { keyParts[k] = try e.evaluator(frame) }
         let found: SpillingIndex.Found
         if ValueCodec.appendKey(keyParts, to: &keyBuffer), let index {
             do {
-                found = try index.lookup(keyBuffer) { bytes in
-                    ValueCodec.decode(bytes, count: payload.count) { k, v in frame.storage[payload[k].slot] = v }
+                if tracksPartners {
+                    var file: Int32 = 0
+                    var line = 0
+                    found = try index.lookup(keyBuffer) { bytes in
+                        ValueCodec.decode(bytes, count: payload.count + 2) { k, v in
+                            if k < payload.count {
+                                frame.storage[payload[k].slot] = v
+                            } else if case .int(let i) = v {
+                                if k == payload.count { file = Int32(truncatingIfNeeded: i) } else { line = i }
+                            }
+                        }
+                    }
+                    if case .payload = found { partner = (file, line) } else { partner = nil }
+                } else {
+                    found = try index.lookup(keyBuffer) { bytes in
+                        ValueCodec.decode(bytes, count: payload.count) { k, v in frame.storage[payload[k].slot] = v }
+                    }
                 }
             } catch {
                 throw .runFailure("the on-disk index of join \(name) cannot be read: \(error.message)", function: "join")
@@ -211,6 +254,7 @@ final class JoinRuntime {
             statistics.matched += 1
             return nil
         case .ambiguous:
+            if tracksPartners { onAmbiguous?(Self.keyHash(keyBuffer)) }
             return .joinAmbiguous
         case .miss:
             statistics.missing += 1
