@@ -30,6 +30,7 @@ struct RejectsCommand: ParsableCommand {
     var all = false
 
     func run() throws {
+        try PostgresOutput.refuse(output, command: "rejects")
         let list: [OutputDatabase.Reject]
         let counts: [(reason: String, mapping: String, count: Int)]
         do {

@@ -130,6 +130,7 @@ struct UnmappedCommand: ParsableCommand {
     var format: Format = .table
 
     func run() throws {
+        try PostgresOutput.refuse(output, command: "unmapped")
         let codes: [UnmappedCode]
         let totals: [VocabularyUsageTotal]
         do {
