@@ -37,7 +37,8 @@ struct RunCommand: ParsableCommand {
 
     @Option(
         name: .customLong("run-id"),
-        help: ArgumentHelp("The run's id (default: a random one). A PostgreSQL output publishes a run id once: a rerun changes nothing.", valueName: "ID"))
+        help: ArgumentHelp(
+            "The run's id (default: a random one). A PostgreSQL output publishes a run id once: a rerun changes nothing.", valueName: "ID"))
     var runIDOption: String?
 
     @Option(
@@ -149,7 +150,9 @@ struct RunCommand: ParsableCommand {
             if quality.failOnQuality || quality.checks != nil {
                 throw CLIError(
                     code: Exit.configuration,
-                    message: "the data-quality checks do not run on a PostgreSQL output yet (--checks, --fail-on-quality) [\(ErrorCode.postgresUnsupported)]")
+                    message:
+                        "the data-quality checks do not run on a PostgreSQL output yet (--checks, --fail-on-quality) [\(ErrorCode.postgresUnsupported)]"
+                )
             }
         }
         let key = try privacy.loadKey()
@@ -208,7 +211,8 @@ struct RunCommand: ParsableCommand {
         if let openlineage {
             try Self.append(
                 OpenLineageEvents.start(
-                    runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, outputNamespace: postgres?.displayURI ?? ("file://" + absolute(output ?? "."))),
+                    runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name,
+                    outputNamespace: postgres?.displayURI ?? ("file://" + absolute(output ?? "."))),
                 to: openlineage)
         }
         let pipeline = Pipeline(plans: plans, options: options)
@@ -290,7 +294,8 @@ struct RunCommand: ParsableCommand {
                 try Self.append(
                     OpenLineageEvents.complete(
                         manifest: manifest, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, inputNamespace: "file://" + absolute(input),
-                        outputNamespace: postgres?.displayURI ?? ("file://" + absolute(output ?? ".")), model: try Mappings.omopModel(), quality: qualityOutcome.report),
+                        outputNamespace: postgres?.displayURI ?? ("file://" + absolute(output ?? ".")), model: try Mappings.omopModel(),
+                        quality: qualityOutcome.report),
                     to: openlineage)
             } catch let e as CLIError {
                 throw CLIError(code: e.code, message: "the output was published, but the OpenLineage COMPLETE event was not written: \(e.message)")

@@ -43,7 +43,8 @@ package struct PostgreSQLTarget: Sendable, Hashable {
         let authority = rest[..<authorityEnd]
         if let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") {
             throw HarmonizeError(
-                .configuration, "the PostgreSQL URI holds a password: give it in PGPASSWORD or ~/.pgpass, never in the URI", code: .postgresURIInvalid)
+                .configuration, "the PostgreSQL URI holds a password: give it in PGPASSWORD or ~/.pgpass, never in the URI", code: .postgresURIInvalid
+            )
         }
         var base = String(text[..<authorityEnd])
         var path = ""

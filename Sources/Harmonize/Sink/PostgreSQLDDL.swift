@@ -6,10 +6,24 @@
 /// Integer columns are `bigint`: Harmonize's pseudonymous ids use 63 bits (OHDSI's script says
 /// `integer`; CDM v5.4 allows `bigint` ids).
 package enum PostgreSQLDDL {
-    /// `"name"`, quoted when it is not a plain lower-case identifier.
+    /// `"name"`, quoted when it is not a plain lower-case identifier or is a reserved word
+    /// (OMOP's `note_nlp.offset`).
     package static func quote(_ name: String) -> String {
-        PostgreSQLTarget.isPlainIdentifier(name) ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        PostgreSQLTarget.isPlainIdentifier(name) && !reserved.contains(name)
+            ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+
+    /// PostgreSQL's reserved key words (also those reserved but allowed as function or type names).
+    static let reserved: Set<String> = [
+        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "binary", "both", "case", "cast",
+        "check", "collate", "collation", "column", "concurrently", "constraint", "create", "cross", "current_catalog", "current_date",
+        "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct",
+        "do", "else", "end", "except", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant", "group", "having", "ilike", "in",
+        "initially", "inner", "intersect", "into", "is", "isnull", "join", "lateral", "leading", "left", "like", "limit", "localtime",
+        "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only", "or", "order", "outer", "overlaps", "placing",
+        "primary", "references", "returning", "right", "select", "session_user", "similar", "some", "symmetric", "table", "tablesample",
+        "then", "to", "trailing", "true", "union", "unique", "user", "using", "variadic", "verbose", "when", "where", "window", "with",
+    ]
 
     /// `schema.table`.
     package static func qualified(_ schema: String?, _ table: String) -> String {

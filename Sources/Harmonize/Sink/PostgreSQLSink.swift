@@ -567,10 +567,12 @@ package final class PostgreSQLSink: Sink {
                         ], db)
                 }
             }
-            try insert("harmonize_run_mapping", [.string(run.runID), .int(i), .string(e.id), .string(e.version), .string(e.sha256), .string(e.file)], db)
+            try insert(
+                "harmonize_run_mapping", [.string(run.runID), .int(i), .string(e.id), .string(e.version), .string(e.sha256), .string(e.file)], db)
         }
         for (i, e) in run.inputs.enumerated() {
-            try insert("harmonize_run_input", [.string(run.runID), .int(i), .string(e.path), .string(e.sha256), .int(Int(e.bytes)), .int(e.records)], db)
+            try insert(
+                "harmonize_run_input", [.string(run.runID), .int(i), .string(e.path), .string(e.sha256), .int(Int(e.bytes)), .int(e.records)], db)
         }
         for (i, e) in run.tables.enumerated() {
             try insert("harmonize_run_table", [.string(run.runID), .int(i), .string(e.table), .int(e.rows)], db)
@@ -586,7 +588,8 @@ package final class PostgreSQLSink: Sink {
         }
         for e in run.vocabularies ?? [] {
             try insert(
-                "harmonize_run_vocabulary", [.string(run.runID), .string(e.id), e.name.map(Value.string) ?? .null, e.version.map(Value.string) ?? .null],
+                "harmonize_run_vocabulary",
+                [.string(run.runID), .string(e.id), e.name.map(Value.string) ?? .null, e.version.map(Value.string) ?? .null],
                 db)
         }
         for e in run.ledger {
@@ -648,7 +651,8 @@ extension PostgreSQLSink: OrphanCapableSink {
                     let keyColumn = t.lineageKeyColumn.map { t.columns[$0].type } ?? .varchar(nil)
                     rows.append(
                         OrphanRow(
-                            table: ti, rowid: id, reference: Self.value(r[1], type: t.columns[ci].type), lineageKey: Self.value(r[2], type: keyColumn)))
+                            table: ti, rowid: id, reference: Self.value(r[1], type: t.columns[ci].type), lineageKey: Self.value(r[2], type: keyColumn)
+                        ))
                 }
             }
         } catch {
@@ -670,7 +674,13 @@ extension PostgreSQLSink: OrphanCapableSink {
                     let keys = group.map { $0.lineageKey.isNull ? nil : $0.lineageKey.description }.compactMap { $0 }
                     try db.query(
                         "DELETE FROM harmonize_lineage WHERE table_id = $1 AND row_id = ANY($2::text[])",
-                        [String(ti), "{" + keys.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"])
+                        [
+                            String(ti),
+                            "{"
+                                + keys.map {
+                                    "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+                                }.joined(separator: ",") + "}",
+                        ])
                 }
             }
         } catch {

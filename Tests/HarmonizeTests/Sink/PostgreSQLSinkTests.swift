@@ -24,7 +24,10 @@ import Testing
     }
 
     @Test func aPasswordOrAQuotedSchemaIsRefused() {
-        for uri in ["postgresql://me:secret@h/db?schema=cdm", "postgresql://me@h/db?password=secret", "postgresql://me@h/db?schema=Cdm", "postgresql://me@h/db?schema=a;b"] {
+        for uri in [
+            "postgresql://me:secret@h/db?schema=cdm", "postgresql://me@h/db?password=secret", "postgresql://me@h/db?schema=Cdm",
+            "postgresql://me@h/db?schema=a;b",
+        ] {
             do throws(HarmonizeError) {
                 _ = try PostgreSQLTarget(parsing: uri)
                 Issue.record("accepted \(uri)")
@@ -53,6 +56,7 @@ import Testing
         #expect(text.contains("ADD CONSTRAINT fpk_visit_occurrence_person_id FOREIGN KEY (person_id) REFERENCES person (person_id);"))
         #expect(text.contains("CREATE INDEX idx_measurement_person_id ON measurement (person_id);"))
         #expect(text.contains("  person_id bigint NOT NULL"))
+        #expect(text.contains("  \"offset\" varchar(50)"))
     }
 
     // MARK: - With a server
@@ -100,8 +104,10 @@ import Testing
             compared += a.count
         }
         #expect(compared > 0)
-        let liteRejects = try lite.query("SELECT mapping, reason, field, line FROM harmonize_reject").map { $0.map(\.description).joined(separator: ",") }
-            .sorted()
+        let liteRejects = try lite.query("SELECT mapping, reason, field, line FROM harmonize_reject").map {
+            $0.map(\.description).joined(separator: ",")
+        }
+        .sorted()
         let pgRejects = try pg.query("SELECT mapping, reason, field, line FROM \(schema).harmonize_reject").map {
             $0.map { $0 ?? "" }.joined(separator: ",")
         }.sorted()
@@ -231,7 +237,10 @@ import Testing
     }
 
     @Test func commandsThatReadAnOutputBackRefuseAPostgreSQLOne() throws {
-        for command in [["rejects"], ["report", "--html", "/dev/null"], ["quality"], ["trace", "person", "1"], ["risk", "--quasi-identifiers", "year_of_birth"], ["unmapped"]] {
+        for command in [
+            ["rejects"], ["report", "--html", "/dev/null"], ["quality"], ["trace", "person", "1"], ["risk", "--quasi-identifiers", "year_of_birth"],
+            ["unmapped"],
+        ] {
             let r = try TestSupport.runCLI(command + ["--output", "postgresql://me@127.0.0.1:1/db?schema=cdm"])
             #expect(r.status == 2, "\(command): \(r.stderr)")
             #expect(r.stderr.contains("HZ7022"), "\(command): \(r.stderr)")

@@ -65,7 +65,7 @@ enum PostgresTestServer {
 
     /// The rows of an OMOP table of a PostgreSQL schema, normalised and sorted.
     static func rows(postgres db: PostgreSQLConnection, schema: String, _ table: TargetTable) throws -> [String] {
-        let cols = table.columns.map { "\($0.name)::text" }.joined(separator: ", ")
+        let cols = table.columns.map { "\(PostgreSQLDDL.quote($0.name))::text" }.joined(separator: ", ")
         return try db.query("SELECT \(cols) FROM \(schema).\(table.name)").map { row in
             zip(row, table.columns).map { v, c in normal(v, c.type) }.joined(separator: "|")
         }.sorted()
