@@ -1,5 +1,6 @@
 /// Read-only access to what runs left in a PostgreSQL output schema (`run --output
-/// postgresql://…`): the rejects of the latest published run. Never reads OMOP cell values.
+/// postgresql://…`): the rejects, unmapped codes and vocabulary use of the latest published run.
+/// Never reads OMOP cell values.
 package final class PostgreSQLOutput {
     private let db: PostgreSQLConnection
     private let target: PostgreSQLTarget
@@ -56,6 +57,35 @@ package final class PostgreSQLOutput {
             WHERE run_id = $1 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
             """, [runID]
         ).map { (reason: $0[0] ?? "", mapping: $0[1] ?? "", count: ($0[2] ?? nil).flatMap { Int($0) } ?? 0) }
+    }
+
+    /// The latest run's unmapped source codes, most frequent first, optionally one mapping
+    /// and/or vocabulary.
+    package func unmappedCodes(mapping: String? = nil, vocabulary: String? = nil) throws(OutputDatabase.Failure) -> [UnmappedCode] {
+        let sql = """
+            SELECT mapping_id::text, mapping, vocabulary_id, source_code, records::text
+            FROM \(PostgreSQLDDL.qualified(target.schema, "harmonize_unmapped"))
+            WHERE run_id = $1 AND ($2::text IS NULL OR mapping = $2) AND ($3::text IS NULL OR vocabulary_id = $3)
+            ORDER BY mapping_id, vocabulary_id, records DESC, source_code
+            """
+        return try rows(sql, [runID, mapping, vocabulary]).map { r in
+            UnmappedCode(
+                mappingIndex: Int32(r[0].flatMap { Int($0) } ?? -1), mapping: r[1] ?? "", vocabulary: r[2] ?? "", code: r[3] ?? "",
+                records: r[4].flatMap { Int($0) } ?? 0)
+        }
+    }
+
+    /// The latest run's totals per mapping and vocabulary: codes looked up and mapped.
+    package func vocabularyUsage() throws(OutputDatabase.Failure) -> [VocabularyUsageTotal] {
+        let sql = """
+            SELECT mapping, vocabulary_id, lookups::text, mapped::text, distinct_unmapped::text
+            FROM \(PostgreSQLDDL.qualified(target.schema, "harmonize_vocabulary_usage")) WHERE run_id = $1 ORDER BY mapping_id, vocabulary_id
+            """
+        return try rows(sql, [runID]).map { r in
+            VocabularyUsageTotal(
+                mapping: r[0] ?? "", vocabulary: r[1] ?? "", lookups: r[2].flatMap { Int($0) } ?? 0, mapped: r[3].flatMap { Int($0) } ?? 0,
+                distinctUnmapped: r[4].flatMap { Int($0) } ?? 0, truncated: false)
+        }
     }
 }
 
