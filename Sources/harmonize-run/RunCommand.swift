@@ -16,7 +16,10 @@ struct RunCommand: ParsableCommand {
             Exit codes: 0 success; 1 published, but rejected records exceed --max-reject-rate (or, with --fail-on-quality, \
             a data-quality check failed); \
             2 configuration or mapping errors (nothing read); 3 I/O errors (previous output untouched; or, said so, the \
-            output was published but a later step failed).
+            output was published but a later step failed). \
+            With --output postgresql://USER@HOST:PORT/DB?schema=NAME the rows are loaded into that schema by COPY into a staging \
+            schema, published in one transaction; a run id (--run-id) is published once: a rerun exits 0 and changes nothing \
+            (docs/postgresql.md).
             """)
 
     enum SinkKind: String, ExpressibleByArgument, CaseIterable {

@@ -86,11 +86,13 @@ import Testing
         let schema = PostgresTestServer.schema(label)
         defer { PostgresTestServer.drop(uri, schema: schema) }
         let sqlitePath = TestSupport.temporaryDirectory(label) + "/omop.sqlite"
-        let liteManifest = try Pipeline(plans: plans, options: options).run(into: PipelinedSink(SQLiteSink(outputPath: sqlitePath)))
+        let liteManifest = try Pipeline(plans: plans, options: options).run(
+            into: PipelinedSink(SQLiteSink(outputPath: sqlitePath, recordsLineage: options.recordsLineage)))
         var o = options
         o.runID = "same-rows-\(label)-\(UInt32.random(in: 0...UInt32.max))"
         let target = try PostgreSQLTarget(parsing: PostgresTestServer.output(uri, schema: schema))
-        let pgManifest = try Pipeline(plans: plans, options: o).run(into: PipelinedSink(PostgreSQLSink(target: target, runID: o.runID ?? "")))
+        let pgManifest = try Pipeline(plans: plans, options: o).run(
+            into: PipelinedSink(PostgreSQLSink(target: target, runID: o.runID ?? "", recordsLineage: o.recordsLineage)))
         #expect(liteManifest.tables == pgManifest.tables)
         #expect(liteManifest.ledger == pgManifest.ledger)
         let lite = try SQLiteConnection(path: sqlitePath, readOnly: true)
@@ -121,6 +123,14 @@ import Testing
         let unmappedPG = try TestSupport.runCLI(["unmapped", "--output", PostgresTestServer.output(uri, schema: schema), "--format", "json"])
         #expect(unmappedPG.status == 0, "\(unmappedPG.stderr)")
         #expect(unmappedLite.stdout == unmappedPG.stdout)
+        // Lineage (with `recordsLineage`): as many rows, naming the same rows, mappings and records.
+        let lineage = "SELECT table_id, row_id, mapping_id, file_id, line, record, target FROM harmonize_lineage"
+        let liteLineage = try lite.query(lineage).map { $0.map(\.description).joined(separator: "|") }.sorted()
+        let pgLineage = try pg.query(lineage.replacingOccurrences(of: "FROM ", with: "FROM \(schema).")).map {
+            $0.map { $0 ?? "" }.joined(separator: "|")
+        }.sorted()
+        #expect(liteLineage == pgLineage)
+        #expect(options.recordsLineage == !pgLineage.isEmpty)
         #expect(try pg.scalar("SELECT count(*) FROM \(schema).harmonize_run WHERE run_id = $1", [o.runID]) == "1")
         #expect(try PostgresTestServer.stagingSchemas(uri, runID: o.runID ?? "").isEmpty)
     }
