@@ -866,11 +866,95 @@ def run_join_check(args):
     return 0 if differences == 0 else 1
 
 
+# --suite postgresql: the claims benchmark into PostgreSQL (issue 14) against the peer, psql's
+# `\copy` of the same rows from a CSV file into a table of the same definition.
+def pg_server(args, notes):
+    """The server URI: --postgres, else HARMONIZE_TEST_POSTGRES, else a throwaway server started
+    with Scripts/pg_throwaway.sh (stopped by the caller). Returns (uri, throwaway_dir)."""
+    uri = args.postgres or os.environ.get("HARMONIZE_TEST_POSTGRES")
+    if uri:
+        return uri, None
+    r = subprocess.run(["bash", str(ROOT / "Scripts" / "pg_throwaway.sh"), "start"], stdout=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise SystemExit("no PostgreSQL server: give --postgres URI or install postgresql-15")
+    env = dict(line.removeprefix("export ").split("=", 1) for line in r.stdout.strip().splitlines())
+    notes.append("PostgreSQL: a throwaway server from Scripts/pg_throwaway.sh (fsync off, loopback).")
+    return env["HARMONIZE_TEST_POSTGRES"].strip("'"), env["PG_THROWAWAY_DIR"].strip("'")
+
+
+def psql(uri, sql, *extra):
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql, *extra],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"psql failed: {r.stdout.strip()[-300:]}")
+    return r.stdout
+
+
+def run_pg_bench(args):
+    sizes = sorted(parse_size(s) for s in args.sizes.split(","))
+    notes = []
+    env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
+    header = machine_header(args)
+    header[0] = header[0].replace("claims benchmark", "PostgreSQL benchmark (`--suite postgresql`)")
+    if not args.no_build and not build_harmonize(notes):
+        raise SystemExit("\n".join(notes))
+    uri, throwaway = pg_server(args, notes)
+    rows = []
+    try:
+        for n in sizes:
+            data = ensure_data(Path(args.data), n)
+            warm([data / "er_prs_f.csv", data / "vocab.csv"])
+            work = Path(args.work) / f"pg-{size_name(n)}"
+            hz_walls, copy_walls, key_walls = [], [], []
+            for i in range(args.repeat):
+                psql(uri, "DROP SCHEMA IF EXISTS bench_hz CASCADE; DROP SCHEMA IF EXISTS bench_peer CASCADE")
+                clean(work)
+                argv = [str(HZ_BIN), "run", "--mappings", str(MAPPING), "--input", str(data), "--output",
+                        uri + ("&" if "?" in uri else "?") + "schema=bench_hz", "--key-env", KEY_ENV,
+                        "--no-progress", "--no-quality", "--run-id", f"bench-{n}-{i}"]
+                log(f"{size_name(n)} run {i + 1}: harmonize → PostgreSQL ...")
+                ok, wall, rss, cpu, msg = timed(argv, work, env)
+                if not ok:
+                    raise SystemExit(f"harmonize-run failed: {msg}")
+                hz_walls.append(wall)
+                # The peer: the same rows, from a CSV file, by psql's \copy into a table of the same definition.
+                csv_path = work / "claim_mapped.csv"
+                psql(uri, f"\\copy bench_hz.claim_mapped TO '{csv_path}' CSV")
+                psql(uri, "CREATE SCHEMA bench_peer; CREATE TABLE bench_peer.claim_mapped (LIKE bench_hz.claim_mapped)")
+                subprocess.run(["sync"])
+                log(f"{size_name(n)} run {i + 1}: psql \\copy ...")
+                ok, wall, rss, cpu, msg = timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c",
+                                                 f"\\copy bench_peer.claim_mapped FROM '{csv_path}' CSV"], work, env)
+                if not ok:
+                    raise SystemExit(f"psql \\copy failed: {msg}")
+                copy_walls.append(wall)
+                t0 = time.perf_counter()
+                psql(uri, "CREATE INDEX ON bench_peer.claim_mapped (person_hash)")
+                key_walls.append(time.perf_counter() - t0)
+            count = int(psql(uri, "SELECT count(*) FROM bench_hz.claim_mapped", "-t").strip())
+            hz, cp, ky = statistics.median(hz_walls), statistics.median(copy_walls), statistics.median(key_walls)
+            rows.append(f"| {size_name(n)} | {count:,} | {hz:.2f} s ({count / hz:,.0f} rows/s) | "
+                        f"{cp:.2f} s ({count / cp:,.0f} rows/s) | {fmt_ratio(cp, hz)} | {ky:.2f} s |")
+    finally:
+        if throwaway:
+            subprocess.run(["bash", str(ROOT / "Scripts" / "pg_throwaway.sh"), "stop", throwaway])
+    out = header + ["", "| claims | rows | Harmonize → PostgreSQL (mapping + COPY + keys + publish) | "
+                    "psql `\\copy` of the rows from CSV (no mapping) | ratio (rows/s, Harmonize / peer) | "
+                    "one index on the peer's table |", "| --- | --- | --- | --- | --- | --- |"] + rows
+    out += [""] + [f"* {x}" for x in notes]
+    print("\n".join(out))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description="Harmonize claims benchmark (see bench/README.md)")
-    ap.add_argument("--suite", choices=["claims", "join"], default="claims",
+    ap.add_argument("--suite", choices=["claims", "join", "postgresql"], default="claims",
                     help="claims: er_prs_f.csv -> claim_mapped (default); join: er_pha_f.csv joined to "
-                         "er_prs_f.csv on the nine DCIR keys -> pha_mapped")
+                         "er_prs_f.csv on the nine DCIR keys -> pha_mapped; postgresql: the claims into "
+                         "PostgreSQL against psql's \\copy of the same rows from a CSV file")
+    ap.add_argument("--postgres", default=None,
+                    help="--suite postgresql: the server URI (default: HARMONIZE_TEST_POSTGRES, else a throwaway "
+                         "server from Scripts/pg_throwaway.sh)")
     ap.add_argument("--sizes", default="1m,5m", help="comma list of claim counts: 100k, 1m, 5m, 2500000 ...")
     ap.add_argument("--repeat", type=int, default=3, help="runs per program (median)")
     ap.add_argument("--no-build", action="store_true", help="use the existing .build/release/harmonize-run")
@@ -903,6 +987,8 @@ def main():
         budget_bytes(args.spill_budget)
     except ValueError:
         ap.error("--spill-budget is a size in bytes, or with K, M or G (64M)")
+    if args.suite == "postgresql":
+        sys.exit(run_pg_bench(args))
     if args.suite == "join":
         if args.check and args.check_target != "harmonize":
             ap.error("--check-target c is for the claims suite only")

@@ -27,6 +27,7 @@ struct QualityCommand: ParsableCommand {
     var verbose = false
 
     func run() throws {
+        try PostgresOutput.refuse(output, command: "quality")
         do {
             guard FileManager.default.fileExists(atPath: output) else { throw CLIError(code: Exit.io, message: "no such output database: \(output)") }
             // Not while a run replaces the output (its lock): the results are written into it.

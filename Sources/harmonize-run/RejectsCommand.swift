@@ -33,13 +33,29 @@ struct RejectsCommand: ParsableCommand {
         let list: [OutputDatabase.Reject]
         let counts: [(reason: String, mapping: String, count: Int)]
         do {
-            let db = try OutputDatabase(path: output)
-            list = try db.rejects(reason: reason, mapping: mapping, includeResolved: all)
-            counts = try db.rejectCounts(includeResolved: all).filter {
-                (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping)
+            if PostgreSQLTarget.isURI(output) {
+                // The latest published run's rejects (a schema keeps every run's).
+                let target: PostgreSQLTarget
+                do throws(HarmonizeError) {
+                    target = try PostgreSQLTarget(parsing: output)
+                } catch {
+                    Terminal.error("harmonize-run: \(error.message) [\(error.code)]")
+                    throw Exit.configuration
+                }
+                let db = try PostgreSQLOutput(target: target)
+                list = try db.rejects(reason: reason, mapping: mapping)
+                counts = try db.rejectCounts().filter { (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping) }
+            } else {
+                let db = try OutputDatabase(path: output)
+                list = try db.rejects(reason: reason, mapping: mapping, includeResolved: all)
+                counts = try db.rejectCounts(includeResolved: all).filter {
+                    (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping)
+                }
             }
+        } catch let e as ExitCode {
+            throw e
         } catch {
-            Terminal.error("harmonize-run: \(error.description)")
+            Terminal.error("harmonize-run: \(error)")
             throw Exit.io
         }
         func opt(_ i: Int?) -> String { i.map(String.init) ?? "" }

@@ -47,6 +47,7 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
+        try PostgresOutput.refuse(output, command: "replay")
         do {
             try execute()
         } catch let e as CLIError {

@@ -27,6 +27,7 @@ struct ReportCommand: ParsableCommand {
     var threshold: Double = 0.2
 
     func run() throws {
+        try PostgresOutput.refuse(output, command: "report")
         var risk: ReidentificationRisk.Report?
         if let quasiIdentifiers {
             let qis = quasiIdentifiers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }

@@ -39,6 +39,7 @@ struct RiskCommand: ParsableCommand {
     }
 
     func run() throws {
+        try PostgresOutput.refuse(output, command: "risk")
         let report: ReidentificationRisk.Report
         do throws(ReidentificationRisk.Failure) {
             report = try ReidentificationRisk.analyse(path: output, quasiIdentifiers: names, minK: minK, threshold: threshold)

@@ -16,7 +16,10 @@ struct RunCommand: ParsableCommand {
             Exit codes: 0 success; 1 published, but rejected records exceed --max-reject-rate (or, with --fail-on-quality, \
             a data-quality check failed); \
             2 configuration or mapping errors (nothing read); 3 I/O errors (previous output untouched; or, said so, the \
-            output was published but a later step failed).
+            output was published but a later step failed). \
+            With --output postgresql://USER@HOST:PORT/DB?schema=NAME the rows are loaded into that schema by COPY into a staging \
+            schema, published in one transaction; a run id (--run-id) is published once: a rerun exits 0 and changes nothing \
+            (docs/postgresql.md).
             """)
 
     enum SinkKind: String, ExpressibleByArgument, CaseIterable {
@@ -28,7 +31,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The folder the mappings' file patterns are relative to.", valueName: "DIR"))
     var input: String
 
-    @Option(name: .long, help: ArgumentHelp("The output: a SQLite file (or a folder with --sink csv).", valueName: "FILE"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The output: a SQLite file (or a folder with --sink csv), or a PostgreSQL URI postgresql://USER@HOST:PORT/DB?schema=NAME (password from PGPASSWORD or ~/.pgpass).",
+            valueName: "FILE|URI"))
     var output: String?
 
     @Option(
@@ -91,7 +98,8 @@ struct RunCommand: ParsableCommand {
     @Option(
         name: .customLong("run-id"),
         help: ArgumentHelp(
-            "The run's id (letters, digits, '.', '_', '-'; at most 128), the same for every shard of a run (default: a fresh UUID).",
+            "The run's id (letters, digits, '.', '_', '-'; at most 128), the same for every shard of a run (default: a fresh UUID). "
+                + "A PostgreSQL output publishes a run id once: a rerun changes nothing.",
             valueName: "ID"))
     var runID: String?
 
@@ -99,6 +107,9 @@ struct RunCommand: ParsableCommand {
         if sink != .none && output == nil { throw ValidationError("--output is required unless --sink none") }
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
         if Self.fileMode(outputMode) == nil { throw ValidationError("--output-mode is an octal mode from 0 to 777 (600, 640, 644)") }
+        if let output, PostgreSQLTarget.isURI(output), sink != .sqlite {
+            throw ValidationError("a PostgreSQL --output takes no --sink (rows go to the PostgreSQL schema)")
+        }
         if Self.byteSize(memoryBudget) == nil { throw ValidationError("--memory-budget is a size in bytes, or with K, M or G (256M)") }
         if let runID, !Self.isValidRunID(runID) {
             throw ValidationError("--run-id is 1 to 128 letters, digits, '.', '_' or '-'")
@@ -175,13 +186,30 @@ struct RunCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: input) else {
             throw CLIError(code: Exit.io, message: "input folder not found: \(input)")
         }
+        var postgres: PostgreSQLTarget?
+        if let output, PostgreSQLTarget.isURI(output) {
+            do throws(HarmonizeError) {
+                postgres = try PostgreSQLTarget(parsing: output)
+            } catch {
+                throw CLIError(code: Exit.code(for: error), message: "\(error.message) [\(error.code)]")
+            }
+            if quality.failOnQuality || quality.checks != nil {
+                throw CLIError(
+                    code: Exit.configuration,
+                    message:
+                        "the data-quality checks do not run on a PostgreSQL output yet (--checks, --fail-on-quality) [\(ErrorCode.postgresUnsupported)]"
+                )
+            }
+        }
         let key = try privacy.loadKey()
         let store = try mappingOptions.vocabularyStore()
         let plans = try mappingOptions.plans(functions: FunctionCatalog.registry(vocabulary: store))
         let exclusion = try privacy.loadExclusion(key: key)
         try quality.validateChecksFile()
         var parameters = privacy.parameters(key: key, exclusion: exclusion)
-        parameters["sink"] = sink.rawValue
+        parameters["sink"] = postgres == nil ? sink.rawValue : "postgresql"
+        // The URI never holds a password (refused when parsing it).
+        if let postgres { parameters["output"] = postgres.displayURI }
         if let vocabulary = mappingOptions.vocabulary { parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent }
         var options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
         options.exclusion = exclusion
@@ -199,6 +227,8 @@ struct RunCommand: ParsableCommand {
         }
         if let spillDir {
             options.spillDirectory = spillDir
+        } else if postgres != nil {
+            options.spillDirectory = NSTemporaryDirectory()
         } else if let output {
             let dir = (output as NSString).deletingLastPathComponent
             options.spillDirectory = dir.isEmpty ? "." : dir
@@ -211,6 +241,18 @@ struct RunCommand: ParsableCommand {
                 code: Exit.configuration, message: "the run cannot start: nothing was read [\(ErrorCode.preflightFailed)]", diagnostics: problems)
         }
         let runID = self.runID ?? UUID().uuidString.lowercased()
+        if let postgres {
+            do throws(SinkError) {
+                if try PostgreSQLSink.isPublished(runID: runID, in: postgres) {
+                    Terminal.error("harmonize-run: run \(runID) is already published in schema \(postgres.schema); nothing changed")
+                    if json { Terminal.out(Self.alreadyPublishedJSON(runID)) }
+                    printedJSON = true
+                    return
+                }
+            } catch {
+                throw CLIError(code: Exit.io, message: error.message)
+            }
+        }
         options.runID = runID
         if let shard { options.shard = try Self.shardSpec(shard, environment: ProcessInfo.processInfo.environment) }
         let lineageJob = (namespace: privacy.project.isEmpty ? "harmonize" : privacy.project, name: "harmonize-run")
@@ -218,7 +260,8 @@ struct RunCommand: ParsableCommand {
         if let openlineage {
             try Self.append(
                 OpenLineageEvents.start(
-                    runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, outputNamespace: "file://" + absolute(output ?? ".")),
+                    runID: runID, jobNamespace: lineageJob.namespace, jobName: lineageJob.name,
+                    outputNamespace: postgres?.displayURI ?? ("file://" + absolute(output ?? "."))),
                 to: openlineage)
         }
         let pipeline = Pipeline(plans: plans, options: options)
@@ -238,9 +281,19 @@ struct RunCommand: ParsableCommand {
             }
         }
         var sqliteSink: SQLiteSink?
+        var postgresSink: PostgreSQLSink?
         let target: any Sink
         let qualityOutcome = QualityOutcome()
         switch sink {
+        case .sqlite where postgres != nil:
+            guard let postgres else { throw CLIError(code: Exit.configuration, message: "no PostgreSQL output") }
+            if !quality.noQuality {
+                Terminal.error("harmonize-run: note: the data-quality checks do not run on a PostgreSQL output yet (not run)")
+            }
+            let pg = PostgreSQLSink(target: postgres, runID: runID, recordsLineage: lineage)
+            pg.inputDirectory = absolute(input)
+            postgresSink = pg
+            target = PipelinedSink(pg)
         case .sqlite:
             let sqlite = SQLiteSink(outputPath: output ?? "", recordsLineage: lineage)
             sqlite.fileMode = Self.fileMode(outputMode) ?? 0o600
@@ -270,7 +323,7 @@ struct RunCommand: ParsableCommand {
                 }
             }
             // A duplicate primary key: name the mappings, files and records of its rows (issue 16).
-            let duplicate = sqliteSink?.duplicateKey.map { RunFailure.locate($0, plans: plans, options: options) }
+            let duplicate = (sqliteSink?.duplicateKey ?? postgresSink?.duplicateKey).map { RunFailure.locate($0, plans: plans, options: options) }
             throw CLIError(
                 code: Exit.code(for: error),
                 message: error.message + (duplicate.map(RunFailure.sentence) ?? "") + " (the previous output, if any, is untouched)",
@@ -290,7 +343,8 @@ struct RunCommand: ParsableCommand {
                 try Self.append(
                     OpenLineageEvents.complete(
                         manifest: manifest, jobNamespace: lineageJob.namespace, jobName: lineageJob.name, inputNamespace: "file://" + absolute(input),
-                        outputNamespace: "file://" + absolute(output ?? "."), model: try Mappings.omopModel(), quality: qualityOutcome.report),
+                        outputNamespace: postgres?.displayURI ?? ("file://" + absolute(output ?? ".")), model: try Mappings.omopModel(),
+                        quality: qualityOutcome.report),
                     to: openlineage)
             } catch let e as CLIError {
                 throw CLIError(code: e.code, message: "the output was published, but the OpenLineage COMPLETE event was not written: \(e.message)")
@@ -311,6 +365,18 @@ struct RunCommand: ParsableCommand {
             throw Exit.rejectsAboveThreshold
         }
         try quality.enforce(failed: qualityFailed)
+    }
+
+    /// `{"runID": …, "status": "already-published"}`: a rerun of a published run id.
+    static func alreadyPublishedJSON(_ runID: String) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do {
+            return String(decoding: try encoder.encode(["runID": runID, "status": "already-published"]), as: UTF8.self)
+        } catch {
+            // Two strings: encoding cannot fail; still print a valid document.
+            return "{\"status\": \"already-published\"}"
+        }
     }
 
     /// Appends one line to a JSON-lines file (created when missing).

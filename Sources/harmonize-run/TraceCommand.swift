@@ -43,6 +43,7 @@ struct TraceCommand: ParsableCommand {
     }
 
     func run() throws {
+        try PostgresOutput.refuse(output, command: "trace")
         let outcome: TraceOutcome
         let db: OutputDatabase
         do {

@@ -131,17 +131,32 @@ struct UnmappedCommand: ParsableCommand {
 
     func run() throws {
         let codes: [UnmappedCode]
-        let totals: [VocabularyUsageTotal]
+        let allTotals: [VocabularyUsageTotal]
         do {
-            let db = try OutputDatabase(path: output)
-            codes = try db.unmappedCodes(mapping: mapping, vocabulary: vocabularyID)
-            totals = try db.vocabularyUsage().filter {
-                (mapping == nil || $0.mapping == mapping) && (vocabularyID == nil || $0.vocabulary == vocabularyID)
+            if PostgreSQLTarget.isURI(output) {
+                // The latest published run of the schema.
+                let target: PostgreSQLTarget
+                do throws(HarmonizeError) {
+                    target = try PostgreSQLTarget(parsing: output)
+                } catch {
+                    Terminal.error("harmonize-run: \(error.message) [\(error.code)]")
+                    throw Exit.configuration
+                }
+                let db = try PostgreSQLOutput(target: target)
+                codes = try db.unmappedCodes(mapping: mapping, vocabulary: vocabularyID)
+                allTotals = try db.vocabularyUsage()
+            } else {
+                let db = try OutputDatabase(path: output)
+                codes = try db.unmappedCodes(mapping: mapping, vocabulary: vocabularyID)
+                allTotals = try db.vocabularyUsage()
             }
+        } catch let e as ExitCode {
+            throw e
         } catch {
-            Terminal.error("harmonize-run: \(error.description)")
+            Terminal.error("harmonize-run: \(error)")
             throw Exit.io
         }
+        let totals = allTotals.filter { (mapping == nil || $0.mapping == mapping) && (vocabularyID == nil || $0.vocabulary == vocabularyID) }
         switch format {
         case .table:
             var t = [["mapping", "vocabulary", "lookups", "mapped", "share", "distinct unmapped"]]

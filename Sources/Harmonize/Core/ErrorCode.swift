@@ -46,6 +46,12 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let notARegularFile: ErrorCode = "HZ7011"
     /// HZ7012: another run holds the output's lock.
     public static let outputLocked: ErrorCode = "HZ7012"
+    /// HZ7020: a PostgreSQL output URI cannot be used (a password in it, a schema name that is not a plain identifier).
+    public static let postgresURIInvalid: ErrorCode = "HZ7020"
+    /// HZ7021: the PostgreSQL server cannot be reached or refused a statement of the run.
+    public static let postgresFailed: ErrorCode = "HZ7021"
+    /// HZ7022: the command does not work on a PostgreSQL output yet.
+    public static let postgresUnsupported: ErrorCode = "HZ7022"
     /// HZ7100: the preflight found problems: the run did not start (the diagnostics say which).
     public static let preflightFailed: ErrorCode = "HZ7100"
     /// HZ7101: a mapping calls a keyed function (`pseudonym`, `pseudonym_int`, `date_shift`) but the run has no key.
@@ -228,6 +234,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         ("HZ7010", "an input changed while the run read it (size, time, identity, or bytes not all read): nothing is published"),
         ("HZ7011", "an input is not a regular file (a FIFO, a device, a socket, a folder): refused before reading"),
         ("HZ7012", "another run holds the output's lock: this run stops before writing"),
+        ("HZ7020", "a PostgreSQL output URI cannot be used (a password in it, a schema name that is not a plain identifier)"),
+        ("HZ7021", "the PostgreSQL server cannot be reached or refused a statement of the run: nothing is published"),
+        ("HZ7022", "the command does not work on a PostgreSQL output yet: it refuses before reading anything"),
         ("HZ7100", "the preflight found problems: the run did not start (the diagnostics say which)"),
         ("HZ7101", "a mapping calls a keyed function (`pseudonym`, `pseudonym_int`, `date_shift`) but the run has no key"),
         ("HZ7102", "a mapping calls `date_shift` but the run gives no largest shift (`--date-shift-days`)"),
