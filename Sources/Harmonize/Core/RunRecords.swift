@@ -30,7 +30,7 @@ package struct JoinStatistics: Sendable, Codable, Hashable {
 }
 
 /// Counts of one lookup table of a mapping in a run, recorded in the manifest.
-public struct LookupStatistics: Sendable, Codable, Hashable {
+package struct LookupStatistics: Sendable, Codable, Hashable {
     /// The mapping.
     public var mapping: String
     /// The lookup's name.
