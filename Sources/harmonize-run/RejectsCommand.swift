@@ -35,14 +35,7 @@ struct RejectsCommand: ParsableCommand {
         do {
             if PostgreSQLTarget.isURI(output) {
                 // The latest published run's rejects (a schema keeps every run's).
-                let target: PostgreSQLTarget
-                do throws(HarmonizeError) {
-                    target = try PostgreSQLTarget(parsing: output)
-                } catch {
-                    Terminal.error("harmonize-run: \(error.message) [\(error.code)]")
-                    throw Exit.configuration
-                }
-                let db = try PostgreSQLOutput(target: target)
+                let db = try PostgreSQLOutput.open(uri: output)
                 list = try db.rejects(reason: reason, mapping: mapping)
                 counts = try db.rejectCounts().filter { (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping) }
             } else {
@@ -115,5 +108,20 @@ struct RejectsCommand: ParsableCommand {
         var rejects: [Row]
         var counts: [Count]
         var total: Int
+    }
+}
+
+extension PostgreSQLOutput {
+    /// Opens the PostgreSQL output a command reads (`rejects`, `unmapped`); a URI that does not
+    /// parse is a usage error (exit 2), said on standard error.
+    static func open(uri: String) throws -> PostgreSQLOutput {
+        let target: PostgreSQLTarget
+        do throws(HarmonizeError) {
+            target = try PostgreSQLTarget(parsing: uri)
+        } catch {
+            Terminal.error("harmonize-run: \(error.message) [\(error.code)]")
+            throw Exit.configuration
+        }
+        return try PostgreSQLOutput(target: target)
     }
 }

@@ -135,14 +135,7 @@ struct UnmappedCommand: ParsableCommand {
         do {
             if PostgreSQLTarget.isURI(output) {
                 // The latest published run of the schema.
-                let target: PostgreSQLTarget
-                do throws(HarmonizeError) {
-                    target = try PostgreSQLTarget(parsing: output)
-                } catch {
-                    Terminal.error("harmonize-run: \(error.message) [\(error.code)]")
-                    throw Exit.configuration
-                }
-                let db = try PostgreSQLOutput(target: target)
+                let db = try PostgreSQLOutput.open(uri: output)
                 codes = try db.unmappedCodes(mapping: mapping, vocabulary: vocabularyID)
                 allTotals = try db.vocabularyUsage()
             } else {

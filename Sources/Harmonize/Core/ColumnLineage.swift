@@ -46,6 +46,12 @@ package struct ColumnLineage: Sendable, Codable, Hashable {
             self.masked = masked
             self.join = join
         }
+
+        /// How `trace` shows the input: `join.FIELD (kind lookup)`, or the field alone for an
+        /// identity.
+        package var readsText: String {
+            (join.map { $0 + "." } ?? "") + field + (kind == .identity ? "" : " (\(kind.rawValue)\(lookup.map { " " + $0 } ?? ""))")
+        }
     }
 
     /// One mapped column.

@@ -77,23 +77,29 @@ final class PlanBuilder {
     /// The source schema and dialect, with the run profile applied, and the schema's own problems.
     func source() -> (SourceSchema?, Dialect) {
         var dialect = spec.source.dialect
-        var schema: SourceSchema?
-        switch spec.source.schema {
-        case .none: schema = nil
-        case .inline(let s): schema = s
-        case .file(let p):
-            do {
-                schema = try SourceSchema.load(jsonFile: MappingPlanner.resolve(p.text, against: mappingDir))
-            } catch {
-                report("HZ1025", "cannot read schema \(p.text): \(error)", p)
-            }
-        }
+        var schema = loadSchema(spec.source.schema, of: "")
         if let profile = context.profile {
             dialect = profile.apply(to: dialect)
             if let s = schema { schema = profile.apply(to: s, table: spec.source.schema.tableName) }
         }
         if let s = schema { addAtSource(s.validate()) }
         return (schema, dialect)
+    }
+
+    /// The schema a source or a join names (inline, or a file beside the mapping); a file that
+    /// cannot be read is reported (`of` says whose schema it is, for a join).
+    private func loadSchema(_ reference: SchemaReference, of owner: String) -> SourceSchema? {
+        switch reference {
+        case .none: return nil
+        case .inline(let s): return s
+        case .file(let p):
+            do {
+                return try SourceSchema.load(jsonFile: MappingPlanner.resolve(p.text, against: mappingDir))
+            } catch {
+                report("HZ1025", "cannot read schema \(p.text)\(owner): \(error)", p)
+                return nil
+            }
+        }
     }
 
     /// The names expressions may read: the schema's fields, or the declared columns; any name
@@ -154,17 +160,7 @@ final class PlanBuilder {
         var parts: [JoinPart] = []
         for j in spec.joins {
             if scope.isField(j.name.text) { warn("HZ1064", "join '\(j.name.text)' has the name of a source field", j.name) }
-            var jschema: SourceSchema?
-            switch j.schema {
-            case .none: jschema = nil
-            case .inline(let s): jschema = s
-            case .file(let p):
-                do {
-                    jschema = try SourceSchema.load(jsonFile: MappingPlanner.resolve(p.text, against: mappingDir))
-                } catch {
-                    report("HZ1025", "cannot read schema \(p.text) of join '\(j.name.text)': \(error)", p)
-                }
-            }
+            var jschema = loadSchema(j.schema, of: " of join '\(j.name.text)'")
             var jdialect = j.dialect
             if let profile = context.profile {
                 jdialect = profile.apply(to: jdialect)

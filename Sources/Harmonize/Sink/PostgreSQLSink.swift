@@ -555,10 +555,7 @@ package final class PostgreSQLSink: Sink {
         for (i, e) in run.mappings.enumerated() {
             for (ti, t) in (e.columnLineage ?? []).enumerated() {
                 for c in t.columns {
-                    let reads = c.inputs.map { i in
-                        (i.join.map { $0 + "." } ?? "") + i.field
-                            + (i.kind == .identity ? "" : " (\(i.kind.rawValue)\(i.lookup.map { " " + $0 } ?? ""))")
-                    }
+                    let reads = c.inputs.map(\.readsText)
                     try insert(
                         "harmonize_run_rule",
                         [

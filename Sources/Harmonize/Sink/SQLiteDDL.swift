@@ -164,10 +164,7 @@ enum SQLiteDDL {
             // One entry per target of the mapping, in its order (the lineage rows' `target`).
             for (ti, t) in (e.columnLineage ?? []).enumerated() {
                 for c in t.columns {
-                    let reads = c.inputs.map { i in
-                        (i.join.map { $0 + "." } ?? "") + i.field
-                            + (i.kind == .identity ? "" : " (\(i.kind.rawValue)\(i.lookup.map { " " + $0 } ?? ""))")
-                    }
+                    let reads = c.inputs.map(\.readsText)
                     let vals: [Value] = [
                         .string(run.runID), .int(i), .string(t.table), .string(c.column), c.line.map(Value.int) ?? .null, .string(c.rule),
                         .string(reads.joined(separator: ", ")), .int(ti),
