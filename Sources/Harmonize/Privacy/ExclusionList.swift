@@ -116,7 +116,7 @@ public final class ExclusionList: @unchecked Sendable {
 /// excluded records (their `person_id` expressions evaluated on them), and the `person` pseudonym
 /// integers of the entries. The check reads the rows handed to the sink, i.e. exactly what is
 /// written, whatever the sink.
-package final class ExclusionAudit: @unchecked Sendable {
+package final class ExclusionAudit {
     let list: ExclusionList
     /// Column indexes per run table: (person_id, person_source_value), -1 when absent.
     let columns: [(personID: Int, sourceValue: Int, count: Int)]

@@ -16,12 +16,15 @@ package final class PipelinedSink: Sink {
         case perform(@Sendable (any Sink) -> Void, DeriveReply)
     }
 
-    /// Where the writer thread leaves the result of a derivation for the caller.
+    /// Where the writer thread leaves the result of a derivation for the caller. Safe to share:
+    /// the writer sets `result` before signalling `done`, the caller reads it after waiting.
     private final class DeriveReply: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
         var result: Result<Int, SinkError> = .success(0)
     }
 
+    /// The queue between the mapping thread and the writer. Safe to share: every mutable member
+    /// is read and written with `condition` locked.
     private final class Channel: @unchecked Sendable {
         let condition = NSCondition()
         var queue: [Message] = []
