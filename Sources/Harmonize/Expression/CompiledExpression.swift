@@ -11,6 +11,7 @@ typealias Evaluator = (EvaluationFrame) throws(EvaluationError) -> Value
 /// are not thread-safe, so evaluate instrumented expressions from one thread. Closures cannot be
 /// declared `Sendable` through the evaluator's typed-throws type without that exception, hence
 /// `@unchecked Sendable`.
+// Safe to share: immutable after compilation; run state lives in the frames (see above).
 package struct CompiledExpression: @unchecked Sendable {
     /// The static result type (after widening to the expected type, when one was given).
     public let type: ValueType

@@ -59,3 +59,15 @@ enum JSONText {
         return String(decoding: try e.encode(value), as: UTF8.self)
     }
 }
+
+extension FileHandle {
+    /// Closes a handle that was only read from: nothing was written through it, so a failure to
+    /// close cannot lose or change any output, and is not reported.
+    package func closeAfterReading() {
+        do {
+            try close()
+        } catch {
+            return
+        }
+    }
+}

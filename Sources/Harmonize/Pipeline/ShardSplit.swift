@@ -210,7 +210,7 @@ package enum ShardSplit {
         guard let reader = FileHandle(forReadingAtPath: input + "/" + file) else {
             throw RunError(.io, "split: cannot read \(file)", code: .runIO, location: .init(file: file))
         }
-        defer { try? reader.close() }  // read-only handle: a close failure changes nothing
+        defer { reader.closeAfterReading() }
         let all = Set(0..<count)
         var destination = all  // lines before the first record: every shard
         var nextRoute: (line: Int, shard: Int)?

@@ -18,6 +18,7 @@ package final class PipelinedSink: Sink {
 
     /// Where the writer thread leaves the result of a derivation for the caller. Safe to share:
     /// the writer sets `result` before signalling `done`, the caller reads it after waiting.
+    // Safe to share: `result` is written before `done` is signalled and read after the wait.
     private final class DeriveReply: @unchecked Sendable {
         let done = DispatchSemaphore(value: 0)
         var result: Result<Int, SinkError> = .success(0)
@@ -25,6 +26,7 @@ package final class PipelinedSink: Sink {
 
     /// The queue between the mapping thread and the writer. Safe to share: every mutable member
     /// is read and written with `condition` locked.
+    // Safe to share: every mutable member is used with `condition` locked.
     private final class Channel: @unchecked Sendable {
         let condition = NSCondition()
         var queue: [Message] = []
@@ -34,7 +36,8 @@ package final class PipelinedSink: Sink {
         init(capacity: Int) { self.capacity = capacity }
     }
 
-    /// Holds the non-Sendable sink for the writer thread; only that thread touches it after `open`.
+    /// Holds the non-Sendable sink for the writer thread.
+    // Safe to share: only the writer thread touches the sink after `open`.
     private final class SinkBox: @unchecked Sendable {
         let sink: any Sink
         init(_ sink: any Sink) { self.sink = sink }

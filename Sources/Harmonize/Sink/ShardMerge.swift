@@ -63,7 +63,7 @@ package enum ShardMerge {
         do {
             try OutputPublication.createFile(staging, mode: mode_t(fileMode))
             let source = try FileHandle(forReadingFrom: URL(fileURLWithPath: ordered[0].path))
-            defer { try? source.close() }  // read-only handle: a close failure changes nothing
+            defer { source.closeAfterReading() }
             let target = try FileHandle(forWritingTo: URL(fileURLWithPath: staging))
             while let chunk = try source.read(upToCount: 1 << 20), !chunk.isEmpty { try target.write(contentsOf: chunk) }
             try target.close()
@@ -355,7 +355,7 @@ package enum ShardMerge {
     /// SHA-256 of a file's bytes (hex), read in chunks.
     static func sha256(of path: String) throws -> String {
         let h = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-        defer { try? h.close() }  // read-only handle: a close failure changes nothing
+        defer { h.closeAfterReading() }
         var hasher = SHA256()
         while let chunk = try h.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
         return Hex.string(Array(hasher.finalize()))

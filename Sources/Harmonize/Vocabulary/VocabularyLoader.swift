@@ -264,7 +264,7 @@ package enum VocabularyLoader {
     /// The delimiter of a file, from its first line: a tab when the line has one, else a comma.
     static func sniffDelimiter(path: String) throws(VocabularyError) -> UInt8 {
         guard let h = FileHandle(forReadingAtPath: path) else { throw VocabularyError(.io, "cannot read \(path)") }
-        defer { try? h.close() }
+        defer { h.closeAfterReading() }
         let head = (try? h.read(upToCount: 64 << 10)) ?? Data()
         let line = head.prefix { $0 != 10 && $0 != 13 }
         return line.contains(9) ? 9 : UInt8(ascii: ",")

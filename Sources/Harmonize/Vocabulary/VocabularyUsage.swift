@@ -7,6 +7,7 @@ import Foundation
 /// (`begin(mapping:index:)`) and the executor closes each record (`endRecord()`). Outside a run
 /// (`begin` not called) nothing is counted. Memory is bounded by `distinctCodeLimit`. Safe to
 /// share (`@unchecked Sendable`): every mutable member is read and written under `lock`.
+// Safe to share: every mutable member is read and written under `lock`.
 package final class VocabularyUsage: @unchecked Sendable {
     private struct Key: Hashable {
         var mapping: Int32
