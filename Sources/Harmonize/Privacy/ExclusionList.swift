@@ -11,7 +11,7 @@ import Foundation
 ///
 /// The list's entries never leave this object: the manifest records the file's SHA-256 and the
 /// entry count only. A run maps on one thread; the lock guards the pseudonymizer's cache.
-// Safe to share: the entries are immutable; the pseudonymizer's cache is guarded by `lock`.
+/// Safe to share: the entries are immutable; the pseudonymizer's cache is guarded by `lock`.
 public final class ExclusionList: @unchecked Sendable {
     /// A list that cannot be read. Messages name the file, never entries.
     public struct Failure: Error, Sendable, CustomStringConvertible {

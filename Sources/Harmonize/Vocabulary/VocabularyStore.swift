@@ -54,7 +54,7 @@ package struct CodeResolution: Sendable, Hashable {
 /// Read-only and shared by the runs that use it: its SQLite statements and caches are guarded by
 /// one lock (every mutable member is read and written under `lock` only), hence `@unchecked
 /// Sendable`. Per-run counts (unmapped codes) live in each run's `VocabularyUsage`, not here.
-// Safe to share: every mutable member is read and written under `lock`.
+/// Safe to share: every mutable member is read and written under `lock`.
 public final class VocabularyStore: @unchecked Sendable {
     /// The store file.
     public let path: String
