@@ -58,6 +58,8 @@ package struct CodeResolution: Sendable, Hashable {
 public final class VocabularyStore: @unchecked Sendable {
     /// The store file.
     public let path: String
+    /// The temporary store a folder was loaded into (already unlinked), nil for a store file.
+    package let temporaryStorePath: String?
     private let db: SQLiteConnection
     private let lock = NSLock()
     private let bySourceCode: SQLiteStatement
@@ -68,12 +70,11 @@ public final class VocabularyStore: @unchecked Sendable {
     private var concepts: [Int: Concept?] = [:]
     private var knownVocabularies: [String: Bool] = [:]
     private var referenced: Set<String> = []
-    private let temporaryFile: String?
     /// Cached lookups kept at most (each cache is cleared when full).
     public static let cacheLimit = 1 << 16
 
     /// Opens a store read-only. A **folder** is taken as an Athena download and loaded first into a
-    /// temporary store (removed when this object goes away): convenient for tests and small
+    /// temporary store (its file is unlinked as soon as it is open): convenient for tests and small
     /// vocabularies; load a full download once with `VocabularyLoader`.
     /// - Throws: `VocabularyError` (`.configuration` when the file is not a vocabulary store).
     public init(path: String) throws(VocabularyError) {
@@ -129,11 +130,10 @@ public final class VocabularyStore: @unchecked Sendable {
             throw VocabularyError(.configuration, "cannot open the vocabulary store \(path): \(error)")
         }
         self.path = path
-        self.temporaryFile = temporary
-    }
-
-    deinit {
-        if let temporaryFile { FileOps.remove(temporaryFile) }
+        self.temporaryStorePath = temporary
+        // The open connection keeps reading the temporary store: its name goes at once, so a
+        // process that ends without deinitializing this object (exit) leaves nothing behind.
+        if let temporary { FileOps.remove(temporary) }
     }
 
     private static func concept(_ st: SQLiteStatement) -> Concept? {

@@ -31,6 +31,17 @@ import Testing
         #expect(try db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'concept_vocabulary_code'") == .int(1))
     }
 
+    /// A folder is loaded into a temporary store whose file is unlinked once open: a process that
+    /// exits without deinitializing the store (the CLI) leaves no file in the temporary folder.
+    @Test func aFolderStoreLeavesNoTemporaryFileBehind() throws {
+        let store = try VocabularyStore(path: TestSupport.path("fixtures/vocabulary"))
+        let temporary = try #require(store.temporaryStorePath)
+        #expect(!FileManager.default.fileExists(atPath: temporary))
+        // Still readable through the open connection.
+        #expect(try store.resolve(vocabulary: "CIM10", code: "I10").standardConceptID == 320128)
+        #expect(try VocabularyStore(path: Self.fixtureStore).temporaryStorePath == nil)
+    }
+
     @Test func aCodeFollowsMapsToItsStandardConcept() throws {
         let store = try VocabularyStore(path: Self.fixtureStore)
         let i10 = try store.resolve(vocabulary: "CIM10", code: "I10")
