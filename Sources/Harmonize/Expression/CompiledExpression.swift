@@ -28,14 +28,18 @@ package struct CompiledExpression: @unchecked Sendable {
     /// The value when the whole expression folded to a constant at compile time.
     public let constantValue: Value?
     let evaluator: Evaluator
+    /// When the expression is a bare identifier read as is: its frame slot (the evaluator returns
+    /// `frame.storage[slotRead]`), so a hot loop may read the slot without calling the evaluator.
+    let slotRead: Int?
     /// The call sites with per-run state of the compiler's table when this expression was
     /// compiled (bind them to evaluate the expression on its own: `EvaluationFrame(slotCount:callSites:)`).
     public let callSites: CallSites
 
     init(
         type: ValueType, source: String, referencedIdentifiers: [String], lookupsUsed: [String], functionsUsed: [String],
-        branchCount: Int, constantValue: Value?, evaluator: @escaping Evaluator, callSites: CallSites = .none
+        branchCount: Int, constantValue: Value?, evaluator: @escaping Evaluator, callSites: CallSites = .none, slotRead: Int? = nil
     ) {
+        self.slotRead = slotRead
         self.callSites = callSites
         self.type = type
         self.source = source

@@ -51,6 +51,13 @@ package struct ExpressionCompiler {
             return .failure(DiagnosticsError(ctx.diagnostics))
         }
         var result = ctx.gen(root)
+        // A bare identifier that needs no conversion reads its slot: callers may read it directly.
+        var slotRead: Int?
+        if case .identifier(let name, _) = root, !result.poisoned, let b = scope.binding(for: name),
+            expected == nil || expected == .any || result.type == expected || result.type == .null
+        {
+            slotRead = b.slot
+        }
         if let expected, !result.poisoned {
             result = ctx.coerce(result, to: expected, SourceRange(start: root.startOffset, end: root.range.end))
         }
@@ -65,7 +72,7 @@ package struct ExpressionCompiler {
             CompiledExpression(
                 type: result.type, source: text, referencedIdentifiers: ctx.identifiers, lookupsUsed: ctx.lookupNames,
                 functionsUsed: ctx.functionNames, branchCount: ctx.branchCount, constantValue: result.constant,
-                evaluator: eval, callSites: callSites.snapshot))
+                evaluator: eval, callSites: callSites.snapshot, slotRead: result.constant == nil ? slotRead : nil))
     }
 }
 

@@ -74,6 +74,8 @@ final class MappingExecutor {
         case null
         /// A constant already fitted to the column.
         case constant(Value)
+        /// A bare field or named value: the frame slot read as is, then fitted to the column.
+        case slot(Int)
         /// An expression evaluated per record, then fitted to the column.
         case evaluate(Evaluator)
         /// The same, for a column whose rule calls a lookup function (directly, or through the
@@ -93,8 +95,9 @@ final class MappingExecutor {
     }
 
     /// `traced`: per column, the named values whose lookups it uses, or nil when it uses none
-    /// (`LookupLineagePlan`); nil when the run records no vocabulary lineage.
-    static func program(for t: PlannedTarget, traced: [[Int]?]? = nil) -> TargetProgram {
+    /// (`LookupLineagePlan`); nil when the run records no vocabulary lineage. `slotCount`: the
+    /// slots of the frame the program runs on (a bare identifier within it is read directly).
+    static func program(for t: PlannedTarget, traced: [[Int]?]? = nil, slotCount: Int = 0) -> TargetProgram {
         var columns: [ColumnProgram] = []
         for (i, c) in t.table.columns.enumerated() {
             guard let e = t.columns[i] else {
@@ -105,6 +108,8 @@ final class MappingExecutor {
                 columns.append(fitted.isNull ? .null : .constant(fitted))
             } else if let traced, i < traced.count, let lets = traced[i] {
                 columns.append(.evaluateTraced(e.evaluator, lets: lets))
+            } else if let slot = e.slotRead, slot < slotCount {
+                columns.append(.slot(slot))
             } else {
                 columns.append(.evaluate(e.evaluator))
             }
@@ -177,6 +182,7 @@ final class MappingExecutor {
             switch targets[ti].columns[c] {
             case .null: v = nil
             case .constant(let k): v = k
+            case .slot(let slot): v = frame.storage[slot]
             case .evaluate(let e), .evaluateTraced(let e, _): v = try? e(frame)
             }
             if let v, case .int(let id)? = Conformance.conform(v, to: targets[ti].types[c]) { excludedPersonIDs.insert(id) }

@@ -143,11 +143,14 @@ struct RecordStages<Reader: RecordReader> {
         if folding && groupStore == nil { throw RunError(.configuration, "mapping \(plan.id) groups its records but has no group store") }
         // Vocabulary lineage: only with --lineage and lookups in the plan (nil otherwise).
         let lookupPlan = folding ? nil : executor.lookupLineage
-        let targetList = plan.targets.enumerated().map { ti, t in MappingExecutor.program(for: t, traced: lookupPlan?.columns[ti]) }
+        let frame = groupStage ? executor.groupFrame : executor.frame
+        let targetList = plan.targets.enumerated().map { ti, t in
+            MappingExecutor.program(for: t, traced: lookupPlan?.columns[ti], slotCount: frame.count)
+        }
         targets = UnsafeMutablePointer<MappingExecutor.TargetProgram>.allocate(capacity: max(1, targetList.count))
         targets.initialize(from: targetList, count: targetList.count)
         targetCount = targetList.count
-        frame = groupStage ? executor.groupFrame : executor.frame
+        self.frame = frame
         trace = lookupPlan == nil ? nil : LookupTrace()
         letRanges = [Range<Int>](repeating: 0..<0, count: trace == nil ? 0 : lets.count)
         recordsLineage = executor.recordsLineage
@@ -435,6 +438,8 @@ struct RecordStages<Reader: RecordReader> {
             case .constant(let k):
                 batches[ti].values.append(k)
                 continue
+            case .slot(let slot):
+                v = frame.storage[slot]
             case .evaluate(let e):
                 failingColumn = c
                 v = try e(frame)

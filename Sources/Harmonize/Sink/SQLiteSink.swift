@@ -180,9 +180,7 @@ package final class SQLiteSink: Sink {
                 var offset = 0
                 var lookup = 0
                 for r in 0..<batch.rowCount {
-                    for c in 0..<n { st.bind(values[offset + c], at: Int32(c + 1)) }
-                    try st.step()
-                    st.reset()
+                    try st.insertRow(UnsafeBufferPointer(rebasing: values[offset..<offset + n]))
                     if recordsLineage, r < batch.lineage.count, let li = lineageInsert {
                         let l = batch.lineage[r]
                         li.bind(.int(batch.table), at: 1)

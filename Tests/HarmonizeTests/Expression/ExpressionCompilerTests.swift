@@ -6,6 +6,23 @@ import Testing
 @Suite struct ExpressionSemanticsTests {
     typealias F = ExpressionFixture
 
+    /// A bare identifier read as is exposes its slot (the executor reads it without calling the
+    /// evaluator); anything else, or a converted identifier, does not.
+    @Test func aBareIdentifierExposesItsSlot() throws {
+        func slot(_ text: String, expected: ValueType? = nil) throws -> Int? {
+            try F.compiler().compile(text, file: nil, line: 1, column: 1, expected: expected).get().slotRead
+        }
+        let heightSlot = try #require(F.fields.firstIndex { $0.name == "height_cm" })
+        #expect(try slot("height_cm") == heightSlot)
+        #expect(try slot("height_cm", expected: .integer) == heightSlot)
+        #expect(try slot("height_cm", expected: .number) == nil)  // widened to a number: not the slot as is
+        #expect(try slot("height_cm + 0") == nil)
+        #expect(try slot("'a'") == nil)
+        let frame = F.frame()
+        let c = try F.compiler().compile("sex", file: nil, line: 1, column: 1, expected: nil).get()
+        #expect(try c.evaluate(frame) == frame.storage[try #require(c.slotRead)])
+    }
+
     static func d(_ y: Int, _ m: Int, _ day: Int) -> Value { .date(CivilDate(year: y, month: m, day: day).daysSinceEpoch) }
 
     static let values: [(String, Value)] = [

@@ -17,7 +17,100 @@ final class SQLiteStatement {
         self.connection = connection
     }
 
-    deinit { sqlite3_finalize(handle) }
+    deinit {
+        sqlite3_finalize(handle)
+        scratch?.deallocate()
+    }
+
+    /// The bytes of the text values bound by `insertRow` (`SQLITE_STATIC`): written before the
+    /// row's step and left alone until the next `insertRow`, which rebinds every parameter first.
+    private var scratch: UnsafeMutablePointer<UInt8>?
+    private var scratchCapacity = 0
+
+    /// Binds `values` to parameters 1…n, steps once and resets (keeping the bindings: the next
+    /// call rebinds every parameter). Text is copied once into the statement's own buffer and
+    /// bound without a copy by SQLite (`SQLITE_STATIC`), dates and date-times are written there
+    /// as ISO text: no allocation per value, where a transient bind costs SQLite a malloc, a copy
+    /// and a free (each under its memory mutex).
+    func insertRow(_ values: UnsafeBufferPointer<Value>) throws(SQLiteError) {
+        var needed = 0
+        for v in values {
+            switch v {
+            case .string(let t): needed += t.utf8.count
+            case .date: needed += 10
+            case .dateTime: needed += 19
+            default: break
+            }
+        }
+        if needed > scratchCapacity {
+            scratch?.deallocate()
+            scratchCapacity = max(needed, scratchCapacity * 2, 256)
+            scratch = .allocate(capacity: scratchCapacity)
+        }
+        guard let base = scratch else {
+            // No text in the row (nothing needed the buffer yet).
+            for (k, v) in values.enumerated() { bindNonText(v, at: Int32(k + 1)) }
+            return try stepAndReset()
+        }
+        var offset = 0
+        for (k, v) in values.enumerated() {
+            let index = Int32(k + 1)
+            let start = base + offset
+            switch v {
+            case .string(var t):
+                let n = t.withUTF8 { u -> Int in
+                    if let a = u.baseAddress { start.update(from: a, count: u.count) }
+                    return u.count
+                }
+                offset += n
+                bindStatic(start, n, at: index)
+            case .date(let days):
+                let d = CivilDate(daysSinceEpoch: days)
+                guard d.year >= 0, d.year <= 9999 else {
+                    bindText(d.isoString, at: index)
+                    continue
+                }
+                Self.put(d, into: UnsafeMutableRawPointer(start).assumingMemoryBound(to: CChar.self))
+                offset += 10
+                bindStatic(start, 10, at: index)
+            case .dateTime(let secs):
+                guard Self.putDateTime(secs, into: UnsafeMutableRawPointer(start).assumingMemoryBound(to: CChar.self)) else {
+                    bindText(CivilDate.isoDateTimeString(secondsSinceEpoch: secs), at: index)
+                    continue
+                }
+                offset += 19
+                bindStatic(start, 19, at: index)
+            default:
+                bindNonText(v, at: index)
+            }
+        }
+        try stepAndReset()
+    }
+
+    @inline(__always)
+    private func bindStatic(_ p: UnsafeMutablePointer<UInt8>, _ n: Int, at index: Int32) {
+        _ = sqlite3_bind_text(handle, index, UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self), Int32(n), harmonize_sqlite_static())
+    }
+
+    /// Binds a value that is not text, a date or a date-time.
+    @inline(__always)
+    private func bindNonText(_ value: Value, at index: Int32) {
+        switch value {
+        case .null: sqlite3_bind_null(handle, index)
+        case .int(let i): sqlite3_bind_int64(handle, index, Int64(i))
+        case .double(let d): sqlite3_bind_double(handle, index, d)
+        case .bool(let b): sqlite3_bind_int64(handle, index, b ? 1 : 0)
+        default: bind(value, at: index)
+        }
+    }
+
+    /// Steps a statement that returns no row, then resets it without clearing its bindings.
+    @inline(__always)
+    private func stepAndReset() throws(SQLiteError) {
+        let rc = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        if rc != SQLITE_DONE && rc != SQLITE_ROW { throw SQLiteError(code: rc, message: connection.lastErrorMessage, sql: sql) }
+    }
 
     /// Binds a value to a 1-based parameter. Dates bind as ISO `yyyy-MM-dd` text, date-times as
     /// `yyyy-MM-ddTHH:mm:ss`, booleans as 0/1.
@@ -60,23 +153,49 @@ final class SQLiteStatement {
     /// Binds a date-time as `yyyy-MM-ddTHH:mm:ss` without building a String.
     @inline(__always)
     private func bindDateTime(_ secs: Int, at index: Int32) {
+        let written = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 19) { p -> Bool in
+            guard let base = p.baseAddress, Self.putDateTime(secs, into: base) else { return false }
+            _ = sqlite3_bind_text(handle, index, base, 19, harmonize_sqlite_transient())
+            return true
+        }
+        if !written { bindText(CivilDate.isoDateTimeString(secondsSinceEpoch: secs), at: index) }
+    }
+
+    /// Writes `yyyy-MM-ddTHH:mm:ss` (19 bytes) at `p`; false (nothing written) for a year outside 0…9999.
+    @inline(__always)
+    private static func putDateTime(_ secs: Int, into p: UnsafeMutablePointer<CChar>) -> Bool {
         let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
         let rem = secs - days * 86_400
         let d = CivilDate(daysSinceEpoch: days)
-        guard d.year >= 0, d.year <= 9999 else {
-            bindText(CivilDate.isoDateTimeString(secondsSinceEpoch: secs), at: index)
-            return
+        guard d.year >= 0, d.year <= 9999 else { return false }
+        put(d, into: p)
+        p[10] = 84  // T
+        put(rem / 3600, into: p, at: 11, width: 2)
+        p[13] = 58  // :
+        put((rem / 60) % 60, into: p, at: 14, width: 2)
+        p[16] = 58
+        put(rem % 60, into: p, at: 17, width: 2)
+        return true
+    }
+
+    /// Writes `v` as `width` decimal digits (zero-padded) at `at`.
+    @inline(__always)
+    private static func put(_ v: Int, into p: UnsafeMutablePointer<CChar>, at: Int, width: Int) {
+        var v = v
+        for k in stride(from: at + width - 1, through: at, by: -1) {
+            p[k] = CChar(48 + v % 10)
+            v /= 10
         }
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 19) { p in
-            Self.put(d, into: p)
-            p[10] = 84  // T
-            Self.put(rem / 3600, into: p, at: 11, width: 2)
-            p[13] = 58  // :
-            Self.put((rem / 60) % 60, into: p, at: 14, width: 2)
-            p[16] = 58
-            Self.put(rem % 60, into: p, at: 17, width: 2)
-            _ = sqlite3_bind_text(handle, index, p.baseAddress, 19, harmonize_sqlite_transient())
-        }
+    }
+
+    /// Writes `yyyy-MM-dd` (a year in 0…9999) at `p`.
+    @inline(__always)
+    private static func put(_ d: CivilDate, into p: UnsafeMutablePointer<CChar>) {
+        put(d.year, into: p, at: 0, width: 4)
+        p[4] = 45  // -
+        put(d.month, into: p, at: 5, width: 2)
+        p[7] = 45
+        put(d.day, into: p, at: 8, width: 2)
     }
 
     /// Writes `v` as `width` decimal digits (zero-padded) at `at`.
