@@ -59,8 +59,14 @@ final class PlannedJoin: Sendable {
 final class JoinRuntime {
     let join: PlannedJoin
     private(set) var index: SpillingIndex?
-    private var keyParts: [Value]
-    private var keyBuffer: [UInt8] = []
+    // Written by `match` for every record of the mapping, only on the run's thread: the dynamic
+    // exclusivity checks of these class properties are off.
+    @exclusivity(unchecked) private var keyParts: [Value]
+    @exclusivity(unchecked) private var keyBuffer: [UInt8] = []
+    /// The key expressions and the payload's frame slots, taken once from the plan (`match` reads
+    /// them for every record without going through `join`).
+    private let keyEvaluators: [Evaluator]
+    private let payloadSlots: [Int]
     private(set) var statistics: JoinStatistics
     /// `harmonize-run split`: every indexed row also carries its file and line, `match` sets
     /// `partner` to those of the row found, and `onRecord` hears of every record read (file,
@@ -86,6 +92,8 @@ final class JoinRuntime {
     init(_ join: PlannedJoin) {
         self.join = join
         keyParts = [Value](repeating: .null, count: join.on.count)
+        keyEvaluators = join.on.map(\.evaluator)
+        payloadSlots = join.payload.map(\.slot)
         statistics = JoinStatistics(
             mapping: join.mapping, join: join.spec.name.text, files: [], read: 0, indexed: 0, rejected: 0, filtered: 0, nullKeys: 0,
             ambiguousKeys: 0, spilled: false, matched: 0, missing: 0)
@@ -118,6 +126,9 @@ final class JoinRuntime {
         let keyAt = zip(keyColumns, keyDecoders).map { column($0, $1) }
         let payloadAt = payload.map { column($0.name, $0.decoder) }
         let whereAt = whereFields.map { column($0.name, $0.decoder) }
+        // Called for every field of every joined row: a class the loop borrows (an array of
+        // decoder structs is copied, with its references retained, on each subscript).
+        let decoderTable = DecoderTable(decoders)
         let whereFrame = EvaluationFrame(slotCount: join.whereSlotCount, callSites: callSites)
         var values = [Value](repeating: .null, count: names.count)
         var keyValues = [Value](repeating: .null, count: keyAt.count)
@@ -153,7 +164,7 @@ final class JoinRuntime {
                 statistics.read += 1
                 if tracksPartners { onRecord?(input.fileIndex, reader.location.line ?? 0) }
                 for k in 0..<names.count {
-                    switch decoders[k].decode(reader.field(positions[k])) {
+                    switch decoderTable.decode(k, reader.field(positions[k])) {
                     case .value(let v): values[k] = v
                     case .failure(let reason, let fieldRule):
                         statistics.rejected += 1
@@ -219,9 +230,9 @@ final class JoinRuntime {
     /// not the record's fault, and every later record would be rejected the same way.
     @inline(__always)
     func match(_ frame: EvaluationFrame) throws(EvaluationError) -> RejectReason? {
-        let payload = join.payload
+        let payload = payloadSlots
         if tracksPartners { partner = nil }
-        for (k, e) in join.on.enumerated() { keyParts[k] = try e.evaluator(frame) }
+        for k in 0..<keyEvaluators.count { keyParts[k] = try keyEvaluators[k](frame) }
         let found: SpillingIndex.Found
         if ValueCodec.appendKey(keyParts, to: &keyBuffer), let index {
             do {
@@ -231,7 +242,7 @@ final class JoinRuntime {
                     found = try index.lookup(keyBuffer) { bytes in
                         ValueCodec.decode(bytes, count: payload.count + 2) { k, v in
                             if k < payload.count {
-                                frame.storage[payload[k].slot] = v
+                                frame.storage[payload[k]] = v
                             } else if case .int(let i) = v {
                                 if k == payload.count { file = Int32(truncatingIfNeeded: i) } else { line = i }
                             }
@@ -240,7 +251,7 @@ final class JoinRuntime {
                     if case .payload = found { partner = (file, line) } else { partner = nil }
                 } else {
                     found = try index.lookup(keyBuffer) { bytes in
-                        ValueCodec.decode(bytes, count: payload.count) { k, v in frame.storage[payload[k].slot] = v }
+                        ValueCodec.decode(bytes, count: payload.count) { k, v in frame.storage[payload[k]] = v }
                     }
                 }
             } catch {
@@ -259,7 +270,7 @@ final class JoinRuntime {
         case .miss:
             statistics.missing += 1
             if join.spec.missIsNull {
-                for p in payload { frame.storage[p.slot] = .null }
+                for p in payload { frame.storage[p] = .null }
                 return nil
             }
             return .joinMissing

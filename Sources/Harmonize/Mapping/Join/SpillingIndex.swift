@@ -30,10 +30,13 @@ final class SpillingIndex {
     private let filePrefix: String
     private let label: String
     // Arena entries: [flags u8][key length varint][payload length varint][key][payload].
-    private var arena: [UInt8] = []
+    // Probed for every joined record: the dynamic exclusivity checks of these class properties
+    // cost more than the probe. They are only written by `insert` and `grow`, which run on the
+    // index's one thread and never while a probe reads them.
+    @exclusivity(unchecked) private var arena: [UInt8] = []
     // Offset + 1 of each entry (0: empty); the arena stays under 4 GiB.
-    private var slots: [UInt32] = []
-    private var mask = 0
+    @exclusivity(unchecked) private var slots: [UInt32] = []
+    @exclusivity(unchecked) private var mask = 0
     private var memoryCount = 0
     private var memoryAmbiguous = 0
     private var disk: DiskHashTable?

@@ -164,26 +164,24 @@ enum ValueCodec {
 
     @inline(__always)
     private static func appendDecimal(_ i: Int, _ out: inout [UInt8]) {
-        if i == Int.min {
-            out.append(contentsOf: String(i).utf8)
-            return
-        }
         if i < 0 { out.append(0x2D) }
         var m = i.magnitude
-        var buf:
-            (
-                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                UInt8
-            ) =
-                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &buf) { b in
+        var digits = 1
+        var t = m
+        while t >= 10 {
+            t /= 10
+            digits += 1
+        }
+        // The digits are written in place, last first (no slice appended: that copy is generic).
+        let start = out.count
+        for _ in 0..<digits { out.append(0x30) }
+        out.withUnsafeMutableBufferPointer { b in
+            var k = start + digits - 1
             repeat {
-                b[19 - n] = UInt8(48 + m % 10)
+                b[k] = UInt8(truncatingIfNeeded: 48 + m % 10)
                 m /= 10
-                n += 1
+                k -= 1
             } while m > 0
-            out.append(contentsOf: b[(20 - n)...])
         }
     }
 }

@@ -35,7 +35,11 @@ package final class DelimitedReader {
     var trimSpaces = false
 
     // MARK: Buffer (UTF-8 text)
-    var buf: UnsafeMutablePointer<UInt8>
+    // The record's bytes and field bounds are read for every field of every record, often through
+    // the `RecordReader` witness (joins, lookups) where the optimizer cannot drop the dynamic
+    // exclusivity checks of a class property: only this reader's own methods write them, never
+    // while a field is being read, so the checks are off for these few properties.
+    @exclusivity(unchecked) var buf: UnsafeMutablePointer<UInt8>
     var cap: Int
     let maxCap: Int
     var start = 0
@@ -50,12 +54,12 @@ package final class DelimitedReader {
     let special: UnsafeMutablePointer<UInt8>
 
     // MARK: Fields of the current record
-    var fStart: UnsafeMutablePointer<Int>
-    var fEnd: UnsafeMutablePointer<Int>
-    var fFlags: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) var fStart: UnsafeMutablePointer<Int>
+    @exclusivity(unchecked) var fEnd: UnsafeMutablePointer<Int>
+    @exclusivity(unchecked) var fFlags: UnsafeMutablePointer<UInt8>
     var fCap: Int
     /// Number of fields in the current record (0 after a reject or at the end).
-    public internal(set) var fieldCount = 0
+    @exclusivity(unchecked) public internal(set) var fieldCount = 0
 
     // MARK: Result of the last parse
     var pFields = 0
