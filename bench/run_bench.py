@@ -867,18 +867,33 @@ def run_join_check(args):
 
 
 # --suite postgresql: the claims benchmark into PostgreSQL (issue 14) against the peer, psql's
-# `\copy` of the same rows from a CSV file into a table of the same definition.
+# `\copy` of the same rows from a CSV file into a table of the same definition, keys built the
+# same way; sharded runs (`run --shard i/N` then `publish`) when the binary has `publish`.
+# --suite postgresql-clients: COPY text vs binary (libpq, bench/peers/pg_copy.c) and libpq vs
+# PostgresNIO (bench/peers/postgresnio-copy) on the same rows.
+PG_COPY_C = BENCH / "peers" / "pg_copy.c"
+PG_COPY_BIN = BENCH / "bin" / "pg_copy"
+NIO_PKG = BENCH / "peers" / "postgresnio-copy"
+NIO_SCRATCH = Path("/tmp/harmonize-postgresnio-copy-build")
+NIO_BIN = NIO_SCRATCH / "release" / "postgresnio-copy"
+PG_PHASES = ["load", "keys", "constraints", "indices", "analyze", "publish"]
+PG_PHASE_LABEL = {"load": "mapping + COPY (open → last COPY)", "keys": "primary keys", "constraints": "foreign keys (NOT VALID)",
+                  "indices": "indices", "analyze": "ANALYZE", "publish": "publication transaction"}
+
+
 def pg_server(args, notes):
     """The server URI: --postgres, else HARMONIZE_TEST_POSTGRES, else a throwaway server started
     with Scripts/pg_throwaway.sh (stopped by the caller). Returns (uri, throwaway_dir)."""
     uri = args.postgres or os.environ.get("HARMONIZE_TEST_POSTGRES")
     if uri:
+        notes.append("PostgreSQL: the server of " + ("--postgres" if args.postgres else "HARMONIZE_TEST_POSTGRES") + ".")
         return uri, None
     r = subprocess.run(["bash", str(ROOT / "Scripts" / "pg_throwaway.sh"), "start"], stdout=subprocess.PIPE, text=True)
     if r.returncode != 0:
         raise SystemExit("no PostgreSQL server: give --postgres URI or install postgresql-15")
     env = dict(line.removeprefix("export ").split("=", 1) for line in r.stdout.strip().splitlines())
-    notes.append("PostgreSQL: a throwaway server from Scripts/pg_throwaway.sh (fsync off, loopback).")
+    notes.append("PostgreSQL: a throwaway server from Scripts/pg_throwaway.sh (fsync off, synchronous_commit off, "
+                 "full_page_writes off, loopback TCP).")
     return env["HARMONIZE_TEST_POSTGRES"].strip("'"), env["PG_THROWAWAY_DIR"].strip("'")
 
 
@@ -890,68 +905,526 @@ def psql(uri, sql, *extra):
     return r.stdout
 
 
+def psql_value(uri, sql):
+    return psql(uri, sql, "-t", "-A").strip()
+
+
+def with_schema(uri, schema):
+    return uri + ("&" if "?" in uri else "?") + "schema=" + schema
+
+
+def server_version(uri):
+    try:
+        return psql_value(uri, "SHOW server_version")
+    except SystemExit:
+        return "?"
+
+
+def peer_csv(data, n, work, env, notes):
+    """The rows the peer loads: Harmonize's own claim_mapped rows written once by `--sink csv`
+    (RFC 4180, header, empty field = NULL: what `\\copy … CSV HEADER` reads)."""
+    out = work / "csv"
+    shutil.rmtree(out, ignore_errors=True)
+    argv = [str(HZ_BIN), "run", "--mappings", str(MAPPING), "--input", str(data), "--output", str(out), "--sink", "csv",
+            "--key-env", KEY_ENV, "--no-progress", "--no-quality"]
+    log(f"{size_name(n)}: the peer's CSV (harmonize-run --sink csv) ...")
+    ok, wall, _, _, msg = timed(argv, work / "csv-log", env)
+    if not ok:
+        raise SystemExit(f"harmonize-run --sink csv failed: {msg}")
+    notes.append(f"{size_name(n)}: the peer's CSV file was written once by `harmonize-run run --sink csv` "
+                 f"({(out / 'claim_mapped.csv').stat().st_size / 1e6:.0f} MB, {wall:.1f} s, not timed in the comparison).")
+    return out / "claim_mapped.csv"
+
+
+def key_statements(uri, src_schema, dst_schema, table):
+    """The keys, constraints and indices Harmonize built on SRC.TABLE (read back from the
+    catalogue), rewritten for DST.TABLE in Harmonize's order (primary key, foreign keys between
+    tables of DST, other indices), then ANALYZE."""
+    rel = f"{src_schema}.{table}"
+    cons = psql(uri, f"SELECT contype::text || '|' || conname || '|' || pg_get_constraintdef(oid) FROM pg_constraint "
+                     f"WHERE conrelid = '{rel}'::regclass ORDER BY contype DESC, conname", "-t", "-A").strip().splitlines()
+    idx = psql(uri, f"SELECT indexdef FROM pg_indexes i WHERE schemaname = '{src_schema}' AND tablename = '{table}' "
+                    f"AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = "
+                    f"(quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass) ORDER BY indexname",
+               "-t", "-A").strip().splitlines()
+    out = []
+    for line in cons:
+        kind, name, definition = line.split("|", 2)
+        if kind == "f":
+            definition = definition.replace(f"{src_schema}.", f"{dst_schema}.")
+        out.append(f"ALTER TABLE {dst_schema}.{table} ADD CONSTRAINT {name} {definition};")
+    for d in idx:
+        out.append(d.replace(f" ON {src_schema}.", f" ON {dst_schema}.") + ";")
+    out.append(f"ANALYZE {dst_schema}.{table};")
+    return out
+
+
+def has_publish(notes):
+    # An unknown subcommand's --help prints the top-level help and exits 0: look for its usage line.
+    r = subprocess.run([str(HZ_BIN), "publish", "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0 or "harmonize-run publish" not in r.stdout:
+        notes.append("Sharded runs skipped: this `harmonize-run` has no `publish` command yet (the shard ledger of "
+                     "issue 14); the script runs them as soon as it has.")
+        return False
+    return True
+
+
+def shard_mapping(work):
+    """claims.yaml with `subject: BEN_NIR_PSA` under `source:` (a run splits records by subject;
+    without one every record goes to shard 0), next to a copy of its model."""
+    d = work / "shard-mapping"
+    d.mkdir(parents=True, exist_ok=True)
+    text = MAPPING.read_text()
+    text = text.replace("  format: csv\n", "  format: csv\n  subject: BEN_NIR_PSA\n", 1)
+    (d / "claims.yaml").write_text(text)
+    shutil.copy(BENCH / "claims" / "model.yaml", d / "model.yaml")
+    return d / "claims.yaml"
+
+
+def run_shards(uri, data, n, k, rnd, work, env, mapping, jobs):
+    """N processes `run --shard i/N --run-id ID --output …` (at most `jobs` at once), then
+    `publish --run-id ID --output …`. Returns (ok, wall, cpu, message)."""
+    out = with_schema(uri, "bench_shard")
+    run_id = f"bench-shard-{size_name(n)}-{k}-{rnd}-{os.getpid()}"
+    t0 = time.perf_counter()
+    cpu = 0.0
+    pending = list(range(k))
+    running = []
+    logs = []
+    while pending or running:
+        while pending and len(running) < jobs:
+            i = pending.pop(0)
+            lf = open(work / f"shard-{i}.log", "w")
+            logs.append(lf)
+            argv = [str(HZ_BIN), "run", "--mappings", str(mapping), "--input", str(data), "--output", out,
+                    "--key-env", KEY_ENV, "--no-progress", "--no-quality", "--shard", f"{i}/{k}", "--run-id", run_id]
+            running.append((i, subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, env=env)))
+        pid, status, ru = os.wait4(-1, 0)
+        done = [x for x in running if x[1].pid == pid]
+        if not done:
+            continue
+        running.remove(done[0])
+        cpu += ru.ru_utime + ru.ru_stime
+        rc = os.waitstatus_to_exitcode(status)
+        done[0][1].returncode = rc
+        if rc != 0:
+            for _, p in running:
+                p.wait()
+            tail = (work / f"shard-{done[0][0]}.log").read_text(errors="replace").strip().splitlines()[-2:]
+            return False, 0, 0, f"shard {done[0][0]}/{k} exit {rc}: {' | '.join(tail)[-300:]}"
+    for lf in logs:
+        lf.close()
+    ok, wall, _, pcpu, msg = timed([str(HZ_BIN), "publish", "--run-id", run_id, "--output", out], work / "publish", env)
+    if not ok:
+        return False, 0, 0, f"publish: {msg}"
+    return True, time.perf_counter() - t0, cpu + pcpu, ""
+
+
+def postmaster_pid(uri):
+    """The server's postmaster (the parent of a backend) when the server runs on this machine
+    and /proc shows it, else None."""
+    try:
+        backend = int(psql_value(uri, "SELECT pg_backend_pid()"))
+        fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[1])
+    except (OSError, ValueError, IndexError, SystemExit):
+        return None
+
+
+def server_cpu(pm):
+    """CPU seconds of the server so far: the postmaster's own and reaped children's (utime,
+    stime, cutime, cstime), plus its live children's. None when unreadable."""
+    if pm is None:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(pid):
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(f[1]), sum(int(x) for x in f[11:15])   # ppid; utime stime cutime cstime
+    try:
+        total = stat(pm)[1]
+    except (OSError, ValueError, IndexError):
+        return None
+    for d in os.listdir("/proc"):
+        if d.isdigit() and int(d) != pm:
+            try:
+                ppid, t = stat(d)
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == pm:
+                total += t
+    return total / tick
+
+
+def pg_timed(pm, argv, workdir, env, stdout_path=None):
+    """timed() plus the server's CPU seconds over the run (None when not measurable)."""
+    s0 = server_cpu(pm)
+    ok, wall, rss, cpu, msg = timed(argv, workdir, env, stdout_path=stdout_path)
+    time.sleep(0.2)   # the run's backends exit when it disconnects; let the postmaster reap them
+    s1 = server_cpu(pm)
+    return ok, wall, rss, cpu, msg, (s1 - s0 if s0 is not None and s1 is not None else None)
+
+
+def pg_phases(summary):
+    try:
+        return json.loads(summary.read_text()).get("postgresql_phases")
+    except (OSError, ValueError):
+        return None
+
+
 def run_pg_bench(args):
     sizes = sorted(parse_size(s) for s in args.sizes.split(","))
+    shards = sorted({int(s) for s in args.shards.split(",") if s.strip()})
     notes = []
     env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
     header = machine_header(args)
     header[0] = header[0].replace("claims benchmark", "PostgreSQL benchmark (`--suite postgresql`)")
     if not args.no_build and not build_harmonize(notes):
         raise SystemExit("\n".join(notes))
+    if not HZ_BIN.exists():
+        raise SystemExit(f"{HZ_BIN} missing: build it (swift build -c release --product harmonize-run)")
     uri, throwaway = pg_server(args, notes)
-    rows = []
+    header.insert(-1, f"* PostgreSQL {server_version(uri)}, psql `{out_of(['psql', '--version'])}`")
+    pm = postmaster_pid(uri)
+    if pm is None:
+        notes.append("Server CPU not measured: the server's processes are not visible in this machine's /proc.")
+    sharded = [k for k in shards if k > 1]
+    if sharded and not has_publish(notes):
+        sharded = []
+    out = list(header)
+    verdicts = ["### Target: Harmonize ≥ 0.8 × `\\copy`'s rows/s, end to end including the mapping", "",
+                "| size | compared with | ratio (Harmonize rows/s ÷ peer rows/s) | verdict |", "|---|---|---:|---|"]
     try:
         for n in sizes:
             data = ensure_data(Path(args.data), n)
-            warm([data / "er_prs_f.csv", data / "vocab.csv"])
             work = Path(args.work) / f"pg-{size_name(n)}"
-            hz_walls, copy_walls, key_walls = [], [], []
-            for i in range(args.repeat):
-                psql(uri, "DROP SCHEMA IF EXISTS bench_hz CASCADE; DROP SCHEMA IF EXISTS bench_peer CASCADE")
-                clean(work)
+            clean(work)
+            csv_path = peer_csv(data, n, work, env, notes)
+            mapping_sharded = shard_mapping(work) if sharded else None
+            load_start = os.getloadavg()
+            res = {p: {"walls": [], "cpus": [], "scpus": [], "status": "ok", "note": ""} for p in
+                   ["hz", "peer-load", "peer-keys", "peer-total"] + [f"shard-{k}" for k in sharded]}
+            phases, key_sql = [], None
+            for rnd in range(args.repeat):
+                # Harmonize: mapping + COPY into a staging schema, keys after the load, one-transaction publish.
+                psql(uri, "DROP SCHEMA IF EXISTS bench_hz CASCADE")
+                warm([data / "er_prs_f.csv", data / "vocab.csv"])
+                w = work / "hz"
+                clean(w)
                 argv = [str(HZ_BIN), "run", "--mappings", str(MAPPING), "--input", str(data), "--output",
-                        uri + ("&" if "?" in uri else "?") + "schema=bench_hz", "--key-env", KEY_ENV,
-                        "--no-progress", "--no-quality", "--run-id", f"bench-{n}-{i}"]
-                log(f"{size_name(n)} run {i + 1}: harmonize → PostgreSQL ...")
-                ok, wall, rss, cpu, msg = timed(argv, work, env)
+                        with_schema(uri, "bench_hz"), "--key-env", KEY_ENV, "--no-progress", "--no-quality",
+                        "--run-id", f"bench-{size_name(n)}-{rnd}", "--json"]
+                log(f"[pg {size_name(n)} round {rnd + 1}/{args.repeat}] harmonize → PostgreSQL ...")
+                ok, wall, _, cpu, msg, scpu = pg_timed(pm, argv, w, env, stdout_path=w / "summary.json")
                 if not ok:
                     raise SystemExit(f"harmonize-run failed: {msg}")
-                hz_walls.append(wall)
-                # The peer: the same rows, from a CSV file, by psql's \copy into a table of the same definition.
-                csv_path = work / "claim_mapped.csv"
-                psql(uri, f"\\copy bench_hz.claim_mapped TO '{csv_path}' CSV")
-                psql(uri, "CREATE SCHEMA bench_peer; CREATE TABLE bench_peer.claim_mapped (LIKE bench_hz.claim_mapped)")
-                subprocess.run(["sync"])
-                log(f"{size_name(n)} run {i + 1}: psql \\copy ...")
-                ok, wall, rss, cpu, msg = timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c",
-                                                 f"\\copy bench_peer.claim_mapped FROM '{csv_path}' CSV"], work, env)
+                res["hz"]["walls"].append(wall)
+                res["hz"]["cpus"].append(cpu)
+                res["hz"]["scpus"].append(scpu)
+                ph = pg_phases(w / "summary.json")
+                if ph:
+                    phases.append(dict(ph, wall=wall))
+                log(f"    {wall:.2f} s wall, {cpu:.2f} s CPU" + (f", phases {ph}" if ph else ""))
+                if key_sql is None:
+                    key_sql = key_statements(uri, "bench_hz", "bench_peer", "claim_mapped")
+                # The peer: the same rows from the CSV file, psql's \copy into a table of the same
+                # definition (LIKE Harmonize's), then the same keys, constraints, indices and ANALYZE.
+                psql(uri, "DROP SCHEMA IF EXISTS bench_peer CASCADE; CREATE SCHEMA bench_peer; "
+                          "CREATE TABLE bench_peer.claim_mapped (LIKE bench_hz.claim_mapped)")
+                warm([csv_path])
+                w = work / "peer"
+                clean(w)
+                log(f"[pg {size_name(n)} round {rnd + 1}/{args.repeat}] psql \\copy ...")
+                ok, wall, _, cpu, msg, scpu = pg_timed(pm, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c",
+                                                            f"\\copy bench_peer.claim_mapped FROM '{csv_path}' CSV HEADER"], w, env)
                 if not ok:
                     raise SystemExit(f"psql \\copy failed: {msg}")
-                copy_walls.append(wall)
-                t0 = time.perf_counter()
-                psql(uri, "CREATE INDEX ON bench_peer.claim_mapped (person_hash)")
-                key_walls.append(time.perf_counter() - t0)
-            count = int(psql(uri, "SELECT count(*) FROM bench_hz.claim_mapped", "-t").strip())
-            hz, cp, ky = statistics.median(hz_walls), statistics.median(copy_walls), statistics.median(key_walls)
-            rows.append(f"| {size_name(n)} | {count:,} | {hz:.2f} s ({count / hz:,.0f} rows/s) | "
-                        f"{cp:.2f} s ({count / cp:,.0f} rows/s) | {fmt_ratio(cp, hz)} | {ky:.2f} s |")
+                res["peer-load"]["walls"].append(wall)
+                res["peer-load"]["cpus"].append(cpu)
+                res["peer-load"]["scpus"].append(scpu)
+                (w / "keys.sql").write_text("\n".join(key_sql) + "\n")
+                ok, kwall, _, kcpu, msg, kscpu = pg_timed(pm, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", uri, "-f",
+                                                               str(w / "keys.sql")], w, env)
+                if not ok:
+                    raise SystemExit(f"psql keys failed: {msg}")
+                res["peer-keys"]["walls"].append(kwall)
+                res["peer-keys"]["cpus"].append(kcpu)
+                res["peer-keys"]["scpus"].append(kscpu)
+                res["peer-total"]["walls"].append(wall + kwall)
+                res["peer-total"]["cpus"].append(cpu + kcpu)
+                res["peer-total"]["scpus"].append(None if scpu is None or kscpu is None else scpu + kscpu)
+                log(f"    load {wall:.2f} s, keys {kwall:.2f} s")
+                for k in sharded:
+                    if res[f"shard-{k}"]["status"] != "ok":
+                        continue
+                    psql(uri, "DROP SCHEMA IF EXISTS bench_shard CASCADE")
+                    warm([data / "er_prs_f.csv", data / "vocab.csv"])
+                    w = work / f"shard-{k}"
+                    clean(w)
+                    log(f"[pg {size_name(n)} round {rnd + 1}/{args.repeat}] {k} shards + publish ...")
+                    s0 = server_cpu(pm)
+                    ok, wall, cpu, msg = run_shards(uri, data, n, k, rnd, w, env, mapping_sharded, min(k, args.shard_jobs or k))
+                    time.sleep(0.2)
+                    s1 = server_cpu(pm)
+                    r = res[f"shard-{k}"]
+                    r["scpus"].append(s1 - s0 if s0 is not None and s1 is not None else None)
+                    if not ok:
+                        r["status"], r["note"] = "failed", msg
+                        log(f"    failed: {msg}")
+                        continue
+                    r["walls"].append(wall)
+                    r["cpus"].append(cpu)
+                    log(f"    {wall:.2f} s wall, {cpu:.2f} s CPU")
+            # Same rows? Multiset comparison of the two tables (every column), not timed.
+            count = int(psql_value(uri, "SELECT count(*) FROM bench_hz.claim_mapped"))
+            diff = int(psql_value(uri, "SELECT (SELECT count(*) FROM (SELECT * FROM bench_hz.claim_mapped EXCEPT ALL "
+                                       "SELECT * FROM bench_peer.claim_mapped) a) + (SELECT count(*) FROM (SELECT * FROM "
+                                       "bench_peer.claim_mapped EXCEPT ALL SELECT * FROM bench_hz.claim_mapped) b)"))
+            shard_counts = {}
+            for k in sharded:
+                if res[f"shard-{k}"]["status"] == "ok":
+                    shard_counts[k] = int(psql_value(uri, "SELECT count(*) FROM bench_shard.claim_mapped"))
+            load_end = os.getloadavg()
+            for r in res.values():
+                if r["status"] == "ok" and r["walls"]:
+                    r["wall"], r["cpu"] = statistics.median(r["walls"]), statistics.median(r["cpus"])
+                    sc = [x for x in r["scpus"] if x is not None]
+                    r["scpu"] = statistics.median(sc) if sc and len(sc) == len(r["scpus"]) else None
+                elif r["status"] == "ok":
+                    r["status"] = "missing"
+            out += pg_tables(n, count, diff, res, sharded, shard_counts, phases, key_sql, args, load_start, load_end)
+            hz, pl, pt = res["hz"], res["peer-load"], res["peer-total"]
+            for what, peer in (("`\\copy` + the same keys/ANALYZE (same work)", pt), ("`\\copy` load only (strict)", pl)):
+                ratio = peer["wall"] / hz["wall"]
+                verdicts.append(f"| {size_name(n)} | {what} | {ratio:.2f}× | {'PASS' if ratio >= 0.8 else 'FAIL'} |")
+            if hz.get("scpu") is not None and pt.get("scpu") is not None:
+                ratio = (pt["cpu"] + pt["scpu"]) / (hz["cpu"] + hz["scpu"])
+                verdicts.append(f"| {size_name(n)} | CPU seconds (client + server) of `\\copy` + keys ÷ Harmonize's: "
+                                "rows per CPU second, less disturbed by other jobs than wall time | "
+                                f"{ratio:.2f}× | {'PASS' if ratio >= 0.8 else 'FAIL'} (CPU, for a loaded machine) |")
+            if not args.keep_outputs:
+                shutil.rmtree(work, ignore_errors=True)
     finally:
         if throwaway:
             subprocess.run(["bash", str(ROOT / "Scripts" / "pg_throwaway.sh"), "stop", throwaway])
-    out = header + ["", "| claims | rows | Harmonize → PostgreSQL (mapping + COPY + keys + publish) | "
-                    "psql `\\copy` of the rows from CSV (no mapping) | ratio (rows/s, Harmonize / peer) | "
-                    "one index on the peer's table |", "| --- | --- | --- | --- | --- | --- |"] + rows
-    out += [""] + [f"* {x}" for x in notes]
-    print("\n".join(out))
+    out += verdicts + [""]
+    if notes:
+        out += ["### Notes", ""] + [f"* {x}" for x in notes] + [""]
+    out += [f"Load average at the end: {os.getloadavg()[0]:.2f} (on a shared machine, compare ratios from one run only).", ""]
+    text = "\n".join(out)
+    print(text)
+    res_dir = BENCH / "results"
+    res_dir.mkdir(exist_ok=True)
+    (res_dir / "postgresql-latest.md").write_text(text)
+    log(f"written {res_dir / 'postgresql-latest.md'}")
+    return 0
+
+
+def out_of(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "?"
+
+
+def pg_tables(n, count, diff, res, sharded, shard_counts, phases, key_sql, args, load_start, load_end):
+    def runs(r):
+        return ", ".join(f"{x:.2f}" for x in r["walls"])
+
+    peer_total = res["peer-total"]["wall"]
+    lines = [f"### {size_name(n)} claims ({count:,} rows in claim_mapped)", "",
+             f"Median of {args.repeat} runs (rounds interleave the programs); load average "
+             f"{load_start[0]:.2f} / {load_start[1]:.2f} (1 / 5 min) before, {load_end[0]:.2f} / {load_end[1]:.2f} after. "
+             f"Rows of the two tables compared as multisets over every column: **{diff} difference(s)**.", "",
+             "| program | wall s | rows/s | ÷ peer (load + keys), rows/s | client CPU s | server CPU s | client + server CPU ÷ peer's | runs (wall s) |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    pt = res["peer-total"]
+    peer_cpu = pt["cpu"] + pt["scpu"] if pt.get("scpu") is not None else None
+
+    def row(label, r, k=1):
+        if r["status"] != "ok":
+            lines.append(f"| {label} | {r['status']} | | | | | | {r['note'][:160]} |")
+            return
+        w = r["wall"]
+        sc = r.get("scpu")
+        both = r["cpu"] + sc if sc is not None else None
+        lines.append(f"| {label} | {w:.2f} | {count / w:,.0f} | {peer_total / w:.2f}× | {r['cpu']:.2f} | "
+                     + (f"{sc:.2f}" if sc is not None else "–") + " | "
+                     + (f"{both / peer_cpu:.2f}×" if both is not None and peer_cpu else "–") + f" | {runs(r)} |")
+
+    row("Harmonize → PostgreSQL: mapping + COPY + keys + publish, 1 process", res["hz"])
+    for k in sharded:
+        row(f"Harmonize, {k} shards (`run --shard i/{k}` × {k}, ≤ {min(k, args.shard_jobs or k)} at once) + `publish`",
+            res[f"shard-{k}"])
+    row("psql `\\copy` of the same rows from CSV (load only, no mapping)", res["peer-load"])
+    row("psql `\\copy` + the same keys, indices and ANALYZE", res["peer-total"])
+    lines.append("")
+    if shard_counts:
+        lines += [f"Rows published by the sharded runs: " + ", ".join(f"{k} shards: {c:,}" for k, c in shard_counts.items())
+                  + (" (the same as unsharded)" if all(c == count for c in shard_counts.values()) else " (**differs from unsharded**)"), ""]
+    if phases:
+        lines += ["Phases of Harmonize's run (`run --json`, `postgresql_phases`; median seconds; \"other\" = process wall − "
+                  "phases: start-up, reading the mapping and vocabulary, closing):", "",
+                  "| phase | seconds | share of wall |", "|---|---:|---:|"]
+        wall = statistics.median(p["wall"] for p in phases)
+        total = 0.0
+        for k in PG_PHASES:
+            v = statistics.median(p.get(k, 0.0) for p in phases)
+            total += v
+            lines.append(f"| {PG_PHASE_LABEL[k]} | {v:.3f} | {100 * v / wall:.1f} % |")
+        lines.append(f"| other | {max(wall - total, 0):.3f} | {100 * max(wall - total, 0) / wall:.1f} % |")
+        after = sum(statistics.median(p.get(k, 0.0) for p in phases) for k in ("keys", "constraints", "indices", "analyze"))
+        lines += ["", f"Keys and indices after the load (keys + constraints + indices + ANALYZE): {after:.3f} s "
+                  f"({100 * after / wall:.1f} % of the run); the peer's same statements: {res['peer-keys']['wall']:.3f} s "
+                  f"(`{' '.join(key_sql)}`)."]
+    else:
+        lines += ["Phases: the binary's `run --json` has no `postgresql_phases` (an older build)."]
+    return lines + [""]
+
+
+def build_pg_copy(notes):
+    if PG_COPY_BIN.exists() and PG_COPY_BIN.stat().st_mtime >= PG_COPY_C.stat().st_mtime:
+        return True
+    PG_COPY_BIN.parent.mkdir(parents=True, exist_ok=True)
+    inc = out_of(["pg_config", "--includedir"])
+    t0 = time.perf_counter()
+    r = subprocess.run(["gcc", "-O2", "-o", str(PG_COPY_BIN), str(PG_COPY_C), f"-I{inc}", "-lpq"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        notes.append(f"pg_copy (libpq) not built (`apt-get install -y libpq-dev`?):\n```\n{r.stdout.strip()[-600:]}\n```")
+        return False
+    notes.append(f"libpq peer `bench/peers/pg_copy.c` built by gcc -O2 in {time.perf_counter() - t0:.1f} s.")
+    return True
+
+
+def build_nio(args, notes):
+    """Builds bench/peers/postgresnio-copy in release (its scratch folder outside the repository).
+    Returns the cold build seconds when this call built it from scratch, else None."""
+    if args.nio_cold_build:
+        shutil.rmtree(NIO_SCRATCH, ignore_errors=True)
+    cold = not NIO_SCRATCH.exists()
+    t0 = time.perf_counter()
+    log(f"building the PostgresNIO peer ({'cold' if cold else 'incremental'}) ...")
+    r = subprocess.run(["swift", "build", "-c", "release", "--package-path", str(NIO_PKG), "--scratch-path", str(NIO_SCRATCH)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    secs = time.perf_counter() - t0
+    if r.returncode != 0 or not NIO_BIN.exists():
+        notes.append(f"PostgresNIO peer not built (exit {r.returncode}):\n```\n{r.stdout.strip()[-800:]}\n```")
+        return False, None
+    return True, (secs if cold else None)
+
+
+def run_pg_clients(args):
+    """COPY formats and clients on the same rows: claim_mapped of the claims benchmark."""
+    sizes = sorted(parse_size(s) for s in args.sizes.split(","))
+    notes = []
+    env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
+    header = machine_header(args)
+    header[0] = header[0].replace("claims benchmark", "PostgreSQL COPY formats and clients (`--suite postgresql-clients`)")
+    if not args.no_build and not build_harmonize(notes):
+        raise SystemExit("\n".join(notes))
+    if not build_pg_copy(notes):
+        raise SystemExit("\n".join(notes))
+    nio_ok, nio_cold = (False, None)
+    if not args.no_nio:
+        nio_ok, nio_cold = build_nio(args, notes)
+    else:
+        notes.append("PostgresNIO peer skipped (--no-nio).")
+    uri, throwaway = pg_server(args, notes)
+    header.insert(-1, f"* PostgreSQL {server_version(uri)}, libpq {out_of(['pg_config', '--version'])}")
+    parts = subprocess.run([sys.executable, "-c", "import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); "
+                            "print(p.hostname or '127.0.0.1', p.port or 5432, p.username or '', p.path.lstrip('/'))", uri],
+                           capture_output=True, text=True).stdout.split()
+    out = list(header)
+    try:
+        for n in sizes:
+            data = ensure_data(Path(args.data), n)
+            work = Path(args.work) / f"pgc-{size_name(n)}"
+            clean(work)
+            csv_path = peer_csv(data, n, work, env, notes)
+            # The table definition: Harmonize's claim_mapped (one untimed run), copied into public.
+            psql(uri, "DROP SCHEMA IF EXISTS bench_hz CASCADE")
+            ok, _, _, _, msg = timed([str(HZ_BIN), "run", "--mappings", str(MAPPING), "--input", str(data), "--output",
+                                      with_schema(uri, "bench_hz"), "--key-env", KEY_ENV, "--no-progress", "--no-quality"],
+                                     work / "hz", env)
+            if not ok:
+                raise SystemExit(f"harmonize-run failed: {msg}")
+            psql(uri, "DROP TABLE IF EXISTS public.bench_copy; CREATE TABLE public.bench_copy (LIKE bench_hz.claim_mapped)")
+            text_file = work / "claim_mapped.copy"
+            subprocess.run([str(PG_COPY_BIN), uri, "public.bench_copy", str(csv_path), "text", "--dump-text", str(text_file)],
+                           check=True, capture_output=True)
+            progs = [("libpq-text", "libpq, text format (rows encoded while sending)"),
+                     ("libpq-binary", "libpq, binary format (rows encoded while sending)"),
+                     ("libpq-raw", "libpq, text rows encoded beforehand (transfer only)")]
+            if nio_ok:
+                progs.append(("nio-text", "PostgresNIO `copyFrom`, text rows encoded beforehand (transfer only)"))
+            res = {p: [] for p, _ in progs}
+            load_start = os.getloadavg()
+            for rnd in range(args.repeat):
+                for p, _ in progs:
+                    if p == "nio-text":
+                        argv = [str(NIO_BIN), parts[0], parts[1], parts[2], parts[3], "bench_copy", str(text_file)]
+                    else:
+                        argv = [str(PG_COPY_BIN), uri, "public.bench_copy", str(csv_path), p.split("-")[1]]
+                    log(f"[clients {size_name(n)} round {rnd + 1}/{args.repeat}] {p} ...")
+                    r = subprocess.run(argv, capture_output=True, text=True)
+                    if r.returncode != 0:
+                        raise SystemExit(f"{p} failed: {r.stderr.strip()[-400:]}")
+                    m = json.loads(r.stdout.strip().splitlines()[-1])
+                    res[p].append(m)
+                    log(f"    {m['seconds']:.2f} s, client CPU {m['client_cpu']:.2f} s, server CPU {m['server_cpu']:.2f} s")
+            load_end = os.getloadavg()
+            rows = res["libpq-text"][0]["rows"]
+            lines = [f"### {size_name(n)} claims ({rows:,} rows of claim_mapped, 19 columns)", "",
+                     f"Median of {args.repeat} COPYs into `public.bench_copy` (TRUNCATE before each); load average "
+                     f"{load_start[0]:.2f} / {load_start[1]:.2f} (1 / 5 min) before, {load_end[0]:.2f} / {load_end[1]:.2f} after.",
+                     "", "| client, format | wall s | rows/s | MB sent | client CPU s | server backend CPU s | ÷ libpq text (rows/s) |",
+                     "|---|---:|---:|---:|---:|---:|---:|"]
+            base = statistics.median(m["seconds"] for m in res["libpq-text"])
+            for p, label in progs:
+                ms = res[p]
+                s = statistics.median(m["seconds"] for m in ms)
+                cc = statistics.median(m["client_cpu"] for m in ms)
+                sc = statistics.median(m["server_cpu"] for m in ms)
+                lines.append(f"| {label} | {s:.2f} | {rows / s:,.0f} | {ms[0]['bytes'] / 1e6:.1f} | {cc:.2f} | "
+                             f"{sc:.2f} | {base / s:.2f}× |")
+            out += lines + [""]
+            if not args.keep_outputs:
+                shutil.rmtree(work, ignore_errors=True)
+    finally:
+        if throwaway:
+            subprocess.run(["bash", str(ROOT / "Scripts" / "pg_throwaway.sh"), "stop", throwaway])
+    out += ["### Build time of the client", "", "| client | cold build |", "|---|---|",
+            "| libpq through the `CLibPQ` shim (a module map over the system's libpq-fe.h) | ~0 s (nothing to compile) |",
+            "| PostgresNIO 1.33.2 with swift-nio, swift-nio-ssl, swift-crypto … (`swift build -c release`, fresh scratch folder) | "
+            + (f"{nio_cold:.0f} s" if nio_cold is not None else "not measured in this run (pass --nio-cold-build)") + " |", ""]
+    if notes:
+        out += ["### Notes", ""] + [f"* {x}" for x in notes] + [""]
+    out += [f"Load average at the end: {os.getloadavg()[0]:.2f} (on a shared machine, compare ratios from one run only).", ""]
+    text = "\n".join(out)
+    print(text)
+    res_dir = BENCH / "results"
+    res_dir.mkdir(exist_ok=True)
+    (res_dir / "postgresql-clients-latest.md").write_text(text)
+    log(f"written {res_dir / 'postgresql-clients-latest.md'}")
     return 0
 
 
 def main():
     ap = argparse.ArgumentParser(description="Harmonize claims benchmark (see bench/README.md)")
-    ap.add_argument("--suite", choices=["claims", "join", "postgresql"], default="claims",
+    ap.add_argument("--suite", choices=["claims", "join", "postgresql", "postgresql-clients"], default="claims",
                     help="claims: er_prs_f.csv -> claim_mapped (default); join: er_pha_f.csv joined to "
                          "er_prs_f.csv on the nine DCIR keys -> pha_mapped; postgresql: the claims into "
-                         "PostgreSQL against psql's \\copy of the same rows from a CSV file")
+                         "PostgreSQL against psql's \\copy of the same rows from a CSV file; postgresql-clients: "
+                         "COPY text vs binary (libpq) and libpq vs PostgresNIO on those rows")
+    ap.add_argument("--shards", default="1",
+                    help="--suite postgresql: comma list of shard counts (1,2,4): N > 1 runs `run --shard i/N` N times "
+                         "then `publish` (skipped with a note when the binary has no `publish`)")
+    ap.add_argument("--shard-jobs", type=int, default=0,
+                    help="--suite postgresql: shard processes at once (default: all N)")
+    ap.add_argument("--no-nio", action="store_true", help="--suite postgresql-clients: leave out the PostgresNIO peer")
+    ap.add_argument("--nio-cold-build", action="store_true",
+                    help="--suite postgresql-clients: empty the PostgresNIO peer's scratch folder first (measures a cold build)")
     ap.add_argument("--postgres", default=None,
                     help="--suite postgresql: the server URI (default: HARMONIZE_TEST_POSTGRES, else a throwaway "
                          "server from Scripts/pg_throwaway.sh)")
@@ -989,6 +1462,8 @@ def main():
         ap.error("--spill-budget is a size in bytes, or with K, M or G (64M)")
     if args.suite == "postgresql":
         sys.exit(run_pg_bench(args))
+    if args.suite == "postgresql-clients":
+        sys.exit(run_pg_clients(args))
     if args.suite == "join":
         if args.check and args.check_target != "harmonize":
             ap.error("--check-target c is for the claims suite only")

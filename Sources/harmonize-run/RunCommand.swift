@@ -353,7 +353,7 @@ struct RunCommand: ParsableCommand {
         if !json { Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output)) }
         let (qualityReport, qualityFailed) = quality.report(qualityOutcome)
         if json {
-            Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport))
+            Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport, postgresPhases: postgresSink?.phases))
             printedJSON = true
         }
         let read = manifest.readCount

@@ -24,6 +24,9 @@ package final class PostgreSQLSink: Sink {
     package private(set) var duplicateKey: DuplicateKey?
     /// The staging schema of this run.
     package let stagingSchema: String
+    /// Seconds spent in each phase of the run, set by `finish(run:)` (`run --json` prints them).
+    package private(set) var phases = PostgreSQLPhases()
+    private var openedAt = ContinuousClock.now
     /// Bytes of COPY text held per table before they are sent.
     private let flushBytes: Int
 
@@ -108,6 +111,7 @@ package final class PostgreSQLSink: Sink {
     /// its bookkeeping tables when missing, drops stale staging schemas, and creates this run's
     /// staging schema with the run's tables.
     package func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {
+        openedAt = ContinuousClock.now
         let db: PostgreSQLConnection
         do {
             db = try PostgreSQLConnection(uri: target.connectionURI)
@@ -427,18 +431,25 @@ package final class PostgreSQLSink: Sink {
     package func finish(run: RunManifest) throws(SinkError) {
         let db = try connection()
         try flushAll()
+        var clock = PhaseClock(since: openedAt)
         do {
             try db.query("UPDATE harmonize_reject SET run_id = $1 WHERE run_id IS NULL", [run.runID])
+            phases.load = clock.lap()
             try buildKeys(db)
+            phases.keys = clock.lap()
             for t in tables {
                 for c in PostgreSQLDDL.constraints(t, among: tables, schema: stagingSchema, notValid: true) { try db.execute(c) }
             }
+            phases.constraints = clock.lap()
             for t in tables {
                 for i in PostgreSQLDDL.indices(t, schema: stagingSchema) { try db.execute(i) }
             }
             try db.execute("CREATE INDEX harmonize_lineage_row ON harmonize_lineage (table_id, row_id)")
+            phases.indices = clock.lap()
             try db.execute("ANALYZE " + (tables.map { PostgreSQLDDL.quote($0.name) } + ["harmonize_lineage"]).joined(separator: ", "))
+            phases.analyze = clock.lap()
             try publish(run, db)
+            phases.publish = clock.lap()
         } catch let e as SinkError {
             abort()
             throw e
