@@ -179,35 +179,9 @@ package final class PostgreSQLSink: Sink {
 
     // MARK: - COPY text
 
-    private static func appendText(_ s: String, to out: inout [UInt8]) {
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case UInt8(ascii: "\r"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            default: out.append(b)
-            }
-        }
-    }
-
     /// One value in COPY text format (`\N` for null).
     static func append(_ v: Value, to out: inout [UInt8]) {
-        switch v {
-        case .null: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "N")])
-        case .bool(let b): out.append(b ? UInt8(ascii: "t") : UInt8(ascii: "f"))
-        case .int(let i): out.append(contentsOf: String(i).utf8)
-        case .double(let d):
-            if d.isNaN {
-                out.append(contentsOf: "NaN".utf8)
-            } else if d.isInfinite {
-                out.append(contentsOf: (d < 0 ? "-Infinity" : "Infinity").utf8)
-            } else {
-                out.append(contentsOf: v.description.utf8)
-            }
-        case .string(let s): appendText(s, to: &out)
-        case .date, .dateTime: out.append(contentsOf: v.description.utf8)
-        }
+        PostgreSQLCopyText.append(v, to: &out)
     }
 
     private func appendRow(_ values: [Value], to side: Side) {
@@ -248,15 +222,22 @@ package final class PostgreSQLSink: Sink {
         if case .update(let columns) = batch.conflict {
             try upsert(batch, columns: columns)
         } else {
-            var offset = 0
-            for _ in 0..<batch.rowCount {
-                for c in 0..<n {
-                    if c > 0 { buffers[ti].append(UInt8(ascii: "\t")) }
-                    Self.append(batch.values[offset + c], to: &buffers[ti])
+            // The table's buffer is taken out while the batch is encoded (one exclusive access,
+            // not one per value) and put back.
+            var out: [UInt8] = []
+            swap(&out, &buffers[ti])
+            batch.values.withUnsafeBufferPointer { values in
+                var offset = 0
+                for _ in 0..<batch.rowCount {
+                    for c in 0..<n {
+                        if c > 0 { out.append(0x09) }
+                        PostgreSQLCopyText.append(values[offset + c], to: &out)
+                    }
+                    out.append(0x0A)
+                    offset += n
                 }
-                buffers[ti].append(UInt8(ascii: "\n"))
-                offset += n
             }
+            swap(&out, &buffers[ti])
         }
         if recordsLineage { try writeLineage(batch) }
         if buffers[ti].count >= flushBytes { try flush(ti) }

@@ -1,0 +1,116 @@
+/// Values in PostgreSQL's COPY text format, written straight into a byte buffer: integers, dates
+/// and date-times as digits (no `String` per value), text copied as is unless it holds a byte
+/// that COPY escapes (backslash, tab, newline, carriage return).
+enum PostgreSQLCopyText {
+    /// Appends `v` (`\N` for null).
+    @inline(__always)
+    static func append(_ v: Value, to out: inout [UInt8]) {
+        switch v {
+        case .null:
+            out.append(0x5C)  // \
+            out.append(0x4E)  // N
+        case .bool(let b): out.append(b ? 0x74 : 0x66)  // t, f
+        case .int(let i): appendDecimal(i, to: &out)
+        case .double(let d):
+            if d.isNaN {
+                out.append(contentsOf: "NaN".utf8)
+            } else if d.isInfinite {
+                out.append(contentsOf: (d < 0 ? "-Infinity" : "Infinity").utf8)
+            } else if d.rounded() == d, abs(d) < 1e15 {
+                appendDecimal(Int(d), to: &out)  // as `Value.description` writes it
+            } else {
+                out.append(contentsOf: String(d).utf8)
+            }
+        case .string(var s):
+            s.withUTF8 { appendEscaped($0, to: &out) }
+        case .date(let days):
+            let d = CivilDate(daysSinceEpoch: days)
+            guard d.year >= 0, d.year <= 9999 else {
+                out.append(contentsOf: d.isoString.utf8)
+                return
+            }
+            appendDate(d, to: &out)
+        case .dateTime(let secs):
+            let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+            let d = CivilDate(daysSinceEpoch: days)
+            guard d.year >= 0, d.year <= 9999 else {
+                out.append(contentsOf: CivilDate.isoDateTimeString(secondsSinceEpoch: secs).utf8)
+                return
+            }
+            let rem = secs - days * 86_400
+            appendDate(d, to: &out)
+            out.append(0x54)  // T
+            appendDigits(rem / 3600, 2, to: &out)
+            out.append(0x3A)  // :
+            appendDigits((rem / 60) % 60, 2, to: &out)
+            out.append(0x3A)
+            appendDigits(rem % 60, 2, to: &out)
+        }
+    }
+
+    /// Text with COPY's escapes; a run of plain bytes is copied at once.
+    @inline(__always)
+    static func appendEscaped(_ u: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        var plainFrom = 0
+        for k in 0..<u.count {
+            let escaped: UInt8
+            switch u[k] {
+            case 0x5C: escaped = 0x5C  // \\
+            case 0x09: escaped = 0x74  // \t
+            case 0x0A: escaped = 0x6E  // \n
+            case 0x0D: escaped = 0x72  // \r
+            default: continue
+            }
+            if k > plainFrom { out.append(contentsOf: UnsafeBufferPointer(rebasing: u[plainFrom..<k])) }
+            out.append(0x5C)
+            out.append(escaped)
+            plainFrom = k + 1
+        }
+        if u.count > plainFrom { out.append(contentsOf: UnsafeBufferPointer(rebasing: u[plainFrom..<u.count])) }
+    }
+
+    @inline(__always)
+    private static func appendDate(_ d: CivilDate, to out: inout [UInt8]) {
+        appendDigits(d.year, 4, to: &out)
+        out.append(0x2D)
+        appendDigits(d.month, 2, to: &out)
+        out.append(0x2D)
+        appendDigits(d.day, 2, to: &out)
+    }
+
+    /// `v` (0 ≤ v) as `width` zero-padded digits.
+    @inline(__always)
+    private static func appendDigits(_ v: Int, _ width: Int, to out: inout [UInt8]) {
+        var p = 1
+        for _ in 1..<width { p *= 10 }
+        var v = v
+        while p > 0 {
+            out.append(UInt8(truncatingIfNeeded: 48 + (v / p) % 10))
+            v %= p
+            p /= 10
+        }
+    }
+
+    /// A decimal integer, digits written in place.
+    @inline(__always)
+    static func appendDecimal(_ i: Int, to out: inout [UInt8]) {
+        if i < 0 { out.append(0x2D) }
+        var m = i.magnitude
+        var digits = 1
+        var t = m
+        while t >= 10 {
+            t /= 10
+            digits += 1
+        }
+        let start = out.count
+        for _ in 0..<digits { out.append(0x30) }
+        out.withUnsafeMutableBufferPointer { b in
+            var k = start + digits - 1
+            repeat {
+                b[k] = UInt8(truncatingIfNeeded: 48 + m % 10)
+                m /= 10
+                k -= 1
+            } while m > 0
+        }
+    }
+}
