@@ -163,6 +163,52 @@ import Testing
         #expect(try Self.leftovers(uri, schema: sharded, runID: runID).isEmpty)
     }
 
+    /// Row lineage with its lookup entries, resolved (ids of entries and sets differ by shard).
+    static func lineage(_ db: PostgreSQLConnection, schema: String) throws -> [String] {
+        try db.query(
+            """
+            SELECT l.table_id, l.row_id, l.mapping_id, l.file_id, l.line, l.record, l.target,
+              coalesce(string_agg(e.column_name || ':' || e.function || ':' || e.vocabulary || ':' || e.code || ':' || coalesce(e.concept_id::text, '∅'),
+                ',' ORDER BY s.position), '')
+            FROM \(schema).harmonize_lineage l
+              LEFT JOIN \(schema).harmonize_lineage_entry_set s ON s.set_id = l.lookup_set
+              LEFT JOIN \(schema).harmonize_lineage_entry e ON e.entry_id = s.entry_id
+            GROUP BY l.ctid, l.table_id, l.row_id, l.mapping_id, l.file_id, l.line, l.record, l.target
+            """
+        ).map { $0.map { $0 ?? "∅" }.joined(separator: "|") }.sorted()
+    }
+
+    @Test func theLineageOfFourShardsIsTheUnshardedRunsWithItsLookups() throws {
+        guard let uri = PostgresTestServer.uri() else { return }
+        let pack = ShardCLITests.packs[0]
+        let single = PostgresTestServer.schema("lineage_single")
+        let sharded = PostgresTestServer.schema("lineage_sharded")
+        let runID = "lineage-\(UInt32.random(in: 0...UInt32.max))"
+        defer { Self.dropAll(uri, [single, sharded], runIDs: [runID]) }
+        let lineage = ["--lineage"]
+        let one = try TestSupport.runCLI(
+            Self.arguments(pack, output: PostgresTestServer.output(uri, schema: single), runID: "single", lineage), environment: Self.environment)
+        #expect(one.status == 0, "\(one.stderr)")
+        for i in 0..<4 {
+            let r = try TestSupport.runCLI(
+                Self.arguments(pack, output: PostgresTestServer.output(uri, schema: sharded), runID: runID, lineage + ["--shard", "\(i)/4"]),
+                environment: Self.environment)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let db = try PostgresTestServer.connect(uri)
+        let a = try Self.lineage(db, schema: single)
+        let b = try Self.lineage(db, schema: sharded)
+        #expect(a.count > 10)
+        #expect(a.contains { $0.hasSuffix("|") == false }, "some rows used lookups")
+        #expect(a == b)
+        // The lineage rows carry the published run's sequence number.
+        #expect(
+            try db.scalar(
+                "SELECT count(*) FROM \(sharded).harmonize_lineage WHERE run_seq <> (SELECT run_seq FROM \(sharded).harmonize_run WHERE run_id = $1)",
+                [runID]) == "0")
+        #expect(try db.scalar("SELECT count(*) FROM \(sharded).harmonize_lineage_entry GROUP BY entry_id HAVING count(*) > 1") == nil)
+    }
+
     // MARK: - 2. Before the last shard, the previous CDM; 5. publish refused before
 
     @Test func theSchemaShowsThePreviousCDMUntilTheLastShardCommits() throws {
