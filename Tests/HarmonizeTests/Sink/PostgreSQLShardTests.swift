@@ -274,7 +274,7 @@ import Testing
         let runID = "shard-kill-\(UInt32.random(in: 0...UInt32.max))"
         defer { Self.dropAll(uri, [schema, reference], runIDs: [runID]) }
         let output = PostgresTestServer.output(uri, schema: schema)
-        let input = try PostgreSQLSinkTests.bigResearchInput(copies: 100)
+        let input = try PostgreSQLSinkTests.bigResearchInput(copies: 300)
         try Self.run(pack, input: input, output: PostgresTestServer.output(uri, schema: reference), runID: "reference")
         for i in 0..<3 { try Self.run(pack, input: input, output: output, runID: runID, shard: "\(i)/4") }
         // Shard 3's first COPY into measurement is held by a lock the test takes on the staged
