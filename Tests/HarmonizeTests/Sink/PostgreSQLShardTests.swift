@@ -333,6 +333,34 @@ import Testing
         #expect(try Self.leftovers(uri, schema: schema, runID: runID).isEmpty)
     }
 
+    @Test func publishFinishesWhatTheLastShardCouldNotPublish() throws {
+        guard let uri = PostgresTestServer.uri() else { return }
+        let pack = ShardCLITests.packs[2]
+        let schema = PostgresTestServer.schema("publish_later")
+        let reference = PostgresTestServer.schema("publish_later_ref")
+        let runID = "later-\(UInt32.random(in: 0...UInt32.max))"
+        defer { Self.dropAll(uri, [schema, reference], runIDs: [runID]) }
+        let output = PostgresTestServer.output(uri, schema: schema)
+        try Self.run(pack, output: PostgresTestServer.output(uri, schema: reference), runID: "reference")
+        for i in 0..<3 { try Self.run(pack, output: output, runID: runID, shard: "\(i)/4") }
+        // Another writer holds the schema's lock: the last shard commits, but cannot publish.
+        let holder = try PostgresTestServer.connect(uri)
+        try holder.query("SELECT pg_advisory_lock(\(PostgreSQLSink.targetLockClass), hashtext($1))", [schema])
+        let last = try Self.run(pack, output: output, runID: runID, shard: "3/4", status: 3)
+        #expect(last.stderr.contains("is committed, but the run could not be published") && last.stderr.contains("HZ7012"), "\(last.stderr)")
+        let db = try PostgresTestServer.connect(uri)
+        #expect(try Self.ledgerRows(db, schema: schema, runID: runID).count == 4)
+        #expect(try db.scalar("SELECT count(*) FROM \(schema).harmonize_run WHERE run_id = $1", [runID]) == "0")
+        holder.close()
+        let published = try Self.publish(output: output, runID: runID, json: true)
+        #expect(published.status == 0, "\(published.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(published.stdout.utf8)) as? [String: Any])
+        #expect(summary["status"] as? String == "succeeded" && summary["run_id"] as? String == runID)
+        #expect(try PostgresTestServer.content(uri, schema: schema) == (try PostgresTestServer.content(uri, schema: reference)))
+        #expect(try db.scalar("SELECT count(*) FROM \(schema).harmonize_run WHERE run_id = $1", [runID]) == "1")
+        #expect(try Self.leftovers(uri, schema: schema, runID: runID).isEmpty)
+    }
+
     // MARK: - 4. A rerun of a published run id
 
     @Test func aRerunOfAPublishedShardedRunChangesNothing() throws {
