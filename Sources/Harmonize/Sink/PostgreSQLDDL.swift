@@ -118,6 +118,18 @@ package enum PostgreSQLDDL {
             """
     }
 
+    /// The shard ledger of a schema (`run --shard i/N` into PostgreSQL): one row per committed
+    /// shard of a run, written in the transaction that adds the shard's rows to the run's area
+    /// (`PostgreSQLShards`); a shard is committed once (`UNIQUE (run_id, shard)`).
+    package static func shardLedger(schema: String) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(quote(schema)).harmonize_shard_ledger (
+          run_id text NOT NULL, shard bigint NOT NULL, of bigint NOT NULL, rows text NOT NULL, sha256 text NOT NULL,
+          manifest text NOT NULL, input_dir text, area text NOT NULL, committed_at timestamptz NOT NULL DEFAULT now(),
+          CONSTRAINT harmonize_shard_ledger_unique UNIQUE (run_id, shard));
+        """
+    }
+
     /// The per-run tables staged with the CDM tables (rejects and unmapped codes are copied into
     /// the target's tables at publication; the lineage tables replace the target's).
     package static func staged(schema: String) -> String {
