@@ -66,6 +66,66 @@ import Testing
         ).map { $0.map { $0 ?? "" }.joined(separator: "|") }.sorted()
     }
 
+    // MARK: - Without a server
+
+    @Test func placeholdersAreNumberedAsSQLiteNumbersThem() {
+        #expect(
+            PostgreSQLOutputConnection.numbered("SELECT ? , ?3, ?, '?', \"a?\" FROM t WHERE x = ?1")
+                == "SELECT $1 , $3, $4, '?', \"a?\" FROM t WHERE x = $1")
+        #expect(PostgreSQLOutputConnection.numbered("SELECT 1") == "SELECT 1")
+    }
+
+    @Test func everyCheckHasItsSQLInPostgreSQLsDialect() throws {
+        let model = try Mappings.omopModel()
+        let checks = try Mappings.omopQualityChecks(model: model)
+        var columns: [String: Set<String>] = [:]
+        for t in model.tables { columns[t.name] = Set(t.columns.map(\.name)) }
+        var written = 0
+        var types: Set<QualityCheckType> = []
+        for dialect in [OutputDialect.sqlite, .postgresql] {
+            let facts = QualitySQL.Facts(
+                columns: columns, today: CivilDate(year: 2026, month: 12, day: 4), conventions: Mappings.omopQualityConventions, dialect: dialect)
+            for c in checks {
+                guard case .success(let q) = QualitySQL.query(for: c, facts: facts) else { continue }
+                if dialect == .postgresql {
+                    // None of SQLite's own functions; numbers compared as numbers.
+                    for word in ["date(", "typeof(", "printf(", " days')", " day')"] { #expect(!q.sql.contains(word), "\(c.id): \(q.sql)") }
+                    types.insert(c.type)
+                    written += 1
+                } else {
+                    #expect(!q.sql.contains("CAST("), "\(c.id)")
+                }
+            }
+        }
+        #expect(written > 1000)
+        for t in [QualityCheckType.plausibleBeforeDeath, .withinVisitDates, .measureObservationPeriodOverlap, .plausibleAfterBirth, .cdmDatatype] {
+            #expect(types.contains(t), "\(t)")
+        }
+    }
+
+    // MARK: - With a server
+
+    @Test func qualityWaitsForNoRunAndSaysSo() throws {
+        guard let uri = PostgresTestServer.uri() else { return }
+        let o = try Self.both(Self.hospital, uri: uri)
+        defer { PostgresTestServer.drop(uri, schema: o.schema) }
+        #expect(o.postgresRun.status == 0, "\(o.postgresRun.stderr)")
+        // A session holding the schema's run lock, as a run does while it writes.
+        let run = try PostgresTestServer.connect(uri)
+        try run.query("SELECT pg_advisory_lock(\(PostgreSQLSink.targetLockClass), hashtext($1))", [o.schema])
+        let busy = try TestSupport.runCLI(["quality", "--output", o.postgres])
+        #expect(busy.status == 3, "\(busy.stderr)")
+        #expect(busy.stderr.contains("a run is writing schema"))
+        run.close()
+        let free = try TestSupport.runCLI(["quality", "--output", o.postgres])
+        #expect(free.status == 0 || free.status == 1, "\(free.stderr)")
+        #expect(free.stderr.contains("quality: "))
+        let empty = PostgresTestServer.output(uri, schema: PostgresTestServer.schema("noruns"))
+        let none = try TestSupport.runCLI(["quality", "--output", empty])
+        #expect(none.status == 3)
+        #expect(none.stderr.contains("no published Harmonize run"))
+    }
+
     static func qualityLine(_ stderr: String) -> String? {
         stderr.split(separator: "\n").first { $0.hasPrefix("quality: ") }.map(String.init)
     }
