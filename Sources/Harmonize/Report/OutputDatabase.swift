@@ -41,6 +41,8 @@ package final class OutputDatabase {
         path = target.displayURI
         do {
             let connection = try PostgreSQLOutputConnection(target: target)
+            // Several queries answer one command: they read one state of the schema.
+            try connection.beginSnapshot()
             let found = try connection.tableColumns()
             var latest: String?
             if found["harmonize_run"] != nil {

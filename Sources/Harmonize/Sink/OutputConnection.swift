@@ -317,6 +317,13 @@ package final class PostgreSQLOutputConnection: OutputConnection {
         return out
     }
 
+    /// From here on (until the connection closes) every read sees one snapshot of the output: a
+    /// run publishing meanwhile is not seen half (read-only, repeatable read).
+    package func beginSnapshot() throws(OutputReadError) {
+        try execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        transactionOpen = true
+    }
+
     /// Whether the schema holds a published run.
     package func holdsPublishedRun() throws(OutputReadError) -> Bool {
         guard try tableColumns()["harmonize_run"] != nil else { return false }
