@@ -9,7 +9,7 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run mappings over the files of an input folder and publish the output atomically.",
         discussion: """
-            The data-quality checks run on the staging database before it is published (their results are stored in it). \
+            The data-quality checks run on the staging database (or schema) before it is published (their results are stored in it). \
             Only one run at a time writes an output (a lock file .OUTPUT.lock beside it); a second one exits 3 at once. \
             A run removes the staging files of killed runs of the same output, and only reads regular files: an input \
             that is a FIFO, a device or a socket, or that changes while it is read, stops the run (exit 3, nothing published). \
@@ -197,13 +197,6 @@ struct RunCommand: ParsableCommand {
             } catch {
                 throw CLIError(code: Exit.code(for: error), message: "\(error.message) [\(error.code)]")
             }
-            if quality.failOnQuality || quality.checks != nil {
-                throw CLIError(
-                    code: Exit.configuration,
-                    message:
-                        "the data-quality checks do not run on a PostgreSQL output yet (--checks, --fail-on-quality) [\(ErrorCode.postgresUnsupported)]"
-                )
-            }
         }
         let key = try privacy.loadKey()
         let store = try mappingOptions.vocabularyStore()
@@ -321,11 +314,10 @@ struct RunCommand: ParsableCommand {
         switch sink {
         case .sqlite where postgres != nil:
             guard let postgres else { throw CLIError(code: Exit.configuration, message: "no PostgreSQL output") }
-            if !quality.noQuality {
-                Terminal.error("harmonize-run: note: the data-quality checks do not run on a PostgreSQL output yet (not run)")
-            }
             let pg = PostgreSQLSink(target: postgres, runID: runID, recordsLineage: lineage)
             pg.inputDirectory = absolute(input)
+            // The checks store their results in the staging schema, published with the run.
+            pg.beforePublish = quality.postgresBeforePublish(qualityOutcome)
             postgresSink = pg
             target = PipelinedSink(pg)
         case .sqlite:

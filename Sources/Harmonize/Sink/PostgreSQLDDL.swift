@@ -115,7 +115,19 @@ package enum PostgreSQLDDL {
               mapped bigint NOT NULL, unmapped bigint NOT NULL, distinct_unmapped bigint NOT NULL, share_mapped double precision NOT NULL);
             CREATE TABLE IF NOT EXISTS \(s).harmonize_run_vocabulary (
               run_id text NOT NULL, vocabulary_id text NOT NULL, vocabulary_name text, vocabulary_version text);
-            """
+            """ + "\n" + qualityTable(schema: schema)
+    }
+
+    /// `harmonize_quality`: the data-quality results of each published run (the SQLite output's
+    /// columns, plus `position`, the check's rank), in `schema` (nil: the first of the search path).
+    package static func qualityTable(schema: String?) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(qualified(schema, "harmonize_quality")) (
+          run_id text, check_id text NOT NULL, check_name text NOT NULL, category text NOT NULL, subcategory text,
+          table_name text NOT NULL, field_name text, concept_id bigint, unit_concept_id bigint, threshold double precision NOT NULL,
+          status text NOT NULL, rows_checked bigint NOT NULL, rows_violating bigint NOT NULL, pct_violating double precision NOT NULL,
+          reason text, checked_at text NOT NULL, position bigint);
+        """
     }
 
     /// The shard ledger of a schema (`run --shard i/N` into PostgreSQL): one row per committed

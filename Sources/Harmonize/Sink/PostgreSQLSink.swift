@@ -31,6 +31,10 @@ package final class PostgreSQLSink: Sink {
     package let stagingSchema: String
     /// For a shard (`run --shard i/N`): what `finish` did with its rows; nil for an unsharded run.
     package private(set) var shardCommit: PostgreSQLShards.Commit?
+    /// Run on the complete staging schema (keys and indices built) before the publication
+    /// transaction, e.g. the data-quality checks, which store their results in the staging
+    /// schema's `harmonize_quality` (published with the run). When it throws, nothing is published.
+    package var beforePublish: ((PostgreSQLStaging) throws(SinkError) -> Void)?
     /// Bytes of COPY text held per table before they are sent.
     private let flushBytes: Int
 
@@ -475,6 +479,7 @@ package final class PostgreSQLSink: Sink {
             }
             try db.execute("CREATE INDEX harmonize_lineage_row ON harmonize_lineage (table_id, row_id)")
             try db.execute("ANALYZE " + (tables.map { PostgreSQLDDL.quote($0.name) } + ["harmonize_lineage"]).joined(separator: ", "))
+            try runBeforePublish(db)
             try publish(run, db)
         } catch let e as SinkError {
             abort()
@@ -569,6 +574,7 @@ package final class PostgreSQLSink: Sink {
             try Self.swap(
                 run, from: stagingSchema, moving: tables.map(\.name), into: target.schema, runSeq: runSeq, inputDirectory: inputDirectory,
                 sumsUnmapped: false, db)
+            try publishQualityResults(db)
             try db.execute("COMMIT")
         } catch {
             Self.rollback(db)
@@ -709,6 +715,33 @@ package final class PostgreSQLSink: Sink {
 
 @available(*, unavailable)
 extension PostgreSQLSink: Sendable {}
+
+// MARK: - Checks before publication
+
+extension PostgreSQLSink {
+    /// Runs `beforePublish` on the staging schema, telling it which tables of the target the
+    /// publication replaces (the previous run's, this run's, the lineage tables).
+    fileprivate func runBeforePublish(_ db: PostgreSQLConnection) throws {
+        guard let beforePublish else { return }
+        let previous = try db.query(
+            """
+            SELECT t.table_name FROM \(bk("harmonize_run_table")) t
+            WHERE t.run_id = (SELECT run_id FROM \(bk("harmonize_run")) WHERE kind = 'run' ORDER BY run_seq DESC LIMIT 1)
+            """
+        ).compactMap { $0.first ?? nil }
+        let replaced = Set(previous + tables.map(\.name) + PostgreSQLDDL.lineageTables)
+        try beforePublish(PostgreSQLStaging(target: target, schema: stagingSchema, runID: runID, replacedTables: replaced))
+    }
+
+    /// Appends the staged `harmonize_quality` rows (when the checks ran) to the target's, inside
+    /// the publication transaction.
+    fileprivate func publishQualityResults(_ db: PostgreSQLConnection) throws {
+        let staged = PostgreSQLDDL.qualified(stagingSchema, "harmonize_quality")
+        guard try db.scalar("SELECT to_regclass($1)", [staged]) != nil else { return }
+        try db.execute(PostgreSQLDDL.qualityTable(schema: target.schema))
+        try db.execute("INSERT INTO \(bk("harmonize_quality")) SELECT * FROM \(staged)")
+    }
+}
 
 extension PostgreSQLSink: OrphanCapableSink {
     /// The staged rows of the tables other than `rule.table` whose `rule.column` names no row of
