@@ -168,6 +168,12 @@ package final class PostgreSQLOutputConnection: OutputConnection {
     /// Tables of the target schema left out when reading a staging schema.
     private let hidden: Set<String>
     private var transactionOpen = false
+    /// Whether the connection reads inside its owner's open transaction (a sharded run's
+    /// publication): it neither begins nor ends transactions, puts every statement under a
+    /// savepoint, and does not close the connection.
+    private let nested: Bool
+    /// Savepoints open (nested mode).
+    private var savepoints = 0
     package let name: String
     package var dialect: OutputDialect { .postgresql }
 
@@ -185,6 +191,7 @@ package final class PostgreSQLOutputConnection: OutputConnection {
         name = target.displayURI
         self.schemas = schemas
         self.hidden = hidden
+        nested = false
         do {
             db = try PostgreSQLConnection(uri: target.connectionURI)
             // The schema names are plain identifiers (checked when parsing the URI; staging names are ours).
@@ -194,7 +201,48 @@ package final class PostgreSQLOutputConnection: OutputConnection {
         }
     }
 
-    deinit { db.close() }
+    /// Reads a sharded run's area (`PostgreSQLShards`) inside the open publication transaction of
+    /// `db`, where its keys, constraints and indices are built but not committed, seen before the
+    /// target's tables that survive publication (`replacedTables` hidden), as the CDM will be once
+    /// published. The search path is set for the transaction only (`SET LOCAL`); the connection
+    /// stays its owner's (not closed here). Every statement runs under a savepoint: a check whose
+    /// SQL fails leaves the publication transaction usable.
+    init(publishing db: PostgreSQLConnection, area: String, target: PostgreSQLTarget, replacedTables: Set<String>) throws(OutputReadError) {
+        name = target.displayURI
+        schemas = [area, target.schema]
+        hidden = replacedTables
+        nested = true
+        transactionOpen = true
+        self.db = db
+        do {
+            try db.execute("SET LOCAL search_path = " + schemas.map(PostgreSQLDDL.quote).joined(separator: ", "))
+        } catch {
+            throw OutputReadError(description: "cannot read the run's area in schema \(target.schema): \(error)")
+        }
+    }
+
+    deinit { if !nested { db.close() } }
+
+    /// Runs `body`; in nested mode under a savepoint, rolled back to when `body` throws.
+    private func guarded<T>(_ body: () throws(PostgreSQLError) -> T) throws(PostgreSQLError) -> T {
+        guard nested else { return try body() }
+        savepoints += 1
+        defer { savepoints -= 1 }
+        let name = "harmonize_read_\(savepoints)"
+        try db.execute("SAVEPOINT \(name)")
+        do {
+            let result = try body()
+            try db.execute("RELEASE SAVEPOINT \(name)")
+            return result
+        } catch {
+            do {
+                try db.execute("ROLLBACK TO SAVEPOINT \(name); RELEASE SAVEPOINT \(name)")
+            } catch {
+                // The transaction is lost: the owner's next statement fails and it rolls back.
+            }
+            throw error
+        }
+    }
 
     private func wrap(_ error: PostgreSQLError) -> OutputReadError {
         OutputReadError(description: "PostgreSQL error: \(error)")
@@ -250,7 +298,13 @@ package final class PostgreSQLOutputConnection: OutputConnection {
     }
 
     package func rows(_ sql: String, _ arguments: [Value]) throws(OutputReadError) -> [[Value]] {
-        do { return try db.typedQuery(Self.numbered(sql), arguments.map(Self.text)) } catch { throw wrap(error) }
+        let text = Self.numbered(sql)
+        let parameters = arguments.map(Self.text)
+        do {
+            return try guarded { () throws(PostgreSQLError) in try db.typedQuery(text, parameters) }
+        } catch {
+            throw wrap(error)
+        }
     }
 
     /// Through a cursor, 5,000 rows at a time.
@@ -258,13 +312,15 @@ package final class PostgreSQLOutputConnection: OutputConnection {
         let own = !transactionOpen
         do {
             if own { try db.execute("BEGIN READ ONLY") }
-            try db.execute("DECLARE harmonize_rows NO SCROLL CURSOR FOR " + Self.numbered(sql))
-            while true {
-                let batch = try db.typedQuery("FETCH 5000 FROM harmonize_rows")
-                for r in batch { body(r) }
-                if batch.count < 5000 { break }
+            try guarded { () throws(PostgreSQLError) in
+                try db.execute("DECLARE harmonize_rows NO SCROLL CURSOR FOR " + Self.numbered(sql))
+                while true {
+                    let batch = try db.typedQuery("FETCH 5000 FROM harmonize_rows")
+                    for r in batch { body(r) }
+                    if batch.count < 5000 { break }
+                }
+                try db.execute("CLOSE harmonize_rows")
             }
-            try db.execute("CLOSE harmonize_rows")
             if own { try db.execute("COMMIT") }
         } catch {
             if own {
@@ -277,10 +333,41 @@ package final class PostgreSQLOutputConnection: OutputConnection {
     }
 
     package func execute(_ sql: String) throws(OutputReadError) {
-        do { try db.execute(sql) } catch { throw wrap(error) }
+        do {
+            try guarded { () throws(PostgreSQLError) in try db.execute(sql) }
+        } catch {
+            throw wrap(error)
+        }
     }
 
+    /// In nested mode, a savepoint of the owner's transaction.
     package func inTransaction(_ body: () throws(OutputReadError) -> Void) throws(OutputReadError) {
+        if nested {
+            savepoints += 1
+            defer { savepoints -= 1 }
+            let name = "harmonize_write_\(savepoints)"
+            do {
+                try db.execute("SAVEPOINT \(name)")
+            } catch {
+                throw wrap(error)
+            }
+            do throws(OutputReadError) {
+                try body()
+                do {
+                    try db.execute("RELEASE SAVEPOINT \(name)")
+                } catch {
+                    throw wrap(error)
+                }
+            } catch {
+                do {
+                    try db.execute("ROLLBACK TO SAVEPOINT \(name); RELEASE SAVEPOINT \(name)")
+                } catch {
+                    // The transaction is lost: the owner's next statement fails and it rolls back.
+                }
+                throw error
+            }
+            return
+        }
         try execute("BEGIN")
         transactionOpen = true
         defer { transactionOpen = false }
@@ -320,6 +407,8 @@ package final class PostgreSQLOutputConnection: OutputConnection {
     /// From here on (until the connection closes) every read sees one snapshot of the output: a
     /// run publishing meanwhile is not seen half (read-only, repeatable read).
     package func beginSnapshot() throws(OutputReadError) {
+        // Nested: the owner's transaction is the snapshot.
+        guard !nested else { return }
         try execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         transactionOpen = true
     }

@@ -19,7 +19,10 @@ import Foundation
 ///   transaction builds the keys, constraints and indices of the area's tables in OHDSI's order,
 ///   then swaps them into `S` as an unsharded run does, with the run's rows in the bookkeeping
 ///   tables written from one manifest merged from the shards' (counts summed, as `merge` does for
-///   SQLite); the area is dropped. Readers see the old CDM or the new one.
+///   SQLite); the area is dropped. Readers see the old CDM or the new one. The `checks` given to
+///   `publish` (the data-quality checks) run in that transaction on the assembled area, after the
+///   keys and indices and before the swap; their `harmonize_quality` rows are published with the
+///   run.
 package enum PostgreSQLShards {
     /// Advisory-lock classes: the commits and publication of one run (transaction locks), one
     /// publisher per run (session lock), the creation of a schema's bookkeeping tables.
@@ -46,6 +49,13 @@ package enum PostgreSQLShards {
         /// The committed shards: shard index → the shard count it was committed with.
         package var committed: [Int: Int] = [:]
     }
+
+    /// Checks run by `publish` on the assembled run (the data-quality checks): given a connection
+    /// reading the run's area inside the publication transaction (keys and indices built, the
+    /// target's kept tables behind it, as the CDM will be published) and the run id. Results
+    /// stored in the area's `harmonize_quality` are published with the run, in the same
+    /// transaction; when it throws, nothing is published.
+    package typealias Checks = (PostgreSQLOutputConnection, _ runID: String) throws(SinkError) -> Void
 
     /// What `publish` did.
     package enum Publication: Sendable {
@@ -261,9 +271,10 @@ package enum PostgreSQLShards {
     /// Publishes the run once all its shards are in the ledger (see the type's documentation).
     /// - Throws: `HarmonizeError`: a shard missing (HZ7209) or shards that disagree (HZ7208),
     ///   exit 2; two rows with one primary key (`target-pk-duplicate`), exit 2; the target's lock
-    ///   held by a run for more than 10 s (HZ7012) or a server failure (HZ7021), exit 3. Nothing is
+    ///   held by a run for more than 10 s (HZ7012) or a server failure (HZ7021), exit 3; `checks`
+    ///   that cannot run, exit 3 (2 when they say their configuration is at fault). Nothing is
     ///   published then.
-    package static func publish(runID: String, target: PostgreSQLTarget) throws(HarmonizeError) -> Publication {
+    package static func publish(runID: String, target: PostgreSQLTarget, checks: Checks? = nil) throws(HarmonizeError) -> Publication {
         let db: PostgreSQLConnection
         do {
             db = try PostgreSQLConnection(uri: target.connectionURI)
@@ -290,7 +301,7 @@ package enum PostgreSQLShards {
             try db.execute("SET lock_timeout = 0")
             try db.execute("BEGIN")
             do {
-                let manifest = try swap(runID, target, db)
+                let manifest = try swap(runID, target, db, checks: checks)
                 try db.execute("COMMIT")
                 return .published(manifest)
             } catch {
@@ -299,6 +310,8 @@ package enum PostgreSQLShards {
             }
         } catch let e as HarmonizeError {
             throw e
+        } catch let e as SinkError {
+            throw HarmonizeError(e.isIO ? .io : .configuration, "run \(runID) is not published: \(e.message)", code: e.code ?? .sinkFailed)
         } catch {
             throw HarmonizeError(
                 .io, "cannot publish run \(runID) into schema \(target.schema): \(error) [\(ErrorCode.postgresFailed)]", code: .postgresFailed)
@@ -306,7 +319,7 @@ package enum PostgreSQLShards {
     }
 
     /// The publication's statements, inside its transaction; returns the merged manifest.
-    private static func swap(_ runID: String, _ target: PostgreSQLTarget, _ db: PostgreSQLConnection) throws -> RunManifest {
+    private static func swap(_ runID: String, _ target: PostgreSQLTarget, _ db: PostgreSQLConnection, checks: Checks?) throws -> RunManifest {
         try db.query("SELECT pg_advisory_xact_lock(\(runLockClass), hashtext($1))", [lockKey(runID, target)])
         let rows = try ledgerRows(runID, target, db)
         try requireComplete(rows, runID, target)
@@ -354,8 +367,15 @@ package enum PostgreSQLShards {
         let runSeq = Int(try db.scalar("SELECT coalesce(max(run_seq), 0) + 1 FROM \(bk)") ?? "1") ?? 1
         try db.query("UPDATE harmonize_lineage SET run_seq = $1", [String(runSeq)])
         try db.query("UPDATE harmonize_lineage_entry SET run_seq = $1", [String(runSeq)])
+        if let checks {
+            // On the assembled run, before the target's tables are dropped (readers are not held).
+            let replaced = try PostgreSQLSink.replacedTables(in: target.schema, moving: moved, db)
+            try checks(try PostgreSQLOutputConnection(publishing: db, area: area, target: target, replacedTables: replaced), runID)
+            try db.execute("SET LOCAL search_path = \(q(area))")
+        }
         try PostgreSQLSink.swap(
             merged, from: area, moving: moved, into: target.schema, runSeq: runSeq, inputDirectory: rows[0].inputDirectory, sumsUnmapped: true, db)
+        try PostgreSQLSink.appendQualityResults(from: area, into: target.schema, db)
         try db.execute("DROP SCHEMA \(q(area)) CASCADE")
         return merged
     }

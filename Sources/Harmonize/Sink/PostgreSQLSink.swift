@@ -723,23 +723,36 @@ extension PostgreSQLSink {
     /// publication replaces (the previous run's, this run's, the lineage tables).
     fileprivate func runBeforePublish(_ db: PostgreSQLConnection) throws {
         guard let beforePublish else { return }
+        let replaced = try Self.replacedTables(in: target.schema, moving: tables.map(\.name), db)
+        try beforePublish(PostgreSQLStaging(target: target, schema: stagingSchema, runID: runID, replacedTables: replaced))
+    }
+
+    /// The tables of `schema` that a publication moving `tables` drops: the previous run's, those
+    /// it moves, the lineage tables.
+    static func replacedTables(in schema: String, moving tables: [String], _ db: PostgreSQLConnection) throws(PostgreSQLError) -> Set<String> {
+        let bk = { (table: String) in PostgreSQLDDL.qualified(schema, table) }
         let previous = try db.query(
             """
             SELECT t.table_name FROM \(bk("harmonize_run_table")) t
             WHERE t.run_id = (SELECT run_id FROM \(bk("harmonize_run")) WHERE kind = 'run' ORDER BY run_seq DESC LIMIT 1)
             """
         ).compactMap { $0.first ?? nil }
-        let replaced = Set(previous + tables.map(\.name) + PostgreSQLDDL.lineageTables)
-        try beforePublish(PostgreSQLStaging(target: target, schema: stagingSchema, runID: runID, replacedTables: replaced))
+        return Set(previous + tables + PostgreSQLDDL.lineageTables)
     }
 
     /// Appends the staged `harmonize_quality` rows (when the checks ran) to the target's, inside
     /// the publication transaction.
     fileprivate func publishQualityResults(_ db: PostgreSQLConnection) throws {
-        let staged = PostgreSQLDDL.qualified(stagingSchema, "harmonize_quality")
+        try Self.appendQualityResults(from: stagingSchema, into: target.schema, db)
+    }
+
+    /// Appends the `harmonize_quality` rows of `source` (a staging schema or a run's area, when
+    /// the checks ran there) to those of `schema`, inside the publication transaction.
+    static func appendQualityResults(from source: String, into schema: String, _ db: PostgreSQLConnection) throws(PostgreSQLError) {
+        let staged = PostgreSQLDDL.qualified(source, "harmonize_quality")
         guard try db.scalar("SELECT to_regclass($1)", [staged]) != nil else { return }
-        try db.execute(PostgreSQLDDL.qualityTable(schema: target.schema))
-        try db.execute("INSERT INTO \(bk("harmonize_quality")) SELECT * FROM \(staged)")
+        try db.execute(PostgreSQLDDL.qualityTable(schema: schema))
+        try db.execute("INSERT INTO \(PostgreSQLDDL.qualified(schema, "harmonize_quality")) SELECT * FROM \(staged)")
     }
 }
 
