@@ -13,10 +13,13 @@ struct PublishCommand: ParsableCommand {
             publish does it when that shard could not (the schema's lock held by another run, the server gone): once all N \
             shards are in the ledger, it builds the keys, constraints and indices, then replaces the schema's CDM in one \
             transaction (readers see the old CDM or the new one), with the run's books summed over the shards. \
-            Exit codes: 0 published, or already published (nothing changed); 2 a shard is not committed yet [HZ7209] or the \
+            The data-quality checks (unless --no-quality; with --checks FILE) run in that transaction on the assembled \
+            run, before the swap; their results are stored in harmonize_quality with the run. \
+            Exit codes: 0 published, or already published (nothing changed); 1 published, but a data-quality check failed \
+            (with --fail-on-quality); 2 a shard is not committed yet [HZ7209] or the \
             shards disagree [HZ7208], or two rows share a primary key (target-pk-duplicate): nothing published; 3 the \
-            server cannot be reached or another run holds the schema's lock [HZ7012]: nothing published. \
-            See docs/postgresql.md.
+            server cannot be reached, another run holds the schema's lock [HZ7012], or the data-quality checks cannot \
+            run: nothing published. See docs/postgresql.md.
             """)
 
     @Option(name: .customLong("run-id"), help: ArgumentHelp("The run id the shards were run with.", valueName: "ID"))
@@ -32,6 +35,8 @@ struct PublishCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the published run's summary as JSON on standard output.")
     var json = false
 
+    @OptionGroup var quality: QualityOptions
+
     mutating func validate() throws {
         if !RunCommand.isValidRunID(runID) { throw ValidationError("--run-id is 1 to 128 letters, digits, '.', '_' or '-'") }
         if !PostgreSQLTarget.isURI(output) {
@@ -40,26 +45,33 @@ struct PublishCommand: ParsableCommand {
     }
 
     func run() throws {
+        try quality.validateChecksFile()
+        let outcome = QualityOutcome()
         let start = Date()
+        let publication: PostgreSQLShards.Publication
+        let target: PostgreSQLTarget
         do throws(HarmonizeError) {
-            let target = try PostgreSQLTarget(parsing: output)
-            switch try PostgreSQLShards.publish(runID: runID, target: target) {
-            case .alreadyPublished:
-                Terminal.error("harmonize-run: run \(runID) is already published in schema \(target.schema); nothing changed")
-                if json { Terminal.out(RunCommand.alreadyPublishedJSON(runID)) }
-            case .published(let manifest):
-                let elapsed = Date().timeIntervalSince(start)
-                if json {
-                    Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: target.displayURI))
-                } else {
-                    Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: target.displayURI))
-                    Terminal.error("harmonize-run: run \(runID) is published in schema \(target.schema)")
-                }
-            }
+            target = try PostgreSQLTarget(parsing: output)
+            publication = try PostgreSQLShards.publish(runID: runID, target: target, checks: quality.shardChecks(outcome))
         } catch {
             Terminal.error("harmonize-run: \(error.message) [\(error.code)]")
             if json { Terminal.out(RunFailure.json(code: error.exitCode, message: error.message, diagnostics: error.diagnostics)) }
             throw Exit.code(for: error)
+        }
+        switch publication {
+        case .alreadyPublished:
+            Terminal.error("harmonize-run: run \(runID) is already published in schema \(target.schema); nothing changed")
+            if json { Terminal.out(RunCommand.alreadyPublishedJSON(runID)) }
+        case .published(let manifest):
+            let elapsed = Date().timeIntervalSince(start)
+            let (report, failed) = quality.report(outcome)
+            if json {
+                Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: target.displayURI, quality: report))
+            } else {
+                Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: target.displayURI))
+                Terminal.error("harmonize-run: run \(runID) is published in schema \(target.schema)")
+            }
+            try quality.enforce(failed: failed)
         }
     }
 }

@@ -2,9 +2,10 @@ import ArgumentParser
 import Foundation
 import Harmonize
 
-/// The data-quality options `run` and `replay` share (`--no-quality`, `--checks`,
-/// `--fail-on-quality`), their checks before anything is read, and the checks run on the staging
-/// database (SQLite) or staging schema (PostgreSQL) before it is published.
+/// The data-quality options `run`, `replay`, `merge` and `publish` share (`--no-quality`,
+/// `--checks`, `--fail-on-quality`), their checks before anything is read, and the checks run on
+/// the staging database (SQLite), staging schema or sharded run's area (PostgreSQL) before it is
+/// published.
 struct QualityOptions: ParsableArguments {
     @Flag(
         name: .customLong("no-quality"),
@@ -52,12 +53,29 @@ struct QualityOptions: ParsableArguments {
     /// the vocabulary) and store their results in its `harmonize_quality`, which the publication
     /// transaction appends to the target's. When they cannot run, nothing is published.
     func postgresBeforePublish(_ outcome: QualityOutcome) -> ((PostgreSQLStaging) throws(SinkError) -> Void)? {
+        guard let run = shardChecks(outcome) else { return nil }
+        return { staging throws(SinkError) in
+            let db: PostgreSQLOutputConnection
+            do {
+                db = try PostgreSQLOutputConnection(staging: staging)
+            } catch {
+                throw SinkError("data-quality checks could not run: \(error); nothing was published")
+            }
+            try run(db, staging.runID)
+        }
+    }
+
+    /// The checks as `PostgreSQLShards.publish`'s `checks` (nil with `--no-quality`): they run on
+    /// the assembled run of the shards (its area, keys and indices built, inside the publication
+    /// transaction) and store their results in its `harmonize_quality`, published with the run.
+    /// Also the step `postgresBeforePublish` runs on a staging schema. When they cannot run,
+    /// nothing is published.
+    func shardChecks(_ outcome: QualityOutcome) -> PostgreSQLShards.Checks? {
         guard !noQuality else { return nil }
         let checks = self.checks
-        return { staging throws(SinkError) in
+        return { db, runID throws(SinkError) in
             do {
-                let db = try PostgreSQLOutputConnection(staging: staging)
-                outcome.report = try QualityRunner.run(postgres: db, runID: staging.runID, checksFile: checks, json: nil)
+                outcome.report = try QualityRunner.run(postgres: db, runID: runID, checksFile: checks, json: nil)
             } catch let e as CLIError {
                 throw SinkError(
                     "data-quality checks could not run: \(e.message); nothing was published", isIO: e.code.rawValue != Exit.configuration.rawValue)

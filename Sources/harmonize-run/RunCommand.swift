@@ -21,7 +21,8 @@ struct RunCommand: ParsableCommand {
             schema, published in one transaction; a run id (--run-id) is published once: a rerun exits 0 and changes nothing \
             (docs/postgresql.md). With --shard i/N, a shard commits its rows into the run's area with its row in the schema's \
             shard ledger (a shard already committed exits 0 and changes nothing); the shard that completes the ledger \
-            publishes the run (or 'harmonize-run publish --run-id ID --output URI').
+            publishes the run (or 'harmonize-run publish --run-id ID --output URI'), running the data-quality checks with \
+            its options on the assembled run first.
             """)
 
     enum SinkKind: String, ExpressibleByArgument, CaseIterable {
@@ -261,11 +262,13 @@ struct RunCommand: ParsableCommand {
                 var status = ShardStatus(
                     runID: runID, shard: shardSpec.description, status: "shard-already-committed", committed: state.committed.count,
                     of: shardSpec.count)
+                let outcome = QualityOutcome()
                 if state.committed.count == shardSpec.count {
-                    status.status = try Self.publishShards(runID: runID, target: postgres, shard: shardSpec)
+                    status.status = try Self.publishShards(runID: runID, target: postgres, shard: shardSpec, checks: quality.shardChecks(outcome))
                 }
                 if json { Terminal.out(status.json) }
                 printedJSON = true
+                try quality.enforce(failed: quality.report(outcome).failed)
                 return
             }
         } else if let postgres {
@@ -360,7 +363,8 @@ struct RunCommand: ParsableCommand {
         // completes the ledger publishes the run.
         var shardStatus: ShardStatus?
         if let postgres, let shardSpec, let commit = postgresSink?.shardCommit {
-            shardStatus = try Self.afterCommit(commit, runID: runID, target: postgres, shard: shardSpec)
+            // The shard that publishes runs the checks on the assembled run, with its options.
+            shardStatus = try Self.afterCommit(commit, runID: runID, target: postgres, shard: shardSpec, checks: quality.shardChecks(qualityOutcome))
         }
         let elapsed = Date().timeIntervalSince(start)
         // Published. A step that fails from here on exits non-zero before the summary, which
@@ -438,26 +442,29 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    /// The status of a shard after its commit; publishes the run when the ledger is complete.
-    static func afterCommit(_ commit: PostgreSQLShards.Commit, runID: String, target: PostgreSQLTarget, shard: ShardSpec) throws -> ShardStatus {
+    /// The status of a shard after its commit; publishes the run when the ledger is complete
+    /// (running `checks` on the assembled run).
+    static func afterCommit(
+        _ commit: PostgreSQLShards.Commit, runID: String, target: PostgreSQLTarget, shard: ShardSpec, checks: PostgreSQLShards.Checks?
+    ) throws -> ShardStatus {
         switch commit {
         case .committed(let shards, let of), .alreadyCommitted(let shards, let of):
             var status = ShardStatus(
                 runID: runID, shard: shard.description,
                 status: commit == .committed(shards: shards, of: of) ? "committed" : "shard-already-committed",
                 committed: shards, of: of)
-            if shards == of { status.status = try publishShards(runID: runID, target: target, shard: shard) }
+            if shards == of { status.status = try publishShards(runID: runID, target: target, shard: shard, checks: checks) }
             return status
         case .alreadyPublished:
             return ShardStatus(runID: runID, shard: shard.description, status: "already-published", committed: shard.count, of: shard.count)
         }
     }
 
-    /// Publishes a run whose shards are all committed; `published`, or `already-published` when
-    /// another shard or `publish` did it first.
-    static func publishShards(runID: String, target: PostgreSQLTarget, shard: ShardSpec) throws -> String {
+    /// Publishes a run whose shards are all committed, running `checks` on the assembled run
+    /// first; `published`, or `already-published` when another shard or `publish` did it first.
+    static func publishShards(runID: String, target: PostgreSQLTarget, shard: ShardSpec, checks: PostgreSQLShards.Checks?) throws -> String {
         do throws(HarmonizeError) {
-            switch try PostgreSQLShards.publish(runID: runID, target: target) {
+            switch try PostgreSQLShards.publish(runID: runID, target: target, checks: checks) {
             case .published: return "published"
             case .alreadyPublished: return "already-published"
             }
