@@ -12,7 +12,9 @@ import Testing
 /// (`PostgresTestServer`): 4 shards equal the unsharded run, table by table and in the books;
 /// the schema shows the previous CDM until the last shard commits; a shard killed during its
 /// COPY and run again gives the same; a rerun of a published run id changes nothing; `publish`
-/// before all shards are in, another shard count or an index out of range are refused.
+/// before all shards are in, another shard count or an index out of range are refused; the
+/// data-quality checks of the publication give the unsharded run's results, and `publish` honours
+/// `--checks` and `--fail-on-quality`.
 @Suite(.serialized) struct PostgreSQLShardTests {
     typealias Pack = ShardCLITests.Pack
 
@@ -359,6 +361,123 @@ import Testing
         #expect(try PostgresTestServer.content(uri, schema: schema) == (try PostgresTestServer.content(uri, schema: reference)))
         #expect(try db.scalar("SELECT count(*) FROM \(schema).harmonize_run WHERE run_id = $1", [runID]) == "1")
         #expect(try Self.leftovers(uri, schema: schema, runID: runID).isEmpty)
+    }
+
+    // MARK: - 6. The data-quality checks of a sharded run
+
+    /// A run's arguments with the data-quality checks (`arguments` turns them off).
+    static func checked(_ pack: Pack, output: String, runID: String, _ more: [String] = []) -> [String] {
+        arguments(pack, output: output, runID: runID, more).filter { $0 != "--no-quality" }
+    }
+
+    @Test func fourShardsGiveTheQualityResultsOfTheUnshardedRun() throws {
+        guard let uri = PostgresTestServer.uri() else { return }
+        let pack = ShardCLITests.packs[0]
+        let single = PostgresTestServer.schema("quality_single")
+        let sharded = PostgresTestServer.schema("quality_sharded")
+        let runID = "quality-\(UInt32.random(in: 0...UInt32.max))"
+        defer { Self.dropAll(uri, [single, sharded], runIDs: [runID]) }
+        let one = try TestSupport.runCLI(
+            Self.checked(pack, output: PostgresTestServer.output(uri, schema: single), runID: "single"), environment: Self.environment)
+        #expect(one.status == 0, "\(one.stderr)")
+        var published: TestSupport.CommandResult?
+        for i in 0..<4 {
+            let r = try TestSupport.runCLI(
+                Self.checked(pack, output: PostgresTestServer.output(uri, schema: sharded), runID: runID, ["--shard", "\(i)/4", "--json"]),
+                environment: Self.environment)
+            #expect(r.status == 0, "shard \(i): \(r.stderr)")
+            let status = try Self.shardStatus(r.stdout)["status"] as? String
+            #expect(status == (i == 3 ? "published" : "committed"))
+            // Only the shard that publishes runs the checks (on the assembled run).
+            #expect((PostgreSQLQualityTests.qualityLine(r.stderr) != nil) == (i == 3), "shard \(i): \(r.stderr)")
+            if i == 3 { published = r }
+        }
+        let a = try PostgreSQLQualityTests.stored(postgres: uri, schema: single, runID: "single")
+        let b = try PostgreSQLQualityTests.stored(postgres: uri, schema: sharded, runID: runID)
+        #expect(a.count > 100)
+        #expect(b == a, "\(Set(b).symmetricDifference(a).sorted().prefix(10))")
+        #expect(b.contains { $0.contains("|passed|") && !$0.hasSuffix("|0|0") })
+        #expect(!b.contains { $0.contains("|error|") }, "\(b.filter { $0.contains("|error|") })")
+        // The summary line and the JSON summary's counts are those of the unsharded run.
+        let summary = try #require(published)
+        #expect(PostgreSQLQualityTests.qualityLine(summary.stderr) == PostgreSQLQualityTests.qualityLine(one.stderr))
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(summary.stdout.utf8)) as? [String: Any])
+        let counts = try #require(doc["quality"] as? [String: Int])
+        #expect(counts["passed"] == b.filter { $0.contains("|passed|") }.count)
+        // Nothing of the run is left: the area (where the results were staged) is gone.
+        #expect(try Self.leftovers(uri, schema: sharded, runID: runID).isEmpty)
+    }
+
+    @Test func publishRunsTheChecksOnTheAssembledRunAndFailOnQualityExitsOne() throws {
+        guard let uri = PostgresTestServer.uri() else { return }
+        let pack = ShardCLITests.packs[0]
+        let schema = PostgresTestServer.schema("quality_publish")
+        let runID = "quality-publish-\(UInt32.random(in: 0...UInt32.max))"
+        defer { Self.dropAll(uri, [schema], runIDs: [runID]) }
+        let output = PostgresTestServer.output(uri, schema: schema)
+        let target = try PostgreSQLTarget(parsing: output)
+        for i in 0..<3 { try Self.run(pack, output: output, runID: runID, shard: "\(i)/4") }
+        // The last shard commits but cannot publish (the schema's lock is held).
+        let holder = try PostgresTestServer.connect(uri)
+        try holder.query("SELECT pg_advisory_lock(\(PostgreSQLSink.targetLockClass), hashtext($1))", [schema])
+        try Self.run(pack, output: output, runID: runID, shard: "3/4", status: 3)
+        holder.close()
+        let db = try PostgresTestServer.connect(uri)
+        let area = PostgreSQLShards.areaSchema(of: runID, in: target)
+        // Checks that cannot run publish nothing (exit 3): the shards stay committed. They see
+        // the assembled run with its keys built, and a failing statement of theirs does not
+        // spoil the publication transaction.
+        final class Seen {
+            var key: [String] = []
+            var badQuery: OutputReadError?
+            var afterError: [[Value]] = []
+            var runID = ""
+        }
+        let seen = Seen()
+        let checks: PostgreSQLShards.Checks = { connection, id throws(SinkError) in
+            seen.runID = id
+            do {
+                seen.key = try connection.primaryKey(of: "person")
+                do throws(OutputReadError) {
+                    _ = try connection.rows("SELECT no_such_column FROM person", [])
+                } catch {
+                    seen.badQuery = error
+                }
+                seen.afterError = try connection.rows("SELECT count(*) FROM person", [])
+                // Results staged in the area, then the failure: rolled back with the publication.
+                try connection.execute(PostgreSQLDDL.qualityTable(schema: nil))
+            } catch {
+                throw SinkError("cannot read the area: \(error)")
+            }
+            throw SinkError("data-quality checks could not run")
+        }
+        let failed = #expect(throws: HarmonizeError.self) { _ = try PostgreSQLShards.publish(runID: runID, target: target, checks: checks) }
+        #expect(failed?.exitCode == 3 && failed?.message.contains("could not run") == true, "\(String(describing: failed))")
+        #expect(seen.runID == runID)
+        #expect(seen.badQuery != nil)
+        #expect(seen.key == ["person_id"])
+        #expect(seen.afterError.first?.first?.intValue ?? 0 > 0)
+        #expect(try db.scalar("SELECT count(*) FROM \(schema).harmonize_run WHERE run_id = $1", [runID]) == "0")
+        #expect(try Self.ledgerRows(db, schema: schema, runID: runID).count == 4)
+        #expect(try db.scalar("SELECT to_regclass($1)", [PostgreSQLDDL.qualified(area, "person")]) != nil)
+        #expect(try db.scalar("SELECT to_regclass($1)", [PostgreSQLDDL.qualified(area, "harmonize_quality")]) == nil)
+        // publish with a failing user check and --fail-on-quality: published, results stored, exit 1.
+        let dir = TestSupport.temporaryDirectory("pg-shard-quality")
+        TestSupport.write("checks:\n  - {name: impossible, table: person, rule: \"person_id < 0\"}\n", to: dir + "/checks.yaml")
+        let strict = try TestSupport.runCLI(["publish", "--run-id", runID, "--output", output, "--checks", dir + "/checks.yaml", "--fail-on-quality"])
+        #expect(strict.status == 1, "\(strict.stderr)")
+        #expect(strict.stderr.contains("userRule.impossible") && strict.stderr.contains("the output was published"), "\(strict.stderr)")
+        #expect(try db.scalar("SELECT count(*) FROM \(schema).harmonize_run WHERE run_id = $1", [runID]) == "1")
+        #expect(
+            try db.scalar("SELECT status FROM \(schema).harmonize_quality WHERE run_id = $1 AND check_id = 'userRule.impossible'", [runID])
+                == "failed")
+        let stored = try PostgreSQLQualityTests.stored(postgres: uri, schema: schema, runID: runID)
+        #expect(stored.count > 100)
+        #expect(try db.scalar("SELECT count(DISTINCT checked_at) FROM \(schema).harmonize_quality WHERE run_id = $1", [runID]) == "1")
+        #expect(try Self.leftovers(uri, schema: schema, runID: runID).isEmpty)
+        // --no-quality cannot be combined with --fail-on-quality.
+        let usage = try TestSupport.runCLI(["publish", "--run-id", runID, "--output", output, "--no-quality", "--fail-on-quality"])
+        #expect(usage.status == 2, "\(usage.stderr)")
     }
 
     // MARK: - 4. A rerun of a published run id
