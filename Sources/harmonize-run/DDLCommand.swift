@@ -47,13 +47,13 @@ struct DDLCommand: ParsableCommand {
     }
 }
 
-/// The commands that read an output back refuse a PostgreSQL output (not supported yet) with
-/// `HZ7022` and exit 2, before reading anything.
+/// `replay` refuses a PostgreSQL output (a replay appends a run to a published output, which a
+/// PostgreSQL schema does not take yet) with `HZ7022` and exit 2, before reading anything.
 enum PostgresOutput {
     static func refuse(_ output: String, command: String) throws {
         guard output.hasPrefix("postgresql://") || output.hasPrefix("postgres://") else { return }
         Terminal.error(
-            "harmonize-run: '\(command)' does not read a PostgreSQL output yet; query the schema's harmonize_* tables with psql [\(ErrorCode.postgresUnsupported)]"
+            "harmonize-run: '\(command)' does not write into a PostgreSQL output yet; rerun the full run with a new --run-id [\(ErrorCode.postgresUnsupported)]"
         )
         throw Exit.configuration
     }

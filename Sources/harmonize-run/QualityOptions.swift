@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import Harmonize
 
-/// The data-quality options `run` and `replay` share (`--no-quality`, `--checks`,
-/// `--fail-on-quality`), their checks before anything is read, and the checks run on the staging
-/// database before it is published.
+/// The data-quality options `run`, `replay`, `merge` and `publish` share (`--no-quality`,
+/// `--checks`, `--fail-on-quality`), their checks before anything is read, and the checks run on
+/// the staging database (SQLite), staging schema or sharded run's area (PostgreSQL) before it is
+/// published.
 struct QualityOptions: ParsableArguments {
     @Flag(
         name: .customLong("no-quality"),
-        help: "Do not run the data-quality checks (run on a SQLite output before it is published, results stored in it).")
+        help: "Do not run the data-quality checks (run on the output before it is published, results stored in it).")
     var noQuality = false
 
     @Flag(name: .customLong("fail-on-quality"), help: "Exit 1 when a data-quality check fails (by default failed checks are reported only).")
@@ -38,6 +39,43 @@ struct QualityOptions: ParsableArguments {
         return { staging throws(SinkError) in
             do {
                 outcome.report = try QualityRunner.run(output: staging, checksFile: checks, json: nil)
+            } catch let e as CLIError {
+                throw SinkError(
+                    "data-quality checks could not run: \(e.message); nothing was published", isIO: e.code.rawValue != Exit.configuration.rawValue)
+            } catch {
+                throw SinkError("data-quality checks could not run: \(error); nothing was published")
+            }
+        }
+    }
+
+    /// The checks as a `PostgreSQLSink.beforePublish` step (nil with `--no-quality`): they run on
+    /// the run's complete staging schema (with the target's tables the publication keeps, such as
+    /// the vocabulary) and store their results in its `harmonize_quality`, which the publication
+    /// transaction appends to the target's. When they cannot run, nothing is published.
+    func postgresBeforePublish(_ outcome: QualityOutcome) -> ((PostgreSQLStaging) throws(SinkError) -> Void)? {
+        guard let run = shardChecks(outcome) else { return nil }
+        return { staging throws(SinkError) in
+            let db: PostgreSQLOutputConnection
+            do {
+                db = try PostgreSQLOutputConnection(staging: staging)
+            } catch {
+                throw SinkError("data-quality checks could not run: \(error); nothing was published")
+            }
+            try run(db, staging.runID)
+        }
+    }
+
+    /// The checks as `PostgreSQLShards.publish`'s `checks` (nil with `--no-quality`): they run on
+    /// the assembled run of the shards (its area, keys and indices built, inside the publication
+    /// transaction) and store their results in its `harmonize_quality`, published with the run.
+    /// Also the step `postgresBeforePublish` runs on a staging schema. When they cannot run,
+    /// nothing is published.
+    func shardChecks(_ outcome: QualityOutcome) -> PostgreSQLShards.Checks? {
+        guard !noQuality else { return nil }
+        let checks = self.checks
+        return { db, runID throws(SinkError) in
+            do {
+                outcome.report = try QualityRunner.run(postgres: db, runID: runID, checksFile: checks, json: nil)
             } catch let e as CLIError {
                 throw SinkError(
                     "data-quality checks could not run: \(e.message); nothing was published", isIO: e.code.rawValue != Exit.configuration.rawValue)

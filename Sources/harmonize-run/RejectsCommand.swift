@@ -33,17 +33,11 @@ struct RejectsCommand: ParsableCommand {
         let list: [OutputDatabase.Reject]
         let counts: [(reason: String, mapping: String, count: Int)]
         do {
-            if PostgreSQLTarget.isURI(output) {
-                // The latest published run's rejects (a schema keeps every run's).
-                let db = try PostgreSQLOutput.open(uri: output)
-                list = try db.rejects(reason: reason, mapping: mapping)
-                counts = try db.rejectCounts().filter { (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping) }
-            } else {
-                let db = try OutputDatabase(path: output)
-                list = try db.rejects(reason: reason, mapping: mapping, includeResolved: all)
-                counts = try db.rejectCounts(includeResolved: all).filter {
-                    (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping)
-                }
+            // PostgreSQL: the latest published run's rejects (a schema keeps every run's).
+            let db = try OutputDatabase.open(output)
+            list = try db.rejects(reason: reason, mapping: mapping, includeResolved: all)
+            counts = try db.rejectCounts(includeResolved: all).filter {
+                (reason == nil || $0.reason == reason) && (mapping == nil || $0.mapping == mapping)
             }
         } catch let e as ExitCode {
             throw e
@@ -111,17 +105,19 @@ struct RejectsCommand: ParsableCommand {
     }
 }
 
-extension PostgreSQLOutput {
-    /// Opens the PostgreSQL output a command reads (`rejects`, `unmapped`); a URI that does not
-    /// parse is a usage error (exit 2), said on standard error.
-    static func open(uri: String) throws -> PostgreSQLOutput {
+extension OutputDatabase {
+    /// Opens the output a command reads: a SQLite file, or the schema of a PostgreSQL URI (its
+    /// latest published run); a URI that does not parse is a usage error (exit 2), said on
+    /// standard error.
+    static func open(_ output: String) throws -> OutputDatabase {
+        guard PostgreSQLTarget.isURI(output) else { return try OutputDatabase(path: output) }
         let target: PostgreSQLTarget
         do throws(HarmonizeError) {
-            target = try PostgreSQLTarget(parsing: uri)
+            target = try PostgreSQLTarget(parsing: output)
         } catch {
             Terminal.error("harmonize-run: \(error.message) [\(error.code)]")
             throw Exit.configuration
         }
-        return try PostgreSQLOutput(target: target)
+        return try OutputDatabase(postgres: target)
     }
 }

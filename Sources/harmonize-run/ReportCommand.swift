@@ -9,7 +9,7 @@ struct ReportCommand: ParsableCommand {
         abstract: "Write a self-contained HTML report (tables, ledger, rejects, quality, lineage picture) of an output database.",
         discussion: "Exit codes: 0 written; 2 usage errors; 3 I/O errors.")
 
-    @Option(name: .long, help: ArgumentHelp("The output database.", valueName: "FILE.sqlite"))
+    @Option(name: .long, help: ArgumentHelp("The output database: a SQLite file or a PostgreSQL URI.", valueName: "FILE|URI"))
     var output: String
 
     @Option(name: .long, help: ArgumentHelp("Where to write the HTML page.", valueName: "FILE.html"))
@@ -27,12 +27,11 @@ struct ReportCommand: ParsableCommand {
     var threshold: Double = 0.2
 
     func run() throws {
-        try PostgresOutput.refuse(output, command: "report")
         var risk: ReidentificationRisk.Report?
         if let quasiIdentifiers {
             let qis = quasiIdentifiers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
             do {
-                risk = try ReidentificationRisk.analyse(path: output, quasiIdentifiers: qis, minK: minK, threshold: threshold)
+                risk = try ReidentificationRisk.analyse(output: output, quasiIdentifiers: qis, minK: minK, threshold: threshold)
             } catch {
                 Terminal.error("harmonize-run: \(error.description)")
                 throw error.isUsage ? Exit.configuration : Exit.io
@@ -40,9 +39,11 @@ struct ReportCommand: ParsableCommand {
         }
         let page: String
         do {
-            page = try HTMLReport.render(try OutputDatabase(path: output), risk: risk)
+            page = try HTMLReport.render(try OutputDatabase.open(output), risk: risk)
+        } catch let e as ExitCode {
+            throw e
         } catch {
-            Terminal.error("harmonize-run: \(error.description)")
+            Terminal.error("harmonize-run: \(error)")
             throw Exit.io
         }
         guard FileManager.default.createFile(atPath: html, contents: Data(page.utf8)) else {

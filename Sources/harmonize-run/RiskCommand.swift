@@ -13,7 +13,7 @@ struct RiskCommand: ParsableCommand {
             Exit codes: 0 k ≥ --min-k; 1 k < --min-k; 2 usage errors; 3 I/O errors.
             """)
 
-    @Option(name: .long, help: ArgumentHelp("The output database.", valueName: "FILE.sqlite"))
+    @Option(name: .long, help: ArgumentHelp("The output database: a SQLite file or a PostgreSQL URI.", valueName: "FILE|URI"))
     var output: String
 
     @Option(name: .customLong("quasi-identifiers"), help: ArgumentHelp("Comma-separated quasi-identifiers.", valueName: "A,B,…"))
@@ -39,10 +39,9 @@ struct RiskCommand: ParsableCommand {
     }
 
     func run() throws {
-        try PostgresOutput.refuse(output, command: "risk")
         let report: ReidentificationRisk.Report
         do throws(ReidentificationRisk.Failure) {
-            report = try ReidentificationRisk.analyse(path: output, quasiIdentifiers: names, minK: minK, threshold: threshold)
+            report = try ReidentificationRisk.analyse(output: output, quasiIdentifiers: names, minK: minK, threshold: threshold)
         } catch {
             Terminal.error("harmonize-run: \(error.description)")
             throw error.isUsage ? Exit.configuration : Exit.io
@@ -78,5 +77,22 @@ struct RiskCommand: ParsableCommand {
             Terminal.error("harmonize-run: k = \(report.k) is below --min-k \(report.min_k)")
             throw Exit.checksFailed
         }
+    }
+}
+
+extension ReidentificationRisk {
+    /// The report over a SQLite file or the schema of a PostgreSQL URI (a URI that does not parse
+    /// is a usage error).
+    static func analyse(output: String, quasiIdentifiers: [String], minK: Int, threshold: Double) throws(Failure) -> Report {
+        guard PostgreSQLTarget.isURI(output) else {
+            return try analyse(path: output, quasiIdentifiers: quasiIdentifiers, minK: minK, threshold: threshold)
+        }
+        let target: PostgreSQLTarget
+        do throws(HarmonizeError) {
+            target = try PostgreSQLTarget(parsing: output)
+        } catch {
+            throw Failure(description: "\(error.message) [\(error.code)]", isUsage: true)
+        }
+        return try analyse(postgres: target, quasiIdentifiers: quasiIdentifiers, minK: minK, threshold: threshold)
     }
 }

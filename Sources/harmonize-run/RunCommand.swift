@@ -9,7 +9,7 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run mappings over the files of an input folder and publish the output atomically.",
         discussion: """
-            The data-quality checks run on the staging database before it is published (their results are stored in it). \
+            The data-quality checks run on the staging database (or schema) before it is published (their results are stored in it). \
             Only one run at a time writes an output (a lock file .OUTPUT.lock beside it); a second one exits 3 at once. \
             A run removes the staging files of killed runs of the same output, and only reads regular files: an input \
             that is a FIFO, a device or a socket, or that changes while it is read, stops the run (exit 3, nothing published). \
@@ -19,7 +19,10 @@ struct RunCommand: ParsableCommand {
             output was published but a later step failed). \
             With --output postgresql://USER@HOST:PORT/DB?schema=NAME the rows are loaded into that schema by COPY into a staging \
             schema, published in one transaction; a run id (--run-id) is published once: a rerun exits 0 and changes nothing \
-            (docs/postgresql.md).
+            (docs/postgresql.md). With --shard i/N, a shard commits its rows into the run's area with its row in the schema's \
+            shard ledger (a shard already committed exits 0 and changes nothing); the shard that completes the ledger \
+            publishes the run (or 'harmonize-run publish --run-id ID --output URI'), running the data-quality checks with \
+            its options on the assembled run first.
             """)
 
     enum SinkKind: String, ExpressibleByArgument, CaseIterable {
@@ -91,7 +94,8 @@ struct RunCommand: ParsableCommand {
         help: ArgumentHelp(
             "Do shard i of N (0-based): keep the records whose subject hashes to it (records without a subject: shard 0). "
                 + "auto/N takes i from HARMONIZE_SHARD_INDEX, JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID. Needs --run-id; "
-                + "combine the shard files with 'harmonize-run merge' (docs/scale-out.md).",
+                + "combine the shard files with 'harmonize-run merge' (docs/scale-out.md). Into PostgreSQL, each shard commits "
+                + "its rows with its row in the shard ledger; the last one publishes the run (or 'harmonize-run publish').",
             valueName: "i/N"))
     var shard: String?
 
@@ -142,7 +146,8 @@ struct RunCommand: ParsableCommand {
             text = value.trimmingCharacters(in: .whitespaces) + text.dropFirst(4)
         }
         guard let spec = ShardSpec(parsing: text) else {
-            throw ValidationError("--shard is i/N with 0 ≤ i < N (or auto/N): got an index out of range or not a number")
+            throw ValidationError(
+                "--shard is i/N with 0 ≤ i < N (or auto/N): got an index out of range or not a number [\(ErrorCode.shardOutOfRange)]")
         }
         return spec
     }
@@ -193,13 +198,6 @@ struct RunCommand: ParsableCommand {
             } catch {
                 throw CLIError(code: Exit.code(for: error), message: "\(error.message) [\(error.code)]")
             }
-            if quality.failOnQuality || quality.checks != nil {
-                throw CLIError(
-                    code: Exit.configuration,
-                    message:
-                        "the data-quality checks do not run on a PostgreSQL output yet (--checks, --fail-on-quality) [\(ErrorCode.postgresUnsupported)]"
-                )
-            }
         }
         let key = try privacy.loadKey()
         let store = try mappingOptions.vocabularyStore()
@@ -241,7 +239,39 @@ struct RunCommand: ParsableCommand {
                 code: Exit.configuration, message: "the run cannot start: nothing was read [\(ErrorCode.preflightFailed)]", diagnostics: problems)
         }
         let runID = self.runID ?? UUID().uuidString.lowercased()
-        if let postgres {
+        let shardSpec = try shard.map { try Self.shardSpec($0, environment: ProcessInfo.processInfo.environment) }
+        if let postgres, let shardSpec {
+            // A shard: skipped when the run is published or the shard committed (a retry).
+            let state: PostgreSQLShards.State
+            do throws(HarmonizeError) {
+                state = try PostgreSQLShards.state(of: runID, in: postgres)
+                if !state.published { try PostgreSQLShards.check(shardSpec, runID: runID, against: state, schema: postgres.schema) }
+            } catch {
+                throw CLIError(code: Exit.code(for: error), message: "\(error.message) [\(error.code)]")
+            }
+            if state.published {
+                Terminal.error("harmonize-run: run \(runID) is already published in schema \(postgres.schema); nothing changed")
+                if json { Terminal.out(Self.alreadyPublishedJSON(runID)) }
+                printedJSON = true
+                return
+            }
+            if state.committed[shardSpec.index] != nil {
+                Terminal.error(
+                    "harmonize-run: shard \(shardSpec) of run \(runID) is already committed in schema \(postgres.schema) "
+                        + "(\(state.committed.count) of \(shardSpec.count) shards in); nothing changed")
+                var status = ShardStatus(
+                    runID: runID, shard: shardSpec.description, status: "shard-already-committed", committed: state.committed.count,
+                    of: shardSpec.count)
+                let outcome = QualityOutcome()
+                if state.committed.count == shardSpec.count {
+                    status.status = try Self.publishShards(runID: runID, target: postgres, shard: shardSpec, checks: quality.shardChecks(outcome))
+                }
+                if json { Terminal.out(status.json) }
+                printedJSON = true
+                try quality.enforce(failed: quality.report(outcome).failed)
+                return
+            }
+        } else if let postgres {
             do throws(SinkError) {
                 if try PostgreSQLSink.isPublished(runID: runID, in: postgres) {
                     Terminal.error("harmonize-run: run \(runID) is already published in schema \(postgres.schema); nothing changed")
@@ -254,7 +284,7 @@ struct RunCommand: ParsableCommand {
             }
         }
         options.runID = runID
-        if let shard { options.shard = try Self.shardSpec(shard, environment: ProcessInfo.processInfo.environment) }
+        options.shard = shardSpec
         let lineageJob = (namespace: privacy.project.isEmpty ? "harmonize" : privacy.project, name: "harmonize-run")
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         if let openlineage {
@@ -287,11 +317,10 @@ struct RunCommand: ParsableCommand {
         switch sink {
         case .sqlite where postgres != nil:
             guard let postgres else { throw CLIError(code: Exit.configuration, message: "no PostgreSQL output") }
-            if !quality.noQuality {
-                Terminal.error("harmonize-run: note: the data-quality checks do not run on a PostgreSQL output yet (not run)")
-            }
             let pg = PostgreSQLSink(target: postgres, runID: runID, recordsLineage: lineage)
             pg.inputDirectory = absolute(input)
+            // The checks store their results in the staging schema, published with the run.
+            pg.beforePublish = quality.postgresBeforePublish(qualityOutcome)
             postgresSink = pg
             target = PipelinedSink(pg)
         case .sqlite:
@@ -330,6 +359,13 @@ struct RunCommand: ParsableCommand {
                 diagnostics: error.diagnostics, duplicate: duplicate)
         }
         if showProgress { Terminal.status("") }
+        // A shard into PostgreSQL: committed (or found committed meanwhile); the one that
+        // completes the ledger publishes the run.
+        var shardStatus: ShardStatus?
+        if let postgres, let shardSpec, let commit = postgresSink?.shardCommit {
+            // The shard that publishes runs the checks on the assembled run, with its options.
+            shardStatus = try Self.afterCommit(commit, runID: runID, target: postgres, shard: shardSpec, checks: quality.shardChecks(qualityOutcome))
+        }
         let elapsed = Date().timeIntervalSince(start)
         // Published. A step that fails from here on exits non-zero before the summary, which
         // would otherwise say "succeeded".
@@ -350,10 +386,15 @@ struct RunCommand: ParsableCommand {
                 throw CLIError(code: e.code, message: "the output was published, but the OpenLineage COMPLETE event was not written: \(e.message)")
             }
         }
-        if !json { Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output)) }
+        if !json {
+            Terminal.error(RunSummary.text(manifest, seconds: elapsed, output: output))
+            if let shardStatus { Terminal.error("harmonize-run: " + shardStatus.sentence(schema: postgres?.schema ?? "")) }
+        }
         let (qualityReport, qualityFailed) = quality.report(qualityOutcome)
         if json {
-            Terminal.out(RunSummary.json(manifest, seconds: elapsed, output: output, quality: qualityReport, postgresPhases: postgresSink?.phases))
+            Terminal.out(
+                RunSummary.json(
+                    manifest, seconds: elapsed, output: output, quality: qualityReport, shards: shardStatus, postgresPhases: postgresSink?.phases))
             printedJSON = true
         }
         let read = manifest.readCount
@@ -365,6 +406,77 @@ struct RunCommand: ParsableCommand {
             throw Exit.rejectsAboveThreshold
         }
         try quality.enforce(failed: qualityFailed)
+    }
+
+    /// What became of a shard into PostgreSQL (`shards` in `--json`): `committed` (the run waits
+    /// for its other shards), `published` (this shard completed the ledger and published the run),
+    /// `shard-already-committed` (a rerun: nothing changed), `already-published`.
+    struct ShardStatus: Encodable {
+        var runID: String
+        var shard: String
+        var status: String
+        /// Shards of the run in the ledger.
+        var committed: Int
+        /// Shards of the run.
+        var of: Int
+
+        var json: String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            do {
+                return String(decoding: try encoder.encode(self), as: UTF8.self)
+            } catch {
+                // Strings and numbers: encoding cannot fail; still print a valid document.
+                return "{\"status\": \"\(status)\"}"
+            }
+        }
+
+        func sentence(schema: String) -> String {
+            switch status {
+            case "published": return "shard \(shard) completed the \(of) shards of run \(runID): the run is published in schema \(schema)"
+            case "already-published": return "run \(runID) was published in schema \(schema) meanwhile; this shard's rows were not added"
+            case "shard-already-committed":
+                return "shard \(shard) of run \(runID) was committed by another attempt meanwhile; this one's rows were not added"
+            default:
+                return "shard \(shard) of run \(runID) is committed in schema \(schema) (\(committed) of \(of) shards in); "
+                    + "the run is published when all are in"
+            }
+        }
+    }
+
+    /// The status of a shard after its commit; publishes the run when the ledger is complete
+    /// (running `checks` on the assembled run).
+    static func afterCommit(
+        _ commit: PostgreSQLShards.Commit, runID: String, target: PostgreSQLTarget, shard: ShardSpec, checks: PostgreSQLShards.Checks?
+    ) throws -> ShardStatus {
+        switch commit {
+        case .committed(let shards, let of), .alreadyCommitted(let shards, let of):
+            var status = ShardStatus(
+                runID: runID, shard: shard.description,
+                status: commit == .committed(shards: shards, of: of) ? "committed" : "shard-already-committed",
+                committed: shards, of: of)
+            if shards == of { status.status = try publishShards(runID: runID, target: target, shard: shard, checks: checks) }
+            return status
+        case .alreadyPublished:
+            return ShardStatus(runID: runID, shard: shard.description, status: "already-published", committed: shard.count, of: shard.count)
+        }
+    }
+
+    /// Publishes a run whose shards are all committed, running `checks` on the assembled run
+    /// first; `published`, or `already-published` when another shard or `publish` did it first.
+    static func publishShards(runID: String, target: PostgreSQLTarget, shard: ShardSpec, checks: PostgreSQLShards.Checks?) throws -> String {
+        do throws(HarmonizeError) {
+            switch try PostgreSQLShards.publish(runID: runID, target: target, checks: checks) {
+            case .published: return "published"
+            case .alreadyPublished: return "already-published"
+            }
+        } catch {
+            throw CLIError(
+                code: Exit.code(for: error),
+                message:
+                    "shard \(shard) of run \(runID) is committed, but the run could not be published: \(error.message) [\(error.code)]; "
+                    + "'harmonize-run publish --run-id \(runID) --output URI' publishes it")
+        }
     }
 
     /// `{"runID": …, "status": "already-published"}`: a rerun of a published run id.

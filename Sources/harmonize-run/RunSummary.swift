@@ -11,6 +11,8 @@ enum RunSummary {
         var records_read: Int
         var records_rejected: Int
         var quality: QualityCounts?
+        /// A shard into PostgreSQL: committed, or published by it (`RunCommand.ShardStatus`).
+        var shards: RunCommand.ShardStatus?
         var manifest: RunManifest
         /// Seconds per phase of a PostgreSQL output (absent for the other outputs).
         var postgresql_phases: PostgreSQLPhases?
@@ -22,14 +24,15 @@ enum RunSummary {
     }
 
     static func json(
-        _ m: RunManifest, seconds: Double, output: String?, quality: QualityReport? = nil, postgresPhases: PostgreSQLPhases? = nil
+        _ m: RunManifest, seconds: Double, output: String?, quality: QualityReport? = nil, shards: RunCommand.ShardStatus? = nil,
+        postgresPhases: PostgreSQLPhases? = nil
     ) -> String {
         let q = quality.map {
             QualityCounts(passed: $0.count(.passed), failed: $0.count(.failed), not_applicable: $0.count(.notApplicable), error: $0.count(.error))
         }
         let s = JSONSummary(
             run_id: m.runID, status: m.status, output: output, seconds: (seconds * 1000).rounded() / 1000, records_read: m.readCount,
-            records_rejected: m.rejectedCount, quality: q, manifest: m, postgresql_phases: postgresPhases)
+            records_rejected: m.rejectedCount, quality: q, shards: shards, manifest: m, postgresql_phases: postgresPhases)
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         return (try? String(decoding: e.encode(s), as: UTF8.self)) ?? "{}"

@@ -14,7 +14,7 @@ struct TraceCommand: ParsableCommand {
             errors (unknown table); 3 I/O errors (missing database, unreadable or changed source file).
             """)
 
-    @Option(name: .long, help: ArgumentHelp("The output database.", valueName: "FILE.sqlite"))
+    @Option(name: .long, help: ArgumentHelp("The output database: a SQLite file or a PostgreSQL URI.", valueName: "FILE|URI"))
     var output: String
 
     @Argument(help: "The output table (e.g. measurement).")
@@ -43,14 +43,15 @@ struct TraceCommand: ParsableCommand {
     }
 
     func run() throws {
-        try PostgresOutput.refuse(output, command: "trace")
         let outcome: TraceOutcome
         let db: OutputDatabase
         do {
-            db = try OutputDatabase(path: output)
+            db = try OutputDatabase.open(output)
             outcome = try db.trace(table: table, id: id)
+        } catch let e as ExitCode {
+            throw e
         } catch {
-            Terminal.error("harmonize-run: \(error.description)")
+            Terminal.error("harmonize-run: \(error)")
             throw Exit.io
         }
         let traces: [RowTrace]

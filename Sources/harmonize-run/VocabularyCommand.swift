@@ -133,16 +133,10 @@ struct UnmappedCommand: ParsableCommand {
         let codes: [UnmappedCode]
         let allTotals: [VocabularyUsageTotal]
         do {
-            if PostgreSQLTarget.isURI(output) {
-                // The latest published run of the schema.
-                let db = try PostgreSQLOutput.open(uri: output)
-                codes = try db.unmappedCodes(mapping: mapping, vocabulary: vocabularyID)
-                allTotals = try db.vocabularyUsage()
-            } else {
-                let db = try OutputDatabase(path: output)
-                codes = try db.unmappedCodes(mapping: mapping, vocabulary: vocabularyID)
-                allTotals = try db.vocabularyUsage()
-            }
+            // PostgreSQL: the latest published run of the schema.
+            let db = try OutputDatabase.open(output)
+            codes = try db.unmappedCodes(mapping: mapping, vocabulary: vocabularyID)
+            allTotals = try db.vocabularyUsage()
         } catch let e as ExitCode {
             throw e
         } catch {

@@ -80,6 +80,12 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let mergeShardsIncomplete: ErrorCode = "HZ7205"
     /// HZ7206: `split`: an input cannot be split by subject (not a delimited file, no subject, or read by mappings that disagree).
     public static let splitUnsupported: ErrorCode = "HZ7206"
+    /// HZ7207: `run --shard i/N`: the shard index is not in `0 ..< N` (or not a number).
+    public static let shardOutOfRange: ErrorCode = "HZ7207"
+    /// HZ7208: a shard of a run into PostgreSQL does not fit the shards of that run id already committed (another shard count, other mappings or parameters).
+    public static let shardRunsDiffer: ErrorCode = "HZ7208"
+    /// HZ7209: `publish`: not every shard of the run is in the shard ledger of the PostgreSQL schema; nothing is published.
+    public static let shardsNotCommitted: ErrorCode = "HZ7209"
 
     /// Every code with its meaning, in code order.
     public static let catalogue: [(code: ErrorCode, meaning: String)] = [
@@ -251,5 +257,11 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         ("HZ7204", "`merge`: the shard files are of different runs (run ids, shard counts, mappings or parameters differ)"),
         ("HZ7205", "`merge`: a shard is missing or given twice"),
         ("HZ7206", "`split`: an input cannot be split by subject (not a delimited file, no subject, or mappings that disagree)"),
+        ("HZ7207", "`run --shard i/N`: the shard index is not in 0 ..< N (or not a number)"),
+        (
+            "HZ7208",
+            "a shard of a run into PostgreSQL does not fit the shards of that run id already committed (another shard count, other mappings or parameters): refused, nothing committed"
+        ),
+        ("HZ7209", "`publish`: not every shard of the run is in the shard ledger of the PostgreSQL schema: nothing is published"),
     ]
 }

@@ -162,16 +162,17 @@ package enum TraceOutcome: Sendable {
 
 extension OutputDatabase {
     /// The column identifying rows of `table` in lineage: the single column of its primary-key
-    /// index (`pk_<table>`), else its first `*_id` column (as `TargetTable.lineageKeyColumn`).
+    /// index (`pk_<table>`; PostgreSQL: its primary key), else its first `*_id` column (as
+    /// `TargetTable.lineageKeyColumn`).
     func keyColumn(of table: String) throws(Failure) -> String? {
-        let names = try rows("SELECT name FROM pragma_table_info(?) ORDER BY cid", [.string(table)]).compactMap { $0.first?.text }
-        let pk = try rows("SELECT name FROM pragma_index_info(?)", [.string("pk_" + table)]).compactMap { $0.first?.text }
+        let pk: [String]
+        do {
+            pk = try db.primaryKey(of: table)
+        } catch {
+            throw Failure(description: "cannot read \(path): \(error)")
+        }
         if pk.count == 1 { return pk[0] }
-        return names.first { $0.lowercased().hasSuffix("_id") }
-    }
-
-    func hasColumn(_ table: String, _ column: String) throws(Failure) -> Bool {
-        try !rows("SELECT 1 FROM pragma_table_info(?) WHERE name = ?", [.string(table), .string(column)]).isEmpty
+        return columns(of: table).first { $0.hasSuffix("_id") }
     }
 
     /// Where the row of `table` whose key is `id` came from.
@@ -179,12 +180,16 @@ extension OutputDatabase {
         guard tables.contains(table), !table.hasPrefix("harmonize_") else { return .noSuchTable }
         guard let key = try keyColumn(of: table) else { return .noSuchTable }
         let keyValue: Value = Int(id).map(Value.int) ?? .string(id)
-        let exists = try rows("SELECT 1 FROM \(SQLiteDDL.quote(table)) WHERE \(SQLiteDDL.quote(key)) = ? LIMIT 1", [keyValue])
+        let q = db.dialect.quote
+        // PostgreSQL compares typed: a key that is not a number is looked for as text.
+        let keyTest = db.dialect == .postgresql && Int(id) == nil ? "CAST(\(q(key)) AS text) = ?" : "\(q(key)) = ?"
+        let exists = try rows("SELECT 1 FROM \(q(table)) WHERE \(keyTest) LIMIT 1", [keyValue])
         guard !exists.isEmpty else { return .noSuchRow(keyColumn: key) }
         guard tables.contains("harmonize_lineage") else { return .noLineage(keyColumn: key) }
         // Outputs of older versions have one run and no run_seq column.
         let lineageSeq = try hasColumn("harmonize_lineage", "run_seq") ? "l.run_seq" : "1"
-        let runSeq = try hasColumn("harmonize_run", "run_seq") ? "coalesce(r.run_seq, r.rowid)" : "r.rowid"
+        var runSeq = try hasColumn("harmonize_run", "run_seq") ? "coalesce(r.run_seq, r.rowid)" : "r.rowid"
+        if db.dialect == .postgresql { runSeq = "r.run_seq" }
         let lookupSet = try hasColumn("harmonize_lineage", "lookup_set") ? "l.lookup_set" : "NULL"
         let target = try hasColumn("harmonize_lineage", "target") ? "l.target" : "NULL"
         let ruleTargets = try hasColumn("harmonize_run_rule", "target")
@@ -193,7 +198,7 @@ extension OutputDatabase {
             SELECT r.run_id, l.mapping_id, l.file_id, l.line, l.record, \(lookupSet), \(target) FROM harmonize_lineage l
             JOIN harmonize_run r ON \(runSeq) = \(lineageSeq)
             JOIN harmonize_run_table t ON t.run_id = r.run_id AND t.table_id = l.table_id
-            WHERE t.table_name = ? AND l.row_id = ? ORDER BY \(lineageSeq), l.rowid
+            WHERE t.table_name = ? AND l.row_id = ? ORDER BY \(lineageSeq), l.\(db.dialect.writeOrder)
             """, [.string(table), keyValue])
         guard !hits.isEmpty else { return .noLineage(keyColumn: key) }
         var out: [RowTrace] = []
@@ -232,8 +237,8 @@ extension OutputDatabase {
                 rules = try rows(
                     """
                     SELECT column_name, line, rule, coalesce(reads, '') FROM harmonize_run_rule
-                    WHERE run_id = ? AND mapping_id = ? AND table_name = ?\(ruleTargets ? " AND (?4 IS NULL OR target IS NULL OR target = ?4)" : "")
-                    ORDER BY rowid
+                    WHERE run_id = ? AND mapping_id = ? AND table_name = ?\(ruleTargets ? " AND (CAST(?4 AS INTEGER) IS NULL OR target IS NULL OR target = ?4)" : "")
+                    ORDER BY \(db.dialect.writeOrder)
                     """, [.string(runID), .int(mappingID), .string(table)] + (ruleTargets ? [h[6]] : [])
                 ).map { RowTrace.Rule(column: $0[0].text ?? "", line: $0[1].intValue, rule: $0[2].text ?? "", reads: $0[3].text ?? "") }
             }
@@ -267,7 +272,7 @@ extension OutputDatabase {
         return try rows(
             """
             SELECT column_name, vocabulary, code, concept_id FROM harmonize_lineage_vocabulary
-            WHERE run_id = ? AND table_name = ? AND row_id = ? ORDER BY rowid
+            WHERE run_id = ? AND table_name = ? AND row_id = ? ORDER BY \(db.dialect.writeOrder)
             """, [.string(runID), .string(table), key]
         ).map { RowTrace.VocabularyUse(column: $0[0].text ?? "", vocabulary: $0[1].text ?? "", code: $0[2].text, conceptID: $0[3].intValue) }
     }

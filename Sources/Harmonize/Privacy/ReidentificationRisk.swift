@@ -15,6 +15,12 @@ package enum ReidentificationRisk {
         public var description: String
         /// Whether the cause is the request (unknown quasi-identifier) rather than the file.
         public var isUsage: Bool
+
+        /// Creates a failure.
+        package init(description: String, isUsage: Bool) {
+            self.description = description
+            self.isUsage = isUsage
+        }
     }
 
     /// The result (no cell values, counts only).
@@ -67,15 +73,39 @@ package enum ReidentificationRisk {
     /// Computes the report over `path` (read-only).
     public static func analyse(path: String, quasiIdentifiers: [String], minK: Int, threshold: Double) throws(Failure) -> Report {
         guard FileManager.default.fileExists(atPath: path) else { throw Failure(description: "no such output database: \(path)", isUsage: false) }
-        let db: SQLiteConnection
+        let db: SQLiteOutputConnection
         do {
-            db = try SQLiteConnection(path: path, readOnly: true)
+            db = try SQLiteOutputConnection(path: path, readOnly: true)
         } catch {
-            throw Failure(description: "cannot open \(path): \(error)", isUsage: false)
+            throw Failure(description: error.description, isUsage: false)
         }
-        func columns(_ table: String) -> [String] {
-            ((try? db.query("SELECT name FROM pragma_table_info(?)", [.string(table)])) ?? []).compactMap { $0.first?.text?.lowercased() }
+        return try analyse(on: db, quasiIdentifiers: quasiIdentifiers, minK: minK, threshold: threshold)
+    }
+
+    /// Computes the report over the published schema of a PostgreSQL output.
+    package static func analyse(postgres target: PostgreSQLTarget, quasiIdentifiers: [String], minK: Int, threshold: Double) throws(Failure)
+        -> Report
+    {
+        let db: PostgreSQLOutputConnection
+        do {
+            db = try PostgreSQLOutputConnection(target: target)
+        } catch {
+            throw Failure(description: error.description, isUsage: false)
         }
+        return try analyse(on: db, quasiIdentifiers: quasiIdentifiers, minK: minK, threshold: threshold)
+    }
+
+    /// Computes the report over an output (the same SQL in both dialects but for the list of a
+    /// person's condition categories).
+    static func analyse(on db: any OutputConnection, quasiIdentifiers: [String], minK: Int, threshold: Double) throws(Failure) -> Report {
+        let path = db.name
+        let tables: [String: [String]]
+        do {
+            tables = try db.tableColumns()
+        } catch {
+            throw Failure(description: "cannot read \(path): \(error)", isUsage: false)
+        }
+        func columns(_ table: String) -> [String] { tables[table] ?? [] }
         let personColumns = columns("person")
         guard personColumns.contains("person_id") else { throw Failure(description: "\(path) has no person table", isUsage: false) }
         var expressions: [String] = []
@@ -97,11 +127,12 @@ package enum ReidentificationRisk {
                 guard columns("condition_occurrence").contains("condition_source_value") else {
                     throw Failure(description: "quasi-identifier 'condition_3char' needs a condition_occurrence table", isUsage: true)
                 }
+                let category = "substr(replace(upper(trim(co.condition_source_value)), '.', ''), 1, 3)"
+                let persons = "FROM condition_occurrence co WHERE co.person_id = p.person_id AND co.condition_source_value IS NOT NULL"
                 expressions.append(
-                    """
-                    (SELECT group_concat(c, ',') FROM (SELECT DISTINCT substr(replace(upper(trim(co.condition_source_value)), '.', ''), 1, 3) AS c \
-                    FROM condition_occurrence co WHERE co.person_id = p.person_id AND co.condition_source_value IS NOT NULL ORDER BY c))
-                    """)
+                    db.dialect == .sqlite
+                        ? "(SELECT group_concat(c, ',') FROM (SELECT DISTINCT \(category) AS c \(persons) ORDER BY c))"
+                        : "(SELECT string_agg(c, ',' ORDER BY c) FROM (SELECT DISTINCT \(category) AS c \(persons)) AS categories)")
             case "death":
                 guard !columns("death").isEmpty else { throw Failure(description: "quasi-identifier 'death' needs a death table", isUsage: true) }
                 expressions.append("EXISTS (SELECT 1 FROM death d WHERE d.person_id = p.person_id)")
@@ -115,10 +146,10 @@ package enum ReidentificationRisk {
         }
         let keys = expressions.isEmpty ? "1" : expressions.enumerated().map { "\($1) AS q\($0)" }.joined(separator: ", ")
         let group = expressions.isEmpty ? "" : " GROUP BY " + expressions.indices.map { "q\($0)" }.joined(separator: ", ")
-        let sql = "SELECT count(*) FROM (SELECT \(keys) FROM person p)\(group)"
+        let sql = "SELECT count(*) FROM (SELECT \(keys) FROM person p) AS persons\(group)"
         let sizes: [Int]
         do {
-            sizes = try db.query(sql).compactMap { r -> Int? in
+            sizes = try db.rows(sql, []).compactMap { r -> Int? in
                 if case .int(let n)? = r.first { return n }
                 return nil
             }.filter { $0 > 0 }

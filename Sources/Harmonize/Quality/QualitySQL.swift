@@ -1,8 +1,9 @@
 import Foundation
 
-/// Every SQL text of the built-in checks, one case per check type, written for SQLite after the
-/// OHDSI DQD templates (`sql/*.sql`). Each query returns one row: violating rows, rows checked.
-/// Identifiers are quoted with `SQLiteDDL.quote`; values are bound (`?1`, `?2`, …).
+/// Every SQL text of the built-in checks, one case per check type, after the OHDSI DQD templates
+/// (`sql/*.sql`), in the output's dialect (SQLite or PostgreSQL: they differ in date arithmetic
+/// and type tests only, `OutputDialect`). Each query returns one row: violating rows, rows
+/// checked. Identifiers are quoted by the dialect; values are bound (`?1`, `?2`, …).
 enum QualitySQL {
     /// A query and its bound arguments.
     struct Query {
@@ -18,6 +19,8 @@ enum QualitySQL {
         var today: CivilDate
         /// Model tables and columns the checks rely on.
         var conventions: QualityConventions
+        /// The SQL dialect of the output.
+        var dialect: OutputDialect = .sqlite
 
         func has(_ table: String) -> Bool { columns[table] != nil }
         func has(_ table: String, _ column: String) -> Bool { columns[table]?.contains(column) == true }
@@ -25,18 +28,21 @@ enum QualitySQL {
 
     /// The query of a check, or the reason it does not apply.
     static func query(for c: QualityCheck, facts: Facts) -> Result<Query, NotApplicable> {
-        let t = SQLiteDDL.quote(c.table)
-        let f = SQLiteDDL.quote(c.field ?? "")
+        let d = facts.dialect
+        let q = d.quote
+        let t = q(c.table)
+        let f = q(c.field ?? "")
         let all = "(SELECT count(*) FROM \(t))"
         let k = facts.conventions
-        let q = SQLiteDDL.quote
         switch c.type {
         case .cdmTable, .cdmField, .userRule:
             return .failure(NotApplicable("evaluated without SQL"))
         case .isRequired:
             return .success(Query(sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(f) IS NULL), \(all)"))
         case .cdmDatatype:
-            return .success(Query(sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL AND typeof(\(f)) <> 'integer'), \(all)"))
+            // PostgreSQL: a value whose text is not an integer's (a bigint column has none).
+            let notInteger = d == .sqlite ? "typeof(\(f)) <> 'integer'" : "CAST(\(f) AS text) !~ '^-?[0-9]+$'"
+            return .success(Query(sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL AND \(notInteger)), \(all)"))
         case .isPrimaryKey:
             return .success(
                 Query(
@@ -54,7 +60,7 @@ enum QualitySQL {
                 Query(
                     sql: """
                         SELECT (SELECT count(*) FROM \(t) a WHERE a.\(f) IS NOT NULL AND NOT EXISTS \
-                        (SELECT 1 FROM \(SQLiteDDL.quote(rt)) b WHERE b.\(SQLiteDDL.quote(rc)) = a.\(f))), \(all)
+                        (SELECT 1 FROM \(q(rt)) b WHERE b.\(q(rc)) = a.\(f))), \(all)
                         """))
         case .fkDomain, .fkClass, .isStandardValidConcept:
             guard facts.has(k.conceptTable) else { return .failure(NotApplicable("no \(k.conceptTable) table (vocabulary) in the output")) }
@@ -95,7 +101,7 @@ enum QualitySQL {
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(DISTINCT \(f)) FROM \(t) WHERE \(SQLiteDDL.quote(s)) = 0), (SELECT count(DISTINCT \(f)) FROM \(t))
+                        SELECT (SELECT count(DISTINCT \(f)) FROM \(t) WHERE \(q(s)) = 0), (SELECT count(DISTINCT \(f)) FROM \(t))
                         """))
         case .plausibleValueLow, .plausibleValueHigh:
             let low = c.type == .plausibleValueLow
@@ -107,32 +113,41 @@ enum QualitySQL {
                 return .failure(NotApplicable("unsupported plausible value expression"))
             }
             let op = low ? "<" : ">"
-            let lhs = isDate ? "date(\(f))" : f
+            let lhs = isDate ? d.date(f) : f
+            let rhs = isDate ? "?1" : d.number("?1")
             return .success(
                 Query(
                     sql:
-                        "SELECT (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL AND \(lhs) \(op) ?1), (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)",
+                        "SELECT (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL AND \(lhs) \(op) \(rhs)), (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)",
                     arguments: [bound]))
         case .plausibleStartBeforeEnd:
             guard let endName = c.parameters["plausibleStartBeforeEndFieldName"]?.lowercased(), facts.has(c.table, endName) else {
                 return .failure(NotApplicable("the end field is not in the table"))
             }
-            let e = SQLiteDDL.quote(endName)
+            let e = q(endName)
             let both = "\(f) IS NOT NULL AND \(e) IS NOT NULL"
             return .success(
-                Query(sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(both) AND date(\(f)) > date(\(e))), (SELECT count(*) FROM \(t) WHERE \(both))"))
+                Query(
+                    sql: "SELECT (SELECT count(*) FROM \(t) WHERE \(both) AND \(d.date(f)) > \(d.date(e))), (SELECT count(*) FROM \(t) WHERE \(both))"
+                ))
         case .plausibleAfterBirth:
             guard facts.has(k.personTable), facts.has(c.table, k.personKey) else {
                 return .failure(NotApplicable("no \(k.personTable) table in the output"))
             }
             let key = q(k.personKey)
+            // The birth date as ISO text (compared as text, as SQLite does: a day that does not
+            // exist is no error).
+            let (year, month, day) = ("p.\(q(k.birthYear))", "COALESCE(p.\(q(k.birthMonth)), 1)", "COALESCE(p.\(q(k.birthDay)), 1)")
+            let birth =
+                d == .sqlite
+                ? "COALESCE(date(p.\(q(k.birthDateTime))), printf('%04d-%02d-%02d', \(year), \(month), \(day)))"
+                : "COALESCE(CAST(CAST(p.\(q(k.birthDateTime)) AS date) AS text), to_char(\(year), 'FM0000') || '-' || to_char(\(month), 'FM00') || '-' || to_char(\(day), 'FM00'))"
+            let event = d == .sqlite ? "date(a.\(f))" : "CAST(CAST(a.\(f) AS date) AS text)"
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(*) FROM \(t) a JOIN \(q(k.personTable)) p ON a.\(key) = p.\(key) WHERE a.\(f) IS NOT NULL AND date(a.\(f)) < \
-                        COALESCE(date(p.\(q(k.birthDateTime))), printf('%04d-%02d-%02d', p.\(q(k.birthYear)), COALESCE(p.\(q(k.birthMonth)), 1), \
-                        COALESCE(p.\(q(k.birthDay)), 1)))), \
-                        (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)
+                        SELECT (SELECT count(*) FROM \(t) a JOIN \(q(k.personTable)) p ON a.\(key) = p.\(key) WHERE a.\(f) IS NOT NULL AND \(event) < \
+                        \(birth)), (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)
                         """))
         case .plausibleBeforeDeath:
             guard facts.has(k.deathTable), facts.has(c.table, k.personKey) else {
@@ -142,8 +157,8 @@ enum QualitySQL {
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(*) FROM \(t) a JOIN \(q(k.deathTable)) d ON a.\(key) = d.\(key) WHERE a.\(f) IS NOT NULL \
-                        AND date(a.\(f)) > date(d.\(q(k.deathDate)), '+60 days')), (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)
+                        SELECT (SELECT count(*) FROM \(t) a JOIN \(q(k.deathTable)) dt ON a.\(key) = dt.\(key) WHERE a.\(f) IS NOT NULL \
+                        AND \(d.date("a." + f)) > \(d.date("dt." + q(k.deathDate), plusDays: 60))), (SELECT count(*) FROM \(t) WHERE \(f) IS NOT NULL)
                         """))
         case .withinVisitDates:
             guard facts.has(k.visitTable), facts.has(c.table, k.visitKey) else {
@@ -153,8 +168,8 @@ enum QualitySQL {
             return .success(
                 Query(
                     sql: """
-                        SELECT (SELECT count(*) \(join) WHERE date(a.\(f)) < date(v.\(q(k.visitStart)), '-7 days') \
-                        OR date(a.\(f)) > date(v.\(q(k.visitEnd)), '+7 days')), (SELECT count(*) \(join))
+                        SELECT (SELECT count(*) \(join) WHERE \(d.date("a." + f)) < \(d.date("v." + q(k.visitStart), plusDays: -7)) \
+                        OR \(d.date("a." + f)) > \(d.date("v." + q(k.visitEnd), plusDays: 7))), (SELECT count(*) \(join))
                         """))
         case .measurePersonCompleteness:
             guard facts.has(k.personTable), facts.has(c.table, k.personKey) else {
@@ -177,7 +192,7 @@ enum QualitySQL {
                     sql: """
                         SELECT (SELECT count(DISTINCT a.\(key)) FROM \(t) a JOIN \(t) b ON a.\(key) = b.\(key) \
                         AND a.\(id) <> b.\(id) WHERE (a.\(s) <= b.\(e) AND a.\(e) >= b.\(s)) \
-                        OR date(a.\(e), '+1 day') = date(b.\(s)) OR date(b.\(e), '+1 day') = date(a.\(s))), \
+                        OR \(d.date("a." + e, plusDays: 1)) = \(d.date("b." + s)) OR \(d.date("b." + e, plusDays: 1)) = \(d.date("a." + s))), \
                         (SELECT count(DISTINCT \(key)) FROM \(t))
                         """))
         case .plausibleGenderUseDescendants:

@@ -1,5 +1,5 @@
 /// Evaluates a user rule by streaming the rows of its table (joined to a second table when the
-/// rule says so) from SQLite into an `EvaluationFrame`: a row violates the rule when the rule is
+/// rule says so) from the output (SQLite or PostgreSQL) into an `EvaluationFrame`: a row violates the rule when the rule is
 /// false or null; a row whose evaluation fails is counted as violating.
 struct UserRuleEvaluator {
     var check: QualityCheck
@@ -13,7 +13,8 @@ struct UserRuleEvaluator {
         return (StaticExpressionScope(cols.map { (name: $0.0, type: $0.1.valueType) }), cols)
     }
 
-    func evaluate(db: SQLiteConnection, facts: QualitySQL.Facts) -> QualityResult {
+    func evaluate(db: any OutputConnection, facts: QualitySQL.Facts) -> QualityResult {
+        let q = db.dialect.quote
         func na(_ r: String) -> QualityResult { QualityResult(check: check, status: .notApplicable, reason: r) }
         guard let table = model.table(named: check.table) else { return na("table not in the model") }
         guard facts.has(table.name.lowercased()) else { return na("table not in the output") }
@@ -33,20 +34,19 @@ struct UserRuleEvaluator {
         var slots: [(slot: Int, type: ColumnType)] = []
         for (i, c) in cols.enumerated() where used.contains(c.0) {
             let parts = c.0.split(separator: ".", maxSplits: 1).map(String.init)
-            select.append(parts.count == 2 ? "b.\(SQLiteDDL.quote(parts[1]))" : "a.\(SQLiteDDL.quote(c.0))")
+            select.append(parts.count == 2 ? "b.\(q(parts[1]))" : "a.\(q(c.0))")
             slots.append((i, c.1))
         }
-        var sql = "SELECT \(select.isEmpty ? "1" : select.joined(separator: ", ")) FROM \(SQLiteDDL.quote(table.name)) a"
+        var sql = "SELECT \(select.isEmpty ? "1" : select.joined(separator: ", ")) FROM \(q(table.name)) a"
         if let joined, let key = check.parameters["key"] {
-            sql += " JOIN \(SQLiteDDL.quote(joined.name)) b ON a.\(SQLiteDDL.quote(key)) = b.\(SQLiteDDL.quote(key))"
+            sql += " JOIN \(q(joined.name)) b ON a.\(q(key)) = b.\(q(key))"
         }
         let frame = EvaluationFrame(slotCount: cols.count)
         var checked = 0
         var violating = 0
         do {
-            let st = try db.prepare(sql)
-            while try st.step() {
-                for (k, s) in slots.enumerated() { frame.slots[s.slot] = Self.value(st.column(k), as: s.type) }
+            try db.forEachRow(sql) { row in
+                for (k, s) in slots.enumerated() where k < row.count { frame.slots[s.slot] = Self.value(row[k], as: s.type) }
                 checked += 1
                 do {
                     if try !rule.evaluateCondition(frame) { violating += 1 }
@@ -55,7 +55,7 @@ struct UserRuleEvaluator {
                 }
             }
         } catch {
-            return QualityResult(check: check, status: .error, reason: "SQLite error \(error.code): \(error.message)")
+            return QualityResult(check: check, status: .error, reason: error.description)
         }
         if checked == 0 { return na("no rows to check") }
         return QualityResult.evaluate(check, checked: checked, violating: violating)

@@ -1,12 +1,18 @@
 import Foundation
 
-/// Read-only access to what a run left in its output database: table counts, the ledger,
-/// rejects, quality results and the lineage of mappings. Never reads OMOP cell values.
+/// Read-only access to what a run left in its output, a SQLite file or a PostgreSQL schema:
+/// table counts, the ledger, rejects, quality results and the lineage of mappings. Never reads
+/// OMOP cell values. A PostgreSQL schema keeps the bookkeeping rows of every published run: the
+/// latest published run's are read (`publishedRun`).
 package final class OutputDatabase {
-    let db: SQLiteConnection
+    let db: any OutputConnection
     let tables: Set<String>
-    /// The database path.
+    private let columns: [String: [String]]
+    /// The database path (PostgreSQL: the URI, without password, and schema).
     public let path: String
+    /// PostgreSQL: the latest published run, whose rejects, unmapped codes and quality results
+    /// are read; nil for a SQLite file (its rows are those of its run and replays).
+    package let publishedRun: String?
 
     /// A failure to open or read the database.
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -18,28 +24,65 @@ package final class OutputDatabase {
     public init(path: String) throws(Failure) {
         guard FileManager.default.fileExists(atPath: path) else { throw Failure(description: "no such output database: \(path)") }
         do {
-            db = try SQLiteConnection(path: path, readOnly: true)
-            tables = Set(try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text })
+            let connection = try SQLiteOutputConnection(path: path, readOnly: true)
+            columns = try connection.tableColumns()
+            db = connection
         } catch {
             throw Failure(description: "cannot open \(path): \(error)")
         }
+        tables = Set(columns.keys)
         self.path = path
+        publishedRun = nil
         guard tables.contains("harmonize_run") else { throw Failure(description: "\(path) is not a Harmonize output (no harmonize_run table)") }
+    }
+
+    /// Connects to the schema of a PostgreSQL output and finds its latest published run.
+    package init(postgres target: PostgreSQLTarget) throws(Failure) {
+        path = target.displayURI
+        do {
+            let connection = try PostgreSQLOutputConnection(target: target)
+            // Several queries answer one command: they read one state of the schema.
+            try connection.beginSnapshot()
+            let found = try connection.tableColumns()
+            var latest: String?
+            if found["harmonize_run"] != nil {
+                latest = try connection.rows("SELECT run_id FROM harmonize_run WHERE kind = 'run' ORDER BY run_seq DESC LIMIT 1", []).first?.first?
+                    .text
+            }
+            publishedRun = latest
+            columns = found
+            tables = Set(found.keys)
+            db = connection
+        } catch {
+            throw Failure(description: "cannot read schema \(target.schema): \(error)")
+        }
+        guard publishedRun != nil else { throw Failure(description: "schema \(target.schema) holds no published Harmonize run") }
     }
 
     func rows(_ sql: String, _ args: [Value] = []) throws(Failure) -> [[Value]] {
         do {
-            return try db.query(sql, args)
+            return try db.rows(sql, args)
         } catch {
             throw Failure(description: "cannot read \(path): \(error)")
         }
     }
 
+    /// The columns of a table of the output, in order (empty when it has no such table).
+    func columns(of table: String) -> [String] { columns[table.lowercased()] ?? [] }
+
+    func hasColumn(_ table: String, _ column: String) throws(Failure) -> Bool {
+        columns(of: table).contains(column.lowercased())
+    }
+
+    /// The run filter's argument: the published run (PostgreSQL), or null (every row of a file).
+    private var runArgument: Value { publishedRun.map(Value.string) ?? .null }
+
     /// The latest full run (replays, which add the rows of re-run rejects, are left out): id,
     /// status, start and end times, engine version, model.
     public func latestRun() throws(Failure) -> RunManifest? {
         let full = try hasColumn("harmonize_run", "kind") ? "WHERE kind IS NULL OR kind = 'run'" : ""
-        guard let json = try rows("SELECT manifest FROM harmonize_run \(full) ORDER BY started_at DESC, rowid DESC LIMIT 1").first?.first?.text else {
+        guard let json = try rows("SELECT manifest FROM harmonize_run \(full) ORDER BY \(db.dialect.latestRunOrder) LIMIT 1").first?.first?.text
+        else {
             return nil
         }
         return try? JSONDecoder().decode(RunManifest.self, from: Data(json.utf8))
@@ -67,8 +110,8 @@ package final class OutputDatabase {
 
     /// `resolved_by IS NULL` when the output records replays, else true.
     func outstandingCondition(all: Bool) throws(Failure) -> String {
-        if all { return "1" }
-        return try hasColumn("harmonize_reject", "resolved_by") ? "resolved_by IS NULL" : "1"
+        if all { return "1 = 1" }
+        return try hasColumn("harmonize_reject", "resolved_by") ? "resolved_by IS NULL" : "1 = 1"
     }
 
     /// Outstanding rejects (those a replay re-processed are left out unless `includeResolved`),
@@ -78,10 +121,11 @@ package final class OutputDatabase {
         let condition = try outstandingCondition(all: includeResolved)
         let sql = """
             SELECT coalesce(mapping, ''), coalesce(file, ''), line, record, field, reason, rule, message FROM harmonize_reject
-            WHERE (?1 IS NULL OR reason = ?1) AND (?2 IS NULL OR mapping = ?2) AND \(condition)
+            WHERE (CAST(?1 AS TEXT) IS NULL OR reason = ?1) AND (CAST(?2 AS TEXT) IS NULL OR mapping = ?2) AND \(condition)
+            AND (CAST(?3 AS TEXT) IS NULL OR run_id = ?3)
             ORDER BY mapping, file, record, line
             """
-        return try rows(sql, [reason.map(Value.string) ?? .null, mapping.map(Value.string) ?? .null]).map { r in
+        return try rows(sql, [reason.map(Value.string) ?? .null, mapping.map(Value.string) ?? .null, runArgument]).map { r in
             Reject(
                 mapping: r[0].text ?? "", file: r[1].text ?? "", line: r[2].intValue, record: r[3].intValue, field: r[4].text,
                 reason: r[5].text ?? "", rule: r[6].text, message: r[7].text ?? "")
@@ -93,15 +137,20 @@ package final class OutputDatabase {
     public func rejectCounts(includeResolved: Bool = false) throws(Failure) -> [(reason: String, mapping: String, count: Int)] {
         guard tables.contains("harmonize_reject") else { return [] }
         let condition = try outstandingCondition(all: includeResolved)
-        return try rows("SELECT reason, coalesce(mapping, ''), count(*) FROM harmonize_reject WHERE \(condition) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")
-            .map {
-                (reason: $0[0].text ?? "", mapping: $0[1].text ?? "", count: $0[2].intValue ?? 0)
-            }
+        return try rows(
+            """
+            SELECT reason, coalesce(mapping, ''), count(*) FROM harmonize_reject WHERE \(condition) AND (CAST(?1 AS TEXT) IS NULL OR run_id = ?1)
+            GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
+            """, [runArgument]
+        )
+        .map {
+            (reason: $0[0].text ?? "", mapping: $0[1].text ?? "", count: $0[2].intValue ?? 0)
+        }
     }
 
     /// The id of the latest run, or nil.
     public func latestRunID() throws(Failure) -> String? {
-        try rows("SELECT run_id FROM harmonize_run ORDER BY started_at DESC, rowid DESC LIMIT 1").first?.first?.text
+        try rows("SELECT run_id FROM harmonize_run ORDER BY \(db.dialect.latestRunOrder) LIMIT 1").first?.first?.text
     }
 
     /// Unmapped source codes of the latest run (or of `runID`), most frequent first, optionally
@@ -112,7 +161,7 @@ package final class OutputDatabase {
         guard let run = runID ?? latest else { return [] }
         let sql = """
             SELECT mapping_id, mapping, vocabulary_id, source_code, records FROM harmonize_unmapped
-            WHERE run_id = ?1 AND (?2 IS NULL OR mapping = ?2) AND (?3 IS NULL OR vocabulary_id = ?3)
+            WHERE run_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR mapping = ?2) AND (CAST(?3 AS TEXT) IS NULL OR vocabulary_id = ?3)
             ORDER BY mapping_id, vocabulary_id, records DESC, source_code
             """
         return try rows(sql, [.string(run), mapping.map(Value.string) ?? .null, vocabulary.map(Value.string) ?? .null]).map { r in
@@ -144,11 +193,12 @@ package final class OutputDatabase {
     /// threshold, status, checked, violating, pct, reason.
     public func qualityResults() throws(Failure) -> [QualityRow] {
         guard tables.contains("harmonize_quality") else { return [] }
+        // In check order: SQLite rows as written, PostgreSQL by the stored rank.
         return try rows(
             """
             SELECT check_id, check_name, category, table_name, threshold, status, rows_checked, rows_violating, pct_violating, reason
-            FROM harmonize_quality ORDER BY rowid
-            """
+            FROM harmonize_quality WHERE CAST(?1 AS TEXT) IS NULL OR run_id = ?1 ORDER BY \(db.dialect == .sqlite ? "rowid" : "position")
+            """, [runArgument]
         ).map { r in
             QualityRow(
                 id: r[0].text ?? "", check: r[1].text ?? "", category: r[2].text ?? "", table: r[3].text ?? "",

@@ -182,6 +182,48 @@ final class PostgreSQLConnection {
         return rows
     }
 
+    /// Runs a query with text parameters (nil: NULL); returns its rows as values typed by the
+    /// result columns: integers (`int2`, `int4`, `int8`, `oid`) as `.int`, `numeric` and floats
+    /// as `.double`, booleans as `.int` 1 or 0 (as SQLite gives them), everything else as text.
+    func typedQuery(_ sql: String, _ parameters: [String?] = []) throws(PostgreSQLError) -> [[Value]] {
+        let c = try handle()
+        var copies: [UnsafeMutablePointer<CChar>?] = parameters.map { p in p.flatMap { strdup($0) } }
+        defer { for p in copies { free(p) } }
+        let r: OpaquePointer? = copies.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return PQexecParams(c, sql, 0, nil, nil, nil, nil, 0) }
+            return base.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { values in
+                PQexecParams(c, sql, Int32(buffer.count), nil, values, nil, nil, 0)
+            }
+        }
+        defer { PQclear(r) }
+        let status = PQresultStatus(r)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw failure(r, c) }
+        let n = PQntuples(r)
+        let m = PQnfields(r)
+        let types = (0..<m).map { PQftype(r, $0) }
+        var rows: [[Value]] = []
+        rows.reserveCapacity(Int(n))
+        for i in 0..<n {
+            var row: [Value] = []
+            row.reserveCapacity(Int(m))
+            for j in 0..<m {
+                guard PQgetisnull(r, i, j) == 0 else {
+                    row.append(.null)
+                    continue
+                }
+                let text = String(cString: PQgetvalue(r, i, j))
+                switch types[Int(j)] {
+                case 20, 21, 23, 26: row.append(Int(text).map(Value.int) ?? .string(text))
+                case 700, 701, 1700: row.append(Double(text).map(Value.double) ?? .string(text))
+                case 16: row.append(.int(text == "t" ? 1 : 0))
+                default: row.append(.string(text))
+                }
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+
     /// The first column of the first row, or nil.
     func scalar(_ sql: String, _ parameters: [String?] = []) throws(PostgreSQLError) -> String? {
         try query(sql, parameters).first?.first ?? nil

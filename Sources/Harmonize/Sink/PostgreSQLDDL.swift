@@ -115,7 +115,31 @@ package enum PostgreSQLDDL {
               mapped bigint NOT NULL, unmapped bigint NOT NULL, distinct_unmapped bigint NOT NULL, share_mapped double precision NOT NULL);
             CREATE TABLE IF NOT EXISTS \(s).harmonize_run_vocabulary (
               run_id text NOT NULL, vocabulary_id text NOT NULL, vocabulary_name text, vocabulary_version text);
-            """
+            """ + "\n" + qualityTable(schema: schema)
+    }
+
+    /// `harmonize_quality`: the data-quality results of each published run (the SQLite output's
+    /// columns, plus `position`, the check's rank), in `schema` (nil: the first of the search path).
+    package static func qualityTable(schema: String?) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(qualified(schema, "harmonize_quality")) (
+          run_id text, check_id text NOT NULL, check_name text NOT NULL, category text NOT NULL, subcategory text,
+          table_name text NOT NULL, field_name text, concept_id bigint, unit_concept_id bigint, threshold double precision NOT NULL,
+          status text NOT NULL, rows_checked bigint NOT NULL, rows_violating bigint NOT NULL, pct_violating double precision NOT NULL,
+          reason text, checked_at text NOT NULL, position bigint);
+        """
+    }
+
+    /// The shard ledger of a schema (`run --shard i/N` into PostgreSQL): one row per committed
+    /// shard of a run, written in the transaction that adds the shard's rows to the run's area
+    /// (`PostgreSQLShards`); a shard is committed once (`UNIQUE (run_id, shard)`).
+    package static func shardLedger(schema: String) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(quote(schema)).harmonize_shard_ledger (
+          run_id text NOT NULL, shard bigint NOT NULL, of bigint NOT NULL, rows text NOT NULL, sha256 text NOT NULL,
+          manifest text NOT NULL, input_dir text, area text NOT NULL, committed_at timestamptz NOT NULL DEFAULT now(),
+          CONSTRAINT harmonize_shard_ledger_unique UNIQUE (run_id, shard));
+        """
     }
 
     /// The per-run tables staged with the CDM tables (rejects and unmapped codes are copied into

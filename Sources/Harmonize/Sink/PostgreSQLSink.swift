@@ -13,6 +13,11 @@ import Foundation
 /// A session advisory lock per target schema keeps two runs from writing it at once; each run
 /// also holds a lock named by its staging schema, so the next run drops the staging schemas
 /// whose run is gone (killed) and leaves live ones alone.
+///
+/// A shard of a run (`run --shard i/N`, the manifest's `shard`) loads its staging schema the same
+/// way but does not publish: `finish` commits its rows into the run's area together with its row
+/// in the shard ledger (`PostgreSQLShards`), without the target's lock (shards run at once);
+/// `shardCommit` says what happened. Publication comes once all N shards are in.
 package final class PostgreSQLSink: Sink {
     /// Where the run goes.
     package let target: PostgreSQLTarget
@@ -27,6 +32,12 @@ package final class PostgreSQLSink: Sink {
     /// Seconds spent in each phase of the run, set by `finish(run:)` (`run --json` prints them).
     package private(set) var phases = PostgreSQLPhases()
     private var openedAt = ContinuousClock.now
+    /// For a shard (`run --shard i/N`): what `finish` did with its rows; nil for an unsharded run.
+    package private(set) var shardCommit: PostgreSQLShards.Commit?
+    /// Run on the complete staging schema (keys and indices built) before the publication
+    /// transaction, e.g. the data-quality checks, which store their results in the staging
+    /// schema's `harmonize_quality` (published with the run). When it throws, nothing is published.
+    package var beforePublish: ((PostgreSQLStaging) throws(SinkError) -> Void)?
     /// Bytes of COPY text held per table before they are sent.
     private let flushBytes: Int
 
@@ -119,20 +130,23 @@ package final class PostgreSQLSink: Sink {
             throw fail("cannot open the PostgreSQL output", error)
         }
         self.db = db
+        // A shard writes its staging schema and the run's area only: shards of a run load at once.
+        let isShard = run.shard != nil
         do {
-            try db.execute("SET lock_timeout = '10s'")
-            do throws(PostgreSQLError) {
-                try db.query("SELECT pg_advisory_lock(\(Self.targetLockClass), hashtext($1))", [target.schema])
-            } catch {
-                guard error.state == "55P03" else { throw error }
-                abort()
-                throw SinkError(
-                    "another run is writing schema \(target.schema) (its advisory lock is held); this run stops before writing [\(ErrorCode.outputLocked)]",
-                    code: .outputLocked)
+            if !isShard {
+                try db.execute("SET lock_timeout = '10s'")
+                do throws(PostgreSQLError) {
+                    try db.query("SELECT pg_advisory_lock(\(Self.targetLockClass), hashtext($1))", [target.schema])
+                } catch {
+                    guard error.state == "55P03" else { throw error }
+                    abort()
+                    throw SinkError(
+                        "another run is writing schema \(target.schema) (its advisory lock is held); this run stops before writing [\(ErrorCode.outputLocked)]",
+                        code: .outputLocked)
+                }
+                try db.execute("SET lock_timeout = 0")
             }
-            try db.execute("SET lock_timeout = 0")
-            try db.execute("CREATE SCHEMA IF NOT EXISTS \(PostgreSQLDDL.quote(target.schema))")
-            try db.execute(PostgreSQLDDL.bookkeeping(schema: target.schema))
+            try Self.createBookkeeping(target.schema, shardLedger: isShard, db)
             if try db.scalar("SELECT 1 FROM \(bk("harmonize_run")) WHERE run_id = $1", [run.runID]) != nil {
                 abort()
                 throw SinkError("run \(run.runID) is already published in schema \(target.schema); nothing was written", isIO: false)
@@ -165,6 +179,32 @@ package final class PostgreSQLSink: Sink {
 
     /// A bookkeeping table of the target schema.
     private func bk(_ table: String) -> String { PostgreSQLDDL.qualified(target.schema, table) }
+
+    /// Creates the target schema and its bookkeeping tables (and the shard ledger) when missing,
+    /// under a transaction lock per schema: shards of a run (which do not take the target's lock)
+    /// may create them at once.
+    static func createBookkeeping(_ schema: String, shardLedger: Bool, _ db: PostgreSQLConnection) throws(PostgreSQLError) {
+        try db.execute("BEGIN")
+        do throws(PostgreSQLError) {
+            try db.query("SELECT pg_advisory_xact_lock(\(PostgreSQLShards.setupLockClass), hashtext($1))", [schema])
+            try db.execute("CREATE SCHEMA IF NOT EXISTS \(PostgreSQLDDL.quote(schema))")
+            try db.execute(PostgreSQLDDL.bookkeeping(schema: schema))
+            if shardLedger { try db.execute(PostgreSQLDDL.shardLedger(schema: schema)) }
+            try db.execute("COMMIT")
+        } catch {
+            rollback(db)
+            throw error
+        }
+    }
+
+    /// Rolls back the open transaction, if any.
+    static func rollback(_ db: PostgreSQLConnection) {
+        do {
+            try db.execute("ROLLBACK")
+        } catch {
+            // The connection is gone: the server rolls the transaction back itself.
+        }
+    }
 
     /// Drops every `harmonize_stage_*` schema whose run holds no lock (a killed run's).
     private func removeStaleStagingSchemas(_ db: PostgreSQLConnection) throws(PostgreSQLError) {
@@ -225,7 +265,7 @@ package final class PostgreSQLSink: Sink {
             // The table's buffer is taken out while the batch is encoded (one exclusive access,
             // not one per value) and put back.
             var out: [UInt8] = []
-            swap(&out, &buffers[ti])
+            Swift.swap(&out, &buffers[ti])
             batch.values.withUnsafeBufferPointer { values in
                 var offset = 0
                 for _ in 0..<batch.rowCount {
@@ -237,7 +277,7 @@ package final class PostgreSQLSink: Sink {
                     offset += n
                 }
             }
-            swap(&out, &buffers[ti])
+            Swift.swap(&out, &buffers[ti])
         }
         if recordsLineage { try writeLineage(batch) }
         if buffers[ti].count >= flushBytes { try flush(ti) }
@@ -413,6 +453,7 @@ package final class PostgreSQLSink: Sink {
         let db = try connection()
         try flushAll()
         var clock = PhaseClock(since: openedAt)
+        if run.shard != nil { return try commitShard(run, db) }
         do {
             try db.query("UPDATE harmonize_reject SET run_id = $1 WHERE run_id IS NULL", [run.runID])
             phases.load = clock.lap()
@@ -429,6 +470,7 @@ package final class PostgreSQLSink: Sink {
             phases.indices = clock.lap()
             try db.execute("ANALYZE " + (tables.map { PostgreSQLDDL.quote($0.name) } + ["harmonize_lineage"]).joined(separator: ", "))
             phases.analyze = clock.lap()
+            try runBeforePublish(db)
             try publish(run, db)
             phases.publish = clock.lap()
         } catch let e as SinkError {
@@ -448,6 +490,33 @@ package final class PostgreSQLSink: Sink {
             try removeStaleStagingSchemas(db)
         } catch {
             // Published already; the next run drops what is left.
+        }
+        db.close()
+        self.db = nil
+    }
+
+    /// A shard's end: its rows and its ledger row in one transaction (`PostgreSQLShards.commit`);
+    /// the staging schema is dropped whatever the outcome.
+    private func commitShard(_ run: RunManifest, _ db: PostgreSQLConnection) throws(SinkError) {
+        do {
+            try db.query("UPDATE harmonize_reject SET run_id = $1 WHERE run_id IS NULL", [run.runID])
+            shardCommit = try PostgreSQLShards.commit(
+                run, tables: tables, staging: stagingSchema, target: target, inputDirectory: inputDirectory, db)
+        } catch let e as HarmonizeError {
+            abort()
+            throw SinkError("\(e.message) [\(e.code)]", isIO: e.kind == .io, code: e.code)
+        } catch let e as PostgreSQLError {
+            abort()
+            throw fail("cannot commit the shard's rows into schema \(target.schema)", e)
+        } catch {
+            abort()
+            throw SinkError("cannot commit the shard's rows: \(error)")
+        }
+        do {
+            try db.execute("DROP SCHEMA IF EXISTS \(PostgreSQLDDL.quote(stagingSchema)) CASCADE")
+            try removeStaleStagingSchemas(db)
+        } catch {
+            // Committed already; the next run drops what is left.
         }
         db.close()
         self.db = nil
@@ -492,47 +561,71 @@ package final class PostgreSQLSink: Sink {
 
     /// The publication transaction.
     private func publish(_ run: RunManifest, _ db: PostgreSQLConnection) throws {
-        let q = PostgreSQLDDL.quote
         try db.execute("BEGIN")
         do {
-            // The tables the previous published run wrote (gone from the new CDM unless this run writes them).
-            let previous = try db.query(
-                """
-                SELECT t.table_name FROM \(bk("harmonize_run_table")) t
-                WHERE t.run_id = (SELECT run_id FROM \(bk("harmonize_run")) WHERE kind = 'run' ORDER BY run_seq DESC LIMIT 1)
-                """
-            ).compactMap { $0.first ?? nil }
-            let moved = tables.map(\.name) + PostgreSQLDDL.lineageTables
-            var dropped: [String] = []
-            for name in Set(moved + previous).sorted() {
-                if try db.scalar("SELECT to_regclass($1)", [PostgreSQLDDL.qualified(target.schema, name)]) != nil {
-                    dropped.append(PostgreSQLDDL.qualified(target.schema, name))
-                }
-            }
-            if !dropped.isEmpty { try db.execute("DROP TABLE " + dropped.joined(separator: ", ")) }
-            for name in moved { try db.execute("ALTER TABLE \(q(stagingSchema)).\(q(name)) SET SCHEMA \(q(target.schema))") }
-            for side in ["harmonize_reject", "harmonize_unmapped"] {
-                try db.execute("INSERT INTO \(bk(side)) SELECT * FROM \(q(stagingSchema)).\(side)")
-            }
-            try storeManifest(run, db)
+            try Self.swap(
+                run, from: stagingSchema, moving: tables.map(\.name), into: target.schema, runSeq: runSeq, inputDirectory: inputDirectory,
+                sumsUnmapped: false, db)
+            try publishQualityResults(db)
             try db.execute("COMMIT")
         } catch {
-            do {
-                try db.execute("ROLLBACK")
-            } catch {
-                // The connection is gone: the server rolls the transaction back itself.
-            }
+            Self.rollback(db)
             throw error
         }
     }
 
-    private func insert(_ table: String, _ values: [Value], _ db: PostgreSQLConnection) throws(PostgreSQLError) {
+    /// The statements of a publication, inside its transaction: the target's tables of the
+    /// previous run (those it listed in `harmonize_run_table`) and those `moving` names are
+    /// dropped, the tables of `source` (`moving` and the lineage tables) are moved into `schema`,
+    /// the rejects and unmapped codes of `source` appended (summed per code with `sumsUnmapped`),
+    /// and the run's rows stored in the bookkeeping tables.
+    static func swap(
+        _ run: RunManifest, from source: String, moving tables: [String], into schema: String, runSeq: Int, inputDirectory: String?,
+        sumsUnmapped: Bool, _ db: PostgreSQLConnection
+    ) throws {
+        let q = PostgreSQLDDL.quote
+        let bk = { (table: String) in PostgreSQLDDL.qualified(schema, table) }
+        // The tables the previous published run wrote (gone from the new CDM unless this run writes them).
+        let previous = try db.query(
+            """
+            SELECT t.table_name FROM \(bk("harmonize_run_table")) t
+            WHERE t.run_id = (SELECT run_id FROM \(bk("harmonize_run")) WHERE kind = 'run' ORDER BY run_seq DESC LIMIT 1)
+            """
+        ).compactMap { $0.first ?? nil }
+        let moved = tables + PostgreSQLDDL.lineageTables
+        var dropped: [String] = []
+        for name in Set(moved + previous).sorted() {
+            if try db.scalar("SELECT to_regclass($1)", [PostgreSQLDDL.qualified(schema, name)]) != nil {
+                dropped.append(PostgreSQLDDL.qualified(schema, name))
+            }
+        }
+        if !dropped.isEmpty { try db.execute("DROP TABLE " + dropped.joined(separator: ", ")) }
+        for name in moved { try db.execute("ALTER TABLE \(q(source)).\(q(name)) SET SCHEMA \(q(schema))") }
+        try db.execute("INSERT INTO \(bk("harmonize_reject")) SELECT * FROM \(q(source)).harmonize_reject")
+        if sumsUnmapped {
+            try db.execute(
+                """
+                INSERT INTO \(bk("harmonize_unmapped")) SELECT run_id, mapping_id, mapping, vocabulary_id, source_code, sum(records)
+                  FROM \(q(source)).harmonize_unmapped GROUP BY run_id, mapping_id, mapping, vocabulary_id, source_code
+                """)
+        } else {
+            try db.execute("INSERT INTO \(bk("harmonize_unmapped")) SELECT * FROM \(q(source)).harmonize_unmapped")
+        }
+        try storeManifest(run, schema: schema, runSeq: runSeq, inputDirectory: inputDirectory, db)
+    }
+
+    private static func insertRow(_ table: String, _ values: [Value], schema: String, _ db: PostgreSQLConnection) throws(PostgreSQLError) {
         let params = values.indices.map { "$\($0 + 1)" }.joined(separator: ",")
-        try db.query("INSERT INTO \(bk(table)) VALUES (\(params))", values.map { $0.isNull ? nil : $0.description })
+        try db.query(
+            "INSERT INTO \(PostgreSQLDDL.qualified(schema, table)) VALUES (\(params))", values.map { $0.isNull ? nil : $0.description })
     }
 
     /// The run's rows in the bookkeeping tables (as the SQLite output stores them).
-    private func storeManifest(_ run: RunManifest, _ db: PostgreSQLConnection) throws {
+    private static func storeManifest(_ run: RunManifest, schema: String, runSeq: Int, inputDirectory: String?, _ db: PostgreSQLConnection) throws {
+        let bk = { (table: String) in PostgreSQLDDL.qualified(schema, table) }
+        func insert(_ table: String, _ values: [Value], _ db: PostgreSQLConnection) throws(PostgreSQLError) {
+            try insertRow(table, values, schema: schema, db)
+        }
         let json = try JSONText.encode(run)
         let params = try JSONText.encode(run.parameters)
         try db.query(
@@ -614,6 +707,46 @@ package final class PostgreSQLSink: Sink {
 
 @available(*, unavailable)
 extension PostgreSQLSink: Sendable {}
+
+// MARK: - Checks before publication
+
+extension PostgreSQLSink {
+    /// Runs `beforePublish` on the staging schema, telling it which tables of the target the
+    /// publication replaces (the previous run's, this run's, the lineage tables).
+    fileprivate func runBeforePublish(_ db: PostgreSQLConnection) throws {
+        guard let beforePublish else { return }
+        let replaced = try Self.replacedTables(in: target.schema, moving: tables.map(\.name), db)
+        try beforePublish(PostgreSQLStaging(target: target, schema: stagingSchema, runID: runID, replacedTables: replaced))
+    }
+
+    /// The tables of `schema` that a publication moving `tables` drops: the previous run's, those
+    /// it moves, the lineage tables.
+    static func replacedTables(in schema: String, moving tables: [String], _ db: PostgreSQLConnection) throws(PostgreSQLError) -> Set<String> {
+        let bk = { (table: String) in PostgreSQLDDL.qualified(schema, table) }
+        let previous = try db.query(
+            """
+            SELECT t.table_name FROM \(bk("harmonize_run_table")) t
+            WHERE t.run_id = (SELECT run_id FROM \(bk("harmonize_run")) WHERE kind = 'run' ORDER BY run_seq DESC LIMIT 1)
+            """
+        ).compactMap { $0.first ?? nil }
+        return Set(previous + tables + PostgreSQLDDL.lineageTables)
+    }
+
+    /// Appends the staged `harmonize_quality` rows (when the checks ran) to the target's, inside
+    /// the publication transaction.
+    fileprivate func publishQualityResults(_ db: PostgreSQLConnection) throws {
+        try Self.appendQualityResults(from: stagingSchema, into: target.schema, db)
+    }
+
+    /// Appends the `harmonize_quality` rows of `source` (a staging schema or a run's area, when
+    /// the checks ran there) to those of `schema`, inside the publication transaction.
+    static func appendQualityResults(from source: String, into schema: String, _ db: PostgreSQLConnection) throws(PostgreSQLError) {
+        let staged = PostgreSQLDDL.qualified(source, "harmonize_quality")
+        guard try db.scalar("SELECT to_regclass($1)", [staged]) != nil else { return }
+        try db.execute(PostgreSQLDDL.qualityTable(schema: schema))
+        try db.execute("INSERT INTO \(PostgreSQLDDL.qualified(schema, "harmonize_quality")) SELECT * FROM \(staged)")
+    }
+}
 
 extension PostgreSQLSink: OrphanCapableSink {
     /// The staged rows of the tables other than `rule.table` whose `rule.column` names no row of

@@ -272,7 +272,13 @@ package enum ShardMerge {
 
     /// The manifest of the unsplit run, from the shards' (in shard order).
     static func mergedManifest(_ shards: [ShardFile]) throws -> RunManifest {
-        let manifests = shards.map(\.manifest)
+        let files = try shards.map { f in (file: (f.path as NSString).lastPathComponent, sha256: try sha256(of: f.path)) }
+        return mergedManifest(shards.map(\.manifest), files: files)
+    }
+
+    /// The manifest of the unsplit run from the shards' manifests (in shard order), each shard
+    /// named in `mergedShards` by `files` (a file name or a ledger row, and its SHA-256).
+    static func mergedManifest(_ manifests: [RunManifest], files: [(file: String, sha256: String)]) -> RunManifest {
         var m = manifests[0]
         m.shard = nil
         m.startedAt = manifests.map(\.startedAt).min() ?? m.startedAt
@@ -326,10 +332,20 @@ package enum ShardMerge {
                 return j
             }
         }
-        if let usage = manifests[0].vocabularyUsage {
-            m.vocabularyUsage = usage.map { first in
-                var u = first
-                let all = manifests.compactMap { m in m.vocabularyUsage?.first { $0.mapping == first.mapping && $0.vocabulary == first.vocabulary } }
+        if manifests[0].vocabularyUsage != nil {
+            // Every mapping and vocabulary some shard used (a shard may look nothing up in one),
+            // in the order of an unsplit run: by mapping, then vocabulary.
+            var keys: [(mapping: String, vocabulary: String)] = []
+            for sm in manifests {
+                for u in sm.vocabularyUsage ?? [] where !keys.contains(where: { $0 == (u.mapping, u.vocabulary) }) {
+                    keys.append((u.mapping, u.vocabulary))
+                }
+            }
+            let position = Dictionary(m.mappings.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+            keys.sort { (position[$0.mapping] ?? Int.max, $0.vocabulary) < (position[$1.mapping] ?? Int.max, $1.vocabulary) }
+            m.vocabularyUsage = keys.compactMap { key in
+                let all = manifests.compactMap { m in m.vocabularyUsage?.first { $0.mapping == key.mapping && $0.vocabulary == key.vocabulary } }
+                guard var u = all.first else { return nil }
                 u.lookups = all.reduce(0) { $0 + $1.lookups }
                 u.mapped = all.reduce(0) { $0 + $1.mapped }
                 u.distinctUnmapped = all.reduce(0) { $0 + $1.distinctUnmapped }
@@ -343,11 +359,9 @@ package enum ShardMerge {
             }
             m.parameters["exclude_check"] = "passed: \(checked) rows checked, 0 on the list"
         }
-        m.mergedShards = try zip(shards, manifests).compactMap { f, sm in
+        m.mergedShards = zip(files, manifests).compactMap { f, sm in
             guard let spec = sm.shard else { return nil }  // checked by `read`
-            return RunManifest.MergedShard(
-                shard: spec, file: (f.path as NSString).lastPathComponent, sha256: try sha256(of: f.path),
-                records: sm.readCount - sm.otherShardCount)
+            return RunManifest.MergedShard(shard: spec, file: f.file, sha256: f.sha256, records: sm.readCount - sm.otherShardCount)
         }
         return m
     }

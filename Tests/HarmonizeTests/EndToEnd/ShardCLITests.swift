@@ -124,6 +124,8 @@ import Testing
         #expect(m.mergedShards?.map(\.shard.index) == [0, 1, 2, 3])
         #expect(m.readCount == single.readCount && m.rejectedCount == single.rejectedCount)
         #expect(m.tables == single.tables)
+        // Vocabulary use of every mapping, also those shard 0 looked nothing up for.
+        #expect(m.vocabularyUsage == single.vocabularyUsage)
     }
 
     @Test func oneShardGivesTheIdsOfTheUnsplitRun() throws {

@@ -255,14 +255,25 @@ import Testing
         #expect(try db.scalar("SELECT count(*) FROM \(schema).harmonize_run") == "2")
     }
 
-    @Test func commandsThatReadAnOutputBackRefuseAPostgreSQLOne() throws {
+    @Test func replayRefusesAPostgreSQLOutputAndTheReadersSayTheyCannotConnect() throws {
+        let replay = try TestSupport.runCLI([
+            "replay", "--mappings", TestSupport.path("mappings/research"), "--input", TestSupport.path("fixtures/research/input"), "--output",
+            "postgresql://me@127.0.0.1:1/db?schema=cdm",
+        ])
+        #expect(replay.status == 2, "\(replay.stderr)")
+        #expect(replay.stderr.contains("HZ7022"))
+        // The commands that read an output back read a PostgreSQL one: no server there is an I/O error.
         for command in [
             ["report", "--html", "/dev/null"], ["quality"], ["trace", "person", "1"], ["risk", "--quasi-identifiers", "year_of_birth"],
+            ["rejects"],
         ] {
             let r = try TestSupport.runCLI(command + ["--output", "postgresql://me@127.0.0.1:1/db?schema=cdm"])
-            #expect(r.status == 2, "\(command): \(r.stderr)")
-            #expect(r.stderr.contains("HZ7022"), "\(command): \(r.stderr)")
+            #expect(r.status == 3, "\(command): \(r.stderr)")
+            #expect(!r.stderr.contains("HZ7022"), "\(command): \(r.stderr)")
         }
+        let bad = try TestSupport.runCLI(["trace", "person", "1", "--output", "postgresql://me:hunter2@127.0.0.1:1/db?schema=cdm"])
+        #expect(bad.status == 2, "\(bad.stderr)")
+        #expect(!bad.stderr.contains("hunter2"))
         let r = try TestSupport.runCLI([
             "run", "--mappings", TestSupport.path("mappings/research"), "--input", TestSupport.path("fixtures/research/input"), "--output",
             "postgresql://me:hunter2@127.0.0.1:1/db?schema=cdm",

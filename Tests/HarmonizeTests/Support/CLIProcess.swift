@@ -13,8 +13,9 @@ final class CLIProcess {
 
     /// Starts the CLI with `arguments`. With `fileSizeLimitKB`, it runs under `ulimit -f` (the
     /// limit a full disk looks like to the process: writes past it fail with `EFBIG`; `SIGXFSZ` is
-    /// ignored so the process sees the error rather than dying).
-    init(_ arguments: [String], fileSizeLimitKB: Int? = nil) throws {
+    /// ignored so the process sees the error rather than dying). `environment`: variables added to
+    /// the test's.
+    init(_ arguments: [String], fileSizeLimitKB: Int? = nil, environment: [String: String] = [:]) throws {
         let dir = TestSupport.temporaryDirectory("cli-process")
         outPath = dir + "/stdout"
         errPath = dir + "/stderr"
@@ -26,6 +27,11 @@ final class CLIProcess {
         } else {
             process.executableURL = URL(fileURLWithPath: TestSupport.executable)
             process.arguments = arguments
+        }
+        if !environment.isEmpty {
+            var env = ProcessInfo.processInfo.environment
+            for (k, v) in environment { env[k] = v }
+            process.environment = env
         }
         process.standardOutput = FileHandle(forWritingAtPath: outPath)
         process.standardError = FileHandle(forWritingAtPath: errPath)
