@@ -10,14 +10,14 @@ enum PostgreSQLCopyText {
             out.append(0x5C)  // \
             out.append(0x4E)  // N
         case .bool(let b): out.append(b ? 0x74 : 0x66)  // t, f
-        case .int(let i): appendDecimal(i, to: &out)
+        case .int(let i): DecimalBytes.append(i, to: &out)
         case .double(let d):
             if d.isNaN {
                 out.append(contentsOf: "NaN".utf8)
             } else if d.isInfinite {
                 out.append(contentsOf: (d < 0 ? "-Infinity" : "Infinity").utf8)
             } else if d.rounded() == d, abs(d) < 1e15 {
-                appendDecimal(Int(d), to: &out)  // as `Value.description` writes it
+                DecimalBytes.append(Int(d), to: &out)  // as `Value.description` writes it
             } else {
                 out.append(contentsOf: String(d).utf8)
             }
@@ -29,7 +29,7 @@ enum PostgreSQLCopyText {
                 out.append(contentsOf: d.isoString.utf8)
                 return
             }
-            appendDate(d, to: &out)
+            DecimalBytes.appendDate(d, to: &out)
         case .dateTime(let secs):
             let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
             let d = CivilDate(daysSinceEpoch: days)
@@ -38,13 +38,13 @@ enum PostgreSQLCopyText {
                 return
             }
             let rem = secs - days * 86_400
-            appendDate(d, to: &out)
+            DecimalBytes.appendDate(d, to: &out)
             out.append(0x54)  // T
-            appendDigits(rem / 3600, 2, to: &out)
+            DecimalBytes.appendPadded(rem / 3600, width: 2, to: &out)
             out.append(0x3A)  // :
-            appendDigits((rem / 60) % 60, 2, to: &out)
+            DecimalBytes.appendPadded((rem / 60) % 60, width: 2, to: &out)
             out.append(0x3A)
-            appendDigits(rem % 60, 2, to: &out)
+            DecimalBytes.appendPadded(rem % 60, width: 2, to: &out)
         }
     }
 
@@ -67,50 +67,5 @@ enum PostgreSQLCopyText {
             plainFrom = k + 1
         }
         if u.count > plainFrom { out.append(contentsOf: UnsafeBufferPointer(rebasing: u[plainFrom..<u.count])) }
-    }
-
-    @inline(__always)
-    private static func appendDate(_ d: CivilDate, to out: inout [UInt8]) {
-        appendDigits(d.year, 4, to: &out)
-        out.append(0x2D)
-        appendDigits(d.month, 2, to: &out)
-        out.append(0x2D)
-        appendDigits(d.day, 2, to: &out)
-    }
-
-    /// `v` (0 ≤ v) as `width` zero-padded digits.
-    @inline(__always)
-    private static func appendDigits(_ v: Int, _ width: Int, to out: inout [UInt8]) {
-        var p = 1
-        for _ in 1..<width { p *= 10 }
-        var v = v
-        while p > 0 {
-            out.append(UInt8(truncatingIfNeeded: 48 + (v / p) % 10))
-            v %= p
-            p /= 10
-        }
-    }
-
-    /// A decimal integer, digits written in place.
-    @inline(__always)
-    static func appendDecimal(_ i: Int, to out: inout [UInt8]) {
-        if i < 0 { out.append(0x2D) }
-        var m = i.magnitude
-        var digits = 1
-        var t = m
-        while t >= 10 {
-            t /= 10
-            digits += 1
-        }
-        let start = out.count
-        for _ in 0..<digits { out.append(0x30) }
-        out.withUnsafeMutableBufferPointer { b in
-            var k = start + digits - 1
-            repeat {
-                b[k] = UInt8(truncatingIfNeeded: 48 + m % 10)
-                m /= 10
-                k -= 1
-            } while m > 0
-        }
     }
 }

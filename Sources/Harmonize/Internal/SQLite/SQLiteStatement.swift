@@ -145,7 +145,8 @@ final class SQLiteStatement {
             return
         }
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 10) { p in
-            Self.put(d, into: p)
+            guard let base = p.baseAddress else { return }
+            Self.put(d, into: base)
             _ = sqlite3_bind_text(handle, index, p.baseAddress, 10, harmonize_sqlite_transient())
         }
     }
@@ -191,26 +192,6 @@ final class SQLiteStatement {
     /// Writes `yyyy-MM-dd` (a year in 0…9999) at `p`.
     @inline(__always)
     private static func put(_ d: CivilDate, into p: UnsafeMutablePointer<CChar>) {
-        put(d.year, into: p, at: 0, width: 4)
-        p[4] = 45  // -
-        put(d.month, into: p, at: 5, width: 2)
-        p[7] = 45
-        put(d.day, into: p, at: 8, width: 2)
-    }
-
-    /// Writes `v` as `width` decimal digits (zero-padded) at `at`.
-    @inline(__always)
-    private static func put(_ v: Int, into p: UnsafeMutableBufferPointer<CChar>, at: Int, width: Int) {
-        var v = v
-        for k in stride(from: at + width - 1, through: at, by: -1) {
-            p[k] = CChar(48 + v % 10)
-            v /= 10
-        }
-    }
-
-    /// Writes `yyyy-MM-dd` (a year in 0…9999) at the start of `p`.
-    @inline(__always)
-    private static func put(_ d: CivilDate, into p: UnsafeMutableBufferPointer<CChar>) {
         put(d.year, into: p, at: 0, width: 4)
         p[4] = 45  // -
         put(d.month, into: p, at: 5, width: 2)

@@ -130,58 +130,19 @@ enum ValueCodec {
             first = false
             switch v {
             case .null: return false
-            case .int(let i): appendDecimal(i, &out)
+            case .int(let i): DecimalBytes.append(i, to: &out)
             case .date(let days):
                 let d = CivilDate(daysSinceEpoch: days)
                 guard d.year >= 0, d.year <= 9999 else {
                     out.append(contentsOf: d.isoString.utf8)
                     continue
                 }
-                appendDigits(d.year, 4, &out)
-                out.append(0x2D)
-                appendDigits(d.month, 2, &out)
-                out.append(0x2D)
-                appendDigits(d.day, 2, &out)
+                DecimalBytes.appendDate(d, to: &out)
             default:
                 guard let c = LoadedLookupTable.canonical(v) else { return false }
                 out.append(contentsOf: c.utf8)
             }
         }
         return true
-    }
-
-    @inline(__always)
-    private static func appendDigits(_ v: Int, _ width: Int, _ out: inout [UInt8]) {
-        var p = 1
-        for _ in 1..<width { p *= 10 }
-        var v = v
-        while p > 0 {
-            out.append(UInt8(48 + (v / p) % 10))
-            v %= p
-            p /= 10
-        }
-    }
-
-    @inline(__always)
-    private static func appendDecimal(_ i: Int, _ out: inout [UInt8]) {
-        if i < 0 { out.append(0x2D) }
-        var m = i.magnitude
-        var digits = 1
-        var t = m
-        while t >= 10 {
-            t /= 10
-            digits += 1
-        }
-        // The digits are written in place, last first (no slice appended: that copy is generic).
-        let start = out.count
-        for _ in 0..<digits { out.append(0x30) }
-        out.withUnsafeMutableBufferPointer { b in
-            var k = start + digits - 1
-            repeat {
-                b[k] = UInt8(truncatingIfNeeded: 48 + m % 10)
-                m /= 10
-                k -= 1
-            } while m > 0
-        }
     }
 }
