@@ -5,8 +5,7 @@ import Foundation
 ///
 /// The vocabulary functions `note` each lookup; the pipeline says which mapping runs
 /// (`begin(mapping:index:)`) and the executor closes each record (`endRecord()`). Outside a run
-/// (`begin` not called) nothing is counted. Memory is bounded by `distinctCodeLimit`. Safe to
-/// share (`@unchecked Sendable`): every mutable member is read and written under `lock`.
+/// (`begin` not called) nothing is counted. Memory is bounded by `distinctCodeLimit`.
 // Safe to share: every mutable member is read and written under `lock`.
 package final class VocabularyUsage: @unchecked Sendable {
     private struct Key: Hashable {
