@@ -1103,7 +1103,8 @@ def run_pg_bench(args):
             mapping_sharded = shard_mapping(work) if sharded else None
             load_start = os.getloadavg()
             res = {p: {"walls": [], "cpus": [], "scpus": [], "status": "ok", "note": ""} for p in
-                   ["hz", "peer-load", "peer-keys", "peer-total"] + [f"shard-{k}" for k in sharded]}
+                   ["hz", "peer-load", "peer-keys", "peer-total"] + [f"shard-{k}" for k in sharded]
+                   + (["hz-base"] if BASELINE_BIN else [])}
             phases, key_sql = [], None
             for rnd in range(args.repeat):
                 # Harmonize: mapping + COPY into a staging schema, keys after the load, one-transaction publish.
@@ -1127,6 +1128,24 @@ def run_pg_bench(args):
                 log(f"    {wall:.2f} s wall, {cpu:.2f} s CPU" + (f", phases {ph}" if ph else ""))
                 if key_sql is None:
                     key_sql = key_statements(uri, "bench_hz", "bench_peer", "claim_mapped")
+                if BASELINE_BIN:
+                    # Another build of harmonize-run (--baseline-bin), same flags: before/after figures.
+                    psql(uri, "DROP SCHEMA IF EXISTS bench_hzbase CASCADE")
+                    warm([data / "er_prs_f.csv", data / "vocab.csv"])
+                    w = work / "hz-base"
+                    clean(w)
+                    bargv = [str(BASELINE_BIN)] + argv[1:]
+                    bargv[bargv.index("--output") + 1] = with_schema(uri, "bench_hzbase")
+                    log(f"[pg {size_name(n)} round {rnd + 1}/{args.repeat}] harmonize baseline → PostgreSQL ...")
+                    ok, wall, _, cpu, msg, scpu = pg_timed(pm, bargv, w, env, stdout_path=w / "summary.json")
+                    r = res["hz-base"]
+                    if not ok:
+                        r["status"], r["note"] = "failed", msg
+                    else:
+                        r["walls"].append(wall)
+                        r["cpus"].append(cpu)
+                        r["scpus"].append(scpu)
+                        log(f"    {wall:.2f} s wall, {cpu:.2f} s CPU")
                 # The peer: the same rows from the CSV file, psql's \copy into a table of the same
                 # definition (LIKE Harmonize's), then the same keys, constraints, indices and ANALYZE.
                 psql(uri, "DROP SCHEMA IF EXISTS bench_peer CASCADE; CREATE SCHEMA bench_peer; "
@@ -1240,6 +1259,7 @@ def pg_tables(n, count, diff, res, sharded, shard_counts, phases, key_sql, args,
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     pt = res["peer-total"]
     peer_cpu = pt["cpu"] + pt["scpu"] if pt.get("scpu") is not None else None
+    after_table_notes = []
 
     def row(label, r, k=1):
         if r["status"] != "ok":
@@ -1253,12 +1273,23 @@ def pg_tables(n, count, diff, res, sharded, shard_counts, phases, key_sql, args,
                      + (f"{both / peer_cpu:.2f}×" if both is not None and peer_cpu else "–") + f" | {runs(r)} |")
 
     row("Harmonize → PostgreSQL: mapping + COPY + keys + publish, 1 process", res["hz"])
+    if "hz-base" in res:
+        row(f"Harmonize baseline build (`--baseline-bin {BASELINE_BIN}`), same flags", res["hz-base"])
+        b = res["hz-base"]
+        if b["status"] == "ok" and res["hz"]["status"] == "ok":
+            extra = ""
+            if b.get("scpu") is not None and res["hz"].get("scpu") is not None:
+                extra = (f"; client CPU {res['hz']['cpu'] / b['cpu']:.2f}×, server CPU "
+                         f"{res['hz']['scpu'] / b['scpu']:.2f}× the baseline's")
+            after_table_notes.append(f"Harmonize ÷ baseline: wall {res['hz']['wall'] / b['wall']:.2f}×{extra}.")
     for k in sharded:
         row(f"Harmonize, {k} shards (`run --shard i/{k}` × {k}, ≤ {min(k, args.shard_jobs or k)} at once) + `publish`",
             res[f"shard-{k}"])
     row("psql `\\copy` of the same rows from CSV (load only, no mapping)", res["peer-load"])
     row("psql `\\copy` + the same keys, indices and ANALYZE", res["peer-total"])
     lines.append("")
+    if after_table_notes:
+        lines += after_table_notes + [""]
     if shard_counts:
         lines += [f"Rows published by the sharded runs: " + ", ".join(f"{k} shards: {c:,}" for k, c in shard_counts.items())
                   + (" (the same as unsharded)" if all(c == count for c in shard_counts.values()) else " (**differs from unsharded**)"), ""]
@@ -1432,7 +1463,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3, help="runs per program (median)")
     ap.add_argument("--no-build", action="store_true", help="use the existing .build/release/harmonize-run")
     ap.add_argument("--baseline-bin", default=None,
-                    help="another build of harmonize-run (an earlier commit) run side by side as harmonize-baseline")
+                    help="another build of harmonize-run (an earlier commit) run side by side as harmonize-baseline (claims suite; --suite postgresql: a baseline run into PostgreSQL)")
     ap.add_argument("--skip-slow", action="store_true",
                     help="run the Python peer at 1M rows only and scale its time to larger sizes")
     ap.add_argument("--only", default="", help="comma list among: " + ",".join(ALL)

@@ -229,8 +229,9 @@ final class PostgreSQLConnection {
         try query(sql, parameters).first?.first ?? nil
     }
 
-    /// Runs `COPY … FROM STDIN` (text format) sending `data` (rows already encoded).
-    func copy(_ sql: String, data: [UInt8]) throws(PostgreSQLError) {
+    /// Runs `COPY … FROM STDIN` sending `prefix`, `data` and `suffix` (rows already encoded, in
+    /// the format `sql` names; binary COPY takes its header and trailer as prefix and suffix).
+    func copy(_ sql: String, data: [UInt8], prefix: [UInt8] = [], suffix: [UInt8] = []) throws(PostgreSQLError) {
         let c = try handle()
         let start = PQexec(c, sql)
         guard PQresultStatus(start) == PGRES_COPY_IN else {
@@ -240,15 +241,17 @@ final class PostgreSQLConnection {
         }
         PQclear(start)
         var sent = true
-        var offset = 0
         let chunk = 1 << 20
-        data.withUnsafeBufferPointer { b in
-            guard let base = b.baseAddress else { return }
-            while offset < b.count, sent {
-                let n = min(chunk, b.count - offset)
-                let p = UnsafeRawPointer(base + offset).assumingMemoryBound(to: CChar.self)
-                sent = PQputCopyData(c, p, Int32(n)) == 1
-                offset += n
+        for part in [prefix, data, suffix] where sent {
+            part.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress else { return }
+                var offset = 0
+                while offset < b.count, sent {
+                    let n = min(chunk, b.count - offset)
+                    let p = UnsafeRawPointer(base + offset).assumingMemoryBound(to: CChar.self)
+                    sent = PQputCopyData(c, p, Int32(n)) == 1
+                    offset += n
+                }
             }
         }
         let ended = PQputCopyEnd(c, sent ? nil : "the client stopped the copy") == 1

@@ -2,7 +2,8 @@ import Foundation
 
 /// Writes a run into a PostgreSQL schema (`run --output postgresql://USER@HOST:PORT/DB?schema=cdm`).
 ///
-/// The rows are loaded by `COPY … FROM STDIN` (text format) into a staging schema of the run
+/// The rows are loaded by `COPY … FROM STDIN` (binary format for the run's tables, text for the
+/// bookkeeping rows: `PostgreSQLCopyBinary`, `PostgreSQLCopyText`) into a staging schema of the run
 /// (`harmonize_stage_<run>_<nonce>`); after the load the primary keys, the foreign-key
 /// constraints among the run's tables (`NOT VALID`: declared, not re-checked over the loaded
 /// rows) and the indices are built there, in OHDSI's order. Publication is one transaction that
@@ -38,7 +39,7 @@ package final class PostgreSQLSink: Sink {
     /// transaction, e.g. the data-quality checks, which store their results in the staging
     /// schema's `harmonize_quality` (published with the run). When it throws, nothing is published.
     package var beforePublish: ((PostgreSQLStaging) throws(SinkError) -> Void)?
-    /// Bytes of COPY text held per table before they are sent.
+    /// Bytes of COPY data held per table before they are sent.
     private let flushBytes: Int
 
     private var db: PostgreSQLConnection?
@@ -46,9 +47,12 @@ package final class PostgreSQLSink: Sink {
     private var rowKeyColumns: [Int?] = []
     private var runID = ""
     private var runSeq = 1
-    /// COPY text waiting per destination: the run's tables, then `Side` tables.
+    /// COPY data waiting per destination: the run's tables (binary tuples, without the stream's
+    /// header and trailer), then `Side` tables (text).
     private var buffers: [[UInt8]] = []
     private var copySQL: [String] = []
+    /// How each column of each run table is sent in binary COPY.
+    private var columnKinds: [[PostgreSQLCopyBinary.Kind]] = []
     private var rowsSent: [Int: Int] = [:]
     private var keyedTables: Set<Int> = []
     private var entryIDs: [EntryKey: Int] = [:]
@@ -162,8 +166,9 @@ package final class PostgreSQLSink: Sink {
             for t in tables { try db.execute(PostgreSQLDDL.createTable(t, schema: stagingSchema)) }
             try db.execute(PostgreSQLDDL.staged(schema: stagingSchema))
             copySQL = tables.map { t in
-                "COPY \(PostgreSQLDDL.qualified(stagingSchema, t.name)) (\(t.columns.map { PostgreSQLDDL.quote($0.name) }.joined(separator: ", "))) FROM STDIN"
+                "COPY \(PostgreSQLDDL.qualified(stagingSchema, t.name)) (\(t.columns.map { PostgreSQLDDL.quote($0.name) }.joined(separator: ", "))) FROM STDIN (FORMAT binary)"
             }
+            columnKinds = tables.map { $0.columns.map { PostgreSQLCopyBinary.Kind($0.type) } }
             copySQL += Side.allCases.map { "COPY \(PostgreSQLDDL.qualified(stagingSchema, $0.table)) FROM STDIN" }
             buffers = Array(repeating: [], count: copySQL.count)
         } catch let e as SinkError {
@@ -236,7 +241,12 @@ package final class PostgreSQLSink: Sink {
     private func flush(_ i: Int) throws(SinkError) {
         guard !buffers[i].isEmpty else { return }
         do {
-            try connection().copy(copySQL[i], data: buffers[i])
+            if i < tables.count {
+                // The run's tables: binary tuples, framed by the stream's header and trailer.
+                try connection().copy(copySQL[i], data: buffers[i], prefix: PostgreSQLCopyBinary.header, suffix: PostgreSQLCopyBinary.trailer)
+            } else {
+                try connection().copy(copySQL[i], data: buffers[i])
+            }
         } catch let e as PostgreSQLError {
             let name = i < tables.count ? tables[i].name : (Side(rawValue: i - tables.count)?.table ?? "?")
             throw fail("cannot copy rows into table \(name)", e)
@@ -252,7 +262,7 @@ package final class PostgreSQLSink: Sink {
 
     // MARK: - Writing
 
-    /// Adds the batch's rows to the table's COPY text (sent every `flushBytes`); rows that may
+    /// Adds the batch's rows to the table's binary COPY data (sent every `flushBytes`); rows that may
     /// update a stored row (`on_conflict: update`) are upserted one by one.
     package func write(_ batch: RowBatch) throws(SinkError) {
         guard db != nil, batch.table < tables.count else { throw SinkError("sink not open", isIO: false) }
@@ -266,18 +276,22 @@ package final class PostgreSQLSink: Sink {
             // not one per value) and put back.
             var out: [UInt8] = []
             Swift.swap(&out, &buffers[ti])
-            batch.values.withUnsafeBufferPointer { values in
+            let kinds = columnKinds[ti]
+            let failed: Int? = batch.values.withUnsafeBufferPointer { values in
                 var offset = 0
                 for _ in 0..<batch.rowCount {
-                    for c in 0..<n {
-                        if c > 0 { out.append(0x09) }
-                        PostgreSQLCopyText.append(values[offset + c], to: &out)
-                    }
-                    out.append(0x0A)
+                    PostgreSQLCopyBinary.appendTupleHeader(fields: n, to: &out)
+                    for c in 0..<n where !PostgreSQLCopyBinary.append(values[offset + c], as: kinds[c], to: &out) { return c }
                     offset += n
                 }
+                return nil
             }
             Swift.swap(&out, &buffers[ti])
+            if let c = failed {
+                throw SinkError(
+                    "a value of column \(tables[ti].columns[c].name) of table \(tables[ti].name) has no PostgreSQL \(PostgreSQLDDL.sqlType(tables[ti].columns[c].type)) form; nothing was published",
+                    isIO: false)
+            }
         }
         if recordsLineage { try writeLineage(batch) }
         if buffers[ti].count >= flushBytes { try flush(ti) }
