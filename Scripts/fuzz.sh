@@ -3,8 +3,13 @@
 #   Scripts/fuzz.sh TARGET SECONDS [JOBS]
 # TARGET: csv | hl7 | xml | expression | mapping-loader. Builds fuzz/ in release with
 # -sanitize=fuzzer,address into fuzz/.build-fuzz (gitignored, apart from the main build), seeds
-# the corpus from fixtures/ and mappings/, keeps the growing corpus and any crash under
-# fuzz/.build-fuzz/, and prints the CPU time used. Exit status: libFuzzer's (0: nothing found).
+# the corpus from fixtures/ and mappings/, keeps the growing corpus under fuzz/.build-fuzz/corpus
+# and any finding (crash, leak, timeout) under fuzz/.findings/TARGET (gitignored; not inside the
+# scratch folder: SwiftPM owns its `artifacts` folder and empties it on a build, which deleted
+# the findings an earlier version of this script kept there), and prints the CPU time used.
+# Exit status: libFuzzer's (0: nothing found). FUZZ_TIMEOUT: seconds of wall time one input may
+# take before libFuzzer calls it a timeout (default 60: a run at `nice 19` beside builds stalls
+# for seconds; a timeout found is run again alone with `-runs=1` to see whether it is real).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${1:?usage: Scripts/fuzz.sh TARGET SECONDS [JOBS]}"
@@ -22,7 +27,8 @@ scratch="$root/fuzz/.build-fuzz"
 swift build --package-path "$root/fuzz" --scratch-path "$scratch" -c release \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library --product "$product"
 corpus="$scratch/corpus/$target"
-artifacts="$scratch/artifacts/$target/"
+artifacts="$root/fuzz/.findings/$target/"
+timeout="${FUZZ_TIMEOUT:-60}"
 mkdir -p "$corpus" "$artifacts"
 for s in "${seeds[@]}"; do [ -f "$s" ] && cp -n "$s" "$corpus/" 2>/dev/null || true; done
 if [ "$target" = expression ]; then
@@ -36,7 +42,7 @@ parallel=()
 if [ "$jobs" -gt 1 ]; then parallel=(-jobs="$jobs" -workers="$jobs"); fi
 # Run from the artifacts folder: libFuzzer's per-job logs (fuzz-N.log) land there.
 (cd "$artifacts" && /usr/bin/time -f "cpu_seconds=%U+%S wall=%e" "$scratch/release/$product" "$corpus" \
-  -max_total_time="$seconds" "${parallel[@]}" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+  -max_total_time="$seconds" "${parallel[@]}" -max_len=65536 -timeout="$timeout" -rss_limit_mb=2048 \
   -artifact_prefix="$artifacts" -print_final_stats=1)
 status=$?
 set -e
