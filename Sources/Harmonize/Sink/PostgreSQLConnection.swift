@@ -152,9 +152,9 @@ final class PostgreSQLConnection {
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw failure(r, c) }
     }
 
-    /// Runs a query with text parameters (nil: NULL); returns its rows as text (nil: NULL).
-    @discardableResult
-    func query(_ sql: String, _ parameters: [String?] = []) throws(PostgreSQLError) -> [[String?]] {
+    /// Runs a statement with text parameters (nil: NULL); returns its result, which the caller
+    /// clears (`PQclear`), or throws the server's error.
+    private func execute(_ sql: String, _ parameters: [String?]) throws(PostgreSQLError) -> OpaquePointer? {
         let c = try handle()
         var copies: [UnsafeMutablePointer<CChar>?] = parameters.map { p in p.flatMap { strdup($0) } }
         defer { for p in copies { free(p) } }
@@ -164,9 +164,19 @@ final class PostgreSQLConnection {
                 PQexecParams(c, sql, Int32(buffer.count), nil, values, nil, nil, 0)
             }
         }
-        defer { PQclear(r) }
         let status = PQresultStatus(r)
-        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw failure(r, c) }
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            defer { PQclear(r) }
+            throw failure(r, c)
+        }
+        return r
+    }
+
+    /// Runs a query with text parameters (nil: NULL); returns its rows as text (nil: NULL).
+    @discardableResult
+    func query(_ sql: String, _ parameters: [String?] = []) throws(PostgreSQLError) -> [[String?]] {
+        let r = try execute(sql, parameters)
+        defer { PQclear(r) }
         var rows: [[String?]] = []
         let n = PQntuples(r)
         let m = PQnfields(r)
@@ -186,18 +196,8 @@ final class PostgreSQLConnection {
     /// result columns: integers (`int2`, `int4`, `int8`, `oid`) as `.int`, `numeric` and floats
     /// as `.double`, booleans as `.int` 1 or 0 (as SQLite gives them), everything else as text.
     func typedQuery(_ sql: String, _ parameters: [String?] = []) throws(PostgreSQLError) -> [[Value]] {
-        let c = try handle()
-        var copies: [UnsafeMutablePointer<CChar>?] = parameters.map { p in p.flatMap { strdup($0) } }
-        defer { for p in copies { free(p) } }
-        let r: OpaquePointer? = copies.withUnsafeMutableBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return PQexecParams(c, sql, 0, nil, nil, nil, nil, 0) }
-            return base.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { values in
-                PQexecParams(c, sql, Int32(buffer.count), nil, values, nil, nil, 0)
-            }
-        }
+        let r = try execute(sql, parameters)
         defer { PQclear(r) }
-        let status = PQresultStatus(r)
-        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw failure(r, c) }
         let n = PQntuples(r)
         let m = PQnfields(r)
         let types = (0..<m).map { PQftype(r, $0) }
