@@ -483,13 +483,18 @@ package final class PostgreSQLSink: Sink {
             abort()
             throw SinkError("cannot publish the run: \(error)")
         }
+        close(db)
+    }
+
+    /// The end of a run, shard or replay once its rows are published or committed: drops the
+    /// staging schema, and those of runs killed just before this one started (their server session
+    /// may have outlived them by a moment), then closes the connection (releasing the locks).
+    func close(_ db: PostgreSQLConnection) {
         do {
             try db.execute("DROP SCHEMA IF EXISTS \(PostgreSQLDDL.quote(stagingSchema)) CASCADE")
-            // Staging schemas of runs killed just before this one started (their server
-            // session may have outlived them by a moment) are gone by now.
             try removeStaleStagingSchemas(db)
         } catch {
-            // Published already; the next run drops what is left.
+            // Published or committed already; the next run drops what is left.
         }
         db.close()
         self.db = nil
@@ -512,14 +517,7 @@ package final class PostgreSQLSink: Sink {
             abort()
             throw SinkError("cannot commit the shard's rows: \(error)")
         }
-        do {
-            try db.execute("DROP SCHEMA IF EXISTS \(PostgreSQLDDL.quote(stagingSchema)) CASCADE")
-            try removeStaleStagingSchemas(db)
-        } catch {
-            // Committed already; the next run drops what is left.
-        }
-        db.close()
-        self.db = nil
+        close(db)
     }
 
     /// Adds the primary keys; two rows with one key stop the run (`target-pk-duplicate`).
