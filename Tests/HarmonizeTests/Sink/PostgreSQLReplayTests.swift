@@ -323,4 +323,66 @@ import Testing
         #expect(replay.stderr.contains("on_conflict: update") && replay.stderr.contains("HZ7022"), "\(replay.stderr)")
         #expect(try Self.dump(postgres: uri, schema: schema) == before)
     }
+
+    /// Staging schemas left for `schema` (named in their comment).
+    static func stagingSchemas(_ db: PostgreSQLConnection, for schema: String) throws -> [String] {
+        try db.query(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'harmonize\\_stage\\_%' AND obj_description(oid, 'pg_namespace') = $1",
+            ["harmonize-run staging for schema \(schema)"]
+        ).compactMap { $0.first ?? nil }
+    }
+
+    /// A replay killed inside its publication transaction (held there by a lock the test takes on
+    /// `harmonize_unmapped`, written last): readers see the CDM before the replay meanwhile, the
+    /// published schema is as before once it is gone, and the next replay drops its staging
+    /// schema and publishes what the SQLite replay gives.
+    @Test func aKilledReplayLeavesThePublishedSchemaAsItWas() throws {
+        guard let uri = PostgresTestServer.uri() else { return }
+        let fixture = TestSupport.temporaryDirectory("pgr-kill-fixture")
+        Self.eventsFixture(fixture)
+        let c = try Self.start("kill", uri: uri, mappings: fixture + "/m1", input: fixture + "/in")
+        defer { PostgresTestServer.drop(uri, schema: c.schema) }
+        let db = try PostgresTestServer.connect(uri)
+        let before = try Self.dump(postgres: uri, schema: c.schema)
+        let lock = try PostgresTestServer.connect(uri)
+        try lock.execute("BEGIN; LOCK TABLE \(c.schema).harmonize_unmapped IN ACCESS EXCLUSIVE MODE")
+        let process = try CLIProcess(
+            ["replay", "--output", c.postgres, "--mappings", fixture + "/m2", "--input", c.input, "--no-quality", "--max-reject-rate", "1"],
+            environment: Self.keyEnvironment)
+        var blocked = false
+        let deadline = Date().addingTimeInterval(120)
+        while process.process.isRunning, Date() < deadline {
+            let waiting = try db.scalar(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass($1)", ["\(c.schema).harmonize_unmapped"])
+            if waiting != "0" {
+                blocked = true
+                break
+            }
+            usleep(5_000)
+        }
+        #expect(blocked, "the replay never reached its publication")
+        // Its rows are appended and its rejects resolved, uncommitted: readers see the CDM before.
+        #expect(try Self.dump(postgres: uri, schema: c.schema) == before)
+        process.kill()
+        #expect(process.wait(timeout: 30).result.status == -9)
+        try lock.execute("ROLLBACK")
+        // The killed replay's server session ends once it finds its client gone.
+        let gone = Date().addingTimeInterval(60)
+        while Date() < gone,
+            try db.scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = \(PostgreSQLSink.targetLockClass) AND objid = hashtext($1)::oid",
+                [c.schema]) != "0"
+        {
+            usleep(10_000)
+        }
+        #expect(try Self.dump(postgres: uri, schema: c.schema) == before)
+        #expect(try Self.stagingSchemas(db, for: c.schema).count == 1, "the killed replay's staging schema is left")
+        // The next replay drops it and publishes what the SQLite replay gives.
+        for output in [c.sqlite, c.postgres] {
+            let r = try Self.replay(c, output: output, mappings: fixture + "/m2", ["--no-quality", "--max-reject-rate", "1"])
+            #expect(r.status == 0, "\(output): \(r.stderr)")
+        }
+        #expect(try Self.dump(postgres: uri, schema: c.schema) == (try Self.dump(sqlite: c.sqlite)))
+        #expect(try Self.stagingSchemas(db, for: c.schema).isEmpty)
+    }
 }
