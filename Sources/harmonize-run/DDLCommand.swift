@@ -46,15 +46,3 @@ struct DDLCommand: ParsableCommand {
         }
     }
 }
-
-/// `replay` refuses a PostgreSQL output (a replay appends a run to a published output, which a
-/// PostgreSQL schema does not take yet) with `HZ7022` and exit 2, before reading anything.
-enum PostgresOutput {
-    static func refuse(_ output: String, command: String) throws {
-        guard output.hasPrefix("postgresql://") || output.hasPrefix("postgres://") else { return }
-        Terminal.error(
-            "harmonize-run: '\(command)' does not write into a PostgreSQL output yet; rerun the full run with a new --run-id [\(ErrorCode.postgresUnsupported)]"
-        )
-        throw Exit.configuration
-    }
-}

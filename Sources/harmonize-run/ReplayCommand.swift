@@ -13,6 +13,9 @@ struct ReplayCommand: ParsableCommand {
             with the given mappings, and publishes the output with their rows added (staging copy + atomic rename). The replay \
             is recorded as a run of kind 'replay'; the replayed rejects are marked resolved by it, and records that still fail \
             are rejected again (outstanding). Replaying again re-reads only those. Input files must be unchanged (SHA-256). \
+            With --output postgresql://…?schema=NAME the outstanding rejects are those of the schema's published run and its \
+            replays; the new rows are loaded by COPY into a staging schema, then one transaction appends them to the published \
+            tables with the replay's books, and the checks run in it (docs/postgresql.md). \
             Derived tables (derive: mappings given with --mappings) are derived again over the whole output, and the \
             data-quality checks are run again for the replay (unless --no-quality). \
             Exit codes: 0 success; 1 published, but the replay's rejected records exceed --max-reject-rate (or, with \
@@ -22,7 +25,11 @@ struct ReplayCommand: ParsableCommand {
 
     @OptionGroup var mappingOptions: MappingOptions
 
-    @Option(name: .long, help: ArgumentHelp("The output database written by 'run'.", valueName: "FILE.sqlite"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The output written by 'run': a SQLite file, or a PostgreSQL URI postgresql://USER@HOST:PORT/DB?schema=NAME.",
+            valueName: "FILE.sqlite|URI"))
     var output: String
 
     @Option(
@@ -47,7 +54,6 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
-        try PostgresOutput.refuse(output, command: "replay")
         do {
             try execute()
         } catch let e as CLIError {
@@ -58,13 +64,22 @@ struct ReplayCommand: ParsableCommand {
 
     private func execute() throws {
         guard FileManager.default.fileExists(atPath: input) else { throw CLIError(code: Exit.io, message: "input folder not found: \(input)") }
+        var postgres: PostgreSQLTarget?
+        if PostgreSQLTarget.isURI(output) {
+            do throws(HarmonizeError) {
+                postgres = try PostgreSQLTarget(parsing: output)
+            } catch {
+                throw CLIError(code: Exit.code(for: error), message: "\(error.message) [\(error.code)]")
+            }
+        }
         let key = try privacy.loadKey()
         let outstanding: [OutputDatabase.OutstandingReject]
         let hashes: [String: String]
         let hadLineage: Bool
         var replayedRuns: [RunManifest] = []
         do {
-            let db = try OutputDatabase(path: output)
+            // PostgreSQL: the schema's published run and its replays.
+            let db = try postgres.map { try OutputDatabase(postgres: $0) } ?? OutputDatabase(path: output)
             if let runID, try !db.hasRun(runID) { throw CLIError(code: Exit.configuration, message: "\(output) has no run \(runID)") }
             outstanding = try db.outstandingRejects(run: runID)
             hashes = try db.inputHashes(runs: Set(outstanding.map(\.run)))
@@ -82,7 +97,8 @@ struct ReplayCommand: ParsableCommand {
         // Rows of a replay must be computed as the run computed them: same key, project, date
         // shifting and objection list.
         var parameters = privacy.parameters(key: key, exclusion: exclusion)
-        parameters["sink"] = "sqlite"
+        parameters["sink"] = postgres == nil ? "sqlite" : "postgresql"
+        if let postgres { parameters["output"] = postgres.displayURI }
         for m in replayedRuns {
             for (name, flag) in [
                 ("key_fingerprint", "--key-file/--key-env"), ("project", "--project"), ("date_shift_days", "--date-shift-days"),
@@ -118,6 +134,16 @@ struct ReplayCommand: ParsableCommand {
                 code: Exit.configuration,
                 message: "mapping \(p.id) groups its records (group:); its rejects cannot be replayed alone, run it again (nothing was read)")
         }
+        // A PostgreSQL replay appends rows: it does not update published ones.
+        if postgres != nil,
+            let p = plans.first(where: { p in p.targets.contains { $0.conflict.updates } && selected.contains { $0.mapping == p.id } })
+        {
+            throw CLIError(
+                code: Exit.configuration,
+                message:
+                    "mapping \(p.id) updates rows (on_conflict: update): a replay into a PostgreSQL output does not update published rows yet; run it again with a new --run-id (nothing was read) [\(ErrorCode.postgresUnsupported)]"
+            )
+        }
         // Derived tables of the replayed runs (their mappings read no file: no ledger entry) are
         // derived again only when their mapping is given.
         for m in replayedRuns {
@@ -138,22 +164,39 @@ struct ReplayCommand: ParsableCommand {
         if let vocabulary = mappingOptions.vocabulary { options.parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent }
         options.vocabulary = store
         let outputFolder = (output as NSString).deletingLastPathComponent
-        options.spillDirectory = outputFolder.isEmpty ? "." : outputFolder
+        options.spillDirectory = postgres != nil ? NSTemporaryDirectory() : outputFolder.isEmpty ? "." : outputFolder
         options.replay = ReplaySelection(replayOf: runID, records: records, inputHashes: hashes)
-        let sqlite = SQLiteSink(outputPath: output, recordsLineage: hadLineage)
-        sqlite.appendsToExisting = true
-        sqlite.resolvesRejects = selected.map(\.id)
-        sqlite.inputDirectory = URL(fileURLWithPath: input).standardizedFileURL.path
-        // The checks run again on the staging copy and store their results for the replay run,
-        // before it replaces the output.
         let qualityOutcome = QualityOutcome()
-        sqlite.beforePublish = quality.beforePublish(qualityOutcome)
+        let sink: any Sink
+        if let postgres {
+            let replayID = UUID().uuidString.lowercased()
+            options.runID = replayID
+            let pg = PostgreSQLSink(target: postgres, runID: replayID, recordsLineage: hadLineage)
+            // The checks run in the publication transaction, on the CDM with the replayed rows,
+            // and store their results for the replay run.
+            pg.replay = PostgreSQLReplay(
+                resolves: selected.map {
+                    PostgreSQLReplay.Reject(run: $0.run, mapping: $0.mapping, file: $0.file, record: $0.key.record, line: $0.key.line)
+                },
+                checks: quality.shardChecks(qualityOutcome))
+            pg.inputDirectory = URL(fileURLWithPath: input).standardizedFileURL.path
+            sink = pg
+        } else {
+            let sqlite = SQLiteSink(outputPath: output, recordsLineage: hadLineage)
+            sqlite.appendsToExisting = true
+            sqlite.resolvesRejects = selected.map(\.id)
+            sqlite.inputDirectory = URL(fileURLWithPath: input).standardizedFileURL.path
+            // The checks run again on the staging copy and store their results for the replay run,
+            // before it replaces the output.
+            sqlite.beforePublish = quality.beforePublish(qualityOutcome)
+            sink = sqlite
+        }
         // The mappings with rejects to replay, and the derivations (derived again over the whole output).
         let pipeline = Pipeline(plans: plans.filter { records[$0.id] != nil || $0.derivation != nil }, options: options)
         let start = Date()
         let manifest: RunManifest
         do {
-            manifest = try pipeline.run(into: PipelinedSink(sqlite))
+            manifest = try pipeline.run(into: PipelinedSink(sink))
         } catch {
             for d in error.diagnostics { Terminal.error(d.description) }
             throw CLIError(code: Exit.code(for: error), message: error.message + " (the previous output is untouched)")

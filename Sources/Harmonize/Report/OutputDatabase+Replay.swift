@@ -19,20 +19,25 @@ extension OutputDatabase {
         public var reason: String
     }
 
-    /// Whether the output holds a run with this id.
+    /// Whether the output holds a run with this id (PostgreSQL: the published run or one of its
+    /// replays; a run whose CDM another replaced is gone).
     public func hasRun(_ id: String) throws(Failure) -> Bool {
-        try !rows("SELECT 1 FROM harmonize_run WHERE run_id = ?", [.string(id)]).isEmpty
+        try !rows("SELECT 1 FROM harmonize_run WHERE run_id = ?1 AND \(inPublishedRun(argument: 2))", [.string(id), runArgument]).isEmpty
     }
 
-    /// The rejects of `run` (every run when nil) that no replay has re-processed yet, in file order.
+    /// The rejects of `run` (every run when nil) that no replay has re-processed yet, in file
+    /// order (PostgreSQL: of the published run and its replays; their `id` is 0, a table there
+    /// has no row id: a reject is named by its run and place).
     public func outstandingRejects(run: String?) throws(Failure) -> [OutstandingReject] {
         guard tables.contains("harmonize_reject") else { return [] }
-        let resolved = try hasColumn("harmonize_reject", "resolved_by") ? "resolved_by IS NULL" : "1"
+        let resolved = try hasColumn("harmonize_reject", "resolved_by") ? "resolved_by IS NULL" : "1 = 1"
+        let id = db.dialect == .sqlite ? "rowid" : "0"
         return try rows(
             """
-            SELECT rowid, coalesce(run_id, ''), coalesce(mapping, ''), coalesce(file, ''), record, line, reason FROM harmonize_reject
-            WHERE \(resolved) AND (?1 IS NULL OR run_id = ?1) ORDER BY mapping, file, record, line, rowid
-            """, [run.map(Value.string) ?? .null]
+            SELECT \(id), coalesce(run_id, ''), coalesce(mapping, ''), coalesce(file, ''), record, line, reason FROM harmonize_reject
+            WHERE \(resolved) AND (CAST(?1 AS TEXT) IS NULL OR run_id = ?1) AND \(inPublishedRun(argument: 2))
+            ORDER BY mapping, file, record, line\(db.dialect == .sqlite ? ", rowid" : "")
+            """, [run.map(Value.string) ?? .null, runArgument]
         ).map { r in
             OutstandingReject(
                 id: Int64(r[0].intValue ?? 0), run: r[1].text ?? "", mapping: r[2].text ?? "", file: r[3].text ?? "",
@@ -46,7 +51,7 @@ extension OutputDatabase {
         var out: [String: String] = [:]
         var conflicting: Set<String> = []
         for run in runs.sorted() {
-            for r in try rows("SELECT path, sha256 FROM harmonize_run_input WHERE run_id = ?", [.string(run)]) {
+            for r in try rows("SELECT path, sha256 FROM harmonize_run_input WHERE run_id = ?1", [.string(run)]) {
                 guard let p = r[0].text, let h = r[1].text, !h.isEmpty else { continue }
                 if let seen = out[p], seen != h { conflicting.insert(p) }
                 out[p] = h
@@ -68,7 +73,7 @@ extension OutputDatabase {
 extension OutputDatabase {
     /// The manifest of a run, if stored and readable.
     public func manifest(run: String) throws(Failure) -> RunManifest? {
-        guard let json = try rows("SELECT manifest FROM harmonize_run WHERE run_id = ?", [.string(run)]).first?.first?.text else { return nil }
+        guard let json = try rows("SELECT manifest FROM harmonize_run WHERE run_id = ?1", [.string(run)]).first?.first?.text else { return nil }
         return try? JSONDecoder().decode(RunManifest.self, from: Data(json.utf8))
     }
 }

@@ -75,7 +75,15 @@ package final class OutputDatabase {
     }
 
     /// The run filter's argument: the published run (PostgreSQL), or null (every row of a file).
-    private var runArgument: Value { publishedRun.map(Value.string) ?? .null }
+    var runArgument: Value { publishedRun.map(Value.string) ?? .null }
+
+    /// The condition on `run_id` that keeps the rows of the published run and of the replays
+    /// made since (PostgreSQL: their `run_seq` is greater), given the published run as argument
+    /// `?index`; true for a SQLite file (its rows are those of its run and replays).
+    func inPublishedRun(argument index: Int) -> String {
+        guard publishedRun != nil else { return "(CAST(?\(index) AS TEXT) IS NULL)" }
+        return "run_id IN (SELECT run_id FROM harmonize_run WHERE run_seq >= (SELECT run_seq FROM harmonize_run WHERE run_id = ?\(index)))"
+    }
 
     /// The latest full run (replays, which add the rows of re-run rejects, are left out): id,
     /// status, start and end times, engine version, model.
@@ -115,14 +123,15 @@ package final class OutputDatabase {
     }
 
     /// Outstanding rejects (those a replay re-processed are left out unless `includeResolved`),
-    /// optionally only one reason code and/or one mapping, in file and line order.
+    /// optionally only one reason code and/or one mapping, in file and line order. PostgreSQL:
+    /// those of the published run and of its replays.
     public func rejects(reason: String? = nil, mapping: String? = nil, includeResolved: Bool = false) throws(Failure) -> [Reject] {
         guard tables.contains("harmonize_reject") else { return [] }
         let condition = try outstandingCondition(all: includeResolved)
         let sql = """
             SELECT coalesce(mapping, ''), coalesce(file, ''), line, record, field, reason, rule, message FROM harmonize_reject
             WHERE (CAST(?1 AS TEXT) IS NULL OR reason = ?1) AND (CAST(?2 AS TEXT) IS NULL OR mapping = ?2) AND \(condition)
-            AND (CAST(?3 AS TEXT) IS NULL OR run_id = ?3)
+            AND \(inPublishedRun(argument: 3))
             ORDER BY mapping, file, record, line
             """
         return try rows(sql, [reason.map(Value.string) ?? .null, mapping.map(Value.string) ?? .null, runArgument]).map { r in
@@ -139,7 +148,7 @@ package final class OutputDatabase {
         let condition = try outstandingCondition(all: includeResolved)
         return try rows(
             """
-            SELECT reason, coalesce(mapping, ''), count(*) FROM harmonize_reject WHERE \(condition) AND (CAST(?1 AS TEXT) IS NULL OR run_id = ?1)
+            SELECT reason, coalesce(mapping, ''), count(*) FROM harmonize_reject WHERE \(condition) AND \(inPublishedRun(argument: 1))
             GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2
             """, [runArgument]
         )
@@ -190,14 +199,17 @@ package final class OutputDatabase {
     }
 
     /// Stored quality results (latest check time), as check id, name, category, table, field,
-    /// threshold, status, checked, violating, pct, reason.
+    /// threshold, status, checked, violating, pct, reason (PostgreSQL: the published run's and its
+    /// replays').
     public func qualityResults() throws(Failure) -> [QualityRow] {
         guard tables.contains("harmonize_quality") else { return [] }
-        // In check order: SQLite rows as written, PostgreSQL by the stored rank.
+        // In check order: SQLite rows as written, PostgreSQL by run and the stored rank (the
+        // published run's, then its replays', as a SQLite output holds them).
+        let order = db.dialect == .sqlite ? "rowid" : "(SELECT h.run_seq FROM harmonize_run h WHERE h.run_id = harmonize_quality.run_id), position"
         return try rows(
             """
             SELECT check_id, check_name, category, table_name, threshold, status, rows_checked, rows_violating, pct_violating, reason
-            FROM harmonize_quality WHERE CAST(?1 AS TEXT) IS NULL OR run_id = ?1 ORDER BY \(db.dialect == .sqlite ? "rowid" : "position")
+            FROM harmonize_quality WHERE \(inPublishedRun(argument: 1)) ORDER BY \(order)
             """, [runArgument]
         ).map { r in
             QualityRow(

@@ -27,7 +27,7 @@ package final class PostgreSQLSink: Sink {
     /// The input folder, recorded in `harmonize_run.input_dir`.
     package var inputDirectory: String?
     /// The first duplicated primary key found by `finish(run:)`, for `DuplicateKeyLocator`.
-    package private(set) var duplicateKey: DuplicateKey?
+    package internal(set) var duplicateKey: DuplicateKey?
     /// The staging schema of this run.
     package let stagingSchema: String
     /// Seconds spent in each phase of the run, set by `finish(run:)` (`run --json` prints them).
@@ -42,11 +42,22 @@ package final class PostgreSQLSink: Sink {
     /// Bytes of COPY data held per table before they are sent.
     private let flushBytes: Int
 
-    private var db: PostgreSQLConnection?
-    private var tables: [TargetTable] = []
+    var db: PostgreSQLConnection?
+    private(set) var tables: [TargetTable] = []
     private var rowKeyColumns: [Int?] = []
-    private var runID = ""
-    private var runSeq = 1
+    private(set) var runID = ""
+    private(set) var runSeq = 1
+    /// A replay (`harmonize-run replay`): the rows are appended to the published tables instead
+    /// of replacing them (`PostgreSQLSink+Replay.swift`); nil for a run.
+    package var replay: PostgreSQLReplay?
+    /// Replay: the largest lookup entry and set ids already in the target's lineage tables (the
+    /// replay's are numbered after them).
+    var entryBase = 0
+    var setBase = 0
+    /// Replay: derived tables derived again over the whole output, rows added and stored rows changed.
+    var derivedCounts: [Int: TableWriteCount] = [:]
+    /// Replay: the staged periods (by staging table) that replace the target's at publication.
+    var pendingDerivations: [(derivation: Derivation, staged: String)] = []
     /// COPY data waiting per destination: the run's tables (binary tuples, without the stream's
     /// header and trailer), then `Side` tables (text).
     private var buffers: [[UInt8]] = []
@@ -100,11 +111,11 @@ package final class PostgreSQLSink: Sink {
         if db != nil { abort() }
     }
 
-    private func fail(_ what: String, _ error: any Error) -> SinkError {
+    func fail(_ what: String, _ error: any Error) -> SinkError {
         SinkError("\(what): \(error) [\(ErrorCode.postgresFailed)]", code: .postgresFailed)
     }
 
-    private func connection() throws(SinkError) -> PostgreSQLConnection {
+    func connection() throws(SinkError) -> PostgreSQLConnection {
         guard let db else { throw SinkError("sink not open", isIO: false) }
         return db
     }
@@ -165,6 +176,7 @@ package final class PostgreSQLSink: Sink {
             rowKeyColumns = tables.map(\.lineageKeyColumn)
             for t in tables { try db.execute(PostgreSQLDDL.createTable(t, schema: stagingSchema)) }
             try db.execute(PostgreSQLDDL.staged(schema: stagingSchema))
+            if replay != nil { try openReplay(db) }
             copySQL = tables.map { t in
                 "COPY \(PostgreSQLDDL.qualified(stagingSchema, t.name)) (\(t.columns.map { PostgreSQLDDL.quote($0.name) }.joined(separator: ", "))) FROM STDIN (FORMAT binary)"
             }
@@ -256,7 +268,7 @@ package final class PostgreSQLSink: Sink {
         buffers[i].removeAll(keepingCapacity: true)
     }
 
-    private func flushAll() throws(SinkError) {
+    func flushAll() throws(SinkError) {
         for i in buffers.indices { try flush(i) }
     }
 
@@ -270,6 +282,11 @@ package final class PostgreSQLSink: Sink {
         let n = batch.columnCount
         let ti = batch.table
         if case .update(let columns) = batch.conflict {
+            if replay != nil {
+                throw SinkError(
+                    "table \(tables[ti].name): a replay into a PostgreSQL output does not update rows (on_conflict: update); nothing was published [\(ErrorCode.postgresUnsupported)]",
+                    isIO: false, code: .postgresUnsupported)
+            }
             try upsert(batch, columns: columns)
         } else {
             // The table's buffer is taken out while the batch is encoded (one exclusive access,
@@ -328,7 +345,7 @@ package final class PostgreSQLSink: Sink {
     private func entryID(table: Int, column: Int32, name: String, use: LookupUse) -> Int {
         let key = EntryKey(table: table, column: column, use: use)
         if let id = entryIDs[key] { return id }
-        let id = entryIDs.count + 1
+        let id = entryBase + entryIDs.count + 1
         entryIDs[key] = id
         appendRow(
             [
@@ -340,7 +357,7 @@ package final class PostgreSQLSink: Sink {
 
     private func setID(_ entries: [Int]) -> Int {
         if let id = setIDs[entries] { return id }
-        let id = setIDs.count + 1
+        let id = setBase + setIDs.count + 1
         setIDs[entries] = id
         for (position, entry) in entries.enumerated() { appendRow([.int(id), .int(position), .int(entry)], to: .entrySet) }
         return id
@@ -389,6 +406,10 @@ package final class PostgreSQLSink: Sink {
         try flushAll()
         var out: [Int: TableWriteCount] = [:]
         for (i, t) in tables.enumerated() {
+            if let d = derivedCounts[i] {
+                out[i] = d
+                continue
+            }
             let sent = rowsSent[i] ?? 0
             guard keyedTables.contains(i) else {
                 out[i] = TableWriteCount(inserted: sent, updated: 0)
@@ -434,10 +455,8 @@ package final class PostgreSQLSink: Sink {
     /// Fills a derived table (`observation_period`) with one SQL statement over the staged rows.
     package func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
         let db = try connection()
-        guard !derivation.replacesExisting else {
-            throw SinkError("a replay into a PostgreSQL output is not supported [\(ErrorCode.postgresUnsupported)]", isIO: false)
-        }
         try flushAll()
+        if derivation.replacesExisting { return try deriveAgain(derivation, db) }
         let q = PostgreSQLDDL.quote
         let unions = derivation.sources.map { s in
             let end = s.end.map { "coalesce(\(q($0)), \(q(s.start)))" } ?? q(s.start)
@@ -468,6 +487,7 @@ package final class PostgreSQLSink: Sink {
         try flushAll()
         var clock = PhaseClock(since: openedAt)
         if run.shard != nil { return try commitShard(run, db) }
+        if replay != nil { return try publishReplay(run, db) }
         do {
             try db.query("UPDATE harmonize_reject SET run_id = $1 WHERE run_id IS NULL", [run.runID])
             phases.load = clock.lap()
@@ -497,13 +517,18 @@ package final class PostgreSQLSink: Sink {
             abort()
             throw SinkError("cannot publish the run: \(error)")
         }
+        close(db)
+    }
+
+    /// The end of a run, shard or replay once its rows are published or committed: drops the
+    /// staging schema, and those of runs killed just before this one started (their server session
+    /// may have outlived them by a moment), then closes the connection (releasing the locks).
+    func close(_ db: PostgreSQLConnection) {
         do {
             try db.execute("DROP SCHEMA IF EXISTS \(PostgreSQLDDL.quote(stagingSchema)) CASCADE")
-            // Staging schemas of runs killed just before this one started (their server
-            // session may have outlived them by a moment) are gone by now.
             try removeStaleStagingSchemas(db)
         } catch {
-            // Published already; the next run drops what is left.
+            // Published or committed already; the next run drops what is left.
         }
         db.close()
         self.db = nil
@@ -526,18 +551,11 @@ package final class PostgreSQLSink: Sink {
             abort()
             throw SinkError("cannot commit the shard's rows: \(error)")
         }
-        do {
-            try db.execute("DROP SCHEMA IF EXISTS \(PostgreSQLDDL.quote(stagingSchema)) CASCADE")
-            try removeStaleStagingSchemas(db)
-        } catch {
-            // Committed already; the next run drops what is left.
-        }
-        db.close()
-        self.db = nil
+        close(db)
     }
 
     /// Adds the primary keys; two rows with one key stop the run (`target-pk-duplicate`).
-    private func buildKeys(_ db: PostgreSQLConnection) throws {
+    func buildKeys(_ db: PostgreSQLConnection) throws {
         for (i, t) in tables.enumerated() where !t.primaryKey.isEmpty {
             let sql: String
             if keyedTables.contains(i) {
@@ -635,7 +653,7 @@ package final class PostgreSQLSink: Sink {
     }
 
     /// The run's rows in the bookkeeping tables (as the SQLite output stores them).
-    private static func storeManifest(_ run: RunManifest, schema: String, runSeq: Int, inputDirectory: String?, _ db: PostgreSQLConnection) throws {
+    static func storeManifest(_ run: RunManifest, schema: String, runSeq: Int, inputDirectory: String?, _ db: PostgreSQLConnection) throws {
         let bk = { (table: String) in PostgreSQLDDL.qualified(schema, table) }
         func insert(_ table: String, _ values: [Value], _ db: PostgreSQLConnection) throws(PostgreSQLError) {
             try insertRow(table, values, schema: schema, db)

@@ -255,13 +255,14 @@ import Testing
         #expect(try db.scalar("SELECT count(*) FROM \(schema).harmonize_run") == "2")
     }
 
-    @Test func replayRefusesAPostgreSQLOutputAndTheReadersSayTheyCannotConnect() throws {
+    @Test func replayAndTheReadersSayTheyCannotConnect() throws {
+        // `replay` reads the schema's rejects first: no server there is an I/O error, before anything is read.
         let replay = try TestSupport.runCLI([
             "replay", "--mappings", TestSupport.path("mappings/research"), "--input", TestSupport.path("fixtures/research/input"), "--output",
             "postgresql://me@127.0.0.1:1/db?schema=cdm",
         ])
-        #expect(replay.status == 2, "\(replay.stderr)")
-        #expect(replay.stderr.contains("HZ7022"))
+        #expect(replay.status == 3, "\(replay.stderr)")
+        #expect(!replay.stderr.contains("HZ7022"))
         // The commands that read an output back read a PostgreSQL one: no server there is an I/O error.
         for command in [
             ["report", "--html", "/dev/null"], ["quality"], ["trace", "person", "1"], ["risk", "--quasi-identifiers", "year_of_birth"],
