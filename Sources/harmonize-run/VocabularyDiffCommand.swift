@@ -113,6 +113,25 @@ struct VocabularyDiffCommand: ParsableCommand {
         }
     }
 
+    /// A table whose first `left` columns are left-aligned, the others (counts) right-aligned.
+    static func table(_ rows: [[String]], left: Int) -> [String] {
+        var widths: [Int] = []
+        for r in rows {
+            for (i, c) in r.enumerated() {
+                if i == widths.count { widths.append(0) }
+                widths[i] = max(widths[i], c.count)
+            }
+        }
+        return rows.map { r in
+            var line = r.enumerated().map { i, c in
+                let pad = String(repeating: " ", count: widths[i] - c.count)
+                return i < left ? c + pad : pad + c
+            }.joined(separator: "  ")
+            while line.last == " " { line.removeLast() }
+            return line
+        }
+    }
+
     static func text(_ d: VocabularyDiff, inUse: VocabularyDiffInUse?, output: String?) -> String {
         var out: [String] = []
         out.append("vocabulary diff: \(d.oldPath) (\(d.oldRelease ?? "no release")) → \(d.newPath) (\(d.newRelease ?? "no release"))")
@@ -122,7 +141,7 @@ struct VocabularyDiffCommand: ParsableCommand {
             var t = [["vocabulary", "old version", "new version"]]
             for v in d.versions { t.append([v.vocabulary, v.old ?? "-", v.new ?? "-"]) }
             out.append("")
-            out += RunSummary.table(t)
+            out += table(t, left: 3)
         }
         let kinds = VocabularyDiff.Kind.allCases
         var rowsOf: [[String]: Int] = [:]
@@ -141,7 +160,7 @@ struct VocabularyDiffCommand: ParsableCommand {
             if t.count == 1 {
                 out.append("no code changed")
             } else {
-                out += RunSummary.table(t)
+                out += table(t, left: 1)
             }
         }
         for k in kinds {
@@ -155,7 +174,7 @@ struct VocabularyDiffCommand: ParsableCommand {
                 if let n = rowsOf[[c.vocabulary, c.code]] { row.append("\(n) \(inUse?.basis == .lineage ? "row" : "record")\(n == 1 ? "" : "s")") }
                 t.append(row)
             }
-            out += RunSummary.table(t).map { "  " + $0 }
+            out += table(t, left: 3).map { "  " + $0 }
         }
         return out.joined(separator: "\n")
     }

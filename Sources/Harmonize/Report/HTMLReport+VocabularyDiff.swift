@@ -52,8 +52,8 @@ extension HTMLReport {
                 func side(_ s: VocabularyDiff.Side?) -> String {
                     guard let s else { return "absent" }
                     let target = s.targetID.map { "\($0) \(s.targetName ?? "") (\(s.targetDomain ?? "?"))" } ?? "no standard concept"
-                    return
-                        "\(s.conceptID.map(String.init) ?? "-") \(s.domain ?? "") \(s.invalidReason.map { "invalid \($0)" } ?? ""); maps to \(target)"
+                    let concept = [s.conceptID.map(String.init) ?? "-", s.domain, s.invalidReason.map { "invalid \($0)" }].compactMap { $0 }
+                    return concept.joined(separator: " ") + "; maps to " + target
                 }
                 h += "<tr><td>\(esc(c.vocabulary))</td><td>\(esc(c.code))</td><td>\(esc(side(c.old)))</td><td>\(esc(side(c.new)))</td>"
                 h += rowsOf[[c.vocabulary, c.code]].map { "<td class=\"n\">\($0)</td>" } ?? ""

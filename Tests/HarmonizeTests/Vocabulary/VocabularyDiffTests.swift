@@ -196,6 +196,30 @@ import Testing
         #expect(XMLParser(data: Data(reportPage.replacingOccurrences(of: "<!DOCTYPE html>", with: "").utf8)).parse(), "well-formed")
     }
 
+    @Test func aPostgreSQLOutputGivesWhatTheSQLiteOutputGives() throws {
+        guard let uri = PostgresTestServer.uri() else { return }
+        let schema = PostgresTestServer.schema("vdiff")
+        defer { PostgresTestServer.drop(uri, schema: schema) }
+        let sqlite = try Self.sndsRun("vd-pg")
+        let postgres = PostgresTestServer.output(uri, schema: schema)
+        let r = try TestSupport.runCLI(
+            [
+                "run", "--mappings", TestSupport.path("mappings/snds"), "--input", TestSupport.path("fixtures/snds/input"), "--output", postgres,
+                "--key-env", "HZ_VD_KEY", "--vocabulary", Self.old, "--max-reject-rate", "0.05", "--no-progress", "--no-quality", "--lineage",
+            ], environment: Self.environment)
+        #expect(r.status == 0, "\(r.stderr)")
+        func inUse(_ output: String) throws -> NSDictionary? {
+            let d = try TestSupport.runCLI(["vocabulary", "diff", Self.old, Self.next, "--output", output, "--json"])
+            #expect(d.status == 0, "\(d.stderr)")
+            var doc = try #require(try JSONSerialization.jsonObject(with: Data(d.stdout.utf8)) as? [String: Any])["in_use"] as? [String: Any]
+            doc?["output"] = nil
+            return doc.map { NSDictionary(dictionary: $0) }
+        }
+        let a = try inUse(sqlite)
+        let b = try inUse(postgres)
+        #expect(a != nil && a == b)
+    }
+
     @Test func withoutLineageOnlyTheUnmappedCodesAreKnownAndItSaysSo() throws {
         let out = try Self.sndsRun("vd-snds-nolineage", lineage: false)
         let r = try TestSupport.runCLI(["vocabulary", "diff", Self.old, Self.next, "--output", out, "--json"])
