@@ -26,6 +26,19 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .long, help: "Prosecutor-risk threshold for the risk section.")
     var threshold: Double = 0.2
 
+    @Option(
+        name: .customLong("vocabulary-diff"), parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Add a section on what release NEW changes against OLD (stores or Athena folders) for the codes the output used (as 'vocabulary diff --output').",
+            valueName: "OLD NEW"))
+    var vocabularyDiff: [String] = []
+
+    func validate() throws {
+        if !vocabularyDiff.isEmpty && vocabularyDiff.count != 2 {
+            throw ValidationError("--vocabulary-diff takes two releases: OLD NEW (stores or Athena folders)")
+        }
+    }
+
     func run() throws {
         var risk: ReidentificationRisk.Report?
         if let quasiIdentifiers {
@@ -39,7 +52,14 @@ struct ReportCommand: ParsableCommand {
         }
         let page: String
         do {
-            page = try HTMLReport.render(try OutputDatabase.open(output), risk: risk)
+            let db = try OutputDatabase.open(output)
+            var diff: (VocabularyDiff, VocabularyDiffInUse?)?
+            if vocabularyDiff.count == 2 {
+                let (d, inUse) = try db.vocabularyDiff(
+                    old: VocabularyDiffCommand.openStore(vocabularyDiff[0]), new: VocabularyDiffCommand.openStore(vocabularyDiff[1]))
+                diff = (d, inUse)
+            }
+            page = try HTMLReport.render(db, risk: risk, vocabularyDiff: diff)
         } catch let e as ExitCode {
             throw e
         } catch {

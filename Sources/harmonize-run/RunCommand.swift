@@ -107,6 +107,24 @@ struct RunCommand: ParsableCommand {
             valueName: "ID"))
     var runID: String?
 
+    @Option(
+        name: .customLong("cdm-source-name"),
+        help: ArgumentHelp("cdm_source.cdm_source_name (default: 'Harmonize output of' and the mappings' id prefixes).", valueName: "TEXT"))
+    var cdmSourceName: String?
+
+    @Option(
+        name: .customLong("cdm-source-abbreviation"),
+        help: ArgumentHelp("cdm_source.cdm_source_abbreviation, at most 25 characters (default: the mappings' id prefixes).", valueName: "TEXT"))
+    var cdmSourceAbbreviation: String?
+
+    @Option(name: .customLong("cdm-holder"), help: ArgumentHelp("cdm_source.cdm_holder (default: 'not stated').", valueName: "TEXT"))
+    var cdmHolder: String?
+
+    @Option(
+        name: .customLong("source-description"),
+        help: ArgumentHelp("cdm_source.source_description (default: the mappings, inputs and vocabulary release of the run).", valueName: "TEXT"))
+    var sourceDescription: String?
+
     mutating func validate() throws {
         if sink != .none && output == nil { throw ValidationError("--output is required unless --sink none") }
         if !(0...1).contains(maxRejectRate) { throw ValidationError("--max-reject-rate must be between 0 and 1") }
@@ -215,6 +233,13 @@ struct RunCommand: ParsableCommand {
         options.dateShiftDays = privacy.dateShiftDays
         options.holdsBackOrphans = !keepOrphans
         options.vocabulary = store
+        // OMOP's cdm_source row (docs/vocabulary-releases.md): release, CDM version, ETL reference.
+        options.runDescription = plans.first.flatMap {
+            CDMSource.runDescription(
+                model: $0.model,
+                settings: CDMSource.Settings(
+                    name: cdmSourceName, abbreviation: cdmSourceAbbreviation, holder: cdmHolder, description: sourceDescription))
+        }
         options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
         if options.memoryBudget < 128 << 20,
             plans.contains(where: { !$0.joinDescriptions.isEmpty || $0.groupDescription != nil || !$0.lookups.isEmpty })

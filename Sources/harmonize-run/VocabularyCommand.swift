@@ -6,8 +6,8 @@ import Harmonize
 struct VocabularyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vocabulary",
-        abstract: "Load an OMOP vocabulary (Athena download) into an indexed store, or describe a store.",
-        subcommands: [VocabularyLoadCommand.self, VocabularyInfoCommand.self])
+        abstract: "Load an OMOP vocabulary (Athena download) into an indexed store, describe a store, or compare two releases.",
+        subcommands: [VocabularyLoadCommand.self, VocabularyInfoCommand.self, VocabularyDiffCommand.self])
 }
 
 /// `harmonize-run vocabulary load DIR --output FILE`.

@@ -22,6 +22,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// The meaning of the code, from the catalogue (nil for an undeclared code).
     public var meaning: String? { Self.catalogue.first { $0.code == self }?.meaning }
 
+    /// HZ6101: `vocabulary diff`: a release cannot be opened or read (not a vocabulary store nor an Athena download folder).
+    package static let vocabularyDiffStoreUnusable: ErrorCode = "HZ6101"
+    /// HZ6102: `vocabulary diff --output`: the output cannot be read (not a Harmonize output, a PostgreSQL schema without a published run).
+    package static let vocabularyDiffOutputUnreadable: ErrorCode = "HZ6102"
     /// HZ7001: the run cannot start: an option or the plans are wrong (general configuration code).
     public static let runConfiguration: ErrorCode = "HZ7001"
     /// HZ7002: an input folder or file is missing, or no file matches a mapping's `files:`.
@@ -225,6 +229,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         ("HZ3007", "invalid literal argument (pattern, format, vocabulary id)"),
         ("HZ3008", "unknown lookup '…'"),
         ("HZ3009", "a constant expression fails at compile time"),
+        ("HZ6101", "`vocabulary diff`: a release cannot be opened or read (not a vocabulary store nor an Athena download folder)"),
+        ("HZ6102", "`vocabulary diff --output`: the output cannot be read (not a Harmonize output, a PostgreSQL schema without a published run)"),
         ("HZ7001", "the run cannot start: an option or the plans are wrong (general configuration code)"),
         ("HZ7002", "an input folder or file is missing, or no file matches a mapping's `files:`"),
         ("HZ7003", "reading an input or writing the output failed (general I/O code)"),

@@ -45,6 +45,9 @@ public struct RunOptions: Sendable {
     public var dateShiftDays: Int = 0
     /// The shard of the run this process does (`run --shard i/N`); nil for the whole run.
     public var shard: ShardSpec? = nil
+    /// The table describing the run (OMOP's `cdm_source`), written with the run's rows; nil:
+    /// none (see `RunDescription`).
+    package var runDescription: RunDescription? = nil
 
     /// Creates options.
     public init(
@@ -106,7 +109,15 @@ public final class Pipeline {
                 }
             }
         }
+        if let d = options.runDescription, !tables.contains(where: { $0.name == d.table.name }) { tables.append(d.table) }
         return tables
+    }
+
+    /// Whether the run writes the row of its `runDescription` (see `RunDescription`): not when a
+    /// mapping writes that table, not in a replay, only in shard 0 of a split run.
+    var writesRunDescription: Bool {
+        guard let d = options.runDescription, options.replay == nil, (options.shard?.index ?? 0) == 0 else { return false }
+        return !plans.contains { p in p.targets.contains { $0.table.name == d.table.name } }
     }
 
     /// Runs every plan; returns the manifest of the published run.

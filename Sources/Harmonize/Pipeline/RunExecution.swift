@@ -201,6 +201,7 @@ final class RunExecution {
         // Rows whose person is not in the output (the model's `orphans:`), held back: OrphanPass.swift.
         for (t, n) in try OrphanPass.run(plans: plans, tables: tables, options: options, sink: sink, manifest: &manifest) { rowsPerTable[t] -= n }
         try deriveTables()
+        try describeRun()
         if let audit {
             let hits = audit.violations(forbidden: forbiddenPersonIDs)
             guard hits == 0 else {
@@ -263,6 +264,23 @@ final class RunExecution {
                     error.isIO ? .io : .configuration, "mapping \(plan.id): \(error.message)", code: error.isIO ? .sinkFailed : .runConfiguration)
             }
         }
+    }
+
+    /// The row of the table describing the run (`RunOptions.runDescription`), when the run writes it.
+    private func describeRun() throws(RunError) {
+        guard pipeline.writesRunDescription, let d = options.runDescription, let ti = tables.firstIndex(where: { $0.name == d.table.name }) else {
+            return
+        }
+        let now = Int(Date().timeIntervalSince1970)
+        let facts = RunDescription.Facts(
+            manifest: manifest, newestInputDate: RunDescription.newestModificationDay(of: manifest.inputs.map(\.path), in: options.inputDirectory),
+            runDate: CivilDate(daysSinceEpoch: now / 86_400), mappingsSHA256: RunDescription.mappingsSHA256(manifest.mappings))
+        do throws(SinkError) {
+            try write(d.batch(tableIndex: ti, facts: facts))
+        } catch {
+            throw RunError(error.isIO ? .io : .configuration, "\(d.table.name): \(error.message)", code: error.code ?? .sinkFailed)
+        }
+        rowsPerTable[ti] += 1
     }
 
     /// The manifest's table counts: rows sent, except where rows updated stored rows

@@ -6,30 +6,15 @@ package enum HTMLReport {
     /// The page for the database at `path`.
     /// With `risk`, the page also shows the re-identification risk of the release; counts of persons
     /// below its `min_k` are printed as `< k` (small-cell suppression).
-    public static func render(_ db: OutputDatabase, risk: ReidentificationRisk.Report? = nil) throws(OutputDatabase.Failure) -> String {
+    /// With `vocabularyDiff`, the page ends with what a new vocabulary release changes for the
+    /// codes the output used (`vocabularyDiffSection`).
+    public static func render(
+        _ db: OutputDatabase, risk: ReidentificationRisk.Report? = nil, vocabularyDiff: (VocabularyDiff, VocabularyDiffInUse?)? = nil
+    ) throws(OutputDatabase.Failure) -> String {
         let run = try db.latestRun()
         let quality = try db.qualityResults()
         let rejectCounts = try db.rejectCounts()
-        var h = """
-            <!DOCTYPE html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8"/>
-            <title>Harmonize report</title>
-            <style>
-            body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 70em; color: #222; }
-            h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
-            table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ddd; padding: .25em .6em; text-align: left; }
-            td.id { word-break: break-all; } td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f4f4f4; }
-            .passed { color: #1a7f37; } .failed { color: #c62828; font-weight: bold; } .not_applicable { color: #777; } .error { color: #b26a00; font-weight: bold; }
-            .badge { display: inline-block; padding: .2em .7em; border-radius: 1em; margin-right: .5em; background: #eee; }
-            svg text { font-size: 12px; font-family: system-ui, sans-serif; }
-            </style>
-            </head>
-            <body>
-            <h1>Harmonize report</h1>
-
-            """
+        var h = head(title: "Harmonize report") + "<h1>Harmonize report</h1>\n"
         if let run {
             h += "<p>Run <code>\(esc(run.runID))</code>: <strong>\(esc(run.status))</strong>, \(esc(run.startedAt)) → \(esc(run.finishedAt)), "
             h += "engine \(esc(run.engineVersion)), model \(esc(run.model)). \(run.readCount) records read, \(run.rejectedCount) rejected.</p>\n"
@@ -103,8 +88,32 @@ package enum HTMLReport {
             }
         }
         if let risk { h += riskSection(risk) }
+        if let (diff, inUse) = vocabularyDiff { h += vocabularyDiffSection(diff, inUse: inUse) }
         h += "</body>\n</html>\n"
         return h
+    }
+
+    /// The page's head, its style and the opening `<body>` (the report and standalone pages).
+    static func head(title: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8"/>
+        <title>\(esc(title))</title>
+        <style>
+        body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 70em; color: #222; }
+        h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+        table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ddd; padding: .25em .6em; text-align: left; }
+        td.id { word-break: break-all; } td.n { text-align: right; font-variant-numeric: tabular-nums; } th { background: #f4f4f4; }
+        .passed { color: #1a7f37; } .failed { color: #c62828; font-weight: bold; } .not_applicable { color: #777; } .error { color: #b26a00; font-weight: bold; }
+        .badge { display: inline-block; padding: .2em .7em; border-radius: 1em; margin-right: .5em; background: #eee; }
+        svg text { font-size: 12px; font-family: system-ui, sans-serif; }
+        </style>
+        </head>
+        <body>
+
+        """
     }
 
     /// The small-cell threshold used when no risk report gives one (the default `--min-k`).

@@ -299,6 +299,59 @@ public final class VocabularyStore: @unchecked Sendable {
         }
     }
 
+    /// The store's source codes `(vocabulary_id, concept_code)`, each once, in byte order of
+    /// the vocabulary id then the code (SQLite's `BINARY` order): the codes of `CONCEPT` and the
+    /// source codes of `SOURCE_TO_CONCEPT_MAP`. Streams: nothing is held but the current row.
+    /// For `VocabularyDiff`, which walks two stores side by side.
+    /// - Throws: `VocabularyError` when the store cannot be read.
+    package func codes() throws(VocabularyError) -> CodeCursor {
+        lock.lock()
+        defer { lock.unlock() }
+        let sql =
+            sourceToConcept == nil
+            ? "SELECT DISTINCT vocabulary_id, concept_code FROM concept ORDER BY vocabulary_id, concept_code"
+            : """
+            SELECT vocabulary_id, concept_code FROM concept UNION SELECT source_vocabulary_id, source_code FROM source_to_concept_map
+            ORDER BY 1, 2
+            """
+        do {
+            return CodeCursor(store: self, statement: try db.prepare(sql))
+        } catch {
+            throw VocabularyError(.io, "the vocabulary store \(path) cannot be read: \(error)")
+        }
+    }
+
+    /// The source codes of a store, one at a time (`codes()`). Used from one thread; the
+    /// statement is stepped under the store's lock.
+    package final class CodeCursor {
+        private let store: VocabularyStore
+        private let statement: SQLiteStatement
+
+        fileprivate init(store: VocabularyStore, statement: SQLiteStatement) {
+            self.store = store
+            self.statement = statement
+        }
+
+        /// The next code, nil after the last.
+        /// - Throws: `VocabularyError` when the store cannot be read.
+        package func next() throws(VocabularyError) -> (vocabulary: String, code: String)? {
+            store.lock.lock()
+            defer { store.lock.unlock() }
+            do {
+                guard try statement.step() else { return nil }
+            } catch {
+                throw VocabularyError(.io, "the vocabulary store \(store.path) cannot be read: \(error)")
+            }
+            return (statement.column(0).text ?? "", statement.column(1).text ?? "")
+        }
+    }
+
+    /// The release of the store: the version of its `None` vocabulary (nil when it has none).
+    /// - Throws: `VocabularyError` when the store cannot be read.
+    package func release() throws(VocabularyError) -> String? {
+        try versions(of: []).first { $0.id == "None" }?.version
+    }
+
     /// Rows per store table (for `vocabulary info` and tests).
     public func counts() -> [(table: String, rows: Int)] {
         lock.lock()
