@@ -1,7 +1,8 @@
 import Foundation
 import Harmonize
 
-/// The end-of-run summary: per mapping and file, read = written + rejected + filtered + excluded.
+/// The end-of-run summary: per mapping and file, read = written + rejected + filtered + excluded
+/// (+ grouped, other shard, duplicate when a mapping has them).
 enum RunSummary {
     struct JSONSummary: Encodable {
         var run_id: String
@@ -54,16 +55,31 @@ enum RunSummary {
         var header = ["mapping", "file", "read", "written", "rejected", "filtered", "excluded"]
         if grouping { header.append("grouped") }
         if sharded { header.append("other shard") }
+        let deduplicating = m.ledger.contains { $0.duplicate != nil }
+        if deduplicating { header.append("duplicate") }
         var rows = [header]
         for l in m.ledger {
             var row = [l.mapping, l.file, "\(l.read)", "\(l.written)", "\(l.rejected)", "\(l.filtered)", "\(l.excluded)"]
             if grouping { row.append("\(l.grouped)") }
             if sharded { row.append("\(l.otherShard ?? 0)") }
+            if deduplicating { row.append("\(l.duplicate ?? 0)") }
             rows.append(row)
         }
         lines.append(contentsOf: table(rows))
         if grouping {
             lines.append("(grouped: records folded into groups; a \"groups of …\" line counts groups, not records)")
+        }
+        for d in m.duplicates ?? [] {
+            // Coordinates only: the key fields by name, never their values.
+            lines.append(
+                "duplicates \(d.mapping): \(d.duplicates) records of messages re-sent (same \(d.key.joined(separator: ", "))), keep \(d.keep); \(d.messages) distinct messages"
+            )
+            for o in d.occurrences.prefix(10) {
+                lines.append("  \(o.file):\(o.line) (message \(o.message)) duplicates \(o.keptFile):\(o.keptLine) (message \(o.keptMessage)), kept")
+            }
+            if d.occurrences.count > 10 || d.truncated {
+                lines.append("  … (all listed in the manifest and in `harmonize-run report`)")
+            }
         }
         for j in m.joins {
             var s = "join \(j.mapping)/\(j.join): \(j.indexed) keys indexed from \(j.read) rows"

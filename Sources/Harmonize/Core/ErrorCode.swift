@@ -34,7 +34,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let runIO: ErrorCode = "HZ7003"
     /// HZ7004: the output could not be written, derived or published.
     public static let sinkFailed: ErrorCode = "HZ7004"
-    /// HZ7005: the books of a file do not balance (read ≠ written + rejected + filtered + excluded + grouped + other shards): an internal error.
+    /// HZ7005: the books of a file do not balance (read ≠ written + rejected + filtered + excluded + grouped + other shards + duplicates): an internal error.
     public static let booksDoNotBalance: ErrorCode = "HZ7005"
     /// HZ7006: a row of a person on the objection list (`--exclude`) reached the output: nothing is published.
     public static let objectionInOutput: ErrorCode = "HZ7006"
@@ -56,6 +56,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let postgresFailed: ErrorCode = "HZ7021"
     /// HZ7022: the command does not work on a PostgreSQL output yet.
     public static let postgresUnsupported: ErrorCode = "HZ7022"
+    /// HZ7030: the message keys of a mapping that deduplicates (`source: deduplicate:`) outgrew its share of the memory budget.
+    static let duplicateKeysOverBudget: ErrorCode = "HZ7030"
     /// HZ7100: the preflight found problems: the run did not start (the diagnostics say which).
     public static let preflightFailed: ErrorCode = "HZ7100"
     /// HZ7101: a mapping calls a keyed function (`pseudonym`, `pseudonym_int`, `date_shift`) but the run has no key.
@@ -130,6 +132,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         ("HZ1035", "'skip_lines' must be a count"),
         ("HZ1036", "'ragged_rows' is 'reject' or 'pad'"),
         ("HZ1037", "'stray_quotes' is 'reject' (default) or 'keep'"),
+        ("HZ1038", "'deduplicate' is {on: control-id, keep: first | last}, for hl7v2 sources only"),
         ("HZ1040", "lookup '…' must be a mapping (file or input, key, value)"),
         ("HZ1041", "lookup '…' needs 'file' (relative to the mapping) or 'input' (relative to the input folder)"),
         ("HZ1042", "lookup '…' needs 'key' (one or more columns)"),
@@ -237,7 +240,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         ("HZ7004", "the output could not be written, derived or published"),
         (
             "HZ7005",
-            "the books of a file do not balance (read ≠ written + rejected + filtered + excluded + grouped + other shards): an internal error"
+            "the books of a file do not balance (read ≠ written + rejected + filtered + excluded + grouped + other shards + duplicates): an internal error"
         ),
         ("HZ7006", "a row of a person on the objection list (`--exclude`) reached the output: nothing is published"),
         ("HZ7007", "a replay's input changed since the run that rejected its records"),
@@ -249,6 +252,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         ("HZ7020", "a PostgreSQL output URI cannot be used (a password in it, a schema name that is not a plain identifier)"),
         ("HZ7021", "the PostgreSQL server cannot be reached or refused a statement of the run: nothing is published"),
         ("HZ7022", "the command does not work on a PostgreSQL output yet: it refuses before reading anything"),
+        (
+            "HZ7030",
+            "the message keys of a mapping that deduplicates (`source: deduplicate:`) outgrew its share of the memory budget: the run stops (raise `--memory-budget`)"
+        ),
         ("HZ7100", "the preflight found problems: the run did not start (the diagnostics say which)"),
         ("HZ7101", "a mapping calls a keyed function (`pseudonym`, `pseudonym_int`, `date_shift`) but the run has no key"),
         ("HZ7102", "a mapping calls `date_shift` but the run gives no largest shift (`--date-shift-days`)"),

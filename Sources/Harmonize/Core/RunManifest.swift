@@ -42,6 +42,9 @@ public struct RunManifest: Sendable, Codable, Hashable {
     package var lookups: [LookupStatistics]? = nil
     /// The shard this run was (`run --shard i/N`); nil for an unsharded run.
     public var shard: ShardSpec? = nil
+    /// Mappings that deduplicate their HL7 v2 messages (`source: deduplicate:`): the duplicates
+    /// left out, with their coordinates; nil when no mapping has the option.
+    package var duplicates: [DuplicateStatistics]? = nil
     /// For the output of `harmonize-run merge`: the shard outputs it combined, in shard order;
     /// nil otherwise.
     public var mergedShards: [MergedShard]? = nil
@@ -127,8 +130,14 @@ public struct RunManifest: Sendable, Codable, Hashable {
         /// hashes to another shard; records without a subject belong to shard 0): neither written
         /// nor rejected here. Nil for an unsharded run.
         public var otherShard: Int? = nil
-        /// Whether `read == written + rejected + filtered + excluded + grouped + otherShard`.
-        public var balances: Bool { read == written + rejected + filtered + excluded + grouped + (otherShard ?? 0) }
+        /// Records of a mapping that deduplicates its HL7 v2 messages (`source: deduplicate:`)
+        /// left out because another occurrence of their message (same MSH-3, MSH-4 and MSH-10)
+        /// is the one kept. Nil for a mapping without the option.
+        public var duplicate: Int? = nil
+        /// Whether `read == written + rejected + filtered + excluded + grouped + otherShard + duplicate`.
+        public var balances: Bool {
+            read == written + rejected + filtered + excluded + grouped + (otherShard ?? 0) + (duplicate ?? 0)
+        }
     }
 
     /// Rows written to a table.
@@ -158,6 +167,8 @@ public struct RunManifest: Sendable, Codable, Hashable {
     public var rejectedCount: Int { ledger.reduce(0) { $0 + $1.rejected } }
     /// Total records read.
     public var readCount: Int { ledger.reduce(0) { $0 + ($1.groupStage == true ? 0 : $1.read) } }
+    /// Total records left out as duplicates of a message kept elsewhere (`source: deduplicate:`).
+    public var duplicateCount: Int { ledger.reduce(0) { $0 + ($1.duplicate ?? 0) } }
     /// Total records left to other shards (`run --shard i/N`; 0 for an unsharded run).
     public var otherShardCount: Int { ledger.reduce(0) { $0 + ($1.otherShard ?? 0) } }
 }

@@ -103,3 +103,44 @@ package struct UnmappedCode: Sendable, Hashable {
         self.records = records
     }
 }
+
+/// The duplicates of one mapping that deduplicates its HL7 v2 messages (`source: deduplicate:`),
+/// recorded in the manifest: counts, and where each duplicate and the occurrence kept are —
+/// coordinates only, never the values of the key fields.
+package struct DuplicateStatistics: Sendable, Codable, Hashable {
+    /// The largest number of occurrences listed per mapping (the counts stay exact beyond it).
+    package static let occurrenceLimit = 1000
+
+    /// The mapping.
+    public var mapping: String
+    /// `first` or `last`: which occurrence of a message is kept.
+    public var keep: String
+    /// The fields that identify a message (`MSH-3`, `MSH-4`, `MSH-10`), by name.
+    public var key: [String]
+    /// Distinct messages seen with a key (a message without MSH-10 has none and is always kept).
+    public var messages: Int
+    /// Records left out as duplicates (one per record: a message read as several records, one
+    /// per OBX, counts each).
+    public var duplicates: Int
+    /// Duplicate messages, in reading order, up to `occurrenceLimit`.
+    public var occurrences: [DuplicateOccurrence]
+    /// Whether the list was cut at `occurrenceLimit`.
+    public var truncated: Bool
+}
+
+/// One duplicate message and the occurrence of it that was kept (files relative to the input
+/// folder, 1-based lines of their MSH segments, message numbers in their files).
+package struct DuplicateOccurrence: Sendable, Codable, Hashable {
+    /// The file of the duplicate.
+    public var file: String
+    /// The line of its MSH segment.
+    public var line: Int
+    /// Its message number in the file.
+    public var message: Int
+    /// The file of the occurrence kept.
+    public var keptFile: String
+    /// The line of the kept occurrence's MSH segment.
+    public var keptLine: Int
+    /// The kept occurrence's message number in its file.
+    public var keptMessage: Int
+}

@@ -33,6 +33,9 @@ final class MappingExecutor {
     let vocabularyUsage: VocabularyUsage?
     /// Where records are folded, for a mapping with `group:` (set by the caller before running).
     var groupStore: GroupStore?
+    /// The messages kept and the duplicates met, for a mapping with `source: deduplicate:` (set
+    /// by the caller before running; nil when splitting).
+    var duplicates: DuplicateFilter?
     /// The run's side of the plan's joins (indexes, counts), in the plan's order (set by the
     /// caller before running).
     var joins: [JoinRuntime] = []
@@ -156,6 +159,7 @@ final class MappingExecutor {
         }
         progress(reader.bytesRead)
         if sharding != nil { ledger.otherShard = ledger.otherShard ?? 0 }
+        if duplicates != nil && !(reader is GroupRecordReader) { ledger.duplicate = ledger.duplicate ?? 0 }
         return ledger
     }
 

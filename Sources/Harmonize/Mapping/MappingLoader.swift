@@ -336,7 +336,7 @@ public enum MappingLoader {
         }
         let allowed: Set<String> = [
             "format", "files", "dialect", "schema", "validate", "description", "record", "namespaces", "max-record-bytes", "subject",
-            "on_bad_segment",
+            "on_bad_segment", "deduplicate",
         ]
         for (k, _) in m where !allowed.contains(k.string ?? "") {
             d.error("HZ1004", "unknown key '\(k.string ?? "")' in 'source'", k, suggest: k.string ?? "", among: allowed)
@@ -420,7 +420,44 @@ public enum MappingLoader {
         spec.maxRecordBytes = maxRecordBytes
         spec.subject = m["subject"].flatMap { d.expression($0) }
         if let v = m["on_bad_segment"] { spec.skipBadSegments = loadBadSegmentPolicy(v, format: fmt, d: &d) }
+        if let v = m["deduplicate"] { spec.deduplicate = loadDeduplicate(v, format: fmt, d: &d) }
         return spec
+    }
+
+    /// `deduplicate: {on: control-id, keep: first | last}` (hl7v2 only; `keep` defaults to `first`).
+    static func loadDeduplicate(_ node: Node, format: String, d: inout Collector) -> DeduplicateSpec? {
+        guard format == "hl7v2" else {
+            d.error("HZ1038", "'deduplicate' applies to hl7v2 sources only", node)
+            return nil
+        }
+        guard let m = node.mapping else {
+            d.error("HZ1038", "'deduplicate' is a mapping: {on: control-id, keep: first | last}", node)
+            return nil
+        }
+        let allowed = ["on", "keep", "description"]
+        for (k, _) in m where !allowed.contains(k.string ?? "") {
+            d.error("HZ1038", "unknown key '\(k.string ?? "")' in 'deduplicate'", k, suggest: k.string ?? "", among: allowed)
+        }
+        let keys = ["control-id"]
+        if let on = m["on"] {
+            if on.scalar == nil || !keys.contains(on.string ?? "") {
+                d.error(
+                    "HZ1038", "'deduplicate: on:' is 'control-id' (MSH-10 with MSH-3 and MSH-4)", on, suggest: on.string ?? "", among: keys)
+            }
+        } else {
+            d.error("HZ1038", "'deduplicate' needs 'on: control-id' (MSH-10 with MSH-3 and MSH-4)", node)
+        }
+        var keep = DeduplicateSpec.Keep.first
+        if let k = m["keep"] {
+            let values = ["first", "last"]
+            if k.scalar != nil, let v = k.string.flatMap(DeduplicateSpec.Keep.init(rawValue:)) {
+                keep = v
+            } else {
+                d.error("HZ1038", "'deduplicate: keep:' is 'first' (default) or 'last'", k, suggest: k.string ?? "", among: values)
+            }
+        }
+        let pos = LocatedText(text: "deduplicate", line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+        return DeduplicateSpec(keep: keep, position: pos)
     }
 
     /// `on_bad_segment: reject-message | skip-segment` (hl7v2 only); true for `skip-segment`.

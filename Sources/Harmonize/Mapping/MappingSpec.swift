@@ -130,6 +130,29 @@ package struct SourceSpec: Sendable {
     /// `on_bad_segment: skip-segment` (hl7v2): lines that are not segments are skipped and
     /// rejected one by one instead of rejecting their message (`reject-message`, the default).
     public var skipBadSegments = false
+    /// `deduplicate:` (hl7v2): messages re-sent with the same MSH-10, MSH-3 and MSH-4 are read
+    /// once; nil when the mapping reads every message.
+    public var deduplicate: DeduplicateSpec? = nil
+}
+
+/// `source: deduplicate: {on: control-id, keep: first | last}` (hl7v2 sources): a message whose
+/// control id (MSH-10) was sent by the same application (MSH-3) and facility (MSH-4) in another
+/// message of the mapping's files is a duplicate, counted in the ledger and not mapped; the
+/// first or the last occurrence (files in run order, messages in file order) is the one mapped.
+package struct DeduplicateSpec: Sendable, Hashable {
+    /// Which occurrence is mapped.
+    package enum Keep: String, Sendable, Hashable {
+        /// The first one read (streaming).
+        case first
+        /// The last one (a first pass over the files finds it).
+        case last
+    }
+    /// The occurrence mapped.
+    public var keep: Keep
+    /// Where `deduplicate:` is.
+    public var position: LocatedText
+    /// The fields that identify a message (`on: control-id`).
+    package static let keyFields = ["MSH-3", "MSH-4", "MSH-10"]
 }
 
 /// A schema given inline or by path.

@@ -12,6 +12,8 @@ enum RecordOutcome {
     case grouped
     /// It belongs to another shard of the run (`run --shard i/N`), or was routed by `split`.
     case otherShard
+    /// Its message is a duplicate of a message kept elsewhere (`source: deduplicate:`).
+    case duplicate
 }
 
 /// A value fitted to its column, or the reject of the record.
@@ -32,11 +34,13 @@ extension RunManifest.LedgerEntry {
         case .excluded: excluded += 1
         case .grouped: grouped += 1
         case .otherShard: otherShard = (otherShard ?? 0) + 1
+        case .duplicate: duplicate = (duplicate ?? 0) + 1
         }
     }
 }
 
-/// One file's pass of a mapping, as stages: **decode** the fields the mapping reads, **join**
+/// One file's pass of a mapping, as stages: **deduplicate** HL7 v2 messages (mappings with
+/// `source: deduplicate:`), **decode** the fields the mapping reads, **join**
 /// each joined record, **exclude** objecting subjects, **fold** into groups (mappings with
 /// `group:`), make the **rows** (named values, filters, target columns), **conform** each row to
 /// its table, and **emit** full batches. Each stage either ends the record with a
@@ -59,6 +63,9 @@ struct RecordStages<Reader: RecordReader> {
     private let slots: [Int]
     private let validators: [FieldDecoder]
     private let validateColumns: [Int]
+    // deduplicate
+    private let duplicates: DuplicateFilter?
+    private let messages: HL7Reader?
     // join, exclude, fold
     private let joins: [JoinRuntime]
     private let exclusion: ExclusionList?
@@ -165,6 +172,13 @@ struct RecordStages<Reader: RecordReader> {
         routing = sharding == nil ? nil : executor.routing
         keepsUnowned = routing == nil && (sharding?.ownsRecordsWithoutSubject ?? true)
         skipsEveryRecord = sharding != nil && subject == nil && !keepsUnowned && routing == nil
+        // Duplicates (`source: deduplicate:`): decided on the message's MSH before anything else;
+        // splitting routes every record by its subject (each shard deduplicates its own files),
+        // and a replay's selected records were not duplicates (they were rejected).
+        let hl7 = reader as? HL7Reader
+        duplicates = groupStage || routing != nil || hl7 == nil ? nil : executor.duplicates
+        messages = duplicates == nil ? nil : hl7
+        duplicates?.startFile()
         batches = executor.batches
         batchRows = executor.batchRows
         marks = [Int](repeating: 0, count: batches.count)
@@ -207,12 +221,23 @@ struct RecordStages<Reader: RecordReader> {
         record += 1
         joinsMatched = 0
         if skipsEveryRecord { return leaveToShardZero(line: reader.location.line) }
+        if let duplicates, let messages, try duplicateStage(duplicates, messages) {
+            // A duplicate, like a record without a known subject, is shard 0's.
+            return keepsUnowned ? .duplicate : leaveToShardZero(line: reader.location.line)
+        }
         if let outcome = decode() { return unowned(outcome) }
         if let outcome = try join() { return unowned(outcome) }
         if routing != nil && subject == nil { return leaveToShardZero(line: reader.location.line) }
         if let outcome = try subjectStage() { return outcome }
         if folding { return try fold() }
         return try rows()
+    }
+
+    // MARK: deduplicate
+
+    /// Whether the record's message is a duplicate of the occurrence kept (`DuplicateFilter`).
+    private func duplicateStage(_ duplicates: DuplicateFilter, _ messages: HL7Reader) throws(RunError) -> Bool {
+        try duplicates.isDuplicate(messages, file: fileIndex)
     }
 
     // MARK: decode

@@ -298,7 +298,9 @@ public final class Pipeline {
         let joins = plan.joins.map(JoinRuntime.init)
         executor.joins = joins
         defer { for j in joins { j.close() } }
-        let share = structureBudget(budget, structures: plan.joins.count + (plan.group == nil ? 0 : 1), lookupBytes: lookupBytes)
+        let deduplicate = executor.routing == nil ? plan.spec.source.deduplicate : nil
+        let structures = plan.joins.count + (plan.group == nil ? 0 : 1) + (deduplicate == nil ? 0 : 1)
+        let share = structureBudget(budget, structures: structures, lookupBytes: lookupBytes)
         for j in joins {
             try j.load(inputs: try openJoin(j.join), budget: share, spillDirectory: spillDirectory, callSites: executor.callSites, reject: joinReject)
             try flushJoinRejects()
@@ -309,6 +311,12 @@ public final class Pipeline {
             executor.groupStore = store
         }
         defer { store?.close() }
+        if let deduplicate {
+            let filter = DuplicateFilter(mappingID: plan.id, keep: deduplicate.keep, budget: share)
+            executor.duplicates = filter
+            if deduplicate.keep == .last { try findLastOccurrences(filter, files: files, openSource: openSource) }
+        }
+        defer { executor.duplicates?.close() }
         var ledgers: [RunManifest.LedgerEntry] = []
         var fileNames: [Int32: String] = [:]
         for file in files {
@@ -327,6 +335,35 @@ public final class Pipeline {
             ledgers.append(ledger)
         }
         return ledgers
+    }
+
+    /// `deduplicate: {keep: last}`: a first pass over the mapping's files, in run order, records
+    /// each message identity's last occurrence (the readers are opened again for the mapping
+    /// pass; a file is hashed by its first reading). A reader that is not an HL7 v2 reader (a
+    /// replay's selection) deduplicates nothing.
+    private static func findLastOccurrences(
+        _ filter: DuplicateFilter, files: [String], openSource: (String) throws(RunError) -> (any RecordReader, Int32)
+    ) throws(RunError) {
+        for file in files {
+            let (reader, fid) = try openSource(file)
+            guard let hl7 = reader as? HL7Reader else { return }
+            while true {
+                let event: ReadEvent
+                do {
+                    event = try hl7.next()
+                } catch {
+                    throw RunError(.io, "\(error)", code: error.code ?? .runIO, location: .init(file: file), cause: error)
+                }
+                switch event {
+                case .end: break
+                case .rejected: continue
+                case .record:
+                    try filter.recordPosition(of: hl7, file: fid)
+                    continue
+                }
+                break
+            }
+        }
     }
 
     /// Runs the executor on the reader's concrete type: the delimited reader (the bulk path) gets a

@@ -152,6 +152,10 @@ final class RunExecution {
                 recordsDone += ledger.groupStage == true ? 0 : ledger.read
             })
         try record(ledgers, of: plan)
+        // A sharded run counts duplicates in shard 0 (the other shards leave them to it).
+        if let d = executor.duplicates, splitShard.map({ $0.index == 0 }) ?? true {
+            manifest.duplicates = (manifest.duplicates ?? []) + [d.statistics { manifest.inputs[Int($0)].path }]
+        }
         for j in executor.joins {
             manifest.joins.append(j.statistics)
             if let fid = j.statistics.files.first.flatMap({ fileIndex[$0] }), manifest.inputs[Int(fid)].records == 0, j.statistics.files.count == 1 {
@@ -183,7 +187,8 @@ final class RunExecution {
                 throw RunError(
                     .accounting,
                     "accounting does not balance for mapping \(plan.id) on \(ledger.file): read \(ledger.read) ≠ written \(ledger.written) + rejected \(ledger.rejected) + filtered \(ledger.filtered) + excluded \(ledger.excluded) + grouped \(ledger.grouped)"
-                        + (ledger.otherShard.map { " + other shards \($0)" } ?? ""),
+                        + (ledger.otherShard.map { " + other shards \($0)" } ?? "")
+                        + (ledger.duplicate.map { " + duplicates \($0)" } ?? ""),
                     code: .booksDoNotBalance, location: .init(file: ledger.file))
             }
             manifest.ledger.append(ledger)

@@ -38,15 +38,21 @@ package enum HTMLReport {
         // Lineage.
         h += "<h2>Lineage</h2>\n" + (run.map(lineageSVG) ?? "<p>No run recorded.</p>\n")
         // Ledger.
-        h += "<h2>Ledger</h2>\n<p>For every mapping and file: read = written + rejected + filtered + excluded.</p>\n"
+        // The duplicate column only when a mapping deduplicates (`source: deduplicate:`).
+        let deduplicating = (run?.ledger ?? []).contains { $0.duplicate != nil }
         h +=
-            "<table><tr><th>mapping</th><th>file</th><th>read</th><th>written</th><th>rejected</th><th>filtered</th><th>excluded</th><th>balances</th></tr>\n"
+            "<h2>Ledger</h2>\n<p>For every mapping and file: read = written + rejected + filtered + excluded\(deduplicating ? " + duplicate" : "").</p>\n"
+        h +=
+            "<table><tr><th>mapping</th><th>file</th><th>read</th><th>written</th><th>rejected</th><th>filtered</th><th>excluded</th>"
+            + (deduplicating ? "<th>duplicate</th>" : "") + "<th>balances</th></tr>\n"
         for l in run?.ledger ?? [] {
             h += "<tr><td>\(esc(l.mapping))</td><td>\(esc(l.file))</td><td class=\"n\">\(l.read)</td><td class=\"n\">\(l.written)</td>"
-            h +=
-                "<td class=\"n\">\(l.rejected)</td><td class=\"n\">\(l.filtered)</td><td class=\"n\">\(l.excluded)</td><td>\(l.balances ? "yes" : "NO")</td></tr>\n"
+            h += "<td class=\"n\">\(l.rejected)</td><td class=\"n\">\(l.filtered)</td><td class=\"n\">\(l.excluded)</td>"
+            if deduplicating { h += "<td class=\"n\">\(l.duplicate ?? 0)</td>" }
+            h += "<td>\(l.balances ? "yes" : "NO")</td></tr>\n"
         }
         h += "</table>\n"
+        h += duplicatesSection(run)
         // Rejects.
         h += "<h2>Rejects by reason and mapping</h2>\n"
         if rejectCounts.isEmpty {
@@ -114,6 +120,27 @@ package enum HTMLReport {
         <body>
 
         """
+    }
+
+    /// Messages left out as duplicates (`source: deduplicate:`), per mapping: where each one is
+    /// and the occurrence kept, by file, line and message number; the key fields by name, never
+    /// their values. Empty when no mapping deduplicates.
+    static func duplicatesSection(_ run: RunManifest?) -> String {
+        guard let list = run?.duplicates, !list.isEmpty else { return "" }
+        var h = "<h2>Duplicate messages</h2>\n"
+        for d in list {
+            h += "<p>Mapping <code>\(esc(d.mapping))</code>: \(d.duplicates) records of re-sent messages left out (same "
+            h += "\(esc(d.key.joined(separator: ", ")))), the \(esc(d.keep)) occurrence kept; \(d.messages) distinct messages.</p>\n"
+            guard !d.occurrences.isEmpty else { continue }
+            h += "<table><tr><th>duplicate (file:line)</th><th>message</th><th>kept (file:line)</th><th>message</th></tr>\n"
+            for o in d.occurrences {
+                h += "<tr><td>\(esc(o.file)):\(o.line)</td><td class=\"n\">\(o.message)</td>"
+                h += "<td>\(esc(o.keptFile)):\(o.keptLine)</td><td class=\"n\">\(o.keptMessage)</td></tr>\n"
+            }
+            h += "</table>\n"
+            if d.truncated { h += "<p>The list stops at \(DuplicateStatistics.occurrenceLimit) messages; the counts are exact.</p>\n" }
+        }
+        return h
     }
 
     /// The small-cell threshold used when no risk report gives one (the default `--min-k`).

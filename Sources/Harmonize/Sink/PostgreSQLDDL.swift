@@ -103,7 +103,8 @@ package enum PostgreSQLDDL {
             CREATE TABLE IF NOT EXISTS \(s).harmonize_ledger (
               run_id text NOT NULL, mapping text NOT NULL, file text NOT NULL, read bigint NOT NULL, written bigint NOT NULL,
               rejected bigint NOT NULL, filtered bigint NOT NULL, excluded bigint NOT NULL, grouped bigint NOT NULL DEFAULT 0,
-              group_stage bigint NOT NULL DEFAULT 0);
+              group_stage bigint NOT NULL DEFAULT 0, duplicate bigint NOT NULL DEFAULT 0);
+            ALTER TABLE \(s).harmonize_ledger ADD COLUMN IF NOT EXISTS duplicate bigint NOT NULL DEFAULT 0;
             CREATE TABLE IF NOT EXISTS \(s).harmonize_reject (
               run_id text, mapping_id bigint, file_id bigint, mapping text, file text, line bigint, record bigint, path text,
               field text, reason text NOT NULL, rule text, message text NOT NULL, resolved_by text);

@@ -711,7 +711,7 @@ package final class PostgreSQLSink: Sink {
                 "harmonize_ledger",
                 [
                     .string(run.runID), .string(e.mapping), .string(e.file), .int(e.read), .int(e.written), .int(e.rejected), .int(e.filtered),
-                    .int(e.excluded), .int(e.grouped), .int(e.groupStage == true ? 1 : 0),
+                    .int(e.excluded), .int(e.grouped), .int(e.groupStage == true ? 1 : 0), .int(e.duplicate ?? 0),
                 ], db)
         }
     }

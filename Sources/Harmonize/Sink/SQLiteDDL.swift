@@ -80,7 +80,7 @@ enum SQLiteDDL {
         CREATE TABLE IF NOT EXISTS harmonize_ledger (
           run_id TEXT NOT NULL, mapping TEXT NOT NULL, file TEXT NOT NULL, read INTEGER NOT NULL, written INTEGER NOT NULL,
           rejected INTEGER NOT NULL, filtered INTEGER NOT NULL, excluded INTEGER NOT NULL, grouped INTEGER NOT NULL DEFAULT 0,
-          group_stage INTEGER NOT NULL DEFAULT 0, other_shard INTEGER NOT NULL DEFAULT 0);
+          group_stage INTEGER NOT NULL DEFAULT 0, other_shard INTEGER NOT NULL DEFAULT 0, duplicate INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS harmonize_reject (
           run_id TEXT, mapping_id INTEGER, file_id INTEGER, mapping TEXT, file TEXT, line INTEGER, record INTEGER, path TEXT,
           field TEXT, reason TEXT NOT NULL, rule TEXT, message TEXT NOT NULL, resolved_by TEXT);
@@ -130,6 +130,7 @@ enum SQLiteDDL {
             ("harmonize_lineage", "run_seq", "INTEGER NOT NULL DEFAULT 1"),
             ("harmonize_lineage", "lookup_set", "INTEGER"), ("harmonize_lineage", "target", "INTEGER"),
             ("harmonize_run_rule", "target", "INTEGER"), ("harmonize_ledger", "other_shard", "INTEGER NOT NULL DEFAULT 0"),
+            ("harmonize_ledger", "duplicate", "INTEGER NOT NULL DEFAULT 0"),
         ]
         for (table, column, decl) in wanted where try !columns(table).contains(column) {
             try db.execute("ALTER TABLE \(quote(table)) ADD COLUMN \(quote(column)) \(decl)")
@@ -215,12 +216,16 @@ enum SQLiteDDL {
             try vv.step()
             vv.reset()
         }
-        let l = try db.prepare("INSERT INTO harmonize_ledger VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+        let l = try db.prepare(
+            """
+            INSERT INTO harmonize_ledger(run_id, mapping, file, read, written, rejected, filtered, excluded, grouped, group_stage, other_shard,
+              duplicate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+            """)
         for e in run.ledger {
             let vals: [Value] = [
                 .string(run.runID), .string(e.mapping), .string(e.file), .int(e.read), .int(e.written), .int(e.rejected), .int(e.filtered),
                 .int(e.excluded),
-                .int(e.grouped), .int(e.groupStage == true ? 1 : 0), .int(e.otherShard ?? 0),
+                .int(e.grouped), .int(e.groupStage == true ? 1 : 0), .int(e.otherShard ?? 0), .int(e.duplicate ?? 0),
             ]
             for (k, v) in vals.enumerated() { l.bind(v, at: Int32(k + 1)) }
             try l.step()

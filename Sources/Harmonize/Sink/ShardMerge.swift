@@ -306,9 +306,13 @@ package enum ShardMerge {
             e.filtered = all.reduce(0) { $0 + $1.filtered }
             e.excluded = all.reduce(0) { $0 + $1.excluded }
             e.grouped = all.reduce(0) { $0 + $1.grouped }
+            if first.duplicate != nil { e.duplicate = all.reduce(0) { $0 + ($1.duplicate ?? 0) } }
             e.otherShard = nil
             return e
         }
+        // Duplicates are counted by shard 0 only (`RecordStages`): its lists are the run's.
+        let duplicateLists = manifests.compactMap(\.duplicates).flatMap { $0 }
+        m.duplicates = duplicateLists.isEmpty ? manifests[0].duplicates : duplicateLists
         m.tables = manifests[0].tables.map { first in
             var t = first
             let all = manifests.compactMap { m in m.tables.first { $0.table == first.table } }

@@ -125,7 +125,7 @@ public final class MappingTestRunner {
                 "inline records are for csv sources; give this \(plan.spec.source.format.text) source's text (run(text:)) or a fixture (run(file:))")
         }
         let (bytes, dialect) = try render(records)
-        return try run(source: MemoryByteSource(bytes), name: "<records>", dialect: dialect, lookups: lookups, joins: joins)
+        return try run(source: { MemoryByteSource(bytes) }, name: "<records>", dialect: dialect, lookups: lookups, joins: joins)
     }
 
     /// Maps a fixture file in the source's own format (HL7 v2 messages, an XML document, or
@@ -135,11 +135,12 @@ public final class MappingTestRunner {
         -> InMemoryRun
     {
         let path = file.hasPrefix("/") ? file : mappingDirectory + "/" + file
-        let source: FileByteSource
-        do {
-            source = try FileByteSource(path: path)
-        } catch {
-            throw RunError(.io, error.description)
+        func source() throws(RunError) -> any ByteSource {
+            do throws(SourceIOError) {
+                return try FileByteSource(path: path)
+            } catch {
+                throw RunError(.io, error.description)
+            }
         }
         return try run(source: source, name: file, dialect: plan.spec.source.dialect, lookups: lookups, joins: joins)
     }
@@ -153,7 +154,7 @@ public final class MappingTestRunner {
     {
         var dialect = plan.spec.source.dialect
         dialect.encoding = .utf8
-        return try run(source: MemoryByteSource(Array(text.utf8)), name: "<text>", dialect: dialect, lookups: lookups, joins: joins)
+        return try run(source: { MemoryByteSource(Array(text.utf8)) }, name: "<text>", dialect: dialect, lookups: lookups, joins: joins)
     }
 
     /// Runs every case of the mapping's `tests:` list and measures coverage.
@@ -214,8 +215,10 @@ public final class MappingTestRunner {
         return cov
     }
 
+    /// `source` opens the case's bytes (again for each pass: `deduplicate: {keep: last}` reads twice).
     private func run(
-        source: any ByteSource, name: String, dialect: Dialect, lookups: [String: [[String: String]]], joins: [String: [[String: String]]]
+        source: () throws(RunError) -> any ByteSource, name: String, dialect: Dialect, lookups: [String: [[String: String]]],
+        joins: [String: [[String: String]]]
     ) throws(RunError) -> InMemoryRun {
         for (n, _) in lookups where !plan.lookups.contains(where: { $0.spec.name.text == n }) {
             throw RunError(.configuration, "the mapping has no lookup '\(n)'")
@@ -249,7 +252,6 @@ public final class MappingTestRunner {
             }
         }
         let callSites = try context.bindCallSites(plan)
-        let reader = try ReaderFactory.makeReader(spec: plan.spec.source, dialect: dialect, source: source, displayName: name)
         let sink = MemorySink()
         try? sink.open(
             tables: plan.targets.map(\.table),
@@ -264,7 +266,9 @@ public final class MappingTestRunner {
         var joinRejects: [RunReject] = []
         let ledgers = try Pipeline.runPlan(
             plan, executor: executor, budget: 64 << 20, spillDirectory: NSTemporaryDirectory(), files: [name],
-            openSource: { _ in (reader, 0) },
+            openSource: { (_: String) throws(RunError) in
+                (try ReaderFactory.makeReader(spec: plan.spec.source, dialect: dialect, source: try source(), displayName: name), 0)
+            },
             openJoin: { (j: PlannedJoin) throws(RunError) in
                 guard let rows = joins[j.name] else {
                     throw RunError(.configuration, "join '\(j.name)' reads the input folder: give its rows in the case's 'joins'")

@@ -48,6 +48,7 @@ import Testing
         case .excluded: "excluded"
         case .grouped: "grouped"
         case .otherShard: "other-shard"
+        case .duplicate: "duplicate"
         }
     }
 
