@@ -36,7 +36,7 @@ extension OutputDatabase {
             """
             SELECT \(id), coalesce(run_id, ''), coalesce(mapping, ''), coalesce(file, ''), record, line, reason FROM harmonize_reject
             WHERE \(resolved) AND (CAST(?1 AS TEXT) IS NULL OR run_id = ?1) AND \(inPublishedRun(argument: 2))
-            ORDER BY mapping, file, record, line\(db.dialect == .sqlite ? ", rowid" : "")
+            ORDER BY \(rejectOrder)\(db.dialect == .sqlite ? ", rowid" : "")
             """, [run.map(Value.string) ?? .null, runArgument]
         ).map { r in
             OutstandingReject(

@@ -116,6 +116,13 @@ package final class OutputDatabase {
         public var message: String
     }
 
+    /// Rejects in mapping, file, record and line order, a missing one first on both outputs
+    /// (PostgreSQL sorts nulls last unless told).
+    var rejectOrder: String {
+        db.dialect == .sqlite
+            ? "mapping, file, record, line" : "mapping NULLS FIRST, file NULLS FIRST, record NULLS FIRST, line NULLS FIRST"
+    }
+
     /// `resolved_by IS NULL` when the output records replays, else true.
     func outstandingCondition(all: Bool) throws(Failure) -> String {
         if all { return "1 = 1" }
@@ -132,7 +139,7 @@ package final class OutputDatabase {
             SELECT coalesce(mapping, ''), coalesce(file, ''), line, record, field, reason, rule, message FROM harmonize_reject
             WHERE (CAST(?1 AS TEXT) IS NULL OR reason = ?1) AND (CAST(?2 AS TEXT) IS NULL OR mapping = ?2) AND \(condition)
             AND \(inPublishedRun(argument: 3))
-            ORDER BY mapping, file, record, line
+            ORDER BY \(rejectOrder)
             """
         return try rows(sql, [reason.map(Value.string) ?? .null, mapping.map(Value.string) ?? .null, runArgument]).map { r in
             Reject(
