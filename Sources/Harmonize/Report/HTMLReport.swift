@@ -156,6 +156,9 @@ package enum HTMLReport {
         guard !usage.isEmpty || !versions.isEmpty else { return "" }
         var h = "<h2>Vocabulary mapping</h2>\n"
         if !versions.isEmpty {
+            if let release = versions.first(where: { $0.id == "None" })?.version {
+                h += "<p>Vocabulary release <code>\(esc(release))</code> (also in the output's <code>cdm_source</code> row).</p>\n"
+            }
             h += "<p>Vocabularies: " + versions.map { "\(esc($0.id)) <code>\(esc($0.version ?? "?"))</code>" }.joined(separator: ", ") + ".</p>\n"
         }
         if usage.isEmpty {

@@ -155,7 +155,8 @@ import Testing
         #expect(ids[0] != nil && ids[0] == ids[1])
         for e in parsed { #expect(Self.validate(e, registry: registry).isEmpty, "\(Self.validate(e, registry: registry))") }
         let outputs = try #require(parsed[1]["outputs"] as? [[String: Any]])
-        #expect(Set(outputs.compactMap { $0["name"] as? String }) == ["person", "observation_period", "measurement", "observation"])
+        // cdm_source: the row describing the run (no column reads a source field).
+        #expect(Set(outputs.compactMap { $0["name"] as? String }) == ["person", "observation_period", "measurement", "observation", "cdm_source"])
         let measurement = try #require(outputs.first { $0["name"] as? String == "measurement" })
         let stats = (measurement["outputFacets"] as? [String: Any])?["outputStatistics"] as? [String: Any]
         #expect(stats?["rowCount"] as? Int == 28)

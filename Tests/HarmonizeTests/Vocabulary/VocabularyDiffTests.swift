@@ -192,6 +192,7 @@ import Testing
         #expect(rep.status == 0, "\(rep.stderr)")
         let reportPage = try String(contentsOfFile: report, encoding: .utf8)
         #expect(reportPage.contains("Harmonize report") && reportPage.contains("Vocabulary release diff"))
+        #expect(reportPage.contains("Vocabulary release <code>v5.0 09-APR-22</code>"))
         #expect(reportPage.contains(ReportEscaping.html(sentence)))
         #expect(XMLParser(data: Data(reportPage.replacingOccurrences(of: "<!DOCTYPE html>", with: "").utf8)).parse(), "well-formed")
     }
