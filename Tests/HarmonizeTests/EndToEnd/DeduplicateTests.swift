@@ -165,6 +165,26 @@ import Testing
             try pg.scalar("SELECT visit_end_datetime::text FROM \(schema).visit_occurrence WHERE visit_occurrence_id = 4") == "2024-01-12 09:45:00")
     }
 
+    @Test func mappingTestsReadTheirTextTwiceForKeepLast() throws {
+        let dir = TestSupport.temporaryDirectory("dedup-runner")
+        for keep in ["first", "last"] {
+            let text = try String(contentsOfFile: TestSupport.path("fixtures/hospital-resent/mappings/adt-person-visit.yaml"), encoding: .utf8)
+                .replacingOccurrences(of: "keep: first}", with: "keep: \(keep)}")
+            TestSupport.write(text, to: dir + "/adt-\(keep).yaml")
+            let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
+            let runner = try MappingTestRunner(mappingFile: dir + "/adt-\(keep).yaml", context: context)
+            let message = { (time: String) in
+                "MSH|^~\\&|ADT|HOSP|EHR|HOSP|\(time)||ADT^A04^ADT_A01|77|P|2.5\rPID|1||4711^^^HOSP^PI||PETIT^LEA||19850117|F\r"
+                    + "PV1|1|O|CARDIO^1^1^HOSP||||||||||||||||V9001|||||||||||||||||||||||||20240401080000\r"
+            }
+            let run = try runner.run(text: message("20240401090000") + message("20240401093000"))
+            #expect(run.ledger.duplicate == 1, "keep \(keep)")
+            #expect(run.ledger.written == 1, "keep \(keep)")
+            let end = run.tables["visit_occurrence"]?.first?["visit_end_datetime"]
+            #expect(end?.description == (keep == "first" ? "2024-04-01T09:00:00" : "2024-04-01T09:30:00"), "keep \(keep)")
+        }
+    }
+
     @Test func theAccountingCountsDuplicates() {
         var e = RunManifest.LedgerEntry(mapping: "m", file: "f", read: 3, written: 2, rejected: 0, filtered: 0, excluded: 0)
         #expect(!e.balances)
