@@ -72,7 +72,7 @@ enum RunSummary {
         for d in m.duplicates ?? [] {
             // Coordinates only: the key fields by name, never their values.
             lines.append(
-                "duplicates \(d.mapping): \(d.duplicates) records of messages re-sent (same \(d.key.joined(separator: ", "))), keep \(d.keep); \(d.messages) distinct messages"
+                "duplicates \(d.mapping): \(d.duplicates) (records of re-sent messages: same \(d.key.joined(separator: ", "))), keep \(d.keep); \(d.messages) distinct messages"
             )
             for o in d.occurrences.prefix(10) {
                 lines.append("  \(o.file):\(o.line) (message \(o.message)) duplicates \(o.keptFile):\(o.keptLine) (message \(o.keptMessage)), kept")

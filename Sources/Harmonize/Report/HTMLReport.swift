@@ -129,7 +129,7 @@ package enum HTMLReport {
         guard let list = run?.duplicates, !list.isEmpty else { return "" }
         var h = "<h2>Duplicate messages</h2>\n"
         for d in list {
-            h += "<p>Mapping <code>\(esc(d.mapping))</code>: \(d.duplicates) records of re-sent messages left out (same "
+            h += "<p>Mapping <code>\(esc(d.mapping))</code>: records of re-sent messages left out: \(d.duplicates) (same "
             h += "\(esc(d.key.joined(separator: ", ")))), the \(esc(d.keep)) occurrence kept; \(d.messages) distinct messages.</p>\n"
             guard !d.occurrences.isEmpty else { continue }
             h += "<table><tr><th>duplicate (file:line)</th><th>message</th><th>kept (file:line)</th><th>message</th></tr>\n"

@@ -139,6 +139,52 @@ import Testing
         #expect(m.duplicateCount == 0)
     }
 
+    @Test func thePostgreSQLLedgerHasTheDuplicateColumnEvenInAnOlderSchema() throws {
+        guard let uri = PostgresTestServer.uri() else { return }
+        let schema = PostgresTestServer.schema("dedup")
+        defer { PostgresTestServer.drop(uri, schema: schema) }
+        // A schema written by an older version: its ledger has no `duplicate` column.
+        let pg = try PostgresTestServer.connect(uri)
+        try pg.execute(
+            """
+            CREATE SCHEMA \(schema);
+            CREATE TABLE \(schema).harmonize_ledger (
+              run_id text NOT NULL, mapping text NOT NULL, file text NOT NULL, read bigint NOT NULL, written bigint NOT NULL,
+              rejected bigint NOT NULL, filtered bigint NOT NULL, excluded bigint NOT NULL, grouped bigint NOT NULL DEFAULT 0,
+              group_stage bigint NOT NULL DEFAULT 0);
+            """)
+        var options = RunOptions.keyed(Self.resent)
+        options.holdsBackOrphans = false
+        options.runID = "dedup-\(UInt32.random(in: 0...UInt32.max))"
+        let target = try PostgreSQLTarget(parsing: PostgresTestServer.output(uri, schema: schema))
+        let m = try Pipeline(plans: try Self.plans(), options: options).run(
+            into: PipelinedSink(PostgreSQLSink(target: target, runID: options.runID ?? "", recordsLineage: false)))
+        #expect(m.duplicateCount == 3)
+        #expect(try pg.scalar("SELECT sum(duplicate) FROM \(schema).harmonize_ledger") == "3")
+        #expect(
+            try pg.scalar("SELECT visit_end_datetime::text FROM \(schema).visit_occurrence WHERE visit_occurrence_id = 4") == "2024-01-12 09:45:00")
+    }
+
+    @Test func mappingTestsReadTheirTextTwiceForKeepLast() throws {
+        let dir = TestSupport.temporaryDirectory("dedup-runner")
+        for keep in ["first", "last"] {
+            let text = try String(contentsOfFile: TestSupport.path("fixtures/hospital-resent/mappings/adt-person-visit.yaml"), encoding: .utf8)
+                .replacingOccurrences(of: "keep: first}", with: "keep: \(keep)}")
+            TestSupport.write(text, to: dir + "/adt-\(keep).yaml")
+            let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
+            let runner = try MappingTestRunner(mappingFile: dir + "/adt-\(keep).yaml", context: context)
+            let message = { (time: String) in
+                "MSH|^~\\&|ADT|HOSP|EHR|HOSP|\(time)||ADT^A04^ADT_A01|77|P|2.5\rPID|1||4711^^^HOSP^PI||PETIT^LEA||19850117|F\r"
+                    + "PV1|1|O|CARDIO^1^1^HOSP||||||||||||||||V9001|||||||||||||||||||||||||20240401080000\r"
+            }
+            let run = try runner.run(text: message("20240401090000") + message("20240401093000"))
+            #expect(run.ledger.duplicate == 1, "keep \(keep)")
+            #expect(run.ledger.written == 1, "keep \(keep)")
+            let end = run.tables["visit_occurrence"]?.first?["visit_end_datetime"]
+            #expect(end?.description == (keep == "first" ? "2024-04-01T09:00:00" : "2024-04-01T09:30:00"), "keep \(keep)")
+        }
+    }
+
     @Test func theAccountingCountsDuplicates() {
         var e = RunManifest.LedgerEntry(mapping: "m", file: "f", read: 3, written: 2, rejected: 0, filtered: 0, excluded: 0)
         #expect(!e.balances)
@@ -209,7 +255,9 @@ import Testing
         let text = try Self.run([], output: dir + "/a.sqlite")
         #expect(text.status == 0, "\(text.stdout)\n\(text.stderr)")
         #expect(text.stderr.contains("duplicate"), "\(text.stderr)")
-        #expect(text.stderr.contains("duplicates hospital.adt_person_visit: 2 records"), "\(text.stderr)")
+        #expect(
+            text.stderr.contains("duplicates hospital.adt_person_visit: 2 (records of re-sent messages: same MSH-3, MSH-4, MSH-10), keep first"),
+            "\(text.stderr)")
         #expect(text.stderr.contains("adt/resent.hl7:1 (message 1) duplicates adt/movements.hl7:6 (message 2), kept"), "\(text.stderr)")
         let json = try Self.run(["--json"], output: dir + "/b.sqlite")
         #expect(json.status == 0, "\(json.stderr)")
@@ -225,6 +273,28 @@ import Testing
         let html = try String(contentsOfFile: page, encoding: .utf8)
         #expect(html.contains("Duplicate messages"))
         #expect(html.contains("adt/a01.hl7:10"))
+    }
+
+    @Test func twoShardsMergedEqualTheUnshardedRunWithDuplicatesCountedOnce() throws {
+        let dir = TestSupport.temporaryDirectory("dedup-shards")
+        let whole = try Self.run([], output: dir + "/whole.sqlite")
+        #expect(whole.status == 0, "\(whole.stderr)")
+        for i in 0..<2 {
+            let r = try Self.run(["--shard", "\(i)/2", "--run-id", "dedup-shards"], output: dir + "/shard\(i).sqlite")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let merge = try TestSupport.runCLI([
+            "merge", "--output", dir + "/merged.sqlite", "--no-quality", dir + "/shard0.sqlite", dir + "/shard1.sqlite",
+        ])
+        #expect(merge.status == 0, "\(merge.stderr)")
+        let a = try SQLiteConnection(path: dir + "/whole.sqlite", readOnly: true)
+        let b = try SQLiteConnection(path: dir + "/merged.sqlite", readOnly: true)
+        for table in ["person", "visit_occurrence", "measurement", "observation"] {
+            #expect(try a.query("SELECT * FROM \(table) ORDER BY 1") == b.query("SELECT * FROM \(table) ORDER BY 1"), "\(table)")
+        }
+        let ledger = "SELECT mapping, file, read, written, rejected, filtered, duplicate FROM harmonize_ledger ORDER BY 1, 2"
+        #expect(try a.query(ledger) == b.query(ledger))
+        #expect(try b.scalar("SELECT sum(duplicate) FROM harmonize_ledger") == .int(3))
     }
 
     @Test func checkReportsABadOptionWithItsPosition() throws {
