@@ -156,6 +156,7 @@ final class MappingExecutor {
         }
         progress(reader.bytesRead)
         if sharding != nil { ledger.otherShard = ledger.otherShard ?? 0 }
+        if stages.recordsLineage { ledger.unrouted = stages.unrouted }
         return ledger
     }
 
