@@ -276,6 +276,27 @@ package struct VocabularyRemap {
         }
         // A derived table read from a table whose rows came or went would be out of date.
         let derived = plans.compactMap(\.derivation)
+        // A derived table of the output whose mapping is not given cannot be checked: refused
+        // when rows came or went.
+        if !writer.added.isEmpty || !writer.removed.isEmpty {
+            let given = Set(derived.map(\.mapping))
+            var missing: Set<String> = []
+            do {
+                for r in try db.query("SELECT manifest FROM harmonize_run WHERE kind IS NULL OR kind IN ('run', 'replay')") {
+                    guard let text = r.first?.text else { continue }
+                    let m = try JSONDecoder().decode(RunManifest.self, from: Data(text.utf8))
+                    for e in m.mappings where !m.ledger.contains(where: { $0.mapping == e.id }) && !given.contains(e.id) { missing.insert(e.id) }
+                }
+            } catch {
+                throw RunError(.io, "cannot read the runs of \(outputPath): \(error)", code: .runIO)
+            }
+            if !missing.isEmpty {
+                throw RunError(
+                    .configuration,
+                    "remap moves rows between tables, and the output holds tables derived by mappings not given (\(missing.sorted().joined(separator: ", "))): give them with --mappings so remap can check them (nothing was written)",
+                    code: .remapUnsupported)
+            }
+        }
         for d in derived {
             let moved = d.sources.map(\.table).filter { (writer.added[$0] ?? 0) + (writer.removed[$0] ?? 0) > 0 }
             if !moved.isEmpty {

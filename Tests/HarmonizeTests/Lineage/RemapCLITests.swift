@@ -37,7 +37,7 @@ import Testing
     /// Runs `run` then `remap` into one output and a full run with the new vocabulary into
     /// another; returns both dumps, the dump before the remap, and the remap's JSON summary.
     static func remapAndRerun(_ runArguments: [String], mappings: String, label: String) throws -> (
-        remapped: [String: [[Value]]], rerun: [String: [[Value]]], before: [String: [[Value]]], summary: [String: Any]
+        remapped: [String: [[Value]]], rerun: [String: [[Value]]], before: [String: [[Value]]], summary: [String: Any], output: String
     ) {
         let dir = TestSupport.temporaryDirectory(label)
         let remapped = dir + "/remapped.sqlite"
@@ -50,7 +50,7 @@ import Testing
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(remap.stdout.utf8)) as? [String: Any])
         let full = try TestSupport.runCLI(["run"] + runArguments + ["--output", rerun, "--vocabulary", next])
         #expect(full.status == 0, "\(full.stderr)")
-        return (try dump(remapped), try dump(rerun), before, summary)
+        return (try dump(remapped), try dump(rerun), before, summary, remapped)
     }
 
     static func counts(_ summary: [String: Any], _ mapping: String) -> [String: Int] {
@@ -90,6 +90,15 @@ import Testing
         #expect(ald["changed"] ?? 0 >= 1, "E119 and C509 long-term illnesses changed concept")
         // The mappings that call no vocabulary function are not remapped.
         #expect(Self.counts(r.summary, "snds.dcir_visit").isEmpty)
+        // Remapping back to the first vocabulary would move the I10 row back to
+        // condition_occurrence, whose condition_end_date (the stay's end) observation does not
+        // hold and the lineage does not record: refused, the output untouched.
+        let remapped = try Self.contents(r.output)
+        let back = try TestSupport.runCLI(["remap", "--mappings", mappings, "--output", r.output, "--vocabulary", Self.vocabulary])
+        #expect(back.status == 2, "\(back.stderr)")
+        #expect(back.stderr.contains("[HZ7302]"), "\(back.stderr)")
+        #expect(back.stderr.contains("moves from observation to condition_occurrence, whose column condition_end_date"), "\(back.stderr)")
+        #expect(try Self.contents(r.output) == remapped)
     }
 
     @Test func hospitalRemapEqualsAFullRunWithTheNewVocabulary() throws {
@@ -118,6 +127,36 @@ import Testing
         #expect(c["moved"] == 1, "I10 moves to observation: \(c)")
         #expect(c["changed"] ?? 0 >= 2, "E11.9 changed target, E78.0 gained one: \(c)")
         #expect(c["unchanged"]! + c["changed"]! + c["moved"]! + c["removed"]! == c["rows"]!)
+        let back = try TestSupport.runCLI(["remap", "--mappings", Self.diagnoses, "--output", r.output, "--vocabulary", Self.vocabulary])
+        #expect(back.status == 0, "\(back.stderr)")
+        Self.expectEqual(try Self.dump(r.output), r.before)
+    }
+
+    @Test func routingThatSentRecordsToNoTableIsRefused() throws {
+        let dir = TestSupport.temporaryDirectory("remap-unrouted")
+        let out = dir + "/o.sqlite"
+        let mapping = dir + "/diagnoses.yaml"
+        let text = try String(contentsOfFile: Self.diagnoses, encoding: .utf8)
+        // Condition-domain codes now go to no table: those records are not in the lineage, and a
+        // new vocabulary could route them to observation.
+        let shaped = text.replacingOccurrences(of: "filter: \"domain == 'Condition'\"", with: "filter: \"domain == 'Procedure'\"")
+        #expect(shaped != text)
+        TestSupport.write(shaped, to: mapping)
+        let run = try TestSupport.runCLI(
+            [
+                "run", "--mappings", mapping, "--input", Self.diagnosesInput, "--output", out, "--vocabulary", Self.vocabulary, "--lineage",
+                "--no-quality", "--no-progress",
+            ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let db = try SQLiteConnection(path: out, readOnly: true)
+        let manifest = try #require(try db.scalar("SELECT manifest FROM harmonize_run").text)
+        #expect(manifest.contains("\"unrouted\""), "run --lineage counts them")
+        let hash = try Self.contents(out)
+        let remap = try TestSupport.runCLI(["remap", "--mappings", mapping, "--output", out, "--vocabulary", Self.next])
+        #expect(remap.status == 2)
+        #expect(remap.stderr.contains("[HZ7302]"), "\(remap.stderr)")
+        #expect(remap.stderr.contains("to no table"), "\(remap.stderr)")
+        #expect(try Self.contents(out) == hash)
     }
 
     @Test func remapLineagePointsToTheNewEntriesAndIsARunOfKindRemap() throws {
