@@ -16,7 +16,7 @@ struct HarmonizeRun: ParsableCommand {
         subcommands: [
             RunCommand.self, CheckCommand.self, PlanCommand.self, InspectCommand.self, ScanCommand.self, TestCommand.self, DocsCommand.self,
             QualityCommand.self, RejectsCommand.self, ReportCommand.self, RiskCommand.self, VocabularyCommand.self, UnmappedCommand.self,
-            TraceCommand.self, ReplayCommand.self, MergeCommand.self, PublishCommand.self, SplitCommand.self, DDLCommand.self,
+            TraceCommand.self, ReplayCommand.self, RemapCommand.self, MergeCommand.self, PublishCommand.self, SplitCommand.self, DDLCommand.self,
         ])
 
     /// Parses and runs the subcommand; command-line usage errors exit with 2 (as configuration

@@ -58,6 +58,12 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let postgresUnsupported: ErrorCode = "HZ7022"
     /// HZ7030: the message keys of a mapping that deduplicates (`source: deduplicate:`) outgrew its share of the memory budget.
     static let duplicateKeysOverBudget: ErrorCode = "HZ7030"
+    /// HZ7300: `remap`: the output holds no row lineage with vocabulary entries (not run with `--lineage`).
+    public static let remapNoLineage: ErrorCode = "HZ7300"
+    /// HZ7301: `remap`: a mapping the lineage names is not given, or its file changed since the run.
+    public static let remapMappingsDiffer: ErrorCode = "HZ7301"
+    /// HZ7302: `remap`: a mapping's rows cannot be recomputed from their lineage (a value needs other source values).
+    public static let remapUnsupported: ErrorCode = "HZ7302"
     /// HZ7100: the preflight found problems: the run did not start (the diagnostics say which).
     public static let preflightFailed: ErrorCode = "HZ7100"
     /// HZ7101: a mapping calls a keyed function (`pseudonym`, `pseudonym_int`, `date_shift`) but the run has no key.
@@ -276,5 +282,11 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
             "a shard of a run into PostgreSQL does not fit the shards of that run id already committed (another shard count, other mappings or parameters): refused, nothing committed"
         ),
         ("HZ7209", "`publish`: not every shard of the run is in the shard ledger of the PostgreSQL schema: nothing is published"),
+        ("HZ7300", "`remap`: the output holds no row lineage with vocabulary entries (it was not written with `run --lineage`): nothing is written"),
+        ("HZ7301", "`remap`: a mapping named by the output's lineage is not given, or its file changed since the run (SHA-256): nothing is written"),
+        (
+            "HZ7302",
+            "`remap`: rows of a mapping cannot be recomputed from their lineage (a value or a routing needs source values other than the recorded codes): nothing is written"
+        ),
     ]
 }

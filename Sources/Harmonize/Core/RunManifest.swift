@@ -48,6 +48,9 @@ public struct RunManifest: Sendable, Codable, Hashable {
     /// For the output of `harmonize-run merge`: the shard outputs it combined, in shard order;
     /// nil otherwise.
     public var mergedShards: [MergedShard]? = nil
+    /// For a run of kind `remap` (`harmonize-run remap`): per mapping, the rows it examined and
+    /// what became of them; nil otherwise.
+    package var remap: [RemapCount]? = nil
 
     /// A shard output combined by `harmonize-run merge`.
     public struct MergedShard: Sendable, Codable, Hashable {
@@ -134,6 +137,11 @@ public struct RunManifest: Sendable, Codable, Hashable {
         /// left out because another occurrence of their message (same MSH-3, MSH-4 and MSH-10)
         /// is the one kept. Nil for a mapping without the option.
         public var duplicate: Int? = nil
+        /// Of `filtered`: records that passed the record filter but no target's filter (routed
+        /// to no table); counted with `run --lineage` (nil otherwise), so that `remap` knows
+        /// whether records its lineage does not hold could be routed to a table by a new
+        /// vocabulary.
+        package var unrouted: Int? = nil
         /// Whether `read == written + rejected + filtered + excluded + grouped + otherShard + duplicate`.
         public var balances: Bool {
             read == written + rejected + filtered + excluded + grouped + (otherShard ?? 0) + (duplicate ?? 0)
@@ -149,6 +157,8 @@ public struct RunManifest: Sendable, Codable, Hashable {
         /// Rows that updated a row already written instead of adding one (`on_conflict: update`);
         /// nil for tables no mapping updates.
         public var updated: Int? = nil
+        /// Rows deleted (a remap moves a row to another table); nil when none was.
+        package var removed: Int? = nil
     }
 
     /// The manifest with everything that differs between two runs of the same inputs, mappings
@@ -171,4 +181,27 @@ public struct RunManifest: Sendable, Codable, Hashable {
     public var duplicateCount: Int { ledger.reduce(0) { $0 + ($1.duplicate ?? 0) } }
     /// Total records left to other shards (`run --shard i/N`; 0 for an unsharded run).
     public var otherShardCount: Int { ledger.reduce(0) { $0 + ($1.otherShard ?? 0) } }
+}
+
+/// What a remap (`harmonize-run remap`) did to the rows of one mapping: `rows` (lineage rows
+/// examined) = `unchanged` + `changed` + `moved` + `removed`; `added` rows are new (a record now
+/// routed to a target it did not write).
+package struct RemapCount: Sendable, Codable, Hashable {
+    /// The mapping id.
+    package var mapping: String
+    /// Rows of the mapping the lineage holds.
+    package var rows = 0
+    /// Rows left as they were.
+    package var unchanged = 0
+    /// Rows updated in place (a concept column changed).
+    package var changed = 0
+    /// Rows deleted from one table and written to another (their concept changed domain).
+    package var moved = 0
+    /// Rows deleted with no replacement (no target takes the record any more).
+    package var removed = 0
+    /// Rows written for records that had no row in that target.
+    package var added = 0
+
+    /// Creates empty counts.
+    package init(mapping: String) { self.mapping = mapping }
 }

@@ -160,6 +160,7 @@ final class MappingExecutor {
         progress(reader.bytesRead)
         if sharding != nil { ledger.otherShard = ledger.otherShard ?? 0 }
         if duplicates != nil && !(reader is GroupRecordReader) { ledger.duplicate = ledger.duplicate ?? 0 }
+        if stages.recordsLineage { ledger.unrouted = stages.unrouted }
         return ledger
     }
 

@@ -97,7 +97,7 @@ struct RecordStages<Reader: RecordReader> {
     let targetCount: Int
     private let trace: LookupTrace?
     private var letRanges: [Range<Int>]
-    private let recordsLineage: Bool
+    let recordsLineage: Bool
     /// Where the current rows stage failed: the named value, or the target and column (-1: filter).
     private var failingLet = ""
     private var failingTarget = -1
@@ -110,6 +110,9 @@ struct RecordStages<Reader: RecordReader> {
     /// Rows written per target, and filter outcomes (index 0: record filter, 1 + i: target i).
     var written: [Int]
     var filterCounts: [(passed: Int, failed: Int)]
+    /// Records that passed the record filter but no target's filter (counted as filtered):
+    /// recorded in the ledger with `--lineage` (`LedgerEntry.unrouted`).
+    var unrouted = 0
     /// Records seen (the record number when the format has none).
     private(set) var record = 0
 
@@ -431,6 +434,7 @@ struct RecordStages<Reader: RecordReader> {
                 written[ti] += 1
                 wrote = true
             }
+            if !wrote { unrouted += 1 }
             return wrote ? .written : .filtered
         } catch {
             rollback()
