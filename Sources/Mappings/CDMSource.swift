@@ -48,7 +48,9 @@ package enum CDMSource {
     /// The run description of `model`, nil when the model has no `cdm_source` table.
     package static func runDescription(model: TargetModel, settings: Settings = Settings()) -> RunDescription? {
         guard let table = model.table(named: tableName) else { return nil }
-        return RunDescription(table: table) { facts in row(facts, settings: settings) }
+        return RunDescription(
+            table: table, row: { facts in row(facts, settings: settings) },
+            remapped: { old, manifest, day in remapped(old, manifest: manifest, day: day) })
     }
 
     /// The row's values by column.
@@ -75,6 +77,20 @@ package enum CDMSource {
         ]
         if let reference = settings.documentationReference { row["source_documentation_reference"] = .string(reference) }
         return row
+    }
+
+    /// The columns `harmonize-run remap` changes: `vocabulary_version` (the new release),
+    /// `cdm_release_date` (the remap's day: the CDM changed) and the release named at the end of
+    /// the default `source_description` (a description given with `run --source-description` is
+    /// kept as it is).
+    package static func remapped(_ old: [String: Value], manifest: RunManifest, day: CivilDate) -> [String: Value] {
+        let release = vocabularyRelease(manifest) ?? noVocabulary
+        var out: [String: Value] = ["vocabulary_version": .string(release), "cdm_release_date": .date(day.daysSinceEpoch)]
+        let marker = "; vocabulary release: "
+        if case .string(let d)? = old["source_description"], d.hasPrefix("Mapped by Harmonize "), let r = d.range(of: marker, options: .backwards) {
+            out["source_description"] = .string(String(d[..<r.upperBound]) + release + ".")
+        }
+        return out
     }
 
     /// The release of the run's vocabulary store: its `None` vocabulary's version.

@@ -46,3 +46,15 @@ struct DDLCommand: ParsableCommand {
         }
     }
 }
+
+/// A command that does not write into a PostgreSQL output yet (`remap`) refuses one with
+/// `HZ7022` and exit 2, before reading anything.
+enum PostgresOutput {
+    static func refuse(_ output: String, command: String) throws {
+        guard output.hasPrefix("postgresql://") || output.hasPrefix("postgres://") else { return }
+        Terminal.error(
+            "harmonize-run: '\(command)' does not write into a PostgreSQL output yet; rerun the full run with a new --run-id [\(ErrorCode.postgresUnsupported)]"
+        )
+        throw Exit.configuration
+    }
+}

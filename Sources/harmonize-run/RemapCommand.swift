@@ -50,6 +50,8 @@ struct RemapCommand: ParsableCommand {
         let plans = try mappingOptions.plans(functions: functions)
         var remap = VocabularyRemap(outputPath: output, plans: plans, store: store, functions: functions)
         remap.parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent
+        // OMOP's cdm_source row names the release: it is rewritten with the rows.
+        if let model = plans.first?.model { remap.description = CDMSource.runDescription(model: model) }
         let start = Date()
         let manifest: RunManifest
         do {

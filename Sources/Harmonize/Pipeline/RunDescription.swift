@@ -30,11 +30,25 @@ package struct RunDescription: Sendable {
     package var table: TargetTable
     /// The row's values by column name (missing columns are null).
     package var row: @Sendable (Facts) -> [String: Value]
+    /// The columns a remap to another vocabulary release (`VocabularyRemap`) changes, from the
+    /// stored row (by column name), the remap's manifest (with the new release) and its day; nil:
+    /// a remap leaves the row as it is.
+    package var remapped: (@Sendable ([String: Value], RunManifest, CivilDate) -> [String: Value])?
 
     /// Creates a description.
-    package init(table: TargetTable, row: @escaping @Sendable (Facts) -> [String: Value]) {
+    package init(
+        table: TargetTable, row: @escaping @Sendable (Facts) -> [String: Value],
+        remapped: (@Sendable ([String: Value], RunManifest, CivilDate) -> [String: Value])? = nil
+    ) {
         self.table = table
         self.row = row
+        self.remapped = remapped
+    }
+
+    /// `v` fitted to column `c`: text longer than a `varchar(n)` cut to `n` characters.
+    static func fitted(_ v: Value, to c: TargetColumn) -> Value {
+        if case .varchar(let n?) = c.type, case .string(let s) = v, s.count > n { return .string(String(s.prefix(n))) }
+        return v
     }
 
     /// SHA-256 of the lines `id sha256\n` of these mappings, sorted by id (then hash).
@@ -60,11 +74,7 @@ package struct RunDescription: Sendable {
     func batch(tableIndex: Int, facts: Facts) -> RowBatch {
         let values = row(facts)
         var b = RowBatch(table: tableIndex, columnCount: table.columns.count, reservingRows: 1)
-        for c in table.columns {
-            var v = values[c.name] ?? .null
-            if case .varchar(let n?) = c.type, case .string(let s) = v, s.count > n { v = .string(String(s.prefix(n))) }
-            b.values.append(v)
-        }
+        for c in table.columns { b.values.append(Self.fitted(values[c.name] ?? .null, to: c)) }
         return b
     }
 }

@@ -30,6 +30,10 @@ package struct VocabularyRemap {
     package var parameters: [String: String] = [:]
 
     /// Creates a remap.
+    /// The output's description row (OMOP's `cdm_source`), rewritten for the new release in the
+    /// remap's transaction (`RunDescription.remapped`); nil: no such table is rewritten.
+    package var description: RunDescription?
+
     package init(outputPath: String, plans: [MappingPlan], store: VocabularyStore, functions: FunctionRegistry) {
         self.outputPath = outputPath
         self.plans = plans
@@ -325,6 +329,7 @@ package struct VocabularyRemap {
         manifest.remap = counts
         manifest.finishedAt = Timestamp.now()
         do {
+            if let d = description, let rewrite = d.remapped { try Self.rewriteDescription(d, rewrite, manifest: manifest, in: db) }
             try SQLiteDDL.storeManifest(manifest, runSeq: writer.runSeq, in: db)
             let st = try db.prepare("INSERT INTO harmonize_remap_ledger VALUES (?,?,?,?,?,?,?,?)")
             for c in counts {
@@ -341,6 +346,29 @@ package struct VocabularyRemap {
             throw RunError(.io, "cannot record the remap in \(outputPath): \(error)", code: .sinkFailed)
         }
         return manifest
+    }
+
+    /// Rewrites the rows of the run description's table (a run writes one) with the columns a
+    /// remap changes: the new release, the remap's day (the rows it describes changed).
+    private static func rewriteDescription(
+        _ d: RunDescription, _ rewrite: ([String: Value], RunManifest, CivilDate) -> [String: Value], manifest: RunManifest,
+        in db: SQLiteConnection
+    ) throws(SQLiteError) {
+        let present = Set(try db.query("SELECT name FROM pragma_table_info(?)", [.string(d.table.name)]).compactMap { $0.first?.text })
+        let columns = d.table.columns.filter { present.contains($0.name) }
+        guard !columns.isEmpty else { return }
+        let table = SQLiteDDL.quote(d.table.name)
+        let today = CivilDate(daysSinceEpoch: Int(Date().timeIntervalSince1970) / 86_400)
+        for r in try db.query("SELECT rowid, \(columns.map { SQLiteDDL.quote($0.name) }.joined(separator: ", ")) FROM \(table)") {
+            var old: [String: Value] = [:]
+            for (i, c) in columns.enumerated() { old[c.name] = r[i + 1] }
+            let changes = rewrite(old, manifest, today)
+            let set = columns.filter { changes[$0.name] != nil }
+            guard !set.isEmpty else { continue }
+            _ = try db.query(
+                "UPDATE \(table) SET \(set.map { SQLiteDDL.quote($0.name) + " = ?" }.joined(separator: ", ")) WHERE rowid = ?",
+                set.map { RunDescription.fitted(changes[$0.name] ?? .null, to: $0) } + [r[0]])
+        }
     }
 
     /// The parameters of the latest run of the output (key fingerprint, project, …: they still
