@@ -111,15 +111,11 @@ package struct VocabularyRemap {
             FileOps.remove(stagingPath + "-journal")
             throw RunError(.io, "cannot remap \(outputPath): \(error)", code: .sinkFailed)
         }
-        publication.settleSideFiles()
         do {
-            try FileOps.fsync(path: stagingPath)
-            try FileOps.rename(stagingPath, to: outputPath)
+            try publication.publish(stagingPath)
         } catch {
-            FileOps.remove(stagingPath)
             throw RunError(.io, "cannot publish \(outputPath): \(error)", code: .sinkFailed)
         }
-        publication.syncFolder()
         manifest.status = "succeeded"
         return manifest
     }

@@ -144,6 +144,22 @@ final class OutputPublication {
         return present.map(Self.base(of:))
     }
 
+    /// Publishes the staging file `staging` as the output: what a killed writer left beside the
+    /// output settled, the staging file synced and renamed over the output, the folder synced.
+    /// When the sync or the rename fails, the staging file is removed and the output is left as
+    /// it was; the error is rethrown.
+    func publish(_ staging: String) throws {
+        settleSideFiles()
+        do {
+            try FileOps.fsync(path: staging)
+            try FileOps.rename(staging, to: outputPath)
+        } catch {
+            FileOps.remove(staging)
+            throw error
+        }
+        syncFolder()
+    }
+
     /// `fsync`s the output's folder, so the rename is durable.
     func syncFolder() {
         let fd = open(Self.folder(of: outputPath), O_RDONLY | O_CLOEXEC)

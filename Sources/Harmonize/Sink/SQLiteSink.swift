@@ -455,15 +455,12 @@ package final class SQLiteSink: Sink {
             abort()
             throw error
         }
-        publication.settleSideFiles()
         do {
-            try FileOps.fsync(path: stagingPath)
-            try FileOps.rename(stagingPath, to: outputPath)
+            try publication.publish(stagingPath)
         } catch {
             abort()
             throw SinkError("cannot publish \(outputPath): \(error)")
         }
-        publication.syncFolder()
     }
 
     /// Closes and removes the staging database.

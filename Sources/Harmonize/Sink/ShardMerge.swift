@@ -81,15 +81,11 @@ package enum ShardMerge {
             FileOps.remove(staging)
             throw RunError(error.isIO ? .io : .configuration, error.message, code: error.code ?? .sinkFailed)
         }
-        publication.settleSideFiles()
         do {
-            try FileOps.fsync(path: staging)
-            try FileOps.rename(staging, to: output)
+            try publication.publish(staging)
         } catch {
-            FileOps.remove(staging)
             throw RunError(.io, "merge: cannot publish \(output): \(error)", code: .sinkFailed)
         }
-        publication.syncFolder()
         merged.status = "succeeded"
         return merged
     }

@@ -262,46 +262,7 @@ import Testing
     /// none written twice), and the quality checks are run again and stored for the replay.
     @Test func replayDerivesObservationPeriodsAgainAndRunsTheQualityChecks() throws {
         let dir = TestSupport.temporaryDirectory("replay-derive")
-        let people = """
-            harmonize: 1
-            id: t.people
-            version: 1.0.0
-            source: {files: people.csv, dialect: {delimiter: ";"}}
-            target: person
-            fields:
-              person_id: "to_int(id)"
-              gender_concept_id: "0"
-              year_of_birth: "to_int(year)"
-              race_concept_id: "0"
-              ethnicity_concept_id: "0"
-            """
-        func events(_ date: String) -> String {
-            """
-            harmonize: 1
-            id: t.events
-            version: 1.0.0
-            source: {files: events.csv, dialect: {delimiter: ";"}}
-            target: condition_occurrence
-            fields:
-              condition_occurrence_id: "to_int(eid)"
-              person_id: "to_int(pid)"
-              condition_concept_id: "0"
-              condition_start_date: "\(date)"
-              condition_type_concept_id: "32817"
-            """
-        }
-        let period = """
-            harmonize: 1
-            id: t.period
-            version: 1.0.0
-            derive: observation_period
-            with: {period_type_concept_id: 44814724, from: [condition_occurrence]}
-            """
-        for (folder, date) in [("m1", "parse_date(d, 'yyyy-MM-dd')"), ("m2", "parse_date(d, 'yyyy-MM-dd', 'yyyy/MM/dd')")] {
-            TestSupport.write(people, to: dir + "/\(folder)/people.yaml")
-            TestSupport.write(events(date), to: dir + "/\(folder)/events.yaml")
-            TestSupport.write(period, to: dir + "/\(folder)/period.yaml")
-        }
+        ReplayFixtures.writeMappings(dir)
         TestSupport.write("id;year\n1;1950\n2;1960\n3;1970\n", to: dir + "/in/people.csv")
         // Event 3 extends person 1's period; event 5 is person 3's only event. Both are rejected by m1.
         TestSupport.write("eid;pid;d\n1;1;2020-01-01\n2;1;2020-03-01\n3;1;2021/06/30\n4;2;2020-05-05\n5;3;2022/01/01\n", to: dir + "/in/events.csv")

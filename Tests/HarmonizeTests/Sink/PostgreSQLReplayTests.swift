@@ -100,50 +100,11 @@ import Testing
     /// 3 people; 5 events, two of them (3 and 5) with a date m1 rejects and m2 reads, one (6)
     /// with a person id that is not a number (rejected by both); observation periods derived.
     static func eventsFixture(_ dir: String) {
-        let people = """
-            harmonize: 1
-            id: t.people
-            version: 1.0.0
-            source: {files: people.csv, dialect: {delimiter: ";"}}
-            target: person
-            fields:
-              person_id: "to_int(id)"
-              gender_concept_id: "0"
-              year_of_birth: "to_int(year)"
-              race_concept_id: "0"
-              ethnicity_concept_id: "0"
-            """
-        func events(_ date: String) -> String {
-            """
-            harmonize: 1
-            id: t.events
-            version: 1.0.0
-            source: {files: events.csv, dialect: {delimiter: ";"}}
-            target: condition_occurrence
-            fields:
-              condition_occurrence_id: "to_int(eid)"
-              person_id: "to_int(pid)"
-              condition_concept_id: "0"
-              condition_start_date: "\(date)"
-              condition_type_concept_id: "32817"
-            """
-        }
-        let period = """
-            harmonize: 1
-            id: t.period
-            version: 1.0.0
-            derive: observation_period
-            with: {period_type_concept_id: 44814724, from: [condition_occurrence]}
-            """
-        for (folder, date) in [("m1", "parse_date(d, 'yyyy-MM-dd')"), ("m2", "parse_date(d, 'yyyy-MM-dd', 'yyyy/MM/dd')")] {
-            TestSupport.write(people, to: dir + "/\(folder)/people.yaml")
-            TestSupport.write(events(date), to: dir + "/\(folder)/events.yaml")
-            TestSupport.write(period, to: dir + "/\(folder)/period.yaml")
-        }
+        ReplayFixtures.writeMappings(dir)
         // m3: the fixed date, but event ids that collide with stored ones.
-        TestSupport.write(people, to: dir + "/m3/people.yaml")
+        TestSupport.write(ReplayFixtures.people, to: dir + "/m3/people.yaml")
         TestSupport.write(
-            events("parse_date(d, 'yyyy-MM-dd', 'yyyy/MM/dd')").replacingOccurrences(of: "\"to_int(eid)\"", with: "\"to_int(eid) - 2\""),
+            ReplayFixtures.events(ReplayFixtures.fixedDate).replacingOccurrences(of: "\"to_int(eid)\"", with: "\"to_int(eid) - 2\""),
             to: dir + "/m3/events.yaml")
         TestSupport.write("id;year\n1;1950\n2;1960\n3;1970\n", to: dir + "/in/people.csv")
         TestSupport.write(
