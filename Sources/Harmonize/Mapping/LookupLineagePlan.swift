@@ -15,18 +15,7 @@ final class LookupLineagePlan {
         let lets = plan.lets
         let names = lets.map(\.name)
         func calls(_ e: CompiledExpression) -> Bool { e.functionsUsed.contains { Self.functions.contains($0) } }
-        // Named values read by each named value, transitively (a named value sees the earlier ones).
-        var reads: [Set<Int>] = []
-        for (i, l) in lets.enumerated() {
-            var set: Set<Int> = []
-            for id in l.expression.referencedIdentifiers {
-                if let j = names[0..<i].lastIndex(of: id) {
-                    set.insert(j)
-                    set.formUnion(reads[j])
-                }
-            }
-            reads.append(set)
-        }
+        let reads = plan.transitiveLetReads
         let letCalls = lets.map { calls($0.expression) }
         var any = false
         columns = plan.targets.map { t in
@@ -63,5 +52,25 @@ final class LookupLineagePlan {
             for k in lets[l] { add(trace.uses[k]) }
         }
         for k in own { add(trace.uses[k]) }
+    }
+}
+
+extension MappingPlan {
+    /// The named values each named value reads, transitively, by index in `lets` (a named value
+    /// sees the earlier ones only).
+    var transitiveLetReads: [Set<Int>] {
+        let names = lets.map(\.name)
+        var reads: [Set<Int>] = []
+        for (i, l) in lets.enumerated() {
+            var set: Set<Int> = []
+            for id in l.expression.referencedIdentifiers {
+                if let j = names[0..<i].lastIndex(of: id) {
+                    set.insert(j)
+                    set.formUnion(reads[j])
+                }
+            }
+            reads.append(set)
+        }
+        return reads
     }
 }

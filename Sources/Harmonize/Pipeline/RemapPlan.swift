@@ -89,18 +89,9 @@ final class RemapPlan {
         let names = plan.lets.map(\.name)
         // Which named values depend on the vocabulary (in the original plan).
         var letDepends: [Bool] = []
-        var reads: [Set<Int>] = []
+        let reads = plan.transitiveLetReads
         for (i, l) in plan.lets.enumerated() {
-            var set: Set<Int> = []
-            for id in l.expression.referencedIdentifiers {
-                if let j = names[0..<i].lastIndex(of: id) {
-                    set.insert(j)
-                    set.formUnion(reads[j])
-                }
-            }
-            reads.append(set)
-            let dependent = callsVocabulary(l.expression) || set.contains { letDepends[$0] }
-            letDepends.append(dependent)
+            letDepends.append(callsVocabulary(l.expression) || reads[i].contains { letDepends[$0] })
         }
         letReads = reads
         func depends(_ e: CompiledExpression) -> Bool {
