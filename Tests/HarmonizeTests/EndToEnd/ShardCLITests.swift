@@ -237,7 +237,12 @@ import Testing
         #expect(shardBytes < inputBytes / 2, "\(shardBytes) of \(inputBytes) bytes")
         #expect(try Self.merge(whole, output: dir + "/whole.sqlite").status == 0)
         #expect(try Self.merge(parts, output: dir + "/parts.sqlite").status == 0)
-        #expect(try Self.omopTables(dir + "/whole.sqlite") == Self.omopTables(dir + "/parts.sqlite"))
+        // cdm_source, as above: the split files' day need not be the input's (a checkout made
+        // another day, a run across midnight). One row each.
+        var mergedWhole = try Self.omopTables(dir + "/whole.sqlite")
+        var mergedParts = try Self.omopTables(dir + "/parts.sqlite")
+        #expect(mergedWhole.removeValue(forKey: "cdm_source")?.count == 1 && mergedParts.removeValue(forKey: "cdm_source")?.count == 1)
+        #expect(mergedWhole == mergedParts)
         #expect(try Self.ledger(dir + "/whole.sqlite") == Self.ledger(dir + "/parts.sqlite"), "merged ledgers (read included) equal")
     }
 
