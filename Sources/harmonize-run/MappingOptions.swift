@@ -69,6 +69,23 @@ struct MappingOptions: ParsableArguments {
         return out
     }
 
+    /// SHA-256 of what overrides the mappings' dialects and formats (the `--profile` file's
+    /// bytes and the override flags), recorded as the run's `profile_sha256`; nil when none does.
+    func profileFingerprint() throws -> String? {
+        var text = ""
+        if let profile {
+            guard let data = FileManager.default.contents(atPath: profile) else {
+                throw CLIError(code: Exit.configuration, message: "cannot read the run profile \(profile)")
+            }
+            text += "profile " + Hex.sha256(data) + "\n"
+        }
+        if let delimiter { text += "delimiter \(delimiter)\n" }
+        if let encoding { text += "encoding \(encoding)\n" }
+        for f in dateFormats { text += "date-format \(f)\n" }
+        if let decimalChar { text += "decimal-char \(decimalChar)\n" }
+        return text.isEmpty ? nil : Hex.sha256(Data(text.utf8))
+    }
+
     /// The profile from `--profile` and the override flags.
     func runProfile() throws -> RunProfile? {
         var p = RunProfile()

@@ -74,6 +74,14 @@ struct RunCommand: ParsableCommand {
     var lineage = false
 
     @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Run again only the mappings whose inputs, mapping files, vocabulary release, key or settings changed since the run that wrote the SQLite output; "
+                + "the others' rows, rejects and lineage are taken over (docs/incremental-runs.md). Says which ran again and why; "
+                + "when nothing changed, the output is left as it is."))
+    var incremental = false
+
+    @Flag(
         name: .customLong("keep-orphans"),
         help: "Keep rows whose person_id names no person row of the output (default: held back as rejects, target-fk-missing).")
     var keepOrphans = false
@@ -135,6 +143,10 @@ struct RunCommand: ParsableCommand {
         if Self.byteSize(memoryBudget) == nil { throw ValidationError("--memory-budget is a size in bytes, or with K, M or G (256M)") }
         if let runID, !Self.isValidRunID(runID) {
             throw ValidationError("--run-id is 1 to 128 letters, digits, '.', '_' or '-'")
+        }
+        if incremental {
+            if sink != .sqlite { throw ValidationError("--incremental needs a SQLite output (--sink sqlite)") }
+            if shard != nil { throw ValidationError("--incremental does not take --shard: run the shards in full, then merge or publish") }
         }
         if let shard {
             _ = try Self.shardSpec(shard, environment: ProcessInfo.processInfo.environment)
@@ -210,6 +222,13 @@ struct RunCommand: ParsableCommand {
             throw CLIError(code: Exit.io, message: "input folder not found: \(input)")
         }
         var postgres: PostgreSQLTarget?
+        if incremental, let output, PostgreSQLTarget.isURI(output) {
+            throw CLIError(
+                code: Exit.configuration,
+                message:
+                    "--incremental works on a SQLite output only; a PostgreSQL run id is published once (rerun it whole) [\(ErrorCode.postgresUnsupported)]"
+            )
+        }
         if let output, PostgreSQLTarget.isURI(output) {
             do throws(HarmonizeError) {
                 postgres = try PostgreSQLTarget(parsing: output)
@@ -227,6 +246,7 @@ struct RunCommand: ParsableCommand {
         // The URI never holds a password (refused when parsing it).
         if let postgres { parameters["output"] = postgres.displayURI }
         if let vocabulary = mappingOptions.vocabulary { parameters["vocabulary"] = (vocabulary as NSString).lastPathComponent }
+        if let profile = try mappingOptions.profileFingerprint() { parameters["profile_sha256"] = profile }
         var options = RunOptions(inputDirectory: input, recordsLineage: lineage, parameters: parameters)
         options.exclusion = exclusion
         options.key = key
@@ -310,6 +330,22 @@ struct RunCommand: ParsableCommand {
         }
         options.runID = runID
         options.shard = shardSpec
+        if incremental, let output {
+            // Which mappings run again, and why (docs/incremental-runs.md); nothing is written yet.
+            let plan: IncrementalPlan
+            do throws(RunError) {
+                plan = try IncrementalPlan.make(plans: plans, options: options, outputPath: output)
+            } catch {
+                throw CLIError(code: Exit.code(for: error), message: error.message)
+            }
+            Terminal.error(Self.describe(plan))
+            if plan.isUpToDate {
+                if json { Terminal.out(Self.upToDateJSON(plan)) }
+                printedJSON = true
+                return
+            }
+            options.incremental = plan
+        }
         let lineageJob = (namespace: privacy.project.isEmpty ? "harmonize" : privacy.project, name: "harmonize-run")
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         if let openlineage {
@@ -501,6 +537,39 @@ struct RunCommand: ParsableCommand {
                 message:
                     "shard \(shard) of run \(runID) is committed, but the run could not be published: \(error.message) [\(error.code)]; "
                     + "'harmonize-run publish --run-id \(runID) --output URI' publishes it")
+        }
+    }
+
+    /// What `--incremental` decided, for standard error: the mappings run again with their
+    /// reasons, the mappings reused.
+    static func describe(_ plan: IncrementalPlan) -> String {
+        let s = plan.summary
+        let total = s.rerun.count + s.reused.count
+        guard let base = s.base else {
+            let reason = s.rerun.first?.reasons.first ?? "no earlier run to start from"
+            return "harmonize-run: incremental: \(reason): every mapping runs"
+        }
+        if s.rerun.isEmpty {
+            return "harmonize-run: incremental: nothing changed since run \(base) (\(total) mappings): the output is up to date and was left as it is"
+        }
+        var lines = ["harmonize-run: incremental: \(s.rerun.count) of \(total) mappings run again, \(s.reused.count) taken over from run \(base)"]
+        for d in s.rerun { lines.append("  \(d.mapping): " + d.reasons.joined(separator: "; ")) }
+        if !s.reused.isEmpty { lines.append("  taken over: " + s.reused.joined(separator: ", ")) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `{"status": "up-to-date", "incremental": …}`: `--incremental` found nothing to run again.
+    static func upToDateJSON(_ plan: IncrementalPlan) -> String {
+        struct UpToDate: Encodable {
+            var status = "up-to-date"
+            var incremental: IncrementalSummary
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do {
+            return String(decoding: try encoder.encode(UpToDate(incremental: plan.summary)), as: UTF8.self)
+        } catch {
+            return "{\"status\": \"up-to-date\"}"
         }
     }
 

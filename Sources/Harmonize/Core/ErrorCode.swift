@@ -64,6 +64,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let remapMappingsDiffer: ErrorCode = "HZ7301"
     /// HZ7302: `remap`: a mapping's rows cannot be recomputed from their lineage (a value needs other source values).
     public static let remapUnsupported: ErrorCode = "HZ7302"
+    /// HZ7310: `run --incremental`: the output was replaced after the run compared it (another run published meanwhile).
+    public static let incrementalOutputChanged: ErrorCode = "HZ7310"
     /// HZ7100: the preflight found problems: the run did not start (the diagnostics say which).
     public static let preflightFailed: ErrorCode = "HZ7100"
     /// HZ7101: a mapping calls a keyed function (`pseudonym`, `pseudonym_int`, `date_shift`) but the run has no key.
@@ -287,6 +289,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         (
             "HZ7302",
             "`remap`: rows of a mapping cannot be recomputed from their lineage (a value or a routing needs source values other than the recorded codes): nothing is written"
+        ),
+        (
+            "HZ7310",
+            "`run --incremental`: the output was replaced by another run after this one compared it with its inputs: nothing is published, run again"
         ),
     ]
 }

@@ -51,6 +51,13 @@ public struct RunManifest: Sendable, Codable, Hashable {
     /// For a run of kind `remap` (`harmonize-run remap`): per mapping, the rows it examined and
     /// what became of them; nil otherwise.
     package var remap: [RemapCount]? = nil
+    /// Per mapping, what its rows depend on (definition, inputs, vocabulary release, settings):
+    /// what `run --incremental` compares to tell which mappings to run again; nil for a derived
+    /// table's mapping, and in manifests of older versions.
+    package var fingerprints: [MappingFingerprint]? = nil
+    /// For `run --incremental`: the run whose output it started from, and per mapping whether it
+    /// ran again (and why) or its rows were taken over; nil for other runs.
+    package var incremental: IncrementalSummary? = nil
 
     /// A shard output combined by `harmonize-run merge`.
     public struct MergedShard: Sendable, Codable, Hashable {

@@ -1,8 +1,11 @@
+import Crypto
+
 /// Lowercase hexadecimal text of bytes (hashes, fingerprints).
-enum Hex {
+package enum Hex {
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    static func string(_ bytes: some Collection<UInt8>) -> String {
+    /// The bytes as lowercase hexadecimal text.
+    package static func string(_ bytes: some Collection<UInt8>) -> String {
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
         for b in bytes {
@@ -10,5 +13,10 @@ enum Hex {
             out.append(digits[Int(b & 15)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The SHA-256 of `bytes`, in lowercase hexadecimal.
+    package static func sha256(_ bytes: some Collection<UInt8>) -> String {
+        string(Array(SHA256.hash(data: Array(bytes))))
     }
 }

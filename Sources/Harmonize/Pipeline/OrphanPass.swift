@@ -29,12 +29,18 @@ enum OrphanPass {
         guard !orphans.isEmpty else { return [:] }
         // Where each orphan row comes from.
         let orphanTables = Set(orphans.map { tables[$0.table].name })
-        let writers = plans.filter { p in p.derivation == nil && p.targets.contains { orphanTables.contains($0.table.name) } }
+        // `run --incremental`: the reused mappings' orphans were held back by the output's run
+        // (their rejects are taken over); the rows left are those of the mappings that ran.
+        let reused = options.incremental?.reused ?? []
+        let writers = plans.filter { p in
+            p.derivation == nil && !reused.contains(p.id) && p.targets.contains { orphanTables.contains($0.table.name) }
+        }
         let wanted = Set(orphans.map { OrphanLocator.Key(table: tables[$0.table].name, reference: $0.reference.description) })
         let locator = OrphanLocator(column: rule.column, wanted: wanted)
         var o = options
         o.recordsLineage = true
         o.replay = nil
+        o.incremental = nil
         do {
             _ = try Pipeline(plans: writers, options: o).run(into: locator)
         } catch {

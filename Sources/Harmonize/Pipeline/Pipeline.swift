@@ -22,6 +22,9 @@ public struct RunOptions: Sendable {
     /// A replay: only these records of these mappings and files are read again (`harmonize-run
     /// replay`); the manifest's kind is `replay`. Nil for a full run.
     package var replay: ReplaySelection? = nil
+    /// `run --incremental`: the mappings whose rows, rejects, ledger and lineage are taken over
+    /// from the output's run instead of being mapped again (`IncrementalPlan`). Nil for a full run.
+    package var incremental: IncrementalPlan? = nil
     /// Whether rows whose person is not in the output are held back (the model's `orphans:`;
     /// `run --keep-orphans` sets false). See `OrphanPass`.
     public var holdsBackOrphans = true

@@ -83,8 +83,58 @@ final class RunExecution {
 
     /// Maps every plan over its files, in run order (derived tables wait for `finalize`).
     func execute() throws(RunError) {
+        let incremental = options.incremental
         for (pi, plan) in plans.enumerated() where plan.derivation == nil {
-            try map(plan, index: pi)
+            if let incremental, let base = incremental.baseManifest, incremental.reused.contains(plan.id) {
+                adopt(plan, from: base)
+            } else {
+                try map(plan, index: pi)
+            }
+        }
+        if let incremental { try takeOver(incremental) }
+    }
+
+    /// `run --incremental`: a mapping that does not run again keeps the books of the output's
+    /// run: its ledger, joins, duplicates, and its input files (with their hashes) interned in
+    /// the base run's order.
+    private func adopt(_ plan: MappingPlan, from base: RunManifest) {
+        let ledger = base.ledger.filter { $0.mapping == plan.id }
+        let joins = base.joins.filter { $0.mapping == plan.id }
+        manifest.ledger.append(contentsOf: ledger)
+        manifest.joins.append(contentsOf: joins)
+        if let d = base.duplicates?.filter({ $0.mapping == plan.id }), !d.isEmpty { manifest.duplicates = (manifest.duplicates ?? []) + d }
+        var files = Set(ledger.map(\.file)).union(joins.flatMap(\.files))
+        if let recorded = base.fingerprints?.first(where: { $0.mapping == plan.id }) { files.formUnion(recorded.inputs.keys) }
+        for e in base.inputs where files.contains(e.path) && fileIndex[e.path] == nil {
+            fileIndex[e.path] = Int32(manifest.inputs.count)
+            manifest.inputs.append(e)
+        }
+        for row in ledger { recordsDone += row.groupStage == true ? 0 : row.read }
+    }
+
+    /// `run --incremental`: copies the reused mappings' rows, lineage, rejects and unmapped codes
+    /// from the output into the staging database (`ReusingSink`).
+    private func takeOver(_ plan: IncrementalPlan) throws(RunError) {
+        guard let base = plan.baseManifest, let baseRunID = plan.baseRunID, !plan.reused.isEmpty else { return }
+        var mappings: [OutputReuse.Pair] = []
+        for (i, p) in plans.enumerated() where plan.reused.contains(p.id) {
+            if let b = base.mappings.firstIndex(where: { $0.id == p.id }) { mappings.append(.init(base: b, now: i)) }
+        }
+        let files = base.inputs.enumerated().compactMap { i, e in fileIndex[e.path].map { OutputReuse.Pair(base: i, now: Int($0)) } }
+        let written = Set(plans.filter { plan.reused.contains($0.id) }.flatMap { $0.targets.map(\.table.name) })
+        let reusedTables = tables.enumerated().compactMap { i, t -> OutputReuse.Table? in
+            guard written.contains(t.name), let b = base.tables.firstIndex(where: { $0.table == t.name }) else { return nil }
+            return OutputReuse.Table(now: i, base: b, whole: !plan.byLineage)
+        }
+        guard let reusing = sink as? ReusingSink else {
+            throw RunError(.configuration, "run --incremental needs a SQLite output", code: .runConfiguration)
+        }
+        do {
+            let copied = try reusing.reuse(
+                OutputReuse(basePath: plan.outputPath, baseRunID: baseRunID, mappings: mappings, files: files, tables: reusedTables))
+            for (t, n) in copied { rowsPerTable[t] += n }
+        } catch {
+            throw RunError(error.isIO ? .io : .configuration, error.message, code: error.code ?? .sinkFailed)
         }
     }
 
@@ -218,6 +268,11 @@ final class RunExecution {
         }
         if let usage = context.vocabularyUsage {
             manifest.vocabularyUsage = usage.totalsReport()
+            if let incremental = options.incremental, let base = incremental.baseManifest?.vocabularyUsage {
+                // The reused mappings' lookups were counted by the output's run (sorted as `totalsReport` sorts).
+                manifest.vocabularyUsage = ((manifest.vocabularyUsage ?? []) + base.filter { incremental.reused.contains($0.mapping) })
+                    .sorted { ($0.mapping, $0.vocabulary) < ($1.mapping, $1.vocabulary) }
+            }
             let codes = usage.unmappedCodes()
             if !codes.isEmpty {
                 do {
@@ -237,8 +292,18 @@ final class RunExecution {
                 code: .runResourceFailed)
         }
         try inputs.verifyAll()
-        let lookups = context.lookupStatistics
+        var lookups = context.lookupStatistics
+        if let incremental = options.incremental, let base = incremental.baseManifest {
+            // A reused mapping's lookups were loaded but not used: the base run's counts.
+            lookups =
+                lookups.filter { !incremental.reused.contains($0.mapping) }
+                + (base.lookups ?? []).filter { incremental.reused.contains($0.mapping) }
+        }
         if !lookups.isEmpty { manifest.lookups = lookups }
+        if options.replay == nil {
+            try recordFingerprints()
+            manifest.incremental = options.incremental?.summary
+        }
         manifest.finishedAt = Pipeline.timestamp()
         manifest.status = "succeeded"
         do {
@@ -247,6 +312,26 @@ final class RunExecution {
             throw RunError(error.isIO ? .io : .configuration, error.message, code: error.isIO ? .sinkFailed : .runConfiguration)
         }
         return manifest
+    }
+
+    /// Every mapping's fingerprint (what `run --incremental` compares): the files it reads with
+    /// their SHA-256 as the manifest records them (`input:` lookups hashed here).
+    private func recordFingerprints() throws(RunError) {
+        let known = Dictionary(manifest.inputs.map { ($0.path, $0.sha256) }, uniquingKeysWith: { a, _ in a })
+        let vocabulary = try IncrementalPlan.currentVocabulary(options)
+        var out: [MappingFingerprint] = []
+        for plan in plans where plan.derivation == nil {
+            var inputs: [String: String] = [:]
+            for f in try IncrementalPlan.inputFiles(of: plan, inputDirectory: options.inputDirectory) {
+                if let h = known[f] {
+                    inputs[f] = h
+                } else {
+                    inputs[f] = (try? ShardMerge.sha256(of: options.inputDirectory + "/" + f)) ?? "unreadable"
+                }
+            }
+            out.append(try IncrementalPlan.fingerprint(of: plan, inputs: inputs, options: options, vocabularies: vocabulary))
+        }
+        manifest.fingerprints = out
     }
 
     /// Derived tables (`derive:`), over everything written.
@@ -302,10 +387,19 @@ final class RunExecution {
             // Derived again by the replay: rows added, and stored rows that changed.
             updatedTables.formUnion(plans.compactMap { $0.derivation?.table })
         }
+        // `run --incremental`: a table whose rows some mapping updates is run again whole or
+        // taken over whole (`IncrementalPlan`); taken over, its updates are the output run's.
+        let incremental = options.incremental
+        let takenOver = { (name: String) -> RunManifest.TableCount? in
+            guard let incremental, let base = incremental.baseManifest,
+                !self.plans.contains(where: { p in !incremental.reused.contains(p.id) && p.targets.contains { $0.table.name == name } })
+            else { return nil }
+            return base.tables.first { $0.table == name }
+        }
         manifest.tables = tables.enumerated().map { i, t in
             guard updatedTables.contains(t.name) else { return .init(table: t.name, rows: rowsPerTable[i]) }
             let c = counts[i] ?? TableWriteCount(inserted: rowsPerTable[i], updated: 0)
-            return .init(table: t.name, rows: c.inserted, updated: c.updated)
+            return .init(table: t.name, rows: c.inserted, updated: takenOver(t.name)?.updated ?? c.updated)
         }
     }
 }

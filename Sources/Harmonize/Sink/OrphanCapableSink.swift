@@ -24,3 +24,46 @@ package protocol OrphanCapableSink: Sink {
     /// Deletes the rows (and their lineage rows).
     func remove(_ rows: [OrphanRow]) throws(SinkError)
 }
+
+/// What `run --incremental` takes over from the output's run (`IncrementalPlan`): the rows,
+/// lineage, rejects and unmapped codes of the mappings that do not run again, renumbered to this
+/// run's mapping, file and table ids.
+package struct OutputReuse: Sendable {
+    /// An id of the output's run and the same thing's id in this run.
+    package struct Pair: Sendable, Hashable {
+        /// The id in the output's run.
+        public var base: Int
+        /// The id in this run.
+        public var now: Int
+    }
+
+    /// A table to take rows over into.
+    package struct Table: Sendable, Hashable {
+        /// Its index in this run's tables.
+        public var now: Int
+        /// Its id in the output's run (`harmonize_run_table.table_id`).
+        public var base: Int
+        /// Every row (an output without row lineage, whose table only reused mappings write), or
+        /// only the rows whose lineage names a reused mapping.
+        public var whole: Bool
+    }
+
+    /// The SQLite output.
+    public var basePath: String
+    /// The run that wrote it, checked again once the output's lock is held.
+    public var baseRunID: String
+    /// The reused mappings.
+    public var mappings: [Pair]
+    /// Every input file of the output's run that this run knows.
+    public var files: [Pair]
+    /// The tables the reused mappings write.
+    public var tables: [Table]
+}
+
+/// A sink that can take over rows of the output it replaces (the SQLite output, directly or
+/// pipelined).
+package protocol ReusingSink: Sink {
+    /// Copies what `reuse` names from the output into the staging database; returns the rows
+    /// copied per table index.
+    func reuse(_ reuse: OutputReuse) throws(SinkError) -> [Int: Int]
+}

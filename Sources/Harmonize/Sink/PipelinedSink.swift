@@ -215,6 +215,16 @@ extension PipelinedSink: OrphanCapableSink {
     }
 }
 
+extension PipelinedSink: ReusingSink {
+    /// Asks the wrapped sink, after the batches queued before; refuses when it cannot.
+    public func reuse(_ reuse: OutputReuse) throws(SinkError) -> [Int: Int] {
+        try perform { sink throws(SinkError) in
+            guard let s = sink as? ReusingSink else { throw SinkError("this output cannot take over an earlier run's rows", isIO: false) }
+            return try s.reuse(reuse)
+        }
+    }
+}
+
 /// A result handed from the writer thread to the caller (who waits on the reply's semaphore).
 /// Safe to share (`@unchecked`): written once before the semaphore signals, read only after it.
 private final class ResultBox<T: Sendable>: @unchecked Sendable {

@@ -548,3 +548,118 @@ extension SQLiteSink: OrphanCapableSink {
         }
     }
 }
+
+extension SQLiteSink: ReusingSink {
+    /// Attaches the output (its side files settled: the output's lock is held), checks that the
+    /// run that wrote it is still the one `reuse` was planned from, and copies in one transaction
+    /// the reused mappings' rows, lineage (entries and entry sets renumbered after this run's),
+    /// rejects and unmapped codes, with this run's mapping, file and table ids.
+    public func reuse(_ reuse: OutputReuse) throws(SinkError) -> [Int: Int] {
+        guard let db else { throw SinkError("sink not open", isIO: false) }
+        var copied: [Int: Int] = [:]
+        let q = SQLiteDDL.quote
+        do {
+            try db.execute("COMMIT")
+            publication.settleSideFiles()
+            _ = try db.query("ATTACH DATABASE ? AS base", [.string(reuse.basePath)])
+            do {
+                let found = try db.query("SELECT run_id FROM base.harmonize_run").compactMap { $0.first?.text }
+                guard found == [reuse.baseRunID] else {
+                    throw SinkError(
+                        "\(outputPath) was replaced since this incremental run compared it (another run published meanwhile); nothing was published",
+                        code: .incrementalOutputChanged)
+                }
+                try db.execute("BEGIN")
+                try db.execute(
+                    """
+                    CREATE TEMP TABLE hz_reuse_mapping(base INTEGER PRIMARY KEY, now INTEGER NOT NULL);
+                    CREATE TEMP TABLE hz_reuse_file(base INTEGER PRIMARY KEY, now INTEGER NOT NULL);
+                    """)
+                for (table, pairs) in [("hz_reuse_mapping", reuse.mappings), ("hz_reuse_file", reuse.files)] {
+                    let st = try db.prepare("INSERT INTO temp.\(table)(base, now) VALUES (?, ?)")
+                    for p in pairs {
+                        st.bind(.int(p.base), at: 1)
+                        st.bind(.int(p.now), at: 2)
+                        _ = try st.step()
+                        st.reset()
+                    }
+                }
+                let reusedSets = "SELECT l.lookup_set FROM base.harmonize_lineage l JOIN temp.hz_reuse_mapping m ON m.base = l.mapping_id"
+                let entryOffset = nextEntryID - 1
+                let setOffset = nextSetID - 1
+                for t in reuse.tables where t.now < tables.count {
+                    let table = tables[t.now]
+                    let columns = table.columns.map { q($0.name) }.joined(separator: ", ")
+                    var sql = "INSERT INTO main.\(q(table.name)) (\(columns)) SELECT \(columns) FROM base.\(q(table.name))"
+                    if !t.whole {
+                        guard let k = rowKeyColumns[t.now] else { continue }
+                        sql +=
+                            " WHERE \(q(table.columns[k].name)) IN (SELECT l.row_id FROM base.harmonize_lineage l"
+                            + " JOIN temp.hz_reuse_mapping m ON m.base = l.mapping_id WHERE l.table_id = \(t.base))"
+                    }
+                    _ = try db.query(sql)
+                    let n = try db.scalar("SELECT changes()").intValue ?? 0
+                    copied[t.now] = n
+                    rowsSent[t.now, default: 0] += n
+                    if recordsLineage && !t.whole {
+                        _ = try db.query(
+                            """
+                            INSERT INTO main.harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq, lookup_set, target)
+                            SELECT \(t.now), l.row_id, m.now, f.now, l.line, l.record, \(runSeq), l.lookup_set + \(setOffset), l.target
+                            FROM base.harmonize_lineage l JOIN temp.hz_reuse_mapping m ON m.base = l.mapping_id
+                            LEFT JOIN temp.hz_reuse_file f ON f.base = l.file_id
+                            WHERE l.table_id = \(t.base)
+                            """)
+                    }
+                }
+                if recordsLineage {
+                    let present = try db.scalar("SELECT count(*) FROM base.sqlite_master WHERE name = 'harmonize_lineage_entry_set'").intValue ?? 0
+                    if present > 0 {
+                        _ = try db.query(
+                            """
+                            INSERT INTO main.harmonize_lineage_entry(entry_id, run_seq, column_name, function, vocabulary, code, concept_id, value)
+                            SELECT entry_id + \(entryOffset), \(runSeq), column_name, function, vocabulary, code, concept_id, value
+                            FROM base.harmonize_lineage_entry WHERE entry_id IN
+                              (SELECT entry_id FROM base.harmonize_lineage_entry_set WHERE set_id IN (\(reusedSets)))
+                            """)
+                        _ = try db.query(
+                            """
+                            INSERT INTO main.harmonize_lineage_entry_set(set_id, position, entry_id)
+                            SELECT set_id + \(setOffset), position, entry_id + \(entryOffset)
+                            FROM base.harmonize_lineage_entry_set WHERE set_id IN (\(reusedSets))
+                            """)
+                        nextEntryID =
+                            (try db.scalar("SELECT coalesce(max(entry_id), 0) + 1 FROM main.harmonize_lineage_entry").intValue) ?? nextEntryID
+                        nextSetID = (try db.scalar("SELECT coalesce(max(set_id), 0) + 1 FROM main.harmonize_lineage_entry_set").intValue) ?? nextSetID
+                    }
+                }
+                _ = try db.query(
+                    """
+                    INSERT INTO main.harmonize_reject(run_id, mapping_id, file_id, mapping, file, line, record, path, field, reason, rule, message)
+                    SELECT NULL, m.now, f.now, r.mapping, r.file, r.line, r.record, r.path, r.field, r.reason, r.rule, r.message
+                    FROM base.harmonize_reject r JOIN temp.hz_reuse_mapping m ON m.base = r.mapping_id
+                    LEFT JOIN temp.hz_reuse_file f ON f.base = r.file_id
+                    ORDER BY r.rowid
+                    """)
+                _ = try db.query(
+                    """
+                    INSERT INTO main.harmonize_unmapped(run_id, mapping_id, mapping, vocabulary_id, source_code, records)
+                    SELECT ?, m.now, u.mapping, u.vocabulary_id, u.source_code, u.records
+                    FROM base.harmonize_unmapped u JOIN temp.hz_reuse_mapping m ON m.base = u.mapping_id
+                    """, [.string(runID)])
+                try db.execute("DROP TABLE temp.hz_reuse_mapping; DROP TABLE temp.hz_reuse_file; COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                try? db.execute("DETACH DATABASE base")
+                throw error
+            }
+            try db.execute("DETACH DATABASE base")
+            try db.execute("BEGIN")
+        } catch let e as SinkError {
+            throw e
+        } catch {
+            throw SinkError("cannot take over the rows of \(outputPath): \(error)")
+        }
+        return copied
+    }
+}
