@@ -134,16 +134,6 @@ struct ReplayCommand: ParsableCommand {
                 code: Exit.configuration,
                 message: "mapping \(p.id) groups its records (group:); its rejects cannot be replayed alone, run it again (nothing was read)")
         }
-        // A PostgreSQL replay appends rows: it does not update published ones.
-        if postgres != nil,
-            let p = plans.first(where: { p in p.targets.contains { $0.conflict.updates } && selected.contains { $0.mapping == p.id } })
-        {
-            throw CLIError(
-                code: Exit.configuration,
-                message:
-                    "mapping \(p.id) updates rows (on_conflict: update): a replay into a PostgreSQL output does not update published rows yet; run it again with a new --run-id (nothing was read) [\(ErrorCode.postgresUnsupported)]"
-            )
-        }
         // Derived tables of the replayed runs (their mappings read no file: no ledger entry) are
         // derived again only when their mapping is given.
         for m in replayedRuns {

@@ -203,6 +203,36 @@ extension PostgreSQLSink {
         if !text.isEmpty { try db.copy("COPY \(Self.replayedTable) FROM STDIN", data: text) }
     }
 
+    /// `INSERT … ON CONFLICT (key) DO UPDATE SET c = coalesce(excluded.c, o.c)` of the staged rows
+    /// of a table that replayed rows update: a staged row (the fold of the replayed rows with one
+    /// key: the first one's values, each updated column's last non-null one) adds a row or updates
+    /// the published one, which is what applying the rows one by one gives.
+    private func mergeUpdates(_ t: TargetTable, columns: [Int], _ db: PostgreSQLConnection) throws {
+        let q = PostgreSQLDDL.quote
+        let cols = t.columns.map { q($0.name) }.joined(separator: ", ")
+        let key = t.primaryKey.map(q).joined(separator: ", ")
+        var sql =
+            "INSERT INTO \(PostgreSQLDDL.qualified(target.schema, t.name)) AS o (\(cols)) SELECT \(cols) FROM \(PostgreSQLDDL.qualified(stagingSchema, t.name)) "
+        if columns.isEmpty {
+            sql += "ON CONFLICT (\(key)) DO NOTHING"
+        } else {
+            sql +=
+                "ON CONFLICT (\(key)) DO UPDATE SET "
+                + columns.map { i in
+                    let c = q(t.columns[i].name)
+                    return "\(c) = coalesce(excluded.\(c), o.\(c))"
+                }.joined(separator: ", ")
+        }
+        do throws(PostgreSQLError) {
+            try db.execute(sql)
+        } catch {
+            guard error.state == "23503" else { throw error }
+            throw SinkError(
+                "table \(t.name): a replayed row names a row the output does not hold (a foreign key of the published table); nothing was published",
+                isIO: false)
+        }
+    }
+
     /// The statements of a replay's publication, inside its transaction.
     private func appendReplay(_ run: RunManifest, _ db: PostgreSQLConnection) throws {
         let q = PostgreSQLDDL.quote
@@ -210,10 +240,17 @@ extension PostgreSQLSink {
         let bk = { (table: String) in PostgreSQLDDL.qualified(schema, table) }
         let stage = { (table: String) in PostgreSQLDDL.qualified(self.stagingSchema, table) }
         for t in tablesInReferenceOrder {
+            let ti = tables.firstIndex { $0.name == t.name } ?? -1
             guard try holds(schema, t.name, db) else {
                 // A table the output lacks: the staged one (keys built) is moved in.
                 try db.execute("ALTER TABLE \(stage(t.name)) SET SCHEMA \(q(schema))")
                 for i in PostgreSQLDDL.indices(t, schema: schema) { try db.execute(i) }
+                continue
+            }
+            if let columns = replayUpdates[ti], !t.primaryKey.isEmpty {
+                // Rows that update published ones (`on_conflict: update`), folded per key in the
+                // staging table: merged as the SQLite replay applies them one by one.
+                try mergeUpdates(t, columns: columns, db)
                 continue
             }
             if !t.primaryKey.isEmpty {

@@ -58,6 +58,9 @@ package final class PostgreSQLSink: Sink {
     var derivedCounts: [Int: TableWriteCount] = [:]
     /// Replay: the staged periods (by staging table) that replace the target's at publication.
     var pendingDerivations: [(derivation: Derivation, staged: String)] = []
+    /// Replay: per table index, the columns a replayed row updates in a published row with its
+    /// key (`on_conflict: update`); its staged rows are merged into the published table.
+    var replayUpdates: [Int: [Int]] = [:]
     /// COPY data waiting per destination: the run's tables (binary tuples, without the stream's
     /// header and trailer), then `Side` tables (text).
     private var buffers: [[UInt8]] = []
@@ -283,9 +286,14 @@ package final class PostgreSQLSink: Sink {
         let ti = batch.table
         if case .update(let columns) = batch.conflict {
             if replay != nil {
-                throw SinkError(
-                    "table \(tables[ti].name): a replay into a PostgreSQL output does not update rows (on_conflict: update); nothing was published [\(ErrorCode.postgresUnsupported)]",
-                    isIO: false, code: .postgresUnsupported)
+                // The staged rows are folded per key here (the upsert), then merged into the
+                // published table with the same columns at publication.
+                if let known = replayUpdates[ti], known != columns {
+                    throw SinkError(
+                        "table \(tables[ti].name): two replayed mappings update it with different columns (on_conflict: update); nothing was published [\(ErrorCode.postgresUnsupported)]",
+                        isIO: false, code: .postgresUnsupported)
+                }
+                replayUpdates[ti] = columns
             }
             try upsert(batch, columns: columns)
         } else {
@@ -416,7 +424,19 @@ package final class PostgreSQLSink: Sink {
                 continue
             }
             do {
-                let n = Int(try db.scalar("SELECT count(*) FROM \(PostgreSQLDDL.quote(t.name))") ?? "0") ?? 0
+                var n = Int(try db.scalar("SELECT count(*) FROM \(PostgreSQLDDL.quote(t.name))") ?? "0") ?? 0
+                if replay != nil, !t.primaryKey.isEmpty,
+                    try db.scalar("SELECT to_regclass($1)", [PostgreSQLDDL.qualified(target.schema, t.name)]) != nil
+                {
+                    // A replay: the staged keys the published table does not hold are new rows,
+                    // the other staged rows update published ones (the target's lock is held).
+                    let on = t.primaryKey.map { "o.\(PostgreSQLDDL.quote($0)) = s.\(PostgreSQLDDL.quote($0))" }.joined(separator: " AND ")
+                    n =
+                        Int(
+                            try db.scalar(
+                                "SELECT count(*) FROM \(PostgreSQLDDL.quote(t.name)) s WHERE NOT EXISTS (SELECT 1 FROM \(PostgreSQLDDL.qualified(target.schema, t.name)) o WHERE \(on))"
+                            ) ?? "0") ?? 0
+                }
                 out[i] = TableWriteCount(inserted: n, updated: sent - n)
             } catch {
                 throw fail("cannot count the rows of table \(t.name)", error)

@@ -45,6 +45,8 @@ package final class SQLiteSink: Sink {
     private var rowsSent: [Int: Int] = [:]
     /// Derived tables derived again by a replay: rows added and stored rows changed.
     private var derivedCounts: [Int: TableWriteCount] = [:]
+    /// A replay: the rows each table held before it (its rows added are those it holds more).
+    private var rowsBefore: [Int: Int] = [:]
 
     private struct ConflictKey: Hashable {
         var table: Int
@@ -127,6 +129,9 @@ package final class SQLiteSink: Sink {
             if appendsToExisting {
                 try SQLiteDDL.migrate(db)
                 runSeq = (try db.scalar("SELECT coalesce(max(run_seq), 0) + 1 FROM harmonize_run").intValue) ?? 1
+                for (i, t) in tables.enumerated() {
+                    rowsBefore[i] = (try db.scalar("SELECT count(*) FROM \(SQLiteDDL.quote(t.name))").intValue) ?? 0
+                }
             }
             inserts = try tables.map { t throws(SQLiteError) in try db.prepare(SQLiteDDL.insert(t)) }
             if recordsLineage {
@@ -283,7 +288,8 @@ package final class SQLiteSink: Sink {
                     continue
                 }
                 let st = try db.prepare("SELECT count(*) FROM \(SQLiteDDL.quote(t.name))")
-                guard try st.step(), case .int(let n) = st.column(0) else { continue }
+                guard try st.step(), case .int(let held) = st.column(0) else { continue }
+                let n = held - (rowsBefore[i] ?? 0)
                 out[i] = TableWriteCount(inserted: n, updated: sent - n)
             }
         } catch {
