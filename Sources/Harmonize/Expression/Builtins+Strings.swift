@@ -23,9 +23,12 @@ extension Builtins {
         let count = s.count
         if count >= n { return String(s.prefix(n)) }
         guard !fill.isEmpty else { throw fail(fn, "fill string must not be empty") }
+        // The fill's characters, repeated, one per missing character: bounded by `n` whatever the
+        // fill (a combining mark joins the character before it, so counting the padding's
+        // characters while appending never reached `n`: the fuzzer's `lpad('', 23, '\u{5BF}')`).
+        let characters = Array(fill)
         var padding = ""
-        while padding.count < n - count { padding += fill }
-        padding = String(padding.prefix(n - count))
+        for i in 0..<(n - count) { padding.append(characters[i % characters.count]) }
         return left ? padding + s : s + padding
     }
 

@@ -44,6 +44,9 @@ import Testing
         ("substr('a\r\nb', 2, 1)", .string("\r\n")), ("substr('x1', 3)", .string("")),
         ("split_part('a,,b', ',', 2)", .string("")), ("replace('aaa', '', 'b')", .string("aaa")),
         ("contains('abc', '')", .bool(true)), ("lpad('ab', 5, 'xy')", .string("xyxab")),
+        // A fill that is a combining mark (found by the fuzzer: the padding never grew): one per
+        // missing character.
+        ("lpad('', 3, '\u{5BF}')", .string("\u{5BF}\u{5BF}\u{5BF}")), ("rpad('a', 3, 'e\u{301}x')", .string("ae\u{301}x")),
         ("concat('a', 'b', 'c', 'd')", .string("abcd")), ("coalesce(null, null, 3)", .int(3)),
         ("regex_extract('ab', 'a(x)?b')", .null), ("regex_extract('A1', '[A-Z][0-9]', 0)", .string("A1")),
         // Conversions.
