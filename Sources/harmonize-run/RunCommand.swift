@@ -336,7 +336,8 @@ struct RunCommand: ParsableCommand {
             do throws(RunError) {
                 plan = try IncrementalPlan.make(plans: plans, options: options, outputPath: output)
             } catch {
-                throw CLIError(code: Exit.code(for: error), message: error.message)
+                for d in error.diagnostics { Terminal.error(d.description) }
+                throw CLIError(code: Exit.code(for: error), message: error.message, diagnostics: error.diagnostics)
             }
             Terminal.error(Self.describe(plan))
             if plan.isUpToDate {

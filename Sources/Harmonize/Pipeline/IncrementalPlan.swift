@@ -50,6 +50,8 @@ package struct IncrementalPlan: Sendable {
         case .failure(let reason): return full(plans, outputPath: outputPath, reason: reason)
         case .success(let b): base = b
         }
+        // Nothing outside the input folder is read, not even to hash it (as the run checks).
+        try PathContainment.verify(plans: plans, inputDirectory: options.inputDirectory)
         guard let recorded = base.manifest.fingerprints else {
             return full(plans, outputPath: outputPath, reason: "the output's run records no fingerprints (written by an older version)")
         }
@@ -61,8 +63,15 @@ package struct IncrementalPlan: Sendable {
         for p in runnable {
             let files = try Self.inputFiles(of: p, inputDirectory: options.inputDirectory)
             for f in files where hashes[f] == nil {
+                let path = options.inputDirectory + "/" + f
+                do throws(SourceIOError) {
+                    // A FIFO or a device is refused as the run refuses it, before it is opened.
+                    try FileIdentity.requireRegularFile(path)
+                } catch {
+                    throw RunError(.io, error.description, code: error.code ?? .inputMissing, location: .init(file: f))
+                }
                 do {
-                    hashes[f] = try ShardMerge.sha256(of: options.inputDirectory + "/" + f)
+                    hashes[f] = try ShardMerge.sha256(of: path)
                 } catch {
                     throw RunError(
                         .io, "cannot read input \(f) to compare it with the output's run: \(error)", code: .inputMissing, location: .init(file: f))

@@ -170,15 +170,18 @@ import Testing
         case .devZero: #expect(symlink("/dev/zero", target) == 0)
         case .devUrandom: #expect(symlink("/dev/urandom", target) == 0)
         }
-        let (r, timedOut) = try CLIProcess.run(Self.runArguments(out, input: input), timeout: 30)
-        #expect(!timedOut, "the run does not hang")
-        if kind == .fifo {
-            #expect(r.status == 3)
-            #expect(r.stderr.contains("mesures.csv") && r.stderr.contains("not a regular file"), "\(r.stderr)")
-        } else {
-            // A link to a device leads outside --input: refused before reading by path containment.
-            #expect(r.status == 2)
-            #expect(r.stderr.contains("mesures.csv") && r.stderr.contains("HZ1081"), "\(r.stderr)")
+        // A run, and an incremental run (which hashes the inputs first), alike.
+        for extra in [[], ["--incremental"]] {
+            let (r, timedOut) = try CLIProcess.run(Self.runArguments(out, input: input) + extra, timeout: 30)
+            #expect(!timedOut, "the run does not hang \(extra)")
+            if kind == .fifo {
+                #expect(r.status == 3)
+                #expect(r.stderr.contains("mesures.csv") && r.stderr.contains("not a regular file"), "\(r.stderr)")
+            } else {
+                // A link to a device leads outside --input: refused before reading by path containment.
+                #expect(r.status == 2)
+                #expect(r.stderr.contains("mesures.csv") && r.stderr.contains("HZ1081"), "\(r.stderr)")
+            }
         }
         #expect(Self.bytes(out) == before)
         #expect(Self.files(dir) == [".o.sqlite.lock", "in", "o.sqlite"])
