@@ -212,7 +212,7 @@ package struct IncrementalPlan: Sendable {
         let definition = Hex.string(Array(SHA256.hash(data: Array(lines.joined(separator: "\n").utf8))))
         var settings = [
             "engine": options.engineVersion, "model": "\(plan.model.name) \(plan.model.version)",
-            "key": options.key?.fingerprint ?? "none", "lineage": options.recordsLineage ? "on" : "off",
+            "key": options.key?.fingerprint ?? "none", "project": options.key?.project ?? "", "lineage": options.recordsLineage ? "on" : "off",
             "orphans": options.holdsBackOrphans ? "held back" : "kept", "shard": options.shard?.description ?? "none",
             "date_shift_days": String(options.dateShiftDays), "objections": options.exclusion?.sha256 ?? "none",
         ]

@@ -214,10 +214,14 @@ import Testing
         let rekeyed = try TestSupport.runCLI(["run"] + args + ["--key-file", other, "--output", output, "--incremental"])
         #expect(rekeyed.status == 0, "\(rekeyed.stderr)")
         #expect(rekeyed.stderr.contains("9 of 9 mappings run again") && rekeyed.stderr.contains("setting key changed"), "\(rekeyed.stderr)")
+        // Another project label (it changes every pseudonym, not the key's fingerprint).
+        let project = try TestSupport.runCLI(["run"] + args + ["--key-file", other, "--project", "p2", "--output", output, "--incremental"])
+        #expect(project.status == 0, "\(project.stderr)")
+        #expect(project.stderr.contains("9 of 9 mappings run again") && project.stderr.contains("setting project changed"), "\(project.stderr)")
         // An output whose run records no fingerprints (an older version): every mapping runs.
         let db = try SQLiteConnection(path: output)
         try db.execute("UPDATE harmonize_run SET manifest = json_remove(manifest, '$.fingerprints')")
-        let old = try TestSupport.runCLI(["run"] + args + ["--key-file", other, "--output", output, "--incremental"])
+        let old = try TestSupport.runCLI(["run"] + args + ["--key-file", other, "--project", "p2", "--output", output, "--incremental"])
         #expect(old.status == 0, "\(old.stderr)")
         #expect(old.stderr.contains("records no fingerprints (written by an older version): every mapping runs"), "\(old.stderr)")
     }
