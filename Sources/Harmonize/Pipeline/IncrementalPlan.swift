@@ -102,6 +102,8 @@ package struct IncrementalPlan: Sendable {
                     }
                     if !byLineage, let t = shared.first {
                         why.append("shares table \(t) with \(r.id), which runs again (the output has no row lineage to tell their rows apart)")
+                    } else if let t = shared.first(where: { t in !takesRowsOver(t, in: runnable) }) {
+                        why.append("shares table \(t), whose rows have no key column for their lineage, with \(r.id), which runs again")
                     }
                     if options.holdsBackOrphans, r.targets.contains(where: { $0.table.name == "person" }) {
                         why.append("\(r.id) writes person again: the rows of every table are checked against it (orphans)")
@@ -118,6 +120,12 @@ package struct IncrementalPlan: Sendable {
         return IncrementalPlan(
             outputPath: outputPath, baseRunID: base.runID, baseManifest: base.manifest, reused: Set(reused),
             summary: IncrementalSummary(base: base.runID, rerun: rerun, reused: reused), byLineage: byLineage)
+    }
+
+    /// Whether rows of `table` can be taken over per mapping: its rows' lineage names them by a key
+    /// column (`TargetTable.lineageKeyColumn`); else the table is taken over whole or not at all.
+    static func takesRowsOver(_ table: String, in plans: [MappingPlan]) -> Bool {
+        plans.lazy.flatMap(\.targets).first { $0.table.name == table }?.table.lineageKeyColumn != nil
     }
 
     /// The run that wrote the output, when it is the only one and fit to start from; else why not.

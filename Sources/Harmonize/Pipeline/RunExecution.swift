@@ -124,7 +124,7 @@ final class RunExecution {
         let written = Set(plans.filter { plan.reused.contains($0.id) }.flatMap { $0.targets.map(\.table.name) })
         let reusedTables = tables.enumerated().compactMap { i, t -> OutputReuse.Table? in
             guard written.contains(t.name), let b = base.tables.firstIndex(where: { $0.table == t.name }) else { return nil }
-            return OutputReuse.Table(now: i, base: b, whole: !plan.byLineage)
+            return OutputReuse.Table(now: i, base: b, whole: !plan.byLineage || t.lineageKeyColumn == nil)
         }
         guard let reusing = sink as? ReusingSink else {
             throw RunError(.configuration, "run --incremental needs a SQLite output", code: .runConfiguration)

@@ -598,7 +598,9 @@ extension SQLiteSink: ReusingSink {
                     let columns = table.columns.map { q($0.name) }.joined(separator: ", ")
                     var sql = "INSERT INTO main.\(q(table.name)) (\(columns)) SELECT \(columns) FROM base.\(q(table.name))"
                     if !t.whole {
-                        guard let k = rowKeyColumns[t.now] else { continue }
+                        guard let k = rowKeyColumns[t.now] else {
+                            throw SinkError("table \(table.name) has no key column to take its rows over by lineage", isIO: false)
+                        }
                         sql +=
                             " WHERE \(q(table.columns[k].name)) IN (SELECT l.row_id FROM base.harmonize_lineage l"
                             + " JOIN temp.hz_reuse_mapping m ON m.base = l.mapping_id WHERE l.table_id = \(t.base))"
@@ -607,7 +609,7 @@ extension SQLiteSink: ReusingSink {
                     let n = try db.scalar("SELECT changes()").intValue ?? 0
                     copied[t.now] = n
                     rowsSent[t.now, default: 0] += n
-                    if recordsLineage && !t.whole {
+                    if recordsLineage {
                         _ = try db.query(
                             """
                             INSERT INTO main.harmonize_lineage(table_id, row_id, mapping_id, file_id, line, record, run_seq, lookup_set, target)
