@@ -12,7 +12,7 @@ import PostgresNIO
 
 func cpuSelf() -> Double {
     var r = rusage()
-    getrusage(RUSAGE_SELF, &r)
+    getrusage(Int32(RUSAGE_SELF.rawValue), &r)
     return Double(r.ru_utime.tv_sec) + Double(r.ru_utime.tv_usec) / 1e6 + Double(r.ru_stime.tv_sec) + Double(r.ru_stime.tv_usec) / 1e6
 }
 
@@ -58,7 +58,7 @@ try await connection.copyFrom(table: table, logger: logger) { writer in
 }
 let elapsed = t0.duration(to: .now)
 let (s1, c1) = (cpuOf(pid), cpuSelf())
-try await connection.close()
+try await connection.close().get()
 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 let server = s0 >= 0 && s1 >= 0 ? s1 - s0 : -1
 print(
