@@ -70,6 +70,19 @@ struct RunCommand: ParsableCommand {
             "Folder for on-disk join indexes, lookup tables and grouping results (default: the output's folder).", valueName: "DIR"))
     var spillDir: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Mapping workers per file: a number from 1 to 64, or 'auto' (default: one less than the machine's cores, at least 1; the core left reads the input and writes the output). "
+                + "With more than one, the file is read on one thread and its records mapped by the workers in chunks; "
+                + "the output (rows, ids, rejects, lineage) is the same for any number. Mappings that group or deduplicate records, or whose lookup table or join index "
+                + "moved to disk, are mapped on one thread.",
+            valueName: "N"))
+    var threads: String = "auto"
+
+    @Option(name: .customLong("chunk-records"), help: .hidden)
+    var chunkRecords: Int = 2048
+
     @Flag(name: .long, help: "Store one lineage row per output row (harmonize_lineage).")
     var lineage = false
 
@@ -140,6 +153,8 @@ struct RunCommand: ParsableCommand {
         if let output, PostgreSQLTarget.isURI(output), sink != .sqlite {
             throw ValidationError("a PostgreSQL --output takes no --sink (rows go to the PostgreSQL schema)")
         }
+        if Self.threadCount(threads) == nil { throw ValidationError("--threads is a number from 1 to 64, or auto") }
+        if chunkRecords < 1 { throw ValidationError("--chunk-records is at least 1") }
         if Self.byteSize(memoryBudget) == nil { throw ValidationError("--memory-budget is a size in bytes, or with K, M or G (256M)") }
         if let runID, !Self.isValidRunID(runID) {
             throw ValidationError("--run-id is 1 to 128 letters, digits, '.', '_' or '-'")
@@ -152,6 +167,15 @@ struct RunCommand: ParsableCommand {
             _ = try Self.shardSpec(shard, environment: ProcessInfo.processInfo.environment)
             if runID == nil { throw ValidationError("--shard needs --run-id: the shards of one run share its id (harmonize-run merge checks it)") }
         }
+    }
+
+    /// `--threads`: a number from 1 to 64, or `auto`: one less than the active cores (the core
+    /// left reads the input and runs the sink's writer), at least 1, at most 64. Measured on 2
+    /// cores (bench/README.md): 2 workers beside the SQLite writer were slower than one thread.
+    static func threadCount(_ text: String) -> Int? {
+        if text == "auto" { return min(64, max(1, ProcessInfo.processInfo.activeProcessorCount - 1)) }
+        guard let n = Int(text), (1...64).contains(n) else { return nil }
+        return n
     }
 
     /// Whether `text` can name a run: 1 to 128 ASCII letters, digits, `.`, `_`, `-`.
@@ -261,6 +285,8 @@ struct RunCommand: ParsableCommand {
                     name: cdmSourceName, abbreviation: cdmSourceAbbreviation, holder: cdmHolder, description: sourceDescription))
         }
         options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
+        options.threads = Self.threadCount(threads) ?? 1
+        options.chunkRecords = chunkRecords
         if options.memoryBudget < 128 << 20,
             plans.contains(where: { !$0.joinDescriptions.isEmpty || $0.groupDescription != nil || !$0.lookups.isEmpty })
         {

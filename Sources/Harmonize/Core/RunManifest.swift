@@ -58,6 +58,21 @@ public struct RunManifest: Sendable, Codable, Hashable {
     /// For `run --incremental`: the run whose output it started from, and per mapping whether it
     /// ran again (and why) or its rows were taken over; nil for other runs.
     package var incremental: IncrementalSummary? = nil
+    /// The files mapped by several workers (`run --threads N`), with the number of workers and
+    /// chunks; nil when every file was mapped on one thread. The output does not depend on it.
+    public var parallel: [ParallelPass]? = nil
+
+    /// A file mapped by several workers (`run --threads N`).
+    public struct ParallelPass: Sendable, Codable, Hashable {
+        /// Mapping id.
+        public var mapping: String
+        /// Input file path.
+        public var file: String
+        /// Workers that mapped it.
+        public var workers: Int
+        /// Chunks of records they mapped.
+        public var chunks: Int
+    }
 
     /// A shard output combined by `harmonize-run merge`.
     public struct MergedShard: Sendable, Codable, Hashable {

@@ -272,6 +272,21 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
     /// Frees the rows and removes the on-disk part (its file was unlinked when created).
     func close() { index.close() }
 
+    /// A copy for a worker of a parallel pass (`ParallelFilePass`): the same rows, read
+    /// concurrently, with its own key buffer and counts; nil when part of the table moved to
+    /// disk (reads of the on-disk part share buffers).
+    func workerView() -> LoadedLookupTable? {
+        guard !index.isSpilled else { return nil }
+        return LoadedLookupTable(name: name, keyCount: keyCount, valueType: valueType, missIsFatal: missIsFatal, index: index)
+    }
+
+    /// Adds a worker's counts (and its first read failure) to this table's (`workerView`).
+    func absorb(_ view: LoadedLookupTable) {
+        hits += view.hits
+        misses += view.misses
+        if readFailure == nil { readFailure = view.readFailure }
+    }
+
     static func canonical(_ v: Value) -> String? {
         switch v {
         case .null: return nil

@@ -128,12 +128,17 @@ final class MappingExecutor {
     /// For a mapping with `group:`, records of source files are folded into `groupStore` (after
     /// their joins and the record filter); the groups are then mapped by a second call with a
     /// `GroupRecordReader`, whose ledger counts groups.
+    ///
+    /// `recordsBefore`: the records of the file read before this reader's first one (a chunk of a
+    /// parallel pass, `ParallelFilePass`), so that records are numbered as in one pass.
     func run<Reader: RecordReader>(
-        reader: Reader, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
+        reader: Reader, fileIndex: Int32, filePath: String, recordsBefore: Int = 0, progress: (Int64) -> Void
     ) throws(RunError) -> RunManifest.LedgerEntry {
         var ledger = RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
         if reader is GroupRecordReader { ledger.groupStage = true }
         var stages = try RecordStages(executor: self, reader: reader, fileIndex: fileIndex, filePath: filePath)
+        stages.record = recordsBefore
+        var reported = recordsBefore
         defer {
             batches = stages.batches
             filterOutcomes = stages.filterCounts
@@ -143,7 +148,6 @@ final class MappingExecutor {
         let usage = vocabularyUsage
         usage?.begin(mapping: plan.id, index: mappingIndex)
         defer { usage?.end() }
-        var reported = 0
         while true {
             // The previous record is done (whatever its outcome): its vocabulary lookups are counted.
             usage?.endRecord()
@@ -257,6 +261,27 @@ final class MappingExecutor {
         } catch {
             throw RunError(.io, error.message)
         }
+    }
+
+    /// Hands rejects to the sink (a parallel pass forwards its workers' rejects in file order).
+    func emitRejectList(_ r: [RunReject]) throws(RunError) {
+        do {
+            try emitRejects(r)
+        } catch {
+            throw RunError(.io, error.message)
+        }
+    }
+
+    /// Adds what a parallel pass's worker counted (rows written per table, filter outcomes, the
+    /// person ids of excluded records) to this executor's counts.
+    func absorb(_ worker: MappingExecutor) {
+        for (t, n) in worker.rowsWritten { rowsWritten[t, default: 0] += n }
+        for i in filterOutcomes.indices where i < worker.filterOutcomes.count {
+            filterOutcomes[i].passed += worker.filterOutcomes[i].passed
+            filterOutcomes[i].failed += worker.filterOutcomes[i].failed
+        }
+        excludedPersonIDs.formUnion(worker.excludedPersonIDs)
+        for (j, w) in zip(joins, worker.joins) { j.absorb(w) }
     }
 
     /// Sends what is left in the batches and the reject buffer.

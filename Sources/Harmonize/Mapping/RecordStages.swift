@@ -113,8 +113,9 @@ struct RecordStages<Reader: RecordReader> {
     /// Records that passed the record filter but no target's filter (counted as filtered):
     /// recorded in the ledger with `--lineage` (`LedgerEntry.unrouted`).
     var unrouted = 0
-    /// Records seen (the record number when the format has none).
-    private(set) var record = 0
+    /// Records seen (the record number when the format has none); a chunk of a parallel pass
+    /// starts at the records read before it (`ParallelFilePass`).
+    var record = 0
 
     init(executor: MappingExecutor, reader: Reader, fileIndex: Int32, filePath: String) throws(RunError) {
         let plan = executor.plan

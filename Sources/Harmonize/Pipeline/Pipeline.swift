@@ -51,6 +51,15 @@ public struct RunOptions: Sendable {
     /// The table describing the run (OMOP's `cdm_source`), written with the run's rows; nil:
     /// none (see `RunDescription`).
     package var runDescription: RunDescription? = nil
+    /// Mapping workers per file (`run --threads N`): with more than one, the calling thread reads
+    /// each file into chunks of `chunkRecords` records, the workers map the chunks (each with its
+    /// own frames, caches and HMAC states: `ParallelFilePass`), and the rows, rejects and lineage
+    /// reach the sink in the file's order, so the output is the same for any number. A mapping
+    /// that groups or deduplicates records, or whose join index or lookup table moved to disk,
+    /// is mapped on the calling thread.
+    public var threads: Int = 1
+    /// Records per chunk handed to a mapping worker (`threads` > 1).
+    public var chunkRecords: Int = 2048
 
     /// Creates options.
     public init(
@@ -296,7 +305,8 @@ public final class Pipeline {
         joinReject: (Reject, Int32) -> Void,
         flushJoinRejects: () throws(RunError) -> Void,
         progress: (String, Int64) -> Void,
-        finishedFile: (RunManifest.LedgerEntry, Int64) -> Void
+        finishedFile: (RunManifest.LedgerEntry, Int64) -> Void,
+        parallel: ParallelSetup? = nil
     ) throws(RunError) -> [RunManifest.LedgerEntry] {
         let joins = plan.joins.map(JoinRuntime.init)
         executor.joins = joins
@@ -322,13 +332,27 @@ public final class Pipeline {
         defer { executor.duplicates?.close() }
         var ledgers: [RunManifest.LedgerEntry] = []
         var fileNames: [Int32: String] = [:]
+        // Several workers (`run --threads N`) when the mapping maps each record on its own.
+        var workers: [ParallelFilePass.Worker] = []
+        if let parallel, parallel.workers > 1, ParallelFilePass.accepts(executor) { workers = try parallel.makeWorkers(executor) }
+        defer { for w in workers { parallel?.finishedWorker(w) } }
         for file in files {
             let (reader, fid) = try openSource(file)
             fileNames[fid] = fileName(fid)
-            let ledger = try runExecutor(executor, reader: reader, fileIndex: fid, filePath: file) { progress(file, $0) }
+            let ledger: RunManifest.LedgerEntry
+            if let parallel, !workers.isEmpty {
+                let pass = try runParallel(
+                    executor, workers: workers, reader: reader, fileIndex: fid, filePath: file, chunkRecords: parallel.chunkRecords
+                ) { progress(file, $0) }
+                ledger = pass.ledger
+                parallel.mappedFile(file, workers.count, pass.chunks)
+            } else {
+                ledger = try runExecutor(executor, reader: reader, fileIndex: fid, filePath: file) { progress(file, $0) }
+            }
             finishedFile(ledger, reader.bytesRead)
             ledgers.append(ledger)
         }
+        for w in workers { executor.absorb(w.executor) }
         if let store {
             try store.finishFolding()
             let reader = GroupRecordReader(store: store, fileNames: fileNames)
@@ -380,6 +404,29 @@ public final class Pipeline {
         return try open(executor, reader: reader, fileIndex: fileIndex, filePath: filePath, progress: progress)
     }
 
+    /// Runs a file through `ParallelFilePass` on the reader's concrete type (as `runExecutor`).
+    static func runParallel(
+        _ executor: MappingExecutor, workers: [ParallelFilePass.Worker], reader: any RecordReader, fileIndex: Int32, filePath: String,
+        chunkRecords: Int, progress: (Int64) -> Void
+    ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
+        if let csv = reader as? DelimitedReader {
+            return try ParallelFilePass.run(
+                executor: executor, workers: workers, reader: csv, fileIndex: fileIndex, filePath: filePath, chunkRecords: chunkRecords,
+                progress: progress)
+        }
+        return try openParallel(
+            executor, workers: workers, reader: reader, fileIndex: fileIndex, filePath: filePath, chunkRecords: chunkRecords, progress: progress)
+    }
+
+    private static func openParallel<R: RecordReader>(
+        _ executor: MappingExecutor, workers: [ParallelFilePass.Worker], reader: R, fileIndex: Int32, filePath: String, chunkRecords: Int,
+        progress: (Int64) -> Void
+    ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
+        try ParallelFilePass.run(
+            executor: executor, workers: workers, reader: reader, fileIndex: fileIndex, filePath: filePath, chunkRecords: chunkRecords,
+            progress: progress)
+    }
+
     private static func open<R: RecordReader>(
         _ executor: MappingExecutor, reader: R, fileIndex: Int32, filePath: String, progress: (Int64) -> Void
     ) throws(RunError) -> RunManifest.LedgerEntry {
@@ -398,3 +445,18 @@ public final class Pipeline {
 
 @available(*, unavailable)
 extension Pipeline: Sendable {}
+
+/// How `Pipeline.runPlan` maps a plan's files with several workers (`RunOptions.threads`).
+struct ParallelSetup {
+    /// Workers per file.
+    let workers: Int
+    /// Records per chunk.
+    let chunkRecords: Int
+    /// The workers of a plan (after its joins are loaded); none when the plan cannot be mapped
+    /// by workers (a lookup table or join index on disk).
+    let makeWorkers: (MappingExecutor) throws(RunError) -> [ParallelFilePass.Worker]
+    /// Told of each file mapped by workers (file, workers, chunks).
+    let mappedFile: (String, Int, Int) -> Void
+    /// Told of each worker when the plan is done (its counts go to the run's).
+    let finishedWorker: (ParallelFilePass.Worker) -> Void
+}

@@ -62,6 +62,42 @@ final class RunContext {
         for l in lookups { l.table.close() }
     }
 
+    /// What one worker of a parallel pass (`ParallelFilePass`) maps with: the plan's call sites
+    /// bound to an environment of its own (the run's key; its own pseudonym caches and HMAC
+    /// states, vocabulary usage counters and views of the run's lookup tables), so workers share
+    /// nothing mutable. Nil when one of the plan's lookup tables moved to disk (its reads share
+    /// buffers): the plan is then mapped on one thread.
+    func worker(for plan: MappingPlan) throws(RunError) -> WorkerContext? {
+        let env = RunEnvironment()
+        env[RunKey.self] = environment[RunKey.self]
+        let usage = vocabularyUsage == nil ? nil : VocabularyUsage()
+        if let usage { env[VocabularyUsage.self] = usage }
+        var views: [(shared: LoadedLookupTable, view: LoadedLookupTable)] = []
+        if let loaded = environment[LoadedLookups.self] {
+            let mine = env.loadedLookups
+            for declaration in plan.lookups {
+                let id = ObjectIdentifier(declaration)
+                guard let table = loaded.tables[id] else { continue }
+                guard let view = table.workerView() else { return nil }
+                mine.tables[id] = view
+                views.append((table, view))
+            }
+        }
+        let callSites: BoundCallSites
+        do {
+            callSites = try plan.callSites.bind(env)
+        } catch {
+            throw RunError(.configuration, "mapping \(plan.id) cannot run: \(error.message)", code: .callCannotRun)
+        }
+        return WorkerContext(callSites: callSites, vocabularyUsage: usage, lookupViews: views)
+    }
+
+    /// Adds what a worker counted (lookups found and missed, vocabulary usage) to the run's counts.
+    func absorb(_ worker: WorkerContext) {
+        for v in worker.lookupViews { v.shared.absorb(v.view) }
+        if let mine = vocabularyUsage, let theirs = worker.vocabularyUsage { mine.absorb(theirs) }
+    }
+
     /// Binds a plan's call sites whose lookups were loaded already (mapping tests load theirs
     /// from a case's rows).
     func bindCallSites(_ plan: MappingPlan) throws(RunError) -> BoundCallSites {
@@ -75,3 +111,11 @@ final class RunContext {
 
 @available(*, unavailable)
 extension RunContext: Sendable {}
+
+/// One worker's side of a run (`RunContext.worker(for:)`): its bound call sites and the counters
+/// merged into the run's when the plan is done.
+struct WorkerContext {
+    let callSites: BoundCallSites
+    let vocabularyUsage: VocabularyUsage?
+    let lookupViews: [(shared: LoadedLookupTable, view: LoadedLookupTable)]
+}

@@ -200,7 +200,7 @@ final class RunExecution {
             finishedFile: { ledger, bytes in
                 bytesDone += bytes
                 recordsDone += ledger.groupStage == true ? 0 : ledger.read
-            })
+            }, parallel: parallelSetup(plan, index: pi, tableIndices: tableIndices, splitShard: splitShard))
         try record(ledgers, of: plan)
         // A sharded run counts duplicates in shard 0 (the other shards leave them to it).
         if let d = executor.duplicates, splitShard.map({ $0.index == 0 }) ?? true {
@@ -227,6 +227,43 @@ final class RunExecution {
         try executor.flushAll()
         for (t, n) in executor.rowsWritten { rowsPerTable[t] += n }
         forbiddenPersonIDs.formUnion(executor.excludedPersonIDs)
+    }
+
+    /// How a plan's files are mapped by several workers (`RunOptions.threads`): each worker gets
+    /// an executor of its own whose batches and rejects go to the chunk it maps, and its call
+    /// sites bound to a worker environment (`RunContext.worker(for:)`); nil with one thread.
+    private func parallelSetup(_ plan: MappingPlan, index pi: Int, tableIndices: [Int], splitShard: ShardSpec?) -> ParallelSetup? {
+        let options = self.options
+        guard options.threads > 1 else { return nil }
+        let context = self.context
+        return ParallelSetup(
+            workers: options.threads, chunkRecords: max(1, options.chunkRecords),
+            makeWorkers: { main throws(RunError) in
+                var workers: [ParallelFilePass.Worker] = []
+                for _ in 0..<options.threads {
+                    guard let wc = try context.worker(for: plan) else { return [] }
+                    var joins: [JoinRuntime] = []
+                    for j in main.joins {
+                        guard let c = j.workerCopy() else { return [] }
+                        joins.append(c)
+                    }
+                    let output = ParallelFilePass.ChunkOutput()
+                    let executor = MappingExecutor(
+                        plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
+                        recordsLineage: options.recordsLineage,
+                        emit: { b in output.chunk?.items.append(.rows(b)) },
+                        emitRejects: { r in output.chunk?.items.append(.rejects(r)) }, exclusion: options.exclusion,
+                        vocabularyUsage: main.vocabularyUsage == nil ? nil : wc.vocabularyUsage, callSites: wc.callSites,
+                        sharding: splitShard.map { ShardAssignment(shard: $0, key: options.key) })
+                    executor.joins = joins
+                    workers.append(.init(executor: executor, output: output, context: wc))
+                }
+                return workers
+            },
+            mappedFile: { [unowned self] file, workers, chunks in
+                self.manifest.parallel = (self.manifest.parallel ?? []) + [.init(mapping: plan.id, file: file, workers: workers, chunks: chunks)]
+            },
+            finishedWorker: { w in context.absorb(w.context) })
     }
 
     /// Adds a mapping's ledger entries to the manifest; an entry whose outcomes do not sum to the

@@ -70,6 +70,37 @@ package final class VocabularyUsage: @unchecked Sendable {
         pending.removeAll(keepingCapacity: true)
     }
 
+    /// Adds another accounting's counts to this one (the worker of a parallel pass, which
+    /// counts the records it mapped: `ParallelFilePass`). Codes are added in sorted order, so
+    /// the codes listed past `distinctCodeLimit` do not depend on the workers' timing.
+    public func absorb(_ other: VocabularyUsage) {
+        other.lock.lock()
+        let ids = other.mappingIDs
+        let theirTotals = other.totals
+        let theirUnmapped = other.unmapped
+        other.lock.unlock()
+        lock.lock()
+        defer { lock.unlock() }
+        mappingIDs.merge(ids) { a, _ in a }
+        for (key, t) in theirTotals.sorted(by: { ($0.key.mapping, $0.key.vocabulary) < ($1.key.mapping, $1.key.vocabulary) }) {
+            var mine = totals[key] ?? (0, 0, false)
+            mine.lookups += t.lookups
+            mine.mapped += t.mapped
+            mine.truncated = mine.truncated || t.truncated
+            for (code, n) in (theirUnmapped[key] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                if unmapped[key]?[code] != nil {
+                    unmapped[key]![code]! += n
+                } else if distinct < Self.distinctCodeLimit {
+                    unmapped[key, default: [:]][code] = n
+                    distinct += 1
+                } else {
+                    mine.truncated = true
+                }
+            }
+            totals[key] = mine
+        }
+    }
+
     /// Stops counting (closing the current record).
     public func end() {
         endRecord()

@@ -277,6 +277,23 @@ final class JoinRuntime {
         }
     }
 
+    /// A runtime for a worker of a parallel pass (`ParallelFilePass`): the same index, read
+    /// concurrently, with its own key buffers and counts; nil when the index moved to disk (its
+    /// reads share buffers) or when the run tracks partners (`split`).
+    func workerCopy() -> JoinRuntime? {
+        guard let index, !index.isSpilled, !tracksPartners else { return nil }
+        let copy = JoinRuntime(join)
+        copy.index = index
+        copy.statistics.files = statistics.files
+        return copy
+    }
+
+    /// Adds a worker's matches and misses (`workerCopy`) to this runtime's counts.
+    func absorb(_ worker: JoinRuntime) {
+        statistics.matched += worker.statistics.matched
+        statistics.missing += worker.statistics.missing
+    }
+
     /// Frees the index (and removes its on-disk file).
     func close() {
         index?.close()

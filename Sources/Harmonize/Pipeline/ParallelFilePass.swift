@@ -1,0 +1,393 @@
+import Foundation
+
+/// One file of a mapping mapped by several workers (`run --threads N`, `RunOptions.threads`).
+///
+/// The calling thread reads the file and copies the bytes of the fields the mapping reads into
+/// chunks of records (`RecordChunk`); each worker maps whole chunks with an executor of its own
+/// (its frames, batches, join key buffers, and call sites bound to an environment of its own:
+/// pseudonym caches, HMAC states, lookup views, vocabulary counters), collecting the chunk's
+/// batches and rejects instead of sending them; the calling thread hands each chunk's batches
+/// and rejects to the sink in the file's order, through the mapping's own executor. The sink
+/// thus receives the same rows, rejects and lineage, in the same order, as from one thread: the
+/// output does not depend on the number of workers. At most `2 × workers` chunks are in flight,
+/// so memory stays bounded whatever the file's size.
+///
+/// Only mappings that map each record on its own take this path (no `group:`, no
+/// `deduplicate:`, no `split` routing, join indexes and lookup tables in memory);
+/// `Pipeline.runPlan` maps the others on the calling thread.
+final class ParallelFilePass {
+    /// One worker: its executor, the reader it maps chunks from, and where its output goes.
+    final class Worker {
+        let executor: MappingExecutor
+        let output: ChunkOutput
+        let context: WorkerContext
+
+        init(executor: MappingExecutor, output: ChunkOutput, context: WorkerContext) {
+            self.executor = executor
+            self.output = output
+            self.context = context
+        }
+    }
+
+    /// Where a worker's executor sends its batches and rejects: the chunk being mapped.
+    final class ChunkOutput {
+        var chunk: RecordChunk?
+    }
+
+    // Safe to share: every mutable member is used with `condition` locked; a chunk is touched
+    // by one thread at a time (the reader fills it, then one worker maps it, then the reader
+    // forwards its output), handed over under the lock.
+    private final class Queue: @unchecked Sendable {
+        let condition = NSCondition()
+        var pending: [RecordChunk] = []
+        var done: [Int: RecordChunk] = [:]
+        var closed = false
+        var cancelled = false
+    }
+
+    // Safe to share: each box is used by its own worker thread only, once started.
+    private final class WorkerBox: @unchecked Sendable {
+        let worker: Worker
+        let reader: ChunkReader
+        let fileIndex: Int32
+        let filePath: String
+        init(worker: Worker, reader: ChunkReader, fileIndex: Int32, filePath: String) {
+            self.worker = worker
+            self.reader = reader
+            self.fileIndex = fileIndex
+            self.filePath = filePath
+        }
+    }
+
+    /// A chunk is handed to a worker past this many bytes of fields, whatever its record count
+    /// (offsets in a chunk are 32-bit).
+    static let chunkBytes = 64 << 20
+
+    /// Whether `executor`'s mapping can be mapped by workers: records are independent of each
+    /// other (no grouping, no duplicate filter, no split routing).
+    static func accepts(_ executor: MappingExecutor) -> Bool {
+        executor.plan.group == nil && executor.duplicates == nil && executor.routing == nil && executor.groupStore == nil
+    }
+
+    /// Maps `reader` (file `fileIndex`, `filePath`) with `workers`; the main `executor` hands the
+    /// output to the sink. Returns the file's ledger and the number of chunks.
+    static func run<Reader: RecordReader>(
+        executor: MappingExecutor, workers: [Worker], reader: Reader, fileIndex: Int32, filePath: String, chunkRecords: Int,
+        progress: (Int64) -> Void
+    ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
+        let plan = executor.plan
+        let names = plan.fields.map(\.name) + plan.validatedOnly.map(\.name)
+        let columns: [Int]
+        do {
+            columns = try reader.bind(fields: names)
+        } catch {
+            throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
+        }
+        let queue = Queue()
+        var finished: [DispatchSemaphore] = []
+        for w in workers {
+            let box = WorkerBox(worker: w, reader: ChunkReader(names: names), fileIndex: fileIndex, filePath: filePath)
+            let done = DispatchSemaphore(value: 0)
+            finished.append(done)
+            let t = Thread {
+                Self.work(box, queue)
+                done.signal()
+            }
+            t.name = "harmonize-map"
+            t.stackSize = 1 << 23
+            t.start()
+        }
+        defer {
+            queue.condition.lock()
+            queue.closed = true
+            queue.condition.broadcast()
+            queue.condition.unlock()
+            for f in finished { f.wait() }
+        }
+        var ledger = RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
+        let limit = 2 * max(1, workers.count)
+        var next = 0
+        var submitted = 0
+
+        /// Forwards finished chunks in order; waits for the next one while `mustWait` says so.
+        func forward(waitingWhile mustWait: () -> Bool) throws(RunError) {
+            while next < submitted {
+                queue.condition.lock()
+                while queue.done[next] == nil && mustWait() { queue.condition.wait() }
+                let c = queue.done.removeValue(forKey: next)
+                queue.condition.unlock()
+                guard let c else { return }
+                next += 1
+                if let failure = c.failure { throw failure }
+                for item in c.items {
+                    switch item {
+                    case .rows(let b): try executor.emitBatch(b)
+                    case .rejects(let r): try executor.emitRejectList(r)
+                    }
+                }
+                c.items = []
+                if let l = c.ledger { ledger.add(l) }
+                if c.sequence & 7 == 0 { progress(c.bytesRead) }
+            }
+        }
+        func submit(_ chunk: RecordChunk) throws(RunError) {
+            queue.condition.lock()
+            queue.pending.append(chunk)
+            queue.condition.broadcast()
+            queue.condition.unlock()
+            submitted += 1
+            // Keep at most `limit` chunks in flight: memory stays bounded.
+            try forward { submitted - next >= limit }
+        }
+        do throws(RunError) {
+            // The records read so far (`.record` events): a chunk's records are numbered on.
+            var records = 0
+            var ended = false
+            while !ended {
+                let chunk = RecordChunk(sequence: submitted, fieldCount: columns.count, recordsBefore: records, capacity: chunkRecords)
+                filling: while chunk.count < chunkRecords && chunk.byteCount < Self.chunkBytes {
+                    let event: ReadEvent
+                    do {
+                        event = try reader.next()
+                    } catch {
+                        throw RunError(
+                            .io, "\(error)", code: (error as? SourceIOError)?.code ?? .runIO, location: .init(file: filePath), cause: error)
+                    }
+                    switch event {
+                    case .end:
+                        ended = true
+                        break filling
+                    case .rejected(let r):
+                        chunk.appendRejected(r)
+                    case .record:
+                        records += 1
+                        chunk.appendRecord(reader, columns: columns)
+                    }
+                }
+                chunk.bytesRead = reader.bytesRead
+                if chunk.count > 0 { try submit(chunk) }
+            }
+            try forward { true }
+        } catch {
+            queue.condition.lock()
+            queue.cancelled = true
+            queue.condition.unlock()
+            throw error
+        }
+        if executor.sharding != nil { ledger.otherShard = ledger.otherShard ?? 0 }
+        if executor.recordsLineage, ledger.unrouted == nil { ledger.unrouted = 0 }
+        return (ledger, submitted)
+    }
+
+    /// A worker thread: maps chunks until the queue is closed and empty.
+    private static func work(_ box: WorkerBox, _ queue: Queue) {
+        while true {
+            queue.condition.lock()
+            while queue.pending.isEmpty && !queue.closed { queue.condition.wait() }
+            if queue.pending.isEmpty {
+                queue.condition.unlock()
+                return
+            }
+            let chunk = queue.pending.removeFirst()
+            let cancelled = queue.cancelled
+            queue.condition.unlock()
+            if !cancelled { map(chunk, box) }
+            queue.condition.lock()
+            queue.done[chunk.sequence] = chunk
+            queue.condition.broadcast()
+            queue.condition.unlock()
+        }
+    }
+
+    /// Maps one chunk: its rows and rejects are kept in the chunk, in order, with its ledger.
+    private static func map(_ chunk: RecordChunk, _ box: WorkerBox) {
+        let executor = box.worker.executor
+        box.reader.reset(chunk)
+        box.worker.output.chunk = chunk
+        defer { box.worker.output.chunk = nil }
+        do throws(RunError) {
+            chunk.ledger = try executor.run(
+                reader: box.reader, fileIndex: box.fileIndex, filePath: box.filePath, recordsBefore: chunk.recordsBefore, progress: { _ in })
+            try executor.flushAll()
+        } catch {
+            chunk.failure = error
+        }
+        chunk.release()
+    }
+}
+
+@available(*, unavailable)
+extension ParallelFilePass: Sendable {}
+
+/// What a chunk's mapping produced, in the order the executor sent it.
+enum ChunkItem {
+    case rows(RowBatch)
+    case rejects([RunReject])
+}
+
+/// Records of one file copied out of its reader for a worker: the bytes of the fields the
+/// mapping reads (one buffer), each record's location, and the reader's rejects in place; then,
+/// once mapped, the batches, rejects and ledger of those records.
+final class RecordChunk {
+    let sequence: Int
+    let fieldCount: Int
+    /// Records of the file read before this chunk's first one (`.record` events).
+    let recordsBefore: Int
+    // Filled by one thread, then read by one worker: the dynamic exclusivity checks are off.
+    @exclusivity(unchecked) private var bytes: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var capacity: Int
+    @exclusivity(unchecked) private var used = 0
+    /// For each record, `fieldCount` end offsets in `bytes` (a field starts where the one before
+    /// it ends).
+    @exclusivity(unchecked) private var ends: [Int32] = []
+    @exclusivity(unchecked) private(set) var locations: [SourceLocation] = []
+    /// The reader's rejects, by record index in the chunk (rare: checked only when not empty).
+    @exclusivity(unchecked) private(set) var rejects: [Int: Reject] = [:]
+    @exclusivity(unchecked) private(set) var count = 0
+    /// Bytes of fields held.
+    var byteCount: Int { used }
+    /// The reader's position after this chunk's last record (progress).
+    var bytesRead: Int64 = 0
+    // Output.
+    var items: [ChunkItem] = []
+    var ledger: RunManifest.LedgerEntry?
+    var failure: RunError?
+
+    init(sequence: Int, fieldCount: Int, recordsBefore: Int, capacity: Int) {
+        self.sequence = sequence
+        self.fieldCount = fieldCount
+        self.recordsBefore = recordsBefore
+        self.capacity = 4096
+        bytes = .allocate(capacity: 4096)
+        ends.reserveCapacity(fieldCount * capacity)
+        locations.reserveCapacity(capacity)
+    }
+
+    deinit { bytes.deallocate() }
+
+    /// Copies the current record of `reader` (its fields at `columns`, and its location).
+    @inline(__always)
+    func appendRecord<Reader: RecordReader>(_ reader: Reader, columns: [Int]) {
+        for c in columns {
+            let f = reader.field(c)
+            if used + f.count > capacity { grow(used + f.count) }
+            if let base = f.baseAddress, f.count > 0 { (bytes + used).update(from: base, count: f.count) }
+            used += f.count
+            ends.append(Int32(truncatingIfNeeded: used))
+        }
+        locations.append(reader.location)
+        count += 1
+    }
+
+    /// Keeps a record the reader rejected, in its place.
+    func appendRejected(_ r: Reject) {
+        for _ in 0..<fieldCount { ends.append(Int32(truncatingIfNeeded: used)) }
+        rejects[count] = r
+        locations.append(r.location)
+        count += 1
+    }
+
+    private func grow(_ needed: Int) {
+        var n = capacity * 2
+        while n < needed { n *= 2 }
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+        b.update(from: bytes, count: used)
+        bytes.deallocate()
+        bytes = b
+        capacity = n
+    }
+
+    /// The bytes of field `k` of record `r`.
+    @inline(__always)
+    func field(record r: Int, _ k: Int) -> UnsafeBufferPointer<UInt8> {
+        let i = r * fieldCount + k
+        let start = i == 0 ? 0 : Int(ends[i - 1])
+        return UnsafeBufferPointer(start: bytes + start, count: Int(ends[i]) - start)
+    }
+
+    /// Frees the input once mapped (the output stays until forwarded).
+    func release() {
+        ends = []
+        locations = []
+        rejects = [:]
+        bytes.deallocate()
+        bytes = .allocate(capacity: 1)
+        capacity = 1
+        used = 0
+    }
+}
+
+@available(*, unavailable)
+extension RecordChunk: Sendable {}
+
+/// Reads the records of a `RecordChunk` as their file's reader gave them: the same fields, the
+/// same locations, the reader's rejects in place.
+final class ChunkReader: RecordReader {
+    /// The fields the chunk holds, in order (the names the file's reader was bound to).
+    let names: [String]
+    // Used by one worker thread: the dynamic exclusivity checks are off.
+    @exclusivity(unchecked) private var chunk: RecordChunk
+    @exclusivity(unchecked) private var position = -1
+
+    init(names: [String]) {
+        self.names = names
+        chunk = RecordChunk(sequence: -1, fieldCount: names.count, recordsBefore: 0, capacity: 0)
+    }
+
+    /// Starts reading `chunk`.
+    func reset(_ chunk: RecordChunk) {
+        self.chunk = chunk
+        position = -1
+    }
+
+    func bind(fields: [String]) throws(RecordReaderBindError) -> [Int] {
+        var out: [Int] = []
+        var missing: [(field: String, suggestion: String?)] = []
+        for f in fields {
+            if let i = names.firstIndex(of: f) { out.append(i) } else { missing.append((f, nil)) }
+        }
+        guard missing.isEmpty else { throw RecordReaderBindError(missing: missing, file: location.file) }
+        return out
+    }
+
+    func next() throws -> ReadEvent {
+        position += 1
+        guard position < chunk.count else { return .end }
+        if !chunk.rejects.isEmpty, let r = chunk.rejects[position] { return .rejected(r) }
+        return .record
+    }
+
+    func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try body(field(position))
+    }
+
+    @inline(__always)
+    func field(_ k: Int) -> UnsafeBufferPointer<UInt8> {
+        chunk.field(record: position, k)
+    }
+
+    var location: SourceLocation {
+        let p = min(max(position, 0), chunk.count - 1)
+        return p >= 0 ? chunk.locations[p] : SourceLocation(file: "")
+    }
+
+    var bytesRead: Int64 { chunk.bytesRead }
+}
+
+@available(*, unavailable)
+extension ChunkReader: Sendable {}
+
+extension RunManifest.LedgerEntry {
+    /// Adds the counts of another entry of the same mapping and file (a chunk's).
+    mutating func add(_ o: RunManifest.LedgerEntry) {
+        read += o.read
+        written += o.written
+        rejected += o.rejected
+        filtered += o.filtered
+        excluded += o.excluded
+        grouped += o.grouped
+        if let n = o.otherShard { otherShard = (otherShard ?? 0) + n }
+        if let n = o.duplicate { duplicate = (duplicate ?? 0) + n }
+        if let n = o.unrouted { unrouted = (unrouted ?? 0) + n }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+
+@testable import Harmonize
+
+/// `run --threads N` (issue 13): the records of a file are mapped by N workers in chunks, and the
+/// output is the same for any N: every OMOP table row for row in the order it was stored, the
+/// rejects, the ledger, the row and vocabulary lineage, the unmapped codes and the counts, on the
+/// bundled SNDS, hospital and research fixtures (chunks of 3 records, so that every file of the
+/// fixtures is cut into several chunks and the workers interleave).
+@Suite(.serialized) struct ParallelMappingTests {
+    struct Fixture: Sendable, CustomStringConvertible {
+        var label: String
+        var mappings: String
+        var input: String
+        var extra: [String]
+        var description: String { label }
+    }
+
+    static let fixtures = [
+        Fixture(
+            label: "snds", mappings: "mappings/snds", input: "fixtures/snds/input",
+            extra: ["--vocabulary", TestSupport.path("fixtures/vocabulary"), "--max-reject-rate", "1"]),
+        Fixture(label: "hospital", mappings: "mappings/hospital", input: "fixtures/hospital", extra: ["--keep-orphans", "--max-reject-rate", "1"]),
+        Fixture(label: "research", mappings: "mappings/research", input: "fixtures/research/input", extra: ["--max-reject-rate", "1"]),
+    ]
+    static let environment = ["HZ_PAR_KEY": String(repeating: "p", count: 32)]
+
+    /// A run of `fixture` with `threads` workers into `output`.
+    static func run(_ f: Fixture, threads: Int, output: String, chunk: Int = 3) throws -> TestSupport.CommandResult {
+        try TestSupport.runCLI(
+            [
+                "run", "--mappings", TestSupport.path(f.mappings), "--input", TestSupport.path(f.input), "--output", output, "--run-id",
+                "parallel-\(f.label)", "--key-env", "HZ_PAR_KEY", "--lineage", "--no-progress", "--no-quality", "--threads", String(threads),
+                "--chunk-records", String(chunk),
+            ] + f.extra, environment: environment)
+    }
+
+    /// Every table of an output: the OMOP tables in the order their rows were stored (rowid),
+    /// the books sorted (a lineage row is written with its batch, and batches of different
+    /// tables may reach the sink in another order); the run's own row (its times) left out.
+    static func dump(_ path: String) throws -> [String: [[Value]]] {
+        let db = try SQLiteConnection(path: path, readOnly: true)
+        var out: [String: [[Value]]] = [:]
+        let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name").compactMap {
+            $0.first?.text
+        }
+        for t in tables where t != "harmonize_run" {
+            let n = try db.query("PRAGMA table_info(\"\(t)\")").count
+            let all = (1...max(1, n)).map(String.init).joined(separator: ", ")
+            out[t] = try db.query("SELECT * FROM \"\(t)\" ORDER BY " + (t.hasPrefix("harmonize") ? all : "rowid"))
+        }
+        return out
+    }
+
+    static func manifest(_ path: String) throws -> RunManifest {
+        let db = try SQLiteConnection(path: path, readOnly: true)
+        let json = try db.scalar("SELECT manifest FROM harmonize_run").text ?? ""
+        return try JSONDecoder().decode(RunManifest.self, from: Data(json.utf8))
+    }
+
+    @Test(arguments: fixtures)
+    func theOutputIsTheSameForOneTwoAndFourWorkers(_ f: Fixture) throws {
+        let dir = TestSupport.temporaryDirectory("parallel-\(f.label)")
+        var dumps: [Int: [String: [[Value]]]] = [:]
+        var manifests: [Int: RunManifest] = [:]
+        for n in [1, 2, 4] {
+            let output = dir + "/t\(n).sqlite"
+            let r = try Self.run(f, threads: n, output: output)
+            #expect(r.status == 0 || r.status == 1, "\(n) threads: \(r.stderr)")
+            dumps[n] = try Self.dump(output)
+            manifests[n] = try Self.manifest(output)
+        }
+        let one = try #require(dumps[1])
+        #expect(one.values.contains { !$0.isEmpty })
+        #expect(manifests[1]?.parallel == nil, "one thread: no file is mapped by workers")
+        for n in [2, 4] {
+            let d = try #require(dumps[n])
+            #expect(d.keys.sorted() == one.keys.sorted())
+            for t in one.keys.sorted() { #expect(d[t] == one[t], "\(f.label), \(n) threads: \(t) differs from one thread") }
+            let m = try #require(manifests[n])
+            let base = try #require(manifests[1])
+            #expect(m.ledger == base.ledger, "\(f.label), \(n) threads: ledger")
+            #expect(m.tables == base.tables, "\(f.label), \(n) threads: table counts")
+            #expect(m.joins == base.joins, "\(f.label), \(n) threads: join statistics")
+            #expect(m.lookups == base.lookups, "\(f.label), \(n) threads: lookup statistics")
+            #expect(m.vocabularyUsage == base.vocabularyUsage, "\(f.label), \(n) threads: vocabulary usage")
+            // The workers did map: files were cut into chunks, each mapped by one of n workers.
+            let passes = m.parallel ?? []
+            #expect(!passes.isEmpty && passes.allSatisfy { $0.workers == n }, "\(f.label): \(passes)")
+            #expect(passes.contains { $0.chunks > 1 }, "\(f.label): \(passes)")
+        }
+    }
+
+    /// Mappings that fold records into groups, or deduplicate HL7 messages, are mapped on one
+    /// thread (their records depend on each other); the others of the same run by workers.
+    @Test func groupingAndDeduplicatingMappingsStayOnOneThread() throws {
+        let dir = TestSupport.temporaryDirectory("parallel-sequential")
+        let f = Self.fixtures[0]
+        let output = dir + "/out.sqlite"
+        let r = try Self.run(f, threads: 2, output: output)
+        #expect(r.status == 0 || r.status == 1, "\(r.stderr)")
+        let m = try Self.manifest(output)
+        let parallel = Set((m.parallel ?? []).map(\.mapping))
+        let grouping = try Set(
+            FileManager.default.contentsOfDirectory(atPath: TestSupport.path(f.mappings)).filter { $0.hasSuffix(".yaml") }.compactMap {
+                name -> String? in
+                let text = try String(contentsOfFile: TestSupport.path(f.mappings) + "/" + name, encoding: .utf8)
+                guard text.contains("\ngroup:") else { return nil }
+                return text.split(separator: "\n").first { $0.hasPrefix("id:") }.map { $0.dropFirst(3).trimmingCharacters(in: .whitespaces) }
+            })
+        #expect(!parallel.isEmpty)
+        #expect(parallel.isDisjoint(with: grouping), "grouping mappings \(grouping) were mapped by workers")
+    }
+
+    /// A lookup table over its share of the memory budget (on disk) keeps its mapping on one
+    /// thread; in memory, its mapping is mapped by workers, with the lookups' hits and misses
+    /// counted as with one thread; the output is the same in the three cases.
+    @Test func aLookupTableOnDiskKeepsItsMappingOnOneThread() throws {
+        let dir = TestSupport.temporaryDirectory("parallel-spilled")
+        LookupSpillTests.fixture(dir)
+        let spill = dir + "/spill"
+        try FileManager.default.createDirectory(atPath: spill, withIntermediateDirectories: true)
+        func run(_ threads: Int, budget: String) throws -> (RunManifest, [String: [[Value]]]) {
+            let output = dir + "/t\(threads)-\(budget).sqlite"
+            let r = try LookupSpillTests.run(
+                dir, output: output,
+                ["--threads", String(threads), "--chunk-records", "7", "--memory-budget", budget, "--spill-dir", spill, "--run-id", "spilled"])
+            #expect(r.status == 0, "\(r.stderr)")
+            return (try Self.manifest(output), try Self.dump(output))
+        }
+        let (one, c) = try run(1, budget: "256M")
+        let (inMemory, a) = try run(2, budget: "256M")
+        #expect(inMemory.parallel?.first?.workers == 2, "in memory: mapped by workers")
+        #expect(inMemory.lookups == one.lookups, "hits and misses: \(String(describing: inMemory.lookups))")
+        let (onDisk, b) = try run(2, budget: "1")
+        #expect(onDisk.lookups?.allSatisfy(\.spilled) == true, "the tables moved to disk: \(String(describing: onDisk.lookups))")
+        #expect(onDisk.parallel == nil, "a lookup table on disk keeps the mapping on one thread")
+        #expect(a == c && b == c)
+        #expect((c["observation"]?.count ?? 0) > 100)
+    }
+}
