@@ -65,11 +65,12 @@ final class RunContext {
     /// What one worker of a parallel pass (`ParallelFilePass`) maps with: the plan's call sites
     /// bound to an environment of its own (the run's key; its own pseudonym caches and HMAC
     /// states, vocabulary usage counters and views of the run's lookup tables), so workers share
-    /// nothing mutable. Nil when one of the plan's lookup tables moved to disk (its reads share
+    /// nothing mutable; each of the `workers` caches its share of the run's pseudonyms. Nil when one of the plan's lookup tables moved to disk (its reads share
     /// buffers): the plan is then mapped on one thread.
-    func worker(for plan: MappingPlan) throws(RunError) -> WorkerContext? {
+    func worker(for plan: MappingPlan, of workers: Int) throws(RunError) -> WorkerContext? {
         let env = RunEnvironment()
         env[RunKey.self] = environment[RunKey.self]
+        env[PseudonymCacheShare.self] = .of(workers: workers)
         let usage = vocabularyUsage == nil ? nil : VocabularyUsage()
         if let usage { env[VocabularyUsage.self] = usage }
         var views: [(shared: LoadedLookupTable, view: LoadedLookupTable)] = []

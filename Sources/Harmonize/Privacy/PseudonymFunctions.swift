@@ -79,21 +79,38 @@ extension RunEnvironment {
         guard let key = pseudonymKey else {
             throw EvaluationError(reason: .expressionError, message: "\(function): no pseudonymisation key was given", function: function)
         }
-        return try service(PseudonymizerCache.self) { PseudonymizerCache(key: key) }
+        let share = self[PseudonymCacheShare.self]?.identifiers ?? PseudonymCacheShare.whole
+        return try service(PseudonymizerCache.self) { PseudonymizerCache(key: key, cacheLimit: share) }
     }
+}
+
+/// How many identifiers each pseudonymizer of an environment caches (a `RunEnvironment`
+/// service): the whole cache for a run, a share of it for each worker of a parallel pass, so that
+/// memory does not grow with the number of workers.
+struct PseudonymCacheShare {
+    /// Identifiers per purpose.
+    var identifiers: Int
+    /// A run's cache per purpose (`Pseudonymizer`'s default).
+    static let whole = 1 << 17
+    /// One of `workers` workers' share (at least 4,096 identifiers).
+    static func of(workers: Int) -> PseudonymCacheShare { PseudonymCacheShare(identifiers: max(1 << 12, whole / max(1, workers))) }
 }
 
 /// One `Pseudonymizer` per purpose for one run, created on first use. Owned by the run's
 /// environment: never shared between runs or threads.
 final class PseudonymizerCache {
     private let key: PseudonymKey
+    private let cacheLimit: Int
     private var byPurpose: [String: Pseudonymizer] = [:]
 
-    init(key: PseudonymKey) { self.key = key }
+    init(key: PseudonymKey, cacheLimit: Int = PseudonymCacheShare.whole) {
+        self.key = key
+        self.cacheLimit = cacheLimit
+    }
 
     func pseudonymizer(purpose: String) -> Pseudonymizer {
         if let p = byPurpose[purpose] { return p }
-        let p = Pseudonymizer(key: key, purpose: purpose)
+        let p = Pseudonymizer(key: key, purpose: purpose, cacheLimit: cacheLimit)
         byPurpose[purpose] = p
         return p
     }
