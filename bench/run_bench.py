@@ -43,19 +43,22 @@ SEED = 42
 
 # program ids (also accepted by --only), in table order
 HZ, HZ_NONE, HZ_LIN = "harmonize", "harmonize-sink-none", "harmonize-lineage"
-HZ_1T, HZ_NONE_1T = "harmonize-1t", "harmonize-sink-none-1t"   # --threads 1 (default: auto, the cores)
+HZ_1T, HZ_NONE_1T = "harmonize-1t", "harmonize-sink-none-1t"   # --threads 1
+HZ_2T, HZ_NONE_2T = "harmonize-2t", "harmonize-sink-none-2t"   # --threads 2 (default: auto, the cores less one with a sink)
 HZ_BASE = "harmonize-baseline"   # another build of harmonize-run (--baseline-bin), for before/after figures
 BASELINE_BIN = None
 C_OFF, C_NOSTEP = "c-off", "c-nostep"
 DUCK2, DUCK1 = "duckdb-2t", "duckdb-1t"
 PY, IMPORT, CAT = "python", "sqlite-import", "cat"
-ALL = [HZ, HZ_1T, HZ_BASE, HZ_LIN, HZ_NONE, HZ_NONE_1T, C_OFF, C_NOSTEP, DUCK2, DUCK1, PY, IMPORT, CAT]
+ALL = [HZ, HZ_1T, HZ_2T, HZ_BASE, HZ_LIN, HZ_NONE, HZ_NONE_1T, HZ_NONE_2T, C_OFF, C_NOSTEP, DUCK2, DUCK1, PY, IMPORT, CAT]
 LABEL = {
     HZ: "Harmonize → SQLite",
     HZ_LIN: "Harmonize → SQLite `--lineage`",
     HZ_NONE: "Harmonize `--sink none`",
     HZ_1T: "Harmonize → SQLite `--threads 1`",
     HZ_NONE_1T: "Harmonize `--sink none --threads 1`",
+    HZ_2T: "Harmonize → SQLite `--threads 2`",
+    HZ_NONE_2T: "Harmonize `--sink none --threads 2`",
     HZ_BASE: "Harmonize baseline build → SQLite (`--baseline-bin`)",
     C_OFF: "C `map_sqlite` (journal off)",
     C_NOSTEP: "C `map_sqlite nostep`",
@@ -179,6 +182,8 @@ def commands(prog, data, out):
         HZ_NONE: hz + ["--sink", "none"],
         HZ_1T: hz + ["--threads", "1"],
         HZ_NONE_1T: hz + ["--sink", "none", "--threads", "1"],
+        HZ_2T: hz + ["--threads", "2"],
+        HZ_NONE_2T: hz + ["--sink", "none", "--threads", "2"],
         C_OFF: [str(C_BIN), claims, vocab, str(out), "off"],
         C_NOSTEP: [str(C_BIN), claims, vocab, str(out), "nostep"],
         DUCK2: [py, str(BENCH / "peers" / "duckdb_map.py"), claims, vocab, str(out), "--threads", "2"],
@@ -375,7 +380,7 @@ def run_bench(args):
     header = machine_header(args)
 
     available = set(wanted)
-    if available & {HZ, HZ_NONE, HZ_LIN, HZ_1T, HZ_NONE_1T}:
+    if available & {HZ, HZ_NONE, HZ_LIN, HZ_1T, HZ_NONE_1T, HZ_2T, HZ_NONE_2T}:
         built = True
         if not args.no_build:
             built = build_harmonize(notes)
@@ -411,7 +416,7 @@ def run_bench(args):
             if p not in available:
                 res[p]["status"] = "skipped"
                 res[p]["note"] = "see notes"
-            elif p in (HZ, HZ_NONE, HZ_LIN, HZ_1T, HZ_NONE_1T) and not HZ_BIN.exists():
+            elif p in (HZ, HZ_NONE, HZ_LIN, HZ_1T, HZ_NONE_1T, HZ_2T, HZ_NONE_2T) and not HZ_BIN.exists():
                 res[p]["status"] = "failed"
                 res[p]["note"] = "binary missing"
         for rnd in range(args.repeat):

@@ -43,8 +43,10 @@ WALK_BIN = BENCH / "bin" / "xml_reader_walk"
 SAX_BIN = BENCH / "bin" / "xml_sax_walk"
 
 PROGRAMS = {
-    "hl7": ["harmonize", "harmonize-1t", "harmonize-sink-none", "harmonize-sink-none-1t", "python-hl7"],
-    "xml": ["harmonize", "harmonize-1t", "harmonize-sink-none", "harmonize-sink-none-1t", "python-lxml", "c-xml-reader-walk",
+    "hl7": ["harmonize", "harmonize-1t", "harmonize-2t", "harmonize-sink-none", "harmonize-sink-none-1t", "harmonize-sink-none-2t",
+            "python-hl7"],
+    "xml": ["harmonize", "harmonize-1t", "harmonize-2t", "harmonize-sink-none", "harmonize-sink-none-1t", "harmonize-sink-none-2t",
+            "python-lxml", "c-xml-reader-walk",
             "c-xml-sax-walk"],
 }
 LABEL = {
@@ -52,11 +54,15 @@ LABEL = {
     ("hl7", "harmonize-sink-none"): "Harmonize `oru-measurement` `--sink none`",
     ("hl7", "harmonize-1t"): "Harmonize `oru-measurement` → SQLite `--threads 1`",
     ("hl7", "harmonize-sink-none-1t"): "Harmonize `oru-measurement` `--sink none --threads 1`",
+    ("hl7", "harmonize-2t"): "Harmonize `oru-measurement` → SQLite `--threads 2`",
+    ("hl7", "harmonize-sink-none-2t"): "Harmonize `oru-measurement` `--sink none --threads 2`",
     ("hl7", "python-hl7"): "Python `hl7` (`py_hl7.py`)",
     ("xml", "harmonize"): "Harmonize `his-visit` + `his-condition` → SQLite",
     ("xml", "harmonize-sink-none"): "Harmonize `his-visit` + `his-condition` `--sink none`",
     ("xml", "harmonize-1t"): "Harmonize `his-visit` + `his-condition` → SQLite `--threads 1`",
     ("xml", "harmonize-sink-none-1t"): "Harmonize `his-visit` + `his-condition` `--sink none --threads 1`",
+    ("xml", "harmonize-2t"): "Harmonize `his-visit` + `his-condition` → SQLite `--threads 2`",
+    ("xml", "harmonize-sink-none-2t"): "Harmonize `his-visit` + `his-condition` `--sink none --threads 2`",
     ("xml", "python-lxml"): "Python `lxml.etree.iterparse` (`py_lxml.py`)",
     ("xml", "c-xml-reader-walk"): "C libxml2 reader walk (`xml_reader_walk.c`)",
     ("xml", "c-xml-sax-walk"): "C libxml2 SAX2 walk, one pass (`peers/xml_sax_walk.c`)",
@@ -107,8 +113,8 @@ def command(kind, prog, folder, path, out, shared):
                  "--no-quality", "--max-reject-rate", "1"]
         if prog.startswith("harmonize-sink-none"):
             argv += ["--sink", "none"]
-        if prog.endswith("-1t"):
-            argv += ["--threads", "1"]   # the default, auto, is the cores
+        if prog.endswith("-1t") or prog.endswith("-2t"):
+            argv += ["--threads", prog[-2]]   # default: auto, the cores (less one with a sink)
         return argv, env
     if prog == "python-hl7":
         return [sys.executable, str(shared / "py_hl7.py"), str(path)], env

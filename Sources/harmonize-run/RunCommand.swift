@@ -73,7 +73,7 @@ struct RunCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Mapping workers per file: a number from 1 to 64, or 'auto' (default: the machine's cores, at most 64). "
+            "Mapping workers per file: a number from 1 to 64, or 'auto' (default: the machine's cores, less one for the output's writer thread unless --sink none; at least 1, at most 64). "
                 + "With more than one, the file is read on one thread and its records mapped by the workers in chunks; "
                 + "the output (rows, ids, rejects, lineage) is the same for any number. Mappings that group or deduplicate records, or whose lookup table or join index "
                 + "moved to disk, are mapped on one thread.",
@@ -169,12 +169,14 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    /// `--threads`: a number from 1 to 64, or `auto`: the active cores, at most 64. Measured on 2
-    /// cores (bench/README.md): 2 workers take 0.6–0.85× the wall time of one thread on the
-    /// hospital formats and without a sink, and 1.02–1.06× on the claims into SQLite, whose
-    /// writer thread needs the second core.
-    static func threadCount(_ text: String) -> Int? {
-        if text == "auto" { return min(64, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
+    /// `--threads`: a number from 1 to 64, or `auto`: the active cores, less one for the sink's
+    /// writer thread when the run writes an output (`writes`), at least 1, at most 64. Measured
+    /// on 2 cores (bench/README.md): without a sink, 2 workers take 0.58× the wall time of one
+    /// thread on the claims; writing SQLite, the writer thread needs the second core and 2 workers
+    /// took 1.06–1.12× the time of one thread on the claims (0.73–0.83× on the hospital formats,
+    /// whose rows are fewer: `--threads 2` there).
+    static func threadCount(_ text: String, writes: Bool = true) -> Int? {
+        if text == "auto" { return min(64, max(1, ProcessInfo.processInfo.activeProcessorCount - (writes ? 1 : 0))) }
         guard let n = Int(text), (1...64).contains(n) else { return nil }
         return n
     }
@@ -286,7 +288,7 @@ struct RunCommand: ParsableCommand {
                     name: cdmSourceName, abbreviation: cdmSourceAbbreviation, holder: cdmHolder, description: sourceDescription))
         }
         options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
-        options.threads = Self.threadCount(threads) ?? 1
+        options.threads = Self.threadCount(threads, writes: sink != .none || postgres != nil) ?? 1
         options.chunkRecords = chunkRecords
         if options.memoryBudget < 128 << 20,
             plans.contains(where: { !$0.joinDescriptions.isEmpty || $0.groupDescription != nil || !$0.lookups.isEmpty })

@@ -92,6 +92,21 @@ import Testing
         }
     }
 
+    /// `--threads` takes 1 to 64 or `auto`; anything else is a usage error (exit 2), before
+    /// anything is read.
+    @Test(arguments: ["0", "65", "two", ""])
+    func aWrongThreadCountIsAUsageError(_ value: String) throws {
+        let dir = TestSupport.temporaryDirectory("parallel-usage")
+        let f = Self.fixtures[2]
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", TestSupport.path(f.mappings), "--input", TestSupport.path(f.input), "--output", dir + "/o.sqlite",
+            "--threads", value, "--no-progress",
+        ])
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("--threads is a number from 1 to 64, or auto"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/o.sqlite"))
+    }
+
     /// Mappings that fold records into groups, or deduplicate HL7 messages, are mapped on one
     /// thread (their records depend on each other); the others of the same run by workers.
     @Test func groupingAndDeduplicatingMappingsStayOnOneThread() throws {
