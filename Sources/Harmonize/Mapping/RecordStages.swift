@@ -1,3 +1,10 @@
+extension RunError {
+    /// A reader that could not go on (an I/O failure of `file`, not a bad record).
+    static func readFailure(_ error: any Error, file: String) -> RunError {
+        RunError(.io, "\(error)", code: (error as? SourceIOError)?.code ?? .runIO, location: .init(file: file), cause: error)
+    }
+}
+
 /// What became of one record read by a mapping: the file's ledger is the sum of these.
 enum RecordOutcome {
     /// At least one row was written.
@@ -208,8 +215,7 @@ struct RecordStages<Reader: RecordReader> {
         do {
             event = try reader.next()
         } catch {
-            throw RunError(
-                .io, "\(error)", code: (error as? SourceIOError)?.code ?? .runIO, location: .init(file: filePath), cause: error)
+            throw RunError.readFailure(error, file: filePath)
         }
         switch event {
         case .end:

@@ -34,9 +34,10 @@ final class ParallelFilePass {
         var chunk: RecordChunk?
     }
 
-    // Safe to share: every mutable member is used with `condition` locked; a chunk is touched
-    // by one thread at a time (the reader fills it, then one worker maps it, then the reader
-    // forwards its output), handed over under the lock.
+    /// The chunks waiting for a worker, and those mapped, waiting to be forwarded. A chunk is
+    /// touched by one thread at a time (the reader fills it, then one worker maps it, then the
+    /// reader forwards its output), handed over under the lock.
+    // Safe to share: every mutable member is used with `condition` locked.
     private final class Queue: @unchecked Sendable {
         let condition = NSCondition()
         var pending: [RecordChunk] = []
@@ -150,8 +151,7 @@ final class ParallelFilePass {
                     do {
                         event = try reader.next()
                     } catch {
-                        throw RunError(
-                            .io, "\(error)", code: (error as? SourceIOError)?.code ?? .runIO, location: .init(file: filePath), cause: error)
+                        throw RunError.readFailure(error, file: filePath)
                     }
                     switch event {
                     case .end:
