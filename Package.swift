@@ -24,10 +24,12 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        // SHA-256 compression on the processor's SHA extensions (keyed pseudonyms: PreparedHMAC).
+        .target(name: "CHarmonizeSHA"),
         .target(
             name: "Harmonize",
             dependencies: [
-                "CSQLite", "CLibXML2", "CLibPQ",
+                "CSQLite", "CLibXML2", "CLibPQ", "CHarmonizeSHA",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

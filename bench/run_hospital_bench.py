@@ -41,12 +41,13 @@ KEY_ENV = "HARMONIZE_BENCH_KEY"
 KEY_VALUE = "harmonize-benchmark-key-0123456789-not-a-secret"   # fixed, >= 32 bytes
 WALK_BIN = BENCH / "bin" / "xml_reader_walk"
 SAX_BIN = BENCH / "bin" / "xml_sax_walk"
+BASELINE_BIN = None   # another build of harmonize-run (--baseline-bin), for before/after figures
 
 PROGRAMS = {
     "hl7": ["harmonize", "harmonize-1t", "harmonize-2t", "harmonize-sink-none", "harmonize-sink-none-1t", "harmonize-sink-none-2t",
-            "python-hl7"],
+            "harmonize-baseline-1t", "harmonize-baseline-sink-none-1t", "python-hl7"],
     "xml": ["harmonize", "harmonize-1t", "harmonize-2t", "harmonize-sink-none", "harmonize-sink-none-1t", "harmonize-sink-none-2t",
-            "python-lxml", "c-xml-reader-walk",
+            "harmonize-baseline-1t", "harmonize-baseline-sink-none-1t", "python-lxml", "c-xml-reader-walk",
             "c-xml-sax-walk"],
 }
 LABEL = {
@@ -56,6 +57,8 @@ LABEL = {
     ("hl7", "harmonize-sink-none-1t"): "Harmonize `oru-measurement` `--sink none --threads 1`",
     ("hl7", "harmonize-2t"): "Harmonize `oru-measurement` → SQLite `--threads 2`",
     ("hl7", "harmonize-sink-none-2t"): "Harmonize `oru-measurement` `--sink none --threads 2`",
+    ("hl7", "harmonize-baseline-1t"): "baseline build (`--baseline-bin`) → SQLite `--threads 1`",
+    ("hl7", "harmonize-baseline-sink-none-1t"): "baseline build (`--baseline-bin`) `--sink none --threads 1`",
     ("hl7", "python-hl7"): "Python `hl7` (`py_hl7.py`)",
     ("xml", "harmonize"): "Harmonize `his-visit` + `his-condition` → SQLite",
     ("xml", "harmonize-sink-none"): "Harmonize `his-visit` + `his-condition` `--sink none`",
@@ -63,6 +66,8 @@ LABEL = {
     ("xml", "harmonize-sink-none-1t"): "Harmonize `his-visit` + `his-condition` `--sink none --threads 1`",
     ("xml", "harmonize-2t"): "Harmonize `his-visit` + `his-condition` → SQLite `--threads 2`",
     ("xml", "harmonize-sink-none-2t"): "Harmonize `his-visit` + `his-condition` `--sink none --threads 2`",
+    ("xml", "harmonize-baseline-1t"): "baseline build (`--baseline-bin`) → SQLite `--threads 1`",
+    ("xml", "harmonize-baseline-sink-none-1t"): "baseline build (`--baseline-bin`) `--sink none --threads 1`",
     ("xml", "python-lxml"): "Python `lxml.etree.iterparse` (`py_lxml.py`)",
     ("xml", "c-xml-reader-walk"): "C libxml2 reader walk (`xml_reader_walk.c`)",
     ("xml", "c-xml-sax-walk"): "C libxml2 SAX2 walk, one pass (`peers/xml_sax_walk.c`)",
@@ -106,12 +111,12 @@ def command(kind, prog, folder, path, out, shared):
     if prog.startswith("harmonize"):
         maps = (["mappings/hospital/oru-measurement.yaml"] if kind == "hl7"
                 else ["mappings/hospital/his-visit.yaml", "mappings/hospital/his-condition.yaml"])
-        argv = [str(HZ_BIN), "run"]
+        argv = [str(BASELINE_BIN if "baseline" in prog else HZ_BIN), "run"]
         for m in maps:
             argv += ["--mappings", str(ROOT / m)]
         argv += ["--input", str(folder), "--output", str(out / "omop.sqlite"), "--key-env", KEY_ENV, "--no-progress",
                  "--no-quality", "--max-reject-rate", "1"]
-        if prog.startswith("harmonize-sink-none"):
+        if "sink-none" in prog:
             argv += ["--sink", "none"]
         if prog.endswith("-1t") or prog.endswith("-2t"):
             argv += ["--threads", prog[-2]]   # default: auto, the cores (less one with a sink)
@@ -157,7 +162,11 @@ def main():
     p.add_argument("--data", type=Path, default=Path("/tmp/bench-data/hospital"))
     p.add_argument("--work", type=Path, default=Path("/tmp/bench-work/hospital"))
     p.add_argument("--only", default="", help="comma list of program ids")
+    p.add_argument("--baseline-bin", type=Path, default=None,
+                   help="another build of harmonize-run, timed as harmonize-baseline-1t and harmonize-baseline-sink-none-1t")
     args = p.parse_args()
+    global BASELINE_BIN
+    BASELINE_BIN = args.baseline_bin
     notes = []
     build(args, notes)
     only = set(filter(None, args.only.split(",")))
@@ -178,6 +187,8 @@ def main():
                     if prog == "c-xml-reader-walk" and not WALK_BIN.exists():
                         continue
                     if prog == "c-xml-sax-walk" and not SAX_BIN.exists():
+                        continue
+                    if "baseline" in prog and BASELINE_BIN is None:
                         continue
                     work = args.work / f"{kind}-{n}-{prog}"
                     shutil.rmtree(work, ignore_errors=True)

@@ -195,7 +195,7 @@ package final class Pseudonymizer {
         let i = slot(identifier)
         if let hit = hexes[i] { return hit }
         authenticate(identifier)
-        let value = Hex.string(hmac.digestBytes())
+        let value = hmac.hexDigest()
         hexes[i] = value
         return value
     }

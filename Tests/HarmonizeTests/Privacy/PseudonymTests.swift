@@ -26,16 +26,19 @@ import Testing
     }
 
     /// The prepared HMAC gives swift-crypto's HMAC-SHA-256 for every message length around the
-    /// block boundaries and for keys shorter than, equal to and longer than a block.
-    @Test func preparedHMACMatchesSwiftCrypto() {
+    /// block boundaries and for keys shorter than, equal to and longer than a block, with the
+    /// portable compression and (on a processor that has them) the SHA extensions.
+    @Test(arguments: [false, true]) func preparedHMACMatchesSwiftCrypto(accelerated: Bool) {
         for keyLength in [1, 32, 37, 64, 65, 131] {
             let key = (0..<keyLength).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
-            let prepared = PreparedHMAC(key: key)
+            let prepared = PreparedHMAC(key: key, accelerated: accelerated)
+            #expect(prepared.accelerated == (accelerated && PreparedHMAC.processorAccelerated))
             for n in 0...300 {
                 let message = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ n) }
                 let expected = Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
                 message.withUnsafeBufferPointer { prepared.authenticate($0) }
                 #expect(prepared.digestBytes() == expected, "key \(keyLength) message \(n)")
+                #expect(prepared.hexDigest() == Hex.string(expected))
                 var prefix: UInt64 = 0
                 for b in expected.prefix(8) { prefix = prefix << 8 | UInt64(b) }
                 #expect(prepared.prefix64 == prefix)

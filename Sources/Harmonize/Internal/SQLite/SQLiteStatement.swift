@@ -34,14 +34,7 @@ final class SQLiteStatement {
     /// and a free (each under its memory mutex).
     func insertRow(_ values: UnsafeBufferPointer<Value>) throws(SQLiteError) {
         var needed = 0
-        for v in values {
-            switch v {
-            case .string(let t): needed += t.utf8.count
-            case .date: needed += 10
-            case .dateTime: needed += 19
-            default: break
-            }
-        }
+        for k in values.indices { needed += Self.textBytes(values[k]) }
         if needed > scratchCapacity {
             scratch?.deallocate()
             scratchCapacity = max(needed, scratchCapacity * 2, 256)
@@ -49,21 +42,22 @@ final class SQLiteStatement {
         }
         guard let base = scratch else {
             // No text in the row (nothing needed the buffer yet).
-            for (k, v) in values.enumerated() { bindNonText(v, at: Int32(k + 1)) }
+            for k in values.indices { bindNonText(values[k], at: Int32(k + 1)) }
             return try stepAndReset()
         }
         var offset = 0
-        for (k, v) in values.enumerated() {
+        for k in values.indices {
             let index = Int32(k + 1)
             let start = base + offset
-            switch v {
-            case .string(var t):
-                let n = t.withUTF8 { u -> Int in
-                    if let a = u.baseAddress { start.update(from: a, count: u.count) }
-                    return u.count
-                }
+            // Text is copied while the batch's value is borrowed, then bound: no retain of the
+            // string's storage around the call into SQLite (2 % of a claims run's CPU time).
+            let n = Self.copyText(values[k], into: start)
+            if n >= 0 {
                 offset += n
                 bindStatic(start, n, at: index)
+                continue
+            }
+            switch values[k] {
             case .date(let days):
                 let d = CivilDate(daysSinceEpoch: days)
                 guard d.year >= 0, d.year <= 9999 else {
@@ -81,10 +75,50 @@ final class SQLiteStatement {
                 offset += 19
                 bindStatic(start, 19, at: index)
             default:
-                bindNonText(v, at: index)
+                bindNonText(values[k], at: index)
             }
         }
         try stepAndReset()
+    }
+
+    /// The bytes `insertRow` writes into its buffer for a value: a text's UTF-8 length, 10 for
+    /// a date, 19 for a date-time, 0 otherwise.
+    @inline(__always)
+    private static func textBytes(_ v: borrowing Value) -> Int {
+        switch v {
+        case .string(let t): return t.utf8.count
+        case .date: return 10
+        case .dateTime: return 19
+        default: return 0
+        }
+    }
+
+    /// Copies a text value's UTF-8 bytes to `out` and returns their count; -1 for any other value.
+    /// A loop of loads and stores (which the compiler turns into a `memcpy`) rather than a call,
+    /// so the borrowed string needs no retain while it is read.
+    @inline(__always)
+    private static func copyText(_ v: borrowing Value, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        switch v {
+        case .string(let t):
+            if let n = t.utf8.withContiguousStorageIfAvailable({ u -> Int in
+                var i = 0
+                while i < u.count {
+                    out[i] = u[i]
+                    i += 1
+                }
+                return u.count
+            }) {
+                return n
+            }
+            var i = 0
+            for b in t.utf8 {
+                out[i] = b
+                i += 1
+            }
+            return i
+        default:
+            return -1
+        }
     }
 
     @inline(__always)

@@ -23,14 +23,16 @@ final class HL7Message {
         var message: String
     }
 
-    var bytes: [UInt8] = []
-    var segStart: [Int] = []
-    var segEnd: [Int] = []
-    var segID: [UInt32] = []
-    var segLine: [Int] = []
-    var delimiters = Delimiters(field: 124, component: 94, repetition: 126, escape: 92, subcomponent: 38, truncation: nil)
+    // Constants once built (`let`): reading a class's `var` costs a dynamic exclusivity check,
+    // and the reader reads these for every bound path of every record (10 % of an ORU run).
+    let bytes: [UInt8]
+    let segStart: [Int]
+    let segEnd: [Int]
+    let segID: [UInt32]
+    let segLine: [Int]
+    let delimiters: Delimiters
     /// The charset named by MSH-18, as written (empty when absent).
-    var charset = ""
+    let charset: String
 
     static func id(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> UInt32 { UInt32(a) << 16 | UInt32(b) << 8 | UInt32(c) }
     static let mshID = id(77, 83, 72)
@@ -73,7 +75,7 @@ final class HL7Message {
                 reason: .structureError, path: "MSH-2", line: firstLine,
                 message: "MSH-2 must hold 4 or 5 distinct printable ASCII delimiters (R2, R13)")
         }
-        delimiters = Delimiters(
+        let delimiters = Delimiters(
             field: fs, component: enc[0], repetition: enc[1], escape: enc[2], subcomponent: enc[3],
             truncation: enc.count == 5 ? enc[4] : nil)
         // MSH-18: the 17th item after the segment id (MSH-1 is the separator itself).
@@ -89,8 +91,13 @@ final class HL7Message {
             fstart = j + 1
         }
         if let r = msh18.firstIndex(of: enc[1]) { msh18 = msh18[..<r] }
-        charset = String(decoding: msh18, as: UTF8.self).trimmingSpaces()
+        let charset = String(decoding: msh18, as: UTF8.self).trimmingSpaces()
         let cs = try Self.charset(named: charset, line: firstLine)
+        var bytes: [UInt8] = []
+        var segStart: [Int] = []
+        var segEnd: [Int] = []
+        var segID: [UInt32] = []
+        var segLine: [Int] = []
 
         for (k, line) in lines.enumerated() {
             let ln = k < lineNumbers.count ? lineNumbers[k] : firstLine
@@ -115,10 +122,17 @@ final class HL7Message {
                 throw Failure(reason: .structureError, path: "segment \(k + 1)", line: ln, message: "second MSH inside a message")
             }
         }
+        self.bytes = bytes
+        self.segStart = segStart
+        self.segEnd = segEnd
+        self.segID = segID
+        self.segLine = segLine
+        self.delimiters = delimiters
+        self.charset = charset
         charsetKind = cs
     }
 
-    var charsetKind: HL7Charset.Kind = .asciiOrUTF8
+    let charsetKind: HL7Charset.Kind
 
     static func charset(named name: String, line: Int) throws(Failure) -> HL7Charset.Kind {
         guard let kind = HL7Charset.kind(named: name) else {
