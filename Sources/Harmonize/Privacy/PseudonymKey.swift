@@ -127,20 +127,29 @@ public struct PseudonymKey: Sendable {
 /// Computes keyed pseudonyms for one purpose, with a bounded per-run cache (identifiers repeat:
 /// about twenty claims per beneficiary in SNDS extracts).
 ///
-/// The cache is direct-mapped: a cheap hash of the identifier's bytes picks one slot, which holds
-/// the identifier itself (compared exactly: a hit is never a guess), its hex pseudonym and its
-/// integer form, each computed on first use. A colliding identifier replaces the slot's. It holds
-/// at most `cacheLimit` identifiers, whatever the number of distinct ones in the input.
+/// The cache is direct-mapped: a cheap hash of the identifier's bytes picks one slot of a flat
+/// table, which holds the identifier's bytes (compared exactly: a hit is never a guess) and its
+/// 32-byte digest, from which the hex pseudonym and the integer form are read. A colliding
+/// identifier replaces the slot's; identifiers longer than `maxCachedBytes` are not cached. The
+/// table holds at most `cacheLimit` identifiers in `cacheLimit` × 72 bytes, whatever the number of
+/// distinct identifiers in the input (a cache of `String`s held a heap copy of each identifier and
+/// of each hex pseudonym: 2.6 times the memory, and peak RSS that grew with the input until the
+/// cache was full). Its pages take memory only once used: a run with few identifiers pays little.
 ///
 /// Values are normalised before hashing (surrounding spaces trimmed, letters upper-cased), so that
 /// ` ab12 ` and `AB12` give the same pseudonym.
 package final class Pseudonymizer {
     private let hmac: PreparedHMAC
-    // Slots in buffers owned by the instance (no array uniqueness or exclusivity check per call).
-    private let keys: UnsafeMutablePointer<String?>
-    private let hexes: UnsafeMutablePointer<String?>
-    private let integers: UnsafeMutablePointer<Int>
+    /// `mask + 1` slots of `slotBytes`: the key's length + 1 (0: empty slot), the key's bytes,
+    /// then the digest at `digestOffset`. Mapped from the system (`mmap`): its pages are zero and
+    /// take memory only once a slot in them is used, and go back to the system on `deinit`.
+    private let table: UnsafeMutablePointer<UInt8>
+    private let tableBytes: Int
     private let mask: Int
+    private static let slotBytes = 72
+    private static let digestOffset = 40
+    /// The longest identifier (in UTF-8 bytes) the cache holds.
+    static let maxCachedBytes = 39
 
     /// Creates a pseudonymizer for `purpose`; the cache holds at most `cacheLimit` identifiers
     /// (rounded down to a power of two).
@@ -149,40 +158,49 @@ package final class Pseudonymizer {
         var n = 1
         while n * 2 <= max(1, cacheLimit) { n *= 2 }
         mask = n - 1
-        keys = .allocate(capacity: n)
-        keys.initialize(repeating: nil, count: n)
-        hexes = .allocate(capacity: n)
-        hexes.initialize(repeating: nil, count: n)
-        integers = .allocate(capacity: n)
-        integers.initialize(repeating: -1, count: n)
+        tableBytes = n * Self.slotBytes
+        // (Like any allocation of the runtime, a failure is fatal.)
+        let p = mmap(nil, tableBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else { fatalError("cannot map the pseudonym cache (\(n) slots)") }
+        table = p.assumingMemoryBound(to: UInt8.self)
     }
 
-    deinit {
-        keys.deinitialize(count: mask + 1)
-        keys.deallocate()
-        hexes.deinitialize(count: mask + 1)
-        hexes.deallocate()
-        integers.deallocate()
-    }
+    deinit { munmap(table, tableBytes) }
 
-    /// The slot of `identifier`, emptied for it when another identifier held it.
+    /// The table's number of slots.
+    var tableSlots: Int { mask + 1 }
+
+    /// The digest of `identifier` in its cache slot, computed and stored on a miss; nil when the
+    /// identifier is too long to be cached (then `hmac` holds its HMAC).
     @inline(__always)
-    private func slot(_ identifier: String) -> Int {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    private func digest(_ identifier: String) -> UnsafeMutablePointer<UInt8>? {
         var s = identifier
-        s.withUTF8 { u in
+        let probe: (slot: UnsafeMutablePointer<UInt8>, length: Int, hit: Bool)? = s.withUTF8 { u in
+            let n = u.count
+            guard n <= Self.maxCachedBytes else { return nil }
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
             for b in u {
                 h ^= UInt64(b)
                 h &*= 0x100_0000_01b3
             }
+            let slot = table + (Int(truncatingIfNeeded: h ^ (h >> 31)) & mask) * Self.slotBytes
+            guard let base = u.baseAddress, n > 0 else { return (slot, n, Int(slot[0]) == n + 1) }
+            if Int(slot[0]) == n + 1 && memcmp(slot + 1, base, n) == 0 { return (slot, n, true) }
+            // A miss: the slot takes this identifier (marked used once its digest is in).
+            slot[0] = 0
+            (slot + 1).update(from: base, count: n)
+            return (slot, n, false)
         }
-        let i = Int(truncatingIfNeeded: h ^ (h >> 31)) & mask
-        if keys[i] != identifier {
-            keys[i] = identifier
-            hexes[i] = nil
-            integers[i] = -1
+        guard let probe else {
+            authenticate(identifier)
+            return nil
         }
-        return i
+        if !probe.hit {
+            authenticate(identifier)
+            hmac.writeDigest(into: probe.slot + Self.digestOffset)
+            probe.slot[0] = UInt8(probe.length + 1)
+        }
+        return probe.slot + Self.digestOffset
     }
 
     /// The canonical form hashed: trimmed, upper-cased.
@@ -192,22 +210,30 @@ package final class Pseudonymizer {
 
     /// The pseudonym of `identifier` as 64 lowercase hex digits.
     public func pseudonym(_ identifier: String) -> String {
-        let i = slot(identifier)
-        if let hit = hexes[i] { return hit }
-        authenticate(identifier)
-        let value = hmac.hexDigest()
-        hexes[i] = value
-        return value
+        if let d = digest(identifier) { return Self.hex(d) }
+        return hmac.hexDigest()
     }
 
     /// A non-negative 63-bit integer derived from the pseudonym (for integer ids such as `person_id`).
     public func integer(_ identifier: String) -> Int {
-        let i = slot(identifier)
-        if integers[i] >= 0 { return integers[i] }
-        authenticate(identifier)
-        let value = Int(hmac.prefix64 & 0x7FFF_FFFF_FFFF_FFFF)
-        integers[i] = value
-        return value
+        guard let d = digest(identifier) else { return Int(hmac.prefix64 & 0x7FFF_FFFF_FFFF_FFFF) }
+        var v: UInt64 = 0
+        for k in 0..<8 { v = v << 8 | UInt64(d[k]) }
+        return Int(v & 0x7FFF_FFFF_FFFF_FFFF)
+    }
+
+    /// A 32-byte digest as 64 lowercase hexadecimal digits, written into the string's storage.
+    @inline(__always)
+    private static func hex(_ d: UnsafeMutablePointer<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: 64) { out in
+            for k in 0..<32 {
+                let hi = d[k] >> 4
+                let lo = d[k] & 15
+                out[2 * k] = hi < 10 ? 48 + hi : 87 + hi
+                out[2 * k + 1] = lo < 10 ? 48 + lo : 87 + lo
+            }
+            return 64
+        }
     }
 
     /// HMACs the normalised identifier (result in `hmac`). ASCII text with nothing to trim is

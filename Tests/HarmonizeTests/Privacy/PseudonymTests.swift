@@ -46,6 +46,48 @@ import Testing
         }
     }
 
+    /// The cache gives what a computation gives, on a miss, on a hit, after an eviction (a cache of
+    /// one slot), at the longest cached length and past it: swift-crypto's HMAC of the normalised
+    /// identifier under the purpose's sub-key, in hex and as the integer of its first 8 bytes.
+    @Test func cachedPseudonymsAreTheComputedOnes() throws {
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        let tiny = Pseudonymizer(key: key, purpose: "person", cacheLimit: 1)
+        let roomy = Pseudonymizer(key: key, purpose: "person", cacheLimit: 1 << 10)
+        let longest = Pseudonymizer.maxCachedBytes
+        let ids = [
+            "", "a", "AB12", " ab12 ", "é", String(repeating: "7", count: longest - 1), String(repeating: "8", count: longest),
+            String(repeating: "9", count: longest + 1), String(repeating: "x", count: 300),
+        ]
+        for round in 0..<3 {
+            for id in ids {
+                let mac = HMAC<SHA256>.authenticationCode(for: Array(Pseudonymizer.normalize(id).utf8), using: key.subKey(purpose: "person"))
+                let expected = Hex.string(Array(mac))
+                var prefix: UInt64 = 0
+                for b in Array(mac).prefix(8) { prefix = prefix << 8 | UInt64(b) }
+                #expect(roomy.pseudonym(id) == expected, "round \(round), \(id.utf8.count) bytes")
+                #expect(tiny.pseudonym(id) == expected, "round \(round), \(id.utf8.count) bytes")
+                #expect(roomy.integer(id) == Int(prefix & 0x7FFF_FFFF_FFFF_FFFF))
+                #expect(tiny.integer(id) == Int(prefix & 0x7FFF_FFFF_FFFF_FFFF))
+            }
+        }
+    }
+
+    /// With many more identifiers than slots (slots replaced all the time), the cache keeps
+    /// giving the computed values, on misses and on hits.
+    @Test func aFullCacheKeepsGivingTheComputedValues() throws {
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        let small = Pseudonymizer(key: key, purpose: "visit", cacheLimit: 1 << 12)
+        let reference = Pseudonymizer(key: key, purpose: "visit", cacheLimit: 1)
+        #expect(small.tableSlots == 1 << 12)
+        #expect(Pseudonymizer(key: key, purpose: "visit", cacheLimit: 100).tableSlots == 64)
+        let ids = (0..<20_000).map { "ID-\($0)" }
+        var wrong = 0
+        for id in ids where small.integer(id) != reference.integer(id) { wrong += 1 }
+        for id in ids.reversed() where small.pseudonym(id) != reference.pseudonym(id) { wrong += 1 }
+        for id in ids.suffix(100) where small.integer(id) != reference.integer(id) { wrong += 1 }
+        #expect(wrong == 0)
+    }
+
     /// Identifiers take the byte-level path (ASCII, nothing to trim) or `normalize`: same results.
     @Test func normalisationPathsAgree() throws {
         let key = try PseudonymKey(bytes: Self.keyBytes)
