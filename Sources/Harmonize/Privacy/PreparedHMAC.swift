@@ -82,13 +82,7 @@ final class PreparedHMAC {
         state.update(from: inner, count: 8)
         finish(message, consumed: 64)
         // Outer hash: the 32-byte inner digest, padded, after the outer key pad.
-        for i in 0..<8 {
-            let w = state[i]
-            block[4 * i] = UInt8(truncatingIfNeeded: w &>> 24)
-            block[4 * i + 1] = UInt8(truncatingIfNeeded: w &>> 16)
-            block[4 * i + 2] = UInt8(truncatingIfNeeded: w &>> 8)
-            block[4 * i + 3] = UInt8(truncatingIfNeeded: w)
-        }
+        writeDigest(into: block)
         block[32] = 0x80
         (block + 33).update(repeating: 0, count: 23)
         Self.putLength(UInt64(64 + 32) &* 8, into: block)
@@ -101,18 +95,14 @@ final class PreparedHMAC {
 
     /// The 32 bytes of the last result.
     func digestBytes() -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        for i in 0..<8 {
-            let w = state[i]
-            out[4 * i] = UInt8(truncatingIfNeeded: w &>> 24)
-            out[4 * i + 1] = UInt8(truncatingIfNeeded: w &>> 16)
-            out[4 * i + 2] = UInt8(truncatingIfNeeded: w &>> 8)
-            out[4 * i + 3] = UInt8(truncatingIfNeeded: w)
+        [UInt8](unsafeUninitializedCapacity: 32) { out, count in
+            if let base = out.baseAddress { writeDigest(into: base) }
+            count = 32
         }
-        return out
     }
 
-    /// Writes the 32 bytes of the last result to `out`.
+    /// Writes the 32 bytes of the last result (big-endian words) to `out`.
+    @inline(__always)
     func writeDigest(into out: UnsafeMutablePointer<UInt8>) {
         for i in 0..<8 {
             let w = state[i]

@@ -144,8 +144,9 @@ package final class Pseudonymizer {
     /// then the digest at `digestOffset`. Mapped from the system (`mmap`): its pages are zero and
     /// take memory only once a slot in them is used, and go back to the system on `deinit`.
     private let table: UnsafeMutablePointer<UInt8>
-    private let tableBytes: Int
     private let mask: Int
+    /// Whether `table` is a mapping (else the one-slot fallback).
+    private let mapped: Bool
     private static let slotBytes = 72
     private static let digestOffset = 40
     /// The longest identifier (in UTF-8 bytes) the cache holds.
@@ -157,15 +158,27 @@ package final class Pseudonymizer {
         self.hmac = PreparedHMAC(key: key.subKey(purpose: purpose).withUnsafeBytes { Array($0) })
         var n = 1
         while n * 2 <= max(1, cacheLimit) { n *= 2 }
-        mask = n - 1
-        tableBytes = n * Self.slotBytes
-        // (Like any allocation of the runtime, a failure is fatal.)
-        let p = mmap(nil, tableBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let p, p != MAP_FAILED else { fatalError("cannot map the pseudonym cache (\(n) slots)") }
-        table = p.assumingMemoryBound(to: UInt8.self)
+        let p = mmap(nil, n * Self.slotBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        if let p, p != MAP_FAILED {
+            table = p.assumingMemoryBound(to: UInt8.self)
+            mask = n - 1
+            mapped = true
+        } else {
+            // No mapping to be had: a cache of one slot (pseudonyms computed nearly every time).
+            table = .allocate(capacity: Self.slotBytes)
+            table.initialize(repeating: 0, count: Self.slotBytes)
+            mask = 0
+            mapped = false
+        }
     }
 
-    deinit { munmap(table, tableBytes) }
+    deinit {
+        if mapped {
+            munmap(table, (mask + 1) * Self.slotBytes)
+        } else {
+            table.deallocate()
+        }
+    }
 
     /// The table's number of slots.
     var tableSlots: Int { mask + 1 }
