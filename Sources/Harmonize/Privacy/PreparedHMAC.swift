@@ -113,18 +113,12 @@ final class PreparedHMAC {
         }
     }
 
-    /// The 32 bytes of the last result as 64 lowercase hexadecimal digits, written straight into
-    /// the string's storage (no intermediate array).
+    /// The 32 bytes of the last result as 64 lowercase hexadecimal digits.
     func hexDigest() -> String {
-        String(unsafeUninitializedCapacity: 64) { out in
-            for i in 0..<8 {
-                let w = state[i]
-                for j in 0..<8 {
-                    let nibble = UInt8(truncatingIfNeeded: w &>> UInt32(28 - 4 * j)) & 15
-                    out[8 * i + j] = nibble < 10 ? 48 + nibble : 87 + nibble
-                }
-            }
-            return 64
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { d in
+            guard let base = d.baseAddress else { return "" }
+            writeDigest(into: base)
+            return Hex.string(base, count: 32)
         }
     }
 

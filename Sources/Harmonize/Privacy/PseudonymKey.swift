@@ -223,7 +223,7 @@ package final class Pseudonymizer {
 
     /// The pseudonym of `identifier` as 64 lowercase hex digits.
     public func pseudonym(_ identifier: String) -> String {
-        if let d = digest(identifier) { return Self.hex(d) }
+        if let d = digest(identifier) { return Hex.string(d, count: 32) }
         return hmac.hexDigest()
     }
 
@@ -233,20 +233,6 @@ package final class Pseudonymizer {
         var v: UInt64 = 0
         for k in 0..<8 { v = v << 8 | UInt64(d[k]) }
         return Int(v & 0x7FFF_FFFF_FFFF_FFFF)
-    }
-
-    /// A 32-byte digest as 64 lowercase hexadecimal digits, written into the string's storage.
-    @inline(__always)
-    private static func hex(_ d: UnsafeMutablePointer<UInt8>) -> String {
-        String(unsafeUninitializedCapacity: 64) { out in
-            for k in 0..<32 {
-                let hi = d[k] >> 4
-                let lo = d[k] & 15
-                out[2 * k] = hi < 10 ? 48 + hi : 87 + hi
-                out[2 * k + 1] = lo < 10 ? 48 + lo : 87 + lo
-            }
-            return 64
-        }
     }
 
     /// HMACs the normalised identifier (result in `hmac`). ASCII text with nothing to trim is
