@@ -24,7 +24,7 @@ enum HL7Charset {
     }
 
     /// Appends `line` as UTF-8; false when it is not valid in the charset.
-    static func append(_ line: [UInt8], charset: Kind, to out: inout [UInt8]) -> Bool {
+    static func append(_ line: ArraySlice<UInt8>, charset: Kind, to out: inout [UInt8]) -> Bool {
         let ascii = line.allSatisfy { $0 < 0x80 }
         if ascii {
             out.append(contentsOf: line)

@@ -1,8 +1,11 @@
 /// One HL7 v2 message held in UTF-8, with its delimiters (read from its own MSH-1/MSH-2, rule R2)
-/// and the byte range, id and line of each segment. Values are split and unescaped on demand.
+/// and the byte range, id and line of each segment. Values are split and unescaped on demand;
+/// each segment's field separators are found once, on first use.
 ///
-/// A class, not a struct: the reader reads it for every record (one per OBX), and copying a
-/// struct of five arrays and a string cost a retain and a release of each.
+/// A reader owns one and loads every message into it (`load(from:lines:)`): its buffers keep
+/// their capacity, so reading a message allocates nothing once they have grown. A class, not a
+/// struct: the reader reads it for every record (one per OBX), and copying a struct of arrays
+/// cost a retain and a release of each.
 final class HL7Message {
     /// The delimiters of one message.
     struct Delimiters: Equatable {
@@ -23,16 +26,34 @@ final class HL7Message {
         var message: String
     }
 
-    // Constants once built (`let`): reading a class's `var` costs a dynamic exclusivity check,
-    // and the reader reads these for every bound path of every record (10 % of an ORU run).
-    let bytes: [UInt8]
-    let segStart: [Int]
-    let segEnd: [Int]
-    let segID: [UInt32]
-    let segLine: [Int]
-    let delimiters: Delimiters
+    /// One line of a message: `buffer[start..<end]`, terminators removed, raw bytes as read.
+    struct Line {
+        var start: Int
+        var end: Int
+        var number: Int
+        var count: Int { end - start }
+    }
+
+    // The members read for every bound path of every record skip the dynamic exclusivity checks
+    // (10 % of an ORU run when they were class `var`s with the checks): one reader uses a
+    // message, from one thread, and no access outlives a call.
+    /// The message in UTF-8 (segments one after another, no terminators).
+    @exclusivity(unchecked) private(set) var bytes: [UInt8] = []
+    @exclusivity(unchecked) private(set) var segStart: [Int] = []
+    @exclusivity(unchecked) private(set) var segEnd: [Int] = []
+    @exclusivity(unchecked) private(set) var segID: [UInt32] = []
+    @exclusivity(unchecked) private(set) var segLine: [Int] = []
+    /// Per segment, where its field separators start in `separators` (-1: not found yet).
+    @exclusivity(unchecked) private var separatorBase: [Int] = []
+    /// Per segment, how many field separators it has (valid once `separatorBase` is set).
+    @exclusivity(unchecked) private var separatorCount: [Int] = []
+    /// Positions of the field separators of the segments looked at so far, segment by segment.
+    @exclusivity(unchecked) private var separators: [Int] = []
+    @exclusivity(unchecked) private(set) var delimiters = Delimiters(
+        field: 124, component: 94, repetition: 126, escape: 92, subcomponent: 38, truncation: nil)
     /// The charset named by MSH-18, as written (empty when absent).
-    let charset: String
+    private(set) var charset = ""
+    @exclusivity(unchecked) private(set) var charsetKind = HL7Charset.Kind.asciiOrUTF8
 
     static func id(_ a: UInt8, _ b: UInt8, _ c: UInt8) -> UInt32 { UInt32(a) << 16 | UInt32(b) << 8 | UInt32(c) }
     static let mshID = id(77, 83, 72)
@@ -45,27 +66,39 @@ final class HL7Message {
         c >= 0x21 && c <= 0x7E && !isIDByte(c) && !(c >= 97 && c <= 122)
     }
 
-    /// Builds a message from its segment lines (terminators removed, raw bytes as read).
+    /// An empty message (load one with `load(from:lines:)`).
+    init() {}
+
+    /// Loads a message from its segment lines, ranges of `buffer`, replacing the one held.
     /// - Throws: `Failure` for a missing or malformed MSH, a line that is not a segment, or bytes
-    ///   not valid in the declared charset.
-    init(lines: [[UInt8]], lineNumbers: [Int]) throws(Failure) {
+    ///   not valid in the declared charset; the message held is then unusable until the next load.
+    func load(from buffer: [UInt8], lines: [Line]) throws(Failure) {
+        bytes.removeAll(keepingCapacity: true)
+        segStart.removeAll(keepingCapacity: true)
+        segEnd.removeAll(keepingCapacity: true)
+        segID.removeAll(keepingCapacity: true)
+        segLine.removeAll(keepingCapacity: true)
+        separatorBase.removeAll(keepingCapacity: true)
+        separatorCount.removeAll(keepingCapacity: true)
+        separators.removeAll(keepingCapacity: true)
         guard let first = lines.first else {
             throw Failure(reason: .structureError, path: "MSH", line: 0, message: "empty message")
         }
-        let firstLine = lineNumbers.first ?? 0
-        guard first.count >= 3, first[0] == 77, first[1] == 83, first[2] == 72 else {
+        let firstLine = first.number
+        let f0 = first.start
+        guard first.count >= 3, buffer[f0] == 77, buffer[f0 + 1] == 83, buffer[f0 + 2] == 72 else {
             throw Failure(reason: .structureError, path: "MSH", line: firstLine, message: "message does not start with an MSH segment")
         }
-        guard first.count >= 4, Self.isDelimiterByte(first[3]) else {
+        guard first.count >= 4, Self.isDelimiterByte(buffer[f0 + 3]) else {
             throw Failure(
                 reason: .structureError, path: "MSH-1", line: firstLine, message: "MSH-1 (field separator) missing or not a printable ASCII delimiter"
             )
         }
-        let fs = first[3]
+        let fs = buffer[f0 + 3]
         var enc: [UInt8] = []
-        var i = 4
-        while i < first.count, first[i] != fs {
-            enc.append(first[i])
+        var i = f0 + 4
+        while i < first.end, buffer[i] != fs {
+            enc.append(buffer[i])
             i += 1
         }
         guard enc.count == 4 || enc.count == 5, enc.allSatisfy(Self.isDelimiterByte), !enc.contains(fs),
@@ -80,59 +113,52 @@ final class HL7Message {
             truncation: enc.count == 5 ? enc[4] : nil)
         // MSH-18: the 17th item after the segment id (MSH-1 is the separator itself).
         var fieldNo = 2
-        var fstart = 4
+        var fstart = f0 + 4
         var msh18: ArraySlice<UInt8> = []
-        for j in 4...first.count where j == first.count || first[j] == fs {
+        for j in (f0 + 4)...first.end where j == first.end || buffer[j] == fs {
             if fieldNo == 18 {
-                msh18 = first[fstart..<j]
+                msh18 = buffer[fstart..<j]
                 break
             }
             fieldNo += 1
             fstart = j + 1
         }
         if let r = msh18.firstIndex(of: enc[1]) { msh18 = msh18[..<r] }
-        let charset = String(decoding: msh18, as: UTF8.self).trimmingSpaces()
-        let cs = try Self.charset(named: charset, line: firstLine)
-        var bytes: [UInt8] = []
-        var segStart: [Int] = []
-        var segEnd: [Int] = []
-        var segID: [UInt32] = []
-        var segLine: [Int] = []
-
+        // The name is kept as text only when it changes (most files name one charset, or none).
+        if !msh18.elementsEqual(charset.utf8) {
+            let name = String(decoding: msh18, as: UTF8.self).trimmingSpaces()
+            charsetKind = try Self.charset(named: name, line: firstLine)
+            charset = name
+        }
+        let cs = charsetKind
         for (k, line) in lines.enumerated() {
-            let ln = k < lineNumbers.count ? lineNumbers[k] : firstLine
-            guard line.count >= 3, Self.isIDByte(line[0]), Self.isIDByte(line[1]), Self.isIDByte(line[2]),
-                line.count == 3 || line[3] == fs
+            let s = line.start
+            guard line.count >= 3, Self.isIDByte(buffer[s]), Self.isIDByte(buffer[s + 1]), Self.isIDByte(buffer[s + 2]),
+                line.count == 3 || buffer[s + 3] == fs
             else {
                 throw Failure(
-                    reason: .structureError, path: "segment \(k + 1)", line: ln,
+                    reason: .structureError, path: "segment \(k + 1)", line: line.number,
                     message: "line is not a segment (3-character id then the field separator, R17)")
             }
+            let id = Self.id(buffer[s], buffer[s + 1], buffer[s + 2])
+            if k > 0, id == Self.mshID {
+                throw Failure(reason: .structureError, path: "segment \(k + 1)", line: line.number, message: "second MSH inside a message")
+            }
             let start = bytes.count
-            guard HL7Charset.append(line, charset: cs, to: &bytes) else {
+            guard HL7Charset.append(buffer[line.start..<line.end], charset: cs, to: &bytes) else {
                 throw Failure(
-                    reason: .encodingError, path: "segment \(k + 1)", line: ln,
+                    reason: .encodingError, path: "segment \(k + 1)", line: line.number,
                     message: "bytes not valid in charset '\(charset.isEmpty ? "ASCII" : charset)'")
             }
             segStart.append(start)
             segEnd.append(bytes.count)
-            segID.append(Self.id(line[0], line[1], line[2]))
-            segLine.append(ln)
-            if k > 0, segID[k] == Self.mshID {
-                throw Failure(reason: .structureError, path: "segment \(k + 1)", line: ln, message: "second MSH inside a message")
-            }
+            segID.append(id)
+            segLine.append(line.number)
+            separatorBase.append(-1)
+            separatorCount.append(0)
         }
-        self.bytes = bytes
-        self.segStart = segStart
-        self.segEnd = segEnd
-        self.segID = segID
-        self.segLine = segLine
         self.delimiters = delimiters
-        self.charset = charset
-        charsetKind = cs
     }
-
-    let charsetKind: HL7Charset.Kind
 
     static func charset(named name: String, line: Int) throws(Failure) -> HL7Charset.Kind {
         guard let kind = HL7Charset.kind(named: name) else {
@@ -178,14 +204,41 @@ final class HL7Message {
 
     /// Field `n` of segment `s`, with MSH numbering (R3).
     func field(segment s: Int, _ n: Int) -> FieldRange {
-        let seg = segStart[s]..<segEnd[s]
         if segID[s] == Self.mshID {
             if n == 1 { return .verbatim(segStart[s] + 3..<segStart[s] + 4) }
-            guard let r = part(seg, delimiters.field, n) else { return .absent }
+            guard let r = fieldPart(segment: s, n) else { return .absent }
             return n == 2 ? .verbatim(r) : .data(r)
         }
-        guard let r = part(seg, delimiters.field, n + 1) else { return .absent }
+        guard let r = fieldPart(segment: s, n + 1) else { return .absent }
         return .data(r)
+    }
+
+    /// The n-th (1-based) part of segment `s` split on the field separator, nil when absent: the
+    /// same as `part(segStart[s]..<segEnd[s], delimiters.field, n)`, from the segment's separator
+    /// positions (found on the first call for the segment, so the paths of one record do not
+    /// scan its segment again each).
+    func fieldPart(segment s: Int, _ n: Int) -> Range<Int>? {
+        guard n >= 1 else { return nil }
+        var base = separatorBase[s]
+        if base < 0 {
+            base = separators.count
+            let fs = delimiters.field
+            let end = segEnd[s]
+            bytes.withUnsafeBufferPointer { b in
+                var i = segStart[s]
+                while i < end {
+                    if b[i] == fs { separators.append(i) }
+                    i += 1
+                }
+            }
+            separatorBase[s] = base
+            separatorCount[s] = separators.count - base
+        }
+        let count = separatorCount[s]
+        guard n <= count + 1 else { return nil }
+        let lower = n == 1 ? segStart[s] : separators[base + n - 2] + 1
+        let upper = n <= count ? separators[base + n - 1] : segEnd[s]
+        return lower..<upper
     }
 
     /// The component/sub-component `c.s` of one repetition.

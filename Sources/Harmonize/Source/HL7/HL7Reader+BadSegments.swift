@@ -7,36 +7,36 @@
 /// `read` and once in `rejected` (so `read = written + rejected + filtered + excluded` still
 /// holds); `read` is then the number of records plus the number of skipped lines.
 extension HL7Reader {
-    /// Whether `line` is a segment of a message whose field separator is `fs`: a 3-character id
-    /// (upper-case letters and digits), then the separator or the end of the line (R17).
-    static func isSegmentLine(_ line: [UInt8], fieldSeparator fs: UInt8) -> Bool {
-        line.count >= 3 && HL7Message.isIDByte(line[0]) && HL7Message.isIDByte(line[1]) && HL7Message.isIDByte(line[2])
-            && (line.count == 3 || line[3] == fs)
+    /// Whether `line` (a range of `lineBytes`) is a segment of a message whose field separator is
+    /// `fs`: a 3-character id (upper-case letters and digits), then the separator or the end of
+    /// the line (R17).
+    func isSegmentLine(_ line: HL7Message.Line, fieldSeparator fs: UInt8) -> Bool {
+        let s = line.start
+        return line.count >= 3 && HL7Message.isIDByte(lineBytes[s]) && HL7Message.isIDByte(lineBytes[s + 1])
+            && HL7Message.isIDByte(lineBytes[s + 2]) && (line.count == 3 || lineBytes[s + 3] == fs)
     }
 
-    /// With `skipBadSegments`, removes from a message that starts with an MSH (with a usable field
-    /// separator) the lines after the MSH that are not segments; returns their line numbers and
-    /// positions in the message (1-based), in order.
-    func removeBadSegments(_ lines: inout [[UInt8]], _ lineNumbers: inout [Int]) -> [(line: Int, position: Int)] {
-        guard options.skipBadSegments, lines.count > 1, let first = lines.first, first.count >= 4, Self.isMSH(first),
-            HL7Message.isDelimiterByte(first[3])
+    /// With `skipBadSegments`, removes from a message (`messageLines`) that starts with an MSH
+    /// (with a usable field separator) the lines after the MSH that are not segments; returns
+    /// their line numbers and positions in the message (1-based), in order.
+    func removeBadSegments() -> [(line: Int, position: Int)] {
+        guard options.skipBadSegments, messageLines.count > 1, let first = messageLines.first, first.count >= 4,
+            lineBytes[first.start] == 77, lineBytes[first.start + 1] == 83, lineBytes[first.start + 2] == 72,
+            HL7Message.isDelimiterByte(lineBytes[first.start + 3])
         else { return [] }
-        let fs = first[3]
+        let fs = lineBytes[first.start + 3]
         var skipped: [(line: Int, position: Int)] = []
-        var keptLines: [[UInt8]] = [first]
-        var keptNumbers: [Int] = [lineNumbers.first ?? 0]
-        for k in 1..<lines.count {
-            let ln = k < lineNumbers.count ? lineNumbers[k] : 0
-            if Self.isSegmentLine(lines[k], fieldSeparator: fs) {
-                keptLines.append(lines[k])
-                keptNumbers.append(ln)
+        var kept = 1
+        for k in 1..<messageLines.count {
+            let line = messageLines[k]
+            if isSegmentLine(line, fieldSeparator: fs) {
+                messageLines[kept] = line
+                kept += 1
             } else {
-                skipped.append((ln, k + 1))
+                skipped.append((line.number, k + 1))
             }
         }
-        guard !skipped.isEmpty else { return [] }
-        lines = keptLines
-        lineNumbers = keptNumbers
+        messageLines.removeLast(messageLines.count - kept)
         return skipped
     }
 

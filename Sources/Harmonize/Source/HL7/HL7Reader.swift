@@ -56,7 +56,14 @@ package final class HL7Reader {
     @exclusivity(unchecked) var rawPos = 0
     @exclusivity(unchecked) var rawCount = 0
     var eof = false
-    @exclusivity(unchecked) var curLine: [UInt8] = []
+    /// The lines of the message being read, one after another (terminators removed), then the
+    /// line read ahead that starts the next one; kept from message to message (no allocation per
+    /// line or message once grown). Bounded by `maxMessageBytes` plus one line.
+    @exclusivity(unchecked) var lineBytes: [UInt8] = []
+    /// Where the line being read starts in `lineBytes`.
+    @exclusivity(unchecked) var lineStart = 0
+    /// The current message's lines (ranges of `lineBytes`).
+    @exclusivity(unchecked) var messageLines: [HL7Message.Line] = []
     var curOverflow = false
     @exclusivity(unchecked) var swallowLF = false
     @exclusivity(unchecked) var nextLine = 1
@@ -67,6 +74,8 @@ package final class HL7Reader {
     public private(set) var bytesRead: Int64 = 0
 
     // Current message and record.
+    /// The current message (`loaded` when there is one): the reader's one message, reloaded for each.
+    let loaded = HL7Message()
     @exclusivity(unchecked) var message: HL7Message? = nil
     var messageNumber = 0
     @exclusivity(unchecked) var occurrences: [Int] = []
@@ -150,40 +159,41 @@ package final class HL7Reader {
                 return .record
             }
             message = nil
-            occurrences = []
+            occurrences.removeAll(keepingCapacity: true)
             occurrenceIndex = 0
             currentSegment = nil
+            dropMessageLines()
             guard let first = try takeLine() else { return .end }
-            if Self.isEnvelope(first.bytes) { continue }
+            if isEnvelope(first) { continue }
             messageNumber += 1
             recordLine = first.line
             recordPath = nil
             recordOccurrence = nil
-            var lines = [first.bytes]
-            var lineNumbers = [first.line]
-            var size = first.bytes.count
+            messageLines.append(first.range)
+            var size = first.range.count
             var overflow = first.overflow
             while let l = try takeLine() {
-                if Self.isMSH(l.bytes) || Self.isEnvelope(l.bytes) || l.startsFrame {
+                if isMSH(l) || isEnvelope(l) || l.startsFrame {
                     pendingLine = l
                     break
                 }
-                size += l.bytes.count + 1
+                size += l.range.count + 1
                 overflow = overflow || l.overflow
                 if size > options.maxMessageBytes {
+                    // Not kept: the message is rejected once read to its end.
                     overflow = true
+                    dropLastLine(l)
                 } else {
-                    lines.append(l.bytes)
-                    lineNumbers.append(l.line)
+                    messageLines.append(l.range)
                 }
             }
             if overflow {
                 return reject(.limitExceeded, path: "MSH", line: first.line, "message longer than \(options.maxMessageBytes) bytes")
             }
-            let skipped = removeBadSegments(&lines, &lineNumbers)
-            let msg: HL7Message
+            let skipped = removeBadSegments()
+            let msg = loaded
             do throws(HL7Message.Failure) {
-                msg = try HL7Message(lines: lines, lineNumbers: lineNumbers)
+                try msg.load(from: lineBytes, lines: messageLines)
             } catch {
                 return reject(error.reason, path: error.path, line: error.line, error.message)
             }
@@ -191,10 +201,9 @@ package final class HL7Reader {
             messageGeneration += 1
             skippedLines = skipped
             if let unitID {
-                occurrences = (0..<msg.segmentCount).filter { msg.segID[$0] == unitID }
+                for k in 0..<msg.segmentCount where msg.segID[k] == unitID { occurrences.append(k) }
                 continue
             }
-            occurrences = []
             currentSegment = nil
             if !skipped.isEmpty {
                 messageRecordPending = true
@@ -262,25 +271,63 @@ package final class HL7Reader {
 
     // MARK: Lines
 
-    /// One segment line as read.
+    /// One segment line as read: `lineBytes[range]` (its terminator, and a leading BOM, removed).
     struct Line {
-        var bytes: [UInt8]
-        var line: Int
+        var range: HL7Message.Line
+        /// Where its bytes start in `lineBytes`, a byte-order mark included.
+        var begin: Int
+        var line: Int { range.number }
         var overflow: Bool
         /// Whether an MLLP end-of-block came just before: a message boundary.
         var startsFrame: Bool
     }
 
-    static func isMSH(_ l: [UInt8]) -> Bool { l.count >= 3 && l[0] == 77 && l[1] == 83 && l[2] == 72 }
+    /// The first three bytes of a line as a segment id, nil for a shorter line.
+    func lineID(_ l: Line) -> UInt32? {
+        let s = l.range.start
+        guard l.range.count >= 3 else { return nil }
+        return HL7Message.id(lineBytes[s], lineBytes[s + 1], lineBytes[s + 2])
+    }
 
-    static func isEnvelope(_ l: [UInt8]) -> Bool {
-        guard l.count >= 3, l.count == 3 || !HL7Message.isIDByte(l[3]) else { return false }
-        let id = HL7Message.id(l[0], l[1], l[2])
+    func isMSH(_ l: Line) -> Bool { lineID(l) == HL7Message.mshID }
+
+    func isEnvelope(_ l: Line) -> Bool {
+        guard let id = lineID(l), l.range.count == 3 || !HL7Message.isIDByte(lineBytes[l.range.start + 3]) else { return false }
         return id == HL7Message.id(70, 72, 83) || id == HL7Message.id(66, 72, 83) || id == HL7Message.id(66, 84, 83)
             || id == HL7Message.id(70, 84, 83)
     }
 
-    /// The next non-blank line (terminators, MLLP frame bytes and a leading BOM removed).
+    /// Forgets the lines of the message just read, keeping the line read ahead (moved to the start).
+    func dropMessageLines() {
+        messageLines.removeAll(keepingCapacity: true)
+        guard var p = pendingLine else {
+            lineBytes.removeAll(keepingCapacity: true)
+            lineStart = 0
+            return
+        }
+        let n = lineBytes.count - p.begin
+        if p.begin > 0 {
+            lineBytes.withUnsafeMutableBufferPointer { b in
+                guard let base = b.baseAddress else { return }
+                base.update(from: base + p.begin, count: n)
+            }
+            lineBytes.removeLast(lineBytes.count - n)
+            p.range.start -= p.begin
+            p.range.end -= p.begin
+            p.begin = 0
+            pendingLine = p
+        }
+        lineStart = n
+    }
+
+    /// Forgets a line just taken (the last one in `lineBytes`).
+    func dropLastLine(_ l: Line) {
+        lineBytes.removeLast(lineBytes.count - l.begin)
+        lineStart = l.begin
+    }
+
+    /// The next non-blank line (terminators, MLLP frame bytes and a leading BOM removed), its
+    /// bytes appended to `lineBytes`.
     func takeLine() throws(SourceIOError) -> Line? {
         if let p = pendingLine {
             pendingLine = nil
@@ -311,8 +358,8 @@ package final class HL7Reader {
                     end += 1
                 }
                 swallowLF = false
-                let take = min(max(0, limit - curLine.count), end - rawPos)
-                if take > 0 { curLine.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[rawPos..<(rawPos + take)])) }
+                let take = min(max(0, limit - (lineBytes.count - lineStart)), end - rawPos)
+                if take > 0 { lineBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[rawPos..<(rawPos + take)])) }
                 if take < end - rawPos { curOverflow = true }
                 rawPos = end
                 continue
@@ -344,24 +391,37 @@ package final class HL7Reader {
                 continue
             default:
                 swallowLF = false
-                if curLine.count < limit { curLine.append(c) } else { curOverflow = true }
             }
             if terminate, let l = finishLine(lineNumber: c == 0x1C ? nextLine : nextLine - 1) { return l }
         }
         return finishLine(lineNumber: nextLine)
     }
 
+    /// Ends the line being read: nil (and its bytes forgotten) when it is blank.
     func finishLine(lineNumber: Int) -> Line? {
-        defer {
-            curLine.removeAll(keepingCapacity: true)
-            curOverflow = false
+        let begin = lineStart
+        let end = lineBytes.count
+        let overflow = curOverflow
+        curOverflow = false
+        var start = begin
+        if end - start >= 3, lineBytes[start] == 0xEF, lineBytes[start + 1] == 0xBB, lineBytes[start + 2] == 0xBF { start += 3 }
+        var blank = true
+        var i = start
+        while i < end {
+            if lineBytes[i] != 32 && lineBytes[i] != 9 {
+                blank = false
+                break
+            }
+            i += 1
         }
-        var bytes = curLine
-        if bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { bytes.removeFirst(3) }
-        guard bytes.contains(where: { $0 != 32 && $0 != 9 }) || curOverflow else { return nil }
+        guard !blank || overflow else {
+            lineBytes.removeLast(end - begin)
+            return nil
+        }
+        lineStart = end
         let startsFrame = frameEnded
         frameEnded = false
-        return Line(bytes: bytes, line: lineNumber, overflow: curOverflow, startsFrame: startsFrame)
+        return Line(range: .init(start: start, end: end, number: lineNumber), begin: begin, overflow: overflow, startsFrame: startsFrame)
     }
 }
 
