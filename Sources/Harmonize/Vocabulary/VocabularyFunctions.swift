@@ -30,7 +30,7 @@ extension FunctionRegistry {
         @Sendable func missing(_ name: String) -> EvaluationError {
             EvaluationError(reason: .expressionError, message: "\(name): no vocabulary store was given (--vocabulary FILE)", function: name)
         }
-        typealias Body = @Sendable (VocabularyStore, VocabularyUsage?, String, String) throws(EvaluationError) -> Value
+        typealias Body = @Sendable (VocabularyCodeCache, VocabularyUsage?, String) throws(EvaluationError) -> Value
         func coded(_ name: String, _ doc: String, returns: ValueType, _ body: @escaping Body) -> FunctionDefinition {
             var d = FunctionDefinition(
                 name: name, doc: doc, signatures: [.init([.string, .any], returns: returns)], requiresLiteralArguments: [0], isPure: false,
@@ -46,9 +46,12 @@ extension FunctionRegistry {
                     return .perRun { environment throws(EvaluationError) in
                         guard let store else { throw missing(name) }
                         let usage = environment[VocabularyUsage.self]
+                        // The environment's (the run's or a worker's) cache of this vocabulary's codes.
+                        let codes = try environment.service(VocabularyCodeCaches.self) { VocabularyCodeCaches() }
+                            .cache(store: store, vocabulary: vocabulary)
                         return .unary { code throws(EvaluationError) in
                             guard let text = codeText(code) else { return .null }
-                            return try body(store, usage, vocabulary, text)
+                            return try body(codes, usage, text)
                         }
                     }
                 })
@@ -60,24 +63,24 @@ extension FunctionRegistry {
                 "source_concept_id", "The concept id of a code in a vocabulary (literal vocabulary id); null if the vocabulary has no such code.",
                 returns: .integer
             ) {
-                store, _, vocabulary, code throws(EvaluationError) in
-                try store.resolving(vocabulary: vocabulary, code: code).sourceConceptID.map(Value.int) ?? .null
+                codes, _, code throws(EvaluationError) in
+                try codes.resolve(code).sourceConceptID.map(Value.int) ?? .null
             })
         register(
             coded(
                 "standard_concept_id",
                 "The standard concept a code maps to ('Maps to'; a standard code maps to itself; lowest concept_id when several); null when unmapped.",
                 returns: .integer
-            ) { store, usage, vocabulary, code throws(EvaluationError) in
-                let r = try store.resolving(vocabulary: vocabulary, code: code)
-                usage?.note(vocabulary: vocabulary, code: code, mapped: r.standardConceptID != nil)
+            ) { codes, usage, code throws(EvaluationError) in
+                let r = try codes.resolve(code)
+                usage?.note(vocabulary: codes.vocabulary, code: code, mapped: r.standardConceptID != nil)
                 return r.standardConceptID.map(Value.int) ?? .null
             })
         register(
             coded("standard_domain", "The domain_id of the standard concept a code maps to; null when unmapped.", returns: .string) {
-                store, usage, vocabulary, code throws(EvaluationError) in
-                let r = try store.resolving(vocabulary: vocabulary, code: code)
-                usage?.note(vocabulary: vocabulary, code: code, mapped: r.standardConceptID != nil)
+                codes, usage, code throws(EvaluationError) in
+                let r = try codes.resolve(code)
+                usage?.note(vocabulary: codes.vocabulary, code: code, mapped: r.standardConceptID != nil)
                 guard let d = r.standard?.domain, !d.isEmpty else { return .null }
                 return .string(d)
             })
@@ -96,3 +99,57 @@ extension FunctionRegistry {
         register(conceptDomain)
     }
 }
+
+/// The code resolutions of one vocabulary that one run environment (the run's, or one worker's
+/// in a parallel pass) has looked up. A code found here takes no lock: the store's own cache is
+/// shared by every worker, behind the store's lock, and is asked only on a miss. Bounded (cleared
+/// when `limit` codes are held), like the store's cache. Owned by one environment, used by one
+/// thread.
+final class VocabularyCodeCache {
+    /// The vocabulary id (a literal of the mapping).
+    let vocabulary: String
+    private let store: VocabularyStore
+    private var resolutions: [String: CodeResolution] = [:]
+    /// Codes held at most per vocabulary and environment.
+    static let limit = 1 << 14
+
+    init(store: VocabularyStore, vocabulary: String) {
+        self.store = store
+        self.vocabulary = vocabulary
+    }
+
+    /// What `code` resolves to (the store's rules: `VocabularyStore`).
+    /// - Throws: `EvaluationError` (`runFailure`) when the store cannot be read.
+    func resolve(_ code: String) throws(EvaluationError) -> CodeResolution {
+        if let hit = resolutions[code] { return hit }
+        let r = try store.resolving(vocabulary: vocabulary, code: code)
+        if resolutions.count >= Self.limit { resolutions.removeAll(keepingCapacity: true) }
+        resolutions[code] = r
+        return r
+    }
+}
+
+/// An environment's `VocabularyCodeCache`s, one per store and vocabulary (a `RunEnvironment`
+/// service): call sites of one vocabulary share theirs.
+final class VocabularyCodeCaches {
+    private struct Key: Hashable {
+        var store: ObjectIdentifier
+        var vocabulary: String
+    }
+
+    private var caches: [Key: VocabularyCodeCache] = [:]
+
+    func cache(store: VocabularyStore, vocabulary: String) -> VocabularyCodeCache {
+        let key = Key(store: ObjectIdentifier(store), vocabulary: vocabulary)
+        if let c = caches[key] { return c }
+        let c = VocabularyCodeCache(store: store, vocabulary: vocabulary)
+        caches[key] = c
+        return c
+    }
+}
+
+@available(*, unavailable)
+extension VocabularyCodeCache: Sendable {}
+
+@available(*, unavailable)
+extension VocabularyCodeCaches: Sendable {}

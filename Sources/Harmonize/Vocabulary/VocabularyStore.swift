@@ -70,6 +70,7 @@ public final class VocabularyStore: @unchecked Sendable {
     private var concepts: [Int: Concept?] = [:]
     private var knownVocabularies: [String: Bool] = [:]
     private var referenced: Set<String> = []
+    private var resolveCalls = 0
     /// Cached lookups kept at most (each cache is cleared when full).
     public static let cacheLimit = 1 << 16
 
@@ -201,6 +202,7 @@ public final class VocabularyStore: @unchecked Sendable {
     package func resolve(vocabulary: String, code: String) throws(VocabularyError) -> CodeResolution {
         lock.lock()
         defer { lock.unlock() }
+        resolveCalls += 1
         let key = vocabulary + "\u{0}" + code
         if let hit = resolutions[key] { return hit }
         var r = CodeResolution()
@@ -234,6 +236,14 @@ public final class VocabularyStore: @unchecked Sendable {
         if resolutions.count >= Self.cacheLimit { resolutions.removeAll(keepingCapacity: true) }
         resolutions[key] = r
         return r
+    }
+
+    /// How many code resolutions were asked of the store (its lock taken for each): the
+    /// environments' caches (`VocabularyCodeCache`) ask only for the codes they miss.
+    package var resolutionsAsked: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return resolveCalls
     }
 
     /// Whether the store knows a vocabulary id (in `VOCABULARY`, `CONCEPT` or as a
