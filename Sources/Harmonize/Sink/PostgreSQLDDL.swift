@@ -72,11 +72,12 @@ package enum PostgreSQLDDL {
     }
 
     /// Plain indices on the `person_id`-like foreign keys (not on concept columns), as the
-    /// SQLite output has them.
+    /// SQLite output has them: a nullable column's index holds its non-null rows only.
     package static func indices(_ t: TargetTable, schema: String?) -> [String] {
         t.columns.compactMap { c in
             guard let fk = c.foreignKey, !c.isPrimaryKey, !fk.column.hasSuffix("_concept_id"), fk.table != "concept" else { return nil }
-            return "CREATE INDEX \(quote("idx_" + t.name + "_" + c.name)) ON \(qualified(schema, t.name)) (\(quote(c.name)));"
+            return "CREATE INDEX \(quote("idx_" + t.name + "_" + c.name)) ON \(qualified(schema, t.name)) (\(quote(c.name)))"
+                + (c.isRequired ? "" : " WHERE \(quote(c.name)) IS NOT NULL") + ";"
         }
     }
 

@@ -45,7 +45,11 @@ enum SQLiteDDL {
         "CREATE UNIQUE INDEX IF NOT EXISTS \(quote("pk_" + t.name)) ON \(quote(t.name)) (\(t.primaryKey.map(quote).joined(separator: ", ")));"
     }
 
-    /// A unique index on the primary key and plain indexes on `person_id`-like foreign keys.
+    /// A unique index on the primary key and plain indexes on `person_id`-like foreign keys. The
+    /// index of a nullable foreign key holds its non-null rows only (`WHERE … IS NOT NULL`): an
+    /// equality or a join on the column still uses it, and a column that is mostly or entirely
+    /// null (`visit_detail_id`, `provider_id` of many sources) costs no sort of empty keys when
+    /// the index is built after the load.
     static func indexes(_ t: TargetTable) -> String {
         var out = ""
         let pk = t.primaryKey
@@ -56,7 +60,9 @@ enum SQLiteDDL {
         where c.foreignKey != nil && !c.isPrimaryKey && c.foreignKey?.column.hasSuffix("_concept_id") == false
             && c.foreignKey?.table != "concept"
         {
-            out += "CREATE INDEX IF NOT EXISTS \(quote("idx_" + t.name + "_" + c.name)) ON \(quote(t.name)) (\(quote(c.name)));\n"
+            out +=
+                "CREATE INDEX IF NOT EXISTS \(quote("idx_" + t.name + "_" + c.name)) ON \(quote(t.name)) (\(quote(c.name)))"
+                + (c.isRequired ? "" : " WHERE \(quote(c.name)) IS NOT NULL") + ";\n"
         }
         return out
     }

@@ -107,4 +107,39 @@ import Testing
         let n = try db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
         #expect(n == .int(39))
     }
+
+    /// The index of a nullable foreign key holds its non-null rows only (so building it after
+    /// the load sorts no empty keys), and lookups and joins on the column still use it; a
+    /// required column's index is whole.
+    @Test func nullableForeignKeysHavePartialIndexesThatLookupsStillUse() throws {
+        let model = try Mappings.omopModel()
+        let db = try SQLiteConnection(path: TestSupport.temporaryDirectory("ddl-partial") + "/omop.sqlite")
+        for name in ["measurement", "visit_occurrence"] {
+            let t = try #require(model.table(named: name))
+            try db.execute(SQLiteDDL.createTable(t))
+        }
+        try db.execute(
+            """
+            WITH RECURSIVE s(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM s WHERE value < 1000)
+            INSERT INTO measurement (measurement_id, person_id, measurement_concept_id, measurement_date, measurement_type_concept_id, visit_occurrence_id)
+            SELECT value, value % 7, 0, '2024-01-01', 32817, CASE WHEN value % 10 = 0 THEN value END FROM s;
+            """
+        )
+        for name in ["measurement", "visit_occurrence"] { try db.execute(SQLiteDDL.indexes(try #require(model.table(named: name)))) }
+        func sql(_ index: String) throws -> String { try db.scalar("SELECT sql FROM sqlite_master WHERE name = ?", [.string(index)]).text ?? "" }
+        #expect(try sql("idx_measurement_visit_occurrence_id").hasSuffix("WHERE \"visit_occurrence_id\" IS NOT NULL"))
+        #expect(try !sql("idx_measurement_person_id").contains("WHERE"))
+        #expect(try sql("pk_measurement").hasPrefix("CREATE UNIQUE INDEX"))
+        // The partial index has the 100 non-null rows, and an equality uses it.
+        #expect(
+            try db.scalar("SELECT count(*) FROM measurement INDEXED BY idx_measurement_visit_occurrence_id WHERE visit_occurrence_id > 0")
+                == .int(100))
+        func plan(_ query: String) throws -> String { try db.query("EXPLAIN QUERY PLAN " + query).map { $0[3].text ?? "" }.joined(separator: "; ") }
+        #expect(
+            try plan("SELECT * FROM measurement WHERE visit_occurrence_id = 30").contains(
+                "INDEX idx_measurement_visit_occurrence_id (visit_occurrence_id=?)"))
+        #expect(
+            try plan("SELECT count(*) FROM visit_occurrence v CROSS JOIN measurement m ON m.visit_occurrence_id = v.visit_occurrence_id")
+                .contains("INDEX idx_measurement_visit_occurrence_id (visit_occurrence_id=?)"))
+    }
 }

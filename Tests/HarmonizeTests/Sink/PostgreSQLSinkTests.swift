@@ -55,6 +55,8 @@ import Testing
         #expect(text.contains("ALTER TABLE person ADD CONSTRAINT xpk_person PRIMARY KEY (person_id);"))
         #expect(text.contains("ADD CONSTRAINT fpk_visit_occurrence_person_id FOREIGN KEY (person_id) REFERENCES person (person_id);"))
         #expect(text.contains("CREATE INDEX idx_measurement_person_id ON measurement (person_id);"))
+        // A nullable foreign key's index holds its non-null rows only.
+        #expect(text.contains("CREATE INDEX idx_measurement_visit_detail_id ON measurement (visit_detail_id) WHERE visit_detail_id IS NOT NULL;"))
         #expect(text.contains("  person_id bigint NOT NULL"))
         #expect(text.contains("  \"offset\" varchar(50)"))
     }
