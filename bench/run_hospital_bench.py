@@ -152,6 +152,55 @@ def build(args, notes):
             notes.append("xml_sax_walk.c did not build: SAX floor skipped")
 
 
+# Issue 13's targets: (kind, Harmonize programs, reference program, bound, what)
+TARGETS = [
+    ("hl7", ["harmonize", "harmonize-1t", "harmonize-2t"], "python-hl7", 30.0, "≥ 30× the Python `hl7` peer (wall) writing SQLite"),
+    ("xml", ["harmonize", "harmonize-1t", "harmonize-2t"], "python-lxml", 3.0, "≥ 3× `lxml` (wall) writing SQLite"),
+    ("xml", ["harmonize-sink-none", "harmonize-sink-none-1t", "harmonize-sink-none-2t"], "c-xml-sax-walk", -3.0,
+     "`--sink none` ≤ 3× the libxml2 SAX2 walk (wall)"),
+]
+RSS_FLAT = 1.10   # peak RSS "flat between the sizes": the larger size within 10 % of the smaller
+
+
+def targets(sections):
+    """The PASS/FAIL table of issue 13's targets for what was timed (medians of the runs)."""
+    med = {}
+    rss = {}
+    for kind, n, _, results in sections:
+        for prog, runs in results.items():
+            med[(kind, n, prog)] = statistics.median([w for w, _, _ in runs])
+            rss[(kind, n, prog)] = max(r for _, r, _ in runs)
+    rows = []
+    for kind, progs, ref, bound, what in TARGETS:
+        for n in sorted({n for k, n, _ in med if k == kind}):
+            if (kind, n, ref) not in med:
+                continue
+            for prog in progs:
+                if (kind, n, prog) not in med:
+                    continue
+                if bound > 0:
+                    ratio = med[(kind, n, ref)] / med[(kind, n, prog)]
+                    ok, shown = ratio >= bound, f"{ratio:.1f}×"
+                else:
+                    ratio = med[(kind, n, prog)] / med[(kind, n, ref)]
+                    ok, shown = ratio <= -bound, f"{ratio:.1f}× the walk"
+                rows.append(f"| {kind.upper()} {n:,} | {LABEL[(kind, prog)]} | {what} | {shown} | {'PASS' if ok else 'FAIL'} |")
+    for kind in ("hl7", "xml"):
+        sizes = sorted({n for k, n, _ in rss if k == kind})
+        if len(sizes) < 2:
+            continue
+        for prog in PROGRAMS[kind]:
+            if not prog.startswith("harmonize") or "baseline" in prog or not all((kind, n, prog) in rss for n in sizes):
+                continue
+            low, high = rss[(kind, sizes[0], prog)], rss[(kind, sizes[-1], prog)]
+            ok = high <= low * RSS_FLAT
+            rows.append(f"| {kind.upper()} {sizes[0]:,} → {sizes[-1]:,} | {LABEL[(kind, prog)]} | peak RSS flat (within 10 %) | "
+                        f"{low:.1f} → {high:.1f} MB | {'PASS' if ok else 'FAIL'} |")
+    if not rows:
+        return []
+    return ["## Targets (issue 13)", "", "| input | program | target | reached | |", "|---|---|---|---:|---|"] + rows + [""]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--oru", default="50000,200000", help="ORU message counts (empty: skip HL7)")
@@ -226,6 +275,7 @@ def main():
             lines.append(f"| {LABEL[(kind, prog)]} | {wall:.2f} | {size_mb / wall:.0f} | {rss:.1f} | {cpu:.2f} | {ratio} | {cratio} | "
                          f"{', '.join(f'{w:.2f}' for w in walls)} |")
         lines.append("")
+    lines += targets(sections)
     if notes:
         lines += ["Notes:", ""] + [f"* {x}" for x in notes] + [""]
     text = "\n".join(lines)
