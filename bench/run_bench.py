@@ -564,10 +564,10 @@ def run_check(args):
 PHA_MAPPING = BENCH / "claims" / "pha.yaml"
 JOIN_FILES = ("er_prs_f.csv", "er_pha_f.csv")
 DEFAULT_BUDGET = "256M"   # `harmonize-run run --memory-budget` default (Sources/harmonize-run/RunCommand.swift)
-J_HZ, J_HZ_SPILL = "harmonize", "harmonize-spill"
+J_HZ, J_HZ_SPILL, J_HZ_BASE = "harmonize", "harmonize-spill", "harmonize-baseline"
 J_DUCK2, J_DUCK1, J_PY = "duckdb-2t", "duckdb-1t", "python"
-JOIN_ALL = [J_HZ, J_HZ_SPILL, J_DUCK2, J_DUCK1, J_PY]
-JOIN_HZ = (J_HZ, J_HZ_SPILL)
+JOIN_ALL = [J_HZ, J_HZ_BASE, J_HZ_SPILL, J_DUCK2, J_DUCK1, J_PY]
+JOIN_HZ = (J_HZ, J_HZ_BASE, J_HZ_SPILL)
 JOIN_CHECK_COLS = [  # every column of pha_mapped but person_hash
     ("ben_rng_gem", "int"), ("drug_exposure_start_date", "date"), ("cip13", "text"), ("quantity", "int"),
     ("unit_price", "real"), ("flx_dis_dtd", "date"), ("flx_trt_dtd", "date"), ("flx_emt_typ", "int"),
@@ -587,6 +587,7 @@ def join_label(p, args):
     return {
         J_HZ: f"Harmonize → SQLite, budget {DEFAULT_BUDGET} (default)",
         J_HZ_SPILL: f"Harmonize → SQLite, `--memory-budget {args.spill_budget}`",
+        J_HZ_BASE: f"Harmonize baseline build (`--baseline-bin`) → SQLite, budget {DEFAULT_BUDGET}",
         J_DUCK2: "DuckDB join → table, 2 threads",
         J_DUCK1: "DuckDB join → table, 1 thread",
         J_PY: "Python `csv` + dict + `sqlite3`",
@@ -594,7 +595,7 @@ def join_label(p, args):
 
 
 def join_budget(p, args):
-    return {J_HZ: DEFAULT_BUDGET, J_HZ_SPILL: args.spill_budget}.get(p)
+    return {J_HZ: DEFAULT_BUDGET, J_HZ_BASE: DEFAULT_BUDGET, J_HZ_SPILL: args.spill_budget}.get(p)
 
 
 def join_commands(prog, data, out, args):
@@ -606,6 +607,7 @@ def join_commands(prog, data, out, args):
     return {
         J_HZ: hz,
         J_HZ_SPILL: hz + ["--memory-budget", args.spill_budget],
+        J_HZ_BASE: [str(BASELINE_BIN or "missing-baseline")] + hz[1:],
         J_DUCK2: [py, str(BENCH / "peers" / "duckdb_pha_join.py"), prs, pha, str(out), "--threads", "2"],
         J_DUCK1: [py, str(BENCH / "peers" / "duckdb_pha_join.py"), prs, pha, str(out), "--threads", "1"],
         J_PY: [py, str(BENCH / "peers" / "py_pha_join.py"), prs, pha, str(out)],
@@ -710,9 +712,32 @@ def join_verdicts(results, sizes, counts, args):
     return lines
 
 
+def join_targets(results, sizes):
+    """Issue 13's join target, per size: Harmonize (default budget) at most 1.5x the wall time of
+    DuckDB with 2 threads, with at most a quarter of its peak RSS. Markdown lines."""
+    lines = ["### Targets (issue 13)", "", "| size | target | measured | verdict |", "|---|---|---|---|"]
+    for n in sizes:
+        hz, d2 = results[n].get(J_HZ), results[n].get(J_DUCK2)
+        if not (hz and d2 and hz["status"] == "ok" and d2["status"] == "ok"):
+            lines.append(f"| {size_name(n)} | wall ≤ 1.5 × DuckDB 2 threads at ≤ 1/4 its peak RSS | missing | n/a |")
+            continue
+        wall, rss = hz["wall"] / d2["wall"], hz["rss"] / d2["rss"]
+        lines.append(f"| {size_name(n)} | wall ≤ 1.5 × DuckDB 2 threads | {wall:.2f}× | {'PASS' if wall <= 1.5 else 'FAIL'} |")
+        lines.append(f"| {size_name(n)} | peak RSS ≤ 1/4 of DuckDB 2 threads' | {rss:.3f}× "
+                     f"({hz['rss'] / 1024:.1f} / {d2['rss'] / 1024:.1f} MB) | {'PASS' if rss <= 0.25 else 'FAIL'} |")
+    for n in sizes:
+        hz, base = results[n].get(J_HZ), results[n].get(J_HZ_BASE)
+        if hz and base and hz["status"] == "ok" and base["status"] == "ok":
+            lines.append(f"| {size_name(n)} | (this build ÷ the baseline build: wall, CPU, peak RSS) | "
+                         f"{hz['wall'] / base['wall']:.2f}×, {hz['cpu'] / base['cpu']:.2f}×, {hz['rss'] / base['rss']:.2f}× | – |")
+    return lines
+
+
 def run_join_bench(args):
     sizes = sorted(parse_size(s) for s in args.sizes.split(","))
     wanted = [p for p in JOIN_ALL if not args.only or p in args.only.split(",")]
+    if not args.only and not BASELINE_BIN:
+        wanted.remove(J_HZ_BASE)  # runs by default only when another build is given
     notes = []
     env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
     header = machine_header(args)
@@ -728,6 +753,12 @@ def run_join_bench(args):
                          ("" if built else " (build failed)") + "; reported as failed.")
     if (J_DUCK2 in available or J_DUCK1 in available) and not have_duckdb(notes):
         available -= {J_DUCK2, J_DUCK1}
+    if J_HZ_BASE in available:
+        if BASELINE_BIN and Path(BASELINE_BIN).exists():
+            notes.append(f"Harmonize baseline: {BASELINE_BIN} (same mapping, flags and data as `harmonize`).")
+        else:
+            available.discard(J_HZ_BASE)
+            notes.append("Harmonize baseline skipped: give another build with --baseline-bin PATH.")
 
     py_sizes = set(sizes)
     one_m = 1_000_000
@@ -812,6 +843,7 @@ def run_join_bench(args):
         out += join_table(n, counts[n], results[n], args) + [""]
     if any(p in wanted for p in JOIN_HZ):
         out += join_verdicts(results, sizes, counts, args) + [""]
+        out += join_targets(results, sizes) + [""]
     if notes:
         out += ["### Notes", ""] + [f"* {x}" for x in notes] + [""]
     out += [f"Load average at the end: {os.getloadavg()[0]:.2f} (on a shared machine, compare ratios from one run only).", ""]
@@ -857,7 +889,7 @@ def run_join_check(args):
     print(f"check on {size_name(n)} ({drive:,} pharmacy lines): pha_mapped, Harmonize vs the Python "
           "peer (py_pha_join.py), all columns but person_hash, as multisets")
     differences = 0
-    for p in JOIN_HZ:
+    for p in (J_HZ, J_HZ_SPILL):
         (ga, ra), (gb, rb), samples, counts = compare(outs[p], outs[J_PY], "pha_mapped", JOIN_CHECK_COLS)
         st = stats.get(p)
         print(f"- {join_label(p, args)}: "

@@ -313,6 +313,43 @@ import Testing
         #expect(ValueCodec.key([.int(7), .null]) == nil)
     }
 
+    /// Join keys are binary, but two keys are equal exactly when the canonical texts of their
+    /// components are (an integer meets its text, a date its ISO text), whatever the types.
+    @Test func joinKeysAreEqualExactlyWhenTheirCanonicalTextsAre() throws {
+        let values: [Value] = [
+            .int(0), .string("0"), .string("-0"), .string("00"), .string("+1"), .int(1), .string("1"), .string(" 1\t"), .double(1),
+            .double(1.5), .string("1.5"), .int(-12), .string("-12"), .string("-012"), .int(Int.max), .string(String(Int.max)),
+            .int(Int.min), .string(String(Int.min)), .string("9223372036854775808"), .string("-9223372036854775809"),
+            .string("12345678901234567890123"), .date(0), .string("1970-01-01"), .string("1970-1-01"), .string("1970-01-01 "),
+            .date(-719_528), .string("0000-01-01"), .date(-719_529), .string("-0001-12-31"), .date(2_932_896), .string("9999-12-31"),
+            .date(2_932_897), .string("10000-01-01"), .string("2024-02-29"), .date(19_782), .string("2023-02-29"), .string("2024-13-01"),
+            .string("2024-00-10"), .string("2024-01-00"), .dateTime(86_461), .string("1970-01-02T00:01:01"), .bool(true),
+            .string("true"), .string(""), .string(" "), .string("a"), .string("a\u{1F}b"), .string("é"), .string("-"), .string("\n7"),
+        ]
+        func joinKey(_ v: [Value]) -> [UInt8]? {
+            var out: [UInt8] = [9]
+            return ValueCodec.appendJoinKey(v, to: &out) ? out : nil
+        }
+        for a in values {
+            for b in values {
+                let same = LoadedLookupTable.canonical(a) == LoadedLookupTable.canonical(b)
+                #expect((joinKey([a]) == joinKey([b])) == same, "\(a) and \(b)")
+            }
+        }
+        #expect(ValueCodec.firstKeyDay == CivilDate(year: 0, month: 1, day: 1).daysSinceEpoch)
+        #expect(ValueCodec.lastKeyDay == CivilDate(year: 9999, month: 12, day: 31).daysSinceEpoch)
+        // Components carry their own lengths: a separator inside a text is not a boundary.
+        #expect(joinKey([.string("a\u{1F}b")]) != joinKey([.string("a"), .string("b")]))
+        #expect(joinKey([.string("ab"), .string("c")]) != joinKey([.string("a"), .string("bc")]))
+        #expect(joinKey([.int(7), .string("7")]) == joinKey([.string("7"), .int(7)]))
+        #expect(joinKey([.int(7), .null]) == nil && joinKey([.null]) == nil)
+        // The nine DCIR keys of a claim line: binary, shorter than their texts.
+        let dcir: [Value] = [.date(19_000), .date(19_001), .int(1), .int(12345), .int(1), .string("012345678"), .int(987_654_321), .int(1), .int(0)]
+        let binary = try #require(joinKey(dcir))
+        let text = try #require(ValueCodec.key(dcir))
+        #expect(binary.count < text.count * 3 / 4)
+    }
+
     @Test func qualifiedNamesAreOneIdentifier() {
         let tokens = Lexer.tokenize("prs.EXE_SOI_DTD + 1.5 and x.y")
         #expect(tokens.contains { if case .identifier("prs.EXE_SOI_DTD", false) = $0.kind { return true } else { return false } })

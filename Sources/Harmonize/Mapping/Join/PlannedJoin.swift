@@ -195,7 +195,7 @@ final class JoinRuntime {
                     }
                 }
                 for (k, i) in keyAt.enumerated() { keyValues[k] = values[i] }
-                guard ValueCodec.appendKey(keyValues, to: &keyBytes) else {
+                guard ValueCodec.appendJoinKey(keyValues, to: &keyBytes) else {
                     statistics.nullKeys += 1
                     continue rows
                 }
@@ -234,7 +234,7 @@ final class JoinRuntime {
         if tracksPartners { partner = nil }
         for k in 0..<keyEvaluators.count { keyParts[k] = try keyEvaluators[k](frame) }
         let found: SpillingIndex.Found
-        if ValueCodec.appendKey(keyParts, to: &keyBuffer), let index {
+        if ValueCodec.appendJoinKey(keyParts, to: &keyBuffer), let index {
             do {
                 if tracksPartners {
                     var file: Int32 = 0

@@ -34,8 +34,11 @@ final class SpillingIndex {
     // cost more than the probe. They are only written by `insert` and `grow`, which run on the
     // index's one thread and never while a probe reads them.
     @exclusivity(unchecked) private var arena: [UInt8] = []
-    // Offset + 1 of each entry (0: empty); the arena stays under 4 GiB.
-    @exclusivity(unchecked) private var slots: [UInt32] = []
+    // One word per slot: the high 32 bits of the key's hash (its tag) over the entry's offset + 1
+    // (0: an empty slot; the arena stays under 4 GiB). The tag gives the slot a key starts
+    // probing from; a probe reads a key in the arena only when the tags are equal, and growing
+    // the table places the entries by their tags without reading the arena.
+    @exclusivity(unchecked) private var slots: [UInt64] = []
     @exclusivity(unchecked) private var mask = 0
     private var memoryCount = 0
     private var memoryAmbiguous = 0
@@ -48,7 +51,7 @@ final class SpillingIndex {
     var isSpilled: Bool { disk != nil }
     /// Bytes the index holds in memory once loaded: the arena's entries and the table of offsets
     /// (the on-disk part's loading buffers are freed by `finishLoading`).
-    var memoryBytes: Int { arena.count + slots.count * MemoryLayout<UInt32>.stride }
+    var memoryBytes: Int { arena.count + slots.count * MemoryLayout<UInt64>.stride }
     /// The on-disk part, if any (internal: tests damage its file).
     var diskTable: DiskHashTable? { disk }
 
@@ -108,13 +111,18 @@ final class SpillingIndex {
         }
     }
 
+    /// The arena offset of the entry in slot word `s` (not 0).
+    @inline(__always)
+    private static func offset(_ s: UInt64) -> Int { Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1 }
+
     /// Finds the slot of `key`, or the empty slot where it would go.
     @inline(__always)
     private func probe(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Int {
-        var i = Int(truncatingIfNeeded: hash) & mask
+        let tag = hash >> 32
+        var i = Int(truncatingIfNeeded: tag) & mask
         while true {
             let s = slots[i]
-            if s == 0 || keyEquals(Int(s) - 1, key) { return i }
+            if s == 0 || (s >> 32 == tag && keyEquals(Self.offset(s), key)) { return i }
             i = (i + 1) & mask
         }
     }
@@ -122,16 +130,16 @@ final class SpillingIndex {
     private func grow() {
         let newCapacity = max(1024, slots.count * 2)
         let old = slots
-        slots = [UInt32](repeating: 0, count: newCapacity)
-        mask = newCapacity - 1
-        for s in old where s != 0 {
-            let off = Int(s) - 1
-            let i = arena.withUnsafeBytes { a in
-                let e = Self.entry(a, off)
-                let key = UnsafeRawBufferPointer(rebasing: a[e.key..<(e.key + e.keyLength)])
-                return probe(key, hash: Self.hash(key))
+        slots = [UInt64](repeating: 0, count: newCapacity)
+        let mask = newCapacity - 1
+        self.mask = mask
+        // The keys are distinct: each entry takes the first empty slot from its tag's.
+        slots.withUnsafeMutableBufferPointer { table in
+            for s in old where s != 0 {
+                var i = Int(truncatingIfNeeded: s >> 32) & mask
+                while table[i] != 0 { i = (i + 1) & mask }
+                table[i] = s
             }
-            slots[i] = s
         }
     }
 
@@ -148,11 +156,11 @@ final class SpillingIndex {
             try disk.append(hash: h, key: key, payload: payload)
             return
         }
-        let slotBytes = slots.count * MemoryLayout<UInt32>.stride
+        let slotBytes = slots.count * MemoryLayout<UInt64>.stride
         if (memoryCount + 1) * 2 > slots.count {
             // The old and the new table coexist while rehashing: both count against the budget.
             let newSlots = max(1024, slots.count * 2)
-            if arena.count + slotBytes + newSlots * MemoryLayout<UInt32>.stride > memoryLimit {
+            if arena.count + slotBytes + newSlots * MemoryLayout<UInt64>.stride > memoryLimit {
                 try spill(hash: h, key: key, payload: payload)
                 return
             }
@@ -161,13 +169,13 @@ final class SpillingIndex {
         let i = probe(key, hash: h)
         if slots[i] != 0 {
             if keepsFirst { return }
-            let off = Int(slots[i]) - 1
+            let off = Self.offset(slots[i])
             if arena[off] == 0 { memoryAmbiguous += 1 }
             arena[off] = 1
             return
         }
         let needed = arena.count + 21 + key.count + payload.count
-        let room = memoryLimit - slots.count * MemoryLayout<UInt32>.stride
+        let room = memoryLimit - slots.count * MemoryLayout<UInt64>.stride
         if needed > room {
             try spill(hash: h, key: key, payload: payload)
             return
@@ -183,7 +191,7 @@ final class SpillingIndex {
         ValueCodec.appendVarint(UInt64(payload.count), &arena)
         arena.append(contentsOf: key)
         arena.append(contentsOf: payload)
-        slots[i] = UInt32(off + 1)
+        slots[i] = (h >> 32) << 32 | UInt64(off + 1)
         memoryCount += 1
     }
 
@@ -203,7 +211,7 @@ final class SpillingIndex {
             let i = probe(key, hash: h)
             guard slots[i] != 0 else { return false }
             if keepsFirst { return true }
-            let off = Int(slots[i]) - 1
+            let off = Self.offset(slots[i])
             if arena[off] == 0 { memoryAmbiguous += 1 }
             arena[off] = 1
             return true
@@ -218,7 +226,7 @@ final class SpillingIndex {
                 if memoryCount > 0 {
                     let i = probe(k, hash: h)
                     if slots[i] != 0 {
-                        let off = Int(slots[i]) - 1
+                        let off = Self.offset(slots[i])
                         if arena[off] != 0 { return .ambiguous }
                         arena.withUnsafeBytes { a in
                             let e = Self.entry(a, off)

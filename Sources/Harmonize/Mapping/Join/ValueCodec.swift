@@ -119,6 +119,115 @@ enum ValueCodec {
         return appendKey(values, to: &out) ? out : nil
     }
 
+    /// Appends the key of a join (`JoinRuntime`) made of `values` to `out` (cleared first); false
+    /// when a component is null.
+    ///
+    /// Two join keys are equal exactly when their components' canonical texts are (the texts
+    /// lookups compare, `LoadedLookupTable.canonical`: an integer `7` meets a text `"7"`), but
+    /// the bytes are binary wherever the text allows it, so keys are shorter and integers and
+    /// dates are never printed. Each component is one of:
+    /// - tag 1 and a zigzag varint: an integer, or a text that `Int` would print as it is (`-`
+    ///   as the only sign, no leading zero);
+    /// - tag 2 and a zigzag varint of the day count: a date of the years 0000–9999, or a text
+    ///   `yyyy-MM-dd` naming one;
+    /// - tag 3, a varint length and the bytes: any other text.
+    /// A component's length follows from its tag: no separator is needed (and no text can fake
+    /// one, as the 0x1F separator of `appendKey` could).
+    @inline(__always)
+    static func appendJoinKey(_ values: some Sequence<Value>, to out: inout [UInt8]) -> Bool {
+        out.removeAll(keepingCapacity: true)
+        for v in values {
+            switch v {
+            case .null: return false
+            case .int(let i):
+                out.append(1)
+                appendVarint(zigzag(i), &out)
+            case .date(let days) where days >= firstKeyDay && days <= lastKeyDay:
+                out.append(2)
+                appendVarint(zigzag(days), &out)
+            case .string(var s):
+                let u = s.utf8
+                if let f = u.first, let l = u.last, f != 32, f != 9, l != 32, l != 9 {
+                    s.withUTF8 { appendTextComponent($0, to: &out) }
+                } else {
+                    // Surrounding blanks: the canonical text trims them.
+                    guard var c = LoadedLookupTable.canonical(v) else { return false }
+                    c.withUTF8 { appendTextComponent($0, to: &out) }
+                }
+            default:
+                guard var c = LoadedLookupTable.canonical(v) else { return false }
+                c.withUTF8 { appendTextComponent($0, to: &out) }
+            }
+        }
+        return true
+    }
+
+    /// The day counts of 0000-01-01 and 9999-12-31: the dates whose canonical text is `yyyy-MM-dd`.
+    static let firstKeyDay = -719_528
+    static let lastKeyDay = 2_932_896
+
+    /// One text component of a join key (`appendJoinKey`): as an integer or a date when the
+    /// text is the canonical text of one, else as text.
+    @inline(__always)
+    private static func appendTextComponent(_ u: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        if let i = canonicalInteger(u) {
+            out.append(1)
+            appendVarint(zigzag(i), &out)
+        } else if let days = canonicalDate(u) {
+            out.append(2)
+            appendVarint(zigzag(days), &out)
+        } else {
+            out.append(3)
+            appendVarint(UInt64(u.count), &out)
+            out.append(contentsOf: u)
+        }
+    }
+
+    /// The integer whose `String(i)` is exactly these bytes, else nil (`+1`, `01`, `-0`, ` 1`,
+    /// an overflow: nil).
+    static func canonicalInteger(_ u: UnsafeBufferPointer<UInt8>) -> Int? {
+        let n = u.count
+        guard n > 0, n <= 20 else { return nil }
+        let negative = u[0] == 0x2D
+        var p = negative ? 1 : 0
+        guard p < n else { return nil }
+        if u[p] == 0x30 { return n == 1 ? 0 : nil }
+        var v: UInt64 = 0
+        while p < n {
+            let d = u[p] &- 0x30
+            guard d < 10 else { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(d))
+            guard !o1, !o2 else { return nil }
+            v = a
+            p += 1
+        }
+        if negative {
+            guard v <= UInt64(Int.max) + 1 else { return nil }
+            return v == UInt64(Int.max) + 1 ? Int.min : -Int(v)
+        }
+        guard v <= UInt64(Int.max) else { return nil }
+        return Int(v)
+    }
+
+    /// The day count of the date whose canonical text is exactly these bytes (`yyyy-MM-dd`, a
+    /// date that exists, years 0000–9999), else nil.
+    static func canonicalDate(_ u: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard u.count == 10, u[4] == 0x2D, u[7] == 0x2D else { return nil }
+        func digits(_ from: Int, _ count: Int) -> Int? {
+            var v = 0
+            for k in from..<(from + count) {
+                let d = u[k] &- 0x30
+                guard d < 10 else { return nil }
+                v = v * 10 + Int(d)
+            }
+            return v
+        }
+        guard let y = digits(0, 4), let m = digits(5, 2), let d = digits(8, 2) else { return nil }
+        let date = CivilDate(year: y, month: m, day: d)
+        return date.isValid ? date.daysSinceEpoch : nil
+    }
+
     /// Appends the key bytes of `values` to `out` (cleared first); false when a component is null.
     /// Integers and dates are written without building a `String`.
     @inline(__always)
