@@ -60,10 +60,6 @@ final class ParallelFilePass {
         }
     }
 
-    /// A chunk is handed to a worker past this many bytes of fields, whatever its record count
-    /// (offsets in a chunk are 32-bit).
-    static let chunkBytes = 64 << 20
-
     /// Whether `executor`'s mapping can be mapped by workers: records are independent of each
     /// other (no grouping, no duplicate filter, no split routing).
     static func accepts(_ executor: MappingExecutor) -> Bool {
@@ -146,7 +142,7 @@ final class ParallelFilePass {
             var ended = false
             while !ended {
                 let chunk = RecordChunk(sequence: submitted, fieldCount: columns.count, recordsBefore: records, capacity: chunkRecords)
-                filling: while chunk.count < chunkRecords && chunk.byteCount < Self.chunkBytes {
+                filling: while chunk.count < chunkRecords && chunk.byteCount < RecordChunk.maxBytes {
                     let event: ReadEvent
                     do {
                         event = try reader.next()
@@ -218,164 +214,6 @@ final class ParallelFilePass {
 
 @available(*, unavailable)
 extension ParallelFilePass: Sendable {}
-
-/// What a chunk's mapping produced, in the order the executor sent it.
-enum ChunkItem {
-    case rows(RowBatch)
-    case rejects([RunReject])
-}
-
-/// Records of one file copied out of its reader for a worker: the bytes of the fields the
-/// mapping reads (one buffer), each record's location, and the reader's rejects in place; then,
-/// once mapped, the batches, rejects and ledger of those records.
-final class RecordChunk {
-    let sequence: Int
-    let fieldCount: Int
-    /// Records of the file read before this chunk's first one (`.record` events).
-    let recordsBefore: Int
-    // Filled by one thread, then read by one worker: the dynamic exclusivity checks are off.
-    @exclusivity(unchecked) private var bytes: UnsafeMutablePointer<UInt8>
-    @exclusivity(unchecked) private var capacity: Int
-    @exclusivity(unchecked) private var used = 0
-    /// For each record, `fieldCount` end offsets in `bytes` (a field starts where the one before
-    /// it ends).
-    @exclusivity(unchecked) private var ends: [Int32] = []
-    @exclusivity(unchecked) private(set) var locations: [SourceLocation] = []
-    /// The reader's rejects, by record index in the chunk (rare: checked only when not empty).
-    @exclusivity(unchecked) private(set) var rejects: [Int: Reject] = [:]
-    @exclusivity(unchecked) private(set) var count = 0
-    /// Bytes of fields held.
-    var byteCount: Int { used }
-    /// The reader's position after this chunk's last record (progress).
-    var bytesRead: Int64 = 0
-    // Output.
-    var items: [ChunkItem] = []
-    var ledger: RunManifest.LedgerEntry?
-    var failure: RunError?
-
-    init(sequence: Int, fieldCount: Int, recordsBefore: Int, capacity: Int) {
-        self.sequence = sequence
-        self.fieldCount = fieldCount
-        self.recordsBefore = recordsBefore
-        self.capacity = 4096
-        bytes = .allocate(capacity: 4096)
-        ends.reserveCapacity(fieldCount * capacity)
-        locations.reserveCapacity(capacity)
-    }
-
-    deinit { bytes.deallocate() }
-
-    /// Copies the current record of `reader` (its fields at `columns`, and its location).
-    @inline(__always)
-    func appendRecord<Reader: RecordReader>(_ reader: Reader, columns: [Int]) {
-        for c in columns {
-            let f = reader.field(c)
-            if used + f.count > capacity { grow(used + f.count) }
-            if let base = f.baseAddress, f.count > 0 { (bytes + used).update(from: base, count: f.count) }
-            used += f.count
-            ends.append(Int32(truncatingIfNeeded: used))
-        }
-        locations.append(reader.location)
-        count += 1
-    }
-
-    /// Keeps a record the reader rejected, in its place.
-    func appendRejected(_ r: Reject) {
-        for _ in 0..<fieldCount { ends.append(Int32(truncatingIfNeeded: used)) }
-        rejects[count] = r
-        locations.append(r.location)
-        count += 1
-    }
-
-    private func grow(_ needed: Int) {
-        var n = capacity * 2
-        while n < needed { n *= 2 }
-        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
-        b.update(from: bytes, count: used)
-        bytes.deallocate()
-        bytes = b
-        capacity = n
-    }
-
-    /// The bytes of field `k` of record `r`.
-    @inline(__always)
-    func field(record r: Int, _ k: Int) -> UnsafeBufferPointer<UInt8> {
-        let i = r * fieldCount + k
-        let start = i == 0 ? 0 : Int(ends[i - 1])
-        return UnsafeBufferPointer(start: bytes + start, count: Int(ends[i]) - start)
-    }
-
-    /// Frees the input once mapped (the output stays until forwarded).
-    func release() {
-        ends = []
-        locations = []
-        rejects = [:]
-        bytes.deallocate()
-        bytes = .allocate(capacity: 1)
-        capacity = 1
-        used = 0
-    }
-}
-
-@available(*, unavailable)
-extension RecordChunk: Sendable {}
-
-/// Reads the records of a `RecordChunk` as their file's reader gave them: the same fields, the
-/// same locations, the reader's rejects in place.
-final class ChunkReader: RecordReader {
-    /// The fields the chunk holds, in order (the names the file's reader was bound to).
-    let names: [String]
-    // Used by one worker thread: the dynamic exclusivity checks are off.
-    @exclusivity(unchecked) private var chunk: RecordChunk
-    @exclusivity(unchecked) private var position = -1
-
-    init(names: [String]) {
-        self.names = names
-        chunk = RecordChunk(sequence: -1, fieldCount: names.count, recordsBefore: 0, capacity: 0)
-    }
-
-    /// Starts reading `chunk`.
-    func reset(_ chunk: RecordChunk) {
-        self.chunk = chunk
-        position = -1
-    }
-
-    func bind(fields: [String]) throws(RecordReaderBindError) -> [Int] {
-        var out: [Int] = []
-        var missing: [(field: String, suggestion: String?)] = []
-        for f in fields {
-            if let i = names.firstIndex(of: f) { out.append(i) } else { missing.append((f, nil)) }
-        }
-        guard missing.isEmpty else { throw RecordReaderBindError(missing: missing, file: location.file) }
-        return out
-    }
-
-    func next() throws -> ReadEvent {
-        position += 1
-        guard position < chunk.count else { return .end }
-        if !chunk.rejects.isEmpty, let r = chunk.rejects[position] { return .rejected(r) }
-        return .record
-    }
-
-    func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        try body(field(position))
-    }
-
-    @inline(__always)
-    func field(_ k: Int) -> UnsafeBufferPointer<UInt8> {
-        chunk.field(record: position, k)
-    }
-
-    var location: SourceLocation {
-        let p = min(max(position, 0), chunk.count - 1)
-        return p >= 0 ? chunk.locations[p] : SourceLocation(file: "")
-    }
-
-    var bytesRead: Int64 { chunk.bytesRead }
-}
-
-@available(*, unavailable)
-extension ChunkReader: Sendable {}
 
 extension RunManifest.LedgerEntry {
     /// Adds the counts of another entry of the same mapping and file (a chunk's).

@@ -135,14 +135,8 @@ final class JoinRuntime {
         var keyBytes: [UInt8] = []
         var payloadBytes: [UInt8] = []
         let rule = "join.\(name)"
-        for input in inputs {
-            let reader = input.reader
-            let positions: [Int]
-            do {
-                positions = try reader.bind(fields: names)
-            } catch {
-                throw RunError(.configuration, "mapping \(statistics.mapping), join \(name): \(error.description)")
-            }
+        /// Indexes the records of `reader` (the fields at `positions`, in `names` order) up to its end.
+        func take<R: RecordReader>(_ reader: R, _ positions: [Int], _ input: PlannedJoin.Input) throws(RunError) {
             rows: while true {
                 let event: ReadEvent
                 do {
@@ -212,6 +206,36 @@ final class JoinRuntime {
                 } catch {
                     throw RunError(.io, "mapping \(statistics.mapping), join \(name): \(error)")
                 }
+            }
+        }
+        for input in inputs {
+            let positions: [Int]
+            do {
+                positions = try input.reader.bind(fields: names)
+            } catch {
+                throw RunError(.configuration, "mapping \(statistics.mapping), join \(name): \(error.description)")
+            }
+            if tracksPartners {
+                // `split` hears of every record as it is read: one thread.
+                try take(input.reader, positions, input)
+                continue
+            }
+            // The file is read and split into fields on a thread of its own (`ChunkedRead`) while
+            // this one decodes the fields and fills the index; the records come in the file's order.
+            let read = ChunkedRead(reader: input.reader, columns: positions)
+            defer { read.finish() }
+            let chunkReader = ChunkReader(names: names)
+            let columns = Array(0..<names.count)
+            while true {
+                let chunk: RecordChunk?
+                do {
+                    chunk = try read.next()
+                } catch {
+                    throw RunError(.io, "\(error)")
+                }
+                guard let chunk else { break }
+                chunkReader.reset(chunk)
+                try take(chunkReader, columns, input)
             }
         }
         do {

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+@testable import Harmonize
+
+/// Loading a join index over several chunks of the joined file, read on a thread of its own
+/// (`ChunkedRead`): the same rows, rejects and counts as one thread reading the file, and a
+/// failure while loading stops the run without leaving the reading thread behind.
+@Suite(.serialized) struct JoinLoadTests {
+    static let mapping = """
+        harmonize: 1
+        id: t.drugs
+        source: {files: pha.csv, dialect: {delimiter: ";"}}
+        joins:
+          - name: prs
+            files: prs.csv
+            dialect: {delimiter: ";"}
+            schema:
+              fields:
+                - {name: k1, type: integer}
+                - {name: ben, type: string}
+                - {name: soin, type: date, format: "%d/%m/%Y"}
+            on: {k1: "to_int(k1)"}
+        target: drug_exposure
+        fields:
+          drug_exposure_id: "to_int(k1)"
+          person_id: "to_int(substr(prs.ben, 2))"
+          drug_concept_id: 0
+          drug_exposure_start_date: prs.soin
+          drug_exposure_end_date: prs.soin
+          drug_type_concept_id: 32810
+        """
+
+    /// A joined file of `rows` claim lines (`k1` = 1…rows), with, at the given row numbers, a
+    /// line of the wrong shape (rejected by the reader), a date that does not exist (rejected by
+    /// the join's schema), and a second line for key 100 (ambiguous). Returns the file's text and
+    /// the line numbers of the special lines.
+    static func joinedFile(rows: Int, ragged: Set<Int>, badDates: Set<Int>) -> (text: String, raggedLines: [Int], badDateLines: [Int]) {
+        var out = "k1;ben;soin\n"
+        var line = 1
+        var raggedLines: [Int] = []
+        var badDateLines: [Int] = []
+        for i in 1...rows {
+            line += 1
+            if ragged.contains(i) {
+                out += "\(i);B1;01/02/2020;extra;fields\n"
+                raggedLines.append(line)
+            } else if badDates.contains(i) {
+                out += "\(i);B1;31/02/2020\n"
+                badDateLines.append(line)
+            } else {
+                out += "\(i);B\(i % 50 + 1);\(String(format: "%02d", i % 28 + 1))/03/2021\n"
+            }
+            if i == 100 {
+                line += 1
+                out += "100;B9;01/01/2020\n"
+            }
+        }
+        return (out, raggedLines, badDateLines)
+    }
+
+    @Test(.timeLimit(.minutes(2))) func aJoinedFileOfManyChunksGivesTheRowsRejectsAndCountsOfOneThread() throws {
+        let dir = TestSupport.temporaryDirectory("join-load")
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        // Chunks hold 4,096 records: the special lines sit at and around their boundaries.
+        let rows = 10_000
+        let ragged: Set<Int> = [4095, 4096, 8193]
+        let badDates: Set<Int> = [2048, 4097, 9998]
+        let joined = Self.joinedFile(rows: rows, ragged: ragged, badDates: badDates)
+        TestSupport.write(joined.text, to: dir + "/in/prs.csv")
+        let driving = [1, 100, 2048, 4095, 4096, 4097, 4098, 8192, 8194, 9999, 10_000, 10_001]
+        TestSupport.write("k1\n" + driving.map(String.init).joined(separator: "\n") + "\n", to: dir + "/in/pha.csv")
+        TestSupport.write(Self.mapping, to: dir + "/m.yaml")
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", dir + "/m.yaml", "--input", dir + "/in", "--output", dir + "/out.sqlite", "--no-quality", "--json",
+            "--max-reject-rate", "1",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
+        let matched = [1, 4098, 8192, 8194, 9999, 10_000]
+        #expect(
+            try db.query("SELECT drug_exposure_id, person_id, drug_exposure_start_date FROM drug_exposure ORDER BY 1")
+                == matched.map { i in [.int(i), .int(i % 50 + 1), .string("2021-03-\(String(format: "%02d", i % 28 + 1))")] })
+        // The joined file's rejects, in the file's order, each at its line.
+        let joinRejects = try db.query("SELECT line, rule FROM harmonize_reject WHERE file = 'prs.csv' ORDER BY rowid")
+        #expect(joinRejects.map { $0[0] } == (joined.raggedLines + joined.badDateLines).sorted().map { .int($0) })
+        #expect(joinRejects.allSatisfy { $0[1] == .string("join.prs") })
+        #expect(
+            try db.query("SELECT reason, line FROM harmonize_reject WHERE file = 'pha.csv' ORDER BY line") == [
+                [.string("join-ambiguous"), .int(3)], [.string("join-missing"), .int(4)], [.string("join-missing"), .int(5)],
+                [.string("join-missing"), .int(6)], [.string("join-missing"), .int(7)], [.string("join-missing"), .int(13)],
+            ])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let manifest = try #require(json["manifest"] as? [String: Any])
+        let join = try #require((manifest["joins"] as? [[String: Any]])?.first)
+        #expect(join["read"] as? Int == rows + 1)
+        #expect(join["rejected"] as? Int == ragged.count + badDates.count)
+        #expect(join["indexed"] as? Int == rows - ragged.count - badDates.count)
+        #expect(join["ambiguousKeys"] as? Int == 1)
+        #expect(join["matched"] as? Int == matched.count)
+        // The joined file was read to its end and hashed: its record count and digest are known.
+        let inputs = try #require(manifest["inputs"] as? [[String: Any]])
+        let prs = try #require(inputs.first { $0["path"] as? String == "prs.csv" })
+        #expect((prs["sha256"] as? String)?.count == 64)
+        #expect(prs["bytes"] as? Int == joined.text.utf8.count)
+    }
+
+    @Test(.timeLimit(.minutes(2))) func aFailureWhileLoadingStopsTheRunAndTheReadingThread() throws {
+        let dir = TestSupport.temporaryDirectory("join-load-fail")
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        // Far more chunks than wait in the queue: the reading thread is blocked when the index,
+        // past its share of a small budget, cannot open its on-disk part.
+        TestSupport.write(Self.joinedFile(rows: 200_000, ragged: [], badDates: []).text, to: dir + "/in/prs.csv")
+        TestSupport.write("k1\n1\n", to: dir + "/in/pha.csv")
+        TestSupport.write(Self.mapping, to: dir + "/m.yaml")
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", dir + "/m.yaml", "--input", dir + "/in", "--output", dir + "/out.sqlite", "--no-quality",
+            "--memory-budget", "1M", "--spill-dir", dir + "/missing/folder",
+        ])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("join prs"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out.sqlite"), "nothing published")
+    }
+}
