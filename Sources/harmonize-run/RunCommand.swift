@@ -75,8 +75,7 @@ struct RunCommand: ParsableCommand {
         help: ArgumentHelp(
             "Mapping workers per file: a number from 1 to 64, or 'auto' (default: the machine's cores, less one for the output's writer thread unless --sink none; at least 1, at most 64). "
                 + "With more than one, the file is read on one thread and its records mapped by the workers in chunks; "
-                + "the output (rows, ids, rejects, lineage) is the same for any number. Mappings that group or deduplicate records, or whose lookup table or join index "
-                + "moved to disk, are mapped on one thread.",
+                + "the output (rows, ids, rejects, lineage) is the same for any number. Mappings that group or deduplicate records are mapped on one thread.",
             valueName: "N"))
     var threads: String = "auto"
 

@@ -246,6 +246,9 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
     /// The rows (internal: tests damage the on-disk part).
     let index: SpillingIndex
     private var keyBuffer: [UInt8] = []
+    /// A worker's own buffers for reading the on-disk part (`workerView`); nil for the run's
+    /// table, which reads with the index's.
+    private var diskBuffers: DiskHashTable.ReadBuffers?
     /// The first failure to read the table (on-disk part unreadable or damaged): every later
     /// lookup returns nil, and the call site stops the run.
     private(set) var readFailure: String?
@@ -273,11 +276,12 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
     func close() { index.close() }
 
     /// A copy for a worker of a parallel pass (`ParallelFilePass`): the same rows, read
-    /// concurrently, with its own key buffer and counts; nil when part of the table moved to
-    /// disk (reads of the on-disk part share buffers).
-    func workerView() -> LoadedLookupTable? {
-        guard !index.isSpilled else { return nil }
-        return LoadedLookupTable(name: name, keyCount: keyCount, valueType: valueType, missIsFatal: missIsFatal, index: index)
+    /// concurrently, with its own key buffer, counts, and read buffers for the on-disk part of
+    /// the table if it has one.
+    func workerView() -> LoadedLookupTable {
+        let view = LoadedLookupTable(name: name, keyCount: keyCount, valueType: valueType, missIsFatal: missIsFatal, index: index)
+        view.diskBuffers = index.isSpilled ? DiskHashTable.ReadBuffers() : nil
+        return view
     }
 
     /// Adds a worker's counts (and its first read failure) to this table's (`workerView`).
@@ -320,7 +324,9 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
         var decoded = true
         let found: SpillingIndex.Found
         do {
-            found = try index.lookup(keyBuffer) { bytes in decoded = ValueCodec.decode(bytes, count: 1) { _, v in value = v } }
+            found = try index.lookup(keyBuffer, diskBuffers: diskBuffers) { bytes in
+                decoded = ValueCodec.decode(bytes, count: 1) { _, v in value = v }
+            }
         } catch {
             readFailure = error.message
             return nil

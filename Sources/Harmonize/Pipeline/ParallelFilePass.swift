@@ -13,7 +13,8 @@ import Foundation
 /// so memory stays bounded whatever the file's size.
 ///
 /// Only mappings that map each record on its own take this path (no `group:`, no
-/// `deduplicate:`, no `split` routing, join indexes and lookup tables in memory);
+/// `deduplicate:`, no `split` routing; join indexes and lookup tables, in memory or partly on
+/// disk, are shared read-only);
 /// `Pipeline.runPlan` maps the others on the calling thread.
 final class ParallelFilePass {
     /// One worker: its executor, the reader it maps chunks from, and where its output goes.

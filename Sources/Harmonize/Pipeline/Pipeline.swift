@@ -55,8 +55,8 @@ public struct RunOptions: Sendable {
     /// each file into chunks of `chunkRecords` records, the workers map the chunks (each with its
     /// own frames, caches and HMAC states: `ParallelFilePass`), and the rows, rejects and lineage
     /// reach the sink in the file's order, so the output is the same for any number. A mapping
-    /// that groups or deduplicates records, or whose join index or lookup table moved to disk,
-    /// is mapped on the calling thread.
+    /// that groups or deduplicates records is mapped on the calling thread (a join index or a
+    /// lookup table partly on disk is read by each worker with buffers of its own).
     public var threads: Int = 1
     /// Records per chunk handed to a mapping worker (`threads` > 1).
     public var chunkRecords: Int = 2048

@@ -65,9 +65,9 @@ final class RunContext {
     /// What one worker of a parallel pass (`ParallelFilePass`) maps with: the plan's call sites
     /// bound to an environment of its own (the run's key; its own pseudonym caches and HMAC
     /// states, vocabulary usage counters and views of the run's lookup tables), so workers share
-    /// nothing mutable; each of the `workers` caches its share of the run's pseudonyms. Nil when one of the plan's lookup tables moved to disk (its reads share
-    /// buffers): the plan is then mapped on one thread.
-    func worker(for plan: MappingPlan, of workers: Int) throws(RunError) -> WorkerContext? {
+    /// nothing mutable; each of the `workers` caches its share of the run's pseudonyms. A lookup
+    /// table partly on disk is read with the view's own buffers.
+    func worker(for plan: MappingPlan, of workers: Int) throws(RunError) -> WorkerContext {
         let env = RunEnvironment()
         env[RunKey.self] = environment[RunKey.self]
         env[PseudonymCacheShare.self] = .of(workers: workers)
@@ -79,7 +79,7 @@ final class RunContext {
             for declaration in plan.lookups {
                 let id = ObjectIdentifier(declaration)
                 guard let table = loaded.tables[id] else { continue }
-                guard let view = table.workerView() else { return nil }
+                let view = table.workerView()
                 mine.tables[id] = view
                 views.append((table, view))
             }

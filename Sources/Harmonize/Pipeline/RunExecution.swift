@@ -241,7 +241,7 @@ final class RunExecution {
             makeWorkers: { main throws(RunError) in
                 var workers: [ParallelFilePass.Worker] = []
                 for _ in 0..<options.threads {
-                    guard let wc = try context.worker(for: plan, of: options.threads) else { return [] }
+                    let wc = try context.worker(for: plan, of: options.threads)
                     var joins: [JoinRuntime] = []
                     for j in main.joins {
                         guard let c = j.workerCopy() else { return [] }

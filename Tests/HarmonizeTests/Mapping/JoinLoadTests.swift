@@ -105,6 +105,49 @@ import Testing
         #expect(prs["bytes"] as? Int == joined.text.utf8.count)
     }
 
+    /// A join index partly on disk is read by every worker of `--threads N` with buffers of its
+    /// own: the same rows, rejects and counts as one thread.
+    @Test(.timeLimit(.minutes(2))) func aJoinIndexPartlyOnDiskIsReadByEveryWorker() throws {
+        let dir = TestSupport.temporaryDirectory("join-spill-workers")
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        let rows = 40_000
+        TestSupport.write(Self.joinedFile(rows: rows, ragged: [7], badDates: [39_000]).text, to: dir + "/in/prs.csv")
+        // Keys all over the file (the index's first rows stay in memory, the later ones go to
+        // disk), and a few past its end (missing).
+        let driving = (0..<4_000).map { ($0 * 7_919) % (rows + 40) + 1 }
+        TestSupport.write("k1\n" + driving.map(String.init).joined(separator: "\n") + "\n", to: dir + "/in/pha.csv")
+        TestSupport.write(Self.mapping, to: dir + "/m.yaml")
+        func run(_ threads: Int) throws -> (joins: [[String: Any]], parallel: [[String: Any]]?, rows: [[Value]], rejects: [[Value]]) {
+            let output = dir + "/t\(threads).sqlite"
+            let r = try TestSupport.runCLI([
+                "run", "--mappings", dir + "/m.yaml", "--input", dir + "/in", "--output", output, "--no-quality", "--json",
+                "--max-reject-rate", "1", "--threads", String(threads), "--chunk-records", "97", "--memory-budget", "17M",
+                "--spill-dir", dir, "--run-id", "same",
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let manifest = try #require(json["manifest"] as? [String: Any])
+            let db = try SQLiteConnection(path: output, readOnly: true)
+            return (
+                try #require(manifest["joins"] as? [[String: Any]]), manifest["parallel"] as? [[String: Any]],
+                try db.query("SELECT * FROM drug_exposure ORDER BY drug_exposure_id"),
+                try db.query("SELECT mapping, file, line, reason, rule, message FROM harmonize_reject ORDER BY rowid")
+            )
+        }
+        let one = try run(1)
+        #expect(one.joins.first?["spilled"] as? Bool == true, "the index moved to disk in part")
+        #expect(one.rows.count > 3_000)
+        for threads in [2, 4] {
+            let many = try run(threads)
+            #expect(many.parallel?.first?["workers"] as? Int == threads, "mapped by \(threads) workers")
+            #expect(many.rows == one.rows)
+            #expect(many.rejects == one.rejects)
+            for key in ["read", "indexed", "rejected", "matched", "missing", "ambiguousKeys"] {
+                #expect(many.joins.first?[key] as? Int == one.joins.first?[key] as? Int, "\(key)")
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(2))) func aFailureWhileLoadingStopsTheRunAndTheReadingThread() throws {
         let dir = TestSupport.temporaryDirectory("join-load-fail")
         try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)

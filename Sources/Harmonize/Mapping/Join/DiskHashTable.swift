@@ -56,8 +56,8 @@ final class DiskHashTable {
     private var partitionEntries: [Int]
     /// Each partition's table: file offset and mask (-1: empty partition).
     private var tables: [(offset: Int, mask: Int)] = []
-    private var readBuffer = [UInt8](repeating: 0, count: 256)
-    private var slotBuffer = [UInt64](repeating: 0, count: 8)
+    /// The buffers of lookups made without buffers of their own, and of `finish`.
+    private let ownBuffers = ReadBuffers()
     /// Entries appended.
     private(set) var entries = 0
     /// Distinct keys in the table (after `finish`), not counting keys the caller said it holds.
@@ -167,13 +167,13 @@ final class DiskHashTable {
         return (h, key, payload)
     }
 
-    /// Reads the entry at `offset` into `readBuffer`; returns its parts (ranges in `readBuffer`).
-    private func entry(at offset: Int) throws(JoinIndexError) -> (hash: UInt64, key: Range<Int>, payload: Range<Int>) {
-        var got = try read(256, at: offset, into: &readBuffer)
-        var parts = readBuffer.withUnsafeBytes { Self.parse(UnsafeRawBufferPointer(rebasing: $0[0..<got]), from: 0) }
+    /// Reads the entry at `offset` into `buffers.entry`; returns its parts (ranges in it).
+    private func entry(at offset: Int, _ buffers: ReadBuffers) throws(JoinIndexError) -> (hash: UInt64, key: Range<Int>, payload: Range<Int>) {
+        var got = try read(256, at: offset, into: &buffers.entry)
+        var parts = buffers.entry.withUnsafeBytes { Self.parse(UnsafeRawBufferPointer(rebasing: $0[0..<got]), from: 0) }
         if let e = parts, e.payload.upperBound > got {
-            got = try read(e.payload.upperBound, at: offset, into: &readBuffer)
-            parts = readBuffer.withUnsafeBytes { Self.parse(UnsafeRawBufferPointer(rebasing: $0[0..<got]), from: 0) }
+            got = try read(e.payload.upperBound, at: offset, into: &buffers.entry)
+            parts = buffers.entry.withUnsafeBytes { Self.parse(UnsafeRawBufferPointer(rebasing: $0[0..<got]), from: 0) }
         }
         guard let e = parts, e.payload.upperBound <= got else {
             throw JoinIndexError(message: "the on-disk \(label) is damaged (entry at byte \(offset))")
@@ -226,8 +226,8 @@ final class DiskHashTable {
                         if s >> 48 == fp {
                             // Compare with the earlier entry's key (read back: rare, a true duplicate or a fingerprint collision).
                             let key = Array(chunk[e.key])
-                            let other = try entry(at: Int(s & Self.offsetMask) - 1)
-                            let same = other.hash == e.hash && readBuffer[other.key].elementsEqual(key)
+                            let other = try entry(at: Int(s & Self.offsetMask) - 1, ownBuffers)
+                            let same = other.hash == e.hash && ownBuffers.entry[other.key].elementsEqual(key)
                             if same {
                                 // Entries of a partition are read in the order they were appended.
                                 if !keepsFirst && s & Self.ambiguousBit == 0 {
@@ -249,8 +249,20 @@ final class DiskHashTable {
         chunks = []
     }
 
-    /// Looks a key up (after `finish`); on a hit, `body` receives the payload bytes.
-    func lookup(hash: UInt64, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) throws(JoinIndexError) -> SpillingIndex.Found {
+    /// The buffers one thread reads the table with: lookups on several threads at once each
+    /// pass their own (the file is read with `pread`, which shares no position; the tables
+    /// are not written after `finish`).
+    final class ReadBuffers {
+        var entry = [UInt8](repeating: 0, count: 256)
+        var slots = [UInt64](repeating: 0, count: 8)
+    }
+
+    /// Looks a key up (after `finish`) with `buffers` (the table's own when nil); on a hit,
+    /// `body` receives the payload bytes.
+    func lookup(
+        hash: UInt64, key: UnsafeRawBufferPointer, buffers: ReadBuffers? = nil, _ body: (UnsafeRawBufferPointer) -> Void
+    ) throws(JoinIndexError) -> SpillingIndex.Found {
+        let buffers = buffers ?? ownBuffers
         guard tables.count == Self.partitionCount else { return .miss }
         let t = tables[Int(hash >> 56)]
         guard t.mask >= 0 else { return .miss }
@@ -261,7 +273,7 @@ final class DiskHashTable {
             let run = min(8, t.mask + 1 - i)
             var got = 0
             while got < run * 8 {
-                let n = slotBuffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, run * 8 - got, off_t(t.offset + i * 8 + got)) }
+                let n = buffers.slots.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, run * 8 - got, off_t(t.offset + i * 8 + got)) }
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw Self.error("cannot read the on-disk \(label)")
@@ -270,18 +282,18 @@ final class DiskHashTable {
                 got += n
             }
             for j in 0..<run {
-                let s = UInt64(littleEndian: slotBuffer[j])
+                let s = UInt64(littleEndian: buffers.slots[j])
                 if s == 0 { return .miss }
                 guard s >> 48 == fp else { continue }
-                let e = try entry(at: Int(s & Self.offsetMask) - 1)
+                let e = try entry(at: Int(s & Self.offsetMask) - 1, buffers)
                 let same =
                     e.hash == hash
-                    && readBuffer.withUnsafeBytes { b in
+                    && buffers.entry.withUnsafeBytes { b in
                         e.key.count == key.count && (key.count == 0 || memcmp(b.baseAddress! + e.key.lowerBound, key.baseAddress!, key.count) == 0)
                     }
                 guard same else { continue }
                 if s & Self.ambiguousBit != 0 { return .ambiguous }
-                readBuffer.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[e.payload])) }
+                buffers.entry.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[e.payload])) }
                 return .payload
             }
             i = (i + run) & t.mask

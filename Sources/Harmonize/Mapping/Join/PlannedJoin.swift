@@ -67,6 +67,9 @@ final class JoinRuntime {
     /// them for every record without going through `join`).
     private let keyEvaluators: [Evaluator]
     private let payloadSlots: [Int]
+    /// A worker's own buffers for reading the on-disk part of the index (`workerCopy`); nil
+    /// for the run's runtime, which reads with the index's.
+    private var diskBuffers: DiskHashTable.ReadBuffers?
     private(set) var statistics: JoinStatistics
     /// `harmonize-run split`: every indexed row also carries its file and line, `match` sets
     /// `partner` to those of the row found, and `onRecord` hears of every record read (file,
@@ -274,7 +277,7 @@ final class JoinRuntime {
                     }
                     if case .payload = found { partner = (file, line) } else { partner = nil }
                 } else {
-                    found = try index.lookup(keyBuffer) { bytes in
+                    found = try index.lookup(keyBuffer, diskBuffers: diskBuffers) { bytes in
                         ValueCodec.decode(bytes, count: payload.count) { k, v in frame.storage[payload[k]] = v }
                     }
                 }
@@ -302,12 +305,13 @@ final class JoinRuntime {
     }
 
     /// A runtime for a worker of a parallel pass (`ParallelFilePass`): the same index, read
-    /// concurrently, with its own key buffers and counts; nil when the index moved to disk (its
-    /// reads share buffers) or when the run tracks partners (`split`).
+    /// concurrently, with its own key buffers, counts, and read buffers for the on-disk part of
+    /// the index if it has one; nil when the run tracks partners (`split`).
     func workerCopy() -> JoinRuntime? {
-        guard let index, !index.isSpilled, !tracksPartners else { return nil }
+        guard let index, !tracksPartners else { return nil }
         let copy = JoinRuntime(join)
         copy.index = index
+        copy.diskBuffers = index.isSpilled ? DiskHashTable.ReadBuffers() : nil
         copy.statistics.files = statistics.files
         return copy
     }

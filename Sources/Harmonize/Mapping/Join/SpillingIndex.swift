@@ -219,7 +219,11 @@ final class SpillingIndex {
     }
 
     /// Looks a key up; on a hit, `body` receives the payload bytes (valid during the call).
-    func lookup(_ key: [UInt8], _ body: (UnsafeRawBufferPointer) -> Void) throws(JoinIndexError) -> Found {
+    /// Threads looking keys up at once (the workers of a parallel pass) pass each their own
+    /// `diskBuffers` (the on-disk part's own serve lookups without).
+    func lookup(
+        _ key: [UInt8], diskBuffers: DiskHashTable.ReadBuffers? = nil, _ body: (UnsafeRawBufferPointer) -> Void
+    ) throws(JoinIndexError) -> Found {
         try key.withUnsafeBytes { k in
             JoinIndexError.capture { () throws(JoinIndexError) -> Found in
                 let h = Self.hash(k)
@@ -236,7 +240,7 @@ final class SpillingIndex {
                     }
                 }
                 guard let disk else { return .miss }
-                return try disk.lookup(hash: h, key: k, body)
+                return try disk.lookup(hash: h, key: k, buffers: diskBuffers, body)
             }
         }.get()
     }
