@@ -66,6 +66,24 @@ final class RecordChunk {
         count += 1
     }
 
+    /// Fills the chunk from `reader` (its fields at `columns`) up to `limit` records or
+    /// `maxBytes` bytes of fields, adding the records read (`.record` events) to `records`, and
+    /// sets `bytesRead`. Returns true when the reader reached its end; a read error is thrown
+    /// with the records before it kept in the chunk.
+    func fill<Reader: RecordReader>(from reader: Reader, columns: [Int], limit: Int, records: inout Int) throws -> Bool {
+        defer { bytesRead = reader.bytesRead }
+        while count < limit && byteCount < Self.maxBytes {
+            switch try reader.next() {
+            case .end: return true
+            case .rejected(let r): appendRejected(r)
+            case .record:
+                records += 1
+                appendRecord(reader, columns: columns)
+            }
+        }
+        return false
+    }
+
     /// Keeps a record the reader rejected, in its place.
     func appendRejected(_ r: Reject) {
         for _ in 0..<fieldCount { ends.append(Int32(truncatingIfNeeded: used)) }

@@ -143,25 +143,11 @@ final class ParallelFilePass {
             var ended = false
             while !ended {
                 let chunk = RecordChunk(sequence: submitted, fieldCount: columns.count, recordsBefore: records, capacity: chunkRecords)
-                filling: while chunk.count < chunkRecords && chunk.byteCount < RecordChunk.maxBytes {
-                    let event: ReadEvent
-                    do {
-                        event = try reader.next()
-                    } catch {
-                        throw RunError.readFailure(error, file: filePath)
-                    }
-                    switch event {
-                    case .end:
-                        ended = true
-                        break filling
-                    case .rejected(let r):
-                        chunk.appendRejected(r)
-                    case .record:
-                        records += 1
-                        chunk.appendRecord(reader, columns: columns)
-                    }
+                do {
+                    ended = try chunk.fill(from: reader, columns: columns, limit: chunkRecords, records: &records)
+                } catch {
+                    throw RunError.readFailure(error, file: filePath)
                 }
-                chunk.bytesRead = reader.bytesRead
                 if chunk.count > 0 { try submit(chunk) }
             }
             try forward { true }

@@ -11,8 +11,8 @@ import Foundation
 /// (which stops the thread if it still runs and waits for it); the calling thread must not touch
 /// it in between.
 final class ChunkedRead {
-    // Safe to share: the reader is used by the reading thread only (until `finish` has waited
-    // for it); every other mutable member is used with `condition` locked.
+    // The reader is used by the reading thread only, until `finish` has waited for it.
+    // Safe to share: every mutable member is used with `condition` locked, the reader by one thread.
     private final class State: @unchecked Sendable {
         let condition = NSCondition()
         let reader: any RecordReader
@@ -88,24 +88,11 @@ final class ChunkedRead {
             let chunk = RecordChunk(sequence: sequence, fieldCount: columns.count, recordsBefore: records, capacity: chunkRecords)
             var ended = false
             var failure: (any Error)?
-            filling: while chunk.count < chunkRecords && chunk.byteCount < RecordChunk.maxBytes {
-                do {
-                    switch try reader.next() {
-                    case .end:
-                        ended = true
-                        break filling
-                    case .rejected(let r):
-                        chunk.appendRejected(r)
-                    case .record:
-                        records += 1
-                        chunk.appendRecord(reader, columns: columns)
-                    }
-                } catch {
-                    failure = error
-                    break filling
-                }
+            do {
+                ended = try chunk.fill(from: reader, columns: columns, limit: chunkRecords, records: &records)
+            } catch {
+                failure = error
             }
-            chunk.bytesRead = reader.bytesRead
             s.condition.lock()
             while s.ready.count >= depth && !s.cancelled { s.condition.wait() }
             if s.cancelled {
