@@ -66,13 +66,16 @@ final class RecordChunk {
         count += 1
     }
 
-    /// Fills the chunk from `reader` (its fields at `columns`) up to `limit` records or
-    /// `maxBytes` bytes of fields, adding the records read (`.record` events) to `records`, and
-    /// sets `bytesRead`. Returns true when the reader reached its end; a read error is thrown
-    /// with the records before it kept in the chunk.
-    func fill<Reader: RecordReader>(from reader: Reader, columns: [Int], limit: Int, records: inout Int) throws -> Bool {
+    /// Fills the chunk from `reader` (its fields at `columns`) up to `limit` records or `bytes`
+    /// bytes of fields (at most `maxBytes`), adding the records read (`.record` events) to
+    /// `records`, and sets `bytesRead`. Returns true when the reader reached its end; a read
+    /// error is thrown with the records before it kept in the chunk.
+    func fill<Reader: RecordReader>(
+        from reader: Reader, columns: [Int], limit: Int, bytes: Int = RecordChunk.maxBytes, records: inout Int
+    ) throws -> Bool {
         defer { bytesRead = reader.bytesRead }
-        while count < limit && byteCount < Self.maxBytes {
+        let byteLimit = min(bytes, Self.maxBytes)
+        while count < limit && byteCount < byteLimit {
             switch try reader.next() {
             case .end: return true
             case .rejected(let r): appendRejected(r)

@@ -165,3 +165,101 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/out.sqlite"), "nothing published")
     }
 }
+
+/// `ChunkedRead` on its own: records in order across chunks, the byte limit of a chunk, an error
+/// after the chunks read before it, and `finish` stopping a reading thread that is still ahead.
+@Suite struct ChunkedReadTests {
+    struct Failure: Error {}
+
+    /// `count` records of one field (`r0`, `r1`, …), failing at record `failAt`; `taken` is how
+    /// many records it handed out (read it once `ChunkedRead.finish` has returned).
+    final class CountingReader: RecordReader {
+        let count: Int
+        let failAt: Int?
+        private(set) var taken = 0
+        private let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 32)
+        private var length = 0
+
+        init(count: Int, failAt: Int? = nil) {
+            self.count = count
+            self.failAt = failAt
+        }
+
+        deinit { buffer.deallocate() }
+
+        func bind(fields: [String]) throws(RecordReaderBindError) -> [Int] { fields.map { _ in 0 } }
+
+        func next() throws -> ReadEvent {
+            if let failAt, taken == failAt { throw Failure() }
+            guard taken < count else { return .end }
+            length = 0
+            for b in "r\(taken)".utf8 {
+                buffer[length] = b
+                length += 1
+            }
+            taken += 1
+            return .record
+        }
+
+        func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R { try body(field(position)) }
+
+        func field(_ position: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: buffer[0..<length]) }
+
+        var location: Harmonize.SourceLocation { Harmonize.SourceLocation(file: "t", line: taken + 1) }
+
+        var bytesRead: Int64 { Int64(taken) }
+    }
+
+    /// The fields of every record of the chunks `read` gives, until nil or an error.
+    static func drain(_ read: ChunkedRead, sizes: inout [Int]) throws -> [String] {
+        var out: [String] = []
+        while let chunk = try read.next() {
+            sizes.append(chunk.count)
+            for r in 0..<chunk.count { out.append(String(decoding: chunk.field(record: r, 0), as: UTF8.self)) }
+        }
+        return out
+    }
+
+    @Test(.timeLimit(.minutes(1))) func recordsComeInOrderInChunksOfBoundedSize() throws {
+        let reader = CountingReader(count: 1_050)
+        let read = ChunkedRead(reader: reader, columns: [0], chunkRecords: 100, depth: 2)
+        var sizes: [Int] = []
+        #expect(try Self.drain(read, sizes: &sizes) == (0..<1_050).map { "r\($0)" })
+        #expect(sizes == Array(repeating: 100, count: 10) + [50])
+        read.finish()
+        // A chunk closes once it holds 64 bytes of fields (2 to 4 bytes each here: 3,890 bytes in
+        // all), whatever its record count.
+        let narrow = ChunkedRead(reader: CountingReader(count: 1_000), columns: [0], chunkRecords: 100, chunkBytes: 64)
+        var small: [Int] = []
+        #expect(try Self.drain(narrow, sizes: &small).count == 1_000)
+        #expect(small.dropLast().allSatisfy { $0 <= 32 })
+        #expect(small.count >= 3_890 / 68)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func anErrorComesOnceAfterTheRecordsBeforeIt() throws {
+        let read = ChunkedRead(reader: CountingReader(count: 1_000, failAt: 250), columns: [0], chunkRecords: 100)
+        var records: [String] = []
+        var failed = 0
+        while true {
+            do {
+                guard let chunk = try read.next() else { break }
+                for r in 0..<chunk.count { records.append(String(decoding: chunk.field(record: r, 0), as: UTF8.self)) }
+            } catch is Failure {
+                failed += 1
+            }
+        }
+        #expect(records == (0..<250).map { "r\($0)" })
+        #expect(failed == 1)
+    }
+
+    @Test(.timeLimit(.minutes(1))) func finishStopsAReadingThreadThatIsAhead() throws {
+        let reader = CountingReader(count: 10_000_000)
+        let read = ChunkedRead(reader: reader, columns: [0], chunkRecords: 100, depth: 2)
+        let first = try #require(try read.next())
+        #expect(first.count == 100)
+        read.finish()
+        // At most the chunks waiting, the one taken and the one being filled were read.
+        #expect(reader.taken <= 5 * 100)
+        read.finish()  // twice is harmless
+    }
+}

@@ -6,8 +6,9 @@ import Foundation
 /// beside what the calling thread does with the records: `JoinRuntime.load` decodes them and
 /// inserts them into the join index meanwhile.
 ///
-/// At most `depth` chunks wait for the calling thread, so memory stays bounded whatever the
-/// file's size. The reader belongs to the reading thread from `init` until `finish` returns
+/// At most `depth` chunks wait for the calling thread, each closed past `chunkBytes` bytes of
+/// fields (1 MiB by default: a few MiB in flight, whatever the file's size or its rows' width;
+/// the engine's own share of `--memory-budget` holds them). The reader belongs to the reading thread from `init` until `finish` returns
 /// (which stops the thread if it still runs and waits for it); the calling thread must not touch
 /// it in between.
 final class ChunkedRead {
@@ -29,15 +30,16 @@ final class ChunkedRead {
     private var finished = false
 
     /// Starts reading `reader`, whose fields at `columns` go into chunks of `chunkRecords`
-    /// records (fewer past `RecordChunk.maxBytes` bytes of fields).
-    init(reader: any RecordReader, columns: [Int], chunkRecords: Int = 4096, depth: Int = 4) {
+    /// records (fewer past `chunkBytes` bytes of fields).
+    init(reader: any RecordReader, columns: [Int], chunkRecords: Int = 4096, chunkBytes: Int = 1 << 20, depth: Int = 4) {
         let state = State(reader: reader)
         self.state = state
         let done = self.done
         let size = max(1, chunkRecords)
+        let bytes = max(1, chunkBytes)
         let limit = max(1, depth)
         let t = Thread {
-            Self.read(state, columns: columns, chunkRecords: size, depth: limit)
+            Self.read(state, columns: columns, chunkRecords: size, chunkBytes: bytes, depth: limit)
             done.signal()
         }
         t.name = "harmonize-read"
@@ -80,7 +82,7 @@ final class ChunkedRead {
     }
 
     /// The reading thread: fills chunks until the end of the file, an error, or `finish`.
-    private static func read(_ s: State, columns: [Int], chunkRecords: Int, depth: Int) {
+    private static func read(_ s: State, columns: [Int], chunkRecords: Int, chunkBytes: Int, depth: Int) {
         let reader = s.reader
         var records = 0
         var sequence = 0
@@ -89,7 +91,7 @@ final class ChunkedRead {
             var ended = false
             var failure: (any Error)?
             do {
-                ended = try chunk.fill(from: reader, columns: columns, limit: chunkRecords, records: &records)
+                ended = try chunk.fill(from: reader, columns: columns, limit: chunkRecords, bytes: chunkBytes, records: &records)
             } catch {
                 failure = error
             }

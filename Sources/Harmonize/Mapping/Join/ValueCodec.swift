@@ -122,8 +122,9 @@ enum ValueCodec {
     /// Appends the key of a join (`JoinRuntime`) made of `values` to `out` (cleared first); false
     /// when a component is null.
     ///
-    /// Two join keys are equal exactly when their components' canonical texts are (the texts
-    /// lookups compare, `LoadedLookupTable.canonical`: an integer `7` meets a text `"7"`), but
+    /// Two join keys are equal exactly when their components' canonical texts have the same UTF-8
+    /// bytes (the texts lookups compare, `LoadedLookupTable.canonical`: an integer `7` meets a
+    /// text `"7"`; as before, `é` and `e` + U+0301 are different keys), but
     /// the bytes are binary wherever the text allows it, so keys are shorter and integers and
     /// dates are never printed. Each component is one of:
     /// - tag 1 and a zigzag varint: an integer, or a text that `Int` would print as it is (`-`
