@@ -288,6 +288,7 @@ import Testing
             Self.arguments(pack, input: input, output: output, runID: runID, ["--shard", "3/4"]), environment: Self.environment)
         var locked = false
         var caught = false
+        var stagedSchema: String?
         let deadline = Date().addingTimeInterval(120)
         while process.process.isRunning, Date() < deadline {
             if !locked,
@@ -297,6 +298,7 @@ import Testing
             {
                 try blocker.execute("BEGIN; LOCK TABLE \(staged).measurement IN ACCESS EXCLUSIVE MODE")
                 locked = true
+                stagedSchema = staged
             }
             if locked,
                 try db.scalar(
@@ -311,6 +313,14 @@ import Testing
         }
         let killed = process.wait(timeout: 60).result
         try blocker.execute("ROLLBACK")
+        // Any run on this server (other suites run beside this one) drops the staging schemas that
+        // no run holds, a killed run's among them: once the killed shard's session is gone, the
+        // test holds its schema as a live run would, until the rerun below.
+        let keeper = try PostgresTestServer.connect(uri)
+        try keeper.execute("SET lock_timeout = '60s'")  // a session that never ends fails the test, not hangs it
+        if let stagedSchema {
+            _ = try keeper.query("SELECT pg_advisory_lock(\(PostgreSQLSink.stagingLockClass), hashtext($1))", [stagedSchema])
+        }
         #expect(caught, "shard 3 ended before its COPY was caught: \(killed.stderr)")
         #expect(killed.status == -9)
         // Killed: three shards in the ledger, nothing published, its staging schema left behind.
@@ -322,6 +332,7 @@ import Testing
         while Date() < gone, try db.scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1", ["COPY " + stagingPattern]) != "0" {
             usleep(10_000)
         }
+        _ = try keeper.query("SELECT pg_advisory_unlock_all()")
         let rerun = try Self.run(pack, input: input, output: output, runID: runID, shard: "3/4", json: true)
         #expect(try Self.shardStatus(rerun.stdout)["status"] as? String == "published")
         #expect(try PostgresTestServer.content(uri, schema: schema) == (try PostgresTestServer.content(uri, schema: reference)))
