@@ -2,31 +2,26 @@ import Crypto
 
 /// Lowercase hexadecimal text of bytes (hashes, fingerprints).
 package enum Hex {
-    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    /// The bytes as lowercase hexadecimal text.
+    /// The bytes as lowercase hexadecimal text, written straight into the string's storage (no
+    /// intermediate array).
     package static func string(_ bytes: some Collection<UInt8>) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
+        String(unsafeUninitializedCapacity: 2 * bytes.count) { out in
+            var k = 0
+            for b in bytes {
+                let hi = b >> 4
+                let lo = b & 15
+                out[k] = hi < 10 ? 48 + hi : 87 + hi
+                out[k + 1] = lo < 10 ? 48 + lo : 87 + lo
+                k += 2
+            }
+            return k
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
-    /// `count` bytes at `bytes` as lowercase hexadecimal text, written straight into the string's
-    /// storage (no intermediate array): the keyed pseudonyms' hex form, once per value.
+    /// `count` bytes at `bytes` as lowercase hexadecimal text: the keyed pseudonyms' hex form,
+    /// once per value.
     package static func string(_ bytes: UnsafePointer<UInt8>, count: Int) -> String {
-        String(unsafeUninitializedCapacity: 2 * count) { out in
-            for k in 0..<count {
-                let hi = bytes[k] >> 4
-                let lo = bytes[k] & 15
-                out[2 * k] = hi < 10 ? 48 + hi : 87 + hi
-                out[2 * k + 1] = lo < 10 ? 48 + lo : 87 + lo
-            }
-            return 2 * count
-        }
+        string(UnsafeBufferPointer(start: bytes, count: count))
     }
 
     /// The SHA-256 of `bytes`, in lowercase hexadecimal.
