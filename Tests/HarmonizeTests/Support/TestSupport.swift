@@ -15,11 +15,36 @@ enum TestSupport {
     /// A path under the repository root.
     static func path(_ relative: String) -> String { root + "/" + relative }
 
-    /// A fresh temporary folder.
+    /// A fresh temporary folder, inside `scratchRoot`.
     static func temporaryDirectory(_ label: String = "test") -> String {
-        let dir = NSTemporaryDirectory() + "harmonize-\(label)-\(UUID().uuidString.prefix(8))"
+        let dir = scratchRoot + "/\(label)-\(UUID().uuidString.prefix(8))"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
+    }
+
+    /// The prefix of the folders holding one test process's temporary folders.
+    static let scratchPrefix = "harmonize-tests-"
+
+    /// The folder holding this test process's temporary folders (`harmonize-tests-PID` in the
+    /// system's temporary folder), removed when the process exits: a run of the suite made some
+    /// 400 folders (outputs, databases, server data) and left them behind. Folders of earlier test
+    /// processes that are no longer running (a crash, a killed run) are removed when it is made.
+    static let scratchRoot: String = {
+        let tmp = NSTemporaryDirectory()
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(scratchPrefix) {
+            guard let pid = Int32(name.dropFirst(scratchPrefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? fm.removeItem(atPath: tmp + name) }
+        }
+        let dir = tmp + scratchPrefix + String(getpid())
+        try? fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        atexit { TestSupport.removeScratchRoot() }
+        return dir
+    }()
+
+    /// Removes `scratchRoot` (at the process's exit).
+    private static func removeScratchRoot() {
+        try? FileManager.default.removeItem(atPath: scratchRoot)
     }
 
     /// Writes text to a file, creating folders.
