@@ -119,8 +119,12 @@ package final class SQLiteSink: Sink {
             }
             let db = try SQLiteConnection(path: stagingPath)
             self.db = db
+            // Appends to new tables need few pages in memory: a 2 MiB cache (`largeCacheKiB` once
+            // rows update others, into an output's tables whose indexes exist, and for indexes).
             try db.execute(
-                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-8192;")
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-\(Self.smallCacheKiB);")
+            largeCache = false
+            if appendsToExisting { try useLargeCache(db) }
             self.tables = tables
             rowKeyColumns = tables.map(\.lineageKeyColumn)
             self.runID = run.runID
@@ -161,12 +165,36 @@ package final class SQLiteSink: Sink {
         }
     }
 
+    /// SQLite's page cache while rows are appended (KiB). Appended rows fill the last pages of
+    /// their table: a small cache does (peak RSS of 5M claims 55.6–58.0 MB, against 63.4–66.4
+    /// with the larger one, in the same time: bench/README.md).
+    static let smallCacheKiB = 2048
+    /// SQLite's page cache once rows update others (`on_conflict: update`: keyed upserts land
+    /// anywhere in the key's index) and while indexes are built (KiB): with the small one, the
+    /// 400k XML stays took 0.5–1.1 more system CPU-seconds in reads and writes of pages.
+    static let largeCacheKiB = 8192
+    /// Whether the cache was raised to `largeCacheKiB`.
+    private var largeCache = false
+
+    /// SQLite's page cache now, in KiB (tests); nil when the sink is not open.
+    var pageCacheKiB: Int? {
+        (try? db?.scalar("PRAGMA cache_size"))?.flatMap { $0.intValue.map { -$0 } }
+    }
+
+    /// Raises SQLite's page cache to `largeCacheKiB` (once).
+    private func useLargeCache(_ db: SQLiteConnection) throws(SQLiteError) {
+        guard !largeCache else { return }
+        largeCache = true
+        try db.execute("PRAGMA cache_size=-\(Self.largeCacheKiB)")
+    }
+
     /// Inserts the batch with the table's prepared statement; commits every `transactionRows` rows.
     public func write(_ batch: RowBatch) throws(SinkError) {
         guard let db, batch.table < inserts.count else { throw SinkError("sink not open", isIO: false) }
         let st: SQLiteStatement
         if case .update(let columns) = batch.conflict {
             do {
+                try useLargeCache(db)
                 st = try upsertStatement(table: batch.table, columns: columns, db: db)
             } catch {
                 throw SinkError("cannot prepare updates of table \(tables[batch.table].name): \(error)")
@@ -404,6 +432,7 @@ package final class SQLiteSink: Sink {
             }
             try SQLiteDDL.storeManifest(run, runSeq: runSeq, inputDirectory: inputDirectory, in: db)
             try db.execute("COMMIT")
+            try useLargeCache(db)
             // Two rows with one primary key (a mapping giving two records the same id, or two
             // persons the same pseudonymous id) never pass silently: nothing is published. The
             // unique index finds them; without indexes, a query does.

@@ -66,6 +66,23 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    /// SQLite keeps a 2 MiB page cache while rows are appended, 8 MiB once rows update others
+    /// (keyed upserts land anywhere in the key's index) and for the indexes built at the end.
+    @Test func thePageCacheGrowsForUpdatesOnly() throws {
+        let dir = TestSupport.temporaryDirectory("sink-cache")
+        let sink = SQLiteSink(outputPath: dir + "/out.sqlite")
+        try sink.open(tables: [Self.table], run: Self.manifest())
+        try sink.write(Self.batch([(1, "a"), (2, nil)]))
+        #expect(sink.pageCacheKiB == SQLiteSink.smallCacheKiB)
+        var update = Self.batch([(2, "b")])
+        update.conflict = .update(columns: [1])
+        try sink.write(update)
+        #expect(sink.pageCacheKiB == SQLiteSink.largeCacheKiB)
+        try sink.finish(run: Self.manifest())
+        let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
+        #expect(try db.query("SELECT item_id, label FROM item ORDER BY item_id") == [[.int(1), .string("a")], [.int(2), .string("b")]])
+    }
+
     @Test func abortLeavesThePreviousOutputUntouched() throws {
         let dir = TestSupport.temporaryDirectory("abort")
         let out = dir + "/out.sqlite"
