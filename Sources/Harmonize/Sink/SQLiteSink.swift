@@ -166,12 +166,12 @@ package final class SQLiteSink: Sink {
     }
 
     /// SQLite's page cache while rows are appended (KiB). Appended rows fill the last pages of
-    /// their table: a small cache does (peak RSS of 5M claims 55.6–58.0 MB, against 63.4–66.4
-    /// with the larger one, in the same time: bench/README.md).
+    /// their table: a small cache does (peak RSS of 5M claims 55.7 MB, against 63.8 with the
+    /// larger one, in the same time: bench/README.md, "Peak memory").
     static let smallCacheKiB = 2048
     /// SQLite's page cache once rows update others (`on_conflict: update`: keyed upserts land
     /// anywhere in the key's index) and while indexes are built (KiB): with the small one, the
-    /// 400k XML stays took 0.5–1.1 more system CPU-seconds in reads and writes of pages.
+    /// XML stays' upserts read and wrote more pages (more system time).
     static let largeCacheKiB = 8192
     /// Whether the cache was raised to `largeCacheKiB`.
     private var largeCache = false
