@@ -123,7 +123,6 @@ package final class SQLiteSink: Sink {
             // rows update others, into an output's tables whose indexes exist, and for indexes).
             try db.execute(
                 "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-\(Self.smallCacheKiB);")
-            largeCache = false
             if appendsToExisting { try useLargeCache(db) }
             self.tables = tables
             rowKeyColumns = tables.map(\.lineageKeyColumn)
@@ -177,8 +176,9 @@ package final class SQLiteSink: Sink {
     private var largeCache = false
 
     /// SQLite's page cache now, in KiB (tests); nil when the sink is not open.
-    var pageCacheKiB: Int? {
-        (try? db?.scalar("PRAGMA cache_size"))?.flatMap { $0.intValue.map { -$0 } }
+    func pageCacheKiB() throws(SQLiteError) -> Int? {
+        guard let db else { return nil }
+        return try db.scalar("PRAGMA cache_size").intValue.map { -$0 }
     }
 
     /// Raises SQLite's page cache to `largeCacheKiB` (once).

@@ -12,8 +12,7 @@ import Foundation
 /// (which stops the thread if it still runs and waits for it); the calling thread must not touch
 /// it in between.
 final class ChunkedRead {
-    // The reader is used by the reading thread only, until `finish` has waited for it.
-    // Safe to share: every mutable member is used with `condition` locked, the reader by one thread.
+    // Safe to share: every mutable member is used with `condition` locked, and the reader only by the reading thread until `finish` has waited for it.
     private final class State: @unchecked Sendable {
         let condition = NSCondition()
         let reader: any RecordReader
