@@ -88,6 +88,39 @@ import Testing
         #expect(wrong == 0)
     }
 
+    /// A cache whose identifiers do not repeat (one per diagnosis) is given up after its first
+    /// `judgedAfter` lookups, and the pseudonyms stay the computed ones on both sides of the
+    /// moment it is (the last digest read from the table, the first computed without it); a cache
+    /// whose identifiers repeat is kept.
+    @Test func aCacheOfIdentifiersThatDoNotRepeatIsGivenUp() throws {
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        let subKey = key.subKey(purpose: "condition")
+        let expected = { (id: String) -> (hex: String, integer: Int) in
+            let mac = Array(HMAC<SHA256>.authenticationCode(for: Array(id.utf8), using: subKey))
+            var prefix: UInt64 = 0
+            for b in mac.prefix(8) { prefix = prefix << 8 | UInt64(b) }
+            return (Hex.string(mac), Int(prefix & 0x7FFF_FFFF_FFFF_FFFF))
+        }
+        let unique = Pseudonymizer(key: key, purpose: "condition")
+        let n = Pseudonymizer.judgedAfter
+        for i in 0..<(n - 2) { _ = unique.integer("S\(i)/UF1/DAS/I10") }
+        #expect(!unique.bypassesCache)
+        for i in (n - 2)..<(n + 2) {
+            let id = "S\(i)/UF1/DAS/I10"
+            #expect(unique.integer(id) == expected(id).integer, "lookup \(i)")
+        }
+        #expect(unique.bypassesCache)
+        for id in ["S1/UF1/DAS/I10", "S\(n - 1)/UF1/DAS/I10", "s7/uf1/das/i10"] {
+            let canonical = Pseudonymizer.normalize(id)
+            #expect(unique.pseudonym(id) == expected(canonical).hex)
+            #expect(unique.integer(id) == expected(canonical).integer)
+        }
+        let repeating = Pseudonymizer(key: key, purpose: "condition")
+        for i in 0..<(n + 100) { _ = repeating.integer("P\(i % 1000)") }
+        #expect(!repeating.bypassesCache)
+        #expect(repeating.integer("P7") == expected("P7").integer)
+    }
+
     /// Identifiers take the byte-level path (ASCII, nothing to trim) or `normalize`: same results.
     @Test func normalisationPathsAgree() throws {
         let key = try PseudonymKey(bytes: Self.keyBytes)
