@@ -82,6 +82,13 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("chunk-records"), help: .hidden)
     var chunkRecords: Int = 2048
 
+    @Flag(
+        name: .customLong("no-shared-parse"),
+        help:
+            "Parse an XML file once per mapping that reads it (default: once for all of them, the later mappings reading their records from that parse; the output is the same)."
+    )
+    var noSharedParse = false
+
     @Flag(name: .long, help: "Store one lineage row per output row (harmonize_lineage).")
     var lineage = false
 
@@ -289,6 +296,7 @@ struct RunCommand: ParsableCommand {
         options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
         options.threads = Self.threadCount(threads, writes: sink != .none || postgres != nil) ?? 1
         options.chunkRecords = chunkRecords
+        options.sharesXMLParses = !noSharedParse
         if options.memoryBudget < 128 << 20,
             plans.contains(where: { !$0.joinDescriptions.isEmpty || $0.groupDescription != nil || !$0.lookups.isEmpty })
         {

@@ -61,6 +61,20 @@ public struct RunManifest: Sendable, Codable, Hashable {
     /// The files mapped by several workers (`run --threads N`), with the number of workers and
     /// chunks; nil when every file was mapped on one thread. The output does not depend on it.
     public var parallel: [ParallelPass]? = nil
+    /// The XML files a mapping read from another mapping's parse of them (one parse of a file for
+    /// every mapping that reads it); nil when every mapping parsed its files. The output does not
+    /// depend on it.
+    public var sharedParses: [SharedParse]? = nil
+
+    /// A mapping that read an XML file's records from another mapping's parse of the file.
+    public struct SharedParse: Sendable, Codable, Hashable {
+        /// Mapping id.
+        public var mapping: String
+        /// Input file path.
+        public var file: String
+        /// The mapping whose reader parsed the file.
+        public var parsedBy: String
+    }
 
     /// A file mapped by several workers (`run --threads N`).
     public struct ParallelPass: Sendable, Codable, Hashable {

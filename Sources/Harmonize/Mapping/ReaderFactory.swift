@@ -3,8 +3,9 @@ enum ReaderFactory {
     /// Opens a reader of `format` over `source`.
     /// - Throws: `RunError` (`.configuration` for an unsupported format, `.io` when the reader
     ///   cannot start, such as a delimited file without a readable header).
+    /// `taps`: later mappings' collectors an XML reader's parse feeds too (`SharedXMLParses`).
     static func makeReader(
-        spec: SourceSpec, dialect: Dialect, source: any ByteSource, displayName: String
+        spec: SourceSpec, dialect: Dialect, source: any ByteSource, displayName: String, taps: [XMLRecordTap] = []
     ) throws(RunError) -> any RecordReader {
         switch spec.format.text.lowercased() {
         case "csv":
@@ -25,10 +26,8 @@ enum ReaderFactory {
             if let m = spec.maxRecordBytes { options.maxMessageBytes = m }
             return HL7Reader(source: source, displayName: displayName, options: options)
         case "xml":
-            var options = XMLReaderOptions(record: spec.record?.text ?? "", namespaces: spec.namespaces)
-            if let m = spec.maxRecordBytes { options.maxRecordTextBytes = m }
             do {
-                return try XMLRecordReader(source: source, displayName: displayName, options: options)
+                return try XMLRecordReader(source: source, displayName: displayName, options: xmlOptions(spec), taps: taps)
             } catch {
                 throw RunError(.configuration, error.description)
             }
@@ -36,4 +35,14 @@ enum ReaderFactory {
             throw RunError(.configuration, "\(displayName): source format '\(spec.format.text)' is not supported by this engine")
         }
     }
+
+    /// The options of an XML reader for `spec`.
+    static func xmlOptions(_ spec: SourceSpec) -> XMLReaderOptions {
+        var options = XMLReaderOptions(record: spec.record?.text ?? "", namespaces: spec.namespaces)
+        if let m = spec.maxRecordBytes { options.maxRecordTextBytes = m }
+        return options
+    }
+
+    /// Whether `spec` reads XML.
+    static func isXML(_ spec: SourceSpec) -> Bool { spec.format.text.lowercased() == "xml" }
 }

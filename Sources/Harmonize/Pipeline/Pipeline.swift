@@ -60,6 +60,9 @@ public struct RunOptions: Sendable {
     public var threads: Int = 1
     /// Records per chunk handed to a mapping worker (`threads` > 1).
     public var chunkRecords: Int = 2048
+    /// Whether an XML file read by several mappings is parsed once for all of them
+    /// (`SharedXMLParses`); false parses it once per mapping (tests compare the two).
+    package var sharesXMLParses = true
 
     /// Creates options.
     public init(

@@ -26,6 +26,8 @@ final class RunExecution {
     /// The inputs opened, checked for changes during the run.
     private let inputs = InputWatch()
     private let spillDirectory: String
+    /// XML files parsed once for the mappings that read them (nil: none is read by two).
+    private var sharedParses: SharedXMLParses?
 
     init(
         pipeline: Pipeline, sink: any Sink, manifest: RunManifest, tables: [TargetTable], context: RunContext, audit: ExclusionAudit?,
@@ -61,13 +63,14 @@ final class RunExecution {
     }
 
     /// Opens an input file for reading, interning it (and hashing it the first time it is read).
-    private func open(_ file: String, spec: SourceSpec, dialect: Dialect) throws(RunError) -> (
+    /// `taps`: later mappings' collectors an XML parse feeds too (`SharedXMLParses`).
+    private func open(_ file: String, spec: SourceSpec, dialect: Dialect, taps: [XMLRecordTap] = []) throws(RunError) -> (
         reader: any RecordReader, fid: Int32, hashing: HashingByteSource?
     ) {
         let path = options.inputDirectory + "/" + file
         let source: any ByteSource = try inputs.open(path, name: file)
         let hashing = fileIndex[file] == nil ? HashingByteSource(source) : nil
-        let reader = try ReaderFactory.makeReader(spec: spec, dialect: dialect, source: hashing ?? source, displayName: file)
+        let reader = try ReaderFactory.makeReader(spec: spec, dialect: dialect, source: hashing ?? source, displayName: file, taps: taps)
         let fid: Int32
         if let known = fileIndex[file] {
             fid = known
@@ -84,6 +87,13 @@ final class RunExecution {
     /// Maps every plan over its files, in run order (derived tables wait for `finalize`).
     func execute() throws(RunError) {
         let incremental = options.incremental
+        let running = plans.indices.filter { pi in
+            plans[pi].derivation == nil && !(incremental.map { $0.baseManifest != nil && $0.reused.contains(plans[pi].id) } ?? false)
+        }
+        if options.sharesXMLParses {
+            sharedParses = SharedXMLParses(plans: plans, running: running, filesPerPlan: filesPerPlan, spillDirectory: spillDirectory)
+        }
+        defer { sharedParses = nil }
         for (pi, plan) in plans.enumerated() where plan.derivation == nil {
             if let incremental, let base = incremental.baseManifest, incremental.reused.contains(plan.id) {
                 adopt(plan, from: base)
@@ -91,6 +101,7 @@ final class RunExecution {
                 try map(plan, index: pi)
             }
         }
+        if let reads = sharedParses?.reads, !reads.isEmpty { manifest.sharedParses = reads }
         if let incremental { try takeOver(incremental) }
     }
 
@@ -161,13 +172,22 @@ final class RunExecution {
             plan, executor: executor, budget: options.memoryBudget, lookupBytes: lookupBytes, spillDirectory: spillDirectory,
             files: filesPerPlan[pi],
             openSource: { file throws(RunError) in
-                let o = try open(file, spec: plan.spec.source, dialect: plan.dialect)
-                if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
+                var reader: any RecordReader
+                let fid: Int32
+                if let spilled = sharedParses?.spilledReader(for: pi, of: file), let known = fileIndex[file] {
+                    // Read during an earlier mapping's parse of the file (which hashed it).
+                    (reader, fid) = (spilled, known)
+                } else {
+                    let o = try open(
+                        file, spec: plan.spec.source, dialect: plan.dialect, taps: sharedParses?.taps(forFirstReader: pi, of: file) ?? [])
+                    if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
+                    (reader, fid) = (o.reader, o.fid)
+                }
                 if let replay = options.replay {
                     // A replay maps only the selected records (the whole file is still read and hashed).
-                    return (ReaderSelection.select(o.reader, keys: replay.records[plan.id]?[file] ?? []), o.fid)
+                    reader = ReaderSelection.select(reader, keys: replay.records[plan.id]?[file] ?? [])
                 }
-                return (o.reader, o.fid)
+                return (reader, fid)
             },
             openJoin: { (join: PlannedJoin) throws(RunError) in
                 var inputs: [PlannedJoin.Input] = []

@@ -52,6 +52,10 @@ package final class XMLRecordReader {
     public let options: XMLReaderOptions
     let recordPath: XMLPath
     private let collector: XMLRecordCollector
+    /// Later mappings' collectors fed by this parse (`XMLSharedParse.swift`), and what forwards
+    /// the events to them (held here: the parser holds its events unowned).
+    private let taps: [XMLRecordTap]
+    private let fanOut: XMLEventFanOut?
     private var parser: XMLPushParser?
     private var parserFinished = false
     private var recordNumber = 0
@@ -64,7 +68,14 @@ package final class XMLRecordReader {
 
     /// Opens a reader over `source`.
     /// - Throws: `XMLReaderError` for a bad record path or when libxml2 cannot start.
-    public init(source: any ByteSource, displayName: String, options: XMLReaderOptions) throws(XMLReaderError) {
+    public convenience init(source: any ByteSource, displayName: String, options: XMLReaderOptions) throws(XMLReaderError) {
+        try self.init(source: source, displayName: displayName, options: options, taps: [])
+    }
+
+    /// Opens a reader over `source`; `taps` are later mappings' collectors that this parse feeds
+    /// too (one parse of the file for all the mappings that read it).
+    /// - Throws: `XMLReaderError` for a bad record path or when libxml2 cannot start.
+    init(source: any ByteSource, displayName: String, options: XMLReaderOptions, taps: [XMLRecordTap]) throws(XMLReaderError) {
         self.displayName = displayName
         self.options = options
         do throws(XMLPath.Problem) {
@@ -76,7 +87,9 @@ package final class XMLRecordReader {
             throw XMLReaderError(file: displayName, message: "invalid record path '\(options.record)' (no element)")
         }
         collector = XMLRecordCollector(record: recordPath, maxDepth: options.maxDepth, maxTextBytes: options.maxRecordTextBytes)
-        guard let p = XMLPushParser(source: source, url: displayName, events: collector) else {
+        self.taps = taps
+        fanOut = taps.isEmpty ? nil : XMLEventFanOut([collector] + taps.map(\.collector))
+        guard let p = XMLPushParser(source: source, url: displayName, events: fanOut ?? collector) else {
             throw XMLReaderError(file: displayName, message: "cannot start the XML parser")
         }
         parser = p
@@ -106,24 +119,36 @@ package final class XMLRecordReader {
                 }
                 return .record
             }
-            guard !parserFinished, let parser else { return .end }
+            guard !parserFinished, let parser else {
+                for t in taps { t.finish(bytesParsed: bytesRead) }
+                return .end
+            }
             let wellFormed: Bool
             do {
                 wellFormed = try parser.feed()
             } catch {
                 parserFinished = true
+                for t in taps { t.abandon() }
                 throw error
             }
             if !wellFormed {
                 parserFinished = true
                 if !parser.stopped {
                     let problem = parser.firstProblem
-                    collector.documentFailed(
-                        line: problem?.line ?? 0,
-                        message: "document is not well-formed XML (libxml2 error \(problem?.code ?? -1)); reading stops here")
+                    let line = problem?.line ?? 0
+                    let message = "document is not well-formed XML (libxml2 error \(problem?.code ?? -1)); reading stops here"
+                    collector.documentFailed(line: line, message: message)
+                    for t in taps { t.documentFailed(line: line, message: message) }
+                } else {
+                    // Stopped by this reader's collector: a tap that had not stopped would have read on.
+                    for t in taps where !t.collector.hasStopped { t.abandon() }
                 }
             } else if parser.done {
                 parserFinished = true
+            }
+            if !taps.isEmpty {
+                let parsed = parser.bytesRead
+                for t in taps { t.drain(bytesParsed: parsed) }
             }
         }
     }
@@ -262,6 +287,12 @@ final class XMLRecordCollector: XMLSAXEvents {
         ancestorPaths.deallocate()
     }
 
+    /// Whether the collector stopped reading the document (a refused DOCTYPE or entity).
+    var hasStopped: Bool { stopped }
+
+    /// Number of bound paths (the values of each record).
+    var boundPaths: Int { pathCount }
+
     /// Adds a bound path; returns its position.
     func add(_ path: XMLPath) -> Int {
         let isAncestor = path.ups > 0
@@ -313,6 +344,17 @@ final class XMLRecordCollector: XMLSAXEvents {
         let item = queue[head]
         head += 1
         return item
+    }
+
+    /// Hands every queued item with the arena and spans that hold their values (a tap's block,
+    /// `XMLRecordSpill`), then empties the queue.
+    func takeAll(_ body: (ArraySlice<Item>, [Int], [UInt8]) -> Void) {
+        guard head < queue.count else { return }
+        body(queue[head...], spans, arena)
+        queue.removeAll(keepingCapacity: true)
+        arena.removeAll(keepingCapacity: true)
+        spans.removeAll(keepingCapacity: true)
+        head = 0
     }
 
     /// The bytes of value `position` of the queued record whose spans start at `span`.

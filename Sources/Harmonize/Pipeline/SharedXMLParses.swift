@@ -1,0 +1,68 @@
+/// Which mappings of a run share the parse of an XML file (`XMLSharedParse.swift`): the first
+/// mapping in run order that reads the file parses it and feeds a tap for every later XML mapping
+/// that reads it too; a later mapping reads its records from its tap's spill when the tap is
+/// complete, and parses the file itself otherwise. Used by one run, from the thread that runs it.
+final class SharedXMLParses {
+    private struct Key: Hashable {
+        let plan: Int
+        let file: String
+    }
+
+    private let plans: [MappingPlan]
+    private let spillDirectory: String
+    /// (first mapping, file) → the later mappings that read the file.
+    private var laterReaders: [Key: [Int]] = [:]
+    /// (later mapping, file) → its tap and the mapping whose parse feeds it, until the mapping
+    /// opens the file.
+    private var taps: [Key: (tap: XMLRecordTap, parsedBy: Int)] = [:]
+    /// The mappings that read a file's records from another mapping's parse (the manifest's
+    /// `sharedParses`), in run order.
+    private(set) var reads: [RunManifest.SharedParse] = []
+
+    /// The sharing for the mappings `running` (indices into `plans`, in run order) over their
+    /// files; nil when no XML file is read by two of them.
+    init?(plans: [MappingPlan], running: [Int], filesPerPlan: [[String]], spillDirectory: String) {
+        var first: [String: Int] = [:]
+        var later: [Key: [Int]] = [:]
+        for pi in running where ReaderFactory.isXML(plans[pi].spec.source) {
+            for f in Set(filesPerPlan[pi]) {
+                if let p = first[f] {
+                    later[Key(plan: p, file: f), default: []].append(pi)
+                } else {
+                    first[f] = pi
+                }
+            }
+        }
+        guard !later.isEmpty else { return nil }
+        self.plans = plans
+        self.spillDirectory = spillDirectory
+        self.laterReaders = later
+    }
+
+    /// The taps mapping `pi`'s parse of `file` feeds (once: a second opening feeds none).
+    func taps(forFirstReader pi: Int, of file: String) -> [XMLRecordTap] {
+        guard let later = laterReaders.removeValue(forKey: Key(plan: pi, file: file)) else { return [] }
+        var out: [XMLRecordTap] = []
+        for pj in later {
+            let plan = plans[pj]
+            let names = plan.fields.map(\.name) + plan.validatedOnly.map(\.name)
+            guard let tap = XMLRecordTap(options: ReaderFactory.xmlOptions(plan.spec.source), names: names, spillDirectory: spillDirectory) else {
+                continue
+            }
+            taps[Key(plan: pj, file: file)] = (tap, pi)
+            out.append(tap)
+        }
+        return out
+    }
+
+    /// The records of `file` for mapping `pj` from its tap, when the tap is complete (once);
+    /// nil: the mapping parses the file itself.
+    func spilledReader(for pj: Int, of file: String) -> SpilledXMLRecordReader? {
+        guard let t = taps.removeValue(forKey: Key(plan: pj, file: file)), t.tap.state == .complete else { return nil }
+        reads.append(.init(mapping: plans[pj].id, file: file, parsedBy: plans[t.parsedBy].id))
+        return SpilledXMLRecordReader(tap: t.tap, displayName: file)
+    }
+}
+
+@available(*, unavailable)
+extension SharedXMLParses: Sendable {}
