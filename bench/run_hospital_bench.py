@@ -47,8 +47,8 @@ PROGRAMS = {
     "hl7": ["harmonize", "harmonize-1t", "harmonize-2t", "harmonize-sink-none", "harmonize-sink-none-1t", "harmonize-sink-none-2t",
             "harmonize-baseline-1t", "harmonize-baseline-sink-none-1t", "python-hl7"],
     "xml": ["harmonize", "harmonize-1t", "harmonize-2t", "harmonize-sink-none", "harmonize-sink-none-1t", "harmonize-sink-none-2t",
-            "harmonize-baseline-1t", "harmonize-baseline-sink-none-1t", "python-lxml", "c-xml-reader-walk",
-            "c-xml-sax-walk"],
+            "harmonize-baseline-1t", "harmonize-baseline-sink-none-1t", "harmonize-parse-each-1t", "harmonize-parse-each-sink-none-1t",
+            "python-lxml", "c-xml-reader-walk", "c-xml-sax-walk"],
 }
 LABEL = {
     ("hl7", "harmonize"): "Harmonize `oru-measurement` → SQLite",
@@ -68,6 +68,8 @@ LABEL = {
     ("xml", "harmonize-sink-none-2t"): "Harmonize `his-visit` + `his-condition` `--sink none --threads 2`",
     ("xml", "harmonize-baseline-1t"): "baseline build (`--baseline-bin`) → SQLite `--threads 1`",
     ("xml", "harmonize-baseline-sink-none-1t"): "baseline build (`--baseline-bin`) `--sink none --threads 1`",
+    ("xml", "harmonize-parse-each-1t"): "Harmonize, the file parsed by each mapping (`--no-shared-parse`) → SQLite `--threads 1`",
+    ("xml", "harmonize-parse-each-sink-none-1t"): "Harmonize, the file parsed by each mapping (`--no-shared-parse`) `--sink none --threads 1`",
     ("xml", "python-lxml"): "Python `lxml.etree.iterparse` (`py_lxml.py`)",
     ("xml", "c-xml-reader-walk"): "C libxml2 reader walk (`xml_reader_walk.c`)",
     ("xml", "c-xml-sax-walk"): "C libxml2 SAX2 walk, one pass (`peers/xml_sax_walk.c`)",
@@ -118,6 +120,8 @@ def command(kind, prog, folder, path, out, shared):
                  "--no-quality", "--max-reject-rate", "1"]
         if "sink-none" in prog:
             argv += ["--sink", "none"]
+        if "parse-each" in prog:
+            argv += ["--no-shared-parse"]
         if prog.endswith("-1t") or prog.endswith("-2t"):
             argv += ["--threads", prog[-2]]   # default: auto, the cores (less one with a sink)
         return argv, env
