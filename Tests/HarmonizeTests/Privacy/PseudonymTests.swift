@@ -88,10 +88,11 @@ import Testing
         #expect(wrong == 0)
     }
 
-    /// A cache whose identifiers do not repeat (one per diagnosis) is given up after its first
+    /// A cache whose identifiers do not repeat (one per diagnosis) is given up after 2 ×
     /// `judgedAfter` lookups, and the pseudonyms stay the computed ones on both sides of the
     /// moment it is (the last digest read from the table, the first computed without it); a cache
-    /// whose identifiers repeat is kept.
+    /// whose identifiers repeat is kept, also when they are all new during the first
+    /// `judgedAfter` lookups (the cache fills).
     @Test func aCacheOfIdentifiersThatDoNotRepeatIsGivenUp() throws {
         let key = try PseudonymKey(bytes: Self.keyBytes)
         let subKey = key.subKey(purpose: "condition")
@@ -102,7 +103,7 @@ import Testing
             return (Hex.string(mac), Int(prefix & 0x7FFF_FFFF_FFFF_FFFF))
         }
         let unique = Pseudonymizer(key: key, purpose: "condition")
-        let n = Pseudonymizer.judgedAfter
+        let n = 2 * Pseudonymizer.judgedAfter
         for i in 0..<(n - 2) { _ = unique.integer("S\(i)/UF1/DAS/I10") }
         #expect(!unique.bypassesCache)
         for i in (n - 2)..<(n + 2) {
@@ -119,6 +120,12 @@ import Testing
         for i in 0..<(n + 100) { _ = repeating.integer("P\(i % 1000)") }
         #expect(!repeating.bypassesCache)
         #expect(repeating.integer("P7") == expected("P7").integer)
+        // All new while the cache fills, then repeating: kept.
+        let late = Pseudonymizer(key: key, purpose: "condition")
+        let fill = Pseudonymizer.judgedAfter
+        for i in 0..<fill { _ = late.integer("N\(i)") }
+        for i in 0..<(fill + 100) { _ = late.integer("N\(i % 5000)") }
+        #expect(!late.bypassesCache)
     }
 
     /// Identifiers take the byte-level path (ASCII, nothing to trim) or `normalize`: same results.
