@@ -41,6 +41,16 @@ package final class SQLiteSink: Sink {
     private var upserts: [ConflictKey: SQLiteStatement] = [:]
     /// Tables whose primary-key index exists already (built at the first update batch).
     private var keyedTables: Set<Int> = []
+    /// Tables of a new output whose rows all came, so far, in batches that update nothing on a
+    /// conflict (`on_conflict: update` with `update: []`: the first row of a key is kept). They
+    /// are appended without the key's unique index, and `settleKeys` removes the rows that repeat
+    /// a key (the first kept, as `ON CONFLICT DO NOTHING` would have) and builds the index before
+    /// anything reads the table or writes it otherwise: keyed pseudonyms are random, and the
+    /// upserts' inserts into that index took SQLite 1.7× the time of appends and an index built
+    /// at the end (`bench/sqlite_keyed_load.py`, 1.2M rows).
+    private var deferredKeys: Set<Int> = []
+    /// Whether such tables defer their key's index (tests compare with the upserts).
+    package var defersKeyIndexes = true
     /// Rows received per table.
     private var rowsSent: [Int: Int] = [:]
     /// Derived tables derived again by a replay: rows added and stored rows changed.
@@ -193,13 +203,22 @@ package final class SQLiteSink: Sink {
         guard let db, batch.table < inserts.count else { throw SinkError("sink not open", isIO: false) }
         let st: SQLiteStatement
         if case .update(let columns) = batch.conflict {
-            do {
-                try useLargeCache(db)
-                st = try upsertStatement(table: batch.table, columns: columns, db: db)
-            } catch {
-                throw SinkError("cannot prepare updates of table \(tables[batch.table].name): \(error)")
+            if columns.isEmpty, defersKeyIndexes, !appendsToExisting, !keyedTables.contains(batch.table),
+                deferredKeys.contains(batch.table) || (rowsSent[batch.table] ?? 0) == 0, !tables[batch.table].primaryKey.isEmpty
+            {
+                // Nothing to update: appended, the key's index built when the table is settled.
+                deferredKeys.insert(batch.table)
+                st = inserts[batch.table]
+            } else {
+                do {
+                    try useLargeCache(db)
+                    st = try upsertStatement(table: batch.table, columns: columns, db: db)
+                } catch {
+                    throw SinkError("cannot prepare updates of table \(tables[batch.table].name): \(error)")
+                }
             }
         } else {
+            if deferredKeys.contains(batch.table) { try settleKeys(batch.table) }
             st = inserts[batch.table]
         }
         rowsSent[batch.table, default: 0] += batch.rowCount
@@ -291,7 +310,9 @@ package final class SQLiteSink: Sink {
         let key = ConflictKey(table: table, columns: columns)
         if let st = upserts[key] { return st }
         let t = tables[table]
-        if !keyedTables.contains(table) {
+        if deferredKeys.contains(table) {
+            try settleKey(table, db: db)
+        } else if !keyedTables.contains(table) {
             try db.execute(SQLiteDDL.primaryKeyIndex(t))
             keyedTables.insert(table)
         }
@@ -300,9 +321,57 @@ package final class SQLiteSink: Sink {
         return st
     }
 
+    /// Settles a table whose key's index was deferred (`deferredKeys`): the rows that repeat a
+    /// key go, the first kept (the lowest rowid: rows are appended in the order they were sent),
+    /// and the unique index is built.
+    ///
+    /// Called with the sink's transaction open; leaves it open. The index is first tried in a
+    /// transaction of its own with an in-memory journal, so that a key that repeats rolls it back
+    /// cleanly (with the sink's `journal_mode=OFF` a failed statement may leave the schema
+    /// damaged); the index's pages are new pages, so the journal holds little.
+    private func settleKey(_ table: Int, db: SQLiteConnection) throws(SQLiteError) {
+        let t = tables[table]
+        try useLargeCache(db)
+        try db.execute("COMMIT; PRAGMA journal_mode=MEMORY; BEGIN")
+        var unique = true
+        do throws(SQLiteError) {
+            try db.execute(SQLiteDDL.primaryKeyIndex(t))
+        } catch {
+            guard error.code == 2067 else { throw error }  // SQLITE_CONSTRAINT_UNIQUE: some key repeats
+            unique = false
+        }
+        try db.execute(unique ? "COMMIT" : "ROLLBACK")
+        try db.execute("PRAGMA journal_mode=OFF; BEGIN")
+        if !unique {
+            let name = SQLiteDDL.quote(t.name)
+            let key = t.primaryKey.map(SQLiteDDL.quote)
+            try db.execute(
+                "DELETE FROM \(name) WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER (PARTITION BY "
+                    + key.joined(separator: ", ") + " ORDER BY rowid) AS n FROM \(name) WHERE "
+                    + key.map { "\($0) IS NOT NULL" }.joined(separator: " AND ") + ") WHERE n > 1)")
+            try db.execute(SQLiteDDL.primaryKeyIndex(t))
+        }
+        deferredKeys.remove(table)
+        keyedTables.insert(table)
+    }
+
+    /// Settles every table whose key's index was deferred: before the output is read (orphans,
+    /// derived tables, counts), taken over or completed.
+    private func settleKeys(_ only: Int? = nil) throws(SinkError) {
+        guard !deferredKeys.isEmpty, let db else { return }
+        for t in deferredKeys.sorted() where only == nil || only == t {
+            do {
+                try settleKey(t, db: db)
+            } catch {
+                throw SinkError("cannot index table \(tables[t].name) on its key: \(error)")
+            }
+        }
+    }
+
     /// Rows per table: inserted (the rows the table holds) and updated (rows received minus those).
     public func writeCounts() throws(SinkError) -> [Int: TableWriteCount] {
         guard let db else { throw SinkError("sink not open", isIO: false) }
+        try settleKeys()
         var out: [Int: TableWriteCount] = [:]
         do {
             for (i, t) in tables.enumerated() {
@@ -379,6 +448,7 @@ package final class SQLiteSink: Sink {
     /// replacing the periods of the persons it covers (see `Derivation.replacingSQL`).
     public func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int {
         guard let db else { throw SinkError("sink not open", isIO: false) }
+        try settleKeys()
         do {
             try commitAndBegin()
             if derivation.replacesExisting {
@@ -417,6 +487,7 @@ package final class SQLiteSink: Sink {
     /// Stores the manifest, commits, builds indexes and closes the staging database.
     private func complete(run: RunManifest) throws(SinkError) {
         guard let db else { throw SinkError("sink not open", isIO: false) }
+        try settleKeys()
         do {
             let own = try db.prepare("UPDATE harmonize_reject SET run_id = ? WHERE run_id IS NULL")
             own.bind(.string(run.runID), at: 1)
@@ -531,6 +602,7 @@ extension SQLiteSink: OrphanCapableSink {
     /// whose value names no row of `rule.table` (nulls are not orphans).
     public func orphans(_ rule: ForeignKey) throws(SinkError) -> [OrphanRow] {
         guard let db else { throw SinkError("sink not open", isIO: false) }
+        try settleKeys()
         guard let parent = tables.first(where: { $0.name == rule.table }), parent.columnIndex(named: rule.column) != nil else { return [] }
         var rows: [OrphanRow] = []
         do {
@@ -556,6 +628,7 @@ extension SQLiteSink: OrphanCapableSink {
     /// Deletes the rows, and their lineage rows of this run.
     public func remove(_ rows: [OrphanRow]) throws(SinkError) {
         guard let db else { throw SinkError("sink not open", isIO: false) }
+        try settleKeys()
         do {
             var statements: [Int: SQLiteStatement] = [:]
             let lineage = recordsLineage ? try db.prepare("DELETE FROM harmonize_lineage WHERE table_id = ? AND row_id = ? AND run_seq = ?") : nil
@@ -591,6 +664,7 @@ extension SQLiteSink: ReusingSink {
     /// rejects and unmapped codes, with this run's mapping, file and table ids.
     public func reuse(_ reuse: OutputReuse) throws(SinkError) -> [Int: Int] {
         guard let db else { throw SinkError("sink not open", isIO: false) }
+        try settleKeys()
         var copied: [Int: Int] = [:]
         let q = SQLiteDDL.quote
         do {

@@ -83,6 +83,61 @@ import Testing
         #expect(try db.query("SELECT item_id, label FROM item ORDER BY item_id") == [[.int(1), .string("a")], [.int(2), .string("b")]])
     }
 
+    /// Batches that update nothing on a conflict (`update: []`) into a new output are appended
+    /// and the key's index is built when the table is settled, the rows that repeat a key removed
+    /// (the first kept): the same rows in the same order, counts and lineage as upserts, whether
+    /// the table is next read at the end or rows that update (or plain rows) come after them; the
+    /// page cache stays small while they are appended.
+    @Test(arguments: ["end", "update", "insert"])
+    func batchesThatUpdateNothingDeferTheKeyIndex(_ then: String) throws {
+        struct Outcome: Equatable {
+            var rows: [[Value]]
+            var lineage: Value
+            var inserted: Int
+            var updated: Int
+            var keyIndex: Value
+        }
+        func run(defers: Bool) throws -> (outcome: Outcome, smallCache: Bool) {
+            let dir = TestSupport.temporaryDirectory("sink-deferred")
+            let sink = SQLiteSink(outputPath: dir + "/out.sqlite", recordsLineage: true)
+            sink.defersKeyIndexes = defers
+            try sink.open(tables: [Self.table], run: Self.manifest())
+            var first = Self.batch([(3, "a"), (1, "b"), (3, "c")])
+            first.conflict = .update(columns: [])
+            try sink.write(first)
+            var second = Self.batch([(1, "d"), (2, "e"), (4, nil)])
+            second.conflict = .update(columns: [])
+            try sink.write(second)
+            let small = try sink.pageCacheKiB() == SQLiteSink.smallCacheKiB
+            if then == "update" {
+                var u = Self.batch([(2, "f"), (5, "g")])
+                u.conflict = .update(columns: [1])
+                try sink.write(u)
+            } else if then == "insert" {
+                try sink.write(Self.batch([(6, "h")]))
+            }
+            let counts = try #require(try sink.writeCounts()[0])
+            try sink.finish(run: Self.manifest())
+            let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
+            return (
+                Outcome(
+                    rows: try db.query("SELECT item_id, label FROM item ORDER BY rowid"), lineage: try db.scalar("SELECT count(*) FROM harmonize_lineage"),
+                    inserted: counts.inserted, updated: counts.updated,
+                    keyIndex: try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'pk_item'")),
+                small
+            )
+        }
+        let deferred = try run(defers: true)
+        let upserts = try run(defers: false)
+        #expect(deferred.outcome == upserts.outcome, "\(then)")
+        let kept: [[Value]] = [[.int(3), .string("a")], [.int(1), .string("b")], [.int(2), .string(then == "update" ? "f" : "e")], [.int(4), .null]]
+        let more: [[Value]] = then == "update" ? [[.int(5), .string("g")]] : then == "insert" ? [[.int(6), .string("h")]] : []
+        #expect(deferred.outcome.rows == kept + more)
+        #expect(deferred.outcome.keyIndex == .int(1))
+        #expect(deferred.outcome.updated == (then == "update" ? 3 : 2))
+        #expect(deferred.smallCache && !upserts.smallCache)
+    }
+
     @Test func abortLeavesThePreviousOutputUntouched() throws {
         let dir = TestSupport.temporaryDirectory("abort")
         let out = dir + "/out.sqlite"
