@@ -121,7 +121,8 @@ import Testing
             let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
             return (
                 Outcome(
-                    rows: try db.query("SELECT item_id, label FROM item ORDER BY rowid"), lineage: try db.scalar("SELECT count(*) FROM harmonize_lineage"),
+                    rows: try db.query("SELECT item_id, label FROM item ORDER BY rowid"),
+                    lineage: try db.scalar("SELECT count(*) FROM harmonize_lineage"),
                     inserted: counts.inserted, updated: counts.updated,
                     keyIndex: try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'pk_item'")),
                 small
@@ -130,7 +131,9 @@ import Testing
         let deferred = try run(defers: true)
         let upserts = try run(defers: false)
         #expect(deferred.outcome == upserts.outcome, "\(then)")
-        let kept: [[Value]] = [[.int(3), .string("a")], [.int(1), .string("b")], [.int(2), .string(then == "update" ? "f" : "e")], [.int(4), .null]]
+        let kept: [[Value]] = [
+            [.int(3), .string("a")], [.int(1), .string("b")], [.int(2), .string(then == "update" ? "f" : "e")], [.int(4), .null],
+        ]
         let more: [[Value]] = then == "update" ? [[.int(5), .string("g")]] : then == "insert" ? [[.int(6), .string("h")]] : []
         #expect(deferred.outcome.rows == kept + more)
         #expect(deferred.outcome.keyIndex == .int(1))
