@@ -56,23 +56,13 @@ enum SQLiteDDL {
         if !pk.isEmpty {
             out += "CREATE UNIQUE INDEX IF NOT EXISTS \(quote("pk_" + t.name)) ON \(quote(t.name)) (\(pk.map(quote).joined(separator: ", ")));\n"
         }
-        for i in foreignKeyIndexes(t) { out += i.sql + "\n" }
-        return out
-    }
-
-    /// The foreign-key indexes of `indexes`: the column's position, the index's name, its
-    /// statement, and whether it holds the non-null rows only (a nullable column).
-    static func foreignKeyIndexes(_ t: TargetTable) -> [(column: Int, name: String, sql: String, partial: Bool)] {
-        var out: [(column: Int, name: String, sql: String, partial: Bool)] = []
-        for (i, c) in t.columns.enumerated()
+        for c in t.columns
         where c.foreignKey != nil && !c.isPrimaryKey && c.foreignKey?.column.hasSuffix("_concept_id") == false
             && c.foreignKey?.table != "concept"
         {
-            let name = "idx_" + t.name + "_" + c.name
-            let sql =
-                "CREATE INDEX IF NOT EXISTS \(quote(name)) ON \(quote(t.name)) (\(quote(c.name)))"
-                + (c.isRequired ? "" : " WHERE \(quote(c.name)) IS NOT NULL") + ";"
-            out.append((i, name, sql, !c.isRequired))
+            out +=
+                "CREATE INDEX IF NOT EXISTS \(quote("idx_" + t.name + "_" + c.name)) ON \(quote(t.name)) (\(quote(c.name)))"
+                + (c.isRequired ? "" : " WHERE \(quote(c.name)) IS NOT NULL") + ";\n"
         }
         return out
     }

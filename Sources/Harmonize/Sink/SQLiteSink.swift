@@ -51,15 +51,6 @@ package final class SQLiteSink: Sink {
     private var deferredKeys: Set<Int> = []
     /// Whether such tables defer their key's index (tests compare with the upserts).
     package var defersKeyIndexes = true
-    /// Indexes of nullable foreign keys created with their table, in a new output, while no row
-    /// has a value in the column (table → column position and index name). Such an index holds
-    /// the column's non-null rows only, so null rows cost it nothing, and the end of the run does
-    /// not scan the whole table again to build it (three of the five `measurement` indexes of an
-    /// ORU run: its provider, visit and unit-stay columns are null). The first batch with a value
-    /// in the column drops the index, which is then built after the load like the others.
-    private var earlyIndexes: [Int: [(column: Int, name: String)]] = [:]
-    /// The names of the indexes created with their table that still stand (tests).
-    package var standingEarlyIndexes: [String] { earlyIndexes.keys.sorted().flatMap { earlyIndexes[$0, default: []].map(\.name) } }
     /// Rows received per table.
     private var rowsSent: [Int: Int] = [:]
     /// Derived tables derived again by a replay: rows added and stored rows changed.
@@ -147,14 +138,6 @@ package final class SQLiteSink: Sink {
             rowKeyColumns = tables.map(\.lineageKeyColumn)
             self.runID = run.runID
             for t in tables { try db.execute(SQLiteDDL.createTable(t)) }
-            if !appendsToExisting && buildsIndexes {
-                for (i, t) in tables.enumerated() {
-                    for index in SQLiteDDL.foreignKeyIndexes(t) where index.partial {
-                        try db.execute(index.sql)
-                        earlyIndexes[i, default: []].append((index.column, index.name))
-                    }
-                }
-            }
             try db.execute(SQLiteDDL.bookkeeping)
             if appendsToExisting {
                 try SQLiteDDL.migrate(db)
@@ -237,13 +220,6 @@ package final class SQLiteSink: Sink {
         } else {
             if deferredKeys.contains(batch.table) { try settleKeys(batch.table) }
             st = inserts[batch.table]
-        }
-        if earlyIndexes[batch.table] != nil {
-            do {
-                try dropEarlyIndexes(table: batch.table, whereValuesIn: batch, db: db)
-            } catch {
-                throw SinkError("cannot write to table \(tables[batch.table].name): \(error)")
-            }
         }
         rowsSent[batch.table, default: 0] += batch.rowCount
         let n = batch.columnCount
@@ -343,39 +319,6 @@ package final class SQLiteSink: Sink {
         let st = try db.prepare(SQLiteDDL.upsert(t, columns: columns))
         upserts[key] = st
         return st
-    }
-
-    /// Drops the early indexes (`earlyIndexes`) of `table` whose column has a value in `batch`
-    /// (every one when `batch` is nil: rows come from SQL, not through the sink's statements).
-    private func dropEarlyIndexes(table: Int, whereValuesIn batch: RowBatch?, db: SQLiteConnection) throws(SQLiteError) {
-        guard let early = earlyIndexes[table] else { return }
-        var kept: [(column: Int, name: String)] = []
-        for e in early {
-            var hasValue = batch == nil
-            if let batch, batch.columnCount > 0 {
-                var i = e.column
-                let values = batch.values
-                while i < values.count {
-                    if case .null = values[i] {
-                        i += batch.columnCount
-                        continue
-                    }
-                    hasValue = true
-                    break
-                }
-            }
-            if hasValue {
-                try db.execute("DROP INDEX IF EXISTS \(SQLiteDDL.quote(e.name))")
-            } else {
-                kept.append(e)
-            }
-        }
-        earlyIndexes[table] = kept.isEmpty ? nil : kept
-    }
-
-    /// Drops every early index (rows are about to come from SQL: a take-over, a derivation).
-    private func dropAllEarlyIndexes(_ db: SQLiteConnection, table: Int? = nil) throws(SQLiteError) {
-        for t in earlyIndexes.keys.sorted() where table == nil || table == t { try dropEarlyIndexes(table: t, whereValuesIn: nil, db: db) }
     }
 
     /// Settles a table whose key's index was deferred (`deferredKeys`): the rows that repeat a
@@ -507,7 +450,6 @@ package final class SQLiteSink: Sink {
         guard let db else { throw SinkError("sink not open", isIO: false) }
         try settleKeys()
         do {
-            if let ti = tables.firstIndex(where: { $0.name == derivation.table }) { try dropAllEarlyIndexes(db, table: ti) }
             try commitAndBegin()
             if derivation.replacesExisting {
                 let present = Set(try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").compactMap { $0.first?.text })
@@ -726,7 +668,6 @@ extension SQLiteSink: ReusingSink {
         var copied: [Int: Int] = [:]
         let q = SQLiteDDL.quote
         do {
-            try dropAllEarlyIndexes(db)
             try db.execute("COMMIT")
             publication.settleSideFiles()
             _ = try db.query("ATTACH DATABASE ? AS base", [.string(reuse.basePath)])

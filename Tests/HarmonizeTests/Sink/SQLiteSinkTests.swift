@@ -141,55 +141,6 @@ import Testing
         #expect(deferred.smallCache && !upserts.smallCache)
     }
 
-    /// The indexes of nullable foreign keys are created with their table and kept while no row
-    /// has a value in the column (null rows cost them nothing, and the end of the run does not
-    /// scan the table for them); the first batch with a value drops the index, built again after
-    /// the load. The output has the same indexes either way, and they find the rows.
-    @Test func indexesOfNullForeignKeysAreCreatedWithTheTable() throws {
-        let table = TargetTable(
-            name: "event",
-            columns: [
-                TargetColumn(name: "event_id", type: .integer, isRequired: true, isPrimaryKey: true),
-                TargetColumn(name: "visit_id", type: .integer, foreignKey: ForeignKey(table: "visit", column: "visit_id")),
-                TargetColumn(name: "care_id", type: .integer, foreignKey: ForeignKey(table: "care", column: "care_id")),
-                TargetColumn(name: "person_id", type: .integer, isRequired: true, foreignKey: ForeignKey(table: "person", column: "person_id")),
-            ])
-        func batch(_ rows: [[Value]]) -> RowBatch {
-            var b = RowBatch(table: 0, columnCount: 4)
-            for r in rows { b.values += r }
-            return b
-        }
-        let dir = TestSupport.temporaryDirectory("sink-early-index")
-        let sink = SQLiteSink(outputPath: dir + "/out.sqlite")
-        try sink.open(tables: [table], run: Self.manifest())
-        #expect(sink.standingEarlyIndexes == ["idx_event_visit_id", "idx_event_care_id"], "the required column's index waits for the end")
-        try sink.write(batch([[.int(1), .null, .null, .int(10)], [.int(2), .null, .null, .int(11)]]))
-        #expect(sink.standingEarlyIndexes == ["idx_event_visit_id", "idx_event_care_id"])
-        try sink.write(batch([[.int(3), .null, .null, .int(12)], [.int(4), .int(7), .null, .int(13)]]))
-        #expect(sink.standingEarlyIndexes == ["idx_event_care_id"])
-        try sink.write(batch([[.int(5), .int(8), .null, .int(14)]]))
-        try sink.finish(run: Self.manifest())
-        let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
-        let indexes = try db.query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event' ORDER BY name")
-        #expect(
-            indexes == [
-                [
-                    .string("idx_event_care_id"),
-                    .string("CREATE INDEX \"idx_event_care_id\" ON \"event\" (\"care_id\") WHERE \"care_id\" IS NOT NULL"),
-                ],
-                [.string("idx_event_person_id"), .string("CREATE INDEX \"idx_event_person_id\" ON \"event\" (\"person_id\")")],
-                [
-                    .string("idx_event_visit_id"),
-                    .string("CREATE INDEX \"idx_event_visit_id\" ON \"event\" (\"visit_id\") WHERE \"visit_id\" IS NOT NULL"),
-                ],
-                [.string("pk_event"), .string("CREATE UNIQUE INDEX \"pk_event\" ON \"event\" (\"event_id\")")],
-            ])
-        #expect(
-            try db.query("SELECT event_id FROM event INDEXED BY idx_event_visit_id WHERE visit_id >= 7 ORDER BY visit_id") == [[.int(4)], [.int(5)]])
-        #expect(try db.scalar("SELECT count(*) FROM event INDEXED BY idx_event_care_id WHERE care_id > 0") == .int(0))
-        #expect(try db.scalar("PRAGMA integrity_check") == .string("ok"))
-    }
-
     @Test func abortLeavesThePreviousOutputUntouched() throws {
         let dir = TestSupport.temporaryDirectory("abort")
         let out = dir + "/out.sqlite"
