@@ -41,6 +41,17 @@ enum FileOps {
         unlink(path)
     }
 
+    /// Creates a temporary file in `directory` (`.` when empty), named `PREFIX-PID-RANDOM.SUFFIX`
+    /// for the instant it exists, and unlinks it at once: it disappears when its descriptor is
+    /// closed, or when the process ends in any way. Returns the descriptor (read-write), or nil.
+    static func unlinkedTemporaryFile(in directory: String, prefix: String, suffix: String) -> Int32? {
+        let path = (directory.isEmpty ? "." : directory) + "/\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).\(suffix)"
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        unlink(path)
+        return fd
+    }
+
     /// Whether a path exists and is a directory.
     static func isDirectory(_ path: String) -> Bool {
         var isDir: ObjCBool = false

@@ -149,13 +149,7 @@ final class ChunkReader: RecordReader {
     }
 
     func bind(fields: [String]) throws(RecordReaderBindError) -> [Int] {
-        var out: [Int] = []
-        var missing: [(field: String, suggestion: String?)] = []
-        for f in fields {
-            if let i = names.firstIndex(of: f) { out.append(i) } else { missing.append((f, nil)) }
-        }
-        guard missing.isEmpty else { throw RecordReaderBindError(missing: missing, file: location.file) }
-        return out
+        try RecordReaderBindError.positions(of: fields, in: names, file: location.file)
     }
 
     func next() throws -> ReadEvent {

@@ -38,6 +38,19 @@ package struct RecordReaderBindError: Error, Sendable, CustomStringConvertible {
         self.file = file
     }
 
+    /// The position of each of `fields` in `names`, the fields bound by a reader that carries
+    /// records of other readers (by the names they were bound with).
+    /// - Throws: the error naming the fields that are not in `names`.
+    static func positions(of fields: [String], in names: [String], file: String) throws(RecordReaderBindError) -> [Int] {
+        var out: [Int] = []
+        var missing: [(field: String, suggestion: String?)] = []
+        for f in fields {
+            if let i = names.firstIndex(of: f) { out.append(i) } else { missing.append((f, nil)) }
+        }
+        guard missing.isEmpty else { throw RecordReaderBindError(missing: missing, file: file) }
+        return out
+    }
+
     /// `FILE: no field 'X' (did you mean 'Y'?)`.
     public var description: String {
         let parts = missing.map { m in "no field '\(m.field)'" + (m.suggestion.map { " (did you mean '\($0)'?)" } ?? "") }

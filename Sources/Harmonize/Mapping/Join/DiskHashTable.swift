@@ -69,11 +69,9 @@ final class DiskHashTable {
     /// (`harmonize-join` or `harmonize-lookup`) for the instant it exists; `label` names what it
     /// holds in messages.
     init(directory: String, prefix: String = "harmonize-join", label: String = "join index") throws(JoinIndexError) {
-        let name = "\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).idx"
-        let path = (directory.isEmpty ? "." : directory) + "/" + name
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Self.error("cannot create an on-disk \(label) in \(directory.isEmpty ? "." : directory)") }
-        unlink(path)
+        guard let fd = FileOps.unlinkedTemporaryFile(in: directory, prefix: prefix, suffix: "idx") else {
+            throw Self.error("cannot create an on-disk \(label) in \(directory.isEmpty ? "." : directory)")
+        }
         self.fd = fd
         self.label = label
         buffers = Array(repeating: [], count: Self.partitionCount)

@@ -86,10 +86,7 @@ final class XMLRecordSpill {
 
     /// Creates the (already unlinked) file in `directory`; nil when it cannot be created.
     init?(directory: String) {
-        let path = (directory.isEmpty ? "." : directory) + "/harmonize-xml-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).spill"
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return nil }
-        unlink(path)
+        guard let fd = FileOps.unlinkedTemporaryFile(in: directory, prefix: "harmonize-xml", suffix: "spill") else { return nil }
         self.fd = fd
     }
 
@@ -292,13 +289,7 @@ final class SpilledXMLRecordReader: RecordReader {
     var bytesRead: Int64 { finished ? totalBytes : parsed }
 
     func bind(fields: [String]) throws(RecordReaderBindError) -> [Int] {
-        var out: [Int] = []
-        var missing: [(field: String, suggestion: String?)] = []
-        for f in fields {
-            if let i = names.firstIndex(of: f) { out.append(i) } else { missing.append((f, nil)) }
-        }
-        if !missing.isEmpty { throw RecordReaderBindError(missing: missing, file: displayName) }
-        return out
+        try RecordReaderBindError.positions(of: fields, in: names, file: displayName)
     }
 
     func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
