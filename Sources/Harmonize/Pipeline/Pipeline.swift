@@ -63,6 +63,8 @@ public struct RunOptions: Sendable {
     /// Whether an XML file read by several mappings is parsed once for all of them
     /// (`SharedXMLParses`); false parses it once per mapping (tests compare the two).
     package var sharesXMLParses = true
+    /// The most later mappings' taps waiting at once (`SharedXMLParses`; one open spill file each).
+    package var maxWaitingXMLTaps = 64
 
     /// Creates options.
     public init(

@@ -91,7 +91,8 @@ final class RunExecution {
             plans[pi].derivation == nil && !(incremental.map { $0.baseManifest != nil && $0.reused.contains(plans[pi].id) } ?? false)
         }
         if options.sharesXMLParses {
-            sharedParses = SharedXMLParses(plans: plans, running: running, filesPerPlan: filesPerPlan, spillDirectory: spillDirectory)
+            sharedParses = SharedXMLParses(
+                plans: plans, running: running, filesPerPlan: filesPerPlan, spillDirectory: spillDirectory, maxWaitingTaps: options.maxWaitingXMLTaps)
         }
         defer { sharedParses = nil }
         for (pi, plan) in plans.enumerated() where plan.derivation == nil {

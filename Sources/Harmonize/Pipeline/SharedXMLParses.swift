@@ -10,6 +10,10 @@ final class SharedXMLParses {
 
     private let plans: [MappingPlan]
     private let spillDirectory: String
+    /// The most taps waiting for their mapping at once (each holds an open spill file): a folder
+    /// of many XML files read by several mappings would otherwise hold one file descriptor per
+    /// file and later mapping until those mappings run. Past it, files are parsed per mapping.
+    private let maxWaitingTaps: Int
     /// (first mapping, file) → the later mappings that read the file.
     private var laterReaders: [Key: [Int]] = [:]
     /// (later mapping, file) → its tap and the mapping whose parse feeds it, until the mapping
@@ -21,7 +25,7 @@ final class SharedXMLParses {
 
     /// The sharing for the mappings `running` (indices into `plans`, in run order) over their
     /// files; nil when no XML file is read by two of them.
-    init?(plans: [MappingPlan], running: [Int], filesPerPlan: [[String]], spillDirectory: String) {
+    init?(plans: [MappingPlan], running: [Int], filesPerPlan: [[String]], spillDirectory: String, maxWaitingTaps: Int = 64) {
         var first: [String: Int] = [:]
         var later: [Key: [Int]] = [:]
         for pi in running where ReaderFactory.isXML(plans[pi].spec.source) {
@@ -36,6 +40,7 @@ final class SharedXMLParses {
         guard !later.isEmpty else { return nil }
         self.plans = plans
         self.spillDirectory = spillDirectory
+        self.maxWaitingTaps = maxWaitingTaps
         self.laterReaders = later
     }
 
@@ -43,7 +48,7 @@ final class SharedXMLParses {
     func taps(forFirstReader pi: Int, of file: String) -> [XMLRecordTap] {
         guard let later = laterReaders.removeValue(forKey: Key(plan: pi, file: file)) else { return [] }
         var out: [XMLRecordTap] = []
-        for pj in later {
+        for pj in later where taps.count < maxWaitingTaps {
             let plan = plans[pj]
             let names = plan.fields.map(\.name) + plan.validatedOnly.map(\.name)
             guard let tap = XMLRecordTap(options: ReaderFactory.xmlOptions(plan.spec.source), names: names, spillDirectory: spillDirectory) else {

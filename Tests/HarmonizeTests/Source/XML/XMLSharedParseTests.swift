@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Harmonize
+@testable import Mappings
 
 /// One parse of an XML file for every mapping that reads it (issue 13): a later mapping reads the
 /// records a tap of the first mapping's parse extracted for it, and they are exactly those of a
@@ -230,40 +231,8 @@ import Testing
             let text = d.text.replacingOccurrences(of: "id=\"S", with: "id=\"S\(i + 1)0")
             try text.write(toFile: input + "/\(i + 1).xml", atomically: true, encoding: .utf8)
         }
-        let staysMapping = """
-            harmonize: 1
-            id: t.stays
-            version: 0.1.0
-            source: {format: xml, files: "*.xml", record: /export/sejour}
-            target: visit_occurrence
-            fields:
-              visit_occurrence_id: "to_int(substr(`@id`, 2))"
-              person_id: "pseudonym_int(`patient/@ipp` ?? 'none', 'person')"
-              visit_concept_id: "9201"
-              visit_start_date: "parse_date('2024-01-01', 'yyyy-MM-dd')"
-              visit_end_date: "parse_date('2024-01-01', 'yyyy-MM-dd')"
-              visit_type_concept_id: "32817"
-              visit_source_value: "`unite/@code`"
-
-            """
-        let diagnosesMapping = """
-            harmonize: 1
-            id: t.diagnoses
-            version: 0.1.0
-            source: {format: xml, files: "*.xml", record: /export/sejour/unite/diagnostic}
-            target: condition_occurrence
-            fields:
-              condition_occurrence_id: "pseudonym_int(concat(`../../@id`, '/', `@code`), 'condition')"
-              person_id: "1"
-              condition_concept_id: "0"
-              condition_start_date: "parse_date('2024-01-01', 'yyyy-MM-dd')"
-              condition_type_concept_id: "32817"
-              condition_source_value: "`@code`"
-              condition_status_source_value: "`.`"
-
-            """
-        try staysMapping.write(toFile: dir + "/stays.yaml", atomically: true, encoding: .utf8)
-        try diagnosesMapping.write(toFile: dir + "/diagnoses.yaml", atomically: true, encoding: .utf8)
+        try Self.staysMapping.write(toFile: dir + "/stays.yaml", atomically: true, encoding: .utf8)
+        try Self.diagnosesMapping.write(toFile: dir + "/diagnoses.yaml", atomically: true, encoding: .utf8)
         for (order, label) in [
             ([dir + "/stays.yaml", dir + "/diagnoses.yaml"], "stays-first"), ([dir + "/diagnoses.yaml", dir + "/stays.yaml"], "diagnoses-first"),
         ] {
@@ -278,6 +247,74 @@ import Testing
             #expect(reads.map(\.file) == expected, "\(label)")
             #expect(reads.allSatisfy { $0.parsedBy == (label == "stays-first" ? "t.stays" : "t.diagnoses") }, "\(label)")
         }
+    }
+
+    static let staysMapping = """
+        harmonize: 1
+        id: t.stays
+        version: 0.1.0
+        source: {format: xml, files: "*.xml", record: /export/sejour}
+        target: visit_occurrence
+        fields:
+          visit_occurrence_id: "to_int(substr(`@id`, 2))"
+          person_id: "pseudonym_int(`patient/@ipp` ?? 'none', 'person')"
+          visit_concept_id: "9201"
+          visit_start_date: "parse_date('2024-01-01', 'yyyy-MM-dd')"
+          visit_end_date: "parse_date('2024-01-01', 'yyyy-MM-dd')"
+          visit_type_concept_id: "32817"
+          visit_source_value: "`unite/@code`"
+
+        """
+    static let diagnosesMapping = """
+        harmonize: 1
+        id: t.diagnoses
+        version: 0.1.0
+        source: {format: xml, files: "*.xml", record: /export/sejour/unite/diagnostic}
+        target: condition_occurrence
+        fields:
+          condition_occurrence_id: "pseudonym_int(concat(`../../@id`, '/', `@code`), 'condition')"
+          person_id: "1"
+          condition_concept_id: "0"
+          condition_start_date: "parse_date('2024-01-01', 'yyyy-MM-dd')"
+          condition_type_concept_id: "32817"
+          condition_source_value: "`@code`"
+          condition_status_source_value: "`.`"
+
+        """
+    /// At most `maxWaitingXMLTaps` taps wait for their mapping at once (each holds an open spill
+    /// file): past it, the files are parsed by each mapping, and the output is the same.
+    @Test func theTapsWaitingAtOnceAreBounded() throws {
+        let dir = TestSupport.temporaryDirectory("shared-parse-cap")
+        let input = dir + "/input"
+        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+        for i in 1...5 {
+            try Self.good.replacingOccurrences(of: "id=\"S", with: "id=\"S\(i)0").write(
+                toFile: input + "/\(i).xml", atomically: true, encoding: .utf8)
+        }
+        try Self.staysMapping.write(toFile: dir + "/stays.yaml", atomically: true, encoding: .utf8)
+        try Self.diagnosesMapping.write(toFile: dir + "/diagnoses.yaml", atomically: true, encoding: .utf8)
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
+        let plans = try ["stays", "diagnoses"].map { try MappingPlanner.plan(MappingLoader.load(path: dir + "/\($0).yaml"), context: context) }
+        func run(cap: Int, sharing: Bool) throws -> (manifest: RunManifest, dump: [String: [[Value]]]) {
+            var options = RunOptions(inputDirectory: input)
+            options.key = try PseudonymKey(bytes: Array(repeating: 7, count: 32))
+            options.runID = "cap"
+            options.holdsBackOrphans = false
+            options.sharesXMLParses = sharing
+            options.maxWaitingXMLTaps = cap
+            let out = dir + "/\(cap)-\(sharing).sqlite"
+            let manifest = try Pipeline(plans: plans, options: options).run(into: PipelinedSink(SQLiteSink(outputPath: out)))
+            return (manifest, try ParallelMappingTests.dump(out))
+        }
+        let capped = try run(cap: 2, sharing: true)
+        let uncapped = try run(cap: 64, sharing: true)
+        let none = try run(cap: 64, sharing: false)
+        #expect(capped.manifest.sharedParses?.map(\.file) == ["1.xml", "2.xml"])
+        #expect(uncapped.manifest.sharedParses?.map(\.file) == ["1.xml", "2.xml", "3.xml", "4.xml", "5.xml"])
+        #expect(none.manifest.sharedParses == nil)
+        #expect(none.dump.values.contains { !$0.isEmpty })
+        #expect(capped.dump == none.dump)
+        #expect(uncapped.dump == none.dump)
     }
 
     /// The two outputs hold the same rows in every table (rows in stored order, books sorted),
