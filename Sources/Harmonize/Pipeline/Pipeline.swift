@@ -65,6 +65,8 @@ public struct RunOptions: Sendable {
     package var sharesXMLParses = true
     /// The most later mappings' taps waiting at once (`SharedXMLParses`; one open spill file each).
     package var maxWaitingXMLTaps = 64
+    /// The disk the XML spills of the run may take together (`XMLSpillBudget`).
+    package var xmlSpillBytes = XMLSpillBudget.defaultBytes
 
     /// Creates options.
     public init(

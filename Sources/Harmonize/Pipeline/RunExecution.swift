@@ -92,7 +92,8 @@ final class RunExecution {
         }
         if options.sharesXMLParses {
             sharedParses = SharedXMLParses(
-                plans: plans, running: running, filesPerPlan: filesPerPlan, spillDirectory: spillDirectory, maxWaitingTaps: options.maxWaitingXMLTaps)
+                plans: plans, running: running, filesPerPlan: filesPerPlan, spillDirectory: spillDirectory, maxWaitingTaps: options.maxWaitingXMLTaps,
+                spillBytes: options.xmlSpillBytes)
         }
         defer { sharedParses = nil }
         for (pi, plan) in plans.enumerated() where plan.derivation == nil {

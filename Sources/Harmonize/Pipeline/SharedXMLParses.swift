@@ -14,6 +14,8 @@ final class SharedXMLParses {
     /// of many XML files read by several mappings would otherwise hold one file descriptor per
     /// file and later mapping until those mappings run. Past it, files are parsed per mapping.
     private let maxWaitingTaps: Int
+    /// The disk the spills may take together.
+    private let budget: XMLSpillBudget
     /// (first mapping, file) → the later mappings that read the file.
     private var laterReaders: [Key: [Int]] = [:]
     /// (later mapping, file) → its tap and the mapping whose parse feeds it, until the mapping
@@ -25,7 +27,10 @@ final class SharedXMLParses {
 
     /// The sharing for the mappings `running` (indices into `plans`, in run order) over their
     /// files; nil when no XML file is read by two of them.
-    init?(plans: [MappingPlan], running: [Int], filesPerPlan: [[String]], spillDirectory: String, maxWaitingTaps: Int = 64) {
+    init?(
+        plans: [MappingPlan], running: [Int], filesPerPlan: [[String]], spillDirectory: String, maxWaitingTaps: Int = 64,
+        spillBytes: Int = XMLSpillBudget.defaultBytes
+    ) {
         var first: [String: Int] = [:]
         var later: [Key: [Int]] = [:]
         for pi in running where ReaderFactory.isXML(plans[pi].spec.source) {
@@ -41,6 +46,7 @@ final class SharedXMLParses {
         self.plans = plans
         self.spillDirectory = spillDirectory
         self.maxWaitingTaps = maxWaitingTaps
+        self.budget = XMLSpillBudget(limit: spillBytes)
         self.laterReaders = later
     }
 
@@ -51,7 +57,10 @@ final class SharedXMLParses {
         for pj in later where taps.count < maxWaitingTaps {
             let plan = plans[pj]
             let names = plan.fields.map(\.name) + plan.validatedOnly.map(\.name)
-            guard let tap = XMLRecordTap(options: ReaderFactory.xmlOptions(plan.spec.source), names: names, spillDirectory: spillDirectory) else {
+            guard
+                let tap = XMLRecordTap(
+                    options: ReaderFactory.xmlOptions(plan.spec.source), names: names, spillDirectory: spillDirectory, budget: budget)
+            else {
                 continue
             }
             taps[Key(plan: pj, file: file)] = (tap, pi)

@@ -53,6 +53,25 @@ final class XMLEventFanOut: XMLSAXEvents {
 @available(*, unavailable)
 extension XMLEventFanOut: Sendable {}
 
+/// The disk the spills of one run may take together (4 GiB by default): a tap whose block takes
+/// the total past it is abandoned (its file emptied, its mapping parses the file itself), so a
+/// folder of large files read by several mappings never fills the disk the output is written to.
+/// A spill gives its bytes back when it is released. Used by one run, from its thread.
+final class XMLSpillBudget {
+    /// The default: 4 GiB.
+    static let defaultBytes = 4 << 30
+    let limit: Int
+    /// Bytes in the spill files now.
+    private(set) var used = 0
+
+    init(limit: Int = XMLSpillBudget.defaultBytes) { self.limit = limit }
+
+    fileprivate func add(_ n: Int) { used += n }
+}
+
+@available(*, unavailable)
+extension XMLSpillBudget: Sendable {}
+
 /// The records of a later mapping, extracted during another mapping's parse, in an unlinked
 /// temporary file (it disappears when the spill is released, or when the process ends in any way).
 ///
@@ -83,14 +102,23 @@ final class XMLRecordSpill {
     @exclusivity(unchecked) private(set) var fileBytes = 0
     /// Whether every block was written (false once a write failed).
     private(set) var intact = true
+    private let budget: XMLSpillBudget
 
-    /// Creates the (already unlinked) file in `directory`; nil when it cannot be created.
-    init?(directory: String) {
+    /// Creates the (already unlinked) file in `directory`, its bytes counted in `budget`; nil
+    /// when it cannot be created.
+    init?(directory: String, budget: XMLSpillBudget) {
         guard let fd = FileOps.unlinkedTemporaryFile(in: directory, prefix: "harmonize-xml", suffix: "spill") else { return nil }
         self.fd = fd
+        self.budget = budget
     }
 
-    deinit { close(fd) }
+    deinit {
+        budget.add(-fileBytes)
+        close(fd)
+    }
+
+    /// Whether the run's spills take more than their budget.
+    fileprivate var overBudget: Bool { budget.used > budget.limit }
 
     /// Appends a block: the items the collector queued, with its spans and value bytes.
     fileprivate func appendBlock(_ queued: ArraySlice<XMLRecordCollector.Item>, spans: [Int], arena: [UInt8], bytesParsed: Int64) {
@@ -125,6 +153,7 @@ final class XMLRecordSpill {
     fileprivate func discard() {
         intact = false
         _ = ftruncate(fd, 0)
+        budget.add(-fileBytes)
         fileBytes = 0
     }
 
@@ -137,6 +166,7 @@ final class XMLRecordSpill {
             guard n > 0 else { return false }
             done += n
             fileBytes += n
+            budget.add(n)
         }
         return true
     }
@@ -167,18 +197,11 @@ final class XMLRecordTap {
     /// Bytes of the document parsed when the parse ended.
     private(set) var totalBytes: Int64 = 0
 
-    /// A tap extracting the records of `options` with the fields `names`; nil when a field cannot
-    /// be bound or the spill cannot be created (the later mapping then parses the file itself and
-    /// reports what it reports).
-    /// The most bytes a tap's spill may take (4 GiB): past it the tap is abandoned and its file
-    /// emptied, and its mapping parses the file itself (the spill takes about 1.3 times the
-    /// document's size for the diagnoses of the HIS export; a disk filled by it could stop the
-    /// output's writes).
-    static let defaultMaxSpillBytes = 4 << 30
-    private let maxSpillBytes: Int
-
-    init?(options: XMLReaderOptions, names: [String], spillDirectory: String, maxSpillBytes: Int = XMLRecordTap.defaultMaxSpillBytes) {
-        self.maxSpillBytes = maxSpillBytes
+    /// A tap extracting the records of `options` with the fields `names`, its spill counted in
+    /// `budget` (the spill takes about 1.3 times the document's size for the diagnoses of the HIS
+    /// export); nil when a field cannot be bound or the spill cannot be created (the later mapping
+    /// then parses the file itself and reports what it reports).
+    init?(options: XMLReaderOptions, names: [String], spillDirectory: String, budget: XMLSpillBudget = XMLSpillBudget()) {
         let collector: XMLRecordCollector
         do throws(XMLPath.Problem) {
             let record = try XMLPath(options.record, absolute: true, namespaces: options.namespaces)
@@ -192,7 +215,7 @@ final class XMLRecordTap {
         } catch {
             return nil
         }
-        guard let spill = XMLRecordSpill(directory: spillDirectory) else { return nil }
+        guard let spill = XMLRecordSpill(directory: spillDirectory, budget: budget) else { return nil }
         self.collector = collector
         self.spill = spill
         self.names = names
@@ -204,7 +227,7 @@ final class XMLRecordTap {
         guard state == .reading else { return }
         let spill = self.spill
         collector.takeAll { items, spans, arena in spill.appendBlock(items, spans: spans, arena: arena, bytesParsed: bytesParsed) }
-        if spill.fileBytes > maxSpillBytes { abandon() }
+        if spill.overBudget { abandon() }
     }
 
     /// The document is not well-formed from `line` on: the reject a parse of its own would give,

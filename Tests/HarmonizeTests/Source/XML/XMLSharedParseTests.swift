@@ -154,22 +154,38 @@ import Testing
         #expect(XMLRecordTap(options: Self.stays.options, names: ["@id"], spillDirectory: "/nonexistent/folder") == nil)
     }
 
-    /// A tap whose spill grows past its limit is abandoned and its file emptied; the first
-    /// mapping's reading goes on unchanged.
-    @Test func aSpillPastItsLimitIsAbandoned() throws {
+    /// The spills of a run share one disk budget: the tap whose block takes the total past it is
+    /// abandoned and its file emptied (its bytes given back), the others stay usable; a spill
+    /// released gives its bytes back. The first mapping's reading goes on unchanged.
+    @Test func theSpillsShareOneDiskBudget() throws {
         let dir = TestSupport.temporaryDirectory("xml-tap")
         let bytes = Array(Self.good.utf8)
-        let tap = try #require(XMLRecordTap(options: Self.diagnoses.options, names: Self.diagnoses.fields, spillDirectory: dir, maxSpillBytes: 64))
-        let reader = try XMLRecordReader(
-            source: MemoryByteSource(bytes, chunkSize: 7), displayName: "t.xml", options: Self.stays.options, taps: [tap])
-        #expect(try Self.read(reader, fields: Self.stays.fields) == (try Self.alone(bytes, Self.stays, chunk: 7)))
-        #expect(tap.state == .abandoned)
-        #expect(tap.spill.fileBytes == 0)
-        let roomy = try #require(XMLRecordTap(options: Self.diagnoses.options, names: Self.diagnoses.fields, spillDirectory: dir))
-        _ = try Self.read(
-            XMLRecordReader(source: MemoryByteSource(bytes, chunkSize: 7), displayName: "t.xml", options: Self.stays.options, taps: [roomy]),
-            fields: Self.stays.fields)
-        #expect(roomy.state == .complete && roomy.spill.fileBytes > 64)
+        let chunk = 1 << 16  // one block per tap: the second is the one that passes the budget
+        let roomy = XMLSpillBudget()
+        let size: Int = try {
+            let alone = try #require(XMLRecordTap(options: Self.diagnoses.options, names: Self.diagnoses.fields, spillDirectory: dir, budget: roomy))
+            _ = try Self.read(
+                XMLRecordReader(source: MemoryByteSource(bytes, chunkSize: chunk), displayName: "t.xml", options: Self.stays.options, taps: [alone]),
+                fields: Self.stays.fields)
+            #expect(alone.state == .complete && alone.spill.fileBytes > 0 && roomy.used == alone.spill.fileBytes)
+            return alone.spill.fileBytes
+        }()
+        #expect(roomy.used == 0, "a released spill gives its bytes back")
+        // Room for one spill of that size: the first tap fills it, the second passes it.
+        let budget = XMLSpillBudget(limit: size)
+        try {
+            let first = try #require(XMLRecordTap(options: Self.diagnoses.options, names: Self.diagnoses.fields, spillDirectory: dir, budget: budget))
+            let second = try #require(
+                XMLRecordTap(options: Self.diagnoses.options, names: Self.diagnoses.fields, spillDirectory: dir, budget: budget))
+            let reader = try XMLRecordReader(
+                source: MemoryByteSource(bytes, chunkSize: chunk), displayName: "t.xml", options: Self.stays.options, taps: [first, second])
+            #expect(try Self.read(reader, fields: Self.stays.fields) == (try Self.alone(bytes, Self.stays, chunk: chunk)))
+            #expect(first.state == .complete && second.state == .abandoned)
+            #expect(second.spill.fileBytes == 0 && budget.used == size)
+            let spilled = SpilledXMLRecordReader(tap: first, displayName: "t.xml")
+            #expect(try Self.read(spilled, fields: Self.diagnoses.fields) == (try Self.alone(bytes, Self.diagnoses, chunk: chunk)))
+        }()
+        #expect(budget.used == 0, "released spills give their bytes back")
     }
 
     /// A reader dropped before the end of the document leaves its taps unusable.
