@@ -21,7 +21,8 @@ import Foundation
 // A tap's records are used only when they are exactly what a parse of its own would give: the
 // document was read to its end, the parse was not stopped by another mapping's collector (a
 // refused entity outside that mapping's records, which could lie inside the tap's), and the
-// spill was written whole. Otherwise the later mapping parses the file itself, as before.
+// spill was written whole within the run's disk budget (`XMLSpillBudget`). Otherwise the later
+// mapping parses the file itself, as before.
 
 /// Forwards the events of one parse to several collectors (the reader's own first).
 final class XMLEventFanOut: XMLSAXEvents {
@@ -76,8 +77,8 @@ extension XMLSpillBudget: Sendable {}
 /// temporary file (it disappears when the spill is released, or when the process ends in any way).
 ///
 /// The file is a sequence of blocks, one per chunk of the document parsed, written straight from
-/// the tap collector's buffers (no encoding per record): a header of four 64-bit words (items,
-/// span words, value bytes, message bytes) and the bytes parsed when the block was taken, then
+/// the tap collector's buffers (no encoding per record): a header of five 64-bit words (items,
+/// span words, value bytes, message bytes, and the bytes parsed when the block was taken), then
 /// the items (`Item`: record, line, first span word, reason index or -1, message length), the
 /// spans (32-bit start and length of each value in the value bytes, -1 for an absent value), the
 /// value bytes, and the messages of rejects. A block whose values pass 2 GiB (ancestor values
