@@ -8,7 +8,7 @@ extension Builtins {
         return r
     }
 
-    static func extremum(_ args: [Value], _ fn: String, wantMax: Bool) throws(EvaluationError) -> Value {
+    static func extremum(_ args: UnsafeBufferPointer<Value>, _ fn: String, wantMax: Bool) throws(EvaluationError) -> Value {
         var best: Value = .null
         var sawDouble = false
         for a in args where !a.isNull {

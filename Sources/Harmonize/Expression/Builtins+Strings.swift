@@ -234,7 +234,7 @@ extension Builtins {
 
 /// `concat_ws(sep, a, b, …)`: the non-null parts joined with `sep` (null when `sep` is null or
 /// every part is null, as in PostgreSQL, except that no part gives null rather than '').
-func joinSkippingNulls(_ args: [Value]) -> Value {
+func joinSkippingNulls(_ args: UnsafeBufferPointer<Value>) -> Value {
     guard let sep = args.first, !sep.isNull else { return .null }
     let separator = sep.description
     var out = ""

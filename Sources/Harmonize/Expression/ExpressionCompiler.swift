@@ -792,19 +792,45 @@ final class CompilationContext {
                 do throws(EvaluationError) { return try fn(x, y, z) } catch { throw named(error) }
             }
         case (.variadic(let fn), _):
-            return { f throws(EvaluationError) in
-                var values: [Value] = []
-                values.reserveCapacity(args.count)
-                for a in args {
-                    let v = try a(f)
-                    if propagatesNull, v.isNull { return .null }
-                    values.append(v)
-                }
-                do throws(EvaluationError) { return try fn(values) } catch { throw named(error) }
-            }
+            return { f throws(EvaluationError) in try callVariadic(args, f, propagatesNull: propagatesNull, fn, named: named) }
         default:
             return nil
         }
+    }
+
+    /// Evaluates `args` into a buffer on the stack and calls `fn` with it (no array per call):
+    /// null when an argument is null and `propagatesNull`; an argument's error as it is, the
+    /// function's through `named`.
+    @inline(__always)
+    static func callVariadic(
+        _ args: [Evaluator], _ f: EvaluationFrame, propagatesNull: Bool, _ fn: (UnsafeBufferPointer<Value>) throws(EvaluationError) -> Value,
+        named: (EvaluationError) -> EvaluationError
+    ) throws(EvaluationError) -> Value {
+        var failure: EvaluationError?
+        let result: Value = withUnsafeTemporaryAllocation(of: Value.self, capacity: max(1, args.count)) { buf in
+            var k = 0
+            defer { _ = UnsafeMutableBufferPointer(rebasing: buf[0..<k]).deinitialize() }
+            for a in args {
+                let v: Value
+                do throws(EvaluationError) {
+                    v = try a(f)
+                } catch {
+                    failure = error
+                    return .null
+                }
+                if propagatesNull, v.isNull { return .null }
+                buf.initializeElement(at: k, to: v)
+                k += 1
+            }
+            do throws(EvaluationError) {
+                return try fn(UnsafeBufferPointer(rebasing: buf[0..<k]))
+            } catch {
+                failure = named(error)
+                return .null
+            }
+        }
+        if let failure { throw failure }
+        return result
     }
 
     /// The evaluator of a call with per-run state: the implementation is the frame's bound one
@@ -822,8 +848,9 @@ final class CompilationContext {
             reason: .expressionError, message: "\(name): the run's implementation does not take \(args.count) argument(s)", function: name)
         let traceSite = tracedSource.map { LookupUse.Site(function: name, source: $0) }
         return { f throws(EvaluationError) in
-            var values: [Value] = []
-            if args.count > 3 { values.reserveCapacity(args.count) }
+            if traceSite == nil || args.count != 1, site < f.bound.count, case .variadic(let fn) = f.bound[site] {
+                return try callVariadic(args, f, propagatesNull: propagatesNull, fn, named: named)
+            }
             var a = Value.null
             var b = Value.null
             var c = Value.null
@@ -836,7 +863,6 @@ final class CompilationContext {
                 case 2: c = v
                 default: break
                 }
-                if args.count > 3 { values.append(v) }
             }
             guard site < f.bound.count else { throw unbound }
             let r: Value
@@ -845,7 +871,9 @@ final class CompilationContext {
                 case (.unary(let fn), 1): r = try fn(a)
                 case (.binary(let fn), 2): r = try fn(a, b)
                 case (.ternary(let fn), 3): r = try fn(a, b, c)
-                case (.variadic(let fn), _): r = try fn(args.count > 3 ? values : Array([a, b, c].prefix(args.count)))
+                case (.variadic(let fn), _):
+                    // Only one argument here, with a traced source (the call above takes the others).
+                    r = try [a, b, c].prefix(args.count).withUnsafeBufferPointer { (p) throws(EvaluationError) in try fn(p) }
                 default: throw arity
                 }
             } catch {

@@ -73,8 +73,9 @@ package struct FunctionDefinition: Sendable {
         case binary(@Sendable (Value, Value) throws(EvaluationError) -> Value)
         /// Three arguments.
         case ternary(@Sendable (Value, Value, Value) throws(EvaluationError) -> Value)
-        /// Any number of arguments (allocates an array per call; prefer the fixed forms).
-        case variadic(@Sendable ([Value]) throws(EvaluationError) -> Value)
+        /// Any number of arguments, in a buffer valid during the call (on the stack: no array per
+        /// call).
+        case variadic(@Sendable (UnsafeBufferPointer<Value>) throws(EvaluationError) -> Value)
         /// Built once at compile time from the literal arguments (nil for non-literal positions);
         /// the returned implementation receives only the non-literal arguments. Throw
         /// `SpecializationError` for an invalid literal (bad pattern or format).

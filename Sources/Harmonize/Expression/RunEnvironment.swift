@@ -43,8 +43,8 @@ package enum BoundImplementation {
     case binary((Value, Value) throws(EvaluationError) -> Value)
     /// Three arguments.
     case ternary((Value, Value, Value) throws(EvaluationError) -> Value)
-    /// Any number of arguments.
-    case variadic(([Value]) throws(EvaluationError) -> Value)
+    /// Any number of arguments, in a buffer valid during the call.
+    case variadic((UnsafeBufferPointer<Value>) throws(EvaluationError) -> Value)
     /// A lookup table loaded for the run (`lookup('name', key…)` on a table read from a file).
     case lookup(any LookupTable)
 }

@@ -74,6 +74,11 @@ import Testing
         ("to_date(visit_date)", d(2024, 3, 15)), ("date(visit_time)", d(2024, 3, 15)),
         // Lookups: integer key matches string key by normalised text.
         ("lookup('gender', 'F')", .int(8532)),
+        // Calls of any number of arguments, evaluated at run time (fields: no folding), with nulls.
+        ("concat(sex)", .string("M")), ("concat(sex, comment, height_cm, '/', weight, '/', visit_date, sex)", .string("M170/72.5/2024-03-15M")),
+        ("concat_ws('-', sex, comment, height_cm, sex, raw)", .string("M-170-M-42")),
+        ("coalesce(comment, comment, comment, comment, sex)", .string("M")),
+        ("max(height_cm, 3, 4, 5, weight)", .double(170)), ("min(comment, raw, sex, first_name, 'N')", .string("  Marie ")),
     ]
 
     @Test(arguments: values)
@@ -106,6 +111,9 @@ import Testing
         ("parse_datetime(first_name, 'yyyy')", .expressionError, "parse_datetime"),
         ("datetime(first_name)", .expressionError, "datetime"),
         ("weight / (height_cm - 170)", .expressionError, "/"),
+        // An argument's error keeps its function; the call's own error is the call's.
+        ("concat(sex, '/', sex, '/', to_int(first_name), '/', sex)", .expressionError, "to_int"),
+        ("max(raw, 1, 2, 3, height_cm)", .expressionError, "max"),
     ]
 
     @Test(arguments: runtimeFailures)
