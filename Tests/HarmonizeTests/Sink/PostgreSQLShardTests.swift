@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Harmonize
@@ -312,14 +313,30 @@ import Testing
             usleep(1_000)
         }
         let killed = process.wait(timeout: 60).result
-        try blocker.execute("ROLLBACK")
         // Any run on this server (other suites run beside this one) drops the staging schemas that
-        // no run holds, a killed run's among them: once the killed shard's session is gone, the
-        // test holds its schema as a live run would, until the rerun below.
-        let keeper = try PostgresTestServer.connect(uri)
-        try keeper.execute("SET lock_timeout = '60s'")  // a session that never ends fails the test, not hangs it
+        // no run holds, a killed run's among them: the test holds its schema as a live run would,
+        // until the rerun below. Its request for the schema's lock queues behind the killed
+        // shard's session (still waiting in its COPY) before that session is let go, so that no
+        // other run's cleanup (a `pg_try_advisory_lock`, which fails while a request waits) takes
+        // the lock in between (it did, once, under load).
+        let keeper = stagedSchema.map { StagingLockKeeper(uri: uri, schema: $0) }
+        defer { keeper?.release.signal() }  // also when the test stops early
+        var queued = false
         if let stagedSchema {
-            _ = try keeper.query("SELECT pg_advisory_lock(\(PostgreSQLSink.stagingLockClass), hashtext($1))", [stagedSchema])
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline, !queued {
+                queued =
+                    try db.scalar(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = \(PostgreSQLSink.stagingLockClass) "
+                            + "AND objid = (hashtext($1)::bigint & 4294967295)::oid", [stagedSchema]) != "0"
+                if !queued { usleep(1_000) }
+            }
+        }
+        try blocker.execute("ROLLBACK")
+        #expect(queued, "the keeper's request waits behind the killed shard's session")
+        if let keeper {
+            #expect(keeper.acquired.wait(timeout: .now() + 90) == .success, "the staging schema's lock")
+            #expect(keeper.failure.withLock { $0 } == nil)
         }
         #expect(caught, "shard 3 ended before its COPY was caught: \(killed.stderr)")
         #expect(killed.status == -9)
@@ -332,7 +349,8 @@ import Testing
         while Date() < gone, try db.scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE $1", ["COPY " + stagingPattern]) != "0" {
             usleep(10_000)
         }
-        _ = try keeper.query("SELECT pg_advisory_unlock_all()")
+        keeper?.release.signal()
+        _ = keeper?.released.wait(timeout: .now() + 60)
         let rerun = try Self.run(pack, input: input, output: output, runID: runID, shard: "3/4", json: true)
         #expect(try Self.shardStatus(rerun.stdout)["status"] as? String == "published")
         #expect(try PostgresTestServer.content(uri, schema: schema) == (try PostgresTestServer.content(uri, schema: reference)))
@@ -542,5 +560,32 @@ import Testing
         defer { PostgresTestServer.drop(uri, schema: schema) }
         let r = try Self.publish(output: PostgresTestServer.output(uri, schema: schema), runID: "never-run")
         #expect(r.status == 2 && r.stderr.contains("HZ7209"), "\(r.stderr)")
+    }
+}
+
+/// A session that takes a staging schema's advisory lock on a thread of its own (the request
+/// waits while a killed run's session holds it) and keeps it until `release` is signalled.
+final class StagingLockKeeper: Sendable {
+    let acquired = DispatchSemaphore(value: 0)
+    let release = DispatchSemaphore(value: 0)
+    let released = DispatchSemaphore(value: 0)
+    let failure = Mutex<String?>(nil)
+
+    init(uri: String, schema: String) {
+        let thread = Thread { [self] in
+            do {
+                let c = try PostgresTestServer.connect(uri)
+                try c.execute("SET lock_timeout = '60s'")  // a session that never ends fails the test, not hangs it
+                _ = try c.query("SELECT pg_advisory_lock(\(PostgreSQLSink.stagingLockClass), hashtext($1))", [schema])
+                acquired.signal()
+                release.wait()
+                _ = try c.query("SELECT pg_advisory_unlock_all()")
+            } catch {
+                failure.withLock { $0 = "\(error)" }
+                acquired.signal()
+            }
+            released.signal()
+        }
+        thread.start()
     }
 }
