@@ -833,6 +833,28 @@ final class CompilationContext {
         return result
     }
 
+    /// Calls `fn` with the first `count` (at most three) of `a`, `b`, `c` in a buffer on the stack.
+    @inline(__always)
+    static func withThree(
+        _ a: Value, _ b: Value, _ c: Value, count: Int, _ fn: (UnsafeBufferPointer<Value>) throws(EvaluationError) -> Value
+    ) throws(EvaluationError) -> Value {
+        var failure: EvaluationError?
+        let result: Value = withUnsafeTemporaryAllocation(of: Value.self, capacity: 3) { buf in
+            buf.initializeElement(at: 0, to: a)
+            buf.initializeElement(at: 1, to: b)
+            buf.initializeElement(at: 2, to: c)
+            defer { _ = buf.deinitialize() }
+            do throws(EvaluationError) {
+                return try fn(UnsafeBufferPointer(rebasing: buf[0..<min(3, count)]))
+            } catch {
+                failure = error
+                return .null
+            }
+        }
+        if let failure { throw failure }
+        return result
+    }
+
     /// The evaluator of a call with per-run state: the implementation is the frame's bound one
     /// for `site`, with null propagation and error attribution as `invoke`.
     static func invokeBound(site: Int, _ args: [Evaluator], name: String, propagatesNull: Bool, tracedSource: String?) -> Evaluator {
@@ -848,7 +870,9 @@ final class CompilationContext {
             reason: .expressionError, message: "\(name): the run's implementation does not take \(args.count) argument(s)", function: name)
         let traceSite = tracedSource.map { LookupUse.Site(function: name, source: $0) }
         return { f throws(EvaluationError) in
-            if traceSite == nil || args.count != 1, site < f.bound.count, case .variadic(let fn) = f.bound[site] {
+            // More than three arguments: only a variadic implementation takes them (the others,
+            // the common case, are not looked at twice per call).
+            if args.count > 3, site < f.bound.count, case .variadic(let fn) = f.bound[site] {
                 return try callVariadic(args, f, propagatesNull: propagatesNull, fn, named: named)
             }
             var a = Value.null
@@ -871,9 +895,9 @@ final class CompilationContext {
                 case (.unary(let fn), 1): r = try fn(a)
                 case (.binary(let fn), 2): r = try fn(a, b)
                 case (.ternary(let fn), 3): r = try fn(a, b, c)
-                case (.variadic(let fn), _):
-                    // Only one argument here, with a traced source (the call above takes the others).
-                    r = try [a, b, c].prefix(args.count).withUnsafeBufferPointer { (p) throws(EvaluationError) in try fn(p) }
+                case (.variadic(let fn), let n) where n <= 3:
+                    // Up to three arguments, already evaluated: passed from the stack.
+                    r = try withThree(a, b, c, count: n, fn)
                 default: throw arity
                 }
             } catch {

@@ -87,9 +87,12 @@ final class RunExecution {
     /// Maps every plan over its files, in run order (derived tables wait for `finalize`).
     func execute() throws(RunError) {
         let incremental = options.incremental
-        let running = plans.indices.filter { pi in
-            plans[pi].derivation == nil && !(incremental.map { $0.baseManifest != nil && $0.reused.contains(plans[pi].id) } ?? false)
+        // `run --incremental`: the output run's rows, ledger and inputs of a reused mapping are taken over.
+        let reusedFrom = { (plan: MappingPlan) -> RunManifest? in
+            guard let incremental, incremental.reused.contains(plan.id) else { return nil }
+            return incremental.baseManifest
         }
+        let running = plans.indices.filter { plans[$0].derivation == nil && reusedFrom(plans[$0]) == nil }
         if options.sharesXMLParses {
             sharedParses = SharedXMLParses(
                 plans: plans, running: running, filesPerPlan: filesPerPlan, spillDirectory: spillDirectory, maxWaitingTaps: options.maxWaitingXMLTaps,
@@ -97,7 +100,7 @@ final class RunExecution {
         }
         defer { sharedParses = nil }
         for (pi, plan) in plans.enumerated() where plan.derivation == nil {
-            if let incremental, let base = incremental.baseManifest, incremental.reused.contains(plan.id) {
+            if let base = reusedFrom(plan) {
                 adopt(plan, from: base)
             } else {
                 try map(plan, index: pi)

@@ -66,6 +66,15 @@ import Testing
         let (dir3, args3) = project("id: \"row_id(y, k)\"", input: "k;x;y\nA;1;\n;2;A\n")
         #expect(try TestSupport.runCLI(args3, environment: ["HZ_TEST_KEY": Self.key]).status == 0)
         #expect(Set(try ids(dir3 + "/o.sqlite")).count == 2)
+        // A key of more than three parts (the call's arguments on the stack): the same ids
+        // whatever the order of the records, one per record.
+        let (dir4, args4) = project("id: \"row_id(k, x, y, k)\"")
+        #expect(try TestSupport.runCLI(args4, environment: ["HZ_TEST_KEY": Self.key]).status == 0)
+        let (dir5, args5) = project("id: \"row_id(k, x, y, k)\"", input: "k;x;y\nA;3;c\nB;2;b\nA;1;\n")
+        #expect(try TestSupport.runCLI(args5, environment: ["HZ_TEST_KEY": Self.key]).status == 0)
+        let four = try ids(dir4 + "/o.sqlite")
+        let reordered = try ids(dir5 + "/o.sqlite")
+        #expect(Set(four).count == 3 && Set(reordered) == Set(four) && Set(four) != Set(a))
         // Without a key, a run that calls row_id does not start.
         let none = try TestSupport.runCLI(Array(args.dropLast(2)))
         #expect(none.status == 2)

@@ -241,14 +241,13 @@ import Testing
     @Test func documentsThatEndBadlyGiveTheSameOutputInBothOrders() throws {
         let dir = TestSupport.temporaryDirectory("shared-parse-bad")
         let input = dir + "/input"
-        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
         for (i, d) in Self.documents.enumerated() {
             // Stay ids of their own per document (S1 → S201 in the second).
             let text = d.text.replacingOccurrences(of: "id=\"S", with: "id=\"S\(i + 1)0")
-            try text.write(toFile: input + "/\(i + 1).xml", atomically: true, encoding: .utf8)
+            TestSupport.write(text, to: input + "/\(i + 1).xml")
         }
-        try Self.staysMapping.write(toFile: dir + "/stays.yaml", atomically: true, encoding: .utf8)
-        try Self.diagnosesMapping.write(toFile: dir + "/diagnoses.yaml", atomically: true, encoding: .utf8)
+        TestSupport.write(Self.staysMapping, to: dir + "/stays.yaml")
+        TestSupport.write(Self.diagnosesMapping, to: dir + "/diagnoses.yaml")
         for (order, label) in [
             ([dir + "/stays.yaml", dir + "/diagnoses.yaml"], "stays-first"), ([dir + "/diagnoses.yaml", dir + "/stays.yaml"], "diagnoses-first"),
         ] {
@@ -297,18 +296,17 @@ import Testing
           condition_status_source_value: "`.`"
 
         """
+
     /// At most `maxWaitingXMLTaps` taps wait for their mapping at once (each holds an open spill
     /// file): past it, the files are parsed by each mapping, and the output is the same.
     @Test func theTapsWaitingAtOnceAreBounded() throws {
         let dir = TestSupport.temporaryDirectory("shared-parse-cap")
         let input = dir + "/input"
-        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
         for i in 1...5 {
-            try Self.good.replacingOccurrences(of: "id=\"S", with: "id=\"S\(i)0").write(
-                toFile: input + "/\(i).xml", atomically: true, encoding: .utf8)
+            TestSupport.write(Self.good.replacingOccurrences(of: "id=\"S", with: "id=\"S\(i)0"), to: input + "/\(i).xml")
         }
-        try Self.staysMapping.write(toFile: dir + "/stays.yaml", atomically: true, encoding: .utf8)
-        try Self.diagnosesMapping.write(toFile: dir + "/diagnoses.yaml", atomically: true, encoding: .utf8)
+        TestSupport.write(Self.staysMapping, to: dir + "/stays.yaml")
+        TestSupport.write(Self.diagnosesMapping, to: dir + "/diagnoses.yaml")
         let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         let plans = try ["stays", "diagnoses"].map { try MappingPlanner.plan(MappingLoader.load(path: dir + "/\($0).yaml"), context: context) }
         func run(cap: Int, sharing: Bool) throws -> (manifest: RunManifest, dump: [String: [[Value]]]) {
