@@ -131,6 +131,35 @@ import Testing
             }
         }
     }
+
+    /// `to_int` of text: the byte fast path (sign and up to 18 digits) gives what the general path
+    /// (trimmed, one `+` dropped, `Int(_:)`) gives, and leaves everything else to it.
+    @Test func toIntOfTextMatchesTheGeneralPath() {
+        func general(_ s: String) -> Int? {
+            var digits = Substring(Builtins.trimmed(s, leading: true, trailing: true))
+            if digits.first == "+" { digits = digits.dropFirst() }
+            guard let i = Int(digits), !digits.isEmpty, digits.first != "+" else { return nil }
+            return i
+        }
+        let texts = [
+            "0", "7", "007", "-0", "+0", "+5", "-12", "2692", "123456789012345678", "-123456789012345678",
+            "999999999999999999", "1234567890123456789", "9223372036854775807", "9223372036854775808",
+            "-9223372036854775808", "-9223372036854775809", "", "-", "+", "+-5", "-+5", "--5", "++5", " 12",
+            "12 ", "\t-3\n", "1a", "a1", "12.0", "1_000", "\u{661}\u{662}", "１２", "0x1F", "1e3",
+        ]
+        for text in texts {
+            if let fast = Builtins.plainInteger(text) { #expect(fast == general(text), "\(text.debugDescription)") }
+            let result: Value?
+            do { result = try Builtins.toInt(.string(text)) } catch { result = nil }
+            #expect(result == general(text).map { .int($0) }, "\(text.debugDescription)")
+        }
+        // The fast path takes the plain texts (the others fall through to the general path).
+        #expect(Builtins.plainInteger("2692") == 2692)
+        #expect(Builtins.plainInteger("-123456789012345678") == -123_456_789_012_345_678)
+        #expect(Builtins.plainInteger("1234567890123456789") == nil)
+        #expect(Builtins.plainInteger(" 12") == nil)
+        #expect(Builtins.plainInteger("+-5") == nil)
+    }
 }
 
 extension String {
