@@ -303,28 +303,39 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
         }
     }
 
-    /// The value for one key.
+    /// The value for one key. A text key with nothing to trim is looked up in place, from its
+    /// UTF-8 bytes (its canonical text), without copying it into the key buffer.
     public func value(forKey key: Value) -> Value? {
+        if case .string(let s) = key {
+            var inPlace = false
+            var found: Value?
+            _ = s.utf8.withContiguousStorageIfAvailable { u in
+                guard let f = u.first, let l = u.last, f != 32, f != 9, l != 32, l != 9 else { return }
+                found = find(UnsafeRawBufferPointer(u))
+                inPlace = true
+            }
+            if inPlace { return found }
+        }
         guard ValueCodec.appendKey(CollectionOfOne(key), to: &keyBuffer) else { return nil }
-        return find()
+        return keyBuffer.withUnsafeBytes { find($0) }
     }
 
     /// The value for several keys.
     public func value(for keys: [Value]) -> Value? {
         if keys.count == 1 { return value(forKey: keys[0]) }
         guard ValueCodec.appendKey(keys, to: &keyBuffer) else { return nil }
-        return find()
+        return keyBuffer.withUnsafeBytes { find($0) }
     }
 
-    /// Looks `keyBuffer` up.
+    /// Looks the key whose canonical bytes are `key` up.
     @inline(__always)
-    private func find() -> Value? {
+    private func find(_ key: UnsafeRawBufferPointer) -> Value? {
         guard readFailure == nil else { return nil }
         var value: Value?
         var decoded = true
         let found: SpillingIndex.Found
         do {
-            found = try index.lookup(keyBuffer, diskBuffers: diskBuffers) { bytes in
+            found = try index.lookup(bytes: key, diskBuffers: diskBuffers) { bytes in
                 decoded = ValueCodec.decode(bytes, count: 1) { _, v in value = v }
             }
         } catch {

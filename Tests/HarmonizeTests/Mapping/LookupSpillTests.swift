@@ -234,6 +234,33 @@ import Testing
         }
     #endif
 
+    /// Text keys with nothing to trim are looked up from their own bytes; the others through the
+    /// key buffer (canonical text): same values, and each lookup counted once.
+    @Test(arguments: [0, 64 << 20])
+    func textKeysLookedUpInPlaceGiveTheCanonicalTextsValues(budget: Int) throws {
+        let dir = TestSupport.temporaryDirectory("lookup-in-place")
+        let index = SpillingIndex(budget: budget, spillDirectory: dir, keepsFirst: true, filePrefix: "harmonize-lookup", label: "lookup table")
+        let long = "A-KEY-LONGER-THAN-FIFTEEN-BYTES-É"
+        for (k, v) in [("7", 70), ("K7", 7), ("", 0), (long, 33), ("K 8", 8)] {
+            try index.insert(key: Array(k.utf8), payload: ValueCodec.encode([.int(v)]))
+        }
+        try index.finishLoading()
+        let table = LoadedLookupTable(name: "t", keyCount: 1, valueType: .integer, missIsFatal: false, index: index)
+        #expect(table.isSpilled == (budget == 0))
+        #expect(table.value(forKey: .string("K7")) == .int(7))
+        #expect(table.value(forKey: .string(" K7\t")) == .int(7), "trimmed like the canonical text")
+        #expect(table.value(forKey: .string("K 8")) == .int(8))
+        #expect(table.value(forKey: .string(long)) == .int(33))
+        #expect(table.value(forKey: .string(String(long.dropLast()))) == nil)
+        #expect(table.value(forKey: .int(7)) == .int(70), "an integer key matches its decimal text")
+        #expect(table.value(forKey: .string("7")) == .int(70))
+        #expect(table.value(forKey: .string("")) == .int(0))
+        #expect(table.value(forKey: .string("k7")) == nil, "no case folding")
+        #expect(table.value(forKey: .null) == nil)
+        #expect(table.hits == 7 && table.misses == 2, "hits \(table.hits), misses \(table.misses)")
+        table.close()
+    }
+
     @Test func aDamagedTableReportsAReadFailureNeverAMiss() throws {
         let dir = TestSupport.temporaryDirectory("lookup-damaged")
         let index = SpillingIndex(budget: 0, spillDirectory: dir, keepsFirst: true, filePrefix: "harmonize-lookup", label: "lookup table")

@@ -225,24 +225,30 @@ final class SpillingIndex {
         _ key: [UInt8], diskBuffers: DiskHashTable.ReadBuffers? = nil, _ body: (UnsafeRawBufferPointer) -> Void
     ) throws(JoinIndexError) -> Found {
         try key.withUnsafeBytes { k in
-            JoinIndexError.capture { () throws(JoinIndexError) -> Found in
-                let h = Self.hash(k)
-                if memoryCount > 0 {
-                    let i = probe(k, hash: h)
-                    if slots[i] != 0 {
-                        let off = Self.offset(slots[i])
-                        if arena[off] != 0 { return .ambiguous }
-                        arena.withUnsafeBytes { a in
-                            let e = Self.entry(a, off)
-                            body(UnsafeRawBufferPointer(rebasing: a[e.payload..<(e.payload + e.payloadLength)]))
-                        }
-                        return .payload
-                    }
-                }
-                guard let disk else { return .miss }
-                return try disk.lookup(hash: h, key: k, buffers: diskBuffers, body)
-            }
+            JoinIndexError.capture { () throws(JoinIndexError) -> Found in try lookup(bytes: k, diskBuffers: diskBuffers, body) }
         }.get()
+    }
+
+    /// Looks up the key whose bytes are `k` (valid during the call): what `lookup(_:diskBuffers:_:)`
+    /// does, for a caller that has the bytes without an array (a text key read in place).
+    func lookup(
+        bytes k: UnsafeRawBufferPointer, diskBuffers: DiskHashTable.ReadBuffers? = nil, _ body: (UnsafeRawBufferPointer) -> Void
+    ) throws(JoinIndexError) -> Found {
+        let h = Self.hash(k)
+        if memoryCount > 0 {
+            let i = probe(k, hash: h)
+            if slots[i] != 0 {
+                let off = Self.offset(slots[i])
+                if arena[off] != 0 { return .ambiguous }
+                arena.withUnsafeBytes { a in
+                    let e = Self.entry(a, off)
+                    body(UnsafeRawBufferPointer(rebasing: a[e.payload..<(e.payload + e.payloadLength)]))
+                }
+                return .payload
+            }
+        }
+        guard let disk else { return .miss }
+        return try disk.lookup(hash: h, key: k, buffers: diskBuffers, body)
     }
 
     /// Frees memory and the on-disk part (its file was unlinked when created).
