@@ -84,7 +84,8 @@ package enum ReadEvent: Sendable {
     /// A record is available through `fieldCount`, `withField`, `string` and `location`.
     case record
     /// A record was rejected (structure, encoding, limit or ragged row); reading can go on.
-    case rejected(Reject)
+    /// (Boxed: the event of every record stays a word, not the reject's 152 bytes.)
+    indirect case rejected(Reject)
     /// No more records.
     case end
 }
