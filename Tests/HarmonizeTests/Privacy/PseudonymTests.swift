@@ -72,6 +72,25 @@ import Testing
         }
     }
 
+    /// The pseudonyms' hex text (four bytes at a time, then byte by byte): every byte value, at
+    /// every offset of a word, for lengths 0 to 40.
+    @Test func hexTextOfEveryByteAtEveryLength() {
+        let bytes = (0..<296).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) } + Array(0...255)
+        func reference(_ b: ArraySlice<UInt8>) -> String {
+            b.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        }
+        bytes.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { return }
+            for count in 0...40 {
+                for start in stride(from: 0, to: p.count - count, by: 3) {
+                    let got = Hex.string(base + start, count: count)
+                    #expect(got == reference(bytes[start..<(start + count)]), "\(count) bytes at \(start)")
+                }
+            }
+            #expect(Hex.string(base + 296, count: 256) == reference(bytes[296...]))
+        }
+    }
+
     /// With many more identifiers than slots (slots replaced all the time), the cache keeps
     /// giving the computed values, on misses and on hits.
     @Test func aFullCacheKeepsGivingTheComputedValues() throws {
