@@ -33,4 +33,32 @@ import Testing
         #expect(back[4][0] == .string("42"))  // TEXT affinity
         #expect(back[4][4] == .string("1969-12-31T23:59:59"))
     }
+
+    /// Dates go through the statement's cache of recent days' texts: days that share a slot
+    /// (4,096 apart), before 1970, at the ends of years 0 and 9999, and past them (longer text,
+    /// not cached), in an order that replaces slots back and forth.
+    @Test func datesReadBackAsTheirISOTextWhateverTheCacheHolds() throws {
+        let dir = TestSupport.temporaryDirectory("row-insert-dates")
+        let db = try SQLiteConnection(path: dir + "/t.sqlite")
+        try db.execute("CREATE TABLE t (d DATE, n INTEGER)")
+        let st = try db.prepare("INSERT INTO t VALUES (?, ?)")
+        let base = CivilDate(year: 2020, month: 12, day: 11).daysSinceEpoch
+        var days = [
+            base, base + 4096, base, base - 4096, -1, 0, -719_528, -719_529, CivilDate(year: 9999, month: 12, day: 31).daysSinceEpoch,
+            CivilDate(year: 9999, month: 12, day: 31).daysSinceEpoch + 1, base + 4096, -4096, -1,
+        ]
+        days += (0..<12000).map { base + ($0 * 389) % 9000 - 4500 }
+        try db.execute("BEGIN")
+        for (n, day) in days.enumerated() {
+            let row: [Value] = [.date(day), .int(n)]
+            try row.withUnsafeBufferPointer { try st.insertRow($0) }
+        }
+        try db.execute("COMMIT")
+        let back = try db.query("SELECT d FROM t ORDER BY n")
+        #expect(back.count == days.count)
+        for (k, day) in days.enumerated() where k < back.count {
+            #expect(back[k][0] == .string(CivilDate(daysSinceEpoch: day).isoString), "day \(day)")
+        }
+        #expect(back[6][0] == .string("0000-01-01") && back[7][0] == .string(CivilDate(daysSinceEpoch: -719_529).isoString))
+    }
 }
