@@ -20,6 +20,7 @@ final class SQLiteStatement {
     deinit {
         sqlite3_finalize(handle)
         scratch?.deallocate()
+        dateTexts?.deallocate()
     }
 
     /// The ISO text of the dates `insertRow` binds, for the days seen lately (allocated with the
@@ -63,9 +64,8 @@ final class SQLiteStatement {
             }
             switch values[k] {
             case .date(let days):
-                let texts = dateTexts ?? ISODateTexts()
-                dateTexts = texts
-                guard texts.write(days, into: start) else {
+                if dateTexts == nil { dateTexts = ISODateTexts() }
+                guard let texts = dateTexts, texts.write(days, into: start) else {
                     bindText(CivilDate(daysSinceEpoch: days).isoString, at: index)
                     continue
                 }
@@ -295,8 +295,9 @@ extension SQLiteStatement {
 /// number modulo 4,096: eleven years without two days in one place; 96 KiB): the dates of an
 /// extract mostly fall within a few years, so most dates are a copy of ten bytes instead of a
 /// calendar conversion and ten divisions (the conversion and its digits took 5 % of the SQLite
-/// writer thread of a claims run, `perf`; its dates span nine years).
-final class ISODateTexts {
+/// writer thread of a claims run, `perf`; its dates span nine years). A value holding two
+/// pointers (no reference to count per date); its owner calls `deallocate`.
+struct ISODateTexts {
     private static let slots = 4096
     /// The day held by each slot (`Int.min`: none).
     private let days: UnsafeMutablePointer<Int>
@@ -310,7 +311,8 @@ final class ISODateTexts {
         texts.initialize(repeating: 0, count: Self.slots * 16)
     }
 
-    deinit {
+    /// Frees the table (once, by its owner).
+    func deallocate() {
         days.deallocate()
         texts.deallocate()
     }
