@@ -471,6 +471,24 @@ final class CompilationContext {
         }
         if !ok { return .poison }
         let subject = a.eval
+        let constants = items.compactMap(\.1.constant)
+        if constants.count == items.count {
+            // A list of literals (the usual `code in ('A', 'B')`): compared with the values
+            // themselves, with no call of an item's closure (a retain and a release each).
+            let listHasNull = constants.contains { $0.isNull }
+            let values = constants.filter { !$0.isNull }
+            let res = TypedEvaluator(
+                type: .boolean,
+                eval: { f throws(EvaluationError) in
+                    let x = try subject(f)
+                    if x.isNull { return .null }
+                    for y in values {
+                        if case .bool(true) = try Operators.equal(x, y, "in") { return .bool(!negated) }
+                    }
+                    return listHasNull ? .null : .bool(negated)
+                })
+            return fold(res, [a] + items.map(\.1), range)
+        }
         let evals = items.map(\.1.eval)
         let res = TypedEvaluator(
             type: .boolean,

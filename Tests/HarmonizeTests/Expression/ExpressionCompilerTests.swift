@@ -33,6 +33,11 @@ import Testing
         ("null = null", .null), ("null and false", .bool(false)), ("null or true", .bool(true)), ("null or false", .null),
         ("not null", .null), ("- null", .null), ("null ?? 1", .int(1)), ("1 in (null, 1)", .bool(true)),
         ("2 not in (null, 1)", .null), ("null in (1)", .null), ("null is null", .bool(true)),
+        // A field against a list of literals, and against a list with a field in it.
+        ("sex in ('F', 'M')", .bool(true)), ("sex in ('F', null)", .null), ("sex not in ('F', null)", .null),
+        ("sex not in ('F', 'X')", .bool(true)), ("sex in (null, 'M')", .bool(true)), ("comment in ('a', 'b')", .null),
+        ("height_cm in (170.0, null)", .bool(true)), ("height_cm not in (1, 2)", .bool(true)),
+        ("sex in (comment, 'M')", .bool(true)), ("sex in (comment, 'F')", .null), ("sex not in (first_name, 'F')", .bool(true)),
         ("comment & 'a' is null", .bool(true)),
         // Conditionals with null conditions.
         ("if null then 1 else 2", .int(2)), ("case when null then 1 else 2 end", .int(2)),
