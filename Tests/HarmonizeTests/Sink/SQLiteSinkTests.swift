@@ -31,6 +31,55 @@ import Testing
         return b
     }
 
+    /// The staging file is written back while rows arrive (every `writebackRows` rows), through a
+    /// descriptor of its own that neither publication nor abort leaves open.
+    @Test(arguments: [false, true])
+    func theStagingFileIsWrittenBackWhileRowsArrive(aborts: Bool) throws {
+        let dir = TestSupport.temporaryDirectory("sink-writeback")
+        let out = dir + "/out.sqlite"
+        /// Descriptors of this process open on the staging file (other tests run meanwhile: only
+        /// this test's folder counts).
+        func stagingDescriptors() -> Int {
+            let fds: [String]
+            do { fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") } catch { return 0 }
+            return fds.filter { fd in
+                let target: String
+                do { target = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd) } catch { return false }
+                return target.hasPrefix(dir + "/.out.sqlite.staging-")
+            }.count
+        }
+        do {
+            let sink = SQLiteSink(outputPath: out)
+            try sink.open(tables: [Self.table], run: Self.manifest())
+            let rows = SQLiteSink.writebackRows * 2 + 30_000  // two requests: at 140,000 and 280,000 rows
+            var id = 0
+            while id < rows {
+                var b = RowBatch(table: 0, columnCount: 4)
+                for _ in 0..<min(10_000, rows - id) {
+                    id += 1
+                    b.values += [.int(id), .string("row \(id)"), .null, .double(Double(id))]
+                }
+                try sink.write(b)
+            }
+            #if os(Linux)
+                #expect(sink.writebacksStarted == 2)
+                #expect(stagingDescriptors() == 2, "SQLite's and the sink's own")
+            #endif
+            if aborts {
+                sink.abort()
+                #expect(!FileManager.default.fileExists(atPath: out))
+            } else {
+                try sink.finish(run: Self.manifest())
+                let db = try SQLiteConnection(path: out, readOnly: true)
+                #expect(try db.scalar("SELECT count(*) FROM item") == .int(rows))
+                #expect(try db.scalar("SELECT sum(item_id = amount) FROM item") == .int(rows))
+            }
+        }
+        #if os(Linux)
+            #expect(stagingDescriptors() == 0, "no descriptor left open on the staging file")
+        #endif
+    }
+
     @Test(arguments: [false, true])
     func publishesAtomicallyAndStoresTheRun(pipelined: Bool) throws {
         let dir = TestSupport.temporaryDirectory("sink")
