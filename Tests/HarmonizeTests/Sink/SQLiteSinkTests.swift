@@ -107,6 +107,7 @@ import Testing
         #expect(try db.scalar("SELECT reason || ':' || field || ':' || line FROM harmonize_reject") == .string("type-error:x:4"))
         #expect(try db.scalar("SELECT run_id FROM harmonize_reject") == .string("run-1"))
         #expect(try db.scalar("SELECT status FROM harmonize_run") == .string("succeeded"))
+        #expect(try db.scalar("PRAGMA page_size") == .int(SQLiteSink.pageSize), "a new output's pages are 16 KiB")
         #expect(try db.scalar("SELECT rejected FROM harmonize_ledger") == .int(1))
         #expect(try db.scalar("SELECT sha256 FROM harmonize_run_input") == .string("def"))
         #expect(try db.scalar("SELECT count(*) FROM harmonize_lineage WHERE line = row_id + 1") == .int(3))
