@@ -743,6 +743,12 @@ final class CompilationContext {
             // Per-run state: the call reads its run's implementation from the frame. Such a call
             // is never folded at compile time (its result depends on the run).
             let site = compiler.callSites.add(name: name, bind)
+            if runtimeArgs.count == 1, !def.readsRecordContext, let i = args.indices.first(where: { !literalIndices.contains($0) }),
+                case .identifier(let id, _) = argNodes[i], let b = compiler.scope.binding(for: id)
+            {
+                // The argument is a field or a named value as it is: the run may act on it early.
+                compiler.callSites.addHint(slot: b.slot, site: site)
+            }
             let eval = CompilationContext.invokeBound(site: site, argEvals, name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
             var res = TypedEvaluator(type: type, eval: eval)
             if case .computed = sig.result { res = widenValues(res) }
@@ -911,6 +917,7 @@ final class CompilationContext {
             do throws(EvaluationError) {
                 switch (f.bound[site], args.count) {
                 case (.unary(let fn), 1): r = try fn(a)
+                case (.unaryPrefetching(let fn, _), 1): r = try fn(a)
                 case (.binary(let fn), 2): r = try fn(a, b)
                 case (.ternary(let fn), 3): r = try fn(a, b, c)
                 case (.variadic(let fn), let n) where n <= 3:

@@ -39,6 +39,10 @@ extension RunEnvironment: Sendable {}
 package enum BoundImplementation {
     /// One argument.
     case unary((Value) throws(EvaluationError) -> Value)
+    /// One argument, with what to do as soon as that argument is known: a call whose argument
+    /// is a source field gets `prefetch` called when the field is decoded, before the record's
+    /// expressions run (`BoundCallSites.prefetches`; keyed pseudonyms bring their cache slot in).
+    case unaryPrefetching((Value) throws(EvaluationError) -> Value, prefetch: (Value) -> Void)
     /// Two arguments.
     case binary((Value, Value) throws(EvaluationError) -> Value)
     /// Three arguments.
@@ -56,6 +60,7 @@ package final class CallSiteTable {
     public typealias Binder = @Sendable (RunEnvironment) throws(EvaluationError) -> BoundImplementation
 
     private var binders: [(name: String, bind: Binder)] = []
+    private var hints: [(slot: Int, site: Int)] = []
 
     /// Creates an empty table.
     public init() {}
@@ -66,8 +71,11 @@ package final class CallSiteTable {
         return binders.count - 1
     }
 
+    /// Notes that call site `site`'s only argument is the frame's slot `slot` read as it is.
+    func addHint(slot: Int, site: Int) { hints.append((slot, site)) }
+
     /// The call sites collected so far.
-    public var snapshot: CallSites { CallSites(binders: binders) }
+    public var snapshot: CallSites { CallSites(binders: binders, hints: hints) }
 }
 
 @available(*, unavailable)
@@ -76,6 +84,8 @@ extension CallSiteTable: Sendable {}
 /// The call sites of a plan whose functions keep per-run state (immutable).
 package struct CallSites: Sendable {
     let binders: [(name: String, bind: CallSiteTable.Binder)]
+    /// Call sites whose only argument is a slot read as it is (`CallSiteTable.addHint`).
+    var hints: [(slot: Int, site: Int)] = []
 
     /// No call site.
     public static let none = CallSites(binders: [])
@@ -89,15 +99,24 @@ package struct CallSites: Sendable {
         var list = ContiguousArray<BoundImplementation>()
         list.reserveCapacity(binders.count)
         for b in binders { list.append(try b.bind(environment)) }
-        return BoundCallSites(implementations: list)
+        var prefetches: [(slot: Int, prefetch: (Value) -> Void)] = []
+        for h in hints where h.site < list.count {
+            if case .unaryPrefetching(_, let prefetch) = list[h.site] { prefetches.append((h.slot, prefetch)) }
+        }
+        return BoundCallSites(implementations: list, prefetches: prefetches)
     }
 }
 
 /// A plan's call sites bound to one run (`CallSites.bind(_:)`); give it to each frame of the run.
 package final class BoundCallSites {
     let implementations: ContiguousArray<BoundImplementation>
+    /// What to call with a slot's value as soon as it is known (`BoundImplementation.unaryPrefetching`).
+    let prefetches: [(slot: Int, prefetch: (Value) -> Void)]
 
-    init(implementations: ContiguousArray<BoundImplementation>) { self.implementations = implementations }
+    init(implementations: ContiguousArray<BoundImplementation>, prefetches: [(slot: Int, prefetch: (Value) -> Void)] = []) {
+        self.implementations = implementations
+        self.prefetches = prefetches
+    }
 
     /// Nothing bound (plans without stateful calls).
     public static func empty() -> BoundCallSites { BoundCallSites(implementations: []) }

@@ -72,6 +72,10 @@ struct RecordStages<Reader: RecordReader> {
     private let slots: [Int]
     private let validators: [FieldDecoder]
     private let validateColumns: [Int]
+    /// The decoded fields whose value a call wants as soon as it is known
+    /// (`BoundCallSites.prefetches`), in decoding order, then `Int.max`; and what to call.
+    private let prefetchFields: [Int]
+    private let prefetches: [(Value) -> Void]
     // deduplicate
     private let duplicates: DuplicateFilter?
     private let messages: HL7Reader?
@@ -149,6 +153,15 @@ struct RecordStages<Reader: RecordReader> {
         decoders = DecoderTable(plan.fields.map(\.decoder))
         decoderCount = groupStage ? 0 : plan.fields.count
         slots = plan.fields.map(\.slot)
+        var early: [(field: Int, prefetch: (Value) -> Void)] = []
+        if !groupStage {
+            for p in executor.callSites.prefetches {
+                if let k = plan.fields.firstIndex(where: { $0.slot == p.slot }) { early.append((k, p.prefetch)) }
+            }
+            early.sort { $0.field < $1.field }
+        }
+        prefetchFields = early.map(\.field) + [Int.max]
+        prefetches = early.map(\.prefetch)
         validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
         lets = folding ? [] : plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
         filter = groupStage ? plan.group?.having?.evaluator : plan.filter?.evaluator
@@ -259,9 +272,15 @@ struct RecordStages<Reader: RecordReader> {
     /// fields, all constraints) in the reject's message.
     @inline(__always)
     private func decode() -> RecordOutcome? {
+        var early = 0
         for k in 0..<decoderCount {
             switch decoders.decode(k, reader.field(fieldColumns[k])) {
-            case .value(let v): frame.storage[slots[k]] = v
+            case .value(let v):
+                while prefetchFields[early] == k {
+                    prefetches[early](v)
+                    early += 1
+                }
+                frame.storage[slots[k]] = v
             case .failure:
                 return .rejected(
                     executor.schemaReject(

@@ -32,16 +32,19 @@ extension FunctionRegistry {
                         return .perRun { environment throws(EvaluationError) in
                             // Resolved once per run (the run's HMAC states and cache for the purpose).
                             let p = try environment.pseudonymizers(function: name).pseudonymizer(purpose: purpose)
-                            return .unary { value throws(EvaluationError) in
-                                let text: String
-                                switch value {
-                                case .null: return .null
-                                case .string(let s): text = s
-                                case .date(let d): text = CivilDate(daysSinceEpoch: d).isoString
-                                default: text = value.description
-                                }
-                                return asInteger ? .int(p.integer(text)) : .string(p.pseudonym(text))
-                            }
+                            return .unaryPrefetching(
+                                { value throws(EvaluationError) in
+                                    let text: String
+                                    switch value {
+                                    case .null: return .null
+                                    case .string(let s): text = s
+                                    case .date(let d): text = CivilDate(daysSinceEpoch: d).isoString
+                                    default: text = value.description
+                                    }
+                                    return asInteger ? .int(p.integer(text)) : .string(p.pseudonym(text))
+                                },
+                                // A text identifier read from a field: its cache slot, early.
+                                prefetch: { value in if case .string(let s) = value { p.prefetch(s) } })
                         }
                     }))
         }

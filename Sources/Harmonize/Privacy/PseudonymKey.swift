@@ -1,3 +1,4 @@
+import CHarmonizeSHA
 import Crypto
 import Foundation
 
@@ -224,12 +225,7 @@ package final class Pseudonymizer {
         let probe: (slot: UnsafeMutablePointer<UInt8>, length: Int, hit: Bool)? = s.withUTF8 { u in
             let n = u.count
             guard n <= Self.maxCachedBytes else { return nil }
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for b in u {
-                h ^= UInt64(b)
-                h &*= 0x100_0000_01b3
-            }
-            let slot = table + (Int(truncatingIfNeeded: h ^ (h >> 31)) & mask) * Self.slotBytes
+            let slot = self.slot(u)
             guard let base = u.baseAddress, n > 0 else { return (slot, n, Int(slot[0]) == n + 1) }
             if Int(slot[0]) == n + 1 && memcmp(slot + 1, base, n) == 0 { return (slot, n, true) }
             // A miss: the slot takes this identifier (marked used once its digest is in).
@@ -250,6 +246,30 @@ package final class Pseudonymizer {
         }
         lookups += 1
         return probe.slot + Self.digestOffset
+    }
+
+    /// The cache slot of an identifier's bytes.
+    @inline(__always)
+    private func slot(_ u: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in u {
+            h ^= UInt64(b)
+            h &*= 0x100_0000_01b3
+        }
+        return table + (Int(truncatingIfNeeded: h ^ (h >> 31)) & mask) * Self.slotBytes
+    }
+
+    /// Brings the cache slot of `identifier` into the processor's cache without waiting: called
+    /// when the field it is read from is decoded, a few hundred nanoseconds before its pseudonym
+    /// is asked for (the probe of a table of megabytes was a cache miss: 84 % of `pseudonym`'s
+    /// samples, `perf annotate`). Changes nothing else.
+    func prefetch(_ identifier: String) {
+        guard !bypassesCache else { return }
+        var s = identifier
+        s.withUTF8 { u in
+            guard u.count <= Self.maxCachedBytes else { return }
+            harmonize_prefetch(slot(u))
+        }
     }
 
     /// Stops using the cache when fewer than a quarter of the lookups after the first

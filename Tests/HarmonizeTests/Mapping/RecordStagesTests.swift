@@ -69,6 +69,29 @@ import Testing
         return try DelimitedReader(source: MemoryByteSource(Array(text.utf8)), displayName: "in.csv", dialect: try plan().dialect)
     }
 
+    /// A call that wants a field's value early (`BoundCallSites.prefetches`) gets it as soon as
+    /// the field is decoded, for every record whose decoding reaches the field.
+    @Test func earlyCallsGetTheirFieldAsSoonAsItIsDecoded() throws {
+        let plan = try Self.plan()
+        let slot = try #require(plan.fields.first { $0.name == "sex" }?.slot)
+        final class Seen { var values: [Value] = [] }
+        let seen = Seen()
+        let callSites = BoundCallSites(implementations: [], prefetches: [(slot, { seen.values.append($0) })])
+        let executor = MappingExecutor(
+            plan: plan, mappingIndex: 0, tableIndices: [0], batchRows: 2, recordsLineage: false, emit: { _ in }, emitRejects: { _ in },
+            callSites: callSites)
+        var stages = try RecordStages(executor: executor, reader: try Self.reader(), fileIndex: 0, filePath: "in.csv")
+        defer { stages.close() }
+        while try stages.next() != nil {}
+        // Record 2 (its date) and record 5 (its id) reach `sex` if their bad field is decoded after it.
+        let order = plan.fields.map(\.name)
+        let sex = try #require(order.firstIndex(of: "sex"))
+        let reaches = [true, sex < (order.firstIndex(of: "born") ?? 0), true, true, sex < (order.firstIndex(of: "id") ?? 0), true]
+        let expected = zip(["M", "F", "F", "X", "M", "F"], reaches).filter(\.1).map { Value.string($0.0) }
+        #expect(seen.values == expected)
+        #expect(seen.values.count >= 4)
+    }
+
     @Test func eachStageEndsItsRecordsWithTheirOutcome() throws {
         let plan = try Self.plan()
         let executor = try Self.executor(plan)

@@ -216,6 +216,36 @@ import Testing
         #expect(throws: EvaluationError.self) { try u.evaluate(unbound) }
     }
 
+    /// A keyed pseudonym of a field as it is asks for the field's value early (its cache slot
+    /// is brought in when the field is decoded); of anything else, not. Results are unchanged.
+    @Test func pseudonymsOfAFieldAskForItEarly() throws {
+        let scope = TestScope(["id": .string, "other": .string])
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        let keyed = RunEnvironment()
+        keyed.pseudonymKey = key
+        let slot = try #require(scope.binding(for: "other")?.slot)
+        for (text, early) in [
+            ("pseudonym(other, 'person')", true), ("pseudonym_int(other, 'visit')", true), ("pseudonym(upper(other), 'person')", false),
+            ("pseudonym(concat(other, 'x'), 'person')", false), ("upper(other)", false),
+        ] {
+            // A compiler per expression: a compiler's call sites are its plan's, all expressions together.
+            let compiler = ExpressionCompiler(functions: FunctionCatalog.registry(), scope: scope, lookups: nil)
+            let e = try compiler.compile(text, file: nil, line: 1, column: 1, expected: nil).get()
+            let bound = try e.callSites.bind(keyed)
+            #expect(bound.prefetches.map(\.slot) == (early ? [slot] : []), "\(text)")
+            let frame = EvaluationFrame(slotCount: 2, callSites: bound)
+            frame.slots = [.string("A"), .string("1500175123456")]
+            let before = try e.evaluate(frame)
+            for p in bound.prefetches { p.prefetch(frame.slots[slot]) }
+            #expect(try e.evaluate(frame) == before)
+        }
+        let p = Pseudonymizer(key: key, purpose: "person")
+        let expected = p.pseudonym("1500175123456")
+        p.prefetch("1500175123456")
+        p.prefetch(String(repeating: "9", count: 300))
+        #expect(p.pseudonym("1500175123456") == expected)
+    }
+
     @Test func onePlanRunsUnderTwoKeysWithoutSharingState() throws {
         // The plan holds no key: two runs of one compiled expression under different keys,
         // interleaved, give each key's own pseudonyms.
