@@ -8,10 +8,8 @@ package enum Hex {
         String(unsafeUninitializedCapacity: 2 * bytes.count) { out in
             var k = 0
             for b in bytes {
-                let hi = b >> 4
-                let lo = b & 15
-                out[k] = hi < 10 ? 48 + hi : 87 + hi
-                out[k + 1] = lo < 10 ? 48 + lo : 87 + lo
+                out[k] = digit(b >> 4)
+                out[k + 1] = digit(b & 15)
                 k += 2
             }
             return k

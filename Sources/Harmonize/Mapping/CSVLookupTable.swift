@@ -296,11 +296,17 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
         case .null: return nil
         case .string(let s):
             // Trim only when needed: most keys have no surrounding spaces.
-            let u = s.utf8
-            if let f = u.first, let l = u.last, f != 32, f != 9, l != 32, l != 9 { return s }
+            if hasNothingToTrim(s.utf8) { return s }
             return s.trimmingSpaces()
         default: return v.description
         }
+    }
+
+    /// Whether a text key is its own canonical text: not empty, no space or tab at either end.
+    @inline(__always)
+    static func hasNothingToTrim<C: BidirectionalCollection<UInt8>>(_ u: C) -> Bool {
+        guard let f = u.first, let l = u.last else { return false }
+        return f != 32 && f != 9 && l != 32 && l != 9
     }
 
     /// The value for one key. A text key with nothing to trim is looked up in place, from its
@@ -310,7 +316,7 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
             var inPlace = false
             var found: Value?
             _ = s.utf8.withContiguousStorageIfAvailable { u in
-                guard let f = u.first, let l = u.last, f != 32, f != 9, l != 32, l != 9 else { return }
+                guard Self.hasNothingToTrim(u) else { return }
                 found = find(UnsafeRawBufferPointer(u))
                 inPlace = true
             }
