@@ -141,6 +141,17 @@ package struct DateFormat: Sendable, Hashable, CustomStringConvertible {
     // MARK: Parsing
 
     /// Parses the whole of `bytes`; nil when they do not match or name no real date or time.
+    /// Days since 1970-01-01 of a date: `parseParts(bytes)?.daysSinceEpoch`, without the parts
+    /// for a fixed layout of a date alone (`dd/MM/yyyy`, `yyyyMMdd`…: 4 % of a claims run's
+    /// mapping thread went to the parts, their checks and the general calendar arithmetic).
+    public func parseDays(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        if let fixed, fixed.isDateOnly {
+            if bytes.count == fixed.length { return fixed.days(bytes) }
+            if fixed.isExact { return nil }
+        }
+        return parseParts(bytes)?.daysSinceEpoch
+    }
+
     public func parseParts(_ bytes: UnsafeBufferPointer<UInt8>) -> Parts? {
         if let fixed {
             if bytes.count == fixed.length { return fixed.parse(bytes) }
@@ -432,6 +443,8 @@ package struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         let literalBytes: [UInt8]
         let digitOffsets: [Int]  // fraction digits: only checked
         let year: Int, yearWidth: Int, month: Int, monthIsName: Bool, day: Int, hour: Int, minute: Int, second: Int
+        /// A date alone: numeric year, month and day, no time of day and no fraction (`days`).
+        let isDateOnly: Bool
 
         init?(_ tokens: [Token], isoTail: Bool) {
             guard !isoTail else { return nil }
@@ -488,6 +501,44 @@ package struct DateFormat: Sendable, Hashable, CustomStringConvertible {
             self.hour = hour
             self.minute = minute
             self.second = second
+            isDateOnly = year >= 0 && month >= 0 && !monthIsName && day >= 0 && hour < 0 && minute < 0 && second < 0 && digitOffsets.isEmpty
+        }
+
+        /// Cumulative days before each month of a common year.
+        private static let daysBefore: [Int] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365]
+
+        /// Days since 1970-01-01 of a date-only layout's text (`isDateOnly`), nil when it does not
+        /// match or names no real day: `parse(b)?.daysSinceEpoch`, from the year's first day.
+        func days(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+            guard b.count == length else { return nil }
+            for k in literalOffsets.indices {
+                let c = b[literalOffsets[k]]
+                let l = literalBytes[k]
+                guard c == l || (l == UInt8(ascii: "T") && c == UInt8(ascii: "t")) else { return nil }
+            }
+            let hi = FixedLayout.two(b, year)
+            guard hi >= 0 else { return nil }
+            let y: Int
+            if yearWidth == 4 {
+                let lo = FixedLayout.two(b, year + 2)
+                guard lo >= 0 else { return nil }
+                y = hi * 100 + lo
+            } else {
+                y = hi >= 69 ? 1900 + hi : 2000 + hi
+            }
+            let m = FixedLayout.two(b, month)
+            let d = FixedLayout.two(b, day)
+            guard m >= 1, m <= 12, d >= 1, y >= 1 else {
+                // Year 0 (1 BCE): the general arithmetic.
+                guard m >= 1, m <= 12, d >= 1, d <= CivilDate.daysInMonth(year: y, month: m) else { return nil }
+                return CivilDate(year: y, month: m, day: d).daysSinceEpoch
+            }
+            let leap = y & 3 == 0 && (y % 100 != 0 || y % 400 == 0)
+            let extra = leap && m > 2 ? 1 : 0
+            guard d <= Self.daysBefore[m] - Self.daysBefore[m - 1] + (leap && m == 2 ? 1 : 0) else { return nil }
+            let p = y - 1
+            // Days from 0001-01-01 to the year's first day, less those to 1970-01-01 (719,162).
+            return 365 * p + p / 4 - p / 100 + p / 400 - 719_162 + Self.daysBefore[m - 1] + extra + d - 1
         }
 
         @inline(__always)

@@ -153,7 +153,14 @@ package struct FieldDecoder: Sendable {
                 if f.withUnsafeBufferPointer({ $0.elementsEqual(bytes) }) { return .bool(false) }
             }
             return nil
-        case .date, .yearmonth:
+        case .date:
+            return dateFormats.withUnsafeBufferPointer { formats in
+                for i in formats.indices {
+                    if let days = formats[i].parseDays(bytes) { return .date(days) }
+                }
+                return nil
+            }
+        case .yearmonth:
             return parseParts(bytes).map { .date($0.daysSinceEpoch) }
         case .datetime:
             return parseParts(bytes).map { .dateTime($0.secondsSinceEpoch) }

@@ -110,6 +110,40 @@ struct DateParseCase: Sendable, CustomTestStringConvertible {
         "yyyy-MM-dd HH:mm:ss", "d/M/yyyy", "dd.MM.yyyy HH:mm",
     ]
 
+    /// Dates alone in a fixed layout are read without their parts (`parseDays`): the same days
+    /// as the parts' for every day from 1600 to 2400 (in 2-digit years, those the pivot keeps),
+    /// and the same refusals.
+    @Test(arguments: ["%d/%m/%Y", "yyyyMMdd", "yyyy-MM-dd", "dd.MM.yy", "MM/dd/yyyy", "d/M/yyyy", "ddMMMyyyy"])
+    func datesAloneGiveTheirPartsDays(_ pattern: String) throws {
+        let f = try DateFormat(pattern: pattern)
+        func both(_ text: String) -> (Int?, Int?) {
+            var t = text
+            return t.withUTF8 { (f.parseDays($0), f.parseParts($0)?.daysSinceEpoch) }
+        }
+        var day = CivilDate(year: 1600, month: 1, day: 1).daysSinceEpoch
+        let end = CivilDate(year: 2400, month: 12, day: 31).daysSinceEpoch
+        var checked = 0
+        while day <= end {
+            let text = f.format(.date(day))
+            let (fast, general) = both(text)
+            #expect(fast == general, "\(text)")
+            if fast != general { break }
+            if pattern.contains("yyyy") || pattern.contains("%Y") { #expect(fast == day, "\(text)") }
+            day += 1
+            checked += 1
+        }
+        #expect(checked > 290_000)
+        let bad = [
+            "29/02/1900", "29/02/2000", "29/02/2024", "31/04/2020", "00/01/2020", "01/13/2020", "32/01/2020", "1a/01/2020",
+            "01/01/0000", "29/02/0000", "01-01-2020", "1/1/2020", "01/01/20200", "19000229", "20000229", "20200431", "20201301",
+            "2020-02-30", "0000-01-01", "29.02.00", "29.02.01", "02/29/2000", "02/29/2100", "", "01/01/202a", "29Feb2000", "29Feb2001",
+        ]
+        for text in bad {
+            let (fast, general) = both(text)
+            #expect(fast == general, "\(text)")
+        }
+    }
+
     @Test(arguments: roundTripPatterns)
     func formatThenParseRoundTrips(_ pattern: String) throws {
         let f = try DateFormat(pattern: pattern)
