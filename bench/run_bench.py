@@ -288,6 +288,8 @@ def targets_for(results, sizes):
         d2, py = get(n, DUCK2), get(n, PY)
         if hz and c:
             row(n, "Harmonize wall ≤ 0.85 × C (off)", f"{hz['wall'] / c['wall']:.2f}×", hz["wall"] <= 0.85 * c["wall"])
+            # issue 13: the CPU time too (user + system, all threads), against the C program's
+            row(n, "Harmonize CPU ≤ 1.5 × C (off) CPU", f"{hz['cpu'] / c['cpu']:.2f}×", hz["cpu"] <= 1.5 * c["cpu"])
         else:
             row(n, "Harmonize wall ≤ 0.85 × C (off)", "missing", None)
         if hz and d2:
