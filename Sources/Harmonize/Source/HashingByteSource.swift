@@ -61,11 +61,11 @@ extension HashingByteSource: Sendable {}
 /// returns the digest once every buffer is hashed. Memory: `depth` × `slotBytes` (1 MiB by
 /// default), whatever the input's size.
 final class BackgroundHasher {
-    // Safe to share: slot `k` (and its length) is written by the submitting thread only between
-    // `free.wait()` and `filled.signal()`, and read by the hashing thread only between
-    // `filled.wait()` and `free.signal()` (the semaphores order the accesses); `hasher` is set
-    // before the thread starts and used by it alone; `digest` is written by the hashing thread
-    // before `done.signal()` and read after `done.wait()`.
+    // Slot `k` and its length are written by the submitting thread only between `free.wait()`
+    // and `filled.signal()`, and read by the hashing thread only between `filled.wait()` and
+    // `free.signal()`; `hasher` is set before the thread starts and used by it alone; `digest`
+    // is written by the hashing thread before `done.signal()` and read after `done.wait()`.
+    // Safe to share: the three semaphores order every access to the members, as above.
     private final class Ring: @unchecked Sendable {
         let slots: [UnsafeMutableRawPointer]
         var lengths: [Int]
