@@ -510,35 +510,37 @@ package struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         /// Days since 1970-01-01 of a date-only layout's text (`isDateOnly`), nil when it does not
         /// match or names no real day: `parse(b)?.daysSinceEpoch`, from the year's first day.
         func days(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
-            guard b.count == length else { return nil }
+            guard b.count == length, literalsMatch(b), let y = readYear(b) else { return nil }
+            let m = FixedLayout.two(b, month)
+            let d = FixedLayout.two(b, day)
+            guard m >= 1, m <= 12, d >= 1, d <= CivilDate.daysInMonth(year: y, month: m) else { return nil }
+            // Year 0 (1 BCE): the general arithmetic.
+            guard y >= 1 else { return CivilDate(year: y, month: m, day: d).daysSinceEpoch }
+            let p = y - 1
+            let extra = m > 2 && CivilDate.isLeapYear(y) ? 1 : 0
+            // Days from 0001-01-01 to the year's first day, less those to 1970-01-01 (719,162).
+            return 365 * p + p / 4 - p / 100 + p / 400 - 719_162 + Self.daysBefore[m - 1] + extra + d - 1
+        }
+
+        /// Whether the layout's literal bytes are where it puts them (`T` also matches `t`).
+        @inline(__always)
+        private func literalsMatch(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
             for k in literalOffsets.indices {
                 let c = b[literalOffsets[k]]
                 let l = literalBytes[k]
-                guard c == l || (l == UInt8(ascii: "T") && c == UInt8(ascii: "t")) else { return nil }
+                guard c == l || (l == UInt8(ascii: "T") && c == UInt8(ascii: "t")) else { return false }
             }
+            return true
+        }
+
+        /// The year at `year` (two-digit years pivot at 69); nil when its digits are not digits.
+        @inline(__always)
+        private func readYear(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
             let hi = FixedLayout.two(b, year)
             guard hi >= 0 else { return nil }
-            let y: Int
-            if yearWidth == 4 {
-                let lo = FixedLayout.two(b, year + 2)
-                guard lo >= 0 else { return nil }
-                y = hi * 100 + lo
-            } else {
-                y = hi >= 69 ? 1900 + hi : 2000 + hi
-            }
-            let m = FixedLayout.two(b, month)
-            let d = FixedLayout.two(b, day)
-            guard m >= 1, m <= 12, d >= 1, y >= 1 else {
-                // Year 0 (1 BCE): the general arithmetic.
-                guard m >= 1, m <= 12, d >= 1, d <= CivilDate.daysInMonth(year: y, month: m) else { return nil }
-                return CivilDate(year: y, month: m, day: d).daysSinceEpoch
-            }
-            let leap = y & 3 == 0 && (y % 100 != 0 || y % 400 == 0)
-            let extra = leap && m > 2 ? 1 : 0
-            guard d <= Self.daysBefore[m] - Self.daysBefore[m - 1] + (leap && m == 2 ? 1 : 0) else { return nil }
-            let p = y - 1
-            // Days from 0001-01-01 to the year's first day, less those to 1970-01-01 (719,162).
-            return 365 * p + p / 4 - p / 100 + p / 400 - 719_162 + Self.daysBefore[m - 1] + extra + d - 1
+            guard yearWidth == 4 else { return hi >= 69 ? 1900 + hi : 2000 + hi }
+            let lo = FixedLayout.two(b, year + 2)
+            return lo >= 0 ? hi * 100 + lo : nil
         }
 
         @inline(__always)
@@ -549,24 +551,12 @@ package struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         }
 
         func parse(_ b: UnsafeBufferPointer<UInt8>) -> Parts? {
-            guard b.count == length else { return nil }
-            for k in literalOffsets.indices {
-                let c = b[literalOffsets[k]]
-                let l = literalBytes[k]
-                guard c == l || (l == UInt8(ascii: "T") && c == UInt8(ascii: "t")) else { return nil }
-            }
+            guard b.count == length, literalsMatch(b) else { return nil }
             for o in digitOffsets where b[o] &- 48 >= 10 { return nil }
             var parts = Parts()
             if year >= 0 {
-                let hi = FixedLayout.two(b, year)
-                guard hi >= 0 else { return nil }
-                if yearWidth == 4 {
-                    let lo = FixedLayout.two(b, year + 2)
-                    guard lo >= 0 else { return nil }
-                    parts.year = hi * 100 + lo
-                } else {
-                    parts.year = hi >= 69 ? 1900 + hi : 2000 + hi
-                }
+                guard let y = readYear(b) else { return nil }
+                parts.year = y
             }
             if month >= 0 {
                 if monthIsName {
