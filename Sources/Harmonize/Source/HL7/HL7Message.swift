@@ -255,12 +255,17 @@ final class HL7Message {
     /// Finds the segment a path reads: explicit occurrence, the current record's segment, the
     /// nearest preceding one, else the first one.
     func segmentIndex(for path: HL7Path, current: Int?) -> Int? {
-        let want = Self.id(path.segment[0], path.segment[1], path.segment[2])
-        if let occ = path.occurrence {
+        segmentIndex(for: path.compiled, current: current)
+    }
+
+    /// `segmentIndex(for:current:)` of a compiled path.
+    func segmentIndex(for path: HL7Path.Compiled, current: Int?) -> Int? {
+        let want = path.segment
+        if path.occurrence > 0 {
             var k = 0
             for i in 0..<segmentCount where segID[i] == want {
                 k += 1
-                if k == occ { return i }
+                if k == path.occurrence { return i }
             }
             return nil
         }
@@ -281,37 +286,53 @@ final class HL7Message {
 
     /// Extracts the value of `path` in segment `s` (as found by `segmentIndex`) into `out`.
     func extract(_ path: HL7Path, segment s: Int?, into out: inout [UInt8]) -> Bool {
+        guard case .condition(let c, let sc, let value) = path.repetition else {
+            return extract(path.compiled, segment: s, into: &out)
+        }
         out.removeAll(keepingCapacity: true)
-        guard let s else { return false }
-        let range: Range<Int>
-        switch field(segment: s, path.field) {
-        case .absent: return false
+        guard let range = fieldData(segment: s, path.field, into: &out) else { return false }
+        var found: Range<Int>? = nil
+        var scratch: [UInt8] = []
+        for n in 1...max(1, partCount(range, delimiters.repetition)) {
+            guard let r = part(range, delimiters.repetition, n), let v = item(r, c, sc) else { continue }
+            scratch.removeAll(keepingCapacity: true)
+            HL7Escapes.decode(bytes[v], delimiters: delimiters, charset: charsetKind, into: &scratch)
+            if scratch == value {
+                found = r
+                break
+            }
+        }
+        guard let rep = found else { return false }
+        return extract(repetition: rep, path.component, path.subcomponent, into: &out)
+    }
+
+    /// Extracts the value of a compiled path whose repetition is a number (not a condition: those
+    /// are read from their `HL7Path`) in segment `s` into `out`.
+    func extract(_ path: HL7Path.Compiled, segment s: Int?, into out: inout [UInt8]) -> Bool {
+        out.removeAll(keepingCapacity: true)
+        guard let range = fieldData(segment: s, path.field, into: &out),
+            let rep = part(range, delimiters.repetition, path.repetition)
+        else { return false }
+        return extract(repetition: rep, path.component, path.subcomponent, into: &out)
+    }
+
+    /// The data of field `n` of segment `s`; nil when absent, or when written verbatim into `out`
+    /// (MSH-1, MSH-2).
+    private func fieldData(segment s: Int?, _ n: Int, into out: inout [UInt8]) -> Range<Int>? {
+        guard let s else { return nil }
+        switch field(segment: s, n) {
+        case .absent: return nil
         case .verbatim(let r):
             out.append(contentsOf: bytes[r])
-            return false
-        case .data(let r): range = r
+            return nil
+        case .data(let r): return r
         }
-        let rep: Range<Int>
-        switch path.repetition {
-        case .index(let n):
-            guard let r = part(range, delimiters.repetition, n) else { return false }
-            rep = r
-        case .condition(let c, let sc, let value):
-            var found: Range<Int>? = nil
-            var scratch: [UInt8] = []
-            for n in 1...max(1, partCount(range, delimiters.repetition)) {
-                guard let r = part(range, delimiters.repetition, n), let v = item(r, c, sc) else { continue }
-                scratch.removeAll(keepingCapacity: true)
-                HL7Escapes.decode(bytes[v], delimiters: delimiters, charset: charsetKind, into: &scratch)
-                if scratch == value {
-                    found = r
-                    break
-                }
-            }
-            guard let f = found else { return false }
-            rep = f
-        }
-        guard let v = item(rep, path.component, path.subcomponent) else { return false }
+    }
+
+    /// Decodes component `c`, sub-component `sc` of repetition `rep` into `out`; returns whether
+    /// it is present-null.
+    private func extract(repetition rep: Range<Int>, _ c: Int, _ sc: Int, into out: inout [UInt8]) -> Bool {
+        guard let v = item(rep, c, sc) else { return false }
         if isPresentNull(v) { return true }
         HL7Escapes.decode(bytes[v], delimiters: delimiters, charset: charsetKind, into: &out)
         return false

@@ -86,6 +86,8 @@ package final class HL7Reader {
     /// For a segment record: its segment id and occurrence, turned into `recordPath` text only
     /// when a location is asked for (rejects), not for every record.
     var recordOccurrence: (id: UInt32, n: Int)? = nil
+    /// The texts of the record unit's occurrences so far (`occurrencePath`).
+    private var occurrencePaths: [String] = []
     /// Lines skipped from the current message (`skipBadSegments`), not yet returned as rejects.
     var skippedLines: [(line: Int, position: Int)] = []
     /// Whether the current message (record unit `message`) is still to be returned after them.
@@ -93,6 +95,9 @@ package final class HL7Reader {
 
     // Bound fields.
     @exclusivity(unchecked) var paths: [HL7Path] = []
+    /// The bound paths as plain numbers (read for every record; `paths` only for a repetition
+    /// picked by a condition).
+    @exclusivity(unchecked) var compiledPaths: [HL7Path.Compiled] = []
     @exclusivity(unchecked) var values: [[UInt8]] = []
     @exclusivity(unchecked) var nulls: [Bool] = []
     /// Per bound path, the message (`messageGeneration`) and segment its value was extracted
@@ -126,8 +131,19 @@ package final class HL7Reader {
     /// Where the current record comes from: file, line of its segment (or of its MSH), message
     /// number as `record`, and the segment occurrence (`OBX[2]`) as `path` for segment records.
     public var location: SourceLocation {
-        let path = recordOccurrence.map { "\(String(decoding: HL7Message.idBytes($0.id), as: UTF8.self))[\($0.n)]" } ?? recordPath
+        let path = recordOccurrence.map { occurrencePath(id: $0.id, $0.n) } ?? recordPath
         return SourceLocation(file: displayName, line: recordLine, record: messageNumber, path: path)
+    }
+
+    /// `OBX[2]`: the text of a segment occurrence, made once per occurrence number for the record
+    /// unit's segment (a parallel pass takes the location of every record: the text made each
+    /// time was 3 % of its reading thread).
+    private func occurrencePath(id: UInt32, _ n: Int) -> String {
+        guard id == unitID, n >= 1, n <= 4096 else { return "\(String(decoding: HL7Message.idBytes(id), as: UTF8.self))[\(n)]" }
+        while occurrencePaths.count < n {
+            occurrencePaths.append("\(String(decoding: HL7Message.idBytes(id), as: UTF8.self))[\(occurrencePaths.count + 1)]")
+        }
+        return occurrencePaths[n - 1]
     }
 
     /// Total size of the source in bytes, when known.
@@ -231,15 +247,17 @@ package final class HL7Reader {
         guard let msg = message else { return }
         let generation = messageGeneration
         let current = currentSegment
-        // The paths borrowed where they lie: reading `paths[i]` copied the struct (its segment
-        // array, repetition and description retained and released: 10 % of the reading thread
-        // of an ORU run, `perf`).
-        paths.withUnsafeBufferPointer { paths in
-            for i in 0..<paths.count {
-                let s = msg.segmentIndex(for: paths[i], current: current)
+        // The paths as plain numbers: reading `paths[i]` copied the struct (its segment array,
+        // repetition and description retained and released: 10 % of the reading thread of an
+        // ORU run, `perf`), and borrowing it still copied it in the callee.
+        compiledPaths.withUnsafeBufferPointer { compiled in
+            for i in 0..<compiled.count {
+                let s = msg.segmentIndex(for: compiled[i], current: current)
                 let segment = s ?? -1
                 if extractedGeneration[i] == generation && extractedSegment[i] == segment { continue }
-                nulls[i] = msg.extract(paths[i], segment: s, into: &values[i])
+                nulls[i] =
+                    compiled[i].repetition > 0
+                    ? msg.extract(compiled[i], segment: s, into: &values[i]) : msg.extract(paths[i], segment: s, into: &values[i])
                 extractedGeneration[i] = generation
                 extractedSegment[i] = segment
             }
@@ -440,6 +458,7 @@ extension HL7Reader: RecordReader {
             if let p = HL7Path(f) {
                 out.append(paths.count)
                 paths.append(p)
+                compiledPaths.append(p.compiled)
                 values.append([])
                 nulls.append(false)
                 extractedGeneration.append(-1)
