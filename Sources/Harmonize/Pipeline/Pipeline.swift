@@ -132,6 +132,31 @@ public final class Pipeline {
         return tables
     }
 
+    /// The columns of `tables` that no mapping of the run writes (no target of any plan writing
+    /// the table has a rule for them), by table name; tables filled otherwise (a derivation's,
+    /// the run description's) have none. The SQLite sink creates their partial indexes with the
+    /// table (`Sink.noteColumnsLeftNull`).
+    package func columnsLeftNull(in tables: [TargetTable]) -> [String: Set<String>] {
+        var written: [String: Set<Int>] = [:]
+        var filledOtherwise: Set<String> = []
+        for p in plans {
+            if let d = p.derivation { filledOtherwise.insert(d.table) }
+            for t in p.targets {
+                var w = written[t.table.name] ?? []
+                for (i, c) in t.columns.enumerated() where c != nil { w.insert(i) }
+                written[t.table.name] = w
+            }
+        }
+        if let d = options.runDescription { filledOtherwise.insert(d.table.name) }
+        var out: [String: Set<String>] = [:]
+        for t in tables where !filledOtherwise.contains(t.name) {
+            guard let w = written[t.name] else { continue }
+            let null = Set(t.columns.indices.filter { !w.contains($0) }.map { t.columns[$0].name })
+            if !null.isEmpty { out[t.name] = null }
+        }
+        return out
+    }
+
     /// Whether the run writes the row of its `runDescription` (see `RunDescription`): not when a
     /// mapping writes that table, not in a replay, only in shard 0 of a split run.
     var writesRunDescription: Bool {

@@ -49,6 +49,7 @@ final class RunExecution {
     /// Opens the sink on the run's tables (a staging area: nothing is visible before `finalize`).
     func openSink() throws(RunError) {
         do {
+            sink.noteColumnsLeftNull(pipeline.columnsLeftNull(in: tables))
             try sink.open(tables: tables, run: manifest)
         } catch {
             throw RunError(

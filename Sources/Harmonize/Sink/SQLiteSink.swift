@@ -188,7 +188,13 @@ package final class SQLiteSink: Sink {
             self.tables = tables
             rowKeyColumns = tables.map(\.lineageKeyColumn)
             self.runID = run.runID
-            for t in tables { try db.execute(SQLiteDDL.createTable(t)) }
+            for t in tables {
+                try db.execute(SQLiteDDL.createTable(t))
+                if buildsIndexes, let null = columnsLeftNull[t.name] {
+                    let early = SQLiteDDL.indexesOfColumnsLeftNull(t, null)
+                    if !early.isEmpty { try db.execute(early) }
+                }
+            }
             try db.execute(SQLiteDDL.bookkeeping)
             if appendsToExisting {
                 try SQLiteDDL.migrate(db)
@@ -235,6 +241,22 @@ package final class SQLiteSink: Sink {
     static let largeCacheKiB = 8192
     /// Whether the cache was raised to `largeCacheKiB`.
     private var largeCache = false
+
+    /// The columns no mapping of the run writes, by table (`noteColumnsLeftNull`).
+    private var columnsLeftNull: [String: Set<String>] = [:]
+
+    /// Keeps the columns left null: `open` creates their partial indexes with their table.
+    public func noteColumnsLeftNull(_ columns: [String: Set<String>]) {
+        columnsLeftNull = columns
+    }
+
+    /// The names of the indexes of `table` in the staging database now (tests); empty when the
+    /// sink is not open.
+    func indexNames(of table: String) throws(SQLiteError) -> [String] {
+        guard let db else { return [] }
+        return try db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? ORDER BY name", [.string(table)])
+            .compactMap { $0.first?.text }
+    }
 
     /// SQLite's page cache now, in KiB (tests); nil when the sink is not open.
     func pageCacheKiB() throws(SQLiteError) -> Int? {

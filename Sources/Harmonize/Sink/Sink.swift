@@ -105,6 +105,10 @@ package protocol Sink: AnyObject {
     /// Fills a derived table from the rows written so far (called after the last `write`, before
     /// `finish`); returns the rows it added. Sinks that cannot read back what they wrote refuse.
     func derive(_ derivation: Derivation, personTable: Bool) throws(SinkError) -> Int
+    /// Tells the sink, before `open`, the columns of its tables that no mapping of the run writes
+    /// (null in every row the run adds), by table name: a sink may create their indexes with the
+    /// table, where an index built after the load reads the whole table to index nothing.
+    func noteColumnsLeftNull(_ columns: [String: Set<String>])
 }
 
 extension Sink {
@@ -121,6 +125,8 @@ extension Sink {
 }
 
 extension Sink {
+    /// Default: nothing to prepare.
+    public func noteColumnsLeftNull(_ columns: [String: Set<String>]) {}
     /// Default: unmapped codes are not kept (the manifest still has the totals).
     public func writeUnmapped(_ codes: [UnmappedCode]) throws(SinkError) {}
 }

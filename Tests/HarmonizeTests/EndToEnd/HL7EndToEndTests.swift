@@ -155,4 +155,29 @@ import Testing
         )
         #expect(try db.scalar("SELECT visit_concept_id FROM visit_occurrence WHERE visit_source_value = 'V0002'") == .int(9202))
     }
+    /// The columns no mapping of a run writes (the SQLite sink creates their partial indexes with
+    /// the table): a column of a table is left null only when no mapping writing that table has
+    /// a rule for it; the run description's table has none.
+    @Test func columnsLeftNullAreThoseNoMappingWrites() throws {
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
+        func leftNull(_ names: [String]) throws -> [String: Set<String>] {
+            let plans = try names.map { name in
+                try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/hospital/\(name).yaml")), context: context)
+            }
+            var options = RunOptions(inputDirectory: TestSupport.path("fixtures/hospital"))
+            options.runDescription = CDMSource.runDescription(model: plans[0].model)
+            let pipeline = Pipeline(plans: plans, options: options)
+            return pipeline.columnsLeftNull(in: try pipeline.outputTables())
+        }
+        let his = try leftNull(["his-visit", "oru-measurement"])
+        #expect(try #require(his["visit_occurrence"]).isSuperset(of: ["provider_id", "care_site_id", "discharged_to_source_value"]))
+        #expect(his["visit_occurrence"]?.contains("person_id") == false)
+        #expect(try #require(his["measurement"]).isSuperset(of: ["visit_occurrence_id", "visit_detail_id", "provider_id"]))
+        #expect(his["measurement"]?.intersection(["measurement_id", "person_id", "value_as_number", "unit_source_value"]).isEmpty == true)
+        #expect(his["cdm_source"] == nil, "the run description's table is filled by the run, not by a mapping")
+        // The ADT mapping writes the discharge of its visits: with it, that column is not left null.
+        let both = try leftNull(["his-visit", "adt-person-visit"])
+        #expect(both["visit_occurrence"]?.contains("discharged_to_source_value") == false)
+        #expect(both["visit_occurrence"]?.contains("provider_id") == true)
+    }
 }

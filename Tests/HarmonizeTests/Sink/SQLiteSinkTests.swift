@@ -116,6 +116,42 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    /// The partial index of a nullable foreign key that no mapping of the run writes is created
+    /// with its table (empty, each row checked as it is inserted); the other indexes after the
+    /// load. Should a row carry a value after all, the index still holds it.
+    @Test func indexesOfColumnsLeftNullAreCreatedWithTheTable() throws {
+        let table = TargetTable(
+            name: "event",
+            columns: [
+                TargetColumn(name: "event_id", type: .integer, isRequired: true, isPrimaryKey: true),
+                TargetColumn(name: "person_id", type: .integer, isRequired: true, foreignKey: ForeignKey(table: "person", column: "person_id")),
+                TargetColumn(name: "visit_id", type: .integer, foreignKey: ForeignKey(table: "visit", column: "visit_id")),
+                TargetColumn(name: "provider_id", type: .integer, foreignKey: ForeignKey(table: "provider", column: "provider_id")),
+                TargetColumn(name: "label", type: .varchar(nil)),
+            ])
+        let dir = TestSupport.temporaryDirectory("sink-left-null")
+        let sink = SQLiteSink(outputPath: dir + "/out.sqlite")
+        // person_id is required (its index is not partial), label has no index: only provider_id's comes early.
+        sink.noteColumnsLeftNull(["event": ["provider_id", "person_id", "label"], "other": ["visit_id"]])
+        try sink.open(tables: [table], run: Self.manifest())
+        #expect(try sink.indexNames(of: "event") == ["idx_event_provider_id"])
+        var b = RowBatch(table: 0, columnCount: 5)
+        for id in 1...1000 {
+            b.values += [.int(id), .int(id % 10), id % 3 == 0 ? .int(id) : .null, id == 500 ? .int(7) : .null, .null]
+            b.lineage.append(RowLineage(mapping: 0, file: 0, line: id + 1, record: id))
+        }
+        try sink.write(b)
+        try sink.finish(run: Self.manifest())
+        let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
+        #expect(
+            try db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event' ORDER BY name").map { $0[0] } == [
+                .string("idx_event_person_id"), .string("idx_event_provider_id"), .string("idx_event_visit_id"), .string("pk_event"),
+            ])
+        #expect(try db.scalar("SELECT count(*) FROM event INDEXED BY idx_event_provider_id WHERE provider_id = 7") == .int(1))
+        #expect(try db.scalar("SELECT count(*) FROM event INDEXED BY idx_event_visit_id WHERE visit_id > 0") == .int(333))
+        #expect(try db.scalar("PRAGMA integrity_check") == .string("ok"))
+    }
+
     /// SQLite keeps a 2 MiB page cache while rows are appended, 8 MiB once rows update others
     /// (keyed upserts land anywhere in the key's index) and for the indexes built at the end.
     @Test func thePageCacheGrowsForUpdatesOnly() throws {
