@@ -21,7 +21,10 @@ extension TargetModel {
     public static func load(yaml text: String, file: String) throws(DiagnosticsError) -> TargetModel {
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            // Composed without Yams's tag resolution (`.basic`): the default resolver tries its
+            // regular expressions on every scalar, key and looked-up key, a third of the time of a
+            // small run (the OMOP model is read by every run). Flags are read by `flag(_:)`.
+            node = try Yams.compose(yaml: text, .basic)
         } catch {
             throw DiagnosticsError([YAMLSupport.diagnostic(for: error, file: file)])
         }
@@ -67,8 +70,8 @@ extension TargetModel {
                 }
                 columns.append(
                     TargetColumn(
-                        name: cname, type: type, isRequired: c["required"]?.bool ?? false,
-                        isPrimaryKey: c["primary_key"]?.bool ?? false, foreignKey: fk,
+                        name: cname, type: type, isRequired: flag(c["required"]) ?? false,
+                        isPrimaryKey: flag(c["primary_key"]) ?? false, foreignKey: fk,
                         foreignKeyDomain: c["domain"]?.string, foreignKeyClass: c["class"]?.string))
             }
             tables.append(TargetTable(name: tname, columns: columns, description: t["description"]?.string))
@@ -87,6 +90,17 @@ extension TargetModel {
         var model = TargetModel(name: name, version: version, tables: tables)
         model.orphans = orphans
         return model
+    }
+
+    /// A YAML 1.1 boolean written plain (`true`/`false`, `yes`/`no`, `on`/`off`, any case), as
+    /// Yams's default resolver reads one; nil for anything else (a quoted `"true"` is text).
+    static func flag(_ n: Node?) -> Bool? {
+        guard let s = n?.scalar, s.style == .plain || s.style == .any else { return nil }
+        switch s.string.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: return nil
+        }
     }
 
     /// Reads a target model file (see `load(yaml:file:)`).

@@ -30,6 +30,25 @@ import Testing
         #expect(try TargetModel.load(yaml: m.yaml(), file: "again.yaml") == m)
     }
 
+    /// Flags are YAML 1.1 booleans written plain, in any case (the model is composed without
+    /// Yams's tag resolution, and read as its default resolver would); quoted text is not a flag.
+    @Test func flagsReadAsYAMLBooleans() throws {
+        let yaml = """
+            harmonize-model: 1
+            tables:
+              - name: t
+                columns:
+                  - {name: a, type: integer, required: yes, primary_key: On}
+                  - {name: b, type: integer, required: TRUE}
+                  - {name: c, type: integer, required: "true"}
+                  - {name: d, type: integer, required: no, primary_key: false}
+                  - {name: e, type: integer, required: 1}
+            """
+        let t = try #require(try TargetModel.load(yaml: yaml, file: "flags.yaml").table(named: "t"))
+        #expect(t.columns.map(\.isRequired) == [true, true, false, false, false])
+        #expect(t.columns.map(\.isPrimaryKey) == [true, false, false, false, false])
+    }
+
     @Test func reportsEveryProblemWithItsLine() {
         let yaml = """
             harmonize-model: 7
