@@ -22,10 +22,10 @@ enum SQLiteDDL {
         return "CREATE TABLE IF NOT EXISTS \(quote(t.name)) (\n" + cols.joined(separator: ",\n") + "\n);"
     }
 
-    static func insert(_ t: TargetTable) -> String {
+    static func insert(_ t: TargetTable, rows: Int = 1) -> String {
         let names = t.columns.map { quote($0.name) }.joined(separator: ", ")
-        let params = Array(repeating: "?", count: t.columns.count).joined(separator: ",")
-        return "INSERT INTO \(quote(t.name)) (\(names)) VALUES (\(params))"
+        let params = "(" + Array(repeating: "?", count: t.columns.count).joined(separator: ",") + ")"
+        return "INSERT INTO \(quote(t.name)) (\(names)) VALUES " + Array(repeating: params, count: max(1, rows)).joined(separator: ",")
     }
 
     /// `INSERT … ON CONFLICT (key) DO UPDATE`: each of `columns` (indices) takes the new value

@@ -34,6 +34,10 @@ package final class SQLiteSink: Sink {
     private var db: SQLiteConnection?
     private var tables: [TargetTable] = []
     private var inserts: [SQLiteStatement] = []
+    /// Per table, the insert of `rowsPerInsert` rows in one statement, prepared on first use: one
+    /// step per row cost the statement's start and end each time (cursors opened on the table
+    /// and each of its indexes, then closed; the VDBE halted and reset).
+    private var multiRowInserts: [Int: SQLiteStatement] = [:]
     private var lineageInsert: SQLiteStatement?
     /// The first duplicated primary key found by `finish(run:)` (then a `target-pk-duplicate`),
     /// for `DuplicateKeyLocator`; never printed.
@@ -301,12 +305,31 @@ package final class SQLiteSink: Sink {
         let pkColumn = rowKeyColumns[batch.table]
         let runSeq = Value.int(self.runSeq)
         let columnNames = batch.lookups.isEmpty ? [] : tables[batch.table].columns.map(\.name)
+        let perInsert = Self.rowsPerInsert(columns: n)
         do {
+            // Plain inserts go `perInsert` rows per statement (the rest of the batch one by one).
+            let multi = st === inserts[batch.table] && batch.rowCount >= perInsert ? try multiRowInsert(batch.table, rows: perInsert, db: db) : nil
             try batch.values.withUnsafeBufferPointer { (values) throws(SQLiteError) in
                 var offset = 0
                 var lookup = 0
-                for r in 0..<batch.rowCount {
-                    try st.insertRow(UnsafeBufferPointer(rebasing: values[offset..<offset + n]))
+                var r = 0
+                while r < batch.rowCount {
+                    if let multi, batch.rowCount - r >= perInsert {
+                        try multi.insertRow(UnsafeBufferPointer(rebasing: values[offset..<offset + perInsert * n]))
+                        for _ in 0..<perInsert {
+                            try storeLineage(r)
+                            offset += n
+                            r += 1
+                        }
+                    } else {
+                        try st.insertRow(UnsafeBufferPointer(rebasing: values[offset..<offset + n]))
+                        try storeLineage(r)
+                        offset += n
+                        r += 1
+                    }
+                }
+                /// The lineage of row `r` (at `offset` in the batch's values).
+                func storeLineage(_ r: Int) throws(SQLiteError) {
                     if recordsLineage, r < batch.lineage.count, let li = lineageInsert {
                         let l = batch.lineage[r]
                         li.bind(.int(batch.table), at: 1)
@@ -334,7 +357,6 @@ package final class SQLiteSink: Sink {
                         try li.step()
                         li.reset()
                     }
-                    offset += n
                 }
             }
             rowsInTransaction += batch.rowCount
@@ -342,6 +364,20 @@ package final class SQLiteSink: Sink {
         } catch {
             throw SinkError("cannot write to table \(tableName): \(error)")
         }
+    }
+
+    /// Rows per multi-row insert of a table of `columns` columns: 64, fewer for wide tables
+    /// (SQLite takes at most 32,766 parameters in a statement).
+    static func rowsPerInsert(columns: Int) -> Int {
+        max(1, min(64, 32_766 / max(1, columns)))
+    }
+
+    /// The insert of `rows` rows into table `table`, prepared on first use.
+    private func multiRowInsert(_ table: Int, rows: Int, db: SQLiteConnection) throws(SQLiteError) -> SQLiteStatement {
+        if let st = multiRowInserts[table] { return st }
+        let st = try db.prepare(SQLiteDDL.insert(tables[table], rows: rows))
+        multiRowInserts[table] = st
+        return st
     }
 
     /// The id of a column's lookup entry, stored the first time it is met.
@@ -617,6 +653,7 @@ package final class SQLiteSink: Sink {
             throw SinkError("cannot complete the output database: \(error)")
         }
         inserts = []
+        multiRowInserts = [:]
         upserts = [:]
         lineageInsert = nil
         entryInsert = nil
@@ -647,6 +684,7 @@ package final class SQLiteSink: Sink {
     /// Closes and removes the staging database.
     public func abort() {
         inserts = []
+        multiRowInserts = [:]
         upserts = [:]
         lineageInsert = nil
         entryInsert = nil

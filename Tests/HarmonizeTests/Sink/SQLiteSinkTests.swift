@@ -152,6 +152,27 @@ import Testing
         #expect(try db.scalar("PRAGMA integrity_check") == .string("ok"))
     }
 
+    /// A batch is inserted `rowsPerInsert` rows per statement, the rest one by one: the same rows
+    /// in the batch's order (rowids follow it), each with its lineage, whatever the batch's size.
+    @Test(arguments: [1, 63, 64, 65, 129, 200])
+    func rowsAreInsertedManyPerStatement(rows: Int) throws {
+        #expect(SQLiteSink.rowsPerInsert(columns: Self.table.columns.count) == 64)
+        #expect(SQLiteSink.rowsPerInsert(columns: 1000) == 32)
+        #expect(SQLiteSink.rowsPerInsert(columns: 40_000) == 1)
+        let dir = TestSupport.temporaryDirectory("sink-multi-row")
+        let sink = SQLiteSink(outputPath: dir + "/out.sqlite", recordsLineage: true)
+        try sink.open(tables: [Self.table], run: Self.manifest())
+        let spec = (1...rows).map { i in (i * 7 % 1009, i % 3 == 0 ? nil : "label \(i)") }
+        try sink.write(Self.batch(spec))
+        try sink.finish(run: Self.manifest())
+        let db = try SQLiteConnection(path: dir + "/out.sqlite", readOnly: true)
+        let expected: [[Value]] = spec.enumerated().map { k, r in
+            [.int(k + 1), .int(r.0), r.1.map(Value.string) ?? .null, .string("2024-02-29"), .double(1.5)]
+        }
+        #expect(try db.query("SELECT rowid, item_id, label, seen, amount FROM item ORDER BY rowid") == expected)
+        #expect(try db.query("SELECT row_id, line FROM harmonize_lineage ORDER BY rowid") == spec.map { [.int($0.0), .int($0.0 + 1)] })
+    }
+
     /// SQLite keeps a 2 MiB page cache while rows are appended, 8 MiB once rows update others
     /// (keyed upserts land anywhere in the key's index) and for the indexes built at the end.
     @Test func thePageCacheGrowsForUpdatesOnly() throws {
