@@ -1,3 +1,5 @@
+import Foundation
+
 /// One HL7 v2 message held in UTF-8, with its delimiters (read from its own MSH-1/MSH-2, rule R2)
 /// and the byte range, id and line of each segment. Values are split and unescaped on demand;
 /// each segment's field separators are found once, on first use.
@@ -279,6 +281,23 @@ final class HL7Message {
         return segID.firstIndex(of: want)
     }
 
+    /// Where an extracted value is.
+    enum Located: Equatable {
+        /// Absent: empty text.
+        case absent
+        /// Sent as `""`: present but null (R5).
+        case null
+        /// These bytes of the message, as they are (no escape sequence to decode).
+        case bytes(Range<Int>)
+        /// Decoded into the buffer given.
+        case decoded
+    }
+
+    /// The bytes `range` of the message (valid until the next `load`).
+    func buffer(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+        bytes.withUnsafeBufferPointer { UnsafeBufferPointer(rebasing: $0[range]) }
+    }
+
     /// Extracts the value of `path` into `out` (decoded UTF-8); returns whether it is present-null.
     func extract(_ path: HL7Path, current: Int?, into out: inout [UInt8]) -> Bool {
         extract(path, segment: segmentIndex(for: path, current: current), into: &out)
@@ -286,15 +305,32 @@ final class HL7Message {
 
     /// Extracts the value of `path` in segment `s` (as found by `segmentIndex`) into `out`.
     func extract(_ path: HL7Path, segment s: Int?, into out: inout [UInt8]) -> Bool {
-        guard case .condition(let c, let sc, let value) = path.repetition else {
-            return extract(path.compiled, segment: s, into: &out)
-        }
         out.removeAll(keepingCapacity: true)
-        guard let range = fieldData(segment: s, path.field, into: &out) else { return false }
+        switch locate(path, segment: s, decodingInto: &out) {
+        case .absent, .decoded: return false
+        case .null: return true
+        case .bytes(let r):
+            out.append(contentsOf: bytes[r])
+            return false
+        }
+    }
+
+    /// Finds the value of `path` in segment `s`: a value without escape sequences is a range of
+    /// the message (nothing copied), one with them is decoded into `out`.
+    func locate(_ path: HL7Path, segment s: Int?, decodingInto out: inout [UInt8]) -> Located {
+        guard case .condition(let c, let sc, let value) = path.repetition else {
+            return locate(path.compiled, segment: s, decodingInto: &out)
+        }
+        let data: Range<Int>
+        switch fieldData(segment: s, path.field) {
+        case nil: return .absent
+        case .verbatim(let r)?: return .bytes(r)
+        case .data(let r)?: data = r
+        }
         var found: Range<Int>? = nil
         var scratch: [UInt8] = []
-        for n in 1...max(1, partCount(range, delimiters.repetition)) {
-            guard let r = part(range, delimiters.repetition, n), let v = item(r, c, sc) else { continue }
+        for n in 1...max(1, partCount(data, delimiters.repetition)) {
+            guard let r = part(data, delimiters.repetition, n), let v = item(r, c, sc) else { continue }
             scratch.removeAll(keepingCapacity: true)
             HL7Escapes.decode(bytes[v], delimiters: delimiters, charset: charsetKind, into: &scratch)
             if scratch == value {
@@ -302,40 +338,52 @@ final class HL7Message {
                 break
             }
         }
-        guard let rep = found else { return false }
-        return extract(repetition: rep, path.component, path.subcomponent, into: &out)
+        guard let rep = found else { return .absent }
+        return locate(repetition: rep, path.component, path.subcomponent, decodingInto: &out)
     }
 
-    /// Extracts the value of a compiled path whose repetition is a number (not a condition: those
-    /// are read from their `HL7Path`) in segment `s` into `out`.
-    func extract(_ path: HL7Path.Compiled, segment s: Int?, into out: inout [UInt8]) -> Bool {
-        out.removeAll(keepingCapacity: true)
-        guard let range = fieldData(segment: s, path.field, into: &out),
-            let rep = part(range, delimiters.repetition, path.repetition)
-        else { return false }
-        return extract(repetition: rep, path.component, path.subcomponent, into: &out)
+    /// `locate` of a compiled path whose repetition is a number (not a condition: those are read
+    /// from their `HL7Path`).
+    func locate(_ path: HL7Path.Compiled, segment s: Int?, decodingInto out: inout [UInt8]) -> Located {
+        let data: Range<Int>
+        switch fieldData(segment: s, path.field) {
+        case nil: return .absent
+        case .verbatim(let r)?: return .bytes(r)
+        case .data(let r)?: data = r
+        }
+        guard let rep = part(data, delimiters.repetition, path.repetition) else { return .absent }
+        return locate(repetition: rep, path.component, path.subcomponent, decodingInto: &out)
     }
 
-    /// The data of field `n` of segment `s`; nil when absent, or when written verbatim into `out`
-    /// (MSH-1, MSH-2).
-    private func fieldData(segment s: Int?, _ n: Int, into out: inout [UInt8]) -> Range<Int>? {
+    /// What a field holds for extraction: MSH-1 and MSH-2 are read verbatim, the others split.
+    private enum FieldData {
+        case verbatim(Range<Int>)
+        case data(Range<Int>)
+    }
+
+    /// Field `n` of segment `s` for extraction; nil when absent.
+    private func fieldData(segment s: Int?, _ n: Int) -> FieldData? {
         guard let s else { return nil }
         switch field(segment: s, n) {
         case .absent: return nil
-        case .verbatim(let r):
-            out.append(contentsOf: bytes[r])
-            return nil
-        case .data(let r): return r
+        case .verbatim(let r): return .verbatim(r)
+        case .data(let r): return .data(r)
         }
     }
 
-    /// Decodes component `c`, sub-component `sc` of repetition `rep` into `out`; returns whether
-    /// it is present-null.
-    private func extract(repetition rep: Range<Int>, _ c: Int, _ sc: Int, into out: inout [UInt8]) -> Bool {
-        guard let v = item(rep, c, sc) else { return false }
-        if isPresentNull(v) { return true }
+    /// Component `c`, sub-component `sc` of repetition `rep`.
+    private func locate(repetition rep: Range<Int>, _ c: Int, _ sc: Int, decodingInto out: inout [UInt8]) -> Located {
+        guard let v = item(rep, c, sc) else { return .absent }
+        if isPresentNull(v) { return .null }
+        let esc = delimiters.escape
+        let plain = bytes.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress, !v.isEmpty else { return true }
+            return memchr(base + v.lowerBound, Int32(esc), v.count) == nil
+        }
+        if plain { return .bytes(v) }
+        out.removeAll(keepingCapacity: true)
         HL7Escapes.decode(bytes[v], delimiters: delimiters, charset: charsetKind, into: &out)
-        return false
+        return .decoded
     }
 }
 

@@ -98,7 +98,13 @@ package final class HL7Reader {
     /// The bound paths as plain numbers (read for every record; `paths` only for a repetition
     /// picked by a condition).
     @exclusivity(unchecked) var compiledPaths: [HL7Path.Compiled] = []
+    /// Per bound path, its value when escape sequences were decoded (`spans` says which).
     @exclusivity(unchecked) var values: [[UInt8]] = []
+    /// Per bound path, where its value is: `start` ≥ 0, bytes of the current message (most values:
+    /// nothing copied); `decodedSpan`, `values`; `emptySpan`, empty.
+    @exclusivity(unchecked) var spans: [(start: Int, count: Int)] = []
+    static let decodedSpan = (start: -1, count: 0)
+    static let emptySpan = (start: -2, count: 0)
     @exclusivity(unchecked) var nulls: [Bool] = []
     /// Per bound path, the message (`messageGeneration`) and segment its value was extracted
     /// from: the value only depends on them, so the records of one message (one per OBX) extract
@@ -238,6 +244,7 @@ package final class HL7Reader {
         recordOccurrence = nil
         for i in 0..<values.count {
             values[i].removeAll(keepingCapacity: true)
+            spans[i] = Self.emptySpan
             nulls[i] = false
         }
         return .rejected(Reject(reason: reason, location: location, message: text))
@@ -255,9 +262,24 @@ package final class HL7Reader {
                 let s = msg.segmentIndex(for: compiled[i], current: current)
                 let segment = s ?? -1
                 if extractedGeneration[i] == generation && extractedSegment[i] == segment { continue }
-                nulls[i] =
+                let located =
                     compiled[i].repetition > 0
-                    ? msg.extract(compiled[i], segment: s, into: &values[i]) : msg.extract(paths[i], segment: s, into: &values[i])
+                    ? msg.locate(compiled[i], segment: s, decodingInto: &values[i])
+                    : msg.locate(paths[i], segment: s, decodingInto: &values[i])
+                switch located {
+                case .absent:
+                    spans[i] = Self.emptySpan
+                    nulls[i] = false
+                case .null:
+                    spans[i] = Self.emptySpan
+                    nulls[i] = true
+                case .bytes(let r):
+                    spans[i] = (r.lowerBound, r.count)
+                    nulls[i] = false
+                case .decoded:
+                    spans[i] = Self.decodedSpan
+                    nulls[i] = false
+                }
                 extractedGeneration[i] = generation
                 extractedSegment[i] = segment
             }
@@ -266,10 +288,17 @@ package final class HL7Reader {
 
     /// The decoded UTF-8 of bound field `position` for the current record (empty when absent or `""`).
     public func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        guard position >= 0, position < values.count else {
-            return try body(UnsafeBufferPointer(start: nil, count: 0))
-        }
-        return try values[position].withUnsafeBufferPointer(body)
+        try body(field(position))
+    }
+
+    /// The decoded UTF-8 of bound field `position` for the current record, valid until `next()`:
+    /// bytes of the message itself when the value has no escape sequence.
+    public func field(_ position: Int) -> UnsafeBufferPointer<UInt8> {
+        guard position >= 0, position < spans.count else { return UnsafeBufferPointer(start: nil, count: 0) }
+        let span = spans[position]
+        if span.start >= 0, let msg = message { return msg.buffer(span.start..<(span.start + span.count)) }
+        if span.start == Self.decodedSpan.start { return values[position].withUnsafeBufferPointer { $0 } }
+        return UnsafeBufferPointer(start: nil, count: 0)
     }
 
     /// Whether bound field `position` was sent as `""` (present but null) in the current record.
@@ -460,6 +489,7 @@ extension HL7Reader: RecordReader {
                 paths.append(p)
                 compiledPaths.append(p.compiled)
                 values.append([])
+                spans.append(Self.emptySpan)
                 nulls.append(false)
                 extractedGeneration.append(-1)
                 extractedSegment.append(-1)
