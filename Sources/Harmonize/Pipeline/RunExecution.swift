@@ -260,14 +260,15 @@ final class RunExecution {
     /// sites bound to a worker environment (`RunContext.worker(for:)`); nil with one thread.
     private func parallelSetup(_ plan: MappingPlan, index pi: Int, tableIndices: [Int], splitShard: ShardSpec?) -> ParallelSetup? {
         let options = self.options
-        guard options.threads > 1 else { return nil }
+        let threads = plan.spec.source.format.text.lowercased() == "hl7v2" ? options.hl7Threads ?? options.threads : options.threads
+        guard threads > 1 else { return nil }
         let context = self.context
         return ParallelSetup(
-            workers: options.threads, chunkRecords: max(1, options.chunkRecords),
+            workers: threads, chunkRecords: max(1, options.chunkRecords),
             makeWorkers: { main throws(RunError) in
                 var workers: [ParallelFilePass.Worker] = []
-                for _ in 0..<options.threads {
-                    let wc = try context.worker(for: plan, of: options.threads)
+                for _ in 0..<threads {
+                    let wc = try context.worker(for: plan, of: threads)
                     var joins: [JoinRuntime] = []
                     for j in main.joins {
                         guard let c = j.workerCopy() else { return [] }

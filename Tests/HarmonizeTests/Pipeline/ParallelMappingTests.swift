@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Harmonize
+@testable import Mappings
 
 /// `run --threads N` (issue 13): the records of a file are mapped by N workers in chunks, and the
 /// output is the same for any N: every OMOP table row for row in the order it was stored, the
@@ -105,6 +106,42 @@ import Testing
         #expect(r.status == 2, "\(r.stderr)")
         #expect(r.stderr.contains("--threads is a number from 1 to 64, or auto"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/o.sqlite"))
+    }
+
+    /// HL7 v2 mappings take `RunOptions.hl7Threads` workers (`--threads auto`: the cores, where
+    /// the others get the cores less the writer's), the others `threads`; the rows are the same.
+    @Test func hl7MappingsTakeTheirOwnWorkerCount() throws {
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
+        let plans = try ["oru-measurement", "his-visit"].map { name in
+            try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/hospital/\(name).yaml")), context: context)
+        }
+        func run(hl7Threads: Int?) throws -> (RunManifest, [[Value]]) {
+            let dir = TestSupport.temporaryDirectory("parallel-hl7")
+            var options = RunOptions.keyed(TestSupport.path("fixtures/hospital"))
+            options.holdsBackOrphans = false
+            options.threads = 1
+            options.hl7Threads = hl7Threads
+            options.chunkRecords = 1
+            let m = try Pipeline(plans: plans, options: options).run(into: SQLiteSink(outputPath: dir + "/o.sqlite"))
+            let db = try SQLiteConnection(path: dir + "/o.sqlite", readOnly: true)
+            return (m, try db.query("SELECT * FROM measurement ORDER BY rowid") + db.query("SELECT * FROM visit_occurrence ORDER BY rowid"))
+        }
+        let (one, rowsOne) = try run(hl7Threads: nil)
+        #expect(one.parallel == nil)
+        let (two, rowsTwo) = try run(hl7Threads: 2)
+        #expect(two.parallel?.map(\.mapping) == ["hospital.oru_measurement"])
+        #expect(two.parallel?.first?.workers == 2)
+        #expect(rowsTwo == rowsOne)
+        #expect(!rowsOne.isEmpty)
+        // The CLI's default (`auto`): the HL7 mapping gets the cores, writing SQLite.
+        let dir = TestSupport.temporaryDirectory("parallel-hl7-auto")
+        let r = try TestSupport.runCLI([
+            "run", "--mappings", TestSupport.path("mappings/hospital/oru-measurement.yaml"), "--input", TestSupport.path("fixtures/hospital"),
+            "--output", dir + "/o.sqlite", "--key-env", "HZ_PAR_KEY", "--keep-orphans", "--no-progress", "--no-quality",
+        ], environment: Self.environment)
+        #expect(r.status == 0 || r.status == 1, "\(r.stderr)")
+        let cores = min(64, ProcessInfo.processInfo.activeProcessorCount)
+        #expect(try Self.manifest(dir + "/o.sqlite").parallel?.first?.workers == (cores > 1 ? cores : nil))
     }
 
     /// Mappings that fold records into groups, or deduplicate HL7 messages, are mapped on one
