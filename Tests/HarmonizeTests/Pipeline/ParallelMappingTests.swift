@@ -135,10 +135,11 @@ import Testing
         #expect(!rowsOne.isEmpty)
         // The CLI's default (`auto`): the HL7 mapping gets the cores, writing SQLite.
         let dir = TestSupport.temporaryDirectory("parallel-hl7-auto")
-        let r = try TestSupport.runCLI([
-            "run", "--mappings", TestSupport.path("mappings/hospital/oru-measurement.yaml"), "--input", TestSupport.path("fixtures/hospital"),
-            "--output", dir + "/o.sqlite", "--key-env", "HZ_PAR_KEY", "--keep-orphans", "--no-progress", "--no-quality",
-        ], environment: Self.environment)
+        let r = try TestSupport.runCLI(
+            [
+                "run", "--mappings", TestSupport.path("mappings/hospital/oru-measurement.yaml"), "--input", TestSupport.path("fixtures/hospital"),
+                "--output", dir + "/o.sqlite", "--key-env", "HZ_PAR_KEY", "--keep-orphans", "--no-progress", "--no-quality",
+            ], environment: Self.environment)
         #expect(r.status == 0 || r.status == 1, "\(r.stderr)")
         let cores = min(64, ProcessInfo.processInfo.activeProcessorCount)
         #expect(try Self.manifest(dir + "/o.sqlite").parallel?.first?.workers == (cores > 1 ? cores : nil))
