@@ -49,8 +49,12 @@ final class HL7Message {
     @exclusivity(unchecked) private var separatorBase: [Int] = []
     /// Per segment, how many field separators it has (valid once `separatorBase` is set).
     @exclusivity(unchecked) private var separatorCount: [Int] = []
-    /// Positions of the field separators of the segments looked at so far, segment by segment.
-    @exclusivity(unchecked) private var separators: [Int] = []
+    /// Positions of the field separators of the segments looked at so far, segment by segment
+    /// (`separatorsUsed` of `separatorsCapacity`): written through a pointer, where an array's
+    /// append per separator cost a uniqueness check each.
+    @exclusivity(unchecked) private var separators = UnsafeMutablePointer<Int>.allocate(capacity: 256)
+    @exclusivity(unchecked) private var separatorsUsed = 0
+    @exclusivity(unchecked) private var separatorsCapacity = 256
     @exclusivity(unchecked) private(set) var delimiters = Delimiters(
         field: 124, component: 94, repetition: 126, escape: 92, subcomponent: 38, truncation: nil)
     /// The charset named by MSH-18, as written (empty when absent).
@@ -71,6 +75,8 @@ final class HL7Message {
     /// An empty message (load one with `load(from:lines:)`).
     init() {}
 
+    deinit { separators.deallocate() }
+
     /// Loads a message from its segment lines, ranges of `buffer`, replacing the one held.
     /// - Throws: `Failure` for a missing or malformed MSH, a line that is not a segment, or bytes
     ///   not valid in the declared charset; the message held is then unusable until the next load.
@@ -82,7 +88,7 @@ final class HL7Message {
         segLine.removeAll(keepingCapacity: true)
         separatorBase.removeAll(keepingCapacity: true)
         separatorCount.removeAll(keepingCapacity: true)
-        separators.removeAll(keepingCapacity: true)
+        separatorsUsed = 0
         guard let first = lines.first else {
             throw Failure(reason: .structureError, path: "MSH", line: 0, message: "empty message")
         }
@@ -223,18 +229,34 @@ final class HL7Message {
         guard n >= 1 else { return nil }
         var base = separatorBase[s]
         if base < 0 {
-            base = separators.count
+            base = separatorsUsed
             let fs = delimiters.field
+            let start = segStart[s]
             let end = segEnd[s]
+            if separatorsUsed + (end - start) > separatorsCapacity {
+                var capacity = separatorsCapacity * 2
+                while capacity < separatorsUsed + (end - start) { capacity *= 2 }
+                let grown = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
+                grown.update(from: separators, count: separatorsUsed)
+                separators.deallocate()
+                separators = grown
+                separatorsCapacity = capacity
+            }
+            let out = separators
+            var k = separatorsUsed
             bytes.withUnsafeBufferPointer { b in
-                var i = segStart[s]
+                var i = start
                 while i < end {
-                    if b[i] == fs { separators.append(i) }
+                    if b[i] == fs {
+                        out[k] = i
+                        k += 1
+                    }
                     i += 1
                 }
             }
+            separatorsUsed = k
             separatorBase[s] = base
-            separatorCount[s] = separators.count - base
+            separatorCount[s] = k - base
         }
         let count = separatorCount[s]
         guard n <= count + 1 else { return nil }

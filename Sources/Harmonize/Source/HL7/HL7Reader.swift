@@ -98,19 +98,31 @@ package final class HL7Reader {
     /// The bound paths as plain numbers (read for every record; `paths` only for a repetition
     /// picked by a condition).
     @exclusivity(unchecked) var compiledPaths: [HL7Path.Compiled] = []
-    /// Per bound path, its value when escape sequences were decoded (`spans` says which).
+    /// Per bound path, its value when escape sequences were decoded (`states` says which).
     @exclusivity(unchecked) var values: [[UInt8]] = []
-    /// Per bound path, where its value is: `start` ≥ 0, bytes of the current message (most values:
-    /// nothing copied); `decodedSpan`, `values`; `emptySpan`, empty.
-    @exclusivity(unchecked) var spans: [(start: Int, count: Int)] = []
-    static let decodedSpan = (start: -1, count: 0)
-    static let emptySpan = (start: -2, count: 0)
-    @exclusivity(unchecked) var nulls: [Bool] = []
-    /// Per bound path, the message (`messageGeneration`) and segment its value was extracted
-    /// from: the value only depends on them, so the records of one message (one per OBX) extract
-    /// the paths of its other segments (MSH, PID, the parent OBR) once.
-    @exclusivity(unchecked) var extractedGeneration: [Int] = []
-    @exclusivity(unchecked) var extractedSegment: [Int] = []
+    /// Where a value with escape sequences is decoded before it is swapped into `values`.
+    @exclusivity(unchecked) var decoding: [UInt8] = []
+    /// What the reader knows of a bound path's value in the current record.
+    struct PathState {
+        /// ≥ 0: the value is bytes `start..<start + count` of the current message (most values:
+        /// nothing copied); `decoded`: it is in `values`; `empty`: absent or `""`.
+        var start: Int
+        var count: Int
+        /// Sent as `""` (present but null).
+        var isNull: Bool
+        /// The message (`messageGeneration`) and segment it was extracted from: the value only
+        /// depends on them, so the records of one message (one per OBX) extract the paths of its
+        /// other segments (MSH, PID, the parent OBR) once.
+        var generation: Int
+        var segment: Int
+
+        static let decoded = -1
+        static let empty = -2
+        static let unread = PathState(start: empty, count: 0, isNull: false, generation: -1, segment: -1)
+    }
+    /// One state per bound path, in one array written through one buffer per record (five
+    /// arrays before: a uniqueness check per path and array, 4 % of the reading thread).
+    @exclusivity(unchecked) var states: [PathState] = []
     @exclusivity(unchecked) var messageGeneration = 0
 
     /// Creates a reader over `source`.
@@ -242,10 +254,9 @@ package final class HL7Reader {
         recordLine = line
         recordPath = path
         recordOccurrence = nil
-        for i in 0..<values.count {
-            values[i].removeAll(keepingCapacity: true)
-            spans[i] = Self.emptySpan
-            nulls[i] = false
+        for i in 0..<states.count {
+            states[i].start = PathState.empty
+            states[i].isNull = false
         }
         return .rejected(Reject(reason: reason, location: location, message: text))
     }
@@ -258,30 +269,28 @@ package final class HL7Reader {
         // repetition and description retained and released: 10 % of the reading thread of an
         // ORU run, `perf`), and borrowing it still copied it in the callee.
         compiledPaths.withUnsafeBufferPointer { compiled in
-            for i in 0..<compiled.count {
-                let s = msg.segmentIndex(for: compiled[i], current: current)
-                let segment = s ?? -1
-                if extractedGeneration[i] == generation && extractedSegment[i] == segment { continue }
-                let located =
-                    compiled[i].repetition > 0
-                    ? msg.locate(compiled[i], segment: s, decodingInto: &values[i])
-                    : msg.locate(paths[i], segment: s, decodingInto: &values[i])
-                switch located {
-                case .absent:
-                    spans[i] = Self.emptySpan
-                    nulls[i] = false
-                case .null:
-                    spans[i] = Self.emptySpan
-                    nulls[i] = true
-                case .bytes(let r):
-                    spans[i] = (r.lowerBound, r.count)
-                    nulls[i] = false
-                case .decoded:
-                    spans[i] = Self.decodedSpan
-                    nulls[i] = false
+            states.withUnsafeMutableBufferPointer { states in
+                for i in 0..<compiled.count {
+                    let s = msg.segmentIndex(for: compiled[i], current: current)
+                    let segment = s ?? -1
+                    if states[i].generation == generation && states[i].segment == segment { continue }
+                    let located =
+                        compiled[i].repetition > 0
+                        ? msg.locate(compiled[i], segment: s, decodingInto: &decoding)
+                        : msg.locate(paths[i], segment: s, decodingInto: &decoding)
+                    var state = PathState(start: PathState.empty, count: 0, isNull: false, generation: generation, segment: segment)
+                    switch located {
+                    case .absent: break
+                    case .null: state.isNull = true
+                    case .bytes(let r):
+                        state.start = r.lowerBound
+                        state.count = r.count
+                    case .decoded:
+                        state.start = PathState.decoded
+                        swap(&values[i], &decoding)
+                    }
+                    states[i] = state
                 }
-                extractedGeneration[i] = generation
-                extractedSegment[i] = segment
             }
         }
     }
@@ -294,16 +303,16 @@ package final class HL7Reader {
     /// The decoded UTF-8 of bound field `position` for the current record, valid until `next()`:
     /// bytes of the message itself when the value has no escape sequence.
     public func field(_ position: Int) -> UnsafeBufferPointer<UInt8> {
-        guard position >= 0, position < spans.count else { return UnsafeBufferPointer(start: nil, count: 0) }
-        let span = spans[position]
-        if span.start >= 0, let msg = message { return msg.buffer(span.start..<(span.start + span.count)) }
-        if span.start == Self.decodedSpan.start { return values[position].withUnsafeBufferPointer { $0 } }
+        guard position >= 0, position < states.count else { return UnsafeBufferPointer(start: nil, count: 0) }
+        let state = states[position]
+        if state.start >= 0, let msg = message { return msg.buffer(state.start..<(state.start + state.count)) }
+        if state.start == PathState.decoded { return values[position].withUnsafeBufferPointer { $0 } }
         return UnsafeBufferPointer(start: nil, count: 0)
     }
 
     /// Whether bound field `position` was sent as `""` (present but null) in the current record.
     public func isNull(_ position: Int) -> Bool {
-        position >= 0 && position < nulls.count && nulls[position]
+        position >= 0 && position < states.count && states[position].isNull
     }
 
     /// Evaluates a path on the current record (convenience; compiles the path each call): nil when
@@ -489,10 +498,7 @@ extension HL7Reader: RecordReader {
                 paths.append(p)
                 compiledPaths.append(p.compiled)
                 values.append([])
-                spans.append(Self.emptySpan)
-                nulls.append(false)
-                extractedGeneration.append(-1)
-                extractedSegment.append(-1)
+                states.append(.unread)
             } else {
                 missing.append((f, nil))
             }

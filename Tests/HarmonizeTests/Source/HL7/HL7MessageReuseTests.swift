@@ -85,6 +85,23 @@ import Testing
         }
     }
 
+    /// The ASCII check of a line reads eight bytes at a time: a byte ≥ 0x80 at any offset of a
+    /// line of 0–40 bytes, in a slice that starts anywhere, is found.
+    @Test func theASCIICheckFindsAHighByteAnywhere() {
+        for n in 0...40 {
+            let line = [UInt8](repeating: 65, count: n)
+            #expect(HL7Charset.isASCII(line[...]))
+            for k in 0..<n {
+                var high = line
+                high[k] = 0xC3
+                #expect(!HL7Charset.isASCII(high[...]), "length \(n), offset \(k)")
+                let shifted = [UInt8](repeating: 0xFF, count: 3) + high
+                #expect(!HL7Charset.isASCII(shifted[3...]), "length \(n), offset \(k), slice")
+            }
+            #expect(HL7Charset.isASCII(([UInt8](repeating: 0xFF, count: 3) + line)[3...]))
+        }
+    }
+
     @Test func theLineBufferStaysWithinOneMessage() throws {
         // 200 messages of 40 lines, then one of 5,000 lines over the limit: the buffer holds at
         // most the message limit plus one line, whatever the file's length.
