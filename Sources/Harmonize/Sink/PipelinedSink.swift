@@ -54,12 +54,12 @@ package final class PipelinedSink: Sink {
         self.channel = Channel(capacity: max(1, capacity))
     }
 
-    /// Opens the wrapped sink on the caller's thread, then starts the writer thread.
     /// Passes the columns left null to the wrapped sink (before `open`, on the calling thread).
     public func noteColumnsLeftNull(_ columns: [String: Set<String>]) {
         box.sink.noteColumnsLeftNull(columns)
     }
 
+    /// Opens the wrapped sink on the caller's thread, then starts the writer thread.
     public func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {
         try box.sink.open(tables: tables, run: run)
         let channel = self.channel

@@ -1,5 +1,21 @@
 /// UTF-8 validity checks over raw bytes, with an 8-bytes-at-a-time ASCII fast path.
 enum UTF8Validation {
+    /// Whether every byte of `b` is below 0x80, eight bytes at a time.
+    static func isASCII(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = b.baseAddress else { return true }
+        let n = b.count
+        var i = 0
+        while i &+ 8 <= n {
+            if UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+            i &+= 8
+        }
+        while i < n {
+            if base[i] >= 0x80 { return false }
+            i &+= 1
+        }
+        return true
+    }
+
     /// Whether `count` bytes at `p` are well-formed UTF-8 (no overlongs, surrogates or code points
     /// past U+10FFFF). With `allowTruncatedTail`, an incomplete but so far valid sequence at the
     /// very end is accepted (a sample cut in the middle of a character).

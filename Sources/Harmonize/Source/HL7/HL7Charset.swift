@@ -25,7 +25,7 @@ enum HL7Charset {
 
     /// Appends `line` as UTF-8; false when it is not valid in the charset.
     static func append(_ line: ArraySlice<UInt8>, charset: Kind, to out: inout [UInt8]) -> Bool {
-        if isASCII(line) {
+        if line.withUnsafeBufferPointer(UTF8Validation.isASCII) {
             out.append(contentsOf: line)
             return true
         }
@@ -41,25 +41,6 @@ enum HL7Charset {
             return true
         case .latin1, .latin9:
             for b in line { appendLatin(b, latin9: charset == .latin9, to: &out) }
-            return true
-        }
-    }
-
-    /// Whether every byte of `line` is below 0x80, eight bytes at a time.
-    static func isASCII(_ line: ArraySlice<UInt8>) -> Bool {
-        line.withUnsafeBufferPointer { b in
-            guard let base = b.baseAddress else { return true }
-            let raw = UnsafeRawPointer(base)
-            let n = b.count
-            var i = 0
-            while i + 8 <= n {
-                if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
-                i += 8
-            }
-            while i < n {
-                if base[i] >= 0x80 { return false }
-                i += 1
-            }
             return true
         }
     }

@@ -90,15 +90,15 @@ import Testing
     @Test func theASCIICheckFindsAHighByteAnywhere() {
         for n in 0...40 {
             let line = [UInt8](repeating: 65, count: n)
-            #expect(HL7Charset.isASCII(line[...]))
+            #expect(line.withUnsafeBufferPointer(UTF8Validation.isASCII))
             for k in 0..<n {
                 var high = line
                 high[k] = 0xC3
-                #expect(!HL7Charset.isASCII(high[...]), "length \(n), offset \(k)")
+                #expect(!high.withUnsafeBufferPointer(UTF8Validation.isASCII), "length \(n), offset \(k)")
                 let shifted = [UInt8](repeating: 0xFF, count: 3) + high
-                #expect(!HL7Charset.isASCII(shifted[3...]), "length \(n), offset \(k), slice")
+                #expect(!shifted[3...].withUnsafeBufferPointer(UTF8Validation.isASCII), "length \(n), offset \(k), slice")
             }
-            #expect(HL7Charset.isASCII(([UInt8](repeating: 0xFF, count: 3) + line)[3...]))
+            #expect(([UInt8](repeating: 0xFF, count: 3) + line)[3...].withUnsafeBufferPointer(UTF8Validation.isASCII))
         }
     }
 
