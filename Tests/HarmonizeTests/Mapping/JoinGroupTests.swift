@@ -295,6 +295,17 @@ import Testing
         #expect(Pipeline.structureBudget(1, structures: 1) == 0)
     }
 
+    /// Spill files are unlinked at once and, on Linux, read without access-time updates.
+    @Test func spillFilesAreUnlinkedAndReadWithoutAccessTimes() throws {
+        let dir = TestSupport.temporaryDirectory("spill-noatime")
+        let fd = try #require(FileOps.unlinkedTemporaryFile(in: dir, prefix: "harmonize-test", suffix: "idx"))
+        defer { close(fd) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+        #if os(Linux) && (arch(x86_64) || arch(arm64))
+            #expect(fcntl(fd, F_GETFL) & 0o1_000_000 != 0, "O_NOATIME")
+        #endif
+    }
+
     @Test func anUnwritableSpillFolderIsAnError() throws {
         let index = SpillingIndex(budget: 0, spillDirectory: "/nonexistent/folder")
         #expect(throws: JoinIndexError.self) { try index.insert(key: [1], payload: [2]) }
