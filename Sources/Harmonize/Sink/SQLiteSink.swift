@@ -38,6 +38,8 @@ package final class SQLiteSink: Sink {
     /// step per row cost the statement's start and end each time (cursors opened on the table
     /// and each of its indexes, then closed; the VDBE halted and reset).
     private var multiRowInserts: [Int: SQLiteStatement] = [:]
+    /// The staging connection's `SQLiteConnection.parameterLimit` (read at `open`).
+    private var parameterLimit = 999
     private var lineageInsert: SQLiteStatement?
     /// The first duplicated primary key found by `finish(run:)` (then a `target-pk-duplicate`),
     /// for `DuplicateKeyLocator`; never printed.
@@ -180,6 +182,7 @@ package final class SQLiteSink: Sink {
             }
             let db = try SQLiteConnection(path: stagingPath)
             self.db = db
+            parameterLimit = db.parameterLimit
             closeWriteback()
             writebackFD = openReadOnly(stagingPath)
             // Appends to new tables need few pages in memory: a 2 MiB cache (`largeCacheKiB` once
@@ -305,7 +308,7 @@ package final class SQLiteSink: Sink {
         let pkColumn = rowKeyColumns[batch.table]
         let runSeq = Value.int(self.runSeq)
         let columnNames = batch.lookups.isEmpty ? [] : tables[batch.table].columns.map(\.name)
-        let perInsert = Self.rowsPerInsert(columns: n)
+        let perInsert = Self.rowsPerInsert(columns: n, parameterLimit: parameterLimit)
         do {
             // Plain inserts go `perInsert` rows per statement (the rest of the batch one by one).
             let multi = st === inserts[batch.table] && batch.rowCount >= perInsert ? try multiRowInsert(batch.table, rows: perInsert, db: db) : nil
@@ -366,10 +369,10 @@ package final class SQLiteSink: Sink {
         }
     }
 
-    /// Rows per multi-row insert of a table of `columns` columns: 64, fewer for wide tables
-    /// (SQLite takes at most 32,766 parameters in a statement).
-    static func rowsPerInsert(columns: Int) -> Int {
-        max(1, min(64, 32_766 / max(1, columns)))
+    /// Rows per multi-row insert of a table of `columns` columns: 64, fewer for wide tables (a
+    /// statement takes at most `parameterLimit` parameters).
+    static func rowsPerInsert(columns: Int, parameterLimit: Int) -> Int {
+        max(1, min(64, parameterLimit / max(1, columns)))
     }
 
     /// The insert of `rows` rows into table `table`, prepared on first use.

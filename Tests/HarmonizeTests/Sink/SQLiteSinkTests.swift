@@ -156,9 +156,11 @@ import Testing
     /// in the batch's order (rowids follow it), each with its lineage, whatever the batch's size.
     @Test(arguments: [1, 63, 64, 65, 129, 200])
     func rowsAreInsertedManyPerStatement(rows: Int) throws {
-        #expect(SQLiteSink.rowsPerInsert(columns: Self.table.columns.count) == 64)
-        #expect(SQLiteSink.rowsPerInsert(columns: 1000) == 32)
-        #expect(SQLiteSink.rowsPerInsert(columns: 40_000) == 1)
+        #expect(SQLiteSink.rowsPerInsert(columns: Self.table.columns.count, parameterLimit: 32_766) == 64)
+        #expect(SQLiteSink.rowsPerInsert(columns: 1000, parameterLimit: 32_766) == 32)
+        #expect(SQLiteSink.rowsPerInsert(columns: 40_000, parameterLimit: 32_766) == 1)
+        #expect(SQLiteSink.rowsPerInsert(columns: 30, parameterLimit: 999) == 33, "SQLite before 3.32")
+        #expect(try SQLiteConnection(path: ":memory:").parameterLimit >= 999)
         let dir = TestSupport.temporaryDirectory("sink-multi-row")
         let sink = SQLiteSink(outputPath: dir + "/out.sqlite", recordsLineage: true)
         try sink.open(tables: [Self.table], run: Self.manifest())

@@ -40,6 +40,10 @@ final class SQLiteConnection {
 
     deinit { sqlite3_close_v2(handle) }
 
+    /// The most parameters a statement may have on this connection (`SQLITE_LIMIT_VARIABLE_NUMBER`:
+    /// 32,766 by default since SQLite 3.32, 999 before).
+    var parameterLimit: Int { Int(sqlite3_limit(handle, SQLITE_LIMIT_VARIABLE_NUMBER, -1)) }
+
     /// Runs one or more statements without results.
     func execute(_ sql: String) throws(SQLiteError) {
         var err: UnsafeMutablePointer<CChar>?
