@@ -58,11 +58,12 @@ public struct RunOptions: Sendable {
     /// that groups or deduplicates records is mapped on the calling thread (a join index or a
     /// lookup table partly on disk is read by each worker with buffers of its own).
     public var threads: Int = 1
-    /// Mapping workers per file for the mappings that read HL7 v2, when it differs from `threads`
-    /// (`run --threads auto` gives them the cores, where delimited text gets the cores less the
-    /// writer's: the reading thread of an HL7 file parses every message, so two workers beside
-    /// it and the writer took 0.77–0.86× the wall time of one on 2 cores, bench/README.md).
-    public var hl7Threads: Int? = nil
+    /// Mapping workers per file for the mappings whose reading thread parses (HL7 v2 and XML),
+    /// when it differs from `threads` (`run --threads auto` gives them the cores, where delimited
+    /// text gets the cores less the writer's: two workers beside the parsing thread and the
+    /// writer took 0.77–0.86× the wall time of one on 2 cores for ORU messages, 0.83–0.96× for
+    /// the XML stays, bench/README.md).
+    public var parsedSourceThreads: Int? = nil
     /// Records per chunk handed to a mapping worker (`threads` > 1).
     public var chunkRecords: Int = 2048
     /// Whether an XML file read by several mappings is parsed once for all of them

@@ -260,7 +260,8 @@ final class RunExecution {
     /// sites bound to a worker environment (`RunContext.worker(for:)`); nil with one thread.
     private func parallelSetup(_ plan: MappingPlan, index pi: Int, tableIndices: [Int], splitShard: ShardSpec?) -> ParallelSetup? {
         let options = self.options
-        let threads = plan.spec.source.format.text.lowercased() == "hl7v2" ? options.hl7Threads ?? options.threads : options.threads
+        let parses = ["hl7v2", "xml"].contains(plan.spec.source.format.text.lowercased())
+        let threads = parses ? options.parsedSourceThreads ?? options.threads : options.threads
         guard threads > 1 else { return nil }
         let context = self.context
         return ParallelSetup(

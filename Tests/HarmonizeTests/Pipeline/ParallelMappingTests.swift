@@ -108,41 +108,53 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/o.sqlite"))
     }
 
-    /// HL7 v2 mappings take `RunOptions.hl7Threads` workers (`--threads auto`: the cores, where
-    /// the others get the cores less the writer's), the others `threads`; the rows are the same.
-    @Test func hl7MappingsTakeTheirOwnWorkerCount() throws {
+    /// HL7 v2 and XML mappings take `RunOptions.parsedSourceThreads` workers (`--threads auto`:
+    /// the cores, where the others get the cores less the writer's), delimited text `threads`;
+    /// the rows are the same.
+    @Test func parsedSourcesTakeTheirOwnWorkerCount() throws {
         let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         let plans = try ["oru-measurement", "his-visit"].map { name in
             try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/hospital/\(name).yaml")), context: context)
         }
-        func run(hl7Threads: Int?) throws -> (RunManifest, [[Value]]) {
-            let dir = TestSupport.temporaryDirectory("parallel-hl7")
+        func run(parsedSourceThreads: Int?) throws -> (RunManifest, [[Value]]) {
+            let dir = TestSupport.temporaryDirectory("parallel-parsed")
             var options = RunOptions.keyed(TestSupport.path("fixtures/hospital"))
             options.holdsBackOrphans = false
             options.threads = 1
-            options.hl7Threads = hl7Threads
+            options.parsedSourceThreads = parsedSourceThreads
             options.chunkRecords = 1
             let m = try Pipeline(plans: plans, options: options).run(into: SQLiteSink(outputPath: dir + "/o.sqlite"))
             let db = try SQLiteConnection(path: dir + "/o.sqlite", readOnly: true)
             return (m, try db.query("SELECT * FROM measurement ORDER BY rowid") + db.query("SELECT * FROM visit_occurrence ORDER BY rowid"))
         }
-        let (one, rowsOne) = try run(hl7Threads: nil)
+        let (one, rowsOne) = try run(parsedSourceThreads: nil)
         #expect(one.parallel == nil)
-        let (two, rowsTwo) = try run(hl7Threads: 2)
-        #expect(two.parallel?.map(\.mapping) == ["hospital.oru_measurement"])
-        #expect(two.parallel?.first?.workers == 2)
+        let (two, rowsTwo) = try run(parsedSourceThreads: 2)
+        #expect(two.parallel?.map(\.mapping) == ["hospital.oru_measurement", "hospital.his_visit"])
+        #expect(two.parallel?.map(\.workers) == [2, 2])
         #expect(rowsTwo == rowsOne)
         #expect(!rowsOne.isEmpty)
+        // Delimited text keeps `threads`.
+        let research = try FileManager.default.contentsOfDirectory(atPath: TestSupport.path("mappings/research")).filter { $0.hasSuffix(".yaml") }
+            .sorted().map { name in
+                try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/research/" + name)), context: context)
+            }
+        var options = RunOptions.keyed(TestSupport.path("fixtures/research/input"))
+        options.threads = 1
+        options.parsedSourceThreads = 2
+        let dir = TestSupport.temporaryDirectory("parallel-delimited")
+        let m = try Pipeline(plans: research, options: options).run(into: SQLiteSink(outputPath: dir + "/o.sqlite"))
+        #expect(m.parallel == nil)
         // The CLI's default (`auto`): the HL7 mapping gets the cores, writing SQLite.
-        let dir = TestSupport.temporaryDirectory("parallel-hl7-auto")
+        let auto = TestSupport.temporaryDirectory("parallel-parsed-auto")
         let r = try TestSupport.runCLI(
             [
                 "run", "--mappings", TestSupport.path("mappings/hospital/oru-measurement.yaml"), "--input", TestSupport.path("fixtures/hospital"),
-                "--output", dir + "/o.sqlite", "--key-env", "HZ_PAR_KEY", "--keep-orphans", "--no-progress", "--no-quality",
+                "--output", auto + "/o.sqlite", "--key-env", "HZ_PAR_KEY", "--keep-orphans", "--no-progress", "--no-quality",
             ], environment: Self.environment)
         #expect(r.status == 0 || r.status == 1, "\(r.stderr)")
         let cores = min(64, ProcessInfo.processInfo.activeProcessorCount)
-        #expect(try Self.manifest(dir + "/o.sqlite").parallel?.first?.workers == (cores > 1 ? cores : nil))
+        #expect(try Self.manifest(auto + "/o.sqlite").parallel?.first?.workers == (cores > 1 ? cores : nil))
     }
 
     /// Mappings that fold records into groups, or deduplicate HL7 messages, are mapped on one
