@@ -343,54 +343,38 @@ final class HL7Message {
         guard case .condition(let c, let sc, let value) = path.repetition else {
             return locate(path.compiled, segment: s, decodingInto: &out)
         }
+        return locate(path.compiled, segment: s, condition: (c, sc, value), decodingInto: &out)
+    }
+
+    /// `locate` of a compiled path: its repetition is the numbered one, or with `condition` the
+    /// first whose component (and sub-component) decodes to the value (the `HL7Path`'s).
+    func locate(
+        _ path: HL7Path.Compiled, segment s: Int?, condition: (component: Int, subcomponent: Int, value: [UInt8])? = nil,
+        decodingInto out: inout [UInt8]
+    ) -> Located {
+        guard let s else { return .absent }
         let data: Range<Int>
-        switch fieldData(segment: s, path.field) {
-        case nil: return .absent
-        case .verbatim(let r)?: return .bytes(r)
-        case .data(let r)?: data = r
+        switch field(segment: s, path.field) {
+        case .absent: return .absent
+        case .verbatim(let r): return .bytes(r)
+        case .data(let r): data = r
         }
-        var found: Range<Int>? = nil
+        let rep = condition.map { firstRepetition(of: data, where: $0) } ?? part(data, delimiters.repetition, path.repetition)
+        guard let rep else { return .absent }
+        return locate(repetition: rep, path.component, path.subcomponent, decodingInto: &out)
+    }
+
+    /// The first repetition of field `data` whose component `c` (sub-component `s`) decodes to
+    /// exactly `value`.
+    private func firstRepetition(of data: Range<Int>, where condition: (component: Int, subcomponent: Int, value: [UInt8])) -> Range<Int>? {
         var scratch: [UInt8] = []
         for n in 1...max(1, partCount(data, delimiters.repetition)) {
-            guard let r = part(data, delimiters.repetition, n), let v = item(r, c, sc) else { continue }
+            guard let r = part(data, delimiters.repetition, n), let v = item(r, condition.component, condition.subcomponent) else { continue }
             scratch.removeAll(keepingCapacity: true)
             HL7Escapes.decode(bytes[v], delimiters: delimiters, charset: charsetKind, into: &scratch)
-            if scratch == value {
-                found = r
-                break
-            }
+            if scratch == condition.value { return r }
         }
-        guard let rep = found else { return .absent }
-        return locate(repetition: rep, path.component, path.subcomponent, decodingInto: &out)
-    }
-
-    /// `locate` of a compiled path whose repetition is a number (not a condition: those are read
-    /// from their `HL7Path`).
-    func locate(_ path: HL7Path.Compiled, segment s: Int?, decodingInto out: inout [UInt8]) -> Located {
-        let data: Range<Int>
-        switch fieldData(segment: s, path.field) {
-        case nil: return .absent
-        case .verbatim(let r)?: return .bytes(r)
-        case .data(let r)?: data = r
-        }
-        guard let rep = part(data, delimiters.repetition, path.repetition) else { return .absent }
-        return locate(repetition: rep, path.component, path.subcomponent, decodingInto: &out)
-    }
-
-    /// What a field holds for extraction: MSH-1 and MSH-2 are read verbatim, the others split.
-    private enum FieldData {
-        case verbatim(Range<Int>)
-        case data(Range<Int>)
-    }
-
-    /// Field `n` of segment `s` for extraction; nil when absent.
-    private func fieldData(segment s: Int?, _ n: Int) -> FieldData? {
-        guard let s else { return nil }
-        switch field(segment: s, n) {
-        case .absent: return nil
-        case .verbatim(let r): return .verbatim(r)
-        case .data(let r): return .data(r)
-        }
+        return nil
     }
 
     /// Component `c`, sub-component `sc` of repetition `rep`.
