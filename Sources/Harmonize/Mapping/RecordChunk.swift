@@ -27,7 +27,17 @@ final class RecordChunk {
     /// For each record, `fieldCount` end offsets in `bytes` (a field starts where the one before
     /// it ends).
     @exclusivity(unchecked) private var ends: [Int32] = []
-    @exclusivity(unchecked) private(set) var locations: [SourceLocation] = []
+    // Each record's location: its line and record number, and the rest (file, column, path)
+    // as an index into a few distinct ones (`kinds`). A whole location per record held its
+    // strings: counted on the reading thread, and again when the worker freed the chunk.
+    @exclusivity(unchecked) private var kinds: [SourceLocation] = []
+    @exclusivity(unchecked) private var kindOf: [Int32] = []
+    @exclusivity(unchecked) private var lines: [Int] = []
+    @exclusivity(unchecked) private var numbers: [Int] = []
+    @exclusivity(unchecked) private var lastKind = 0
+    /// Locations of a chunk with more distinct kinds than `maxKinds`, kept whole (by record index).
+    @exclusivity(unchecked) private var wholeLocations: [Int: SourceLocation] = [:]
+    private static let maxKinds = 64
     /// The reader's rejects, by record index in the chunk (rare: checked only when not empty).
     @exclusivity(unchecked) private(set) var rejects: [Int: Reject] = [:]
     @exclusivity(unchecked) private(set) var count = 0
@@ -47,7 +57,9 @@ final class RecordChunk {
         self.capacity = 4096
         bytes = .allocate(capacity: 4096)
         ends.reserveCapacity(fieldCount * capacity)
-        locations.reserveCapacity(capacity)
+        kindOf.reserveCapacity(capacity)
+        lines.reserveCapacity(capacity)
+        numbers.reserveCapacity(capacity)
     }
 
     deinit { bytes.deallocate() }
@@ -62,8 +74,39 @@ final class RecordChunk {
             used += f.count
             ends.append(Int32(truncatingIfNeeded: used))
         }
-        locations.append(reader.location)
+        appendLocation(reader.location)
         count += 1
+    }
+
+    @inline(__always)
+    private static func sameKind(_ a: SourceLocation, _ b: SourceLocation) -> Bool {
+        a.file == b.file && a.column == b.column && a.path == b.path
+    }
+
+    private func appendLocation(_ l: SourceLocation) {
+        var k = -1
+        if lastKind < kinds.count, Self.sameKind(kinds[lastKind], l) {
+            k = lastKind
+        } else if let i = kinds.firstIndex(where: { Self.sameKind($0, l) }) {
+            k = i
+        } else if kinds.count < Self.maxKinds {
+            kinds.append(l)
+            k = kinds.count - 1
+        }
+        if k >= 0 { lastKind = k } else { wholeLocations[count] = l }
+        kindOf.append(Int32(k))
+        lines.append(l.line ?? .min)
+        numbers.append(l.record ?? .min)
+    }
+
+    /// The location of record `i` of the chunk, as its reader gave it.
+    func location(_ i: Int) -> SourceLocation {
+        let k = Int(kindOf[i])
+        guard k >= 0 else { return wholeLocations[i] ?? SourceLocation(file: "") }
+        var l = kinds[k]
+        l.line = lines[i] == .min ? nil : lines[i]
+        l.record = numbers[i] == .min ? nil : numbers[i]
+        return l
     }
 
     /// Fills the chunk from `reader` (its fields at `columns`) up to `limit` records or `bytes`
@@ -91,7 +134,7 @@ final class RecordChunk {
     func appendRejected(_ r: Reject) {
         for _ in 0..<fieldCount { ends.append(Int32(truncatingIfNeeded: used)) }
         rejects[count] = r
-        locations.append(r.location)
+        appendLocation(r.location)
         count += 1
     }
 
@@ -116,7 +159,11 @@ final class RecordChunk {
     /// Frees the input once mapped (the output stays until forwarded).
     func release() {
         ends = []
-        locations = []
+        kinds = []
+        kindOf = []
+        lines = []
+        numbers = []
+        wholeLocations = [:]
         rejects = [:]
         bytes.deallocate()
         bytes = .allocate(capacity: 1)
@@ -170,7 +217,7 @@ final class ChunkReader: RecordReader {
 
     var location: SourceLocation {
         let p = min(max(position, 0), chunk.count - 1)
-        return p >= 0 ? chunk.locations[p] : SourceLocation(file: "")
+        return p >= 0 ? chunk.location(p) : SourceLocation(file: "")
     }
 
     var bytesRead: Int64 { chunk.bytesRead }

@@ -263,3 +263,55 @@ import Testing
         read.finish()  // twice is harmless
     }
 }
+
+/// A chunk gives back each record's location as its reader gave it (`RecordChunk.location`):
+/// line and record numbers over a few kinds of file, column and path, past the kinds a chunk
+/// keeps by index (64: the rest kept whole), with nil lines and records and rejects in place.
+@Suite struct RecordChunkLocationTests {
+    final class PathReader: RecordReader {
+        let locations: [Harmonize.SourceLocation]
+        private var at = -1
+        init(_ locations: [Harmonize.SourceLocation]) { self.locations = locations }
+        func bind(fields: [String]) throws(RecordReaderBindError) -> [Int] { fields.map { _ in 0 } }
+        func next() throws -> ReadEvent {
+            at += 1
+            guard at < locations.count else { return .end }
+            if at % 97 == 5 { return .rejected(Reject(reason: .structureError, location: locations[at], message: "bad")) }
+            return .record
+        }
+        func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R { try body(field(position)) }
+        func field(_ position: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: nil, count: 0) }
+        var location: Harmonize.SourceLocation { locations[at] }
+        var bytesRead: Int64 { Int64(max(at, 0)) }
+    }
+
+    @Test func locationsComeBackAsTheReaderGaveThem() throws {
+        var locations: [Harmonize.SourceLocation] = []
+        for i in 0..<1_000 {
+            // Paths cycle through 10 kinds for the first half, then 150 (more than a chunk keeps by index).
+            let kinds = i < 500 ? 10 : 150
+            locations.append(
+                Harmonize.SourceLocation(
+                    file: i % 3 == 0 ? "a.hl7" : "b.hl7", line: i % 7 == 0 ? nil : i + 1, column: i % 11 == 0 ? 4 : nil,
+                    record: i % 13 == 0 ? nil : i, path: i % 5 == 0 ? nil : "OBX[\(i % kinds)]"))
+        }
+        let reader = PathReader(locations)
+        let chunk = RecordChunk(sequence: 0, fieldCount: 1, recordsBefore: 0, capacity: 16)
+        var records = 0
+        #expect(try chunk.fill(from: reader, columns: [0], limit: 10_000, records: &records))
+        #expect(chunk.count == locations.count)
+        let chunkReader = ChunkReader(names: ["f"])
+        chunkReader.reset(chunk)
+        var i = 0
+        reading: while true {
+            switch try chunkReader.next() {
+            case .end: break reading
+            case .rejected(let r): #expect(r.location == locations[i])
+            case .record: break
+            }
+            #expect(chunkReader.location == locations[i], "record \(i)")
+            i += 1
+        }
+        #expect(i == locations.count)
+    }
+}

@@ -38,7 +38,9 @@ struct XMLAttributeSpans {
 
 /// Per-parse state libxml2's callbacks reach through their user-data pointer.
 final class XMLPushTarget {
-    unowned let events: any XMLSAXEvents
+    /// Not counted: the events' owner (`XMLRecordReader`) holds them and the parser, and frees
+    /// the parser first; a counted (`unowned`) reference cost an atomic check per SAX event.
+    unowned(unsafe) let events: any XMLSAXEvents
     var context: xmlParserCtxtPtr?
     var problems: [XMLParseProblem] = []
     var stopped = false
@@ -62,28 +64,38 @@ private func target(_ ctx: UnsafeMutableRawPointer?) -> XMLPushTarget? {
     return Unmanaged<XMLPushTarget>.fromOpaque(ctx).takeUnretainedValue()
 }
 
+/// Runs `body` with the parse's target without counting a reference to it (the parser holds
+/// it for the whole parse): the callbacks of every element go through here.
+@inline(__always)
+private func withTarget(_ ctx: UnsafeMutableRawPointer?, _ body: (XMLPushTarget) -> Void) {
+    guard let ctx else { return }
+    Unmanaged<XMLPushTarget>.fromOpaque(ctx)._withUnsafeGuaranteedRef(body)
+}
+
 private func onStart(
     _ ctx: UnsafeMutableRawPointer?, _ localname: UnsafePointer<xmlChar>?, _ prefix: UnsafePointer<xmlChar>?, _ uri: UnsafePointer<xmlChar>?,
     _ nbNamespaces: Int32, _ namespaces: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?, _ nbAttributes: Int32, _ nbDefaulted: Int32,
     _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
 ) {
-    guard let t = target(ctx), !t.stopped, let localname else { return }
-    // Attributes defaulted by a DTD ATTLIST come last: they are not in the document, never applied.
-    let written = max(0, Int(nbAttributes) - Int(nbDefaulted))
-    t.events.startElement(
-        localName: localname, namespaceURI: uri, attributes: XMLAttributeSpans(base: attributes, count: written), line: t.line)
+    guard let localname else { return }
+    withTarget(ctx) { t in
+        guard !t.stopped else { return }
+        // Attributes defaulted by a DTD ATTLIST come last: they are not in the document, never applied.
+        let written = max(0, Int(nbAttributes) - Int(nbDefaulted))
+        t.events.startElement(
+            localName: localname, namespaceURI: uri, attributes: XMLAttributeSpans(base: attributes, count: written), line: t.line)
+    }
 }
 
 private func onEnd(
     _ ctx: UnsafeMutableRawPointer?, _ localname: UnsafePointer<xmlChar>?, _ prefix: UnsafePointer<xmlChar>?, _ uri: UnsafePointer<xmlChar>?
 ) {
-    guard let t = target(ctx), !t.stopped else { return }
-    t.events.endElement()
+    withTarget(ctx) { t in if !t.stopped { t.events.endElement() } }
 }
 
 private func onCharacters(_ ctx: UnsafeMutableRawPointer?, _ ch: UnsafePointer<xmlChar>?, _ len: Int32) {
-    guard let t = target(ctx), !t.stopped, let ch, len > 0 else { return }
-    t.events.characters(UnsafeBufferPointer(start: ch, count: Int(len)))
+    guard let ch, len > 0 else { return }
+    withTarget(ctx) { t in if !t.stopped { t.events.characters(UnsafeBufferPointer(start: ch, count: Int(len))) } }
 }
 
 private func onEntityDecl(

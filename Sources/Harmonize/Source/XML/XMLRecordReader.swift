@@ -96,6 +96,10 @@ package final class XMLRecordReader {
         collector.parser = p
     }
 
+    // The parser's target does not count its reference to the events (`XMLPushTarget`): free
+    // the parser before the collectors.
+    deinit { parser = nil }
+
     /// Where the current record comes from: file, line of its element, record number, record path.
     public var location: SourceLocation {
         SourceLocation(file: displayName, line: recordLine > 0 ? recordLine : nil, record: recordNumber, path: options.record)

@@ -27,19 +27,27 @@ import Foundation
 /// Forwards the events of one parse to several collectors (the reader's own first).
 final class XMLEventFanOut: XMLSAXEvents {
     private let targets: [XMLRecordCollector]
+    /// The same, not counted when an event is forwarded (`targets` holds them): taking each
+    /// collector out of the array counted a reference to it per collector and SAX event.
+    private let forward: [Unmanaged<XMLRecordCollector>]
 
-    init(_ targets: [XMLRecordCollector]) { self.targets = targets }
+    init(_ targets: [XMLRecordCollector]) {
+        self.targets = targets
+        forward = targets.map { Unmanaged.passUnretained($0) }
+    }
 
     func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int) {
-        for t in targets { t.startElement(localName: localName, namespaceURI: namespaceURI, attributes: attributes, line: line) }
+        for t in forward {
+            t._withUnsafeGuaranteedRef { $0.startElement(localName: localName, namespaceURI: namespaceURI, attributes: attributes, line: line) }
+        }
     }
 
     func endElement() {
-        for t in targets { t.endElement() }
+        for t in forward { t._withUnsafeGuaranteedRef { $0.endElement() } }
     }
 
     func characters(_ text: UnsafeBufferPointer<UInt8>) {
-        for t in targets { t.characters(text) }
+        for t in forward { t._withUnsafeGuaranteedRef { $0.characters(text) } }
     }
 
     func entityDeclared(line: Int) {
