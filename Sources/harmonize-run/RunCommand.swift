@@ -180,8 +180,9 @@ struct RunCommand: ParsableCommand {
     /// on 2 cores (bench/README.md): without a sink, 2 workers take 0.58× the wall time of one
     /// thread on the claims; writing SQLite, the writer thread needs the second core and 2 workers
     /// took 1.06–1.12× the time of one thread on the claims (0.73–0.83× on the hospital formats,
-    /// whose rows are fewer). With `auto`, mappings that read HL7 v2 or XML get the cores in any
-    /// case (`RunOptions.parsedSourceThreads`): their reading thread parses.
+    /// whose rows are fewer). With `auto`, mappings that read HL7 v2 or XML (their reading thread
+    /// parses) or join other files (their records probe the join index) get the cores in any
+    /// case (`RunOptions.heavyMappingThreads`).
     static func threadCount(_ text: String, writes: Bool = true) -> Int? {
         if text == "auto" { return min(64, max(1, ProcessInfo.processInfo.activeProcessorCount - (writes ? 1 : 0))) }
         guard let n = Int(text), (1...64).contains(n) else { return nil }
@@ -296,7 +297,7 @@ struct RunCommand: ParsableCommand {
         }
         options.memoryBudget = Self.byteSize(memoryBudget) ?? options.memoryBudget
         options.threads = Self.threadCount(threads, writes: sink != .none || postgres != nil) ?? 1
-        if threads == "auto" { options.parsedSourceThreads = Self.threadCount("auto", writes: false) }
+        if threads == "auto" { options.heavyMappingThreads = Self.threadCount("auto", writes: false) }
         options.chunkRecords = chunkRecords
         options.sharesXMLParses = !noSharedParse
         if options.memoryBudget < 128 << 20,

@@ -58,12 +58,14 @@ public struct RunOptions: Sendable {
     /// that groups or deduplicates records is mapped on the calling thread (a join index or a
     /// lookup table partly on disk is read by each worker with buffers of its own).
     public var threads: Int = 1
-    /// Mapping workers per file for the mappings whose reading thread parses (HL7 v2 and XML),
-    /// when it differs from `threads` (`run --threads auto` gives them the cores, where delimited
-    /// text gets the cores less the writer's: two workers beside the parsing thread and the
-    /// writer took 0.77–0.86× the wall time of one on 2 cores for ORU messages, 0.83–0.96× for
-    /// the XML stays, bench/README.md).
-    public var parsedSourceThreads: Int? = nil
+    /// Mapping workers per file for the mappings whose records cost more to map than to write,
+    /// when it differs from `threads`: those whose reading thread parses (HL7 v2 and XML) and
+    /// those that join other files (each record probes the join index). `run --threads auto`
+    /// gives them the cores, where the others get the cores less the writer's: on 2 cores, two
+    /// workers beside the reading thread and the writer took 0.77–0.86× the wall time of one for
+    /// ORU messages, 0.83–0.96× for the XML stays, 0.82–0.87× for the 5M join (bench/README.md),
+    /// and 1.06–1.12× for flat claims.
+    public var heavyMappingThreads: Int? = nil
     /// Records per chunk handed to a mapping worker (`threads` > 1).
     public var chunkRecords: Int = 2048
     /// Whether an XML file read by several mappings is parsed once for all of them

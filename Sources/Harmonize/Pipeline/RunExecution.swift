@@ -260,8 +260,9 @@ final class RunExecution {
     /// sites bound to a worker environment (`RunContext.worker(for:)`); nil with one thread.
     private func parallelSetup(_ plan: MappingPlan, index pi: Int, tableIndices: [Int], splitShard: ShardSpec?) -> ParallelSetup? {
         let options = self.options
-        let parses = ["hl7v2", "xml"].contains(plan.spec.source.format.text.lowercased())
-        let threads = parses ? options.parsedSourceThreads ?? options.threads : options.threads
+        // Mappings whose reading thread parses, or whose records probe a join index (`heavyMappingThreads`).
+        let heavy = ["hl7v2", "xml"].contains(plan.spec.source.format.text.lowercased()) || !plan.joins.isEmpty
+        let threads = heavy ? options.heavyMappingThreads ?? options.threads : options.threads
         guard threads > 1 else { return nil }
         let context = self.context
         return ParallelSetup(

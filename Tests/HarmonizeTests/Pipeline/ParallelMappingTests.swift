@@ -108,28 +108,28 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/o.sqlite"))
     }
 
-    /// HL7 v2 and XML mappings take `RunOptions.parsedSourceThreads` workers (`--threads auto`:
-    /// the cores, where the others get the cores less the writer's), delimited text `threads`;
-    /// the rows are the same.
-    @Test func parsedSourcesTakeTheirOwnWorkerCount() throws {
+    /// HL7 v2 and XML mappings, and mappings that join, take `RunOptions.heavyMappingThreads`
+    /// workers (`--threads auto`: the cores, where the others get the cores less the writer's),
+    /// flat delimited text `threads`; the rows are the same.
+    @Test func heavyMappingsTakeTheirOwnWorkerCount() throws {
         let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
         let plans = try ["oru-measurement", "his-visit"].map { name in
             try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("mappings/hospital/\(name).yaml")), context: context)
         }
-        func run(parsedSourceThreads: Int?) throws -> (RunManifest, [[Value]]) {
+        func run(heavyMappingThreads: Int?) throws -> (RunManifest, [[Value]]) {
             let dir = TestSupport.temporaryDirectory("parallel-parsed")
             var options = RunOptions.keyed(TestSupport.path("fixtures/hospital"))
             options.holdsBackOrphans = false
             options.threads = 1
-            options.parsedSourceThreads = parsedSourceThreads
+            options.heavyMappingThreads = heavyMappingThreads
             options.chunkRecords = 1
             let m = try Pipeline(plans: plans, options: options).run(into: SQLiteSink(outputPath: dir + "/o.sqlite"))
             let db = try SQLiteConnection(path: dir + "/o.sqlite", readOnly: true)
             return (m, try db.query("SELECT * FROM measurement ORDER BY rowid") + db.query("SELECT * FROM visit_occurrence ORDER BY rowid"))
         }
-        let (one, rowsOne) = try run(parsedSourceThreads: nil)
+        let (one, rowsOne) = try run(heavyMappingThreads: nil)
         #expect(one.parallel == nil)
-        let (two, rowsTwo) = try run(parsedSourceThreads: 2)
+        let (two, rowsTwo) = try run(heavyMappingThreads: 2)
         #expect(two.parallel?.map(\.mapping) == ["hospital.oru_measurement", "hospital.his_visit"])
         #expect(two.parallel?.map(\.workers) == [2, 2])
         #expect(rowsTwo == rowsOne)
@@ -141,10 +141,27 @@ import Testing
             }
         var options = RunOptions.keyed(TestSupport.path("fixtures/research/input"))
         options.threads = 1
-        options.parsedSourceThreads = 2
+        options.heavyMappingThreads = 2
         let dir = TestSupport.temporaryDirectory("parallel-delimited")
         let m = try Pipeline(plans: research, options: options).run(into: SQLiteSink(outputPath: dir + "/o.sqlite"))
         #expect(m.parallel == nil)
+        // Delimited text that joins another file takes them.
+        let drugs = try MappingPlanner.plan(MappingLoader.load(path: TestSupport.path("fixtures/engine/joins/mappings/drugs.yaml")), context: context)
+        func runJoin(heavyMappingThreads: Int?) throws -> (RunManifest, [[Value]]) {
+            var options = RunOptions.keyed(TestSupport.path("fixtures/engine/joins/input"))
+            options.threads = 1
+            options.heavyMappingThreads = heavyMappingThreads
+            options.chunkRecords = 1
+            let dir = TestSupport.temporaryDirectory("parallel-join")
+            let m = try Pipeline(plans: [drugs], options: options).run(into: SQLiteSink(outputPath: dir + "/o.sqlite"))
+            return (m, try SQLiteConnection(path: dir + "/o.sqlite", readOnly: true).query("SELECT * FROM drug_exposure ORDER BY rowid"))
+        }
+        let (joinOne, joinRowsOne) = try runJoin(heavyMappingThreads: nil)
+        let (joinTwo, joinRowsTwo) = try runJoin(heavyMappingThreads: 2)
+        #expect(joinOne.parallel == nil)
+        #expect(joinTwo.parallel?.map(\.mapping) == ["t.drugs"] && joinTwo.parallel?.map(\.workers) == [2])
+        #expect(joinRowsTwo == joinRowsOne && !joinRowsOne.isEmpty)
+        #expect(joinTwo.joins == joinOne.joins)
         // The CLI's default (`auto`): the HL7 mapping gets the cores, writing SQLite.
         let auto = TestSupport.temporaryDirectory("parallel-parsed-auto")
         let r = try TestSupport.runCLI(
