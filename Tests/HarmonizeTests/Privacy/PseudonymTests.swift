@@ -70,6 +70,17 @@ import Testing
                 #expect(tiny.integer(id) == Int(prefix & 0x7FFF_FFFF_FFFF_FFFF))
             }
         }
+        // Many identifiers over a table of 16 blocks of 4 KiB (slots taken over, blocks written
+        // for the first time, slots brought in early): the computed pseudonyms every round.
+        let blocks = Pseudonymizer(key: key, purpose: "person", cacheLimit: 1 << 10)
+        let many = (0..<3_000).map { "ID\($0 * 7_919)" }
+        for round in 0..<2 {
+            for id in many where (id.utf8.count + round) % 2 == 0 || round == 1 {
+                blocks.prefetch(id)
+                let mac = HMAC<SHA256>.authenticationCode(for: Array(id.utf8), using: key.subKey(purpose: "person"))
+                #expect(blocks.pseudonym(id) == Hex.string(Array(mac)), "round \(round), \(id)")
+            }
+        }
     }
 
     /// The pseudonyms' hex text (four bytes at a time, then byte by byte): every byte value, at
