@@ -165,7 +165,6 @@ package final class Pseudonymizer {
     /// every core the run's threads are on (an interprocessor interrupt each: 10 % of a worker's
     /// samples on 20k ORU messages, `perf`). Written first, a page is allocated without one.
     private let written: UnsafeMutablePointer<UInt64>
-    private let writtenWords: Int
     private static let blockShift = 12
     private static let slotBytes = 64
     private static let digestOffset = 32
@@ -200,10 +199,10 @@ package final class Pseudonymizer {
             mapped = false
         }
         let blocks = ((mask + 1) * Self.slotBytes + (1 << Self.blockShift) - 1) >> Self.blockShift
-        writtenWords = (blocks + 63) / 64
-        written = .allocate(capacity: writtenWords)
+        let words = (blocks + 63) / 64
+        written = .allocate(capacity: words)
         // The one-slot fallback was written (with zeros) already.
-        written.initialize(repeating: mapped ? 0 : ~0, count: writtenWords)
+        written.initialize(repeating: mapped ? 0 : ~0, count: words)
     }
 
     deinit {
