@@ -73,7 +73,7 @@ struct RunCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Mapping workers per file: a number from 1 to 64, or 'auto' (default: the machine's cores, less one for the output's writer thread unless --sink none, every core for HL7 v2 and XML mappings; at least 1, at most 64). "
+            "Mapping workers per file: a number from 1 to 64, or 'auto' (default: the machine's cores, less one for the output's writer thread unless --sink none, every core for HL7 v2 and XML mappings and for mappings that join other files; at least 1, at most 64). "
                 + "With more than one, the file is read on one thread and its records mapped by the workers in chunks; "
                 + "the output (rows, ids, rejects, lineage) is the same for any number. Mappings that group or deduplicate records are mapped on one thread.",
             valueName: "N"))
