@@ -81,6 +81,10 @@ import Testing
         ("lookup('gender', 'F')", .int(8532)),
         // Calls of any number of arguments, evaluated at run time (fields: no folding), with nulls.
         ("concat(sex)", .string("M")), ("concat(sex, comment, height_cm, '/', weight, '/', visit_date, sex)", .string("M170/72.5/2024-03-15M")),
+        (
+            "concat(first_name, 'é/', visit_time, '/', true, '/', comment, sex, '/', height_cm * 1000000000000)",
+            .string("  Marie é/2024-03-15T08:30:00/true/M/170000000000000")
+        ),
         ("concat_ws('-', sex, comment, height_cm, sex, raw)", .string("M-170-M-42")),
         ("coalesce(comment, comment, comment, comment, sex)", .string("M")),
         ("max(height_cm, 3, 4, 5, weight)", .double(170)), ("min(comment, raw, sex, first_name, 'N')", .string("  Marie ")),
