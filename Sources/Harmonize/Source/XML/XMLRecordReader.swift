@@ -117,9 +117,10 @@ package final class XMLRecordReader {
             if let item = collector.dequeue() {
                 recordNumber = item.record
                 recordLine = item.line
-                currentSpan = item.reason == nil ? item.span : nil
-                if let reason = item.reason {
-                    return .rejected(Reject(reason: reason, location: location, message: item.message))
+                currentSpan = item.reject < 0 ? item.span : nil
+                if item.reject >= 0 {
+                    let r = collector.reject(of: item)
+                    return .rejected(Reject(reason: r.reason, location: location, message: r.message))
                 }
                 return .record
             }
@@ -159,10 +160,15 @@ package final class XMLRecordReader {
 
     /// The UTF-8 text of bound field `position` for the current record (empty when absent).
     public func withField<R>(_ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
-        guard position >= 0, position < boundCount, let span = currentSpan else {
-            return try body(UnsafeBufferPointer(start: nil, count: 0))
-        }
-        return try collector.withValue(span: span, position, body)
+        try body(field(position))
+    }
+
+    /// The UTF-8 text of bound field `position` for the current record (empty when absent),
+    /// valid until `next()`.
+    @inline(__always)
+    public func field(_ position: Int) -> UnsafeBufferPointer<UInt8> {
+        guard position >= 0, position < boundCount, let span = currentSpan else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return collector.value(span: span, position)
     }
 
     /// Whether bound field `position` is present in the current record (an empty element is present).
@@ -176,20 +182,42 @@ package final class XMLRecordReader {
 /// paths incrementally (first match at every step, as documented in `XMLPath`), enforces the
 /// limits, and queues finished records and rejects in document order.
 final class XMLRecordCollector: XMLSAXEvents {
-    /// A name to match, as UTF-8 bytes.
+    /// A name to match, as NUL-terminated UTF-8 bytes owned by the collector (freed in its
+    /// `deinit`): comparing reads no array header and retains nothing.
     struct Name {
-        let local: [UInt8]
-        let uri: [UInt8]?
+        let local: UnsafePointer<UInt8>
+        let localCount: Int
+        let uri: UnsafePointer<UInt8>?
+        let uriCount: Int
 
+        /// The bytes of `step`, allocated; `free()` gives them back.
         init(_ step: XMLPath.Step) {
-            local = Array(step.localName.utf8)
-            uri = step.namespaceURI.map { Array($0.utf8) }
+            (local, localCount) = Self.copy(step.localName)
+            if let u = step.namespaceURI {
+                let (p, n) = Self.copy(u)
+                (uri, uriCount) = (p, n)
+            } else {
+                (uri, uriCount) = (nil, 0)
+            }
+        }
+
+        private static func copy(_ s: String) -> (UnsafePointer<UInt8>, Int) {
+            let bytes = Array(s.utf8)
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count + 1)
+            p.initialize(from: bytes, count: bytes.count)
+            p[bytes.count] = 0
+            return (UnsafePointer(p), bytes.count)
+        }
+
+        func free() {
+            UnsafeMutablePointer(mutating: local).deallocate()
+            uri.map { UnsafeMutablePointer(mutating: $0).deallocate() }
         }
 
         @inline(__always)
-        static func equal(_ bytes: [UInt8], _ c: UnsafePointer<UInt8>) -> Bool {
+        static func equal(_ bytes: UnsafePointer<UInt8>, _ n: Int, _ c: UnsafePointer<UInt8>) -> Bool {
+            // Both end with a NUL: the first difference, or the end of `bytes`, stops the loop.
             var i = 0
-            let n = bytes.count
             while i < n {
                 if c[i] != bytes[i] { return false }
                 i += 1
@@ -199,16 +227,18 @@ final class XMLRecordCollector: XMLSAXEvents {
 
         @inline(__always)
         func matches(_ localName: UnsafePointer<UInt8>, _ namespaceURI: UnsafePointer<UInt8>?) -> Bool {
-            guard Self.equal(local, localName) else { return false }
+            guard Self.equal(local, localCount, localName) else { return false }
             guard let uri else { return true }
             guard let namespaceURI else { return false }
-            return Self.equal(uri, namespaceURI)
+            return Self.equal(uri, uriCount, namespaceURI)
         }
     }
 
     /// The incremental state of one bound path.
-    struct PathState {
-        let steps: [Name]
+    struct PathState: ~Copyable {
+        /// The path's element steps (`stepCount` names owned by the collector).
+        let steps: UnsafePointer<Name>
+        let stepCount: Int
         let attribute: Name?
         /// Depth (root element 0) of the element the path starts from: the record or an ancestor.
         let anchor: Int
@@ -217,23 +247,32 @@ final class XMLRecordCollector: XMLSAXEvents {
         var finished = false
         var capturing = false
         var present = false
-        var value: [UInt8] = []
+        var value = GrowableBuffer<UInt8>(capacity: 32)
+
+        init(steps: UnsafePointer<Name>, stepCount: Int, attribute: Name?, anchor: Int, isAncestor: Bool) {
+            self.steps = steps
+            self.stepCount = stepCount
+            self.attribute = attribute
+            self.anchor = anchor
+            self.isAncestor = isAncestor
+        }
 
         mutating func reset() {
             matched = 0
             finished = false
             capturing = false
             present = false
-            value.removeAll(keepingCapacity: true)
+            value.removeAll()
         }
     }
 
+    /// A finished record, or a reject (`reject` ≥ 0: its index in `rejects`), in document order.
     struct Item {
         var record: Int
         var line: Int
-        var reason: RejectReason?
-        var message: String
+        /// Where the record's value spans start (two words per bound path: start, length).
         var span: Int
+        var reject: Int
     }
 
     let recordSteps: [Name]
@@ -267,14 +306,21 @@ final class XMLRecordCollector: XMLSAXEvents {
     /// Line of an undeclared entity reference met outside a record, until the next event says
     /// where it was: the record element's attributes, an ancestor's, or text outside records.
     private var pendingEntityLine = 0
-    // Finished records and rejects, in document order, until `next()` takes them.
-    @exclusivity(unchecked) private var queue: [Item] = []
+    // Finished records and rejects, in document order, until `next()` takes them: the items,
+    // the rejects' reasons and messages, and the records' values (their bytes in `arena`, a start
+    // and a length in `spans` for each bound path, -1 for an absent value).
+    @exclusivity(unchecked) private var queue = GrowableBuffer<Item>(capacity: 64)
     @exclusivity(unchecked) private var head = 0
-    @exclusivity(unchecked) private var arena: [UInt8] = []
-    @exclusivity(unchecked) private var spans: [Int] = []
+    @exclusivity(unchecked) private var rejects: [(reason: RejectReason, message: String)] = []
+    @exclusivity(unchecked) private var arena = GrowableBuffer<UInt8>(capacity: 4096)
+    @exclusivity(unchecked) private var spans = GrowableBuffer<Int>(capacity: 256)
+    /// Every name this collector allocated (freed in `deinit`), and the step arrays of its paths.
+    private var names: [Name] = []
+    private var stepArrays: [UnsafeMutablePointer<Name>] = []
 
     init(record: XMLPath, maxDepth: Int, maxTextBytes: Int) {
         recordSteps = record.steps.map(Name.init)
+        names = recordSteps
         recordDepth = record.steps.count - 1
         self.maxDepth = maxDepth
         self.maxTextBytes = maxTextBytes
@@ -289,6 +335,8 @@ final class XMLRecordCollector: XMLSAXEvents {
         paths.deallocate()
         recordPaths.deallocate()
         ancestorPaths.deallocate()
+        for n in names { n.free() }
+        for a in stepArrays { a.deallocate() }
     }
 
     /// Whether the collector stopped reading the document (a refused DOCTYPE or entity).
@@ -316,9 +364,15 @@ final class XMLRecordCollector: XMLSAXEvents {
             ancestorPaths = ancestors
             pathCapacity = capacity
         }
+        let steps = UnsafeMutablePointer<Name>.allocate(capacity: max(1, path.steps.count))
+        for (i, step) in path.steps.enumerated() { (steps + i).initialize(to: Name(step)) }
+        stepArrays.append(steps)
+        names.append(contentsOf: UnsafeBufferPointer(start: steps, count: path.steps.count))
+        let attribute = path.attribute.map(Name.init)
+        if let attribute { names.append(attribute) }
         (paths + pathCount).initialize(
             to: PathState(
-                steps: path.steps.map(Name.init), attribute: path.attribute.map(Name.init), anchor: recordDepth - path.ups,
+                steps: UnsafePointer(steps), stepCount: path.steps.count, attribute: attribute, anchor: recordDepth - path.ups,
                 isAncestor: isAncestor))
         let position = pathCount
         pathCount += 1
@@ -337,12 +391,7 @@ final class XMLRecordCollector: XMLSAXEvents {
     /// with the record.
     func dequeue() -> Item? {
         guard head < queue.count else {
-            if !queue.isEmpty {
-                queue.removeAll(keepingCapacity: true)
-                arena.removeAll(keepingCapacity: true)
-                spans.removeAll(keepingCapacity: true)
-                head = 0
-            }
+            if queue.count > 0 { clearQueue() }
             return nil
         }
         let item = queue[head]
@@ -350,24 +399,35 @@ final class XMLRecordCollector: XMLSAXEvents {
         return item
     }
 
-    /// Hands every queued item with the arena and spans that hold their values (a tap's block,
-    /// `XMLRecordSpill`), then empties the queue.
-    func takeAll(_ body: (ArraySlice<Item>, [Int], [UInt8]) -> Void) {
-        guard head < queue.count else { return }
-        body(queue[head...], spans, arena)
-        queue.removeAll(keepingCapacity: true)
-        arena.removeAll(keepingCapacity: true)
-        spans.removeAll(keepingCapacity: true)
+    private func clearQueue() {
+        queue.removeAll()
+        rejects.removeAll(keepingCapacity: true)
+        arena.removeAll()
+        spans.removeAll()
         head = 0
     }
 
-    /// The bytes of value `position` of the queued record whose spans start at `span`.
+    /// The reason and message of a queued reject (`item.reject` ≥ 0).
+    func reject(of item: Item) -> (reason: RejectReason, message: String) { rejects[item.reject] }
+
+    /// Hands every queued item with the rejects, spans and arena that hold their reasons and
+    /// values (a tap's block, `XMLRecordSpill`), then empties the queue.
+    func takeAll(
+        _ body: (UnsafeBufferPointer<Item>, [(reason: RejectReason, message: String)], UnsafeBufferPointer<Int>, UnsafeBufferPointer<UInt8>) -> Void
+    ) {
+        guard head < queue.count else { return }
+        body(UnsafeBufferPointer(rebasing: queue.buffer[head...]), rejects, spans.buffer, arena.buffer)
+        clearQueue()
+    }
+
+    /// The bytes of value `position` of the queued record whose spans start at `span` (valid
+    /// until the queue is emptied).
     @inline(__always)
-    func withValue<R>(span: Int, _ position: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+    func value(span: Int, _ position: Int) -> UnsafeBufferPointer<UInt8> {
         let start = spans[span + 2 * position]
         let length = spans[span + 2 * position + 1]
-        guard length > 0 else { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
-        return try arena.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[start..<(start + length)])) }
+        guard length > 0 else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: arena.base + start, count: length)
     }
 
     /// Whether value `position` of the queued record whose spans start at `span` is present.
@@ -378,26 +438,29 @@ final class XMLRecordCollector: XMLSAXEvents {
     func documentFailed(line: Int, message: String) {
         let record = inRecord ? recordNumber : recordNumber + 1
         recordNumber = record
-        queue.append(Item(record: record, line: line, reason: .structureError, message: message, span: 0))
+        rejects.append((.structureError, message))
+        queue.append(Item(record: record, line: line, span: 0, reject: rejects.count - 1))
     }
 
     private func queueReject(_ reason: RejectReason, line: Int, _ message: String) {
-        queue.append(Item(record: recordNumber, line: line, reason: reason, message: message, span: 0))
+        rejects.append((reason, message))
+        queue.append(Item(record: recordNumber, line: line, span: 0, reject: rejects.count - 1))
     }
 
     private func queueRecord() {
         let span = spans.count
+        let buf = paths
         for i in 0..<pathCount {
-            if paths[i].present {
+            if buf[i].present {
                 spans.append(arena.count)
-                spans.append(paths[i].value.count)
-                arena.append(contentsOf: paths[i].value)
+                spans.append(buf[i].value.count)
+                arena.append(buf[i].value.buffer)
             } else {
                 spans.append(0)
                 spans.append(-1)
             }
         }
-        queue.append(Item(record: recordNumber, line: recordLine, reason: nil, message: "", span: span))
+        queue.append(Item(record: recordNumber, line: recordLine, span: span, reject: -1))
     }
 
     private func stop() {
@@ -406,10 +469,10 @@ final class XMLRecordCollector: XMLSAXEvents {
     }
 
     /// Copies an attribute value, turning the `&#38;` libxml2 leaves for `&` back into `&`.
-    fileprivate static func assign(_ value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        out.removeAll(keepingCapacity: true)
+    fileprivate static func assign(_ value: UnsafeBufferPointer<UInt8>, to out: inout GrowableBuffer<UInt8>) {
+        out.removeAll()
         guard value.contains(38) else {
-            out.append(contentsOf: value)
+            out.append(value)
             return
         }
         var i = 0
@@ -450,9 +513,9 @@ final class XMLRecordCollector: XMLSAXEvents {
         _ p: inout PathState, at d: Int, localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans
     ) -> Int {
         let m = p.matched
-        guard !p.finished, m < p.steps.count, d == p.anchor + m + 1, p.steps[m].matches(localName, namespaceURI) else { return 0 }
+        guard !p.finished, m < p.stepCount, d == p.anchor + m + 1, p.steps[m].matches(localName, namespaceURI) else { return 0 }
         p.matched = m + 1
-        return m + 1 == p.steps.count ? hit(&p, attributes: attributes) : 0
+        return m + 1 == p.stepCount ? hit(&p, attributes: attributes) : 0
     }
 
     /// The element at depth `d` ends: a capture ends, or the path's chosen element closes without
@@ -497,7 +560,7 @@ final class XMLRecordCollector: XMLSAXEvents {
             let k = ancestors[j]
             if d == buf[k].anchor {
                 buf[k].reset()
-                if buf[k].steps.isEmpty { _ = Self.hit(&buf[k], attributes: attributes) }
+                if buf[k].stepCount == 0 { _ = Self.hit(&buf[k], attributes: attributes) }
             } else if d > buf[k].anchor {
                 _ = Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
             }
@@ -543,7 +606,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         for j in 0..<recordCount {
             let k = records[j]
             if atRecord {
-                if buf[k].steps.isEmpty { started += Self.hit(&buf[k], attributes: attributes) }
+                if buf[k].stepCount == 0 { started += Self.hit(&buf[k], attributes: attributes) }
             } else {
                 started += Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
             }
@@ -596,7 +659,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         let records = recordPaths
         for j in 0..<recordPathCount {
             let k = records[j]
-            if buf[k].capturing { buf[k].value.append(contentsOf: text) }
+            if buf[k].capturing { buf[k].value.append(text) }
         }
     }
 

@@ -104,9 +104,9 @@ final class XMLRecordSpill {
 
     static let headerWords = 5
     fileprivate let fd: Int32
-    @exclusivity(unchecked) private var items: [Item] = []
+    @exclusivity(unchecked) private var items = GrowableBuffer<Item>(capacity: 1024)
     @exclusivity(unchecked) private var messages: [UInt8] = []
-    @exclusivity(unchecked) private var spans32: [Int32] = []
+    @exclusivity(unchecked) private var spans32 = GrowableBuffer<Int32>(capacity: 4096)
     /// Bytes written to the file.
     @exclusivity(unchecked) private(set) var fileBytes = 0
     /// Whether every block was written (false once a write failed).
@@ -130,22 +130,26 @@ final class XMLRecordSpill {
     fileprivate var overBudget: Bool { budget.used > budget.limit }
 
     /// Appends a block: the items the collector queued, with its spans and value bytes.
-    fileprivate func appendBlock(_ queued: ArraySlice<XMLRecordCollector.Item>, spans: [Int], arena: [UInt8], bytesParsed: Int64) {
+    fileprivate func appendBlock(
+        _ queued: UnsafeBufferPointer<XMLRecordCollector.Item>, rejects: [(reason: RejectReason, message: String)], spans: UnsafeBufferPointer<Int>,
+        arena: UnsafeBufferPointer<UInt8>, bytesParsed: Int64
+    ) {
         guard intact, !queued.isEmpty else { return }
         guard arena.count <= Int(Int32.max) else {
             intact = false
             return
         }
-        spans32.removeAll(keepingCapacity: true)
+        spans32.removeAll()
         for x in spans { spans32.append(Int32(truncatingIfNeeded: x)) }
-        items.removeAll(keepingCapacity: true)
+        items.removeAll()
         messages.removeAll(keepingCapacity: true)
         for q in queued {
             var reason = -1
             var messageBytes = 0
-            if let r = q.reason {
-                reason = RejectReason.allCases.firstIndex(of: r) ?? 0
-                let m = Array(q.message.utf8)
+            if q.reject >= 0 {
+                let r = rejects[q.reject]
+                reason = RejectReason.allCases.firstIndex(of: r.reason) ?? 0
+                let m = Array(r.message.utf8)
                 messageBytes = m.count
                 messages.append(contentsOf: m)
             }
@@ -153,8 +157,8 @@ final class XMLRecordSpill {
         }
         let header = [items.count, spans32.count, arena.count, messages.count, Int(bytesParsed)]
         let ok =
-            header.withUnsafeBytes { write($0) } && items.withUnsafeBytes { write($0) } && spans32.withUnsafeBytes { write($0) }
-            && arena.withUnsafeBytes { write($0) } && messages.withUnsafeBytes { write($0) }
+            header.withUnsafeBytes { write($0) } && write(UnsafeRawBufferPointer(items.buffer)) && write(UnsafeRawBufferPointer(spans32.buffer))
+            && write(UnsafeRawBufferPointer(arena)) && messages.withUnsafeBytes { write($0) }
         if !ok { intact = false }
     }
 
@@ -235,7 +239,9 @@ final class XMLRecordTap {
     func drain(bytesParsed: Int64) {
         guard state == .reading else { return }
         let spill = self.spill
-        collector.takeAll { items, spans, arena in spill.appendBlock(items, spans: spans, arena: arena, bytesParsed: bytesParsed) }
+        collector.takeAll { items, rejects, spans, arena in
+            spill.appendBlock(items, rejects: rejects, spans: spans, arena: arena, bytesParsed: bytesParsed)
+        }
         if spill.overBudget { abandon() }
     }
 
