@@ -112,6 +112,8 @@ final class XMLRecordSpill {
     /// Whether every block was written (false once a write failed).
     private(set) var intact = true
     private let budget: XMLSpillBudget
+    /// Writes the blocks on a thread of its own (the parse does not wait for the file system).
+    private let writer: BackgroundFileWriter
 
     /// Creates the (already unlinked) file in `directory`, its bytes counted in `budget`; nil
     /// when it cannot be created.
@@ -119,11 +121,18 @@ final class XMLRecordSpill {
         guard let fd = FileOps.unlinkedTemporaryFile(in: directory, prefix: "harmonize-xml", suffix: "spill") else { return nil }
         self.fd = fd
         self.budget = budget
+        writer = BackgroundFileWriter(fd: fd)
     }
 
     deinit {
+        _ = writer.finish()
         budget.add(-fileBytes)
         close(fd)
+    }
+
+    /// Waits until every block is in the file; a write that failed makes the spill not intact.
+    fileprivate func finishWriting() {
+        if !writer.finish() { intact = false }
     }
 
     /// Whether the run's spills take more than their budget.
@@ -165,22 +174,17 @@ final class XMLRecordSpill {
     /// Empties the file (its space goes back to the file system) and writes no more.
     fileprivate func discard() {
         intact = false
+        _ = writer.finish()
         _ = ftruncate(fd, 0)
         budget.add(-fileBytes)
         fileBytes = 0
     }
 
-    /// Writes `bytes` at the end of the file.
+    /// Appends `bytes` to the file (through the writing thread: a failure shows in `finishWriting`).
     private func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress.map { $0 + done }, bytes.count - done, off_t(fileBytes))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
-            done += n
-            fileBytes += n
-            budget.add(n)
-        }
+        writer.submit(bytes)
+        fileBytes += bytes.count
+        budget.add(bytes.count)
         return true
     }
 }
@@ -257,6 +261,7 @@ final class XMLRecordTap {
         guard state == .reading else { return }
         drain(bytesParsed: bytesParsed)
         totalBytes = bytesParsed
+        spill.finishWriting()
         state = spill.intact ? .complete : .abandoned
     }
 
