@@ -96,6 +96,41 @@ struct TypedEvaluator {
     }
 }
 
+/// The arms of a `case` with a subject whose `when`s are all literals.
+struct LiteralArms {
+    let whens: [Value]
+    /// The results, when every one is a literal too (else each arm's evaluator gives it).
+    let results: [Value]?
+
+    /// The arms of `whens` and `results`; nil when a `when` is not a literal.
+    init?(whens: [TypedEvaluator], results: [TypedEvaluator]) {
+        var w: [Value] = []
+        for e in whens {
+            guard let c = e.constant else { return nil }
+            w.append(c)
+        }
+        self.whens = w
+        var r: [Value] = []
+        for e in results {
+            guard let c = e.constant else {
+                self.results = nil
+                return
+            }
+            r.append(c)
+        }
+        self.results = r
+    }
+
+    /// The first arm whose literal equals `subject` (as `=` compares), nil when none does.
+    @inline(__always)
+    func arm(of subject: Value) throws(EvaluationError) -> Int? {
+        for i in whens.indices {
+            if case .bool(true) = try Operators.equal(subject, whens[i], "case") { return i }
+        }
+        return nil
+    }
+}
+
 /// Mutable state of one compilation.
 final class CompilationContext {
     let text: String
@@ -631,6 +666,21 @@ final class CompilationContext {
         }
         let rec = compiler.coverage
         let n = whenEvals.count
+        if let subjectEval, counters == nil, let arms = LiteralArms(whens: whens, results: results.map { widen($0, to: type) }) {
+            // `case x when 'A' then 1 when 'B' then 2 …` (code lists): the subject is compared
+            // with the literals as they are, and a literal result returned, without calling an
+            // evaluator per arm (each call counted a reference to its closure).
+            return TypedEvaluator(
+                type: type,
+                eval: { f throws(EvaluationError) in
+                    let s = try subjectEval(f)
+                    if !s.isNull, let i = try arms.arm(of: s) {
+                        if let r = arms.results { return r[i] }
+                        return try resultEvals[i](f)
+                    }
+                    return try otherEval(f)
+                })
+        }
         return TypedEvaluator(
             type: type,
             eval: { f throws(EvaluationError) in

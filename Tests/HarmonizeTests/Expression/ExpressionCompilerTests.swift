@@ -420,3 +420,29 @@ extension String {
         if type != .any { #expect(try c.evaluate(F.frame()) == value) }
     }
 }
+
+/// `case` with literal `when`s (code lists) is evaluated from its literals; the result is the one
+/// the general evaluation gives (which a coverage run uses: it counts each arm).
+@Suite struct LiteralCaseArmsTests {
+    typealias F = ExpressionFixture
+
+    static let cases: [(String, F.Outcome)] = [
+        ("case sex when 'F' then 1 when 'M' then 2 end", .value(.int(2))),
+        ("case sex when 'F' then 1 end", .value(.null)),
+        ("case sex when 'F' then 1 else 3 end", .value(.int(3))),
+        ("case comment when 'a' then 1 else 3 end", .value(.int(3))),
+        ("case sex when null then 'n' when 'M' then lower(sex) end", .value(.string("m"))),
+        ("case sex when 'M' then 1 else 2.5 end", .value(.double(1))),
+        ("case height_cm when 170.0 then 'x' else 'y' end", .value(.string("x"))),
+        ("case visit_date when date('2024-03-15') then 'that day' end", .value(.string("that day"))),
+        ("case sex when 'X' then 1 when 'M' then to_int(first_name) end", .runtime(.expressionError)),
+        ("case raw when 42 then 1 else 0 end", .runtime(.expressionError)),
+        ("case raw when '42' then first_name else 'no' end", .value(.string("  Marie "))),
+    ]
+
+    @Test(arguments: cases)
+    func literalArmsGiveTheGeneralEvaluationsResult(_ text: String, _ expected: F.Outcome) {
+        #expect(F.run(text) == expected)
+        #expect(F.run(text, compiler: F.compiler(coverage: CoverageRecorder())) == expected)
+    }
+}
