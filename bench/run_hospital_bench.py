@@ -45,9 +45,9 @@ BASELINE_BIN = None   # another build of harmonize-run (--baseline-bin), for bef
 
 PROGRAMS = {
     "hl7": ["harmonize", "harmonize-1t", "harmonize-2t", "harmonize-sink-none", "harmonize-sink-none-1t", "harmonize-sink-none-2t",
-            "harmonize-baseline-1t", "harmonize-baseline-sink-none-1t", "python-hl7"],
+            "harmonize-baseline-1t", "harmonize-baseline-sink-none-1t", "harmonize-baseline-sink-none", "python-hl7"],
     "xml": ["harmonize", "harmonize-1t", "harmonize-2t", "harmonize-sink-none", "harmonize-sink-none-1t", "harmonize-sink-none-2t",
-            "harmonize-baseline-1t", "harmonize-baseline-sink-none-1t", "harmonize-parse-each-1t", "harmonize-parse-each-sink-none-1t",
+            "harmonize-baseline-1t", "harmonize-baseline-sink-none-1t", "harmonize-baseline-sink-none", "harmonize-parse-each-1t", "harmonize-parse-each-sink-none-1t",
             "python-lxml", "c-xml-reader-walk", "c-xml-sax-walk"],
 }
 LABEL = {
@@ -59,6 +59,7 @@ LABEL = {
     ("hl7", "harmonize-sink-none-2t"): "Harmonize `oru-measurement` `--sink none --threads 2`",
     ("hl7", "harmonize-baseline-1t"): "baseline build (`--baseline-bin`) → SQLite `--threads 1`",
     ("hl7", "harmonize-baseline-sink-none-1t"): "baseline build (`--baseline-bin`) `--sink none --threads 1`",
+    ("hl7", "harmonize-baseline-sink-none"): "baseline build (`--baseline-bin`) `--sink none`",
     ("hl7", "python-hl7"): "Python `hl7` (`py_hl7.py`)",
     ("xml", "harmonize"): "Harmonize `his-visit` + `his-condition` → SQLite",
     ("xml", "harmonize-sink-none"): "Harmonize `his-visit` + `his-condition` `--sink none`",
@@ -68,6 +69,7 @@ LABEL = {
     ("xml", "harmonize-sink-none-2t"): "Harmonize `his-visit` + `his-condition` `--sink none --threads 2`",
     ("xml", "harmonize-baseline-1t"): "baseline build (`--baseline-bin`) → SQLite `--threads 1`",
     ("xml", "harmonize-baseline-sink-none-1t"): "baseline build (`--baseline-bin`) `--sink none --threads 1`",
+    ("xml", "harmonize-baseline-sink-none"): "baseline build (`--baseline-bin`) `--sink none`",
     ("xml", "harmonize-parse-each-1t"): "Harmonize, the file parsed by each mapping (`--no-shared-parse`) → SQLite `--threads 1`",
     ("xml", "harmonize-parse-each-sink-none-1t"): "Harmonize, the file parsed by each mapping (`--no-shared-parse`) `--sink none --threads 1`",
     ("xml", "python-lxml"): "Python `lxml.etree.iterparse` (`py_lxml.py`)",
