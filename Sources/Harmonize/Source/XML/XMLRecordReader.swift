@@ -292,6 +292,9 @@ final class XMLRecordCollector: XMLSAXEvents {
     private var recordPathCount = 0
     private var ancestorPaths: UnsafeMutablePointer<Int>
     private var ancestorPathCount = 0
+    /// The deepest element an ancestor path can step on (its anchor's depth plus its steps):
+    /// deeper elements (the records' own children) leave every ancestor path as it is.
+    private var ancestorReach = -1
     private var depth = 0
     private var matchDepth = 0
     private var inRecord = false
@@ -379,6 +382,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         if isAncestor {
             ancestorPaths[ancestorPathCount] = position
             ancestorPathCount += 1
+            ancestorReach = max(ancestorReach, recordDepth - path.ups + path.steps.count)
         } else {
             recordPaths[recordPathCount] = position
             recordPathCount += 1
@@ -556,7 +560,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         // Ancestor paths follow every element: the values they hold when a record starts are its values.
         let buf = paths
         let ancestors = ancestorPaths
-        for j in 0..<ancestorPathCount {
+        for j in 0..<(d <= ancestorReach ? ancestorPathCount : 0) {
             let k = ancestors[j]
             if d == buf[k].anchor {
                 buf[k].reset()
@@ -639,7 +643,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         if d < matchDepth { matchDepth = d }
         let buf = paths
         let ancestors = ancestorPaths
-        for j in 0..<ancestorPathCount {
+        for j in 0..<(d <= ancestorReach ? ancestorPathCount : 0) {
             let k = ancestors[j]
             if d > buf[k].anchor { _ = Self.close(&buf[k], at: d) }
         }

@@ -145,6 +145,28 @@ enum XMLEvent: Equatable, CustomStringConvertible {
             ])
     }
 
+    /// An ancestor path steps on elements as deep as the record itself (`../../a/b/@x`: the
+    /// stay, then two levels down), and elements deeper than any ancestor path reaches (the
+    /// records' children, a `b` inside another `b`) leave it as it is.
+    @Test func ancestorPathsReachAsDeepAsTheirStepsAndNoDeeper() throws {
+        let text = """
+            <r>
+            <s id="S1"><a><b x="B1"><b x="inner"/></b></a><u><d c="1"><b x="child"/></d><d c="2"/></u></s>
+            <s id="S2"><u><d c="3"><a><b x="deep"/></a></d></u><a><b x="B2"/></a></s>
+            </r>
+            """
+        for chunk in [1, 7, 1 << 16] {
+            let events = try Self.events(text, record: "/r/s/u/d", fields: ["@c", "../../a/b/@x", "../../@id"], chunk: chunk)
+            #expect(
+                events == [
+                    .record(values: ["1", "B1", "S1"], record: 1, line: 2),
+                    .record(values: ["2", "B1", "S1"], record: 2, line: 2),
+                    // The stay's `a` comes after its unit: not read yet; the record's own `a/b` is not the stay's.
+                    .record(values: ["3", "", "S2"], record: 3, line: 3),
+                ], "chunk \(chunk)")
+        }
+    }
+
     @Test func ancestorTextAndTooManyUpsFailToBind() throws {
         for path in ["..", "../patient", "../text()", "../../../../@x"] {
             let r = try XMLRecordReader(
