@@ -295,6 +295,8 @@ final class XMLRecordCollector: XMLSAXEvents {
     /// The deepest element an ancestor path can step on (its anchor's depth plus its steps):
     /// deeper elements (the records' own children) leave every ancestor path as it is.
     private var ancestorReach = -1
+    /// The same for the record's own paths (the record's depth plus their steps).
+    private var recordReach = -1
     private var depth = 0
     private var matchDepth = 0
     private var inRecord = false
@@ -386,6 +388,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         } else {
             recordPaths[recordPathCount] = position
             recordPathCount += 1
+            recordReach = max(recordReach, recordDepth + path.steps.count)
         }
         return position
     }
@@ -607,7 +610,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         }
         let atRecord = d == recordDepth
         var started = 0
-        for j in 0..<recordCount {
+        for j in 0..<(d <= recordReach ? recordCount : 0) {
             let k = records[j]
             if atRecord {
                 if buf[k].stepCount == 0 { started += Self.hit(&buf[k], attributes: attributes) }
@@ -632,7 +635,7 @@ final class XMLRecordCollector: XMLSAXEvents {
                 let buf = paths
                 let records = recordPaths
                 var ended = 0
-                for j in 0..<recordPathCount { ended += Self.close(&buf[records[j]], at: d) }
+                for j in 0..<(d <= recordReach ? recordPathCount : 0) { ended += Self.close(&buf[records[j]], at: d) }
                 capturing += ended
             }
             if d == recordDepth {

@@ -151,7 +151,7 @@ enum XMLEvent: Equatable, CustomStringConvertible {
     @Test func ancestorPathsReachAsDeepAsTheirStepsAndNoDeeper() throws {
         let text = """
             <r>
-            <s id="S1"><a><b x="B1"><b x="inner"/></b></a><u><d c="1"><b x="child"/></d><d c="2"/></u></s>
+            <s id="S1"><a>t1<b x="B1"><b x="inner"/></b>t2</a><u><d c="1"><b x="child"/></d><d c="2"/></u></s>
             <s id="S2"><u><d c="3"><a><b x="deep"/></a></d></u><a><b x="B2"/></a></s>
             </r>
             """
@@ -163,6 +163,13 @@ enum XMLEvent: Equatable, CustomStringConvertible {
                     .record(values: ["2", "B1", "S1"], record: 2, line: 2),
                     // The stay's `a` comes after its unit: not read yet; the record's own `a/b` is not the stay's.
                     .record(values: ["3", "", "S2"], record: 3, line: 3),
+                ], "chunk \(chunk)")
+            // The record's own paths, as deep as their steps (the text of `a` taken across its children).
+            let stays = try Self.events(text, record: "/r/s", fields: ["u/d/@c", "a/b/@x", "a", "u/d/b/@x"], chunk: chunk)
+            #expect(
+                stays == [
+                    .record(values: ["1", "B1", "t1t2", "child"], record: 1, line: 2),
+                    .record(values: ["3", "B2", "", ""], record: 2, line: 3),
                 ], "chunk \(chunk)")
         }
     }
