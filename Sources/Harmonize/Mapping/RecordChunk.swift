@@ -21,9 +21,7 @@ final class RecordChunk {
     /// Records of the file read before this chunk's first one (`.record` events).
     let recordsBefore: Int
     // Filled by one thread, then read by one worker: the dynamic exclusivity checks are off.
-    @exclusivity(unchecked) private var bytes: UnsafeMutablePointer<UInt8>
-    @exclusivity(unchecked) private var capacity: Int
-    @exclusivity(unchecked) private var used = 0
+    @exclusivity(unchecked) private var bytes = GrowableBuffer<UInt8>(capacity: 4096)
     /// For each record, `fieldCount` end offsets in `bytes` (a field starts where the one before
     /// it ends).
     @exclusivity(unchecked) private var ends: [Int32] = []
@@ -42,7 +40,7 @@ final class RecordChunk {
     @exclusivity(unchecked) private(set) var rejects: [Int: Reject] = [:]
     @exclusivity(unchecked) private(set) var count = 0
     /// Bytes of fields held.
-    var byteCount: Int { used }
+    var byteCount: Int { bytes.count }
     /// The reader's position after this chunk's last record (progress).
     var bytesRead: Int64 = 0
     // Output.
@@ -54,25 +52,19 @@ final class RecordChunk {
         self.sequence = sequence
         self.fieldCount = fieldCount
         self.recordsBefore = recordsBefore
-        self.capacity = 4096
-        bytes = .allocate(capacity: 4096)
         ends.reserveCapacity(fieldCount * capacity)
         kindOf.reserveCapacity(capacity)
         lines.reserveCapacity(capacity)
         numbers.reserveCapacity(capacity)
     }
 
-    deinit { bytes.deallocate() }
-
     /// Copies the current record of `reader` (its fields at `columns`, and its location).
     @inline(__always)
     func appendRecord<Reader: RecordReader>(_ reader: Reader, columns: [Int]) {
         for c in columns {
             let f = reader.field(c)
-            if used + f.count > capacity { grow(used + f.count) }
-            if let base = f.baseAddress, f.count > 0 { (bytes + used).update(from: base, count: f.count) }
-            used += f.count
-            ends.append(Int32(truncatingIfNeeded: used))
+            bytes.append(f)
+            ends.append(Int32(truncatingIfNeeded: bytes.count))
         }
         appendLocation(reader.location)
         count += 1
@@ -132,20 +124,10 @@ final class RecordChunk {
 
     /// Keeps a record the reader rejected, in its place.
     func appendRejected(_ r: Reject) {
-        for _ in 0..<fieldCount { ends.append(Int32(truncatingIfNeeded: used)) }
+        for _ in 0..<fieldCount { ends.append(Int32(truncatingIfNeeded: bytes.count)) }
         rejects[count] = r
         appendLocation(r.location)
         count += 1
-    }
-
-    private func grow(_ needed: Int) {
-        var n = capacity * 2
-        while n < needed { n *= 2 }
-        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
-        b.update(from: bytes, count: used)
-        bytes.deallocate()
-        bytes = b
-        capacity = n
     }
 
     /// The bytes of field `k` of record `r`.
@@ -153,7 +135,7 @@ final class RecordChunk {
     func field(record r: Int, _ k: Int) -> UnsafeBufferPointer<UInt8> {
         let i = r * fieldCount + k
         let start = i == 0 ? 0 : Int(ends[i - 1])
-        return UnsafeBufferPointer(start: bytes + start, count: Int(ends[i]) - start)
+        return UnsafeBufferPointer(start: bytes.base + start, count: Int(ends[i]) - start)
     }
 
     /// Frees the input once mapped (the output stays until forwarded).
@@ -165,10 +147,7 @@ final class RecordChunk {
         numbers = []
         wholeLocations = [:]
         rejects = [:]
-        bytes.deallocate()
-        bytes = .allocate(capacity: 1)
-        capacity = 1
-        used = 0
+        bytes = GrowableBuffer(capacity: 1)
     }
 }
 
