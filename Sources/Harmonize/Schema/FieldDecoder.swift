@@ -4,7 +4,10 @@
 /// Built once per used field (compiling formats, patterns and constraint values), then called
 /// once per cell: integers, numbers, booleans and dates are read straight from the bytes without
 /// creating a `String`. Results never carry the cell text.
-package struct FieldDecoder: Sendable {
+///
+/// A class: the row loop calls a decoder where it lies (a struct of 80 bytes was copied onto the
+/// stack for every cell read through its table, `perf`), and its members never change.
+package final class FieldDecoder: Sendable {
     enum Kind: Sendable {
         case string, integer, number, boolean, date, datetime, time, year, yearmonth
     }
@@ -34,7 +37,7 @@ package struct FieldDecoder: Sendable {
     /// Builds the decoder of `field` with the given missing-value markers (the field's own
     /// `missingValues`, when declared, win).
     /// - Throws: `DiagnosticsError` with the errors `SourceSchema.validate()` reports for this field.
-    public init(field: SchemaField, missingValues: [String] = [""], isPrimaryKey: Bool = false)
+    public convenience init(field: SchemaField, missingValues: [String] = [""], isPrimaryKey: Bool = false)
         throws(DiagnosticsError)
     {
         var diagnostics: [Diagnostic] = []
@@ -43,12 +46,15 @@ package struct FieldDecoder: Sendable {
                 field: field, missingValues: field.missingValues ?? missingValues, isPrimaryKey: isPrimaryKey,
                 diagnostics: &diagnostics)
         else { throw DiagnosticsError(diagnostics) }
-        self = d
+        self.init(
+            name: d.name, type: d.type, isRequired: d.isRequired, isUnique: d.isUnique, kind: d.kind, emptyIsMissing: d.emptyIsMissing,
+            missingMarkers: d.missingMarkers, decimalChar: d.decimalChar, groupChar: d.groupChar, bareNumber: d.bareNumber,
+            trueValues: d.trueValues, falseValues: d.falseValues, dateFormats: d.dateFormats, checker: d.checker)
     }
 
     /// Builds the decoder of `field` as declared in `schema` (its missing values; primary-key
     /// fields are required, as the spec says).
-    public init(field: SchemaField, in schema: SourceSchema) throws(DiagnosticsError) {
+    public convenience init(field: SchemaField, in schema: SourceSchema) throws(DiagnosticsError) {
         try self.init(
             field: field, missingValues: schema.missingValues(for: field),
             isPrimaryKey: schema.primaryKey.contains(field.name))
@@ -57,7 +63,7 @@ package struct FieldDecoder: Sendable {
     /// A decoder for a column without a schema: `type` with date `formats` (tried in order;
     /// empty = `default`), a decimal char and missing values. Type `.string` (or `.any`, `.null`)
     /// just decodes text, with an empty cell read as null.
-    public init(
+    public convenience init(
         type: ValueType, formats: [String] = [], decimalChar: String = ".", missingValues: [String] = [""],
         name: String = ""
     ) throws(DiagnosticsError) {
