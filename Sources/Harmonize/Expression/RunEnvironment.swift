@@ -99,9 +99,9 @@ package struct CallSites: Sendable {
         var list = ContiguousArray<BoundImplementation>()
         list.reserveCapacity(binders.count)
         for b in binders { list.append(try b.bind(environment)) }
-        var prefetches: [(slot: Int, prefetch: (Value) -> Void)] = []
+        var prefetches: [BoundCallSites.Prefetch] = []
         for h in hints where h.site < list.count {
-            if case .unaryPrefetching(_, let prefetch) = list[h.site] { prefetches.append((h.slot, prefetch)) }
+            if case .unaryPrefetching(_, let prefetch) = list[h.site] { prefetches.append(.init(slot: h.slot, prefetch: prefetch)) }
         }
         return BoundCallSites(implementations: list, prefetches: prefetches)
     }
@@ -109,11 +109,18 @@ package struct CallSites: Sendable {
 
 /// A plan's call sites bound to one run (`CallSites.bind(_:)`); give it to each frame of the run.
 package final class BoundCallSites {
+    /// What to call with a slot's value as soon as it is known. A struct, not a tuple: a closure
+    /// in an array's tuple goes through two reabstraction thunks per call (`HeldEvaluator`).
+    struct Prefetch {
+        let slot: Int
+        let prefetch: (Value) -> Void
+    }
+
     let implementations: ContiguousArray<BoundImplementation>
     /// What to call with a slot's value as soon as it is known (`BoundImplementation.unaryPrefetching`).
-    let prefetches: [(slot: Int, prefetch: (Value) -> Void)]
+    let prefetches: [Prefetch]
 
-    init(implementations: ContiguousArray<BoundImplementation>, prefetches: [(slot: Int, prefetch: (Value) -> Void)] = []) {
+    init(implementations: ContiguousArray<BoundImplementation>, prefetches: [Prefetch] = []) {
         self.implementations = implementations
         self.prefetches = prefetches
     }

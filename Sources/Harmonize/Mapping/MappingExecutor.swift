@@ -87,6 +87,15 @@ final class MappingExecutor {
         case evaluateTraced(Evaluator, lets: [Int])
     }
 
+    /// A named value (`let:`) as the row loop evaluates it: into its slot, under its name for
+    /// rejects. A struct, not a tuple: a closure in an array's tuple goes through two
+    /// reabstraction thunks per call (`HeldEvaluator`).
+    struct LetProgram {
+        let slot: Int
+        let eval: Evaluator
+        let name: String
+    }
+
     /// Per-target data flattened for the hot loop.
     struct TargetProgram {
         let filter: Evaluator?
@@ -176,7 +185,7 @@ final class MappingExecutor {
     /// Records the person ids an excluded record would have been given (its lets and `person_id`
     /// expressions evaluated; failures ignored: a record that cannot be mapped writes nothing).
     func notePersonIDs(
-        frame: EvaluationFrame, lets: [(slot: Int, eval: Evaluator, name: String)], targets: UnsafeMutablePointer<TargetProgram>, count: Int,
+        frame: EvaluationFrame, lets: [LetProgram], targets: UnsafeMutablePointer<TargetProgram>, count: Int,
         personIDColumns: [Int]
     ) {
         // Grouped mappings (records folded before their rows exist) note nothing here.

@@ -75,7 +75,7 @@ struct RecordStages<Reader: RecordReader> {
     /// The decoded fields whose value a call wants as soon as it is known
     /// (`BoundCallSites.prefetches`), in decoding order, then `Int.max`; and what to call.
     private let prefetchFields: [Int]
-    private let prefetches: [(Value) -> Void]
+    private let prefetches: [BoundCallSites.Prefetch]
     // deduplicate
     private let duplicates: DuplicateFilter?
     private let messages: HL7Reader?
@@ -95,8 +95,8 @@ struct RecordStages<Reader: RecordReader> {
     private var joinsMatched = 0
     private let folding: Bool
     private let groupStore: GroupStore?
-    private let groupBy: [Evaluator]
-    private let groupArguments: [Evaluator?]
+    private let groupBy: [HeldEvaluator]
+    private let groupArguments: [HeldEvaluator?]
     private let groupNames: [String]
     private var byValues: [Value]
     private var argumentValues: [Value]
@@ -104,7 +104,7 @@ struct RecordStages<Reader: RecordReader> {
     private let groupValues: [(Int, Int)]
     // rows, conform
     let frame: EvaluationFrame
-    private let lets: [(slot: Int, eval: Evaluator, name: String)]
+    private let lets: [MappingExecutor.LetProgram]
     private let filter: Evaluator?
     let targets: UnsafeMutablePointer<MappingExecutor.TargetProgram>
     let targetCount: Int
@@ -153,22 +153,23 @@ struct RecordStages<Reader: RecordReader> {
         decoders = DecoderTable(plan.fields.map(\.decoder))
         decoderCount = groupStage ? 0 : plan.fields.count
         slots = plan.fields.map(\.slot)
-        var early: [(field: Int, prefetch: (Value) -> Void)] = []
+        // Prefetches by field (their `slot` read as the field's index here, then sorted by it).
+        var early: [BoundCallSites.Prefetch] = []
         if !groupStage {
             for p in executor.callSites.prefetches {
-                if let k = plan.fields.firstIndex(where: { $0.slot == p.slot }) { early.append((k, p.prefetch)) }
+                if let k = plan.fields.firstIndex(where: { $0.slot == p.slot }) { early.append(.init(slot: k, prefetch: p.prefetch)) }
             }
-            early.sort { $0.field < $1.field }
+            early.sort { $0.slot < $1.slot }
         }
-        prefetchFields = early.map(\.field) + [Int.max]
-        prefetches = early.map(\.prefetch)
+        prefetchFields = early.map(\.slot) + [Int.max]
+        prefetches = early
         validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
-        lets = folding ? [] : plan.lets.map { ($0.slot, $0.expression.evaluator, $0.name) }
+        lets = folding ? [] : plan.lets.map { .init(slot: $0.slot, eval: $0.expression.evaluator, name: $0.name) }
         filter = groupStage ? plan.group?.having?.evaluator : plan.filter?.evaluator
         joins = groupStage ? [] : executor.joins
         groupValues = groupStage ? (plan.group?.usedValues ?? []) : []
-        groupBy = folding ? (plan.group?.by.map(\.evaluator) ?? []) : []
-        groupArguments = folding ? (plan.group?.aggregates.map { $0.argument?.evaluator } ?? []) : []
+        groupBy = folding ? (plan.group?.by.map { HeldEvaluator($0.evaluator) } ?? []) : []
+        groupArguments = folding ? (plan.group?.aggregates.map { $0.argument.map { HeldEvaluator($0.evaluator) } } ?? []) : []
         groupNames = plan.group?.names ?? []
         byValues = [Value](repeating: .null, count: groupBy.count)
         argumentValues = [Value](repeating: .null, count: groupArguments.count)
@@ -277,7 +278,7 @@ struct RecordStages<Reader: RecordReader> {
             switch decoders.decode(k, reader.field(fieldColumns[k])) {
             case .value(let v):
                 while prefetchFields[early] == k {
-                    prefetches[early](v)
+                    prefetches[early].prefetch(v)
                     early += 1
                 }
                 frame.storage[slots[k]] = v
@@ -383,12 +384,12 @@ struct RecordStages<Reader: RecordReader> {
             }
             for k in 0..<groupBy.count {
                 rule = "group.\(groupNames[k])"
-                byValues[k] = try groupBy[k](frame)
+                byValues[k] = try groupBy[k].evaluate(frame)
             }
             for k in 0..<groupArguments.count {
                 rule = "group.\(groupNames[groupBy.count + k])"
                 // count() has no argument: every record counts.
-                argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e(frame) } ?? .bool(true)
+                argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e.evaluate(frame) } ?? .bool(true)
             }
         } catch {
             return try evaluationReject(error, rule: rule)

@@ -76,7 +76,7 @@ import Testing
         let slot = try #require(plan.fields.first { $0.name == "sex" }?.slot)
         final class Seen { var values: [Value] = [] }
         let seen = Seen()
-        let callSites = BoundCallSites(implementations: [], prefetches: [(slot, { seen.values.append($0) })])
+        let callSites = BoundCallSites(implementations: [], prefetches: [.init(slot: slot, prefetch: { seen.values.append($0) })])
         let executor = MappingExecutor(
             plan: plan, mappingIndex: 0, tableIndices: [0], batchRows: 2, recordsLineage: false, emit: { _ in }, emitRejects: { _ in },
             callSites: callSites)
