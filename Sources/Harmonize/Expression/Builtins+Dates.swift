@@ -245,6 +245,15 @@ extension Builtins {
                 for (i, f) in fs.enumerated() where !f.hasDate {
                     throw FunctionDefinition.SpecializationError(argument: i + 1, message: "date format has no year")
                 }
+                if fs.count == 1 {
+                    // One format (the common case), captured as it is: each copy of a format taken
+                    // out of the array counted a reference to its elements, shared by the workers.
+                    let f = fs[0]
+                    return .unary { v throws(EvaluationError) in
+                        if let r = f.parse(try string(v, name)) { return make(r) }
+                        throw fail(name, "text does not match any of the date formats")
+                    }
+                }
                 return .unary { v throws(EvaluationError) in
                     let s = try string(v, name)
                     for f in fs { if let r = f.parse(s) { return make(r) } }

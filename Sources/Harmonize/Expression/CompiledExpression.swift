@@ -1,16 +1,75 @@
 /// The evaluator closure type: reads slots from the frame, returns a value or throws.
 typealias Evaluator = (EvaluationFrame) throws(EvaluationError) -> Value
 
-/// An evaluator kept in an array (a call's arguments, a `case`'s arms, a mapping's named
-/// values). A closure that is itself an array's element, or a tuple's that is, is kept at the
-/// array's generic abstraction: Swift wraps it in a reabstraction thunk on its way in and in
-/// another on its way out, for good, so that each call went through two more calls and passed
-/// its `Value` through memory (the thunks were on a fifth of the diagnoses' samples, `perf`).
-/// A closure in a struct's field keeps its own calling convention.
-struct HeldEvaluator {
+/// A closure held by an object of its own, to be called through an `UnretainedEvaluator`.
+final class EvaluatorBox {
     let evaluate: Evaluator
 
     init(_ evaluate: @escaping Evaluator) { self.evaluate = evaluate }
+}
+
+/// An evaluator called without counting a reference to its closure: an uncounted reference to
+/// its `EvaluatorBox`, copied and called without touching any reference count. It is valid as
+/// long as its box is alive: whoever keeps one keeps its box beside it (`EvaluatorList`,
+/// `MappingExecutor.TargetProgram`, `RecordStages`).
+///
+/// A closure loaded from an array, an array's struct or an enum's payload to be called counts a
+/// reference to its context for the call (25 counts per record on the diagnoses, a `uprobe` on
+/// `swift_retain`), and the contexts are the plan's: shared by the run's workers, whose atomic
+/// counts then contend for the same cache lines. A closure read from a box's `let` through an
+/// uncounted reference is called as it is.
+struct UnretainedEvaluator {
+    private let box: Unmanaged<EvaluatorBox>
+
+    /// A reference to `box`, which the caller keeps alive as long as the reference is used.
+    init(_ box: EvaluatorBox) { self.box = .passUnretained(box) }
+
+    /// Evaluates on `frame`.
+    @inline(__always)
+    func evaluate(_ frame: EvaluationFrame) throws(EvaluationError) -> Value {
+        var failure: EvaluationError?
+        let v: Value = box._withUnsafeGuaranteedRef { b in
+            do throws(EvaluationError) {
+                return try b.evaluate(frame)
+            } catch {
+                failure = error
+                return .null
+            }
+        }
+        if let failure { throw failure }
+        return v
+    }
+}
+
+/// Evaluators kept in an array (a call's arguments, a `case`'s arms, a lookup's keys), called
+/// by position without counting references (`UnretainedEvaluator`).
+///
+/// A closure that is itself an array's element (or a tuple's that is) is kept at the array's
+/// generic abstraction: Swift wraps it in a reabstraction thunk on its way in and in another on
+/// its way out, for good, so that each call went through two more calls and passed its `Value`
+/// through memory (the thunks were on a fifth of the diagnoses' samples, `perf`). Held by a box,
+/// a closure keeps its own calling convention.
+struct EvaluatorList {
+    /// Keeps the boxes alive (as long as the list).
+    private let boxes: [EvaluatorBox]
+    private let references: [UnretainedEvaluator]
+
+    /// The evaluators of `items`, in order.
+    init<S: Sequence>(_ items: S, _ evaluator: (S.Element) -> EvaluatorBox) {
+        boxes = items.map(evaluator)
+        references = boxes.map(UnretainedEvaluator.init)
+    }
+
+    var count: Int { references.count }
+
+    /// The closure at `i` (for a closure capturing it as it is).
+    func closure(_ i: Int) -> Evaluator { boxes[i].evaluate }
+
+    /// Evaluates the evaluator at `i` on `frame`.
+    @inline(__always)
+    func evaluate(_ i: Int, _ frame: EvaluationFrame) throws(EvaluationError) -> Value {
+        try references[i].evaluate(frame)
+    }
 }
 
 /// A type-checked expression compiled to nested closures over slot indices.

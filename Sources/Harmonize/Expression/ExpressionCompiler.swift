@@ -524,15 +524,15 @@ final class CompilationContext {
                 })
             return fold(res, [a] + items.map(\.1), range)
         }
-        let evals = items.map { HeldEvaluator($0.1.eval) }
+        let evals = EvaluatorList(items) { EvaluatorBox($0.1.eval) }
         let res = TypedEvaluator(
             type: .boolean,
             eval: { f throws(EvaluationError) in
                 let x = try subject(f)
                 if x.isNull { return .null }
                 var sawNull = false
-                for e in evals {
-                    let y = try e.evaluate(f)
+                for i in 0..<evals.count {
+                    let y = try evals.evaluate(i, f)
                     if y.isNull {
                         sawNull = true
                         continue
@@ -651,8 +651,8 @@ final class CompilationContext {
             return .poison
         }
         if failed { return .poison }
-        let whenEvals = whens.map { HeldEvaluator($0.eval) }
-        let resultEvals = results.map { HeldEvaluator(widen($0, to: type).eval) }
+        let whenEvals = EvaluatorList(whens) { EvaluatorBox($0.eval) }
+        let resultEvals = EvaluatorList(results) { EvaluatorBox(widen($0, to: type).eval) }
         let otherEval = widen(other, to: type).eval
         let subjectEval = subject?.eval
         var counters: [Int]? = nil
@@ -676,7 +676,7 @@ final class CompilationContext {
                     let s = try subjectEval(f)
                     if !s.isNull, let i = try arms.arm(of: s) {
                         if let r = arms.results { return r[i] }
-                        return try resultEvals[i].evaluate(f)
+                        return try resultEvals.evaluate(i, f)
                     }
                     return try otherEval(f)
                 })
@@ -688,17 +688,17 @@ final class CompilationContext {
                     let s = try subjectEval(f)
                     if !s.isNull {
                         for i in 0..<n {
-                            let w = try whenEvals[i].evaluate(f)
+                            let w = try whenEvals.evaluate(i, f)
                             if case .bool(true) = try Operators.equal(s, w, "case") {
                                 if let rec, let counters { rec.hit(counters[i]) }
-                                return try resultEvals[i].evaluate(f)
+                                return try resultEvals.evaluate(i, f)
                             }
                         }
                     }
                 } else {
-                    for i in 0..<n where try CompilationContext.truth(try whenEvals[i].evaluate(f), "case") {
+                    for i in 0..<n where try CompilationContext.truth(try whenEvals.evaluate(i, f), "case") {
                         if let rec, let counters { rec.hit(counters[i]) }
-                        return try resultEvals[i].evaluate(f)
+                        return try resultEvals.evaluate(i, f)
                     }
                 }
                 if let rec, let counters { rec.hit(counters[n]) }
@@ -787,8 +787,9 @@ final class CompilationContext {
         } else {
             traced = nil
         }
-        var argEvals = runtimeArgs.map { HeldEvaluator($0.eval) }
-        if def.readsRecordContext { argEvals.insert(HeldEvaluator(EvaluationFrame.contextEvaluator(withLocation: args.isEmpty)), at: 0) }
+        var argBoxes = runtimeArgs.map { EvaluatorBox($0.eval) }
+        if def.readsRecordContext { argBoxes.insert(EvaluatorBox(EvaluationFrame.contextEvaluator(withLocation: args.isEmpty)), at: 0) }
+        let argEvals = EvaluatorList(argBoxes) { $0 }
         if case .perRun(let bind) = impl {
             // Per-run state: the call reads its run's implementation from the frame. Such a call
             // is never folded at compile time (its result depends on the run).
@@ -818,7 +819,7 @@ final class CompilationContext {
 
     /// Wraps an implementation into an evaluator, with null propagation and error attribution.
     static func invoke(
-        _ impl: FunctionDefinition.Implementation, _ args: [HeldEvaluator], name: String, propagatesNull: Bool, tracedSource: String? = nil
+        _ impl: FunctionDefinition.Implementation, _ args: EvaluatorList, name: String, propagatesNull: Bool, tracedSource: String? = nil
     ) -> Evaluator? {
         @inline(__always) func named(_ e: EvaluationError) -> EvaluationError {
             var e = e
@@ -828,7 +829,7 @@ final class CompilationContext {
         switch (impl, args.count) {
         case (.unary(let fn), 1) where tracedSource != nil:
             // A lookup worth recording in row lineage: the frame's trace, when set, notes it.
-            let a0 = args[0].evaluate
+            let a0 = args.closure(0)
             let site = LookupUse.Site(function: name, source: tracedSource ?? "")
             return { f throws(EvaluationError) in
                 let x = try a0(f)
@@ -839,15 +840,15 @@ final class CompilationContext {
                 return r
             }
         case (.unary(let fn), 1):
-            let a0 = args[0].evaluate
+            let a0 = args.closure(0)
             return { f throws(EvaluationError) in
                 let x = try a0(f)
                 if propagatesNull, x.isNull { return .null }
                 do throws(EvaluationError) { return try fn(x) } catch { throw named(error) }
             }
         case (.binary(let fn), 2):
-            let a0 = args[0].evaluate
-            let a1 = args[1].evaluate
+            let a0 = args.closure(0)
+            let a1 = args.closure(1)
             return { f throws(EvaluationError) in
                 let x = try a0(f)
                 let y = try a1(f)
@@ -855,9 +856,9 @@ final class CompilationContext {
                 do throws(EvaluationError) { return try fn(x, y) } catch { throw named(error) }
             }
         case (.ternary(let fn), 3):
-            let a0 = args[0].evaluate
-            let a1 = args[1].evaluate
-            let a2 = args[2].evaluate
+            let a0 = args.closure(0)
+            let a1 = args.closure(1)
+            let a2 = args.closure(2)
             return { f throws(EvaluationError) in
                 let x = try a0(f)
                 let y = try a1(f)
@@ -877,17 +878,17 @@ final class CompilationContext {
     /// function's through `named`.
     @inline(__always)
     static func callVariadic(
-        _ args: [HeldEvaluator], _ f: EvaluationFrame, propagatesNull: Bool, _ fn: (UnsafeBufferPointer<Value>) throws(EvaluationError) -> Value,
+        _ args: EvaluatorList, _ f: EvaluationFrame, propagatesNull: Bool, _ fn: (UnsafeBufferPointer<Value>) throws(EvaluationError) -> Value,
         named: (EvaluationError) -> EvaluationError
     ) throws(EvaluationError) -> Value {
         var failure: EvaluationError?
         let result: Value = withUnsafeTemporaryAllocation(of: Value.self, capacity: max(1, args.count)) { buf in
             var k = 0
             defer { _ = UnsafeMutableBufferPointer(rebasing: buf[0..<k]).deinitialize() }
-            for a in args {
+            for i in 0..<args.count {
                 let v: Value
                 do throws(EvaluationError) {
-                    v = try a.evaluate(f)
+                    v = try args.evaluate(i, f)
                 } catch {
                     failure = error
                     return .null
@@ -931,7 +932,7 @@ final class CompilationContext {
 
     /// The evaluator of a call with per-run state: the implementation is the frame's bound one
     /// for `site`, with null propagation and error attribution as `invoke`.
-    static func invokeBound(site: Int, _ args: [HeldEvaluator], name: String, propagatesNull: Bool, tracedSource: String?) -> Evaluator {
+    static func invokeBound(site: Int, _ args: EvaluatorList, name: String, propagatesNull: Bool, tracedSource: String?) -> Evaluator {
         @inline(__always) func named(_ e: EvaluationError) -> EvaluationError {
             var e = e
             if e.function == nil { e.function = name }
@@ -952,8 +953,8 @@ final class CompilationContext {
             var a = Value.null
             var b = Value.null
             var c = Value.null
-            for (k, e) in args.enumerated() {
-                let v = try e.evaluate(f)
+            for k in 0..<args.count {
+                let v = try args.evaluate(k, f)
                 if propagatesNull, v.isNull { return .null }
                 switch k {
                 case 0: a = v
@@ -1014,7 +1015,7 @@ final class CompilationContext {
         if let declared = shape as? any RunLoadedLookup {
             // A table read from a file when the run starts: the run's copy is a call site.
             let index = compiler.callSites.add(name: "lookup", declared.binder())
-            let evals = keys.map { HeldEvaluator($0.eval) }
+            let evals = EvaluatorList(keys) { EvaluatorBox($0.eval) }
             let unbound = EvaluationError(reason: .expressionError, message: "lookup '\(tableName)' is not loaded for this run", function: "lookup")
             return TypedEvaluator(
                 type: table.valueType,
@@ -1022,8 +1023,8 @@ final class CompilationContext {
                     var ks: [Value] = []
                     if evals.count > 1 { ks.reserveCapacity(evals.count) }
                     var k0 = Value.null
-                    for e in evals {
-                        let k = try e.evaluate(f)
+                    for i in 0..<evals.count {
+                        let k = try evals.evaluate(i, f)
                         if k.isNull { return .null }
                         if evals.count == 1 { k0 = k } else { ks.append(k) }
                     }
@@ -1059,14 +1060,14 @@ final class CompilationContext {
                     return .null
                 })
         }
-        let evals = keys.map { HeldEvaluator($0.eval) }
+        let evals = EvaluatorList(keys) { EvaluatorBox($0.eval) }
         return TypedEvaluator(
             type: table.valueType,
             eval: { f throws(EvaluationError) in
                 var ks: [Value] = []
                 ks.reserveCapacity(evals.count)
-                for e in evals {
-                    let k = try e.evaluate(f)
+                for i in 0..<evals.count {
+                    let k = try evals.evaluate(i, f)
                     if k.isNull { return .null }
                     ks.append(k)
                 }

@@ -110,7 +110,7 @@ package struct CallSites: Sendable {
 /// A plan's call sites bound to one run (`CallSites.bind(_:)`); give it to each frame of the run.
 package final class BoundCallSites {
     /// What to call with a slot's value as soon as it is known. A struct, not a tuple: a closure
-    /// in an array's tuple goes through two reabstraction thunks per call (`HeldEvaluator`).
+    /// in an array's tuple goes through two reabstraction thunks per call (`EvaluatorList`).
     struct Prefetch {
         let slot: Int
         let prefetch: (Value) -> Void

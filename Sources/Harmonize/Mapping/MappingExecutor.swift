@@ -79,26 +79,20 @@ final class MappingExecutor {
         case constant(Value)
         /// A bare field or named value: the frame slot read as is, then fitted to the column.
         case slot(Int)
-        /// An expression evaluated per record, then fitted to the column.
-        case evaluate(Evaluator)
+        /// An expression evaluated per record, then fitted to the column (its box is in the
+        /// target program's `boxes`).
+        case evaluate(UnretainedEvaluator)
         /// The same, for a column whose rule calls a lookup function (directly, or through the
         /// named values listed, by index) when the run records vocabulary lineage: the lookups
         /// made are taken for the row.
-        case evaluateTraced(Evaluator, lets: [Int])
-    }
-
-    /// A named value (`let:`) as the row loop evaluates it: into its slot, under its name for
-    /// rejects. A struct, not a tuple: a closure in an array's tuple goes through two
-    /// reabstraction thunks per call (`HeldEvaluator`).
-    struct LetProgram {
-        let slot: Int
-        let eval: Evaluator
-        let name: String
+        case evaluateTraced(UnretainedEvaluator, lets: [Int])
     }
 
     /// Per-target data flattened for the hot loop.
     struct TargetProgram {
-        let filter: Evaluator?
+        /// Keeps alive the boxes of the columns' and the filter's evaluators.
+        let boxes: [EvaluatorBox]
+        let filter: UnretainedEvaluator?
         let columns: [ColumnProgram]
         let types: [ColumnType]
         let required: [Bool]
@@ -106,11 +100,33 @@ final class MappingExecutor {
         let columnNames: [String]
     }
 
+    /// The named values (`let:`) as the row loop evaluates them, in order: each into its slot,
+    /// under its name for rejects.
+    struct NamedValuePrograms {
+        let slots: [Int]
+        let evaluators: EvaluatorList
+        let names: [String]
+
+        init(_ lets: [PlannedLet]) {
+            slots = lets.map(\.slot)
+            evaluators = EvaluatorList(lets) { EvaluatorBox($0.expression.evaluator) }
+            names = lets.map(\.name)
+        }
+
+        var count: Int { slots.count }
+    }
+
     /// `traced`: per column, the named values whose lookups it uses, or nil when it uses none
     /// (`LookupLineagePlan`); nil when the run records no vocabulary lineage. `slotCount`: the
     /// slots of the frame the program runs on (a bare identifier within it is read directly).
     static func program(for t: PlannedTarget, traced: [[Int]?]? = nil, slotCount: Int = 0) -> TargetProgram {
         var columns: [ColumnProgram] = []
+        var boxes: [EvaluatorBox] = []
+        func held(_ e: @escaping Evaluator) -> UnretainedEvaluator {
+            let b = EvaluatorBox(e)
+            boxes.append(b)
+            return UnretainedEvaluator(b)
+        }
         for (i, c) in t.table.columns.enumerated() {
             guard let e = t.columns[i] else {
                 columns.append(.null)
@@ -119,15 +135,16 @@ final class MappingExecutor {
             if let k = e.constantValue, let fitted = k.isNull ? Value.null : Conformance.conform(k, to: c.type) {
                 columns.append(fitted.isNull ? .null : .constant(fitted))
             } else if let traced, i < traced.count, let lets = traced[i] {
-                columns.append(.evaluateTraced(e.evaluator, lets: lets))
+                columns.append(.evaluateTraced(held(e.evaluator), lets: lets))
             } else if let slot = e.slotRead, slot < slotCount {
                 columns.append(.slot(slot))
             } else {
-                columns.append(.evaluate(e.evaluator))
+                columns.append(.evaluate(held(e.evaluator)))
             }
         }
+        let filter = t.filter.map { held($0.evaluator) }
         return TargetProgram(
-            filter: t.filter?.evaluator, columns: columns, types: t.table.columns.map(\.type), required: t.table.columns.map(\.isRequired),
+            boxes: boxes, filter: filter, columns: columns, types: t.table.columns.map(\.type), required: t.table.columns.map(\.isRequired),
             tableName: t.table.name, columnNames: t.table.columns.map(\.name))
     }
 
@@ -185,14 +202,14 @@ final class MappingExecutor {
     /// Records the person ids an excluded record would have been given (its lets and `person_id`
     /// expressions evaluated; failures ignored: a record that cannot be mapped writes nothing).
     func notePersonIDs(
-        frame: EvaluationFrame, lets: [LetProgram], targets: UnsafeMutablePointer<TargetProgram>, count: Int,
+        frame: EvaluationFrame, lets: NamedValuePrograms, targets: UnsafeMutablePointer<TargetProgram>, count: Int,
         personIDColumns: [Int]
     ) {
         // Grouped mappings (records folded before their rows exist) note nothing here.
         guard personIDColumns.count == count else { return }
-        for l in lets {
-            guard let v = try? l.eval(frame) else { return }
-            frame.storage[l.slot] = v
+        for k in 0..<lets.count {
+            guard let v = try? lets.evaluators.evaluate(k, frame) else { return }
+            frame.storage[lets.slots[k]] = v
         }
         for ti in 0..<count where personIDColumns[ti] >= 0 {
             let c = personIDColumns[ti]
@@ -201,7 +218,7 @@ final class MappingExecutor {
             case .null: v = nil
             case .constant(let k): v = k
             case .slot(let slot): v = frame.storage[slot]
-            case .evaluate(let e), .evaluateTraced(let e, _): v = try? e(frame)
+            case .evaluate(let e), .evaluateTraced(let e, _): v = try? e.evaluate(frame)
             }
             if let v, case .int(let id)? = Conformance.conform(v, to: targets[ti].types[c]) { excludedPersonIDs.insert(id) }
         }

@@ -95,8 +95,10 @@ struct RecordStages<Reader: RecordReader> {
     private var joinsMatched = 0
     private let folding: Bool
     private let groupStore: GroupStore?
-    private let groupBy: [HeldEvaluator]
-    private let groupArguments: [HeldEvaluator?]
+    private let groupBy: EvaluatorList
+    /// The aggregates' arguments (nil: `count()`, without one), by position in `argumentEvaluators`.
+    private let groupArguments: [Int?]
+    private let argumentEvaluators: EvaluatorList
     private let groupNames: [String]
     private var byValues: [Value]
     private var argumentValues: [Value]
@@ -104,15 +106,18 @@ struct RecordStages<Reader: RecordReader> {
     private let groupValues: [(Int, Int)]
     // rows, conform
     let frame: EvaluationFrame
-    private let lets: [MappingExecutor.LetProgram]
-    private let filter: Evaluator?
+    private let lets: MappingExecutor.NamedValuePrograms
+    private let filter: UnretainedEvaluator?
+    /// Keeps `filter`'s box alive.
+    private let filterBox: EvaluatorBox?
     let targets: UnsafeMutablePointer<MappingExecutor.TargetProgram>
     let targetCount: Int
     private let trace: LookupTrace?
     private var letRanges: [Range<Int>]
     let recordsLineage: Bool
-    /// Where the current rows stage failed: the named value, or the target and column (-1: filter).
-    private var failingLet = ""
+    /// Where the current rows stage failed: the named value (its index, -1: none), or the
+    /// target and column (-1: filter).
+    private var failingLet = -1
     private var failingTarget = -1
     private var failingColumn = -1
     /// Batch sizes before the record's rows, to take them back when the record is rejected.
@@ -164,12 +169,21 @@ struct RecordStages<Reader: RecordReader> {
         prefetchFields = early.map(\.slot) + [Int.max]
         prefetches = early
         validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
-        lets = folding ? [] : plan.lets.map { .init(slot: $0.slot, eval: $0.expression.evaluator, name: $0.name) }
-        filter = groupStage ? plan.group?.having?.evaluator : plan.filter?.evaluator
+        lets = MappingExecutor.NamedValuePrograms(folding ? [] : plan.lets)
+        let filterBox = (groupStage ? plan.group?.having : plan.filter).map { EvaluatorBox($0.evaluator) }
+        self.filterBox = filterBox
+        filter = filterBox.map(UnretainedEvaluator.init)
         joins = groupStage ? [] : executor.joins
         groupValues = groupStage ? (plan.group?.usedValues ?? []) : []
-        groupBy = folding ? (plan.group?.by.map { HeldEvaluator($0.evaluator) } ?? []) : []
-        groupArguments = folding ? (plan.group?.aggregates.map { $0.argument.map { HeldEvaluator($0.evaluator) } } ?? []) : []
+        groupBy = EvaluatorList(folding ? (plan.group?.by ?? []) : []) { EvaluatorBox($0.evaluator) }
+        let arguments = folding ? (plan.group?.aggregates.map(\.argument) ?? []) : []
+        var next = 0
+        groupArguments = arguments.map { a in
+            guard a != nil else { return nil }
+            next += 1
+            return next - 1
+        }
+        argumentEvaluators = EvaluatorList(arguments.compactMap { $0 }) { EvaluatorBox($0.evaluator) }
         groupNames = plan.group?.names ?? []
         byValues = [Value](repeating: .null, count: groupBy.count)
         argumentValues = [Value](repeating: .null, count: groupArguments.count)
@@ -376,7 +390,7 @@ struct RecordStages<Reader: RecordReader> {
         var rule = "filter"
         do throws(EvaluationError) {
             if let filter {
-                guard try filter(frame) == .bool(true) else {
+                guard try filter.evaluate(frame) == .bool(true) else {
                     filterCounts[0].failed += 1
                     return .filtered
                 }
@@ -384,12 +398,16 @@ struct RecordStages<Reader: RecordReader> {
             }
             for k in 0..<groupBy.count {
                 rule = "group.\(groupNames[k])"
-                byValues[k] = try groupBy[k].evaluate(frame)
+                byValues[k] = try groupBy.evaluate(k, frame)
             }
             for k in 0..<groupArguments.count {
                 rule = "group.\(groupNames[groupBy.count + k])"
                 // count() has no argument: every record counts.
-                argumentValues[k] = try groupArguments[k].map { e throws(EvaluationError) in try e.evaluate(frame) } ?? .bool(true)
+                if let i = groupArguments[k] {
+                    argumentValues[k] = try argumentEvaluators.evaluate(i, frame)
+                } else {
+                    argumentValues[k] = .bool(true)
+                }
             }
         } catch {
             return try evaluationReject(error, rule: rule)
@@ -419,21 +437,21 @@ struct RecordStages<Reader: RecordReader> {
         failingColumn = -1
         do throws(EvaluationError) {
             if let trace {
-                for (k, l) in lets.enumerated() {
-                    failingLet = l.name
+                for k in 0..<lets.count {
+                    failingLet = k
                     let start = trace.uses.count
-                    frame.storage[l.slot] = try l.eval(frame)
+                    frame.storage[lets.slots[k]] = try lets.evaluators.evaluate(k, frame)
                     letRanges[k] = start..<trace.uses.count
                 }
             } else {
-                for l in lets {
-                    failingLet = l.name
-                    frame.storage[l.slot] = try l.eval(frame)
+                for k in 0..<lets.count {
+                    failingLet = k
+                    frame.storage[lets.slots[k]] = try lets.evaluators.evaluate(k, frame)
                 }
             }
-            failingLet = ""
+            failingLet = -1
             if let filter {
-                guard try filter(frame) == .bool(true) else {
+                guard try filter.evaluate(frame) == .bool(true) else {
                     filterCounts[0].failed += 1
                     return .filtered
                 }
@@ -444,7 +462,7 @@ struct RecordStages<Reader: RecordReader> {
                 failingTarget = ti
                 if let tf = targets[ti].filter {
                     failingColumn = -1
-                    guard try tf(frame) == .bool(true) else {
+                    guard try tf.evaluate(frame) == .bool(true) else {
                         filterCounts[ti + 1].failed += 1
                         continue
                     }
@@ -468,8 +486,8 @@ struct RecordStages<Reader: RecordReader> {
         } catch {
             rollback()
             let rule: String
-            if !failingLet.isEmpty {
-                rule = "let.\(failingLet)"
+            if failingLet >= 0 {
+                rule = "let.\(lets.names[failingLet])"
             } else if failingTarget < 0 {
                 rule = "filter"
             } else if failingColumn < 0 {
@@ -477,7 +495,7 @@ struct RecordStages<Reader: RecordReader> {
             } else {
                 rule = "\(targets[failingTarget].tableName).\(targets[failingTarget].columnNames[failingColumn])"
             }
-            failingLet = ""
+            failingLet = -1
             return try evaluationReject(error, rule: rule)
         }
     }
@@ -500,11 +518,11 @@ struct RecordStages<Reader: RecordReader> {
                 v = frame.storage[slot]
             case .evaluate(let e):
                 failingColumn = c
-                v = try e(frame)
+                v = try e.evaluate(frame)
             case .evaluateTraced(let e, let viaLets):
                 failingColumn = c
                 let start = trace?.uses.count ?? 0
-                v = try e(frame)
+                v = try e.evaluate(frame)
                 if let trace {
                     LookupLineagePlan.collect(
                         column: c, own: start..<trace.uses.count, viaLets: viaLets, lets: letRanges, trace: trace,

@@ -65,7 +65,7 @@ final class JoinRuntime {
     @exclusivity(unchecked) private var keyBuffer: [UInt8] = []
     /// The key expressions and the payload's frame slots, taken once from the plan (`match` reads
     /// them for every record without going through `join`).
-    private let keyEvaluators: [HeldEvaluator]
+    private let keyEvaluators: EvaluatorList
     private let payloadSlots: [Int]
     /// A worker's own buffers for reading the on-disk part of the index (`workerCopy`); nil
     /// for the run's runtime, which reads with the index's.
@@ -95,7 +95,7 @@ final class JoinRuntime {
     init(_ join: PlannedJoin) {
         self.join = join
         keyParts = [Value](repeating: .null, count: join.on.count)
-        keyEvaluators = join.on.map { HeldEvaluator($0.evaluator) }
+        keyEvaluators = EvaluatorList(join.on) { EvaluatorBox($0.evaluator) }
         payloadSlots = join.payload.map(\.slot)
         statistics = JoinStatistics(
             mapping: join.mapping, join: join.spec.name.text, files: [], read: 0, indexed: 0, rejected: 0, filtered: 0, nullKeys: 0,
@@ -259,7 +259,7 @@ final class JoinRuntime {
     func match(_ frame: EvaluationFrame) throws(EvaluationError) -> RejectReason? {
         let payload = payloadSlots
         if tracksPartners { partner = nil }
-        for k in 0..<keyEvaluators.count { keyParts[k] = try keyEvaluators[k].evaluate(frame) }
+        for k in 0..<keyEvaluators.count { keyParts[k] = try keyEvaluators.evaluate(k, frame) }
         let found: SpillingIndex.Found
         if ValueCodec.appendJoinKey(keyParts, to: &keyBuffer), let index {
             do {
