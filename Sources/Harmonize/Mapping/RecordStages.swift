@@ -96,9 +96,8 @@ struct RecordStages<Reader: RecordReader> {
     private let folding: Bool
     private let groupStore: GroupStore?
     private let groupBy: EvaluatorList
-    /// The aggregates' arguments (nil: `count()`, without one), by position in `argumentEvaluators`.
-    private let groupArguments: [Int?]
-    private let argumentEvaluators: EvaluatorList
+    /// The aggregates' arguments (`count()`, without one, counts every record: `true`).
+    private let groupArguments: EvaluatorList
     private let groupNames: [String]
     private var byValues: [Value]
     private var argumentValues: [Value]
@@ -158,16 +157,15 @@ struct RecordStages<Reader: RecordReader> {
         decoders = DecoderTable(plan.fields.map(\.decoder))
         decoderCount = groupStage ? 0 : plan.fields.count
         slots = plan.fields.map(\.slot)
-        // Prefetches by field (their `slot` read as the field's index here, then sorted by it).
-        var early: [BoundCallSites.Prefetch] = []
+        var early: [(field: Int, call: BoundCallSites.Prefetch)] = []
         if !groupStage {
             for p in executor.callSites.prefetches {
-                if let k = plan.fields.firstIndex(where: { $0.slot == p.slot }) { early.append(.init(slot: k, prefetch: p.prefetch)) }
+                if let k = plan.fields.firstIndex(where: { $0.slot == p.slot }) { early.append((k, p)) }
             }
-            early.sort { $0.slot < $1.slot }
+            early.sort { $0.field < $1.field }
         }
-        prefetchFields = early.map(\.slot) + [Int.max]
-        prefetches = early
+        prefetchFields = early.map(\.field) + [Int.max]
+        prefetches = early.map(\.call)
         validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
         lets = MappingExecutor.NamedValuePrograms(folding ? [] : plan.lets)
         let filterBox = (groupStage ? plan.group?.having : plan.filter).map { EvaluatorBox($0.evaluator) }
@@ -176,14 +174,11 @@ struct RecordStages<Reader: RecordReader> {
         joins = groupStage ? [] : executor.joins
         groupValues = groupStage ? (plan.group?.usedValues ?? []) : []
         groupBy = EvaluatorList(folding ? (plan.group?.by ?? []) : []) { EvaluatorBox($0.evaluator) }
-        let arguments = folding ? (plan.group?.aggregates.map(\.argument) ?? []) : []
-        var next = 0
-        groupArguments = arguments.map { a in
-            guard a != nil else { return nil }
-            next += 1
-            return next - 1
+        let everyRecord: Evaluator = { _ throws(EvaluationError) in .bool(true) }
+        groupArguments = EvaluatorList(folding ? (plan.group?.aggregates ?? []) : []) { a in
+            if let argument = a.argument { return EvaluatorBox(argument.evaluator) }
+            return EvaluatorBox(everyRecord)
         }
-        argumentEvaluators = EvaluatorList(arguments.compactMap { $0 }) { EvaluatorBox($0.evaluator) }
         groupNames = plan.group?.names ?? []
         byValues = [Value](repeating: .null, count: groupBy.count)
         argumentValues = [Value](repeating: .null, count: groupArguments.count)
@@ -402,12 +397,7 @@ struct RecordStages<Reader: RecordReader> {
             }
             for k in 0..<groupArguments.count {
                 rule = "group.\(groupNames[groupBy.count + k])"
-                // count() has no argument: every record counts.
-                if let i = groupArguments[k] {
-                    argumentValues[k] = try argumentEvaluators.evaluate(i, frame)
-                } else {
-                    argumentValues[k] = .bool(true)
-                }
+                argumentValues[k] = try groupArguments.evaluate(k, frame)
             }
         } catch {
             return try evaluationReject(error, rule: rule)
