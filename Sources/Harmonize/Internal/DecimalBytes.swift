@@ -1,6 +1,6 @@
 /// Numbers and ISO dates written as ASCII digits straight into a byte buffer, without building a
-/// `String`: the join keys (`ValueCodec`) and the PostgreSQL COPY text (`PostgreSQLCopyText`) use
-/// it on their per-row paths.
+/// `String`: the join keys (`ValueCodec`), the PostgreSQL COPY text (`PostgreSQLCopyText`) and
+/// the CSV output (`CSVText`) use it on their per-row paths.
 enum DecimalBytes {
     /// `i` in decimal, a leading `-` when negative; the digits are written in place, last first.
     @inline(__always)
@@ -46,5 +46,36 @@ enum DecimalBytes {
         appendPadded(d.month, width: 2, to: &out)
         out.append(0x2D)
         appendPadded(d.day, width: 2, to: &out)
+    }
+
+    /// A date as `Value.description` writes it (`yyyy-MM-dd`; other years through `isoString`).
+    @inline(__always)
+    static func appendISODate(days: Int, to out: inout [UInt8]) {
+        let d = CivilDate(daysSinceEpoch: days)
+        guard d.year >= 0, d.year <= 9999 else {
+            out.append(contentsOf: d.isoString.utf8)
+            return
+        }
+        appendDate(d, to: &out)
+    }
+
+    /// A date-time as `Value.description` writes it (`yyyy-MM-ddTHH:mm:ss`; other years through
+    /// `CivilDate.isoDateTimeString`).
+    @inline(__always)
+    static func appendISODateTime(seconds secs: Int, to out: inout [UInt8]) {
+        let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
+        let d = CivilDate(daysSinceEpoch: days)
+        guard d.year >= 0, d.year <= 9999 else {
+            out.append(contentsOf: CivilDate.isoDateTimeString(secondsSinceEpoch: secs).utf8)
+            return
+        }
+        let rem = secs - days * 86_400
+        appendDate(d, to: &out)
+        out.append(0x54)  // T
+        appendPadded(rem / 3600, width: 2, to: &out)
+        out.append(0x3A)  // :
+        appendPadded((rem / 60) % 60, width: 2, to: &out)
+        out.append(0x3A)
+        appendPadded(rem % 60, width: 2, to: &out)
     }
 }

@@ -206,7 +206,8 @@ package enum ShardSplit {
     static func write(
         file: String, input: String, output: String, count: Int, routes: SQLiteStatement, lines: inout [Int]
     ) throws {
-        let writers = try (0..<count).map { i in try LineWriter(path: folder(output, shard: i) + "/" + file) }
+        var writers: [BufferedFileWriter] = []
+        for i in 0..<count { writers.append(try BufferedFileWriter.shardFile(folder(output, shard: i) + "/" + file)) }
         guard let reader = FileHandle(forReadingAtPath: input + "/" + file) else {
             throw RunError(.io, "split: cannot read \(file)", code: .runIO, location: .init(file: file))
         }
@@ -300,34 +301,18 @@ package enum ShardSplit {
     }
 }
 
-/// A buffered file writer (creates the file and its folders, replacing an older one).
-private final class LineWriter {
-    private let handle: FileHandle
-    private var buffer: [UInt8] = []
-
-    init(path: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+extension BufferedFileWriter {
+    /// A writer of a split's shard file: its folders created, an older file replaced.
+    static func shardFile(_ path: String) throws(RunError) -> BufferedFileWriter {
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        } catch {
             throw RunError(.io, "split: cannot create \(path)", code: .runIO)
         }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw RunError(.io, "split: cannot write \(path)", code: .runIO) }
-        handle = h
-        buffer.reserveCapacity(1 << 16)
-    }
-
-    func write(_ bytes: UnsafeBufferPointer<UInt8>) throws {
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= 1 << 16 { try flush() }
-    }
-
-    private func flush() throws {
-        guard !buffer.isEmpty else { return }
-        try handle.write(contentsOf: buffer)
-        buffer.removeAll(keepingCapacity: true)
-    }
-
-    func close() throws {
-        try flush()
-        try handle.close()
+        do {
+            return try BufferedFileWriter(creating: path)
+        } catch {
+            throw RunError(.io, "split: cannot create \(path): \(error)", code: .runIO)
+        }
     }
 }

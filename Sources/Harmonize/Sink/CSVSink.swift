@@ -13,11 +13,15 @@ package final class CSVSink: Sink {
     /// Whether rows are sorted at the end.
     public let canonicalSort: Bool
     private let stagingPath: String
-    private var handles: [FileHandle] = []
+    /// One writer per table (rows go to the files as they come, unless sorted at the end).
+    private var writers: [BufferedFileWriter] = []
     private var pending: [[String]] = []
     private var tables: [TargetTable] = []
-    private var rejects: [String] = []
+    /// `_rejects.csv`, written as the rejects come (a run with many rejects holds none of them).
+    private var rejectWriter: BufferedFileWriter?
     private var unmapped: [String] = []
+    /// A row's text while it is made (sorted runs).
+    private var line: [UInt8] = []
 
     /// Creates a sink publishing to the folder `outputPath`.
     public init(outputPath: String, canonicalSort: Bool = false) {
@@ -26,66 +30,84 @@ package final class CSVSink: Sink {
         self.stagingPath = outputPath + ".staging-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
     }
 
-    /// Creates the staging folder and one file per table with its header.
+    /// Creates the staging folder, one file per table with its header, and `_rejects.csv`.
     public func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {
         self.tables = tables
         do {
             try FileManager.default.createDirectory(atPath: stagingPath, withIntermediateDirectories: true)
             // Owner only, as the SQLite output: the files hold pseudonymised rows.
             try OutputPublication.setMode(stagingPath, mode: 0o700)
-            for t in tables {
-                let path = stagingPath + "/\(t.name).csv"
-                _ = FileManager.default.createFile(atPath: path, contents: Data((t.columns.map(\.name).joined(separator: ",") + "\n").utf8))
-                guard let h = FileHandle(forWritingAtPath: path) else { throw SinkError("cannot create \(path)") }
-                h.seekToEndOfFile()
-                handles.append(h)
-                pending.append([])
-            }
-        } catch let e as SinkError {
-            throw e
         } catch {
             throw SinkError("cannot create \(stagingPath): \(error)")
         }
+        do throws(FileOps.Failure) {
+            for t in tables {
+                let w = try BufferedFileWriter(creating: stagingPath + "/\(t.name).csv")
+                try w.write(t.columns.map(\.name).joined(separator: ",") + "\n")
+                writers.append(w)
+                pending.append([])
+            }
+            let r = try BufferedFileWriter(creating: stagingPath + "/_rejects.csv")
+            try r.write("mapping,file,line,record,field,reason,rule,message\n")
+            rejectWriter = r
+        } catch {
+            throw SinkError("cannot write the CSV output: \(error)")
+        }
     }
 
-    /// Quotes a field when it holds a comma, quote, or line end.
+    /// Quotes a field when it holds a comma, quote, or line end (the text `CSVText` writes).
     static func field(_ v: Value) -> String {
-        let s = v.description
-        if s.utf8.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) {
-            return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
-        return s
+        var out: [UInt8] = []
+        CSVText.append(v, to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Appends the rows (or keeps them for sorting).
     public func write(_ batch: RowBatch) throws(SinkError) {
-        var lines: [String] = []
-        lines.reserveCapacity(batch.rowCount)
-        for r in 0..<batch.rowCount {
-            let start = r * batch.columnCount
-            lines.append(batch.values[start..<(start + batch.columnCount)].map(CSVSink.field).joined(separator: ","))
-        }
+        let n = batch.columnCount
         if canonicalSort {
-            pending[batch.table].append(contentsOf: lines)
-        } else {
-            handles[batch.table].write(Data((lines.joined(separator: "\n") + "\n").utf8))
+            for r in 0..<batch.rowCount {
+                line.removeAll(keepingCapacity: true)
+                CSVText.appendRow(batch.values, from: r * n, count: n, to: &line)
+                pending[batch.table].append(String(decoding: line, as: UTF8.self))
+            }
+            return
+        }
+        do throws(FileOps.Failure) {
+            let w = writers[batch.table]
+            for r in 0..<batch.rowCount {
+                try w.append { out in
+                    CSVText.appendRow(batch.values, from: r * n, count: n, to: &out)
+                    out.append(0x0A)
+                }
+            }
+        } catch {
+            throw SinkError("cannot write the CSV output: \(error)")
         }
     }
 
-    /// Keeps rejects for `_rejects.csv`.
+    /// Appends rejects to `_rejects.csv`.
     public func writeRejects(_ rejects: [RunReject]) throws(SinkError) {
-        for r in rejects {
-            let j = r.reject
-            let cells: [Value] = [
-                .string(j.mapping ?? ""), .string(j.location.file), j.location.line.map(Value.int) ?? .null,
-                j.location.record.map(Value.int) ?? .null, .string(j.field ?? ""), .string(j.reason.rawValue), .string(j.rule ?? ""),
-                .string(j.message),
-            ]
-            self.rejects.append(cells.map(CSVSink.field).joined(separator: ","))
+        guard let w = rejectWriter else { throw SinkError("the CSV output is not open", isIO: false) }
+        do throws(FileOps.Failure) {
+            for r in rejects {
+                let j = r.reject
+                let cells: [Value] = [
+                    .string(j.mapping ?? ""), .string(j.location.file), j.location.line.map(Value.int) ?? .null,
+                    j.location.record.map(Value.int) ?? .null, .string(j.field ?? ""), .string(j.reason.rawValue), .string(j.rule ?? ""),
+                    .string(j.message),
+                ]
+                try w.append { out in
+                    CSVText.appendRow(cells, from: 0, count: cells.count, to: &out)
+                    out.append(0x0A)
+                }
+            }
+        } catch {
+            throw SinkError("cannot write the CSV output: \(error)")
         }
     }
 
-    /// Keeps the unmapped source codes for `_unmapped.csv`.
+    /// Keeps the unmapped source codes for `_unmapped.csv` (one line per distinct code).
     public func writeUnmapped(_ codes: [UnmappedCode]) throws(SinkError) {
         for c in codes {
             let cells: [Value] = [.string(c.mapping), .string(c.vocabulary), .string(c.code), .int(c.records)]
@@ -96,15 +118,16 @@ package final class CSVSink: Sink {
     /// Writes sorted tables, the rejects and the manifest, then publishes the folder.
     public func finish(run: RunManifest) throws(SinkError) {
         do {
-            for (i, h) in handles.enumerated() {
+            for (i, w) in writers.enumerated() {
                 if canonicalSort, !pending[i].isEmpty {
-                    h.write(Data((pending[i].sorted().joined(separator: "\n") + "\n").utf8))
+                    try w.write(pending[i].sorted().joined(separator: "\n") + "\n")
+                    pending[i] = []
                 }
-                h.closeFile()
+                try w.close()
             }
-            handles = []
-            let rejectText = "mapping,file,line,record,field,reason,rule,message\n" + rejects.map { $0 + "\n" }.joined()
-            try Data(rejectText.utf8).write(to: URL(fileURLWithPath: stagingPath + "/_rejects.csv"))
+            writers = []
+            try rejectWriter?.close()
+            rejectWriter = nil
             if run.vocabularyUsage != nil {
                 let text = "mapping,vocabulary_id,source_code,records\n" + unmapped.map { $0 + "\n" }.joined()
                 try Data(text.utf8).write(to: URL(fileURLWithPath: stagingPath + "/_unmapped.csv"))
@@ -126,8 +149,10 @@ package final class CSVSink: Sink {
 
     /// Removes the staging folder.
     public func abort() {
-        for h in handles { h.closeFile() }
-        handles = []
+        for w in writers { try? w.close() }
+        writers = []
+        try? rejectWriter?.close()
+        rejectWriter = nil
         try? FileManager.default.removeItem(atPath: stagingPath)
     }
 }

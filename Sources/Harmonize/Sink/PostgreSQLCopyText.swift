@@ -23,28 +23,8 @@ enum PostgreSQLCopyText {
             }
         case .string(var s):
             s.withUTF8 { appendEscaped($0, to: &out) }
-        case .date(let days):
-            let d = CivilDate(daysSinceEpoch: days)
-            guard d.year >= 0, d.year <= 9999 else {
-                out.append(contentsOf: d.isoString.utf8)
-                return
-            }
-            DecimalBytes.appendDate(d, to: &out)
-        case .dateTime(let secs):
-            let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
-            let d = CivilDate(daysSinceEpoch: days)
-            guard d.year >= 0, d.year <= 9999 else {
-                out.append(contentsOf: CivilDate.isoDateTimeString(secondsSinceEpoch: secs).utf8)
-                return
-            }
-            let rem = secs - days * 86_400
-            DecimalBytes.appendDate(d, to: &out)
-            out.append(0x54)  // T
-            DecimalBytes.appendPadded(rem / 3600, width: 2, to: &out)
-            out.append(0x3A)  // :
-            DecimalBytes.appendPadded((rem / 60) % 60, width: 2, to: &out)
-            out.append(0x3A)
-            DecimalBytes.appendPadded(rem % 60, width: 2, to: &out)
+        case .date(let days): DecimalBytes.appendISODate(days: days, to: &out)
+        case .dateTime(let secs): DecimalBytes.appendISODateTime(seconds: secs, to: &out)
         }
     }
 
