@@ -11,19 +11,41 @@ enum Terminal {
     /// Whether standard error is a terminal (progress is shown only then).
     static var stderrIsTTY: Bool { isatty(2) == 1 }
 
-    /// Writes a line to standard error.
+    /// Writes a line to standard error (diagnostics: a failure to write them is ignored).
     static func error(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        _ = writeAll(2, line + "\n")
     }
 
     /// Rewrites the current standard-error line (progress).
     static func status(_ line: String) {
-        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+        _ = writeAll(2, "\r\u{1B}[2K" + line)
     }
 
-    /// Writes to standard output.
+    /// Writes to standard output. A command whose results cannot be written (a full disk under a
+    /// redirection) has failed: it says why on standard error and exits with the I/O code (3).
+    /// (`FileHandle.write(_:)`, used before, stops the process with `SIGILL` on such an error.)
     static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+        guard writeAll(1, text.hasSuffix("\n") ? text : text + "\n") else {
+            let code = errno
+            _ = writeAll(2, "harmonize-run: cannot write to standard output: \(String(cString: strerror(code)))\n")
+            Foundation.exit(Exit.io.rawValue)
+        }
+    }
+
+    /// Writes the whole of `text` to descriptor `fd`; false when a write fails (`errno` says why).
+    private static func writeAll(_ fd: Int32, _ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { u in
+            guard let base = u.baseAddress else { return true }
+            var done = 0
+            while done < u.count {
+                let w = write(fd, base + done, u.count - done)
+                if w < 0 && errno == EINTR { continue }
+                guard w > 0 else { return false }
+                done += w
+            }
+            return true
+        }
     }
 
     /// `12.3 MB`.

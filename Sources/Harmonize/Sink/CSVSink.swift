@@ -117,7 +117,7 @@ package final class CSVSink: Sink {
 
     /// Writes sorted tables, the rejects and the manifest, then publishes the folder.
     public func finish(run: RunManifest) throws(SinkError) {
-        do {
+        do throws(FileOps.Failure) {
             for (i, w) in writers.enumerated() {
                 if canonicalSort, !pending[i].isEmpty {
                     try w.write(pending[i].sorted().joined(separator: "\n") + "\n")
@@ -129,10 +129,26 @@ package final class CSVSink: Sink {
             try rejectWriter?.close()
             rejectWriter = nil
             if run.vocabularyUsage != nil {
-                let text = "mapping,vocabulary_id,source_code,records\n" + unmapped.map { $0 + "\n" }.joined()
-                try Data(text.utf8).write(to: URL(fileURLWithPath: stagingPath + "/_unmapped.csv"))
+                let w = try BufferedFileWriter(creating: stagingPath + "/_unmapped.csv")
+                try w.write("mapping,vocabulary_id,source_code,records\n" + unmapped.map { $0 + "\n" }.joined())
+                try w.close()
             }
-            try Data(JSONText.encode(run, pretty: true).utf8).write(to: URL(fileURLWithPath: stagingPath + "/_manifest.json"))
+        } catch {
+            abort()
+            throw SinkError("cannot write the CSV output: \(error)")
+        }
+        do {
+            let w = try BufferedFileWriter(creating: stagingPath + "/_manifest.json")
+            try w.write(JSONText.encode(run, pretty: true))
+            try w.close()
+        } catch let e as FileOps.Failure {
+            abort()
+            throw SinkError("cannot write the CSV output: \(e)")
+        } catch {
+            abort()
+            throw SinkError("cannot write the CSV output's manifest: \(error)")
+        }
+        do {
             if FileManager.default.fileExists(atPath: outputPath) {
                 let old = outputPath + ".old-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
                 try FileOps.rename(outputPath, to: old)

@@ -209,6 +209,38 @@ import Testing
         }
     }
 
+    /// The CSV output on a full file system: the run fails with the I/O code and a message naming
+    /// the file, leaves no staging folder and no output (before, `FileHandle.write` stopped the
+    /// process with `SIGILL`, its staging folder left behind).
+    @Test func aFullFileSystemFailsACSVRunCleanly() throws {
+        let dir = TestSupport.temporaryDirectory("full-csv")
+        let out = dir + "/csv"
+        let (whole, _) = try CLIProcess.run(Self.runArguments(out) + ["--sink", "csv"], timeout: 60)
+        #expect(whole.status == 0, "\(whole.stderr)")
+        let tables = Self.files(out).filter { !$0.hasPrefix("_") }.compactMap { Self.bytes(out + "/" + $0)?.count }
+        #expect(tables.max() ?? 0 > 1 << 10)
+        #expect(Self.bytes(out + "/_manifest.json")?.count ?? 0 > 4 << 10)
+        try FileManager.default.removeItem(atPath: out)
+        // At 1 KB a table's file fails; at 4 KB a table's or the manifest's, whichever passes it first.
+        for limit in [1, 4] {
+            let (r, timedOut) = try CLIProcess.run(Self.runArguments(out) + ["--sink", "csv"], timeout: 60, fileSizeLimitKB: limit)
+            #expect(!timedOut)
+            #expect(r.status == 3, "limit \(limit) KB: \(r.stderr)")
+            #expect(r.stderr.contains("cannot write the CSV output: write "), "\(r.stderr)")
+            #expect(!r.stderr.contains("succeeded"))
+            #expect(Self.files(dir).isEmpty, "limit \(limit) KB: \(Self.files(dir))")
+        }
+    }
+
+    /// Results that cannot be written to standard output (a redirection to a full disk) fail the
+    /// command with the I/O code and a message on standard error.
+    @Test func resultsThatCannotBeWrittenFailWithThree() throws {
+        let (r, timedOut) = try CLIProcess.run(["ddl"], timeout: 60, fileSizeLimitKB: 1)
+        #expect(!timedOut)
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("cannot write to standard output"), "\(r.stderr)")
+    }
+
     @Test func aReadOnlyOutputFolderFailsWithThree() throws {
         let dir = TestSupport.temporaryDirectory("read-only")
         let folder = dir + "/out"
