@@ -165,6 +165,7 @@ package final class CSVSink: Sink {
 
     /// Removes the staging folder.
     public func abort() {
+        // The staging folder is removed below: a close that fails changes nothing.
         for w in writers { try? w.close() }
         writers = []
         try? rejectWriter?.close()
