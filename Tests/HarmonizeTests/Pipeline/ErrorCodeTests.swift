@@ -40,7 +40,7 @@ import Testing
             | 0 | | success: the output was published |
             | 1 | data | the run completed and published, but rejected records exceed `--max-reject-rate`, or a quality check failed with `--fail-on-quality` (`check`, `test`: a check or case failed) |
             | \(HarmonizeError.Kind.configuration.exitCode) | `configuration` | a mapping, model, profile, flag or option is wrong: nothing was read, nothing was written |
-            | \(HarmonizeError.Kind.io.exitCode) | `io` | reading an input or writing the output failed: the previous output is untouched |
+            | \(HarmonizeError.Kind.io.exitCode) | `io` | reading an input or writing the output failed: the previous output is untouched; also a command's results that cannot be written to standard output |
             | \(HarmonizeError.Kind.privacy.exitCode) | `privacy` | a privacy rule would be broken (a person on the objection list in the output): nothing was published |
             | \(HarmonizeError.Kind.accounting.exitCode) | `accounting` | an internal inconsistency (the books do not balance): a bug, nothing was published |
 
