@@ -208,6 +208,7 @@ final class MappingExecutor {
         // Grouped mappings (records folded before their rows exist) note nothing here.
         guard personIDColumns.count == count else { return }
         for k in 0..<lets.count {
+            // A named value that fails: the record is excluded and writes nothing, so there is no id to note.
             guard let v = try? lets.evaluators.evaluate(k, frame) else { return }
             frame.storage[lets.slots[k]] = v
         }
@@ -218,6 +219,7 @@ final class MappingExecutor {
             case .null: v = nil
             case .constant(let k): v = k
             case .slot(let slot): v = frame.storage[slot]
+            // Likewise a `person_id` that fails (this excluded record writes nothing either way).
             case .evaluate(let e), .evaluateTraced(let e, _): v = try? e.evaluate(frame)
             }
             if let v, case .int(let id)? = Conformance.conform(v, to: targets[ti].types[c]) { excludedPersonIDs.insert(id) }

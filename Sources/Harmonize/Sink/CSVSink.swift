@@ -20,7 +20,7 @@ package final class CSVSink: Sink {
     /// `_rejects.csv`, written as the rejects come (a run with many rejects holds none of them).
     private var rejectWriter: BufferedFileWriter?
     private var unmapped: [String] = []
-    /// A row's text while it is made (sorted runs).
+    /// A row's text while it is made (sorted runs, unmapped codes).
     private var line: [UInt8] = []
 
     /// Creates a sink publishing to the folder `outputPath`.
@@ -111,7 +111,9 @@ package final class CSVSink: Sink {
     public func writeUnmapped(_ codes: [UnmappedCode]) throws(SinkError) {
         for c in codes {
             let cells: [Value] = [.string(c.mapping), .string(c.vocabulary), .string(c.code), .int(c.records)]
-            unmapped.append(cells.map(CSVSink.field).joined(separator: ","))
+            line.removeAll(keepingCapacity: true)
+            CSVText.appendRow(cells, from: 0, count: cells.count, to: &line)
+            unmapped.append(String(decoding: line, as: UTF8.self))
         }
     }
 

@@ -241,13 +241,7 @@ enum ValueCodec {
             switch v {
             case .null: return false
             case .int(let i): DecimalBytes.append(i, to: &out)
-            case .date(let days):
-                let d = CivilDate(daysSinceEpoch: days)
-                guard d.year >= 0, d.year <= 9999 else {
-                    out.append(contentsOf: d.isoString.utf8)
-                    continue
-                }
-                DecimalBytes.appendDate(d, to: &out)
+            case .date(let days): DecimalBytes.appendISODate(days: days, to: &out)
             default:
                 guard let c = LoadedLookupTable.canonical(v) else { return false }
                 out.append(contentsOf: c.utf8)
