@@ -140,13 +140,18 @@ public struct PseudonymKey: Sendable {
 /// of each hex pseudonym: 2.6 times the memory, and peak RSS that grew with the input until the
 /// cache was full). Its pages take memory only once used: a run with few identifiers pays little.
 ///
-/// The cache is judged on its second `judgedAfter` lookups (the first fill it: an identifier's
-/// first lookup is a miss whatever the data): when fewer than a quarter of them found their
-/// identifier (identifiers that do not repeat, such as the key of each diagnosis of a stay), every
-/// later lookup would be a cache miss into a table of megabytes for nothing (8–9 % of an XML run's
-/// CPU time, `perf annotate`): the pseudonymizer stops using the cache and gives its pages back to
-/// the system. The pseudonyms are the same either way. (The claims benchmark's beneficiaries: 51 %
-/// of hits in the first window, 84 % in the second.)
+/// The cache is judged twice, each time on lookups made after others filled it (an
+/// identifier's first lookup is a miss whatever the data): early, when not one of lookups 8,192
+/// to 16,383 found its identifier, then on the second `judgedAfter` lookups, when fewer than a
+/// quarter of them did. Identifiers that do not repeat (such as the key of each diagnosis of a
+/// stay) would make every later lookup a cache miss into a table of megabytes for nothing (8–9 %
+/// of an XML run's CPU time, `perf annotate`; with two workers, each probed its table for 131k of
+/// its 150k diagnoses before it was judged): the pseudonymizer then gives the table's pages back
+/// to the system and computes pseudonyms, except for a sample of the identifiers (one in 16, by
+/// their hash) kept in a sixteenth of the table, which measures whether identifiers start to
+/// repeat: when a quarter of 4,096 sampled lookups are hits, the whole cache is used again. The
+/// pseudonyms are the same either way. (The claims benchmark's beneficiaries: 51 % of hits in
+/// the first window, 84 % in the second.)
 ///
 /// Values are normalised before hashing (surrounding spaces trimmed, letters upper-cased), so that
 /// ` ab12 ` and `AB12` give the same pseudonym.
@@ -174,10 +179,23 @@ package final class Pseudonymizer {
     /// Lookups that fill the cache, then lookups after which it is judged (kept when a quarter
     /// of these or more were hits).
     static let judgedAfter = 1 << 16
-    /// Cache lookups until the cache is judged, and hits after the first `judgedAfter`.
+    /// Lookups that fill the cache before its early judgement, which is made after as many more
+    /// (given up when none of these was a hit).
+    static let earlyFill = 1 << 13
+    /// Sampled lookups after which a cache given up is judged again (used again when a quarter of
+    /// them or more were hits).
+    static let sampleWindow = 1 << 12
+    /// Cache lookups since the cache was last used whole, the hits counted from `countFrom` on,
+    /// and the lookup at which it is next judged.
     private var lookups = 0
     private var hits = 0
-    /// Whether the cache was judged useless: pseudonyms are computed every time.
+    private var countFrom = Pseudonymizer.earlyFill
+    private var nextJudgement = 2 * Pseudonymizer.earlyFill
+    /// Sampled lookups and their hits while the cache is given up.
+    private var sampledLookups = 0
+    private var sampledHits = 0
+    /// Whether the cache was judged useless: pseudonyms are computed every time, except for the
+    /// sample of identifiers that measures whether they start to repeat.
     package private(set) var bypassesCache = false
 
     /// Creates a pseudonymizer for `purpose`; the cache holds at most `cacheLimit` identifiers
@@ -232,46 +250,22 @@ package final class Pseudonymizer {
     var tableSlots: Int { mask + 1 }
 
     /// The digest of `identifier` in its cache slot, computed and stored on a miss; nil when the
-    /// identifier is too long to be cached (then `hmac` holds its HMAC).
+    /// identifier is not cached (too long, or the cache given up and the identifier not in its
+    /// sample): then `hmac` holds its HMAC.
     @inline(__always)
     private func digest(_ identifier: String) -> UnsafeMutablePointer<UInt8>? {
-        if bypassesCache {
-            authenticate(identifier)
-            return nil
-        }
-        if lookups == 2 * Self.judgedAfter {
-            // Judged before this lookup (the previous one's digest was read from the table), once:
-            // a cache kept counts on past the mark.
+        if bypassesCache { return sampledDigest(identifier) }
+        if lookups == nextJudgement {
+            // Judged before this lookup (the previous one's digest was read from the table).
             judgeCache()
-            if bypassesCache {
-                authenticate(identifier)
-                return nil
-            }
+            if bypassesCache { return sampledDigest(identifier) }
         }
-        var s = identifier
-        let probe: (slot: UnsafeMutablePointer<UInt8>, length: Int, hit: Bool)? = s.withUTF8 { u in
-            let n = u.count
-            guard n <= Self.maxCachedBytes else { return nil }
-            let slot = self.slot(u)
-            guard self.isWritten(slot) else {
-                // An empty slot of a block never written: a miss, without reading it.
-                self.noteWritten(slot)
-                if let base = u.baseAddress, n > 0 { (slot + 1).update(from: base, count: n) }
-                return (slot, n, false)
-            }
-            guard let base = u.baseAddress, n > 0 else { return (slot, n, Int(slot[0]) == n + 1) }
-            if Int(slot[0]) == n + 1 && memcmp(slot + 1, base, n) == 0 { return (slot, n, true) }
-            // A miss: the slot takes this identifier (marked used once its digest is in).
-            slot[0] = 0
-            (slot + 1).update(from: base, count: n)
-            return (slot, n, false)
-        }
-        guard let probe else {
+        guard let probe = probe(identifier, sampled: false) else {
             authenticate(identifier)
             return nil
         }
         if probe.hit {
-            if lookups >= Self.judgedAfter { hits += 1 }
+            if lookups >= countFrom { hits += 1 }
         } else {
             authenticate(identifier)
             hmac.writeDigest(into: probe.slot + Self.digestOffset)
@@ -281,38 +275,117 @@ package final class Pseudonymizer {
         return probe.slot + Self.digestOffset
     }
 
-    /// The cache slot of an identifier's bytes.
+    /// `digest` while the cache is given up: an identifier of the sample is looked up in the
+    /// table's first sixteenth; the others are computed. Every `sampleWindow` sampled lookups,
+    /// the cache is used whole again when a quarter of them were hits.
+    private func sampledDigest(_ identifier: String) -> UnsafeMutablePointer<UInt8>? {
+        guard let probe = probe(identifier, sampled: true) else {
+            authenticate(identifier)
+            return nil
+        }
+        if probe.hit {
+            sampledHits += 1
+        } else {
+            authenticate(identifier)
+            hmac.writeDigest(into: probe.slot + Self.digestOffset)
+            probe.slot[0] = UInt8(probe.length + 1)
+        }
+        sampledLookups += 1
+        if sampledLookups == Self.sampleWindow {
+            if sampledHits * 4 >= Self.sampleWindow {
+                // Identifiers repeat again: the whole cache, judged anew (the sample's slots
+                // hold exact identifiers and digests, and are replaced as others come).
+                bypassesCache = false
+                (lookups, hits, countFrom, nextJudgement) = (0, 0, Self.earlyFill, 2 * Self.earlyFill)
+            }
+            (sampledLookups, sampledHits) = (0, 0)
+        }
+        return probe.slot + Self.digestOffset
+    }
+
+    /// The slot of `identifier`, and whether it holds it already; a slot that does not takes
+    /// the identifier's bytes (marked used once its digest is in). Nil when the identifier is
+    /// too long to be cached, or (`sampled`) not in the sample.
     @inline(__always)
-    private func slot(_ u: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+    private func probe(_ identifier: String, sampled: Bool) -> (slot: UnsafeMutablePointer<UInt8>, length: Int, hit: Bool)? {
+        var s = identifier
+        return s.withUTF8 { u in
+            let n = u.count
+            guard n <= Self.maxCachedBytes else { return nil }
+            let h = Self.hash(u)
+            let slot: UnsafeMutablePointer<UInt8>
+            if sampled {
+                // One identifier in 16, by the hash's top bits (the slot is chosen by its low ones).
+                guard h >> 60 == 0 else { return nil }
+                slot = self.slot(h, mask: mask >> 4)
+            } else {
+                slot = self.slot(h, mask: mask)
+            }
+            guard self.isWritten(slot) else {
+                // An empty slot of a block never written: a miss, without reading it.
+                self.noteWritten(slot)
+                if let base = u.baseAddress, n > 0 { (slot + 1).update(from: base, count: n) }
+                return (slot, n, false)
+            }
+            guard let base = u.baseAddress, n > 0 else { return (slot, n, Int(slot[0]) == n + 1) }
+            if Int(slot[0]) == n + 1 && memcmp(slot + 1, base, n) == 0 { return (slot, n, true) }
+            slot[0] = 0
+            (slot + 1).update(from: base, count: n)
+            return (slot, n, false)
+        }
+    }
+
+    /// The hash of an identifier's bytes (FNV-1a).
+    @inline(__always)
+    private static func hash(_ u: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in u {
             h ^= UInt64(b)
             h &*= 0x100_0000_01b3
         }
-        return table + (Int(truncatingIfNeeded: h ^ (h >> 31)) & mask) * Self.slotBytes
+        return h
+    }
+
+    /// The cache slot of a hash among the first `mask + 1` slots.
+    @inline(__always)
+    private func slot(_ h: UInt64, mask: Int) -> UnsafeMutablePointer<UInt8> {
+        table + (Int(truncatingIfNeeded: h ^ (h >> 31)) & mask) * Self.slotBytes
     }
 
     /// Brings the cache slot of `identifier` into the processor's cache without waiting: called
     /// when the field it is read from is decoded, a few hundred nanoseconds before its pseudonym
     /// is asked for (the probe of a table of megabytes was a cache miss: 84 % of `pseudonym`'s
-    /// samples, `perf annotate`). Changes nothing else.
+    /// samples, `perf annotate`). Changes nothing else; nothing while the cache is given up.
     func prefetch(_ identifier: String) {
         guard !bypassesCache else { return }
         var s = identifier
         s.withUTF8 { u in
             guard u.count <= Self.maxCachedBytes else { return }
-            let slot = slot(u)
+            let slot = slot(Self.hash(u), mask: mask)
             // A block never written holds no identifier (and is not to be read: `written`).
             if isWritten(slot) { harmonize_prefetch(slot) }
         }
     }
 
-    /// Stops using the cache when fewer than a quarter of the lookups after the first
-    /// `judgedAfter` were hits, and gives its pages back to the system.
+    /// The early judgement gives the cache up when none of its lookups from `earlyFill` on was
+    /// a hit, and otherwise schedules the second; the second gives it up when fewer than a
+    /// quarter of the lookups after the first `judgedAfter` were hits.
     private func judgeCache() {
-        guard hits * 4 < Self.judgedAfter, mapped else { return }
+        let givesUp: Bool
+        if nextJudgement == 2 * Self.earlyFill {
+            givesUp = hits == 0
+            (hits, countFrom, nextJudgement) = (0, Self.judgedAfter, 2 * Self.judgedAfter)
+        } else {
+            givesUp = hits * 4 < Self.judgedAfter
+            nextJudgement = Int.max
+        }
+        guard givesUp, mapped else { return }
         bypassesCache = true
+        (sampledLookups, sampledHits) = (0, 0)
+        // The pages go back to the system (they read as zeros again, so no block is written).
         _ = madvise(table, (mask + 1) * Self.slotBytes, MADV_DONTNEED)
+        let blocks = ((mask + 1) * Self.slotBytes + (1 << Self.blockShift) - 1) >> Self.blockShift
+        written.update(repeating: 0, count: (blocks + 63) / 64)
     }
 
     /// The canonical form hashed: trimmed, upper-cased.

@@ -118,44 +118,83 @@ import Testing
         #expect(wrong == 0)
     }
 
-    /// A cache whose identifiers do not repeat (one per diagnosis) is given up after 2 ×
-    /// `judgedAfter` lookups, and the pseudonyms stay the computed ones on both sides of the
-    /// moment it is (the last digest read from the table, the first computed without it); a cache
-    /// whose identifiers repeat is kept, also when they are all new during the first
-    /// `judgedAfter` lookups (the cache fills).
+    /// A cache whose identifiers do not repeat (one per diagnosis) is given up at its early
+    /// judgement (no hit among lookups 8,192 to 16,383), and the pseudonyms stay the computed
+    /// ones on both sides of the moment it is (the last digest read from the table, the first
+    /// computed without it), for identifiers of the sample too (looked up twice: miss then hit);
+    /// a cache whose identifiers repeat is kept; one whose identifiers repeat too rarely (a
+    /// tenth of the lookups) is kept early and given up after 2 × `judgedAfter` lookups.
     @Test func aCacheOfIdentifiersThatDoNotRepeatIsGivenUp() throws {
         let key = try PseudonymKey(bytes: Self.keyBytes)
-        let subKey = key.subKey(purpose: "condition")
-        let expected = { (id: String) -> (hex: String, integer: Int) in
+        let expected = Self.expectedPseudonyms(key: key, purpose: "condition")
+        let unique = Pseudonymizer(key: key, purpose: "condition")
+        let early = 2 * Pseudonymizer.earlyFill
+        for i in 0..<(early - 2) { _ = unique.integer("S\(i)/UF1/DAS/I10") }
+        #expect(!unique.bypassesCache)
+        for i in (early - 2)..<(early + 2) {
+            let id = "S\(i)/UF1/DAS/I10"
+            #expect(unique.integer(id) == expected(id).integer, "lookup \(i)")
+        }
+        #expect(unique.bypassesCache)
+        // Still all new through a window of the sample (4,096 sampled lookups): still given up.
+        for i in early..<(early + 5 * Pseudonymizer.judgedAfter / 4) { _ = unique.integer("S\(i)/UF1/DAS/I10") }
+        #expect(unique.bypassesCache)
+        var wrong = 0
+        for i in 0..<20_000 {
+            let id = "T\(i)/UF1/DAS/I10"
+            // Twice each: an identifier of the sample is a miss, then a hit in the sample's slots.
+            for _ in 0..<2 where unique.integer(id) != expected(id).integer { wrong += 1 }
+        }
+        #expect(wrong == 0)
+        for id in ["S1/UF1/DAS/I10", "S\(early - 1)/UF1/DAS/I10", "s7/uf1/das/i10"] {
+            let canonical = Pseudonymizer.normalize(id)
+            #expect(unique.pseudonym(id) == expected(canonical).hex)
+            #expect(unique.integer(id) == expected(canonical).integer)
+        }
+        let n = 2 * Pseudonymizer.judgedAfter
+        let repeating = Pseudonymizer(key: key, purpose: "condition")
+        for i in 0..<(n + 100) { _ = repeating.integer("P\(i % 1000)") }
+        #expect(!repeating.bypassesCache)
+        #expect(repeating.integer("P7") == expected("P7").integer)
+        let rare = Pseudonymizer(key: key, purpose: "condition")
+        let rareID = { (i: Int) in i % 10 == 0 ? "R\(i % 50)" : "U\(i)" }
+        for i in 0..<(n - 2) { _ = rare.integer(rareID(i)) }
+        #expect(!rare.bypassesCache, "hits in the early window")
+        for i in (n - 2)..<(n + 2) { #expect(rare.integer(rareID(i)) == expected(rareID(i)).integer) }
+        #expect(rare.bypassesCache, "a tenth of hits in the second window")
+    }
+
+    /// A cache given up early because its identifiers were all new (each person once while the
+    /// first records are read) is used whole again once they repeat: the sample of identifiers
+    /// kept while it is given up finds a quarter of hits or more.
+    @Test func aCacheGivenUpIsUsedAgainWhenIdentifiersRepeat() throws {
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        let expected = Self.expectedPseudonyms(key: key, purpose: "person")
+        let late = Pseudonymizer(key: key, purpose: "person")
+        let fill = Pseudonymizer.judgedAfter
+        for i in 0..<fill { _ = late.integer("N\(i)") }
+        #expect(late.bypassesCache, "all new: given up early")
+        var back = -1
+        var wrong = 0
+        for i in 0..<(4 * fill) {
+            let id = "N\(i % 5000)"
+            if late.integer(id) != expected(id).integer { wrong += 1 }
+            if back < 0 && !late.bypassesCache { back = i }
+        }
+        #expect(wrong == 0)
+        #expect(back > 0 && back < 3 * fill, "used again after \(back) repeating lookups")
+        #expect(!late.bypassesCache)
+    }
+
+    /// The pseudonym (hex) and integer an identifier must have, computed with swift-crypto.
+    static func expectedPseudonyms(key: PseudonymKey, purpose: String) -> (String) -> (hex: String, integer: Int) {
+        let subKey = key.subKey(purpose: purpose)
+        return { id in
             let mac = Array(HMAC<SHA256>.authenticationCode(for: Array(id.utf8), using: subKey))
             var prefix: UInt64 = 0
             for b in mac.prefix(8) { prefix = prefix << 8 | UInt64(b) }
             return (Hex.string(mac), Int(prefix & 0x7FFF_FFFF_FFFF_FFFF))
         }
-        let unique = Pseudonymizer(key: key, purpose: "condition")
-        let n = 2 * Pseudonymizer.judgedAfter
-        for i in 0..<(n - 2) { _ = unique.integer("S\(i)/UF1/DAS/I10") }
-        #expect(!unique.bypassesCache)
-        for i in (n - 2)..<(n + 2) {
-            let id = "S\(i)/UF1/DAS/I10"
-            #expect(unique.integer(id) == expected(id).integer, "lookup \(i)")
-        }
-        #expect(unique.bypassesCache)
-        for id in ["S1/UF1/DAS/I10", "S\(n - 1)/UF1/DAS/I10", "s7/uf1/das/i10"] {
-            let canonical = Pseudonymizer.normalize(id)
-            #expect(unique.pseudonym(id) == expected(canonical).hex)
-            #expect(unique.integer(id) == expected(canonical).integer)
-        }
-        let repeating = Pseudonymizer(key: key, purpose: "condition")
-        for i in 0..<(n + 100) { _ = repeating.integer("P\(i % 1000)") }
-        #expect(!repeating.bypassesCache)
-        #expect(repeating.integer("P7") == expected("P7").integer)
-        // All new while the cache fills, then repeating: kept.
-        let late = Pseudonymizer(key: key, purpose: "condition")
-        let fill = Pseudonymizer.judgedAfter
-        for i in 0..<fill { _ = late.integer("N\(i)") }
-        for i in 0..<(fill + 100) { _ = late.integer("N\(i % 5000)") }
-        #expect(!late.bypassesCache)
     }
 
     /// Identifiers take the byte-level path (ASCII, nothing to trim) or `normalize`: same results.
