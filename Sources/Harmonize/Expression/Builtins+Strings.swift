@@ -147,11 +147,7 @@ extension Builtins {
                 Sig([.any], variadic: .any, returns: .string),
             ],
             propagatesNull: false,
-            implementation: .variadic { args in
-                var s = ""
-                for a in args { s += a.description }
-                return .string(s)
-            }),
+            implementation: .variadic { args in .string(concatenated(args)) }),
         FunctionDefinition(
             name: "concat_ws",
             doc:
@@ -234,6 +230,37 @@ extension Builtins {
 
 /// `concat_ws(sep, a, b, …)`: the non-null parts joined with `sep` (null when `sep` is null or
 /// every part is null, as in PostgreSQL, except that no part gives null rather than '').
+/// `concat`'s result: the canonical texts of `parts` end to end. Text and null parts (the usual
+/// ones: a key made of fields and separators) are copied into the result's own buffer, allocated
+/// once; appending them one by one to a `String` grew it part by part, through the small-string
+/// form, and took 12 % of the diagnoses' row loop (`perf`, 100k stays, one thread).
+func concatenated(_ parts: UnsafeBufferPointer<Value>) -> String {
+    var total = 0
+    for p in parts {
+        switch p {
+        case .string(let s): total += s.utf8.count
+        case .null: continue
+        default:
+            var out = ""
+            for a in parts { out += a.description }
+            return out
+        }
+    }
+    guard total > 0 else { return "" }
+    return String(unsafeUninitializedCapacity: total) { buffer in
+        var at = 0
+        for p in parts {
+            guard case .string(var s) = p else { continue }
+            s.withUTF8 { u in
+                guard let base = u.baseAddress, u.count > 0, let to = buffer.baseAddress else { return }
+                (to + at).initialize(from: base, count: u.count)
+                at += u.count
+            }
+        }
+        return at
+    }
+}
+
 func joinSkippingNulls(_ args: UnsafeBufferPointer<Value>) -> Value {
     guard let sep = args.first, !sep.isNull else { return .null }
     let separator = sep.description

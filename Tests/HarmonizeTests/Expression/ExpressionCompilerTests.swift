@@ -85,6 +85,13 @@ import Testing
             "concat(first_name, 'é/', visit_time, '/', true, '/', comment, sex, '/', height_cm * 1000000000000)",
             .string("  Marie é/2024-03-15T08:30:00/true/M/170000000000000")
         ),
+        // Text and null parts only (one buffer): multi-byte characters, empty parts, a result too
+        // long for a small string, and nothing but nulls.
+        (
+            "concat(first_name, 'é/', comment, sex, '', '/Ünïcode, long enough to be on the heap')",
+            .string("  Marie é/M/Ünïcode, long enough to be on the heap")
+        ),
+        ("concat(comment, comment, comment, comment)", .string("")), ("concat(sex, '', comment, sex)", .string("MM")),
         ("concat_ws('-', sex, comment, height_cm, sex, raw)", .string("M-170-M-42")),
         ("coalesce(comment, comment, comment, comment, sex)", .string("M")),
         ("max(height_cm, 3, 4, 5, weight)", .double(170)), ("min(comment, raw, sex, first_name, 'N')", .string("  Marie ")),
