@@ -128,8 +128,10 @@ def warm(paths):
 
 
 def build_harmonize(notes):
-    log("building harmonize-run (swift build -c release --product harmonize-run) ...")
-    r = subprocess.run(["swift", "build", "-c", "release", "--product", "harmonize-run"], cwd=ROOT,
+    log("building harmonize-run (swift build -c release --static-swift-stdlib --product harmonize-run) ...")
+    # The production build (README, "Building for production"): the Swift runtime and Foundation
+    # linked in, so calls into the runtime are direct (bench/README, "twelfth part").
+    r = subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "harmonize-run"], cwd=ROOT,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         tail = "\n".join(r.stdout.strip().splitlines()[-5:])
@@ -1140,7 +1142,7 @@ def run_pg_bench(args):
     if not args.no_build and not build_harmonize(notes):
         raise SystemExit("\n".join(notes))
     if not HZ_BIN.exists():
-        raise SystemExit(f"{HZ_BIN} missing: build it (swift build -c release --product harmonize-run)")
+        raise SystemExit(f"{HZ_BIN} missing: build it (swift build -c release --static-swift-stdlib --product harmonize-run)")
     uri, throwaway = pg_server(args, notes)
     header.insert(-1, f"* PostgreSQL {server_version(uri)}, psql `{out_of(['psql', '--version'])}`")
     pm = postmaster_pid(uri)

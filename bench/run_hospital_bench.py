@@ -140,8 +140,9 @@ def command(kind, prog, folder, path, out, shared):
 
 def build(args, notes):
     if not args.no_build:
-        log("swift build -c release --product harmonize-run")
-        r = subprocess.run(["swift", "build", "-c", "release", "--product", "harmonize-run"], cwd=ROOT)
+        log("swift build -c release --static-swift-stdlib --product harmonize-run")
+        # The production build (README, "Building for production"; bench/README, "twelfth part").
+        r = subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "harmonize-run"], cwd=ROOT)
         if r.returncode != 0:
             notes.append("release build failed")
     src = args.shared / "xml_reader_walk.c"
