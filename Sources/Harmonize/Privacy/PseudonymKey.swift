@@ -267,9 +267,7 @@ package final class Pseudonymizer {
         if probe.hit {
             if lookups >= countFrom { hits += 1 }
         } else {
-            authenticate(identifier)
-            hmac.writeDigest(into: probe.slot + Self.digestOffset)
-            probe.slot[0] = UInt8(probe.length + 1)
+            store(identifier, in: probe.slot, length: probe.length)
         }
         lookups += 1
         return probe.slot + Self.digestOffset
@@ -286,9 +284,7 @@ package final class Pseudonymizer {
         if probe.hit {
             sampledHits += 1
         } else {
-            authenticate(identifier)
-            hmac.writeDigest(into: probe.slot + Self.digestOffset)
-            probe.slot[0] = UInt8(probe.length + 1)
+            store(identifier, in: probe.slot, length: probe.length)
         }
         sampledLookups += 1
         if sampledLookups == Self.sampleWindow {
@@ -301,6 +297,15 @@ package final class Pseudonymizer {
             (sampledLookups, sampledHits) = (0, 0)
         }
         return probe.slot + Self.digestOffset
+    }
+
+    /// Computes the digest of `identifier` (a miss) into `slot`, which holds its `length` bytes
+    /// already, and marks the slot used.
+    @inline(__always)
+    private func store(_ identifier: String, in slot: UnsafeMutablePointer<UInt8>, length: Int) {
+        authenticate(identifier)
+        hmac.writeDigest(into: slot + Self.digestOffset)
+        slot[0] = UInt8(length + 1)
     }
 
     /// The slot of `identifier`, and whether it holds it already; a slot that does not takes
