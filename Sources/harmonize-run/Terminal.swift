@@ -1,4 +1,5 @@
 import Foundation
+import Harmonize
 
 #if canImport(Glibc)
     import Glibc
@@ -35,17 +36,9 @@ enum Terminal {
     /// Writes the whole of `text` to descriptor `fd`; false when a write fails (`errno` says why).
     private static func writeAll(_ fd: Int32, _ text: String) -> Bool {
         var text = text
-        return text.withUTF8 { u in
-            guard let base = u.baseAddress else { return true }
-            var done = 0
-            while done < u.count {
-                let w = write(fd, base + done, u.count - done)
-                if w < 0 && errno == EINTR { continue }
-                guard w > 0 else { return false }
-                done += w
-            }
-            return true
-        }
+        guard let failed = text.withUTF8({ writeFully(fd, UnsafeRawBufferPointer($0)) }) else { return true }
+        errno = failed
+        return false
     }
 
     /// `12.3 MB`.

@@ -6,9 +6,23 @@ import Foundation
     import Darwin
 #endif
 
-/// `write(2)` and `close(2)` (the writer's own `write` and `close` hide their names inside it).
-private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer?, _ n: Int) -> Int { write(fd, p, n) }
+/// `close(2)` (the writer's own `close` hides the name inside it).
 private func systemClose(_ fd: Int32) -> Int32 { close(fd) }
+
+/// Writes the whole of `bytes` to descriptor `fd` with `write(2)`, again after `EINTR`: nil once
+/// every byte is written, else the error (`ENOSPC` for a write that took no byte). The buffered
+/// writer's flush, and the CLI's results on standard output.
+package func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+    guard let base = bytes.baseAddress else { return nil }
+    var done = 0
+    while done < bytes.count {
+        let w = write(fd, base + done, bytes.count - done)
+        if w < 0 && errno == EINTR { continue }
+        guard w > 0 else { return w < 0 ? errno : ENOSPC }
+        done += w
+    }
+    return nil
+}
 
 /// A file written through a buffer of its own with POSIX `write`: a write that fails (a full
 /// disk, a quota) is a thrown `FileOps.Failure` naming the file, never a stopped process
@@ -57,19 +71,9 @@ final class BufferedFileWriter {
 
     /// Writes the buffer out.
     func flush() throws(FileOps.Failure) {
-        var done = 0
-        let n = buffer.count
-        while done < n {
-            let w = buffer.withUnsafeBytes { systemWrite(fd, $0.baseAddress.map { $0 + done }, n - done) }
-            if w < 0 && errno == EINTR { continue }
-            guard w > 0 else {
-                let code = w < 0 ? errno : ENOSPC
-                buffer.removeAll(keepingCapacity: true)
-                throw FileOps.Failure(operation: "write", path: path, code: code)
-            }
-            done += w
-        }
+        let failed = buffer.withUnsafeBytes { writeFully(fd, $0) }
         buffer.removeAll(keepingCapacity: true)
+        if let failed { throw FileOps.Failure(operation: "write", path: path, code: failed) }
     }
 
     /// Writes the buffer out and closes the file.
