@@ -947,8 +947,10 @@ final class CompilationContext {
         return { f throws(EvaluationError) in
             // More than three arguments: only a variadic implementation takes them (the others,
             // the common case, are not looked at twice per call).
-            if args.count > 3, site < f.bound.count, case .variadic(let fn) = f.bound[site] {
-                return try callVariadic(args, f, propagatesNull: propagatesNull, fn, named: named)
+            if args.count > 3, let bound = f.boundImplementation(site) {
+                var variadic: ((UnsafeBufferPointer<Value>) throws(EvaluationError) -> Value)?
+                bound._withUnsafeGuaranteedRef { if $0.kind == .variadic { variadic = $0.variadic } }
+                if let variadic { return try callVariadic(args, f, propagatesNull: propagatesNull, variadic, named: named) }
             }
             var a = Value.null
             var b = Value.null
@@ -963,22 +965,26 @@ final class CompilationContext {
                 default: break
                 }
             }
-            guard site < f.bound.count else { throw unbound }
-            let r: Value
-            do throws(EvaluationError) {
-                switch (f.bound[site], args.count) {
-                case (.unary(let fn), 1): r = try fn(a)
-                case (.unaryPrefetching(let fn, _), 1): r = try fn(a)
-                case (.binary(let fn), 2): r = try fn(a, b)
-                case (.ternary(let fn), 3): r = try fn(a, b, c)
-                case (.variadic(let fn), let n) where n <= 3:
-                    // Up to three arguments, already evaluated: passed from the stack.
-                    r = try withThree(a, b, c, count: n, fn)
-                default: throw arity
+            guard let bound = f.boundImplementation(site) else { throw unbound }
+            // Called through the frame's box, uncounted: no reference count per call.
+            var failure: EvaluationError?
+            let r: Value = bound._withUnsafeGuaranteedRef { box in
+                do throws(EvaluationError) {
+                    switch (box.kind, args.count) {
+                    case (.unary, 1): return try box.unary(a)
+                    case (.binary, 2): return try box.binary(a, b)
+                    case (.ternary, 3): return try box.ternary(a, b, c)
+                    case (.variadic, let n) where n <= 3:
+                        // Up to three arguments, already evaluated: passed from the stack.
+                        return try withThree(a, b, c, count: n, box.variadic)
+                    default: throw arity
+                    }
+                } catch {
+                    failure = error
+                    return .null
                 }
-            } catch {
-                throw named(error)
             }
+            if let failure { throw named(failure) }
             if let traceSite, args.count == 1, let t = f.lookupTrace { t.note(traceSite, a, r) }
             return r
         }
@@ -1028,7 +1034,9 @@ final class CompilationContext {
                         if k.isNull { return .null }
                         if evals.count == 1 { k0 = k } else { ks.append(k) }
                     }
-                    guard index < f.bound.count, case .lookup(let loaded) = f.bound[index] else { throw unbound }
+                    var table: (any LookupTable)?
+                    f.boundImplementation(index)?._withUnsafeGuaranteedRef { if case .lookup(let t) = $0.implementation { table = t } }
+                    guard let loaded = table else { throw unbound }
                     let v = evals.count == 1 ? loaded.value(forKey: k0) : loaded.value(for: ks)
                     if v == nil, let failing = loaded as? any FailableLookupTable, let why = failing.readFailure {
                         // Not a miss: the table cannot be read (its on-disk part), for this record and every later one.

@@ -109,11 +109,18 @@ package struct CallSites: Sendable {
 
 /// A plan's call sites bound to one run (`CallSites.bind(_:)`); give it to each frame of the run.
 package final class BoundCallSites {
-    /// What to call with a slot's value as soon as it is known. A struct, not a tuple: a closure
-    /// in an array's tuple goes through two reabstraction thunks per call (`EvaluatorList`).
-    struct Prefetch {
+    /// What to call with a slot's value as soon as it is known. A class, not a tuple: a closure
+    /// in an array's tuple goes through two reabstraction thunks per call (`EvaluatorList`); and
+    /// called through an uncounted reference (`RecordStages`), its closure is called without
+    /// counting a reference to its context, which a struct copied out of an array did per call.
+    final class Prefetch {
         let slot: Int
         let prefetch: (Value) -> Void
+
+        init(slot: Int, prefetch: @escaping (Value) -> Void) {
+            self.slot = slot
+            self.prefetch = prefetch
+        }
     }
 
     let implementations: ContiguousArray<BoundImplementation>
@@ -131,3 +138,6 @@ package final class BoundCallSites {
 
 @available(*, unavailable)
 extension BoundCallSites: Sendable {}
+
+@available(*, unavailable)
+extension BoundCallSites.Prefetch: Sendable {}

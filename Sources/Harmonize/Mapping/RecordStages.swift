@@ -76,6 +76,8 @@ struct RecordStages<Reader: RecordReader> {
     /// (`BoundCallSites.prefetches`), in decoding order, then `Int.max`; and what to call.
     private let prefetchFields: [Int]
     private let prefetches: [BoundCallSites.Prefetch]
+    /// The same, not counted (`prefetches` holds them): called per record.
+    private let prefetchCalls: [Unmanaged<BoundCallSites.Prefetch>]
     // deduplicate
     private let duplicates: DuplicateFilter?
     private let messages: HL7Reader?
@@ -166,6 +168,7 @@ struct RecordStages<Reader: RecordReader> {
         }
         prefetchFields = early.map(\.field) + [Int.max]
         prefetches = early.map(\.call)
+        prefetchCalls = prefetches.map { Unmanaged.passUnretained($0) }
         validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
         lets = MappingExecutor.NamedValuePrograms(folding ? [] : plan.lets)
         let filterBox = (groupStage ? plan.group?.having : plan.filter).map { EvaluatorBox($0.evaluator) }
@@ -287,7 +290,7 @@ struct RecordStages<Reader: RecordReader> {
             switch decoders.decode(k, reader.field(fieldColumns[k])) {
             case .value(let v):
                 while prefetchFields[early] == k {
-                    prefetches[early].prefetch(v)
+                    prefetchCalls[early]._withUnsafeGuaranteedRef { $0.prefetch(v) }
                     early += 1
                 }
                 frame.storage[slots[k]] = v

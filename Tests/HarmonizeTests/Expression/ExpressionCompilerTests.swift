@@ -365,6 +365,78 @@ extension String {
         #expect(F.run("pseudonym(sex)", compiler: F.compiler()) == .diagnostics(["HZ3003"]))
     }
 
+    /// Calls with per-run state are called through their frame's bound implementation, of every
+    /// shape (one, two, three arguments, variadic with few or many arguments): each sees its own
+    /// run's state; an implementation of the wrong shape, or a frame not bound to the run, is an
+    /// expression error naming the function, not a crash.
+    @Test func perRunCallsOfEveryShapeAreBound() throws {
+        final class Counter {
+            var calls = 0
+        }
+        var registry = FunctionRegistry.standard
+        func perRun(
+            _ name: String, _ parameters: [ValueType], variadic: ValueType? = nil, _ make: @escaping @Sendable (Counter) -> BoundImplementation
+        ) {
+            registry.register(
+                FunctionDefinition(
+                    name: name, doc: "Test.", signatures: [.init(parameters, variadic: variadic, returns: .string)], isPure: false,
+                    implementation: .perRun { _ throws(EvaluationError) in make(Counter()) }))
+        }
+        @Sendable func text(_ v: Value) -> String { if case .string(let s) = v { s } else { "?" } }
+        perRun("one", [.string]) { c in
+            .unary { a in
+                c.calls += 1
+                return .string("1:\(text(a)):\(c.calls)")
+            }
+        }
+        perRun("two", [.string, .string]) { c in
+            .binary { a, b in
+                c.calls += 1
+                return .string("2:\(text(a))\(text(b)):\(c.calls)")
+            }
+        }
+        perRun("three", [.string, .string, .string]) { c in
+            .ternary { a, b, d in
+                c.calls += 1
+                return .string("3:\(text(a))\(text(b))\(text(d)):\(c.calls)")
+            }
+        }
+        perRun("many", [], variadic: .string) { c in
+            .variadic { vs in
+                c.calls += 1
+                return .string("v:" + vs.map(text).joined() + ":\(c.calls)")
+            }
+        }
+        perRun("wrong", [.string]) { _ in .binary { _, _ in .null } }
+        let compiler = F.compiler(functions: registry)
+        let cases: [(String, String)] = [
+            ("one(sex)", "1:M"), ("two(sex, 'x')", "2:Mx"), ("three(sex, 'x', 'y')", "3:Mxy"), ("many(sex, 'x')", "v:Mx"),
+            ("many(sex, 'a', 'b', 'c', 'd')", "v:Mabcd"),
+        ]
+        for (expression, result) in cases {
+            let c = try compiler.compile(expression, file: nil, line: 1, column: 1, expected: nil).get()
+            let frame = F.frame()
+            frame.bind(try c.callSites.bind(RunEnvironment()))
+            #expect(try c.evaluate(frame) == .string(result + ":1"), "\(expression)")
+            #expect(try c.evaluate(frame) == .string(result + ":2"), "\(expression): the run's state")
+            // Another run starts from its own state.
+            let other = F.frame()
+            other.bind(try c.callSites.bind(RunEnvironment()))
+            #expect(try c.evaluate(other) == .string(result + ":1"), "\(expression): another run")
+            // A frame not bound to the run.
+            #expect(throws: EvaluationError.self) { try c.evaluate(F.frame()) }
+        }
+        let wrong = try compiler.compile("wrong(sex)", file: nil, line: 1, column: 1, expected: nil).get()
+        let frame = F.frame()
+        frame.bind(try wrong.callSites.bind(RunEnvironment()))
+        do {
+            _ = try wrong.evaluate(frame)
+            Issue.record("a binary implementation called with one argument")
+        } catch {
+            #expect(error.function == "wrong" && error.message.contains("does not take 1 argument"))
+        }
+    }
+
     @Test func dictionaryLookupNormalisesKeys() {
         let t = DictionaryLookupTable(valueType: .string, [(.string("12"), .string("a")), (.int(7), .string("b"))])
         #expect(t.value(forKey: .int(12)) == .string("a"))
