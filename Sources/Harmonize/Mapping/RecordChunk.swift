@@ -61,13 +61,19 @@ final class RecordChunk {
     /// Copies the current record of `reader` (its fields at `columns`, and its location).
     @inline(__always)
     func appendRecord<Reader: RecordReader>(_ reader: Reader, columns: [Int]) {
+        appendFields(reader, columns: columns)
+        appendLocation(reader.location)
+        count += 1
+    }
+
+    /// Copies the fields of the current record of `reader` (at `columns`).
+    @inline(__always)
+    private func appendFields<Reader: RecordReader>(_ reader: Reader, columns: [Int]) {
         for c in columns {
             let f = reader.field(c)
             bytes.append(f)
             ends.append(Int32(truncatingIfNeeded: bytes.count))
         }
-        appendLocation(reader.location)
-        count += 1
     }
 
     @inline(__always)
@@ -110,13 +116,25 @@ final class RecordChunk {
     ) throws -> Bool {
         defer { bytesRead = reader.bytesRead }
         let byteLimit = min(bytes, Self.maxBytes)
+        // A reader whose records differ only by line and number (`recordPosition`): its
+        // location's kind is found once, then each record adds two numbers.
+        var uniformKind = -1
         while count < limit && byteCount < byteLimit {
             switch try reader.next() {
             case .end: return true
             case .rejected(let r): appendRejected(r)
             case .record:
                 records += 1
-                appendRecord(reader, columns: columns)
+                if uniformKind >= 0, let p = reader.recordPosition {
+                    appendFields(reader, columns: columns)
+                    kindOf.append(Int32(uniformKind))
+                    lines.append(p.line ?? .min)
+                    numbers.append(p.record ?? .min)
+                    count += 1
+                } else {
+                    appendRecord(reader, columns: columns)
+                    if reader.recordPosition != nil, let k = kindOf.last, k >= 0 { uniformKind = Int(k) }
+                }
             }
         }
         return false

@@ -21,6 +21,12 @@ package protocol RecordReader: AnyObject {
     func field(_ position: Int) -> UnsafeBufferPointer<UInt8>
     /// The location of the current record.
     var location: SourceLocation { get }
+    /// The current record's line and record number, for a reader whose records' locations differ
+    /// in nothing else (file, column and path the same for every record); nil for the others,
+    /// whose callers read `location`. Lets a caller that copies many records keep one location
+    /// and these two numbers per record, without building a `SourceLocation` (and counting
+    /// references to its strings) for each.
+    var recordPosition: RecordPosition? { get }
     /// Bytes consumed from the source so far.
     var bytesRead: Int64 { get }
 }
@@ -58,7 +64,19 @@ package struct RecordReaderBindError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// A record's line (nil when the format has none) and record number in its file
+/// (`RecordReader.recordPosition`).
+package struct RecordPosition: Sendable, Hashable {
+    /// 1-based physical line where the record starts.
+    public var line: Int?
+    /// 1-based record number within the file.
+    public var record: Int?
+}
+
 extension RecordReader {
+    /// Default: nil, the record's `location` tells.
+    public var recordPosition: RecordPosition? { nil }
+
     /// Default: the bytes `withField` shows. Conforming readers keep a record's field bytes in
     /// storage that is not touched until `next()`, so the buffer stays valid until then.
     public func field(_ position: Int) -> UnsafeBufferPointer<UInt8> {

@@ -314,4 +314,55 @@ import Testing
         }
         #expect(i == locations.count)
     }
+
+    /// The XML readers, whose records differ in location only by line and number, give each
+    /// record's through `recordPosition` (a chunk keeps one location for them all and two
+    /// numbers per record): a chunk filled from them, straight or from a tap's spill, gives back
+    /// every record's location, fields and rejects as the reader gave them.
+    @Test func xmlRecordsKeepTheirLocationsInAChunk() throws {
+        let text = """
+            <export>
+              <sejour id="S1"><unite code="U1"><diagnostic code="A"/>
+                <diagnostic code="B"/></unite></sejour>
+              <sejour id="S2"><unite code="U2"><diagnostic code="C"><a><b>too deep</b></a></diagnostic>
+              <diagnostic code="D"/></unite></sejour>
+            </export>
+            """
+        let options = XMLReaderOptions(record: "/export/sejour/unite/diagnostic", maxDepth: 1)
+        let fields = ["@code", "../../@id"]
+        /// Each event: the location, then the fields of a record or the reject's reason.
+        func events(_ reader: some RecordReader) throws -> [String] {
+            let columns = try reader.bind(fields: fields)
+            var out: [String] = []
+            while true {
+                switch try reader.next() {
+                case .end: return out
+                case .rejected(let r): out.append("\(r.location) reject \(r.reason.rawValue)")
+                case .record:
+                    if let p = reader.recordPosition {
+                        #expect(p.line == reader.location.line && p.record == reader.location.record)
+                    }
+                    out.append("\(reader.location) " + columns.map { String(decoding: reader.field($0), as: UTF8.self) }.joined(separator: ","))
+                }
+            }
+        }
+        func chunked(_ reader: some RecordReader) throws -> [String] {
+            let chunk = RecordChunk(sequence: 0, fieldCount: fields.count, recordsBefore: 0, capacity: 4)
+            var records = 0
+            #expect(try chunk.fill(from: reader, columns: try reader.bind(fields: fields), limit: 100, records: &records))
+            let chunkReader = ChunkReader(names: fields)
+            chunkReader.reset(chunk)
+            return try events(chunkReader)
+        }
+        func xml(_ taps: [XMLRecordTap] = []) throws -> XMLRecordReader {
+            try XMLRecordReader(source: MemoryByteSource(Array(text.utf8), chunkSize: 16), displayName: "h.xml", options: options, taps: taps)
+        }
+        let straight = try events(xml())
+        #expect(straight.count == 4 && straight.contains { $0.contains("reject limit-exceeded") })
+        #expect(straight.first == "h.xml:2 record 1 at /export/sejour/unite/diagnostic A,S1")
+        #expect(try chunked(xml()) == straight)
+        let tap = try #require(XMLRecordTap(options: options, names: fields, spillDirectory: TestSupport.temporaryDirectory("chunk-tap")))
+        _ = try events(xml([tap]))
+        #expect(try chunked(SpilledXMLRecordReader(tap: tap, displayName: "h.xml")) == straight)
+    }
 }

@@ -1,21 +1,30 @@
 internal import CLibXML2
 
 /// What the push parser reports, as raw UTF-8 spans valid only during the call (no C type leaves
-/// this file). Implemented by `XMLRecordCollector`.
-protocol XMLSAXEvents: AnyObject {
+/// this file). Subclassed by `XMLRecordCollector` and `XMLEventFanOut`; the methods here ignore
+/// the events.
+///
+/// A class rather than a protocol: the parser calls it for every SAX event through an uncounted
+/// reference (`Unmanaged`), which an existential cannot be called through; calling through an
+/// `unowned(unsafe)` existential counted a reference per event (5 % of the reading thread).
+class XMLSAXEvents {
+    init() {}
     /// An element starts; `attributes` holds (local name, namespace URI or nil, value) spans.
-    func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int)
+    func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int) {}
     /// The innermost open element ends.
-    func endElement()
+    func endElement() {}
     /// Text (character data, CDATA, character and predefined entity references decoded).
-    func characters(_ text: UnsafeBufferPointer<UInt8>)
+    func characters(_ text: UnsafeBufferPointer<UInt8>) {}
     /// The DOCTYPE declares an entity: the document is refused.
-    func entityDeclared(line: Int)
+    func entityDeclared(line: Int) {}
     /// A reference to an entity nobody declared (`&ent;` in a document with an external DOCTYPE,
     /// which libxml2 only warns about and drops): the record, or the document, is refused.
     /// `inStartTag`: in an attribute value (else in text).
-    func undeclaredEntity(line: Int, inStartTag: Bool)
+    func undeclaredEntity(line: Int, inStartTag: Bool) {}
 }
+
+@available(*, unavailable)
+extension XMLSAXEvents: Sendable {}
 
 /// The attributes of a start tag as libxml2 hands them to SAX2: five pointers per attribute
 /// (local name, prefix, URI, value start, value end).
@@ -40,12 +49,17 @@ struct XMLAttributeSpans {
 final class XMLPushTarget {
     /// Not counted: the events' owner (`XMLRecordReader`) holds them and the parser, and frees
     /// the parser first; a counted (`unowned`) reference cost an atomic check per SAX event.
-    unowned(unsafe) let events: any XMLSAXEvents
+    /// Called with `_withUnsafeGuaranteedRef` (`withEvents`).
+    let events: Unmanaged<XMLSAXEvents>
     var context: xmlParserCtxtPtr?
     var problems: [XMLParseProblem] = []
     var stopped = false
 
-    init(events: any XMLSAXEvents) { self.events = events }
+    init(events: XMLSAXEvents) { self.events = .passUnretained(events) }
+
+    /// Runs `body` with the events, without counting a reference to them.
+    @inline(__always)
+    func withEvents(_ body: (XMLSAXEvents) -> Void) { events._withUnsafeGuaranteedRef(body) }
 
     var line: Int {
         guard let c = context, let input = c.pointee.input else { return 0 }
@@ -82,20 +96,22 @@ private func onStart(
         guard !t.stopped else { return }
         // Attributes defaulted by a DTD ATTLIST come last: they are not in the document, never applied.
         let written = max(0, Int(nbAttributes) - Int(nbDefaulted))
-        t.events.startElement(
-            localName: localname, namespaceURI: uri, attributes: XMLAttributeSpans(base: attributes, count: written), line: t.line)
+        let line = t.line
+        t.withEvents {
+            $0.startElement(localName: localname, namespaceURI: uri, attributes: XMLAttributeSpans(base: attributes, count: written), line: line)
+        }
     }
 }
 
 private func onEnd(
     _ ctx: UnsafeMutableRawPointer?, _ localname: UnsafePointer<xmlChar>?, _ prefix: UnsafePointer<xmlChar>?, _ uri: UnsafePointer<xmlChar>?
 ) {
-    withTarget(ctx) { t in if !t.stopped { t.events.endElement() } }
+    withTarget(ctx) { t in if !t.stopped { t.withEvents { $0.endElement() } } }
 }
 
 private func onCharacters(_ ctx: UnsafeMutableRawPointer?, _ ch: UnsafePointer<xmlChar>?, _ len: Int32) {
     guard let ch, len > 0 else { return }
-    withTarget(ctx) { t in if !t.stopped { t.events.characters(UnsafeBufferPointer(start: ch, count: Int(len))) } }
+    withTarget(ctx) { t in if !t.stopped { t.withEvents { $0.characters(UnsafeBufferPointer(start: ch, count: Int(len))) } } }
 }
 
 private func onEntityDecl(
@@ -103,7 +119,8 @@ private func onEntityDecl(
     _ systemId: UnsafePointer<xmlChar>?, _ content: UnsafeMutablePointer<xmlChar>?
 ) {
     guard let t = target(ctx), !t.stopped else { return }
-    t.events.entityDeclared(line: t.line)
+    let line = t.line
+    t.withEvents { $0.entityDeclared(line: line) }
     t.stop()
 }
 
@@ -125,7 +142,8 @@ private func onError(_ ctx: UnsafeMutableRawPointer?, _ error: xmlErrorPtr?) {
                 }
             }
         }
-        t.events.undeclaredEntity(line: Int(error.pointee.line), inStartTag: inStartTag)
+        let line = Int(error.pointee.line)
+        t.withEvents { $0.undeclaredEntity(line: line, inStartTag: inStartTag) }
     }
     if t.problems.count < 16 {
         t.problems.append(XMLParseProblem(code: error.pointee.code, line: Int(error.pointee.line), fatal: error.pointee.level == XML_ERR_FATAL))
@@ -158,7 +176,7 @@ final class XMLPushParser {
     private(set) var done = false
 
     /// Creates the parser; nil when libxml2 cannot create a context.
-    init?(source: any ByteSource, url: String, events: any XMLSAXEvents, chunkSize: Int = 1 << 16) {
+    init?(source: any ByteSource, url: String, events: XMLSAXEvents, chunkSize: Int = 1 << 16) {
         xmlSetExternalEntityLoader(denyAllEntityLoader)
         self.source = source
         self.buffer = [UInt8](repeating: 0, count: max(16, chunkSize))

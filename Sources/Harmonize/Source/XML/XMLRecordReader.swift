@@ -89,7 +89,8 @@ package final class XMLRecordReader {
         collector = XMLRecordCollector(record: recordPath, maxDepth: options.maxDepth, maxTextBytes: options.maxRecordTextBytes)
         self.taps = taps
         fanOut = taps.isEmpty ? nil : XMLEventFanOut([collector] + taps.map(\.collector))
-        guard let p = XMLPushParser(source: source, url: displayName, events: fanOut ?? collector) else {
+        let events: XMLSAXEvents = fanOut.map { $0 } ?? collector
+        guard let p = XMLPushParser(source: source, url: displayName, events: events) else {
             throw XMLReaderError(file: displayName, message: "cannot start the XML parser")
         }
         parser = p
@@ -107,6 +108,9 @@ package final class XMLRecordReader {
 
     /// Bytes consumed from the source so far.
     public var bytesRead: Int64 { parser?.bytesRead ?? 0 }
+
+    /// The current record's line and number: the rest of its location is the same for all.
+    public var recordPosition: RecordPosition? { RecordPosition(line: recordLine > 0 ? recordLine : nil, record: recordNumber) }
 
     /// Reads the next record.
     /// - Throws: `SourceIOError` when the source cannot be read.
@@ -333,6 +337,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         recordPaths = .allocate(capacity: 1)
         ancestorPaths = .allocate(capacity: 1)
         pathCapacity = 1
+        super.init()
     }
 
     deinit {
@@ -539,7 +544,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         return 0
     }
 
-    func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int) {
+    override func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int) {
         let d = depth
         depth += 1
         if stopped || skipFrom >= 0 { return }
@@ -621,7 +626,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         capturing += started
     }
 
-    func endElement() {
+    override func endElement() {
         depth -= 1
         let d = depth
         if stopped { return }
@@ -652,7 +657,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         }
     }
 
-    func characters(_ text: UnsafeBufferPointer<UInt8>) {
+    override func characters(_ text: UnsafeBufferPointer<UInt8>) {
         if !inRecord { pendingEntityLine = 0 }
         guard inRecord, !recordRejected, !stopped, skipFrom < 0 else { return }
         textBytes += text.count
@@ -670,7 +675,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         }
     }
 
-    func undeclaredEntity(line: Int, inStartTag: Bool) {
+    override func undeclaredEntity(line: Int, inStartTag: Bool) {
         guard !stopped else { return }
         if inRecord {
             // Its text would silently lose the reference: the record is rejected.
@@ -685,16 +690,13 @@ final class XMLRecordCollector: XMLSAXEvents {
         if inStartTag { pendingEntityLine = line }
     }
 
-    func entityDeclared(line: Int) {
+    override func entityDeclared(line: Int) {
         guard !stopped else { return }
         recordNumber += 1
         queueReject(.structureError, line: line, "the DOCTYPE declares entities; such documents are refused")
         stopped = true
     }
 }
-
-@available(*, unavailable)
-extension XMLRecordCollector: Sendable {}
 
 extension XMLRecordReader: RecordReader {
     /// Compiles each field name as a path relative to the record element.

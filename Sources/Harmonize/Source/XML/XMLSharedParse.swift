@@ -27,40 +27,44 @@ import Foundation
 /// Forwards the events of one parse to several collectors (the reader's own first).
 final class XMLEventFanOut: XMLSAXEvents {
     private let targets: [XMLRecordCollector]
-    /// The same, not counted when an event is forwarded (`targets` holds them): taking each
-    /// collector out of the array counted a reference to it per collector and SAX event.
-    private let forward: [Unmanaged<XMLRecordCollector>]
+    /// The same, not counted when an event is forwarded (`targets` holds them), in a buffer the
+    /// fan-out owns: taking each collector out of the array counted a reference to it per
+    /// collector and SAX event, and iterating the array one to the array.
+    private let forward: UnsafeMutableBufferPointer<Unmanaged<XMLRecordCollector>>
 
     init(_ targets: [XMLRecordCollector]) {
         self.targets = targets
-        forward = targets.map { Unmanaged.passUnretained($0) }
+        forward = .allocate(capacity: targets.count)
+        _ = forward.initialize(from: targets.map { Unmanaged.passUnretained($0) })
+        super.init()
     }
 
-    func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int) {
-        for t in forward {
-            t._withUnsafeGuaranteedRef { $0.startElement(localName: localName, namespaceURI: namespaceURI, attributes: attributes, line: line) }
+    deinit { forward.deallocate() }
+
+    override func startElement(localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans, line: Int) {
+        for i in 0..<forward.count {
+            forward[i]._withUnsafeGuaranteedRef {
+                $0.startElement(localName: localName, namespaceURI: namespaceURI, attributes: attributes, line: line)
+            }
         }
     }
 
-    func endElement() {
-        for t in forward { t._withUnsafeGuaranteedRef { $0.endElement() } }
+    override func endElement() {
+        for i in 0..<forward.count { forward[i]._withUnsafeGuaranteedRef { $0.endElement() } }
     }
 
-    func characters(_ text: UnsafeBufferPointer<UInt8>) {
-        for t in forward { t._withUnsafeGuaranteedRef { $0.characters(text) } }
+    override func characters(_ text: UnsafeBufferPointer<UInt8>) {
+        for i in 0..<forward.count { forward[i]._withUnsafeGuaranteedRef { $0.characters(text) } }
     }
 
-    func entityDeclared(line: Int) {
+    override func entityDeclared(line: Int) {
         for t in targets { t.entityDeclared(line: line) }
     }
 
-    func undeclaredEntity(line: Int, inStartTag: Bool) {
+    override func undeclaredEntity(line: Int, inStartTag: Bool) {
         for t in targets { t.undeclaredEntity(line: line, inStartTag: inStartTag) }
     }
 }
-
-@available(*, unavailable)
-extension XMLEventFanOut: Sendable {}
 
 /// The disk the spills of one run may take together (4 GiB by default): a tap whose block takes
 /// the total past it is abandoned (its file emptied, its mapping parses the file itself), so a
@@ -324,6 +328,9 @@ final class SpilledXMLRecordReader: RecordReader {
     }
 
     deinit { block.deallocate() }
+
+    /// The current record's line and number: the rest of its location is the same for all.
+    var recordPosition: RecordPosition? { RecordPosition(line: recordLine > 0 ? recordLine : nil, record: recordNumber) }
 
     var location: SourceLocation {
         SourceLocation(file: displayName, line: recordLine > 0 ? recordLine : nil, record: recordNumber, path: recordPath)
