@@ -105,12 +105,23 @@ package struct CompiledExpression: @unchecked Sendable {
     /// The call sites with per-run state of the compiler's table when this expression was
     /// compiled (bind them to evaluate the expression on its own: `EvaluationFrame(slotCount:callSites:)`).
     public let callSites: CallSites
+    /// The frame slots the expression reads (its identifiers'), in order of first appearance.
+    public let slotsRead: [Int]
+    /// Whether evaluating the expression again on the same values of `slotsRead` gives the same
+    /// value with nothing else to see: every function it calls is `repeatable` (no vocabulary
+    /// function, no `row_id`, no `lookup`), and it counts no branch coverage. The row loop then
+    /// takes the previous record's value when the slots read hold the same values
+    /// (`RuleMemos`).
+    public let isRepeatable: Bool
 
     init(
         type: ValueType, source: String, referencedIdentifiers: [String], lookupsUsed: [String], functionsUsed: [String],
-        branchCount: Int, constantValue: Value?, evaluator: @escaping Evaluator, callSites: CallSites = .none, slotRead: Int? = nil
+        branchCount: Int, constantValue: Value?, evaluator: @escaping Evaluator, callSites: CallSites = .none, slotRead: Int? = nil,
+        slotsRead: [Int] = [], isRepeatable: Bool = false
     ) {
         self.slotRead = slotRead
+        self.slotsRead = slotsRead
+        self.isRepeatable = isRepeatable
         self.callSites = callSites
         self.type = type
         self.source = source

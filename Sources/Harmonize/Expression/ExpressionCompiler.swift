@@ -68,11 +68,18 @@ package struct ExpressionCompiler {
         } else {
             eval = result.eval
         }
+        let slotsRead = ctx.identifiers.compactMap { scope.binding(for: $0)?.slot }
+        let repeatable =
+            coverage == nil
+            && ctx.functionNames.allSatisfy { name in
+                functions.function(named: name).map { $0.repeatable && !$0.readsRecordContext } ?? false
+            }
         return .success(
             CompiledExpression(
                 type: result.type, source: text, referencedIdentifiers: ctx.identifiers, lookupsUsed: ctx.lookupNames,
                 functionsUsed: ctx.functionNames, branchCount: ctx.branchCount, constantValue: result.constant,
-                evaluator: eval, callSites: callSites.snapshot, slotRead: result.constant == nil ? slotRead : nil))
+                evaluator: eval, callSites: callSites.snapshot, slotRead: result.constant == nil ? slotRead : nil, slotsRead: slotsRead,
+                isRepeatable: repeatable))
     }
 }
 

@@ -125,6 +125,14 @@ package struct FunctionDefinition: Sendable {
     /// mapping id, and with no argument also the source file and record number: see
     /// `EvaluationFrame.recordContext(withLocation:)`); for `row_id`.
     public var readsRecordContext = false
+    /// Whether a call may be skipped when its arguments are those of a call made before in the
+    /// same run, its earlier result taken instead: the same arguments give the same result for
+    /// the whole run, and a call has nothing else anyone can see (no count, no note). True for
+    /// pure functions (the default) and the keyed functions (`pseudonym`, `date_shift`); false
+    /// for the vocabulary functions (they note the codes used) and `row_id` (it reads the
+    /// record's place). An expression whose calls are all repeatable is evaluated again only
+    /// when the values it reads change (`CompiledExpression.isRepeatable`).
+    public var repeatable: Bool
 
     /// Creates a definition.
     public init(
@@ -138,6 +146,7 @@ package struct FunctionDefinition: Sendable {
         self.requiresLiteralArguments = requiresLiteralArguments
         self.requiresLiteralTail = requiresLiteralTail
         self.isPure = isPure
+        self.repeatable = isPure
         self.propagatesNull = propagatesNull
         self.implementation = implementation
     }

@@ -46,6 +46,8 @@ final class MappingExecutor {
     /// With lineage, when the plan calls a lookup or vocabulary function: the record's scratch
     /// list of lookups made (attached to the frames), and which of them each column used.
     let lookupLineage: LookupLineagePlan?
+    /// The previous record's values of the named values and columns (over `frame`).
+    let memos: RuleMemos
 
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
@@ -69,6 +71,7 @@ final class MappingExecutor {
         self.emit = emit
         self.emitRejects = emitRejects
         self.lookupLineage = recordsLineage ? LookupLineagePlan(plan) : nil
+        self.memos = RuleMemos(plan: plan, slotCount: plan.slotCount)
     }
 
     /// How one target column gets its value, decided once per plan.

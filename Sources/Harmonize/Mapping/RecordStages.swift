@@ -115,6 +115,11 @@ struct RecordStages<Reader: RecordReader> {
     let targetCount: Int
     private let trace: LookupTrace?
     private var letRanges: [Range<Int>]
+    /// The previous record's values of the rules (`RuleMemos`): nil in the group stage, whose
+    /// frame is another.
+    private let memos: RuleMemos?
+    /// The first memo of each target's columns.
+    private let memoBases: [Int]
     let recordsLineage: Bool
     /// Where the current rows stage failed: the named value (its index, -1: none), or the
     /// target and column (-1: filter).
@@ -198,6 +203,7 @@ struct RecordStages<Reader: RecordReader> {
         targetCount = targetList.count
         self.frame = frame
         trace = lookupPlan == nil ? nil : LookupTrace()
+        memoBases = executor.memos.columnBase
         letRanges = [Range<Int>](repeating: 0..<0, count: trace == nil ? 0 : lets.count)
         recordsLineage = executor.recordsLineage
         // Objections: only when the run has an exclusion list (nothing is added to the loop otherwise).
@@ -211,6 +217,11 @@ struct RecordStages<Reader: RecordReader> {
         routing = sharding == nil ? nil : executor.routing
         keepsUnowned = routing == nil && (sharding?.ownsRecordsWithoutSubject ?? true)
         skipsEveryRecord = sharding != nil && subject == nil && !keepsUnowned && routing == nil
+        // Only decoding and named values write the frame's slots (`RuleMemos`'s invariants):
+        // not with joins, groups, objections, lineage of lookups or splitting.
+        let writesSlotsElsewhere =
+            groupStage || folding || !joins.isEmpty || exclusion != nil || trace != nil || routing != nil
+        memos = writesSlotsElsewhere ? nil : executor.memos
         // Duplicates (`source: deduplicate:`): decided on the message's MSH before anything else;
         // splitting routes every record by its subject (each shard deduplicates its own files),
         // and a replay's selected records were not duplicates (they were rejected).
@@ -286,6 +297,32 @@ struct RecordStages<Reader: RecordReader> {
     @inline(__always)
     private func decode() -> RecordOutcome? {
         var early = 0
+        if let memos {
+            memos.nextRecord()
+            for k in 0..<decoderCount {
+                let bytes = reader.field(fieldColumns[k])
+                if memos.keeps(field: k, bytes) {
+                    // The slot holds this field's value already (and its early calls had it).
+                    while prefetchFields[early] == k { early += 1 }
+                    continue
+                }
+                switch decoders.decode(k, bytes) {
+                case .value(let v):
+                    while prefetchFields[early] == k {
+                        prefetchCalls[early]._withUnsafeGuaranteedRef { $0.prefetch(v) }
+                        early += 1
+                    }
+                    frame.storage[slots[k]] = v
+                    memos.decoded(field: k, slot: slots[k], bytes)
+                case .failure:
+                    return .rejected(
+                        executor.schemaReject(
+                            from: k, reader: reader, fields: executor.plan.fields, fieldColumns: fieldColumns, validators: validators,
+                            validateColumns: validateColumns))
+                }
+            }
+            return validate()
+        }
         for k in 0..<decoderCount {
             switch decoders.decode(k, reader.field(fieldColumns[k])) {
             case .value(let v):
@@ -301,6 +338,12 @@ struct RecordStages<Reader: RecordReader> {
                         validateColumns: validateColumns))
             }
         }
+        return validate()
+    }
+
+    /// Checks the fields the mapping only validates.
+    @inline(__always)
+    private func validate() -> RecordOutcome? {
         for k in 0..<validators.count {
             if case .failure = validators[k].decode(reader.field(validateColumns[k])) {
                 return .rejected(
@@ -436,6 +479,19 @@ struct RecordStages<Reader: RecordReader> {
                     frame.storage[lets.slots[k]] = try lets.evaluators.evaluate(k, frame)
                     letRanges[k] = start..<trace.uses.count
                 }
+            } else if let memos {
+                for k in 0..<lets.count {
+                    failingLet = k
+                    if let v = memos.recall(k) {
+                        // The slot holds it already (`RuleMemos`): assigned again all the same.
+                        frame.storage[lets.slots[k]] = v
+                    } else {
+                        let v = try lets.evaluators.evaluate(k, frame)
+                        memos.remember(k, v)
+                        memos.assigned(slot: lets.slots[k])
+                        frame.storage[lets.slots[k]] = v
+                    }
+                }
             } else {
                 for k in 0..<lets.count {
                     failingLet = k
@@ -511,7 +567,17 @@ struct RecordStages<Reader: RecordReader> {
                 v = frame.storage[slot]
             case .evaluate(let e):
                 failingColumn = c
-                v = try e.evaluate(frame)
+                if let memos {
+                    let m = memoBases[ti] + c
+                    if let r = memos.recall(m) {
+                        v = r
+                    } else {
+                        v = try e.evaluate(frame)
+                        memos.remember(m, v)
+                    }
+                } else {
+                    v = try e.evaluate(frame)
+                }
             case .evaluateTraced(let e, let viaLets):
                 failingColumn = c
                 let start = trace?.uses.count ?? 0

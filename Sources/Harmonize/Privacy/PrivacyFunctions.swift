@@ -15,7 +15,7 @@ extension FunctionRegistry {
     /// Without a key or with `days == 0` the function type-checks (so `check` works) but fails at
     /// run time; the CLI refuses to start such a run (exit 2).
     public mutating func registerDateShift() {
-        register(
+        var definition =
             FunctionDefinition(
                 name: "date_shift",
                 doc: "The date moved by a per-person secret shift of 1 to N days either way (N from --date-shift-days; keyed).",
@@ -33,7 +33,10 @@ extension FunctionRegistry {
                         default: throw .type(expected: "date", found: date, in: "date_shift")
                         }
                     }
-                }))
+                })
+        // The same date and subject move by the same days for the whole run.
+        definition.repeatable = true
+        register(definition)
     }
 }
 

@@ -16,7 +16,7 @@ extension FunctionRegistry {
         registerRowID()
         for (name, result) in [("pseudonym", ValueType.string), ("pseudonym_int", ValueType.integer)] {
             let asInteger = result == .integer
-            register(
+            var definition =
                 FunctionDefinition(
                     name: name,
                     doc: asInteger
@@ -46,7 +46,10 @@ extension FunctionRegistry {
                                 // A text identifier read from a field: its cache slot, early.
                                 prefetch: { value in if case .string(let s) = value { p.prefetch(s) } })
                         }
-                    }))
+                    })
+            // The same identifier and purpose give the same pseudonym for the whole run.
+            definition.repeatable = true
+            register(definition)
         }
     }
 }

@@ -70,7 +70,8 @@ import Testing
     }
 
     /// A call that wants a field's value early (`BoundCallSites.prefetches`) gets it as soon as
-    /// the field is decoded, for every record whose decoding reaches the field.
+    /// the field is decoded, for every record whose decoding reaches the field (and decodes it:
+    /// not when its bytes are the previous ones).
     @Test func earlyCallsGetTheirFieldAsSoonAsItIsDecoded() throws {
         let plan = try Self.plan()
         let slot = try #require(plan.fields.first { $0.name == "sex" }?.slot)
@@ -87,7 +88,12 @@ import Testing
         let order = plan.fields.map(\.name)
         let sex = try #require(order.firstIndex(of: "sex"))
         let reaches = [true, sex < (order.firstIndex(of: "born") ?? 0), true, true, sex < (order.firstIndex(of: "id") ?? 0), true]
-        let expected = zip(["M", "F", "F", "X", "M", "F"], reaches).filter(\.1).map { Value.string($0.0) }
+        // A field whose bytes are those it was last decoded from keeps its value (`RuleMemos`):
+        // it is not decoded again, and its early calls had that value already.
+        var expected: [Value] = []
+        for (sex, reached) in zip(["M", "F", "F", "X", "M", "F"], reaches) where reached && expected.last != .string(sex) {
+            expected.append(.string(sex))
+        }
         #expect(seen.values == expected)
         #expect(seen.values.count >= 4)
     }
