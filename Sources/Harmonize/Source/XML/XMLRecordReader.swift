@@ -188,11 +188,19 @@ package final class XMLRecordReader {
 final class XMLRecordCollector: XMLSAXEvents {
     /// A name to match, as NUL-terminated UTF-8 bytes owned by the collector (freed in its
     /// `deinit`): comparing reads no array header and retains nothing.
+    ///
+    /// libxml2 hands SAX2 names and namespace URIs out of its parser's dictionary, whose strings
+    /// stay where they are, unchanged, until the parser is freed (and a collector serves one
+    /// parse): the pointer last found to hold this name (or URI) is the same name when it comes
+    /// again, without reading its bytes; any other pointer is compared byte by byte. (Comparing
+    /// every URI in full was most of a start tag's cost: 15 bytes per path and element.)
     struct Name {
         let local: UnsafePointer<UInt8>
         let localCount: Int
         let uri: UnsafePointer<UInt8>?
         let uriCount: Int
+        /// The pointers last found equal to `local` ([0]) and `uri` ([1]).
+        let seen: UnsafeMutablePointer<UnsafePointer<UInt8>?>
 
         /// The bytes of `step`, allocated; `free()` gives them back.
         init(_ step: XMLPath.Step) {
@@ -203,6 +211,8 @@ final class XMLRecordCollector: XMLSAXEvents {
             } else {
                 (uri, uriCount) = (nil, 0)
             }
+            seen = .allocate(capacity: 2)
+            seen.initialize(repeating: nil, count: 2)
         }
 
         private static func copy(_ s: String) -> (UnsafePointer<UInt8>, Int) {
@@ -216,6 +226,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         func free() {
             UnsafeMutablePointer(mutating: local).deallocate()
             uri.map { UnsafeMutablePointer(mutating: $0).deallocate() }
+            seen.deallocate()
         }
 
         @inline(__always)
@@ -231,10 +242,17 @@ final class XMLRecordCollector: XMLSAXEvents {
 
         @inline(__always)
         func matches(_ localName: UnsafePointer<UInt8>, _ namespaceURI: UnsafePointer<UInt8>?) -> Bool {
-            guard Self.equal(local, localCount, localName) else { return false }
+            if localName != seen[0] {
+                guard Self.equal(local, localCount, localName) else { return false }
+                seen[0] = localName
+            }
             guard let uri else { return true }
             guard let namespaceURI else { return false }
-            return Self.equal(uri, uriCount, namespaceURI)
+            if namespaceURI != seen[1] {
+                guard Self.equal(uri, uriCount, namespaceURI) else { return false }
+                seen[1] = namespaceURI
+            }
+            return true
         }
     }
 
