@@ -117,9 +117,11 @@ struct RecordStages<Reader: RecordReader> {
     private var letRanges: [Range<Int>]
     /// The previous record's values of the rules (`RuleMemos`): nil in the group stage, whose
     /// frame is another.
-    private let memos: RuleMemos?
+    private let memos: RuleMemos.Handle?
     /// The first memo of each target's columns.
     private let memoBases: [Int]
+    /// Whether the memos are on for the current record (`RuleMemos.active`).
+    private var memosOn = false
     let recordsLineage: Bool
     /// Where the current rows stage failed: the named value (its index, -1: none), or the
     /// target and column (-1: filter).
@@ -221,7 +223,7 @@ struct RecordStages<Reader: RecordReader> {
         // not with joins, groups, objections, lineage of lookups or splitting.
         let writesSlotsElsewhere =
             groupStage || folding || !joins.isEmpty || exclusion != nil || trace != nil || routing != nil
-        memos = writesSlotsElsewhere ? nil : executor.memos
+        memos = writesSlotsElsewhere ? nil : RuleMemos.Handle(executor.memos)
         // Duplicates (`source: deduplicate:`): decided on the message's MSH before anything else;
         // splitting routes every record by its subject (each shard deduplicates its own files),
         // and a replay's selected records were not duplicates (they were rejected).
@@ -295,34 +297,43 @@ struct RecordStages<Reader: RecordReader> {
     /// validates. A record failing a schema rule is rejected once, with every rule it fails (all
     /// fields, all constraints) in the reject's message.
     @inline(__always)
-    private func decode() -> RecordOutcome? {
+    private mutating func decode() -> RecordOutcome? {
         var early = 0
-        if let memos {
-            memos.nextRecord()
-            for k in 0..<decoderCount {
-                let bytes = reader.field(fieldColumns[k])
-                if memos.keeps(field: k, bytes) {
-                    // The slot holds this field's value already (and its early calls had it).
-                    while prefetchFields[early] == k { early += 1 }
-                    continue
-                }
-                switch decoders.decode(k, bytes) {
-                case .value(let v):
-                    while prefetchFields[early] == k {
-                        prefetchCalls[early]._withUnsafeGuaranteedRef { $0.prefetch(v) }
-                        early += 1
-                    }
-                    frame.storage[slots[k]] = v
-                    memos.decoded(field: k, slot: slots[k], bytes)
-                case .failure:
-                    return .rejected(
-                        executor.schemaReject(
-                            from: k, reader: reader, fields: executor.plan.fields, fieldColumns: fieldColumns, validators: validators,
-                            validateColumns: validateColumns))
-                }
-            }
-            return validate()
+        guard let memos, memos.nextRecord() else {
+            memosOn = false
+            return decodeEvery()
         }
+        memosOn = true
+        for k in 0..<decoderCount {
+            let bytes = reader.field(fieldColumns[k])
+            let mode = memos.mode(field: k)
+            if mode == 2, memos.keeps(field: k, bytes) {
+                // The slot holds this field's value already (and its early calls had it).
+                while prefetchFields[early] == k { early += 1 }
+                continue
+            }
+            switch decoders.decode(k, bytes) {
+            case .value(let v):
+                while prefetchFields[early] == k {
+                    prefetchCalls[early]._withUnsafeGuaranteedRef { $0.prefetch(v) }
+                    early += 1
+                }
+                frame.storage[slots[k]] = v
+                if mode != 0 { memos.decoded(field: k, slot: slots[k], bytes) }
+            case .failure:
+                return .rejected(
+                    executor.schemaReject(
+                        from: k, reader: reader, fields: executor.plan.fields, fieldColumns: fieldColumns, validators: validators,
+                        validateColumns: validateColumns))
+            }
+        }
+        return validate()
+    }
+
+    /// Decodes every field (no memos).
+    @inline(__always)
+    private func decodeEvery() -> RecordOutcome? {
+        var early = 0
         for k in 0..<decoderCount {
             switch decoders.decode(k, reader.field(fieldColumns[k])) {
             case .value(let v):
@@ -479,7 +490,7 @@ struct RecordStages<Reader: RecordReader> {
                     frame.storage[lets.slots[k]] = try lets.evaluators.evaluate(k, frame)
                     letRanges[k] = start..<trace.uses.count
                 }
-            } else if let memos {
+            } else if memosOn, let memos {
                 for k in 0..<lets.count {
                     failingLet = k
                     if let v = memos.recall(k) {
@@ -567,7 +578,7 @@ struct RecordStages<Reader: RecordReader> {
                 v = frame.storage[slot]
             case .evaluate(let e):
                 failingColumn = c
-                if let memos {
+                if memosOn, let memos {
                     let m = memoBases[ti] + c
                     if let r = memos.recall(m) {
                         v = r

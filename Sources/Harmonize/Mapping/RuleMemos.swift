@@ -4,8 +4,8 @@
     import Darwin
 #endif
 
-/// What the row loop may take from the records before: a field whose bytes are those it was
-/// last decoded from keeps its value (not decoded again), and a named value or column whose
+/// What the row loop may take from the records before: a text field whose bytes are those it
+/// was last decoded from keeps its value (not decoded again), and a named value or column whose
 /// expression is repeatable (`CompiledExpression.isRepeatable`) keeps its last value while none
 /// of the slots it reads has changed since it was computed.
 ///
@@ -15,8 +15,9 @@
 /// carries the number of the record where its value last changed (a field decoded from other
 /// bytes, a named value evaluated), and a rule's value holds while no slot it reads changed
 /// after the record it was computed at. A field or rule whose values keep changing is judged
-/// after `judgedAfter` records: with fewer than one in eight kept, it is decoded or evaluated
-/// every time from then on (the comparisons would cost more than they save).
+/// after `judgedAfter` records: with fewer than one in four kept, it is decoded or evaluated
+/// every time from then on (the comparisons would cost more than they save), and with nothing
+/// left to keep the row loop runs as without memos.
 ///
 /// Invariants: a field's slot holds the value decoded from `fieldBytes` (a reject at one field
 /// leaves the later fields' slots and bytes as they were); a named value's slot holds its rule's
@@ -40,11 +41,13 @@ final class RuleMemos {
     }
 
     private struct Field: ~Copyable {
-        var enabled = true
+        var enabled: Bool
         var known = false
         var trials: Int32 = 0
         var hits: Int32 = 0
         var bytes = GrowableBuffer<UInt8>(capacity: 16)
+
+        init(enabled: Bool) { self.enabled = enabled }
     }
 
     /// Index of the first column of each target (named values come first).
@@ -58,6 +61,10 @@ final class RuleMemos {
     private let slotCount: Int
     @exclusivity(unchecked) private var fields: UnsafeMutablePointer<Field>
     private let fieldCount: Int
+    /// Per field, what decoding it involves: 2 its bytes are compared (`keeps`) and kept, 1 its
+    /// slot's change is noted (a rule kept reads it), 0 nothing (after the judgement).
+    @exclusivity(unchecked) private var modes: UnsafeMutablePointer<UInt8>
+    private let fieldSlots: [Int]
     /// The current record's number (from 1).
     @exclusivity(unchecked) private(set) var serial = 0
 
@@ -94,7 +101,15 @@ final class RuleMemos {
         changedAt.initialize(repeating: 0, count: self.slotCount)
         fieldCount = plan.fields.count
         fields = .allocate(capacity: max(1, fieldCount))
-        for k in 0..<fieldCount { (fields + k).initialize(to: Field()) }
+        modes = .allocate(capacity: max(1, fieldCount))
+        for k in 0..<fieldCount {
+            // Only texts: decoding one builds a `String`; a number or a date decodes in fewer
+            // instructions than comparing and keeping its bytes take.
+            let text = plan.fields[k].decoder.valueType == .string
+            (fields + k).initialize(to: Field(enabled: text))
+            modes[k] = text ? 2 : 1
+        }
+        fieldSlots = plan.fields.map(\.slot)
     }
 
     deinit {
@@ -104,11 +119,53 @@ final class RuleMemos {
         changedAt.deallocate()
         fields.deinitialize(count: fieldCount)
         fields.deallocate()
+        modes.deallocate()
     }
 
-    /// A record starts.
+    /// A record starts. After the first `judgedAfter` records every field and rule is judged
+    /// at once: those kept for fewer than one record in four are turned off, and with none
+    /// left on, the memos are off (`active`) and the row loop runs as without them.
     @inline(__always)
-    func nextRecord() { serial += 1 }
+    func nextRecord() -> Bool {
+        serial += 1
+        if serial == Int(Self.judgedAfter) + 1 { judge() }
+        return active
+    }
+
+    /// Whether any field or rule is still kept from before.
+    @exclusivity(unchecked) private(set) var active = true
+
+    private func judge() {
+        func keep(_ trials: Int32, _ hits: Int32) -> Bool { trials > 0 && hits * 4 >= trials }
+        var any = false
+        for k in 0..<fieldCount where fields[k].enabled {
+            if keep(fields[k].trials, fields[k].hits) {
+                any = true
+            } else {
+                fields[k].enabled = false
+                fields[k].bytes = GrowableBuffer(capacity: 1)
+            }
+        }
+        for m in 0..<count where entries[m].enabled {
+            if keep(entries[m].trials, entries[m].hits) {
+                any = true
+            } else {
+                entries[m].enabled = false
+                entries[m].result = .null
+            }
+        }
+        active = any
+        // What each field's decoding still involves.
+        var read = Set<Int>()
+        for m in 0..<count where entries[m].enabled {
+            for k in 0..<entries[m].inputCount { read.insert(inputs[entries[m].inputStart + k]) }
+        }
+        for k in 0..<fieldCount { modes[k] = fields[k].enabled ? 2 : (read.contains(fieldSlots[k]) ? 1 : 0) }
+    }
+
+    /// What decoding field `k` involves: 2 `keeps` then `decoded`, 1 `decoded`, 0 nothing.
+    @inline(__always)
+    func mode(field k: Int) -> UInt8 { modes[k] }
 
     /// Whether field `k`, in `slot`, holds the value of `bytes` already (decoded from the same
     /// bytes before): then it is not decoded again. Else the caller decodes it and calls `decoded`.
@@ -116,16 +173,10 @@ final class RuleMemos {
     func keeps(field k: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let f = fields + k
         guard f.pointee.enabled else { return false }
-        if f.pointee.trials < Self.judgedAfter {
-            f.pointee.trials += 1
-        } else if f.pointee.hits < Self.judgedAfter / 8 {
-            f.pointee.enabled = false
-            f.pointee.bytes = GrowableBuffer(capacity: 1)
-            return false
-        }
+        if f.pointee.trials < Self.judgedAfter { f.pointee.trials += 1 }
         guard f.pointee.known, f.pointee.bytes.count == bytes.count else { return false }
         if let p = bytes.baseAddress, memcmp(p, f.pointee.bytes.base, bytes.count) != 0 { return false }
-        if f.pointee.trials < Self.judgedAfter { f.pointee.hits += 1 }
+        if f.pointee.hits < Self.judgedAfter { f.pointee.hits += 1 }
         return true
     }
 
@@ -146,18 +197,12 @@ final class RuleMemos {
     func recall(_ m: Int) -> Value? {
         let e = entries + m
         guard e.pointee.enabled else { return nil }
-        if e.pointee.trials < Self.judgedAfter {
-            e.pointee.trials += 1
-        } else if e.pointee.hits < Self.judgedAfter / 8 {
-            e.pointee.enabled = false
-            e.pointee.result = .null
-            return nil
-        }
+        if e.pointee.trials < Self.judgedAfter { e.pointee.trials += 1 }
         let at = e.pointee.computedAt
         guard at > 0 else { return nil }
         let start = e.pointee.inputStart
         for k in 0..<e.pointee.inputCount where changedAt[inputs[start + k]] > at { return nil }
-        if e.pointee.trials < Self.judgedAfter { e.pointee.hits += 1 }
+        if e.pointee.hits < Self.judgedAfter { e.pointee.hits += 1 }
         return e.pointee.result
     }
 
@@ -177,12 +222,44 @@ final class RuleMemos {
     /// Whether rule `m` is memoized now (tests).
     func isOn(_ m: Int) -> Bool { entries[m].enabled }
 
-    /// How many of rule `m`'s first `judgedAfter` evaluations were kept from before (tests).
+    /// How many of rule `m`'s evaluations were kept from before, up to `judgedAfter` (tests).
     func hits(_ m: Int) -> Int { Int(entries[m].hits) }
 
-    /// How many of field `k`'s first `judgedAfter` decodings were kept from before (tests).
+    /// How many of field `k`'s decodings were kept from before, up to `judgedAfter` (tests).
     func fieldHits(_ k: Int) -> Int { Int(fields[k].hits) }
 }
 
 @available(*, unavailable)
 extension RuleMemos: Sendable {}
+
+extension RuleMemos {
+    /// An uncounted reference to memos whose owner (the executor) outlives it: the row loop's
+    /// calls, per field and rule of every record, count no reference (a class reference read
+    /// from a `mutating` method's `self` was counted for each call).
+    struct Handle {
+        private let memos: Unmanaged<RuleMemos>
+
+        init(_ memos: RuleMemos) { self.memos = .passUnretained(memos) }
+
+        /// A record starts; whether the memos are still on.
+        @inline(__always) func nextRecord() -> Bool { memos._withUnsafeGuaranteedRef { $0.nextRecord() } }
+
+        @inline(__always) func mode(field k: Int) -> UInt8 { memos._withUnsafeGuaranteedRef { $0.mode(field: k) } }
+
+        @inline(__always)
+        func keeps(field k: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            memos._withUnsafeGuaranteedRef { $0.keeps(field: k, bytes) }
+        }
+
+        @inline(__always)
+        func decoded(field k: Int, slot: Int, _ bytes: UnsafeBufferPointer<UInt8>) {
+            memos._withUnsafeGuaranteedRef { $0.decoded(field: k, slot: slot, bytes) }
+        }
+
+        @inline(__always) func recall(_ m: Int) -> Value? { memos._withUnsafeGuaranteedRef { $0.recall(m) } }
+
+        @inline(__always) func remember(_ m: Int, _ value: Value) { memos._withUnsafeGuaranteedRef { $0.remember(m, value) } }
+
+        @inline(__always) func assigned(slot: Int) { memos._withUnsafeGuaranteedRef { $0.assigned(slot: slot) } }
+    }
+}

@@ -105,6 +105,7 @@ package final class FieldDecoder: Sendable {
     // MARK: Decoding
 
     /// Decodes one cell (valid UTF-8).
+    @inline(__always)
     public func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> FieldDecodeResult {
         if isMissing(bytes) {
             return isRequired ? .failure(.requiredMissing, rule: "required") : .value(.null)

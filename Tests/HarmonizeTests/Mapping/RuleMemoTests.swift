@@ -138,7 +138,7 @@ import Testing
         let person = memos.columnBase[0] + (try #require(plan.targets[0].table.columns.firstIndex { $0.name == "person_id" }))
         let dayBytes = Array("01/02/2020".utf8)
         for i in 0..<Int(RuleMemos.judgedAfter) + 10 {
-            memos.nextRecord()
+            _ = memos.nextRecord()
             let patientBytes = Array("patient-\(i)".utf8)
             patientBytes.withUnsafeBufferPointer { b in
                 #expect(!memos.keeps(field: patient, b))
@@ -153,10 +153,26 @@ import Testing
                 memos.assigned(slot: plan.lets[0].slot)
             }
         }
+        #expect(memos.active)
         #expect(!memos.isOn(person), "a new patient at every record")
         #expect(memos.isOn(0) && memos.hits(0) > 1_000, "the same day at every record")
         #expect(memos.fieldHits(day) > 1_000 && memos.fieldHits(patient) == 0)
-        memos.nextRecord()
+        // Nothing kept at all: off as a whole.
+        let none = RuleMemos(plan: plan, slotCount: plan.slotCount)
+        for i in 0..<Int(RuleMemos.judgedAfter) + 1 {
+            #expect(none.nextRecord() == (i < Int(RuleMemos.judgedAfter)))
+            Array("patient-\(i)".utf8).withUnsafeBufferPointer { b in
+                if !none.keeps(field: patient, b) { none.decoded(field: patient, slot: plan.fields[patient].slot, b) }
+            }
+        }
+        #expect(!none.active)
+        // A number is decoded again whatever its bytes (cheaper than comparing them).
+        let id = try #require(fields.firstIndex(of: "id"))
+        Array("42".utf8).withUnsafeBufferPointer { b in
+            memos.decoded(field: id, slot: plan.fields[id].slot, b)
+            #expect(!memos.keeps(field: id, b))
+        }
+        _ = memos.nextRecord()
         #expect(memos.recall(0) == .int(7))
         // Turned off: never kept from before, even for the same bytes.
         #expect(memos.recall(person) == nil)
