@@ -314,17 +314,10 @@ struct RecordStages<Reader: RecordReader> {
             }
             switch decoders.decode(k, bytes) {
             case .value(let v):
-                while prefetchFields[early] == k {
-                    prefetchCalls[early]._withUnsafeGuaranteedRef { $0.prefetch(v) }
-                    early += 1
-                }
-                frame.storage[slots[k]] = v
+                store(v, field: k, early: &early)
                 if mode != 0 { memos.decoded(field: k, slot: slots[k], bytes) }
             case .failure:
-                return .rejected(
-                    executor.schemaReject(
-                        from: k, reader: reader, fields: executor.plan.fields, fieldColumns: fieldColumns, validators: validators,
-                        validateColumns: validateColumns))
+                return decodeReject(k)
             }
         }
         return validate()
@@ -336,20 +329,30 @@ struct RecordStages<Reader: RecordReader> {
         var early = 0
         for k in 0..<decoderCount {
             switch decoders.decode(k, reader.field(fieldColumns[k])) {
-            case .value(let v):
-                while prefetchFields[early] == k {
-                    prefetchCalls[early]._withUnsafeGuaranteedRef { $0.prefetch(v) }
-                    early += 1
-                }
-                frame.storage[slots[k]] = v
-            case .failure:
-                return .rejected(
-                    executor.schemaReject(
-                        from: k, reader: reader, fields: executor.plan.fields, fieldColumns: fieldColumns, validators: validators,
-                        validateColumns: validateColumns))
+            case .value(let v): store(v, field: k, early: &early)
+            case .failure: return decodeReject(k)
             }
         }
         return validate()
+    }
+
+    /// Field `k`'s value into its slot, after the calls that want it early (`early`: the next
+    /// of `prefetchFields`).
+    @inline(__always)
+    private func store(_ v: Value, field k: Int, early: inout Int) {
+        while prefetchFields[early] == k {
+            prefetchCalls[early]._withUnsafeGuaranteedRef { $0.prefetch(v) }
+            early += 1
+        }
+        frame.storage[slots[k]] = v
+    }
+
+    /// The record's reject when field `k` does not decode (with every rule it fails).
+    private func decodeReject(_ k: Int) -> RecordOutcome {
+        .rejected(
+            executor.schemaReject(
+                from: k, reader: reader, fields: executor.plan.fields, fieldColumns: fieldColumns, validators: validators,
+                validateColumns: validateColumns))
     }
 
     /// Checks the fields the mapping only validates.
