@@ -115,8 +115,8 @@ struct RecordStages<Reader: RecordReader> {
     let targetCount: Int
     private let trace: LookupTrace?
     private var letRanges: [Range<Int>]
-    /// The previous record's values of the rules (`RuleMemos`): nil in the group stage, whose
-    /// frame is another.
+    /// What the records before left in the frame that may be kept (`RuleMemos`): nil where
+    /// something else writes the frame's slots too (see `init`).
     private let memos: RuleMemos.Handle?
     /// The first memo of each target's columns.
     private let memoBases: [Int]
