@@ -117,7 +117,7 @@ struct RecordStages<Reader: RecordReader> {
     private var letRanges: [Range<Int>]
     /// What the records before left in the frame that may be kept (`RuleMemos`): nil where
     /// something else writes the frame's slots too (see `init`).
-    private let memos: RuleMemos.Handle?
+    private var memos: RuleMemos.Handle?
     /// The first memo of each target's columns.
     private let memoBases: [Int]
     /// Whether the memos are on for the current record (`RuleMemos.active`).
@@ -276,7 +276,7 @@ struct RecordStages<Reader: RecordReader> {
             // A duplicate, like a record without a known subject, is shard 0's.
             return keepsUnowned ? .duplicate : leaveToShardZero(line: reader.location.line)
         }
-        if let outcome = decode() { return unowned(outcome) }
+        if let outcome = memos == nil ? decodeEvery() : decode() { return unowned(outcome) }
         if let outcome = try join() { return unowned(outcome) }
         if routing != nil && subject == nil { return leaveToShardZero(line: reader.location.line) }
         if let outcome = try subjectStage() { return outcome }
@@ -293,13 +293,15 @@ struct RecordStages<Reader: RecordReader> {
 
     // MARK: decode
 
-    /// Decodes the fields the mapping reads into the frame, and checks the fields it only
-    /// validates. A record failing a schema rule is rejected once, with every rule it fails (all
-    /// fields, all constraints) in the reject's message.
-    @inline(__always)
+    /// Decodes the fields the mapping reads into the frame, keeping those whose bytes repeat
+    /// (`RuleMemos`), and checks the fields it only validates. A record failing a schema rule is
+    /// rejected once, with every rule it fails (all fields, all constraints) in the reject's
+    /// message.
     private mutating func decode() -> RecordOutcome? {
         var early = 0
         guard let memos, memos.nextRecord() else {
+            // Nothing left to keep (`RuleMemos.active`): every later record decodes as without.
+            self.memos = nil
             memosOn = false
             return decodeEvery()
         }
@@ -323,7 +325,7 @@ struct RecordStages<Reader: RecordReader> {
         return validate()
     }
 
-    /// Decodes every field (no memos).
+    /// Decodes every field (no memos, or none left on).
     @inline(__always)
     private func decodeEvery() -> RecordOutcome? {
         var early = 0

@@ -123,7 +123,7 @@ final class RuleMemos {
     }
 
     /// A record starts. After the first `judgedAfter` records every field and rule is judged
-    /// at once: those kept for fewer than one record in four are turned off, and with none
+    /// at once: those kept for fewer than one record in four are turned off, and with no rule
     /// left on, the memos are off (`active`) and the row loop runs as without them.
     @inline(__always)
     func nextRecord() -> Bool {
@@ -137,15 +137,11 @@ final class RuleMemos {
 
     private func judge() {
         func keep(_ trials: Int32, _ hits: Int32) -> Bool { trials > 0 && hits * 4 >= trials }
-        var any = false
-        for k in 0..<fieldCount where fields[k].enabled {
-            if keep(fields[k].trials, fields[k].hits) {
-                any = true
-            } else {
-                fields[k].enabled = false
-                fields[k].bytes = GrowableBuffer(capacity: 1)
-            }
+        for k in 0..<fieldCount where fields[k].enabled && !keep(fields[k].trials, fields[k].hits) {
+            fields[k].enabled = false
+            fields[k].bytes = GrowableBuffer(capacity: 1)
         }
+        var any = false
         for m in 0..<count where entries[m].enabled {
             if keep(entries[m].trials, entries[m].hits) {
                 any = true
@@ -154,6 +150,8 @@ final class RuleMemos {
                 entries[m].result = .null
             }
         }
+        // Fields kept alone do not pay for the bookkeeping of every field of every record (a
+        // short text decodes in fewer instructions): the memos stay on for the rules they save.
         active = any
         // What each field's decoding still involves.
         var read = Set<Int>()
