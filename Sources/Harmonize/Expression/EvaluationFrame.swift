@@ -9,14 +9,11 @@ package final class EvaluationFrame {
     /// executor records vocabulary lineage (`run --lineage`); nil otherwise, and then a lookup
     /// costs one nil check more.
     var lookupTrace: LookupTrace?
-    /// The run's implementations of the plan's stateful call sites (`CallSites.bind(_:)`).
-    var bound: ContiguousArray<BoundImplementation> = [] {
-        didSet { boxBound() }
-    }
-    /// The same, each in a box (kept alive here), and uncounted references to the boxes in a
-    /// buffer the frame owns: a call site reads its implementation without counting a reference
-    /// to the array or to the implementation's closure (copying the enum out of the array
-    /// counted one per call: 5 % of the diagnoses' samples, `perf`).
+    /// The run's implementations of the plan's stateful call sites (`CallSites.bind(_:)`), each
+    /// in a box (kept alive here), and uncounted references to the boxes in a buffer the frame
+    /// owns: a call site reads its implementation without counting a reference to an array or
+    /// to the implementation's closure (copying the enum out of an array counted one per call:
+    /// 5 % of the diagnoses' samples, `perf`).
     private var boundBoxes: [BoundBox] = []
     private var boundReferences = UnsafeMutablePointer<Unmanaged<BoundBox>>.allocate(capacity: 1)
     private(set) var boundCount = 0
@@ -37,26 +34,22 @@ package final class EvaluationFrame {
     /// Creates a frame bound to a run's call sites.
     public convenience init(slotCount: Int, callSites: BoundCallSites) {
         self.init(slotCount: slotCount)
-        bound = callSites.implementations
-        // Not observed in an initializer.
-        boxBound()
+        bind(callSites)
     }
 
     /// Binds the frame to a run's call sites (the plan's keyed, vocabulary and lookup calls).
-    public func bind(_ callSites: BoundCallSites) { bound = callSites.implementations }
+    public func bind(_ callSites: BoundCallSites) {
+        boundBoxes = callSites.implementations.map(BoundBox.init)
+        boundReferences.deallocate()
+        boundReferences = .allocate(capacity: max(1, boundBoxes.count))
+        for (i, b) in boundBoxes.enumerated() { (boundReferences + i).initialize(to: .passUnretained(b)) }
+        boundCount = boundBoxes.count
+    }
 
     deinit {
         storage.deinitialize(count: max(1, count))
         storage.deallocate()
         boundReferences.deallocate()
-    }
-
-    private func boxBound() {
-        boundBoxes = bound.map(BoundBox.init)
-        boundReferences.deallocate()
-        boundReferences = .allocate(capacity: max(1, boundBoxes.count))
-        for (i, b) in boundBoxes.enumerated() { (boundReferences + i).initialize(to: .passUnretained(b)) }
-        boundCount = boundBoxes.count
     }
 
     /// The run's implementation of call site `site`, not counted (valid while the frame is bound
@@ -97,8 +90,9 @@ final class BoundBox {
         case unary, binary, ternary, variadic, lookup
     }
 
-    let implementation: BoundImplementation
     let kind: Kind
+    /// The table of a `.lookup`.
+    let lookup: (any LookupTable)?
     // The closure of `kind`; the others are never called.
     let unary: (Value) throws(EvaluationError) -> Value
     let binary: (Value, Value) throws(EvaluationError) -> Value
@@ -106,7 +100,7 @@ final class BoundBox {
     let variadic: (UnsafeBufferPointer<Value>) throws(EvaluationError) -> Value
 
     init(_ implementation: BoundImplementation) {
-        self.implementation = implementation
+        var table: (any LookupTable)?
         var unary: (Value) throws(EvaluationError) -> Value = { _ throws(EvaluationError) in .null }
         var binary: (Value, Value) throws(EvaluationError) -> Value = { _, _ throws(EvaluationError) in .null }
         var ternary: (Value, Value, Value) throws(EvaluationError) -> Value = { _, _, _ throws(EvaluationError) in .null }
@@ -124,9 +118,11 @@ final class BoundBox {
         case .variadic(let f):
             kind = .variadic
             variadic = f
-        case .lookup:
+        case .lookup(let t):
             kind = .lookup
+            table = t
         }
+        lookup = table
         self.unary = unary
         self.binary = binary
         self.ternary = ternary

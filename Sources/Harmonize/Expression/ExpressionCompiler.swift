@@ -1042,7 +1042,7 @@ final class CompilationContext {
                         if evals.count == 1 { k0 = k } else { ks.append(k) }
                     }
                     var table: (any LookupTable)?
-                    f.boundImplementation(index)?._withUnsafeGuaranteedRef { if case .lookup(let t) = $0.implementation { table = t } }
+                    f.boundImplementation(index)?._withUnsafeGuaranteedRef { table = $0.lookup }
                     guard let loaded = table else { throw unbound }
                     let v = evals.count == 1 ? loaded.value(forKey: k0) : loaded.value(for: ks)
                     if v == nil, let failing = loaded as? any FailableLookupTable, let why = failing.readFailure {
