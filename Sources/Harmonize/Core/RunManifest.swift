@@ -74,6 +74,9 @@ public struct RunManifest: Sendable, Codable, Hashable {
         public var file: String
         /// The mapping whose reader parsed the file.
         public var parsedBy: String
+        /// The records of the file this mapping's workers mapped during that parse (the rest at
+        /// its turn, from the parse's spill); absent when none were.
+        public var mappedDuringParse: Int?
     }
 
     /// A file mapped by several workers (`run --threads N`).

@@ -156,8 +156,34 @@ final class RecordChunk {
         return UnsafeBufferPointer(start: bytes.base + start, count: Int(ends[i]) - start)
     }
 
+    /// Set once the input is freed: the output's estimated bytes.
+    private var outputBytes: Int?
+
+    /// An estimate of the memory the chunk holds: its fields and locations until it is mapped,
+    /// then its output (cells, lineage, lookups, rejects; text cells longer than a `Value`'s
+    /// inline storage are not counted).
+    var heldBytes: Int {
+        if let outputBytes { return outputBytes }
+        return bytes.count + ends.count * 4 + count * 24
+    }
+
+    /// Counts the output's bytes (`heldBytes` once the input is freed).
+    private func recountOutput() {
+        var n = 0
+        for item in items {
+            switch item {
+            case .rows(let b):
+                n += b.values.capacity * MemoryLayout<Value>.stride + b.lineage.capacity * MemoryLayout<RowLineage>.stride
+                n += b.lookups.capacity * MemoryLayout<RowLookup>.stride
+            case .rejects(let r): n += r.count * 256
+            }
+        }
+        outputBytes = n
+    }
+
     /// Frees the input once mapped (the output stays until forwarded).
     func release() {
+        recountOutput()
         ends = []
         kinds = []
         kindOf = []

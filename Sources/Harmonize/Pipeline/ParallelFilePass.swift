@@ -39,16 +39,21 @@ final class ParallelFilePass {
     /// touched by one thread at a time (the reader fills it, then one worker maps it, then the
     /// reader forwards its output), handed over under the lock.
     // Safe to share: every mutable member is used with `condition` locked.
-    private final class Queue: @unchecked Sendable {
+    fileprivate final class Queue: @unchecked Sendable {
         let condition = NSCondition()
         var pending: [RecordChunk] = []
         var done: [Int: RecordChunk] = [:]
         var closed = false
         var cancelled = false
+        /// Bytes the chunks not yet forwarded hold (`Session.heldBytes`).
+        var heldBytes = 0
+        /// Whether the chunks mapped wait before they are forwarded, their rows dropped once
+        /// counted (`Session.init`'s `dropsRows`).
+        var holding = false
     }
 
     // Safe to share: each box is used by its own worker thread only, once started.
-    private final class WorkerBox: @unchecked Sendable {
+    fileprivate final class WorkerBox: @unchecked Sendable {
         let worker: Worker
         let reader: ChunkReader
         let fileIndex: Int32
@@ -67,6 +72,97 @@ final class ParallelFilePass {
         executor.plan.group == nil && executor.duplicates == nil && executor.routing == nil && executor.groupStore == nil
     }
 
+    /// Workers started over one file, and the chunks handed to them (in sequence order). A
+    /// session is driven by one thread (the reader's); its workers map chunks as they come. The
+    /// chunks mapped wait in the session until `run` forwards them: a later mapping's records
+    /// can be mapped while an earlier mapping parses the file (`EarlyXMLMapping`), and
+    /// forwarded when that mapping's turn comes.
+    final class Session {
+        let workers: [Worker]
+        let names: [String]
+        fileprivate let queue = Queue()
+        private var finished: [DispatchSemaphore] = []
+        /// Chunks handed to the workers, and chunks forwarded (both in sequence order).
+        fileprivate(set) var submitted = 0
+        fileprivate var next = 0
+        private var closed = false
+
+        /// Starts `workers` on the records of file `fileIndex` (`filePath`), fields `names`;
+        /// `dropsRows`: the chunks mapped wait until `run` forwards them, without their rows
+        /// (counted, then dropped: the run's sink discards rows), and the workers yield to the
+        /// run's other threads (Linux nice 5) until then.
+        init(workers: [Worker], names: [String], fileIndex: Int32, filePath: String, dropsRows: Bool = false) {
+            self.workers = workers
+            self.names = names
+            let queue = self.queue
+            queue.holding = dropsRows
+            for w in workers {
+                let box = WorkerBox(worker: w, reader: ChunkReader(names: names), fileIndex: fileIndex, filePath: filePath)
+                let done = DispatchSemaphore(value: 0)
+                finished.append(done)
+                let t = Thread {
+                    if dropsRows { ParallelFilePass.lowerThreadPriority() }
+                    ParallelFilePass.work(box, queue)
+                    done.signal()
+                }
+                t.name = "harmonize-map"
+                t.stackSize = 1 << 23
+                t.start()
+            }
+        }
+
+        deinit { close() }
+
+        /// Hands `chunk` (the next in sequence) to the workers.
+        func submit(_ chunk: RecordChunk) {
+            queue.condition.lock()
+            queue.pending.append(chunk)
+            queue.heldBytes += chunk.heldBytes
+            queue.condition.broadcast()
+            queue.condition.unlock()
+            submitted += 1
+        }
+
+        /// Waits while `limit` chunks or more wait for a worker (none is waited for once cancelled).
+        func waitWhilePending(atLeast limit: Int) {
+            queue.condition.lock()
+            while queue.pending.count >= limit && !queue.cancelled && !queue.closed { queue.condition.wait() }
+            queue.condition.unlock()
+        }
+
+        /// Bytes the chunks not yet forwarded hold (their fields, then their output: an estimate).
+        var heldBytes: Int {
+            queue.condition.lock()
+            defer { queue.condition.unlock() }
+            return queue.heldBytes
+        }
+
+        /// The chunks mapped from now on keep their rows (to be forwarded as they are mapped).
+        func stopHolding() {
+            queue.condition.lock()
+            queue.holding = false
+            queue.condition.unlock()
+        }
+
+        /// Chunks not mapped yet are dropped (their workers map nothing more).
+        func cancel() {
+            queue.condition.lock()
+            queue.cancelled = true
+            queue.condition.unlock()
+        }
+
+        /// Stops the workers once the chunks handed to them are done, and waits for them.
+        func close() {
+            guard !closed else { return }
+            closed = true
+            queue.condition.lock()
+            queue.closed = true
+            queue.condition.broadcast()
+            queue.condition.unlock()
+            for f in finished { f.wait() }
+        }
+    }
+
     /// Maps `reader` (file `fileIndex`, `filePath`) with `workers`; the main `executor` hands the
     /// output to the sink. Returns the file's ledger and the number of chunks.
     static func run<Reader: RecordReader>(
@@ -75,47 +171,42 @@ final class ParallelFilePass {
     ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
         let plan = executor.plan
         let names = plan.fields.map(\.name) + plan.validatedOnly.map(\.name)
+        let session = Session(workers: workers, names: names, fileIndex: fileIndex, filePath: filePath)
+        defer { session.close() }
+        return try run(
+            executor: executor, session: session, reader: reader, recordsBefore: 0, filePath: filePath, chunkRecords: chunkRecords, progress: progress
+        )
+    }
+
+    /// Forwards the chunks `session` holds (mapped before this call, in order), then maps the
+    /// rest of the file from `reader` (whose first record follows `recordsBefore` records) with
+    /// the session's workers, and forwards it. Returns the file's ledger and the number of chunks.
+    static func run<Reader: RecordReader>(
+        executor: MappingExecutor, session: Session, reader: Reader, recordsBefore: Int, filePath: String, chunkRecords: Int,
+        progress: (Int64) -> Void
+    ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
+        let plan = executor.plan
         let columns: [Int]
         do {
-            columns = try reader.bind(fields: names)
+            columns = try reader.bind(fields: session.names)
         } catch {
             throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
         }
-        let queue = Queue()
-        var finished: [DispatchSemaphore] = []
-        for w in workers {
-            let box = WorkerBox(worker: w, reader: ChunkReader(names: names), fileIndex: fileIndex, filePath: filePath)
-            let done = DispatchSemaphore(value: 0)
-            finished.append(done)
-            let t = Thread {
-                Self.work(box, queue)
-                done.signal()
-            }
-            t.name = "harmonize-map"
-            t.stackSize = 1 << 23
-            t.start()
-        }
-        defer {
-            queue.condition.lock()
-            queue.closed = true
-            queue.condition.broadcast()
-            queue.condition.unlock()
-            for f in finished { f.wait() }
-        }
+        let queue = session.queue
+        session.stopHolding()
         var ledger = RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
-        let limit = 2 * max(1, workers.count)
-        var next = 0
-        var submitted = 0
+        let limit = 2 * max(1, session.workers.count)
 
         /// Forwards finished chunks in order; waits for the next one while `mustWait` says so.
         func forward(waitingWhile mustWait: () -> Bool) throws(RunError) {
-            while next < submitted {
+            while session.next < session.submitted {
                 queue.condition.lock()
-                while queue.done[next] == nil && mustWait() { queue.condition.wait() }
-                let c = queue.done.removeValue(forKey: next)
+                while queue.done[session.next] == nil && mustWait() { queue.condition.wait() }
+                let c = queue.done.removeValue(forKey: session.next)
+                if let c { queue.heldBytes -= c.heldBytes }
                 queue.condition.unlock()
                 guard let c else { return }
-                next += 1
+                session.next += 1
                 if let failure = c.failure { throw failure }
                 for item in c.items {
                     switch item {
@@ -128,42 +219,44 @@ final class ParallelFilePass {
                 if c.sequence & 7 == 0 { progress(c.bytesRead) }
             }
         }
-        func submit(_ chunk: RecordChunk) throws(RunError) {
-            queue.condition.lock()
-            queue.pending.append(chunk)
-            queue.condition.broadcast()
-            queue.condition.unlock()
-            submitted += 1
-            // Keep at most `limit` chunks in flight: memory stays bounded.
-            try forward { submitted - next >= limit }
-        }
         do throws(RunError) {
             // The records read so far (`.record` events): a chunk's records are numbered on.
-            var records = 0
+            var records = recordsBefore
             var ended = false
             while !ended {
-                let chunk = RecordChunk(sequence: submitted, fieldCount: columns.count, recordsBefore: records, capacity: chunkRecords)
+                let chunk = RecordChunk(sequence: session.submitted, fieldCount: columns.count, recordsBefore: records, capacity: chunkRecords)
                 do {
                     ended = try chunk.fill(from: reader, columns: columns, limit: chunkRecords, records: &records)
                 } catch {
                     throw RunError.readFailure(error, file: filePath)
                 }
-                if chunk.count > 0 { try submit(chunk) }
+                if chunk.count > 0 {
+                    session.submit(chunk)
+                    // Keep at most `limit` chunks in flight: memory stays bounded.
+                    try forward { session.submitted - session.next >= limit }
+                }
             }
             try forward { true }
         } catch {
-            queue.condition.lock()
-            queue.cancelled = true
-            queue.condition.unlock()
+            session.cancel()
             throw error
         }
         if executor.sharding != nil { ledger.otherShard = ledger.otherShard ?? 0 }
         if executor.recordsLineage, ledger.unrouted == nil { ledger.unrouted = 0 }
-        return (ledger, submitted)
+        return (ledger, session.submitted)
+    }
+
+    /// Makes the calling thread yield to the process's other threads (nice 5, Linux: a nice
+    /// value is a thread's own there, and `who` 0 names the calling thread). Best effort: a
+    /// refusal leaves the thread as it was.
+    static func lowerThreadPriority() {
+        #if os(Linux)
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 5)
+        #endif
     }
 
     /// A worker thread: maps chunks until the queue is closed and empty.
-    private static func work(_ box: WorkerBox, _ queue: Queue) {
+    fileprivate static func work(_ box: WorkerBox, _ queue: Queue) {
         while true {
             queue.condition.lock()
             while queue.pending.isEmpty && !queue.closed { queue.condition.wait() }
@@ -173,17 +266,21 @@ final class ParallelFilePass {
             }
             let chunk = queue.pending.removeFirst()
             let cancelled = queue.cancelled
+            let dropsRows = queue.holding
             queue.condition.unlock()
-            if !cancelled { map(chunk, box) }
+            let input = chunk.heldBytes
+            if !cancelled { map(chunk, box, dropsRows: dropsRows) }
             queue.condition.lock()
+            queue.heldBytes += chunk.heldBytes - input
             queue.done[chunk.sequence] = chunk
             queue.condition.broadcast()
             queue.condition.unlock()
         }
     }
 
-    /// Maps one chunk: its rows and rejects are kept in the chunk, in order, with its ledger.
-    private static func map(_ chunk: RecordChunk, _ box: WorkerBox) {
+    /// Maps one chunk: its rows and rejects are kept in the chunk, in order, with its ledger
+    /// (`dropsRows`: its rejects only, the rows counted in the ledger and executor).
+    private static func map(_ chunk: RecordChunk, _ box: WorkerBox, dropsRows: Bool) {
         let executor = box.worker.executor
         box.reader.reset(chunk)
         box.worker.output.chunk = chunk
@@ -194,6 +291,12 @@ final class ParallelFilePass {
             try executor.flushAll()
         } catch {
             chunk.failure = error
+        }
+        if dropsRows {
+            chunk.items.removeAll {
+                if case .rows = $0 { return true }
+                return false
+            }
         }
         chunk.release()
     }

@@ -75,6 +75,10 @@ public struct RunOptions: Sendable {
     package var maxWaitingXMLTaps = 64
     /// The disk the XML spills of the run may take together (`XMLSpillBudget`).
     package var xmlSpillBytes = XMLSpillBudget.defaultBytes
+    /// The memory a later mapping's chunks may hold while its workers map its records during an
+    /// earlier mapping's parse of the same XML file (`EarlyXMLMapping`): nil, a quarter of
+    /// `memoryBudget`; 0 maps nothing during the parse (the records wait in the parse's spill).
+    package var earlyMappingBytes: Int? = nil
 
     /// Creates options.
     public init(
@@ -380,7 +384,26 @@ public final class Pipeline {
             let (reader, fid) = try openSource(file)
             fileNames[fid] = fileName(fid)
             let ledger: RunManifest.LedgerEntry
-            if let parallel, !workers.isEmpty {
+            if let spilled = reader as? SpilledXMLRecordReader, let taken = spilled.early {
+                // Records mapped during an earlier mapping's parse (`EarlyXMLMapping`): its
+                // chunks are forwarded, then the spill's records mapped by the same workers.
+                guard let parallel, let early = taken as? EarlyXMLMapping else {
+                    throw RunError(
+                        .configuration,
+                        "mapping \(plan.id): records of \(file) were mapped during another mapping's parse, but this mapping has no workers")
+                }
+                let pass = try ParallelFilePass.run(
+                    executor: executor, session: early.session, reader: spilled, recordsBefore: early.records, filePath: file,
+                    chunkRecords: parallel.chunkRecords
+                ) { progress(file, $0) }
+                early.session.close()
+                for w in early.session.workers {
+                    executor.absorb(w.executor)
+                    parallel.finishedWorker(w)
+                }
+                ledger = pass.ledger
+                parallel.mappedFile(file, early.session.workers.count, pass.chunks)
+            } else if let parallel, !workers.isEmpty {
                 let pass = try runParallel(
                     executor, workers: workers, reader: reader, fileIndex: fid, filePath: file, chunkRecords: parallel.chunkRecords
                 ) { progress(file, $0) }

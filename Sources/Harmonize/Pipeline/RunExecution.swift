@@ -64,19 +64,19 @@ final class RunExecution {
     }
 
     /// Opens an input file for reading, interning it (and hashing it the first time it is read).
-    /// `taps`: later mappings' collectors an XML parse feeds too (`SharedXMLParses`).
-    private func open(_ file: String, spec: SourceSpec, dialect: Dialect, taps: [XMLRecordTap] = []) throws(RunError) -> (
+    /// `taps`: later mappings' collectors an XML parse feeds too (`SharedXMLParses`), given the
+    /// file's index.
+    private func open(_ file: String, spec: SourceSpec, dialect: Dialect, taps: (Int32) -> [XMLRecordTap] = { _ in [] }) throws(RunError) -> (
         reader: any RecordReader, fid: Int32, hashing: HashingByteSource?
     ) {
         let path = options.inputDirectory + "/" + file
         let source: any ByteSource = try inputs.open(path, name: file)
-        let hashing = fileIndex[file] == nil ? HashingByteSource(source) : nil
-        let reader = try ReaderFactory.makeReader(spec: spec, dialect: dialect, source: hashing ?? source, displayName: file, taps: taps)
-        let fid: Int32
-        if let known = fileIndex[file] {
-            fid = known
-        } else {
-            fid = Int32(manifest.inputs.count)
+        let known = fileIndex[file]
+        let hashing = known == nil ? HashingByteSource(source) : nil
+        // The index the file gets when first interned (below, once its reader is made).
+        let fid = known ?? Int32(manifest.inputs.count)
+        let reader = try ReaderFactory.makeReader(spec: spec, dialect: dialect, source: hashing ?? source, displayName: file, taps: taps(fid))
+        if known == nil {
             fileIndex[file] = fid
             manifest.inputs.append(.init(path: file, sha256: "", bytes: 0, records: 0))
         }
@@ -98,6 +98,9 @@ final class RunExecution {
             sharedParses = SharedXMLParses(
                 plans: plans, running: running, filesPerPlan: filesPerPlan, spillDirectory: spillDirectory, maxWaitingTaps: options.maxWaitingXMLTaps,
                 spillBytes: options.xmlSpillBytes)
+            sharedParses?.earlyMapping = { [unowned self] pj, file, fid, collector in
+                self.earlyMapping(pj, file: file, fileIndex: fid, collector: collector)
+            }
         }
         defer { sharedParses = nil }
         for (pi, plan) in plans.enumerated() where plan.derivation == nil {
@@ -184,8 +187,10 @@ final class RunExecution {
                     // Read during an earlier mapping's parse of the file (which hashed it).
                     (reader, fid) = (spilled, known)
                 } else {
-                    let o = try open(
-                        file, spec: plan.spec.source, dialect: plan.dialect, taps: sharedParses?.taps(forFirstReader: pi, of: file) ?? [])
+                    let shared = sharedParses
+                    let o = try open(file, spec: plan.spec.source, dialect: plan.dialect) { fid in
+                        shared?.taps(forFirstReader: pi, of: file, fileIndex: fid) ?? []
+                    }
                     if let h = o.hashing { hashes.append((o.fid, h, o.reader)) }
                     (reader, fid) = (o.reader, o.fid)
                 }
@@ -267,32 +272,79 @@ final class RunExecution {
         let context = self.context
         return ParallelSetup(
             workers: threads, chunkRecords: max(1, options.chunkRecords),
-            makeWorkers: { main throws(RunError) in
-                var workers: [ParallelFilePass.Worker] = []
-                for _ in 0..<threads {
-                    let wc = try context.worker(for: plan, of: threads)
-                    var joins: [JoinRuntime] = []
-                    for j in main.joins {
-                        guard let c = j.workerCopy() else { return [] }
-                        joins.append(c)
-                    }
-                    let output = ParallelFilePass.ChunkOutput()
-                    let executor = MappingExecutor(
-                        plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
-                        recordsLineage: options.recordsLineage,
-                        emit: { b in output.chunk?.items.append(.rows(b)) },
-                        emitRejects: { r in output.chunk?.items.append(.rejects(r)) }, exclusion: options.exclusion,
-                        vocabularyUsage: main.vocabularyUsage == nil ? nil : wc.vocabularyUsage, callSites: wc.callSites,
-                        sharding: splitShard.map { ShardAssignment(shard: $0, key: options.key) })
-                    executor.joins = joins
-                    workers.append(.init(executor: executor, output: output, context: wc))
-                }
-                return workers
+            makeWorkers: { [unowned self] main throws(RunError) in
+                try self.makeWorkers(
+                    threads, plan: plan, index: pi, tableIndices: tableIndices, splitShard: splitShard, joins: main.joins,
+                    countsVocabulary: main.vocabularyUsage != nil)
             },
             mappedFile: { [unowned self] file, workers, chunks in
                 self.manifest.parallel = (self.manifest.parallel ?? []) + [.init(mapping: plan.id, file: file, workers: workers, chunks: chunks)]
             },
             finishedWorker: { w in context.absorb(w.context) })
+    }
+
+    /// `threads` workers for `plan` (index `pi`): each with an executor of its own whose batches
+    /// and rejects go to the chunk it maps, its call sites bound to a worker environment, and
+    /// its copies of `joins`; none when a join cannot be copied.
+    private func makeWorkers(
+        _ threads: Int, plan: MappingPlan, index pi: Int, tableIndices: [Int], splitShard: ShardSpec?, joins mainJoins: [JoinRuntime],
+        countsVocabulary: Bool
+    ) throws(RunError) -> [ParallelFilePass.Worker] {
+        let options = self.options
+        var workers: [ParallelFilePass.Worker] = []
+        for _ in 0..<threads {
+            let wc = try context.worker(for: plan, of: threads)
+            var joins: [JoinRuntime] = []
+            for j in mainJoins {
+                guard let c = j.workerCopy() else { return [] }
+                joins.append(c)
+            }
+            let output = ParallelFilePass.ChunkOutput()
+            let executor = MappingExecutor(
+                plan: plan, mappingIndex: Int32(pi), tableIndices: tableIndices, batchRows: options.batchRows,
+                recordsLineage: options.recordsLineage,
+                emit: { b in output.chunk?.items.append(.rows(b)) },
+                emitRejects: { r in output.chunk?.items.append(.rejects(r)) }, exclusion: options.exclusion,
+                vocabularyUsage: countsVocabulary ? wc.vocabularyUsage : nil, callSites: wc.callSites,
+                sharding: splitShard.map { ShardAssignment(shard: $0, key: options.key) })
+            executor.joins = joins
+            workers.append(.init(executor: executor, output: output, context: wc))
+        }
+        return workers
+    }
+
+    /// The workers of later mapping `pj`, mapping the records its tap of `file` (index
+    /// `fileIndex`) collects during an earlier mapping's parse (`EarlyXMLMapping`); nil when the
+    /// mapping would not be mapped by workers at its turn (one thread, joins, groups, a duplicate
+    /// filter), in a replay, or with no memory share for it.
+    private func earlyMapping(_ pj: Int, file: String, fileIndex: Int32, collector: XMLRecordCollector) -> EarlyXMLMapping? {
+        let plan = plans[pj]
+        let budget = options.earlyMappingBytes ?? options.memoryBudget / 4
+        // Only when the rows go nowhere (`--sink none`, no exclusion audit): a sink that keeps
+        // rows would have them wait for the mapping's turn (in memory, or encoded on disk), and
+        // its writing thread bounds such runs (bench/README.md, fourteenth part).
+        guard sink.discardsRows, audit == nil, budget > 0, options.replay == nil, plan.group == nil, plan.joins.isEmpty,
+            plan.spec.source.deduplicate == nil
+        else { return nil }
+        let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
+        let splitShard = options.shard.flatMap { $0.count > 1 ? $0 : nil }
+        guard let setup = parallelSetup(plan, index: pj, tableIndices: tableIndices, splitShard: splitShard) else { return nil }
+        let workers: [ParallelFilePass.Worker]
+        do {
+            workers = try makeWorkers(
+                setup.workers, plan: plan, index: pj, tableIndices: tableIndices, splitShard: splitShard, joins: [],
+                countsVocabulary: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames))
+        } catch {
+            // The mapping reports the same failure at its turn, when it makes its own workers.
+            return nil
+        }
+        guard !workers.isEmpty else { return nil }
+        let names = plan.fields.map(\.name) + plan.validatedOnly.map(\.name)
+        let session = ParallelFilePass.Session(workers: workers, names: names, fileIndex: fileIndex, filePath: file, dropsRows: true)
+        return EarlyXMLMapping(
+            session: session, collector: collector, displayName: file, recordPath: ReaderFactory.xmlOptions(plan.spec.source).record,
+            chunkRecords: setup.chunkRecords,
+            budget: budget)
     }
 
     /// Adds a mapping's ledger entries to the manifest; an entry whose outcomes do not sum to the

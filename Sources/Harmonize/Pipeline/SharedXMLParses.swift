@@ -24,6 +24,9 @@ final class SharedXMLParses {
     /// The mappings that read a file's records from another mapping's parse (the manifest's
     /// `sharedParses`), in run order.
     private(set) var reads: [RunManifest.SharedParse] = []
+    /// The workers of later mapping `pj` that may map the tap of file `file` (interned as
+    /// `fileIndex`) during the parse, fed the tap's collector (`EarlyXMLMapping`); nil: none.
+    var earlyMapping: ((_ pj: Int, _ file: String, _ fileIndex: Int32, _ collector: XMLRecordCollector) -> EarlyXMLMapping?)?
 
     /// The sharing for the mappings `running` (indices into `plans`, in run order) over their
     /// files; nil when no XML file is read by two of them.
@@ -50,8 +53,9 @@ final class SharedXMLParses {
         self.laterReaders = later
     }
 
-    /// The taps mapping `pi`'s parse of `file` feeds (once: a second opening feeds none).
-    func taps(forFirstReader pi: Int, of file: String) -> [XMLRecordTap] {
+    /// The taps mapping `pi`'s parse of `file` (interned as `fileIndex`) feeds (once: a second
+    /// opening feeds none).
+    func taps(forFirstReader pi: Int, of file: String, fileIndex: Int32) -> [XMLRecordTap] {
         guard let later = laterReaders.removeValue(forKey: Key(plan: pi, file: file)) else { return [] }
         var out: [XMLRecordTap] = []
         for pj in later where taps.count < maxWaitingTaps {
@@ -63,6 +67,7 @@ final class SharedXMLParses {
             else {
                 continue
             }
+            tap.early = earlyMapping?(pj, file, fileIndex, tap.collector)
             taps[Key(plan: pj, file: file)] = (tap, pi)
             out.append(tap)
         }
@@ -73,8 +78,10 @@ final class SharedXMLParses {
     /// nil: the mapping parses the file itself.
     func spilledReader(for pj: Int, of file: String) -> SpilledXMLRecordReader? {
         guard let t = taps.removeValue(forKey: Key(plan: pj, file: file)), t.tap.state == .complete else { return nil }
-        reads.append(.init(mapping: plans[pj].id, file: file, parsedBy: plans[t.parsedBy].id))
-        return SpilledXMLRecordReader(tap: t.tap, displayName: file)
+        let reader = SpilledXMLRecordReader(tap: t.tap, displayName: file)
+        let early = (reader.early as? EarlyXMLMapping)?.records
+        reads.append(.init(mapping: plans[pj].id, file: file, parsedBy: plans[t.parsedBy].id, mappedDuringParse: early))
+        return reader
     }
 }
 

@@ -163,6 +163,8 @@ package final class PipelinedSink: Sink {
 
     /// Whether the wrapped sink can update rows.
     public var supportsUpdates: Bool { box.sink.supportsUpdates }
+    /// The wrapped sink's.
+    public var discardsRows: Bool { box.sink.discardsRows }
 
     /// Waits for the queue to drain (no row may be written afterwards), then asks the wrapped sink.
     public func writeCounts() throws(SinkError) -> [Int: TableWriteCount] {

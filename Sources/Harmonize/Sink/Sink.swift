@@ -98,6 +98,9 @@ package protocol Sink: AnyObject {
     /// Whether the sink can apply `ConflictPolicy.update` (update a stored row). A run whose
     /// mappings update rows refuses a sink that cannot, before reading anything.
     var supportsUpdates: Bool { get }
+    /// Whether the rows handed to `write` go nowhere (`--sink none`): the engine may then drop
+    /// rows once counted instead of holding them for their turn (`EarlyXMLMapping`).
+    var discardsRows: Bool { get }
     /// Waits until every row handed to `write` is stored and returns, per table index (in the list
     /// given to `open`), the rows inserted and the rows that updated a stored row; empty when the
     /// sink does not know (the engine then counts rows sent as inserted).
@@ -114,6 +117,8 @@ package protocol Sink: AnyObject {
 extension Sink {
     /// Default: a sink appends rows and cannot update them.
     public var supportsUpdates: Bool { false }
+    /// Default: a sink keeps the rows it is given.
+    public var discardsRows: Bool { false }
     /// Default: unknown.
     public func writeCounts() throws(SinkError) -> [Int: TableWriteCount] { [:] }
     /// Refuses: this sink cannot read back what it wrote.
@@ -163,6 +168,8 @@ package final class NullSink: Sink {
     public var supportsUpdates: Bool { true }
     /// Does nothing.
     public func writeRejects(_ rejects: [RunReject]) throws(SinkError) {}
+    /// The rows go nowhere.
+    public var discardsRows: Bool { true }
     /// Does nothing.
     public func finish(run: RunManifest) throws(SinkError) {}
     /// Does nothing.

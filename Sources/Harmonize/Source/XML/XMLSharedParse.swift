@@ -196,6 +196,22 @@ final class XMLRecordSpill {
 @available(*, unavailable)
 extension XMLRecordSpill: Sendable {}
 
+/// What takes a tap's records as the parse goes instead of its spill (the later mapping's
+/// workers: `EarlyXMLMapping`), while it accepts them; the records after go to the spill.
+protocol XMLTapMapping: AnyObject {
+    /// Whether the tap's records still go here.
+    var accepting: Bool { get }
+    /// Whether taking records failed (the tap is then abandoned).
+    var failed: Bool { get }
+    /// Takes the records and rejects the tap's collector has finished (`bytesParsed`: the
+    /// document's bytes parsed so far).
+    func take(bytesParsed: Int64)
+    /// The parse ended: hands on the last records taken.
+    func finish()
+    /// The tap is abandoned: what was taken is dropped.
+    func discard()
+}
+
 /// A later mapping's collector fed by another mapping's parse, and the spill its records go to.
 final class XMLRecordTap {
     /// The state of the tap's records once the parse is over.
@@ -217,6 +233,9 @@ final class XMLRecordTap {
     private(set) var state = State.reading
     /// Bytes of the document parsed when the parse ended.
     private(set) var totalBytes: Int64 = 0
+    /// The later mapping's workers, mapping the tap's records during the parse while they fit in
+    /// their memory share (`EarlyXMLMapping`); the records after go to the spill. Nil: all do.
+    var early: (any XMLTapMapping)?
 
     /// A tap extracting the records of `options` with the fields `names`, its spill counted in
     /// `budget` (the spill takes about 1.3 times the document's size for the diagnoses of the HIS
@@ -246,6 +265,11 @@ final class XMLRecordTap {
     /// Moves the records and rejects the collector has finished to the spill (one block).
     func drain(bytesParsed: Int64) {
         guard state == .reading else { return }
+        if let early, early.accepting {
+            early.take(bytesParsed: bytesParsed)
+            if early.failed { abandon() }
+            return
+        }
         let spill = self.spill
         collector.takeAll { items, rejects, spans, arena in
             spill.appendBlock(items, rejects: rejects, spans: spans, arena: arena, bytesParsed: bytesParsed)
@@ -264,9 +288,15 @@ final class XMLRecordTap {
     func finish(bytesParsed: Int64) {
         guard state == .reading else { return }
         drain(bytesParsed: bytesParsed)
+        guard state == .reading else { return }
+        early?.finish()
         totalBytes = bytesParsed
         spill.finishWriting()
-        state = spill.intact ? .complete : .abandoned
+        if spill.intact {
+            state = .complete
+        } else {
+            abandon()
+        }
     }
 
     /// The tap's records cannot be used (the parse ended where a parse of the tap's own would
@@ -274,6 +304,8 @@ final class XMLRecordTap {
     func abandon() {
         state = .abandoned
         spill.discard()
+        early?.discard()
+        early = nil
     }
 }
 
@@ -310,9 +342,13 @@ final class SpilledXMLRecordReader: RecordReader {
     private var parsed: Int64 = 0
     private var finished = false
     private let fieldCount: Int
+    /// The records before the spill's, mapped during the parse by the mapping's workers (whose
+    /// chunks wait in their session, `EarlyXMLMapping`): nil when every record is in the spill.
+    let early: (any XMLTapMapping)?
 
     /// A reader over a complete tap's spill.
     init(tap: XMLRecordTap, displayName: String) {
+        early = tap.early
         self.displayName = displayName
         spill = tap.spill
         names = tap.names
