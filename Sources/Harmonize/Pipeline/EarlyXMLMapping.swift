@@ -30,7 +30,8 @@ final class EarlyXMLMapping: XMLTapMapping {
     private let reader: XMLCollectorQueueReader
     private let columns: [Int]
     private let chunkRecords: Int
-    private let budget: Int
+    /// The memory the run's early mappings may hold together.
+    private let share: EarlyMappingShare
     private var chunk: RecordChunk?
     /// `.record` events handed to chunks: the records mapped early (the spill's come after them).
     private(set) var records = 0
@@ -41,16 +42,22 @@ final class EarlyXMLMapping: XMLTapMapping {
     private(set) var failed = false
 
     /// Workers `session` map the records of `collector` (its bound paths in the order of
-    /// `session.names`) in chunks of `chunkRecords`, while the chunks held take at most `budget` bytes.
-    init(session: ParallelFilePass.Session, collector: XMLRecordCollector, displayName: String, recordPath: String, chunkRecords: Int, budget: Int) {
+    /// `session.names`) in chunks of `chunkRecords`, while the chunks the run's early mappings
+    /// hold fit in `share`.
+    init(
+        session: ParallelFilePass.Session, collector: XMLRecordCollector, displayName: String, recordPath: String, chunkRecords: Int,
+        share: EarlyMappingShare
+    ) {
         self.session = session
         reader = XMLCollectorQueueReader(collector: collector, displayName: displayName, recordPath: recordPath, fieldCount: session.names.count)
         columns = Array(0..<session.names.count)
         self.chunkRecords = max(1, chunkRecords)
-        self.budget = budget
+        self.share = share
+        share.add(self)
     }
 
-    deinit { session.close() }
+    // A run that stops before the mapping's turn: the chunks not mapped yet are dropped.
+    deinit { discard() }
 
     /// Moves the records and rejects the collector has finished into chunks for the workers
     /// (`bytesParsed`: the document's bytes parsed so far, the chunks' progress).
@@ -77,7 +84,7 @@ final class EarlyXMLMapping: XMLTapMapping {
             accepting = false
             return
         }
-        if session.heldBytes + (chunk?.heldBytes ?? 0) > budget {
+        if share.heldBytes() + (chunk?.heldBytes ?? 0) > share.limit {
             finish()
             accepting = false
         }
@@ -100,6 +107,41 @@ final class EarlyXMLMapping: XMLTapMapping {
 
 @available(*, unavailable)
 extension EarlyXMLMapping: Sendable {}
+
+/// What a run's early mappings take together: the memory their chunks hold (a quarter of
+/// `--memory-budget` by default), and how many may be live at once (each holds workers: a
+/// folder of XML files whose later mappings wait would otherwise start threads for each).
+/// Used from the run's thread (the one that parses).
+final class EarlyMappingShare {
+    /// The bytes the held chunks of all early mappings may take.
+    let limit: Int
+    /// The most early mappings live at once.
+    let maxLive: Int
+    private var mappings: [Weak] = []
+
+    private struct Weak {
+        weak var mapping: EarlyXMLMapping?
+    }
+
+    init(limit: Int, maxLive: Int = 8) {
+        self.limit = limit
+        self.maxLive = maxLive
+    }
+
+    /// Whether another early mapping may start.
+    var hasRoom: Bool {
+        mappings.removeAll { $0.mapping == nil }
+        return mappings.count < maxLive
+    }
+
+    fileprivate func add(_ m: EarlyXMLMapping) { mappings.append(Weak(mapping: m)) }
+
+    /// The bytes the live early mappings' chunks hold.
+    func heldBytes() -> Int { mappings.reduce(0) { $0 + ($1.mapping?.session.heldBytes ?? 0) } }
+}
+
+@available(*, unavailable)
+extension EarlyMappingShare: Sendable {}
 
 /// The records a collector has finished, read in document order as its `XMLRecordReader` would
 /// give them (the same record numbers, lines, rejects and field bytes), until its queue is empty

@@ -28,6 +28,8 @@ final class RunExecution {
     private let spillDirectory: String
     /// XML files parsed once for the mappings that read them (nil: none is read by two).
     private var sharedParses: SharedXMLParses?
+    /// What the later mappings mapped during a parse take together (`EarlyXMLMapping`).
+    private lazy var earlyShare = EarlyMappingShare(limit: options.earlyMappingBytes ?? options.memoryBudget / 4)
 
     init(
         pipeline: Pipeline, sink: any Sink, manifest: RunManifest, tables: [TargetTable], context: RunContext, audit: ExclusionAudit?,
@@ -319,11 +321,11 @@ final class RunExecution {
     /// filter), in a replay, or with no memory share for it.
     private func earlyMapping(_ pj: Int, file: String, fileIndex: Int32, collector: XMLRecordCollector) -> EarlyXMLMapping? {
         let plan = plans[pj]
-        let budget = options.earlyMappingBytes ?? options.memoryBudget / 4
+        let share = earlyShare
         // Only when the rows go nowhere (`--sink none`, no exclusion audit): a sink that keeps
         // rows would have them wait for the mapping's turn (in memory, or encoded on disk), and
         // its writing thread bounds such runs (bench/README.md, fourteenth part).
-        guard sink.discardsRows, audit == nil, budget > 0, options.replay == nil, plan.group == nil, plan.joins.isEmpty,
+        guard sink.discardsRows, audit == nil, share.limit > 0, share.hasRoom, options.replay == nil, plan.group == nil, plan.joins.isEmpty,
             plan.spec.source.deduplicate == nil
         else { return nil }
         let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
@@ -344,7 +346,7 @@ final class RunExecution {
         return EarlyXMLMapping(
             session: session, collector: collector, displayName: file, recordPath: ReaderFactory.xmlOptions(plan.spec.source).record,
             chunkRecords: setup.chunkRecords,
-            budget: budget)
+            share: share)
     }
 
     /// Adds a mapping's ledger entries to the manifest; an entry whose outcomes do not sum to the

@@ -142,6 +142,17 @@ import Testing
         Self.expectSame(whole, none, "whole")
     }
 
+    /// A folder of files whose later mapping waits for its turn: at most eight early mappings
+    /// are live at once (each holds workers); the files past them wait in their spill.
+    @Test func atMostEightFilesAreMappedEarlyAtOnce() throws {
+        let dir = TestSupport.temporaryDirectory("early-xml-live")
+        for i in 1...10 { TestSupport.write(Self.stays(5, from: i * 100), to: dir + "/input/\(String(format: "%02d", i)).xml") }
+        let early = try Self.run(dir, input: dir + "/input", chunk: 4)
+        let none = try Self.run(dir, input: dir + "/input", chunk: 4, early: 0)
+        #expect(early.manifest.sharedParses?.map(\.mappedDuringParse) == Array(repeating: 15, count: 8) + [nil, nil])
+        Self.expectSame(early, none, "ten files")
+    }
+
     /// Documents that end badly (not well-formed, refused entities, too deep): the later
     /// mapping's records mapped during the parse give the rejects and ledger it gives at its turn,
     /// and where its tap cannot be used the mapping parses the file itself.
