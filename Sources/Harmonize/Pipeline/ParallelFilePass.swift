@@ -305,6 +305,9 @@ final class ParallelFilePass {
 @available(*, unavailable)
 extension ParallelFilePass: Sendable {}
 
+@available(*, unavailable)
+extension ParallelFilePass.Session: Sendable {}
+
 extension RunManifest.LedgerEntry {
     /// Adds the counts of another entry of the same mapping and file (a chunk's).
     mutating func add(_ o: RunManifest.LedgerEntry) {
