@@ -8,6 +8,10 @@ final class MappingExecutor {
     let tableIndices: [Int]
     let batchRows: Int
     let recordsLineage: Bool
+    /// Whether the rows mapped are kept in batches for the sink; false when they would go
+    /// nowhere (`--sink none` without an exclusion list: `RunExecution`): each row is still
+    /// evaluated, conformed to its columns and counted, then dropped.
+    var keepsRows = true
     let frame: EvaluationFrame
     var batches: [RowBatch]
     private var rejects: [RunReject] = []

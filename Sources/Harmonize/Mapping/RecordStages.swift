@@ -123,6 +123,9 @@ struct RecordStages<Reader: RecordReader> {
     /// Whether the memos are on for the current record (`RuleMemos.active`).
     private var memosOn = false
     let recordsLineage: Bool
+    /// Whether rows are appended to the batches (`MappingExecutor.keepsRows`; always with
+    /// lineage, lookup lineage, objections or groups, which read or carry them).
+    private let keepsRows: Bool
     /// Where the current rows stage failed: the named value (its index, -1: none), or the
     /// target and column (-1: filter).
     private var failingLet = -1
@@ -224,6 +227,7 @@ struct RecordStages<Reader: RecordReader> {
         let writesSlotsElsewhere =
             groupStage || folding || !joins.isEmpty || exclusion != nil || trace != nil || routing != nil
         memos = writesSlotsElsewhere ? nil : RuleMemos.Handle(executor.memos)
+        keepsRows = executor.keepsRows || recordsLineage || trace != nil || exclusion != nil || groupStage || folding
         // Duplicates (`source: deduplicate:`): decided on the message's MSH before anything else;
         // splitting routes every record by its subject (each shard deduplicates its own files),
         // and a replay's selected records were not duplicates (they were rejected).
@@ -577,7 +581,7 @@ struct RecordStages<Reader: RecordReader> {
             case .null:
                 v = .null
             case .constant(let k):
-                batches[ti].values.append(k)
+                if keepsRows { batches[ti].values.append(k) }
                 continue
             case .slot(let slot):
                 v = frame.storage[slot]
@@ -605,7 +609,7 @@ struct RecordStages<Reader: RecordReader> {
                 }
             }
             switch conform(v, ti, c) {
-            case .value(let fitted): batches[ti].values.append(fitted)
+            case .value(let fitted): if keepsRows { batches[ti].values.append(fitted) }
             case .rejected(let reject): return .rejected(reject)
             }
         }

@@ -47,9 +47,6 @@ final class ParallelFilePass {
         var cancelled = false
         /// Bytes the chunks not yet forwarded hold (`Session.heldBytes`).
         var heldBytes = 0
-        /// Whether the chunks mapped wait before they are forwarded, their rows dropped once
-        /// counted (`Session.init`'s `dropsRows`).
-        var holding = false
     }
 
     // Safe to share: each box is used by its own worker thread only, once started.
@@ -88,20 +85,19 @@ final class ParallelFilePass {
         private var closed = false
 
         /// Starts `workers` on the records of file `fileIndex` (`filePath`), fields `names`;
-        /// `dropsRows`: the chunks mapped wait until `run` forwards them, without their rows
-        /// (counted, then dropped: the run's sink discards rows), and the workers yield to the
-        /// run's other threads (Linux nice 5) until then.
-        init(workers: [Worker], names: [String], fileIndex: Int32, filePath: String, dropsRows: Bool = false) {
+        /// `holds`: the chunks mapped wait a while until `run` forwards them (their executors
+        /// keep no rows: `MappingExecutor.keepsRows`), and the workers yield to the run's other
+        /// threads (Linux nice 5).
+        init(workers: [Worker], names: [String], fileIndex: Int32, filePath: String, holds: Bool = false) {
             self.workers = workers
             self.names = names
             let queue = self.queue
-            queue.holding = dropsRows
             for w in workers {
                 let box = WorkerBox(worker: w, reader: ChunkReader(names: names), fileIndex: fileIndex, filePath: filePath)
                 let done = DispatchSemaphore(value: 0)
                 finished.append(done)
                 let t = Thread {
-                    if dropsRows { ParallelFilePass.lowerThreadPriority() }
+                    if holds { ParallelFilePass.lowerThreadPriority() }
                     ParallelFilePass.work(box, queue)
                     done.signal()
                 }
@@ -135,13 +131,6 @@ final class ParallelFilePass {
             queue.condition.lock()
             defer { queue.condition.unlock() }
             return queue.heldBytes
-        }
-
-        /// The chunks mapped from now on keep their rows (to be forwarded as they are mapped).
-        func stopHolding() {
-            queue.condition.lock()
-            queue.holding = false
-            queue.condition.unlock()
         }
 
         /// Chunks not mapped yet are dropped (their workers map nothing more).
@@ -193,7 +182,6 @@ final class ParallelFilePass {
             throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
         }
         let queue = session.queue
-        session.stopHolding()
         var ledger = RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
         let limit = 2 * max(1, session.workers.count)
 
@@ -266,10 +254,9 @@ final class ParallelFilePass {
             }
             let chunk = queue.pending.removeFirst()
             let cancelled = queue.cancelled
-            let dropsRows = queue.holding
             queue.condition.unlock()
             let input = chunk.heldBytes
-            if !cancelled { map(chunk, box, dropsRows: dropsRows) }
+            if !cancelled { map(chunk, box) }
             queue.condition.lock()
             queue.heldBytes += chunk.heldBytes - input
             queue.done[chunk.sequence] = chunk
@@ -278,9 +265,8 @@ final class ParallelFilePass {
         }
     }
 
-    /// Maps one chunk: its rows and rejects are kept in the chunk, in order, with its ledger
-    /// (`dropsRows`: its rejects only, the rows counted in the ledger and executor).
-    private static func map(_ chunk: RecordChunk, _ box: WorkerBox, dropsRows: Bool) {
+    /// Maps one chunk: its rows and rejects are kept in the chunk, in order, with its ledger.
+    private static func map(_ chunk: RecordChunk, _ box: WorkerBox) {
         let executor = box.worker.executor
         box.reader.reset(chunk)
         box.worker.output.chunk = chunk
@@ -291,12 +277,6 @@ final class ParallelFilePass {
             try executor.flushAll()
         } catch {
             chunk.failure = error
-        }
-        if dropsRows {
-            chunk.items.removeAll {
-                if case .rows = $0 { return true }
-                return false
-            }
         }
         chunk.release()
     }

@@ -28,6 +28,9 @@ final class RunExecution {
     private let spillDirectory: String
     /// XML files parsed once for the mappings that read them (nil: none is read by two).
     private var sharedParses: SharedXMLParses?
+    /// Whether the executors keep the rows they map: not when they would go nowhere (a sink
+    /// that discards rows, and no exclusion audit reading them).
+    private var keepsRows: Bool { !(sink.discardsRows && audit == nil) }
     /// What the later mappings mapped during a parse take together (`EarlyXMLMapping`).
     private lazy var earlyShare = EarlyMappingShare(limit: options.earlyMappingBytes ?? options.memoryBudget / 4)
 
@@ -175,6 +178,7 @@ final class RunExecution {
             emitRejects: { r throws(SinkError) in try sink.writeRejects(r) }, exclusion: options.exclusion,
             vocabularyUsage: plan.calls(anyOf: FunctionRegistry.vocabularyFunctionNames) ? context.vocabularyUsage : nil,
             callSites: boundPlans[pi], sharding: splitShard.map { ShardAssignment(shard: $0, key: options.key) })
+        executor.keepsRows = keepsRows
         // What the lookup tables hold in memory is not available to the joins and groupings.
         let lookupBytes = context.lookupMemoryBytes
         var pendingRejects: [RunReject] = []
@@ -310,6 +314,7 @@ final class RunExecution {
                 vocabularyUsage: countsVocabulary ? wc.vocabularyUsage : nil, callSites: wc.callSites,
                 sharding: splitShard.map { ShardAssignment(shard: $0, key: options.key) })
             executor.joins = joins
+            executor.keepsRows = keepsRows
             workers.append(.init(executor: executor, output: output, context: wc))
         }
         return workers
@@ -325,7 +330,7 @@ final class RunExecution {
         // Only when the rows go nowhere (`--sink none`, no exclusion audit): a sink that keeps
         // rows would have them wait for the mapping's turn (in memory, or encoded on disk), and
         // its writing thread bounds such runs (bench/README.md, fourteenth part).
-        guard sink.discardsRows, audit == nil, share.limit > 0, share.hasRoom, options.replay == nil, plan.group == nil, plan.joins.isEmpty,
+        guard !keepsRows, share.limit > 0, share.hasRoom, options.replay == nil, plan.group == nil, plan.joins.isEmpty,
             plan.spec.source.deduplicate == nil
         else { return nil }
         let tableIndices = plan.targets.map { t in tables.firstIndex { $0.name == t.table.name } ?? 0 }
@@ -342,7 +347,7 @@ final class RunExecution {
         }
         guard !workers.isEmpty else { return nil }
         let names = plan.fields.map(\.name) + plan.validatedOnly.map(\.name)
-        let session = ParallelFilePass.Session(workers: workers, names: names, fileIndex: fileIndex, filePath: file, dropsRows: true)
+        let session = ParallelFilePass.Session(workers: workers, names: names, fileIndex: fileIndex, filePath: file, holds: true)
         return EarlyXMLMapping(
             session: session, collector: collector, displayName: file, recordPath: ReaderFactory.xmlOptions(plan.spec.source).record,
             chunkRecords: setup.chunkRecords,

@@ -15,11 +15,24 @@ import Testing
     /// A sink that discards rows, as `--sink none` does, but keeps the rejects it is given.
     final class DiscardingRecorder: Sink {
         var rejects: [RunReject] = []
+        var rows = 0
         func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {}
-        func write(_ batch: RowBatch) throws(SinkError) {}
+        func write(_ batch: RowBatch) throws(SinkError) { rows += batch.rowCount }
         func writeRejects(_ rejects: [RunReject]) throws(SinkError) { self.rejects += rejects }
         var supportsUpdates: Bool { true }
         var discardsRows: Bool { true }
+        func finish(run: RunManifest) throws(SinkError) {}
+        func abort() {}
+    }
+
+    /// A sink that keeps rows (it counts them) and the rejects it is given.
+    final class KeepingRecorder: Sink {
+        var rejects: [RunReject] = []
+        var rows = 0
+        func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {}
+        func write(_ batch: RowBatch) throws(SinkError) { rows += batch.rowCount }
+        func writeRejects(_ rejects: [RunReject]) throws(SinkError) { self.rejects += rejects }
+        var supportsUpdates: Bool { true }
         func finish(run: RunManifest) throws(SinkError) {}
         func abort() {}
     }
@@ -77,6 +90,8 @@ import Testing
     struct Outcome {
         var manifest: RunManifest
         var rejects: [RunReject]
+        /// Rows the discarding sink was handed.
+        var rowsSent: Int
     }
 
     /// Runs the two mappings over `input` into a discarding sink (or `sink`).
@@ -97,7 +112,7 @@ import Testing
         options.sharesXMLParses = sharing
         let recorder = DiscardingRecorder()
         let manifest = try Pipeline(plans: plans, options: options).run(into: sink ?? recorder)
-        return Outcome(manifest: manifest, rejects: recorder.rejects)
+        return Outcome(manifest: manifest, rejects: (sink as? KeepingRecorder)?.rejects ?? recorder.rejects, rowsSent: recorder.rows)
     }
 
     /// The same rejects (in order), ledger, inputs and counts.
@@ -140,6 +155,22 @@ import Testing
         #expect(whole.manifest.sharedParses?.first?.mappedDuringParse == 9000)
         Self.expectSame(prefix, none, "prefix")
         Self.expectSame(whole, none, "whole")
+    }
+
+    /// Rows that go nowhere are not kept (`MappingExecutor.keepsRows`): every row is still
+    /// evaluated, conformed and counted, so the rejects, ledger and counts are those of a run
+    /// whose sink keeps its rows, with one worker and with two; the discarding sink is handed none.
+    @Test(arguments: [1, 2])
+    func aDryRunKeepsNoRowsAndCountsTheSame(threads: Int) throws {
+        let dir = TestSupport.temporaryDirectory("early-xml-rows-\(threads)")
+        TestSupport.write(Self.stays(200), to: dir + "/input/1.xml")
+        let kept = KeepingRecorder()
+        let keeping = try Self.run(dir, input: dir + "/input", threads: threads, chunk: 64, sink: kept)
+        let dry = try Self.run(dir, input: dir + "/input", threads: threads, chunk: 64)
+        #expect(dry.rowsSent == 0)
+        #expect(kept.rows == 160 + (600 - 600 / 7) && kept.rows > 0, "\(kept.rows)")
+        #expect(dry.manifest.tables.map(\.rows).reduce(0, +) == kept.rows)
+        Self.expectSame(keeping, dry, "\(threads) workers")
     }
 
     /// A folder of files whose later mapping waits for its turn: at most eight early mappings
