@@ -38,7 +38,8 @@ final class ParallelFilePass {
     /// The chunks waiting for a worker, and those mapped, waiting to be forwarded. A chunk is
     /// touched by one thread at a time (the reader fills it, then one worker maps it, then the
     /// reader forwards its output), handed over under the lock.
-    // Safe to share: every mutable member is used with `condition` locked.
+    // Safe to share: every mutable member (the chunks waiting and done, the flags, the bytes
+    // held) is used with `condition` locked.
     fileprivate final class Queue: @unchecked Sendable {
         let condition = NSCondition()
         var pending: [RecordChunk] = []
@@ -49,7 +50,7 @@ final class ParallelFilePass {
         var heldBytes = 0
     }
 
-    // Safe to share: each box is used by its own worker thread only, once started.
+    // Safe to share: each box is used by its own worker thread only, once `Session.init` started it.
     fileprivate final class WorkerBox: @unchecked Sendable {
         let worker: Worker
         let reader: ChunkReader
