@@ -20,6 +20,9 @@ public final class MappingPlan: @unchecked Sendable {
     package let fields: [PlannedField]
     /// Fields validated but not read (when the source asks `validate: all`).
     package let validatedOnly: [PlannedField]
+    /// The source fields a reader of this mapping is bound to, in position order: the mapped
+    /// fields, then the validated-only ones (a worker's chunks, a shared parse's tap and spill).
+    var readFieldNames: [String] { fields.map(\.name) + validatedOnly.map(\.name) }
     /// Total slots in an evaluation frame (fields, then named values).
     public let slotCount: Int
     /// The record filter.

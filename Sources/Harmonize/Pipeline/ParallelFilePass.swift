@@ -159,9 +159,7 @@ final class ParallelFilePass {
         executor: MappingExecutor, workers: [Worker], reader: Reader, fileIndex: Int32, filePath: String, chunkRecords: Int,
         progress: (Int64) -> Void
     ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
-        let plan = executor.plan
-        let names = plan.fields.map(\.name) + plan.validatedOnly.map(\.name)
-        let session = Session(workers: workers, names: names, fileIndex: fileIndex, filePath: filePath)
+        let session = Session(workers: workers, names: executor.plan.readFieldNames, fileIndex: fileIndex, filePath: filePath)
         defer { session.close() }
         return try run(
             executor: executor, session: session, reader: reader, recordsBefore: 0, filePath: filePath, chunkRecords: chunkRecords, progress: progress

@@ -75,9 +75,10 @@ public struct RunOptions: Sendable {
     package var maxWaitingXMLTaps = 64
     /// The disk the XML spills of the run may take together (`XMLSpillBudget`).
     package var xmlSpillBytes = XMLSpillBudget.defaultBytes
-    /// The memory a later mapping's chunks may hold while its workers map its records during an
-    /// earlier mapping's parse of the same XML file (`EarlyXMLMapping`): nil, a quarter of
-    /// `memoryBudget`; 0 maps nothing during the parse (the records wait in the parse's spill).
+    /// The memory the chunks of later mappings may hold, all together, while their workers map
+    /// their records during an earlier mapping's parse of the same XML file (`EarlyXMLMapping`,
+    /// `EarlyMappingShare`): nil, a quarter of `memoryBudget`; 0 maps nothing during the parse
+    /// (the records wait in the parse's spill).
     package var earlyMappingBytes: Int? = nil
 
     /// Creates options.

@@ -346,7 +346,7 @@ final class RunExecution {
             return nil
         }
         guard !workers.isEmpty else { return nil }
-        let names = plan.fields.map(\.name) + plan.validatedOnly.map(\.name)
+        let names = plan.readFieldNames
         let session = ParallelFilePass.Session(workers: workers, names: names, fileIndex: fileIndex, filePath: file, holds: true)
         return EarlyXMLMapping(
             session: session, collector: collector, displayName: file, recordPath: ReaderFactory.xmlOptions(plan.spec.source).record,

@@ -60,7 +60,7 @@ final class SharedXMLParses {
         var out: [XMLRecordTap] = []
         for pj in later where taps.count < maxWaitingTaps {
             let plan = plans[pj]
-            let names = plan.fields.map(\.name) + plan.validatedOnly.map(\.name)
+            let names = plan.readFieldNames
             guard
                 let tap = XMLRecordTap(
                     options: ReaderFactory.xmlOptions(plan.spec.source), names: names, spillDirectory: spillDirectory, budget: budget)

@@ -12,23 +12,13 @@ import Testing
 /// end well or badly, and when the memory share splits the file into a part mapped during the
 /// parse and a part mapped at the mapping's turn. A sink that keeps rows is not given early.
 @Suite struct EarlyXMLMappingTests {
-    /// A sink that discards rows, as `--sink none` does, but keeps the rejects it is given.
-    final class DiscardingRecorder: Sink {
+    /// A sink that keeps the rejects it is given and counts the rows it is handed; it discards
+    /// them (as `--sink none` does) or keeps them.
+    final class Recorder: Sink {
+        let discardsRows: Bool
         var rejects: [RunReject] = []
         var rows = 0
-        func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {}
-        func write(_ batch: RowBatch) throws(SinkError) { rows += batch.rowCount }
-        func writeRejects(_ rejects: [RunReject]) throws(SinkError) { self.rejects += rejects }
-        var supportsUpdates: Bool { true }
-        var discardsRows: Bool { true }
-        func finish(run: RunManifest) throws(SinkError) {}
-        func abort() {}
-    }
-
-    /// A sink that keeps rows (it counts them) and the rejects it is given.
-    final class KeepingRecorder: Sink {
-        var rejects: [RunReject] = []
-        var rows = 0
+        init(discardsRows: Bool) { self.discardsRows = discardsRows }
         func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {}
         func write(_ batch: RowBatch) throws(SinkError) { rows += batch.rowCount }
         func writeRejects(_ rejects: [RunReject]) throws(SinkError) { self.rejects += rejects }
@@ -90,7 +80,7 @@ import Testing
     struct Outcome {
         var manifest: RunManifest
         var rejects: [RunReject]
-        /// Rows the discarding sink was handed.
+        /// Rows the recording sink was handed.
         var rowsSent: Int
     }
 
@@ -110,9 +100,9 @@ import Testing
         options.chunkRecords = chunk
         options.earlyMappingBytes = early
         options.sharesXMLParses = sharing
-        let recorder = DiscardingRecorder()
+        let recorder = (sink as? Recorder) ?? Recorder(discardsRows: true)
         let manifest = try Pipeline(plans: plans, options: options).run(into: sink ?? recorder)
-        return Outcome(manifest: manifest, rejects: (sink as? KeepingRecorder)?.rejects ?? recorder.rejects, rowsSent: recorder.rows)
+        return Outcome(manifest: manifest, rejects: recorder.rejects, rowsSent: recorder.rows)
     }
 
     /// The same rejects (in order), ledger, inputs and counts.
@@ -164,7 +154,7 @@ import Testing
     func aDryRunKeepsNoRowsAndCountsTheSame(threads: Int) throws {
         let dir = TestSupport.temporaryDirectory("early-xml-rows-\(threads)")
         TestSupport.write(Self.stays(200), to: dir + "/input/1.xml")
-        let kept = KeepingRecorder()
+        let kept = Recorder(discardsRows: false)
         let keeping = try Self.run(dir, input: dir + "/input", threads: threads, chunk: 64, sink: kept)
         let dry = try Self.run(dir, input: dir + "/input", threads: threads, chunk: 64)
         #expect(dry.rowsSent == 0)
