@@ -19,6 +19,9 @@ struct GrowableBuffer<Element: BitwiseCopyable>: ~Copyable {
     /// The values held, valid until the next change.
     var buffer: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
 
+    /// The last value, if any.
+    var last: Element? { count > 0 ? base[count - 1] : nil }
+
     /// Value `i` (`0 ..< count`).
     @inline(__always)
     subscript(i: Int) -> Element {

@@ -24,14 +24,14 @@ final class RecordChunk {
     @exclusivity(unchecked) private var bytes = GrowableBuffer<UInt8>(capacity: 4096)
     /// For each record, `fieldCount` end offsets in `bytes` (a field starts where the one before
     /// it ends).
-    @exclusivity(unchecked) private var ends: [Int32] = []
+    @exclusivity(unchecked) private var ends = GrowableBuffer<Int32>(capacity: 64)
     // Each record's location: its line and record number, and the rest (file, column, path)
     // as an index into a few distinct ones (`kinds`). A whole location per record held its
     // strings: counted on the reading thread, and again when the worker freed the chunk.
     @exclusivity(unchecked) private var kinds: [SourceLocation] = []
-    @exclusivity(unchecked) private var kindOf: [Int32] = []
-    @exclusivity(unchecked) private var lines: [Int] = []
-    @exclusivity(unchecked) private var numbers: [Int] = []
+    @exclusivity(unchecked) private var kindOf = GrowableBuffer<Int32>(capacity: 16)
+    @exclusivity(unchecked) private var lines = GrowableBuffer<Int>(capacity: 16)
+    @exclusivity(unchecked) private var numbers = GrowableBuffer<Int>(capacity: 16)
     @exclusivity(unchecked) private var lastKind = 0
     /// Locations of a chunk with more distinct kinds than `maxKinds`, kept whole (by record index).
     @exclusivity(unchecked) private var wholeLocations: [Int: SourceLocation] = [:]
@@ -52,10 +52,10 @@ final class RecordChunk {
         self.sequence = sequence
         self.fieldCount = fieldCount
         self.recordsBefore = recordsBefore
-        ends.reserveCapacity(fieldCount * capacity)
-        kindOf.reserveCapacity(capacity)
-        lines.reserveCapacity(capacity)
-        numbers.reserveCapacity(capacity)
+        ends = GrowableBuffer(capacity: fieldCount * min(capacity, 1 << 16))
+        kindOf = GrowableBuffer(capacity: min(capacity, 1 << 16))
+        lines = GrowableBuffer(capacity: min(capacity, 1 << 16))
+        numbers = GrowableBuffer(capacity: min(capacity, 1 << 16))
     }
 
     /// Copies the current record of `reader` (its fields at `columns`, and its location).
@@ -116,6 +116,11 @@ final class RecordChunk {
     ) throws -> Bool {
         defer { bytesRead = reader.bytesRead }
         let byteLimit = min(bytes, Self.maxBytes)
+        if let queued = reader as? any XMLQueuedRecords, queued.queueCollector.boundPaths == columns.count,
+            columns.indices.elementsEqual(columns)
+        {
+            return try fillQueued(from: queued, limit: limit, byteLimit: byteLimit, records: &records)
+        }
         // A reader whose records differ only by line and number (`recordPosition`): its
         // location's kind is found once, then each record adds two numbers.
         var uniformKind = -1
@@ -135,6 +140,71 @@ final class RecordChunk {
                     appendRecord(reader, columns: columns)
                     if reader.recordPosition != nil, let k = kindOf.last, k >= 0 { uniformKind = Int(k) }
                 }
+            }
+        }
+        return false
+    }
+
+    /// `fill` from a reader whose records wait in an XML collector's queue, its fields every
+    /// bound path in order: the queued records are taken together, their values copied at once
+    /// (they follow each other in the collector's arena as they do in `bytes`), each record's
+    /// ends computed from its spans. The same chunk as record by record.
+    private func fillQueued(from reader: any XMLQueuedRecords, limit: Int, byteLimit: Int, records: inout Int) throws -> Bool {
+        let n = fieldCount
+        // The index of the records' location kind (file, path), once the first is appended.
+        var kind = -1
+        while count < limit && byteCount < byteLimit {
+            let last = try reader.queueCollector.takeQueued { items, spans, arena throws(SourceIOError) -> Int in
+                let b0 = bytes.count
+                // The arena's bytes taken so far: from `first` (-1: none yet) to `end`.
+                var first = -1
+                var end = 0
+                var i = 0
+                while i < items.count && count < limit {
+                    let taken = first < 0 ? 0 : end - first
+                    guard b0 + taken < byteLimit else { break }
+                    let item = items[i]
+                    if item.reject >= 0 {
+                        let end32 = Int32(truncatingIfNeeded: b0 + taken)
+                        for _ in 0..<n { ends.append(end32) }
+                        let r = reader.queueCollector.reject(of: item)
+                        let reject = Reject(reason: r.reason, location: reader.location(of: item), message: r.message)
+                        rejects[count] = reject
+                        appendLocation(reject.location)
+                    } else {
+                        records += 1
+                        var s = item.span
+                        for _ in 0..<n {
+                            let length = spans[s + 1]
+                            if length >= 0 {
+                                if first < 0 {
+                                    first = spans[s]
+                                    end = first
+                                }
+                                end += length
+                            }
+                            ends.append(Int32(truncatingIfNeeded: first < 0 ? b0 : b0 + end - first))
+                            s += 2
+                        }
+                        if kind >= 0 {
+                            kindOf.append(Int32(kind))
+                            lines.append(item.line > 0 ? item.line : .min)
+                            numbers.append(item.record)
+                        } else {
+                            appendLocation(reader.location(of: item))
+                            if let k = kindOf.last, k >= 0 { kind = Int(k) }
+                        }
+                    }
+                    count += 1
+                    i += 1
+                }
+                if first >= 0 { self.bytes.append(UnsafeBufferPointer(rebasing: arena[first..<end])) }
+                return i
+            }
+            if let last {
+                reader.took(last)
+            } else if try !reader.queueMore() {
+                return true
             }
         }
         return false
@@ -184,11 +254,11 @@ final class RecordChunk {
     /// Frees the input once mapped (the output stays until forwarded).
     func release() {
         recountOutput()
-        ends = []
+        ends = GrowableBuffer(capacity: 1)
         kinds = []
-        kindOf = []
-        lines = []
-        numbers = []
+        kindOf = GrowableBuffer(capacity: 1)
+        lines = GrowableBuffer(capacity: 1)
+        numbers = GrowableBuffer(capacity: 1)
         wholeLocations = [:]
         rejects = [:]
         bytes = GrowableBuffer(capacity: 1)

@@ -199,5 +199,22 @@ final class XMLCollectorQueueReader: RecordReader {
     }
 }
 
+extension XMLCollectorQueueReader: XMLQueuedRecords {
+    var queueCollector: XMLRecordCollector { collector }
+
+    /// The queue holds what the parse finished so far: no more until the parse goes on.
+    func queueMore() -> Bool { false }
+
+    func location(of item: XMLRecordCollector.Item) -> SourceLocation {
+        SourceLocation(file: displayName, line: item.line > 0 ? item.line : nil, record: item.record, path: recordPath)
+    }
+
+    func took(_ last: XMLRecordCollector.Item) {
+        recordNumber = last.record
+        recordLine = last.line
+        current = -1
+    }
+}
+
 @available(*, unavailable)
 extension XMLCollectorQueueReader: Sendable {}

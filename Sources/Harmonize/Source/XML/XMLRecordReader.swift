@@ -128,38 +128,46 @@ package final class XMLRecordReader {
                 }
                 return .record
             }
-            guard !parserFinished, let parser else {
-                for t in taps { t.finish(bytesParsed: bytesRead) }
-                return .end
-            }
-            let wellFormed: Bool
-            do {
-                wellFormed = try parser.feed()
-            } catch {
-                parserFinished = true
-                for t in taps { t.abandon() }
-                throw error
-            }
-            if !wellFormed {
-                parserFinished = true
-                if !parser.stopped {
-                    let problem = parser.firstProblem
-                    let line = problem?.line ?? 0
-                    let message = "document is not well-formed XML (libxml2 error \(problem?.code ?? -1)); reading stops here"
-                    collector.documentFailed(line: line, message: message)
-                    for t in taps { t.documentFailed(line: line, message: message) }
-                } else {
-                    // Stopped by this reader's collector: a tap that had not stopped would have read on.
-                    for t in taps where !t.collector.hasStopped { t.abandon() }
-                }
-            } else if parser.done {
-                parserFinished = true
-            }
-            if !taps.isEmpty {
-                let parsed = parser.bytesRead
-                for t in taps { t.drain(bytesParsed: parsed) }
-            }
+            guard try queueMore() else { return .end }
         }
+    }
+
+    /// Feeds the parser once more: the records and rejects it finishes wait in the collector's
+    /// queue (and the taps' collectors', drained). False once the document is done.
+    /// - Throws: `SourceIOError` when the source cannot be read.
+    func queueMore() throws(SourceIOError) -> Bool {
+        guard !parserFinished, let parser else {
+            for t in taps { t.finish(bytesParsed: bytesRead) }
+            return false
+        }
+        let wellFormed: Bool
+        do {
+            wellFormed = try parser.feed()
+        } catch {
+            parserFinished = true
+            for t in taps { t.abandon() }
+            throw error
+        }
+        if !wellFormed {
+            parserFinished = true
+            if !parser.stopped {
+                let problem = parser.firstProblem
+                let line = problem?.line ?? 0
+                let message = "document is not well-formed XML (libxml2 error \(problem?.code ?? -1)); reading stops here"
+                collector.documentFailed(line: line, message: message)
+                for t in taps { t.documentFailed(line: line, message: message) }
+            } else {
+                // Stopped by this reader's collector: a tap that had not stopped would have read on.
+                for t in taps where !t.collector.hasStopped { t.abandon() }
+            }
+        } else if parser.done {
+            parserFinished = true
+        }
+        if !taps.isEmpty {
+            let parsed = parser.bytesRead
+            for t in taps { t.drain(bytesParsed: parsed) }
+        }
+        return true
     }
 
     /// The UTF-8 text of bound field `position` for the current record (empty when absent).
@@ -439,6 +447,26 @@ final class XMLRecordCollector: XMLSAXEvents {
 
     /// The reason and message of a queued reject (`item.reject` ≥ 0).
     func reject(of item: Item) -> (reason: RejectReason, message: String) { rejects[item.reject] }
+
+    /// Hands the queued items not taken yet, in document order, with the spans and arena that
+    /// hold their values (a record's present values follow each other in the arena, in path
+    /// order, and the records' values follow each other in queue order); `body` returns how many
+    /// items it took (the first ones). The queue is emptied once every item is taken: what
+    /// `body` read is then gone. Returns the last item taken, if any.
+    func takeQueued(
+        _ body: (UnsafeBufferPointer<Item>, UnsafeBufferPointer<Int>, UnsafeBufferPointer<UInt8>) throws(SourceIOError) -> Int
+    ) throws(SourceIOError) -> Item? {
+        guard head < queue.count else {
+            if queue.count > 0 { clearQueue() }
+            return nil
+        }
+        let taken = try body(UnsafeBufferPointer(rebasing: queue.buffer[head...]), spans.buffer, arena.buffer)
+        guard taken > 0 else { return nil }
+        head += taken
+        let last = queue[head - 1]
+        if head == queue.count { clearQueue() }
+        return last
+    }
 
     /// Hands every queued item with the rejects, spans and arena that hold their reasons and
     /// values (a tap's block, `XMLRecordSpill`), then empties the queue.
@@ -748,3 +776,34 @@ extension XMLRecordReader: RecordReader {
 
 @available(*, unavailable)
 extension XMLRecordReader: Sendable {}
+
+/// A reader whose records wait in an XML collector's queue: a caller copying many records
+/// (`RecordChunk.fill`) takes all the queued ones at a time, their values in one copy, rather
+/// than one record and one field at a time through `next()` and `field(_:)`.
+protocol XMLQueuedRecords: RecordReader {
+    /// The collector whose queue holds the records; its bound paths are the reader's fields, in
+    /// position order.
+    var queueCollector: XMLRecordCollector { get }
+    /// Queues more records (the parser fed once more); false once there are no more.
+    /// - Throws: `SourceIOError` when the source cannot be read.
+    func queueMore() throws(SourceIOError) -> Bool
+    /// Where queued `item` comes from (as `location` would say once `next()` returned it).
+    func location(of item: XMLRecordCollector.Item) -> SourceLocation
+    /// Items were taken from the queue (`takeQueued`), `last` the last one: the reader is past
+    /// it, with no current record.
+    func took(_ last: XMLRecordCollector.Item)
+}
+
+extension XMLRecordReader: XMLQueuedRecords {
+    var queueCollector: XMLRecordCollector { collector }
+
+    func location(of item: XMLRecordCollector.Item) -> SourceLocation {
+        SourceLocation(file: displayName, line: item.line > 0 ? item.line : nil, record: item.record, path: options.record)
+    }
+
+    func took(_ last: XMLRecordCollector.Item) {
+        recordNumber = last.record
+        recordLine = last.line
+        currentSpan = nil
+    }
+}
