@@ -147,7 +147,8 @@ extension Builtins {
                 Sig([.any], variadic: .any, returns: .string),
             ],
             propagatesNull: false,
-            implementation: .variadic { args in .string(concatenated(args)) }),
+            implementation: .variadic { args in .string(concatenated(args)) },
+            concatenatesText: true),
         FunctionDefinition(
             name: "concat_ws",
             doc:

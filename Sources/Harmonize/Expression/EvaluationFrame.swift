@@ -98,6 +98,9 @@ final class BoundBox {
     let binary: (Value, Value) throws(EvaluationError) -> Value
     let ternary: (Value, Value, Value) throws(EvaluationError) -> Value
     let variadic: (UnsafeBufferPointer<Value>) throws(EvaluationError) -> Value
+    /// A `.unary` that also takes its text argument as UTF-8 bytes (`BoundImplementation.unaryText`).
+    let takesText: Bool
+    let text: (UnsafeBufferPointer<UInt8>) throws(EvaluationError) -> Value
 
     init(_ implementation: BoundImplementation) {
         var table: (any LookupTable)?
@@ -105,10 +108,17 @@ final class BoundBox {
         var binary: (Value, Value) throws(EvaluationError) -> Value = { _, _ throws(EvaluationError) in .null }
         var ternary: (Value, Value, Value) throws(EvaluationError) -> Value = { _, _, _ throws(EvaluationError) in .null }
         var variadic: (UnsafeBufferPointer<Value>) throws(EvaluationError) -> Value = { _ throws(EvaluationError) in .null }
+        var text: (UnsafeBufferPointer<UInt8>) throws(EvaluationError) -> Value = { _ throws(EvaluationError) in .null }
+        var takesText = false
         switch implementation {
         case .unary(let f), .unaryPrefetching(let f, _):
             kind = .unary
             unary = f
+        case .unaryText(let f, let t, _):
+            kind = .unary
+            unary = f
+            text = t
+            takesText = true
         case .binary(let f):
             kind = .binary
             binary = f
@@ -127,6 +137,8 @@ final class BoundBox {
         self.binary = binary
         self.ternary = ternary
         self.variadic = variadic
+        self.text = text
+        self.takesText = takesText
     }
 }
 

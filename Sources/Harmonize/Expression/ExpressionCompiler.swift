@@ -91,6 +91,9 @@ struct TypedEvaluator {
     var constant: Value?
     /// Set after an error, to suppress cascading diagnostics.
     var poisoned = false
+    /// Set for a `concat` of literals and names read as they are: the parts a keyed call
+    /// builds its text from in a buffer (`CompilationContext.invokeBoundText`).
+    var textParts: TextParts?
 
     static func constant(_ v: Value) -> TypedEvaluator {
         TypedEvaluator(type: v.type, eval: { _ throws(EvaluationError) in v }, constant: v)
@@ -102,6 +105,102 @@ struct TypedEvaluator {
             constant: nil, poisoned: true)
     }
 }
+
+/// The parts of a text built end to end (`concat(a, '/', b)`), for a call that takes the text
+/// as bytes (`BoundImplementation.unaryText`): each part is a literal's canonical text or the
+/// value of a frame slot (a field or a `let` value, read as the expression reads it). Held in
+/// buffers of its own, read per call without counting references to arrays.
+final class TextParts {
+    /// The longest text built on the stack; a longer one is built as a string.
+    static let capacity = 512
+    /// Per part: the slot it reads, or -1 for a literal (then `starts`/`counts` in `literal`).
+    let slots: UnsafeMutablePointer<Int>
+    let starts: UnsafeMutablePointer<Int>
+    let counts: UnsafeMutablePointer<Int>
+    let literal: UnsafeMutablePointer<UInt8>
+    let count: Int
+
+    /// The parts of a `concat` with arguments `nodes`, each a literal or a name of `scope`; nil
+    /// when another kind of argument (a call, an operator) is among them.
+    init?(_ nodes: [ExpressionNode], scope: any ExpressionScope) {
+        var slots: [Int] = []
+        var starts: [Int] = []
+        var counts: [Int] = []
+        var literal: [UInt8] = []
+        for n in nodes {
+            switch n {
+            case .literal(let v, _):
+                // A null part adds nothing (concat skips nulls).
+                if v.isNull { continue }
+                let bytes = Array(v.description.utf8)
+                slots.append(-1)
+                starts.append(literal.count)
+                counts.append(bytes.count)
+                literal += bytes
+            case .identifier(let name, _):
+                guard let b = scope.binding(for: name) else { return nil }
+                slots.append(b.slot)
+                starts.append(0)
+                counts.append(0)
+            default:
+                return nil
+            }
+        }
+        count = slots.count
+        self.slots = .allocate(capacity: max(1, count))
+        self.slots.initialize(from: slots, count: count)
+        self.starts = .allocate(capacity: max(1, count))
+        self.starts.initialize(from: starts, count: count)
+        self.counts = .allocate(capacity: max(1, count))
+        self.counts.initialize(from: counts, count: count)
+        self.literal = .allocate(capacity: max(1, literal.count))
+        self.literal.initialize(from: literal, count: literal.count)
+    }
+
+    deinit {
+        slots.deallocate()
+        starts.deallocate()
+        counts.deallocate()
+        literal.deallocate()
+    }
+
+    /// Writes the text into `out` (at most `TextParts.capacity` bytes) from the slots of `f`;
+    /// returns its length, or nil when a part is not text or null (a number, a date: its text
+    /// is then made as `concat` makes it) or the text is too long.
+    @inline(__always)
+    func write(_ f: EvaluationFrame, into out: UnsafeMutablePointer<UInt8>) -> Int? {
+        var n = 0
+        for i in 0..<count {
+            let slot = slots[i]
+            if slot < 0 {
+                let c = counts[i]
+                guard n + c <= Self.capacity else { return nil }
+                (out + n).update(from: literal + starts[i], count: c)
+                n += c
+                continue
+            }
+            guard slot < f.count else { return nil }
+            switch f.storage[slot] {
+            case .string(var s):
+                let fits = s.withUTF8 { u -> Bool in
+                    guard n + u.count <= Self.capacity else { return false }
+                    if let b = u.baseAddress { (out + n).update(from: b, count: u.count) }
+                    n += u.count
+                    return true
+                }
+                guard fits else { return nil }
+            case .null:
+                continue
+            default:
+                return nil
+            }
+        }
+        return n
+    }
+}
+
+@available(*, unavailable)
+extension TextParts: Sendable {}
 
 /// The arms of a `case` with a subject whose `when`s are all literals.
 struct LiteralArms {
@@ -807,7 +906,14 @@ final class CompilationContext {
                 // The argument is a field or a named value as it is: the run may act on it early.
                 compiler.callSites.addHint(slot: b.slot, site: site)
             }
-            let eval = CompilationContext.invokeBound(site: site, argEvals, name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
+            let eval: Evaluator
+            if runtimeArgs.count == 1, !def.readsRecordContext, traced == nil, let parts = runtimeArgs[0].textParts {
+                // The argument is a `concat` of fields and literals: built in a buffer when the
+                // run's implementation takes text.
+                eval = CompilationContext.invokeBoundText(site: site, parts: parts, argEvals, name: name, propagatesNull: def.propagatesNull)
+            } else {
+                eval = CompilationContext.invokeBound(site: site, argEvals, name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
+            }
             var res = TypedEvaluator(type: type, eval: eval)
             if case .computed = sig.result { res = widenValues(res) }
             return res
@@ -821,6 +927,7 @@ final class CompilationContext {
         if case .computed = sig.result { res = widenValues(res) }
         res = fold(res, runtimeArgs, range, pure: def.isPure)
         if res.constant?.isNull == true { res.type = type }
+        if def.concatenatesText, res.constant == nil { res.textParts = TextParts(argNodes, scope: compiler.scope) }
         return res
     }
 
@@ -994,6 +1101,39 @@ final class CompilationContext {
             if let failure { throw named(failure) }
             if let traceSite, args.count == 1, let t = f.lookupTrace { t.note(traceSite, a, r) }
             return r
+        }
+    }
+
+    /// The evaluator of a call with per-run state whose one argument is a `concat` of literals
+    /// and names (`parts`): when the run's implementation takes text
+    /// (`BoundImplementation.unaryText`), the parts are written end to end into a buffer on the
+    /// stack and handed over as bytes, without making a string; otherwise (a part that is not
+    /// text, a text longer than the buffer) the call is evaluated as `invokeBound` does it.
+    static func invokeBoundText(site: Int, parts: TextParts, _ args: EvaluatorList, name: String, propagatesNull: Bool) -> Evaluator {
+        let general = invokeBound(site: site, args, name: name, propagatesNull: propagatesNull, tracedSource: nil)
+        return { f throws(EvaluationError) in
+            guard let bound = f.boundImplementation(site) else { return try general(f) }
+            var failure: EvaluationError?
+            var taken = false
+            let r: Value = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: TextParts.capacity) { buf in
+                guard let out = buf.baseAddress, let n = parts.write(f, into: out) else { return .null }
+                // Called through the frame's box, uncounted (as `invokeBound`).
+                return bound._withUnsafeGuaranteedRef { box in
+                    guard box.takesText else { return .null }
+                    taken = true
+                    do throws(EvaluationError) {
+                        return try box.text(UnsafeBufferPointer(start: out, count: n))
+                    } catch {
+                        failure = error
+                        return .null
+                    }
+                }
+            }
+            if var failure {
+                if failure.function == nil { failure.function = name }
+                throw failure
+            }
+            return taken ? r : try general(f)
         }
     }
 

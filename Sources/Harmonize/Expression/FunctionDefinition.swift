@@ -121,6 +121,10 @@ package struct FunctionDefinition: Sendable {
     /// argument (the code) and its result (`LookupUse`). Only one-argument runtime forms are
     /// recorded.
     public var recordsLookups = false
+    /// Whether a call's result is the canonical texts of its arguments end to end, nulls
+    /// skipped (`concat`): a keyed function taking that text builds it in a buffer from the
+    /// arguments instead (`BoundImplementation.unaryText`).
+    public var concatenatesText = false
     /// Whether the implementation receives, before its arguments, the record's context (the
     /// mapping id, and with no argument also the source file and record number: see
     /// `EvaluationFrame.recordContext(withLocation:)`); for `row_id`.
@@ -138,7 +142,7 @@ package struct FunctionDefinition: Sendable {
     public init(
         name: String, doc: String, signatures: [Signature], requiresLiteralArguments: Set<Int> = [],
         requiresLiteralTail: Bool = false, isPure: Bool = true, propagatesNull: Bool = true,
-        implementation: Implementation
+        implementation: Implementation, concatenatesText: Bool = false
     ) {
         self.name = name.lowercased()
         self.doc = doc
@@ -149,6 +153,7 @@ package struct FunctionDefinition: Sendable {
         self.repeatable = isPure
         self.propagatesNull = propagatesNull
         self.implementation = implementation
+        self.concatenatesText = concatenatesText
     }
 
     func requiresLiteral(at index: Int, signature: Signature) -> Bool {

@@ -43,6 +43,14 @@ package enum BoundImplementation {
     /// is a source field gets `prefetch` called when the field is decoded, before the record's
     /// expressions run (`BoundCallSites.prefetches`; keyed pseudonyms bring their cache slot in).
     case unaryPrefetching((Value) throws(EvaluationError) -> Value, prefetch: (Value) -> Void)
+    /// As `unaryPrefetching`, and `text` takes the argument's UTF-8 bytes when the call builds
+    /// its text argument in a buffer (`concat(…)` of fields and literals,
+    /// `TypedEvaluator.textParts`: `pseudonym_int(concat(a, '/', b), …)` hashes the parts
+    /// without making a string). `text` gives for those bytes what the first closure gives for
+    /// the `.string` they spell.
+    case unaryText(
+        (Value) throws(EvaluationError) -> Value, text: (UnsafeBufferPointer<UInt8>) throws(EvaluationError) -> Value,
+        prefetch: (Value) -> Void)
     /// Two arguments.
     case binary((Value, Value) throws(EvaluationError) -> Value)
     /// Three arguments.
@@ -101,7 +109,10 @@ package struct CallSites: Sendable {
         for b in binders { list.append(try b.bind(environment)) }
         var prefetches: [BoundCallSites.Prefetch] = []
         for h in hints where h.site < list.count {
-            if case .unaryPrefetching(_, let prefetch) = list[h.site] { prefetches.append(.init(slot: h.slot, prefetch: prefetch)) }
+            switch list[h.site] {
+            case .unaryPrefetching(_, let prefetch), .unaryText(_, _, let prefetch): prefetches.append(.init(slot: h.slot, prefetch: prefetch))
+            default: break
+            }
         }
         return BoundCallSites(implementations: list, prefetches: prefetches)
     }
@@ -124,7 +135,8 @@ package final class BoundCallSites {
     }
 
     let implementations: ContiguousArray<BoundImplementation>
-    /// What to call with a slot's value as soon as it is known (`BoundImplementation.unaryPrefetching`).
+    /// What to call with a slot's value as soon as it is known (`BoundImplementation.unaryPrefetching`,
+    /// `.unaryText`).
     let prefetches: [Prefetch]
 
     init(implementations: ContiguousArray<BoundImplementation>, prefetches: [Prefetch] = []) {

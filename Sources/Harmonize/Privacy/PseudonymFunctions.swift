@@ -32,7 +32,7 @@ extension FunctionRegistry {
                         return .perRun { environment throws(EvaluationError) in
                             // Resolved once per run (the run's HMAC states and cache for the purpose).
                             let p = try environment.pseudonymizers(function: name).pseudonymizer(purpose: purpose)
-                            return .unaryPrefetching(
+                            return .unaryText(
                                 { value throws(EvaluationError) in
                                     let text: String
                                     switch value {
@@ -43,6 +43,8 @@ extension FunctionRegistry {
                                     }
                                     return asInteger ? .int(p.integer(text)) : .string(p.pseudonym(text))
                                 },
+                                // A text built in a buffer (`concat` of fields): hashed as it is.
+                                text: { u in asInteger ? .int(p.integer(utf8: u)) : .string(p.pseudonym(utf8: u)) },
                                 // A text identifier read from a field: its cache slot, early.
                                 prefetch: { value in if case .string(let s) = value { p.prefetch(s) } })
                         }

@@ -249,25 +249,25 @@ package final class Pseudonymizer {
     /// The table's number of slots.
     var tableSlots: Int { mask + 1 }
 
-    /// The digest of `identifier` in its cache slot, computed and stored on a miss; nil when the
-    /// identifier is not cached (too long, or the cache given up and the identifier not in its
-    /// sample): then `hmac` holds its HMAC.
+    /// The digest of the identifier whose UTF-8 bytes are `u` in its cache slot, computed and
+    /// stored on a miss; nil when the identifier is not cached (too long, or the cache given up
+    /// and the identifier not in its sample): then `hmac` holds its HMAC.
     @inline(__always)
-    private func digest(_ identifier: String) -> UnsafeMutablePointer<UInt8>? {
-        if bypassesCache { return sampledDigest(identifier) }
+    private func digest(_ u: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<UInt8>? {
+        if bypassesCache { return sampledDigest(u) }
         if lookups == nextJudgement {
             // Judged before this lookup (the previous one's digest was read from the table).
             judgeCache()
-            if bypassesCache { return sampledDigest(identifier) }
+            if bypassesCache { return sampledDigest(u) }
         }
-        guard let probe = probe(identifier, sampled: false) else {
-            authenticate(identifier)
+        guard let probe = probe(u, sampled: false) else {
+            authenticate(u)
             return nil
         }
         if probe.hit {
             if lookups >= countFrom { hits += 1 }
         } else {
-            store(identifier, in: probe.slot, length: probe.length)
+            store(u, in: probe.slot)
         }
         lookups += 1
         return probe.slot + Self.digestOffset
@@ -276,15 +276,15 @@ package final class Pseudonymizer {
     /// `digest` while the cache is given up: an identifier of the sample is looked up in the
     /// table's first sixteenth; the others are computed. Every `sampleWindow` sampled lookups,
     /// the cache is used whole again when a quarter of them were hits.
-    private func sampledDigest(_ identifier: String) -> UnsafeMutablePointer<UInt8>? {
-        guard let probe = probe(identifier, sampled: true) else {
-            authenticate(identifier)
+    private func sampledDigest(_ u: UnsafeBufferPointer<UInt8>) -> UnsafeMutablePointer<UInt8>? {
+        guard let probe = probe(u, sampled: true) else {
+            authenticate(u)
             return nil
         }
         if probe.hit {
             sampledHits += 1
         } else {
-            store(identifier, in: probe.slot, length: probe.length)
+            store(u, in: probe.slot)
         }
         sampledLookups += 1
         if sampledLookups == Self.sampleWindow {
@@ -299,45 +299,42 @@ package final class Pseudonymizer {
         return probe.slot + Self.digestOffset
     }
 
-    /// Computes the digest of `identifier` (a miss) into `slot`, which holds its `length` bytes
+    /// Computes the digest of the identifier `u` (a miss) into `slot`, which holds its bytes
     /// already, and marks the slot used.
     @inline(__always)
-    private func store(_ identifier: String, in slot: UnsafeMutablePointer<UInt8>, length: Int) {
-        authenticate(identifier)
+    private func store(_ u: UnsafeBufferPointer<UInt8>, in slot: UnsafeMutablePointer<UInt8>) {
+        authenticate(u)
         hmac.writeDigest(into: slot + Self.digestOffset)
-        slot[0] = UInt8(length + 1)
+        slot[0] = UInt8(u.count + 1)
     }
 
-    /// The slot of `identifier`, and whether it holds it already; a slot that does not takes
-    /// the identifier's bytes (marked used once its digest is in). Nil when the identifier is
-    /// too long to be cached, or (`sampled`) not in the sample.
+    /// The slot of the identifier `u`, and whether it holds it already; a slot that does not
+    /// takes the identifier's bytes (marked used once its digest is in). Nil when the identifier
+    /// is too long to be cached, or (`sampled`) not in the sample.
     @inline(__always)
-    private func probe(_ identifier: String, sampled: Bool) -> (slot: UnsafeMutablePointer<UInt8>, length: Int, hit: Bool)? {
-        var s = identifier
-        return s.withUTF8 { u in
-            let n = u.count
-            guard n <= Self.maxCachedBytes else { return nil }
-            let h = Self.hash(u)
-            let slot: UnsafeMutablePointer<UInt8>
-            if sampled {
-                // One identifier in 16, by the hash's top bits (the slot is chosen by its low ones).
-                guard h >> 60 == 0 else { return nil }
-                slot = self.slot(h, mask: mask >> 4)
-            } else {
-                slot = self.slot(h, mask: mask)
-            }
-            guard self.isWritten(slot) else {
-                // An empty slot of a block never written: a miss, without reading it.
-                self.noteWritten(slot)
-                if let base = u.baseAddress, n > 0 { (slot + 1).update(from: base, count: n) }
-                return (slot, n, false)
-            }
-            guard let base = u.baseAddress, n > 0 else { return (slot, n, Int(slot[0]) == n + 1) }
-            if Int(slot[0]) == n + 1 && memcmp(slot + 1, base, n) == 0 { return (slot, n, true) }
-            slot[0] = 0
-            (slot + 1).update(from: base, count: n)
-            return (slot, n, false)
+    private func probe(_ u: UnsafeBufferPointer<UInt8>, sampled: Bool) -> (slot: UnsafeMutablePointer<UInt8>, hit: Bool)? {
+        let n = u.count
+        guard n <= Self.maxCachedBytes else { return nil }
+        let h = Self.hash(u)
+        let slot: UnsafeMutablePointer<UInt8>
+        if sampled {
+            // One identifier in 16, by the hash's top bits (the slot is chosen by its low ones).
+            guard h >> 60 == 0 else { return nil }
+            slot = self.slot(h, mask: mask >> 4)
+        } else {
+            slot = self.slot(h, mask: mask)
         }
+        guard isWritten(slot) else {
+            // An empty slot of a block never written: a miss, without reading it.
+            noteWritten(slot)
+            if let base = u.baseAddress, n > 0 { (slot + 1).update(from: base, count: n) }
+            return (slot, false)
+        }
+        guard let base = u.baseAddress, n > 0 else { return (slot, Int(slot[0]) == n + 1) }
+        if Int(slot[0]) == n + 1 && memcmp(slot + 1, base, n) == 0 { return (slot, true) }
+        slot[0] = 0
+        (slot + 1).update(from: base, count: n)
+        return (slot, false)
     }
 
     /// The hash of an identifier's bytes (FNV-1a).
@@ -400,45 +397,55 @@ package final class Pseudonymizer {
 
     /// The pseudonym of `identifier` as 64 lowercase hex digits.
     public func pseudonym(_ identifier: String) -> String {
-        if let d = digest(identifier) { return Hex.string(d, count: 32) }
+        var s = identifier
+        return s.withUTF8 { pseudonym(utf8: $0) }
+    }
+
+    /// The pseudonym of the identifier whose UTF-8 text is `u` (what `pseudonym(_:)` gives for
+    /// that text), as 64 lowercase hex digits.
+    public func pseudonym(utf8 u: UnsafeBufferPointer<UInt8>) -> String {
+        if let d = digest(u) { return Hex.string(d, count: 32) }
         return hmac.hexDigest()
     }
 
     /// A non-negative 63-bit integer derived from the pseudonym (for integer ids such as `person_id`).
     public func integer(_ identifier: String) -> Int {
-        guard let d = digest(identifier) else { return Int(hmac.prefix64 & 0x7FFF_FFFF_FFFF_FFFF) }
+        var s = identifier
+        return s.withUTF8 { integer(utf8: $0) }
+    }
+
+    /// `integer(_:)` of the identifier whose UTF-8 text is `u`.
+    public func integer(utf8 u: UnsafeBufferPointer<UInt8>) -> Int {
+        guard let d = digest(u) else { return Int(hmac.prefix64 & 0x7FFF_FFFF_FFFF_FFFF) }
         var v: UInt64 = 0
         for k in 0..<8 { v = v << 8 | UInt64(d[k]) }
         return Int(v & 0x7FFF_FFFF_FFFF_FFFF)
     }
 
-    /// HMACs the normalised identifier (result in `hmac`). ASCII text with nothing to trim is
-    /// upper-cased byte by byte (what `normalize` gives for it) without building a `String`.
-    private func authenticate(_ identifier: String) {
-        var s = identifier
-        let done: Bool = s.withUTF8 { u in
-            let n = u.count
-            guard n > 0, n <= 256, Self.untrimmed(u[0]), Self.untrimmed(u[n - 1]) else { return false }
+    /// HMACs the normalised identifier `u` (result in `hmac`). ASCII text with nothing to trim
+    /// is upper-cased byte by byte (what `normalize` gives for it) without building a `String`.
+    private func authenticate(_ u: UnsafeBufferPointer<UInt8>) {
+        let n = u.count
+        asText: if n > 0, n <= 256, Self.untrimmed(u[0]), Self.untrimmed(u[n - 1]) {
             var lower = false
             for b in u {
-                if b >= 0x80 { return false }
+                if b >= 0x80 { break asText }
                 if b >= 97 && b <= 122 { lower = true }
             }
             guard lower else {
                 hmac.authenticate(u)
-                return true
+                return
             }
-            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { t in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { t in
                 for k in 0..<n {
                     let b = u[k]
                     t[k] = b >= 97 && b <= 122 ? b - 32 : b
                 }
                 hmac.authenticate(UnsafeBufferPointer(t))
-                return true
             }
+            return
         }
-        if done { return }
-        var normalized = Self.normalize(identifier)
+        var normalized = Self.normalize(String(decoding: u, as: UTF8.self))
         normalized.withUTF8 { hmac.authenticate($0) }
     }
 

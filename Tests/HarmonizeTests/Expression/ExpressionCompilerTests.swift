@@ -437,6 +437,48 @@ extension String {
         }
     }
 
+    /// A call with per-run state that takes text as bytes (`BoundImplementation.unaryText`),
+    /// given a `concat` of fields and literals, gets the parts end to end as bytes; given
+    /// anything else (a part that is not text, a call among the parts, a text longer than the
+    /// buffer, a frame whose implementation takes no bytes), the value, as before. The result
+    /// is the same text either way.
+    @Test func aConcatOfFieldsIsHandedOverAsBytes() throws {
+        var registry = FunctionRegistry.standard
+        registry.register(
+            FunctionDefinition(
+                name: "keyed", doc: "Test.", signatures: [.init([.any], returns: .string)], isPure: false,
+                implementation: .perRun { _ throws(EvaluationError) in
+                    .unaryText(
+                        { v in .string("value:" + v.description) }, text: { u in .string("bytes:" + String(decoding: u, as: UTF8.self)) },
+                        prefetch: { _ in })
+                }))
+        registry.register(
+            FunctionDefinition(
+                name: "plain", doc: "Test.", signatures: [.init([.any], returns: .string)], isPure: false,
+                implementation: .perRun { _ throws(EvaluationError) in .unary { v in .string("value:" + v.description) } }))
+        let compiler = F.compiler(functions: registry)
+        let long = String(repeating: "x", count: TextParts.capacity)
+        let cases: [(String, String)] = [
+            ("keyed(concat(sex, '/', `PID-5.1`))", "bytes:M/DUPONT^JEAN"),
+            ("keyed(concat(sex, comment, first_name, 12, null))", "bytes:M  Marie 12"),
+            ("keyed(concat(sex, sex))", "bytes:MM"),
+            // A part that is not text, a call among the parts, a text too long: the value.
+            ("keyed(concat(sex, height_cm))", "value:M170"),
+            ("keyed(concat(sex, raw))", "bytes:M42"),
+            ("keyed(concat(sex, '/', birth_date))", "value:M/1980-02-29"),
+            ("keyed(concat(upper(first_name), sex))", "value:  MARIE M"),
+            ("keyed(concat(sex, '\(long)'))", "value:M\(long)"),
+            ("keyed(sex)", "value:M"),
+            ("plain(concat(sex, '/', `PID-5.1`))", "value:M/DUPONT^JEAN"),
+        ]
+        for (expression, result) in cases {
+            let c = try compiler.compile(expression, file: nil, line: 1, column: 1, expected: nil).get()
+            let frame = F.frame()
+            frame.bind(try c.callSites.bind(RunEnvironment()))
+            #expect(try c.evaluate(frame) == .string(result), "\(expression)")
+        }
+    }
+
     @Test func dictionaryLookupNormalisesKeys() {
         let t = DictionaryLookupTable(valueType: .string, [(.string("12"), .string("a")), (.int(7), .string("b"))])
         #expect(t.value(forKey: .int(12)) == .string("a"))

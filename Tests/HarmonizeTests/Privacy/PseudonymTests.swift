@@ -296,6 +296,39 @@ import Testing
         #expect(p.pseudonym("1500175123456") == expected)
     }
 
+    /// A keyed pseudonym of a `concat` of fields is computed from the parts' bytes
+    /// (`BoundImplementation.unaryText`): the same pseudonym as of the text the `concat` makes,
+    /// for text to trim, lower case, non-ASCII, null parts, identifiers too long to cache, and
+    /// parts that are not text; the cache's hits and its giving up do not change it.
+    @Test func pseudonymsOfAConcatAreThoseOfItsText() throws {
+        let scope = TestScope(["a": .string, "b": .any, "c": .string])
+        let key = try PseudonymKey(bytes: Self.keyBytes)
+        let keyed = RunEnvironment()
+        keyed.pseudonymKey = key
+        let compiler = ExpressionCompiler(functions: FunctionCatalog.registry(), scope: scope, lookups: nil)
+        let joined = try compiler.compile("pseudonym_int(concat(a, '/', b, '/', c), 'condition')", file: nil, line: 1, column: 1, expected: nil).get()
+        let hex = try compiler.compile("pseudonym(concat(c, a), 'person')", file: nil, line: 1, column: 1, expected: nil).get()
+        let frame = EvaluationFrame(slotCount: 3, callSites: try joined.callSites.bind(keyed))
+        let hexFrame = EvaluationFrame(slotCount: 3, callSites: try hex.callSites.bind(keyed))
+        let condition = Pseudonymizer(key: key, purpose: "condition")
+        let person = Pseudonymizer(key: key, purpose: "person")
+        let values: [Value] = [
+            .string("S1"), .string(" s2"), .string("ab "), .string("éé"), .string(""), .null, .int(42),
+            .string(String(repeating: "z", count: 40)), .string(String(repeating: "y", count: 600)),
+        ]
+        // Enough calls for the cache to be judged (given up: none repeats), then repeats.
+        for i in 0..<(3 * Pseudonymizer.earlyFill) {
+            let a = i % 3 == 0 ? values[i % values.count] : .string("S\(i % 5_000)")
+            let b = values[(i / 7) % values.count]
+            let c: Value = i % 11 == 0 ? .null : .string("c\(i % 13)")
+            frame.slots = [a, b, c]
+            hexFrame.slots = [a, b, c]
+            let text = a.description + "/" + b.description + "/" + c.description
+            #expect(try joined.evaluate(frame) == .int(condition.integer(text)), "\(i)")
+            if i % 16 == 0 { #expect(try hex.evaluate(hexFrame) == .string(person.pseudonym(c.description + a.description)), "\(i)") }
+        }
+    }
+
     @Test func onePlanRunsUnderTwoKeysWithoutSharingState() throws {
         // The plan holds no key: two runs of one compiled expression under different keys,
         // interleaved, give each key's own pseudonyms.
