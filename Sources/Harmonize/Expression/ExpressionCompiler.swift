@@ -106,96 +106,192 @@ struct TypedEvaluator {
     }
 }
 
-/// The parts of a text built end to end (`concat(a, '/', b)`), for a call that takes the text
-/// as bytes (`BoundImplementation.unaryText`): each part is a literal's canonical text or the
-/// value of a frame slot (a field or a `let` value, read as the expression reads it). Held in
-/// buffers of its own, read per call without counting references to arrays.
+/// The parts of a text built end to end: the arguments of `concat(a, '/', b)` (null parts
+/// skipped) or the operands of a chain `'MCO|' & a & '|' & b` (a null part makes the text
+/// null). Evaluated part by part into one buffer: a keyed call takes the bytes
+/// (`BoundImplementation.unaryText`) without a string being made, and a chain of `&` makes one
+/// string rather than one per operator. Each part is a literal's canonical text, the value of a
+/// frame slot (a field or a `let` value, read as the expression reads it), or a sub-expression;
+/// every part is evaluated once, in order, as the call or the operators would.
 final class TextParts {
-    /// The longest text built on the stack; a longer one is built as a string.
-    static let capacity = 512
-    /// Per part: the slot it reads, or -1 for a literal (then `starts`/`counts` in `literal`).
-    let slots: UnsafeMutablePointer<Int>
-    let starts: UnsafeMutablePointer<Int>
-    let counts: UnsafeMutablePointer<Int>
-    let literal: UnsafeMutablePointer<UInt8>
+    /// What a null part does.
+    enum Nulls {
+        /// Adds nothing (`concat`).
+        case skipped
+        /// Makes the text null (`&`); the parts after it are evaluated all the same.
+        case nullify
+    }
+
+    /// One part, as compiled.
+    enum Part {
+        case literal([UInt8])
+        case slot(Int)
+        case evaluator(Evaluator)
+    }
+
+    /// Texts up to this length are built on the stack.
+    static let stackBytes = 512
+    let nulls: Nulls
+    /// The parts as compiled (a chain of `&` takes those of its operands).
+    let parts: [Part]
+    /// Per part: its slot (≥ 0), -1 for a literal (its bytes at `starts`, `counts` in
+    /// `literal`), or -2 for a sub-expression (the next of `evaluators`). In buffers of its own:
+    /// read per call without counting references to arrays.
+    private let kinds: UnsafeMutablePointer<Int>
+    private let starts: UnsafeMutablePointer<Int>
+    private let counts: UnsafeMutablePointer<Int>
+    private let literal: UnsafeMutablePointer<UInt8>
+    private let evaluators: EvaluatorList
     let count: Int
 
-    /// The parts of a `concat` with arguments `nodes`, each a literal or a name of `scope`; nil
-    /// when another kind of argument (a call, an operator) is among them.
-    init?(_ nodes: [ExpressionNode], scope: any ExpressionScope) {
-        var slots: [Int] = []
-        var starts: [Int] = []
-        var counts: [Int] = []
-        var literal: [UInt8] = []
-        for n in nodes {
-            switch n {
-            case .literal(let v, _):
-                // A null part adds nothing (concat skips nulls).
-                if v.isNull { continue }
-                let bytes = Array(v.description.utf8)
-                slots.append(-1)
-                starts.append(literal.count)
-                counts.append(bytes.count)
-                literal += bytes
-            case .identifier(let name, _):
-                guard let b = scope.binding(for: name) else { return nil }
-                slots.append(b.slot)
-                starts.append(0)
-                counts.append(0)
-            default:
-                return nil
+    init(nulls: Nulls, parts: [Part]) {
+        self.nulls = nulls
+        self.parts = parts
+        count = parts.count
+        kinds = .allocate(capacity: max(1, count))
+        starts = .allocate(capacity: max(1, count))
+        counts = .allocate(capacity: max(1, count))
+        var bytes: [UInt8] = []
+        var boxes: [EvaluatorBox] = []
+        for (i, p) in parts.enumerated() {
+            switch p {
+            case .literal(let b):
+                (kinds + i).initialize(to: -1)
+                (starts + i).initialize(to: bytes.count)
+                (counts + i).initialize(to: b.count)
+                bytes += b
+            case .slot(let slot):
+                (kinds + i).initialize(to: slot)
+                (starts + i).initialize(to: 0)
+                (counts + i).initialize(to: 0)
+            case .evaluator(let e):
+                (kinds + i).initialize(to: -2)
+                (starts + i).initialize(to: boxes.count)
+                (counts + i).initialize(to: 0)
+                boxes.append(EvaluatorBox(e))
             }
         }
-        count = slots.count
-        self.slots = .allocate(capacity: max(1, count))
-        self.slots.initialize(from: slots, count: count)
-        self.starts = .allocate(capacity: max(1, count))
-        self.starts.initialize(from: starts, count: count)
-        self.counts = .allocate(capacity: max(1, count))
-        self.counts.initialize(from: counts, count: count)
-        self.literal = .allocate(capacity: max(1, literal.count))
-        self.literal.initialize(from: literal, count: literal.count)
+        literal = .allocate(capacity: max(1, bytes.count))
+        literal.initialize(from: bytes, count: bytes.count)
+        evaluators = EvaluatorList(boxes) { $0 }
     }
 
     deinit {
-        slots.deallocate()
+        kinds.deallocate()
         starts.deallocate()
         counts.deallocate()
         literal.deallocate()
     }
 
-    /// Writes the text into `out` (at most `TextParts.capacity` bytes) from the slots of `f`;
-    /// returns its length, or nil when a part is not text or null (a number, a date: its text
-    /// is then made as `concat` makes it) or the text is too long.
-    @inline(__always)
-    func write(_ f: EvaluationFrame, into out: UnsafeMutablePointer<UInt8>) -> Int? {
-        var n = 0
-        for i in 0..<count {
-            let slot = slots[i]
-            if slot < 0 {
-                let c = counts[i]
-                guard n + c <= Self.capacity else { return nil }
-                (out + n).update(from: literal + starts[i], count: c)
-                n += c
-                continue
+    /// The part of a sub-expression: its constant's text, its slot when it is a name of
+    /// `scope` read as it is, else its evaluator. Nil for a null constant under `.skipped`.
+    static func part(_ e: TypedEvaluator, node: ExpressionNode?, scope: any ExpressionScope, nulls: Nulls) -> Part? {
+        if let c = e.constant {
+            if c.isNull && nulls == .skipped { return nil }
+            if !c.isNull { return .literal(Array(c.description.utf8)) }
+        }
+        if case .identifier(let name, _)? = node, let b = scope.binding(for: name) { return .slot(b.slot) }
+        return .evaluator(e.eval)
+    }
+
+    /// The parts of `concat` with arguments `args` (compiled from `nodes`).
+    static func concat(_ args: [TypedEvaluator], nodes: [ExpressionNode], scope: any ExpressionScope) -> TextParts {
+        TextParts(nulls: .skipped, parts: args.indices.compactMap { part(args[$0], node: nodes[$0], scope: scope, nulls: .skipped) })
+    }
+
+    /// The parts of `a & b` (compiled from `nodes`): an operand that is itself a chain of `&`
+    /// gives its parts.
+    static func ampersand(
+        _ a: TypedEvaluator, _ b: TypedEvaluator, nodes: (ExpressionNode, ExpressionNode)?, scope: any ExpressionScope
+    ) -> TextParts {
+        var parts: [Part] = []
+        for (e, node) in [(a, nodes?.0), (b, nodes?.1)] {
+            if let t = e.textParts, t.nulls == .nullify {
+                parts += t.parts
+            } else if let p = part(e, node: node, scope: scope, nulls: .nullify) {
+                parts.append(p)
             }
-            guard slot < f.count else { return nil }
-            switch f.storage[slot] {
-            case .string(var s):
-                let fits = s.withUTF8 { u -> Bool in
-                    guard n + u.count <= Self.capacity else { return false }
-                    if let b = u.baseAddress { (out + n).update(from: b, count: u.count) }
-                    n += u.count
-                    return true
+        }
+        return TextParts(nulls: .nullify, parts: parts)
+    }
+
+    /// Evaluates the parts on `f`, in order, and calls `body` with the text's UTF-8 bytes, or
+    /// with nil when the text is null (a null part of a chain of `&`). A part's error is thrown
+    /// as it is.
+    @inline(__always)
+    func withText<R>(_ f: EvaluationFrame, _ body: (UnsafeBufferPointer<UInt8>?) throws(EvaluationError) -> R) throws(EvaluationError) -> R {
+        var failure: EvaluationError?
+        let result: R? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.stackBytes) { stack -> R? in
+            guard var out = stack.baseAddress else { return nil }
+            var capacity = Self.stackBytes
+            var heap: UnsafeMutablePointer<UInt8>?
+            defer { heap?.deallocate() }
+            var n = 0
+            var isNull = false
+            @inline(__always) func append(_ from: UnsafePointer<UInt8>, _ c: Int) {
+                if n + c > capacity {
+                    var grown = capacity * 2
+                    while grown < n + c { grown *= 2 }
+                    let p = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+                    p.update(from: out, count: n)
+                    heap?.deallocate()
+                    heap = p
+                    out = p
+                    capacity = grown
                 }
-                guard fits else { return nil }
-            case .null:
-                continue
-            default:
+                (out + n).update(from: from, count: c)
+                n += c
+            }
+            for i in 0..<count {
+                let kind = kinds[i]
+                if kind == -1 {
+                    append(literal + starts[i], counts[i])
+                    continue
+                }
+                let v: Value
+                if kind >= 0 {
+                    guard kind < f.count else {
+                        failure = EvaluationError(message: "frame has no slot \(kind)", function: "concat")
+                        return nil
+                    }
+                    v = f.storage[kind]
+                } else {
+                    do throws(EvaluationError) {
+                        v = try evaluators.evaluate(starts[i], f)
+                    } catch {
+                        failure = error
+                        return nil
+                    }
+                }
+                switch v {
+                case .string(var s):
+                    s.withUTF8 { u in
+                        if let b = u.baseAddress { append(b, u.count) }
+                    }
+                case .null:
+                    if nulls == .nullify { isNull = true }
+                default:
+                    var d = v.description
+                    d.withUTF8 { u in
+                        if let b = u.baseAddress { append(b, u.count) }
+                    }
+                }
+            }
+            do throws(EvaluationError) {
+                return try body(isNull ? nil : UnsafeBufferPointer(start: out, count: n))
+            } catch {
+                failure = error
                 return nil
             }
         }
-        return n
+        if let failure { throw failure }
+        guard let result else { throw EvaluationError(message: "no buffer for a text", function: "concat") }
+        return result
+    }
+
+    /// The text as a value (null when a part of a chain of `&` is).
+    func value(_ f: EvaluationFrame) throws(EvaluationError) -> Value {
+        try withText(f) { u in u.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null }
     }
 }
 
@@ -327,6 +423,7 @@ final class CompilationContext {
         let inner = r.eval
         var out = r
         out.type = expected
+        out.textParts = nil
         let convert: @Sendable (Value) throws(EvaluationError) -> Value = { v throws(EvaluationError) in
             switch (v, expected) {
             case (.null, _): return v
@@ -389,7 +486,7 @@ final class CompilationContext {
             return genUnary(op, gen(operand), range)
 
         case .binary(let op, let l, let r, let range):
-            return genBinary(op, gen(l), gen(r), range)
+            return genBinary(op, gen(l), gen(r), range, nodes: (l, r))
 
         case .isNull(let x, let negated, let range):
             let a = gen(x)
@@ -452,7 +549,10 @@ final class CompilationContext {
         }
     }
 
-    private func genBinary(_ op: ExpressionNode.BinaryOperator, _ a: TypedEvaluator, _ b: TypedEvaluator, _ range: SourceRange)
+    private func genBinary(
+        _ op: ExpressionNode.BinaryOperator, _ a: TypedEvaluator, _ b: TypedEvaluator, _ range: SourceRange,
+        nodes: (ExpressionNode, ExpressionNode)? = nil
+    )
         -> TypedEvaluator
     {
         if a.poisoned || b.poisoned { return .poison }
@@ -537,7 +637,7 @@ final class CompilationContext {
             return fold(res, [a, b], range)
 
         case .concat:
-            let res = TypedEvaluator(
+            var res = TypedEvaluator(
                 type: .string,
                 eval: { f throws(EvaluationError) in
                     let x = try l(f)
@@ -546,7 +646,15 @@ final class CompilationContext {
                     if x.isNull || y.isNull { return .null }
                     return .string(x.description + y.description)
                 })
-            return fold(res, [a, b], range)
+            res = fold(res, [a, b], range)
+            guard res.constant == nil else { return res }
+            let parts = TextParts.ampersand(a, b, nodes: nodes, scope: compiler.scope)
+            if parts.count > 2 {
+                // A chain: its text made once, not a string per operator.
+                res.eval = { f throws(EvaluationError) in try parts.value(f) }
+            }
+            res.textParts = parts
+            return res
 
         case .add, .subtract, .multiply, .divide, .remainder:
             guard CompilationContext.isNumeric(a.type), CompilationContext.isNumeric(b.type) else {
@@ -711,6 +819,7 @@ final class CompilationContext {
         guard r.type == .number || r.type == .datetime else { return r }
         let inner = r.eval
         var out = r
+        out.textParts = nil
         out.eval = { f throws(EvaluationError) in
             switch try inner(f) {
             case .int(let i): return .double(Double(i))
@@ -927,7 +1036,7 @@ final class CompilationContext {
         if case .computed = sig.result { res = widenValues(res) }
         res = fold(res, runtimeArgs, range, pure: def.isPure)
         if res.constant?.isNull == true { res.type = type }
-        if def.concatenatesText, res.constant == nil { res.textParts = TextParts(argNodes, scope: compiler.scope) }
+        if def.concatenatesText, res.constant == nil { res.textParts = TextParts.concat(args, nodes: argNodes, scope: compiler.scope) }
         return res
     }
 
@@ -1104,25 +1213,29 @@ final class CompilationContext {
         }
     }
 
-    /// The evaluator of a call with per-run state whose one argument is a `concat` of literals
-    /// and names (`parts`): when the run's implementation takes text
-    /// (`BoundImplementation.unaryText`), the parts are written end to end into a buffer on the
-    /// stack and handed over as bytes, without making a string; otherwise (a part that is not
-    /// text, a text longer than the buffer) the call is evaluated as `invokeBound` does it.
+    /// The evaluator of a call with per-run state whose one argument is a text built from
+    /// parts (`concat(…)`, a chain of `&`: `TextParts`): the parts are written end to end into
+    /// a buffer and, when the run's implementation takes text (`BoundImplementation.unaryText`),
+    /// handed over as bytes, without a string; otherwise as the string they make. Null
+    /// propagation and error attribution as `invokeBound`.
     static func invokeBoundText(site: Int, parts: TextParts, _ args: EvaluatorList, name: String, propagatesNull: Bool) -> Evaluator {
         let general = invokeBound(site: site, args, name: name, propagatesNull: propagatesNull, tracedSource: nil)
         return { f throws(EvaluationError) in
+            // Not bound: the general path says so, as for any call.
             guard let bound = f.boundImplementation(site) else { return try general(f) }
+            var unary = false
+            bound._withUnsafeGuaranteedRef { unary = $0.kind == .unary }
+            // An implementation of another shape: the general path reports it.
+            guard unary else { return try general(f) }
             var failure: EvaluationError?
-            var taken = false
-            let r: Value = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: TextParts.capacity) { buf in
-                guard let out = buf.baseAddress, let n = parts.write(f, into: out) else { return .null }
+            let r: Value = try parts.withText(f) { u in
+                if u == nil && propagatesNull { return .null }
                 // Called through the frame's box, uncounted (as `invokeBound`).
                 return bound._withUnsafeGuaranteedRef { box in
-                    guard box.takesText else { return .null }
-                    taken = true
                     do throws(EvaluationError) {
-                        return try box.text(UnsafeBufferPointer(start: out, count: n))
+                        guard let u else { return try box.unary(.null) }
+                        if box.takesText { return try box.text(u) }
+                        return try box.unary(.string(String(decoding: u, as: UTF8.self)))
                     } catch {
                         failure = error
                         return .null
@@ -1133,7 +1246,7 @@ final class CompilationContext {
                 if failure.function == nil { failure.function = name }
                 throw failure
             }
-            return taken ? r : try general(f)
+            return r
         }
     }
 

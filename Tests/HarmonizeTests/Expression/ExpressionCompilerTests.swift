@@ -438,11 +438,11 @@ extension String {
     }
 
     /// A call with per-run state that takes text as bytes (`BoundImplementation.unaryText`),
-    /// given a `concat` of fields and literals, gets the parts end to end as bytes; given
-    /// anything else (a part that is not text, a call among the parts, a text longer than the
-    /// buffer, a frame whose implementation takes no bytes), the value, as before. The result
-    /// is the same text either way.
-    @Test func aConcatOfFieldsIsHandedOverAsBytes() throws {
+    /// given a `concat` or a chain of `&`, gets the parts end to end as bytes (every part's
+    /// canonical text, as the call or the operators make it: nulls skipped by `concat`, a null
+    /// making a chain of `&` null, texts longer than the stack's buffer too); a call that takes
+    /// no bytes gets the same text as a string; any other argument, its value.
+    @Test func aTextOfPartsIsHandedOverAsBytes() throws {
         var registry = FunctionRegistry.standard
         registry.register(
             FunctionDefinition(
@@ -457,25 +457,30 @@ extension String {
                 name: "plain", doc: "Test.", signatures: [.init([.any], returns: .string)], isPure: false,
                 implementation: .perRun { _ throws(EvaluationError) in .unary { v in .string("value:" + v.description) } }))
         let compiler = F.compiler(functions: registry)
-        let long = String(repeating: "x", count: TextParts.capacity)
-        let cases: [(String, String)] = [
-            ("keyed(concat(sex, '/', `PID-5.1`))", "bytes:M/DUPONT^JEAN"),
-            ("keyed(concat(sex, comment, first_name, 12, null))", "bytes:M  Marie 12"),
-            ("keyed(concat(sex, sex))", "bytes:MM"),
-            // A part that is not text, a call among the parts, a text too long: the value.
-            ("keyed(concat(sex, height_cm))", "value:M170"),
-            ("keyed(concat(sex, raw))", "bytes:M42"),
-            ("keyed(concat(sex, '/', birth_date))", "value:M/1980-02-29"),
-            ("keyed(concat(upper(first_name), sex))", "value:  MARIE M"),
-            ("keyed(concat(sex, '\(long)'))", "value:M\(long)"),
-            ("keyed(sex)", "value:M"),
-            ("plain(concat(sex, '/', `PID-5.1`))", "value:M/DUPONT^JEAN"),
+        let long = String(repeating: "x", count: 3 * TextParts.stackBytes)
+        let cases: [(String, Value)] = [
+            ("keyed(concat(sex, '/', `PID-5.1`))", .string("bytes:M/DUPONT^JEAN")),
+            ("keyed(concat(sex, comment, first_name, 12, null))", .string("bytes:M  Marie 12")),
+            ("keyed(concat(sex, height_cm, '/', birth_date, weight))", .string("bytes:M170/1980-02-2972.5")),
+            ("keyed(concat(upper(first_name), sex, raw))", .string("bytes:  MARIE M42")),
+            ("keyed(concat(sex, '\(long)', sex))", .string("bytes:M\(long)M")),
+            ("keyed('MCO|' & sex & '|' & height_cm & '|' & to_string(birth_date))", .string("bytes:MCO|M|170|1980-02-29")),
+            ("keyed(sex & first_name)", .string("bytes:M  Marie ")),
+            ("keyed('MCO|' & sex & '|' & comment & '|' & sex)", .null),
+            ("keyed(concat(sex, sex & comment))", .string("bytes:M")),
+            ("keyed(sex)", .string("value:M")),
+            ("plain(concat(sex, '/', `PID-5.1`))", .string("value:M/DUPONT^JEAN")),
+            ("plain('a' & sex & '|' & height_cm)", .string("value:aM|170")),
+            // Chains of `&` on their own: one text.
+            ("'MCO|' & sex & '|' & height_cm & '|' & birth_date", .string("MCO|M|170|1980-02-29")),
+            ("'MCO|' & sex & '|' & comment & '|' & sex", .null),
+            ("sex & '\(long)' & sex", .string("M\(long)M")),
         ]
         for (expression, result) in cases {
             let c = try compiler.compile(expression, file: nil, line: 1, column: 1, expected: nil).get()
             let frame = F.frame()
             frame.bind(try c.callSites.bind(RunEnvironment()))
-            #expect(try c.evaluate(frame) == .string(result), "\(expression)")
+            #expect(try c.evaluate(frame) == result, "\(expression)")
         }
     }
 
