@@ -222,63 +222,42 @@ final class TextParts {
     func withText<R>(_ f: EvaluationFrame, _ body: (UnsafeBufferPointer<UInt8>?) throws(EvaluationError) -> R) throws(EvaluationError) -> R {
         var failure: EvaluationError?
         let result: R? = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.stackBytes) { stack -> R? in
-            guard var out = stack.baseAddress else { return nil }
-            var capacity = Self.stackBytes
-            var heap: UnsafeMutablePointer<UInt8>?
-            defer { heap?.deallocate() }
-            var n = 0
+            guard let base = stack.baseAddress else { return nil }
+            var text = TextBuffer(stack: base, capacity: Self.stackBytes)
+            defer { text.free() }
             var isNull = false
-            @inline(__always) func append(_ from: UnsafePointer<UInt8>, _ c: Int) {
-                if n + c > capacity {
-                    var grown = capacity * 2
-                    while grown < n + c { grown *= 2 }
-                    let p = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
-                    p.update(from: out, count: n)
-                    heap?.deallocate()
-                    heap = p
-                    out = p
-                    capacity = grown
-                }
-                (out + n).update(from: from, count: c)
-                n += c
-            }
             for i in 0..<count {
                 let kind = kinds[i]
-                if kind == -1 {
-                    append(literal + starts[i], counts[i])
-                    continue
-                }
-                let v: Value
                 if kind >= 0 {
                     guard kind < f.count else {
                         failure = EvaluationError(message: "frame has no slot \(kind)", function: "concat")
                         return nil
                     }
-                    v = f.storage[kind]
+                    // Read in place: the slot's string is not copied out of the frame.
+                    switch f.storage[kind] {
+                    case .string(var s): s.withUTF8 { text.append($0) }
+                    case .null: if nulls == .nullify { isNull = true }
+                    case let v: text.append(v.description)
+                    }
+                } else if kind == -1 {
+                    text.append(UnsafeBufferPointer(start: literal + starts[i], count: counts[i]))
                 } else {
+                    let v: Value
                     do throws(EvaluationError) {
                         v = try evaluators.evaluate(starts[i], f)
                     } catch {
                         failure = error
                         return nil
                     }
-                }
-                switch v {
-                case .string(var s):
-                    s.withUTF8 { u in
-                        if let b = u.baseAddress { append(b, u.count) }
-                    }
-                case .null:
-                    if nulls == .nullify { isNull = true }
-                default:
-                    var d = v.description
-                    d.withUTF8 { u in
-                        if let b = u.baseAddress { append(b, u.count) }
+                    switch v {
+                    case .string(var s): s.withUTF8 { text.append($0) }
+                    case .null: if nulls == .nullify { isNull = true }
+                    default: text.append(v.description)
                     }
                 }
             }
             do throws(EvaluationError) {
-                return try body(isNull ? nil : UnsafeBufferPointer(start: out, count: n))
+                return try body(isNull ? nil : text.bytes)
             } catch {
                 failure = error
                 return nil
@@ -297,6 +276,50 @@ final class TextParts {
 
 @available(*, unavailable)
 extension TextParts: Sendable {}
+
+/// The bytes of a text being built: on the stack, moved to the heap past its capacity.
+private struct TextBuffer {
+    private var out: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var heap: UnsafeMutablePointer<UInt8>?
+    private var count = 0
+
+    init(stack: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        out = stack
+        self.capacity = capacity
+    }
+
+    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: out, count: count) }
+
+    @inline(__always)
+    mutating func append(_ u: UnsafeBufferPointer<UInt8>) {
+        guard let from = u.baseAddress else { return }
+        let c = u.count
+        if count + c > capacity { grow(count + c) }
+        (out + count).update(from: from, count: c)
+        count += c
+    }
+
+    mutating func append(_ s: String) {
+        var s = s
+        s.withUTF8 { append($0) }
+    }
+
+    @inline(never)
+    private mutating func grow(_ needed: Int) {
+        var n = capacity * 2
+        while n < needed { n *= 2 }
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+        p.update(from: out, count: count)
+        heap?.deallocate()
+        heap = p
+        out = p
+        capacity = n
+    }
+
+    /// Frees the heap's bytes, if any.
+    func free() { heap?.deallocate() }
+}
 
 /// The arms of a `case` with a subject whose `when`s are all literals.
 struct LiteralArms {
