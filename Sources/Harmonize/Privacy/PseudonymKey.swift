@@ -337,15 +337,35 @@ package final class Pseudonymizer {
         return (slot, false)
     }
 
-    /// The hash of an identifier's bytes (FNV-1a).
+    /// The hash of an identifier's bytes: eight bytes at a time, each word mixed in with a
+    /// multiplication, then splitmix64's finaliser (the sample is chosen by the top bits, the
+    /// slot by the low ones). FNV-1a took a dependent multiplication per byte: a diagnosis's
+    /// 24-byte key cost more to hash than to look up (`perf`, 400k stays).
     @inline(__always)
-    private static func hash(_ u: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in u {
-            h ^= UInt64(b)
-            h &*= 0x100_0000_01b3
+    static func hash(_ u: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        let n = u.count
+        var h: UInt64 = 0x9e37_79b9_7f4a_7c15 ^ UInt64(truncatingIfNeeded: n)
+        guard let base = u.baseAddress else { return h }
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        while i + 8 <= n {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xbf58_476d_1ce4_e5b9
+            h ^= h >> 31
+            i += 8
         }
-        return h
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < n {
+            tail |= UInt64(base[i]) << shift
+            shift += 8
+            i += 1
+        }
+        h = (h ^ tail) &* 0x94d0_49bb_1331_11eb
+        h ^= h >> 30
+        h &*= 0xbf58_476d_1ce4_e5b9
+        h ^= h >> 27
+        h &*= 0x94d0_49bb_1331_11eb
+        return h ^ (h >> 31)
     }
 
     /// The cache slot of a hash among the first `mask + 1` slots.

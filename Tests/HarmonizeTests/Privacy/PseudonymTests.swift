@@ -329,6 +329,30 @@ import Testing
         }
     }
 
+    /// The cache's hash spreads identifiers that differ in a few characters (the keys of
+    /// diagnoses, numbers in sequence) over its slots, and picks about one in 16 for the sample
+    /// a cache given up keeps (by its top bits), at every length.
+    @Test func theCacheHashSpreadsSimilarIdentifiers() {
+        let kinds: [(name: String, text: (Int) -> String)] = [
+            ("diagnosis keys", { i in "S\(100_000_000 + i)/UF\(i % 1000)/DAS/N18\(i % 7)" }),
+            ("short numbers", { i in "\(i)" }),
+            ("16-digit numbers", { i in "1\(1_000_000_000_000_000 + i)" }),
+        ]
+        let count = 65_536
+        for kind in kinds {
+            var sampled = 0
+            var slots = Set<UInt64>()
+            for i in 0..<count {
+                var t = kind.text(i)
+                let h = t.withUTF8 { Pseudonymizer.hash($0) }
+                if h >> 60 == 0 { sampled += 1 }
+                slots.insert(h & 4095)
+            }
+            #expect(abs(sampled - count / 16) < count / 160, "\(kind.name): \(sampled) sampled")
+            #expect(slots.count > 4_000, "\(kind.name): \(slots.count) of 4,096 slots")
+        }
+    }
+
     @Test func onePlanRunsUnderTwoKeysWithoutSharingState() throws {
         // The plan holds no key: two runs of one compiled expression under different keys,
         // interleaved, give each key's own pseudonyms.
