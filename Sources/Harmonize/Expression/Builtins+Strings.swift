@@ -148,14 +148,15 @@ extension Builtins {
             ],
             propagatesNull: false,
             implementation: .variadic { args in .string(concatenated(args)) },
-            concatenatesText: true),
+            textOfParts: .concatenated),
         FunctionDefinition(
             name: "concat_ws",
             doc:
                 "Joins the canonical text of the non-null arguments after the first with the first (a separator), skipping null parts; null only when every part is null.",
             signatures: [Sig([.string, .any], variadic: .any, returns: .string)],
             propagatesNull: false,
-            implementation: .variadic { args in joinSkippingNulls(args) }),
+            implementation: .variadic { args in joinSkippingNulls(args) },
+            textOfParts: .separated),
         FunctionDefinition(
             name: "replace", doc: "Replaces every occurrence of a substring.",
             signatures: [Sig([.string, .string, .string], returns: .string)],

@@ -144,9 +144,19 @@ final class TextParts {
     private let evaluators: EvaluatorList
     let count: Int
 
-    init(nulls: Nulls, parts: [Part]) {
+    /// Between two non-null parts (`concat_ws`); nil: none. With a separator, a text with no
+    /// non-null part is null.
+    let separator: [UInt8]?
+    private let separatorBytes: UnsafeMutablePointer<UInt8>
+    private let separatorCount: Int
+
+    init(nulls: Nulls, parts: [Part], separator: [UInt8]? = nil) {
         self.nulls = nulls
         self.parts = parts
+        self.separator = separator
+        separatorCount = separator?.count ?? 0
+        separatorBytes = .allocate(capacity: max(1, separatorCount))
+        if let separator { separatorBytes.initialize(from: separator, count: separator.count) }
         count = parts.count
         kinds = .allocate(capacity: max(1, count))
         starts = .allocate(capacity: max(1, count))
@@ -181,6 +191,7 @@ final class TextParts {
         starts.deallocate()
         counts.deallocate()
         literal.deallocate()
+        separatorBytes.deallocate()
     }
 
     /// The part of a sub-expression: its constant's text, its slot when it is a name of
@@ -194,9 +205,19 @@ final class TextParts {
         return .evaluator(e.eval)
     }
 
-    /// The parts of `concat` with arguments `args` (compiled from `nodes`).
-    static func concat(_ args: [TypedEvaluator], nodes: [ExpressionNode], scope: any ExpressionScope) -> TextParts {
-        TextParts(nulls: .skipped, parts: args.indices.compactMap { part(args[$0], node: nodes[$0], scope: scope, nulls: .skipped) })
+    /// The parts of `concat` or `concat_ws` (`way`) with arguments `args` (compiled from
+    /// `nodes`); nil for a `concat_ws` whose separator is not a literal text.
+    static func of(
+        _ way: FunctionDefinition.TextOfParts, _ args: [TypedEvaluator], nodes: [ExpressionNode], scope: any ExpressionScope
+    ) -> TextParts? {
+        switch way {
+        case .concatenated:
+            return TextParts(nulls: .skipped, parts: args.indices.compactMap { part(args[$0], node: nodes[$0], scope: scope, nulls: .skipped) })
+        case .separated:
+            guard let sep = args.first?.constant, !sep.isNull else { return nil }
+            let parts = args.indices.dropFirst().compactMap { part(args[$0], node: nodes[$0], scope: scope, nulls: .skipped) }
+            return TextParts(nulls: .skipped, parts: parts, separator: Array(sep.description.utf8))
+        }
     }
 
     /// The parts of `a & b` (compiled from `nodes`): an operand that is itself a chain of `&`
@@ -206,7 +227,7 @@ final class TextParts {
     ) -> TextParts {
         var parts: [Part] = []
         for (e, node) in [(a, nodes?.0), (b, nodes?.1)] {
-            if let t = e.textParts, t.nulls == .nullify {
+            if let t = e.textParts, t.nulls == .nullify, t.separator == nil {
                 parts += t.parts
             } else if let p = part(e, node: node, scope: scope, nulls: .nullify) {
                 parts.append(p)
@@ -226,8 +247,27 @@ final class TextParts {
             var text = TextBuffer(stack: base, capacity: Self.stackBytes)
             defer { text.free() }
             var isNull = false
+            // With a separator: whether a part was written (the next one is preceded by it).
+            let separated = self.separator != nil
+            var written = false
+            let sep = UnsafeBufferPointer(start: separatorBytes, count: separatorCount)
             for i in 0..<count {
                 let kind = kinds[i]
+                if separated {
+                    // Only non-null parts are separated: a literal always is one, a value when not null.
+                    let nonNull: Bool
+                    if kind == -1 {
+                        nonNull = true
+                    } else if kind >= 0 {
+                        nonNull = kind < f.count && !f.storage[kind].isNull
+                    } else {
+                        nonNull = true  // decided below, once evaluated
+                    }
+                    if nonNull && kind != -2 {
+                        if written { text.append(sep) }
+                        written = true
+                    }
+                }
                 if kind >= 0 {
                     guard kind < f.count else {
                         failure = EvaluationError(message: "frame has no slot \(kind)", function: "concat")
@@ -249,6 +289,10 @@ final class TextParts {
                         failure = error
                         return nil
                     }
+                    if separated && !v.isNull {
+                        if written { text.append(sep) }
+                        written = true
+                    }
                     switch v {
                     case .string(var s): s.withUTF8 { text.append($0) }
                     case .null: if nulls == .nullify { isNull = true }
@@ -256,6 +300,7 @@ final class TextParts {
                     }
                 }
             }
+            if separated && !written { isNull = true }
             do throws(EvaluationError) {
                 return try body(isNull ? nil : text.bytes)
             } catch {
@@ -1059,7 +1104,7 @@ final class CompilationContext {
         if case .computed = sig.result { res = widenValues(res) }
         res = fold(res, runtimeArgs, range, pure: def.isPure)
         if res.constant?.isNull == true { res.type = type }
-        if def.concatenatesText, res.constant == nil { res.textParts = TextParts.concat(args, nodes: argNodes, scope: compiler.scope) }
+        if let way = def.textOfParts, res.constant == nil { res.textParts = TextParts.of(way, args, nodes: argNodes, scope: compiler.scope) }
         return res
     }
 

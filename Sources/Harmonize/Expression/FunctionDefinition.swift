@@ -121,10 +121,20 @@ package struct FunctionDefinition: Sendable {
     /// argument (the code) and its result (`LookupUse`). Only one-argument runtime forms are
     /// recorded.
     public var recordsLookups = false
-    /// Whether a call's result is the canonical texts of its arguments end to end, nulls
-    /// skipped (`concat`): a keyed function taking that text builds it in a buffer from the
-    /// arguments instead (`BoundImplementation.unaryText`).
-    public var concatenatesText = false
+    /// How a call's result is made of the canonical texts of its arguments, if it is: end to
+    /// end with nulls skipped (`concat`), or joined by the first argument with nulls skipped
+    /// (`concat_ws`). A keyed function taking that text builds it in a buffer from the arguments
+    /// instead (`BoundImplementation.unaryText`).
+    public var textOfParts: TextOfParts?
+
+    /// How a function's result is made of its arguments' texts (`textOfParts`).
+    public enum TextOfParts: Sendable {
+        /// End to end, nulls skipped; never null (`concat`).
+        case concatenated
+        /// The arguments after the first joined by the first (a separator), nulls skipped; null
+        /// when every part is null or the separator is (`concat_ws`).
+        case separated
+    }
     /// Whether the implementation receives, before its arguments, the record's context (the
     /// mapping id, and with no argument also the source file and record number: see
     /// `EvaluationFrame.recordContext(withLocation:)`); for `row_id`.
@@ -142,7 +152,7 @@ package struct FunctionDefinition: Sendable {
     public init(
         name: String, doc: String, signatures: [Signature], requiresLiteralArguments: Set<Int> = [],
         requiresLiteralTail: Bool = false, isPure: Bool = true, propagatesNull: Bool = true,
-        implementation: Implementation, concatenatesText: Bool = false
+        implementation: Implementation, textOfParts: TextOfParts? = nil
     ) {
         self.name = name.lowercased()
         self.doc = doc
@@ -153,7 +163,7 @@ package struct FunctionDefinition: Sendable {
         self.repeatable = isPure
         self.propagatesNull = propagatesNull
         self.implementation = implementation
-        self.concatenatesText = concatenatesText
+        self.textOfParts = textOfParts
     }
 
     func requiresLiteral(at index: Int, signature: Signature) -> Bool {

@@ -308,8 +308,11 @@ import Testing
         let compiler = ExpressionCompiler(functions: FunctionCatalog.registry(), scope: scope, lookups: nil)
         let joined = try compiler.compile("pseudonym_int(concat(a, '/', b, '/', c), 'condition')", file: nil, line: 1, column: 1, expected: nil).get()
         let hex = try compiler.compile("pseudonym(concat(c, a), 'person')", file: nil, line: 1, column: 1, expected: nil).get()
+        let joinedWS = try compiler.compile("pseudonym_int(concat_ws('|', a, b, c), 'condition')", file: nil, line: 1, column: 1, expected: nil)
+            .get()
         let frame = EvaluationFrame(slotCount: 3, callSites: try joined.callSites.bind(keyed))
         let hexFrame = EvaluationFrame(slotCount: 3, callSites: try hex.callSites.bind(keyed))
+        let wsFrame = EvaluationFrame(slotCount: 3, callSites: try joinedWS.callSites.bind(keyed))
         let condition = Pseudonymizer(key: key, purpose: "condition")
         let person = Pseudonymizer(key: key, purpose: "person")
         let values: [Value] = [
@@ -326,6 +329,12 @@ import Testing
             let text = a.description + "/" + b.description + "/" + c.description
             #expect(try joined.evaluate(frame) == .int(condition.integer(text)), "\(i)")
             if i % 16 == 0 { #expect(try hex.evaluate(hexFrame) == .string(person.pseudonym(c.description + a.description)), "\(i)") }
+            if i % 4 == 0 {
+                wsFrame.slots = [a, b, c]
+                let present = [a, b, c].filter { !$0.isNull }.map(\.description)
+                let expected: Value = present.isEmpty ? .null : .int(condition.integer(present.joined(separator: "|")))
+                #expect(try joinedWS.evaluate(wsFrame) == expected, "\(i)")
+            }
         }
     }
 
