@@ -107,7 +107,8 @@ final class SpillingIndex {
         arena.withUnsafeBytes { a in
             let e = Self.entry(a, offset)
             guard e.keyLength == key.count else { return false }
-            return key.count == 0 || memcmp(a.baseAddress! + e.key, key.baseAddress!, key.count) == 0
+            guard key.count > 0, let arena = a.baseAddress, let k = key.baseAddress else { return key.count == 0 }
+            return memcmp(arena + e.key, k, key.count) == 0
         }
     }
 
