@@ -144,16 +144,16 @@ final class TextParts {
     private let evaluators: EvaluatorList
     let count: Int
 
-    /// Between two non-null parts (`concat_ws`); nil: none. With a separator, a text with no
-    /// non-null part is null.
-    let separator: [UInt8]?
+    /// Whether non-null parts are joined by a separator (`concat_ws`, its bytes in
+    /// `separatorBytes`): then a text with no non-null part is null.
+    private let separated: Bool
     private let separatorBytes: UnsafeMutablePointer<UInt8>
     private let separatorCount: Int
 
     init(nulls: Nulls, parts: [Part], separator: [UInt8]? = nil) {
         self.nulls = nulls
         self.parts = parts
-        self.separator = separator
+        separated = separator != nil
         separatorCount = separator?.count ?? 0
         separatorBytes = .allocate(capacity: max(1, separatorCount))
         if let separator { separatorBytes.initialize(from: separator, count: separator.count) }
@@ -227,7 +227,7 @@ final class TextParts {
     ) -> TextParts {
         var parts: [Part] = []
         for (e, node) in [(a, nodes?.0), (b, nodes?.1)] {
-            if let t = e.textParts, t.nulls == .nullify, t.separator == nil {
+            if let t = e.textParts, t.nulls == .nullify {
                 parts += t.parts
             } else if let p = part(e, node: node, scope: scope, nulls: .nullify) {
                 parts.append(p)
@@ -248,26 +248,16 @@ final class TextParts {
             defer { text.free() }
             var isNull = false
             // With a separator: whether a part was written (the next one is preceded by it).
-            let separated = self.separator != nil
             var written = false
             let sep = UnsafeBufferPointer(start: separatorBytes, count: separatorCount)
+            /// Before a non-null part: the separator, when it follows another.
+            @inline(__always) func separate(_ text: inout TextBuffer) {
+                guard separated else { return }
+                if written { text.append(sep) }
+                written = true
+            }
             for i in 0..<count {
                 let kind = kinds[i]
-                if separated {
-                    // Only non-null parts are separated: a literal always is one, a value when not null.
-                    let nonNull: Bool
-                    if kind == -1 {
-                        nonNull = true
-                    } else if kind >= 0 {
-                        nonNull = kind < f.count && !f.storage[kind].isNull
-                    } else {
-                        nonNull = true  // decided below, once evaluated
-                    }
-                    if nonNull && kind != -2 {
-                        if written { text.append(sep) }
-                        written = true
-                    }
-                }
                 if kind >= 0 {
                     guard kind < f.count else {
                         failure = EvaluationError(message: "frame has no slot \(kind)", function: "concat")
@@ -275,11 +265,17 @@ final class TextParts {
                     }
                     // Read in place: the slot's string is not copied out of the frame.
                     switch f.storage[kind] {
-                    case .string(var s): s.withUTF8 { text.append($0) }
-                    case .null: if nulls == .nullify { isNull = true }
-                    case let v: text.append(v.description)
+                    case .string(var s):
+                        separate(&text)
+                        s.withUTF8 { text.append($0) }
+                    case .null:
+                        if nulls == .nullify { isNull = true }
+                    case let v:
+                        separate(&text)
+                        text.append(v.description)
                     }
                 } else if kind == -1 {
+                    separate(&text)
                     text.append(UnsafeBufferPointer(start: literal + starts[i], count: counts[i]))
                 } else {
                     let v: Value
@@ -289,14 +285,15 @@ final class TextParts {
                         failure = error
                         return nil
                     }
-                    if separated && !v.isNull {
-                        if written { text.append(sep) }
-                        written = true
-                    }
                     switch v {
-                    case .string(var s): s.withUTF8 { text.append($0) }
-                    case .null: if nulls == .nullify { isNull = true }
-                    default: text.append(v.description)
+                    case .string(var s):
+                        separate(&text)
+                        s.withUTF8 { text.append($0) }
+                    case .null:
+                        if nulls == .nullify { isNull = true }
+                    default:
+                        separate(&text)
+                        text.append(v.description)
                     }
                 }
             }

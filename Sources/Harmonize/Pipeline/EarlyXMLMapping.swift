@@ -165,8 +165,11 @@ final class XMLCollectorQueueReader: RecordReader {
         self.fieldCount = fieldCount
     }
 
-    var location: SourceLocation {
-        SourceLocation(file: displayName, line: recordLine > 0 ? recordLine : nil, record: recordNumber, path: recordPath)
+    var location: SourceLocation { location(record: recordNumber, line: recordLine) }
+
+    /// The location of record `record` whose element starts on `line` (0: unknown).
+    private func location(record: Int, line: Int) -> SourceLocation {
+        SourceLocation(file: displayName, line: line > 0 ? line : nil, record: record, path: recordPath)
     }
 
     var recordPosition: RecordPosition? { RecordPosition(line: recordLine > 0 ? recordLine : nil, record: recordNumber) }
@@ -205,9 +208,7 @@ extension XMLCollectorQueueReader: XMLQueuedRecords {
     /// The queue holds what the parse finished so far: no more until the parse goes on.
     func queueMore() -> Bool { false }
 
-    func location(of item: XMLRecordCollector.Item) -> SourceLocation {
-        SourceLocation(file: displayName, line: item.line > 0 ? item.line : nil, record: item.record, path: recordPath)
-    }
+    func location(of item: XMLRecordCollector.Item) -> SourceLocation { location(record: item.record, line: item.line) }
 
     func took(_ last: XMLRecordCollector.Item) {
         recordNumber = last.record

@@ -102,8 +102,11 @@ package final class XMLRecordReader {
     deinit { parser = nil }
 
     /// Where the current record comes from: file, line of its element, record number, record path.
-    public var location: SourceLocation {
-        SourceLocation(file: displayName, line: recordLine > 0 ? recordLine : nil, record: recordNumber, path: options.record)
+    public var location: SourceLocation { location(record: recordNumber, line: recordLine) }
+
+    /// The location of record `record` whose element starts on `line` (0: unknown).
+    private func location(record: Int, line: Int) -> SourceLocation {
+        SourceLocation(file: displayName, line: line > 0 ? line : nil, record: record, path: options.record)
     }
 
     /// Bytes consumed from the source so far.
@@ -797,9 +800,7 @@ protocol XMLQueuedRecords: RecordReader {
 extension XMLRecordReader: XMLQueuedRecords {
     var queueCollector: XMLRecordCollector { collector }
 
-    func location(of item: XMLRecordCollector.Item) -> SourceLocation {
-        SourceLocation(file: displayName, line: item.line > 0 ? item.line : nil, record: item.record, path: options.record)
-    }
+    func location(of item: XMLRecordCollector.Item) -> SourceLocation { location(record: item.record, line: item.line) }
 
     func took(_ last: XMLRecordCollector.Item) {
         recordNumber = last.record
