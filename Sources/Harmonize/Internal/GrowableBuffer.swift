@@ -53,6 +53,16 @@ struct GrowableBuffer<Element: BitwiseCopyable>: ~Copyable {
         count += n
     }
 
+    /// Appends `n` values left for the caller to write, and returns where they start (valid
+    /// until the next change).
+    @inline(__always)
+    mutating func appendUninitialized(_ n: Int) -> UnsafeMutablePointer<Element> {
+        if count + n > capacity { grow(count + n) }
+        let start = base + count
+        count += n
+        return start
+    }
+
     /// Forgets every value, keeping the storage.
     @inline(__always)
     mutating func removeAll() { count = 0 }
@@ -65,5 +75,77 @@ struct GrowableBuffer<Element: BitwiseCopyable>: ~Copyable {
         base.deallocate()
         base = b
         capacity = n
+    }
+}
+
+extension GrowableBuffer where Element == UInt8 {
+    /// Appends `bytes`, a run of up to 16 bytes (a field value, most often) copied inline rather
+    /// than through a call to `memmove`.
+    @inline(__always)
+    mutating func appendBytes(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let n = bytes.count
+        guard n > 0, let from = bytes.baseAddress else { return }
+        if count + n > capacity { grow(count + n) }
+        ByteRun.copy(from, to: base + count, n)
+        count += n
+    }
+}
+
+/// Short runs of bytes copied and searched a word at a time (the values of XML attributes and
+/// fields are mostly under 16 bytes: a call to `memmove` or `memchr` costs more than the work).
+enum ByteRun {
+    /// Copies `n` bytes from `from` to `to` (the two do not overlap).
+    @inline(__always)
+    static func copy(_ from: UnsafePointer<UInt8>, to: UnsafeMutablePointer<UInt8>, _ n: Int) {
+        let s = UnsafeRawPointer(from)
+        let d = UnsafeMutableRawPointer(to)
+        if n >= 8 && n <= 16 {
+            // Two words that overlap in the middle when n < 16.
+            let a = s.loadUnaligned(as: UInt64.self)
+            let b = s.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+            d.storeBytes(of: a, as: UInt64.self)
+            d.storeBytes(of: b, toByteOffset: n &- 8, as: UInt64.self)
+        } else if n >= 4 && n < 8 {
+            let a = s.loadUnaligned(as: UInt32.self)
+            let b = s.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+            d.storeBytes(of: a, as: UInt32.self)
+            d.storeBytes(of: b, toByteOffset: n &- 4, as: UInt32.self)
+        } else if n < 4 {
+            var i = 0
+            while i < n {
+                to[i] = from[i]
+                i &+= 1
+            }
+        } else {
+            d.copyMemory(from: s, byteCount: n)
+        }
+    }
+
+    /// Whether the `n` bytes at `p` contain `byte`.
+    @inline(__always)
+    static func contains(_ byte: UInt8, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        if n < 8 {
+            var i = 0
+            while i < n {
+                if p[i] == byte { return true }
+                i &+= 1
+            }
+            return false
+        }
+        let raw = UnsafeRawPointer(p)
+        let pattern = UInt64(byte) &* 0x0101_0101_0101_0101
+        var i = 0
+        while i &+ 8 <= n {
+            if hasZeroByte(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ pattern) { return true }
+            i &+= 8
+        }
+        // The last word overlaps the one before (n ≥ 8).
+        return i < n && hasZeroByte(raw.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) ^ pattern)
+    }
+
+    /// Whether a byte of `v` is zero (exact: the borrow of a zero byte is only seen when one is).
+    @inline(__always)
+    static func hasZeroByte(_ v: UInt64) -> Bool {
+        (v &- 0x0101_0101_0101_0101) & ~v & 0x8080_8080_8080_8080 != 0
     }
 }

@@ -174,7 +174,8 @@ final class RecordChunk {
                     } else {
                         records += 1
                         var s = item.span
-                        for _ in 0..<n {
+                        let e = ends.appendUninitialized(n)
+                        for f in 0..<n {
                             let length = spans[s + 1]
                             if length >= 0 {
                                 if first < 0 {
@@ -183,7 +184,7 @@ final class RecordChunk {
                                 }
                                 end += length
                             }
-                            ends.append(Int32(truncatingIfNeeded: first < 0 ? b0 : b0 + end - first))
+                            e[f] = Int32(truncatingIfNeeded: first < 0 ? b0 : b0 + end - first)
                             s += 2
                         }
                         if kind >= 0 {

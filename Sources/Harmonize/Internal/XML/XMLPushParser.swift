@@ -34,14 +34,30 @@ struct XMLAttributeSpans {
     let count: Int
 
     /// The local name of attribute `i` (NUL-terminated).
-    func localName(_ i: Int) -> UnsafePointer<UInt8>? { base?[i * 5] }
+    @inline(__always)
+    func localName(_ i: Int) -> UnsafePointer<UInt8>? { base?[i &* 5] }
     /// The namespace URI of attribute `i`, if any (NUL-terminated).
-    func namespaceURI(_ i: Int) -> UnsafePointer<UInt8>? { base?[i * 5 + 2] }
+    @inline(__always)
+    func namespaceURI(_ i: Int) -> UnsafePointer<UInt8>? { base?[i &* 5 &+ 2] }
     /// The value of attribute `i`. Without entity substitution libxml2 keeps `&` as `&#38;` in
     /// attribute values (other references are decoded); `XMLRecordCollector` turns it back.
+    @inline(__always)
     func value(_ i: Int) -> UnsafeBufferPointer<UInt8> {
-        guard let base, let start = base[i * 5 + 3], let end = base[i * 5 + 4] else { return UnsafeBufferPointer(start: nil, count: 0) }
+        guard let base, let start = base[i &* 5 &+ 3], let end = base[i &* 5 &+ 4] else { return UnsafeBufferPointer(start: nil, count: 0) }
         return UnsafeBufferPointer(start: start, count: end - start)
+    }
+
+    /// The bytes of every attribute value together (what a record's text limit counts).
+    @inline(__always)
+    var valueBytes: Int {
+        guard let base else { return 0 }
+        var n = 0
+        var p = base + 3
+        for _ in 0..<count {
+            if let start = p[0], let end = p[1] { n &+= end - start }
+            p += 5
+        }
+        return n
     }
 }
 

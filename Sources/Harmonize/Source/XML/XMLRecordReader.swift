@@ -511,14 +511,24 @@ final class XMLRecordCollector: XMLSAXEvents {
     private func queueRecord() {
         let span = spans.count
         let buf = paths
-        for i in 0..<pathCount {
+        let n = pathCount
+        // Room for the record's spans and values first, then plain stores: no bounds test and
+        // count update per value.
+        var total = 0
+        for i in 0..<n where buf[i].present { total &+= buf[i].value.count }
+        let s = spans.appendUninitialized(2 &* n)
+        var at = arena.count
+        let values = arena.appendUninitialized(total) - at
+        for i in 0..<n {
             if buf[i].present {
-                spans.append(arena.count)
-                spans.append(buf[i].value.count)
-                arena.append(buf[i].value.buffer)
+                let length = buf[i].value.count
+                s[2 &* i] = at
+                s[2 &* i &+ 1] = length
+                if length > 0 { ByteRun.copy(buf[i].value.base, to: values + at, length) }
+                at &+= length
             } else {
-                spans.append(0)
-                spans.append(-1)
+                s[2 &* i] = 0
+                s[2 &* i &+ 1] = -1
             }
         }
         queue.append(Item(record: recordNumber, line: recordLine, span: span, reject: -1))
@@ -532,8 +542,8 @@ final class XMLRecordCollector: XMLSAXEvents {
     /// Copies an attribute value, turning the `&#38;` libxml2 leaves for `&` back into `&`.
     fileprivate static func assign(_ value: UnsafeBufferPointer<UInt8>, to out: inout GrowableBuffer<UInt8>) {
         out.removeAll()
-        guard value.contains(38) else {
-            out.append(value)
+        guard let start = value.baseAddress, ByteRun.contains(38, start, value.count) else {
+            out.appendBytes(value)
             return
         }
         var i = 0
@@ -568,13 +578,20 @@ final class XMLRecordCollector: XMLSAXEvents {
         return 1
     }
 
-    /// An element at depth `d` starts: the path takes its next step if it matches (first match only).
+    /// Whether an element at depth `d` is where the path's next step would be: most elements
+    /// are not, and are passed over without a call.
     @inline(__always)
+    private static func waits(_ p: UnsafeMutablePointer<PathState>, at d: Int) -> Bool {
+        !p.pointee.finished && p.pointee.matched < p.pointee.stepCount && d == p.pointee.anchor &+ p.pointee.matched &+ 1
+    }
+
+    /// An element at depth `d` starts where the path's next step would be (`waits`): the path
+    /// takes the step if the element matches it (first match only).
     private static func advance(
-        _ p: inout PathState, at d: Int, localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans
+        _ p: inout PathState, localName: UnsafePointer<UInt8>, namespaceURI: UnsafePointer<UInt8>?, attributes: XMLAttributeSpans
     ) -> Int {
         let m = p.matched
-        guard !p.finished, m < p.stepCount, d == p.anchor + m + 1, p.steps[m].matches(localName, namespaceURI) else { return 0 }
+        guard p.steps[m].matches(localName, namespaceURI) else { return 0 }
         p.matched = m + 1
         return m + 1 == p.stepCount ? hit(&p, attributes: attributes) : 0
     }
@@ -614,22 +631,29 @@ final class XMLRecordCollector: XMLSAXEvents {
                 return
             }
         }
-        // Ancestor paths follow every element: the values they hold when a record starts are its values.
+        // Whether this element, outside a record, continues the record path: only such elements
+        // can be a record's ancestors.
+        let onPath = !inRecord && d == matchDepth && d <= recordDepth && recordSteps[d].matches(localName, namespaceURI)
+        // Ancestor paths follow the elements under their anchor: the values they hold when a
+        // record starts are its values. An anchor that is not on the record path has no record
+        // under it: its paths wait, untouched, for the next anchor on the path, which resets them.
         let buf = paths
         let ancestors = ancestorPaths
         for j in 0..<(d <= ancestorReach ? ancestorPathCount : 0) {
             let k = ancestors[j]
-            if d == buf[k].anchor {
+            let anchor = buf[k].anchor
+            if d == anchor {
+                guard onPath else { continue }
                 buf[k].reset()
                 if buf[k].stepCount == 0 { _ = Self.hit(&buf[k], attributes: attributes) }
-            } else if d > buf[k].anchor {
-                _ = Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
+            } else if d > anchor && matchDepth > anchor && Self.waits(buf + k, at: d) {
+                _ = Self.advance(&buf[k], localName: localName, namespaceURI: namespaceURI, attributes: attributes)
             }
         }
         let records = recordPaths
         let recordCount = recordPathCount
         if !inRecord {
-            guard d == matchDepth, d <= recordDepth, recordSteps[d].matches(localName, namespaceURI) else { return }
+            guard onPath else { return }
             matchDepth = d + 1
             guard d == recordDepth else { return }
             // A record element starts.
@@ -654,8 +678,7 @@ final class XMLRecordCollector: XMLSAXEvents {
             queueReject(.limitExceeded, line: recordLine, "record larger than the limits (\(maxDepth) levels, \(maxTextBytes) text bytes)")
             return
         }
-        var bytes = textBytes
-        for j in 0..<attributes.count { bytes += attributes.value(j).count }
+        let bytes = textBytes + attributes.valueBytes
         textBytes = bytes
         if bytes > maxTextBytes {
             recordRejected = true
@@ -668,8 +691,8 @@ final class XMLRecordCollector: XMLSAXEvents {
             let k = records[j]
             if atRecord {
                 if buf[k].stepCount == 0 { started += Self.hit(&buf[k], attributes: attributes) }
-            } else {
-                started += Self.advance(&buf[k], at: d, localName: localName, namespaceURI: namespaceURI, attributes: attributes)
+            } else if Self.waits(buf + k, at: d) {
+                started += Self.advance(&buf[k], localName: localName, namespaceURI: namespaceURI, attributes: attributes)
             }
         }
         capturing += started
@@ -702,7 +725,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         let ancestors = ancestorPaths
         for j in 0..<(d <= ancestorReach ? ancestorPathCount : 0) {
             let k = ancestors[j]
-            if d > buf[k].anchor { _ = Self.close(&buf[k], at: d) }
+            if d > buf[k].anchor && matchDepth > buf[k].anchor { _ = Self.close(&buf[k], at: d) }
         }
     }
 
@@ -720,7 +743,7 @@ final class XMLRecordCollector: XMLSAXEvents {
         let records = recordPaths
         for j in 0..<recordPathCount {
             let k = records[j]
-            if buf[k].capturing { buf[k].value.append(text) }
+            if buf[k].capturing { buf[k].value.appendBytes(text) }
         }
     }
 

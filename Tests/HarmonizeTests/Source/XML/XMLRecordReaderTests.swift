@@ -145,6 +145,38 @@ enum XMLEvent: Equatable, CustomStringConvertible {
             ])
     }
 
+    /// Elements at an ancestor's depth that are not on the record path (another name, another
+    /// namespace, or under an element off the path) carry the attributes and children the
+    /// ancestor paths read: none of their values reaches a record, which reads its own ancestors
+    /// only (absent when they lack the value), whatever the chunking.
+    @Test func ancestorPathsIgnoreElementsOffTheRecordPath() throws {
+        let text = """
+            <export xmlns="urn:example:his" xmlns:x="urn:example:extra">
+            <sejour id="S1"><patient ipp="100"/><unite code="U1"><diagnostic code="D1"/></unite><autre code="X1" id="X"><diagnostic code="NOT1"/></autre><unite><diagnostic code="D2"/></unite></sejour>
+            <meta id="M1"><patient ipp="M-IPP"/><unite code="M-U"><diagnostic code="NOT2"/></unite></meta>
+            <sejour><unite code="U2"><diagnostic code="D3"/></unite><x:unite code="X-U"><diagnostic code="NOT3"/></x:unite></sejour>
+            <x:sejour id="X-S"><patient ipp="X-IPP"/><unite code="X-U2"><diagnostic code="NOT4"/></unite></x:sejour>
+            <sejour id="S3"><x:patient ipp="X-IPP2"/><unite code="U3"><diagnostic code="D4"/></unite></sejour>
+            <other><sejour id="O"><unite code="O-U"><diagnostic code="NOT5"/></unite></sejour></other>
+            </export>
+            """
+        for chunk in [1, 5, 1 << 16] {
+            let events = try Self.events(
+                text, record: "/h:export/h:sejour/h:unite/h:diagnostic", fields: ["@code", "../@code", "../../@id", "../../h:patient/@ipp"],
+                namespaces: ["h": "urn:example:his"], chunk: chunk)
+            #expect(
+                events == [
+                    .record(values: ["D1", "U1", "S1", "100"], record: 1, line: 2),
+                    // Its unit has no code: not the `autre` before it.
+                    .record(values: ["D2", "", "S1", "100"], record: 2, line: 2),
+                    // Its stay has no id and no patient: not the `meta` before it.
+                    .record(values: ["D3", "U2", "", ""], record: 3, line: 4),
+                    // The patient in another namespace is not the stay's patient.
+                    .record(values: ["D4", "U3", "S3", ""], record: 4, line: 6),
+                ], "chunk \(chunk)")
+        }
+    }
+
     /// An ancestor path steps on elements as deep as the record itself (`../../a/b/@x`: the
     /// stay, then two levels down), and elements deeper than any ancestor path reaches (the
     /// records' children, a `b` inside another `b`) leave it as it is.
