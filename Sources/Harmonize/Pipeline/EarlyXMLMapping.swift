@@ -11,7 +11,7 @@
 // rest of the file (what was not taken) is mapped by the same workers from the spill. The
 // ledger, rejects, counts, vocabulary usage and manifest are those of the mapping at its turn.
 //
-// Memory stays flat: the parse waits while each worker has a chunk waiting (the workers then
+// Memory stays flat: the parse waits while each worker has three chunks waiting (the workers then
 // have the cores), and the chunks held (fields until mapped, then rejects) take at most a share
 // of the run's memory budget (`RunOptions.earlyMappingBytes`); past it, the tap's records go to
 // its spill as before (the file is then split into a prefix mapped during the parse and a suffix
@@ -73,9 +73,12 @@ final class EarlyXMLMapping: XMLTapMapping {
                 guard try !c.fill(from: reader, columns: columns, limit: chunkRecords, records: &records) else { break }
                 session.submit(c)
                 chunk = nil
-                // The parse waits while the workers have a chunk each waiting: the chunks not
-                // mapped yet stay few (the workers then have both cores), so memory stays flat.
-                session.waitWhilePending(atLeast: session.workers.count)
+                // The parse waits while the workers have three chunks each waiting (the workers
+                // then have the cores): the chunks not mapped yet stay few, and what they hold
+                // is counted in the share below, so memory stays flat. One each left a worker
+                // idle whenever the parse was a moment late (three: 0.90–0.95× the wall time,
+                // bench/README.md).
+                session.waitWhilePending(atLeast: 3 * session.workers.count)
             }
         } catch {
             // The reader over the collector's queue does not throw; were it to, the records

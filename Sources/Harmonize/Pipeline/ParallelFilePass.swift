@@ -9,8 +9,9 @@ import Foundation
 /// batches and rejects instead of sending them; the calling thread hands each chunk's batches
 /// and rejects to the sink in the file's order, through the mapping's own executor. The sink
 /// thus receives the same rows, rejects and lineage, in the same order, as from one thread: the
-/// output does not depend on the number of workers. At most `2 × workers` chunks are in flight,
-/// so memory stays bounded whatever the file's size.
+/// output does not depend on the number of workers. At most `4 × workers` chunks are in flight
+/// (`2 × workers` once they hold more than the run lets them), so memory stays bounded whatever
+/// the file's size.
 ///
 /// Only mappings that map each record on its own take this path (no `group:`, no
 /// `deduplicate:`, no `split` routing; join indexes and lookup tables, in memory or partly on
@@ -157,13 +158,27 @@ final class ParallelFilePass {
     /// output to the sink. Returns the file's ledger and the number of chunks.
     static func run<Reader: RecordReader>(
         executor: MappingExecutor, workers: [Worker], reader: Reader, fileIndex: Int32, filePath: String, chunkRecords: Int,
-        progress: (Int64) -> Void
+        heldBytes: Int = ParallelFilePass.defaultHeldBytes, progress: (Int64) -> Void
     ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
         let session = Session(workers: workers, names: executor.plan.readFieldNames, fileIndex: fileIndex, filePath: filePath)
         defer { session.close() }
         return try run(
-            executor: executor, session: session, reader: reader, recordsBefore: 0, filePath: filePath, chunkRecords: chunkRecords, progress: progress
-        )
+            executor: executor, session: session, reader: reader, recordsBefore: 0, filePath: filePath, chunkRecords: chunkRecords,
+            heldBytes: heldBytes, progress: progress)
+    }
+
+    /// What the chunks in flight of a file may hold, by default, before the reading thread keeps
+    /// fewer of them (32 MiB: an eighth of the default memory budget).
+    static let defaultHeldBytes = 32 << 20
+
+    /// Whether the reading thread waits, with `inFlight` chunks handed out and not yet forwarded
+    /// that hold `held` bytes: at `4 × workers` chunks, or at `2 × workers` once they hold more
+    /// than `heldBytes`. Chunks are forwarded in order: with two in flight per worker, a worker
+    /// done early waited for the oldest chunk to be mapped by another, and the reading thread
+    /// with it (head-of-line blocking: 0.89–0.93× the wall time with four, bench/README.md).
+    static func waits(inFlight: Int, held: Int, workers: Int, heldBytes: Int) -> Bool {
+        let w = max(1, workers)
+        return inFlight >= 4 * w || (inFlight >= 2 * w && held > heldBytes)
     }
 
     /// Forwards the chunks `session` holds (mapped before this call, in order), then maps the
@@ -171,7 +186,7 @@ final class ParallelFilePass {
     /// the session's workers, and forwards it. Returns the file's ledger and the number of chunks.
     static func run<Reader: RecordReader>(
         executor: MappingExecutor, session: Session, reader: Reader, recordsBefore: Int, filePath: String, chunkRecords: Int,
-        progress: (Int64) -> Void
+        heldBytes: Int = ParallelFilePass.defaultHeldBytes, progress: (Int64) -> Void
     ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
         let plan = executor.plan
         let columns: [Int]
@@ -182,7 +197,7 @@ final class ParallelFilePass {
         }
         let queue = session.queue
         var ledger = RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
-        let limit = 2 * max(1, session.workers.count)
+        let workerCount = session.workers.count
 
         /// Forwards finished chunks in order; waits for the next one while `mustWait` says so.
         func forward(waitingWhile mustWait: () -> Bool) throws(RunError) {
@@ -219,8 +234,11 @@ final class ParallelFilePass {
                 }
                 if chunk.count > 0 {
                     session.submit(chunk)
-                    // Keep at most `limit` chunks in flight: memory stays bounded.
-                    try forward { session.submitted - session.next >= limit }
+                    // Keep few chunks in flight (`waits`): memory stays bounded. Called with the
+                    // queue locked: its bytes are read as they are.
+                    try forward {
+                        waits(inFlight: session.submitted - session.next, held: queue.heldBytes, workers: workerCount, heldBytes: heldBytes)
+                    }
                 }
             }
             try forward { true }

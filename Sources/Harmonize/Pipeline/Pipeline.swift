@@ -395,7 +395,7 @@ public final class Pipeline {
                 }
                 let pass = try ParallelFilePass.run(
                     executor: executor, session: early.session, reader: spilled, recordsBefore: early.records, filePath: file,
-                    chunkRecords: parallel.chunkRecords
+                    chunkRecords: parallel.chunkRecords, heldBytes: parallel.heldBytes
                 ) { progress(file, $0) }
                 early.session.close()
                 for w in early.session.workers {
@@ -406,7 +406,8 @@ public final class Pipeline {
                 parallel.mappedFile(file, early.session.workers.count, pass.chunks)
             } else if let parallel, !workers.isEmpty {
                 let pass = try runParallel(
-                    executor, workers: workers, reader: reader, fileIndex: fid, filePath: file, chunkRecords: parallel.chunkRecords
+                    executor, workers: workers, reader: reader, fileIndex: fid, filePath: file, chunkRecords: parallel.chunkRecords,
+                    heldBytes: parallel.heldBytes
                 ) { progress(file, $0) }
                 ledger = pass.ledger
                 parallel.mappedFile(file, workers.count, pass.chunks)
@@ -471,24 +472,25 @@ public final class Pipeline {
     /// Runs a file through `ParallelFilePass` on the reader's concrete type (as `runExecutor`).
     static func runParallel(
         _ executor: MappingExecutor, workers: [ParallelFilePass.Worker], reader: any RecordReader, fileIndex: Int32, filePath: String,
-        chunkRecords: Int, progress: (Int64) -> Void
+        chunkRecords: Int, heldBytes: Int, progress: (Int64) -> Void
     ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
         if let csv = reader as? DelimitedReader {
             return try ParallelFilePass.run(
                 executor: executor, workers: workers, reader: csv, fileIndex: fileIndex, filePath: filePath, chunkRecords: chunkRecords,
-                progress: progress)
+                heldBytes: heldBytes, progress: progress)
         }
         return try openParallel(
-            executor, workers: workers, reader: reader, fileIndex: fileIndex, filePath: filePath, chunkRecords: chunkRecords, progress: progress)
+            executor, workers: workers, reader: reader, fileIndex: fileIndex, filePath: filePath, chunkRecords: chunkRecords,
+            heldBytes: heldBytes, progress: progress)
     }
 
     private static func openParallel<R: RecordReader>(
         _ executor: MappingExecutor, workers: [ParallelFilePass.Worker], reader: R, fileIndex: Int32, filePath: String, chunkRecords: Int,
-        progress: (Int64) -> Void
+        heldBytes: Int, progress: (Int64) -> Void
     ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
         try ParallelFilePass.run(
             executor: executor, workers: workers, reader: reader, fileIndex: fileIndex, filePath: filePath, chunkRecords: chunkRecords,
-            progress: progress)
+            heldBytes: heldBytes, progress: progress)
     }
 
     private static func open<R: RecordReader>(
@@ -516,6 +518,9 @@ struct ParallelSetup {
     let workers: Int
     /// Records per chunk.
     let chunkRecords: Int
+    /// What the chunks in flight of a file may hold before its reading thread keeps fewer of
+    /// them (`ParallelFilePass.run`).
+    let heldBytes: Int
     /// The workers of a plan (after its joins are loaded); none when the plan cannot be mapped
     /// by workers (a lookup table or join index on disk).
     let makeWorkers: (MappingExecutor) throws(RunError) -> [ParallelFilePass.Worker]
