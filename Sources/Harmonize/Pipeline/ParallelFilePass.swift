@@ -9,9 +9,9 @@ import Foundation
 /// batches and rejects instead of sending them; the calling thread hands each chunk's batches
 /// and rejects to the sink in the file's order, through the mapping's own executor. The sink
 /// thus receives the same rows, rejects and lineage, in the same order, as from one thread: the
-/// output does not depend on the number of workers. At most `4 × workers` chunks are in flight
-/// (`2 × workers` once they hold more than the run lets them), so memory stays bounded whatever
-/// the file's size.
+/// output does not depend on the number of workers. At most `2 × workers` chunks are in flight
+/// (`4 × workers` when the rows go nowhere, while they hold little: `waits`), so memory stays
+/// bounded whatever the file's size.
 ///
 /// Only mappings that map each record on its own take this path (no `group:`, no
 /// `deduplicate:`, no `split` routing; join indexes and lookup tables, in memory or partly on
@@ -168,16 +168,20 @@ final class ParallelFilePass {
     }
 
     /// What the chunks in flight of a file may hold, by default, before the reading thread keeps
-    /// fewer of them (32 MiB: an eighth of the default memory budget).
-    static let defaultHeldBytes = 32 << 20
+    /// fewer of them (16 MiB: a 16th of the default memory budget).
+    static let defaultHeldBytes = 16 << 20
 
     /// Whether the reading thread waits, with `inFlight` chunks handed out and not yet forwarded
-    /// that hold `held` bytes: at `4 × workers` chunks, or at `2 × workers` once they hold more
-    /// than `heldBytes`. Chunks are forwarded in order: with two in flight per worker, a worker
-    /// done early waited for the oldest chunk to be mapped by another, and the reading thread
-    /// with it (head-of-line blocking: 0.89–0.93× the wall time with four, bench/README.md).
-    static func waits(inFlight: Int, held: Int, workers: Int, heldBytes: Int) -> Bool {
+    /// that hold `held` bytes. Where the rows go nowhere (`rowsKept` false: `--sink none`), at
+    /// `4 × workers` chunks, or at `2 × workers` once they hold more than `heldBytes`: chunks are
+    /// forwarded in order, and with two in flight per worker a worker done early waited for the
+    /// oldest chunk to be mapped by another, and the reading thread with it (head-of-line
+    /// blocking; four: 0.84× the wall time, bench/README.md). Where the rows are kept for a sink,
+    /// at `2 × workers`: the sink's thread bounds those runs, and more chunks would only wait
+    /// there, holding their rows (the join benchmark's peak RSS grew 6 MB at four).
+    static func waits(inFlight: Int, held: Int, workers: Int, heldBytes: Int, rowsKept: Bool) -> Bool {
         let w = max(1, workers)
+        if rowsKept { return inFlight >= 2 * w }
         return inFlight >= 4 * w || (inFlight >= 2 * w && held > heldBytes)
     }
 
@@ -198,6 +202,7 @@ final class ParallelFilePass {
         let queue = session.queue
         var ledger = RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
         let workerCount = session.workers.count
+        let rowsKept = executor.keepsRows
 
         /// Forwards finished chunks in order; waits for the next one while `mustWait` says so.
         func forward(waitingWhile mustWait: () -> Bool) throws(RunError) {
@@ -237,7 +242,9 @@ final class ParallelFilePass {
                     // Keep few chunks in flight (`waits`): memory stays bounded. Called with the
                     // queue locked: its bytes are read as they are.
                     try forward {
-                        waits(inFlight: session.submitted - session.next, held: queue.heldBytes, workers: workerCount, heldBytes: heldBytes)
+                        waits(
+                            inFlight: session.submitted - session.next, held: queue.heldBytes, workers: workerCount, heldBytes: heldBytes,
+                            rowsKept: rowsKept)
                     }
                 }
             }

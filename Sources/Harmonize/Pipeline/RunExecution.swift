@@ -277,7 +277,7 @@ final class RunExecution {
         guard threads > 1 else { return nil }
         let context = self.context
         return ParallelSetup(
-            workers: threads, chunkRecords: max(1, options.chunkRecords), heldBytes: max(1, options.memoryBudget / 8),
+            workers: threads, chunkRecords: max(1, options.chunkRecords), heldBytes: max(1, options.memoryBudget / 16),
             makeWorkers: { [unowned self] main throws(RunError) in
                 try self.makeWorkers(
                     threads, plan: plan, index: pi, tableIndices: tableIndices, splitShard: splitShard, joins: main.joins,

@@ -174,23 +174,27 @@ import Testing
         #expect(try Self.manifest(auto + "/o.sqlite").parallel?.first?.workers == (cores > 1 ? cores : nil))
     }
 
-    /// The reading thread keeps up to four chunks per worker in flight, and two once they hold
-    /// more than the run lets them: it waits at those counts, never before.
+    /// Where the rows go nowhere, the reading thread keeps up to four chunks per worker in
+    /// flight, and two once they hold more than the run lets them; where they are kept for a
+    /// sink, two. It waits at those counts, never before.
     @Test func chunksInFlightAreBoundedByCountAndBytes() {
         let cap = 1_000
-        func waits(_ inFlight: Int, _ held: Int, workers: Int = 2) -> Bool {
-            ParallelFilePass.waits(inFlight: inFlight, held: held, workers: workers, heldBytes: cap)
+        func waits(_ inFlight: Int, _ held: Int, workers: Int = 2, rowsKept: Bool = false) -> Bool {
+            ParallelFilePass.waits(inFlight: inFlight, held: held, workers: workers, heldBytes: cap, rowsKept: rowsKept)
         }
         // Two workers: up to eight chunks while they hold little, four once they hold more.
         for n in 0..<8 { #expect(!waits(n, cap), "\(n) chunks") }
         #expect(waits(8, 0) && waits(9, 0) && waits(8, cap))
         for n in 0..<4 { #expect(!waits(n, 100 * cap), "\(n) chunks over the bytes") }
         for n in 4..<8 { #expect(waits(n, cap + 1), "\(n) chunks over the bytes") }
+        // Rows kept for a sink: four, whatever they hold.
+        for n in 0..<4 { #expect(!waits(n, 100 * cap, rowsKept: true), "\(n) chunks of rows") }
+        for n in 4..<9 { #expect(waits(n, 0, rowsKept: true), "\(n) chunks of rows") }
         // One worker: four, then two; eight workers: thirty-two, then sixteen.
         #expect(!waits(3, 0, workers: 1) && waits(4, 0, workers: 1) && !waits(1, cap + 1, workers: 1) && waits(2, cap + 1, workers: 1))
         #expect(!waits(31, cap, workers: 8) && waits(32, 0, workers: 8) && !waits(15, cap + 1, workers: 8) && waits(16, cap + 1, workers: 8))
         // No workers counts as one.
-        #expect(!waits(3, 0, workers: 0) && waits(4, 0, workers: 0))
+        #expect(!waits(3, 0, workers: 0) && waits(4, 0, workers: 0) && waits(2, 0, workers: 0, rowsKept: true))
     }
 
     /// Mappings that fold records into groups, or deduplicate HL7 messages, are mapped on one
