@@ -621,8 +621,11 @@ final class XMLRecordCollector: XMLSAXEvents {
             skipFrom = d
             return
         }
+        // Whether this element, outside a record, continues the record path: only such elements
+        // can be a record's ancestors.
+        let onPath = !inRecord && d == matchDepth && d <= recordDepth && recordSteps[d].matches(localName, namespaceURI)
         if pendingEntityLine > 0 {
-            let startsRecord = !inRecord && d == matchDepth && d == recordDepth && recordSteps[d].matches(localName, namespaceURI)
+            let startsRecord = onPath && d == recordDepth
             if !startsRecord {
                 // In the attributes of an element outside the records (an ancestor's, which records may read).
                 recordNumber += 1
@@ -631,9 +634,6 @@ final class XMLRecordCollector: XMLSAXEvents {
                 return
             }
         }
-        // Whether this element, outside a record, continues the record path: only such elements
-        // can be a record's ancestors.
-        let onPath = !inRecord && d == matchDepth && d <= recordDepth && recordSteps[d].matches(localName, namespaceURI)
         // Ancestor paths follow the elements under their anchor: the values they hold when a
         // record starts are its values. An anchor that is not on the record path has no record
         // under it: its paths wait, untouched, for the next anchor on the path, which resets them.
