@@ -76,8 +76,7 @@ final class EarlyXMLMapping: XMLTapMapping {
                 // The parse waits while the workers have three chunks each waiting (the workers
                 // then have the cores): the chunks not mapped yet stay few, and what they hold
                 // is counted in the share below, so memory stays flat. One each left a worker
-                // idle whenever the parse was a moment late (three: 0.90–0.95× the wall time,
-                // bench/README.md).
+                // idle whenever the parse was a moment late (bench/README.md, sixteenth part).
                 session.waitWhilePending(atLeast: 3 * session.workers.count)
             }
         } catch {

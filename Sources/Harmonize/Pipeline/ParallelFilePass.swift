@@ -158,7 +158,7 @@ final class ParallelFilePass {
     /// output to the sink. Returns the file's ledger and the number of chunks.
     static func run<Reader: RecordReader>(
         executor: MappingExecutor, workers: [Worker], reader: Reader, fileIndex: Int32, filePath: String, chunkRecords: Int,
-        heldBytes: Int = ParallelFilePass.defaultHeldBytes, progress: (Int64) -> Void
+        heldBytes: Int, progress: (Int64) -> Void
     ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
         let session = Session(workers: workers, names: executor.plan.readFieldNames, fileIndex: fileIndex, filePath: filePath)
         defer { session.close() }
@@ -166,10 +166,6 @@ final class ParallelFilePass {
             executor: executor, session: session, reader: reader, recordsBefore: 0, filePath: filePath, chunkRecords: chunkRecords,
             heldBytes: heldBytes, progress: progress)
     }
-
-    /// What the chunks in flight of a file may hold, by default, before the reading thread keeps
-    /// fewer of them (16 MiB: a 16th of the default memory budget).
-    static let defaultHeldBytes = 16 << 20
 
     /// Whether the reading thread waits, with `inFlight` chunks handed out and not yet forwarded
     /// that hold `held` bytes. Where the rows go nowhere (`rowsKept` false: `--sink none`), at
@@ -190,7 +186,7 @@ final class ParallelFilePass {
     /// the session's workers, and forwards it. Returns the file's ledger and the number of chunks.
     static func run<Reader: RecordReader>(
         executor: MappingExecutor, session: Session, reader: Reader, recordsBefore: Int, filePath: String, chunkRecords: Int,
-        heldBytes: Int = ParallelFilePass.defaultHeldBytes, progress: (Int64) -> Void
+        heldBytes: Int, progress: (Int64) -> Void
     ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
         let plan = executor.plan
         let columns: [Int]
