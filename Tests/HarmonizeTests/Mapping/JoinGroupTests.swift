@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Harmonize
@@ -285,6 +286,37 @@ import Testing
         index.close()
         // The on-disk part is unlinked as soon as it is created: nothing is left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
+    /// The workers of a parallel pass probe one index at once: every thread finds every key's
+    /// payload, past the arena's first megabyte (copied once when the index outgrew it).
+    @Test func threadsProbingOneIndexAtOnceFindEveryPayload() throws {
+        let index = SpillingIndex(budget: 1 << 30, spillDirectory: TestSupport.temporaryDirectory("index-threads"))
+        let n = 60_000
+        @Sendable func payload(_ i: Int) -> [UInt8] { Array("p\(i)-\(String(repeating: "y", count: i % 13))".utf8) }
+        for i in 0..<n { try index.insert(key: Array("key\(i)".utf8), payload: payload(i)) }
+        try index.finishLoading()
+        #expect(index.memoryBytes > 1 << 20)
+        /// Read-only once loaded: what `ParallelFilePass` hands its workers.
+        final class Shared: @unchecked Sendable {
+            let index: SpillingIndex
+            init(_ index: SpillingIndex) { self.index = index }
+        }
+        let shared = Shared(index)
+        let wrong = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 4) { t in
+            var bad = 0
+            for i in stride(from: t, to: n, by: 2) {
+                var got: [UInt8] = []
+                let found = (try? shared.index.lookup(Array("key\(i)".utf8)) { got = Array($0) }) ?? .miss
+                if found != .payload || got != payload(i) { bad += 1 }
+                if (try? shared.index.lookup(Array("nokey\(i)".utf8)) { _ in }) != .miss { bad += 1 }
+            }
+            wrong.withLock { $0 += bad }
+        }
+        #expect(wrong.withLock { $0 } == 0)
+        index.close()
+        #expect(index.memoryBytes == 0)
     }
 
     @Test func theBudgetLeavesTheEngineItsReserveAndSharesTheRest() {

@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Entries live in one byte arena with an open-addressing table of offsets, so a million rows
 /// cost their bytes plus a few words each, not a million Swift objects. The arena's capacity is
-/// reserved once (untouched pages cost no memory) and never copied to grow. When the arena and
+/// reserved in two steps (a megabyte, then the whole room: untouched pages cost no memory), so
+/// it is copied once at most. When the arena and
 /// table would outgrow `budget` bytes, later rows go to an on-disk hash table (`DiskHashTable`,
 /// a temporary file read through the page cache) while the rows already in memory stay there: a
 /// lookup tries memory, then disk. The run keeps streaming with the index's memory bounded by
@@ -33,7 +34,16 @@ final class SpillingIndex {
     // Probed for every joined record: the dynamic exclusivity checks of these class properties
     // cost more than the probe. They are only written by `insert` and `grow`, which run on the
     // index's one thread and never while a probe reads them.
-    @exclusivity(unchecked) private var arena: [UInt8] = []
+    //
+    // The arena is raw memory, not an `Array`: the workers of a parallel pass probe one index
+    // at once, and reading an array's bytes in a closure retained and released its storage on
+    // every hit, an atomic write to the one cache line (the storage's header) that every
+    // worker's probe then read: that line went from core to core, and `lookup` was 8–10 % of a
+    // worker's samples on the claims' lookup table (`perf annotate`: the stall on the header's
+    // load). Raw bytes are read without a reference count.
+    @exclusivity(unchecked) private var arenaBase: UnsafeMutableRawPointer?
+    @exclusivity(unchecked) private var arenaCount = 0
+    private var arenaCapacity = 0
     // One word per slot: the high 32 bits of the key's hash (its tag) over the entry's offset + 1
     // (0: an empty slot; the arena stays under 4 GiB). The tag gives the slot a key starts
     // probing from; a probe reads a key in the arena only when the tags are equal, and growing
@@ -51,7 +61,7 @@ final class SpillingIndex {
     var isSpilled: Bool { disk != nil }
     /// Bytes the index holds in memory once loaded: the arena's entries and the table of offsets
     /// (the on-disk part's loading buffers are freed by `finishLoading`).
-    var memoryBytes: Int { arena.count + slots.count * MemoryLayout<UInt64>.stride }
+    var memoryBytes: Int { arenaCount + slots.count * MemoryLayout<UInt64>.stride }
     /// The on-disk part, if any (internal: tests damage its file).
     var diskTable: DiskHashTable? { disk }
 
@@ -103,13 +113,62 @@ final class SpillingIndex {
         return (p, k, p + k, n)
     }
 
+    /// The arena's bytes (valid until the next insertion).
+    @inline(__always)
+    private var arena: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: arenaBase, count: arenaCount) }
+
+    /// The flags byte of the entry at `offset` (1: its key is ambiguous).
+    @inline(__always)
+    private func flags(_ offset: Int) -> UInt8 { arena[offset] }
+
     private func keyEquals(_ offset: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        arena.withUnsafeBytes { a in
-            let e = Self.entry(a, offset)
-            guard e.keyLength == key.count else { return false }
-            guard key.count > 0, let arena = a.baseAddress, let k = key.baseAddress else { return key.count == 0 }
-            return memcmp(arena + e.key, k, key.count) == 0
+        let a = arena
+        let e = Self.entry(a, offset)
+        guard e.keyLength == key.count else { return false }
+        guard key.count > 0, let base = a.baseAddress, let k = key.baseAddress else { return key.count == 0 }
+        return memcmp(base + e.key, k, key.count) == 0
+    }
+
+    /// Marks the entry at `offset` ambiguous (its key inserted again), counting it once.
+    private func markAmbiguous(_ offset: Int) {
+        guard let base = arenaBase, offset < arenaCount else { return }
+        if flags(offset) == 0 { memoryAmbiguous += 1 }
+        base.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self)
+    }
+
+    /// Makes room for `capacity` bytes in the arena (a new allocation, the entries copied).
+    private func reserveArena(_ capacity: Int) {
+        guard capacity > arenaCapacity else { return }
+        let b = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        if let old = arenaBase {
+            if arenaCount > 0 { b.copyMemory(from: old, byteCount: arenaCount) }
+            old.deallocate()
         }
+        arenaBase = b
+        arenaCapacity = capacity
+    }
+
+    /// Appends an entry's bytes to the arena, which has room for them (`reserveArena`).
+    @inline(__always)
+    private func appendToArena(_ byte: UInt8) {
+        guard let base = arenaBase else { return }
+        base.storeBytes(of: byte, toByteOffset: arenaCount, as: UInt8.self)
+        arenaCount += 1
+    }
+
+    private func appendToArena(varint v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            appendToArena(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        appendToArena(UInt8(v))
+    }
+
+    private func appendToArena(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = arenaBase, let from = bytes.baseAddress, bytes.count > 0 else { return }
+        (base + arenaCount).copyMemory(from: from, byteCount: bytes.count)
+        arenaCount += bytes.count
     }
 
     /// The arena offset of the entry in slot word `s` (not 0).
@@ -170,28 +229,26 @@ final class SpillingIndex {
         let i = probe(key, hash: h)
         if slots[i] != 0 {
             if keepsFirst { return }
-            let off = Self.offset(slots[i])
-            if arena[off] == 0 { memoryAmbiguous += 1 }
-            arena[off] = 1
+            markAmbiguous(Self.offset(slots[i]))
             return
         }
-        let needed = arena.count + 21 + key.count + payload.count
+        let needed = arenaCount + 21 + key.count + payload.count
         let room = memoryLimit - slots.count * MemoryLayout<UInt64>.stride
         if needed > room {
             try spill(hash: h, key: key, payload: payload)
             return
         }
-        if needed > arena.capacity {
+        if needed > arenaCapacity {
             // A first megabyte, then the whole room at once: reserved, not touched, so it costs
-            // memory only as it fills, and the arena is never copied again.
-            arena.reserveCapacity(needed <= 1 << 20 && arena.capacity < 1 << 20 ? min(1 << 20, room) : room)
+            // memory only as it fills, and the arena is copied once at most.
+            reserveArena(needed <= 1 << 20 && arenaCapacity < 1 << 20 ? min(1 << 20, room) : room)
         }
-        let off = arena.count
-        arena.append(0)
-        ValueCodec.appendVarint(UInt64(key.count), &arena)
-        ValueCodec.appendVarint(UInt64(payload.count), &arena)
-        arena.append(contentsOf: key)
-        arena.append(contentsOf: payload)
+        let off = arenaCount
+        appendToArena(0)
+        appendToArena(varint: UInt64(key.count))
+        appendToArena(varint: UInt64(payload.count))
+        appendToArena(key)
+        appendToArena(payload)
         slots[i] = (h >> 32) << 32 | UInt64(off + 1)
         memoryCount += 1
     }
@@ -212,9 +269,7 @@ final class SpillingIndex {
             let i = probe(key, hash: h)
             guard slots[i] != 0 else { return false }
             if keepsFirst { return true }
-            let off = Self.offset(slots[i])
-            if arena[off] == 0 { memoryAmbiguous += 1 }
-            arena[off] = 1
+            markAmbiguous(Self.offset(slots[i]))
             return true
         }
     }
@@ -240,11 +295,10 @@ final class SpillingIndex {
             let i = probe(k, hash: h)
             if slots[i] != 0 {
                 let off = Self.offset(slots[i])
-                if arena[off] != 0 { return .ambiguous }
-                arena.withUnsafeBytes { a in
-                    let e = Self.entry(a, off)
-                    body(UnsafeRawBufferPointer(rebasing: a[e.payload..<(e.payload + e.payloadLength)]))
-                }
+                if flags(off) != 0 { return .ambiguous }
+                let a = arena
+                let e = Self.entry(a, off)
+                body(UnsafeRawBufferPointer(rebasing: a[e.payload..<(e.payload + e.payloadLength)]))
                 return .payload
             }
         }
@@ -254,7 +308,10 @@ final class SpillingIndex {
 
     /// Frees memory and the on-disk part (its file was unlinked when created).
     func close() {
-        arena = []
+        arenaBase?.deallocate()
+        arenaBase = nil
+        arenaCount = 0
+        arenaCapacity = 0
         slots = []
         mask = 0
         memoryCount = 0
