@@ -33,7 +33,7 @@ extension TargetModel {
             diagnostics.append(
                 Diagnostic(code: code, message: message, file: file, line: n?.mark.map { $0.line }, column: n?.mark.map { $0.column }))
         }
-        guard let root = node?.mapping else {
+        guard let root = node?.mapping.map(YAMLFields.init) else {
             throw DiagnosticsError([Diagnostic(code: "HZ1101", message: "a target model must be a YAML mapping", file: file)])
         }
         if let v = root["harmonize-model"]?.int, v > highestFormatVersion {
@@ -44,13 +44,13 @@ extension TargetModel {
         let version = root["version"]?.string ?? "1"
         var tables: [TargetTable] = []
         for tableNode in root["tables"]?.sequence ?? [] {
-            guard let t = tableNode.mapping, let tname = t["name"]?.string else {
+            guard let t = tableNode.mapping.map(YAMLFields.init), let tname = t["name"]?.string else {
                 fail("HZ1103", "a table needs a name", tableNode)
                 continue
             }
             var columns: [TargetColumn] = []
             for colNode in t["columns"]?.sequence ?? [] {
-                guard let c = colNode.mapping, let cname = c["name"]?.string else {
+                guard let c = colNode.mapping.map(YAMLFields.init), let cname = c["name"]?.string else {
                     fail("HZ1104", "a column of table \(tname) needs a name", colNode)
                     continue
                 }
