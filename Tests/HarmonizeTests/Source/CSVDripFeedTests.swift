@@ -189,7 +189,7 @@ struct SeededRandom: RandomNumberGenerator {
         }
     }
 
-    static func randomDocument(_ rng: inout SeededRandom, delimiter: Character) -> String {
+    static func randomDocument(_ rng: inout SeededRandom, delimiter: Character, longFields: Bool = false) -> String {
         let columns = Int.random(in: 1...4, using: &rng)
         let lineEnds = ["\n", "\r\n", "\r"]
         let lineEnd = lineEnds.randomElement(using: &rng) ?? "\n"
@@ -207,7 +207,9 @@ struct SeededRandom: RandomNumberGenerator {
                 switch Int.random(in: 0..<4, using: &rng) {
                 case 0: fields.append("")
                 case 1, 2:
-                    fields.append(String((0..<Int.random(in: 1...6, using: &rng)).map { _ in plain.randomElement(using: &rng) ?? "a" }))
+                    // Long fields span words of the reader's byte classes (64 bytes each) with no stop byte.
+                    let length = longFields && Bool.random(using: &rng) ? Int.random(in: 50...300, using: &rng) : Int.random(in: 1...6, using: &rng)
+                    fields.append(String((0..<length).map { _ in plain.randomElement(using: &rng) ?? "a" }))
                 default:
                     let body = String((0..<Int.random(in: 0...6, using: &rng)).map { _ in special.randomElement(using: &rng) ?? "a" })
                     fields.append("\"" + body.replacingOccurrences(of: "\"", with: "\"\"") + "\"")
@@ -218,6 +220,43 @@ struct SeededRandom: RandomNumberGenerator {
         }
         if Int.random(in: 0..<15, using: &rng) == 0 { doc += "\"unterminated\(delimiter)x\n" }
         return doc
+    }
+
+    /// Fields of up to 300 characters, delimiters at every offset of the reader's 64-byte words.
+    @Test func matchesReferenceOnRandomDocumentsWithLongFields() throws {
+        var rng = SeededRandom(state: 20_261_206)
+        let delimiters: [Character] = [",", ";", "\t", "|"]
+        for n in 0..<300 {
+            let delimiter = delimiters[n % delimiters.count]
+            let doc = Self.randomDocument(&rng, delimiter: delimiter, longFields: true)
+            let byte = delimiter.asciiValue ?? 44
+            let expected = ReferenceCSV.read(doc, delimiter: Unicode.Scalar(byte))
+            let chunk = Int.random(in: 1...200, using: &rng)
+            let ev = try CSVTest.events(
+                Array(doc.utf8), dialect: Dialect(delimiter: byte), sourceChunk: chunk, readerChunk: n % 2 == 0 ? 16 : 1 << 20)
+            #expect(ev == expected, "document \(n): \(doc.debugDescription)")
+            if ev != expected { return }
+        }
+    }
+
+    /// A byte that is not UTF-8 rejects its record wherever it lies: in every place of a long
+    /// field, of the first field or a later one, whatever the reader's chunks.
+    @Test func anInvalidByteAnywhereInARecordRejectsIt() throws {
+        for readerChunk in [16, 1 << 20] {
+            for offset in stride(from: 0, to: 200, by: 1) {
+                var field = Array(repeating: UInt8(ascii: "x"), count: 200)
+                field[offset] = 0xFF
+                let doc = Array("a,b\nok,1\n".utf8) + Array("y,".utf8) + field + Array("\nok,2\n".utf8)
+                let dialect = Dialect(delimiter: UInt8(ascii: ","), encoding: .utf8)
+                let ev = try CSVTest.events(doc, dialect: dialect, sourceChunk: 97, readerChunk: readerChunk)
+                guard ev.count == 3, case .rejected(let reason, _, let record, _) = ev[1], reason == .encodingError, record == 2,
+                    ev[0].fields == ["ok", "1"], ev[2].fields == ["ok", "2"]
+                else {
+                    Issue.record("offset \(offset), reader chunk \(readerChunk): \(ev)")
+                    return
+                }
+            }
+        }
     }
 
     @Test func matchesReferenceOnRandomDocuments() throws {

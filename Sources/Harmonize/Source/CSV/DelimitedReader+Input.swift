@@ -1,3 +1,5 @@
+import CHarmonizeScan
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -37,11 +39,41 @@ extension DelimitedReader {
     /// Sets the scanner's stop bytes once the delimiter is known.
     func configureScanner(delimiter: UInt8) {
         delimiterByte = delimiter
-        special.update(repeating: 0, count: 256)
-        special[Int(delimiter)] = 1
-        special[10] = 1
-        special[13] = 1
-        if escapeInt >= 0 { special[escapeInt] = 1 }
+        stops[0] = delimiter
+        stops[1] = 10
+        stops[2] = 13
+        stopCount = 3
+        if escapeInt >= 0 {
+            stops[3] = UInt8(truncatingIfNeeded: escapeInt)
+            stopCount = 4
+        }
+        classesEnd = 0
+    }
+
+    /// Computes the byte classes of the buffer's bytes from `classesEnd` (its word) to `end`.
+    @inline(__always)
+    func classifyBytes() {
+        guard classesEnd < end else { return }
+        let from = classesEnd & ~63
+        harmonize_scan_classes(buf + from, end - from, stops, stopCount, stopBits + (from >> 6), highBits + (from >> 6))
+        classesEnd = end
+    }
+
+    /// Whether a byte of `buf[from..<to]` is 0x80 or above (its classes computed).
+    @inline(__always)
+    func hasHighByte(from: Int, to: Int) -> Bool {
+        guard from < to else { return false }
+        var w = from >> 6
+        let last = (to - 1) >> 6
+        var bits = highBits[w] & (~0 << UInt64(from & 63))
+        while w < last {
+            if bits != 0 { return true }
+            w += 1
+            bits = highBits[w]
+        }
+        let tail = to & 63
+        if tail != 0 { bits &= (1 << UInt64(tail)) - 1 }
+        return bits != 0
     }
 
     /// Resolves the encoding, skips the preamble, detects the delimiter and reads the header.
@@ -162,6 +194,8 @@ extension DelimitedReader {
     /// Moves the unconsumed bytes to the front, grows the buffer if it is nearly full, and reads
     /// the next chunk (transcoding it to UTF-8). Sets `eof` at the end of input.
     func fill() throws(DelimitedReaderError) {
+        // The bytes move (or were dropped): their classes are computed again.
+        if start > 0 || end < classesEnd { classesEnd = 0 }
         if start > 0 {
             let keep = end - start
             if keep > 0 { memmove(buf, buf + start, keep) }
@@ -176,6 +210,12 @@ extension DelimitedReader {
             buf.deallocate()
             buf = nb
             cap = newCap
+            stopBits.deallocate()
+            highBits.deallocate()
+            classWords = cap / 64 + 2
+            stopBits = .allocate(capacity: classWords)
+            highBits = .allocate(capacity: classWords)
+            classesEnd = 0
         }
         let free = cap - end
         guard free >= (transcoder == nil ? 1 : 16) else { return }

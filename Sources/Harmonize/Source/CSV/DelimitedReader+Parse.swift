@@ -6,26 +6,20 @@ extension DelimitedReader {
     /// completes (an open quote makes it `pUnterminated`).
     @inline(__always)
     func parseRecord(from s: Int) -> Bool {
+        classifyBytes()
         let b = buf
         let e = end
         let atEOF = eof
-        let tbl = special
+        let bits = stopBits
         let dl = delimiterByte
         let qt = quoteInt
         let es = escapeInt
         let trim = trimSpaces
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let patD = UInt64(dl) &* ones
-        let patLF = UInt64(10) &* ones
-        let patCR = UInt64(13) &* ones
-        let patE = es >= 0 ? UInt64(es) &* ones : patD
         var starts = fStart
         var ends = fEnd
         var flags = fFlags
         var fcap = fCap
         var nf = 0
-        var acc: UInt64 = 0
         var lines = 0
         var anyUnescape = false
         var overflow = false
@@ -85,7 +79,6 @@ extension DelimitedReader {
                             lines &+= 1
                         }
                     }
-                    acc |= UInt64(d)
                     p &+= 1
                 }
                 if !closed {
@@ -128,30 +121,20 @@ extension DelimitedReader {
             }
             if scanUnquoted {
                 while true {
-                    #if _endian(little)
-                        while p &+ 8 <= e {
-                            let w = UnsafeRawPointer(b + p).loadUnaligned(as: UInt64.self)
-                            acc |= w
-                            let xd = w ^ patD
-                            let xl = w ^ patLF
-                            let xc = w ^ patCR
-                            let xe = w ^ patE
-                            let m =
-                                ((xd &- ones) & ~xd) | ((xl &- ones) & ~xl) | ((xc &- ones) & ~xc)
-                                | ((xe &- ones) & ~xe)
-                            let hit = m & highs
-                            if hit != 0 {
-                                p &+= hit.trailingZeroBitCount &>> 3
-                                break
-                            }
-                            p &+= 8
+                    // The next stop byte at or after `p`: the next set bit of its word or of a
+                    // later one (none past `e`: `p` becomes `e`).
+                    var q = p
+                    while true {
+                        let word = bits[q &>> 6] &>> UInt64(q & 63)
+                        if word != 0 {
+                            p = q &+ word.trailingZeroBitCount
+                            break
                         }
-                    #endif
-                    while p < e {
-                        let c = b[p]
-                        if tbl[Int(c)] != 0 { break }
-                        acc |= UInt64(c)
-                        p &+= 1
+                        q = (q | 63) &+ 1
+                        if q >= e {
+                            p = e
+                            break
+                        }
                     }
                     if p == e {
                         if !atEOF { return false }
@@ -177,7 +160,6 @@ extension DelimitedReader {
                             lines &+= 1
                         }
                     }
-                    acc |= UInt64(d)
                     fl |= DelimitedReader.flagUnescape
                     anyUnescape = true
                     p &+= 2
@@ -230,7 +212,8 @@ extension DelimitedReader {
         pLines = lines
         pTerminated = terminated
         pCRAtEnd = crAtEnd
-        pNonASCII = acc & highs != 0
+        // Every byte of the record's fields lies in `s ..< contentEnd`.
+        pNonASCII = hasHighByte(from: s, to: contentEnd)
         pUnescape = anyUnescape
         pUnterminated = unterminated
         pOverflow = overflow

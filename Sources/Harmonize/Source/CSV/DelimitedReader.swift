@@ -50,8 +50,18 @@ package final class DelimitedReader {
     var prefixOffset = 0
     /// Bytes consumed from the source so far (for progress).
     public internal(set) var bytesRead: Int64 = 0
-    /// Delimiter, newline and escape bytes: stop bytes of the unquoted scan.
-    let special: UnsafeMutablePointer<UInt8>
+    /// Delimiter, newline and escape bytes: the stop bytes of the unquoted scan (`stopCount` of
+    /// them, at most four).
+    let stops: UnsafeMutablePointer<UInt8>
+    var stopCount = 0
+    /// The buffer's byte classes, a bit per byte and 64 to a word (`harmonize_scan_classes`):
+    /// stop bytes, and bytes of 0x80 and above. Valid for the bytes before `classesEnd`; an
+    /// unquoted field ends at the next stop bit, found a word at a time, where each field's
+    /// bytes were tested eight at a time for each stop byte (`bench/README.md`, seventeenth part).
+    @exclusivity(unchecked) var stopBits: UnsafeMutablePointer<UInt64>
+    @exclusivity(unchecked) var highBits: UnsafeMutablePointer<UInt64>
+    var classWords: Int
+    @exclusivity(unchecked) var classesEnd = 0
 
     // MARK: Fields of the current record
     @exclusivity(unchecked) var fStart: UnsafeMutablePointer<Int>
@@ -132,8 +142,11 @@ package final class DelimitedReader {
         self.cap = min(self.chunkSize + 64 << 10, maxCap)
         self.buf = .allocate(capacity: cap)
         self.raw = .allocate(byteCount: self.chunkSize, alignment: 16)
-        self.special = .allocate(capacity: 256)
-        self.special.initialize(repeating: 0, count: 256)
+        self.stops = .allocate(capacity: 4)
+        self.stops.initialize(repeating: 0, count: 4)
+        self.classWords = self.cap / 64 + 2
+        self.stopBits = .allocate(capacity: classWords)
+        self.highBits = .allocate(capacity: classWords)
         self.fCap = min(64, limits.maxColumns)
         self.fStart = .allocate(capacity: fCap)
         self.fEnd = .allocate(capacity: fCap)
@@ -145,7 +158,9 @@ package final class DelimitedReader {
     deinit {
         buf.deallocate()
         raw.deallocate()
-        special.deallocate()
+        stops.deallocate()
+        stopBits.deallocate()
+        highBits.deallocate()
         fStart.deallocate()
         fEnd.deallocate()
         fFlags.deallocate()

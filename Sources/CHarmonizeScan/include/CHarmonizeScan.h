@@ -1,0 +1,16 @@
+// Byte classes of a buffer of delimited text, 64 bytes to a word, for Harmonize's CSV reader
+// (DelimitedReader): where its fields and records may end, and where a byte is not ASCII.
+#ifndef CHARMONIZE_SCAN_H
+#define CHARMONIZE_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// For the `n` bytes at `p`, sets bit `i % 64` of `stopBits[i / 64]` when byte `i` is one of the
+/// `stopCount` bytes of `stops` (1 to 4 of them), and the same bit of `highBits[i / 64]` when
+/// byte `i` is 0x80 or above; bits past `n` in the last word are 0. Both arrays need
+/// `(n + 63) / 64` words. SSE2 on x86-64 (16 bytes per comparison), a byte at a time elsewhere.
+void harmonize_scan_classes(const uint8_t *p, size_t n, const uint8_t *stops, size_t stopCount, uint64_t *stopBits,
+                            uint64_t *highBits);
+
+#endif
