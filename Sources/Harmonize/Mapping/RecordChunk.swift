@@ -70,8 +70,8 @@ final class RecordChunk {
     @inline(__always)
     private func appendFields<Reader: RecordReader>(_ reader: Reader, columns: [Int]) {
         for c in columns {
-            let f = reader.field(c)
-            bytes.append(f)
+            // Short values (most fields) copied inline rather than through a call to `memmove`.
+            bytes.appendBytes(reader.field(c))
             ends.append(Int32(truncatingIfNeeded: bytes.count))
         }
     }
