@@ -224,19 +224,7 @@ struct SeededRandom: RandomNumberGenerator {
 
     /// Fields of up to 300 characters, delimiters at every offset of the reader's 64-byte words.
     @Test func matchesReferenceOnRandomDocumentsWithLongFields() throws {
-        var rng = SeededRandom(state: 20_261_206)
-        let delimiters: [Character] = [",", ";", "\t", "|"]
-        for n in 0..<300 {
-            let delimiter = delimiters[n % delimiters.count]
-            let doc = Self.randomDocument(&rng, delimiter: delimiter, longFields: true)
-            let byte = delimiter.asciiValue ?? 44
-            let expected = ReferenceCSV.read(doc, delimiter: Unicode.Scalar(byte))
-            let chunk = Int.random(in: 1...200, using: &rng)
-            let ev = try CSVTest.events(
-                Array(doc.utf8), dialect: Dialect(delimiter: byte), sourceChunk: chunk, readerChunk: n % 2 == 0 ? 16 : 1 << 20)
-            #expect(ev == expected, "document \(n): \(doc.debugDescription)")
-            if ev != expected { return }
-        }
+        try Self.compareWithReference(seed: 20_261_206, documents: 300, longFields: true, maxSourceChunk: 200)
     }
 
     /// A byte that is not UTF-8 rejects its record wherever it lies: in every place of a long
@@ -260,14 +248,21 @@ struct SeededRandom: RandomNumberGenerator {
     }
 
     @Test func matchesReferenceOnRandomDocuments() throws {
-        var rng = SeededRandom(state: 20_261_129)
+        try Self.compareWithReference(seed: 20_261_129, documents: 400, longFields: false, maxSourceChunk: 40)
+    }
+
+    /// Reads `documents` random documents (`randomDocument`) with the reader, from source chunks
+    /// of 1 to `maxSourceChunk` bytes and reader chunks of 16 bytes or 1 MiB, and expects the
+    /// reference reader's events; stops at the first difference.
+    static func compareWithReference(seed: UInt64, documents: Int, longFields: Bool, maxSourceChunk: Int) throws {
+        var rng = SeededRandom(state: seed)
         let delimiters: [Character] = [",", ";", "\t", "|"]
-        for n in 0..<400 {
+        for n in 0..<documents {
             let delimiter = delimiters[n % delimiters.count]
-            let doc = Self.randomDocument(&rng, delimiter: delimiter)
+            let doc = randomDocument(&rng, delimiter: delimiter, longFields: longFields)
             let byte = delimiter.asciiValue ?? 44
             let expected = ReferenceCSV.read(doc, delimiter: Unicode.Scalar(byte))
-            let chunk = Int.random(in: 1...40, using: &rng)
+            let chunk = Int.random(in: 1...maxSourceChunk, using: &rng)
             let ev = try CSVTest.events(
                 Array(doc.utf8), dialect: Dialect(delimiter: byte), sourceChunk: chunk, readerChunk: n % 2 == 0 ? 16 : 1 << 20)
             #expect(ev == expected, "document \(n): \(doc.debugDescription)")
