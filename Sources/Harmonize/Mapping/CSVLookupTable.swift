@@ -245,17 +245,21 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
     let name: String
     /// The rows (internal: tests damage the on-disk part).
     let index: SpillingIndex
-    private var keyBuffer: [UInt8] = []
+    // Read and written on every lookup, by the one thread that owns this table or worker view
+    // (`workerView`), never while another access to the same property is open: the dynamic
+    // exclusivity checks of these class properties (a `swift_beginAccess` per lookup, about 60
+    // instructions) are off.
+    @exclusivity(unchecked) private var keyBuffer: [UInt8] = []
     /// A worker's own buffers for reading the on-disk part (`workerView`); nil for the run's
     /// table, which reads with the index's.
-    private var diskBuffers: DiskHashTable.ReadBuffers?
+    @exclusivity(unchecked) private var diskBuffers: DiskHashTable.ReadBuffers?
     /// The first failure to read the table (on-disk part unreadable or damaged): every later
     /// lookup returns nil, and the call site stops the run.
-    private(set) var readFailure: String?
+    @exclusivity(unchecked) private(set) var readFailure: String?
     /// Lookups that found no entry in this run.
-    public private(set) var misses = 0
+    @exclusivity(unchecked) public private(set) var misses = 0
     /// Lookups that found an entry in this run.
-    public private(set) var hits = 0
+    @exclusivity(unchecked) public private(set) var hits = 0
 
     init(name: String, keyCount: Int, valueType: ValueType, missIsFatal: Bool, index: SpillingIndex) {
         self.name = name
