@@ -157,12 +157,8 @@ final class SpillingIndex {
     }
 
     private func appendToArena(varint v: UInt64) {
-        var v = v
-        while v >= 0x80 {
-            appendToArena(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        appendToArena(UInt8(v))
+        guard let base = arenaBase else { return }
+        arenaCount += ValueCodec.writeVarint(v, to: base + arenaCount)
     }
 
     private func appendToArena(_ bytes: UnsafeRawBufferPointer) {

@@ -47,6 +47,20 @@ enum ValueCodec {
         out.append(UInt8(v))
     }
 
+    /// Writes `v` as `appendVarint` does, at `out` (room for 10 bytes); returns the bytes written.
+    @inline(__always)
+    static func writeVarint(_ v: UInt64, to out: UnsafeMutableRawPointer) -> Int {
+        var v = v
+        var n = 0
+        while v >= 0x80 {
+            out.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: n, as: UInt8.self)
+            v >>= 7
+            n += 1
+        }
+        out.storeBytes(of: UInt8(v), toByteOffset: n, as: UInt8.self)
+        return n + 1
+    }
+
     /// Reads a varint at `p`, advancing it; nil when the bytes end first or it is too long.
     @inline(__always)
     static func readVarint(_ bytes: UnsafeRawBufferPointer, _ p: inout Int) -> UInt64? {

@@ -212,9 +212,8 @@ extension DelimitedReader {
             cap = newCap
             stopBits.deallocate()
             highBits.deallocate()
-            classWords = cap / 64 + 2
-            stopBits = .allocate(capacity: classWords)
-            highBits = .allocate(capacity: classWords)
+            stopBits = .allocate(capacity: Self.classWords(cap))
+            highBits = .allocate(capacity: Self.classWords(cap))
             classesEnd = 0
         }
         let free = cap - end

@@ -60,7 +60,6 @@ package final class DelimitedReader {
     /// bytes were tested eight at a time for each stop byte (`bench/README.md`, seventeenth part).
     @exclusivity(unchecked) var stopBits: UnsafeMutablePointer<UInt64>
     @exclusivity(unchecked) var highBits: UnsafeMutablePointer<UInt64>
-    var classWords: Int
     @exclusivity(unchecked) var classesEnd = 0
 
     // MARK: Fields of the current record
@@ -144,9 +143,8 @@ package final class DelimitedReader {
         self.raw = .allocate(byteCount: self.chunkSize, alignment: 16)
         self.stops = .allocate(capacity: 4)
         self.stops.initialize(repeating: 0, count: 4)
-        self.classWords = self.cap / 64 + 2
-        self.stopBits = .allocate(capacity: classWords)
-        self.highBits = .allocate(capacity: classWords)
+        self.stopBits = .allocate(capacity: Self.classWords(cap))
+        self.highBits = .allocate(capacity: Self.classWords(cap))
         self.fCap = min(64, limits.maxColumns)
         self.fStart = .allocate(capacity: fCap)
         self.fEnd = .allocate(capacity: fCap)
@@ -154,6 +152,9 @@ package final class DelimitedReader {
         try validateDialect()
         try readPreamble()
     }
+
+    /// Words of byte classes for a buffer of `cap` bytes (and one past its last word).
+    static func classWords(_ cap: Int) -> Int { cap / 64 + 2 }
 
     deinit {
         buf.deallocate()
