@@ -395,6 +395,33 @@ import Testing
         #expect(binary.count < text.count * 3 / 4)
     }
 
+    /// A join key of several components is its components' keys one after the other, whatever
+    /// their types and lengths (texts past the one-byte varint length, texts with blanks to
+    /// trim, dates outside 0000–9999, numbers): the key is written into a buffer sized from the
+    /// components, which must hold every one of them.
+    @Test func aJoinKeyIsItsComponentsKeysOneAfterTheOther() throws {
+        let long = String(repeating: "x", count: 300)
+        let pool: [Value] = [
+            .int(0), .int(-1), .int(Int.max), .int(Int.min), .string("01C593517"), .string("42"), .string(" 42 "), .string("\t"),
+            .string(long), .string(" " + long + "\t"), .string("é" + long), .string("2024-02-29"), .date(19_000), .date(-719_529),
+            .date(Int.max / 86_400), .double(1.5), .double(-1.234_567_890_123_456_7e-300), .bool(false), .dateTime(-1),
+            .string("-9223372036854775809"),
+        ]
+        func joinKey(_ v: [Value]) -> [UInt8]? {
+            var out: [UInt8] = [7, 7]
+            return ValueCodec.appendJoinKey(v, to: &out) ? out : nil
+        }
+        var rng = SeededRandom(state: 13)
+        for _ in 0..<2_000 {
+            let parts = (0..<Int(rng.next() % 12)).map { _ in pool[Int(rng.next() % UInt64(pool.count))] }
+            var joined: [UInt8] = []
+            for p in parts { joined += try #require(joinKey([p])) }
+            #expect(joinKey(parts) == joined, "\(parts)")
+        }
+        #expect(joinKey([.string(long), .null]) == nil)
+        #expect(joinKey([]) == [])
+    }
+
     @Test func qualifiedNamesAreOneIdentifier() {
         let tokens = Lexer.tokenize("prs.EXE_SOI_DTD + 1.5 and x.y")
         #expect(tokens.contains { if case .identifier("prs.EXE_SOI_DTD", false) = $0.kind { return true } else { return false } })

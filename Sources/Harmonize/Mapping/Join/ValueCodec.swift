@@ -148,54 +148,80 @@ enum ValueCodec {
     /// - tag 3, a varint length and the bytes: any other text.
     /// A component's length follows from its tag: no separator is needed (and no text can fake
     /// one, as the 0x1F separator of `appendKey` could).
+    ///
+    /// Written into a buffer on the stack sized from the components (an integer or a date takes
+    /// at most 11 bytes, a text 11 more than its own bytes), then appended to `out` at once: appended
+    /// byte by byte, with the array's checks on each, a key of the nine DCIR keys cost ~1,350
+    /// instructions (callgrind), once per claim indexed and once per pharmacy line probed.
     @inline(__always)
-    static func appendJoinKey(_ values: some Sequence<Value>, to out: inout [UInt8]) -> Bool {
+    static func appendJoinKey(_ values: [Value], to out: inout [UInt8]) -> Bool {
         out.removeAll(keepingCapacity: true)
-        for v in values {
-            switch v {
+        var bound = 0
+        for k in values.indices {
+            switch values[k] {
             case .null: return false
-            case .int(let i):
-                out.append(1)
-                appendVarint(zigzag(i), &out)
-            case .date(let days) where days >= firstKeyDay && days <= lastKeyDay:
-                out.append(2)
-                appendVarint(zigzag(days), &out)
-            case .string(var s):
-                let u = s.utf8
-                if let f = u.first, let l = u.last, f != 32, f != 9, l != 32, l != 9 {
-                    s.withUTF8 { appendTextComponent($0, to: &out) }
-                } else {
-                    // Surrounding blanks: the canonical text trims them.
-                    guard var c = LoadedLookupTable.canonical(v) else { return false }
-                    c.withUTF8 { appendTextComponent($0, to: &out) }
-                }
-            default:
-                guard var c = LoadedLookupTable.canonical(v) else { return false }
-                c.withUTF8 { appendTextComponent($0, to: &out) }
+            case .int, .date(firstKeyDay...lastKeyDay): bound += 11
+            case .string(let s): bound += 11 + s.utf8.count
+            // A date outside 0000–9999, a number, a boolean, a date-time (rare in keys): its text.
+            default: bound += 11 + (LoadedLookupTable.canonical(values[k])?.utf8.count ?? 0)
             }
         }
-        return true
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { buffer -> Bool in
+            guard let p = buffer.baseAddress else { return bound == 0 }
+            var n = 0
+            for k in values.indices {
+                switch values[k] {
+                case .null: return false
+                case .int(let i):
+                    p[n] = 1
+                    n += 1 + writeVarint(zigzag(i), to: p + n + 1)
+                case .date(let days) where days >= firstKeyDay && days <= lastKeyDay:
+                    p[n] = 2
+                    n += 1 + writeVarint(zigzag(days), to: p + n + 1)
+                case .string(var s):
+                    let written = s.withUTF8 { u -> Int? in
+                        guard let f = u.first, let l = u.last, f != 32, f != 9, l != 32, l != 9 else { return nil }
+                        return writeTextComponent(u, to: p + n)
+                    }
+                    if let written {
+                        n += written
+                    } else {
+                        // Surrounding blanks: the canonical text trims them (never longer).
+                        guard var c = LoadedLookupTable.canonical(values[k]) else { return false }
+                        n += c.withUTF8 { writeTextComponent($0, to: p + n) }
+                    }
+                default:
+                    guard var c = LoadedLookupTable.canonical(values[k]) else { return false }
+                    n += c.withUTF8 { writeTextComponent($0, to: p + n) }
+                }
+            }
+            // The bound holds every component (a wrong one stops here, not in a corrupted key).
+            precondition(n <= bound, "join key of \(n) bytes past its bound of \(bound)")
+            out.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+            return true
+        }
     }
 
     /// The day counts of 0000-01-01 and 9999-12-31: the dates whose canonical text is `yyyy-MM-dd`.
     static let firstKeyDay = -719_528
     static let lastKeyDay = 2_932_896
 
-    /// One text component of a join key (`appendJoinKey`): as an integer or a date when the
-    /// text is the canonical text of one, else as text.
+    /// Writes one text component of a join key (`appendJoinKey`) at `out` (room for 11 bytes
+    /// more than the text): as an integer or a date when the text is the canonical text of one,
+    /// else as text. Returns the bytes written.
     @inline(__always)
-    private static func appendTextComponent(_ u: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+    private static func writeTextComponent(_ u: UnsafeBufferPointer<UInt8>, to out: UnsafeMutablePointer<UInt8>) -> Int {
         if let i = canonicalInteger(u) {
-            out.append(1)
-            appendVarint(zigzag(i), &out)
+            out[0] = 1
+            return 1 + writeVarint(zigzag(i), to: out + 1)
         } else if let days = canonicalDate(u) {
-            out.append(2)
-            appendVarint(zigzag(days), &out)
-        } else {
-            out.append(3)
-            appendVarint(UInt64(u.count), &out)
-            out.append(contentsOf: u)
+            out[0] = 2
+            return 1 + writeVarint(zigzag(days), to: out + 1)
         }
+        out[0] = 3
+        let n = 1 + writeVarint(UInt64(u.count), to: out + 1)
+        if let base = u.baseAddress { (out + n).update(from: base, count: u.count) }
+        return n + u.count
     }
 
     /// The integer whose `String(i)` is exactly these bytes, else nil (`+1`, `01`, `-0`, ` 1`,
