@@ -360,7 +360,9 @@ public final class Pipeline {
         let structures = plan.joins.count + (plan.group == nil ? 0 : 1) + (deduplicate == nil ? 0 : 1)
         let share = structureBudget(budget, structures: structures, lookupBytes: lookupBytes)
         for j in joins {
-            try j.load(inputs: try openJoin(j.join), budget: share, spillDirectory: spillDirectory, callSites: executor.callSites, reject: joinReject)
+            try j.load(
+                inputs: try openJoin(j.join), budget: share, spillDirectory: spillDirectory, callSites: executor.callSites, reject: joinReject,
+                encoders: parallel?.workers ?? 1)
             try flushJoinRejects()
         }
         var store: GroupStore?

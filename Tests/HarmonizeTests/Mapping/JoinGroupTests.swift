@@ -160,6 +160,77 @@ import Testing
         #expect(!r.stdout.contains("\"T\""), "keys never reach the summary")
     }
 
+    /// A joined file of 30k rows over eight chunks, with rows failing their schema (an integer
+    /// that is not one, a date with a stray byte), null keys and keys on two rows, indexed by one
+    /// thread and by three encoding threads (`JoinLoadPipeline`), in memory, part on disk and
+    /// all on disk: the same rows, rejects (in order) and join counts.
+    @Test(arguments: ["1G", "800K", "1"])
+    func encodingThreadsIndexAJoinedFileAsOneThreadDoes(budget: String) throws {
+        let dir = TestSupport.temporaryDirectory("join-encoders")
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        var prs = Data("nir;rang;soin\n".utf8)
+        for i in 0..<30_000 {
+            let nir = i % 777 == 0 ? "" : i % 5_000 == 1 ? "N\(i - 1)" : "N\(i)"
+            let rang = i % 1_000 == 3 ? "x" : String(i % 9)
+            prs.append(contentsOf: Array("\(nir);\(rang);\(i % 28 + 1)/02/2021".utf8))
+            if i % 3_333 == 5 { prs.append(0xFF) }
+            prs.append(0x0A)
+        }
+        try prs.write(to: URL(fileURLWithPath: dir + "/in/prs.csv"))
+        var stays = "stay;nir\n"
+        // Every tenth key: five are on two rows (N5000…); four are missing, three of null-key rows
+        // (N7770…) and one of a rejected row (N16670).
+        for s in 0..<3_000 { stays += "\(s);N\(s * 10)\n" }
+        TestSupport.write(stays, to: dir + "/in/stays.csv")
+        TestSupport.write(
+            """
+            harmonize: 1
+            id: t.encoders
+            source: {files: stays.csv, dialect: {delimiter: ";"}}
+            joins:
+              - name: ben
+                files: prs.csv
+                dialect: {delimiter: ";"}
+                schema:
+                  fields:
+                    - {name: nir, type: string}
+                    - {name: rang, type: integer}
+                    - {name: soin, type: date, format: "%d/%m/%Y"}
+                on: {nir: nir}
+            target: visit_occurrence
+            fields:
+              visit_occurrence_id: "to_int(stay)"
+              person_id: "ben.rang + 1"
+              visit_concept_id: 9201
+              visit_start_date: ben.soin
+              visit_end_date: ben.soin
+              visit_type_concept_id: 32810
+            """, to: dir + "/m.yaml")
+        var outputs: [[[Value]]] = []
+        var joins: [[String: Int]] = []
+        for threads in ["1", "3"] {
+            let out = dir + "/out-\(threads).sqlite"
+            let r = try Self.run(["--threads", threads, "--memory-budget", budget], output: out, input: dir + "/in", mappings: dir + "/m.yaml")
+            #expect(r.status == 0, "\(r.stderr)")
+            let db = try SQLiteConnection(path: out, readOnly: true)
+            outputs.append(
+                try db.query("SELECT visit_occurrence_id, person_id, visit_start_date FROM visit_occurrence ORDER BY 1")
+                    + db.query("SELECT file, line, reason, rule, field FROM harmonize_reject ORDER BY rowid"))
+            let j = try #require(try Self.manifest(r.stdout)["joins"] as? [[String: Any]]).first ?? [:]
+            var counts: [String: Int] = [:]
+            for key in ["read", "indexed", "rejected", "nullKeys", "ambiguousKeys", "matched", "missing"] { counts[key] = j[key] as? Int }
+            #expect(j["spilled"] as? Bool == (budget != "1G"))
+            joins.append(counts)
+        }
+        #expect(outputs[0] == outputs[1])
+        #expect(joins[0] == joins[1])
+        // 30k rows read; 30 fail `rang` and 9 `soin` (one row both: rejected once), 39 null keys.
+        #expect(joins[1]["read"] == 30_000 && joins[1]["rejected"] == 38 && joins[1]["nullKeys"] == 39, "\(joins[1])")
+        #expect(joins[1]["ambiguousKeys"] == 5, "\(joins[1])")
+        #expect(joins[1]["matched"] == 2_991 && joins[1]["missing"] == 4, "\(joins[1])")
+        #expect(outputs[1].filter { $0.count == 5 && $0[2] == .string("join-ambiguous") }.count == 5)
+    }
+
     @Test func observationPeriodsSpanEachPersonsEvents() throws {
         let dir = TestSupport.temporaryDirectory("derive")
         let r = try Self.run(output: dir + "/out.sqlite")

@@ -252,6 +252,63 @@ import Testing
         #expect(failed == 1)
     }
 
+    /// Encoding threads (`JoinLoadPipeline`) hand their chunks over in the file's order, each
+    /// whole, and a read error comes once every chunk read before it has been taken; the calling
+    /// thread stopping early leaves no encoding thread behind.
+    @Test(.timeLimit(.minutes(1))) func encodingThreadsHandChunksOverInOrderThenTheReadError() throws {
+        let yaml = """
+            harmonize: 1
+            id: t.encode
+            source: {files: a.csv}
+            joins:
+              - {name: r, files: r.csv, schema: {fields: [{name: f, type: string}]}, on: {f: f}}
+            target: person
+            fields: {person_id: 1, gender_concept_id: 0, year_of_birth: 2000, race_concept_id: 0, ethnicity_concept_id: 0}
+            """
+        let join = try #require(try MappingDiagnosticsTests.plan(yaml).joins.first)
+        for failAt in [nil, 7_777] as [Int?] {
+            let read = ChunkedRead(reader: CountingReader(count: 10_000, failAt: failAt), columns: [0], chunkRecords: 100)
+            let encoders = (0..<3).map { _ in JoinRowEncoder(join, callSites: nil) }
+            var keys: [[UInt8]] = []
+            var sequences: [Int] = []
+            var failed = false
+            do throws(RunError) {
+                try JoinLoadPipeline.run(read: read, encoders: encoders) { chunk in
+                    sequences.append(chunk.sequence)
+                    #expect(chunk.read == chunk.ends.count && chunk.rejects.isEmpty)
+                    var start = 0
+                    for end in chunk.ends {
+                        keys.append(Array(chunk.keys[start..<end.key]))
+                        start = end.key
+                    }
+                }
+            } catch {
+                failed = true
+            }
+            read.finish()
+            let expected = (0..<(failAt ?? 10_000)).map { i -> [UInt8] in
+                var key: [UInt8] = []
+                _ = ValueCodec.appendJoinKey([.string("r\(i)")], to: &key)
+                return key
+            }
+            #expect(keys == expected, "fail at \(String(describing: failAt))")
+            #expect(sequences == Array(0..<sequences.count))
+            #expect(failed == (failAt != nil))
+        }
+        // The calling thread stops at the third chunk: the call returns with every thread ended.
+        let read = ChunkedRead(reader: CountingReader(count: 1_000_000), columns: [0], chunkRecords: 100)
+        var taken = 0
+        #expect(throws: RunError.self) {
+            try JoinLoadPipeline.run(read: read, encoders: [JoinRowEncoder(join, callSites: nil), JoinRowEncoder(join, callSites: nil)]) {
+                _ throws(RunError) in
+                taken += 1
+                if taken == 3 { throw RunError(.io, "stop") }
+            }
+        }
+        read.finish()
+        #expect(taken == 3)
+    }
+
     @Test(.timeLimit(.minutes(1))) func finishStopsAReadingThreadThatIsAhead() throws {
         let reader = CountingReader(count: 10_000_000)
         let read = ChunkedRead(reader: reader, columns: [0], chunkRecords: 100, depth: 2)

@@ -105,39 +105,21 @@ final class JoinRuntime {
     var name: String { join.name }
 
     /// Reads the joined rows into a fresh index. Rows failing their schema go to `reject`.
+    /// With `encoders` > 1 (a join without `where`, outside `split`), that many threads decode
+    /// and encode the records while this one fills the index in the file's order
+    /// (`JoinLoadPipeline`): the same index, counts and rejects as with one.
     func load(
-        inputs: [PlannedJoin.Input], budget: Int, spillDirectory: String, callSites: BoundCallSites, reject: (Reject, Int32) -> Void
+        inputs: [PlannedJoin.Input], budget: Int, spillDirectory: String, callSites: BoundCallSites, reject: (Reject, Int32) -> Void,
+        encoders: Int = 1
     ) throws(RunError) {
-        let keyColumns = join.keyColumns
-        let keyDecoders = join.keyDecoders
-        let payload = join.payload
-        let whereFields = join.whereFields
-        let whereClause = join.whereClause
         index?.close()
         let index = SpillingIndex(budget: budget, spillDirectory: spillDirectory)
         self.index = index
         statistics.files = inputs.map(\.displayName)
-        // Columns to read: the key, then the payload, then the filter's own fields.
-        var names: [String] = []
-        var decoders: [FieldDecoder] = []
-        func column(_ n: String, _ d: FieldDecoder) -> Int {
-            if let i = names.firstIndex(of: n) { return i }
-            names.append(n)
-            decoders.append(d)
-            return names.count - 1
-        }
-        let keyAt = zip(keyColumns, keyDecoders).map { column($0, $1) }
-        let payloadAt = payload.map { column($0.name, $0.decoder) }
-        let whereAt = whereFields.map { column($0.name, $0.decoder) }
-        // Called for every field of every joined row: a class the loop borrows (an array of
-        // decoder structs is copied, with its references retained, on each subscript).
-        let decoderTable = DecoderTable(decoders)
-        let whereFrame = EvaluationFrame(slotCount: join.whereSlotCount, callSites: callSites)
-        var values = [Value](repeating: .null, count: names.count)
-        var keyValues = [Value](repeating: .null, count: keyAt.count)
-        var keyBytes: [UInt8] = []
-        var payloadBytes: [UInt8] = []
-        let rule = "join.\(name)"
+        let encoder = JoinRowEncoder(join, callSites: callSites)
+        let names = encoder.names
+        let parallel = encoders > 1 && join.whereClause == nil && !tracksPartners
+        func indexError(_ error: JoinIndexError) -> RunError { RunError(.io, "mapping \(statistics.mapping), join \(name): \(error)") }
         /// Indexes the records of `reader` (the fields at `positions`, in `names` order) up to its end.
         func take<R: RecordReader>(_ reader: R, _ positions: [Int], _ input: PlannedJoin.Input) throws(RunError) {
             rows: while true {
@@ -153,63 +135,66 @@ final class JoinRuntime {
                     statistics.read += 1
                     statistics.rejected += 1
                     r.mapping = statistics.mapping
-                    r.rule = rule
+                    r.rule = encoder.rule
                     reject(r, input.fileIndex)
                     continue rows
                 case .record: break
                 }
                 statistics.read += 1
                 if tracksPartners { onRecord?(input.fileIndex, reader.location.line ?? 0) }
-                for k in 0..<names.count {
-                    switch decoderTable.decode(k, reader.field(positions[k])) {
-                    case .value(let v): values[k] = v
-                    case .failure(let reason, let fieldRule):
-                        statistics.rejected += 1
-                        reject(
-                            Reject(
-                                reason: reason, location: reader.location, field: names[k], mapping: statistics.mapping, rule: rule,
-                                message: "joined field \(name).\(names[k]) fails its schema rule '\(fieldRule)'"), input.fileIndex)
-                        continue rows
-                    }
-                }
-                if let w = whereClause {
-                    for (i, f) in whereFields.enumerated() { whereFrame.storage[f.slot] = values[whereAt[i]] }
-                    let keep: Bool
-                    do throws(EvaluationError) {
-                        keep = try w.evaluator(whereFrame) == .bool(true)
-                    } catch {
-                        if error.stopsRun { throw RunError(.io, "mapping \(statistics.mapping), join \(name): \(error.message)") }
-                        statistics.rejected += 1
-                        reject(
-                            Reject(
-                                reason: error.reason, location: reader.location, field: nil, mapping: statistics.mapping, rule: rule + ".where",
-                                message: "rule \(rule).where: \(error.message)"), input.fileIndex)
-                        continue rows
-                    }
-                    guard keep else {
-                        statistics.filtered += 1
-                        continue rows
-                    }
-                }
-                for (k, i) in keyAt.enumerated() { keyValues[k] = values[i] }
-                guard ValueCodec.appendJoinKey(keyValues, to: &keyBytes) else {
+                switch try encoder.encode(reader, positions) {
+                case .rejected(let r):
+                    statistics.rejected += 1
+                    reject(r, input.fileIndex)
+                    continue rows
+                case .filtered:
+                    statistics.filtered += 1
+                    continue rows
+                case .nullKey:
                     statistics.nullKeys += 1
                     continue rows
+                case .indexed: break
                 }
-                payloadBytes.removeAll(keepingCapacity: true)
-                for i in payloadAt { ValueCodec.append(values[i], to: &payloadBytes) }
                 if tracksPartners {
                     let line = reader.location.line ?? 0
-                    ValueCodec.append(.int(Int(input.fileIndex)), to: &payloadBytes)
-                    ValueCodec.append(.int(line), to: &payloadBytes)
-                    onKeyedRow?(input.fileIndex, line, Self.keyHash(keyBytes))
+                    ValueCodec.append(.int(Int(input.fileIndex)), to: &encoder.payloadBytes)
+                    ValueCodec.append(.int(line), to: &encoder.payloadBytes)
+                    onKeyedRow?(input.fileIndex, line, Self.keyHash(encoder.keyBytes))
                 }
                 do {
-                    try index.insert(key: keyBytes, payload: payloadBytes)
+                    try index.insert(key: encoder.keyBytes, payload: encoder.payloadBytes)
                 } catch {
-                    throw RunError(.io, "mapping \(statistics.mapping), join \(name): \(error)")
+                    throw indexError(error)
                 }
             }
+        }
+        /// Indexes one chunk encoded by an encoding thread.
+        func take(_ chunk: EncodedJoinChunk, _ input: PlannedJoin.Input) throws(RunError) {
+            statistics.read += chunk.read
+            statistics.rejected += chunk.rejects.count
+            statistics.nullKeys += chunk.nullKeys
+            statistics.filtered += chunk.filtered
+            for r in chunk.rejects { reject(r, input.fileIndex) }
+            var failure: JoinIndexError?
+            chunk.keys.withUnsafeBytes { keys in
+                chunk.payloads.withUnsafeBytes { payloads in
+                    var key = 0
+                    var payload = 0
+                    for end in chunk.ends {
+                        do throws(JoinIndexError) {
+                            try index.insert(
+                                key: UnsafeRawBufferPointer(rebasing: keys[key..<end.key]),
+                                payload: UnsafeRawBufferPointer(rebasing: payloads[payload..<end.payload]))
+                        } catch {
+                            failure = error
+                            return
+                        }
+                        key = end.key
+                        payload = end.payload
+                    }
+                }
+            }
+            if let failure { throw indexError(failure) }
         }
         for input in inputs {
             let positions: [Int]
@@ -224,9 +209,15 @@ final class JoinRuntime {
                 continue
             }
             // The file is read and split into fields on a thread of its own (`ChunkedRead`) while
-            // this one decodes the fields and fills the index; the records come in the file's order.
+            // this one (or the encoding threads) decodes the fields; the index is filled in the
+            // file's order.
             let read = ChunkedRead(reader: input.reader, columns: positions)
             defer { read.finish() }
+            if parallel {
+                let others = (1..<encoders).map { _ in JoinRowEncoder(join, callSites: nil) }
+                try JoinLoadPipeline.run(read: read, encoders: [encoder] + others) { (chunk) throws(RunError) in try take(chunk, input) }
+                continue
+            }
             let chunkReader = ChunkReader(names: names)
             let columns = Array(0..<names.count)
             while true {

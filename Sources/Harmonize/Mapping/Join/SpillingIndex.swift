@@ -206,7 +206,8 @@ final class SpillingIndex {
         }.get()
     }
 
-    private func insert(key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(JoinIndexError) {
+    /// Adds a row from raw bytes (as `insert(key:payload:)`).
+    func insert(key: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) throws(JoinIndexError) {
         let h = Self.hash(key)
         if let disk {
             try disk.append(hash: h, key: key, payload: payload)
