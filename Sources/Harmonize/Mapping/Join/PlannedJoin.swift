@@ -211,7 +211,12 @@ final class JoinRuntime {
             // The file is read and split into fields on a thread of its own (`ChunkedRead`) while
             // this one (or the encoding threads) decodes the fields; the index is filled in the
             // file's order.
-            let read = ChunkedRead(reader: input.reader, columns: positions)
+            // Encoding threads hold chunks of their own, and their arenas keep what they freed:
+            // smaller chunks keep the run's peak memory where one thread's was.
+            let read =
+                parallel
+                ? ChunkedRead(reader: input.reader, columns: positions, chunkRecords: 1_024, chunkBytes: 1 << 18)
+                : ChunkedRead(reader: input.reader, columns: positions)
             defer { read.finish() }
             if parallel {
                 let others = (1..<encoders).map { _ in JoinRowEncoder(join, callSites: nil) }
