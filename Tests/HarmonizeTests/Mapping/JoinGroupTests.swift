@@ -160,7 +160,7 @@ import Testing
         #expect(!r.stdout.contains("\"T\""), "keys never reach the summary")
     }
 
-    /// A joined file of 30k rows over eight chunks, with rows failing their schema (an integer
+    /// A joined file of 30k rows over thirty chunks, with rows failing their schema (an integer
     /// that is not one, a date with a stray byte), null keys and keys on two rows, indexed by one
     /// thread and by three encoding threads (`JoinLoadPipeline`), in memory, part on disk and
     /// all on disk: the same rows, rejects (in order) and join counts.
