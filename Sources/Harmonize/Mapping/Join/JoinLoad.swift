@@ -175,8 +175,9 @@ final class EncodedJoinChunk {
 /// for the calling thread, which takes them by sequence. At most as many encoded chunks as
 /// encoders wait, so memory stays bounded whatever the file's size. Measured on the join
 /// benchmark (bench/README.md): the index's loading went from one saturated thread to both
-/// cores, 0.92× the wall time of the run at 1M and 5M claims.
+/// cores, 0.86× / 0.91× the run's wall time at 1M / 5M claims.
 enum JoinLoadPipeline {
+    /// The encoded chunks waiting for the calling thread, and the threads' state.
     // Safe to share: every mutable member is used with `condition` locked.
     private final class Shared: @unchecked Sendable {
         let condition = NSCondition()
@@ -191,8 +192,8 @@ enum JoinLoadPipeline {
         }
     }
 
-    // Safe to share: the encoder and its reader are used by their own thread only (until
-    // `run` has waited for it); `read` is safe to call from several threads.
+    /// One encoding thread's encoder, chunk reader and columns, and the file's reading thread.
+    // Safe to share: the encoder and reader are its thread's alone until `run` waits; `read` locks.
     private final class Box: @unchecked Sendable {
         let encoder: JoinRowEncoder
         let reader: ChunkReader
