@@ -231,6 +231,49 @@ import Testing
         #expect(outputs[1].filter { $0.count == 5 && $0[2] == .string("join-ambiguous") }.count == 5)
     }
 
+    /// A join's `where` leaves rows out of the index (a key filtered on one of its two rows is
+    /// not ambiguous) and rejects the rows it fails on, with 1 thread and with 3 (such a join
+    /// loads on the run's thread, whose calls the filter uses).
+    @Test func aJoinsWhereFiltersAndRejectsItsRowsWhateverTheThreads() throws {
+        let dir = TestSupport.temporaryDirectory("join-where")
+        try FileManager.default.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        TestSupport.write("nir;kind;z\nA;X;1\nB;Y;1\nC;X;0\nD;X;1\nA;Y;1\n", to: dir + "/in/ben.csv")
+        TestSupport.write("stay;nir\n1;A\n2;B\n3;C\n4;D\n5;E\n", to: dir + "/in/stays.csv")
+        TestSupport.write(
+            """
+            harmonize: 1
+            id: t.where
+            source: {files: stays.csv, dialect: {delimiter: ";"}}
+            joins:
+              - {name: ben, files: ben.csv, dialect: {delimiter: ";"}, where: "kind == 'X' and 10 / to_int(z) > 1", on: {nir: nir}}
+            target: visit_occurrence
+            fields:
+              visit_occurrence_id: "to_int(stay)"
+              person_id: "to_int(stay)"
+              visit_concept_id: 9201
+              visit_start_date: "date('2020-01-01')"
+              visit_end_date: "date('2020-01-02')"
+              visit_type_concept_id: 32810
+            """, to: dir + "/m.yaml")
+        for threads in ["1", "3"] {
+            let out = dir + "/out-\(threads).sqlite"
+            let r = try Self.run(["--threads", threads], output: out, input: dir + "/in", mappings: dir + "/m.yaml")
+            #expect(r.status == 0, "\(r.stderr)")
+            let db = try SQLiteConnection(path: out, readOnly: true)
+            #expect(try db.query("SELECT visit_occurrence_id FROM visit_occurrence ORDER BY 1") == [[.int(1)], [.int(4)]])
+            #expect(
+                try db.query("SELECT file, line, reason, rule FROM harmonize_reject ORDER BY rowid") == [
+                    [.string("ben.csv"), .int(4), .string("expression-error"), .string("join.ben.where")],
+                    [.string("stays.csv"), .int(3), .string("join-missing"), .string("join.ben")],
+                    [.string("stays.csv"), .int(4), .string("join-missing"), .string("join.ben")],
+                    [.string("stays.csv"), .int(6), .string("join-missing"), .string("join.ben")],
+                ])
+            let j = try #require(try Self.manifest(r.stdout)["joins"] as? [[String: Any]]).first ?? [:]
+            #expect(j["read"] as? Int == 5 && j["filtered"] as? Int == 2 && j["rejected"] as? Int == 1, "\(j)")
+            #expect(j["indexed"] as? Int == 2 && j["ambiguousKeys"] as? Int == 0 && j["matched"] as? Int == 2, "\(j)")
+        }
+    }
+
     @Test func observationPeriodsSpanEachPersonsEvents() throws {
         let dir = TestSupport.temporaryDirectory("derive")
         let r = try Self.run(output: dir + "/out.sqlite")
