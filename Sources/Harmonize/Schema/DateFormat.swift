@@ -445,6 +445,9 @@ package struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         let year: Int, yearWidth: Int, month: Int, monthIsName: Bool, day: Int, hour: Int, minute: Int, second: Int
         /// A date alone: numeric year, month and day, no time of day and no fraction (`days`).
         let isDateOnly: Bool
+        /// `dd?MM?yyyy` with one separator byte twice (`%d/%m/%Y`, `dd.MM.yyyy`), the SNDS's
+        /// dates: `days` reads them at fixed offsets (`dayMonthYear`); 0 for other layouts.
+        let dayMonthYearSeparator: UInt8
 
         init?(_ tokens: [Token], isoTail: Bool) {
             guard !isoTail else { return nil }
@@ -502,6 +505,11 @@ package struct DateFormat: Sendable, Hashable, CustomStringConvertible {
             self.minute = minute
             self.second = second
             isDateOnly = year >= 0 && month >= 0 && !monthIsName && day >= 0 && hour < 0 && minute < 0 && second < 0 && digitOffsets.isEmpty
+            let separator = literalBytes.first ?? 0
+            dayMonthYearSeparator =
+                isDateOnly && length == 10 && day == 0 && month == 3 && year == 6 && yearWidth == 4 && literalOffsets == [2, 5]
+                    && literalBytes == [separator, separator] && separator != UInt8(ascii: "T") && !(48...57).contains(separator)
+                ? separator : 0
         }
 
         /// Cumulative days before each month of a common year.
@@ -510,9 +518,27 @@ package struct DateFormat: Sendable, Hashable, CustomStringConvertible {
         /// Days since 1970-01-01 of a date-only layout's text (`isDateOnly`), nil when it does not
         /// match or names no real day: `parse(b)?.daysSinceEpoch`, from the year's first day.
         func days(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+            if dayMonthYearSeparator != 0 { return Self.dayMonthYear(b, dayMonthYearSeparator) }
             guard b.count == length, literalsMatch(b), let y = readYear(b) else { return nil }
-            let m = FixedLayout.two(b, month)
-            let d = FixedLayout.two(b, day)
+            return Self.days(year: y, month: FixedLayout.two(b, month), day: FixedLayout.two(b, day))
+        }
+
+        /// `days` of a `dd?MM?yyyy` layout (`dayMonthYearSeparator`): its ten bytes read at their
+        /// offsets, where the general path reads the offsets from the layout (4 dates of each
+        /// claim: ~170 instructions each, `callgrind`).
+        @inline(__always)
+        private static func dayMonthYear(_ b: UnsafeBufferPointer<UInt8>, _ separator: UInt8) -> Int? {
+            guard b.count == 10, b[2] == separator, b[5] == separator else { return nil }
+            let hi = two(b, 6)
+            let lo = two(b, 8)
+            guard hi >= 0, lo >= 0 else { return nil }
+            return days(year: hi * 100 + lo, month: two(b, 3), day: two(b, 0))
+        }
+
+        /// Days since 1970-01-01 of a day given by its parts (`month` or `day` -1 when their
+        /// digits were not digits), nil when it names no real day.
+        @inline(__always)
+        private static func days(year y: Int, month m: Int, day d: Int) -> Int? {
             guard m >= 1, m <= 12, d >= 1, d <= CivilDate.daysInMonth(year: y, month: m) else { return nil }
             // Year 0 (1 BCE): the general arithmetic.
             guard y >= 1 else { return CivilDate(year: y, month: m, day: d).daysSinceEpoch }

@@ -113,7 +113,7 @@ struct DateParseCase: Sendable, CustomTestStringConvertible {
     /// Dates alone in a fixed layout are read without their parts (`parseDays`): the same days
     /// as the parts' for every day from 1600 to 2400 (in 2-digit years, those the pivot keeps),
     /// and the same refusals.
-    @Test(arguments: ["%d/%m/%Y", "yyyyMMdd", "yyyy-MM-dd", "dd.MM.yy", "MM/dd/yyyy", "d/M/yyyy", "ddMMMyyyy"])
+    @Test(arguments: ["%d/%m/%Y", "dd-MM-yyyy", "yyyyMMdd", "yyyy-MM-dd", "dd.MM.yy", "MM/dd/yyyy", "d/M/yyyy", "ddMMMyyyy"])
     func datesAloneGiveTheirPartsDays(_ pattern: String) throws {
         let f = try DateFormat(pattern: pattern)
         func both(_ text: String) -> (Int?, Int?) {
