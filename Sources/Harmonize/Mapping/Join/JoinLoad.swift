@@ -104,8 +104,8 @@ final class JoinRowEncoder {
         return .indexed
     }
 
-    /// The index rows, counts and rejects of one chunk of records, in the chunk's order
-    /// (`JoinLoadPipeline`).
+    /// The index rows, counts and rejects of one chunk of records, in the chunk's order (the
+    /// run's thread and `JoinLoadPipeline`'s encoding threads alike).
     func encode(_ chunk: RecordChunk, with reader: ChunkReader, columns: [Int]) -> EncodedJoinChunk {
         let out = EncodedJoinChunk(sequence: chunk.sequence)
         reader.reset(chunk)
@@ -208,8 +208,8 @@ enum JoinLoadPipeline {
     }
 
     /// Encodes the chunks of `read` with one thread per encoder and hands them to `take` in
-    /// sequence; a read error is thrown after the chunks read before it are taken. Every
-    /// encoding thread has ended when this returns or throws.
+    /// sequence (`take` throws what stopped a chunk's encoding); a read error is thrown after the
+    /// chunks read before it are taken. Every encoding thread has ended when this returns or throws.
     static func run(read: ChunkedRead, encoders: [JoinRowEncoder], take: (EncodedJoinChunk) throws(RunError) -> Void) throws(RunError) {
         let shared = Shared(encoders: encoders.count)
         let ended = DispatchSemaphore(value: 0)
@@ -243,7 +243,6 @@ enum JoinLoadPipeline {
                 return
             }
             try take(chunk)
-            if let f = chunk.failure { throw f }
             sequence += 1
         }
     }

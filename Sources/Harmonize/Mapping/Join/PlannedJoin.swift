@@ -120,8 +120,9 @@ final class JoinRuntime {
         let names = encoder.names
         let parallel = encoders > 1 && join.whereClause == nil && !tracksPartners
         func indexError(_ error: JoinIndexError) -> RunError { RunError(.io, "mapping \(statistics.mapping), join \(name): \(error)") }
-        /// Indexes the records of `reader` (the fields at `positions`, in `names` order) up to its end.
-        func take<R: RecordReader>(_ reader: R, _ positions: [Int], _ input: PlannedJoin.Input) throws(RunError) {
+        /// Indexes the records of `reader` (the fields at `positions`, in `names` order) up to its
+        /// end, as `split` reads them: it hears of every record and of every row indexed.
+        func takeTracking<R: RecordReader>(_ reader: R, _ positions: [Int], _ input: PlannedJoin.Input) throws(RunError) {
             rows: while true {
                 let event: ReadEvent
                 do {
@@ -141,7 +142,8 @@ final class JoinRuntime {
                 case .record: break
                 }
                 statistics.read += 1
-                if tracksPartners { onRecord?(input.fileIndex, reader.location.line ?? 0) }
+                let line = reader.location.line ?? 0
+                onRecord?(input.fileIndex, line)
                 switch try encoder.encode(reader, positions) {
                 case .rejected(let r):
                     statistics.rejected += 1
@@ -155,12 +157,9 @@ final class JoinRuntime {
                     continue rows
                 case .indexed: break
                 }
-                if tracksPartners {
-                    let line = reader.location.line ?? 0
-                    ValueCodec.append(.int(Int(input.fileIndex)), to: &encoder.payloadBytes)
-                    ValueCodec.append(.int(line), to: &encoder.payloadBytes)
-                    onKeyedRow?(input.fileIndex, line, Self.keyHash(encoder.keyBytes))
-                }
+                ValueCodec.append(.int(Int(input.fileIndex)), to: &encoder.payloadBytes)
+                ValueCodec.append(.int(line), to: &encoder.payloadBytes)
+                onKeyedRow?(input.fileIndex, line, Self.keyHash(encoder.keyBytes))
                 do {
                     try index.insert(key: encoder.keyBytes, payload: encoder.payloadBytes)
                 } catch {
@@ -168,7 +167,8 @@ final class JoinRuntime {
                 }
             }
         }
-        /// Indexes one chunk encoded by an encoding thread.
+        /// Indexes one encoded chunk (by this thread or an encoding thread), then throws what
+        /// stopped its encoding, if anything did.
         func take(_ chunk: EncodedJoinChunk, _ input: PlannedJoin.Input) throws(RunError) {
             statistics.read += chunk.read
             statistics.rejected += chunk.rejects.count
@@ -195,6 +195,7 @@ final class JoinRuntime {
                 }
             }
             if let failure { throw indexError(failure) }
+            if let f = chunk.failure { throw f }
         }
         for input in inputs {
             let positions: [Int]
@@ -205,7 +206,7 @@ final class JoinRuntime {
             }
             if tracksPartners {
                 // `split` hears of every record as it is read: one thread.
-                try take(input.reader, positions, input)
+                try takeTracking(input.reader, positions, input)
                 continue
             }
             // The file is read and split into fields on a thread of its own (`ChunkedRead`) while
@@ -233,8 +234,7 @@ final class JoinRuntime {
                     throw RunError(.io, "\(error)")
                 }
                 guard let chunk else { break }
-                chunkReader.reset(chunk)
-                try take(chunkReader, columns, input)
+                try take(encoder.encode(chunk, with: chunkReader, columns: columns), input)
             }
         }
         do {
