@@ -261,6 +261,60 @@ import Testing
         table.close()
     }
 
+    /// Short text keys looked up again come from the table's recent lookups (`findRecent`): the
+    /// index's values and misses whatever the order, keys that differ only by length (a
+    /// trailing NUL), past their eighth byte, or in a long key's last byte, and each lookup
+    /// counted once.
+    @Test(arguments: [0, 64 << 20])
+    func keysLookedUpAgainGiveTheIndexsValuesAndCounts(budget: Int) throws {
+        let dir = TestSupport.temporaryDirectory("lookup-recent")
+        let index = SpillingIndex(budget: budget, spillDirectory: dir, keepsFirst: true, filePrefix: "harmonize-lookup", label: "lookup table")
+        var expected: [String: Int] = [:]
+        var keys: [String] = []
+        for i in 0..<6_000 {
+            // Lengths 1 to 17 bytes: one word, two words, and past what the recent lookups hold.
+            let key = String(String(i * 7_919, radix: 36).uppercased().reversed()) + String(repeating: "X", count: i % 13)
+            keys.append(key)
+            if i % 5 != 0 { expected[key] = i }
+        }
+        // Pairs that share their entry of the recent lookups: the same packed words (a trailing
+        // NUL), the same first word (a second word that hashes alike), then long keys.
+        func slot(_ key: String) -> Int {
+            let (low, high) = Array(key.utf8).withUnsafeBufferPointer { LoadedLookupTable.packed($0) }
+            return LoadedLookupTable.recentSlot(low, high)
+        }
+        let twin = try #require((1..<1_000_000).lazy.map { "ABCDEFGH\(10_000_000 + $0)" }.first { slot($0) == slot("ABCDEFGH10000000") })
+        keys += ["A", "A\u{0}", "ABCDEFGH10000000", twin, "ABCDEFGHIJKLMNOP", "ABCDEFGHIJKLMNOQ", "ABCDEFGHIJKLMNOPQ", "ABCDEFGHIJKLMNOPR"]
+        #expect(slot("A") == slot("A\u{0}"))
+        for (k, key) in keys.suffix(8).enumerated() where k % 2 == 0 { expected[key] = 100_000 + k }
+        for key in keys { if let v = expected[key] { try index.insert(key: Array(key.utf8), payload: ValueCodec.encode([.int(v)])) } }
+        try index.finishLoading()
+        let table = LoadedLookupTable(name: "t", keyCount: 1, valueType: .integer, missIsFatal: false, index: index)
+        #expect(table.isSpilled == (budget == 0))
+        var rng = SystemRandomNumberGenerator()
+        var hits = 0
+        for n in 0..<60_000 {
+            // Runs of one key, then keys at random: entries reused, replaced and found again.
+            let key = n % 7 == 0 ? keys[(n / 7) % keys.count] : keys[Int.random(in: 0..<keys.count, using: &rng)]
+            let want = expected[key].map(Value.int)
+            let got = table.value(forKey: .string(key))
+            #expect(got == want, "key \(key.debugDescription)")
+            if got != want { break }
+            if want != nil { hits += 1 }
+        }
+        // Each pair's key found, then its twin looked up in the same entry.
+        let twins = Array(keys.suffix(8))
+        for p in stride(from: 0, to: twins.count, by: 2) {
+            for key in [twins[p + 1], twins[p], twins[p + 1], twins[p]] {
+                let want = expected[key].map(Value.int)
+                #expect(table.value(forKey: .string(key)) == want, "key \(key.debugDescription)")
+                if want != nil { hits += 1 }
+            }
+        }
+        #expect(table.hits == hits && table.misses == 60_016 - hits, "hits \(table.hits) of \(hits), misses \(table.misses)")
+        table.close()
+    }
+
     @Test func aDamagedTableReportsAReadFailureNeverAMiss() throws {
         let dir = TestSupport.temporaryDirectory("lookup-damaged")
         let index = SpillingIndex(budget: 0, spillDirectory: dir, keepsFirst: true, filePrefix: "harmonize-lookup", label: "lookup table")
