@@ -5,8 +5,10 @@ Input : Sources/Mappings/Resources/omop/OMOP_CDMv5.4_Field_Level.csv
         (OHDSI/CommonDataModel inst/csv, commit f853f6e39c61b4eb8b3e5287fd573a1ced36c0e4, Apache-2.0)
 Output: Sources/Mappings/Resources/omop/omop-cdm-5.4.model.yaml
 
-A test (OMOPModelTests) re-derives the model from the CSV with the engine's own CSV reader and
-checks it equals the YAML, so the two never drift. Run from the repository root.
+The engine derives the same model from the CSV itself, with its own CSV reader, when a run
+first asks for it (`Mappings.omopModel()`); this YAML is that model written out, for people to
+read and to start their own models from. Tests (TargetModelTests) check that the YAML, the CSV
+and the engine's model agree, so they never drift. Run from the repository root.
 """
 import csv, os, sys
 

@@ -115,6 +115,22 @@ import Testing
         #expect(person.columns.first { $0.name == "gender_concept_id" }?.foreignKeyDomain == "Gender")
     }
 
+    /// The bundled OMOP model is derived from OHDSI's CSV when first asked for; its file in the
+    /// `harmonize-model: 1` format (written by `Scripts/generate_omop_model.py`, for people to
+    /// read) is the same model, table for table and column for column.
+    @Test func theOMOPModelFileIsTheModelRunsUse() throws {
+        let path = try #require(Mappings.omopModelFilePath())
+        let fromFile = try TargetModel.load(path: path)
+        let derived = try Mappings.omopModel()
+        #expect(fromFile.orphans != nil && fromFile.tables.contains { $0.columns.contains { $0.foreignKeyClass != nil } })
+        #expect(fromFile.name == derived.name && fromFile.version == derived.version && fromFile.orphans == derived.orphans)
+        #expect(fromFile.tables.map(\.name) == derived.tables.map(\.name))
+        for (a, b) in zip(fromFile.tables, derived.tables) {
+            #expect(a.columns.map(\.name) == b.columns.map(\.name), "table \(a.name)")
+            for (x, y) in zip(a.columns, b.columns) where x != y { Issue.record("\(a.name).\(x.name): \(x) in the file, \(y) derived") }
+        }
+    }
+
     @Test func sqliteDDLCreatesEveryOMOPTable() throws {
         let model = try Mappings.omopModel()
         let dir = TestSupport.temporaryDirectory("ddl")
