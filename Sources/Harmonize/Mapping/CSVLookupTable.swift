@@ -264,10 +264,12 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
     /// allocated on the first: a key looked up again (codes repeat from claim to claim) takes
     /// its value here instead of from the index, whose probe (the key hashed, its entry found
     /// and compared, the payload decoded) cost 550 instructions of a claim's mapping
-    /// (`callgrind`). `recentSlots` entries of 48 bytes; what the index holds never changes
-    /// during a run, so an entry is never stale.
+    /// (`callgrind`). `1 << recentBits` entries of 48 bytes: the power of two from 64 to 4,096
+    /// nearest above the table's rows (at most 192 KiB per table and worker); what the index
+    /// holds never changes during a run, so an entry is never stale.
     @exclusivity(unchecked) private var recent: UnsafeMutablePointer<RecentLookup>?
-    static let recentSlots = 1 << 12
+    @exclusivity(unchecked) private var recentBits = 0
+    static let maxRecentBits = 12
     /// The longest text key (UTF-8 bytes) `recent` holds: two words.
     static let recentKeyBytes = 16
 
@@ -363,7 +365,8 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
         guard readFailure == nil else { return nil }
         let n = u.count
         let (low, high) = Self.packed(u)
-        let e = (recent ?? makeRecent()) + Self.recentSlot(low, high)
+        let entries = recent ?? makeRecent()
+        let e = entries + Self.recentSlot(low, high, bits: recentBits)
         if e.pointee.length == n && e.pointee.low == low && e.pointee.high == high {
             guard let v = e.pointee.value else {
                 misses += 1
@@ -389,27 +392,30 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
         return (low, high)
     }
 
-    /// The entry of `recent` for a packed key: a hash of both words (not of the length, so that
-    /// keys packed alike share their entry, and the length tells them apart).
+    /// The entry of `recent` (of `1 << bits`) for a packed key: a hash of both words (not of the
+    /// length, so that keys packed alike share their entry, and the length tells them apart).
     @inline(__always)
-    static func recentSlot(_ low: UInt64, _ high: UInt64) -> Int {
+    static func recentSlot(_ low: UInt64, _ high: UInt64, bits: Int) -> Int {
         var h = (low &* 0x9e37_79b9_7f4a_7c15) ^ (high &* 0xc2b2_ae3d_27d4_eb4f)
         h ^= h >> 29
         h &*= 0xbf58_476d_1ce4_e5b9
-        return Int(truncatingIfNeeded: h >> UInt64(64 - recentSlots.trailingZeroBitCount))
+        return Int(truncatingIfNeeded: h >> UInt64(64 - bits))
     }
 
     /// `recent`, every entry empty.
     private func makeRecent() -> UnsafeMutablePointer<RecentLookup> {
-        let entries = UnsafeMutablePointer<RecentLookup>.allocate(capacity: Self.recentSlots)
-        entries.initialize(repeating: RecentLookup(low: 0, high: 0, length: 0, value: nil), count: Self.recentSlots)
+        var bits = 6
+        while bits < Self.maxRecentBits && 1 << bits < index.count { bits += 1 }
+        recentBits = bits
+        let entries = UnsafeMutablePointer<RecentLookup>.allocate(capacity: 1 << bits)
+        entries.initialize(repeating: RecentLookup(low: 0, high: 0, length: 0, value: nil), count: 1 << bits)
         recent = entries
         return entries
     }
 
     deinit {
         if let recent {
-            recent.deinitialize(count: Self.recentSlots)
+            recent.deinitialize(count: 1 << recentBits)
             recent.deallocate()
         }
     }

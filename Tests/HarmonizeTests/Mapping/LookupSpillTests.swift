@@ -281,7 +281,7 @@ import Testing
         // NUL), the same first word (a second word that hashes alike), then long keys.
         func slot(_ key: String) -> Int {
             let (low, high) = Array(key.utf8).withUnsafeBufferPointer { LoadedLookupTable.packed($0) }
-            return LoadedLookupTable.recentSlot(low, high)
+            return LoadedLookupTable.recentSlot(low, high, bits: LoadedLookupTable.maxRecentBits)
         }
         let twin = try #require((1..<1_000_000).lazy.map { "ABCDEFGH\(10_000_000 + $0)" }.first { slot($0) == slot("ABCDEFGH10000000") })
         keys += ["A", "A\u{0}", "ABCDEFGH10000000", twin, "ABCDEFGHIJKLMNOP", "ABCDEFGHIJKLMNOQ", "ABCDEFGHIJKLMNOPQ", "ABCDEFGHIJKLMNOPR"]
