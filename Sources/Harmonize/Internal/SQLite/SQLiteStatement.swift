@@ -54,15 +54,14 @@ final class SQLiteStatement {
         for k in values.indices {
             let index = Int32(k + 1)
             let start = base + offset
-            // Text is copied while the batch's value is borrowed, then bound: no retain of the
-            // string's storage around the call into SQLite (2 % of a claims run's CPU time).
-            let n = Self.copyText(values[k], into: start)
-            if n >= 0 {
+            switch values[k] {
+            case .string:
+                // Text is copied while the batch's value is borrowed, then bound: no retain of
+                // the string's storage around the call into SQLite (2 % of a claims run's CPU
+                // time). Only texts go through the copy (it was called for every value).
+                let n = Self.copyText(values[k], into: start)
                 offset += n
                 bindStatic(start, n, at: index)
-                continue
-            }
-            switch values[k] {
             case .date(let days):
                 if dateTexts == nil { dateTexts = ISODateTexts() }
                 guard let texts = dateTexts, texts.write(days, into: start) else {
@@ -97,7 +96,7 @@ final class SQLiteStatement {
         }
     }
 
-    /// Copies a text value's UTF-8 bytes to `out` and returns their count; -1 for any other value.
+    /// Copies a text value's UTF-8 bytes to `out` and returns their count; 0 for any other value.
     /// A loop of loads and stores (which the compiler turns into a `memcpy`) rather than a call,
     /// so the borrowed string needs no retain while it is read.
     @inline(__always)
@@ -121,7 +120,7 @@ final class SQLiteStatement {
             }
             return i
         default:
-            return -1
+            return 0
         }
     }
 
