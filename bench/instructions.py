@@ -14,7 +14,9 @@ claims, both `--sink none`, under callgrind. Notes:
 * valgrind's CPU has no SHA extensions: the SHA-256 compressions run their portable code (a
   third of the XML run's count). The table gives the count outside them too, the comparable part.
 * Under valgrind the threads run one at a time: the counts are the work, not the wall time.
-Output: a Markdown table on stdout; `--top N` adds each build's N costliest functions.
+Output: a Markdown table on stdout; `--top N` adds each build's N costliest functions. `--writer`
+adds the claims into SQLite with `--threads 1`, counting the SQLite writing thread alone
+(`callgrind --separate-threads`), for changes to the sink.
 """
 import argparse
 import os
@@ -65,14 +67,21 @@ def functions(out_file):
     return rows
 
 
-def count(binary, argv, work):
+def count(binary, argv, work, writer=False):
+    """Instructions of the run (`writer`: of its SQLite writing thread alone, the thread that
+    executes the most `sqlite3VdbeExec`)."""
     out = work / "callgrind.out"
     env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
-    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(binary)] + argv,
+    threads = ["--separate-threads=yes"] if writer else []
+    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + threads + [str(binary)] + argv,
                        cwd=work, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"{binary}: exit {r.returncode}: {r.stderr.strip()[-400:]}")
-    fns = functions(out)
+    if writer:
+        per_thread = [functions(f) for f in sorted(work.glob("callgrind.out-*"))]
+        fns = max(per_thread, key=lambda t: sum(n for f, n in t if "sqlite3VdbeExec" in f))
+    else:
+        fns = functions(out)
     total = sum(n for _, n in fns)
     sha = sum(n for f, n in fns if SHA.search(f))
     return total, sha, fns
@@ -86,6 +95,8 @@ def main():
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "bench")
     p.add_argument("--data", type=Path, default=Path("/tmp/bench-data"))
     p.add_argument("--top", type=int, default=0)
+    p.add_argument("--writer", action="store_true",
+                   help="also the claims into SQLite with --threads 1: the instructions of the writing thread alone")
     args = p.parse_args()
     for tool in ("valgrind", "callgrind_annotate", "objcopy"):
         if not shutil.which(tool):
@@ -98,6 +109,9 @@ def main():
           "--input", str(stays), "--max-reject-rate", "1"]),
         (f"claims {args.claims:,} `--sink none`", ["--mappings", str(BENCH / "claims/claims.yaml"), "--input", str(claims)]),
     ]
+    if args.writer:
+        workloads.append((f"claims {args.claims:,} → SQLite `--threads 1`, writing thread",
+                          ["--mappings", str(BENCH / "claims/claims.yaml"), "--input", str(claims), "--threads", "1"]))
     results = {}
     tops = []
     with tempfile.TemporaryDirectory(prefix="harmonize-instructions-") as tmp:
@@ -115,9 +129,10 @@ def main():
                 shutil.rmtree(work, ignore_errors=True)
                 work.mkdir()
                 log(f"{b}: {name}")
+                writer = "writing thread" in name
                 full = ["run"] + argv + ["--output", str(work / "omop.sqlite"), "--key-env", KEY_ENV, "--no-progress",
-                                         "--no-quality", "--sink", "none"]
-                total, sha, fns = count(stripped, full, work)
+                                         "--no-quality"] + ([] if writer else ["--sink", "none"])
+                total, sha, fns = count(stripped, full, work, writer=writer)
                 results[(i, name)] = (total, sha)
                 if args.top:
                     tops.append((b, name, fns[:args.top]))
