@@ -16,7 +16,9 @@ claims, both `--sink none`, under callgrind. Notes:
 * Under valgrind the threads run one at a time: the counts are the work, not the wall time.
 Output: a Markdown table on stdout; `--top N` adds each build's N costliest functions. `--writer`
 adds the claims into SQLite with `--threads 1`, counting the SQLite writing thread alone
-(`callgrind --separate-threads`), for changes to the sink.
+(`callgrind --separate-threads`), for changes to the sink; `--mapper` adds the claims into SQLite
+with the default threads, counting the mapping thread alone: the run's bound on two cores, where
+the claims are read and mapped on one thread (the writer and the pseudonyms' hashing on others).
 """
 import argparse
 import os
@@ -67,19 +69,20 @@ def functions(out_file):
     return rows
 
 
-def count(binary, argv, work, writer=False):
-    """Instructions of the run (`writer`: of its SQLite writing thread alone, the thread that
-    executes the most `sqlite3VdbeExec`)."""
+def count(binary, argv, work, thread=None):
+    """Instructions of the run; with `thread` (a function name's part), of the one thread that
+    executes the most instructions in functions so named (`sqlite3VdbeExec`: the SQLite writing
+    thread; `RecordStages`: the mapping thread)."""
     out = work / "callgrind.out"
     env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
-    threads = ["--separate-threads=yes"] if writer else []
+    threads = ["--separate-threads=yes"] if thread else []
     r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + threads + [str(binary)] + argv,
                        cwd=work, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"{binary}: exit {r.returncode}: {r.stderr.strip()[-400:]}")
-    if writer:
+    if thread:
         per_thread = [functions(f) for f in sorted(work.glob("callgrind.out-*"))]
-        fns = max(per_thread, key=lambda t: sum(n for f, n in t if "sqlite3VdbeExec" in f))
+        fns = max(per_thread, key=lambda t: sum(n for f, n in t if thread in f))
     else:
         fns = functions(out)
     total = sum(n for _, n in fns)
@@ -97,6 +100,8 @@ def main():
     p.add_argument("--top", type=int, default=0)
     p.add_argument("--writer", action="store_true",
                    help="also the claims into SQLite with --threads 1: the instructions of the writing thread alone")
+    p.add_argument("--mapper", action="store_true",
+                   help="also the claims into SQLite with the default threads: the instructions of the mapping thread alone")
     args = p.parse_args()
     for tool in ("valgrind", "callgrind_annotate", "objcopy"):
         if not shutil.which(tool):
@@ -112,6 +117,9 @@ def main():
     if args.writer:
         workloads.append((f"claims {args.claims:,} → SQLite `--threads 1`, writing thread",
                           ["--mappings", str(BENCH / "claims/claims.yaml"), "--input", str(claims), "--threads", "1"]))
+    if args.mapper:
+        workloads.append((f"claims {args.claims:,} → SQLite, mapping thread",
+                          ["--mappings", str(BENCH / "claims/claims.yaml"), "--input", str(claims)]))
     results = {}
     tops = []
     with tempfile.TemporaryDirectory(prefix="harmonize-instructions-") as tmp:
@@ -129,10 +137,10 @@ def main():
                 shutil.rmtree(work, ignore_errors=True)
                 work.mkdir()
                 log(f"{b}: {name}")
-                writer = "writing thread" in name
+                thread = "sqlite3VdbeExec" if "writing thread" in name else "RecordStages" if "mapping thread" in name else None
                 full = ["run"] + argv + ["--output", str(work / "omop.sqlite"), "--key-env", KEY_ENV, "--no-progress",
-                                         "--no-quality"] + ([] if writer else ["--sink", "none"])
-                total, sha, fns = count(stripped, full, work, writer=writer)
+                                         "--no-quality"] + ([] if thread else ["--sink", "none"])
+                total, sha, fns = count(stripped, full, work, thread=thread)
                 results[(i, name)] = (total, sha)
                 if args.top:
                     tops.append((b, name, fns[:args.top]))
