@@ -43,4 +43,11 @@ void harmonize_scan_classes(const uint8_t *p, size_t n, const uint8_t *stops, si
         highBits[w] = high;
         w++;
     }
+    // The word after the last: a field that starts at the end of the input (after a delimiter
+    // at the end of a file) must find no stop there. When `n` is a multiple of 64 that word
+    // held the classes of bytes read before (the buffer's earlier content).
+    if (n % 64 == 0) {
+        stopBits[w] = 0;
+        highBits[w] = 0;
+    }
 }

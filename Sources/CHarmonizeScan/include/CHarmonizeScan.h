@@ -8,8 +8,10 @@
 
 /// For the `n` bytes at `p`, sets bit `i % 64` of `stopBits[i / 64]` when byte `i` is one of the
 /// `stopCount` bytes of `stops` (1 to 4 of them), and the same bit of `highBits[i / 64]` when
-/// byte `i` is 0x80 or above; bits past `n` in the last word are 0. Both arrays need
-/// `(n + 63) / 64` words. SSE2 on x86-64 (16 bytes per comparison), a byte at a time elsewhere.
+/// byte `i` is 0x80 or above; bits past `n` are 0 up to the end of the word after the last
+/// (a scan for the next stop that starts at `n` finds none there, whatever the arrays held
+/// before). Both arrays need `n / 64 + 1` words. SSE2 on x86-64 (16 bytes per comparison), a
+/// byte at a time elsewhere.
 void harmonize_scan_classes(const uint8_t *p, size_t n, const uint8_t *stops, size_t stopCount, uint64_t *stopBits,
                             uint64_t *highBits);
 

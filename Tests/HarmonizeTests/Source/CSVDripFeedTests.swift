@@ -247,6 +247,33 @@ struct SeededRandom: RandomNumberGenerator {
         }
     }
 
+    /// A last record that ends with a delimiter at the end of the input (no line break): its
+    /// empty last field is read whatever the offset of the input's end in the reader's 64-byte
+    /// words, the buffer having held delimiters past that end before (the byte classes of a word
+    /// after the input's end were those of bytes read earlier, and a field began there).
+    @Test func aDelimiterAtTheEndOfTheInputEndsWithAnEmptyField() throws {
+        for length in 1...200 {
+            for readerChunk in [16, 1 << 20] {
+                // Earlier records full of delimiters, then a last one of `length` bytes ending with ",".
+                var text = "a,b,c\n" + String(repeating: ",,\n", count: 40) + "x,,,y,,\n"
+                let last = String(repeating: "z", count: max(0, length - 2)) + "z,"
+                text += last.suffix(length)
+                let doc = Array(text.utf8)
+                let expected = ReferenceCSV.read(text, delimiter: ",")
+                for sourceChunk in [1, 7, 64, 1 << 20] {
+                    let ev = try CSVTest.events(
+                        doc, dialect: Dialect(delimiter: UInt8(ascii: ",")), sourceChunk: sourceChunk, readerChunk: readerChunk)
+                    guard ev == expected else {
+                        Issue.record(
+                            "length \(length), source chunk \(sourceChunk), reader chunk \(readerChunk): \(ev.suffix(2)) against \(expected.suffix(2))"
+                        )
+                        return
+                    }
+                }
+            }
+        }
+    }
+
     @Test func matchesReferenceOnRandomDocuments() throws {
         try Self.compareWithReference(seed: 20_261_129, documents: 400, longFields: false, maxSourceChunk: 40)
     }
