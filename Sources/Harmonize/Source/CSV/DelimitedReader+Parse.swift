@@ -32,6 +32,33 @@ extension DelimitedReader {
         var strayQuote = -1
 
         fieldLoop: while true {
+            if !trim {
+                // Fields that end at a delimiter, without a quote at their start or an escape or
+                // line break inside: each ends at the next stop byte. Any other field (and the
+                // record's last) is read by the loop below from its start.
+                while nf < fcap && p < e && Int(b[p]) != qt {
+                    var q = p
+                    var stop = e
+                    while true {
+                        let word = bits[q &>> 6] &>> UInt64(q & 63)
+                        if word != 0 {
+                            stop = q &+ word.trailingZeroBitCount
+                            break
+                        }
+                        q = (q | 63) &+ 1
+                        if q >= e { break }
+                    }
+                    guard stop < e, b[stop] == dl else { break }
+                    starts[nf] = p
+                    ends[nf] = stop
+                    flags[nf] = 0
+                    nf &+= 1
+                    p = stop &+ 1
+                    // As below: a field may follow the buffer's last delimiter (the byte classes
+                    // past the buffer's end are not this input's).
+                    if p == e && !atEOF { return false }
+                }
+            }
             if trim { while p < e && b[p] == 32 { p &+= 1 } }
             var fs = p
             var fe = p
