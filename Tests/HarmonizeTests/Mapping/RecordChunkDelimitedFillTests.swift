@@ -8,36 +8,26 @@ import Testing
 /// unquoted and unescaped, whatever the columns read (all, some in another order, one twice, a
 /// few of many) and the chunks' limits, with short rows, rejects and multi-line fields in place.
 @Suite struct RecordChunkDelimitedFillTests {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    }
 
     /// A file of `columns` columns (header `c0;c1;…`): plain, empty, quoted, quoted with doubled
     /// quotes, delimiters, line breaks or escapes, non-ASCII and long fields; some rows short
     /// (padded), some with a cell too many (rejected).
     static func file(rows: Int, columns: Int, seed: UInt64) -> [UInt8] {
-        var g = Generator(state: seed)
+        var g = SeededRandom(state: seed)
+        func below(_ n: Int) -> Int { Int.random(in: 0..<max(1, n), using: &g) }
         var s = (0..<columns).map { "c\($0)" }.joined(separator: ";") + "\n"
         for r in 0..<rows {
-            let n = r % 13 == 5 ? g.below(columns) + 1 : r % 29 == 11 ? columns + 1 : columns
+            let n = r % 13 == 5 ? below(columns) + 1 : r % 29 == 11 ? columns + 1 : columns
             var cells: [String] = []
             for c in 0..<n {
-                switch g.below(9) {
+                switch below(9) {
                 case 0: cells.append("")
                 case 1: cells.append("\"q\(r).\(c)\"")
                 case 2: cells.append("\"a\"\"b\(r)\"\"\"")
                 case 3: cells.append("\"x;y\ny\(c)\"")
                 case 4: cells.append("e\\;s\(r)")
                 case 5: cells.append("é\(r)ü")
-                case 6: cells.append(String(repeating: "L", count: 20 + g.below(40)))
+                case 6: cells.append(String(repeating: "L", count: 20 + below(40)))
                 default: cells.append("\(r * 100 + c)")
                 }
             }

@@ -1,5 +1,19 @@
 /// The tokenizer's hot loop.
 extension DelimitedReader {
+    /// The next stop byte at or after `p` (a delimiter, a line break or the escape byte): the
+    /// next set bit of `bits` in `p`'s word or a later one; `e` when there is none before `e`
+    /// (or the bit found lies past it).
+    @inline(__always)
+    static func nextStop(_ bits: UnsafeMutablePointer<UInt64>, from p: Int, end e: Int) -> Int {
+        var q = p
+        while true {
+            let word = bits[q &>> 6] &>> UInt64(q & 63)
+            if word != 0 { return Swift.min(q &+ word.trailingZeroBitCount, e) }
+            q = (q | 63) &+ 1
+            if q >= e { return e }
+        }
+    }
+
     /// Parses one record starting at `s` (not a blank line). Returns false when the buffer ends
     /// before the record does and more input may come (the caller refills and parses again from
     /// the record start); true with the `p…` results set otherwise. At end of input it always
@@ -37,17 +51,7 @@ extension DelimitedReader {
                 // line break inside: each ends at the next stop byte. Any other field (and the
                 // record's last) is read by the loop below from its start.
                 while nf < fcap && p < e && Int(b[p]) != qt {
-                    var q = p
-                    var stop = e
-                    while true {
-                        let word = bits[q &>> 6] &>> UInt64(q & 63)
-                        if word != 0 {
-                            stop = q &+ word.trailingZeroBitCount
-                            break
-                        }
-                        q = (q | 63) &+ 1
-                        if q >= e { break }
-                    }
+                    let stop = Self.nextStop(bits, from: p, end: e)
                     guard stop < e, b[stop] == dl else { break }
                     starts[nf] = p
                     ends[nf] = stop
@@ -148,21 +152,7 @@ extension DelimitedReader {
             }
             if scanUnquoted {
                 while true {
-                    // The next stop byte at or after `p`: the next set bit of its word or of a
-                    // later one (none past `e`: `p` becomes `e`).
-                    var q = p
-                    while true {
-                        let word = bits[q &>> 6] &>> UInt64(q & 63)
-                        if word != 0 {
-                            p = q &+ word.trailingZeroBitCount
-                            break
-                        }
-                        q = (q | 63) &+ 1
-                        if q >= e {
-                            p = e
-                            break
-                        }
-                    }
+                    p = Self.nextStop(bits, from: p, end: e)
                     if p == e {
                         if !atEOF { return false }
                         break
