@@ -40,6 +40,22 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def builds_parser(doc):
+    """The command line the scripts comparing builds share (instructions.py, startup.py, pairs.py):
+    the builds (`--bin`, repeated; the first is the reference) and the folder of generated data."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bin", action="append", required=True, help="a harmonize-run build (repeat; the first is the reference)")
+    p.add_argument("--data", type=Path, default=Path("/tmp/bench-data"))
+    return p
+
+
+def rotated(builds, r):
+    """The builds in round `r`'s order: rotated by one place a round, so that a slow phase of the
+    machine falls on each of them in turn."""
+    k = r % len(builds)
+    return builds[k:] + builds[:k]
+
+
 def ensure_stays(shared, data, n):
     path = data / "hospital" / f"his-{n}" / "his" / "his.xml"
     if not path.exists() or path.stat().st_size == 0:
@@ -91,12 +107,10 @@ def count(binary, argv, work, thread=None):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bin", action="append", required=True, help="a harmonize-run build (repeat; the first is the reference)")
+    p = builds_parser(__doc__)
     p.add_argument("--stays", type=int, default=20000)
     p.add_argument("--claims", type=int, default=100000)
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "bench")
-    p.add_argument("--data", type=Path, default=Path("/tmp/bench-data"))
     p.add_argument("--top", type=int, default=0)
     p.add_argument("--writer", action="store_true",
                    help="also the claims into SQLite with --threads 1: the instructions of the writing thread alone")

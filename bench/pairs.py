@@ -12,7 +12,6 @@ first build (a round's two runs are minutes closer than two runs of separate rou
 claims come from bench/gen_claims.py (seed 42, as in instructions.py). No peer: the targets'
 verdicts come from run_bench.py; this compares builds.
 """
-import argparse
 import os
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from instructions import BENCH, KEY_ENV, KEY_VALUE, ensure_claims
+from instructions import BENCH, KEY_ENV, KEY_VALUE, builds_parser, ensure_claims, rotated
 
 
 def run(binary, argv, env):
@@ -37,12 +36,10 @@ def run(binary, argv, env):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bin", action="append", required=True, help="a harmonize-run build (repeat; the first is the reference)")
+    p = builds_parser(__doc__)
     p.add_argument("--rounds", type=int, default=12)
     p.add_argument("--claims", type=int, default=1000000)
     p.add_argument("--sink", choices=["sqlite", "none"], default="sqlite")
-    p.add_argument("--data", type=Path, default=Path("/tmp/bench-data"))
     args = p.parse_args()
     claims = ensure_claims(args.data, args.claims)
     env = dict(os.environ, **{KEY_ENV: KEY_VALUE})
@@ -52,8 +49,7 @@ def main():
         argv = ["run", "--mappings", str(BENCH / "claims/claims.yaml"), "--input", str(claims), "--output", str(out),
                 "--key-env", KEY_ENV, "--no-progress", "--no-quality", "--sink", args.sink]
         for r in range(args.rounds):
-            k = r % len(args.bin)
-            order = args.bin[k:] + args.bin[:k]
+            order = rotated(args.bin, r)
             if r % 2:
                 order = order[::-1]
             for b in order:

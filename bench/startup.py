@@ -11,7 +11,6 @@ and its ratio to the first build's. Commands: `--version`; `check` of the two ho
 mappings; a run of them over N stays without a sink; the same into SQLite. The stays come from
 ../shared/bench/gen_his_xml.py (as in instructions.py). No peer: this compares builds.
 """
-import argparse
 import os
 import statistics
 import subprocess
@@ -20,16 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from instructions import KEY_ENV, KEY_VALUE, ROOT, ensure_stays
+from instructions import KEY_ENV, KEY_VALUE, ROOT, builds_parser, ensure_stays, rotated
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bin", action="append", required=True, help="a harmonize-run build (repeat; the first is the reference)")
+    p = builds_parser(__doc__)
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--stays", type=int, default=100)
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "bench")
-    p.add_argument("--data", type=Path, default=Path("/tmp/bench-data"))
     args = p.parse_args()
     stays = ensure_stays(args.shared, args.data, args.stays)
     mappings = ["--mappings", str(ROOT / "mappings/hospital/his-visit.yaml"), "--mappings", str(ROOT / "mappings/hospital/his-condition.yaml")]
@@ -46,8 +43,7 @@ def main():
         ]
         times = {(c, b): [] for c, _ in commands for b in args.bin}
         for r in range(args.rounds):
-            k = r % len(args.bin)
-            order = args.bin[k:] + args.bin[:k]
+            order = rotated(args.bin, r)
             for name, argv in commands:
                 for b in order:
                     if out.exists():

@@ -49,7 +49,7 @@ import Testing
         while true {
             switch try r.next() {
             case .end: return out
-            case .rejected(let j): out.append("\(j.location) reject \(j.reason.rawValue)")
+            case .rejected(let j): out.append("\(j.location) reject \(j.reason.rawValue) \(j.message)")
             case .record: out.append("\(r.location) " + columns.map { String(decoding: r.field($0), as: UTF8.self) }.joined(separator: "|"))
             }
         }
@@ -71,17 +71,9 @@ import Testing
             sequence += 1
             ended = try chunk.fill(from: r, columns: columns, limit: limit, bytes: byteLimit, records: &records)
             held += chunk.byteCount
-            let back = ChunkReader(names: names)
-            back.reset(chunk)
-            reading: while true {
-                switch try back.next() {
-                case .end: break reading
-                case .rejected(let j): out.append("\(j.location) reject \(j.reason.rawValue)")
-                case .record:
-                    fieldBytes += columns.indices.reduce(0) { $0 + back.field($1).count }
-                    out.append("\(back.location) " + columns.indices.map { String(decoding: back.field($0), as: UTF8.self) }.joined(separator: "|"))
-                }
-            }
+            let back = try chunk.readBack(names: names)
+            out += back.events
+            fieldBytes += back.fieldBytes
         }
         return (out, held, fieldBytes)
     }

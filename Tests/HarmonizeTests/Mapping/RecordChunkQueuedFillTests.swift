@@ -60,19 +60,8 @@ import Testing
         while !ended {
             let chunk = RecordChunk(sequence: out.count, fieldCount: fields.count, recordsBefore: records, capacity: limit)
             ended = try chunk.fill(from: reader, columns: columns, limit: limit, bytes: bytes, records: &records)
-            var events = ["records \(records), bytes read \(chunk.bytesRead), field bytes \(chunk.byteCount)"]
-            let chunkReader = ChunkReader(names: fields)
-            chunkReader.reset(chunk)
-            reading: while true {
-                switch try chunkReader.next() {
-                case .end: break reading
-                case .rejected(let r): events.append("\(r.location) reject \(r.reason.rawValue) \(r.message)")
-                case .record:
-                    let values = (0..<fields.count).map { String(decoding: chunkReader.field($0), as: UTF8.self) }
-                    events.append("\(chunkReader.location) " + values.joined(separator: "|"))
-                }
-            }
-            out.append(events)
+            let events = ["records \(records), bytes read \(chunk.bytesRead), field bytes \(chunk.byteCount)"]
+            out.append(events + (try chunk.readBack(names: fields).events))
         }
         return out
     }
