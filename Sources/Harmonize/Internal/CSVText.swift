@@ -86,7 +86,8 @@ extension CSVText {
 
     /// Appends `count` values from `values[from...]`, separated by commas.
     @inline(__always)
-    static func appendRow(_ values: [Value], from: Int, count: Int, to out: inout [UInt8]) {
+    static func appendRow<Values: RandomAccessCollection<Value>>(_ values: Values, from: Int, count: Int, to out: inout [UInt8])
+    where Values.Index == Int {
         for c in 0..<count {
             if c > 0 { out.append(0x2C) }
             append(values[from + c], to: &out)

@@ -173,6 +173,7 @@ final class MappingExecutor {
         stages.record = recordsBefore
         var reported = recordsBefore
         defer {
+            stages.settleBatches()
             batches = stages.batches
             filterOutcomes = stages.filterCounts
             for (ti, n) in stages.written.enumerated() { rowsWritten[tableIndices[ti], default: 0] += n }

@@ -131,10 +131,14 @@ struct RecordStages<Reader: RecordReader> {
     private var failingLet = -1
     private var failingTarget = -1
     private var failingColumn = -1
-    /// Batch sizes before the record's rows, to take them back when the record is rejected.
+    /// Cell counts before the record's rows, to take them back when the record is rejected.
     private var marks: [Int]
     // emit
-    var batches: [RowBatch]
+    /// Each target's batch: its lineage and lookups; its values are in `cells` while the file is
+    /// mapped (`settleBatches()` puts them back).
+    private(set) var batches: [RowBatch]
+    /// Each target's cells (`RowCells`), `batches.count` of them, freed by `close()`.
+    private let cells: UnsafeMutablePointer<RowCells>
     private let batchRows: Int
     /// Rows written per target, and filter outcomes (index 0: record filter, 1 + i: target i).
     var written: [Int]
@@ -235,8 +239,15 @@ struct RecordStages<Reader: RecordReader> {
         duplicates = groupStage || routing != nil || hl7 == nil ? nil : executor.duplicates
         messages = duplicates == nil ? nil : hl7
         duplicates?.startFile()
-        batches = executor.batches
+        var batches = executor.batches
         batchRows = executor.batchRows
+        // The rows a batch already holds (earlier files') move into its cells.
+        cells = UnsafeMutablePointer<RowCells>.allocate(capacity: max(1, batches.count))
+        for ti in batches.indices {
+            (cells + ti).initialize(to: RowCells(capacity: (batchRows + 1) * batches[ti].columnCount, holding: batches[ti].values))
+            batches[ti].values = []
+        }
+        self.batches = batches
         marks = [Int](repeating: 0, count: batches.count)
         written = [Int](repeating: 0, count: targetCount)
         filterCounts = executor.filterOutcomes
@@ -245,13 +256,25 @@ struct RecordStages<Reader: RecordReader> {
         frame.recordLocation = { reader.location }
     }
 
-    /// Releases the target programs and detaches the frame from this file.
+    /// Puts the cells back into the batches' values (before the executor takes the batches).
+    mutating func settleBatches() {
+        for ti in batches.indices where cells[ti].count > 0 { batches[ti].values = cells[ti].take() }
+    }
+
+    /// Releases the target programs and the cells, and detaches the frame from this file.
     func close() {
         frame.lookupTrace = nil
         frame.recordLocation = nil
         targets.deinitialize(count: targetCount)
         targets.deallocate()
+        for ti in batches.indices { cells[ti].settle() }
+        cells.deinitialize(count: batches.count)
+        cells.deallocate()
     }
+
+    /// Rows of target `ti`'s batch (the current record's complete rows included).
+    @inline(__always)
+    private func rowCount(_ ti: Int) -> Int { batches[ti].columnCount == 0 ? 0 : cells[ti].count / batches[ti].columnCount }
 
     /// Maps the next record through every stage; nil at the end of the file.
     @inline(__always)
@@ -488,7 +511,7 @@ struct RecordStages<Reader: RecordReader> {
             fileIndex = g.currentFileIndex
             for (index, slot) in groupValues { frame.storage[slot] = g.value(index) }
         }
-        for ti in 0..<batches.count { marks[ti] = batches[ti].values.count }
+        for ti in 0..<batches.count { marks[ti] = cells[ti].count }
         failingTarget = -1
         failingColumn = -1
         do throws(EvaluationError) {
@@ -581,7 +604,7 @@ struct RecordStages<Reader: RecordReader> {
             case .null:
                 v = .null
             case .constant(let k):
-                if keepsRows { batches[ti].values.append(k) }
+                if keepsRows { cells[ti].append(k) }
                 continue
             case .slot(let slot):
                 v = frame.storage[slot]
@@ -605,11 +628,11 @@ struct RecordStages<Reader: RecordReader> {
                 if let trace {
                     LookupLineagePlan.collect(
                         column: c, own: start..<trace.uses.count, viaLets: viaLets, lets: letRanges, trace: trace,
-                        row: Int32(batches[ti].values.count / columnCount), into: &batches[ti].lookups)
+                        row: Int32(cells[ti].count / columnCount), into: &batches[ti].lookups)
                 }
             }
             switch conform(v, ti, c) {
-            case .value(let fitted): if keepsRows { batches[ti].values.append(fitted) }
+            case .value(let fitted): if keepsRows { cells[ti].append(fitted) }
             case .rejected(let reject): return .rejected(reject)
             }
         }
@@ -643,15 +666,13 @@ struct RecordStages<Reader: RecordReader> {
 
     /// Takes back the rows (and their lineage and lookups) the current record appended.
     private mutating func rollback() {
-        for ti in 0..<batches.count where batches[ti].values.count > marks[ti] {
-            batches[ti].values.removeLast(batches[ti].values.count - marks[ti])
-        }
+        for ti in 0..<batches.count { cells[ti].truncate(to: marks[ti]) }
         if recordsLineage {
-            for ti in 0..<batches.count where batches[ti].lineage.count > batches[ti].rowCount {
-                batches[ti].lineage.removeLast(batches[ti].lineage.count - batches[ti].rowCount)
+            for ti in 0..<batches.count where batches[ti].lineage.count > rowCount(ti) {
+                batches[ti].lineage.removeLast(batches[ti].lineage.count - rowCount(ti))
             }
             for ti in 0..<batches.count {
-                let rows = Int32(batches[ti].rowCount)
+                let rows = Int32(rowCount(ti))
                 while let last = batches[ti].lookups.last, last.row >= rows { batches[ti].lookups.removeLast() }
             }
         }
@@ -662,9 +683,11 @@ struct RecordStages<Reader: RecordReader> {
     /// Hands every full batch to the sink.
     @inline(__always)
     mutating func emitFullBatches() throws(RunError) {
-        for ti in 0..<batches.count where batches[ti].values.count >= batchRows * batches[ti].columnCount {
-            let b = batches[ti]
-            batches[ti] = RowBatch(table: b.table, columnCount: b.columnCount, reservingRows: batchRows)
+        for ti in 0..<batches.count where cells[ti].count >= batchRows * batches[ti].columnCount {
+            var b = batches[ti]
+            b.values = cells[ti].take()
+            batches[ti] = RowBatch(table: b.table, columnCount: b.columnCount)
+            if recordsLineage { batches[ti].lineage.reserveCapacity(batchRows) }
             try executor.emitBatch(b)
         }
     }

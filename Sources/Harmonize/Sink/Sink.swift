@@ -5,7 +5,7 @@ package struct RowBatch: Sendable {
     /// Columns per row (the table's column count).
     public var columnCount: Int
     /// Cell values, row after row.
-    public var values: [Value]
+    public var values: RowValues
     /// Lineage of each row (one per row), when the run records lineage.
     public var lineage: [RowLineage]
     /// What to do with a row whose primary key is already in the table (the target's

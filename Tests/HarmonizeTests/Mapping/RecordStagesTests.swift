@@ -107,6 +107,7 @@ import Testing
         while let o = try stages.next() { outcomes.append(Self.describe(o)) }
         #expect(outcomes == Self.records.map(\.outcome))
         #expect(stages.written == [2], "rows of the two written records")
+        stages.settleBatches()
         #expect(stages.batches[0].rowCount == 2, "the rejected records' rows were taken back")
     }
 
