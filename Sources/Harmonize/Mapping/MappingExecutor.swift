@@ -68,9 +68,8 @@ final class MappingExecutor {
         self.batchRows = batchRows
         self.recordsLineage = recordsLineage
         self.frame = EvaluationFrame(slotCount: plan.slotCount, callSites: callSites)
-        self.batches = zip(plan.targets, tableIndices).map { t, i in
-            RowBatch(table: i, columnCount: t.table.columns.count, reservingRows: batchRows)
-        }
+        // No room reserved: a file's rows are made in `RecordStages`'s cells (`RowCells`).
+        self.batches = zip(plan.targets, tableIndices).map { t, i in RowBatch(table: i, columnCount: t.table.columns.count) }
         self.filterOutcomes = Array(repeating: (0, 0), count: plan.targets.count + 1)
         self.emit = emit
         self.emitRejects = emitRejects
@@ -236,7 +235,7 @@ final class MappingExecutor {
 
     private func flush(_ ti: Int) throws(RunError) {
         let b = batches[ti]
-        batches[ti] = RowBatch(table: b.table, columnCount: b.columnCount, reservingRows: batchRows)
+        batches[ti] = RowBatch(table: b.table, columnCount: b.columnCount)
         try emitBatch(b)
     }
 

@@ -137,14 +137,19 @@ struct RowCells {
     private var base: UnsafeMutablePointer<Value>
     private(set) var count: Int
     private var capacity: Int
+    /// The capacity of a buffer made for new cells (a batch's): allocated at the first cell, so
+    /// that a chunk or file that writes no row allocates nothing.
+    private let batchCapacity: Int
 
-    /// A buffer for `capacity` values, starting with `values` (the rows a batch already holds).
+    /// Cells for batches of `capacity` values, starting with `values` (the rows a batch already
+    /// holds).
     init(capacity: Int, holding values: RowValues) {
-        storage = RowValueStorage(capacity: Swift.max(capacity, values.count, 16))
+        storage = RowValueStorage(capacity: values.count)
         for v in values { storage.append(v) }
         base = storage.base
         count = storage.count
         self.capacity = storage.capacity
+        batchCapacity = Swift.max(capacity, 16)
     }
 
     /// Moves `v` in after the last cell.
@@ -162,12 +167,13 @@ struct RowCells {
         count = mark
     }
 
-    /// The cells as `RowValues` (no copy); a new buffer of the same capacity takes their place.
+    /// The cells as `RowValues` (no copy); a new buffer takes their place at the next cell.
     mutating func take() -> RowValues {
         storage.count = count
         let full = RowValues(storage: storage)
-        storage = RowValueStorage(capacity: capacity)
+        storage = RowValueStorage(capacity: 0)
         base = storage.base
+        capacity = 0
         count = 0
         return full
     }
@@ -177,7 +183,7 @@ struct RowCells {
 
     private mutating func grow() {
         storage.count = count
-        let next = RowValueStorage(capacity: capacity * 2)
+        let next = RowValueStorage(capacity: Swift.max(batchCapacity, capacity * 2))
         storage.move(into: next)
         storage = next
         base = storage.base
