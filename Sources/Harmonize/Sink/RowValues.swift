@@ -88,9 +88,9 @@ package struct RowValues: RandomAccessCollection, RangeReplaceableCollection, Ex
 
 /// The buffer of `RowValues` (and, while the mapping fills it, of `RowCells`).
 ///
-/// `@unchecked Sendable`: a buffer is written by one owner at a time (the `RowCells` filling it,
-/// then the `RowValues` it was handed to, copying it before any change while it is shared), as
-/// `Array`'s own buffer is.
+/// Safe to share between threads, as `Array`'s own buffer is: one owner writes it at a time (the
+/// `RowCells` filling it, then the `RowValues` it was handed to, which copies it before any change
+/// while it is shared).
 private final class RowValueStorage: @unchecked Sendable {
     var base: UnsafeMutablePointer<Value>
     var count = 0
@@ -129,11 +129,13 @@ private final class RowValueStorage: @unchecked Sendable {
 
 /// One target's rows while a file's records are mapped: each cell moved into a `RowValues`
 /// buffer that this stage alone holds (a store and a count, no uniqueness check), the buffer
-/// handed over whole when the batch is full (`take`).
+/// handed over whole when the batch is full (`take`). `GrowableBuffer` does the same for plain
+/// values it never hands over; a `Value` holds references, and the buffer goes to the sink.
 struct RowCells {
     private var storage: RowValueStorage
     /// The buffer's values, `count` of them initialized; `storage.count` is brought up to date
-    /// when the buffer is handed over or grows.
+    /// when the buffer is handed over or grows. Its address and capacity are kept here too, so
+    /// that a cell's store reads no field of the buffer's object.
     private var base: UnsafeMutablePointer<Value>
     private(set) var count: Int
     private var capacity: Int
