@@ -22,17 +22,22 @@ package struct RowValues: RandomAccessCollection, RangeReplaceableCollection, Ex
     /// Takes a filled buffer (`RowCells.take`).
     fileprivate init(storage: RowValueStorage) { self.storage = storage }
 
+    /// 0.
     package var startIndex: Int { 0 }
+    /// The number of values.
     package var endIndex: Int { storage.count }
+    /// The number of values.
     package var count: Int { storage.count }
     /// Values the buffer holds without growing.
     package var capacity: Int { storage.capacity }
 
+    /// Value `i` (`0 ..< count`).
     package subscript(i: Int) -> Value {
         precondition(i >= 0 && i < storage.count, "RowValues index out of range")
         return storage.base[i]
     }
 
+    /// Whether both hold the same values in the same order.
     package static func == (a: RowValues, b: RowValues) -> Bool { a.elementsEqual(b) }
 
     /// Calls `body` with the values in one buffer.
@@ -42,13 +47,16 @@ package struct RowValues: RandomAccessCollection, RangeReplaceableCollection, Ex
         }
     }
 
+    /// Makes room for `n` values in all.
     package mutating func reserveCapacity(_ n: Int) { makeUnique(capacity: n) }
 
+    /// Appends `v`.
     package mutating func append(_ v: Value) {
         makeUnique(capacity: count + 1)
         storage.append(v)
     }
 
+    /// Appends `values`, in order.
     package mutating func append<S: Sequence>(contentsOf values: S) where S.Element == Value {
         makeUnique(capacity: count + values.underestimatedCount)
         for v in values {
@@ -57,12 +65,14 @@ package struct RowValues: RandomAccessCollection, RangeReplaceableCollection, Ex
         }
     }
 
+    /// Removes the last `k` values.
     package mutating func removeLast(_ k: Int) {
         precondition(k >= 0 && k <= count, "RowValues cannot remove more values than it has")
         makeUnique(capacity: count)
         storage.truncate(to: count - k)
     }
 
+    /// Replaces the values at `r` with `values`.
     package mutating func replaceSubrange<C: Collection>(_ r: Range<Int>, with values: C) where C.Element == Value {
         precondition(r.lowerBound >= 0 && r.upperBound <= count, "RowValues range out of bounds")
         let next = RowValueStorage(capacity: count - r.count + values.count)
