@@ -68,13 +68,23 @@ struct RecordStages<Reader: RecordReader> {
     // decode
     private let decoders: DecoderTable
     private let decoderCount: Int
+    /// Entries of `steps` (every field of the plan).
+    private let stepCount: Int
     private let fieldColumns: [Int]
-    private let slots: [Int]
     private let validators: [FieldDecoder]
     private let validateColumns: [Int]
-    /// The decoded fields whose value a call wants as soon as it is known
-    /// (`BoundCallSites.prefetches`), in decoding order, then `Int.max`; and what to call.
-    private let prefetchFields: [Int]
+    /// Per decoded field, in decoding order: its column in the reader, its slot and how many
+    /// calls want its value as soon as it is known (`BoundCallSites.prefetches`, the next ones
+    /// of `prefetchCalls`). One table read through a pointer, where the arrays of columns,
+    /// slots and prefetched fields cost three bounds checks a field. Freed by `close()`.
+    private let steps: UnsafeMutablePointer<DecodeStep>
+    /// A decoded field's step (`steps`).
+    private struct DecodeStep {
+        let column: Int
+        let slot: Int
+        let earlyCalls: Int
+    }
+    /// The calls that want a field's value early, in decoding order; and what to call.
     private let prefetches: [BoundCallSites.Prefetch]
     /// The same, not counted (`prefetches` holds them): called per record.
     private let prefetchCalls: [Unmanaged<BoundCallSites.Prefetch>]
@@ -172,7 +182,7 @@ struct RecordStages<Reader: RecordReader> {
         // Held by a final class so the hot loop borrows them: subscripting an array of structs copies them.
         decoders = DecoderTable(plan.fields.map(\.decoder))
         decoderCount = groupStage ? 0 : plan.fields.count
-        slots = plan.fields.map(\.slot)
+        let slots = plan.fields.map(\.slot)
         var early: [(field: Int, call: BoundCallSites.Prefetch)] = []
         if !groupStage {
             for p in executor.callSites.prefetches {
@@ -180,7 +190,13 @@ struct RecordStages<Reader: RecordReader> {
             }
             early.sort { $0.field < $1.field }
         }
-        prefetchFields = early.map(\.field) + [Int.max]
+        let fieldCount = plan.fields.count
+        steps = .allocate(capacity: max(1, fieldCount))
+        for k in 0..<fieldCount {
+            (steps + k).initialize(
+                to: DecodeStep(column: fieldColumns[k], slot: slots[k], earlyCalls: early.lazy.filter { $0.field == k }.count))
+        }
+        stepCount = fieldCount
         prefetches = early.map(\.call)
         prefetchCalls = prefetches.map { Unmanaged.passUnretained($0) }
         validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
@@ -267,6 +283,8 @@ struct RecordStages<Reader: RecordReader> {
         frame.recordLocation = nil
         targets.deinitialize(count: targetCount)
         targets.deallocate()
+        steps.deinitialize(count: stepCount)
+        steps.deallocate()
         for ti in batches.indices { cells[ti].settle() }
         cells.deinitialize(count: batches.count)
         cells.deallocate()
@@ -334,17 +352,18 @@ struct RecordStages<Reader: RecordReader> {
         }
         memosOn = true
         for k in 0..<decoderCount {
-            let bytes = reader.field(fieldColumns[k])
+            let step = steps[k]
+            let bytes = reader.field(step.column)
             let mode = memos.mode(field: k)
             if mode == 2, memos.keeps(field: k, bytes) {
                 // The slot holds this field's value already (and its early calls had it).
-                while prefetchFields[early] == k { early += 1 }
+                early += step.earlyCalls
                 continue
             }
             switch decoders.decode(k, bytes) {
             case .value(let v):
-                store(v, field: k, early: &early)
-                if mode != 0 { memos.decoded(field: k, slot: slots[k], bytes) }
+                store(v, step, early: &early)
+                if mode != 0 { memos.decoded(field: k, slot: step.slot, bytes) }
             case .failure:
                 return decodeReject(k)
             }
@@ -357,23 +376,24 @@ struct RecordStages<Reader: RecordReader> {
     private func decodeEvery() -> RecordOutcome? {
         var early = 0
         for k in 0..<decoderCount {
-            switch decoders.decode(k, reader.field(fieldColumns[k])) {
-            case .value(let v): store(v, field: k, early: &early)
+            let step = steps[k]
+            switch decoders.decode(k, reader.field(step.column)) {
+            case .value(let v): store(v, step, early: &early)
             case .failure: return decodeReject(k)
             }
         }
         return validate()
     }
 
-    /// Field `k`'s value into its slot, after the calls that want it early (`early`: the next
-    /// of `prefetchFields`).
+    /// A field's value into its slot (`step`), after the calls that want it early (`early`: the
+    /// next of `prefetchCalls`).
     @inline(__always)
-    private func store(_ v: Value, field k: Int, early: inout Int) {
-        while prefetchFields[early] == k {
+    private func store(_ v: Value, _ step: DecodeStep, early: inout Int) {
+        for _ in 0..<step.earlyCalls {
             prefetchCalls[early]._withUnsafeGuaranteedRef { $0.prefetch(v) }
             early += 1
         }
-        frame.storage[slots[k]] = v
+        frame.storage[step.slot] = v
     }
 
     /// The record's reject when field `k` does not decode (with every rule it fails).

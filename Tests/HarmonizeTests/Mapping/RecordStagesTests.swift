@@ -98,6 +98,33 @@ import Testing
         #expect(seen.values.count >= 4)
     }
 
+    /// With two fields wanted early, each call gets its own field's values only, also when the
+    /// field before it keeps its value (`RuleMemos`: not decoded again, its calls skipped).
+    @Test func earlyCallsOfTwoFieldsGetTheirOwnFieldsValues() throws {
+        let plan = try Self.plan()
+        let sexSlot = try #require(plan.fields.first { $0.name == "sex" }?.slot)
+        let keepSlot = try #require(plan.fields.first { $0.name == "keep" }?.slot)
+        final class Seen { var values: [Value] = [] }
+        let sex = Seen()
+        let keep = Seen()
+        let callSites = BoundCallSites(
+            implementations: [],
+            prefetches: [.init(slot: sexSlot, prefetch: { sex.values.append($0) }), .init(slot: keepSlot, prefetch: { keep.values.append($0) })])
+        let executor = MappingExecutor(
+            plan: plan, mappingIndex: 0, tableIndices: [0], batchRows: 2, recordsLineage: false, emit: { _ in }, emitRejects: { _ in },
+            callSites: callSites)
+        // Each record repeats one of the two fields of the record before and changes the other.
+        let text = "id;born;sex;keep\n1;01/02/1950;M;yes\n2;01/02/1950;F;yes\n3;01/02/1950;F;no\n4;01/02/1950;M;no\n5;01/02/1950;M;yes\n"
+        let reader = try DelimitedReader(source: MemoryByteSource(Array(text.utf8)), displayName: "in.csv", dialect: plan.dialect)
+        var stages = try RecordStages(executor: executor, reader: reader, fileIndex: 0, filePath: "in.csv")
+        defer { stages.close() }
+        while try stages.next() != nil {}
+        #expect(sex.values.allSatisfy { [.string("M"), .string("F")].contains($0) }, "\(sex.values)")
+        #expect(keep.values.allSatisfy { [.string("yes"), .string("no")].contains($0) }, "\(keep.values)")
+        #expect(sex.values.count >= 3)
+        #expect(keep.values.count >= 3)
+    }
+
     @Test func eachStageEndsItsRecordsWithTheirOutcome() throws {
         let plan = try Self.plan()
         let executor = try Self.executor(plan)
