@@ -68,8 +68,6 @@ struct RecordStages<Reader: RecordReader> {
     // decode
     private let decoders: DecoderTable
     private let decoderCount: Int
-    /// Entries of `steps` (every field of the plan).
-    private let stepCount: Int
     private let fieldColumns: [Int]
     private let validators: [FieldDecoder]
     private let validateColumns: [Int]
@@ -196,7 +194,6 @@ struct RecordStages<Reader: RecordReader> {
             (steps + k).initialize(
                 to: DecodeStep(column: fieldColumns[k], slot: slots[k], earlyCalls: early.lazy.filter { $0.field == k }.count))
         }
-        stepCount = fieldCount
         prefetches = early.map(\.call)
         prefetchCalls = prefetches.map { Unmanaged.passUnretained($0) }
         validators = groupStage ? [] : plan.validatedOnly.map(\.decoder)
@@ -283,7 +280,7 @@ struct RecordStages<Reader: RecordReader> {
         frame.recordLocation = nil
         targets.deinitialize(count: targetCount)
         targets.deallocate()
-        steps.deinitialize(count: stepCount)
+        steps.deinitialize(count: fieldColumns.count)
         steps.deallocate()
         for ti in batches.indices { cells[ti].settle() }
         cells.deinitialize(count: batches.count)

@@ -76,9 +76,9 @@ package struct RowValues: RandomAccessCollection, RangeReplaceableCollection, Ex
     package mutating func replaceSubrange<C: Collection>(_ r: Range<Int>, with values: C) where C.Element == Value {
         precondition(r.lowerBound >= 0 && r.upperBound <= count, "RowValues range out of bounds")
         let next = RowValueStorage(capacity: count - r.count + values.count)
-        for i in 0..<r.lowerBound { next.append(storage.base[i]) }
+        next.appendCopies(of: storage, 0..<r.lowerBound)
         for v in values { next.append(v) }
-        for i in r.upperBound..<count { next.append(storage.base[i]) }
+        next.appendCopies(of: storage, r.upperBound..<count)
         storage = next
     }
 
@@ -90,17 +90,16 @@ package struct RowValues: RandomAccessCollection, RangeReplaceableCollection, Ex
         if unique {
             storage.move(into: next)
         } else {
-            for i in 0..<storage.count { next.append(storage.base[i]) }
+            next.appendCopies(of: storage, 0..<storage.count)
         }
         storage = next
     }
 }
 
-/// The buffer of `RowValues` (and, while the mapping fills it, of `RowCells`).
-///
-/// Safe to share between threads, as `Array`'s own buffer is: one owner writes it at a time (the
-/// `RowCells` filling it, then the `RowValues` it was handed to, which copies it before any change
-/// while it is shared).
+/// The buffer of `RowValues` (and, while the mapping fills it, of `RowCells`). One owner writes
+/// it at a time: the `RowCells` filling it, then the `RowValues` it was handed to, which copies
+/// it before any change while it is shared.
+/// Safe to share between threads as `Array`'s own buffer is: written only by its one owner.
 private final class RowValueStorage: @unchecked Sendable {
     var base: UnsafeMutablePointer<Value>
     var count = 0
@@ -127,6 +126,11 @@ private final class RowValueStorage: @unchecked Sendable {
         guard n < count else { return }
         (base + n).deinitialize(count: count - n)
         count = n
+    }
+
+    /// Appends copies of `other`'s values at `range`; the caller has checked that there is room.
+    func appendCopies(of other: RowValueStorage, _ range: Range<Int>) {
+        for i in range { append(other.base[i]) }
     }
 
     /// Moves every value into `other` (empty, big enough); leaves this buffer empty.
@@ -157,7 +161,7 @@ struct RowCells {
     /// holds).
     init(capacity: Int, holding values: RowValues) {
         storage = RowValueStorage(capacity: values.count)
-        for v in values { storage.append(v) }
+        storage.appendCopies(of: values.storage, 0..<values.count)
         base = storage.base
         count = storage.count
         self.capacity = storage.capacity
