@@ -1348,31 +1348,52 @@ final class CompilationContext {
             let index = compiler.callSites.add(name: "lookup", declared.binder())
             let evals = EvaluatorList(keys) { EvaluatorBox($0.eval) }
             let unbound = EvaluationError(reason: .expressionError, message: "lookup '\(tableName)' is not loaded for this run", function: "lookup")
+            /// The run's table bound to the call site, or the run's failure.
+            @inline(__always)
+            func boundTable(_ f: EvaluationFrame) throws(EvaluationError) -> any LookupTable {
+                var table: (any LookupTable)?
+                f.boundImplementation(index)?._withUnsafeGuaranteedRef { table = $0.lookup }
+                guard let loaded = table else { throw unbound }
+                return loaded
+            }
+            /// Throws the run's failure when nothing was found because the table cannot be read.
+            @inline(__always)
+            func checkReadable(_ v: Value?, _ loaded: any LookupTable) throws(EvaluationError) {
+                if v == nil, let failing = loaded as? any FailableLookupTable, let why = failing.readFailure {
+                    // Not a miss: the table cannot be read (its on-disk part), for this record and every later one.
+                    throw .runFailure("lookup '\(tableName)' cannot be read: \(why)", function: "lookup")
+                }
+            }
+            if evals.count == 1 {
+                return TypedEvaluator(
+                    type: table.valueType,
+                    eval: { f throws(EvaluationError) in
+                        let k0 = try evals.evaluate(0, f)
+                        if k0.isNull { return .null }
+                        let loaded = try boundTable(f)
+                        let v = loaded.value(forKey: k0)
+                        try checkReadable(v, loaded)
+                        if let t = f.lookupTrace { t.note(site, k0, v ?? .null) }
+                        if let v { return v }
+                        if fatal { throw miss }
+                        return .null
+                    })
+            }
+            // Several keys: evaluated into a buffer on the stack, no array a lookup.
             return TypedEvaluator(
                 type: table.valueType,
                 eval: { f throws(EvaluationError) in
-                    var ks: [Value] = []
-                    if evals.count > 1 { ks.reserveCapacity(evals.count) }
-                    var k0 = Value.null
-                    for i in 0..<evals.count {
-                        let k = try evals.evaluate(i, f)
-                        if k.isNull { return .null }
-                        if evals.count == 1 { k0 = k } else { ks.append(k) }
-                    }
-                    var table: (any LookupTable)?
-                    f.boundImplementation(index)?._withUnsafeGuaranteedRef { table = $0.lookup }
-                    guard let loaded = table else { throw unbound }
-                    let v = evals.count == 1 ? loaded.value(forKey: k0) : loaded.value(for: ks)
-                    if v == nil, let failing = loaded as? any FailableLookupTable, let why = failing.readFailure {
-                        // Not a miss: the table cannot be read (its on-disk part), for this record and every later one.
-                        throw .runFailure("lookup '\(tableName)' cannot be read: \(why)", function: "lookup")
-                    }
-                    if let t = f.lookupTrace {
-                        if evals.count == 1 { t.note(site, k0, v ?? .null) } else { t.note(site, keys: ks, v ?? .null) }
-                    }
-                    if let v { return v }
-                    if fatal { throw miss }
-                    return .null
+                    try CompilationContext.callVariadic(
+                        evals, f, propagatesNull: true,
+                        { ks throws(EvaluationError) in
+                            let loaded = try boundTable(f)
+                            let v = loaded.value(forKeys: ks)
+                            try checkReadable(v, loaded)
+                            if let t = f.lookupTrace { t.note(site, keys: Array(ks), v ?? .null) }
+                            if let v { return v }
+                            if fatal { throw miss }
+                            return .null
+                        }, named: { $0 })
                 })
         }
         guard let table = shape as? any LookupTable else {
@@ -1394,21 +1415,19 @@ final class CompilationContext {
                 })
         }
         let evals = EvaluatorList(keys) { EvaluatorBox($0.eval) }
+        // Several keys: evaluated into a buffer on the stack, no array a lookup.
         return TypedEvaluator(
             type: table.valueType,
             eval: { f throws(EvaluationError) in
-                var ks: [Value] = []
-                ks.reserveCapacity(evals.count)
-                for i in 0..<evals.count {
-                    let k = try evals.evaluate(i, f)
-                    if k.isNull { return .null }
-                    ks.append(k)
-                }
-                let v = table.value(for: ks)
-                if let t = f.lookupTrace { t.note(site, keys: ks, v ?? .null) }
-                if let v { return v }
-                if fatal { throw miss }
-                return .null
+                try CompilationContext.callVariadic(
+                    evals, f, propagatesNull: true,
+                    { ks throws(EvaluationError) in
+                        let v = table.value(forKeys: ks)
+                        if let t = f.lookupTrace { t.note(site, keys: Array(ks), v ?? .null) }
+                        if let v { return v }
+                        if fatal { throw miss }
+                        return .null
+                    }, named: { $0 })
             })
     }
 }

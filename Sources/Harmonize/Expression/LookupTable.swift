@@ -13,15 +13,23 @@ package protocol LookupTableShape: AnyObject {
 /// A table captured at compile time (an in-memory table) must be safe to read from several
 /// threads at once; a table loaded for one run (`RunLoadedLookup`) belongs to that run.
 package protocol LookupTable: LookupTableShape {
-    /// The value for a full key (`keys.count == keyCount`), or nil on a miss.
-    func value(for keys: [Value]) -> Value?
+    /// The value for a full key (`keys.count == keyCount`), or nil on a miss: the keys in a
+    /// buffer the caller owns (a call site's, on its stack: no array a lookup).
+    func value(forKeys keys: UnsafeBufferPointer<Value>) -> Value?
     /// Fast path for one-key tables, without allocating an array.
     func value(forKey key: Value) -> Value?
 }
 
 extension LookupTable {
-    /// Default: wraps the key in an array.
-    public func value(forKey key: Value) -> Value? { value(for: [key]) }
+    /// Default: the key in a buffer of one.
+    public func value(forKey key: Value) -> Value? {
+        withUnsafePointer(to: key) { value(forKeys: UnsafeBufferPointer(start: $0, count: 1)) }
+    }
+
+    /// The value for a full key given as an array (tests, callers off the row path).
+    public func value(for keys: [Value]) -> Value? {
+        keys.withUnsafeBufferPointer { value(forKeys: $0) }
+    }
 }
 
 /// A lookup table whose rows may be read from a file while the run maps records (a table loaded
@@ -83,13 +91,13 @@ package final class DictionaryLookupTable: LookupTable, Sendable {
         if case .string(let s) = key { return s }
         return key.description
     }
-    static func normalize(_ keys: [Value]) -> String {
-        if keys.count == 1 { return normalize(keys[0]) }
+    static func normalize(_ keys: some Collection<Value>) -> String {
+        if keys.count == 1, let k = keys.first { return normalize(k) }
         return keys.map { normalize($0) }.joined(separator: "\u{1F}")
     }
 
     /// The value for a full key, compared by normalised text; nil on a miss or a wrong key count.
-    public func value(for keys: [Value]) -> Value? {
+    public func value(forKeys keys: UnsafeBufferPointer<Value>) -> Value? {
         guard keys.count == keyCount else { return nil }
         return entries[DictionaryLookupTable.normalize(keys)]
     }

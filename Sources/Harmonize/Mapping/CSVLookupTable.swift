@@ -352,7 +352,7 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
     }
 
     /// The value for several keys.
-    public func value(for keys: [Value]) -> Value? {
+    public func value(forKeys keys: UnsafeBufferPointer<Value>) -> Value? {
         if keys.count == 1 { return value(forKey: keys[0]) }
         guard ValueCodec.appendKey(keys, to: &keyBuffer) else { return nil }
         return keyBuffer.withUnsafeBytes { find($0) }

@@ -358,7 +358,7 @@ package final class SQLiteSink: Sink {
                         li.bind(set, at: 8)
                         li.bind(.int(Int(l.target)), at: 9)
                         try li.step()
-                        li.reset()
+                        li.rewind()
                     }
                 }
             }
@@ -396,7 +396,7 @@ package final class SQLiteSink: Sink {
         ]
         for (i, v) in values.enumerated() { st.bind(v, at: Int32(i + 1)) }
         try st.step()
-        st.reset()
+        st.rewind()
         entryIDs[key] = id
         return id
     }
@@ -412,7 +412,7 @@ package final class SQLiteSink: Sink {
             st.bind(.int(position), at: 2)
             st.bind(.int(entry), at: 3)
             try st.step()
-            st.reset()
+            st.rewind()
         }
         setIDs[entries] = id
         return id
@@ -759,13 +759,13 @@ extension SQLiteSink: OrphanCapableSink {
                 }
                 st.bind(.int(r.rowid), at: 1)
                 _ = try st.step()
-                st.reset()
+                st.rewind()
                 if let lineage {
                     lineage.bind(.int(r.table), at: 1)
                     lineage.bind(r.lineageKey, at: 2)
                     lineage.bind(.int(runSeq), at: 3)
                     _ = try lineage.step()
-                    lineage.reset()
+                    lineage.rewind()
                 }
             }
         } catch {

@@ -500,6 +500,27 @@ extension String {
         #expect(two.value(for: [.string("1")]) == nil)
     }
 
+    /// A lookup of two keys (the keys evaluated into a buffer on the stack): a hit, a miss, a
+    /// null key (null, the table not asked), and a key whose evaluation fails (its error).
+    @Test func aTwoKeyLookupFindsItsRowFromBothKeys() throws {
+        let cases: [(String, Value?)] = [
+            ("lookup('route', 'oral', 'tablet')", .int(4_132_161)),
+            ("lookup('route', 'oral', lower('TABLET'))", .int(4_132_161)),
+            ("lookup('route', 'tablet', 'oral')", .null),
+            ("lookup('route', 'oral', comment)", .null),
+            ("lookup('route', to_int(sex), 'tablet')", nil),
+        ]
+        for (expression, expected) in cases {
+            let c = try F.compiler().compile(expression, file: nil, line: 1, column: 1, expected: nil).get()
+            let frame = F.frame()
+            if let expected {
+                #expect(try c.evaluate(frame) == expected, "\(expression)")
+            } else {
+                #expect(throws: EvaluationError.self, "\(expression)") { try c.evaluate(frame) }
+            }
+        }
+    }
+
     @Test func evaluationIsFast() throws {
         // Smoke test of the closure-tree overhead (not a strict benchmark; debug builds are slow).
         let c = try F.compiler().compile("if sex = 'M' then 8507 else 8532", file: nil, line: 1, column: 1, expected: nil).get()

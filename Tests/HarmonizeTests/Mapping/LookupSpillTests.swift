@@ -136,6 +136,11 @@ import Testing
         // Source ids 4, 14, 24, 34, 44 carry K5, K19990, K19995, K20000 and ' K7 '.
         let special = try db.query("SELECT value_as_number FROM observation WHERE observation_id IN (4, 14, 24, 34, 44) ORDER BY observation_id")
         #expect(special.map { $0[0].description } == ["15", "59970", "7", "60000", "21"])
+        // The two-key lookup: each written row carries its (a, b) pair's label, the first of a
+        // repeated pair; the other records were rejected.
+        let pairs = try db.query("SELECT value_as_string, count(*) FROM observation GROUP BY 1 ORDER BY 1")
+        #expect(pairs.map { $0[0] } == [.string("one-x"), .string("one-y"), .string("two-x")])
+        #expect(try db.scalar("SELECT count(*) FROM observation WHERE observation_id % 2 = 0 AND value_as_string <> 'one-y'").intValue == 0)
         #expect(try db.scalar("SELECT count(*) FROM harmonize_reject WHERE reason = 'lookup-miss'").intValue ?? 0 > 0)
         #expect(try db.scalar("SELECT count(*) FROM observation WHERE value_as_number IS NULL").intValue ?? 0 > 0)
         #expect(try FileManager.default.contentsOfDirectory(atPath: spill).isEmpty, "spill files are removed")

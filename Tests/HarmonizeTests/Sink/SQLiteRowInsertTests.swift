@@ -34,6 +34,25 @@ import Testing
         #expect(back[4][4] == .string("1969-12-31T23:59:59"))
     }
 
+    /// `rewind` (the lineage rows' statements, every parameter bound again) keeps the bindings a
+    /// step used; `reset` clears them.
+    @Test func rewindKeepsTheBindingsAndResetClearsThem() throws {
+        let dir = TestSupport.temporaryDirectory("row-insert-rewind")
+        let db = try SQLiteConnection(path: dir + "/t.sqlite")
+        try db.execute("CREATE TABLE t (a INTEGER, b TEXT)")
+        let st = try db.prepare("INSERT INTO t VALUES (?, ?)")
+        st.bind(.int(7), at: 1)
+        st.bind(.string("kept"), at: 2)
+        try st.step()
+        st.rewind()
+        try st.step()
+        st.reset()
+        try st.step()
+        st.reset()
+        let back = try db.query("SELECT a, b FROM t ORDER BY rowid")
+        #expect(back == [[.int(7), .string("kept")], [.int(7), .string("kept")], [.null, .null]])
+    }
+
     /// Dates go through the statement's cache of recent days' texts: days that share a slot
     /// (4,096 apart), before 1970, at the ends of years 0 and 9999, and past them (longer text,
     /// not cached), in an order that replaces slots back and forth.

@@ -251,6 +251,12 @@ final class SQLiteStatement {
         sqlite3_clear_bindings(handle)
     }
 
+    /// Resets for the next execution, keeping the bindings: for statements whose every parameter
+    /// is bound again before each step (row loops), where clearing them is wasted work.
+    func rewind() {
+        sqlite3_reset(handle)
+    }
+
     /// Number of result columns.
     var columnCount: Int { Int(sqlite3_column_count(handle)) }
 
