@@ -37,9 +37,11 @@ import Testing
             ] + f.extra, environment: environment)
     }
 
-    /// Every table of an output: the OMOP tables in the order their rows were stored (rowid),
-    /// the books sorted (a lineage row is written with its batch, and batches of different
-    /// tables may reach the sink in another order); the run's own row (its times) left out.
+    /// Every table of an output in the order its rows were stored (rowid): the OMOP tables, the
+    /// rejects, the files and mappings. Lineage rows are written with their table's batch, and
+    /// batches of different tables may reach the sink in another order: they are compared in
+    /// their order within each table, and the vocabulary entries they point to (numbered as
+    /// first met) sorted. The run's own row (its times) is left out.
     static func dump(_ path: String) throws -> [String: [[Value]]] {
         let db = try SQLiteConnection(path: path, readOnly: true)
         var out: [String: [[Value]]] = [:]
@@ -49,7 +51,8 @@ import Testing
         for t in tables where t != "harmonize_run" {
             let n = try db.query("PRAGMA table_info(\"\(t)\")").count
             let all = (1...max(1, n)).map(String.init).joined(separator: ", ")
-            out[t] = try db.query("SELECT * FROM \"\(t)\" ORDER BY " + (t.hasPrefix("harmonize") ? all : "rowid"))
+            let order = t == "harmonize_lineage" ? "table_id, rowid" : t.hasPrefix("harmonize_lineage") ? all : "rowid"
+            out[t] = try db.query("SELECT * FROM \"\(t)\" ORDER BY " + order)
         }
         return out
     }
