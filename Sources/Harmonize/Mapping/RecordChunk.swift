@@ -46,6 +46,9 @@ final class RecordChunk {
     var byteCount: Int { bytes.count }
     /// The reader's position after this chunk's last record (progress).
     var bytesRead: Int64 = 0
+    /// The file the records come from, when a session maps several files
+    /// (`ParallelFilePass.Files`): its index and path for the worker, its place among them.
+    var file: (index: Int32, path: String, ordinal: Int)?
     // Output.
     var items: [ChunkItem] = []
     var ledger: RunManifest.LedgerEntry?

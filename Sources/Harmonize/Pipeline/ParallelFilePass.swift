@@ -254,6 +254,176 @@ final class ParallelFilePass {
         return (ledger, session.submitted)
     }
 
+    /// The files of one mapping mapped by the same workers, one after another, without a pause
+    /// at each file's end: the reading thread goes on to the next file while the workers map the
+    /// last chunks of the one before (which a pass per file waited for, one worker idle), and
+    /// the workers' threads are started once. The chunks carry their file; they are forwarded in
+    /// order, file after file, so the sink receives what a pass per file would have sent. A
+    /// file is done, in order, once its last chunk was forwarded (`done`: its ledger, the bytes
+    /// its reader read, its number of chunks).
+    final class Files {
+        /// A file read or being read: its counts so far, and its last chunk once read.
+        private struct FileState {
+            var ledger: RunManifest.LedgerEntry
+            let path: String
+            /// The sequence number of the file's last chunk (of the chunk before it for a file
+            /// without records), once the file is read.
+            var lastSequence: Int?
+            var bytesRead: Int64 = 0
+            var chunks = 0
+        }
+
+        private let executor: MappingExecutor
+        private let session: Session
+        private let chunkRecords: Int
+        private let heldBytes: Int
+        private var files: [FileState] = []
+        /// Files done (reported to `done`), the first ones.
+        private var finished = 0
+
+        /// Starts `workers` for `executor`'s mapping.
+        init(executor: MappingExecutor, workers: [Worker], chunkRecords: Int, heldBytes: Int) {
+            self.executor = executor
+            self.chunkRecords = chunkRecords
+            self.heldBytes = heldBytes
+            session = Session(workers: workers, names: executor.plan.readFieldNames, fileIndex: -1, filePath: "")
+        }
+
+        deinit { close() }
+
+        /// Reads file `fileIndex` (`filePath`) from `reader` into chunks for the workers,
+        /// forwarding the chunks mapped meanwhile (and the files they finish).
+        func read(
+            _ reader: any RecordReader, fileIndex: Int32, filePath: String, progress: (String, Int64) -> Void,
+            done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void
+        ) throws(RunError) {
+            do throws(RunError) {
+                if let csv = reader as? DelimitedReader {
+                    try fill(csv, fileIndex: fileIndex, filePath: filePath, progress: progress, done: done)
+                } else {
+                    try fillOpened(reader, fileIndex: fileIndex, filePath: filePath, progress: progress, done: done)
+                }
+            } catch {
+                session.cancel()
+                throw error
+            }
+        }
+
+        private func fillOpened<R: RecordReader>(
+            _ reader: R, fileIndex: Int32, filePath: String, progress: (String, Int64) -> Void,
+            done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void
+        ) throws(RunError) {
+            try fill(reader, fileIndex: fileIndex, filePath: filePath, progress: progress, done: done)
+        }
+
+        private func fill<R: RecordReader>(
+            _ reader: R, fileIndex: Int32, filePath: String, progress: (String, Int64) -> Void,
+            done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void
+        ) throws(RunError) {
+            let plan = executor.plan
+            let columns: [Int]
+            do {
+                columns = try reader.bind(fields: session.names)
+            } catch {
+                throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
+            }
+            let ordinal = files.count
+            files.append(
+                FileState(
+                    ledger: RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0),
+                    path: filePath))
+            let workerCount = session.workers.count
+            let rowsKept = executor.keepsRows
+            var records = 0
+            var ended = false
+            while !ended {
+                let chunk = RecordChunk(sequence: session.submitted, fieldCount: columns.count, recordsBefore: records, capacity: chunkRecords)
+                chunk.file = (fileIndex, filePath, ordinal)
+                do {
+                    ended = try chunk.fill(from: reader, columns: columns, limit: chunkRecords, records: &records)
+                } catch {
+                    throw RunError.readFailure(error, file: filePath)
+                }
+                guard chunk.count > 0 else { continue }
+                session.submit(chunk)
+                files[ordinal].chunks += 1
+                let queue = session.queue
+                let heldBytes = heldBytes
+                try forward(progress: progress, done: done) {
+                    ParallelFilePass.waits(
+                        inFlight: session.submitted - session.next, held: queue.heldBytes, workers: workerCount, heldBytes: heldBytes,
+                        rowsKept: rowsKept)
+                }
+            }
+            files[ordinal].lastSequence = session.submitted - 1
+            files[ordinal].bytesRead = reader.bytesRead
+            try finishFiles(done)
+        }
+
+        /// Forwards every chunk handed out and reports the files not yet done (the workers wait
+        /// for the next file).
+        func drain(progress: (String, Int64) -> Void, done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void) throws(RunError) {
+            do throws(RunError) {
+                try forward(progress: progress, done: done) { true }
+            } catch {
+                session.cancel()
+                throw error
+            }
+        }
+
+        /// Forwards every chunk handed out and reports the files not yet done; then stops the
+        /// workers.
+        func finish(progress: (String, Int64) -> Void, done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void) throws(RunError) {
+            try drain(progress: progress, done: done)
+            close()
+        }
+
+        /// Stops the workers once the chunks handed to them are done, and waits for them.
+        func close() { session.close() }
+
+        /// Forwards finished chunks in order, waiting for the next one while `mustWait` says
+        /// so; reports the files done.
+        private func forward(
+            progress: (String, Int64) -> Void, done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void,
+            waitingWhile mustWait: () -> Bool
+        ) throws(RunError) {
+            let queue = session.queue
+            while session.next < session.submitted {
+                queue.condition.lock()
+                while queue.done[session.next] == nil && mustWait() { queue.condition.wait() }
+                let c = queue.done.removeValue(forKey: session.next)
+                if let c { queue.heldBytes -= c.heldBytes }
+                queue.condition.unlock()
+                guard let c else { break }
+                session.next += 1
+                if let failure = c.failure { throw failure }
+                for item in c.items {
+                    switch item {
+                    case .rows(let b): try executor.emitBatch(b)
+                    case .rejects(let r): try executor.emitRejectList(r)
+                    }
+                }
+                c.items = []
+                let o = c.file?.ordinal ?? 0
+                if let l = c.ledger { files[o].ledger.add(l) }
+                if c.sequence & 7 == 0 { progress(files[o].path, c.bytesRead) }
+                try finishFiles(done)
+            }
+        }
+
+        /// Reports, in order, the files read whose every chunk was forwarded.
+        private func finishFiles(_ done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void) throws(RunError) {
+            while finished < files.count, let last = files[finished].lastSequence, last < session.next {
+                var ledger = files[finished].ledger
+                if executor.sharding != nil { ledger.otherShard = ledger.otherShard ?? 0 }
+                if executor.recordsLineage, ledger.unrouted == nil { ledger.unrouted = 0 }
+                let f = files[finished]
+                finished += 1
+                try done(ledger, f.bytesRead, f.chunks)
+            }
+        }
+    }
+
     /// Makes the calling thread yield to the process's other threads (nice 5, Linux: a nice
     /// value is a thread's own there, and `who` 0 names the calling thread). Best effort: a
     /// refusal leaves the thread as it was.
@@ -293,7 +463,8 @@ final class ParallelFilePass {
         defer { box.worker.output.chunk = nil }
         do throws(RunError) {
             chunk.ledger = try executor.run(
-                reader: box.reader, fileIndex: box.fileIndex, filePath: box.filePath, recordsBefore: chunk.recordsBefore, progress: { _ in })
+                reader: box.reader, fileIndex: chunk.file?.index ?? box.fileIndex, filePath: chunk.file?.path ?? box.filePath,
+                recordsBefore: chunk.recordsBefore, progress: { _ in })
             try executor.flushAll()
         } catch {
             chunk.failure = error

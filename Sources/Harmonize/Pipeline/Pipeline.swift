@@ -383,9 +383,28 @@ public final class Pipeline {
         var workers: [ParallelFilePass.Worker] = []
         if let parallel, parallel.workers > 1, ParallelFilePass.accepts(executor) { workers = try parallel.makeWorkers(executor) }
         defer { for w in workers { parallel?.finishedWorker(w) } }
+        // The workers' pass over the files, one after another without a pause at each file's end.
+        var pass: ParallelFilePass.Files?
+        if let parallel, !workers.isEmpty {
+            pass = ParallelFilePass.Files(executor: executor, workers: workers, chunkRecords: parallel.chunkRecords, heldBytes: parallel.heldBytes)
+        }
+        defer { pass?.close() }
+        /// A file the workers mapped whole (its last chunk forwarded), in the files' order.
+        func passed(_ ledger: RunManifest.LedgerEntry, _ bytes: Int64, _ chunks: Int) {
+            finishedFile(ledger, bytes)
+            ledgers.append(ledger)
+            parallel?.mappedFile(ledger.file, workers.count, chunks)
+        }
         for file in files {
             let (reader, fid) = try openSource(file)
             fileNames[fid] = fileName(fid)
+            let mappedEarly = (reader as? SpilledXMLRecordReader)?.early != nil
+            if let pass, !mappedEarly {
+                try pass.read(reader, fileIndex: fid, filePath: file, progress: progress, done: passed)
+                continue
+            }
+            // The files before are done first (their ledgers come first).
+            try pass?.drain(progress: progress, done: passed)
             let ledger: RunManifest.LedgerEntry
             if let spilled = reader as? SpilledXMLRecordReader, let taken = spilled.early {
                 // Records mapped during an earlier mapping's parse (`EarlyXMLMapping`): its
@@ -406,19 +425,13 @@ public final class Pipeline {
                 }
                 ledger = pass.ledger
                 parallel.mappedFile(file, early.session.workers.count, pass.chunks)
-            } else if let parallel, !workers.isEmpty {
-                let pass = try runParallel(
-                    executor, workers: workers, reader: reader, fileIndex: fid, filePath: file, chunkRecords: parallel.chunkRecords,
-                    heldBytes: parallel.heldBytes
-                ) { progress(file, $0) }
-                ledger = pass.ledger
-                parallel.mappedFile(file, workers.count, pass.chunks)
             } else {
                 ledger = try runExecutor(executor, reader: reader, fileIndex: fid, filePath: file) { progress(file, $0) }
             }
             finishedFile(ledger, reader.bytesRead)
             ledgers.append(ledger)
         }
+        try pass?.finish(progress: progress, done: passed)
         for w in workers { executor.absorb(w.executor) }
         if let store {
             try store.finishFolding()
@@ -469,30 +482,6 @@ public final class Pipeline {
             return try executor.run(reader: csv, fileIndex: fileIndex, filePath: filePath, progress: progress)
         }
         return try open(executor, reader: reader, fileIndex: fileIndex, filePath: filePath, progress: progress)
-    }
-
-    /// Runs a file through `ParallelFilePass` on the reader's concrete type (as `runExecutor`).
-    static func runParallel(
-        _ executor: MappingExecutor, workers: [ParallelFilePass.Worker], reader: any RecordReader, fileIndex: Int32, filePath: String,
-        chunkRecords: Int, heldBytes: Int, progress: (Int64) -> Void
-    ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
-        if let csv = reader as? DelimitedReader {
-            return try ParallelFilePass.run(
-                executor: executor, workers: workers, reader: csv, fileIndex: fileIndex, filePath: filePath, chunkRecords: chunkRecords,
-                heldBytes: heldBytes, progress: progress)
-        }
-        return try openParallel(
-            executor, workers: workers, reader: reader, fileIndex: fileIndex, filePath: filePath, chunkRecords: chunkRecords,
-            heldBytes: heldBytes, progress: progress)
-    }
-
-    private static func openParallel<R: RecordReader>(
-        _ executor: MappingExecutor, workers: [ParallelFilePass.Worker], reader: R, fileIndex: Int32, filePath: String, chunkRecords: Int,
-        heldBytes: Int, progress: (Int64) -> Void
-    ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
-        try ParallelFilePass.run(
-            executor: executor, workers: workers, reader: reader, fileIndex: fileIndex, filePath: filePath, chunkRecords: chunkRecords,
-            heldBytes: heldBytes, progress: progress)
     }
 
     private static func open<R: RecordReader>(

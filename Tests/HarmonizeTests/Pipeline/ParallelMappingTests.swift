@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 
@@ -27,11 +28,14 @@ import Testing
     ]
     static let environment = ["HZ_PAR_KEY": String(repeating: "p", count: 32)]
 
+    /// A path of the repository, or an absolute one as it is.
+    static func path(_ p: String) -> String { p.hasPrefix("/") ? p : TestSupport.path(p) }
+
     /// A run of `fixture` with `threads` workers into `output`.
     static func run(_ f: Fixture, threads: Int, output: String, chunk: Int = 3) throws -> TestSupport.CommandResult {
         try TestSupport.runCLI(
             [
-                "run", "--mappings", TestSupport.path(f.mappings), "--input", TestSupport.path(f.input), "--output", output, "--run-id",
+                "run", "--mappings", Self.path(f.mappings), "--input", Self.path(f.input), "--output", output, "--run-id",
                 "parallel-\(f.label)", "--key-env", "HZ_PAR_KEY", "--lineage", "--no-progress", "--no-quality", "--threads", String(threads),
                 "--chunk-records", String(chunk),
             ] + f.extra, environment: environment)
@@ -93,6 +97,69 @@ import Testing
             let passes = m.parallel ?? []
             #expect(!passes.isEmpty && passes.allSatisfy { $0.workers == n }, "\(f.label): \(passes)")
             #expect(passes.contains { $0.chunks > 1 }, "\(f.label): \(passes)")
+        }
+    }
+
+    /// A mapping over several files (the research measurements cut in four, one of them without
+    /// records): the workers go from one file to the next without waiting for the last chunks
+    /// of the one before, and the output, the ledger (one entry per file, in the files' order,
+    /// each with its own counts) and the lineage are those of one thread.
+    @Test func theFilesOfAMappingGoThroughTheSameWorkersOneAfterAnother() throws {
+        let dir = TestSupport.temporaryDirectory("parallel-files")
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/in", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir + "/m", withIntermediateDirectories: true)
+        for f in ["patients.csv", "questionnaire.csv"] {
+            try fm.copyItem(atPath: TestSupport.path("fixtures/research/input/" + f), toPath: dir + "/in/" + f)
+        }
+        let lines = try String(contentsOfFile: TestSupport.path("fixtures/research/input/mesures.csv"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        let header = lines[0]
+        let rows = Array(lines.dropFirst())
+        let parts = [Array(rows[0..<11]), [], Array(rows[11..<20]), Array(rows[20...])]
+        for (k, part) in parts.enumerated() {
+            TestSupport.write(([header] + part).joined(separator: "\n") + "\n", to: dir + "/in/mesures_\(k).csv")
+        }
+        try fm.copyItem(atPath: TestSupport.path("mappings/research/concepts.csv"), toPath: dir + "/m/concepts.csv")
+        for name in ["patients", "measurements", "questionnaire"] {
+            var text = try String(contentsOfFile: TestSupport.path("mappings/research/\(name).yaml"), encoding: .utf8)
+            text = text.replacingOccurrences(of: "  files: mesures.csv", with: "  files: \"mesures_*.csv\"")
+            text = text.replacingOccurrences(of: "../../fixtures/", with: TestSupport.path("fixtures") + "/")
+            TestSupport.write(text, to: dir + "/m/\(name).yaml")
+        }
+        let f = Fixture(label: "files", mappings: dir + "/m", input: dir + "/in", extra: ["--max-reject-rate", "1"])
+        var dumps: [Int: [String: [[Value]]]] = [:]
+        var manifests: [Int: RunManifest] = [:]
+        for n in [1, 2, 4] {
+            let output = dir + "/t\(n).sqlite"
+            let r = try Self.run(f, threads: n, output: output)
+            #expect(r.status == 0 || r.status == 1, "\(n) threads: \(r.stderr)")
+            dumps[n] = try Self.dump(output)
+            manifests[n] = try Self.manifest(output)
+        }
+        let base = try #require(manifests[1])
+        // Each file's digest and size, taken when the file is mapped (its reader then let go).
+        for n in [1, 2, 4] {
+            for k in 0..<4 {
+                let name = "mesures_\(k).csv"
+                let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/in/" + name))
+                let entry = manifests[n]?.inputs.first { $0.path == name }
+                #expect(entry?.sha256 == SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined(), "\(n) threads: \(name)")
+                #expect(entry?.bytes == Int64(data.count), "\(n) threads: \(name)")
+            }
+        }
+        let measured = base.ledger.filter { $0.mapping == "research.measurements" }
+        #expect(measured.map(\.file) == (0..<4).map { "mesures_\($0).csv" })
+        #expect(measured.map(\.read) == parts.map(\.count))
+        #expect(try #require(dumps[1]?["measurement"]).count > 20)
+        for n in [2, 4] {
+            for t in try #require(dumps[1]).keys.sorted() { #expect(dumps[n]?[t] == dumps[1]?[t], "\(n) threads: \(t) differs from one thread") }
+            let m = try #require(manifests[n])
+            #expect(m.ledger == base.ledger, "\(n) threads: ledger")
+            #expect(m.tables == base.tables, "\(n) threads: table counts")
+            let passes = (m.parallel ?? []).filter { $0.mapping == "research.measurements" }
+            #expect(passes.map(\.file) == (0..<4).map { "mesures_\($0).csv" } && passes.allSatisfy { $0.workers == n }, "\(passes)")
+            #expect(passes.map(\.chunks) == parts.map { ($0.count + 2) / 3 }, "\(passes)")
         }
     }
 
