@@ -1,6 +1,8 @@
 import Foundation
 
-/// One file of a mapping mapped by several workers (`run --threads N`, `RunOptions.threads`).
+/// The files of a mapping mapped by several workers (`run --threads N`, `RunOptions.threads`):
+/// one after another through the same workers (`Files`), or one file whose records were partly
+/// mapped during an earlier mapping's parse (`run(executor:session:…)`, `EarlyXMLMapping`).
 ///
 /// The calling thread reads the file and copies the bytes of the fields the mapping reads into
 /// chunks of records (`RecordChunk`); each worker maps whole chunks with an executor of its own
@@ -152,19 +154,6 @@ final class ParallelFilePass {
             queue.condition.unlock()
             for f in finished { f.wait() }
         }
-    }
-
-    /// Maps `reader` (file `fileIndex`, `filePath`) with `workers`; the main `executor` hands the
-    /// output to the sink. Returns the file's ledger and the number of chunks.
-    static func run<Reader: RecordReader>(
-        executor: MappingExecutor, workers: [Worker], reader: Reader, fileIndex: Int32, filePath: String, chunkRecords: Int,
-        heldBytes: Int, progress: (Int64) -> Void
-    ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
-        let session = Session(workers: workers, names: executor.plan.readFieldNames, fileIndex: fileIndex, filePath: filePath)
-        defer { session.close() }
-        return try run(
-            executor: executor, session: session, reader: reader, recordsBefore: 0, filePath: filePath, chunkRecords: chunkRecords,
-            heldBytes: heldBytes, progress: progress)
     }
 
     /// Whether the reading thread waits, with `inFlight` chunks handed out and not yet forwarded
