@@ -260,6 +260,8 @@ final class ParallelFilePass {
             var lastSequence: Int?
             var bytesRead: Int64 = 0
             var chunks = 0
+            /// Chunks forwarded (progress is reported every eighth, from the file's first).
+            var forwarded = 0
         }
 
         private let executor: MappingExecutor
@@ -269,6 +271,9 @@ final class ParallelFilePass {
         private var files: [FileState] = []
         /// Files done (reported to `done`), the first ones.
         private var finished = 0
+        /// Whether every chunk handed out was forwarded (`finish`): a pass closed before that
+        /// (the run failed elsewhere, opening a file say) drops the chunks not yet mapped.
+        private var completed = false
 
         /// Starts `workers` for `executor`'s mapping.
         init(executor: MappingExecutor, workers: [Worker], chunkRecords: Int, heldBytes: Int) {
@@ -364,11 +369,17 @@ final class ParallelFilePass {
         /// workers.
         func finish(progress: (String, Int64) -> Void, done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void) throws(RunError) {
             try drain(progress: progress, done: done)
+            completed = true
             close()
         }
 
-        /// Stops the workers once the chunks handed to them are done, and waits for them.
-        func close() { session.close() }
+        /// Stops the workers and waits for them: once the chunks handed to them are done after
+        /// `finish`; before it, the chunks not yet mapped are dropped (their output would go
+        /// nowhere).
+        func close() {
+            if !completed { session.cancel() }
+            session.close()
+        }
 
         /// Forwards finished chunks in order, waiting for the next one while `mustWait` says
         /// so; reports the files done.
@@ -395,7 +406,8 @@ final class ParallelFilePass {
                 c.items = []
                 let o = c.file?.ordinal ?? 0
                 if let l = c.ledger { files[o].ledger.add(l) }
-                if c.sequence & 7 == 0 { progress(files[o].path, c.bytesRead) }
+                if files[o].forwarded & 7 == 0 { progress(files[o].path, c.bytesRead) }
+                files[o].forwarded += 1
                 try finishFiles(done)
             }
         }

@@ -447,13 +447,17 @@ public final class Pipeline {
     /// `deduplicate: {keep: last}`: a first pass over the mapping's files, in run order, records
     /// each message identity's last occurrence (the readers are opened again for the mapping
     /// pass; a file is hashed by its first reading). A reader that is not an HL7 v2 reader (a
-    /// replay's selection) deduplicates nothing.
+    /// replay's selection) deduplicates nothing, but is read to its end all the same: that first
+    /// reading is the one hashed, and a replay compares the digest with the run's.
     private static func findLastOccurrences(
         _ filter: DuplicateFilter, files: [String], openSource: (String) throws(RunError) -> (any RecordReader, Int32)
     ) throws(RunError) {
         for file in files {
             let (reader, fid) = try openSource(file)
-            guard let hl7 = reader as? HL7Reader else { return }
+            guard let hl7 = reader as? HL7Reader else {
+                try readToEnd(reader, file: file)
+                return
+            }
             while true {
                 let event: ReadEvent
                 do {
@@ -482,6 +486,19 @@ public final class Pipeline {
             return try executor.run(reader: csv, fileIndex: fileIndex, filePath: filePath, progress: progress)
         }
         return try open(executor, reader: reader, fileIndex: fileIndex, filePath: filePath, progress: progress)
+    }
+
+    /// Reads `reader` (of `file`) to its end, its records and rejects ignored.
+    private static func readToEnd<R: RecordReader>(_ reader: R, file: String) throws(RunError) {
+        while true {
+            let event: ReadEvent
+            do {
+                event = try reader.next()
+            } catch {
+                throw RunError.readFailure(error, file: file)
+            }
+            if case .end = event { return }
+        }
     }
 
     private static func open<R: RecordReader>(

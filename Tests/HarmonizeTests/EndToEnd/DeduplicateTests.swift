@@ -250,6 +250,37 @@ import Testing
             environment: ["DEDUP_TEST_KEY": key])
     }
 
+    /// A replay of a run whose mapping keeps the last copy: the replay reads the first file
+    /// through its selection of records in the first pass (which deduplicates nothing there),
+    /// and that reading is the one hashed: it must read the file whole, or the replay finds the
+    /// file "changed since the run".
+    @Test func aReplayOfAMappingThatKeepsTheLastCopyFindsItsInputsUnchanged() throws {
+        let dir = TestSupport.temporaryDirectory("dedup-replay")
+        let oru = try String(contentsOfFile: TestSupport.path("fixtures/hospital-resent/mappings/oru-measurement.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "deduplicate: {on: control-id, keep: first}", with: "deduplicate: {on: control-id, keep: last}")
+        #expect(oru.contains("keep: last"))
+        TestSupport.write(oru, to: dir + "/m/oru-measurement.yaml")
+        let input = TestSupport.path("fixtures/hospital-resent")
+        let out = dir + "/o.sqlite"
+        let environment = ["DEDUP_TEST_KEY": Self.key]
+        let first = try TestSupport.runCLI(
+            [
+                "run", "--mappings", dir + "/m/oru-measurement.yaml", "--input", input, "--output", out, "--key-env", "DEDUP_TEST_KEY",
+                "--no-progress", "--no-quality", "--keep-orphans", "--max-reject-rate", "1", "--lineage",
+            ], environment: environment)
+        #expect(first.status == 0, "one OBX is rejected, under the rate: \(first.stderr)")
+        let runID = try #require(try SQLiteConnection(path: out, readOnly: true).scalar("SELECT run_id FROM harmonize_run").text)
+        let replay = try TestSupport.runCLI(
+            [
+                "replay", "--output", out, "--run", runID, "--mappings", dir + "/m/oru-measurement.yaml", "--input", input, "--key-env",
+                "DEDUP_TEST_KEY", "--no-quality", "--json",
+            ], environment: environment)
+        #expect(!replay.stderr.contains("changed since"), "\(replay.stderr)")
+        #expect(replay.status == 1, "the record still fails, and is rejected again: \(replay.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(replay.stdout.utf8)) as? [String: Any], "\(replay.stdout)")
+        #expect(summary["records_read"] as? Int == 1, "\(summary)")
+    }
+
     @Test func theSummaryTheJSONAndTheReportShowTheDuplicates() throws {
         let dir = TestSupport.temporaryDirectory("dedup-cli")
         let text = try Self.run([], output: dir + "/a.sqlite")
