@@ -137,6 +137,20 @@ final class ParallelFilePass {
             return queue.heldBytes
         }
 
+        /// The next chunk in sequence once mapped, taken from the queue (waiting for it while
+        /// `mustWait`, called with the queue locked, says so); nil when every chunk handed out
+        /// was taken, or when the next is not mapped and `mustWait` says not to wait.
+        fileprivate func takeNext(waitingWhile mustWait: () -> Bool) -> RecordChunk? {
+            guard next < submitted else { return nil }
+            queue.condition.lock()
+            while queue.done[next] == nil && mustWait() { queue.condition.wait() }
+            let c = queue.done.removeValue(forKey: next)
+            if let c { queue.heldBytes -= c.heldBytes }
+            queue.condition.unlock()
+            if c != nil { next += 1 }
+            return c
+        }
+
         /// Chunks not mapped yet are dropped (their workers map nothing more).
         func cancel() {
             queue.condition.lock()
@@ -191,22 +205,8 @@ final class ParallelFilePass {
 
         /// Forwards finished chunks in order; waits for the next one while `mustWait` says so.
         func forward(waitingWhile mustWait: () -> Bool) throws(RunError) {
-            while session.next < session.submitted {
-                queue.condition.lock()
-                while queue.done[session.next] == nil && mustWait() { queue.condition.wait() }
-                let c = queue.done.removeValue(forKey: session.next)
-                if let c { queue.heldBytes -= c.heldBytes }
-                queue.condition.unlock()
-                guard let c else { return }
-                session.next += 1
-                if let failure = c.failure { throw failure }
-                for item in c.items {
-                    switch item {
-                    case .rows(let b): try executor.emitBatch(b)
-                    case .rejects(let r): try executor.emitRejectList(r)
-                    }
-                }
-                c.items = []
+            while let c = session.takeNext(waitingWhile: mustWait) {
+                try emit(c, executor)
                 if let l = c.ledger { ledger.add(l) }
                 if c.sequence & 7 == 0 { progress(c.bytesRead) }
             }
@@ -387,23 +387,8 @@ final class ParallelFilePass {
             progress: (String, Int64) -> Void, done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void,
             waitingWhile mustWait: () -> Bool
         ) throws(RunError) {
-            let queue = session.queue
-            while session.next < session.submitted {
-                queue.condition.lock()
-                while queue.done[session.next] == nil && mustWait() { queue.condition.wait() }
-                let c = queue.done.removeValue(forKey: session.next)
-                if let c { queue.heldBytes -= c.heldBytes }
-                queue.condition.unlock()
-                guard let c else { break }
-                session.next += 1
-                if let failure = c.failure { throw failure }
-                for item in c.items {
-                    switch item {
-                    case .rows(let b): try executor.emitBatch(b)
-                    case .rejects(let r): try executor.emitRejectList(r)
-                    }
-                }
-                c.items = []
+            while let c = session.takeNext(waitingWhile: mustWait) {
+                try emit(c, executor)
                 let o = c.file?.ordinal ?? 0
                 if let l = c.ledger { files[o].ledger.add(l) }
                 if files[o].forwarded & 7 == 0 { progress(files[o].path, c.bytesRead) }
@@ -423,6 +408,19 @@ final class ParallelFilePass {
                 try done(ledger, f.bytesRead, f.chunks)
             }
         }
+    }
+
+    /// Hands a mapped chunk's batches and rejects to the sink through `executor`, in the order
+    /// the chunk's mapping sent them (its failure, if it failed).
+    fileprivate static func emit(_ c: RecordChunk, _ executor: MappingExecutor) throws(RunError) {
+        if let failure = c.failure { throw failure }
+        for item in c.items {
+            switch item {
+            case .rows(let b): try executor.emitBatch(b)
+            case .rejects(let r): try executor.emitRejectList(r)
+            }
+        }
+        c.items = []
     }
 
     /// Makes the calling thread yield to the process's other threads (nice 5, Linux: a nice

@@ -67,9 +67,8 @@ import Testing
         return try JSONDecoder().decode(RunManifest.self, from: Data(json.utf8))
     }
 
-    @Test(arguments: fixtures)
-    func theOutputIsTheSameForOneTwoAndFourWorkers(_ f: Fixture) throws {
-        let dir = TestSupport.temporaryDirectory("parallel-\(f.label)")
+    /// Runs of `fixture` with 1, 2 and 4 workers into `dir`: each output's dump and manifest.
+    static func runs(_ f: Fixture, in dir: String) throws -> (dumps: [Int: [String: [[Value]]]], manifests: [Int: RunManifest]) {
         var dumps: [Int: [String: [[Value]]]] = [:]
         var manifests: [Int: RunManifest] = [:]
         for n in [1, 2, 4] {
@@ -79,6 +78,13 @@ import Testing
             dumps[n] = try Self.dump(output)
             manifests[n] = try Self.manifest(output)
         }
+        return (dumps, manifests)
+    }
+
+    @Test(arguments: fixtures)
+    func theOutputIsTheSameForOneTwoAndFourWorkers(_ f: Fixture) throws {
+        let dir = TestSupport.temporaryDirectory("parallel-\(f.label)")
+        let (dumps, manifests) = try Self.runs(f, in: dir)
         let one = try #require(dumps[1])
         #expect(one.values.contains { !$0.isEmpty })
         #expect(manifests[1]?.parallel == nil, "one thread: no file is mapped by workers")
@@ -128,15 +134,7 @@ import Testing
             TestSupport.write(text, to: dir + "/m/\(name).yaml")
         }
         let f = Fixture(label: "files", mappings: dir + "/m", input: dir + "/in", extra: ["--max-reject-rate", "1"])
-        var dumps: [Int: [String: [[Value]]]] = [:]
-        var manifests: [Int: RunManifest] = [:]
-        for n in [1, 2, 4] {
-            let output = dir + "/t\(n).sqlite"
-            let r = try Self.run(f, threads: n, output: output)
-            #expect(r.status == 0 || r.status == 1, "\(n) threads: \(r.stderr)")
-            dumps[n] = try Self.dump(output)
-            manifests[n] = try Self.manifest(output)
-        }
+        let (dumps, manifests) = try Self.runs(f, in: dir)
         let base = try #require(manifests[1])
         // Each file's digest and size, taken when the file is mapped (its reader then let go).
         for n in [1, 2, 4] {
