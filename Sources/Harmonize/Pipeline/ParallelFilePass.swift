@@ -192,12 +192,7 @@ final class ParallelFilePass {
         heldBytes: Int, progress: (Int64) -> Void
     ) throws(RunError) -> (ledger: RunManifest.LedgerEntry, chunks: Int) {
         let plan = executor.plan
-        let columns: [Int]
-        do {
-            columns = try reader.bind(fields: session.names)
-        } catch {
-            throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
-        }
+        let columns = try bind(reader, session.names, plan)
         let queue = session.queue
         var ledger = RunManifest.LedgerEntry(mapping: plan.id, file: filePath, read: 0, written: 0, rejected: 0, filtered: 0, excluded: 0)
         let workerCount = session.workers.count
@@ -315,12 +310,7 @@ final class ParallelFilePass {
             done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void
         ) throws(RunError) {
             let plan = executor.plan
-            let columns: [Int]
-            do {
-                columns = try reader.bind(fields: session.names)
-            } catch {
-                throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
-            }
+            let columns = try ParallelFilePass.bind(reader, session.names, plan)
             let ordinal = files.count
             files.append(
                 FileState(
@@ -407,6 +397,15 @@ final class ParallelFilePass {
                 finished += 1
                 try done(ledger, f.bytesRead, f.chunks)
             }
+        }
+    }
+
+    /// The columns of `reader` that hold the fields `names` (read by `plan`'s mapping).
+    fileprivate static func bind<R: RecordReader>(_ reader: R, _ names: [String], _ plan: MappingPlan) throws(RunError) -> [Int] {
+        do {
+            return try reader.bind(fields: names)
+        } catch {
+            throw RunError(.configuration, "mapping \(plan.id) cannot read its fields: \(error.description)")
         }
     }
 
