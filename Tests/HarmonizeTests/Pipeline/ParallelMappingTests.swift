@@ -161,6 +161,63 @@ import Testing
         }
     }
 
+    /// A sink that fails at its `failAt`-th batch; counts the batches it was handed.
+    final class FailingSink: Sink {
+        let failAt: Int
+        var writes = 0
+        var aborted = false
+        init(failAt: Int) { self.failAt = failAt }
+        func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {}
+        func write(_ batch: RowBatch) throws(SinkError) {
+            writes += 1
+            if writes == failAt { throw SinkError("disk full (test)") }
+        }
+        func writeRejects(_ rejects: [RunReject]) throws(SinkError) {}
+        var supportsUpdates: Bool { true }
+        func finish(run: RunManifest) throws(SinkError) {}
+        func abort() { aborted = true }
+    }
+
+    /// The sink fails while chunks of two files are in flight (six files of 20 records, chunks of
+    /// 2, a batch a chunk, two workers: the 20th batch is the second file's last chunk, the
+    /// third file's first chunks read by then): the run stops with the sink's error, nothing more
+    /// reaches the sink, the workers stop (the test would hang otherwise) and the sink is aborted.
+    @Test func aSinkFailureWhileFilesAreInFlightStopsTheRun() throws {
+        let dir = TestSupport.temporaryDirectory("parallel-files-failure")
+        for k in 0..<6 {
+            TestSupport.write("id;v\n" + (1...20).map { "\(k * 20 + $0);\($0)\n" }.joined(), to: dir + "/in/part_\(k).csv")
+        }
+        TestSupport.write(
+            """
+            harmonize: 1
+            id: t.parts
+            source: {files: "part_*.csv", dialect: {delimiter: ";"}, schema: {fields: [{name: id, type: integer}, {name: v, type: integer}]}}
+            target: observation
+            fields:
+              observation_id: id
+              person_id: 1
+              observation_concept_id: 0
+              observation_date: "date('2020-01-01')"
+              observation_type_concept_id: 32810
+              value_as_number: v
+            """, to: dir + "/m.yaml")
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
+        let plan = try MappingPlanner.plan(MappingLoader.load(path: dir + "/m.yaml"), context: context)
+        var options = RunOptions(inputDirectory: dir + "/in")
+        options.holdsBackOrphans = false
+        options.threads = 2
+        options.chunkRecords = 2
+        let sink = FailingSink(failAt: 20)
+        #expect(throws: RunError.self) { try Pipeline(plans: [plan], options: options).run(into: sink) }
+        #expect(sink.writes == 20, "nothing reaches the sink after its failure")
+        #expect(sink.aborted)
+        // The same run with a sink that does not fail maps every file.
+        let whole = FailingSink(failAt: -1)
+        let m = try Pipeline(plans: [plan], options: options).run(into: whole)
+        #expect(m.ledger.map(\.read) == Array(repeating: 20, count: 6))
+        #expect(whole.writes == 60, "a batch a chunk")
+    }
+
     /// `--threads` takes 1 to 64 or `auto`; anything else is a usage error (exit 2), before
     /// anything is read.
     @Test(arguments: ["0", "65", "two", ""])
