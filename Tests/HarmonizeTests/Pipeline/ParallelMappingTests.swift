@@ -178,14 +178,11 @@ import Testing
         func abort() { aborted = true }
     }
 
-    /// The sink fails while chunks of two files are in flight (six files of 20 records, chunks of
-    /// 2, a batch a chunk, two workers: the 20th batch is the second file's last chunk, the
-    /// third file's first chunks read by then): the run stops with the sink's error, nothing more
-    /// reaches the sink, the workers stop (the test would hang otherwise) and the sink is aborted.
-    @Test func aSinkFailureWhileFilesAreInFlightStopsTheRun() throws {
-        let dir = TestSupport.temporaryDirectory("parallel-files-failure")
-        for k in 0..<6 {
-            TestSupport.write("id;v\n" + (1...20).map { "\(k * 20 + $0);\($0)\n" }.joined(), to: dir + "/in/part_\(k).csv")
+    /// A mapping over `files` files of `records` records (`part_K.csv`) into `dir`, and the
+    /// options of a run with two workers and chunks of 2 records.
+    static func parts(_ files: Int, records: Int, in dir: String) throws -> (MappingPlan, RunOptions) {
+        for k in 0..<files {
+            TestSupport.write("id;v\n" + (1...records).map { "\(k * records + $0);\($0)\n" }.joined(), to: dir + "/in/part_\(k).csv")
         }
         TestSupport.write(
             """
@@ -207,6 +204,15 @@ import Testing
         options.holdsBackOrphans = false
         options.threads = 2
         options.chunkRecords = 2
+        return (plan, options)
+    }
+
+    /// The sink fails while chunks of two files are in flight (six files of 20 records, chunks of
+    /// 2, a batch a chunk, two workers: the 20th batch is the second file's last chunk, the
+    /// third file's first chunks read by then): the run stops with the sink's error, nothing more
+    /// reaches the sink, the workers stop (the test would hang otherwise) and the sink is aborted.
+    @Test func aSinkFailureWhileFilesAreInFlightStopsTheRun() throws {
+        let (plan, options) = try Self.parts(6, records: 20, in: TestSupport.temporaryDirectory("parallel-files-failure"))
         let sink = FailingSink(failAt: 20)
         #expect(throws: RunError.self) { try Pipeline(plans: [plan], options: options).run(into: sink) }
         #expect(sink.writes == 20, "nothing reaches the sink after its failure")
@@ -216,6 +222,17 @@ import Testing
         let m = try Pipeline(plans: [plan], options: options).run(into: whole)
         #expect(m.ledger.map(\.read) == Array(repeating: 20, count: 6))
         #expect(whole.writes == 60, "a batch a chunk")
+    }
+
+    /// With workers, each file reports progress from its first chunk on (every eighth of its
+    /// chunks), small files too: six files of four chunks each.
+    @Test func everyFileReportsItsProgress() throws {
+        let (plan, options) = try Self.parts(6, records: 8, in: TestSupport.temporaryDirectory("parallel-files-progress"))
+        let pipeline = Pipeline(plans: [plan], options: options)
+        var files: [String] = []
+        pipeline.onProgress = { p in if files.last != p.file { files.append(p.file) } }
+        _ = try pipeline.run(into: FailingSink(failAt: -1))
+        #expect(files == (0..<6).map { "part_\($0).csv" })
     }
 
     /// `--threads` takes 1 to 64 or `auto`; anything else is a usage error (exit 2), before
