@@ -102,8 +102,7 @@ final class BoundedRegex: Sendable {
 
     func matches(_ s: String) -> Bool {
         if let run = asciiRun {
-            var s = s
-            return s.withUTF8 { run.firstRun($0) != nil }
+            return s.withUTF8Bytes { run.firstRun($0) != nil }
         }
         return regex.matches(s)
     }
@@ -118,8 +117,7 @@ final class BoundedRegex: Sendable {
     func extract(_ s: String, group: Int) -> String? {
         if let run = asciiRun {
             // Group 0 and group 1 (when the pattern is a group) are the same text.
-            var s = s
-            return s.withUTF8 { u in run.firstRun(u).map { String(decoding: UnsafeBufferPointer(rebasing: u[$0]), as: UTF8.self) } }
+            return s.withUTF8Bytes { u in run.firstRun(u).map { String(decoding: UnsafeBufferPointer(rebasing: u[$0]), as: UTF8.self) } }
         }
         return regex.extract(s, group: group)
     }

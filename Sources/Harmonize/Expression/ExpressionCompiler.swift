@@ -265,9 +265,9 @@ final class TextParts {
                     }
                     // Read in place: the slot's string is not copied out of the frame.
                     switch f.storage[kind] {
-                    case .string(var s):
+                    case .string(let s):
                         separate(&text)
-                        s.withUTF8 { text.append($0) }
+                        s.withUTF8Bytes { text.append($0) }
                     case .null:
                         if nulls == .nullify { isNull = true }
                     case let v:
@@ -286,9 +286,9 @@ final class TextParts {
                         return nil
                     }
                     switch v {
-                    case .string(var s):
+                    case .string(let s):
                         separate(&text)
-                        s.withUTF8 { text.append($0) }
+                        s.withUTF8Bytes { text.append($0) }
                     case .null:
                         if nulls == .nullify { isNull = true }
                     default:
@@ -343,8 +343,7 @@ private struct TextBuffer {
     }
 
     mutating func append(_ s: String) {
-        var s = s
-        s.withUTF8 { append($0) }
+        s.withUTF8Bytes { append($0) }
     }
 
     @inline(never)

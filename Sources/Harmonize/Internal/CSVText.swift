@@ -97,8 +97,7 @@ extension CSVText {
     /// Text as it is, or quoted when it holds a comma, quote, LF or CR.
     @inline(__always)
     static func appendText(_ s: String, to out: inout [UInt8]) {
-        var s = s
-        s.withUTF8 { u in
+        s.withUTF8Bytes { u in
             guard u.contains(where: { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }) else {
                 out.append(contentsOf: u)
                 return

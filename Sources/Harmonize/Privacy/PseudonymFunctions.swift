@@ -37,7 +37,8 @@ extension FunctionRegistry {
                                     let text: String
                                     switch value {
                                     case .null: return .null
-                                    case .string(let s): text = s
+                                    // The identifier hashed where it is (no copy of the string).
+                                    case .string(let s): return asInteger ? .int(p.integer(s)) : .string(p.pseudonym(s))
                                     case .date(let d): text = CivilDate(daysSinceEpoch: d).isoString
                                     default: text = value.description
                                     }

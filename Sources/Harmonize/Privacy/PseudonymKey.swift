@@ -384,8 +384,7 @@ package final class Pseudonymizer {
     /// samples, `perf annotate`). Changes nothing else; nothing while the cache is given up.
     func prefetch(_ identifier: String) {
         guard !bypassesCache else { return }
-        var s = identifier
-        s.withUTF8 { u in
+        identifier.withUTF8Bytes { u in
             guard u.count <= Self.maxCachedBytes else { return }
             let slot = slot(Self.hash(u), mask: mask)
             // A block never written holds no identifier (and is not to be read: `written`).
@@ -421,8 +420,7 @@ package final class Pseudonymizer {
 
     /// The pseudonym of `identifier` as 64 lowercase hex digits.
     public func pseudonym(_ identifier: String) -> String {
-        var s = identifier
-        return s.withUTF8 { pseudonym(utf8: $0) }
+        identifier.withUTF8Bytes { pseudonym(utf8: $0) }
     }
 
     /// The pseudonym of the identifier whose UTF-8 text is `u` (what `pseudonym(_:)` gives for
@@ -434,8 +432,7 @@ package final class Pseudonymizer {
 
     /// A non-negative 63-bit integer derived from the pseudonym (for integer ids such as `person_id`).
     public func integer(_ identifier: String) -> Int {
-        var s = identifier
-        return s.withUTF8 { integer(utf8: $0) }
+        identifier.withUTF8Bytes { integer(utf8: $0) }
     }
 
     /// `integer(_:)` of the identifier whose UTF-8 text is `u`.

@@ -81,8 +81,8 @@ enum PostgreSQLCopyBinary {
         case .text:
             let start = out.count
             appendBigEndian(Int32(0), to: &out)
-            if case .string(var s) = v {
-                s.withUTF8 { out.append(contentsOf: $0) }
+            if case .string(let s) = v {
+                s.withUTF8Bytes { out.append(contentsOf: $0) }
             } else {
                 // Not a text: written as the text format writes it (digits, ISO dates: no escapes).
                 PostgreSQLCopyText.append(v, to: &out)
@@ -112,7 +112,7 @@ enum PostgreSQLCopyBinary {
         let start = out.count
         switch v {
         case .int, .double: PostgreSQLCopyText.append(v, to: &out)
-        case .string(var s): s.withUTF8 { out.append(contentsOf: $0) }
+        case .string(let s): s.withUTF8Bytes { out.append(contentsOf: $0) }
         default: return false
         }
         let n = out.count - start

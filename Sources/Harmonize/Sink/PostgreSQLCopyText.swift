@@ -21,8 +21,8 @@ enum PostgreSQLCopyText {
             } else {
                 out.append(contentsOf: String(d).utf8)
             }
-        case .string(var s):
-            s.withUTF8 { appendEscaped($0, to: &out) }
+        case .string(let s):
+            s.withUTF8Bytes { appendEscaped($0, to: &out) }
         case .date(let days): DecimalBytes.appendISODate(days: days, to: &out)
         case .dateTime(let secs): DecimalBytes.appendISODateTime(seconds: secs, to: &out)
         }

@@ -22,9 +22,9 @@ enum ValueCodec {
         case .dateTime(let s):
             out.append(7)
             appendVarint(zigzag(s), &out)
-        case .string(var s):
+        case .string(let s):
             out.append(5)
-            s.withUTF8 { u in
+            s.withUTF8Bytes { u in
                 appendVarint(UInt64(u.count), &out)
                 out.append(contentsOf: u)
             }
@@ -178,8 +178,8 @@ enum ValueCodec {
                 case .date(let days) where days >= firstKeyDay && days <= lastKeyDay:
                     p[n] = 2
                     n += 1 + writeVarint(zigzag(days), to: p + n + 1)
-                case .string(var s):
-                    let written = s.withUTF8 { u -> Int? in
+                case .string(let s):
+                    let written = s.withUTF8Bytes { u -> Int? in
                         guard let f = u.first, let l = u.last, f != 32, f != 9, l != 32, l != 9 else { return nil }
                         return writeTextComponent(u, to: p + n)
                     }
