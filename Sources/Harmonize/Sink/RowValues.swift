@@ -99,7 +99,8 @@ package struct RowValues: RandomAccessCollection, RangeReplaceableCollection, Ex
 /// The buffer of `RowValues` (and, while the mapping fills it, of `RowCells`). One owner writes
 /// it at a time: the `RowCells` filling it, then the `RowValues` it was handed to, which copies
 /// it before any change while it is shared.
-/// Safe to share between threads as `Array`'s own buffer is: written only by its one owner.
+// Safe to share: as `Array`'s own buffer is, written only by its one owner (a batch is handed
+// to the writer thread whole, and a shared buffer is copied before any change).
 private final class RowValueStorage: @unchecked Sendable {
     var base: UnsafeMutablePointer<Value>
     var count = 0
