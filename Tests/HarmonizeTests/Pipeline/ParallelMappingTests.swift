@@ -166,10 +166,13 @@ import Testing
         let failAt: Int
         var writes = 0
         var aborted = false
+        /// The largest value of the batches' first column (the records' ids in `parts`).
+        var largestID = 0
         init(failAt: Int) { self.failAt = failAt }
         func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {}
         func write(_ batch: RowBatch) throws(SinkError) {
             writes += 1
+            for r in 0..<batch.rowCount { if case .int(let id) = batch.values[r * batch.columnCount] { largestID = max(largestID, id) } }
             if writes == failAt { throw SinkError("disk full (test)") }
         }
         func writeRejects(_ rejects: [RunReject]) throws(SinkError) {}
@@ -222,6 +225,25 @@ import Testing
         let m = try Pipeline(plans: [plan], options: options).run(into: whole)
         #expect(m.ledger.map(\.read) == Array(repeating: 20, count: 6))
         #expect(whole.writes == 60, "a batch a chunk")
+    }
+
+    /// A later file that cannot be read (here a header naming a column twice) while the chunks
+    /// of the file before it are in flight: the run stops with the file's error, naming it;
+    /// nothing of it or of the files after it reaches the sink (the chunks of the file before it
+    /// still in flight may or may not be forwarded: the run is aborted), the workers stop (the
+    /// test would hang otherwise) and the sink is aborted.
+    @Test func aFileThatCannotBeReadWhileTheFileBeforeItIsInFlightStopsTheRun() throws {
+        let dir = TestSupport.temporaryDirectory("parallel-files-read-error")
+        let (plan, options) = try Self.parts(6, records: 20, in: dir)
+        TestSupport.write("id;id\n1;2\n", to: dir + "/in/part_2.csv")
+        let sink = FailingSink(failAt: -1)
+        let error = try #require(throws: RunError.self) { try Pipeline(plans: [plan], options: options).run(into: sink) }
+        #expect(error.message.contains("part_2.csv"), "\(error.message)")
+        #expect(sink.largestID <= 40 && sink.writes <= 20, "nothing of part_2.csv or the files after it reaches the sink")
+        // At most 2 × 2 chunks are in flight when the reader opens part_2.csv: 16 of the first
+        // two files' 20 batches were forwarded by then.
+        #expect(sink.writes >= 16 && sink.largestID >= 32, "\(sink.writes) batches, ids up to \(sink.largestID)")
+        #expect(sink.aborted)
     }
 
     /// With workers, each file reports progress from its first chunk on (every eighth of its
