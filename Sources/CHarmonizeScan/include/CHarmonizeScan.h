@@ -1,5 +1,7 @@
-// Byte classes of a buffer of delimited text, 64 bytes to a word, for Harmonize's CSV reader
-// (DelimitedReader): where its fields and records may end, and where a byte is not ASCII.
+// Byte-level loops that take vector instructions (SSE2 on x86-64, a byte at a time elsewhere):
+// the byte classes of a buffer of delimited text, 64 bytes to a word, for Harmonize's CSV reader
+// (DelimitedReader): where its fields and records may end, and where a byte is not ASCII; and
+// the hexadecimal text of bytes (the keyed pseudonyms').
 #ifndef CHARMONIZE_SCAN_H
 #define CHARMONIZE_SCAN_H
 
@@ -14,5 +16,10 @@
 /// byte at a time elsewhere.
 void harmonize_scan_classes(const uint8_t *p, size_t n, const uint8_t *stops, size_t stopCount, uint64_t *stopBits,
                             uint64_t *highBits);
+
+/// Writes the `2 * n` lowercase hexadecimal digits of the `n` bytes at `in` to `out` (each
+/// byte's high digit first). SSE2 on x86-64 (16 bytes at a time), a byte at a time elsewhere
+/// and for the last `n % 16` bytes.
+void harmonize_hex_lower(const uint8_t *in, size_t n, uint8_t *out);
 
 #endif
