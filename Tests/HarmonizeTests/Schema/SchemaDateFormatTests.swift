@@ -142,6 +142,18 @@ struct DateParseCase: Sendable, CustomTestStringConvertible {
             let (fast, general) = both(text)
             #expect(fast == general, "\(text)")
         }
+        // Each byte of a day's text replaced by bytes on either side of the digits' range, by
+        // separators and by bytes that are not ASCII (`dd?MM?yyyy` reads its bytes at fixed places).
+        let valid = Array(f.format(.date(CivilDate(year: 2021, month: 6, day: 15).daysSinceEpoch)).utf8)
+        for k in valid.indices {
+            for b: UInt8 in [0x00, 0x20, 0x2D, 0x2E, 0x2F, 0x30, 0x31, 0x39, 0x3A, 0x3F, 0x40, 0x70, 0x80, 0xB0, 0xB9, 0xFF] {
+                var bytes = valid
+                bytes[k] = b
+                let fast = bytes.withUnsafeBufferPointer { f.parseDays($0) }
+                let general = bytes.withUnsafeBufferPointer { f.parseParts($0)?.daysSinceEpoch }
+                #expect(fast == general, "byte \(k) = \(b)")
+            }
+        }
     }
 
     @Test(arguments: roundTripPatterns)
