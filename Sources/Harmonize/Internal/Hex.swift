@@ -3,18 +3,13 @@ import Crypto
 
 /// Lowercase hexadecimal text of bytes (hashes, fingerprints).
 package enum Hex {
-    /// The bytes as lowercase hexadecimal text, written straight into the string's storage (no
-    /// intermediate array).
+    /// The bytes as lowercase hexadecimal text (through `string(_:count:)`; a collection that is
+    /// not contiguous is copied into an array first).
     package static func string(_ bytes: some Collection<UInt8>) -> String {
-        String(unsafeUninitializedCapacity: 2 * bytes.count) { out in
-            var k = 0
-            for b in bytes {
-                out[k] = digit(b >> 4)
-                out[k + 1] = digit(b & 15)
-                k += 2
-            }
-            return k
+        if let text = bytes.withContiguousStorageIfAvailable({ b in b.baseAddress.map { string($0, count: b.count) } ?? "" }) {
+            return text
         }
+        return string(Array(bytes))
     }
 
     /// `count` bytes at `bytes` as lowercase hexadecimal text: the keyed pseudonyms' hex form,
@@ -28,10 +23,6 @@ package enum Hex {
             return 2 * count
         }
     }
-
-    /// The lowercase hex digit of a nibble (0…15).
-    @inline(__always)
-    static func digit(_ n: UInt8) -> UInt8 { n < 10 ? 48 + n : 87 + n }
 
     /// The SHA-256 of `bytes`, in lowercase hexadecimal.
     package static func sha256(_ bytes: some Collection<UInt8>) -> String {
