@@ -101,9 +101,7 @@ final class BufferRing<State> {
         let shared = Shared(depth: depth, slotBytes: slotBytes, state: initial)
         self.shared = shared
         let consume = self.consume
-        let t = Thread { Self.run(shared, consume) }
-        t.name = name
-        t.start()
+        NamedThread.start(name) { Self.run(shared, consume) }
         return shared
     }
 

@@ -100,14 +100,11 @@ final class ParallelFilePass {
                 let box = WorkerBox(worker: w, reader: ChunkReader(names: names), fileIndex: fileIndex, filePath: filePath)
                 let done = DispatchSemaphore(value: 0)
                 finished.append(done)
-                let t = Thread {
+                NamedThread.start("harmonize-map", stackSize: 1 << 23) {
                     if holds { ParallelFilePass.lowerThreadPriority() }
                     ParallelFilePass.work(box, queue)
                     done.signal()
                 }
-                t.name = "harmonize-map"
-                t.stackSize = 1 << 23
-                t.start()
             }
         }
 

@@ -45,7 +45,8 @@ package final class PipelinedSink: Sink {
 
     private let box: SinkBox
     private let channel: Channel
-    private var thread: Thread?
+    /// Whether the writer thread was started (and not yet waited for).
+    private var started = false
     private let done = DispatchSemaphore(value: 0)
 
     /// Wraps `sink`; `capacity` batches may wait in the queue.
@@ -65,7 +66,8 @@ package final class PipelinedSink: Sink {
         let channel = self.channel
         let box = self.box
         let done = self.done
-        let t = Thread {
+        started = true
+        NamedThread.start("harmonize-sink", stackSize: 1 << 22) {
             while true {
                 channel.condition.lock()
                 while channel.queue.isEmpty && !channel.closed { channel.condition.wait() }
@@ -115,10 +117,6 @@ package final class PipelinedSink: Sink {
             }
             done.signal()
         }
-        t.name = "harmonize-sink"
-        t.stackSize = 1 << 22
-        thread = t
-        t.start()
     }
 
     private func enqueue(_ m: Message) throws(SinkError) {
@@ -154,9 +152,9 @@ package final class PipelinedSink: Sink {
         channel.closed = true
         channel.condition.broadcast()
         channel.condition.unlock()
-        if thread != nil {
+        if started {
             done.wait()
-            thread = nil
+            started = false
         }
         return channel.failure
     }

@@ -37,13 +37,10 @@ final class ChunkedRead {
         let size = max(1, chunkRecords)
         let bytes = max(1, chunkBytes)
         let limit = max(1, depth)
-        let t = Thread {
+        NamedThread.start("harmonize-read", stackSize: 1 << 23) {
             Self.read(state, columns: columns, chunkRecords: size, chunkBytes: bytes, depth: limit)
             done.signal()
         }
-        t.name = "harmonize-read"
-        t.stackSize = 1 << 23
-        t.start()
     }
 
     deinit { finish() }

@@ -215,13 +215,11 @@ enum JoinLoadPipeline {
         let ended = DispatchSemaphore(value: 0)
         for (i, e) in encoders.enumerated() {
             let box = Box(encoder: e, read: read)
-            let t = Thread {
+            // "harmonize-idx-N": fifteen bytes, the system's longest name, for N < 10.
+            NamedThread.start("harmonize-idx-\(i)", stackSize: 1 << 23) {
                 encode(box, shared)
                 ended.signal()
             }
-            t.name = "harmonize-join-\(i)"
-            t.stackSize = 1 << 23
-            t.start()
         }
         defer {
             shared.condition.lock()
