@@ -160,4 +160,60 @@ import Testing
         #expect(ledger.balances && ledger.read == 6 && ledger.written == 2 && ledger.rejected == 3 && ledger.filtered == 1)
         #expect(ids == [.int(1), .int(6)])
     }
+
+    /// A text that fits its column reaches the row as it is (its length counted in characters
+    /// when its bytes are more than the column's maximum), and a text longer than the column
+    /// rejects the record, the message naming the value's type and the column
+    /// (`Conformance.conform`, which takes the value it fits).
+    @Test func aValueFitsItsColumnAsItIsOrRejectsTheRecord() throws {
+        let yaml = """
+            harmonize: 1
+            id: test.conform
+            source:
+              files: in.csv
+              dialect: {delimiter: ";"}
+              schema: {fields: [{name: id, type: integer}, {name: src, type: string}]}
+            targets:
+              - table: person
+                fields:
+                  person_id: id
+                  gender_concept_id: 0
+                  year_of_birth: 1950
+                  race_concept_id: 0
+                  ethnicity_concept_id: 0
+                  person_source_value: src
+            """
+        let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
+        let plan = try MappingPlanner.plan(MappingLoader.load(yaml: yaml, file: "conform.yaml"), context: context)
+        let accents = String(repeating: "é", count: 50)  // 50 characters, 100 bytes
+        let long = String(repeating: "x", count: 51)
+        let text = "id;src\n1;short\n2;\(long)\n3;\(accents)\n"
+        let reader = try DelimitedReader(source: MemoryByteSource(Array(text.utf8)), displayName: "in.csv", dialect: plan.dialect)
+        // The stages hold their executor unowned: it lives as long as they do.
+        let executor = try Self.executor(plan)
+        var stages = try RecordStages(executor: executor, reader: reader, fileIndex: 0, filePath: "in.csv")
+        defer {
+            stages.close()
+            withExtendedLifetime(executor) {}
+        }
+        var outcomes: [String] = []
+        var messages: [String] = []
+        while let o = try stages.next() {
+            outcomes.append(Self.describe(o))
+            if case .rejected(let r) = o { messages.append(r.message) }
+        }
+        #expect(outcomes == ["written", "rejected:target-type-error", "written"])
+        #expect(messages == ["a string value does not fit column person.person_source_value (varchar(50))"], "\(messages)")
+        stages.settleBatches()
+        let b = stages.batches[0]
+        let columns = try #require(plan.targets.first?.table.columns.map(\.name))
+        let source = try #require(columns.firstIndex(of: "person_source_value"))
+        #expect(b.rowCount == 2)
+        #expect((0..<b.rowCount).map { b.values[$0 * b.columnCount + source] } == [.string("short"), .string(accents)])
+        // Values of other types (a mapping's `any` values) become their text in a text column.
+        #expect(Conformance.conform(.int(12), to: .varchar(5)) == .string("12"))
+        #expect(Conformance.conform(.int(123_456), to: .varchar(5)) == nil)
+        #expect(Conformance.conform(.string(accents), to: .varchar(nil)) == .string(accents))
+        #expect(Conformance.conform(.null, to: .varchar(2)) == .null)
+    }
 }
