@@ -357,7 +357,7 @@ final class DecoderTable {
 /// Fits a value to a target column type, or says it cannot.
 enum Conformance {
     @inline(__always)
-    static func conform(_ v: Value, to type: ColumnType) -> Value? {
+    static func conform(_ v: consuming Value, to type: ColumnType) -> Value? {
         switch type {
         case .integer, .bigint:
             switch v {
@@ -387,14 +387,18 @@ enum Conformance {
             default: return nil
             }
         case .varchar(let max):
-            let s: String
             switch v {
-            case .string(let t): s = t
-            case .null: return v
-            default: s = v.description
+            case .string(let t):
+                // The value itself when it fits (no new value around the same text).
+                if let max, t.utf8.count > max, t.count > max { return nil }
+                return v
+            case .null:
+                return v
+            default:
+                let s = v.description
+                if let max, s.utf8.count > max, s.count > max { return nil }
+                return .string(s)
             }
-            if let max, s.utf8.count > max, s.count > max { return nil }
-            return .string(s)
         }
     }
 }

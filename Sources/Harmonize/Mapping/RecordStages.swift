@@ -661,7 +661,7 @@ struct RecordStages<Reader: RecordReader> {
     /// Fits a value of target `ti`'s column `c` to the column: a null in a required column, or a
     /// value that does not fit the column's type, rejects the record.
     @inline(__always)
-    private func conform(_ v: Value, _ ti: Int, _ c: Int) -> Conformed {
+    private func conform(_ v: consuming Value, _ ti: Int, _ c: Int) -> Conformed {
         if v.isNull {
             guard targets[ti].required[c] else { return .value(.null) }
             let t = targets[ti]
@@ -670,13 +670,16 @@ struct RecordStages<Reader: RecordReader> {
                     reason: .targetRequiredNull, location: reader.location, field: t.columnNames[c], mapping: mappingID,
                     rule: "\(t.tableName).\(t.columnNames[c])", message: "required column \(t.tableName).\(t.columnNames[c]) is null"))
         }
+        // The value goes into `Conformance.conform` (which gives a text that fits back as it is):
+        // its type is taken first, for the message of a value that does not fit.
+        let type = v.type
         guard let fitted = Conformance.conform(v, to: targets[ti].types[c]) else {
             let t = targets[ti]
             return .rejected(
                 Reject(
                     reason: .targetTypeError, location: reader.location, field: t.columnNames[c], mapping: mappingID,
                     rule: "\(t.tableName).\(t.columnNames[c])",
-                    message: "a \(v.type.rawValue) value does not fit column \(t.tableName).\(t.columnNames[c]) (\(t.types[c]))"))
+                    message: "a \(type.rawValue) value does not fit column \(t.tableName).\(t.columnNames[c]) (\(t.types[c]))"))
         }
         return .value(fitted)
     }
