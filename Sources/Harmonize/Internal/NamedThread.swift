@@ -38,14 +38,4 @@ enum NamedThread {
             _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         #endif
     }
-
-    /// The calling thread's name for the system (nil where it cannot be read).
-    static func currentSystemName() -> String? {
-        #if os(Linux)
-            guard let text = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8) else { return nil }
-            return text.trimmingCharacters(in: .newlines)
-        #else
-            return nil
-        #endif
-    }
 }

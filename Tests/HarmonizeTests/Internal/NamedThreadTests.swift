@@ -14,13 +14,19 @@ import Testing
         var threadNames: [String] = []
         func open(tables: [TargetTable], run: RunManifest) throws(SinkError) {}
         func write(_ batch: RowBatch) throws(SinkError) {
-            writerName = NamedThread.currentSystemName()
+            writerName = NamedThreadTests.currentSystemName()
             threadNames = NamedThreadTests.systemThreadNames()
         }
         func writeRejects(_ rejects: [RunReject]) throws(SinkError) {}
         var supportsUpdates: Bool { true }
         func finish(run: RunManifest) throws(SinkError) {}
         func abort() {}
+    }
+
+    /// The calling thread's name as the system shows it (nil where it cannot be read).
+    static func currentSystemName() -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8) else { return nil }
+        return text.trimmingCharacters(in: .newlines)
     }
 
     /// The names of this process's threads as the system shows them.
@@ -52,7 +58,7 @@ import Testing
             let seen = NameBox()
             let done = DispatchSemaphore(value: 0)
             NamedThread.start("harmonize-a-rather-long-name", stackSize: 1 << 20) {
-                seen.value = NamedThread.currentSystemName()
+                seen.value = NamedThreadTests.currentSystemName()
                 done.signal()
             }
             done.wait()
