@@ -73,8 +73,7 @@ struct MiniDateFormat: Sendable {
         var hour = 0
         var minute = 0
         var second = 0
-        var t = text
-        return t.withUTF8 { parse($0, &year, &month, &day, &hour, &minute, &second) }
+        return text.withUTF8Bytes { parse($0, &year, &month, &day, &hour, &minute, &second) }
     }
 
     private func parse(

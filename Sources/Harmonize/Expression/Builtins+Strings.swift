@@ -252,8 +252,8 @@ func concatenated(_ parts: UnsafeBufferPointer<Value>) -> String {
     return String(unsafeUninitializedCapacity: total) { buffer in
         var at = 0
         for p in parts {
-            guard case .string(var s) = p else { continue }
-            s.withUTF8 { u in
+            guard case .string(let s) = p else { continue }
+            s.withUTF8Bytes { u in
                 guard let base = u.baseAddress, u.count > 0, let to = buffer.baseAddress else { return }
                 (to + at).initialize(from: base, count: u.count)
                 at += u.count

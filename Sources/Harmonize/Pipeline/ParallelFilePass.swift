@@ -230,9 +230,7 @@ final class ParallelFilePass {
             session.cancel()
             throw error
         }
-        if executor.sharding != nil { ledger.otherShard = ledger.otherShard ?? 0 }
-        if executor.recordsLineage, ledger.unrouted == nil { ledger.unrouted = 0 }
-        return (ledger, session.submitted)
+        return (settled(ledger, executor), session.submitted)
     }
 
     /// The files of one mapping mapped by the same workers, one after another, without a pause
@@ -284,22 +282,16 @@ final class ParallelFilePass {
             done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void
         ) throws(RunError) {
             do throws(RunError) {
+                // The CSV reader by its type (its chunks' fill is specialized for it), any other opened.
                 if let csv = reader as? DelimitedReader {
                     try fill(csv, fileIndex: fileIndex, filePath: filePath, progress: progress, done: done)
                 } else {
-                    try fillOpened(reader, fileIndex: fileIndex, filePath: filePath, progress: progress, done: done)
+                    try fill(reader, fileIndex: fileIndex, filePath: filePath, progress: progress, done: done)
                 }
             } catch {
                 session.cancel()
                 throw error
             }
-        }
-
-        private func fillOpened<R: RecordReader>(
-            _ reader: R, fileIndex: Int32, filePath: String, progress: (String, Int64) -> Void,
-            done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void
-        ) throws(RunError) {
-            try fill(reader, fileIndex: fileIndex, filePath: filePath, progress: progress, done: done)
         }
 
         private func fill<R: RecordReader>(
@@ -387,14 +379,21 @@ final class ParallelFilePass {
         /// Reports, in order, the files read whose every chunk was forwarded.
         private func finishFiles(_ done: (RunManifest.LedgerEntry, Int64, Int) throws(RunError) -> Void) throws(RunError) {
             while finished < files.count, let last = files[finished].lastSequence, last < session.next {
-                var ledger = files[finished].ledger
-                if executor.sharding != nil { ledger.otherShard = ledger.otherShard ?? 0 }
-                if executor.recordsLineage, ledger.unrouted == nil { ledger.unrouted = 0 }
                 let f = files[finished]
                 finished += 1
-                try done(ledger, f.bytesRead, f.chunks)
+                try done(ParallelFilePass.settled(f.ledger, executor), f.bytesRead, f.chunks)
             }
         }
+    }
+
+    /// A file's ledger summed from its chunks', with the counts a one-thread pass always gives
+    /// (records for other shards when sharding, unrouted records with lineage) at 0 when no
+    /// chunk had any (`MappingExecutor.run`).
+    fileprivate static func settled(_ ledger: RunManifest.LedgerEntry, _ executor: MappingExecutor) -> RunManifest.LedgerEntry {
+        var ledger = ledger
+        if executor.sharding != nil { ledger.otherShard = ledger.otherShard ?? 0 }
+        if executor.recordsLineage, ledger.unrouted == nil { ledger.unrouted = 0 }
+        return ledger
     }
 
     /// The columns of `reader` that hold the fields `names` (read by `plan`'s mapping).

@@ -89,8 +89,7 @@ package final class DateShifter {
         } else {
             p = person.pseudonym(subject)
         }
-        var text = p
-        text.withUTF8 { shiftMAC.authenticate($0) }
+        p.withUTF8Bytes { shiftMAC.authenticate($0) }
         let mac = shiftMAC.digestBytes()
         let magnitude = 1 + Int(shiftMAC.prefix64 % UInt64(days))
         return mac[8] & 1 == 0 ? magnitude : -magnitude

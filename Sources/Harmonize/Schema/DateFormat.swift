@@ -226,8 +226,7 @@ package struct DateFormat: Sendable, Hashable, CustomStringConvertible {
     /// Parses text as a value of `type` (`.date` → `Value.date`, `.datetime` → `Value.dateTime`,
     /// anything else → `Value.date`); nil when the text does not match.
     public func parse(_ text: String, as type: ValueType = .date) -> Value? {
-        var text = text
-        return text.withUTF8 { bytes -> Value? in
+        text.withUTF8Bytes { bytes -> Value? in
             guard let parts = parseParts(bytes) else { return nil }
             return type == .datetime ? .dateTime(parts.secondsSinceEpoch) : .date(parts.daysSinceEpoch)
         }

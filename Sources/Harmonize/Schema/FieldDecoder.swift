@@ -128,8 +128,7 @@ package final class FieldDecoder: Sendable {
 
     /// Decodes one cell given as text (tests, inline values; the row path uses bytes).
     public func decode(_ text: String) -> FieldDecodeResult {
-        var text = text
-        return text.withUTF8 { decode($0) }
+        text.withUTF8Bytes { decode($0) }
     }
 
     @inline(__always)

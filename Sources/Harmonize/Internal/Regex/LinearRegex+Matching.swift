@@ -4,17 +4,15 @@
 extension LinearRegex {
     /// Whether the pattern matches somewhere in `text`.
     func matches(_ text: String) -> Bool {
-        var text = text
-        return text.withUTF8 { run($0, slots: 0, firstOnly: true) != nil }
+        text.withUTF8Bytes { run($0, slots: 0, firstOnly: true) != nil }
     }
 
     /// The machine's work on `text` when asked whether it matches: the thread steps taken (one
     /// per live thread per text position). Bounded by about 2 × program length × (text length
     /// + 1) whatever the pattern: what the tests of linear time count, instead of seconds.
     func matchWork(_ text: String) -> Int {
-        var text = text
         var work = 0
-        _ = text.withUTF8 { run($0, slots: 0, firstOnly: true, work: &work) }
+        _ = text.withUTF8Bytes { run($0, slots: 0, firstOnly: true, work: &work) }
         return work
     }
 
@@ -34,8 +32,7 @@ extension LinearRegex {
 
     /// The text of one group of the first match (nil when no match or the group took no part).
     func extract(_ text: String, group: Int) -> String? {
-        var text = text
-        return text.withUTF8 { u in
+        text.withUTF8Bytes { u in
             guard let m = firstMatch(u), group < m.count, let r = m[group] else { return nil }
             return String(decoding: UnsafeBufferPointer(rebasing: u[r]), as: UTF8.self)
         }

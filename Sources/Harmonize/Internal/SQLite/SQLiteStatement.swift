@@ -165,8 +165,7 @@ final class SQLiteStatement {
 
     @inline(__always)
     private func bindText(_ s: String, at index: Int32) {
-        var s = s
-        s.withUTF8 { buf in
+        s.withUTF8Bytes { buf in
             _ = sqlite3_bind_text(
                 handle, index, buf.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
                 Int32(buf.count), harmonize_sqlite_transient())
