@@ -113,14 +113,24 @@ package struct CompiledExpression: @unchecked Sendable {
     /// takes the previous record's value when the slots read hold the same values
     /// (`RuleMemos`).
     public let isRepeatable: Bool
+    /// The slots of `slotsRead` read as values somewhere in the expression: all of them but
+    /// those read only as the bare text argument of calls taking bytes
+    /// (`FunctionDefinition.readsTextArgument`), which read the record's bytes when the row
+    /// loop gives them (`MappingPlan.textArgumentFields`).
+    let valueReadSlots: [Int]
+    /// The slots read at least once as such a text argument.
+    let textArgumentSlots: [Int]
 
     init(
         type: ValueType, source: String, referencedIdentifiers: [String], lookupsUsed: [String], functionsUsed: [String],
         branchCount: Int, constantValue: Value?, evaluator: @escaping Evaluator, callSites: CallSites = .none, slotRead: Int? = nil,
-        slotsRead: [Int] = [], isRepeatable: Bool = false
+        slotsRead: [Int] = [], isRepeatable: Bool = false, valueReadSlots: [Int]? = nil, textArgumentSlots: [Int] = []
     ) {
         self.slotRead = slotRead
         self.slotsRead = slotsRead
+        // Without the compiler's count, every slot read is a value read.
+        self.valueReadSlots = valueReadSlots ?? slotsRead
+        self.textArgumentSlots = textArgumentSlots
         self.isRepeatable = isRepeatable
         self.callSites = callSites
         self.type = type

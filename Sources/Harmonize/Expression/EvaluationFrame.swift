@@ -5,6 +5,12 @@
 /// exclusivity bookkeeping). A frame is used by one thread at a time.
 package final class EvaluationFrame {
     @usableFromInline let storage: UnsafeMutablePointer<Value>
+    /// Per slot, the UTF-8 bytes of a text field read as they are in the record (`TextSpan`):
+    /// set by the row loop for a field that the plan reads only as the text argument of calls
+    /// taking bytes (`MappingPlan.textArgumentFields`), which then has no `String` made and no
+    /// value in `storage`. Valid while the record is current; a slot without bytes has its
+    /// value in `storage`.
+    let spans: UnsafeMutablePointer<TextSpan>
     /// Where lookup functions (`lookup`, vocabulary functions) note the entries they use, when the
     /// executor records vocabulary lineage (`run --lineage`); nil otherwise, and then a lookup
     /// costs one nil check more.
@@ -29,6 +35,8 @@ package final class EvaluationFrame {
         count = max(0, slotCount)
         storage = UnsafeMutablePointer<Value>.allocate(capacity: max(1, count))
         storage.initialize(repeating: .null, count: max(1, count))
+        spans = UnsafeMutablePointer<TextSpan>.allocate(capacity: max(1, count))
+        spans.initialize(repeating: TextSpan(), count: max(1, count))
     }
 
     /// Creates a frame bound to a run's call sites.
@@ -49,7 +57,14 @@ package final class EvaluationFrame {
     deinit {
         storage.deinitialize(count: max(1, count))
         storage.deallocate()
+        spans.deallocate()
         boundReferences.deallocate()
+    }
+
+    /// Forgets every slot's bytes (`spans`): their values are in `storage` again. Called when a
+    /// file's row loop starts and ends, so that no bytes of another reader's record are read.
+    func clearSpans() {
+        spans.update(repeating: TextSpan(), count: max(1, count))
     }
 
     /// The run's implementation of call site `site`, not counted (valid while the frame is bound
@@ -79,6 +94,28 @@ package final class EvaluationFrame {
 
 @available(*, unavailable)
 extension EvaluationFrame: Sendable {}
+
+/// The UTF-8 bytes of a text value read where they lie, or none (`EvaluationFrame.spans`).
+struct TextSpan {
+    /// The first byte; nil: no bytes (the slot's value is in the frame's storage).
+    var base: UnsafePointer<UInt8>?
+    var count: Int
+
+    /// No bytes.
+    init() {
+        base = nil
+        count = 0
+    }
+
+    /// The bytes of `text`, which must stay valid while the span is read.
+    init(_ text: UnsafeBufferPointer<UInt8>) {
+        base = text.baseAddress
+        count = text.count
+    }
+
+    /// The bytes, when there are.
+    var bytes: UnsafeBufferPointer<UInt8>? { base.map { UnsafeBufferPointer(start: $0, count: count) } }
+}
 
 /// One call site's run implementation, held by its frame (`EvaluationFrame.boundImplementation`).
 /// Its closure is also kept in the `let` of its arity: called through an uncounted reference to
@@ -114,7 +151,7 @@ final class BoundBox {
         case .unary(let f), .unaryPrefetching(let f, _):
             kind = .unary
             unary = f
-        case .unaryText(let f, let t, _):
+        case .unaryText(let f, let t, _, _):
             kind = .unary
             unary = f
             text = t

@@ -69,6 +69,8 @@ package struct ExpressionCompiler {
             eval = result.eval
         }
         let slotsRead = ctx.identifiers.compactMap { scope.binding(for: $0)?.slot }
+        let valueReads = slotsRead.filter { (ctx.slotReads[$0] ?? 0) > (ctx.textArgumentReads[$0] ?? 0) }
+        let textReads = slotsRead.filter { (ctx.textArgumentReads[$0] ?? 0) > 0 }
         let repeatable =
             coverage == nil
             && ctx.functionNames.allSatisfy { name in
@@ -79,7 +81,7 @@ package struct ExpressionCompiler {
                 type: result.type, source: text, referencedIdentifiers: ctx.identifiers, lookupsUsed: ctx.lookupNames,
                 functionsUsed: ctx.functionNames, branchCount: ctx.branchCount, constantValue: result.constant,
                 evaluator: eval, callSites: callSites.snapshot, slotRead: result.constant == nil ? slotRead : nil, slotsRead: slotsRead,
-                isRepeatable: repeatable))
+                isRepeatable: repeatable, valueReadSlots: valueReads, textArgumentSlots: textReads))
     }
 }
 
@@ -408,6 +410,11 @@ final class CompilationContext {
     let compiler: ExpressionCompiler
     var diagnostics: [Diagnostic] = []
     var identifiers: [String] = []
+    /// Per slot, how many times the expression reads it (each identifier compiled), and how
+    /// many of those reads are the bare text argument of a call taking bytes
+    /// (`FunctionDefinition.readsTextArgument`): `CompiledExpression.valueReadSlots`.
+    var slotReads: [Int: Int] = [:]
+    var textArgumentReads: [Int: Int] = [:]
     var lookupNames: [String] = []
     var functionNames: [String] = []
     var branchCount = 0
@@ -538,6 +545,7 @@ final class CompilationContext {
             }
             remember(&identifiers, name)
             let slot = b.slot
+            slotReads[slot, default: 0] += 1
             return TypedEvaluator(
                 type: b.type,
                 eval: { f throws(EvaluationError) in
@@ -1080,7 +1088,15 @@ final class CompilationContext {
                 compiler.callSites.addHint(slot: b.slot, site: site)
             }
             let eval: Evaluator
-            if runtimeArgs.count == 1, !def.readsRecordContext, traced == nil, let parts = runtimeArgs[0].textParts {
+            if def.readsTextArgument, runtimeArgs.count == 1, !def.readsRecordContext, traced == nil,
+                let i = args.indices.first(where: { !literalIndices.contains($0) }), case .identifier(let id, _) = argNodes[i],
+                let b = compiler.scope.binding(for: id), b.type == .string
+            {
+                // A text field or named value as it is: the record's bytes when the row loop
+                // gives them (`EvaluationFrame.spans`), else the slot's value.
+                textArgumentReads[b.slot, default: 0] += 1
+                eval = CompilationContext.invokeBoundSlotText(site: site, slot: b.slot, argEvals, name: name, propagatesNull: def.propagatesNull)
+            } else if runtimeArgs.count == 1, !def.readsRecordContext, traced == nil, let parts = runtimeArgs[0].textParts {
                 // The argument is a `concat` of fields and literals: built in a buffer when the
                 // run's implementation takes text.
                 eval = CompilationContext.invokeBoundText(site: site, parts: parts, argEvals, name: name, propagatesNull: def.propagatesNull)
@@ -1304,6 +1320,36 @@ final class CompilationContext {
                         failure = error
                         return .null
                     }
+                }
+            }
+            if var failure {
+                if failure.function == nil { failure.function = name }
+                throw failure
+            }
+            return r
+        }
+    }
+
+    /// The evaluator of a call with per-run state whose one argument is the text in `slot`
+    /// read as it is: when the row loop gave the record's bytes for the slot
+    /// (`EvaluationFrame.spans`), they are handed over as they are to an implementation taking
+    /// text (`BoundImplementation.unaryText`), or as the string they spell to another; without
+    /// bytes the slot holds the value, and the call is `invokeBound`'s.
+    static func invokeBoundSlotText(site: Int, slot: Int, _ args: EvaluatorList, name: String, propagatesNull: Bool) -> Evaluator {
+        let general = invokeBound(site: site, args, name: name, propagatesNull: propagatesNull, tracedSource: nil)
+        return { f throws(EvaluationError) in
+            guard slot < f.count, let base = f.spans[slot].base, let bound = f.boundImplementation(site) else { return try general(f) }
+            let u = UnsafeBufferPointer(start: base, count: f.spans[slot].count)
+            var failure: EvaluationError?
+            // Called through the frame's box, uncounted (as `invokeBound`).
+            let r: Value = bound._withUnsafeGuaranteedRef { box in
+                do throws(EvaluationError) {
+                    guard box.kind == .unary else { throw EvaluationError(message: "'\(name)' does not take 1 argument here") }
+                    if box.takesText { return try box.text(u) }
+                    return try box.unary(.string(String(decoding: u, as: UTF8.self)))
+                } catch {
+                    failure = error
+                    return .null
                 }
             }
             if var failure {

@@ -139,6 +139,11 @@ package struct FunctionDefinition: Sendable {
     /// mapping id, and with no argument also the source file and record number: see
     /// `EvaluationFrame.recordContext(withLocation:)`); for `row_id`.
     public var readsRecordContext = false
+    /// Whether the per-run implementation of a one-argument call takes that argument's text as
+    /// UTF-8 bytes too (`BoundImplementation.unaryText`, the keyed pseudonyms): a call whose
+    /// argument is a text field as it is then reads the record's bytes, and a field read by such
+    /// calls alone is never made a `String` (`MappingPlan.textArgumentFields`).
+    public var readsTextArgument = false
     /// Whether a call may be skipped when its arguments are those of a call made before in the
     /// same run, its earlier result taken instead: the same arguments give the same result for
     /// the whole run, and a call has nothing else anyone can see (no count, no note). True for

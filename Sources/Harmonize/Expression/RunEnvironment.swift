@@ -47,10 +47,12 @@ package enum BoundImplementation {
     /// its text argument in a buffer (`concat(…)` of fields and literals,
     /// `TypedEvaluator.textParts`: `pseudonym_int(concat(a, '/', b), …)` hashes the parts
     /// without making a string). `text` gives for those bytes what the first closure gives for
-    /// the `.string` they spell.
+    /// the `.string` they spell; and when the argument is a text field as it is, read only by
+    /// such calls (`MappingPlan.textArgumentFields`), `text` takes the record's bytes and
+    /// `prefetchText` is called with them (`prefetch` with a value otherwise).
     case unaryText(
         (Value) throws(EvaluationError) -> Value, text: (UnsafeBufferPointer<UInt8>) throws(EvaluationError) -> Value,
-        prefetch: (Value) -> Void)
+        prefetch: (Value) -> Void, prefetchText: ((UnsafeBufferPointer<UInt8>) -> Void)? = nil)
     /// Two arguments.
     case binary((Value, Value) throws(EvaluationError) -> Value)
     /// Three arguments.
@@ -110,7 +112,8 @@ package struct CallSites: Sendable {
         var prefetches: [BoundCallSites.Prefetch] = []
         for h in hints where h.site < list.count {
             switch list[h.site] {
-            case .unaryPrefetching(_, let prefetch), .unaryText(_, _, let prefetch): prefetches.append(.init(slot: h.slot, prefetch: prefetch))
+            case .unaryPrefetching(_, let prefetch): prefetches.append(.init(slot: h.slot, prefetch: prefetch))
+            case .unaryText(_, _, let prefetch, let text): prefetches.append(.init(slot: h.slot, prefetch: prefetch, text: text))
             default: break
             }
         }
@@ -127,10 +130,13 @@ package final class BoundCallSites {
     final class Prefetch {
         let slot: Int
         let prefetch: (Value) -> Void
+        /// The same for the slot's text given as bytes (`EvaluationFrame.spans`); nil: none.
+        let text: ((UnsafeBufferPointer<UInt8>) -> Void)?
 
-        init(slot: Int, prefetch: @escaping (Value) -> Void) {
+        init(slot: Int, prefetch: @escaping (Value) -> Void, text: ((UnsafeBufferPointer<UInt8>) -> Void)? = nil) {
             self.slot = slot
             self.prefetch = prefetch
+            self.text = text
         }
     }
 

@@ -352,6 +352,12 @@ final class DecoderTable {
     func decode(_ k: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> FieldDecodeResult {
         refs[k]._withUnsafeGuaranteedRef { $0.decode(bytes) }
     }
+
+    /// `FieldDecoder.decodeText` of decoder `k`.
+    @inline(__always)
+    func decodeText(_ k: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> FieldDecodeResult? {
+        refs[k]._withUnsafeGuaranteedRef { $0.decodeText(bytes) }
+    }
 }
 
 /// Fits a value to a target column type, or says it cannot.

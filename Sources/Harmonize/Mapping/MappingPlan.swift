@@ -168,6 +168,28 @@ extension MappingPlan {
     /// filters, columns, the subject, join keys and conditions, grouping keys, aggregates and
     /// `having`.
     public func calls(anyOf names: Set<String>) -> Bool {
+        expressions.contains { !names.isDisjoint(with: $0.functionsUsed) }
+    }
+
+    /// Per field of `fields`, whether the plan reads it only as the bare text argument of calls
+    /// taking bytes (`FunctionDefinition.readsTextArgument`: `pseudonym(BEN_NIR_PSA, 'person')`),
+    /// in every expression it has, and at least once: a text field that the row loop may then
+    /// leave as the record's bytes (`EvaluationFrame.spans`), with no `String` made. False for
+    /// every field of a grouped plan (its body reads the groups' frames).
+    var textArgumentFields: [Bool] {
+        guard group == nil else { return fields.map { _ in false } }
+        var valueRead = Set<Int>()
+        var textRead = Set<Int>()
+        for e in expressions {
+            valueRead.formUnion(e.valueReadSlots)
+            textRead.formUnion(e.textArgumentSlots)
+        }
+        return fields.map { f in f.decoder.kind == .string && textRead.contains(f.slot) && !valueRead.contains(f.slot) }
+    }
+
+    /// Every expression of the plan: named values, filters, columns, the subject, join keys and
+    /// conditions, grouping keys, aggregates and `having`.
+    var expressions: [CompiledExpression] {
         var expressions: [CompiledExpression] = lets.map(\.expression)
         if let f = filter { expressions.append(f) }
         if let s = subject { expressions.append(s) }
@@ -184,6 +206,6 @@ extension MappingPlan {
             expressions.append(contentsOf: t.columns.compactMap { $0 })
             if let f = t.filter { expressions.append(f) }
         }
-        return expressions.contains { !names.isDisjoint(with: $0.functionsUsed) }
+        return expressions
     }
 }

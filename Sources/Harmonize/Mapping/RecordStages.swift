@@ -81,6 +81,9 @@ struct RecordStages<Reader: RecordReader> {
         let column: Int
         let slot: Int
         let earlyCalls: Int
+        /// Whether the field is left as the record's bytes when it can be
+        /// (`MappingPlan.textArgumentFields`, `EvaluationFrame.spans`).
+        var text = false
     }
     /// The calls that want a field's value early, in decoding order; and what to call.
     private let prefetches: [BoundCallSites.Prefetch]
@@ -244,6 +247,12 @@ struct RecordStages<Reader: RecordReader> {
         let writesSlotsElsewhere =
             groupStage || folding || !joins.isEmpty || exclusion != nil || trace != nil || routing != nil
         memos = writesSlotsElsewhere ? nil : RuleMemos.Handle(executor.memos)
+        // Text fields read only as the bytes of calls taking them: left as the record's bytes,
+        // under the same conditions as the memos (only decoding writes the fields' slots).
+        frame.clearSpans()
+        if !writesSlotsElsewhere {
+            for (k, text) in plan.textArgumentFields.enumerated() where text && k < decoderCount { steps[k].text = true }
+        }
         keepsRows = executor.keepsRows || recordsLineage || trace != nil || exclusion != nil || groupStage || folding
         // Duplicates (`source: deduplicate:`): decided on the message's MSH before anything else;
         // splitting routes every record by its subject (each shard deduplicates its own files),
@@ -276,6 +285,8 @@ struct RecordStages<Reader: RecordReader> {
 
     /// Releases the target programs and the cells, and detaches the frame from this file.
     func close() {
+        // No bytes of this reader's records are read after it.
+        frame.clearSpans()
         frame.lookupTrace = nil
         frame.recordLocation = nil
         targets.deinitialize(count: targetCount)
@@ -353,11 +364,23 @@ struct RecordStages<Reader: RecordReader> {
             let bytes = reader.field(step.column)
             let mode = memos.mode(field: k)
             if mode == 2, memos.keeps(field: k, bytes) {
-                // The slot holds this field's value already (and its early calls had it).
+                // The slot holds this field's value already (and its early calls had it); bytes
+                // given for it are this record's from now on.
                 early += step.earlyCalls
+                if step.text, frame.spans[step.slot].base != nil { frame.spans[step.slot] = TextSpan(bytes) }
                 continue
             }
-            switch decoders.decode(k, bytes) {
+            let result: FieldDecodeResult
+            if step.text {
+                guard let r = storeText(k, bytes, step, early: &early) else {
+                    if mode != 0 { memos.decoded(field: k, slot: step.slot, bytes) }
+                    continue
+                }
+                result = r
+            } else {
+                result = decoders.decode(k, bytes)
+            }
+            switch result {
             case .value(let v):
                 store(v, step, early: &early)
                 if mode != 0 { memos.decoded(field: k, slot: step.slot, bytes) }
@@ -368,13 +391,42 @@ struct RecordStages<Reader: RecordReader> {
         return validate()
     }
 
+    /// Leaves text field `k` (`step.text`) as the record's `bytes` when its value is the text
+    /// they spell (`FieldDecoder.decodeText`), after the calls that want them early; nil then.
+    /// Otherwise its bytes are forgotten, and the field's decoding is returned, for the caller
+    /// to store or reject.
+    @inline(__always)
+    private func storeText(
+        _ k: Int, _ bytes: UnsafeBufferPointer<UInt8>, _ step: DecodeStep, early: inout Int
+    ) -> FieldDecodeResult? {
+        if let decoded = decoders.decodeText(k, bytes) {
+            frame.spans[step.slot] = TextSpan()
+            return decoded
+        }
+        for _ in 0..<step.earlyCalls {
+            // Only to bring data in early: a call without a text form is not told.
+            prefetchCalls[early]._withUnsafeGuaranteedRef { $0.text?(bytes) }
+            early += 1
+        }
+        frame.spans[step.slot] = TextSpan(bytes)
+        return nil
+    }
+
     /// Decodes every field (no memos, or none left on).
     @inline(__always)
     private func decodeEvery() -> RecordOutcome? {
         var early = 0
         for k in 0..<decoderCount {
             let step = steps[k]
-            switch decoders.decode(k, reader.field(step.column)) {
+            let bytes = reader.field(step.column)
+            let result: FieldDecodeResult
+            if step.text {
+                guard let r = storeText(k, bytes, step, early: &early) else { continue }
+                result = r
+            } else {
+                result = decoders.decode(k, bytes)
+            }
+            switch result {
             case .value(let v): store(v, step, early: &early)
             case .failure: return decodeReject(k)
             }

@@ -47,11 +47,14 @@ extension FunctionRegistry {
                                 // A text built in a buffer (`concat` of fields): hashed as it is.
                                 text: { u in asInteger ? .int(p.integer(utf8: u)) : .string(p.pseudonym(utf8: u)) },
                                 // A text identifier read from a field: its cache slot, early.
-                                prefetch: { value in if case .string(let s) = value { p.prefetch(s) } })
+                                prefetch: { value in if case .string(let s) = value { p.prefetch(s) } },
+                                prefetchText: { u in p.prefetch(utf8: u) })
                         }
                     })
             // The same identifier and purpose give the same pseudonym for the whole run.
             definition.repeatable = true
+            // A text field given as it is is hashed from the record's bytes (`text:` below).
+            definition.readsTextArgument = true
             register(definition)
         }
     }

@@ -383,13 +383,15 @@ package final class Pseudonymizer {
     /// is asked for (the probe of a table of megabytes was a cache miss: 84 % of `pseudonym`'s
     /// samples, `perf annotate`). Changes nothing else; nothing while the cache is given up.
     func prefetch(_ identifier: String) {
-        guard !bypassesCache else { return }
-        identifier.withUTF8Bytes { u in
-            guard u.count <= Self.maxCachedBytes else { return }
-            let slot = slot(Self.hash(u), mask: mask)
-            // A block never written holds no identifier (and is not to be read: `written`).
-            if isWritten(slot) { harmonize_prefetch(slot) }
-        }
+        identifier.withUTF8Bytes { prefetch(utf8: $0) }
+    }
+
+    /// `prefetch(_:)` of the identifier whose UTF-8 text is `u`.
+    func prefetch(utf8 u: UnsafeBufferPointer<UInt8>) {
+        guard !bypassesCache, u.count <= Self.maxCachedBytes else { return }
+        let slot = slot(Self.hash(u), mask: mask)
+        // A block never written holds no identifier (and is not to be read: `written`).
+        if isWritten(slot) { harmonize_prefetch(slot) }
     }
 
     /// The early judgement gives the cache up when none of its lookups from `earlyFill` on was

@@ -117,6 +117,20 @@ package final class FieldDecoder: Sendable {
         return .value(value)
     }
 
+    /// Decodes one cell of a text field that the row loop may leave as its bytes
+    /// (`EvaluationFrame.spans`): nil when the cell's value is the text its bytes spell as they
+    /// are (a present text, well-formed UTF-8, with no constraint to check), else what `decode`
+    /// gives (null for a missing value, a value or a failure).
+    @inline(__always)
+    func decodeText(_ bytes: UnsafeBufferPointer<UInt8>) -> FieldDecodeResult? {
+        if kind == .string, checker == nil, let base = bytes.baseAddress, !isMissing(bytes),
+            UTF8Validation.isValid(base, count: bytes.count)
+        {
+            return nil
+        }
+        return decode(bytes)
+    }
+
     /// Every rule of the field that the cell breaks (`required`, `type`, or each failing
     /// constraint, in checking order); empty when the cell decodes. For reporting a rejected
     /// record completely; the row path calls `decode`, which stops at the first rule.
