@@ -20,30 +20,41 @@ extension Builtins {
         }
     }
 
+    /// `toInt` of the text that UTF-8 `u` spell: the plain integers (`plainInteger(utf8:)`) read
+    /// from the bytes, anything else as `toInt` of the string.
+    static func toInt(utf8 u: UnsafeBufferPointer<UInt8>) throws(EvaluationError) -> Value {
+        if let i = plainInteger(utf8: u) { return .int(i) }
+        return try toInt(.string(String(decoding: u, as: UTF8.self)))
+    }
+
     /// The integer of text that is only an optional sign and 1 to 18 ASCII digits (no overflow
     /// possible), read from its UTF-8 bytes; nil for anything else, which takes the general path
     /// (trimming, `Int(_:)`) with the same results. Most source codes are such text (`to_int` of a
     /// 4-digit code took 6 % of a claims run through `Substring` and `Int(_:)`).
     @inline(__always)
     static func plainInteger(_ s: String) -> Int? {
-        s.utf8.withContiguousStorageIfAvailable { u -> Int? in
-            var k = 0
-            var negative = false
-            if let first = u.first, first == 45 || first == 43 {
-                negative = first == 45
-                k = 1
-            }
-            let digits = u.count - k
-            guard digits >= 1, digits <= 18 else { return nil }
-            var v = 0
-            while k < u.count {
-                let d = Int(u[k] &- 48)
-                guard d >= 0, d < 10 else { return nil }
-                v = v &* 10 &+ d
-                k += 1
-            }
-            return negative ? -v : v
-        } ?? nil
+        s.utf8.withContiguousStorageIfAvailable { plainInteger(utf8: $0) } ?? nil
+    }
+
+    /// `plainInteger` of the text that UTF-8 `u` spell.
+    @inline(__always)
+    static func plainInteger(utf8 u: UnsafeBufferPointer<UInt8>) -> Int? {
+        var k = 0
+        var negative = false
+        if let first = u.first, first == 45 || first == 43 {
+            negative = first == 45
+            k = 1
+        }
+        let digits = u.count - k
+        guard digits >= 1, digits <= 18 else { return nil }
+        var v = 0
+        while k < u.count {
+            let d = Int(u[k] &- 48)
+            guard d >= 0, d < 10 else { return nil }
+            v = v &* 10 &+ d
+            k += 1
+        }
+        return negative ? -v : v
     }
 
     static func toDecimal(_ v: Value, decimalChar: Character, fn: String) throws(EvaluationError) -> Value {
@@ -92,10 +103,14 @@ extension Builtins {
                 if case .string = v { return v }
                 return .string(v.description)
             }),
-        FunctionDefinition(
-            name: "to_int", doc: "Converts trimmed decimal text, a number (truncated toward zero) or a boolean (0/1) to an integer.",
-            signatures: [Sig([.any], returns: .integer)],
-            implementation: .unary { v throws(EvaluationError) in try toInt(v) }),
+        {
+            var d = FunctionDefinition(
+                name: "to_int", doc: "Converts trimmed decimal text, a number (truncated toward zero) or a boolean (0/1) to an integer.",
+                signatures: [Sig([.any], returns: .integer)],
+                implementation: .unary { v throws(EvaluationError) in try toInt(v) })
+            d.textImplementation = { u throws(EvaluationError) in try toInt(utf8: u) }
+            return d
+        }(),
         decimalDefinition("to_decimal"),
         decimalDefinition("to_number"),
         FunctionDefinition(

@@ -1107,10 +1107,18 @@ final class CompilationContext {
             if case .computed = sig.result { res = widenValues(res) }
             return res
         }
-        guard let eval = CompilationContext.invoke(impl, argEvals, name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
+        guard var eval = CompilationContext.invoke(impl, argEvals, name: name, propagatesNull: def.propagatesNull, tracedSource: traced)
         else {
             error("HZ3004", "function '\(name)' has no implementation for \(runtimeArgs.count) argument(s)", range)
             return .poison
+        }
+        if let text = def.textImplementation, case .unary = impl, runtimeArgs.count == 1, literalIndices.isEmpty, traced == nil,
+            case .identifier(let id, _) = argNodes[0], let b = compiler.scope.binding(for: id), b.type == .string
+        {
+            // A text field or named value as it is: the record's bytes when the row loop gives
+            // them (`EvaluationFrame.spans`), else the slot's value.
+            textArgumentReads[b.slot, default: 0] += 1
+            eval = CompilationContext.invokeSlotText(slot: b.slot, text, general: eval, name: name)
         }
         var res = TypedEvaluator(type: type, eval: eval)
         if case .computed = sig.result { res = widenValues(res) }
@@ -1360,6 +1368,34 @@ final class CompilationContext {
         }
     }
 
+    /// The evaluator of a pure call whose one argument is the text in `slot` read as it is:
+    /// `text` of the record's bytes when the row loop gave them (`EvaluationFrame.spans`), else
+    /// `general` (the call on the slot's value). Errors are attributed as `invoke`'s.
+    static func invokeSlotText(
+        slot: Int, _ text: @escaping @Sendable (UnsafeBufferPointer<UInt8>) throws(EvaluationError) -> Value, general: @escaping Evaluator,
+        name: String
+    ) -> Evaluator {
+        { f throws(EvaluationError) in
+            guard slot < f.count, let base = f.spans[slot].base else { return try general(f) }
+            do throws(EvaluationError) {
+                return try text(UnsafeBufferPointer(start: base, count: f.spans[slot].count))
+            } catch {
+                var e = error
+                if e.function == nil { e.function = name }
+                throw e
+            }
+        }
+    }
+
+    /// The slot of a lookup's one key when it is a text field or named value as it is (its
+    /// read counted as a text argument's: `textArgumentReads`), else -1.
+    private func textKeySlot(_ argNodes: [ExpressionNode]) -> Int {
+        guard argNodes.count == 2, case .identifier(let id, _) = argNodes[1], let b = compiler.scope.binding(for: id), b.type == .string
+        else { return -1 }
+        textArgumentReads[b.slot, default: 0] += 1
+        return b.slot
+    }
+
     private func genLookup(_ args: [TypedEvaluator], _ argNodes: [ExpressionNode], _ range: SourceRange) -> TypedEvaluator {
         guard args.count >= 2 else {
             error("HZ3004", "wrong number of arguments: 'lookup' takes a table name and at least one key", range)
@@ -1410,15 +1446,28 @@ final class CompilationContext {
                 }
             }
             if evals.count == 1 {
+                // A text field or named value as the key, as it is: the record's bytes when the
+                // row loop gives them (`EvaluationFrame.spans`).
+                let textSlot = textKeySlot(argNodes)
                 return TypedEvaluator(
                     type: table.valueType,
                     eval: { f throws(EvaluationError) in
-                        let k0 = try evals.evaluate(0, f)
-                        if k0.isNull { return .null }
-                        let loaded = try boundTable(f)
-                        let v = loaded.value(forKey: k0)
-                        try checkReadable(v, loaded)
-                        if let t = f.lookupTrace { t.note(site, k0, v ?? .null) }
+                        let v: Value?
+                        let loaded: any LookupTable
+                        if textSlot >= 0, textSlot < f.count, let base = f.spans[textSlot].base {
+                            let u = UnsafeBufferPointer(start: base, count: f.spans[textSlot].count)
+                            loaded = try boundTable(f)
+                            v = loaded.value(forText: u)
+                            try checkReadable(v, loaded)
+                            if let t = f.lookupTrace { t.note(site, .string(String(decoding: u, as: UTF8.self)), v ?? .null) }
+                        } else {
+                            let k0 = try evals.evaluate(0, f)
+                            if k0.isNull { return .null }
+                            loaded = try boundTable(f)
+                            v = loaded.value(forKey: k0)
+                            try checkReadable(v, loaded)
+                            if let t = f.lookupTrace { t.note(site, k0, v ?? .null) }
+                        }
                         if let v { return v }
                         if fatal { throw miss }
                         return .null
@@ -1447,10 +1496,17 @@ final class CompilationContext {
         }
         if keys.count == 1 {
             let k0 = keys[0].eval
+            let textSlot = textKeySlot(argNodes)
             return TypedEvaluator(
                 type: table.valueType,
                 eval: { f throws(EvaluationError) in
-                    let k = try k0(f)
+                    let k: Value
+                    if textSlot >= 0, textSlot < f.count, let base = f.spans[textSlot].base {
+                        // The record's bytes of a text key as it is (`EvaluationFrame.spans`).
+                        k = .string(String(decoding: UnsafeBufferPointer(start: base, count: f.spans[textSlot].count), as: UTF8.self))
+                    } else {
+                        k = try k0(f)
+                    }
                     if k.isNull { return .null }
                     let v = table.value(forKey: k)
                     if let t = f.lookupTrace { t.note(site, k, v ?? .null) }

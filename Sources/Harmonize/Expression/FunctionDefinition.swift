@@ -144,6 +144,11 @@ package struct FunctionDefinition: Sendable {
     /// argument is a text field as it is then reads the record's bytes, and a field read by such
     /// calls alone is never made a `String` (`MappingPlan.textArgumentFields`).
     public var readsTextArgument = false
+    /// For a pure function of one argument: what it gives for the text that UTF-8 `bytes` spell
+    /// (the same as its implementation given that `.string`), read from the bytes. A call whose
+    /// argument is a text field as it is then reads the record's bytes, and a field read by
+    /// such calls alone is never made a `String` (`MappingPlan.textArgumentFields`); `to_int`.
+    public var textImplementation: (@Sendable (UnsafeBufferPointer<UInt8>) throws(EvaluationError) -> Value)?
     /// Whether a call may be skipped when its arguments are those of a call made before in the
     /// same run, its earlier result taken instead: the same arguments give the same result for
     /// the whole run, and a call has nothing else anyone can see (no count, no note). True for

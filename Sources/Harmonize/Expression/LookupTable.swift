@@ -18,12 +18,19 @@ package protocol LookupTable: LookupTableShape {
     func value(forKeys keys: UnsafeBufferPointer<Value>) -> Value?
     /// Fast path for one-key tables, without allocating an array.
     func value(forKey key: Value) -> Value?
+    /// `value(forKey:)` of the text that UTF-8 `text` spell (a text field's bytes in the record).
+    func value(forText text: UnsafeBufferPointer<UInt8>) -> Value?
 }
 
 extension LookupTable {
     /// Default: the key in a buffer of one.
     public func value(forKey key: Value) -> Value? {
         withUnsafePointer(to: key) { value(forKeys: UnsafeBufferPointer(start: $0, count: 1)) }
+    }
+
+    /// Default: the key as the string the bytes spell.
+    public func value(forText text: UnsafeBufferPointer<UInt8>) -> Value? {
+        value(forKey: .string(String(decoding: text, as: UTF8.self)))
     }
 
     /// The value for a full key given as an array (tests, callers off the row path).

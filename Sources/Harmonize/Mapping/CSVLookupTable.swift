@@ -352,6 +352,12 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
     }
 
     /// The value for several keys.
+    /// `value(forKey:)` of the text that `u` spell, read where it is when it has nothing to trim.
+    public func value(forText u: UnsafeBufferPointer<UInt8>) -> Value? {
+        guard Self.hasNothingToTrim(u) else { return value(forKey: .string(String(decoding: u, as: UTF8.self))) }
+        return u.count <= Self.recentKeyBytes ? findRecent(u) : find(UnsafeRawBufferPointer(u))
+    }
+
     public func value(forKeys keys: UnsafeBufferPointer<Value>) -> Value? {
         if keys.count == 1 { return value(forKey: keys[0]) }
         guard ValueCodec.appendKey(keys, to: &keyBuffer) else { return nil }

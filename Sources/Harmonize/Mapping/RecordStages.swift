@@ -250,8 +250,11 @@ struct RecordStages<Reader: RecordReader> {
         // Text fields read only as the bytes of calls taking them: left as the record's bytes,
         // under the same conditions as the memos (only decoding writes the fields' slots).
         frame.clearSpans()
-        if !writesSlotsElsewhere {
+        if !writesSlotsElsewhere, plan.textArgumentFields.contains(true) {
             for (k, text) in plan.textArgumentFields.enumerated() where text && k < decoderCount { steps[k].text = true }
+            // The bytes of a field the memos would keep are gone with the last file's or
+            // chunk's records: each field is decoded again at its first record here.
+            memos?.forgetFieldBytes()
         }
         keepsRows = executor.keepsRows || recordsLineage || trace != nil || exclusion != nil || groupStage || folding
         // Duplicates (`source: deduplicate:`): decided on the message's MSH before anything else;

@@ -178,6 +178,13 @@ final class RuleMemos {
         return true
     }
 
+    /// Forgets the bytes every field was last decoded from: each is decoded at its next record.
+    /// For a row loop that starts with the frame's text bytes forgotten
+    /// (`EvaluationFrame.clearSpans`): a field left as bytes has no value in its slot to keep.
+    func forgetFieldBytes() {
+        for k in 0..<fieldCount { fields[k].known = false }
+    }
+
     /// Field `k`'s slot now holds the value decoded from `bytes`.
     @inline(__always)
     func decoded(field k: Int, slot: Int, _ bytes: UnsafeBufferPointer<UInt8>) {
@@ -253,6 +260,8 @@ extension RuleMemos {
         func decoded(field k: Int, slot: Int, _ bytes: UnsafeBufferPointer<UInt8>) {
             memos._withUnsafeGuaranteedRef { $0.decoded(field: k, slot: slot, bytes) }
         }
+
+        func forgetFieldBytes() { memos._withUnsafeGuaranteedRef { $0.forgetFieldBytes() } }
 
         @inline(__always) func recall(_ m: Int) -> Value? { memos._withUnsafeGuaranteedRef { $0.recall(m) } }
 

@@ -76,6 +76,9 @@ import Testing
             ("pseudonym(b, 'person')", [], [b]),
             ("a", [], [a]),
             ("upper(a)", [], [a]),
+            ("to_int(a)", [a], []),
+            ("to_int(a) + to_int(b)", [a], [b]),
+            ("to_int(upper(a))", [], [a]),
         ]
         for (text, textReads, valueReads) in cases {
             let compiler = ExpressionCompiler(functions: FunctionCatalog.registry(), scope: scope, lookups: nil)
@@ -128,6 +131,14 @@ import Testing
         #expect(try stages.next() == nil)
         stages.close()
         #expect((0..<frame.count).allSatisfy { frame.spans[$0].base == nil })
+        // The next file (or chunk) starts with the same text: its bytes, not the last file's
+        // value kept by the memos (the slot has none).
+        let next = try Self.reader(["6;ZZZZZZZZZZZZZZZZZ;X2;7;;01/02/2020"], plan: plan)
+        var again = try RecordStages(executor: executor, reader: next, fileIndex: 1, filePath: "in.csv")
+        #expect(try again.next() != nil)
+        #expect(frame.spans[nir].base == next.field(1).baseAddress)
+        #expect(try #require(frame.spans[nir].bytes).elementsEqual("ZZZZZZZZZZZZZZZZZ".utf8))
+        again.close()
         withExtendedLifetime(executor) {}
     }
 
@@ -179,5 +190,68 @@ import Testing
             #expect(row[try column("visit_occurrence_id")] == .int(person.integer("X\(k % 3)")), "row \(i)")
             #expect(row[try column("visit_detail_id")] == .int(person.integer(String(k))), "row \(i)")
         }
+    }
+
+    /// A text field read only as the key of a one-key lookup or by `to_int` (read from the
+    /// record's bytes) gives the rows it gives when it is also read as a value (decoded into its
+    /// slot): keys to trim, too long for the lookups' recent keys, not ASCII, missing or not
+    /// found, numbers with signs, spaces and leading zeros, and one that is not a number.
+    @Test func lookupsAndConversionsOfBytesGiveTheValuesRows() throws {
+        let dir = TestSupport.temporaryDirectory("text-arguments")
+        TestSupport.write("code;concept_id\nK5;5\nK7;7\nK19990;19990\nABCDEFGHIJKLMNOPQRSTU;21\n\u{E9}1;31\n", to: dir + "/big.csv")
+        let codes = ["K5", " K7 ", "K19990", "ABCDEFGHIJKLMNOPQRSTU", "\u{E9}1", "", "NOPE", "K5"]
+        let numbers = ["42", "0042", "+5", " 12", "-7", "", "123456789012345678901", "1e3"]
+        var src = "id;code;num\n"
+        for i in 0..<96 { src += "\(i + 1);\(codes[i % codes.count]);\(numbers[(i / 3) % numbers.count])\n" }
+        TestSupport.write(src, to: dir + "/in/src.csv")
+        func mapping(readsValues: Bool) -> String {
+            """
+            harmonize: 1
+            id: t.text
+            source:
+              files: src.csv
+              dialect: {delimiter: ";"}
+              schema: {fields: [{name: id, type: integer}, {name: code, type: string}, {name: num, type: string}]}
+            lookups:
+              big:
+                file: big.csv
+                dialect: {delimiter: ";"}
+                key: code
+                value: concept_id
+                type: integer
+            target: observation
+            fields:
+              observation_id: id
+              person_id: 1
+              observation_concept_id: "lookup('big', code) ?? 0"
+              observation_date: "date('2020-01-01')"
+              observation_type_concept_id: 32810
+              provider_id: "lookup('big', code)"
+              value_as_number: "to_int(num)"
+            """ + (readsValues ? "\n  observation_source_value: code\n  value_source_value: num\n" : "\n")
+        }
+        var outputs: [[[Value]]] = []
+        for readsValues in [false, true] {
+            let file = dir + "/m\(readsValues ? "-values" : "").yaml"
+            TestSupport.write(mapping(readsValues: readsValues), to: file)
+            let context = PlanningContext(defaultModel: try Mappings.omopModel(), functions: FunctionCatalog.registry())
+            let plan = try MappingPlanner.plan(MappingLoader.load(path: file), context: context)
+            let asText = Dictionary(uniqueKeysWithValues: zip(plan.fields.map(\.name), plan.textArgumentFields))
+            #expect(asText == ["id": false, "code": !readsValues, "num": !readsValues])
+            let output = dir + "/out\(readsValues ? "-values" : "").sqlite"
+            let r = try TestSupport.runCLI([
+                "run", "--mappings", file, "--input", dir + "/in", "--output", output, "--no-quality", "--max-reject-rate", "1",
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            let db = try SQLiteConnection(path: output, readOnly: true)
+            outputs.append(
+                try db.query(
+                    "SELECT observation_id, observation_concept_id, provider_id, value_as_number FROM observation ORDER BY observation_id"))
+        }
+        #expect(outputs[0] == outputs[1])
+        // 96 records, the 24 whose number is not an integer rejected.
+        #expect(outputs[0].count == 72)
+        #expect(outputs[0].first == [.int(1), .int(5), .int(5), .double(42)])
+        #expect(outputs[0].contains { $0[1] == .int(7) } && outputs[0].contains { $0[1] == .int(21) } && outputs[0].contains { $0[1] == .int(31) })
     }
 }
