@@ -52,6 +52,8 @@ final class MappingExecutor {
     let lookupLineage: LookupLineagePlan?
     /// The previous record's values of the named values and columns (over `frame`).
     let memos: RuleMemos
+    /// The plan's `textArgumentFields` (fields the row loop may leave as the record's bytes).
+    let textArgumentFields: [Bool]
 
     init(
         plan: MappingPlan, mappingIndex: Int32, tableIndices: [Int], batchRows: Int, recordsLineage: Bool,
@@ -75,6 +77,7 @@ final class MappingExecutor {
         self.emitRejects = emitRejects
         self.lookupLineage = recordsLineage ? LookupLineagePlan(plan) : nil
         self.memos = RuleMemos(plan: plan, slotCount: plan.slotCount)
+        textArgumentFields = plan.textArgumentFields
     }
 
     /// How one target column gets its value, decided once per plan.

@@ -250,8 +250,8 @@ struct RecordStages<Reader: RecordReader> {
         // Text fields read only as the bytes of calls taking them: left as the record's bytes,
         // under the same conditions as the memos (only decoding writes the fields' slots).
         frame.clearSpans()
-        if !writesSlotsElsewhere, plan.textArgumentFields.contains(true) {
-            for (k, text) in plan.textArgumentFields.enumerated() where text && k < decoderCount { steps[k].text = true }
+        if !writesSlotsElsewhere, executor.textArgumentFields.contains(true) {
+            for (k, text) in executor.textArgumentFields.enumerated() where text && k < decoderCount { steps[k].text = true }
             // The bytes of a field the memos would keep are gone with the last file's or
             // chunk's records: each field is decoded again at its first record here.
             memos?.forgetFieldBytes()
