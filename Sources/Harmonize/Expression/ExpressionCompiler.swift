@@ -1315,27 +1315,35 @@ final class CompilationContext {
             bound._withUnsafeGuaranteedRef { unary = $0.kind == .unary }
             // An implementation of another shape: the general path reports it.
             guard unary else { return try general(f) }
-            var failure: EvaluationError?
-            let r: Value = try parts.withText(f) { u in
+            return try parts.withText(f) { u throws(EvaluationError) in
                 if u == nil && propagatesNull { return .null }
-                // Called through the frame's box, uncounted (as `invokeBound`).
-                return bound._withUnsafeGuaranteedRef { box in
-                    do throws(EvaluationError) {
-                        guard let u else { return try box.unary(.null) }
-                        if box.takesText { return try box.text(u) }
-                        return try box.unary(.string(String(decoding: u, as: UTF8.self)))
-                    } catch {
-                        failure = error
-                        return .null
-                    }
-                }
+                return try callUnary(bound, text: u, name: name)
             }
-            if var failure {
-                if failure.function == nil { failure.function = name }
-                throw failure
-            }
-            return r
         }
+    }
+
+    /// Calls the one-argument implementation in `bound` (of kind `.unary`) with a text given as
+    /// UTF-8 bytes: as they are when it takes text (`BoundImplementation.unaryText`), else as the
+    /// string they spell; nil: null. Through the frame's box, uncounted (as `invokeBound`); an
+    /// error without a function is attributed to `name`.
+    @inline(__always)
+    static func callUnary(_ bound: Unmanaged<BoundBox>, text u: UnsafeBufferPointer<UInt8>?, name: String) throws(EvaluationError) -> Value {
+        var failure: EvaluationError?
+        let r: Value = bound._withUnsafeGuaranteedRef { box in
+            do throws(EvaluationError) {
+                guard let u else { return try box.unary(.null) }
+                if box.takesText { return try box.text(u) }
+                return try box.unary(.string(String(decoding: u, as: UTF8.self)))
+            } catch {
+                failure = error
+                return .null
+            }
+        }
+        if var failure {
+            if failure.function == nil { failure.function = name }
+            throw failure
+        }
+        return r
     }
 
     /// The evaluator of a call with per-run state whose one argument is the text in `slot`
@@ -1348,23 +1356,15 @@ final class CompilationContext {
         return { f throws(EvaluationError) in
             guard slot < f.count, let base = f.spans[slot].base, let bound = f.boundImplementation(site) else { return try general(f) }
             let u = UnsafeBufferPointer(start: base, count: f.spans[slot].count)
-            var failure: EvaluationError?
-            // Called through the frame's box, uncounted (as `invokeBound`).
-            let r: Value = bound._withUnsafeGuaranteedRef { box in
-                do throws(EvaluationError) {
-                    guard box.kind == .unary else { throw EvaluationError(message: "'\(name)' does not take 1 argument here") }
-                    if box.takesText { return try box.text(u) }
-                    return try box.unary(.string(String(decoding: u, as: UTF8.self)))
-                } catch {
-                    failure = error
-                    return .null
-                }
+            var unary = false
+            bound._withUnsafeGuaranteedRef { unary = $0.kind == .unary }
+            guard unary else {
+                // An implementation of another shape: the general path, given the value in the slot.
+                f.storage[slot] = .string(String(decoding: u, as: UTF8.self))
+                f.spans[slot] = TextSpan()
+                return try general(f)
             }
-            if var failure {
-                if failure.function == nil { failure.function = name }
-                throw failure
-            }
-            return r
+            return try callUnary(bound, text: u, name: name)
         }
     }
 

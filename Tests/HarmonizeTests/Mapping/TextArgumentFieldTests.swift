@@ -88,6 +88,48 @@ import Testing
         }
     }
 
+    /// A call taking bytes whose argument's slot holds bytes gets them as they are when its run
+    /// implementation takes text, the string they spell when it takes a value, and the value
+    /// put in the slot when it has another shape (the general path reads the slot); without
+    /// bytes, the slot's value.
+    @Test func aSlotsBytesReachEveryShapeOfImplementation() throws {
+        var registry = FunctionCatalog.registry()
+        for name in ["as_text", "as_value", "as_list"] {
+            var d = FunctionDefinition(
+                name: name, doc: "Test.", signatures: [.init([.any], returns: .string)], isPure: false,
+                implementation: .perRun { _ throws(EvaluationError) in
+                    switch name {
+                    case "as_text":
+                        return .unaryText(
+                            { v in .string("value:" + v.description) }, text: { u in .string("bytes:" + String(decoding: u, as: UTF8.self)) },
+                            prefetch: { _ in })
+                    case "as_value": return .unary { v in .string("value:" + v.description) }
+                    default: return .variadic { vs in .string("list:" + vs.map(\.description).joined(separator: ",")) }
+                    }
+                })
+            d.readsTextArgument = true
+            registry.register(d)
+        }
+        let scope = TestScope(["a": .string])
+        let slot = try #require(scope.binding(for: "a")?.slot)
+        let bytes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 4)
+        defer { bytes.deallocate() }
+        _ = bytes.initialize(from: "AB C".utf8)
+        for (name, expected, ofValue) in [
+            ("as_text", "bytes:AB C", "value:xy"), ("as_value", "value:AB C", "value:xy"), ("as_list", "list:AB C", "list:xy"),
+        ] {
+            let compiler = ExpressionCompiler(functions: registry, scope: scope, lookups: nil)
+            let e = try compiler.compile("\(name)(a)", file: nil, line: 1, column: 1, expected: nil).get()
+            #expect(e.textArgumentSlots == [slot] && e.valueReadSlots.isEmpty, "\(name)")
+            let frame = EvaluationFrame(slotCount: 1, callSites: try e.callSites.bind(RunEnvironment()))
+            frame.spans[slot] = TextSpan(UnsafeBufferPointer(bytes))
+            #expect(try e.evaluate(frame) == .string(expected), "\(name)")
+            frame.clearSpans()
+            frame.storage[slot] = .string("xy")
+            #expect(try e.evaluate(frame) == .string(ofValue), "\(name) of the slot's value")
+        }
+    }
+
     /// The plan's fields left as bytes: those of type string read only as such arguments, in
     /// all of the plan's expressions (a field read as a value by another column is decoded).
     @Test func thePlanLeavesAsBytesTheFieldsReadOnlyAsText() throws {
