@@ -61,6 +61,13 @@ package final class EvaluationFrame {
         boundReferences.deallocate()
     }
 
+    /// The bytes given for `slot` (`spans`), or nil: the slot's value is in `storage`.
+    @inline(__always)
+    func textBytes(_ slot: Int) -> UnsafeBufferPointer<UInt8>? {
+        guard slot >= 0, slot < count else { return nil }
+        return spans[slot].bytes
+    }
+
     /// Forgets every slot's bytes (`spans`): their values are in `storage` again. Called when a
     /// file's row loop starts and ends, so that no bytes of another reader's record are read.
     func clearSpans() {

@@ -1354,8 +1354,7 @@ final class CompilationContext {
     static func invokeBoundSlotText(site: Int, slot: Int, _ args: EvaluatorList, name: String, propagatesNull: Bool) -> Evaluator {
         let general = invokeBound(site: site, args, name: name, propagatesNull: propagatesNull, tracedSource: nil)
         return { f throws(EvaluationError) in
-            guard slot < f.count, let base = f.spans[slot].base, let bound = f.boundImplementation(site) else { return try general(f) }
-            let u = UnsafeBufferPointer(start: base, count: f.spans[slot].count)
+            guard let u = f.textBytes(slot), let bound = f.boundImplementation(site) else { return try general(f) }
             var unary = false
             bound._withUnsafeGuaranteedRef { unary = $0.kind == .unary }
             guard unary else {
@@ -1376,9 +1375,9 @@ final class CompilationContext {
         name: String
     ) -> Evaluator {
         { f throws(EvaluationError) in
-            guard slot < f.count, let base = f.spans[slot].base else { return try general(f) }
+            guard let u = f.textBytes(slot) else { return try general(f) }
             do throws(EvaluationError) {
-                return try text(UnsafeBufferPointer(start: base, count: f.spans[slot].count))
+                return try text(u)
             } catch {
                 var e = error
                 if e.function == nil { e.function = name }
@@ -1452,22 +1451,13 @@ final class CompilationContext {
                 return TypedEvaluator(
                     type: table.valueType,
                     eval: { f throws(EvaluationError) in
-                        let v: Value?
-                        let loaded: any LookupTable
-                        if textSlot >= 0, textSlot < f.count, let base = f.spans[textSlot].base {
-                            let u = UnsafeBufferPointer(start: base, count: f.spans[textSlot].count)
-                            loaded = try boundTable(f)
-                            v = loaded.value(forText: u)
-                            try checkReadable(v, loaded)
-                            if let t = f.lookupTrace { t.note(site, .string(String(decoding: u, as: UTF8.self)), v ?? .null) }
-                        } else {
-                            let k0 = try evals.evaluate(0, f)
-                            if k0.isNull { return .null }
-                            loaded = try boundTable(f)
-                            v = loaded.value(forKey: k0)
-                            try checkReadable(v, loaded)
-                            if let t = f.lookupTrace { t.note(site, k0, v ?? .null) }
-                        }
+                        let u = f.textBytes(textSlot)
+                        let k0 = u == nil ? try evals.evaluate(0, f) : .null
+                        if u == nil && k0.isNull { return .null }
+                        let loaded = try boundTable(f)
+                        let v = u.map { loaded.value(forText: $0) } ?? loaded.value(forKey: k0)
+                        try checkReadable(v, loaded)
+                        if let t = f.lookupTrace { t.note(site, u.map { .string(String(decoding: $0, as: UTF8.self)) } ?? k0, v ?? .null) }
                         if let v { return v }
                         if fatal { throw miss }
                         return .null
@@ -1500,13 +1490,9 @@ final class CompilationContext {
             return TypedEvaluator(
                 type: table.valueType,
                 eval: { f throws(EvaluationError) in
+                    // The record's bytes of a text key as it is (`EvaluationFrame.spans`), else its value.
                     let k: Value
-                    if textSlot >= 0, textSlot < f.count, let base = f.spans[textSlot].base {
-                        // The record's bytes of a text key as it is (`EvaluationFrame.spans`).
-                        k = .string(String(decoding: UnsafeBufferPointer(start: base, count: f.spans[textSlot].count), as: UTF8.self))
-                    } else {
-                        k = try k0(f)
-                    }
+                    if let u = f.textBytes(textSlot) { k = .string(String(decoding: u, as: UTF8.self)) } else { k = try k0(f) }
                     if k.isNull { return .null }
                     let v = table.value(forKey: k)
                     if let t = f.lookupTrace { t.note(site, k, v ?? .null) }

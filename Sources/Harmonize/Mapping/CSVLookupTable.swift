@@ -342,7 +342,7 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
             var found: Value?
             _ = s.utf8.withContiguousStorageIfAvailable { u in
                 guard Self.hasNothingToTrim(u) else { return }
-                found = u.count <= Self.recentKeyBytes ? findRecent(u) : find(UnsafeRawBufferPointer(u))
+                found = findInPlace(u)
                 inPlace = true
             }
             if inPlace { return found }
@@ -355,7 +355,14 @@ package final class LoadedLookupTable: LookupTable, FailableLookupTable {
     /// `value(forKey:)` of the text that `u` spell, read where it is when it has nothing to trim.
     public func value(forText u: UnsafeBufferPointer<UInt8>) -> Value? {
         guard Self.hasNothingToTrim(u) else { return value(forKey: .string(String(decoding: u, as: UTF8.self))) }
-        return u.count <= Self.recentKeyBytes ? findRecent(u) : find(UnsafeRawBufferPointer(u))
+        return findInPlace(u)
+    }
+
+    /// `find` of a text key given as its canonical UTF-8 bytes (nothing to trim): through the
+    /// recent keys when it is short enough.
+    @inline(__always)
+    private func findInPlace(_ u: UnsafeBufferPointer<UInt8>) -> Value? {
+        u.count <= Self.recentKeyBytes ? findRecent(u) : find(UnsafeRawBufferPointer(u))
     }
 
     public func value(forKeys keys: UnsafeBufferPointer<Value>) -> Value? {
